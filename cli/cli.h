@@ -1,0 +1,122 @@
+/*
+ * What the parts of coolingctl share: the parsed command line, the exit
+ * codes, the connection to the database (opened lazily, after a command has
+ * validated its arguments), one-line error reporting, and the formatting of
+ * tables and local times for people.
+ */
+#ifndef CD_CLI_H
+#define CD_CLI_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cd_error.h"
+
+/* Exit codes, documented in the usage text and docs/coolingctl.md. */
+enum cli_exit {
+	CLI_OK = 0,	     /* done */
+	CLI_FAIL = 1,	     /* not found, conflict, bad config, database error */
+	CLI_USAGE = 2,	     /* bad command line: unknown command or option, bad value */
+	CLI_UNAVAILABLE = 3, /* the database cannot be reached */
+};
+
+/* The zone in which people read times. */
+#define CLI_TIMEZONE "Asia/Almaty"
+/* "2025-06-15 10:05:00.123456 +05:00" */
+#define CLI_TIME_BUF 48
+
+#define CLI_MAX_OPTIONS 4
+#define CLI_MAX_ARGS 4
+
+struct command;
+
+/* The command line after parsing. opt[i] is the value of the command's i-th
+ * option ("" for a flag that was given), NULL when absent. */
+struct cli_args {
+	const char *opt[CLI_MAX_OPTIONS];
+	const char *arg[CLI_MAX_ARGS];
+	int nargs;
+};
+
+struct cli {
+	const struct command *cmd;
+	const char *config_path;
+	bool config_is_default;
+	const char *database_opt; /* --database, beats env and config */
+	PGconn *conn;
+	/* the password of the connection string, kept only to scrub it from
+	 * any message that might echo it */
+	char password[256];
+};
+
+typedef int (*command_fn)(struct cli *cli, const struct cli_args *a);
+
+struct command {
+	const char *name;	   /* "lender add" */
+	command_fn run;
+	const char *synopsis;	   /* "ID --kind bank|mfo [--name TEXT]" */
+	const char *summary;	   /* one line for the command list */
+	const char *help;	   /* the rest of `coolingctl CMD --help` */
+	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag */
+	int min_args, max_args;
+};
+
+/* The value of the command's option name (one of cmd->options, without
+ * "="), NULL when it was not given. */
+const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name);
+
+/* "coolingctl: CMD: MESSAGE" on stderr (one line, password scrubbed);
+ * returns code. */
+int cli_fail(struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports an error of lib/db.c: exit 3 when the database is out of reach,
+ * else 1. */
+int cli_db_fail(struct cli *cli, const struct cd_error *err);
+
+/* Loads the configuration and connects; on false, *rc is the exit code and
+ * the message has been printed. need_schema: refuse a database whose schema
+ * is older than this build (every command but migrate). */
+bool cli_connect(struct cli *cli, bool need_schema, int *rc);
+
+/* "coolingctl:" + the operator's user name, for audit events. */
+void cli_actor(char *out, size_t size);
+
+/* A timestamp in CLI_TIMEZONE with its offset, "-" for TS_NULL. */
+void cli_local_time(int64_t usec, char out[CLI_TIME_BUF]);
+
+/* Copies s for a terminal: control characters become '?'. */
+void cli_printable(const char *s, char *out, size_t size);
+
+/* Writes json (and frees it) indented by 2, with a final newline. */
+int cli_print_json(struct cli *cli, json_t *json);
+
+/* A table of text cells printed with aligned columns. */
+#define CLI_TABLE_MAX_COLS 8
+struct cli_table {
+	int ncols;
+	const char *const *header;
+	const bool *right; /* right-align column i (numbers) */
+	char **cells;	   /* nrows * ncols, malloc'd */
+	int nrows, cap;
+};
+
+void cli_table_init(struct cli_table *t, int ncols, const char *const *header, const bool *right);
+/* Appends a row of ncols cells (copied, made printable). */
+void cli_table_add(struct cli_table *t, const char *const *row);
+void cli_table_print(const struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+
+/* The commands (cmd_*.c). */
+int cmd_migrate(struct cli *cli, const struct cli_args *a);
+int cmd_lender_add(struct cli *cli, const struct cli_args *a);
+int cmd_client_add(struct cli *cli, const struct cli_args *a);
+int cmd_client_revoke(struct cli *cli, const struct cli_args *a);
+int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
+int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
+int cmd_loan_show(struct cli *cli, const struct cli_args *a);
+int cmd_borrower(struct cli *cli, const struct cli_args *a);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * coolingctl: the operator and compliance command line of coolingd.
+ *
+ * This file is the table of contents: the table of commands (name, function,
+ * synopsis, options), the parsing of the command line and the help texts.
+ * The commands themselves live in cmd_admin.c (migrations, lenders, clients,
+ * MRP) and cmd_loan.c (loans and borrowers, read-only); cli_util.c holds
+ * what they share.
+ *
+ * The command line is read in two passes. The first finds the command words
+ * ("lender add"), skipping the global options that may come before them;
+ * the second runs getopt_long over everything else with the global options
+ * plus the options of that command, so that options and arguments may come
+ * in any order.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "config.h"
+
+static const struct command commands[] = {
+    {"migrate", cmd_migrate, "", "apply the database migrations not yet applied",
+     "Applies the migrations compiled into this build that the database has not\n"
+     "seen yet, in order, each in its own transaction, under an advisory lock.\n"
+     "A second run changes nothing.\n"
+     "\n"
+     "output: applied N migration(s); schema version V\n",
+     {NULL},
+     0,
+     0},
+    {"lender add", cmd_lender_add, "ID --kind bank|mfo [--name TEXT]", "register a lender",
+     "Registers a lender. ID is 1-64 characters of A-Z a-z 0-9 . _ : -\n"
+     "\n"
+     "options:\n"
+     "  --kind bank|mfo   a bank or a microfinance organisation (required)\n"
+     "  --name TEXT       a display name, 1-200 characters, no control characters\n",
+     {"kind=", "name=", NULL},
+     1,
+     1},
+    {"client add", cmd_client_add, "--name NAME --role lender|compliance|auditor [--lender ID]",
+     "create an API client and print its bearer token",
+     "Creates an API client and prints its bearer token, alone on one line of\n"
+     "stdout. The token is shown this once: only its SHA-256 is stored.\n"
+     "\n"
+     "options:\n"
+     "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
+     "  --role ROLE       lender, compliance or auditor\n"
+     "  --lender ID       the lender a lender client acts for; required for the\n"
+     "                    lender role, refused for the others\n",
+     {"name=", "role=", "lender=", NULL},
+     0,
+     0},
+    {"client revoke", cmd_client_revoke, "NAME", "revoke an API client's token at once",
+     "Revokes the token of the API client NAME; the daemon refuses it from the\n"
+     "next request on. Revoking a client twice fails.\n",
+     {NULL},
+     1,
+     1},
+    {"mrp set", cmd_mrp_set, "YYYY-MM-DD TENGE",
+     "set the MRP in force from a local (Asia/Almaty) date",
+     "Sets the MRP (monthly calculation index), in whole tenge, in force from\n"
+     "the local date YYYY-MM-DD until the next date in the table. Setting a\n"
+     "date again replaces its value. Loans keep the MRP of their approval.\n",
+     {NULL},
+     2,
+     2},
+    {"mrp list", cmd_mrp_list, "[--json]", "list the MRP table",
+     "Lists the MRP table, oldest first: valid_from and tenge.\n"
+     "\n"
+     "options:\n"
+     "  --json            {\"mrp\": [{\"valid_from\": \"2025-01-01\", \"tenge\": 3932}, ...]}\n",
+     {"json", NULL},
+     0,
+     0},
+    {"loan show", cmd_loan_show, "LENDER LOAN_ID [--json]", "show one loan and its status",
+     "Shows one loan: every recorded field, its status, what blocks a\n"
+     "disbursement now and the earliest disbursement, evaluated at the\n"
+     "database's clock. Times in Asia/Almaty local time with their offset,\n"
+     "amounts in tenge.\n"
+     "\n"
+     "options:\n"
+     "  --json            the loan exactly as the HTTP API gives it\n",
+     {"json", NULL},
+     2,
+     2},
+    {"borrower", cmd_borrower, "IIN [--json]", "list all loans of one borrower",
+     "Lists every loan of the borrower with this IIN, all lenders, newest\n"
+     "first, as a table (times in Asia/Almaty local time), or prints\n"
+     "\"no loans for this borrower\".\n"
+     "\n"
+     "options:\n"
+     "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
+     {"json", NULL},
+     1,
+     1},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char global_help[] =
+    "global options (before or after the command):\n"
+    "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ";\n"
+    "                      the default may be missing)\n"
+    "  --database URL      libpq connection string or URI; beats COOLINGD_DATABASE_URL,\n"
+    "                      which beats the configuration's [database] url\n"
+    "  -h, --help          help, also after any command: coolingctl lender add --help\n"
+    "  --version           print the version\n"
+    "\n"
+    "exit status:\n"
+    "  0  success\n"
+    "  1  failure: not found, conflict, configuration or database error\n"
+    "  2  usage error: unknown command or option, missing or invalid argument\n"
+    "  3  the database cannot be reached\n";
+
+enum { OPT_DATABASE = 256, OPT_VERSION, OPT_CONFIG, OPT_HELP, OPT_COMMAND };
+
+static const struct option global_options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"database", required_argument, NULL, OPT_DATABASE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+};
+
+#define NGLOBAL (sizeof(global_options) / sizeof(global_options[0]))
+
+/* ---- help ---- */
+
+static void print_command_list(FILE *f, const char *group)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *c = &commands[i];
+		size_t glen = group ? strlen(group) : 0;
+		if (group && (strncmp(c->name, group, glen) != 0 || c->name[glen] != ' '))
+			continue;
+		fprintf(f, "  %s%s%s\n      %s\n", c->name, c->synopsis[0] ? " " : "", c->synopsis,
+			c->summary);
+	}
+}
+
+static void print_usage(const char *group)
+{
+	if (group) {
+		printf("usage: coolingctl %s SUBCOMMAND ...\n\ncommands:\n", group);
+	} else {
+		printf("usage: coolingctl [-c FILE] [--database URL] COMMAND [ARGUMENTS]\n"
+		       "       coolingctl COMMAND --help | --help | --version\n"
+		       "\n"
+		       "The operator and compliance tool of coolingd: database migrations,\n"
+		       "lenders, API clients, the MRP table, and loans for compliance staff.\n"
+		       "\n"
+		       "commands:\n");
+	}
+	print_command_list(stdout, group);
+	printf("\n%s", global_help);
+}
+
+static void print_command_help(const struct command *c)
+{
+	printf("usage: coolingctl %s%s%s\n\n%s\n%s", c->name, c->synopsis[0] ? " " : "",
+	       c->synopsis, c->help, global_help);
+}
+
+static void print_version(void)
+{
+	printf("coolingctl %s\n", COOLINGD_VERSION);
+}
+
+/* ---- pass 1: the command words ---- */
+
+/* The global long option that name (without "--", up to '=') is an exact
+ * name or unique prefix of; NULL when none. */
+static const struct option *global_long(const char *s)
+{
+	size_t n = strcspn(s, "=");
+	const struct option *found = NULL;
+	for (size_t i = 0; i < NGLOBAL; i++) {
+		if (strncmp(global_options[i].name, s, n) != 0)
+			continue;
+		if (strlen(global_options[i].name) == n)
+			return &global_options[i];
+		if (found)
+			return NULL;
+		found = &global_options[i];
+	}
+	return found;
+}
+
+/* Commands whose name starts with the words so far ("lender", "lender add"). */
+static int count_matches(const char *words, const struct command **exact)
+{
+	int n = 0;
+	size_t len = strlen(words);
+	*exact = NULL;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *name = commands[i].name;
+		if (strncmp(name, words, len) != 0 || (name[len] != '\0' && name[len] != ' '))
+			continue;
+		n++;
+		if (name[len] == '\0')
+			*exact = &commands[i];
+	}
+	return n;
+}
+
+/* An option's name for a message, without any "=value" (which might hold a
+ * password). */
+static void option_display(const char *arg, char *out, size_t size)
+{
+	snprintf(out, size, "%.*s", (int)strcspn(arg, "="), arg);
+}
+
+/* Finds the command; marks its words in is_word. Returns -1 when a command
+ * was found, else the exit code (help and version included). */
+static int find_command(int argc, char **argv, bool *is_word, const struct command **cmd)
+{
+	char words[64] = "";
+	const struct command *exact = NULL;
+	bool literal = false;
+
+	for (int i = 1; i < argc && exact == NULL; i++) {
+		const char *s = argv[i];
+		if (!literal && strcmp(s, "--") == 0) {
+			literal = true;
+			continue;
+		}
+		if (!literal && s[0] == '-' && s[1] != '\0') {
+			const struct option *o = NULL;
+			if (s[1] == '-')
+				o = global_long(s + 2);
+			if (strcmp(s, "-h") == 0 || (o && o->val == OPT_HELP)) {
+				print_usage(words[0] ? words : NULL);
+				return CLI_OK;
+			}
+			if (o && o->val == OPT_VERSION) {
+				print_version();
+				return CLI_OK;
+			}
+			if (strncmp(s, "-c", 2) == 0) {
+				i += s[2] == '\0';
+				continue;
+			}
+			if (o) {
+				i += strchr(s, '=') == NULL;
+				continue;
+			}
+			char name[64];
+			option_display(s, name, sizeof(name));
+			fprintf(stderr, "coolingctl: option '%s' must follow the command\n", name);
+			return CLI_USAGE;
+		}
+		size_t used = strlen(words);
+		if (used + strlen(s) + 2 > sizeof(words)) {
+			fprintf(stderr, "coolingctl: unknown command (see coolingctl --help)\n");
+			return CLI_USAGE;
+		}
+		snprintf(words + used, sizeof(words) - used, "%s%s", used ? " " : "", s);
+		is_word[i] = true;
+		if (count_matches(words, &exact) == 0) {
+			fprintf(stderr, "coolingctl: unknown command '%s' (see coolingctl --help)\n",
+				words);
+			return CLI_USAGE;
+		}
+	}
+	if (exact == NULL) {
+		if (words[0] == '\0')
+			fprintf(stderr,
+				"coolingctl: no command given (see coolingctl --help)\n");
+		else
+			fprintf(stderr,
+				"coolingctl: %s: a subcommand is missing (see coolingctl %s "
+				"--help)\n",
+				words, words);
+		return CLI_USAGE;
+	}
+	*cmd = exact;
+	return -1;
+}
+
+/* ---- pass 2: options and arguments of the command ---- */
+
+const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name)
+{
+	for (int i = 0; cli->cmd->options[i]; i++) {
+		const char *o = cli->cmd->options[i];
+		size_t n = strcspn(o, "=");
+		if (strncmp(o, name, n) == 0 && name[n] == '\0')
+			return a->opt[i];
+	}
+	abort(); /* a command asked for an option it does not declare */
+}
+
+static void long_name_of(const struct option *opts, int val, char *out, size_t size)
+{
+	if (val == 'c') {
+		snprintf(out, size, "-c");
+		return;
+	}
+	for (int i = 0; opts[i].name; i++) {
+		if (opts[i].val == val) {
+			snprintf(out, size, "--%s", opts[i].name);
+			return;
+		}
+	}
+	snprintf(out, size, "-%c", val > 32 && val < 127 ? val : '?');
+}
+
+static int parse_command_line(struct cli *cli, int argc, char **argv, const bool *is_word,
+			      struct cli_args *a)
+{
+	const struct command *cmd = cli->cmd;
+	struct option opts[NGLOBAL + CLI_MAX_OPTIONS + 1];
+	char names[CLI_MAX_OPTIONS][32];
+	int nopts = 0;
+
+	for (size_t i = 0; i < NGLOBAL; i++)
+		opts[nopts++] = global_options[i];
+	for (int i = 0; cmd->options[i]; i++) {
+		const char *o = cmd->options[i];
+		size_t n = strcspn(o, "=");
+		snprintf(names[i], sizeof(names[i]), "%.*s", (int)n, o);
+		opts[nopts++] = (struct option){names[i], o[n] == '=' ? required_argument : no_argument,
+						NULL, OPT_COMMAND + i};
+	}
+	opts[nopts] = (struct option){NULL, 0, NULL, 0};
+
+	char **av = malloc(sizeof(char *) * ((size_t)argc + 1));
+	if (av == NULL)
+		return cli_fail(cli, CLI_FAIL, "out of memory");
+	int ac = 0;
+	for (int i = 0; i < argc; i++)
+		if (!is_word[i])
+			av[ac++] = argv[i];
+	av[ac] = NULL;
+
+	bool help = false, version = false;
+	char error[160] = "";
+	int ch;
+	opterr = 0;
+	optind = 0; /* full re-initialisation of GNU getopt */
+	/* "-": arguments come back in order as option 1, wherever they are */
+	while ((ch = getopt_long(ac, av, "-:c:h", opts, NULL)) != -1) {
+		char name[64];
+		if (ch == 1) {
+			if (a->nargs < CLI_MAX_ARGS)
+				a->arg[a->nargs] = optarg;
+			a->nargs++;
+		} else if (ch == 'c' || ch == OPT_CONFIG) {
+			cli->config_path = optarg;
+			cli->config_is_default = false;
+		} else if (ch == OPT_DATABASE) {
+			cli->database_opt = optarg;
+		} else if (ch == 'h' || ch == OPT_HELP) {
+			help = true;
+		} else if (ch == OPT_VERSION) {
+			version = true;
+		} else if (ch >= OPT_COMMAND) {
+			int i = ch - OPT_COMMAND;
+			if (a->opt[i] != NULL && error[0] == '\0')
+				snprintf(error, sizeof(error), "option '--%s' given twice", opts[ch - OPT_COMMAND + NGLOBAL].name);
+			a->opt[i] = optarg ? optarg : "";
+		} else if (error[0] != '\0') {
+			continue;
+		} else if (ch == ':') {
+			long_name_of(opts, optopt, name, sizeof(name));
+			snprintf(error, sizeof(error), "option '%s' needs a value", name);
+		} else if (optopt != 0 && optopt < 256) {
+			snprintf(error, sizeof(error), "unknown option '-%c'",
+				 optopt > 32 && optopt < 127 ? optopt : '?');
+		} else if (optopt != 0) {
+			long_name_of(opts, optopt, name, sizeof(name));
+			snprintf(error, sizeof(error), "option '%s' takes no value", name);
+		} else {
+			option_display(av[optind - 1], name, sizeof(name));
+			snprintf(error, sizeof(error), "unknown option '%s'", name);
+		}
+	}
+	for (; optind < ac; optind++) {
+		if (a->nargs < CLI_MAX_ARGS)
+			a->arg[a->nargs] = av[optind];
+		a->nargs++;
+	}
+	free(av);
+
+	if (help) {
+		print_command_help(cmd);
+		return CLI_OK;
+	}
+	if (version) {
+		print_version();
+		return CLI_OK;
+	}
+	if (error[0] != '\0')
+		return cli_usage(cli, "%s", error);
+	if (a->nargs < cmd->min_args || a->nargs > cmd->max_args) {
+		if (cmd->max_args == 0)
+			return cli_usage(cli, "takes no arguments; usage: coolingctl %s %s",
+					 cmd->name, cmd->synopsis);
+		return cli_usage(cli, "%s arguments; usage: coolingctl %s %s",
+				 a->nargs < cmd->min_args ? "missing" : "too many", cmd->name,
+				 cmd->synopsis);
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	/* Every time shown to a person is Asia/Almaty local time, with its
+	 * offset; tzdata knows the zone's history (UTC+6 until 2024-03-01). */
+	setenv("TZ", CLI_TIMEZONE, 1);
+	tzset();
+
+	struct cli cli = {.config_path = CONFIG_DEFAULT_PATH, .config_is_default = true};
+	struct cli_args args = {0};
+	bool *is_word = calloc((size_t)argc + 1, sizeof(bool));
+	if (is_word == NULL) {
+		fprintf(stderr, "coolingctl: out of memory\n");
+		return CLI_FAIL;
+	}
+
+	int rc = find_command(argc, argv, is_word, &cli.cmd);
+	if (rc < 0)
+		rc = parse_command_line(&cli, argc, argv, is_word, &args);
+	free(is_word);
+	if (rc < 0)
+		rc = cli.cmd->run(&cli, &args);
+
+	if (cli.conn != NULL)
+		PQfinish(cli.conn);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "coolingctl: cannot write to standard output\n");
+		if (rc == CLI_OK)
+			rc = CLI_FAIL;
+	}
+	return rc;
+}

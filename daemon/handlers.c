@@ -1,0 +1,723 @@
+/*
+ * The API's calls. Each act reads the loan and the database's "now", asks
+ * lib/ what the rules say, and writes with a guard (see lib/db.c); when the
+ * guard finds that a concurrent request changed the loan first, it reads
+ * again and decides again, a bounded number of times.
+ */
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "iin.h"
+#include "log.h"
+#include "request.h"
+#include "timeutil.h"
+
+#define MAX_ATTEMPTS 5
+
+
+
+/* ---- shared steps ---- */
+
+static bool path_ids_valid(struct request *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!id_valid(r->params[i])) {
+			reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+			return false;
+		}
+	}
+	return true;
+}
+
+static json_t *loan_json_at(const struct loan *l, int64_t now)
+{
+	struct loan_view v;
+	loan_evaluate(l, now, &v);
+	return codec_loan_json(l, &v);
+}
+
+static void reply_loan(struct request *r, int status, const struct loan *l, int64_t now)
+{
+	reply_json(r, status, loan_json_at(l, now));
+}
+
+static void reply_invalid_state(struct request *r, const char *why)
+{
+	reply_simple_error(r, 409, "invalid_state", NULL, why);
+}
+
+/* A loan-returning result with exactly one row: decodes it into r. */
+static bool take_loan_row(struct request *r, PGresult *res, int row)
+{
+	if (!db_loan_from_row(res, row, 0, &r->loan))
+		return false;
+	r->now = db_ts(res, row, LOAN_NCOLS);
+	return true;
+}
+
+static bool result_ok(struct request *r, PGresult *res, const char *what)
+{
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		return true;
+	reply_db_failure(r, res, what);
+	return false;
+}
+
+static bool check_ts(struct request *r, int64_t ts, const char *field)
+{
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!ts_check_window(ts, r->now, r->rt->cfg.max_clock_skew_s, r->rt->cfg.max_backdate_s,
+			     field, &err)) {
+		reply_error(r, &err);
+		return false;
+	}
+	return true;
+}
+
+/* Starts (again) an act that begins by reading the loan. */
+static void read_loan(struct request *r, pgpool_cb cb)
+{
+	if (++r->attempts > MAX_ATTEMPTS) {
+		log_kv(LOG_ERROR, "gave up after repeated write conflicts", "route", r->route->name,
+		       NULL);
+		reply_unavailable(r);
+		return;
+	}
+	const char *params[] = {r->params[0], r->params[1]};
+	request_exec(r, STMT_LOAN_GET, params, cb);
+}
+
+/* ---- service ---- */
+
+static void h_healthz(struct request *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void on_ready(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		reply_json(r, 503,
+			   json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+				     res == NULL ? "database out of reach"
+						 : "schema missing or time zone unknown"));
+		return;
+	}
+	int64_t v = db_int(res, 0, 0);
+	if (v != DB_SCHEMA_VERSION) {
+		reply_json(r, 503,
+			   json_pack("{s:s,s:s,s:I,s:I}", "status", "unavailable", "reason",
+				     "schema version differs", "schema_version", (json_int_t)v,
+				     "expected", (json_int_t)DB_SCHEMA_VERSION));
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:s,s:I}", "status", "ready", "schema_version", (json_int_t)v));
+}
+
+static void h_readyz(struct request *r)
+{
+	const char *params[] = {r->rt->cfg.timezone};
+	if (!pgpool_exec(r->w->pool, STMT_SCHEMA_VERSION, params, on_ready, r)) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		reply_json(r, 503,
+			   json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+				     "database out of reach"));
+	}
+}
+
+/* ---- reads ---- */
+
+static void on_loan_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "loan_get"))
+		return;
+	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	reply_loan(r, 200, &r->loan, r->now);
+}
+
+static void h_loan_get(struct request *r)
+{
+	if (!path_ids_valid(r, 2))
+		return;
+	const char *params[] = {r->params[0], r->params[1]};
+	request_exec(r, STMT_LOAN_GET, params, on_loan_get);
+}
+
+static void on_borrower_loans(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "borrower_loans"))
+		return;
+	json_t *loans = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct loan l;
+		if (db_loan_from_row(res, i, 0, &l))
+			json_array_append_new(loans, loan_json_at(&l, db_ts(res, i, LOAN_NCOLS)));
+	}
+	reply_json(r, 200, json_pack("{s:o}", "loans", loans));
+}
+
+static void h_borrower_loans(struct request *r)
+{
+	const char *why = NULL;
+	if (!iin_valid(r->params[0], &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+		reply_error(r, &err);
+		return;
+	}
+	/* A lender sees only its own loans of the borrower. */
+	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
+	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+}
+
+/* ---- record an approval ---- */
+
+static void approval_context(struct request *r);
+
+static json_t *approval_detail(const struct loan *l)
+{
+	json_t *d = json_object();
+	json_t *lj = loan_json_at(l, l->approved_at);
+	static const char *const keep[] = {"amount",	       "channel",	     "secured",
+					   "first_time_borrower", "cooling_required",
+					   "cooling_period_seconds", "threshold_amount", "mrp",
+					   "policy",	       "approved_at",	     "consent_at",
+					   "cooling_ends_at",	       "in_person_required"};
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		json_object_set(d, keep[i], json_object_get(lj, keep[i]));
+	json_decref(lj);
+	return d;
+}
+
+static void on_loan_insert(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "loan_insert"))
+		return;
+	if (PQntuples(res) == 0) {
+		/* Another request recorded this loan_id first: compare with it. */
+		approval_context(r);
+		return;
+	}
+	if (!take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 500, "internal_error", NULL, "cannot read the stored loan");
+		return;
+	}
+	reply_loan(r, 201, &r->loan, r->now);
+}
+
+static void on_approval_context(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	struct approval_req *a = &r->approval;
+	if (!result_ok(r, res, "approval_context"))
+		return;
+	if (PQntuples(res) != 1) {
+		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
+		return;
+	}
+	r->now = db_ts(res, 0, LOAN_NCOLS);
+
+	struct loan existing;
+	if (db_loan_from_row(res, 0, 0, &existing)) {
+		if (approval_matches(a, &existing))
+			reply_loan(r, 200, &existing, r->now);
+		else
+			reply_simple_error(r, 409, "loan_exists", "loan_id",
+					   "a loan with this loan_id exists with other fields");
+		return;
+	}
+
+	if (a->approved_at != TS_NULL && !check_ts(r, a->approved_at, "approved_at"))
+		return;
+	int64_t approved_at = db_ts(res, 0, LOAN_NCOLS + 3);
+	if (a->consent_at != TS_NULL) {
+		struct cd_error err;
+		cd_error_clear(&err);
+		if (!check_ts(r, a->consent_at, "consent_at"))
+			return;
+		if (!consent_check_order(a->consent_at, approved_at, r->rt->cfg.max_clock_skew_s,
+					 &err)) {
+			reply_error(r, &err);
+			return;
+		}
+	}
+	if (PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
+		reply_simple_error(r, 422, "validation_failed", "approved_at",
+				   "approved_at: no MRP is recorded for that date");
+		return;
+	}
+
+	struct loan *l = &r->loan;
+	memset(l, 0, sizeof(*l));
+	snprintf(l->lender, sizeof(l->lender), "%s", r->params[0]);
+	snprintf(l->loan_id, sizeof(l->loan_id), "%s", a->loan_id);
+	memcpy(l->borrower_iin, a->borrower_iin, sizeof(l->borrower_iin));
+	l->amount_tiyn = a->amount_tiyn;
+	l->channel = a->channel;
+	l->secured = a->secured;
+	l->first_time_given = a->has_first_time;
+	l->first_time_borrower =
+	    a->has_first_time ? a->first_time_borrower : db_bool(res, 0, LOAN_NCOLS + 2);
+	l->approved_at = approved_at;
+	l->consent_at = a->consent_at;
+	l->in_person_verified_at = TS_NULL;
+	l->disbursed_at = TS_NULL;
+	l->cancelled_at = TS_NULL;
+	policy_assess(&r->rt->policy, db_int(res, 0, LOAN_NCOLS + 1), l);
+	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
+
+	struct db_num n[8];
+	json_t *detail = approval_detail(l);
+	char *detail_s = json_dumps(detail, JSON_COMPACT);
+	json_decref(detail);
+	const char *params[] = {
+	    l->lender,
+	    l->loan_id,
+	    l->borrower_iin,
+	    db_num(&n[0], l->amount_tiyn),
+	    channel_name(l->channel),
+	    l->secured ? "true" : "false",
+	    l->first_time_borrower ? "true" : "false",
+	    l->first_time_given ? "true" : "false",
+	    l->policy,
+	    db_num(&n[1], l->mrp_tenge),
+	    db_num(&n[2], l->threshold_tiyn),
+	    l->cooling_required ? "true" : "false",
+	    l->cooling_required ? db_num(&n[3], l->cooling_period_s) : NULL,
+	    l->in_person_required ? "true" : "false",
+	    db_num(&n[4], l->approved_at),
+	    db_num(&n[5], l->consent_at),
+	    db_num(&n[6], l->cooling_ends_at),
+	    db_num(&n[7], l->in_person_verified_at),
+	    r->client,
+	    detail_s,
+	};
+	request_exec(r, STMT_LOAN_INSERT, params, on_loan_insert);
+	free(detail_s);
+}
+
+static void approval_context(struct request *r)
+{
+	if (++r->attempts > MAX_ATTEMPTS) {
+		reply_unavailable(r);
+		return;
+	}
+	struct db_num n;
+	const char *params[] = {r->params[0], r->approval.loan_id,
+				db_num(&n, r->approval.approved_at), r->rt->cfg.timezone,
+				r->approval.borrower_iin};
+	request_exec(r, STMT_APPROVAL_CONTEXT, params, on_approval_context);
+}
+
+static void h_approval(struct request *r)
+{
+	if (!path_ids_valid(r, 1))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!codec_parse_approval(r->body, &r->approval, &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	approval_context(r);
+}
+
+/* ---- consent ---- */
+
+static void consent_read(struct request *r);
+
+static void on_consent_write(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "consent"))
+		return;
+	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
+		consent_read(r); /* changed under us: decide again */
+		return;
+	}
+	reply_loan(r, 200, &r->loan, r->now);
+}
+
+static void on_consent_read(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "loan_get"))
+		return;
+	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	struct loan *l = &r->loan;
+	if (l->consent_at != TS_NULL) {
+		if (r->ts == TS_NULL || r->ts == l->consent_at)
+			reply_loan(r, 200, l, r->now); /* a repeat: nothing changes */
+		else
+			reply_invalid_state(r, "consent was recorded at another time");
+		return;
+	}
+	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
+		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
+								  : "the loan is disbursed");
+		return;
+	}
+	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
+	if (r->ts != TS_NULL && !check_ts(r, r->ts, "consent_at"))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!consent_check_order(consent_at, l->approved_at, r->rt->cfg.max_clock_skew_s, &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	struct db_num n[3];
+	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
+				db_num(&n[2], policy_cooling_ends_at(l, consent_at)), r->client};
+	request_exec(r, STMT_CONSENT, params, on_consent_write);
+}
+
+static void consent_read(struct request *r)
+{
+	read_loan(r, on_consent_read);
+}
+
+static void h_consent(struct request *r)
+{
+	if (!path_ids_valid(r, 2))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!codec_parse_consent(r->body, &r->ts, &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	consent_read(r);
+}
+
+/* ---- in-person verification ---- */
+
+static void verify_read(struct request *r);
+
+static void on_verify_write(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "verify"))
+		return;
+	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
+		verify_read(r);
+		return;
+	}
+	reply_loan(r, 200, &r->loan, r->now);
+}
+
+static void on_verify_read(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "loan_get"))
+		return;
+	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	struct loan *l = &r->loan;
+	struct verification_req *v = &r->verification;
+	if (l->in_person_verified_at != TS_NULL) {
+		bool same = strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
+			    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
+			    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
+		if (same)
+			reply_loan(r, 200, l, r->now);
+		else
+			reply_invalid_state(r, "in-person verification was recorded otherwise");
+		return;
+	}
+	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
+		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
+								  : "the loan is disbursed");
+		return;
+	}
+	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
+		return;
+	struct db_num n[2];
+	const char *params[] = {db_num(&n[0], l->pk),
+				db_num(&n[1], v->verified_at != TS_NULL ? v->verified_at : r->now),
+				v->branch_id, v->officer_id, r->client};
+	request_exec(r, STMT_VERIFY, params, on_verify_write);
+}
+
+static void verify_read(struct request *r)
+{
+	read_loan(r, on_verify_read);
+}
+
+static void h_verify(struct request *r)
+{
+	if (!path_ids_valid(r, 2))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!codec_parse_verification(r->body, &r->verification, &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	verify_read(r);
+}
+
+/* ---- cancellation ---- */
+
+static void cancel_read(struct request *r);
+
+static void on_cancel_write(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "cancel"))
+		return;
+	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
+		cancel_read(r);
+		return;
+	}
+	reply_loan(r, 200, &r->loan, r->now);
+}
+
+static void on_cancel_read(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "loan_get"))
+		return;
+	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	struct loan *l = &r->loan;
+	if (l->cancelled_at != TS_NULL) {
+		if (strcmp(l->cancel_reason, r->reason) == 0)
+			reply_loan(r, 200, l, r->now);
+		else
+			reply_invalid_state(r, "the loan was cancelled with another reason");
+		return;
+	}
+	if (l->disbursed_at != TS_NULL) {
+		reply_invalid_state(r, "a disbursed loan cannot be cancelled");
+		return;
+	}
+	struct db_num n;
+	const char *params[] = {db_num(&n, l->pk), r->reason, r->client};
+	request_exec(r, STMT_CANCEL, params, on_cancel_write);
+}
+
+static void cancel_read(struct request *r)
+{
+	read_loan(r, on_cancel_read);
+}
+
+static void h_cancel(struct request *r)
+{
+	if (!path_ids_valid(r, 2))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	cancel_read(r);
+}
+
+/* ---- disbursement: the gate ---- */
+
+static void disburse_read(struct request *r);
+
+static void set_retry_after(struct request *r, int64_t seconds)
+{
+	if (seconds <= 0)
+		return;
+	char s[24];
+	snprintf(s, sizeof(s), "%lld", (long long)seconds);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", s);
+}
+
+static bool is_unique_violation(PGresult *res)
+{
+	return res != NULL && strcmp(db_sqlstate(res), "23505") == 0;
+}
+
+static void on_disburse_write(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (is_unique_violation(res)) { /* same Idempotency-Key raced us */
+		disburse_read(r);
+		return;
+	}
+	if (!result_ok(r, res, "disburse"))
+		return;
+	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
+		disburse_read(r); /* the guard failed: the loan changed */
+		return;
+	}
+	reply_json(r, 200,
+		   json_pack("{s:s,s:o}", "decision", "allowed", "loan",
+			     loan_json_at(&r->loan, r->now)));
+}
+
+static void on_refuse_write(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (is_unique_violation(res)) {
+		disburse_read(r);
+		return;
+	}
+	if (!result_ok(r, res, "refuse"))
+		return;
+	json_error_t jerr;
+	json_t *body = json_loads(r->refusal_body, 0, &jerr);
+	set_retry_after(r, r->retry_after);
+	reply_json(r, 409, body);
+}
+
+static void replay(struct request *r, PGresult *res)
+{
+	int status = (int)db_int(res, 0, LOAN_NCOLS + 2);
+	if (status == 200) {
+		/* A disbursed loan no longer changes: rendering it again gives
+		 * the first answer. */
+		reply_json(r, 200,
+			   json_pack("{s:s,s:o}", "decision", "allowed", "loan",
+				     loan_json_at(&r->loan, r->now)));
+		return;
+	}
+	json_error_t jerr;
+	json_t *body = json_loads(PQgetvalue(res, 0, LOAN_NCOLS + 3), 0, &jerr);
+	if (body == NULL) {
+		reply_simple_error(r, 500, "internal_error", NULL, "stored answer unreadable");
+		return;
+	}
+	json_t *blockers = json_object_get(body, "blockers");
+	json_t *earliest = json_object_get(body, "earliest_disbursement_at");
+	if (json_array_size(blockers) == 1 &&
+	    strcmp(json_string_value(json_array_get(blockers, 0)) ?: "", "cooling_period_active") ==
+		0 &&
+	    json_is_string(earliest)) {
+		int64_t at;
+		if (ts_parse_rfc3339(json_string_value(earliest), &at, NULL))
+			set_retry_after(r, (at - r->now + USEC_PER_SEC - 1) / USEC_PER_SEC);
+	}
+	reply_json(r, status, body);
+}
+
+static void on_disburse_read(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "disburse_context"))
+		return;
+	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	struct loan *l = &r->loan;
+	if (!PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
+		if (db_int(res, 0, LOAN_NCOLS + 1) != l->pk) {
+			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
+					   "Idempotency-Key: already used for another loan");
+			return;
+		}
+		replay(r, res);
+		return;
+	}
+
+	struct loan_view v;
+	loan_evaluate(l, r->now, &v);
+	struct db_num n[2];
+	const char *key = r->has_idem_key ? r->idem_key : NULL;
+	if (v.blockers == 0) {
+		const char *params[] = {db_num(&n[0], l->pk), r->client, key, l->lender, "{}"};
+		request_exec(r, STMT_DISBURSE, params, on_disburse_write);
+		return;
+	}
+
+	json_t *body = json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
+				 codec_blockers_json(v.blockers), "earliest_disbursement_at",
+				 codec_ts_json(v.earliest_disbursement_at), "loan",
+				 codec_loan_json(l, &v));
+	free(r->refusal_body);
+	r->refusal_body = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	json_t *detail = json_pack("{s:o}", "blockers", codec_blockers_json(v.blockers));
+	char *detail_s = json_dumps(detail, JSON_COMPACT);
+	json_decref(detail);
+	r->retry_after = loan_retry_after(l, &v, r->now);
+	const char *params[] = {l->lender,	    l->loan_id, r->client,	 detail_s,
+				key,		    db_num(&n[1], l->pk), r->refusal_body};
+	request_exec(r, STMT_REFUSE, params, on_refuse_write);
+	free(detail_s);
+}
+
+static void disburse_read(struct request *r)
+{
+	if (++r->attempts > MAX_ATTEMPTS) {
+		reply_unavailable(r);
+		return;
+	}
+	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL};
+	request_exec(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read);
+}
+
+static void h_disburse(struct request *r)
+{
+	if (!path_ids_valid(r, 2))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!codec_parse_disbursement(r->body, &err)) {
+		reply_error(r, &err);
+		return;
+	}
+	const char *key =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+	if (key != NULL) {
+		if (!idempotency_key_valid(key)) {
+			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
+					   "Idempotency-Key: must be 1-64 printable characters");
+			return;
+		}
+		snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
+		r->has_idem_key = true;
+	}
+	disburse_read(r);
+}
+
+/* ---- the routing table ---- */
+
+#define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
+
+const struct route routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, h_healthz, "healthz"},
+    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, h_readyz, "readyz"},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, h_approval,
+     "approval"},
+    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get,
+     "loan"},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/consent", ROLE_LENDER, true, BODY_OPTIONAL,
+     h_consent, "consent"},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/in-person-verification", ROLE_LENDER, true,
+     BODY_REQUIRED, h_verify, "in-person-verification"},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/cancellation", ROLE_LENDER, true, BODY_REQUIRED,
+     h_cancel, "cancellation"},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/disbursement", ROLE_LENDER, true, BODY_OPTIONAL,
+     h_disburse, "disbursement"},
+    {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, h_borrower_loans,
+     "borrower"},
+};
+
+const int routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -1,0 +1,258 @@
+/*
+ * coolingd: the payout gate. main() reads like a table of contents: options,
+ * configuration, logging, workers (one event loop per core, each with its
+ * listener and database pool), signals, READY, run, drain, exit.
+ */
+#include <errno.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+static struct server srv;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: coolingd [-c FILE] [--check-config] [--version] [--help]\n"
+		   "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+		   "      --check-config  load and print the effective configuration, then exit\n"
+		   "  -V, --version       print the version and exit\n"
+		   "Every key K of section [S] can be set with COOLINGD_<S>_<K>.\n");
+}
+
+static struct runtime *runtime_new(const struct config *c)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+	if (rt == NULL)
+		return NULL;
+	rt->cfg = *c;
+	config_policy(c, &rt->policy);
+	return rt;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static void worker_shutdown_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	worker_begin_drain(w);
+	/* requests still running after their own timeout are cut short */
+	struct timeval tv = {w->srv->cfg.request_timeout_s + 2, 0};
+	event_add(w->drain_timer, &tv);
+}
+
+static void worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	log_kv(LOG_WARN, "drain timed out; closing remaining connections", NULL);
+	event_base_loopexit(w->base, NULL);
+}
+
+static bool workers_setup(struct server *s)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	s->nworkers = s->cfg.threads > 0 ? (int)s->cfg.threads : (cores > 0 ? (int)cores : 1);
+	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
+	if (s->workers == NULL)
+		return false;
+	int per_worker = (int)(s->cfg.pool_size / s->nworkers);
+	if (per_worker < 1)
+		per_worker = 1;
+	for (int i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		w->id = i;
+		w->srv = s;
+		w->base = event_base_new();
+		if (w->base == NULL || !worker_http_setup(w))
+			return false;
+		struct pgpool_opts po = {
+		    .url = s->cfg.database_url,
+		    .size = per_worker,
+		    .statement_timeout_s = s->cfg.request_timeout_s,
+		    .queue_timeout_s = s->cfg.request_timeout_s,
+		    .max_queue = 4096,
+		};
+		w->pool = pgpool_new(w->base, &po);
+		w->shutdown_ev = event_new(w->base, -1, 0, worker_shutdown_cb, w);
+		w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
+		if (w->pool == NULL || w->shutdown_ev == NULL || w->drain_timer == NULL)
+			return false;
+	}
+	return true;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct server *s = arg;
+	log_kv(LOG_INFO, "stopping: answering requests in flight", "signal",
+	       sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	sd_notify(0, "STOPPING=1");
+	for (int i = 0; i < s->nworkers; i++)
+		event_active(s->workers[i].shutdown_ev, 0, 0);
+	event_base_loopexit(s->main_base, NULL);
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct server *s = arg;
+	sd_notify(0, "RELOADING=1");
+	struct config c;
+	char msg[512];
+	if (!config_load(&c, s->config_path, s->config_path_is_default, msg, sizeof(msg))) {
+		log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "error", msg,
+		       NULL);
+	} else {
+		char which[512];
+		if (config_restart_needed(&s->cfg, &c, which, sizeof(which)))
+			log_kv(LOG_WARN, "these keys change only at restart", "keys", which, NULL);
+		struct runtime *rt = runtime_new(&c);
+		if (rt != NULL) {
+			/* Requests in flight keep the snapshot they started with;
+			 * retired snapshots are freed at exit. */
+			rt->older = atomic_load(&s->rt);
+			atomic_store(&s->rt, rt);
+			log_setup(c.log_level, c.log_format);
+			log_kv(LOG_INFO, "configuration reloaded", NULL);
+		}
+	}
+	sd_notify(0, "READY=1");
+}
+
+static void server_free(struct server *s)
+{
+	for (int i = 0; s->workers && i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+		if (w->http)
+			evhttp_free(w->http);
+		pgpool_free(w->pool);
+		if (w->shutdown_ev)
+			event_free(w->shutdown_ev);
+		if (w->drain_timer)
+			event_free(w->drain_timer);
+		if (w->base)
+			event_base_free(w->base);
+	}
+	free(s->workers);
+	struct runtime *rt = atomic_load(&s->rt);
+	while (rt != NULL) {
+		struct runtime *older = rt->older;
+		free(rt);
+		rt = older;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check-config", no_argument, NULL, 'C'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *path = CONFIG_DEFAULT_PATH;
+	bool path_is_default = true, check_only = false;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			path_is_default = false;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'V':
+			printf("coolingd %s\n", COOLINGD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	char msg[512];
+	if (!config_load(&srv.cfg, path, path_is_default, msg, sizeof(msg))) {
+		fprintf(stderr, "coolingd: configuration: %s\n", msg);
+		return 1;
+	}
+	srv.config_path = path;
+	srv.config_path_is_default = path_is_default;
+	if (check_only) {
+		char dump[4096];
+		config_dump(&srv.cfg, dump, sizeof(dump));
+		fputs(dump, stdout);
+		printf("configuration OK\n");
+		return 0;
+	}
+	log_setup(srv.cfg.log_level, srv.cfg.log_format);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct runtime *rt = runtime_new(&srv.cfg);
+	if (rt == NULL || evthread_use_pthreads() != 0)
+		return 1;
+	atomic_store(&srv.rt, rt);
+
+	if (!workers_setup(&srv)) {
+		log_kv(LOG_ERROR, "start-up failed", NULL);
+		server_free(&srv);
+		return 1;
+	}
+	srv.main_base = event_base_new();
+	struct event *sigterm = evsignal_new(srv.main_base, SIGTERM, on_stop_signal, &srv);
+	struct event *sigint = evsignal_new(srv.main_base, SIGINT, on_stop_signal, &srv);
+	struct event *sighup = evsignal_new(srv.main_base, SIGHUP, on_reload_signal, &srv);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(sighup, NULL);
+
+	for (int i = 0; i < srv.nworkers; i++) {
+		if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) != 0) {
+			log_kv(LOG_ERROR, "cannot start worker thread", NULL);
+			return 1;
+		}
+	}
+	char masked[1024], nworkers[16];
+	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
+	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
+	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
+	       "threads", nworkers, "database", masked, "policy", rt->policy.name, NULL);
+	sd_notify(0, "READY=1");
+
+	event_base_dispatch(srv.main_base);
+
+	for (int i = 0; i < srv.nworkers; i++)
+		pthread_join(srv.workers[i].thread, NULL);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	event_base_free(srv.main_base);
+	server_free(&srv);
+	log_kv(LOG_INFO, "coolingd stopped", NULL);
+	libevent_global_shutdown();
+	return 0;
+}

@@ -1,0 +1,505 @@
+/*
+ * The connection pool. Each connection is a small state machine:
+ *
+ *   DOWN --timer--> CONNECTING --> PREPARING --> IDLE <--> BUSY
+ *     ^                 |              |           |         |
+ *     +-----------------+--------------+-----------+---------+ (any failure)
+ *
+ * Jobs wait in a FIFO queue (pool->queue_head) while no connection is IDLE.
+ * When the database is known to be down (a connection attempt failed, or an
+ * established connection broke and none is left), new jobs are refused and
+ * queued ones are answered with NULL, so that clients get a prompt 503
+ * instead of waiting for a timeout.
+ */
+#include "pgpool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+
+enum conn_state {
+	CONN_DOWN,	 /* closed; retry_timer pending */
+	CONN_CONNECTING, /* PQconnectPoll in progress */
+	CONN_PREPARING,	 /* sending PQsendPrepare for statement prep_index */
+	CONN_IDLE,	 /* ready; no job */
+	CONN_BUSY,	 /* running conn->job */
+};
+
+struct job {
+	struct job *next;
+	enum stmt st;
+	int nparams;
+	const char *params[24];
+	pgpool_cb cb;
+	void *arg;
+	int64_t enqueued_ms;
+	char data[]; /* the parameter strings */
+};
+
+struct conn {
+	struct pgpool *pool;
+	int index;
+	enum conn_state state;
+	PGconn *pg;
+	int fd;
+	struct event *rev; /* readable; persistent while connected */
+	struct event *wev; /* writable; added while output is pending */
+	struct event *retry_timer;
+	int backoff_ms;
+	int prep_index;
+	struct job *job;
+	PGresult *result;
+};
+
+struct pgpool {
+	struct event_base *base;
+	struct pgpool_opts opts;
+	char *url;
+	char options[128];
+	struct conn *conns;
+	int n_up; /* connections in IDLE or BUSY */
+	bool db_down;
+	struct job *queue_head, *queue_tail;
+	int queue_len;
+	struct event *sweep_timer;
+	struct event *kick; /* dispatches new jobs from the loop, not the caller */
+};
+
+static void conn_start(struct conn *c);
+static void conn_fail(struct conn *c, const char *why);
+static void conn_on_io(evutil_socket_t fd, short what, void *arg);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void job_finish(struct job *j, PGresult *res)
+{
+	j->cb(res, j->arg);
+	free(j);
+}
+
+static void fail_queue(struct pgpool *p)
+{
+	while (p->queue_head != NULL) {
+		struct job *j = p->queue_head;
+		p->queue_head = j->next;
+		p->queue_len--;
+		job_finish(j, NULL);
+	}
+	p->queue_tail = NULL;
+}
+
+static void conn_events_free(struct conn *c)
+{
+	if (c->rev) {
+		event_free(c->rev);
+		c->rev = NULL;
+	}
+	if (c->wev) {
+		event_free(c->wev);
+		c->wev = NULL;
+	}
+	c->fd = -1;
+}
+
+/* (Re)creates the socket events when libpq's socket changed. */
+static bool conn_watch(struct conn *c, bool want_write)
+{
+	int fd = PQsocket(c->pg);
+	if (fd < 0)
+		return false;
+	if (fd != c->fd) {
+		conn_events_free(c);
+		c->fd = fd;
+		c->rev = event_new(c->pool->base, fd, EV_READ | EV_PERSIST, conn_on_io, c);
+		c->wev = event_new(c->pool->base, fd, EV_WRITE, conn_on_io, c);
+		if (c->rev == NULL || c->wev == NULL)
+			return false;
+	}
+	if (event_add(c->rev, NULL) != 0)
+		return false;
+	if (want_write)
+		event_add(c->wev, NULL);
+	else
+		event_del(c->wev);
+	return true;
+}
+
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_start(arg);
+}
+
+static void conn_fail(struct conn *c, const char *why)
+{
+	struct pgpool *p = c->pool;
+	bool was_up = c->state == CONN_IDLE || c->state == CONN_BUSY;
+	if (was_up)
+		p->n_up--;
+	if (c->state != CONN_DOWN) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "");
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!p->db_down || was_up)
+			log_kv(LOG_WARN, "database connection lost", "reason", why, "error", msg,
+			       NULL);
+	}
+	conn_events_free(c);
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	if (c->result) {
+		PQclear(c->result);
+		c->result = NULL;
+	}
+	c->state = CONN_DOWN;
+	struct job *j = c->job;
+	c->job = NULL;
+
+	if (p->n_up == 0)
+		p->db_down = true;
+	c->backoff_ms = c->backoff_ms == 0 ? 100 : c->backoff_ms * 2;
+	if (c->backoff_ms > 2000)
+		c->backoff_ms = 2000;
+	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+	evtimer_add(c->retry_timer, &tv);
+
+	if (j != NULL)
+		job_finish(j, NULL);
+	if (p->db_down)
+		fail_queue(p);
+}
+
+static void conn_dispatch(struct conn *c);
+
+static void conn_became_idle(struct conn *c)
+{
+	struct pgpool *p = c->pool;
+	if (c->state != CONN_IDLE && c->state != CONN_BUSY) {
+		p->n_up++;
+		if (p->db_down)
+			log_kv(LOG_INFO, "database reachable again", NULL);
+		p->db_down = false;
+		c->backoff_ms = 0;
+	}
+	c->state = CONN_IDLE;
+	conn_dispatch(c);
+}
+
+static void conn_send_prepare(struct conn *c)
+{
+	const struct stmt_def *d = &db_statements[c->prep_index];
+	if (!PQsendPrepare(c->pg, d->name, d->sql, d->nparams, NULL)) {
+		conn_fail(c, "prepare");
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0 || !conn_watch(c, f == 1))
+		conn_fail(c, "prepare");
+}
+
+static void conn_dispatch(struct conn *c)
+{
+	struct pgpool *p = c->pool;
+	if (c->state != CONN_IDLE || p->queue_head == NULL)
+		return;
+	struct job *j = p->queue_head;
+	p->queue_head = j->next;
+	if (p->queue_head == NULL)
+		p->queue_tail = NULL;
+	p->queue_len--;
+
+	c->job = j;
+	c->state = CONN_BUSY;
+	if (!PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params, NULL,
+				 NULL, 0)) {
+		conn_fail(c, "send");
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0 || !conn_watch(c, f == 1))
+		conn_fail(c, "send");
+}
+
+/* Reads what arrived; returns true when the current command's results are
+ * complete (PQgetResult returned NULL), storing the last result. */
+static bool conn_read_results(struct conn *c, bool *failed)
+{
+	*failed = false;
+	if (!PQconsumeInput(c->pg)) {
+		*failed = true;
+		return false;
+	}
+	while (!PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r == NULL)
+			return true;
+		/* Keep the first error, else the last result. */
+		if (c->result == NULL || PQresultStatus(c->result) == PGRES_TUPLES_OK ||
+		    PQresultStatus(c->result) == PGRES_COMMAND_OK) {
+			if (c->result)
+				PQclear(c->result);
+			c->result = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	return false;
+}
+
+static void conn_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	struct conn *c = arg;
+	bool failed;
+
+	switch (c->state) {
+	case CONN_DOWN:
+		return;
+	case CONN_CONNECTING: {
+		PostgresPollingStatusType ps = PQconnectPoll(c->pg);
+		if (ps == PGRES_POLLING_FAILED) {
+			conn_fail(c, "connect");
+		} else if (ps == PGRES_POLLING_OK) {
+			c->state = CONN_PREPARING;
+			c->prep_index = 0;
+			if (conn_watch(c, false))
+				conn_send_prepare(c);
+			else
+				conn_fail(c, "socket");
+		} else if (!conn_watch(c, ps == PGRES_POLLING_WRITING)) {
+			conn_fail(c, "socket");
+		} else if (ps == PGRES_POLLING_WRITING) {
+			/* waiting for writability only */
+			event_del(c->rev);
+		} else {
+			event_add(c->rev, NULL);
+		}
+		return;
+	}
+	case CONN_PREPARING:
+	case CONN_BUSY:
+	case CONN_IDLE:
+		break;
+	}
+
+	if (what & EV_WRITE) {
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_fail(c, "write");
+			return;
+		}
+		if (f == 1)
+			event_add(c->wev, NULL);
+	}
+	if (!(what & EV_READ))
+		return;
+
+	if (c->state == CONN_IDLE) {
+		/* Nothing is expected: a notice, or the server went away. */
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+			conn_fail(c, "closed by server");
+		return;
+	}
+	bool done = conn_read_results(c, &failed);
+	if (failed || PQstatus(c->pg) != CONNECTION_OK) {
+		conn_fail(c, "read");
+		return;
+	}
+	if (!done)
+		return;
+
+	PGresult *res = c->result;
+	c->result = NULL;
+	if (c->state == CONN_PREPARING) {
+		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			log_kv(LOG_ERROR, "cannot prepare statement", "statement",
+			       db_statements[c->prep_index].name, "error",
+			       res ? PQresultErrorMessage(res) : "", NULL);
+		PQclear(res);
+		if (!ok) {
+			conn_fail(c, "prepare");
+			return;
+		}
+		if (++c->prep_index < STMT__COUNT)
+			conn_send_prepare(c);
+		else
+			conn_became_idle(c);
+		return;
+	}
+
+	/* BUSY: the job's result is complete. A result that says the server is
+	 * going away also takes the connection down. */
+	struct job *j = c->job;
+	c->job = NULL;
+	c->state = CONN_IDLE;
+	bool conn_broken = PQstatus(c->pg) != CONNECTION_OK;
+	job_finish(j, res);
+	PQclear(res);
+	if (conn_broken)
+		conn_fail(c, "after result");
+	else
+		conn_dispatch(c);
+}
+
+static void conn_start(struct conn *c)
+{
+	struct pgpool *p = c->pool;
+	const char *keys[] = {"dbname", "options", "fallback_application_name", "connect_timeout",
+			      NULL};
+	const char *vals[] = {p->url, p->options, "coolingd", "5", NULL};
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->fd = -1;
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+		c->state = CONN_CONNECTING; /* so that conn_fail logs it */
+		conn_fail(c, "connect");
+		return;
+	}
+	PQsetnonblocking(c->pg, 1);
+	c->state = CONN_CONNECTING;
+	/* libpq wants the first poll once the socket is writable. */
+	if (!conn_watch(c, true)) {
+		conn_fail(c, "connect");
+		return;
+	}
+	event_del(c->rev);
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pgpool *p = arg;
+	for (int i = 0; i < p->opts.size && p->queue_head != NULL; i++)
+		conn_dispatch(&p->conns[i]);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pgpool *p = arg;
+	int64_t limit = mono_ms() - p->opts.queue_timeout_s * 1000;
+	while (p->queue_head != NULL && p->queue_head->enqueued_ms < limit) {
+		struct job *j = p->queue_head;
+		p->queue_head = j->next;
+		if (p->queue_head == NULL)
+			p->queue_tail = NULL;
+		p->queue_len--;
+		job_finish(j, NULL);
+	}
+}
+
+struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
+{
+	struct pgpool *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	p->base = base;
+	p->opts = *o;
+	p->url = strdup(o->url);
+	snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%lld",
+		 (long long)o->statement_timeout_s * 1000);
+	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
+	p->sweep_timer = event_new(base, -1, EV_PERSIST, sweep_cb, p);
+	p->kick = event_new(base, -1, 0, kick_cb, p);
+	if (p->url == NULL || p->conns == NULL || p->sweep_timer == NULL || p->kick == NULL) {
+		pgpool_free(p);
+		return NULL;
+	}
+	struct timeval tv = {0, 100 * 1000};
+	event_add(p->sweep_timer, &tv);
+	for (int i = 0; i < o->size; i++) {
+		struct conn *c = &p->conns[i];
+		c->pool = p;
+		c->index = i;
+		c->fd = -1;
+		c->retry_timer = evtimer_new(base, conn_retry_cb, c);
+		conn_start(c);
+	}
+	return p;
+}
+
+void pgpool_free(struct pgpool *p)
+{
+	if (p == NULL)
+		return;
+	p->db_down = true;
+	for (int i = 0; p->conns && i < p->opts.size; i++) {
+		struct conn *c = &p->conns[i];
+		conn_events_free(c);
+		if (c->retry_timer)
+			event_free(c->retry_timer);
+		if (c->pg)
+			PQfinish(c->pg);
+		if (c->result)
+			PQclear(c->result);
+		if (c->job)
+			job_finish(c->job, NULL);
+	}
+	fail_queue(p);
+	if (p->sweep_timer)
+		event_free(p->sweep_timer);
+	if (p->kick)
+		event_free(p->kick);
+	free(p->conns);
+	free(p->url);
+	free(p);
+}
+
+bool pgpool_up(const struct pgpool *p)
+{
+	return p->n_up > 0;
+}
+
+bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb,
+		 void *arg)
+{
+	if (p->db_down || p->queue_len >= p->opts.max_queue)
+		return false;
+	int n = db_statements[st].nparams;
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		if (params[i] != NULL)
+			total += strlen(params[i]) + 1;
+	struct job *j = malloc(sizeof(*j) + total);
+	if (j == NULL)
+		return false;
+	j->next = NULL;
+	j->st = st;
+	j->nparams = n;
+	j->cb = cb;
+	j->arg = arg;
+	j->enqueued_ms = mono_ms();
+	char *d = j->data;
+	for (int i = 0; i < n; i++) {
+		if (params[i] == NULL) {
+			j->params[i] = NULL;
+			continue;
+		}
+		size_t len = strlen(params[i]) + 1;
+		memcpy(d, params[i], len);
+		j->params[i] = d;
+		d += len;
+	}
+	if (p->queue_tail)
+		p->queue_tail->next = j;
+	else
+		p->queue_head = j;
+	p->queue_tail = j;
+	p->queue_len++;
+	event_active(p->kick, 0, 0);
+	return true;
+}

@@ -1,0 +1,90 @@
+/*
+ * One HTTP request in flight. Its life, in daemon/http.c:
+ *
+ *   ROUTED --(bearer token)--> AUTHENTICATING --(role, scope, body)--> HANDLING
+ *     --(one or more statements in daemon/handlers.c)--> ANSWERED (freed)
+ *
+ * Every path ends in exactly one reply_*() call, which sends the answer,
+ * writes the access-log line and frees the request.
+ */
+#ifndef CD_REQUEST_H
+#define CD_REQUEST_H
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "cd_error.h"
+#include "codec.h"
+#include "server.h"
+#include "token.h"
+
+enum role { ROLE_NONE = 0, ROLE_LENDER = 1, ROLE_COMPLIANCE = 2, ROLE_AUDITOR = 4 };
+
+struct request;
+typedef void (*handler_fn)(struct request *r);
+
+enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
+
+struct route {
+	enum evhttp_cmd_type method;
+	const char *pattern; /* "/v1/lenders/{}/loans/{}" */
+	unsigned roles;	     /* 0: no authentication */
+	bool lender_scoped;  /* a lender may use it only for its own lender */
+	enum body_rule body;
+	handler_fn handler;
+	const char *name; /* for logs */
+};
+
+#define MAX_PATH_PARAMS 3
+
+struct request {
+	struct worker *w;
+	struct evhttp_request *req;
+	const struct route *route;
+	const struct runtime *rt; /* the configuration at arrival */
+	char params[MAX_PATH_PARAMS][ID_BUF];
+	int64_t started_ns;
+
+	/* the authenticated client */
+	char token_id[TOKEN_ID_BUF];
+	unsigned char token_hash[TOKEN_HASH_LEN];
+	char client[ID_BUF];
+	enum role role;
+	char client_lender[ID_BUF];
+
+	json_t *body;
+	int attempts; /* re-reads after a lost race, bounded */
+
+	/* per act */
+	struct approval_req approval;
+	struct verification_req verification;
+	int64_t ts; /* consent_at of a consent act */
+	char reason[801];
+	char idem_key[65];
+	bool has_idem_key;
+	struct loan loan;
+	int64_t now;
+	char *refusal_body; /* the 409 of a refused disbursement, until stored */
+	int64_t retry_after;
+};
+
+/* Replies; each one ends the request. */
+void reply_json(struct request *r, int status, json_t *body);
+void reply_error(struct request *r, const struct cd_error *err);
+void reply_simple_error(struct request *r, int status, const char *code, const char *field,
+			const char *message);
+void reply_unavailable(struct request *r);
+/* Sends a statement's failure: 503 when the database is out of reach,
+ * 500 (logged) for anything else. */
+void reply_db_failure(struct request *r, PGresult *res, const char *what);
+
+/* Runs a statement for the request; on refusal by the pool answers 503 and
+ * returns false. */
+bool request_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb);
+
+/* The routes, for http.c (handlers.c) */
+extern const struct route routes[];
+extern const int routes_count;
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * The daemon's shared state: the configuration snapshot in force (swapped
+ * atomically on SIGHUP), and one worker per event loop, each with its own
+ * listener (SO_REUSEPORT), evhttp and database pool. A worker's objects are
+ * touched only by its own thread.
+ */
+#ifndef CD_SERVER_H
+#define CD_SERVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "pgpool.h"
+#include "policy.h"
+
+/* What a request reads of the configuration; replaced whole on reload. */
+struct runtime {
+	struct config cfg;
+	struct policy policy;
+	struct runtime *older; /* retired snapshots, freed at exit */
+};
+
+struct server;
+
+struct worker {
+	int id;
+	struct server *srv;
+	pthread_t thread;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct pgpool *pool;
+	struct event *shutdown_ev; /* activated by the main thread */
+	struct event *drain_timer;
+	int in_flight; /* requests accepted and not yet answered */
+	bool draining;
+};
+
+struct server {
+	struct config cfg; /* as at start; non-reloadable keys come from here */
+	const char *config_path;
+	bool config_path_is_default;
+	_Atomic(struct runtime *) rt;
+	int nworkers;
+	struct worker *workers;
+	struct event_base *main_base;
+};
+
+static inline const struct runtime *server_runtime(struct server *s)
+{
+	return atomic_load(&s->rt);
+}
+
+/* daemon/http.c */
+bool worker_http_setup(struct worker *w);
+void worker_begin_drain(struct worker *w);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * JSON codecs of the HTTP API. Every parser walks the object once, refuses a
+ * key it does not know (so that integration mistakes show up at once) and
+ * reports the first bad field by name.
+ */
+#include "codec.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "iin.h"
+#include "money.h"
+#include "timeutil.h"
+
+bool id_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == ':' || c == '-';
+		if (!ok || n >= ID_MAX)
+			return false;
+	}
+	return n >= 1;
+}
+
+bool idempotency_key_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n] != '\0'; n++) {
+		unsigned char c = (unsigned char)s[n];
+		if (c < 0x21 || c > 0x7e || n >= 64)
+			return false;
+	}
+	return n >= 1;
+}
+
+json_t *codec_parse_body(const char *buf, size_t len, bool empty_ok, struct cd_error *err)
+{
+	size_t i = 0;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	if (i == len) {
+		if (empty_ok)
+			return json_object();
+		cd_error_set(err, 400, "malformed_json", "", "request body is empty");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		cd_error_set(err, 400, "malformed_json", "", "body is not valid JSON: %s (at %d)",
+			     jerr.text, jerr.position);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		cd_error_set(err, 400, "malformed_json", "", "body must be a JSON object");
+		return NULL;
+	}
+	return root;
+}
+
+/* Field readers: each returns false with the error set. */
+
+static bool get_string(const json_t *v, const char *field, const char **out, struct cd_error *err)
+{
+	if (!json_is_string(v))
+		return cd_error_invalid(err, field, "must be a string");
+	*out = json_string_value(v);
+	if (strlen(*out) != json_string_length(v))
+		return cd_error_invalid(err, field, "must not contain NUL");
+	return true;
+}
+
+static bool get_id(const json_t *v, const char *field, char out[ID_BUF], struct cd_error *err)
+{
+	const char *s;
+	if (!get_string(v, field, &s, err))
+		return false;
+	if (!id_valid(s))
+		return cd_error_invalid(err, field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+	snprintf(out, ID_BUF, "%s", s);
+	return true;
+}
+
+static bool get_ts(const json_t *v, const char *field, int64_t *out, struct cd_error *err)
+{
+	const char *s, *why = NULL;
+	if (!get_string(v, field, &s, err))
+		return false;
+	if (!ts_parse_rfc3339(s, out, &why))
+		return cd_error_invalid(err, field, why ? why : "not an RFC 3339 timestamp");
+	return true;
+}
+
+static bool get_bool(const json_t *v, const char *field, bool *out, struct cd_error *err)
+{
+	if (!json_is_boolean(v))
+		return cd_error_invalid(err, field, "must be true or false");
+	*out = json_is_true(v);
+	return true;
+}
+
+static bool unknown_field(const char *key, struct cd_error *err)
+{
+	char field[64];
+	snprintf(field, sizeof(field), "%s", key);
+	return cd_error_set(err, 422, "validation_failed", field, "%s: unknown field", field);
+}
+
+static bool missing_field(const char *field, struct cd_error *err)
+{
+	return cd_error_invalid(err, field, "is required");
+}
+
+bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->approved_at = TS_NULL;
+	r->consent_at = TS_NULL;
+	enum { F_LOAN = 1, F_IIN = 2, F_AMOUNT = 4, F_CURRENCY = 8, F_CHANNEL = 16, F_SECURED = 32 };
+	unsigned seen = 0;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)body, key, v)
+	{
+		const char *s, *why = NULL;
+		if (strcmp(key, "loan_id") == 0) {
+			if (!get_id(v, key, r->loan_id, err))
+				return false;
+			seen |= F_LOAN;
+		} else if (strcmp(key, "borrower_iin") == 0) {
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!iin_valid(s, &why))
+				return cd_error_invalid(err, key, why);
+			memcpy(r->borrower_iin, s, 12);
+			r->borrower_iin[12] = '\0';
+			seen |= F_IIN;
+		} else if (strcmp(key, "amount") == 0) {
+			if (!json_is_string(v))
+				return cd_error_invalid(
+				    err, key, "must be a string of tenge, e.g. \"600000.00\"");
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!money_parse(s, &r->amount_tiyn, &why))
+				return cd_error_invalid(err, key, why);
+			seen |= F_AMOUNT;
+		} else if (strcmp(key, "currency") == 0) {
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (strcmp(s, "KZT") != 0)
+				return cd_error_invalid(err, key, "must be \"KZT\"");
+			seen |= F_CURRENCY;
+		} else if (strcmp(key, "channel") == 0) {
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!channel_parse(s, &r->channel))
+				return cd_error_invalid(err, key, "must be \"online\" or \"branch\"");
+			seen |= F_CHANNEL;
+		} else if (strcmp(key, "secured") == 0) {
+			if (!get_bool(v, key, &r->secured, err))
+				return false;
+			seen |= F_SECURED;
+		} else if (strcmp(key, "first_time_borrower") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_bool(v, key, &r->first_time_borrower, err))
+				return false;
+			r->has_first_time = true;
+		} else if (strcmp(key, "approved_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->approved_at, err))
+				return false;
+		} else if (strcmp(key, "consent_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->consent_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} required[] = {{F_LOAN, "loan_id"},	   {F_IIN, "borrower_iin"}, {F_AMOUNT, "amount"},
+			{F_CURRENCY, "currency"}, {F_CHANNEL, "channel"},  {F_SECURED, "secured"}};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!(seen & required[i].bit))
+			return missing_field(required[i].name, err);
+	return true;
+}
+
+bool codec_parse_consent(const json_t *body, int64_t *consent_at, struct cd_error *err)
+{
+	*consent_at = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "consent_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, consent_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	return true;
+}
+
+bool codec_parse_verification(const json_t *body, struct verification_req *r,
+			      struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->verified_at = TS_NULL;
+	bool has_branch = false, has_officer = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "branch_id") == 0) {
+			if (!get_id(v, key, r->branch_id, err))
+				return false;
+			has_branch = true;
+		} else if (strcmp(key, "officer_id") == 0) {
+			if (!get_id(v, key, r->officer_id, err))
+				return false;
+			has_officer = true;
+		} else if (strcmp(key, "verified_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->verified_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_branch)
+		return missing_field("branch_id", err);
+	if (!has_officer)
+		return missing_field("officer_id", err);
+	return true;
+}
+
+/* Counts UTF-8 code points; jansson has already checked the encoding. */
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
+			      struct cd_error *err)
+{
+	bool has_reason = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "reason") == 0) {
+			const char *s;
+			if (!get_string(v, key, &s, err))
+				return false;
+			size_t n = utf8_length(s);
+			if (n < 1 || n > 200)
+				return cd_error_invalid(err, key, "must be 1-200 characters");
+			for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+				if (*p < 0x20 || *p == 0x7f)
+					return cd_error_invalid(err, key,
+								"must not contain control characters");
+			if (strlen(s) >= reason_size)
+				return cd_error_invalid(err, key, "too long");
+			snprintf(reason, reason_size, "%s", s);
+			has_reason = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_reason)
+		return missing_field("reason", err);
+	return true;
+}
+
+bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		(void)v;
+		return unknown_field(key, err);
+	}
+	return true;
+}
+
+bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s,
+		     const char *field, struct cd_error *err)
+{
+	if (ts > now + skew_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field, "is in the future beyond max_clock_skew");
+	if (ts < now - backdate_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field, "is in the past beyond max_backdate");
+	return true;
+}
+
+bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
+			 struct cd_error *err)
+{
+	if (consent_at < approved_at - skew_s * USEC_PER_SEC)
+		return cd_error_invalid(err, "consent_at",
+					"is earlier than approved_at beyond max_clock_skew");
+	return true;
+}
+
+bool approval_matches(const struct approval_req *r, const struct loan *l)
+{
+	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
+	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
+	    r->secured != l->secured)
+		return false;
+	if (r->has_first_time &&
+	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
+		return false;
+	if (r->approved_at != TS_NULL && r->approved_at != l->approved_at)
+		return false;
+	if (r->consent_at != TS_NULL && r->consent_at != l->consent_at)
+		return false;
+	return true;
+}
+
+json_t *codec_ts_json(int64_t ts)
+{
+	if (ts == TS_NULL)
+		return json_null();
+	char buf[TS_BUF];
+	ts_format_utc(ts, buf);
+	return json_string(buf);
+}
+
+static json_t *money_json(int64_t tiyn)
+{
+	char buf[MONEY_BUF];
+	money_format(tiyn, buf);
+	return json_string(buf);
+}
+
+json_t *codec_blockers_json(unsigned blockers)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < BLOCKER__COUNT; i++)
+		if (blockers & (1u << i))
+			json_array_append_new(a, json_string(blocker_name((enum blocker)i)));
+	return a;
+}
+
+json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "lender", json_string(l->lender));
+	json_object_set_new(o, "loan_id", json_string(l->loan_id));
+	json_object_set_new(o, "borrower_iin", json_string(l->borrower_iin));
+	json_object_set_new(o, "amount", money_json(l->amount_tiyn));
+	json_object_set_new(o, "currency", json_string("KZT"));
+	json_object_set_new(o, "channel", json_string(channel_name(l->channel)));
+	json_object_set_new(o, "secured", json_boolean(l->secured));
+	json_object_set_new(o, "first_time_borrower", json_boolean(l->first_time_borrower));
+	json_object_set_new(o, "status", json_string(status_name(v->status)));
+	json_object_set_new(o, "cooling_required", json_boolean(l->cooling_required));
+	json_object_set_new(o, "cooling_period_seconds",
+			    l->cooling_required ? json_integer(l->cooling_period_s) : json_null());
+	json_object_set_new(o, "threshold_amount", money_json(l->threshold_tiyn));
+	json_object_set_new(o, "mrp", json_integer(l->mrp_tenge));
+	json_object_set_new(o, "policy", json_string(l->policy));
+	json_object_set_new(o, "approved_at", codec_ts_json(l->approved_at));
+	json_object_set_new(o, "consent_at", codec_ts_json(l->consent_at));
+	json_object_set_new(o, "cooling_ends_at",
+			    codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL));
+	json_object_set_new(o, "in_person_required", json_boolean(l->in_person_required));
+	json_object_set_new(o, "in_person_verified_at", codec_ts_json(l->in_person_verified_at));
+	json_object_set_new(o, "disbursed_at", codec_ts_json(l->disbursed_at));
+	json_object_set_new(o, "cancelled_at", codec_ts_json(l->cancelled_at));
+	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
+	json_object_set_new(o, "earliest_disbursement_at",
+			    codec_ts_json(v->earliest_disbursement_at));
+	return o;
+}
+
+json_t *codec_error_json(const struct cd_error *err)
+{
+	json_t *e = json_object();
+	json_object_set_new(e, "code", json_string(err->code ? err->code : "internal_error"));
+	json_object_set_new(e, "message", json_string(err->message));
+	if (err->field[0] != '\0')
+		json_object_set_new(e, "field", json_string(err->field));
+	json_t *o = json_object();
+	json_object_set_new(o, "error", e);
+	return o;
+}

@@ -1,0 +1,364 @@
+/*
+ * The parameter table and its loader. Adding a key is one line in params[].
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+enum param_type { P_STRING, P_INT, P_DURATION, P_LISTEN, P_LOG_LEVEL, P_LOG_FORMAT, P_PROFILE };
+
+struct param {
+	const char *section;
+	const char *key;
+	enum param_type type;
+	size_t offset;
+	size_t size; /* for strings */
+	bool reloadable;
+	const char *def;
+	int64_t min, max; /* for integers and durations */
+};
+
+#define STR(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define NUM(f) offsetof(struct config, f), 0
+
+static const struct param params[] = {
+    {"server", "listen", P_LISTEN, STR(listen), false, "127.0.0.1:8080", 0, 0},
+    {"server", "threads", P_INT, NUM(threads), false, "0", 0, 256},
+    {"server", "max_body_bytes", P_INT, NUM(max_body_bytes), false, "65536", 64, 64 << 20},
+    {"server", "request_timeout", P_DURATION, NUM(request_timeout_s), false, "10s", 1, 3600},
+    {"database", "url", P_STRING, STR(database_url), false, "postgresql:///coolingd", 0, 0},
+    {"database", "pool_size", P_INT, NUM(pool_size), false, "8", 1, 1024},
+    {"policy", "profile", P_PROFILE, STR(profile), true, "kz-card", 0, 0},
+    {"policy", "cooling_period", P_DURATION, NUM(cooling_period_s), true, "", 0, 3650 * 86400LL},
+    {"policy", "threshold_mrp", P_INT, NUM(threshold_mrp), true, "", 0, 1000000},
+    {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
+    {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
+    {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
+    {"log", "level", P_LOG_LEVEL, NUM(log_level), true, "info", 0, 0},
+    {"log", "format", P_LOG_FORMAT, NUM(log_format), true, "json", 0, 0},
+};
+
+#define NPARAMS (sizeof(params) / sizeof(params[0]))
+
+static bool parse_int(const char *s, int64_t *out)
+{
+	if (*s == '\0')
+		return false;
+	int64_t v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		if (v > (INT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool parse_listen(const char *s, char *host, size_t host_size, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return false;
+	int64_t p;
+	if (!parse_int(colon + 1, &p) || p < 1 || p > 65535)
+		return false;
+	size_t hl = (size_t)(colon - s);
+	const char *h = s;
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') { /* [::1]:8080 */
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= host_size)
+		return false;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int)p;
+	return true;
+}
+
+static bool timezone_valid(const char *tz)
+{
+	/* An IANA name: letters, digits, '/', '_', '-', '+'; checked against
+	 * the database's own list when the daemon first uses it. */
+	if (*tz == '\0' || strlen(tz) > 63)
+		return false;
+	for (const char *p = tz; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '/' && *p != '_' && *p != '-' && *p != '+')
+			return false;
+	return true;
+}
+
+static bool set_param(struct config *c, const struct param *pm, const char *value, char *msg,
+		      size_t msg_size)
+{
+	char *base = (char *)c + pm->offset;
+	const char *why = NULL;
+	int64_t v;
+
+	switch (pm->type) {
+	case P_STRING:
+		if (strlen(value) >= pm->size) {
+			why = "too long";
+			break;
+		}
+		if (strcmp(pm->key, "timezone") == 0 && !timezone_valid(value)) {
+			why = "not a time zone name";
+			break;
+		}
+		snprintf(base, pm->size, "%s", value);
+		return true;
+	case P_PROFILE: {
+		struct policy p;
+		if (!policy_profile(value, &p)) {
+			why = "unknown profile";
+			break;
+		}
+		snprintf(base, pm->size, "%s", value);
+		return true;
+	}
+	case P_LISTEN:
+		if (strlen(value) >= pm->size ||
+		    !parse_listen(value, c->listen_host, sizeof(c->listen_host), &c->listen_port)) {
+			why = "must be host:port";
+			break;
+		}
+		snprintf(base, pm->size, "%s", value);
+		return true;
+	case P_INT:
+	case P_DURATION:
+		if (*value == '\0' && pm->def[0] == '\0') { /* "use the profile's" */
+			*(int64_t *)base = -1;
+			return true;
+		}
+		if (pm->type == P_INT ? !parse_int(value, &v) : !duration_parse(value, &v, &why)) {
+			if (why == NULL)
+				why = "must be a whole number";
+			break;
+		}
+		if (v < pm->min || v > pm->max) {
+			why = "out of range";
+			break;
+		}
+		*(int64_t *)base = v;
+		return true;
+	case P_LOG_LEVEL: {
+		static const char *const names[] = {"error", "warn", "info", "debug"};
+		for (int i = 0; i < 4; i++) {
+			if (strcmp(value, names[i]) == 0) {
+				*(enum log_level *)base = (enum log_level)i;
+				return true;
+			}
+		}
+		why = "must be error, warn, info or debug";
+		break;
+	}
+	case P_LOG_FORMAT:
+		if (strcmp(value, "json") == 0)
+			*(enum log_format *)base = LOG_FORMAT_JSON;
+		else if (strcmp(value, "text") == 0)
+			*(enum log_format *)base = LOG_FORMAT_TEXT;
+		else {
+			why = "must be json or text";
+			break;
+		}
+		return true;
+	}
+	snprintf(msg, msg_size, "%s.%s: %s: \"%.100s\"", pm->section, pm->key, why, value);
+	return false;
+}
+
+static const struct param *find_param(const char *section, const char *key)
+{
+	for (size_t i = 0; i < NPARAMS; i++)
+		if (strcmp(params[i].section, section) == 0 && strcmp(params[i].key, key) == 0)
+			return &params[i];
+	return NULL;
+}
+
+struct ini_ctx {
+	struct config *c;
+	char *msg;
+	size_t msg_size;
+	bool failed;
+};
+
+static int on_ini_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *ctx = user;
+	if (ctx->failed)
+		return 0;
+	const struct param *pm = find_param(section, name);
+	if (pm == NULL) {
+		snprintf(ctx->msg, ctx->msg_size, "%s.%s: unknown key", section, name);
+		ctx->failed = true;
+		return 0;
+	}
+	if (!set_param(ctx->c, pm, value, ctx->msg, ctx->msg_size)) {
+		ctx->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
+		 size_t msg_size)
+{
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NPARAMS; i++)
+		if (!set_param(c, &params[i], params[i].def, msg, msg_size))
+			return false;
+
+	if (path != NULL) {
+		FILE *f = fopen(path, "r");
+		if (f == NULL) {
+			if (!(path_is_default && errno == ENOENT)) {
+				snprintf(msg, msg_size, "%s: %s", path, strerror(errno));
+				return false;
+			}
+		} else {
+			struct ini_ctx ctx = {c, msg, msg_size, false};
+			int rc = ini_parse_file(f, on_ini_value, &ctx);
+			fclose(f);
+			if (ctx.failed)
+				return false;
+			if (rc != 0) {
+				snprintf(msg, msg_size, "%s: line %d: not INI syntax", path, rc);
+				return false;
+			}
+		}
+	}
+
+	for (size_t i = 0; i < NPARAMS; i++) {
+		char env[128];
+		int n = snprintf(env, sizeof(env), "COOLINGD_%s_%s", params[i].section, params[i].key);
+		for (int j = 0; j < n; j++)
+			env[j] = (char)toupper((unsigned char)env[j]);
+		const char *v = getenv(env);
+		if (v != NULL && !set_param(c, &params[i], v, msg, msg_size)) {
+			size_t used = strlen(msg);
+			snprintf(msg + used, msg_size - used, " (from %s)", env);
+			return false;
+		}
+	}
+	return true;
+}
+
+void config_policy(const struct config *c, struct policy *p)
+{
+	if (!policy_profile(c->profile, p))
+		policy_profile("kz-card", p);
+	if (c->cooling_period_s >= 0)
+		p->cooling_period_s = c->cooling_period_s;
+	if (c->threshold_mrp >= 0)
+		p->threshold_mrp = c->threshold_mrp;
+}
+
+static void value_text(const struct config *c, const struct param *pm, char *out, size_t size)
+{
+	const char *base = (const char *)c + pm->offset;
+	switch (pm->type) {
+	case P_STRING:
+	case P_PROFILE:
+	case P_LISTEN:
+		if (strcmp(pm->key, "url") == 0)
+			config_mask_conninfo(base, out, size);
+		else
+			snprintf(out, size, "%s", base);
+		break;
+	case P_INT:
+		snprintf(out, size, "%lld", (long long)*(const int64_t *)base);
+		break;
+	case P_DURATION:
+		if (*(const int64_t *)base < 0)
+			snprintf(out, size, "(profile)");
+		else
+			snprintf(out, size, "%llds", (long long)*(const int64_t *)base);
+		break;
+	case P_LOG_LEVEL: {
+		static const char *const names[] = {"error", "warn", "info", "debug"};
+		snprintf(out, size, "%s", names[*(const enum log_level *)base]);
+		break;
+	}
+	case P_LOG_FORMAT:
+		snprintf(out, size, "%s",
+			 *(const enum log_format *)base == LOG_FORMAT_JSON ? "json" : "text");
+		break;
+	}
+}
+
+bool config_restart_needed(const struct config *a, const struct config *b, char *msg,
+			   size_t msg_size)
+{
+	bool differ = false;
+	msg[0] = '\0';
+	for (size_t i = 0; i < NPARAMS; i++) {
+		if (params[i].reloadable)
+			continue;
+		char va[1024], vb[1024];
+		value_text(a, &params[i], va, sizeof(va));
+		value_text(b, &params[i], vb, sizeof(vb));
+		if (strcmp(va, vb) != 0) {
+			size_t used = strlen(msg);
+			snprintf(msg + used, msg_size - used, "%s%s.%s", differ ? ", " : "",
+				 params[i].section, params[i].key);
+			differ = true;
+		}
+	}
+	return differ;
+}
+
+void config_dump(const struct config *c, char *out, size_t out_size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < NPARAMS && used < out_size; i++) {
+		char v[1024];
+		value_text(c, &params[i], v, sizeof(v));
+		used += (size_t)snprintf(out + used, out_size - used, "%s.%s = %s\n",
+					 params[i].section, params[i].key, v);
+	}
+}
+
+void config_mask_conninfo(const char *in, char *out, size_t out_size)
+{
+	/* URI form: scheme://user:PASSWORD@host; key=value form: password=...;
+	 * query form: ?password=... */
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", in);
+	char *scheme = strstr(buf, "://");
+	if (scheme != NULL) {
+		char *auth = scheme + 3;
+		char *at = strchr(auth, '@');
+		char *slash = strchr(auth, '/');
+		if (at != NULL && (slash == NULL || at < slash)) {
+			char *colon = memchr(auth, ':', (size_t)(at - auth));
+			if (colon != NULL) {
+				char tail[1024];
+				snprintf(tail, sizeof(tail), "%s", at);
+				snprintf(colon, sizeof(buf) - (size_t)(colon - buf), ":***%s", tail);
+			}
+		}
+	}
+	char *p = strstr(buf, "password=");
+	while (p != NULL) {
+		char *v = p + 9;
+		char *end = v;
+		while (*end && *end != '&' && *end != ' ')
+			end++;
+		char tail[1024];
+		snprintf(tail, sizeof(tail), "%s", end);
+		snprintf(v, sizeof(buf) - (size_t)(v - buf), "***%s", tail);
+		p = strstr(v, "password=");
+	}
+	snprintf(out, out_size, "%s", buf);
+}

@@ -1,0 +1,64 @@
+/*
+ * Configuration: one table of parameters (section, key, type, default,
+ * reloadable), read from an INI file (inih) and then from the environment
+ * (COOLINGD_<SECTION>_<KEY>, which beats the file).
+ */
+#ifndef CD_CONFIG_H
+#define CD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/coolingd/coolingd.conf"
+
+enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+struct config {
+	/* [server] */
+	char listen[256];
+	char listen_host[256];
+	int listen_port;
+	int64_t threads;
+	int64_t max_body_bytes;
+	int64_t request_timeout_s;
+	/* [database] */
+	char database_url[1024];
+	int64_t pool_size;
+	/* [policy] */
+	char profile[POLICY_NAME_BUF];
+	int64_t cooling_period_s; /* -1: the profile's */
+	int64_t threshold_mrp;	  /* -1: the profile's */
+	char timezone[64];
+	int64_t max_clock_skew_s;
+	int64_t max_backdate_s;
+	/* [log] */
+	enum log_level log_level;
+	enum log_format log_format;
+};
+
+/* Defaults, then the file (when path is not NULL), then the environment.
+ * When path is the default path and the file does not exist, defaults and
+ * environment alone are used. On false, msg names the key and the problem. */
+bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
+		 size_t msg_size);
+
+/* The policy in force: the profile with the configured overrides. */
+void config_policy(const struct config *c, struct policy *p);
+
+/* Names the non-reloadable keys whose value differs between a and b, in
+ * msg ("server.listen, database.url"); false when none differ. */
+bool config_restart_needed(const struct config *a, const struct config *b, char *msg,
+			   size_t msg_size);
+
+/* Writes "key = value" lines of the effective configuration (the database
+ * URL with any password masked). */
+void config_dump(const struct config *c, char *out, size_t out_size);
+
+/* Masks a password in a libpq URL or key=value string: "***". */
+void config_mask_conninfo(const char *in, char *out, size_t out_size);
+
+#endif

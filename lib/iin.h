@@ -1,0 +1,28 @@
+/*
+ * IIN, the Kazakh individual identification number: 12 digits, YYMMDD, a
+ * century/sex digit, a serial and a check digit (two weighted passes).
+ */
+#ifndef CD_IIN_H
+#define CD_IIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IIN_LEN 12
+#define IIN_MASKED_BUF 13
+
+/* True when s is exactly 12 ASCII digits, the date part is a real calendar
+ * date (century from digit 7: 1-2 1800s, 3-4 1900s, 5-6 2000s; 0 and 7-9
+ * invalid) and the check digit matches. On false, *why (if not NULL) names
+ * the problem: "must be 12 digits", "bad century digit", "bad birth date",
+ * "bad check digit". */
+bool iin_valid(const char *s, const char **why);
+
+/* The check digit of the first 11 digits, or -1 when both passes give 10. */
+int iin_check_digit(const char *digits11);
+
+/* "900101300126" -> "9001******26", for logs. Anything not 12 characters long
+ * becomes "************" (never echoes input). out must hold 13 bytes. */
+void iin_mask(const char *iin, char out[IIN_MASKED_BUF]);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * Structured logs on stderr, one line per event, JSON or text. Safe to call
+ * from any thread. Personal data never goes in unmasked: callers mask IINs
+ * with iin_mask() and connection strings with config_mask_conninfo().
+ */
+#ifndef CD_LOG_H
+#define CD_LOG_H
+
+#include "config.h"
+
+void log_setup(enum log_level level, enum log_format format);
+bool log_enabled(enum log_level level);
+
+/* A message plus key/value pairs: log_kv(LOG_INFO, "listening", "addr",
+ * "127.0.0.1:8080", NULL). Values are strings. */
+void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

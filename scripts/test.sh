@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds a normal and an
+# ASan+UBSan tree, starts a throwaway PostgreSQL and runs every CTest suite
+# (unit, integration, e2e) against both builds.
+#
+#   scripts/test.sh [--fast] [-L LABEL]... [-R REGEX]
+#
+#   --fast      skip the sanitizer build
+#   -L LABEL    only tests with that CTest label (unit, integration, e2e)
+#   -R REGEX    only tests whose name matches
+#
+# PG_FSYNC=off in the environment runs the throwaway cluster without fsync.
+set -euo pipefail
+
+started=$(date +%s)
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$root"
+
+fast=0
+ctest_args=()
+usage() {
+	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--fast) fast=1 ;;
+	-L | -R)
+		[ $# -ge 2 ] || usage
+		ctest_args+=("$1" "$2")
+		shift
+		;;
+	-h | --help) usage ;;
+	*)
+		echo "test.sh: unknown argument: $1" >&2
+		usage
+		;;
+	esac
+	shift
+done
+
+pgdir=
+testtmp=
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$pgdir" ]; then
+		scripts/pg.sh stop "$pgdir" >/dev/null 2>&1 || true
+		rm -rf "$pgdir"
+	fi
+	if [ -n "$testtmp" ]; then
+		if [ "$rc" -eq 0 ]; then
+			rm -rf "$testtmp"
+		else
+			echo "test.sh: the tests' temporary files (daemon logs) are kept in $testtmp"
+		fi
+	fi
+	echo "test.sh: total elapsed $(($(date +%s) - started)) s"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+step "build (build/)"
+cmake -S . -B build
+cmake --build build -j"$jobs"
+if [ "$fast" -eq 0 ]; then
+	step "build with ASan+UBSan (build-asan/)"
+	cmake -S . -B build-asan -DCOOLINGD_SANITIZE=ON
+	cmake --build build-asan -j"$jobs"
+fi
+
+# The first loopback port nobody answers on; the cluster also gets its own
+# socket directory, so it never meets a system cluster.
+free_port() {
+	local p
+	for ((p = 55432; p < 55532; p++)); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "test.sh: no free port in 55432-55531" >&2
+	return 1
+}
+
+step "throwaway PostgreSQL"
+pgdir=$(mktemp -d)
+port=$(free_port)
+url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1)
+echo "$url"
+
+# Settings of the developer's shell must not leak into the daemon under test.
+while read -r var; do
+	unset "$var"
+done < <(compgen -e | grep -E '^COOLINGD_(SERVER|DATABASE|POLICY|LOG)_' || true)
+
+# The daemons' config files and logs go here: removed after a green run,
+# kept for reading after a red one.
+testtmp=$(mktemp -d)
+export TMPDIR=$testtmp
+
+export COOLINGD_TEST_DATABASE_URL=$url
+export COOLINGD_TEST_PGDATA=$pgdir/data
+COOLINGD_TEST_PGCTL=$(scripts/pg.sh pgctl)
+export COOLINGD_TEST_PGCTL
+
+failed=()
+step "tests (build/)"
+ctest --test-dir build --output-on-failure --no-tests=error -j1 "${ctest_args[@]}" ||
+	failed+=(build)
+if [ "$fast" -eq 0 ]; then
+	step "tests with ASan+UBSan (build-asan/)"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build-asan --output-on-failure --no-tests=error -j1 \
+		"${ctest_args[@]}" || failed+=(build-asan)
+fi
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "test.sh: FAILED in: ${failed[*]}"
+	exit 1
+fi
+echo "test.sh: all tests passed"

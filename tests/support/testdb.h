@@ -1,0 +1,49 @@
+/*
+ * Throwaway databases for the integration and end-to-end tests, on the
+ * PostgreSQL server that scripts/test.sh starts ($COOLINGD_TEST_DATABASE_URL),
+ * and control of that server for outage tests ($COOLINGD_TEST_PGCTL,
+ * $COOLINGD_TEST_PGDATA).
+ */
+#ifndef CD_TEST_TESTDB_H
+#define CD_TEST_TESTDB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+/*
+ * Creates database cd_<prefix>_<pid> (cd_<prefix>_<pid>_<n> for the n-th
+ * further one in the same process; prefix lower-cased, anything but [a-z0-9_]
+ * becomes '_'), dropping a leftover of that name first, and migrates it: with
+ * `$COOLINGD_BIN_DIR/coolingctl --database URL migrate` when COOLINGD_BIN_DIR
+ * is set, else with db_migrate() (lib/db.h). Returns the new
+ * database's URL (malloc'd). Exits the process with a message on stderr when
+ * COOLINGD_TEST_DATABASE_URL is missing or anything fails.
+ */
+char *testdb_create(const char *prefix);
+
+/* Drops the database that url names, closing its other connections first
+ * (DROP DATABASE ... WITH (FORCE)). Complains on stderr but does not exit. */
+void testdb_drop(const char *url);
+
+/* A connection to url; exits the process with a message when it fails. */
+PGconn *testdb_connect(const char *url);
+
+/*
+ * url with its database name replaced by dbname (malloc'd). Handles
+ * postgresql:///DB?..., postgresql://host:port/DB?..., URLs without a
+ * database, and key=value strings (appends dbname=...).
+ */
+char *testdb_url_for(const char *url, const char *dbname);
+
+/* Stops the test server: pg_ctl -D $COOLINGD_TEST_PGDATA -w -m immediate
+ * stop, an outage without a clean shutdown. True when pg_ctl succeeded. */
+bool testdb_server_stop(void);
+
+/* The same with a pg_ctl shutdown mode: "smart", "fast" or "immediate". */
+bool testdb_server_stop_mode(const char *mode);
+
+/* Starts it again and waits until it accepts connections (pg_ctl -w start,
+ * log in $COOLINGD_TEST_PGDATA/../postgres.log). */
+bool testdb_server_start(void);
+
+#endif
