@@ -26,7 +26,7 @@ enum cli_exit {
 /* The zone in which people read times. */
 #define CLI_TIMEZONE "Asia/Almaty"
 /* "2025-06-15 10:05:00.123456 +05:00" */
-#define CLI_TIME_BUF 48
+#define CLI_TIME_BUF 96
 
 #define CLI_MAX_OPTIONS 4
 #define CLI_MAX_ARGS 4
@@ -84,8 +84,10 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc);
 /* "coolingctl:" + the operator's user name, for audit events. */
 void cli_actor(char *out, size_t size);
 
-/* A timestamp in CLI_TIMEZONE with its offset, "-" for TS_NULL. */
-void cli_local_time(int64_t usec, char out[CLI_TIME_BUF]);
+/* A timestamp in CLI_TIMEZONE with its offset, "-" for TS_NULL; with
+ * fraction, microseconds when there are any, else whole seconds (rounded
+ * down). */
+void cli_local_time(int64_t usec, bool fraction, char out[CLI_TIME_BUF]);
 
 /* Copies s for a terminal: control characters become '?'. */
 void cli_printable(const char *s, char *out, size_t size);

@@ -107,7 +107,12 @@ static void mask_quoted(const char *in, char *out, size_t size)
 	bool inside = false;
 	size_t w = 0;
 	for (const char *r = in; *r && w + 5 < size; r++) {
-		if (*r == '"') {
+		if (*r == '"' && !inside && r[1] == '=' && r[2] == '"') {
+			/* missing "=" after ...: harmless, and the point */
+			memcpy(out + w, "\"=\"", 3);
+			w += 3;
+			r += 2;
+		} else if (*r == '"') {
 			if (!inside) {
 				memcpy(out + w, "\"...", 4);
 				w += 4;
@@ -214,7 +219,7 @@ void cli_actor(char *out, size_t size)
 
 /* ---- output for people ---- */
 
-void cli_local_time(int64_t usec, char out[CLI_TIME_BUF])
+void cli_local_time(int64_t usec, bool fraction, char out[CLI_TIME_BUF])
 {
 	if (usec == TS_NULL) {
 		snprintf(out, CLI_TIME_BUF, "-");
@@ -237,12 +242,12 @@ void cli_local_time(int64_t usec, char out[CLI_TIME_BUF])
 	char sign = off < 0 ? '-' : '+';
 	if (off < 0)
 		off = -off;
-	char fraction[16] = "";
-	if (frac != 0)
-		snprintf(fraction, sizeof(fraction), ".%06d", (int)frac);
+	char part[16] = "";
+	if (fraction && frac != 0)
+		snprintf(part, sizeof(part), ".%06d", (int)frac);
 	snprintf(out, CLI_TIME_BUF, "%04d-%02d-%02d %02d:%02d:%02d%s %c%02ld:%02ld",
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 fraction, sign, off / 3600, off / 60 % 60);
+		 part, sign, off / 3600, off / 60 % 60);
 }
 
 void cli_printable(const char *s, char *out, size_t size)

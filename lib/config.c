@@ -276,7 +276,10 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 			snprintf(out, size, "%s", base);
 		break;
 	case P_INT:
-		snprintf(out, size, "%lld", (long long)*(const int64_t *)base);
+		if (*(const int64_t *)base < 0)
+			snprintf(out, size, "(profile)");
+		else
+			snprintf(out, size, "%lld", (long long)*(const int64_t *)base);
 		break;
 	case P_DURATION:
 		if (*(const int64_t *)base < 0)

@@ -30,8 +30,9 @@ struct daemon {
  * healthy (killed); on false the log's tail is copied to stderr.
  *
  * The daemon gets SIGKILL when the thread that started it exits, so a test
- * that dies never leaves one behind: start and stop it in the same process
- * (in Check's fork mode: in the test itself or a checked fixture).
+ * that dies never leaves one behind. Start and stop it in the same process:
+ * in Check's fork mode both in the test (or checked fixtures), or both in
+ * unchecked fixtures (then every test of the case may use d->port).
  */
 bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra_env);
 

@@ -1,0 +1,272 @@
+/*
+ * The operator commands of coolingctl: migrations, lenders, API clients and
+ * the MRP table. Each validates its arguments before it touches the
+ * database (a usage error never needs a connection), then calls one
+ * function of lib/db.c, which writes the change and its audit event in one
+ * transaction.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "db.h"
+#include "timeutil.h"
+#include "token.h"
+
+#define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -"
+#define NAME_MAX_CHARS 200
+
+int cmd_migrate(struct cli *cli, const struct cli_args *a)
+{
+	(void)a;
+	int rc;
+	if (!cli_connect(cli, false, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	int applied = 0;
+	if (!db_migrate(cli->conn, NULL, &applied, &err)) {
+		if (applied > 0) {
+			size_t n = strlen(err.message);
+			snprintf(err.message + n, sizeof(err.message) - n,
+				 " (%d migration(s) applied before this one)", applied);
+		}
+		return cli_db_fail(cli, &err);
+	}
+	printf("applied %d migration(s); schema version %d\n", applied,
+	       db_schema_version(cli->conn));
+	return CLI_OK;
+}
+
+/* A display name: 1-NAME_MAX_CHARS characters of well-formed UTF-8, no
+ * control characters. */
+static bool display_name_valid(const char *s, const char **why)
+{
+	int chars = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		if (len == 0 || (len == 2 && *p < 0xc2)) {
+			*why = "not UTF-8";
+			return false;
+		}
+		for (int i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				*why = "not UTF-8";
+				return false;
+			}
+		}
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) {
+			*why = "control characters are not allowed";
+			return false;
+		}
+		p += len;
+		chars++;
+	}
+	if (chars == 0 || chars > NAME_MAX_CHARS) {
+		*why = "must be 1-200 characters";
+		return false;
+	}
+	return true;
+}
+
+int cmd_lender_add(struct cli *cli, const struct cli_args *a)
+{
+	const char *id = a->arg[0];
+	const char *kind = cli_opt(cli, a, "kind");
+	const char *name = cli_opt(cli, a, "name");
+	const char *why;
+
+	if (!id_valid(id))
+		return cli_usage(cli, "ID must be " ID_RULE);
+	if (kind == NULL)
+		return cli_usage(cli, "--kind bank|mfo is required");
+	if (strcmp(kind, "bank") != 0 && strcmp(kind, "mfo") != 0)
+		return cli_usage(cli, "--kind must be bank or mfo");
+	if (name != NULL && !display_name_valid(name, &why))
+		return cli_usage(cli, "--name: %s", why);
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	char actor[128];
+	cli_actor(actor, sizeof(actor));
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!db_lender_add(cli->conn, id, kind, name, actor, &err))
+		return cli_db_fail(cli, &err);
+	printf("lender %s added (%s)\n", id, kind);
+	return CLI_OK;
+}
+
+int cmd_client_add(struct cli *cli, const struct cli_args *a)
+{
+	const char *name = cli_opt(cli, a, "name");
+	const char *role = cli_opt(cli, a, "role");
+	const char *lender = cli_opt(cli, a, "lender");
+
+	if (name == NULL)
+		return cli_usage(cli, "--name NAME is required");
+	if (!id_valid(name))
+		return cli_usage(cli, "--name must be " ID_RULE);
+	if (role == NULL)
+		return cli_usage(cli, "--role lender|compliance|auditor is required");
+	bool lender_role = strcmp(role, "lender") == 0;
+	if (!lender_role && strcmp(role, "compliance") != 0 && strcmp(role, "auditor") != 0)
+		return cli_usage(cli, "--role must be lender, compliance or auditor");
+	if (lender_role && lender == NULL)
+		return cli_usage(cli, "--lender ID is required for the lender role");
+	if (!lender_role && lender != NULL)
+		return cli_usage(cli, "--lender is only for the lender role");
+	if (lender != NULL && !id_valid(lender))
+		return cli_usage(cli, "--lender must be " ID_RULE);
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	char actor[128];
+	cli_actor(actor, sizeof(actor));
+	char token[TOKEN_BUF];
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!db_client_add(cli->conn, name, role, lender, actor, token, sizeof(token), &err)) {
+		if (err.status == 404) /* the only reference is to the lender */
+			return cli_fail(cli, CLI_FAIL, "no lender %s", lender);
+		return cli_db_fail(cli, &err);
+	}
+
+	/* The token alone on stdout, so that it can be piped into a secret
+	 * store; it exists nowhere else. */
+	printf("%s\n", token);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_fail(cli, CLI_FAIL,
+				"the token could not be written; revoke client %s and add it "
+				"again",
+				name);
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "coolingctl: client %s added (role %s); store the token now, it "
+				"is shown only this once\n",
+			name, role);
+	return CLI_OK;
+}
+
+int cmd_client_revoke(struct cli *cli, const struct cli_args *a)
+{
+	const char *name = a->arg[0];
+	if (!id_valid(name))
+		return cli_usage(cli, "NAME must be " ID_RULE);
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	char actor[128];
+	cli_actor(actor, sizeof(actor));
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!db_client_revoke(cli->conn, name, actor, &err))
+		return cli_db_fail(cli, &err);
+	printf("client %s revoked\n", name);
+	return CLI_OK;
+}
+
+/* YYYY-MM-DD, a real calendar date, years 0001-9999. */
+static bool date_valid(const char *s)
+{
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	int64_t y = atoi(s);
+	unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > 31)
+		return false;
+	int64_t y2;
+	unsigned m2, d2;
+	civil_from_days(days_from_civil(y, m, d), &y2, &m2, &d2);
+	return y2 == y && m2 == m && d2 == d;
+}
+
+/* A positive whole number of tenge without leading zeros; the column is a
+ * PostgreSQL integer. */
+static bool tenge_parse(const char *s, int64_t *tenge)
+{
+	int64_t v = 0;
+	if (s[0] < '1' || s[0] > '9')
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+		if (v > INT32_MAX)
+			return false;
+	}
+	*tenge = v;
+	return true;
+}
+
+int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
+{
+	const char *date = a->arg[0];
+	int64_t tenge;
+	if (!date_valid(date))
+		return cli_usage(cli, "the date must be a real date written YYYY-MM-DD");
+	if (!tenge_parse(a->arg[1], &tenge))
+		return cli_usage(cli, "TENGE must be a positive whole number (at most %d)",
+				 INT32_MAX);
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	char actor[128];
+	cli_actor(actor, sizeof(actor));
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!db_mrp_set(cli->conn, date, tenge, actor, &err))
+		return cli_db_fail(cli, &err);
+	printf("MRP from %s: %lld tenge\n", date, (long long)tenge);
+	return CLI_OK;
+}
+
+int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
+{
+	bool json = cli_opt(cli, a, "json") != NULL;
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	PGresult *r = db_mrp_list(cli->conn, &err);
+	if (r == NULL)
+		return cli_db_fail(cli, &err);
+
+	int n = PQntuples(r);
+	if (json) {
+		json_t *list = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(list,
+					      json_pack("{s:s, s:I}", "valid_from", PQgetvalue(r, i, 0),
+							"tenge", (json_int_t)db_int(r, i, 1)));
+		PQclear(r);
+		return cli_print_json(cli, json_pack("{s:o}", "mrp", list));
+	}
+
+	static const char *const header[] = {"valid_from", "tenge"};
+	static const bool right[] = {false, true};
+	struct cli_table t;
+	cli_table_init(&t, 2, header, right);
+	for (int i = 0; i < n; i++) {
+		const char *row[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
+		cli_table_add(&t, row);
+	}
+	PQclear(r);
+	if (n == 0)
+		printf("the MRP table is empty\n");
+	else
+		cli_table_print(&t);
+	cli_table_free(&t);
+	return CLI_OK;
+}

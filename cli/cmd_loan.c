@@ -1,0 +1,243 @@
+/*
+ * The compliance commands of coolingctl: one loan, and all loans of one
+ * borrower. They only read. The status of a loan is evaluated with
+ * loan_evaluate() at the database's clock, and --json prints
+ * codec_loan_json(), so that coolingctl and the HTTP API never disagree
+ * about a loan. Without --json, times are Asia/Almaty local time with their
+ * offset and amounts are tenge with two decimals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "db.h"
+#include "iin.h"
+#include "money.h"
+#include "policy.h"
+#include "timeutil.h"
+
+/* The HTTP API and db_borrower_loans() give at most this many loans. */
+#define BORROWER_MAX_LOANS 1000
+
+/* "cooling_period_active, in_person_verification_missing", or "none". */
+static void blockers_text(unsigned blockers, char *out, size_t size)
+{
+	size_t w = 0;
+	out[0] = '\0';
+	for (int b = 0; b < BLOCKER__COUNT; b++)
+		if (blockers & (1u << b))
+			w += (size_t)snprintf(out + w, w < size ? size - w : 0, "%s%s",
+					      w ? ", " : "", blocker_name((enum blocker)b));
+	if (w == 0)
+		snprintf(out, size, "none");
+}
+
+static void amount_text(int64_t tiyn, char *out, size_t size)
+{
+	char m[MONEY_BUF];
+	money_format(tiyn, m);
+	snprintf(out, size, "%s KZT", m);
+}
+
+/* "24h (86400 s)" */
+static void period_text(int64_t s, char *out, size_t size)
+{
+	if (s % 86400 == 0)
+		snprintf(out, size, "%lldd (%lld s)", (long long)(s / 86400), (long long)s);
+	else if (s % 3600 == 0)
+		snprintf(out, size, "%lldh (%lld s)", (long long)(s / 3600), (long long)s);
+	else if (s % 60 == 0)
+		snprintf(out, size, "%lldm (%lld s)", (long long)(s / 60), (long long)s);
+	else
+		snprintf(out, size, "%lld s", (long long)s);
+}
+
+/* Why the earliest disbursement is unknown (null in JSON). */
+static void earliest_text(const struct loan_view *v, char *out, size_t size)
+{
+	if (v->earliest_disbursement_at != TS_NULL)
+		cli_local_time(v->earliest_disbursement_at, true, out);
+	else if (loan_view_has(v, BLOCKER_CANCELLED) || loan_view_has(v, BLOCKER_ALREADY_DISBURSED))
+		snprintf(out, size, "- (never)");
+	else
+		snprintf(out, size, "- (waits for an act: %s)",
+			 loan_view_has(v, BLOCKER_CONSENT_MISSING)
+			     ? (loan_view_has(v, BLOCKER_IN_PERSON_VERIFICATION_MISSING)
+				    ? "consent, in-person verification"
+				    : "consent")
+			     : "in-person verification");
+}
+
+struct field {
+	const char *key;
+	char value[1024];
+};
+
+static void print_fields(const struct field *f, int n)
+{
+	int width = 0;
+	for (int i = 0; i < n; i++)
+		if (f[i].key && (int)strlen(f[i].key) > width)
+			width = (int)strlen(f[i].key);
+	for (int i = 0; i < n; i++) {
+		if (f[i].key == NULL) {
+			putchar('\n');
+			continue;
+		}
+		char v[sizeof(f[i].value)];
+		cli_printable(f[i].value, v, sizeof(v));
+		printf("%s:%*s %s\n", f[i].key, width - (int)strlen(f[i].key), "", v);
+	}
+}
+
+#define YESNO(b) ((b) ? "yes" : "no")
+
+static void print_loan(const struct loan *l, const struct loan_view *v, int64_t now)
+{
+	struct field f[32];
+	int n = 0;
+#define FIELD(k, ...) (f[n].key = (k), snprintf(f[n].value, sizeof(f[n].value), __VA_ARGS__), n++)
+#define TIME(k, ts) (f[n].key = (k), cli_local_time((ts), true, f[n].value), n++)
+#define GAP() (f[n].key = NULL, n++)
+
+	FIELD("lender", "%s", l->lender);
+	FIELD("loan_id", "%s", l->loan_id);
+	FIELD("borrower_iin", "%s", l->borrower_iin);
+	amount_text(l->amount_tiyn, f[n].value, sizeof(f[n].value));
+	f[n++].key = "amount";
+	FIELD("channel", "%s", channel_name(l->channel));
+	FIELD("secured", "%s", YESNO(l->secured));
+	FIELD("first_time_borrower", "%s (%s)", YESNO(l->first_time_borrower),
+	      l->first_time_given ? "stated by the lender" : "from the loans on record");
+	GAP();
+	FIELD("status", "%s", status_name(v->status));
+	blockers_text(v->blockers, f[n].value, sizeof(f[n].value));
+	f[n++].key = "blockers";
+	earliest_text(v, f[n].value, sizeof(f[n].value));
+	f[n++].key = "earliest_disbursement_at";
+	TIME("evaluated_at", now);
+	GAP();
+	FIELD("policy", "%s", l->policy);
+	FIELD("mrp", "%lld tenge", (long long)l->mrp_tenge);
+	amount_text(l->threshold_tiyn, f[n].value, sizeof(f[n].value));
+	f[n++].key = "threshold_amount";
+	FIELD("cooling_required", "%s", YESNO(l->cooling_required));
+	if (l->cooling_required)
+		period_text(l->cooling_period_s, f[n].value, sizeof(f[n].value));
+	else
+		snprintf(f[n].value, sizeof(f[n].value), "-");
+	f[n++].key = "cooling_period";
+	FIELD("in_person_required", "%s", YESNO(l->in_person_required));
+	GAP();
+	TIME("approved_at", l->approved_at);
+	TIME("consent_at", l->consent_at);
+	TIME("cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
+	TIME("in_person_verified_at", l->in_person_verified_at);
+	FIELD("in_person_branch_id", "%s", l->in_person_branch_id[0] ? l->in_person_branch_id : "-");
+	FIELD("in_person_officer_id", "%s",
+	      l->in_person_officer_id[0] ? l->in_person_officer_id : "-");
+	TIME("disbursed_at", l->disbursed_at);
+	TIME("cancelled_at", l->cancelled_at);
+	FIELD("cancel_reason", "%s", l->cancel_reason[0] ? l->cancel_reason : "-");
+#undef FIELD
+#undef TIME
+#undef GAP
+	print_fields(f, n);
+}
+
+int cmd_loan_show(struct cli *cli, const struct cli_args *a)
+{
+	const char *lender = a->arg[0], *loan_id = a->arg[1];
+	bool json = cli_opt(cli, a, "json") != NULL;
+	if (!id_valid(lender))
+		return cli_usage(cli, "LENDER must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+	if (!id_valid(loan_id))
+		return cli_usage(cli, "LOAN_ID must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct loan l;
+	int64_t now;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!db_loan_get(cli->conn, lender, loan_id, &l, &now, &err))
+		return cli_db_fail(cli, &err);
+
+	struct loan_view v;
+	loan_evaluate(&l, now, &v);
+	if (json)
+		return cli_print_json(cli, codec_loan_json(&l, &v));
+	print_loan(&l, &v, now);
+	return CLI_OK;
+}
+
+static void print_loan_table(const PGresult *r)
+{
+	static const char *const header[] = {
+	    "lender", "loan_id", "amount", "channel", "status", "approved (" CLI_TIMEZONE ")",
+	    "blockers"};
+	static const bool right[] = {false, false, true, false, false, false, false};
+	struct cli_table t;
+	cli_table_init(&t, 7, header, right);
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct loan l;
+		struct loan_view v;
+		if (!db_loan_from_row(r, i, 0, &l))
+			continue;
+		loan_evaluate(&l, db_ts(r, i, LOAN_NCOLS), &v);
+		char amount[MONEY_BUF], approved[CLI_TIME_BUF], blockers[256];
+		money_format(l.amount_tiyn, amount);
+		cli_local_time(l.approved_at, false, approved);
+		blockers_text(v.blockers, blockers, sizeof(blockers));
+		const char *row[] = {l.lender,		     l.loan_id, amount,	  channel_name(l.channel),
+				     status_name(v.status), approved,  v.blockers ? blockers : "-"};
+		cli_table_add(&t, row);
+	}
+	cli_table_print(&t);
+	cli_table_free(&t);
+}
+
+int cmd_borrower(struct cli *cli, const struct cli_args *a)
+{
+	const char *iin = a->arg[0];
+	bool json = cli_opt(cli, a, "json") != NULL;
+	const char *why = NULL;
+	/* the rejected input is not echoed: an IIN is personal data */
+	if (!iin_valid(iin, &why))
+		return cli_usage(cli, "not a valid IIN: %s", why ? why : "invalid");
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	PGresult *r = db_borrower_loans(cli->conn, iin, NULL, &err);
+	if (r == NULL)
+		return cli_db_fail(cli, &err);
+
+	int n = PQntuples(r);
+	if (n >= BORROWER_MAX_LOANS)
+		fprintf(stderr, "coolingctl: borrower: showing the newest %d loans only\n", n);
+	if (json) {
+		json_t *loans = json_array();
+		for (int i = 0; i < n; i++) {
+			struct loan l;
+			struct loan_view v;
+			if (!db_loan_from_row(r, i, 0, &l))
+				continue;
+			loan_evaluate(&l, db_ts(r, i, LOAN_NCOLS), &v);
+			json_array_append_new(loans, codec_loan_json(&l, &v));
+		}
+		PQclear(r);
+		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
+	}
+	if (n == 0)
+		printf("no loans for this borrower\n");
+	else
+		print_loan_table(r);
+	PQclear(r);
+	return CLI_OK;
+}
