@@ -18,8 +18,6 @@
 
 #define MAX_ATTEMPTS 5
 
-
-
 /* ---- shared steps ---- */
 
 static bool path_ids_valid(struct request *r, int n)
@@ -72,7 +70,7 @@ static bool check_ts(struct request *r, int64_t ts, const char *field)
 	struct cd_error err;
 	cd_error_clear(&err);
 	if (!ts_check_window(ts, r->now, r->rt->cfg.max_clock_skew_s, r->rt->cfg.max_backdate_s,
-			     field, &err)) {
+	                     field, &err)) {
 		reply_error(r, &err);
 		return false;
 	}
@@ -105,20 +103,21 @@ static void on_ready(PGresult *res, void *arg)
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
 		reply_json(r, 503,
-			   json_pack("{s:s,s:s}", "status", "unavailable", "reason",
-				     res == NULL ? "database out of reach"
-						 : "schema missing or time zone unknown"));
+		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+		                     res == NULL ? "database out of reach"
+		                                 : "schema missing or time zone unknown"));
 		return;
 	}
 	int64_t v = db_int(res, 0, 0);
 	if (v != DB_SCHEMA_VERSION) {
 		reply_json(r, 503,
-			   json_pack("{s:s,s:s,s:I,s:I}", "status", "unavailable", "reason",
-				     "schema version differs", "schema_version", (json_int_t)v,
-				     "expected", (json_int_t)DB_SCHEMA_VERSION));
+		           json_pack("{s:s,s:s,s:I,s:I}", "status", "unavailable", "reason",
+		                     "schema version differs", "schema_version", (json_int_t)v,
+		                     "expected", (json_int_t)DB_SCHEMA_VERSION));
 		return;
 	}
-	reply_json(r, 200, json_pack("{s:s,s:I}", "status", "ready", "schema_version", (json_int_t)v));
+	reply_json(r, 200,
+	           json_pack("{s:s,s:I}", "status", "ready", "schema_version", (json_int_t)v));
 }
 
 static void h_readyz(struct request *r)
@@ -127,8 +126,8 @@ static void h_readyz(struct request *r)
 	if (!pgpool_exec(r->w->pool, STMT_SCHEMA_VERSION, params, on_ready, r)) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
 		reply_json(r, 503,
-			   json_pack("{s:s,s:s}", "status", "unavailable", "reason",
-				     "database out of reach"));
+		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+		                     "database out of reach"));
 	}
 }
 
@@ -190,11 +189,19 @@ static json_t *approval_detail(const struct loan *l)
 {
 	json_t *d = json_object();
 	json_t *lj = loan_json_at(l, l->approved_at);
-	static const char *const keep[] = {"amount",	       "channel",	     "secured",
-					   "first_time_borrower", "cooling_required",
-					   "cooling_period_seconds", "threshold_amount", "mrp",
-					   "policy",	       "approved_at",	     "consent_at",
-					   "cooling_ends_at",	       "in_person_required"};
+	static const char *const keep[] = {"amount",
+	                                   "channel",
+	                                   "secured",
+	                                   "first_time_borrower",
+	                                   "cooling_required",
+	                                   "cooling_period_seconds",
+	                                   "threshold_amount",
+	                                   "mrp",
+	                                   "policy",
+	                                   "approved_at",
+	                                   "consent_at",
+	                                   "cooling_ends_at",
+	                                   "in_person_required"};
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		json_object_set(d, keep[i], json_object_get(lj, keep[i]));
 	json_decref(lj);
@@ -236,7 +243,7 @@ static void on_approval_context(PGresult *res, void *arg)
 			reply_loan(r, 200, &existing, r->now);
 		else
 			reply_simple_error(r, 409, "loan_exists", "loan_id",
-					   "a loan with this loan_id exists with other fields");
+			                   "a loan with this loan_id exists with other fields");
 		return;
 	}
 
@@ -249,14 +256,14 @@ static void on_approval_context(PGresult *res, void *arg)
 		if (!check_ts(r, a->consent_at, "consent_at"))
 			return;
 		if (!consent_check_order(a->consent_at, approved_at, r->rt->cfg.max_clock_skew_s,
-					 &err)) {
+		                         &err)) {
 			reply_error(r, &err);
 			return;
 		}
 	}
 	if (PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
 		reply_simple_error(r, 422, "validation_failed", "approved_at",
-				   "approved_at: no MRP is recorded for that date");
+		                   "approved_at: no MRP is recorded for that date");
 		return;
 	}
 
@@ -317,8 +324,8 @@ static void approval_context(struct request *r)
 	}
 	struct db_num n;
 	const char *params[] = {r->params[0], r->approval.loan_id,
-				db_num(&n, r->approval.approved_at), r->rt->cfg.timezone,
-				r->approval.borrower_iin};
+	                        db_num(&n, r->approval.approved_at), r->rt->cfg.timezone,
+	                        r->approval.borrower_iin};
 	request_exec(r, STMT_APPROVAL_CONTEXT, params, on_approval_context);
 }
 
@@ -370,7 +377,7 @@ static void on_consent_read(PGresult *res, void *arg)
 	}
 	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
 		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
-								  : "the loan is disbursed");
+		                                                  : "the loan is disbursed");
 		return;
 	}
 	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
@@ -384,7 +391,7 @@ static void on_consent_read(PGresult *res, void *arg)
 	}
 	struct db_num n[3];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
-				db_num(&n[2], policy_cooling_ends_at(l, consent_at)), r->client};
+	                        db_num(&n[2], policy_cooling_ends_at(l, consent_at)), r->client};
 	request_exec(r, STMT_CONSENT, params, on_consent_write);
 }
 
@@ -434,9 +441,10 @@ static void on_verify_read(PGresult *res, void *arg)
 	struct loan *l = &r->loan;
 	struct verification_req *v = &r->verification;
 	if (l->in_person_verified_at != TS_NULL) {
-		bool same = strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
-			    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
-			    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
+		bool same =
+		    strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
+		    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
+		    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
 		if (same)
 			reply_loan(r, 200, l, r->now);
 		else
@@ -445,15 +453,15 @@ static void on_verify_read(PGresult *res, void *arg)
 	}
 	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
 		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
-								  : "the loan is disbursed");
+		                                                  : "the loan is disbursed");
 		return;
 	}
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
 		return;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], l->pk),
-				db_num(&n[1], v->verified_at != TS_NULL ? v->verified_at : r->now),
-				v->branch_id, v->officer_id, r->client};
+	                        db_num(&n[1], v->verified_at != TS_NULL ? v->verified_at : r->now),
+	                        v->branch_id, v->officer_id, r->client};
 	request_exec(r, STMT_VERIFY, params, on_verify_write);
 }
 
@@ -566,9 +574,9 @@ static void on_disburse_write(PGresult *res, void *arg)
 		disburse_read(r); /* the guard failed: the loan changed */
 		return;
 	}
-	reply_json(r, 200,
-		   json_pack("{s:s,s:o}", "decision", "allowed", "loan",
-			     loan_json_at(&r->loan, r->now)));
+	reply_json(
+	    r, 200,
+	    json_pack("{s:s,s:o}", "decision", "allowed", "loan", loan_json_at(&r->loan, r->now)));
 }
 
 static void on_refuse_write(PGresult *res, void *arg)
@@ -593,8 +601,8 @@ static void replay(struct request *r, PGresult *res)
 		/* A disbursed loan no longer changes: rendering it again gives
 		 * the first answer. */
 		reply_json(r, 200,
-			   json_pack("{s:s,s:o}", "decision", "allowed", "loan",
-				     loan_json_at(&r->loan, r->now)));
+		           json_pack("{s:s,s:o}", "decision", "allowed", "loan",
+		                     loan_json_at(&r->loan, r->now)));
 		return;
 	}
 	json_error_t jerr;
@@ -607,7 +615,7 @@ static void replay(struct request *r, PGresult *res)
 	json_t *earliest = json_object_get(body, "earliest_disbursement_at");
 	if (json_array_size(blockers) == 1 &&
 	    strcmp(json_string_value(json_array_get(blockers, 0)) ?: "", "cooling_period_active") ==
-		0 &&
+	        0 &&
 	    json_is_string(earliest)) {
 		int64_t at;
 		if (ts_parse_rfc3339(json_string_value(earliest), &at, NULL))
@@ -629,7 +637,7 @@ static void on_disburse_read(PGresult *res, void *arg)
 	if (!PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
 		if (db_int(res, 0, LOAN_NCOLS + 1) != l->pk) {
 			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
-					   "Idempotency-Key: already used for another loan");
+			                   "Idempotency-Key: already used for another loan");
 			return;
 		}
 		replay(r, res);
@@ -646,10 +654,10 @@ static void on_disburse_read(PGresult *res, void *arg)
 		return;
 	}
 
-	json_t *body = json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
-				 codec_blockers_json(v.blockers), "earliest_disbursement_at",
-				 codec_ts_json(v.earliest_disbursement_at), "loan",
-				 codec_loan_json(l, &v));
+	json_t *body =
+	    json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
+	              codec_blockers_json(v.blockers), "earliest_disbursement_at",
+	              codec_ts_json(v.earliest_disbursement_at), "loan", codec_loan_json(l, &v));
 	free(r->refusal_body);
 	r->refusal_body = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -657,8 +665,8 @@ static void on_disburse_read(PGresult *res, void *arg)
 	char *detail_s = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
 	r->retry_after = loan_retry_after(l, &v, r->now);
-	const char *params[] = {l->lender,	    l->loan_id, r->client,	 detail_s,
-				key,		    db_num(&n[1], l->pk), r->refusal_body};
+	const char *params[] = {l->lender, l->loan_id,           r->client,      detail_s,
+	                        key,       db_num(&n[1], l->pk), r->refusal_body};
 	request_exec(r, STMT_REFUSE, params, on_refuse_write);
 	free(detail_s);
 }
@@ -688,7 +696,7 @@ static void h_disburse(struct request *r)
 	if (key != NULL) {
 		if (!idempotency_key_valid(key)) {
 			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
-					   "Idempotency-Key: must be 1-64 printable characters");
+			                   "Idempotency-Key: must be 1-64 printable characters");
 			return;
 		}
 		snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
@@ -706,8 +714,7 @@ const struct route routes[] = {
     {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, h_readyz, "readyz"},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, h_approval,
      "approval"},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get,
-     "loan"},
+    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get, "loan"},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/consent", ROLE_LENDER, true, BODY_OPTIONAL,
      h_consent, "consent"},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/in-person-verification", ROLE_LENDER, true,

@@ -121,16 +121,17 @@ static void drain_check(struct worker *w)
 	}
 }
 
-static void request_finish(struct request *r, int status)
+/* Writes the access-log line and frees the request. Called after the reply
+ * was handed to evhttp, which may already have freed r->req (a client that
+ * went away), so it reads only what was saved before. */
+static void request_finish(struct request *r, int status, const char *method, const char *path)
 {
 	struct worker *w = r->w;
-	char path[512], st[8], dur[32];
-	const char *uri = evhttp_request_get_uri(r->req);
-	loggable_path(uri ? uri : "", path, sizeof(path));
+	char st[8], dur[32];
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
-	log_kv(LOG_INFO, "request", "method", method_name(evhttp_request_get_command(r->req)),
-	       "path", path, "status", st, "duration_ms", dur, "client", r->client, NULL);
+	log_kv(LOG_INFO, "request", "method", method, "path", path, "status", st, "duration_ms",
+	       dur, "client", r->client, NULL);
 	json_decref(r->body);
 	free(r->refusal_body);
 	free(r);
@@ -140,23 +141,29 @@ static void request_finish(struct request *r, int status)
 
 void reply_json(struct request *r, int status, json_t *body)
 {
+	const char *method = method_name(evhttp_request_get_command(r->req));
+	char path[512];
+	const char *uri = evhttp_request_get_uri(r->req);
+	loggable_path(uri ? uri : "", path, sizeof(path));
+
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (r->w->draining)
 		evhttp_add_header(h, "Connection", "close");
 	struct evbuffer *buf = evbuffer_new();
-	char *s = json_dumps(body, JSON_COMPACT);
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (buf != NULL && s != NULL) {
 		evbuffer_add(buf, s, strlen(s));
 		evbuffer_add(buf, "\n", 1);
 	}
 	evhttp_send_reply(r->req, status, reason_phrase(status), buf);
+	r->req = NULL;
 	if (buf)
 		evbuffer_free(buf);
 	free(s);
 	json_decref(body);
-	request_finish(r, status);
+	request_finish(r, status, method, path);
 }
 
 void reply_error(struct request *r, const struct cd_error *err)
@@ -165,7 +172,7 @@ void reply_error(struct request *r, const struct cd_error *err)
 }
 
 void reply_simple_error(struct request *r, int status, const char *code, const char *field,
-			const char *message)
+                        const char *message)
 {
 	struct cd_error err;
 	cd_error_set(&err, status, code, field ? field : "", "%s", message);
@@ -176,7 +183,7 @@ void reply_unavailable(struct request *r)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
 	reply_simple_error(r, 503, "unavailable", NULL,
-			   "the database is out of reach; nothing was decided, try again");
+	                   "the database is out of reach; nothing was decided, try again");
 }
 
 void reply_db_failure(struct request *r, PGresult *res, const char *what)
@@ -253,15 +260,15 @@ static void dispatch_authorized(struct request *r)
 		size_t len = evbuffer_get_length(in);
 		if ((int64_t)len > r->rt->cfg.max_body_bytes) {
 			reply_simple_error(r, 413, "payload_too_large", NULL,
-					   "request body is larger than max_body_bytes");
+			                   "request body is larger than max_body_bytes");
 			return;
 		}
 		if (len > 0 || rt->body == BODY_REQUIRED) {
-			const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req),
-							    "Content-Type");
+			const char *ct = evhttp_find_header(
+			    evhttp_request_get_input_headers(r->req), "Content-Type");
 			if (!is_json_content_type(ct)) {
 				reply_simple_error(r, 415, "unsupported_media_type", NULL,
-						   "Content-Type must be application/json");
+				                   "Content-Type must be application/json");
 				return;
 			}
 		}
@@ -292,10 +299,10 @@ static void on_auth(PGresult *res, void *arg)
 	}
 	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
 	const char *role = PQgetvalue(res, 0, 1);
-	r->role = strcmp(role, "lender") == 0	    ? ROLE_LENDER
-		  : strcmp(role, "compliance") == 0 ? ROLE_COMPLIANCE
-		  : strcmp(role, "auditor") == 0    ? ROLE_AUDITOR
-						    : ROLE_NONE;
+	r->role = strcmp(role, "lender") == 0       ? ROLE_LENDER
+	          : strcmp(role, "compliance") == 0 ? ROLE_COMPLIANCE
+	          : strcmp(role, "auditor") == 0    ? ROLE_AUDITOR
+	                                            : ROLE_NONE;
 	snprintf(r->client_lender, sizeof(r->client_lender), "%s", PQgetvalue(res, 0, 2));
 
 	if (!(r->route->roles & r->role)) {
@@ -304,7 +311,8 @@ static void on_auth(PGresult *res, void *arg)
 	}
 	if (r->route->lender_scoped && r->role == ROLE_LENDER &&
 	    strcmp(r->params[0], r->client_lender) != 0) {
-		reply_simple_error(r, 403, "forbidden", NULL, "this token belongs to another lender");
+		reply_simple_error(r, 403, "forbidden", NULL,
+		                   "this token belongs to another lender");
 		return;
 	}
 	dispatch_authorized(r);
@@ -322,7 +330,7 @@ static void authenticate(struct request *r)
 	}
 	if (token == NULL || !token_parse_id(token, r->token_id)) {
 		reply_simple_error(r, 401, "unauthorized", NULL,
-				   "missing or malformed bearer token");
+		                   "missing or malformed bearer token");
 		return;
 	}
 	token_hash(token, r->token_hash);
@@ -367,13 +375,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		}
 		size_t used = strlen(allow);
 		snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
-			 method_name(routes[i].method));
+		         method_name(routes[i].method));
 	}
 	if (r->route == NULL) {
 		if (allow[0] != '\0') {
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
 			reply_simple_error(r, 405, "method_not_allowed", NULL,
-					   "method not allowed on this path");
+			                   "method not allowed on this path");
 		} else {
 			reply_simple_error(r, 404, "not_found", NULL, "no such resource");
 		}
@@ -419,8 +427,8 @@ bool worker_http_setup(struct worker *w)
 	evhttp_set_timeout(w->http, (int)c->request_timeout_s);
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(w->http, "application/json");
 	evhttp_set_gencb(w->http, on_request, w);
 
@@ -430,10 +438,11 @@ bool worker_http_setup(struct worker *w)
 		log_kv(LOG_ERROR, "cannot resolve server.listen", "listen", c->listen, NULL);
 		return false;
 	}
-	struct evconnlistener *l = evconnlistener_new_bind(
-	    w->base, NULL, NULL,
-	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&ss, (int)len);
+	struct evconnlistener *l =
+	    evconnlistener_new_bind(w->base, NULL, NULL,
+	                            LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+	                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	                            1024, (struct sockaddr *)&ss, (int)len);
 	if (l == NULL) {
 		log_kv(LOG_ERROR, "cannot listen", "listen", c->listen, "error",
 		       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);

@@ -21,10 +21,10 @@ static struct server srv;
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: coolingd [-c FILE] [--check-config] [--version] [--help]\n"
-		   "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
-		   "      --check-config  load and print the effective configuration, then exit\n"
-		   "  -V, --version       print the version and exit\n"
-		   "Every key K of section [S] can be set with COOLINGD_<S>_<K>.\n");
+	           "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+	           "      --check-config  load and print the effective configuration, then exit\n"
+	           "  -V, --version       print the version and exit\n"
+	           "Every key K of section [S] can be set with COOLINGD_<S>_<K>.\n");
 }
 
 static struct runtime *runtime_new(const struct config *c)
@@ -163,10 +163,10 @@ static void server_free(struct server *s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"check-config", no_argument, NULL, 'C'},
-					     {"version", no_argument, NULL, 'V'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"check-config", no_argument, NULL, 'C'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *path = CONFIG_DEFAULT_PATH;
 	bool path_is_default = true, check_only = false;
 	int ch;
@@ -231,7 +231,8 @@ int main(int argc, char **argv)
 	event_add(sighup, NULL);
 
 	for (int i = 0; i < srv.nworkers; i++) {
-		if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) != 0) {
+		if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) !=
+		    0) {
 			log_kv(LOG_ERROR, "cannot start worker thread", NULL);
 			return 1;
 		}

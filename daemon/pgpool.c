@@ -22,11 +22,11 @@
 #include "log.h"
 
 enum conn_state {
-	CONN_DOWN,	 /* closed; retry_timer pending */
+	CONN_DOWN,       /* closed; retry_timer pending */
 	CONN_CONNECTING, /* PQconnectPoll in progress */
-	CONN_PREPARING,	 /* sending PQsendPrepare for statement prep_index */
-	CONN_IDLE,	 /* ready; no job */
-	CONN_BUSY,	 /* running conn->job */
+	CONN_PREPARING,  /* sending PQsendPrepare for statement prep_index */
+	CONN_IDLE,       /* ready; no job */
+	CONN_BUSY,       /* running conn->job */
 };
 
 struct job {
@@ -223,7 +223,7 @@ static void conn_dispatch(struct conn *c)
 	c->job = j;
 	c->state = CONN_BUSY;
 	if (!PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params, NULL,
-				 NULL, 0)) {
+	                         NULL, 0)) {
 		conn_fail(c, "send");
 		return;
 	}
@@ -358,7 +358,7 @@ static void conn_start(struct conn *c)
 {
 	struct pgpool *p = c->pool;
 	const char *keys[] = {"dbname", "options", "fallback_application_name", "connect_timeout",
-			      NULL};
+	                      NULL};
 	const char *vals[] = {p->url, p->options, "coolingd", "5", NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	c->fd = -1;
@@ -411,7 +411,7 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 	p->opts = *o;
 	p->url = strdup(o->url);
 	snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%lld",
-		 (long long)o->statement_timeout_s * 1000);
+	         (long long)o->statement_timeout_s * 1000);
 	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
 	p->sweep_timer = event_new(base, -1, EV_PERSIST, sweep_cb, p);
 	p->kick = event_new(base, -1, 0, kick_cb, p);
@@ -464,8 +464,7 @@ bool pgpool_up(const struct pgpool *p)
 	return p->n_up > 0;
 }
 
-bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb,
-		 void *arg)
+bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
 {
 	if (p->db_down || p->queue_len >= p->opts.max_queue)
 		return false;

@@ -37,8 +37,8 @@ void pgpool_free(struct pgpool *p);
 /* Runs a prepared statement with text parameters (NULL = SQL NULL; copied).
  * False when the database is known to be out of reach or the queue is full:
  * the caller answers 503 at once and cb is never called. */
-bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb,
-		 void *arg) __attribute__((warn_unused_result));
+bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
+    __attribute__((warn_unused_result));
 
 /* True while at least one connection is established. */
 bool pgpool_up(const struct pgpool *p);

@@ -29,7 +29,7 @@ enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
 struct route {
 	enum evhttp_cmd_type method;
 	const char *pattern; /* "/v1/lenders/{}/loans/{}" */
-	unsigned roles;	     /* 0: no authentication */
+	unsigned roles;      /* 0: no authentication */
 	bool lender_scoped;  /* a lender may use it only for its own lender */
 	enum body_rule body;
 	handler_fn handler;
@@ -73,7 +73,7 @@ struct request {
 void reply_json(struct request *r, int status, json_t *body);
 void reply_error(struct request *r, const struct cd_error *err);
 void reply_simple_error(struct request *r, int status, const char *code, const char *field,
-			const char *message);
+                        const char *message);
 void reply_unavailable(struct request *r);
 /* Sends a statement's failure: 503 when the database is out of reach,
  * 500 (logged) for anything else. */

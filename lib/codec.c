@@ -17,8 +17,8 @@ bool id_valid(const char *s)
 	size_t n = 0;
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '_' || c == ':' || c == '-';
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
 		if (!ok || n >= ID_MAX)
 			return false;
 	}
@@ -51,7 +51,7 @@ json_t *codec_parse_body(const char *buf, size_t len, bool empty_ok, struct cd_e
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		cd_error_set(err, 400, "malformed_json", "", "body is not valid JSON: %s (at %d)",
-			     jerr.text, jerr.position);
+		             jerr.text, jerr.position);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -80,7 +80,8 @@ static bool get_id(const json_t *v, const char *field, char out[ID_BUF], struct 
 	if (!get_string(v, field, &s, err))
 		return false;
 	if (!id_valid(s))
-		return cd_error_invalid(err, field, "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return cd_error_invalid(err, field,
+		                        "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
 	snprintf(out, ID_BUF, "%s", s);
 	return true;
 }
@@ -120,7 +121,14 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 	memset(r, 0, sizeof(*r));
 	r->approved_at = TS_NULL;
 	r->consent_at = TS_NULL;
-	enum { F_LOAN = 1, F_IIN = 2, F_AMOUNT = 4, F_CURRENCY = 8, F_CHANNEL = 16, F_SECURED = 32 };
+	enum {
+		F_LOAN = 1,
+		F_IIN = 2,
+		F_AMOUNT = 4,
+		F_CURRENCY = 8,
+		F_CHANNEL = 16,
+		F_SECURED = 32
+	};
 	unsigned seen = 0;
 	const char *key;
 	json_t *v;
@@ -159,7 +167,8 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 			if (!get_string(v, key, &s, err))
 				return false;
 			if (!channel_parse(s, &r->channel))
-				return cd_error_invalid(err, key, "must be \"online\" or \"branch\"");
+				return cd_error_invalid(err, key,
+				                        "must be \"online\" or \"branch\"");
 			seen |= F_CHANNEL;
 		} else if (strcmp(key, "secured") == 0) {
 			if (!get_bool(v, key, &r->secured, err))
@@ -189,8 +198,8 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} required[] = {{F_LOAN, "loan_id"},	   {F_IIN, "borrower_iin"}, {F_AMOUNT, "amount"},
-			{F_CURRENCY, "currency"}, {F_CHANNEL, "channel"},  {F_SECURED, "secured"}};
+	} required[] = {{F_LOAN, "loan_id"},      {F_IIN, "borrower_iin"}, {F_AMOUNT, "amount"},
+	                {F_CURRENCY, "currency"}, {F_CHANNEL, "channel"},  {F_SECURED, "secured"}};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!(seen & required[i].bit))
 			return missing_field(required[i].name, err);
@@ -216,8 +225,7 @@ bool codec_parse_consent(const json_t *body, int64_t *consent_at, struct cd_erro
 	return true;
 }
 
-bool codec_parse_verification(const json_t *body, struct verification_req *r,
-			      struct cd_error *err)
+bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err)
 {
 	memset(r, 0, sizeof(*r));
 	r->verified_at = TS_NULL;
@@ -261,7 +269,7 @@ static size_t utf8_length(const char *s)
 }
 
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
-			      struct cd_error *err)
+                              struct cd_error *err)
 {
 	bool has_reason = false;
 	const char *key;
@@ -277,8 +285,8 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 				return cd_error_invalid(err, key, "must be 1-200 characters");
 			for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 				if (*p < 0x20 || *p == 0x7f)
-					return cd_error_invalid(err, key,
-								"must not contain control characters");
+					return cd_error_invalid(
+					    err, key, "must not contain control characters");
 			if (strlen(s) >= reason_size)
 				return cd_error_invalid(err, key, "too long");
 			snprintf(reason, reason_size, "%s", s);
@@ -304,8 +312,8 @@ bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
 	return true;
 }
 
-bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s,
-		     const char *field, struct cd_error *err)
+bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
+                     struct cd_error *err)
 {
 	if (ts > now + skew_s * USEC_PER_SEC)
 		return cd_error_invalid(err, field, "is in the future beyond max_clock_skew");
@@ -315,11 +323,11 @@ bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s
 }
 
 bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
-			 struct cd_error *err)
+                         struct cd_error *err)
 {
 	if (consent_at < approved_at - skew_s * USEC_PER_SEC)
 		return cd_error_invalid(err, "consent_at",
-					"is earlier than approved_at beyond max_clock_skew");
+		                        "is earlier than approved_at beyond max_clock_skew");
 	return true;
 }
 
@@ -378,21 +386,21 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	json_object_set_new(o, "status", json_string(status_name(v->status)));
 	json_object_set_new(o, "cooling_required", json_boolean(l->cooling_required));
 	json_object_set_new(o, "cooling_period_seconds",
-			    l->cooling_required ? json_integer(l->cooling_period_s) : json_null());
+	                    l->cooling_required ? json_integer(l->cooling_period_s) : json_null());
 	json_object_set_new(o, "threshold_amount", money_json(l->threshold_tiyn));
 	json_object_set_new(o, "mrp", json_integer(l->mrp_tenge));
 	json_object_set_new(o, "policy", json_string(l->policy));
 	json_object_set_new(o, "approved_at", codec_ts_json(l->approved_at));
 	json_object_set_new(o, "consent_at", codec_ts_json(l->consent_at));
 	json_object_set_new(o, "cooling_ends_at",
-			    codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL));
+	                    codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL));
 	json_object_set_new(o, "in_person_required", json_boolean(l->in_person_required));
 	json_object_set_new(o, "in_person_verified_at", codec_ts_json(l->in_person_verified_at));
 	json_object_set_new(o, "disbursed_at", codec_ts_json(l->disbursed_at));
 	json_object_set_new(o, "cancelled_at", codec_ts_json(l->cancelled_at));
 	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
 	json_object_set_new(o, "earliest_disbursement_at",
-			    codec_ts_json(v->earliest_disbursement_at));
+	                    codec_ts_json(v->earliest_disbursement_at));
 	return o;
 }
 

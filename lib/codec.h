@@ -42,12 +42,11 @@ struct verification_req {
 	char officer_id[ID_BUF];
 	int64_t verified_at; /* TS_NULL when omitted: now */
 };
-bool codec_parse_verification(const json_t *body, struct verification_req *r,
-			      struct cd_error *err);
+bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err);
 
 /* {"reason": s}, 1-200 characters (code points), no control characters. */
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
-			      struct cd_error *err);
+                              struct cd_error *err);
 
 /* {} only. */
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
@@ -56,11 +55,11 @@ bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
 bool idempotency_key_valid(const char *s);
 
 /* Client timestamps must lie in [now - max_backdate, now + max_clock_skew]. */
-bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s,
-		     const char *field, struct cd_error *err);
+bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
+                     struct cd_error *err);
 /* consent_at may not precede approved_at by more than max_clock_skew. */
 bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
-			 struct cd_error *err);
+                         struct cd_error *err);
 
 /* True when a retried approval states the same facts as the recorded loan.
  * Omitted optional fields (approved_at, consent_at, first_time_borrower) are

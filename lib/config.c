@@ -99,7 +99,7 @@ static bool timezone_valid(const char *tz)
 }
 
 static bool set_param(struct config *c, const struct param *pm, const char *value, char *msg,
-		      size_t msg_size)
+                      size_t msg_size)
 {
 	char *base = (char *)c + pm->offset;
 	const char *why = NULL;
@@ -211,7 +211,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 }
 
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
-		 size_t msg_size)
+                 size_t msg_size)
 {
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < NPARAMS; i++)
@@ -240,7 +240,8 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 
 	for (size_t i = 0; i < NPARAMS; i++) {
 		char env[128];
-		int n = snprintf(env, sizeof(env), "COOLINGD_%s_%s", params[i].section, params[i].key);
+		int n =
+		    snprintf(env, sizeof(env), "COOLINGD_%s_%s", params[i].section, params[i].key);
 		for (int j = 0; j < n; j++)
 			env[j] = (char)toupper((unsigned char)env[j]);
 		const char *v = getenv(env);
@@ -294,13 +295,13 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 	}
 	case P_LOG_FORMAT:
 		snprintf(out, size, "%s",
-			 *(const enum log_format *)base == LOG_FORMAT_JSON ? "json" : "text");
+		         *(const enum log_format *)base == LOG_FORMAT_JSON ? "json" : "text");
 		break;
 	}
 }
 
 bool config_restart_needed(const struct config *a, const struct config *b, char *msg,
-			   size_t msg_size)
+                           size_t msg_size)
 {
 	bool differ = false;
 	msg[0] = '\0';
@@ -313,7 +314,7 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 		if (strcmp(va, vb) != 0) {
 			size_t used = strlen(msg);
 			snprintf(msg + used, msg_size - used, "%s%s.%s", differ ? ", " : "",
-				 params[i].section, params[i].key);
+			         params[i].section, params[i].key);
 			differ = true;
 		}
 	}
@@ -328,7 +329,7 @@ void config_dump(const struct config *c, char *out, size_t out_size)
 		char v[1024];
 		value_text(c, &params[i], v, sizeof(v));
 		used += (size_t)snprintf(out + used, out_size - used, "%s.%s = %s\n",
-					 params[i].section, params[i].key, v);
+		                         params[i].section, params[i].key, v);
 	}
 }
 
@@ -348,7 +349,8 @@ void config_mask_conninfo(const char *in, char *out, size_t out_size)
 			if (colon != NULL) {
 				char tail[1024];
 				snprintf(tail, sizeof(tail), "%s", at);
-				snprintf(colon, sizeof(buf) - (size_t)(colon - buf), ":***%s", tail);
+				snprintf(colon, sizeof(buf) - (size_t)(colon - buf), ":***%s",
+				         tail);
 			}
 		}
 	}

@@ -31,7 +31,7 @@ struct config {
 	/* [policy] */
 	char profile[POLICY_NAME_BUF];
 	int64_t cooling_period_s; /* -1: the profile's */
-	int64_t threshold_mrp;	  /* -1: the profile's */
+	int64_t threshold_mrp;    /* -1: the profile's */
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
@@ -44,7 +44,7 @@ struct config {
  * When path is the default path and the file does not exist, defaults and
  * environment alone are used. On false, msg names the key and the problem. */
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
-		 size_t msg_size);
+                 size_t msg_size);
 
 /* The policy in force: the profile with the configured overrides. */
 void config_policy(const struct config *c, struct policy *p);
@@ -52,7 +52,7 @@ void config_policy(const struct config *c, struct policy *p);
 /* Names the non-reloadable keys whose value differs between a and b, in
  * msg ("server.listen, database.url"); false when none differ. */
 bool config_restart_needed(const struct config *a, const struct config *b, char *msg,
-			   size_t msg_size);
+                           size_t msg_size);
 
 /* Writes "key = value" lines of the effective configuration (the database
  * URL with any password masked). */

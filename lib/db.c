@@ -20,124 +20,123 @@
 #include "token.h"
 
 #define LOAN_COLS                                                                                  \
-	"l.lender_id, l.loan_id, l.borrower_iin, l.amount_tiyn, l.channel, l.secured, "           \
-	"l.first_time_borrower, l.first_time_given, l.policy, l.mrp_tenge, l.threshold_tiyn, "    \
-	"l.cooling_required, l.cooling_period_s, l.in_person_required, cd_us(l.approved_at), "    \
-	"cd_us(l.consent_at), cd_us(l.cooling_ends_at), cd_us(l.in_person_verified_at), "         \
-	"l.in_person_branch_id, l.in_person_officer_id, cd_us(l.disbursed_at), "                  \
+	"l.lender_id, l.loan_id, l.borrower_iin, l.amount_tiyn, l.channel, l.secured, "            \
+	"l.first_time_borrower, l.first_time_given, l.policy, l.mrp_tenge, l.threshold_tiyn, "     \
+	"l.cooling_required, l.cooling_period_s, l.in_person_required, cd_us(l.approved_at), "     \
+	"cd_us(l.consent_at), cd_us(l.cooling_ends_at), cd_us(l.in_person_verified_at), "          \
+	"l.in_person_branch_id, l.in_person_officer_id, cd_us(l.disbursed_at), "                   \
 	"cd_us(l.cancelled_at), l.cancel_reason, l.id"
 
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
 #define GUARD                                                                                      \
-	"cancelled_at IS NULL AND disbursed_at IS NULL AND consent_at IS NOT NULL "               \
-	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                 \
+	"cancelled_at IS NULL AND disbursed_at IS NULL AND consent_at IS NOT NULL "                \
+	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL)"
 
 #define AUDIT_INSERT "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
 
 const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_AUTH] = {"auth",
-		   "SELECT name, role, lender_id, token_hash FROM api_client "
-		   "WHERE token_id = $1::text AND revoked_at IS NULL",
-		   1},
+                   "SELECT name, role, lender_id, token_hash FROM api_client "
+                   "WHERE token_id = $1::text AND revoked_at IS NULL",
+                   1},
     [STMT_SCHEMA_VERSION] = {"schema_version",
-			     "SELECT coalesce(max(version), 0), now() AT TIME ZONE $1::text "
-			     "FROM schema_migrations",
-			     1},
+                             "SELECT coalesce(max(version), 0), now() AT TIME ZONE $1::text "
+                             "FROM schema_migrations",
+                             1},
     [STMT_TIMEZONE_CHECK] = {"timezone_check", "SELECT now() AT TIME ZONE $1::text", 1},
     [STMT_LOAN_GET] = {"loan_get",
-		       "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
-		       "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
-		       2},
+                       "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
+                       "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
+                       2},
     /* The MRP in force on the local date of the approval, whether the
      * borrower has had a loan paid out, and the loan if it exists. */
     [STMT_APPROVAL_CONTEXT] =
-	{"approval_context",
-	 "WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
-	 "SELECT " LOAN_COLS ", cd_us(now()), "
-	 "(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "
-	 "  ORDER BY m.valid_from DESC LIMIT 1), "
-	 "NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "
-	 "  AND d.disbursed_at IS NOT NULL), "
-	 "cd_us(t.at) "
-	 "FROM t LEFT JOIN loan l ON l.lender_id = $1::text AND l.loan_id = $2::text",
-	 5},
+        {"approval_context",
+         "WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
+         "SELECT " LOAN_COLS ", cd_us(now()), "
+         "(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "
+         "  ORDER BY m.valid_from DESC LIMIT 1), "
+         "NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "
+         "  AND d.disbursed_at IS NOT NULL), "
+         "cd_us(t.at) "
+         "FROM t LEFT JOIN loan l ON l.lender_id = $1::text AND l.loan_id = $2::text",
+         5},
     [STMT_LOAN_INSERT] =
-	{"loan_insert",
-	 "WITH ins AS (INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-	 "  secured, first_time_borrower, first_time_given, policy, mrp_tenge, threshold_tiyn, "
-	 "  cooling_required, cooling_period_s, in_person_required, approved_at, consent_at, "
-	 "  cooling_ends_at, in_person_verified_at) "
-	 "  VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::text, $6::boolean, $7::boolean, "
-	 "  $8::boolean, $9::text, $10::integer, $11::bigint, $12::boolean, $13::bigint, "
-	 "  $14::boolean, cd_ts($15::bigint), cd_ts($16::bigint), cd_ts($17::bigint), "
-	 "  cd_ts($18::bigint)) "
-	 "  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "
-	 "a AS (" AUDIT_INSERT "SELECT $19::text, lender_id, loan_id, 'approval_recorded', "
-	 "  $20::jsonb FROM ins) "
-	 "SELECT " LOAN_COLS ", cd_us(now()) FROM ins l",
-	 20},
+        {"loan_insert",
+         "WITH ins AS (INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+         "  secured, first_time_borrower, first_time_given, policy, mrp_tenge, threshold_tiyn, "
+         "  cooling_required, cooling_period_s, in_person_required, approved_at, consent_at, "
+         "  cooling_ends_at, in_person_verified_at) "
+         "  VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::text, $6::boolean, $7::boolean, "
+         "  $8::boolean, $9::text, $10::integer, $11::bigint, $12::boolean, $13::bigint, "
+         "  $14::boolean, cd_ts($15::bigint), cd_ts($16::bigint), cd_ts($17::bigint), "
+         "  cd_ts($18::bigint)) "
+         "  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $19::text, lender_id, loan_id, 'approval_recorded', "
+         "  $20::jsonb FROM ins) "
+         "SELECT " LOAN_COLS ", cd_us(now()) FROM ins l",
+         20},
     [STMT_CONSENT] =
-	{"consent",
-	 "WITH u AS (UPDATE loan SET consent_at = cd_ts($2::bigint), "
-	 "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND consent_at IS NULL "
-	 "  AND cancelled_at IS NULL AND disbursed_at IS NULL RETURNING *), "
-	 "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'consent_recorded', "
-	 "  jsonb_build_object('consent_at', consent_at, 'cooling_ends_at', cooling_ends_at) "
-	 "  FROM u) "
-	 "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-	 4},
+        {"consent",
+         "WITH u AS (UPDATE loan SET consent_at = cd_ts($2::bigint), "
+         "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND consent_at IS NULL "
+         "  AND cancelled_at IS NULL AND disbursed_at IS NULL RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'consent_recorded', "
+         "  jsonb_build_object('consent_at', consent_at, 'cooling_ends_at', cooling_ends_at) "
+         "  FROM u) "
+         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         4},
     [STMT_VERIFY] =
-	{"verify",
-	 "WITH u AS (UPDATE loan SET in_person_verified_at = cd_ts($2::bigint), "
-	 "  in_person_branch_id = $3::text, in_person_officer_id = $4::text "
-	 "  WHERE id = $1::bigint AND in_person_verified_at IS NULL AND cancelled_at IS NULL "
-	 "  AND disbursed_at IS NULL RETURNING *), "
-	 "a AS (" AUDIT_INSERT "SELECT $5::text, lender_id, loan_id, 'in_person_verified', "
-	 "  jsonb_build_object('verified_at', in_person_verified_at, 'branch_id', "
-	 "  in_person_branch_id, 'officer_id', in_person_officer_id) FROM u) "
-	 "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-	 5},
-    [STMT_CANCEL] =
-	{"cancel",
-	 "WITH u AS (UPDATE loan SET cancelled_at = now(), cancel_reason = $2::text "
-	 "  WHERE id = $1::bigint AND cancelled_at IS NULL AND disbursed_at IS NULL "
-	 "  RETURNING *), "
-	 "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, 'cancelled', "
-	 "  jsonb_build_object('reason', cancel_reason) FROM u) "
-	 "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-	 3},
+        {"verify",
+         "WITH u AS (UPDATE loan SET in_person_verified_at = cd_ts($2::bigint), "
+         "  in_person_branch_id = $3::text, in_person_officer_id = $4::text "
+         "  WHERE id = $1::bigint AND in_person_verified_at IS NULL AND cancelled_at IS NULL "
+         "  AND disbursed_at IS NULL RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $5::text, lender_id, loan_id, 'in_person_verified', "
+         "  jsonb_build_object('verified_at', in_person_verified_at, 'branch_id', "
+         "  in_person_branch_id, 'officer_id', in_person_officer_id) FROM u) "
+         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         5},
+    [STMT_CANCEL] = {"cancel",
+                     "WITH u AS (UPDATE loan SET cancelled_at = now(), cancel_reason = $2::text "
+                     "  WHERE id = $1::bigint AND cancelled_at IS NULL AND disbursed_at IS NULL "
+                     "  RETURNING *), "
+                     "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, 'cancelled', "
+                     "  jsonb_build_object('reason', cancel_reason) FROM u) "
+                     "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+                     3},
     [STMT_DISBURSE_CONTEXT] =
-	{"disburse_context",
-	 "SELECT " LOAN_COLS ", cd_us(now()), i.loan_pk, i.status, i.body FROM loan l "
-	 "LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
-	 "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
-	 3},
+        {"disburse_context",
+         "SELECT " LOAN_COLS ", cd_us(now()), i.loan_pk, i.status, i.body FROM loan l "
+         "LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
+         "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
+         3},
     [STMT_DISBURSE] =
-	{"disburse",
-	 "WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD
-	 "  RETURNING *), "
-	 "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, loan_id, 'disbursement_allowed', "
-	 "  $5::jsonb FROM u), "
-	 "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
-	 "  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "
-	 "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-	 5},
+        {"disburse",
+         "WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD
+         "  RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, loan_id, 'disbursement_allowed', "
+         "  $5::jsonb FROM u), "
+         "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
+         "  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "
+         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         5},
     [STMT_REFUSE] =
-	{"refuse",
-	 "WITH a AS (" AUDIT_INSERT "VALUES ($3::text, $1::text, $2::text, "
-	 "  'disbursement_refused', $4::jsonb) RETURNING seq), "
-	 "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
-	 "  SELECT $1::text, $5::text, $6::bigint, 409, $7::text WHERE $5::text IS NOT NULL) "
-	 "SELECT seq FROM a",
-	 7},
+        {"refuse",
+         "WITH a AS (" AUDIT_INSERT "VALUES ($3::text, $1::text, $2::text, "
+         "  'disbursement_refused', $4::jsonb) RETURNING seq), "
+         "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
+         "  SELECT $1::text, $5::text, $6::bigint, 409, $7::text WHERE $5::text IS NOT NULL) "
+         "SELECT seq FROM a",
+         7},
     [STMT_BORROWER_LOANS] = {"borrower_loans",
-			     "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
-			     "WHERE l.borrower_iin = $1::text "
-			     "AND ($2::text IS NULL OR l.lender_id = $2::text) "
-			     "ORDER BY l.approved_at DESC, l.id DESC LIMIT 1000",
-			     2},
+                             "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
+                             "WHERE l.borrower_iin = $1::text "
+                             "AND ($2::text IS NULL OR l.lender_id = $2::text) "
+                             "ORDER BY l.approved_at DESC, l.id DESC LIMIT 1000",
+                             2},
 };
 
 int64_t db_int(const PGresult *r, int row, int col)
@@ -226,8 +225,7 @@ static bool result_ok(PGresult *r, struct cd_error *err, const char *what)
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return true;
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-	cd_error_set(err, 500, "database_error", "", "%s: %s", what,
-		     msg ? msg : PQresStatus(st));
+	cd_error_set(err, 500, "database_error", "", "%s: %s", what, msg ? msg : PQresStatus(st));
 	return false;
 }
 
@@ -241,7 +239,7 @@ PGconn *db_connect(const char *url, struct cd_error *err)
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
 		msg[strcspn(msg, "\n")] = '\0';
 		cd_error_set(err, 503, "unavailable", "", "cannot connect to the database: %s",
-			     msg);
+		             msg);
 		PQfinish(c);
 		return NULL;
 	}
@@ -252,7 +250,7 @@ bool db_prepare_all(PGconn *c, struct cd_error *err)
 {
 	for (int i = 0; i < STMT__COUNT; i++) {
 		PGresult *r = PQprepare(c, db_statements[i].name, db_statements[i].sql,
-					db_statements[i].nparams, NULL);
+		                        db_statements[i].nparams, NULL);
 		bool ok = result_ok(r, err, db_statements[i].name);
 		PQclear(r);
 		if (!ok)
@@ -290,10 +288,10 @@ bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *e
 	    !exec_ok(c, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", err))
 		return false;
 	bool ok = exec_ok(c,
-			  "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			  " version integer PRIMARY KEY, name text NOT NULL,"
-			  " applied_at timestamptz NOT NULL DEFAULT now())",
-			  err);
+	                  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                  " version integer PRIMARY KEY, name text NOT NULL,"
+	                  " applied_at timestamptz NOT NULL DEFAULT now())",
+	                  err);
 	int current = ok ? db_schema_version(c) : -1;
 	for (int i = 0; ok && i < migrations_count; i++) {
 		const struct migration *m = &migrations[i];
@@ -328,8 +326,8 @@ bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *e
 
 /* Runs one parameterised statement; on a unique violation sets a 409 with
  * the given message. */
-static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params,
-		     const char *what, const char *conflict_msg, struct cd_error *err)
+static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, const char *what,
+                     const char *conflict_msg, struct cd_error *err)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
@@ -338,23 +336,24 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *param
 	if (conflict_msg != NULL && strcmp(db_sqlstate(r), "23505") == 0)
 		cd_error_set(err, 409, "conflict", "", "%s", conflict_msg);
 	else if (strcmp(db_sqlstate(r), "23503") == 0)
-		cd_error_set(err, 404, "not_found", "", "%s: a referenced row does not exist", what);
+		cd_error_set(err, 404, "not_found", "", "%s: a referenced row does not exist",
+		             what);
 	else
 		result_ok(r, err, what);
 	PQclear(r);
 	return NULL;
 }
 
-bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name,
-		   const char *actor, struct cd_error *err)
+bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name, const char *actor,
+                   struct cd_error *err)
 {
 	const char *p[] = {id, kind, name, actor};
 	PGresult *r = run(c,
-			  "WITH ins AS (INSERT INTO lender (id, kind, name) "
-			  "  VALUES ($1::text, $2::text, $3::text) RETURNING *) " AUDIT_INSERT
-			  "SELECT $4::text, id, NULL, 'lender_added', "
-			  "  jsonb_build_object('kind', kind, 'name', name) FROM ins",
-			  4, p, "lender add", "a lender with this id exists already", err);
+	                  "WITH ins AS (INSERT INTO lender (id, kind, name) "
+	                  "  VALUES ($1::text, $2::text, $3::text) RETURNING *) " AUDIT_INSERT
+	                  "SELECT $4::text, id, NULL, 'lender_added', "
+	                  "  jsonb_build_object('kind', kind, 'name', name) FROM ins",
+	                  4, p, "lender add", "a lender with this id exists already", err);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -362,7 +361,7 @@ bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name
 }
 
 bool db_client_add(PGconn *c, const char *name, const char *role, const char *lender,
-		   const char *actor, char *token, size_t token_size, struct cd_error *err)
+                   const char *actor, char *token, size_t token_size, struct cd_error *err)
 {
 	char tok[TOKEN_BUF], tok_id[TOKEN_ID_BUF];
 	if (!token_generate(tok, tok_id))
@@ -374,12 +373,12 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 		snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
 	const char *p[] = {name, role, lender, tok_id, hex, actor};
 	PGresult *r = run(c,
-			  "WITH ins AS (INSERT INTO api_client (name, role, lender_id, token_id, "
-			  "  token_hash) VALUES ($1::text, $2::text, $3::text, $4::text, "
-			  "  $5::bytea) RETURNING *) " AUDIT_INSERT
-			  "SELECT $6::text, lender_id, NULL, 'client_added', "
-			  "  jsonb_build_object('name', name, 'role', role) FROM ins",
-			  6, p, "client add", "a client with this name exists already", err);
+	                  "WITH ins AS (INSERT INTO api_client (name, role, lender_id, token_id, "
+	                  "  token_hash) VALUES ($1::text, $2::text, $3::text, $4::text, "
+	                  "  $5::bytea) RETURNING *) " AUDIT_INSERT
+	                  "SELECT $6::text, lender_id, NULL, 'client_added', "
+	                  "  jsonb_build_object('name', name, 'role', role) FROM ins",
+	                  6, p, "client add", "a client with this name exists already", err);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -390,13 +389,14 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err)
 {
 	const char *p[] = {name, actor};
-	PGresult *r = run(c,
-			  "WITH u AS (UPDATE api_client SET revoked_at = now() "
-			  "  WHERE name = $1::text AND revoked_at IS NULL RETURNING *), "
-			  "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, NULL, 'client_revoked', "
-			  "  jsonb_build_object('name', name) FROM u) "
-			  "SELECT count(*) FROM u",
-			  2, p, "client revoke", NULL, err);
+	PGresult *r =
+	    run(c,
+	        "WITH u AS (UPDATE api_client SET revoked_at = now() "
+	        "  WHERE name = $1::text AND revoked_at IS NULL RETURNING *), "
+	        "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, NULL, 'client_revoked', "
+	        "  jsonb_build_object('name', name) FROM u) "
+	        "SELECT count(*) FROM u",
+	        2, p, "client revoke", NULL, err);
 	if (r == NULL)
 		return false;
 	bool found = atoi(PQgetvalue(r, 0, 0)) == 1;
@@ -406,18 +406,17 @@ bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_
 	return true;
 }
 
-bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
-		struct cd_error *err)
+bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor, struct cd_error *err)
 {
 	struct db_num n;
 	const char *p[] = {date, db_num(&n, tenge), actor};
 	PGresult *r = run(c,
-			  "WITH up AS (INSERT INTO mrp (valid_from, tenge) "
-			  "  VALUES ($1::date, $2::integer) ON CONFLICT (valid_from) DO UPDATE "
-			  "  SET tenge = excluded.tenge, set_at = now() RETURNING *) " AUDIT_INSERT
-			  "SELECT $3::text, NULL, NULL, 'mrp_set', "
-			  "  jsonb_build_object('valid_from', valid_from, 'tenge', tenge) FROM up",
-			  3, p, "mrp set", NULL, err);
+	                  "WITH up AS (INSERT INTO mrp (valid_from, tenge) "
+	                  "  VALUES ($1::date, $2::integer) ON CONFLICT (valid_from) DO UPDATE "
+	                  "  SET tenge = excluded.tenge, set_at = now() RETURNING *) " AUDIT_INSERT
+	                  "SELECT $3::text, NULL, NULL, 'mrp_set', "
+	                  "  jsonb_build_object('valid_from', valid_from, 'tenge', tenge) FROM up",
+	                  3, p, "mrp set", NULL, err);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -427,11 +426,11 @@ bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
 PGresult *db_mrp_list(PGconn *c, struct cd_error *err)
 {
 	return run(c, "SELECT valid_from::text, tenge FROM mrp ORDER BY valid_from", 0, NULL,
-		   "mrp list", NULL, err);
+	           "mrp list", NULL, err);
 }
 
-bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l,
-		 int64_t *now, struct cd_error *err)
+bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
+                 struct cd_error *err)
 {
 	const char *p[] = {lender, loan_id};
 	PGresult *r = run(c, db_statements[STMT_LOAN_GET].sql, 2, p, "loan show", NULL, err);
@@ -443,7 +442,7 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 	PQclear(r);
 	if (!found)
 		return cd_error_set(err, 404, "not_found", "", "no loan %s of lender %s", loan_id,
-				    lender);
+		                    lender);
 	return true;
 }
 

@@ -21,19 +21,20 @@
 #define DB_SCHEMA_VERSION 1
 
 enum stmt {
-	STMT_AUTH,		/* token_id -> name, role, lender, hash */
-	STMT_SCHEMA_VERSION,	/* -> max applied migration */
-	STMT_TIMEZONE_CHECK,	/* tz -> ok */
-	STMT_LOAN_GET,		/* lender, loan_id -> loan, now */
-	STMT_APPROVAL_CONTEXT,	/* lender, loan_id, approved_at|NULL, tz, iin -> now, mrp, first time, loan */
-	STMT_LOAN_INSERT,	/* see db.c */
-	STMT_CONSENT,		/* pk, consent_at, cooling_ends_at, actor -> loan */
-	STMT_VERIFY,		/* pk, verified_at, branch, officer, actor -> loan */
-	STMT_CANCEL,		/* pk, reason, actor -> loan */
-	STMT_DISBURSE_CONTEXT,	/* lender, loan_id, key|NULL -> loan, now, idempotency */
-	STMT_DISBURSE,		/* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
-	STMT_REFUSE,		/* lender, loan_id, actor, detail, key|NULL, pk, body -> seq */
-	STMT_BORROWER_LOANS,	/* iin, lender|NULL -> loans, now */
+	STMT_AUTH,             /* token_id -> name, role, lender, hash */
+	STMT_SCHEMA_VERSION,   /* -> max applied migration */
+	STMT_TIMEZONE_CHECK,   /* tz -> ok */
+	STMT_LOAN_GET,         /* lender, loan_id -> loan, now */
+	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> now, mrp, first
+	                          time, loan */
+	STMT_LOAN_INSERT,      /* see db.c */
+	STMT_CONSENT,          /* pk, consent_at, cooling_ends_at, actor -> loan */
+	STMT_VERIFY,           /* pk, verified_at, branch, officer, actor -> loan */
+	STMT_CANCEL,           /* pk, reason, actor -> loan */
+	STMT_DISBURSE_CONTEXT, /* lender, loan_id, key|NULL -> loan, now, idempotency */
+	STMT_DISBURSE,         /* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
+	STMT_REFUSE,           /* lender, loan_id, actor, detail, key|NULL, pk, body -> seq */
+	STMT_BORROWER_LOANS,   /* iin, lender|NULL -> loans, now */
 	STMT__COUNT
 };
 
@@ -80,20 +81,20 @@ int db_schema_version(PGconn *c);
 
 /* Operator commands; each writes its audit event in the same transaction.
  * actor names the operator. */
-bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name,
-		   const char *actor, struct cd_error *err);
+bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name, const char *actor,
+                   struct cd_error *err);
 /* Creates a client and writes its token (to be shown once) to token. */
 bool db_client_add(PGconn *c, const char *name, const char *role, const char *lender,
-		   const char *actor, char *token, size_t token_size, struct cd_error *err);
+                   const char *actor, char *token, size_t token_size, struct cd_error *err);
 bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err);
 bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
-		struct cd_error *err);
+                struct cd_error *err);
 /* Rows: valid_from, tenge. */
 PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
 
 /* Synchronous loan reads for the CLI: the loan(s) and the database's now. */
-bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l,
-		 int64_t *now, struct cd_error *err);
+bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
+                 struct cd_error *err);
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
 
 #endif

@@ -16,8 +16,8 @@
 
 #include "cd_error.h"
 
-#define ID_MAX 64
-#define ID_BUF (ID_MAX + 1)
+#define ID_MAX          64
+#define ID_BUF          (ID_MAX + 1)
 #define POLICY_NAME_BUF 32
 
 enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
@@ -27,8 +27,8 @@ enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
 struct policy {
 	char name[POLICY_NAME_BUF];
 	int64_t cooling_period_s; /* wait after consent for a cooled loan */
-	int64_t threshold_mrp;	  /* cooled when amount > threshold_mrp x MRP */
-	bool cool_online;	  /* which channels are cooled */
+	int64_t threshold_mrp;    /* cooled when amount > threshold_mrp x MRP */
+	bool cool_online;         /* which channels are cooled */
 	bool cool_branch;
 };
 

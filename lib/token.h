@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TOKEN_BUF 64
-#define TOKEN_ID_BUF 16
+#define TOKEN_BUF      64
+#define TOKEN_ID_BUF   16
 #define TOKEN_HASH_LEN 32
 
 bool token_generate(char token[TOKEN_BUF], char token_id[TOKEN_ID_BUF]);

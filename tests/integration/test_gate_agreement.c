@@ -26,7 +26,7 @@ static void setup(void)
 	struct cd_error err;
 	ck_assert_msg(db_prepare_all(conn, &err), "%s", err.message);
 	PGresult *r = PQexec(conn, "SET TimeZone = 'UTC'; "
-				   "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	                           "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 }
@@ -41,7 +41,7 @@ static void teardown(void)
 static PGresult *exec_prepared(enum stmt st, const char *const *params)
 {
 	return PQexecPrepared(conn, db_statements[st].name, db_statements[st].nparams, params, NULL,
-			      NULL, 0);
+	                      NULL, 0);
 }
 
 struct state {
@@ -54,22 +54,22 @@ static void insert_loan(const char *loan_id, const struct state *s)
 {
 	char sql[2048];
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-		 "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-		 "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-		 "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
-		 "disbursed_at) VALUES ('B1', '%s', '900101300126', 70000000, 'online', false, "
-		 "true, true, 'kz-card', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-		 "%s, %s, %s, %s, %s)",
-		 loan_id, s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
-		 s->in_person_required ? "true" : "false",
-		 s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
-		 s->cooling_required && s->consent
-		     ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
-		     : "NULL",
-		 s->verified ? "now() - interval '2 hours'" : "NULL",
-		 s->cancelled ? "now() - interval '1 hour'" : "NULL",
-		 s->disbursed ? "now() - interval '10 minutes'" : "NULL");
+	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	         "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
+	         "disbursed_at) VALUES ('B1', '%s', '900101300126', 70000000, 'online', false, "
+	         "true, true, 'kz-card', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
+	         "%s, %s, %s, %s, %s)",
+	         loan_id, s->cooling_required ? "true" : "false",
+	         s->cooling_required ? "7200" : "NULL", s->in_person_required ? "true" : "false",
+	         s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
+	         s->cooling_required && s->consent
+	             ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
+	             : "NULL",
+	         s->verified ? "now() - interval '2 hours'" : "NULL",
+	         s->cancelled ? "now() - interval '1 hour'" : "NULL",
+	         s->disbursed ? "now() - interval '10 minutes'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -92,7 +92,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		if (s.cancelled && s.disbursed)
 			continue;
 		if (s.disbursed && (!s.consent || (s.cooling_required && !s.cooling_over) ||
-				    (s.in_person_required && !s.verified)))
+		                    (s.in_person_required && !s.verified)))
 			continue;
 		if (s.cooling_over && !(s.cooling_required && s.consent))
 			continue;
@@ -118,8 +118,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		bool sql_allowed = PQntuples(r) == 1;
 		PQclear(r);
 		ck_assert_msg(sql_allowed == (v.blockers == 0),
-			      "state %u: SQL guard says %s, loan_evaluate blockers 0x%x", bits,
-			      sql_allowed ? "allowed" : "refused", v.blockers);
+		              "state %u: SQL guard says %s, loan_evaluate blockers 0x%x", bits,
+		              sql_allowed ? "allowed" : "refused", v.blockers);
 		allowed += sql_allowed;
 	}
 	ck_assert_int_ge(combos, 30);
@@ -132,7 +132,8 @@ START_TEST(test_schema_refuses_a_disbursed_loan_whose_rules_were_unmet)
 {
 	struct state s = {.consent = false};
 	insert_loan("NOCONSENT", &s);
-	PGresult *r = PQexec(conn, "UPDATE loan SET disbursed_at = now() WHERE loan_id = 'NOCONSENT'");
+	PGresult *r =
+	    PQexec(conn, "UPDATE loan SET disbursed_at = now() WHERE loan_id = 'NOCONSENT'");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
 	ck_assert_str_eq(db_sqlstate(r), "23514"); /* check_violation */
 	PQclear(r);
@@ -170,7 +171,8 @@ END_TEST
 
 START_TEST(test_mrp_set_mid_year_applies_from_its_local_date)
 {
-	PGresult *r = PQexec(conn, "INSERT INTO mrp (valid_from, tenge) VALUES ('2026-07-01', 5000)");
+	PGresult *r =
+	    PQexec(conn, "INSERT INTO mrp (valid_from, tenge) VALUES ('2026-07-01', 5000)");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	ck_assert_int_eq(mrp_for("2026-06-30T18:59:59Z"), 4325);
