@@ -17,9 +17,9 @@
 
 /* Exit codes, documented in the usage text and docs/coolingctl.md. */
 enum cli_exit {
-	CLI_OK = 0,	     /* done */
-	CLI_FAIL = 1,	     /* not found, conflict, bad config, database error */
-	CLI_USAGE = 2,	     /* bad command line: unknown command or option, bad value */
+	CLI_OK = 0,          /* done */
+	CLI_FAIL = 1,        /* not found, conflict, bad config, database error */
+	CLI_USAGE = 2,       /* bad command line: unknown command or option, bad value */
 	CLI_UNAVAILABLE = 3, /* the database cannot be reached */
 };
 
@@ -29,7 +29,7 @@ enum cli_exit {
 #define CLI_TIME_BUF 96
 
 #define CLI_MAX_OPTIONS 4
-#define CLI_MAX_ARGS 4
+#define CLI_MAX_ARGS    4
 
 struct command;
 
@@ -55,11 +55,11 @@ struct cli {
 typedef int (*command_fn)(struct cli *cli, const struct cli_args *a);
 
 struct command {
-	const char *name;	   /* "lender add" */
+	const char *name; /* "lender add" */
 	command_fn run;
-	const char *synopsis;	   /* "ID --kind bank|mfo [--name TEXT]" */
-	const char *summary;	   /* one line for the command list */
-	const char *help;	   /* the rest of `coolingctl CMD --help` */
+	const char *synopsis;                     /* "ID --kind bank|mfo [--name TEXT]" */
+	const char *summary;                      /* one line for the command list */
+	const char *help;                         /* the rest of `coolingctl CMD --help` */
 	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag */
 	int min_args, max_args;
 };
@@ -101,7 +101,7 @@ struct cli_table {
 	int ncols;
 	const char *const *header;
 	const bool *right; /* right-align column i (numbers) */
-	char **cells;	   /* nrows * ncols, malloc'd */
+	char **cells;      /* nrows * ncols, malloc'd */
 	int nrows, cap;
 };
 

@@ -45,7 +45,7 @@ static void one_line(char *buf)
 }
 
 static int report(struct cli *cli, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static int report(struct cli *cli, int code, const char *fmt, va_list ap)
 {
@@ -159,8 +159,8 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 		return false;
 	}
 	if (!note_password(cli, url, msg, sizeof(msg))) {
-		*rc = cli_fail(cli, CLI_FAIL, "the database URL is not a libpq connection string: %s",
-			       msg);
+		*rc = cli_fail(cli, CLI_FAIL,
+		               "the database URL is not a libpq connection string: %s", msg);
 		return false;
 	}
 
@@ -181,15 +181,15 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 		}
 		if (v < 0) {
 			*rc = cli_fail(cli, CLI_FAIL,
-				       "the database has no coolingd schema; run 'coolingctl "
-				       "migrate' first");
+			               "the database has no coolingd schema; run 'coolingctl "
+			               "migrate' first");
 			return false;
 		}
 		if (v < DB_SCHEMA_VERSION) {
 			*rc = cli_fail(cli, CLI_FAIL,
-				       "the database schema is at version %d, this coolingctl "
-				       "needs %d; run 'coolingctl migrate' first",
-				       v, DB_SCHEMA_VERSION);
+			               "the database schema is at version %d, this coolingctl "
+			               "needs %d; run 'coolingctl migrate' first",
+			               v, DB_SCHEMA_VERSION);
 			return false;
 		}
 	}
@@ -246,8 +246,8 @@ void cli_local_time(int64_t usec, bool fraction, char out[CLI_TIME_BUF])
 	if (fraction && frac != 0)
 		snprintf(part, sizeof(part), ".%06d", (int)frac);
 	snprintf(out, CLI_TIME_BUF, "%04d-%02d-%02d %02d:%02d:%02d%s %c%02ld:%02ld",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 part, sign, off / 3600, off / 60 % 60);
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         part, sign, off / 3600, off / 60 % 60);
 }
 
 void cli_printable(const char *s, char *out, size_t size)
@@ -350,7 +350,7 @@ void cli_table_print(const struct cli_table *t)
 	for (int r = 0; r < t->nrows; r++)
 		for (int c = 0; c < t->ncols; c++)
 			print_cell(t->cells[r * t->ncols + c], width[c], t->right[c],
-				   c == t->ncols - 1);
+			           c == t->ncols - 1);
 }
 
 void cli_table_free(struct cli_table *t)

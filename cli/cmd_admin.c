@@ -16,7 +16,7 @@
 #include "timeutil.h"
 #include "token.h"
 
-#define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -"
+#define ID_RULE        "1-64 characters of A-Z a-z 0-9 . _ : -"
 #define NAME_MAX_CHARS 200
 
 int cmd_migrate(struct cli *cli, const struct cli_args *a)
@@ -32,7 +32,7 @@ int cmd_migrate(struct cli *cli, const struct cli_args *a)
 		if (applied > 0) {
 			size_t n = strlen(err.message);
 			snprintf(err.message + n, sizeof(err.message) - n,
-				 " (%d migration(s) applied before this one)", applied);
+			         " (%d migration(s) applied before this one)", applied);
 		}
 		return cli_db_fail(cli, &err);
 	}
@@ -48,7 +48,11 @@ static bool display_name_valid(const char *s, const char **why)
 	int chars = 0;
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+		int len = *p < 0x80         ? 1
+		          : (*p >> 5) == 6  ? 2
+		          : (*p >> 4) == 14 ? 3
+		          : (*p >> 3) == 30 ? 4
+		                            : 0;
 		if (len == 0 || (len == 2 && *p < 0xc2)) {
 			*why = "not UTF-8";
 			return false;
@@ -143,13 +147,14 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 	printf("%s\n", token);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return cli_fail(cli, CLI_FAIL,
-				"the token could not be written; revoke client %s and add it "
-				"again",
-				name);
+		                "the token could not be written; revoke client %s and add it "
+		                "again",
+		                name);
 	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "coolingctl: client %s added (role %s); store the token now, it "
-				"is shown only this once\n",
-			name, role);
+		fprintf(stderr,
+		        "coolingctl: client %s added (role %s); store the token now, it "
+		        "is shown only this once\n",
+		        name, role);
 	return CLI_OK;
 }
 
@@ -216,7 +221,7 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "the date must be a real date written YYYY-MM-DD");
 	if (!tenge_parse(a->arg[1], &tenge))
 		return cli_usage(cli, "TENGE must be a positive whole number (at most %d)",
-				 INT32_MAX);
+		                 INT32_MAX);
 
 	int rc;
 	if (!cli_connect(cli, true, &rc))
@@ -247,9 +252,9 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	if (json) {
 		json_t *list = json_array();
 		for (int i = 0; i < n; i++)
-			json_array_append_new(list,
-					      json_pack("{s:s, s:I}", "valid_from", PQgetvalue(r, i, 0),
-							"tenge", (json_int_t)db_int(r, i, 1)));
+			json_array_append_new(list, json_pack("{s:s, s:I}", "valid_from",
+			                                      PQgetvalue(r, i, 0), "tenge",
+			                                      (json_int_t)db_int(r, i, 1)));
 		PQclear(r);
 		return cli_print_json(cli, json_pack("{s:o}", "mrp", list));
 	}

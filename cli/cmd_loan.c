@@ -29,7 +29,7 @@ static void blockers_text(unsigned blockers, char *out, size_t size)
 	for (int b = 0; b < BLOCKER__COUNT; b++)
 		if (blockers & (1u << b))
 			w += (size_t)snprintf(out + w, w < size ? size - w : 0, "%s%s",
-					      w ? ", " : "", blocker_name((enum blocker)b));
+			                      w ? ", " : "", blocker_name((enum blocker)b));
 	if (w == 0)
 		snprintf(out, size, "none");
 }
@@ -63,11 +63,11 @@ static void earliest_text(const struct loan_view *v, char *out, size_t size)
 		snprintf(out, size, "- (never)");
 	else
 		snprintf(out, size, "- (waits for an act: %s)",
-			 loan_view_has(v, BLOCKER_CONSENT_MISSING)
-			     ? (loan_view_has(v, BLOCKER_IN_PERSON_VERIFICATION_MISSING)
-				    ? "consent, in-person verification"
-				    : "consent")
-			     : "in-person verification");
+		         loan_view_has(v, BLOCKER_CONSENT_MISSING)
+		             ? (loan_view_has(v, BLOCKER_IN_PERSON_VERIFICATION_MISSING)
+		                    ? "consent, in-person verification"
+		                    : "consent")
+		             : "in-person verification");
 }
 
 struct field {
@@ -99,8 +99,8 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	struct field f[32];
 	int n = 0;
 #define FIELD(k, ...) (f[n].key = (k), snprintf(f[n].value, sizeof(f[n].value), __VA_ARGS__), n++)
-#define TIME(k, ts) (f[n].key = (k), cli_local_time((ts), true, f[n].value), n++)
-#define GAP() (f[n].key = NULL, n++)
+#define TIME(k, ts)   (f[n].key = (k), cli_local_time((ts), true, f[n].value), n++)
+#define GAP()         (f[n].key = NULL, n++)
 
 	FIELD("lender", "%s", l->lender);
 	FIELD("loan_id", "%s", l->loan_id);
@@ -135,7 +135,8 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	TIME("consent_at", l->consent_at);
 	TIME("cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
 	TIME("in_person_verified_at", l->in_person_verified_at);
-	FIELD("in_person_branch_id", "%s", l->in_person_branch_id[0] ? l->in_person_branch_id : "-");
+	FIELD("in_person_branch_id", "%s",
+	      l->in_person_branch_id[0] ? l->in_person_branch_id : "-");
 	FIELD("in_person_officer_id", "%s",
 	      l->in_person_officer_id[0] ? l->in_person_officer_id : "-");
 	TIME("disbursed_at", l->disbursed_at);
@@ -176,9 +177,9 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 
 static void print_loan_table(const PGresult *r)
 {
-	static const char *const header[] = {
-	    "lender", "loan_id", "amount", "channel", "status", "approved (" CLI_TIMEZONE ")",
-	    "blockers"};
+	static const char *const header[] = {"lender",  "loan_id", "amount",
+	                                     "channel", "status",  "approved (" CLI_TIMEZONE ")",
+	                                     "blockers"};
 	static const bool right[] = {false, false, true, false, false, false, false};
 	struct cli_table t;
 	cli_table_init(&t, 7, header, right);
@@ -192,8 +193,13 @@ static void print_loan_table(const PGresult *r)
 		money_format(l.amount_tiyn, amount);
 		cli_local_time(l.approved_at, false, approved);
 		blockers_text(v.blockers, blockers, sizeof(blockers));
-		const char *row[] = {l.lender,		     l.loan_id, amount,	  channel_name(l.channel),
-				     status_name(v.status), approved,  v.blockers ? blockers : "-"};
+		const char *row[] = {l.lender,
+		                     l.loan_id,
+		                     amount,
+		                     channel_name(l.channel),
+		                     status_name(v.status),
+		                     approved,
+		                     v.blockers ? blockers : "-"};
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t);

@@ -23,80 +23,116 @@
 #include "config.h"
 
 static const struct command commands[] = {
-    {"migrate", cmd_migrate, "", "apply the database migrations not yet applied",
-     "Applies the migrations compiled into this build that the database has not\n"
-     "seen yet, in order, each in its own transaction, under an advisory lock.\n"
-     "A second run changes nothing.\n"
-     "\n"
-     "output: applied N migration(s); schema version V\n",
-     {NULL},
-     0,
-     0},
-    {"lender add", cmd_lender_add, "ID --kind bank|mfo [--name TEXT]", "register a lender",
-     "Registers a lender. ID is 1-64 characters of A-Z a-z 0-9 . _ : -\n"
-     "\n"
-     "options:\n"
-     "  --kind bank|mfo   a bank or a microfinance organisation (required)\n"
-     "  --name TEXT       a display name, 1-200 characters, no control characters\n",
-     {"kind=", "name=", NULL},
-     1,
-     1},
-    {"client add", cmd_client_add, "--name NAME --role lender|compliance|auditor [--lender ID]",
-     "create an API client and print its bearer token",
-     "Creates an API client and prints its bearer token, alone on one line of\n"
-     "stdout. The token is shown this once: only its SHA-256 is stored.\n"
-     "\n"
-     "options:\n"
-     "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
-     "  --role ROLE       lender, compliance or auditor\n"
-     "  --lender ID       the lender a lender client acts for; required for the\n"
-     "                    lender role, refused for the others\n",
-     {"name=", "role=", "lender=", NULL},
-     0,
-     0},
-    {"client revoke", cmd_client_revoke, "NAME", "revoke an API client's token at once",
-     "Revokes the token of the API client NAME; the daemon refuses it from the\n"
-     "next request on. Revoking a client twice fails.\n",
-     {NULL},
-     1,
-     1},
-    {"mrp set", cmd_mrp_set, "YYYY-MM-DD TENGE",
-     "set the MRP in force from a local (Asia/Almaty) date",
-     "Sets the MRP (monthly calculation index), in whole tenge, in force from\n"
-     "the local date YYYY-MM-DD until the next date in the table. Setting a\n"
-     "date again replaces its value. Loans keep the MRP of their approval.\n",
-     {NULL},
-     2,
-     2},
-    {"mrp list", cmd_mrp_list, "[--json]", "list the MRP table",
-     "Lists the MRP table, oldest first: valid_from and tenge.\n"
-     "\n"
-     "options:\n"
-     "  --json            {\"mrp\": [{\"valid_from\": \"2025-01-01\", \"tenge\": 3932}, ...]}\n",
-     {"json", NULL},
-     0,
-     0},
-    {"loan show", cmd_loan_show, "LENDER LOAN_ID [--json]", "show one loan and its status",
-     "Shows one loan: every recorded field, its status, what blocks a\n"
-     "disbursement now and the earliest disbursement, evaluated at the\n"
-     "database's clock. Times in Asia/Almaty local time with their offset,\n"
-     "amounts in tenge.\n"
-     "\n"
-     "options:\n"
-     "  --json            the loan exactly as the HTTP API gives it\n",
-     {"json", NULL},
-     2,
-     2},
-    {"borrower", cmd_borrower, "IIN [--json]", "list all loans of one borrower",
-     "Lists every loan of the borrower with this IIN, all lenders, newest\n"
-     "first, as a table (times in Asia/Almaty local time), or prints\n"
-     "\"no loans for this borrower\".\n"
-     "\n"
-     "options:\n"
-     "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
-     {"json", NULL},
-     1,
-     1},
+    {
+        .name = "migrate",
+        .run = cmd_migrate,
+        .synopsis = "",
+        .summary = "apply the database migrations not yet applied",
+        .help = "Applies the migrations compiled into this build that the database has not\n"
+                "seen yet, in order, each in its own transaction, under an advisory lock.\n"
+                "A second run changes nothing.\n"
+                "\n"
+                "output: applied N migration(s); schema version V\n",
+        .min_args = 0,
+        .max_args = 0,
+    },
+    {
+        .name = "lender add",
+        .run = cmd_lender_add,
+        .synopsis = "ID --kind bank|mfo [--name TEXT]",
+        .summary = "register a lender",
+        .help = "Registers a lender. ID is 1-64 characters of A-Z a-z 0-9 . _ : -\n"
+                "\n"
+                "options:\n"
+                "  --kind bank|mfo   a bank or a microfinance organisation (required)\n"
+                "  --name TEXT       a display name, 1-200 characters, no control characters\n",
+        .options = {"kind=", "name=", NULL},
+        .min_args = 1,
+        .max_args = 1,
+    },
+    {
+        .name = "client add",
+        .run = cmd_client_add,
+        .synopsis = "--name NAME --role lender|compliance|auditor [--lender ID]",
+        .summary = "create an API client and print its bearer token",
+        .help = "Creates an API client and prints its bearer token, alone on one line of\n"
+                "stdout. The token is shown this once: only its SHA-256 is stored.\n"
+                "\n"
+                "options:\n"
+                "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
+                "  --role ROLE       lender, compliance or auditor\n"
+                "  --lender ID       the lender a lender client acts for; required for the\n"
+                "                    lender role, refused for the others\n",
+        .options = {"name=", "role=", "lender=", NULL},
+        .min_args = 0,
+        .max_args = 0,
+    },
+    {
+        .name = "client revoke",
+        .run = cmd_client_revoke,
+        .synopsis = "NAME",
+        .summary = "revoke an API client's token at once",
+        .help = "Revokes the token of the API client NAME; the daemon refuses it from the\n"
+                "next request on. Revoking a client twice fails.\n",
+        .min_args = 1,
+        .max_args = 1,
+    },
+    {
+        .name = "mrp set",
+        .run = cmd_mrp_set,
+        .synopsis = "YYYY-MM-DD TENGE",
+        .summary = "set the MRP in force from a local (Asia/Almaty) date",
+        .help = "Sets the MRP (monthly calculation index), in whole tenge, in force from\n"
+                "the local date YYYY-MM-DD until the next date in the table. Setting a\n"
+                "date again replaces its value. Loans keep the MRP of their approval.\n",
+        .min_args = 2,
+        .max_args = 2,
+    },
+    {
+        .name = "mrp list",
+        .run = cmd_mrp_list,
+        .synopsis = "[--json]",
+        .summary = "list the MRP table",
+        .help = "Lists the MRP table, oldest first: valid_from and tenge.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"mrp\": [{\"valid_from\": \"2025-01-01\", \"tenge\": 3932}, "
+                "...]}\n",
+        .options = {"json", NULL},
+        .min_args = 0,
+        .max_args = 0,
+    },
+    {
+        .name = "loan show",
+        .run = cmd_loan_show,
+        .synopsis = "LENDER LOAN_ID [--json]",
+        .summary = "show one loan and its status",
+        .help = "Shows one loan: every recorded field, its status, what blocks a\n"
+                "disbursement now and the earliest disbursement, evaluated at the\n"
+                "database's clock. Times in Asia/Almaty local time with their offset,\n"
+                "amounts in tenge.\n"
+                "\n"
+                "options:\n"
+                "  --json            the loan exactly as the HTTP API gives it\n",
+        .options = {"json", NULL},
+        .min_args = 2,
+        .max_args = 2,
+    },
+    {
+        .name = "borrower",
+        .run = cmd_borrower,
+        .synopsis = "IIN [--json]",
+        .summary = "list all loans of one borrower",
+        .help = "Lists every loan of the borrower with this IIN, all lenders, newest\n"
+                "first, as a table (times in Asia/Almaty local time), or prints\n"
+                "\"no loans for this borrower\".\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
+        .options = {"json", NULL},
+        .min_args = 1,
+        .max_args = 1,
+    },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -137,7 +173,7 @@ static void print_command_list(FILE *f, const char *group)
 		if (group && (strncmp(c->name, group, glen) != 0 || c->name[glen] != ' '))
 			continue;
 		fprintf(f, "  %s%s%s\n      %s\n", c->name, c->synopsis[0] ? " " : "", c->synopsis,
-			c->summary);
+		        c->summary);
 	}
 }
 
@@ -260,20 +296,20 @@ static int find_command(int argc, char **argv, bool *is_word, const struct comma
 		snprintf(words + used, sizeof(words) - used, "%s%s", used ? " " : "", s);
 		is_word[i] = true;
 		if (count_matches(words, &exact) == 0) {
-			fprintf(stderr, "coolingctl: unknown command '%s' (see coolingctl --help)\n",
-				words);
+			fprintf(stderr,
+			        "coolingctl: unknown command '%s' (see coolingctl --help)\n",
+			        words);
 			return CLI_USAGE;
 		}
 	}
 	if (exact == NULL) {
 		if (words[0] == '\0')
-			fprintf(stderr,
-				"coolingctl: no command given (see coolingctl --help)\n");
+			fprintf(stderr, "coolingctl: no command given (see coolingctl --help)\n");
 		else
 			fprintf(stderr,
-				"coolingctl: %s: a subcommand is missing (see coolingctl %s "
-				"--help)\n",
-				words, words);
+			        "coolingctl: %s: a subcommand is missing (see coolingctl %s "
+			        "--help)\n",
+			        words, words);
 		return CLI_USAGE;
 	}
 	*cmd = exact;
@@ -309,7 +345,7 @@ static void long_name_of(const struct option *opts, int val, char *out, size_t s
 }
 
 static int parse_command_line(struct cli *cli, int argc, char **argv, const bool *is_word,
-			      struct cli_args *a)
+                              struct cli_args *a)
 {
 	const struct command *cmd = cli->cmd;
 	struct option opts[NGLOBAL + CLI_MAX_OPTIONS + 1];
@@ -322,8 +358,8 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 		const char *o = cmd->options[i];
 		size_t n = strcspn(o, "=");
 		snprintf(names[i], sizeof(names[i]), "%.*s", (int)n, o);
-		opts[nopts++] = (struct option){names[i], o[n] == '=' ? required_argument : no_argument,
-						NULL, OPT_COMMAND + i};
+		opts[nopts++] = (struct option){
+		    names[i], o[n] == '=' ? required_argument : no_argument, NULL, OPT_COMMAND + i};
 	}
 	opts[nopts] = (struct option){NULL, 0, NULL, 0};
 
@@ -360,7 +396,8 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 		} else if (ch >= OPT_COMMAND) {
 			int i = ch - OPT_COMMAND;
 			if (a->opt[i] != NULL && error[0] == '\0')
-				snprintf(error, sizeof(error), "option '--%s' given twice", opts[ch - OPT_COMMAND + NGLOBAL].name);
+				snprintf(error, sizeof(error), "option '--%s' given twice",
+				         opts[ch - OPT_COMMAND + NGLOBAL].name);
 			a->opt[i] = optarg ? optarg : "";
 		} else if (error[0] != '\0') {
 			continue;
@@ -369,7 +406,7 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 			snprintf(error, sizeof(error), "option '%s' needs a value", name);
 		} else if (optopt != 0 && optopt < 256) {
 			snprintf(error, sizeof(error), "unknown option '-%c'",
-				 optopt > 32 && optopt < 127 ? optopt : '?');
+			         optopt > 32 && optopt < 127 ? optopt : '?');
 		} else if (optopt != 0) {
 			long_name_of(opts, optopt, name, sizeof(name));
 			snprintf(error, sizeof(error), "option '%s' takes no value", name);
@@ -398,10 +435,10 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 	if (a->nargs < cmd->min_args || a->nargs > cmd->max_args) {
 		if (cmd->max_args == 0)
 			return cli_usage(cli, "takes no arguments; usage: coolingctl %s %s",
-					 cmd->name, cmd->synopsis);
+			                 cmd->name, cmd->synopsis);
 		return cli_usage(cli, "%s arguments; usage: coolingctl %s %s",
-				 a->nargs < cmd->min_args ? "missing" : "too many", cmd->name,
-				 cmd->synopsis);
+		                 a->nargs < cmd->min_args ? "missing" : "too many", cmd->name,
+		                 cmd->synopsis);
 	}
 	return -1;
 }

@@ -25,7 +25,7 @@
 #include "token.h"
 
 #define BORROWER_IIN "900101300126"
-#define UNREACHABLE "postgresql://op:s3cretpw@127.0.0.1:1/coolingd"
+#define UNREACHABLE  "postgresql://op:s3cretpw@127.0.0.1:1/coolingd"
 
 static char ctl_path[PATH_MAX];
 static char *db_url; /* the database every test but the migration test shares */
@@ -128,10 +128,10 @@ static int count_lines(const char *s)
 static void assert_fails(const struct run *r, int status)
 {
 	ck_assert_msg(r->status == status, "exit %d, not %d; stderr: %s", r->status, status,
-		      r->err);
+	              r->err);
 	ck_assert_str_eq(r->out, "");
 	ck_assert_msg(count_lines(r->err) == 1 && r->err[strlen(r->err) - 1] == '\n',
-		      "stderr is not one line: \"%s\"", r->err);
+	              "stderr is not one line: \"%s\"", r->err);
 	ck_assert_msg(strncmp(r->err, "coolingctl: ", 12) == 0, "stderr: %s", r->err);
 }
 
@@ -146,7 +146,7 @@ static PGresult *sql(PGconn *c, const char *query, int n, const char *const *par
 {
 	PGresult *r = PQexecParams(c, query, n, NULL, params, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
-		      "%s: %s", query, PQerrorMessage(c));
+	              "%s: %s", query, PQerrorMessage(c));
 	return r;
 }
 
@@ -161,24 +161,25 @@ static long long sql_count(PGconn *c, const char *query, int n, const char *cons
 static void insert_lender(PGconn *c, const char *id)
 {
 	const char *p[] = {id};
-	PQclear(sql(c, "INSERT INTO lender (id, kind, name) VALUES ($1, 'bank', 'Test bank')", 1, p));
+	PQclear(
+	    sql(c, "INSERT INTO lender (id, kind, name) VALUES ($1, 'bank', 'Test bank')", 1, p));
 }
 
 /* A cooled, first-time, unsecured online loan of 600000 tenge (MRP 3932)
  * with consent 5 minutes after approval; approved_at is RFC 3339. */
 static void insert_loan(PGconn *c, const char *lender, const char *loan_id, const char *iin,
-			const char *approved_at)
+                        const char *approved_at)
 {
 	const char *p[] = {lender, loan_id, iin, approved_at};
 	PQclear(sql(c,
-		    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-		    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-		    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-		    "approved_at, consent_at, cooling_ends_at) VALUES ($1, $2, $3, 60000000, "
-		    "'online', false, true, true, 'kz-card', 3932, 58980000, true, 86400, true, "
-		    "$4::timestamptz, $4::timestamptz + interval '5 minutes', "
-		    "$4::timestamptz + interval '1 day 5 minutes')",
-		    4, p));
+	            "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	            "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	            "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	            "approved_at, consent_at, cooling_ends_at) VALUES ($1, $2, $3, 60000000, "
+	            "'online', false, true, true, 'kz-card', 3932, 58980000, true, 86400, true, "
+	            "$4::timestamptz, $4::timestamptz + interval '5 minutes', "
+	            "$4::timestamptz + interval '1 day 5 minutes')",
+	            4, p));
 }
 
 /* A valid IIN from 11 digits whose check digit exists. */
@@ -188,6 +189,12 @@ static void make_iin(const char *digits11, char out[13])
 	ck_assert_int_ge(d, 0);
 	snprintf(out, 13, "%s%d", digits11, d);
 	ck_assert(iin_valid(out, NULL));
+}
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 /* ---- fixture ---- */
@@ -223,24 +230,32 @@ static void teardown(void)
 
 /* ---- migrations ---- */
 
-START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing)
+/* An empty database (no schema) named cd_cli_<what>_<pid>; its URL. */
+static char *empty_database(const char *what)
 {
 	const char *server = getenv("COOLINGD_TEST_DATABASE_URL");
 	ck_assert_ptr_nonnull(server);
-	char name[64], cmd[128], expected[128];
-	snprintf(name, sizeof(name), "cd_cli_fresh_%d", (int)getpid());
+	char name[64], cmd[128];
+	snprintf(name, sizeof(name), "cd_cli_%s_%d", what, (int)getpid());
 	PGconn *admin = testdb_connect(server);
+	PQsetNoticeProcessor(admin, ignore_notice, NULL);
 	snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s", name);
 	PQclear(sql(admin, cmd, 0, NULL));
 	snprintf(cmd, sizeof(cmd), "CREATE DATABASE %s", name);
 	PQclear(sql(admin, cmd, 0, NULL));
 	PQfinish(admin);
-	char *url = testdb_url_for(server, name);
+	return testdb_url_for(server, name);
+}
+
+START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing)
+{
+	char expected[128];
+	char *url = empty_database("fresh");
 
 	struct run *r = ctl_on(url, "migrate", (const char *)NULL);
 	assert_ok(r);
 	snprintf(expected, sizeof(expected), "applied %d migration(s); schema version %d\n",
-		 migrations_count, DB_SCHEMA_VERSION);
+	         migrations_count, DB_SCHEMA_VERSION);
 	ck_assert_str_eq(r->out, expected);
 
 	PGconn *c = testdb_connect(url);
@@ -251,7 +266,7 @@ START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing
 	r = ctl_on(url, "migrate", (const char *)NULL);
 	assert_ok(r);
 	snprintf(expected, sizeof(expected), "applied 0 migration(s); schema version %d\n",
-		 DB_SCHEMA_VERSION);
+	         DB_SCHEMA_VERSION);
 	ck_assert_str_eq(r->out, expected);
 	ck_assert_int_eq(sql_count(c, q, 0, NULL), rows);
 	ck_assert_int_eq(sql_count(c, "SELECT count(*) FROM mrp", 0, NULL), 4);
@@ -263,11 +278,12 @@ END_TEST
 
 START_TEST(test_commands_refuse_a_database_without_the_schema)
 {
-	const char *server = getenv("COOLINGD_TEST_DATABASE_URL");
-	/* the server's maintenance database holds no coolingd schema */
-	assert_fails(ctl_on(server, "mrp", "list", (const char *)NULL), 1);
-	ck_assert_ptr_nonnull(strstr(ctl_on(server, "mrp", "list", (const char *)NULL)->err,
-				     "coolingctl migrate"));
+	char *url = empty_database("empty");
+	struct run *r = ctl_on(url, "mrp", "list", (const char *)NULL);
+	assert_fails(r, 1);
+	ck_assert_ptr_nonnull(strstr(r->err, "run 'coolingctl migrate' first"));
+	testdb_drop(url);
+	free(url);
 }
 END_TEST
 
@@ -281,8 +297,8 @@ START_TEST(test_migrations_seed_mrp_2023_to_2026)
 	static const struct {
 		const char *from;
 		int tenge;
-	} seed[] = {{"2023-01-01", 3450}, {"2024-01-01", 3692}, {"2025-01-01", 3932},
-		    {"2026-01-01", 4325}};
+	} seed[] = {
+	    {"2023-01-01", 3450}, {"2024-01-01", 3692}, {"2025-01-01", 3932}, {"2026-01-01", 4325}};
 	json_t *list = json_object_get(j, "mrp");
 	for (size_t i = 0; i < sizeof(seed) / sizeof(seed[0]); i++) {
 		bool found = false;
@@ -291,9 +307,9 @@ START_TEST(test_migrations_seed_mrp_2023_to_2026)
 		json_array_foreach(list, k, e)
 		{
 			if (strcmp(json_string_value(json_object_get(e, "valid_from")),
-				   seed[i].from) == 0) {
+			           seed[i].from) == 0) {
 				ck_assert_int_eq(json_integer_value(json_object_get(e, "tenge")),
-						 seed[i].tenge);
+				                 seed[i].tenge);
 				found = true;
 			}
 		}
@@ -304,7 +320,7 @@ START_TEST(test_migrations_seed_mrp_2023_to_2026)
 	r = ctl("mrp", "list");
 	assert_ok(r);
 	ck_assert_msg(strncmp(r->out, "valid_from  tenge\n2023-01-01   3450\n", 36) == 0,
-		      "table: %s", r->out);
+	              "table: %s", r->out);
 }
 END_TEST
 
@@ -318,10 +334,11 @@ START_TEST(test_lender_add_then_duplicate_fails_with_one_stderr_line)
 
 	PGconn *c = testdb_connect(db_url);
 	const char *p[] = {"DUP-BANK"};
-	ck_assert_int_eq(sql_count(c, "SELECT count(*) FROM lender WHERE id = $1 AND kind = 'bank' "
-				      "AND name = 'Dup Bank'",
-				   1, p),
-			 1);
+	ck_assert_int_eq(sql_count(c,
+	                           "SELECT count(*) FROM lender WHERE id = $1 AND kind = 'bank' "
+	                           "AND name = 'Dup Bank'",
+	                           1, p),
+	                 1);
 
 	r = ctl("lender", "add", "DUP-BANK", "--kind", "mfo");
 	assert_fails(r, 1);
@@ -335,7 +352,7 @@ START_TEST(test_lender_add_with_bad_kind_is_a_usage_error_before_any_connection)
 {
 	/* an unreachable database: validation comes first */
 	struct run *r = ctl_on(UNREACHABLE, "lender", "add", "KIND-BANK", "--kind", "pawnshop",
-			       (const char *)NULL);
+	                       (const char *)NULL);
 	assert_fails(r, 2);
 	ck_assert_ptr_nonnull(strstr(r->err, "--kind"));
 
@@ -353,8 +370,8 @@ END_TEST
 START_TEST(test_client_add_prints_only_the_token_and_stores_only_its_hash)
 {
 	assert_ok(ctl("lender", "add", "TOKEN-BANK", "--kind", "bank"));
-	struct run *r = ctl("client", "add", "--name", "core-1", "--role", "lender", "--lender",
-			    "TOKEN-BANK");
+	struct run *r =
+	    ctl("client", "add", "--name", "core-1", "--role", "lender", "--lender", "TOKEN-BANK");
 	assert_ok(r);
 
 	regex_t re;
@@ -367,9 +384,9 @@ START_TEST(test_client_add_prints_only_the_token_and_stores_only_its_hash)
 	PGconn *c = testdb_connect(db_url);
 	const char *p[] = {"core-1"};
 	PGresult *row = sql(c,
-			    "SELECT token_id, token_hash, length(token_hash), role, lender_id "
-			    "FROM api_client WHERE name = $1",
-			    1, p);
+	                    "SELECT token_id, token_hash, length(token_hash), role, lender_id "
+	                    "FROM api_client WHERE name = $1",
+	                    1, p);
 	ck_assert_int_eq(PQntuples(row), 1);
 	ck_assert_str_eq(PQgetvalue(row, 0, 2), "32");
 	ck_assert_str_eq(PQgetvalue(row, 0, 3), "lender");
@@ -391,8 +408,8 @@ START_TEST(test_client_add_needs_a_lender_exactly_for_the_lender_role)
 {
 	assert_fails(ctl("client", "add", "--name", "nolender", "--role", "lender"), 2);
 	assert_fails(ctl("client", "add", "--name", "withlender", "--role", "auditor", "--lender",
-			 "TOKEN-BANK"),
-		     2);
+	                 "TOKEN-BANK"),
+	             2);
 	assert_fails(ctl("client", "add", "--name", "badrole", "--role", "admin"), 2);
 	struct run *r =
 	    ctl("client", "add", "--name", "ghost", "--role", "lender", "--lender", "NO-SUCH-BANK");
@@ -406,7 +423,8 @@ START_TEST(test_client_revoke_sets_revoked_at_and_a_second_revoke_fails)
 	assert_ok(ctl("client", "add", "--name", "auditor-1", "--role", "auditor"));
 	PGconn *c = testdb_connect(db_url);
 	const char *p[] = {"auditor-1"};
-	const char *q = "SELECT count(*) FROM api_client WHERE name = $1 AND revoked_at IS NOT NULL";
+	const char *q =
+	    "SELECT count(*) FROM api_client WHERE name = $1 AND revoked_at IS NOT NULL";
 	ck_assert_int_eq(sql_count(c, q, 1, p), 0);
 
 	struct run *r = ctl("client", "revoke", "auditor-1");
@@ -435,7 +453,8 @@ START_TEST(test_mrp_set_then_mrp_list_shows_it)
 	assert_ok(ctl("mrp", "set", "2031-01-01", "5600"));
 	r = ctl("mrp", "list", "--json");
 	assert_ok(r);
-	ck_assert_ptr_nonnull(strstr(r->out, "\"valid_from\": \"2031-01-01\",\n      \"tenge\": 5600"));
+	ck_assert_ptr_nonnull(
+	    strstr(r->out, "\"valid_from\": \"2031-01-01\",\n      \"tenge\": 5600"));
 }
 END_TEST
 
@@ -458,7 +477,7 @@ START_TEST(test_every_operator_command_writes_its_audit_event)
 {
 	assert_ok(ctl("lender", "add", "AUDIT-MFO", "--kind", "mfo"));
 	assert_ok(ctl("client", "add", "--name", "audit-core", "--role", "lender", "--lender",
-		      "AUDIT-MFO"));
+	              "AUDIT-MFO"));
 	assert_ok(ctl("client", "revoke", "audit-core"));
 	assert_ok(ctl("mrp", "set", "2033-01-01", "7000"));
 
@@ -466,33 +485,33 @@ START_TEST(test_every_operator_command_writes_its_audit_event)
 	static const struct {
 		const char *type, *key, *value;
 	} ev[] = {{"lender_added", "kind", "mfo"},
-		  {"client_added", "name", "audit-core"},
-		  {"client_revoked", "name", "audit-core"},
-		  {"mrp_set", "valid_from", "2033-01-01"}};
+	          {"client_added", "name", "audit-core"},
+	          {"client_revoked", "name", "audit-core"},
+	          {"mrp_set", "valid_from", "2033-01-01"}};
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
 		const char *p[] = {ev[i].type, ev[i].key, ev[i].value};
 		ck_assert_msg(sql_count(c,
-					"SELECT count(*) FROM audit_event WHERE type = $1 "
-					"AND detail->>$2 = $3 AND actor = 'coolingctl:cli-test'",
-					3, p) == 1,
-			      "no %s event by coolingctl:cli-test", ev[i].type);
+		                        "SELECT count(*) FROM audit_event WHERE type = $1 "
+		                        "AND detail->>$2 = $3 AND actor = 'coolingctl:cli-test'",
+		                        3, p) == 1,
+		              "no %s event by coolingctl:cli-test", ev[i].type);
 	}
 	PQfinish(c);
 
 	/* sudo names the person, not root */
 	const char *env[] = {"SUDO_USER=alice", NULL};
-	const char *argv[] = {"-c", "/dev/null", "--database", db_url, "mrp", "set",
-			      "2034-01-01", "7100", NULL};
+	const char *argv[] = {"-c",  "/dev/null",  "--database", db_url, "mrp",
+	                      "set", "2034-01-01", "7100",       NULL};
 	struct run r;
 	run_env(&r, env, argv);
 	assert_ok(&r);
 	c = testdb_connect(db_url);
 	ck_assert_int_eq(sql_count(c,
-				   "SELECT count(*) FROM audit_event WHERE type = 'mrp_set' "
-				   "AND detail->>'valid_from' = '2034-01-01' "
-				   "AND actor = 'coolingctl:alice'",
-				   0, NULL),
-			 1);
+	                           "SELECT count(*) FROM audit_event WHERE type = 'mrp_set' "
+	                           "AND detail->>'valid_from' = '2034-01-01' "
+	                           "AND actor = 'coolingctl:alice'",
+	                           0, NULL),
+	                 1);
 	PQfinish(c);
 }
 END_TEST
@@ -549,12 +568,29 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	json_t *b = json_object_get(j, "blockers");
 	ck_assert_int_eq(json_array_size(b), 1);
 	ck_assert_str_eq(json_string_value(json_array_get(b, 0)), "in_person_verification_missing");
-	static const char *const keys[] = {
-	    "lender", "loan_id", "borrower_iin", "amount", "currency", "channel", "secured",
-	    "first_time_borrower", "status", "cooling_required", "cooling_period_seconds",
-	    "threshold_amount", "mrp", "policy", "approved_at", "consent_at", "cooling_ends_at",
-	    "in_person_required", "in_person_verified_at", "disbursed_at", "cancelled_at",
-	    "blockers", "earliest_disbursement_at"};
+	static const char *const keys[] = {"lender",
+	                                   "loan_id",
+	                                   "borrower_iin",
+	                                   "amount",
+	                                   "currency",
+	                                   "channel",
+	                                   "secured",
+	                                   "first_time_borrower",
+	                                   "status",
+	                                   "cooling_required",
+	                                   "cooling_period_seconds",
+	                                   "threshold_amount",
+	                                   "mrp",
+	                                   "policy",
+	                                   "approved_at",
+	                                   "consent_at",
+	                                   "cooling_ends_at",
+	                                   "in_person_required",
+	                                   "in_person_verified_at",
+	                                   "disbursed_at",
+	                                   "cancelled_at",
+	                                   "blockers",
+	                                   "earliest_disbursement_at"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(json_object_get(j, keys[i]) != NULL, "no %s", keys[i]);
 	ck_assert_int_eq(json_object_size(j), sizeof(keys) / sizeof(keys[0]));
@@ -566,7 +602,8 @@ END_TEST
 static const char *field(const char *out, const char *key, char *buf, size_t size)
 {
 	size_t n = strlen(key);
-	for (const char *line = out; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+	for (const char *line = out; *line;
+	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
 		if (strncmp(line, key, n) != 0 || line[n] != ':')
 			continue;
 		const char *v = line + n + 1;
@@ -597,7 +634,7 @@ START_TEST(test_loan_show_gives_almaty_time_with_the_offset_of_its_day)
 	ck_assert_str_eq(field(r->out, "approved_at", v, sizeof(v)), "2025-06-15 10:00:00 +05:00");
 	ck_assert_str_eq(field(r->out, "consent_at", v, sizeof(v)), "2025-06-15 10:05:00 +05:00");
 	ck_assert_str_eq(field(r->out, "cooling_ends_at", v, sizeof(v)),
-			 "2025-06-16 10:05:00 +05:00");
+	                 "2025-06-16 10:05:00 +05:00");
 	ck_assert_str_eq(field(r->out, "status", v, sizeof(v)), "awaiting_in_person");
 	ck_assert_str_eq(field(r->out, "blockers", v, sizeof(v)), "in_person_verification_missing");
 	ck_assert_str_eq(field(r->out, "disbursed_at", v, sizeof(v)), "-");
@@ -632,21 +669,21 @@ START_TEST(test_borrower_json_lists_all_lenders_loans_newest_first)
 	json_t *loans = json_object_get(j, "loans");
 	ck_assert_int_eq(json_array_size(loans), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(loans, 0), "loan_id")),
-			 "NEW");
+	                 "NEW");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(loans, 1), "loan_id")),
-			 "OLD");
+	                 "OLD");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(loans, 1), "lender")),
-			 "B-BANK1");
+	                 "B-BANK1");
 	json_decref(j);
 
 	r = ctl("borrower", iin);
 	assert_ok(r);
 	ck_assert_int_eq(count_lines(r->out), 3);
 	ck_assert_msg(strncmp(r->out, "lender   loan_id     amount  channel  status", 44) == 0,
-		      "header: %s", r->out);
+	              "header: %s", r->out);
 	const char *row1 = strchr(r->out, '\n') + 1;
 	const char *expected = "B-BANK2  NEW      600000.00  online   awaiting_in_person  "
-			       "2025-04-01 10:00:00 +05:00  in_person_verification_missing\n";
+	                       "2025-04-01 10:00:00 +05:00  in_person_verification_missing\n";
 	ck_assert_msg(strncmp(row1, expected, strlen(expected)) == 0, "table: %s", r->out);
 }
 END_TEST
@@ -730,19 +767,18 @@ END_TEST
 
 START_TEST(test_every_command_has_help_and_usage_errors_exit_2)
 {
-	static const char *const cmds[][2] = {{"migrate", NULL},  {"lender", "add"},
-					      {"client", "add"},  {"client", "revoke"},
-					      {"mrp", "set"},	  {"mrp", "list"},
-					      {"loan", "show"},	  {"borrower", NULL}};
+	static const char *const cmds[][2] = {
+	    {"migrate", NULL}, {"lender", "add"}, {"client", "add"}, {"client", "revoke"},
+	    {"mrp", "set"},    {"mrp", "list"},   {"loan", "show"},  {"borrower", NULL}};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		const char *argv[] = {cmds[i][0], cmds[i][1] ? cmds[i][1] : "--help",
-				      cmds[i][1] ? "--help" : NULL, NULL};
+		                      cmds[i][1] ? "--help" : NULL, NULL};
 		struct run r;
 		run_env(&r, NULL, argv);
 		assert_ok(&r);
 		char expected[64];
 		snprintf(expected, sizeof(expected), "usage: coolingctl %s%s%s", cmds[i][0],
-			 cmds[i][1] ? " " : "", cmds[i][1] ? cmds[i][1] : "");
+		         cmds[i][1] ? " " : "", cmds[i][1] ? cmds[i][1] : "");
 		ck_assert_msg(strncmp(r.out, expected, strlen(expected)) == 0, "help: %s", r.out);
 		ck_assert_ptr_nonnull(strstr(r.out, "exit status"));
 	}
