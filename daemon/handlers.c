@@ -725,6 +725,10 @@ const struct route routes[] = {
      h_disburse, "disbursement"},
     {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, h_borrower_loans,
      "borrower"},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_audit_list,
+     "audit"},
+    {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_loans_list,
+     "loans"},
 };
 
 const int routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -49,6 +49,8 @@ static void worker_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct worker *w = arg;
+	if (w->seal_timer)
+		event_del(w->seal_timer);
 	worker_begin_drain(w);
 	/* requests still running after their own timeout are cut short */
 	struct timeval tv = {w->srv->cfg.request_timeout_s + 2, 0};
@@ -92,6 +94,8 @@ static bool workers_setup(struct server *s)
 		w->shutdown_ev = event_new(w->base, -1, 0, worker_shutdown_cb, w);
 		w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
 		if (w->pool == NULL || w->shutdown_ev == NULL || w->drain_timer == NULL)
+			return false;
+		if (i == 0 && s->cfg.audit_seal && !sealer_setup(w))
 			return false;
 	}
 	return true;
@@ -148,6 +152,8 @@ static void server_free(struct server *s)
 			event_free(w->shutdown_ev);
 		if (w->drain_timer)
 			event_free(w->drain_timer);
+		if (w->seal_timer)
+			event_free(w->seal_timer);
 		if (w->base)
 			event_base_free(w->base);
 	}

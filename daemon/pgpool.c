@@ -13,6 +13,7 @@
  */
 #include "pgpool.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,13 @@ static void conn_became_idle(struct conn *c)
 {
 	struct pgpool *p = c->pool;
 	if (c->state != CONN_IDLE && c->state != CONN_BUSY) {
+		static atomic_bool warned;
+		const char *su = PQparameterStatus(c->pg, "is_superuser");
+		if (su != NULL && strcmp(su, "on") == 0 && !atomic_exchange(&warned, true))
+			log_kv(LOG_WARN,
+			       "connected to the database as a superuser; run coolingd as a "
+			       "member of coolingd_app instead (README, \"Database roles\")",
+			       NULL);
 		p->n_up++;
 		if (p->db_down)
 			log_kv(LOG_INFO, "database reachable again", NULL);

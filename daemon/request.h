@@ -83,6 +83,10 @@ void reply_db_failure(struct request *r, PGresult *res, const char *what);
  * returns false. */
 bool request_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb);
 
+/* Query-string calls for compliance staff and auditors (queries.c). */
+void h_audit_list(struct request *r);
+void h_loans_list(struct request *r);
+
 /* The routes, for http.c (handlers.c) */
 extern const struct route routes[];
 extern const int routes_count;

@@ -37,6 +37,8 @@ struct worker {
 	struct pgpool *pool;
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
+	struct event *seal_timer; /* worker 0 only: seals the audit chain */
+	bool sealing;
 	int in_flight; /* requests accepted and not yet answered */
 	bool draining;
 };
@@ -59,5 +61,8 @@ static inline const struct runtime *server_runtime(struct server *s)
 /* daemon/http.c */
 bool worker_http_setup(struct worker *w);
 void worker_begin_drain(struct worker *w);
+
+/* daemon/sealer.c */
+bool sealer_setup(struct worker *w);
 
 #endif

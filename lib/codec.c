@@ -415,3 +415,89 @@ json_t *codec_error_json(const struct cd_error *err)
 	json_object_set_new(o, "error", e);
 	return o;
 }
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void cursor_encode(int64_t approved_at, int64_t id, char out[CURSOR_BUF])
+{
+	char raw[48];
+	int n = snprintf(raw, sizeof(raw), "%lld:%lld", (long long)approved_at, (long long)id);
+	size_t o = 0;
+	for (int i = 0; i < n; i += 3) {
+		unsigned v = (unsigned char)raw[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned char)raw[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)raw[i + 2];
+		out[o++] = b64url[(v >> 18) & 63];
+		out[o++] = b64url[(v >> 12) & 63];
+		if (i + 1 < n)
+			out[o++] = b64url[(v >> 6) & 63];
+		if (i + 2 < n)
+			out[o++] = b64url[v & 63];
+	}
+	out[o] = '\0';
+}
+
+static bool parse_signed(const char *s, const char *end, int64_t *out)
+{
+	bool neg = false;
+	if (s < end && *s == '-') {
+		neg = true;
+		s++;
+	}
+	if (s == end || end - s > 18)
+		return false;
+	int64_t v = 0;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (*s - '0');
+	}
+	*out = neg ? -v : v;
+	return true;
+}
+
+bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id)
+{
+	char raw[48];
+	size_t o = 0, len = strlen(s);
+	if (len == 0 || len > 60)
+		return false;
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < len; i++) {
+		const char *p = strchr(b64url, s[i]);
+		if (p == NULL || s[i] == '\0')
+			return false;
+		acc = (acc << 6) | (unsigned)(p - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= sizeof(raw) - 1)
+				return false;
+			raw[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	raw[o] = '\0';
+	char *colon = strchr(raw, ':');
+	if (colon == NULL)
+		return false;
+	return parse_signed(raw, colon, approved_at) && parse_signed(colon + 1, raw + o, id) &&
+	       *id > 0;
+}
+
+bool parse_count(const char *s, int64_t *out)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 18)
+		return false;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}

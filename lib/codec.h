@@ -66,6 +66,15 @@ bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s
  * not compared, so that a retry of a request that left them out matches. */
 bool approval_matches(const struct approval_req *r, const struct loan *l);
 
+/* The opaque cursor of GET /v1/loans: the position (approved_at, row id) of
+ * the last loan of a page, base64url-encoded. */
+#define CURSOR_BUF 64
+void cursor_encode(int64_t approved_at, int64_t id, char out[CURSOR_BUF]);
+bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id);
+
+/* A non-negative decimal integer of at most 18 digits. */
+bool parse_count(const char *s, int64_t *out);
+
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
 /* ["cooling_period_active", ...] */
 json_t *codec_blockers_json(unsigned blockers);

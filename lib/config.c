@@ -13,7 +13,16 @@
 
 #include "timeutil.h"
 
-enum param_type { P_STRING, P_INT, P_DURATION, P_LISTEN, P_LOG_LEVEL, P_LOG_FORMAT, P_PROFILE };
+enum param_type {
+	P_STRING,
+	P_BOOL,
+	P_INT,
+	P_DURATION,
+	P_LISTEN,
+	P_LOG_LEVEL,
+	P_LOG_FORMAT,
+	P_PROFILE
+};
 
 struct param {
 	const char *section;
@@ -42,6 +51,7 @@ static const struct param params[] = {
     {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
     {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
     {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
+    {"audit", "seal", P_BOOL, NUM(audit_seal), false, "on", 0, 0},
     {"log", "level", P_LOG_LEVEL, NUM(log_level), true, "info", 0, 0},
     {"log", "format", P_LOG_FORMAT, NUM(log_format), true, "json", 0, 0},
 };
@@ -116,6 +126,18 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 			break;
 		}
 		snprintf(base, pm->size, "%s", value);
+		return true;
+	case P_BOOL:
+		if (strcmp(value, "on") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+			*(bool *)base = true;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "false") == 0 ||
+		         strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+			*(bool *)base = false;
+		else {
+			why = "must be on or off";
+			break;
+		}
 		return true;
 	case P_PROFILE: {
 		struct policy p;
@@ -275,6 +297,9 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 			config_mask_conninfo(base, out, size);
 		else
 			snprintf(out, size, "%s", base);
+		break;
+	case P_BOOL:
+		snprintf(out, size, "%s", *(const bool *)base ? "on" : "off");
 		break;
 	case P_INT:
 		if (*(const int64_t *)base < 0)

@@ -35,6 +35,8 @@ struct config {
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
+	/* [audit] */
+	bool audit_seal; /* seal the hash chain (off only to measure its cost) */
 	/* [log] */
 	enum log_level log_level;
 	enum log_format log_format;

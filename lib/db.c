@@ -36,6 +36,26 @@
 
 #define AUDIT_INSERT "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
 
+/* The status of a loan at now(): the SQL twin of loan_evaluate()'s status,
+ * for filtering lists; test_gate_agreement.c keeps the two in step. */
+#define STATUS_EXPR                                                                                \
+	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
+	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
+	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
+	"WHEN l.cooling_required AND now() < l.cooling_ends_at THEN 'cooling' "                    \
+	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
+	"THEN 'awaiting_in_person' ELSE 'eligible' END)"
+
+#define LOANS_LIST_WHERE                                                                           \
+	"($1::bigint IS NULL OR l.approved_at >= cd_ts($1::bigint)) "                              \
+	"AND ($2::bigint IS NULL OR l.approved_at < cd_ts($2::bigint)) "                           \
+	"AND ($3::bigint IS NULL OR (l.approved_at, l.id) < (cd_ts($3::bigint), $4::bigint)) "     \
+	"AND ($5::text IS NULL OR " STATUS_EXPR " = $5::text) "
+
+#define AUDIT_COLS                                                                                 \
+	"c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, e.detail::text, "            \
+	"encode(c.hash, 'hex')"
+
 const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_AUTH] = {"auth",
                    "SELECT name, role, lender_id, token_hash FROM api_client "
@@ -126,10 +146,10 @@ const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_REFUSE] =
         {"refuse",
          "WITH a AS (" AUDIT_INSERT "VALUES ($3::text, $1::text, $2::text, "
-         "  'disbursement_refused', $4::jsonb) RETURNING seq), "
+         "  'disbursement_refused', $4::jsonb) RETURNING id), "
          "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
          "  SELECT $1::text, $5::text, $6::bigint, 409, $7::text WHERE $5::text IS NOT NULL) "
-         "SELECT seq FROM a",
+         "SELECT id FROM a",
          7},
     [STMT_BORROWER_LOANS] = {"borrower_loans",
                              "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
@@ -137,6 +157,22 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "AND ($2::text IS NULL OR l.lender_id = $2::text) "
                              "ORDER BY l.approved_at DESC, l.id DESC LIMIT 1000",
                              2},
+    [STMT_LOANS_LIST] = {"loans_list",
+                         "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l WHERE " LOANS_LIST_WHERE
+                         "ORDER BY l.approved_at DESC, l.id DESC LIMIT $6::integer",
+                         6},
+    [STMT_LOANS_LIST_LENDER] = {"loans_list_lender",
+                                "SELECT " LOAN_COLS
+                                ", cd_us(now()) FROM loan l WHERE " LOANS_LIST_WHERE
+                                "AND l.lender_id = $7::text "
+                                "ORDER BY l.approved_at DESC, l.id DESC LIMIT $6::integer",
+                                7},
+    [STMT_AUDIT_SEAL] = {"audit_seal", "SELECT cd_audit_seal($1::integer)", 1},
+    [STMT_AUDIT_LIST] = {"audit_list",
+                         "SELECT " AUDIT_COLS " FROM audit_chain c "
+                         "JOIN audit_event e ON e.id = c.event_id "
+                         "WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::integer",
+                         2},
 };
 
 int64_t db_int(const PGresult *r, int row, int col)
@@ -450,4 +486,158 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 {
 	const char *p[] = {iin, lender};
 	return run(c, db_statements[STMT_BORROWER_LOANS].sql, 2, p, "borrower", NULL, err);
+}
+
+/* ---- audit trail ---- */
+
+int64_t db_audit_seal_all(PGconn *c, struct cd_error *err)
+{
+	int64_t total = 0;
+	for (;;) {
+		PGresult *r =
+		    run(c, "SELECT cd_audit_seal(10000)", 0, NULL, "audit seal", NULL, err);
+		if (r == NULL)
+			return -1;
+		int64_t n = db_int(r, 0, 0);
+		PQclear(r);
+		total += n;
+		if (n < 10000)
+			return total;
+	}
+}
+
+/* The filter shared by the audit export and its count. */
+#define AUDIT_FILTER                                                                               \
+	"WHERE ($1::bigint IS NULL OR e.at >= cd_ts($1::bigint)) "                                 \
+	"AND ($2::bigint IS NULL OR e.at < cd_ts($2::bigint)) "                                    \
+	"AND c.seq > $3::bigint AND ($4::bigint = 0 OR c.seq <= $4::bigint) "
+
+bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
+                    int64_t *count, int64_t *max_seq, struct cd_error *err)
+{
+	struct db_num n[4];
+	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), db_num(&n[2], after_seq),
+	                   db_num(&n[3], upto_seq)};
+	PGresult *r =
+	    run(c,
+	        "SELECT count(*), (SELECT coalesce(max(seq), 0) FROM audit_chain) "
+	        "FROM audit_chain c JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER,
+	        4, p, "audit count", NULL, err);
+	if (r == NULL)
+		return false;
+	*count = db_int(r, 0, 0);
+	*max_seq = db_int(r, 0, 1);
+	PQclear(r);
+	return true;
+}
+
+static bool stream_rows(PGconn *c, const char *sql, int n, const char *const *p, db_audit_row_fn fn,
+                        void *arg, const char *what, struct cd_error *err)
+{
+	if (!PQsendQueryParams(c, sql, n, NULL, p, NULL, NULL, 0) || !PQsetSingleRowMode(c))
+		return cd_error_set(err, 500, "database_error", "", "%s: %s", what,
+		                    PQerrorMessage(c));
+	bool ok = true, stopped = false;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_SINGLE_TUPLE) {
+			if (ok && !stopped && !fn(r, arg))
+				stopped = true;
+		} else if (st != PGRES_TUPLES_OK && ok) {
+			ok = result_ok(r, err, what);
+		}
+		PQclear(r);
+	}
+	if (stopped && ok)
+		return cd_error_set(err, 500, "stopped", "", "%s: stopped", what);
+	return ok;
+}
+
+bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
+                     db_audit_row_fn fn, void *arg, struct cd_error *err)
+{
+	struct db_num n[4];
+	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), db_num(&n[2], after_seq),
+	                   db_num(&n[3], upto_seq)};
+	return stream_rows(c,
+	                   "SELECT " AUDIT_COLS " FROM audit_chain c "
+	                   "JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER "ORDER BY c.seq",
+	                   4, p, fn, arg, "audit export", err);
+}
+
+bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err)
+{
+	/* LEFT JOIN: a chain entry whose event was removed shows as NULLs. */
+	return stream_rows(c,
+	                   "SELECT c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, "
+	                   "e.detail::text, encode(c.hash, 'hex'), e.id IS NULL "
+	                   "FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id "
+	                   "ORDER BY c.seq",
+	                   0, NULL, fn, arg, "audit verify", err);
+}
+
+bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, struct cd_error *err)
+{
+	const char *p[] = {name};
+	PGresult *r = run(c,
+	                  "WITH ins AS (INSERT INTO export_job (name) VALUES ($1::text) "
+	                  "  ON CONFLICT (name) DO NOTHING RETURNING last_seq, pending_to, "
+	                  "  pending_file) "
+	                  "SELECT last_seq, coalesce(pending_to, 0), coalesce(pending_file, '') "
+	                  "FROM ins UNION ALL "
+	                  "SELECT last_seq, coalesce(pending_to, 0), coalesce(pending_file, '') "
+	                  "FROM export_job WHERE name = $1::text",
+	                  1, p, "export job", NULL, err);
+	if (r == NULL)
+		return false;
+	if (PQntuples(r) < 1) {
+		PQclear(r);
+		return cd_error_set(err, 500, "database_error", "", "export job: no row");
+	}
+	job->last_seq = db_int(r, 0, 0);
+	job->pending_to = db_int(r, 0, 1);
+	snprintf(job->pending_file, sizeof(job->pending_file), "%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return true;
+}
+
+bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
+                         int64_t pending_to, const char *file, struct cd_error *err)
+{
+	struct db_num n[3];
+	const char *p[] = {name, db_num(&n[0], seen->last_seq), db_num(&n[1], seen->pending_to),
+	                   db_num(&n[2], pending_to), file};
+	PGresult *r = run(c,
+	                  "UPDATE export_job SET pending_to = $4::bigint, pending_file = $5::text, "
+	                  "updated_at = now() WHERE name = $1::text AND last_seq = $2::bigint "
+	                  "AND coalesce(pending_to, 0) = $3::bigint",
+	                  5, p, "export job", NULL, err);
+	if (r == NULL)
+		return false;
+	bool ok = strcmp(PQcmdTuples(r), "1") == 0;
+	PQclear(r);
+	if (!ok)
+		return cd_error_set(err, 409, "conflict", "",
+		                    "export job %s was changed by another run", name);
+	return true;
+}
+
+bool db_export_job_commit(PGconn *c, const char *name, int64_t pending_to, struct cd_error *err)
+{
+	struct db_num n;
+	const char *p[] = {name, db_num(&n, pending_to)};
+	PGresult *r = run(c,
+	                  "UPDATE export_job SET last_seq = pending_to, pending_to = NULL, "
+	                  "pending_file = NULL, updated_at = now() "
+	                  "WHERE name = $1::text AND pending_to = $2::bigint",
+	                  2, p, "export job", NULL, err);
+	if (r == NULL)
+		return false;
+	bool ok = strcmp(PQcmdTuples(r), "1") == 0;
+	PQclear(r);
+	if (!ok)
+		return cd_error_set(err, 409, "conflict", "",
+		                    "export job %s was changed by another run", name);
+	return true;
 }

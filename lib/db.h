@@ -18,7 +18,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 enum stmt {
 	STMT_AUTH,             /* token_id -> name, role, lender, hash */
@@ -35,6 +35,11 @@ enum stmt {
 	STMT_DISBURSE,         /* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
 	STMT_REFUSE,           /* lender, loan_id, actor, detail, key|NULL, pk, body -> seq */
 	STMT_BORROWER_LOANS,   /* iin, lender|NULL -> loans, now */
+	STMT_LOANS_LIST, /* from|NULL, to|NULL, cursor_at|NULL, cursor_id|NULL, status|NULL, limit
+	                  */
+	STMT_LOANS_LIST_LENDER, /* the same, and lender */
+	STMT_AUDIT_SEAL,        /* max events -> number sealed */
+	STMT_AUDIT_LIST,        /* after, limit -> enum audit_col columns */
 	STMT__COUNT
 };
 
@@ -70,6 +75,19 @@ const char *db_sqlstate(const PGresult *r);
  * down" rather than a fault of the statement. */
 bool db_error_is_unavailable(const PGresult *r);
 
+/* Columns of STMT_AUDIT_LIST and db_audit_stream(). */
+enum audit_col {
+	AUDIT_SEQ,
+	AUDIT_AT, /* microseconds */
+	AUDIT_ACTOR,
+	AUDIT_LENDER,
+	AUDIT_LOAN,
+	AUDIT_TYPE,
+	AUDIT_DETAIL, /* jsonb as text */
+	AUDIT_HASH,   /* hex */
+	AUDIT_NCOLS
+};
+
 /* Synchronous use (CLI, tests). */
 PGconn *db_connect(const char *url, struct cd_error *err);
 bool db_prepare_all(PGconn *c, struct cd_error *err);
@@ -96,5 +114,40 @@ PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
 bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
                  struct cd_error *err);
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
+
+/* Seals every committed event not sealed yet; returns how many, or -1. */
+int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
+
+/* Streams sealed audit events in chain order, one row at a time (libpq
+ * single-row mode), so that memory stays flat on any number of events.
+ * from_us/to_us (TS_NULL: open) filter on the event time; after_seq and
+ * upto_seq (0: open) on the sequence number. The callback gets each row
+ * (columns: enum audit_col) and returns false to stop. */
+typedef bool (*db_audit_row_fn)(const PGresult *row, void *arg);
+bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
+                     db_audit_row_fn fn, void *arg, struct cd_error *err);
+/* Number of sealed events that db_audit_stream() would give, and the highest
+ * sequence number sealed. */
+bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
+                    int64_t *count, int64_t *max_seq, struct cd_error *err);
+
+/* The chain with the fields the hash covers, in seq order, streamed. The
+ * row's columns: seq, at (microseconds), actor, lender, loan, type, detail
+ * (jsonb text), hash (hex). Same callback contract as db_audit_stream. */
+bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err);
+
+/* Export jobs (coolingctl export --since-last). */
+struct export_job {
+	int64_t last_seq;
+	int64_t pending_to; /* 0: none */
+	char pending_file[1024];
+};
+bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, struct cd_error *err);
+/* Records the range being delivered to file, unless another run changed the
+ * job since it was read (then false with a 409). */
+bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
+                         int64_t pending_to, const char *file, struct cd_error *err);
+/* Moves the watermark to the pending range's end and clears it. */
+bool db_export_job_commit(PGconn *c, const char *name, int64_t pending_to, struct cd_error *err);
 
 #endif

@@ -1,0 +1,229 @@
+/*
+ * GET /v1/audit and GET /v1/loans: paged reads for compliance staff and
+ * auditors. Query parameters are checked as strictly as bodies: an unknown
+ * or repeated parameter is a 422 naming it.
+ */
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "codec.h"
+#include "log.h"
+#include "request.h"
+#include "timeutil.h"
+
+#define DEFAULT_LIMIT 100
+#define MAX_LIMIT     1000
+
+struct query_param {
+	const char *name;
+	const char *value; /* NULL when absent */
+};
+
+/* Parses the query string into params (names given by the caller). */
+static bool parse_query(struct request *r, struct query_param *params, int n)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (q == NULL || *q == '\0')
+		return true;
+	struct evkeyvalq kv;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		evhttp_clear_headers(&kv);
+		reply_simple_error(r, 400, "bad_request", NULL, "malformed query string");
+		return false;
+	}
+	/* The values must outlive kv: keep them in the request's body slot as
+	 * a JSON object, which request_finish frees. */
+	json_t *keep = json_object();
+	struct evkeyval *e;
+	bool ok = true;
+	TAILQ_FOREACH(e, &kv, next)
+	{
+		int i = 0;
+		while (i < n && strcmp(params[i].name, e->key) != 0)
+			i++;
+		char msg[160];
+		if (i == n || json_object_get(keep, e->key) != NULL) {
+			snprintf(msg, sizeof(msg), "%.60s: %s", e->key,
+			         i == n ? "unknown parameter" : "given twice");
+			reply_simple_error(r, 422, "validation_failed", e->key, msg);
+			ok = false;
+			break;
+		}
+		json_t *v = json_string(e->value);
+		if (v == NULL) {
+			snprintf(msg, sizeof(msg), "%s: not UTF-8", e->key);
+			reply_simple_error(r, 422, "validation_failed", e->key, msg);
+			ok = false;
+			break;
+		}
+		json_object_set_new(keep, e->key, v);
+	}
+	evhttp_clear_headers(&kv);
+	if (!ok) {
+		json_decref(keep);
+		return false;
+	}
+	json_decref(r->body);
+	r->body = keep;
+	for (int i = 0; i < n; i++)
+		params[i].value = json_string_value(json_object_get(keep, params[i].name));
+	return true;
+}
+
+static bool invalid(struct request *r, const char *field, const char *why)
+{
+	struct cd_error err;
+	cd_error_invalid(&err, field, why);
+	reply_error(r, &err);
+	return false;
+}
+
+static bool parse_limit(struct request *r, const char *s, int64_t *limit)
+{
+	*limit = DEFAULT_LIMIT;
+	if (s == NULL)
+		return true;
+	if (!parse_count(s, limit) || *limit < 1 || *limit > MAX_LIMIT)
+		return invalid(r, "limit", "must be a whole number from 1 to 1000");
+	return true;
+}
+
+/* ---- GET /v1/audit ---- */
+
+static void on_audit_list(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "audit_list");
+		return;
+	}
+	json_t *events = json_array();
+	int64_t next = r->now; /* the "after" asked for, when the page is empty */
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_error_t jerr;
+		json_t *detail = json_loads(PQgetvalue(res, i, AUDIT_DETAIL), 0, &jerr);
+		next = db_int(res, i, AUDIT_SEQ);
+		json_t *e = json_pack(
+		    "{s:I,s:o,s:s,s:o,s:o,s:s,s:o,s:s}", "seq", (json_int_t)next, "at",
+		    codec_ts_json(db_ts(res, i, AUDIT_AT)), "actor",
+		    PQgetvalue(res, i, AUDIT_ACTOR), "lender",
+		    PQgetisnull(res, i, AUDIT_LENDER)
+		        ? json_null()
+		        : json_string(PQgetvalue(res, i, AUDIT_LENDER)),
+		    "loan_id",
+		    PQgetisnull(res, i, AUDIT_LOAN) ? json_null()
+		                                    : json_string(PQgetvalue(res, i, AUDIT_LOAN)),
+		    "type", PQgetvalue(res, i, AUDIT_TYPE), "detail",
+		    detail ? detail : json_object(), "hash", PQgetvalue(res, i, AUDIT_HASH));
+		json_array_append_new(events, e);
+	}
+	reply_json(r, 200,
+	           json_pack("{s:o,s:I}", "events", events, "next_after", (json_int_t)next));
+}
+
+void h_audit_list(struct request *r)
+{
+	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
+	if (!parse_query(r, q, 2))
+		return;
+	int64_t after = 0, limit;
+	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
+		invalid(r, "after", "must be a sequence number (a whole number >= 0)");
+		return;
+	}
+	if (!parse_limit(r, q[1].value, &limit))
+		return;
+	r->now = after; /* reused to carry "after" to the callback */
+	struct db_num n[2];
+	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
+	request_exec(r, STMT_AUDIT_LIST, params, on_audit_list);
+}
+
+/* ---- GET /v1/loans ---- */
+
+static const char *const statuses[] = {"cancelled", "disbursed",          "awaiting_consent",
+                                       "cooling",   "awaiting_in_person", "eligible"};
+
+static void on_loans_list(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "loans_list");
+		return;
+	}
+	json_t *loans = json_array();
+	int rows = PQntuples(res);
+	struct loan l;
+	for (int i = 0; i < rows; i++) {
+		if (!db_loan_from_row(res, i, 0, &l))
+			continue;
+		struct loan_view v;
+		loan_evaluate(&l, db_ts(res, i, LOAN_NCOLS), &v);
+		json_array_append_new(loans, codec_loan_json(&l, &v));
+	}
+	json_t *next = json_null();
+	/* A full page may have a successor: the cursor is the last loan's
+	 * position. */
+	if (rows > 0 && rows == (int)r->retry_after && db_loan_from_row(res, rows - 1, 0, &l)) {
+		char cur[CURSOR_BUF];
+		cursor_encode(l.approved_at, l.pk, cur);
+		json_decref(next);
+		next = json_string(cur);
+	}
+	reply_json(r, 200, json_pack("{s:o,s:o}", "loans", loans, "next", next));
+}
+
+void h_loans_list(struct request *r)
+{
+	struct query_param q[] = {{"status", NULL}, {"lender", NULL}, {"from", NULL},
+	                          {"to", NULL},     {"limit", NULL},  {"after", NULL}};
+	if (!parse_query(r, q, 6))
+		return;
+	const char *status = q[0].value, *lender = q[1].value, *why = NULL;
+	if (status != NULL) {
+		bool known = false;
+		for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+			known = known || strcmp(status, statuses[i]) == 0;
+		if (!known) {
+			invalid(r, "status",
+			        "must be one of cancelled, disbursed, awaiting_consent, cooling, "
+			        "awaiting_in_person, eligible");
+			return;
+		}
+	}
+	if (lender != NULL && !id_valid(lender)) {
+		invalid(r, "lender", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return;
+	}
+	int64_t from = TS_NULL, to = TS_NULL, cur_at = TS_NULL, cur_id = TS_NULL, limit;
+	if (q[2].value != NULL && !ts_parse_rfc3339(q[2].value, &from, &why)) {
+		invalid(r, "from", why ? why : "not an RFC 3339 timestamp");
+		return;
+	}
+	if (q[3].value != NULL && !ts_parse_rfc3339(q[3].value, &to, &why)) {
+		invalid(r, "to", why ? why : "not an RFC 3339 timestamp");
+		return;
+	}
+	if (!parse_limit(r, q[4].value, &limit))
+		return;
+	if (q[5].value != NULL && !cursor_decode(q[5].value, &cur_at, &cur_id)) {
+		invalid(r, "after", "not a cursor from a previous page's \"next\"");
+		return;
+	}
+	r->retry_after = limit; /* carried to the callback */
+	struct db_num n[5];
+	const char *params[] = {db_num(&n[0], from),
+	                        db_num(&n[1], to),
+	                        db_num(&n[2], cur_at),
+	                        db_num(&n[3], cur_id),
+	                        status,
+	                        db_num(&n[4], limit),
+	                        lender};
+	request_exec(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params, on_loans_list);
+}
