@@ -283,10 +283,13 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 			size_t n = utf8_length(s);
 			if (n < 1 || n > 200)
 				return cd_error_invalid(err, key, "must be 1-200 characters");
-			for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-				if (*p < 0x20 || *p == 0x7f)
+			for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+				/* C0, DEL, and C1 (U+0080-U+009F: C2 80-9F in UTF-8) */
+				bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
+				if (*p < 0x20 || *p == 0x7f || c1)
 					return cd_error_invalid(
 					    err, key, "must not contain control characters");
+			}
 			if (strlen(s) >= reason_size)
 				return cd_error_invalid(err, key, "too long");
 			snprintf(reason, reason_size, "%s", s);

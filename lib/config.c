@@ -360,8 +360,8 @@ void config_dump(const struct config *c, char *out, size_t out_size)
 
 void config_mask_conninfo(const char *in, char *out, size_t out_size)
 {
-	/* URI form: scheme://user:PASSWORD@host; key=value form: password=...;
-	 * query form: ?password=... */
+	/* URI form: scheme://user:PASSWORD@host, and ?password=... in its query;
+	 * key=value form: password = value or password = 'quoted value'. */
 	char buf[1024];
 	snprintf(buf, sizeof(buf), "%s", in);
 	char *scheme = strstr(buf, "://");
@@ -379,16 +379,33 @@ void config_mask_conninfo(const char *in, char *out, size_t out_size)
 			}
 		}
 	}
-	char *p = strstr(buf, "password=");
-	while (p != NULL) {
-		char *v = p + 9;
+	char *p = buf;
+	while ((p = strcasestr(p, "password")) != NULL) {
+		char *v = p + 8;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v != '=') {
+			p = v;
+			continue;
+		}
+		v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
 		char *end = v;
-		while (*end && *end != '&' && *end != ' ')
-			end++;
+		if (*end == '\'') {
+			for (end++; *end && *end != '\''; end++)
+				if (*end == '\\' && end[1] != '\0')
+					end++;
+			if (*end == '\'')
+				end++;
+		} else {
+			while (*end && *end != '&' && *end != ' ' && *end != '\t')
+				end++;
+		}
 		char tail[1024];
 		snprintf(tail, sizeof(tail), "%s", end);
 		snprintf(v, sizeof(buf) - (size_t)(v - buf), "***%s", tail);
-		p = strstr(v, "password=");
+		p = v + 3;
 	}
 	snprintf(out, out_size, "%s", buf);
 }

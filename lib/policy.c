@@ -117,7 +117,8 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		b |= 1u << BLOCKER_ALREADY_DISBURSED;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
-	else if (l->cooling_required && now < l->cooling_ends_at)
+	else if (l->cooling_required && (l->cooling_ends_at == TS_NULL || now < l->cooling_ends_at))
+		/* a missing end cannot be stored (a CHECK); if it were, it would hold */
 		b |= 1u << BLOCKER_COOLING_PERIOD_ACTIVE;
 	if (l->in_person_required && l->in_person_verified_at == TS_NULL)
 		b |= 1u << BLOCKER_IN_PERSON_VERIFICATION_MISSING;
@@ -135,7 +136,7 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	 * needs an act (or can never be lifted). */
 	if (b == 0)
 		v->earliest_disbursement_at = now;
-	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE))
+	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE) && l->cooling_ends_at != TS_NULL)
 		v->earliest_disbursement_at = l->cooling_ends_at;
 	else
 		v->earliest_disbursement_at = TS_NULL;

@@ -455,7 +455,7 @@ START_TEST(test_cooling_holds_right_after_consent)
 
 	ck_assert_uint_eq(evaluate(&l, c).blockers, BIT(BLOCKER_COOLING_PERIOD_ACTIVE));
 	ck_assert_uint_eq(evaluate(&l, c + 24 * HOUR_US - 1).blockers,
-			  BIT(BLOCKER_COOLING_PERIOD_ACTIVE));
+	                  BIT(BLOCKER_COOLING_PERIOD_ACTIVE));
 	ck_assert_uint_eq(evaluate(&l, c + 24 * HOUR_US).blockers, 0);
 }
 END_TEST
@@ -470,7 +470,7 @@ START_TEST(test_cooling_and_missing_visit_are_both_listed_and_earliest_is_null)
 
 	struct loan_view v = evaluate(&l, T("2025-06-15T11:00:00+05:00"));
 	ck_assert_uint_eq(v.blockers, BIT(BLOCKER_COOLING_PERIOD_ACTIVE) |
-					  BIT(BLOCKER_IN_PERSON_VERIFICATION_MISSING));
+	                                  BIT(BLOCKER_IN_PERSON_VERIFICATION_MISSING));
 	ck_assert_int_eq(v.status, STATUS_COOLING);
 	ck_assert_int_eq(v.earliest_disbursement_at, TS_NULL);
 }
@@ -520,7 +520,8 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	int checked = 0;
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
-		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) && (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
+		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
+		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
 		struct loan l = loan_with_blockers(mask, now);
 		struct loan_view v = evaluate(&l, now);
@@ -534,14 +535,15 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 			}
 		}
 		ck_assert_msg(v.status == want, "mask 0x%x: status %s, want %s", mask,
-			      status_name(v.status), status_name(want));
+		              status_name(v.status), status_name(want));
 
 		int64_t want_earliest = mask == 0 ? now
-					: mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE) ? l.cooling_ends_at
-										     : TS_NULL;
+		                        : mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE)
+		                            ? l.cooling_ends_at
+		                            : TS_NULL;
 		ck_assert_msg(v.earliest_disbursement_at == want_earliest,
-			      "mask 0x%x: earliest %lld, want %lld", mask,
-			      (long long)v.earliest_disbursement_at, (long long)want_earliest);
+		              "mask 0x%x: earliest %lld, want %lld", mask,
+		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
 	ck_assert_int_eq(checked, 24);
@@ -605,7 +607,8 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 	int64_t now = T("2025-06-15T12:00:00+05:00");
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
-		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) && (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
+		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
+		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
 		if (mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
 			continue;
@@ -638,7 +641,7 @@ START_TEST(test_blocker_names_are_the_contract_names)
 	ck_assert_str_eq(blocker_name(BLOCKER_CONSENT_MISSING), "consent_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_COOLING_PERIOD_ACTIVE), "cooling_period_active");
 	ck_assert_str_eq(blocker_name(BLOCKER_IN_PERSON_VERIFICATION_MISSING),
-			 "in_person_verification_missing");
+	                 "in_person_verification_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER__COUNT), "unknown");
 }
 END_TEST
@@ -710,7 +713,8 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_cancelled_loan_is_blocked_for_ever);
 	tcase_add_test(tc, test_disbursed_loan_is_not_paid_twice);
 	tcase_add_test(tc, test_loan_without_consent_awaits_consent);
-	tcase_add_test(tc, test_cooled_loan_without_consent_awaits_consent_and_has_no_earliest_time);
+	tcase_add_test(tc,
+	               test_cooled_loan_without_consent_awaits_consent_and_has_no_earliest_time);
 	tcase_add_test(tc, test_cooling_as_only_blocker_gives_cooling_ends_at);
 	tcase_add_test(tc, test_missing_visit_alone_awaits_in_person_with_no_earliest_time);
 	tcase_add_test(tc, test_in_person_visit_lifts_its_blocker);
