@@ -75,6 +75,36 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	PQclear(r);
 }
 
+/* GET /v1/loans?status=S filters with an SQL expression of the status:
+ * the loan must be listed under the status loan_evaluate() gives, and under
+ * no other. */
+static void check_status_filter_agrees(const struct loan *l, const struct loan_view *v)
+{
+	static const enum loan_status all[] = {STATUS_CANCELLED,	  STATUS_DISBURSED,
+					       STATUS_AWAITING_CONSENT,	  STATUS_COOLING,
+					       STATUS_AWAITING_IN_PERSON, STATUS_ELIGIBLE};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		struct db_num n[3];
+		const char *p[] = {db_num(&n[0], l->approved_at),
+				   db_num(&n[1], l->approved_at + 1),
+				   NULL,
+				   NULL,
+				   status_name(all[i]),
+				   "1000",
+				   "B1"};
+		PGresult *r = exec_prepared(STMT_LOANS_LIST_LENDER, p);
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+		bool listed = false;
+		for (int row = 0; row < PQntuples(r); row++)
+			listed = listed || db_int(r, row, 23) == l->pk;
+		PQclear(r);
+		(void)n;
+		ck_assert_msg(listed == (all[i] == v->status),
+			      "loan %s: C status %s, SQL filter %s lists it: %d", l->loan_id,
+			      status_name(v->status), status_name(all[i]), listed);
+	}
+}
+
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0;
@@ -110,6 +140,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		PQclear(r);
 		struct loan_view v;
 		loan_evaluate(&l, now, &v);
+		check_status_filter_agrees(&l, &v);
 
 		struct db_num n;
 		const char *dis[] = {db_num(&n, l.pk), "test", NULL, "B1", "{}"};
