@@ -368,6 +368,10 @@ static void on_consent_read(PGresult *res, void *arg)
 		return;
 	}
 	struct loan *l = &r->loan;
+	if (l->cancelled_at != TS_NULL) {
+		reply_invalid_state(r, "the loan is cancelled");
+		return;
+	}
 	if (l->consent_at != TS_NULL) {
 		if (r->ts == TS_NULL || r->ts == l->consent_at)
 			reply_loan(r, 200, l, r->now); /* a repeat: nothing changes */
@@ -375,9 +379,8 @@ static void on_consent_read(PGresult *res, void *arg)
 			reply_invalid_state(r, "consent was recorded at another time");
 		return;
 	}
-	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
-		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
-		                                                  : "the loan is disbursed");
+	if (l->disbursed_at != TS_NULL) {
+		reply_invalid_state(r, "the loan is disbursed");
 		return;
 	}
 	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
@@ -440,20 +443,22 @@ static void on_verify_read(PGresult *res, void *arg)
 	}
 	struct loan *l = &r->loan;
 	struct verification_req *v = &r->verification;
+	if (l->cancelled_at != TS_NULL) {
+		reply_invalid_state(r, "the loan is cancelled");
+		return;
+	}
 	if (l->in_person_verified_at != TS_NULL) {
-		bool same =
-		    strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
-		    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
-		    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
+		bool same = strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
+			    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
+			    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
 		if (same)
 			reply_loan(r, 200, l, r->now);
 		else
 			reply_invalid_state(r, "in-person verification was recorded otherwise");
 		return;
 	}
-	if (l->cancelled_at != TS_NULL || l->disbursed_at != TS_NULL) {
-		reply_invalid_state(r, l->cancelled_at != TS_NULL ? "the loan is cancelled"
-		                                                  : "the loan is disbursed");
+	if (l->disbursed_at != TS_NULL) {
+		reply_invalid_state(r, "the loan is disbursed");
 		return;
 	}
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))

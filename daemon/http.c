@@ -263,7 +263,7 @@ static void dispatch_authorized(struct request *r)
 			                   "request body is larger than max_body_bytes");
 			return;
 		}
-		if (len > 0 || rt->body == BODY_REQUIRED) {
+		if (len > 0) { /* an empty body is judged by the parser below */
 			const char *ct = evhttp_find_header(
 			    evhttp_request_get_input_headers(r->req), "Content-Type");
 			if (!is_json_content_type(ct)) {

@@ -11,12 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "server.h"
 
 static struct server srv;
+
+/* The systemd watchdog period (WATCHDOG_USEC), 0 when systemd wants none. */
+static uint64_t watchdog_usec;
 
 static void usage(FILE *f)
 {
@@ -66,6 +70,88 @@ static void worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * The systemd watchdog. A keep-alive sent by the main loop alone would prove
+ * only that the main thread runs, while the workers serve every request. So
+ * each worker's own loop stamps a heartbeat, and the keep-alive goes out only
+ * while every stamp is fresh: a stuck worker makes systemd restart the
+ * service instead of leaving a daemon that accepts connections and never
+ * answers them.
+ */
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep-alives go out every half period, as sd_watchdog_enabled(3) advises;
+ * a heartbeat older than that means the worker missed several beats. */
+static int64_t watchdog_stale_ms(void)
+{
+	return (int64_t)(watchdog_usec / 2000);
+}
+
+static void on_heartbeat_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	atomic_store(&w->heartbeat_ms, monotonic_ms());
+}
+
+static bool worker_heartbeat_setup(struct worker *w)
+{
+	/* Four beats per staleness limit, so that one late timer is no stall;
+	 * and at least one a second. */
+	uint64_t us = watchdog_usec / 8;
+	if (us > 1000000)
+		us = 1000000;
+	if (us < 1000)
+		us = 1000;
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+	atomic_store(&w->heartbeat_ms, monotonic_ms());
+	w->heartbeat_timer = event_new(w->base, -1, EV_PERSIST, on_heartbeat_timer, w);
+	return w->heartbeat_timer != NULL && event_add(w->heartbeat_timer, &tv) == 0;
+}
+
+static void on_watchdog_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct server *s = arg;
+	int64_t now = monotonic_ms();
+	for (int i = 0; i < s->nworkers; i++) {
+		int64_t age = now - atomic_load(&s->workers[i].heartbeat_ms);
+		if (age > watchdog_stale_ms()) {
+			char id[16], ms[32];
+			snprintf(id, sizeof(id), "%d", i);
+			snprintf(ms, sizeof(ms), "%lld", (long long)age);
+			log_kv(LOG_ERROR,
+			       "worker event loop stalled; withholding the watchdog keep-alive",
+			       "worker", id, "heartbeat_age_ms", ms, NULL);
+			return;
+		}
+	}
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static struct event *watchdog_start(struct server *s)
+{
+	struct event *ev = event_new(s->main_base, -1, EV_PERSIST, on_watchdog_timer, s);
+	uint64_t us = watchdog_usec / 2;
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+	if (ev == NULL || event_add(ev, &tv) != 0) {
+		if (ev != NULL)
+			event_free(ev);
+		return NULL;
+	}
+	char ms[32];
+	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)(us / 1000));
+	log_kv(LOG_INFO, "systemd watchdog on", "keepalive_interval_ms", ms, NULL);
+	return ev;
+}
+
 static bool workers_setup(struct server *s)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -94,6 +180,8 @@ static bool workers_setup(struct server *s)
 		w->shutdown_ev = event_new(w->base, -1, 0, worker_shutdown_cb, w);
 		w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
 		if (w->pool == NULL || w->shutdown_ev == NULL || w->drain_timer == NULL)
+			return false;
+		if (watchdog_usec > 0 && !worker_heartbeat_setup(w))
 			return false;
 		if (i == 0 && s->cfg.audit_seal && !sealer_setup(w))
 			return false;
@@ -154,6 +242,8 @@ static void server_free(struct server *s)
 			event_free(w->drain_timer);
 		if (w->seal_timer)
 			event_free(w->seal_timer);
+		if (w->heartbeat_timer)
+			event_free(w->heartbeat_timer);
 		if (w->base)
 			event_base_free(w->base);
 	}
@@ -223,6 +313,14 @@ int main(int argc, char **argv)
 		return 1;
 	atomic_store(&srv.rt, rt);
 
+	/* Honours WATCHDOG_PID: a watchdog meant for another process is not ours. */
+	int wd = sd_watchdog_enabled(0, &watchdog_usec);
+	if (wd < 0)
+		log_kv(LOG_WARN, "ignoring an unusable systemd watchdog setting", "error",
+		       strerror(-wd), NULL);
+	if (wd <= 0)
+		watchdog_usec = 0;
+
 	if (!workers_setup(&srv)) {
 		log_kv(LOG_ERROR, "start-up failed", NULL);
 		server_free(&srv);
@@ -235,6 +333,11 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	event_add(sighup, NULL);
+	struct event *watchdog = NULL;
+	if (watchdog_usec > 0 && (watchdog = watchdog_start(&srv)) == NULL) {
+		log_kv(LOG_ERROR, "cannot start the watchdog timer", NULL);
+		return 1;
+	}
 
 	for (int i = 0; i < srv.nworkers; i++) {
 		if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) !=
@@ -257,6 +360,8 @@ int main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	if (watchdog)
+		event_free(watchdog);
 	event_base_free(srv.main_base);
 	server_free(&srv);
 	log_kv(LOG_INFO, "coolingd stopped", NULL);

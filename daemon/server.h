@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "pgpool.h"
@@ -38,6 +39,11 @@ struct worker {
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
 	struct event *seal_timer; /* worker 0 only: seals the audit chain */
+	/* Only when the systemd watchdog is on: the loop stamps heartbeat_ms
+	 * (CLOCK_MONOTONIC) from its own timer, and the main thread sends
+	 * WATCHDOG=1 only while every stamp is fresh (daemon/main.c). */
+	struct event *heartbeat_timer;
+	_Atomic int64_t heartbeat_ms;
 	bool sealing;
 	int in_flight; /* requests accepted and not yet answered */
 	bool draining;

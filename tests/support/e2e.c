@@ -53,9 +53,10 @@ char *e2e_client_add(const struct e2e_env *e, const char *name, const char *role
                      const char *lender)
 {
 	int code = -1;
-	char *out = lender ? run_ctl(e->db_url, &code, "client add --name %s --role %s --lender %s",
-	                             name, role, lender)
-	                   : run_ctl(e->db_url, &code, "client add --name %s --role %s", name, role);
+	char *out = lender
+	                ? run_ctl(e->db_url, &code, "client add --name %s --role %s --lender %s",
+	                          name, role, lender)
+	                : run_ctl(e->db_url, &code, "client add --name %s --role %s", name, role);
 	if (out == NULL || code != 0 || strncmp(out, "cdt_", 4) != 0 || strchr(out, '\n')) {
 		fprintf(stderr, "e2e: coolingctl client add %s failed (exit %d): %s\n", name, code,
 		        out ? out : "");
@@ -167,6 +168,14 @@ const char *e2e_jstr(json_t *root, const char *path)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+bool e2e_is_error(const struct http_resp *resp, int status, const char *code, const char *field)
+{
+	const char *c = e2e_jstr(resp->json, "error.code");
+	const char *f = e2e_jstr(resp->json, "error.field");
+	return resp->status == status && c != NULL && strcmp(c, code) == 0 &&
+	       (field == NULL || (f != NULL && strcmp(f, field) == 0));
+}
+
 void e2e_call(const struct e2e_env *e, const char *method, const char *path, const char *token,
               const char *body, const char *headers, struct http_resp *out)
 {
@@ -185,8 +194,8 @@ long long e2e_sql_num(const struct e2e_env *e, const char *sql, ...)
 	va_end(ap);
 	PGconn *c = testdb_connect(e->db_url);
 	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	          !PQgetisnull(r, 0, 0);
+	bool ok =
+	    PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
 	long long v = ok ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
 	char msg[256];
 	snprintf(msg, sizeof msg, "%s", ok ? "" : PQresultErrorMessage(r));
