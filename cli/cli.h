@@ -28,7 +28,7 @@ enum cli_exit {
 /* "2025-06-15 10:05:00.123456 +05:00" */
 #define CLI_TIME_BUF 96
 
-#define CLI_MAX_OPTIONS 4
+#define CLI_MAX_OPTIONS 5
 #define CLI_MAX_ARGS    4
 
 struct command;
@@ -120,5 +120,7 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
+int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
+int cmd_export(struct cli *cli, const struct cli_args *a);
 
 #endif

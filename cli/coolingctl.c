@@ -4,8 +4,8 @@
  * This file is the table of contents: the table of commands (name, function,
  * synopsis, options), the parsing of the command line and the help texts.
  * The commands themselves live in cmd_admin.c (migrations, lenders, clients,
- * MRP) and cmd_loan.c (loans and borrowers, read-only); cli_util.c holds
- * what they share.
+ * MRP), cmd_loan.c (loans and borrowers, read-only), cmd_audit.c (audit
+ * verify) and cmd_export.c (export); cli_util.c holds what they share.
  *
  * The command line is read in two passes. The first finds the command words
  * ("lender add"), skipping the global options that may come before them;
@@ -132,6 +132,46 @@ static const struct command commands[] = {
         .options = {"json", NULL},
         .min_args = 1,
         .max_args = 1,
+    },
+    {
+        .name = "audit verify",
+        .run = cmd_audit_verify,
+        .synopsis = "",
+        .summary = "re-compute the audit hash chain and name the first event that does not fit",
+        .help = "Seals the committed audit events not sealed yet, then re-computes every\n"
+                "hash of the chain from the events' columns and checks that the sequence\n"
+                "numbers run 1, 2, 3... without a gap and that no entry lost its event.\n"
+                "\n"
+                "output: audit chain intact: N events (exit 0), or one line on stderr,\n"
+                "        audit chain broken at seq S: WHY (exit 1)\n",
+        .min_args = 0,
+        .max_args = 0,
+    },
+    {
+        .name = "export",
+        .run = cmd_export,
+        .synopsis = "[--format csv|jsonl] [--from TS] [--to TS] [--output FILE] | "
+                    "--since-last JOB --output FILE [--format csv|jsonl]",
+        .summary = "export the audit trail as CSV or JSON Lines",
+        .help = "Seals the committed audit events, then writes the sealed ones in chain\n"
+                "order: CSV (RFC 4180, CRLF line ends, a header row\n"
+                "seq,at,actor,lender,loan_id,type,detail,hash) or JSON Lines (one event\n"
+                "per line, as GET /v1/audit gives it). A progress bar goes to stderr when\n"
+                "it is a terminal; a summary line goes to stderr at the end.\n"
+                "\n"
+                "options:\n"
+                "  --format csv|jsonl   default csv\n"
+                "  --from TS            events at or after TS (RFC 3339 with offset)\n"
+                "  --to TS              events before TS\n"
+                "  --output FILE        written as FILE.tmp, then renamed; - or none:\n"
+                "                       standard output\n"
+                "  --since-last JOB     for cron: exactly the events after JOB's watermark,\n"
+                "                       to FILE and FILE.sha256; the watermark moves only\n"
+                "                       once both are written and synced, so a crash repeats\n"
+                "                       nothing and loses nothing (see docs/export.md)\n",
+        .options = {"format=", "from=", "to=", "output=", "since-last="},
+        .min_args = 0,
+        .max_args = 0,
     },
 };
 

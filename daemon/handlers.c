@@ -43,6 +43,15 @@ static void reply_loan(struct request *r, int status, const struct loan *l, int6
 	reply_json(r, status, loan_json_at(l, now));
 }
 
+/* An audit detail as text, with timestamps already in UTC "Z" form; takes
+ * the object. */
+static char *detail_text(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
 static void reply_invalid_state(struct request *r, const char *why)
 {
 	reply_simple_error(r, 409, "invalid_state", NULL, why);
@@ -392,10 +401,14 @@ static void on_consent_read(PGresult *res, void *arg)
 		reply_error(r, &err);
 		return;
 	}
+	int64_t ends = policy_cooling_ends_at(l, consent_at);
+	char *detail = detail_text(json_pack("{s:o,s:o}", "consent_at", codec_ts_json(consent_at),
+	                                     "cooling_ends_at", codec_ts_json(ends)));
 	struct db_num n[3];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
-	                        db_num(&n[2], policy_cooling_ends_at(l, consent_at)), r->client};
+	                        db_num(&n[2], ends), r->client, detail};
 	request_exec(r, STMT_CONSENT, params, on_consent_write);
+	free(detail);
 }
 
 static void consent_read(struct request *r)
@@ -448,9 +461,10 @@ static void on_verify_read(PGresult *res, void *arg)
 		return;
 	}
 	if (l->in_person_verified_at != TS_NULL) {
-		bool same = strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
-			    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
-			    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
+		bool same =
+		    strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
+		    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
+		    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
 		if (same)
 			reply_loan(r, 200, l, r->now);
 		else
@@ -463,11 +477,15 @@ static void on_verify_read(PGresult *res, void *arg)
 	}
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
 		return;
+	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
+	char *detail =
+	    detail_text(json_pack("{s:o,s:s,s:s}", "verified_at", codec_ts_json(at), "branch_id",
+	                          v->branch_id, "officer_id", v->officer_id));
 	struct db_num n[2];
-	const char *params[] = {db_num(&n[0], l->pk),
-	                        db_num(&n[1], v->verified_at != TS_NULL ? v->verified_at : r->now),
-	                        v->branch_id, v->officer_id, r->client};
+	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], at), v->branch_id,
+	                        v->officer_id,        r->client,         detail};
 	request_exec(r, STMT_VERIFY, params, on_verify_write);
+	free(detail);
 }
 
 static void verify_read(struct request *r)

@@ -353,7 +353,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 	w->in_flight++;
 
 	if (w->draining) {
-		reply_simple_error(r, 503, "unavailable", NULL, "shutting down");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		reply_simple_error(r, 503, "unavailable", NULL,
+		                   "shutting down; nothing was decided");
 		return;
 	}
 
@@ -426,9 +428,11 @@ bool worker_http_setup(struct worker *w)
 	evhttp_set_max_headers_size(w->http, MAX_HEADERS_BYTES);
 	evhttp_set_timeout(w->http, (int)c->request_timeout_s);
 	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* every method reaches the router, which answers 405 in JSON */
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	                                        EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(w->http, "application/json");
 	evhttp_set_gencb(w->http, on_request, w);
 

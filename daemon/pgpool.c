@@ -362,6 +362,17 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		conn_dispatch(c);
 }
 
+/* Server notices and warnings go to our log, not raw to stderr, so that
+ * the log stays one object per line. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_kv(LOG_WARN, "database notice", "notice", msg, NULL);
+}
+
 static void conn_start(struct conn *c)
 {
 	struct pgpool *p = c->pool;
@@ -376,6 +387,7 @@ static void conn_start(struct conn *c)
 		return;
 	}
 	PQsetnonblocking(c->pg, 1);
+	PQsetNoticeProcessor(c->pg, on_notice, NULL);
 	c->state = CONN_CONNECTING;
 	/* libpq wants the first poll once the socket is writable. */
 	if (!conn_watch(c, true)) {

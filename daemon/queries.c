@@ -23,54 +23,73 @@ struct query_param {
 	const char *value; /* NULL when absent */
 };
 
-/* Parses the query string into params (names given by the caller). */
+static bool query_error(struct request *r, const char *field, const char *why)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "%.60s: %s", field, why);
+	reply_simple_error(r, 422, "validation_failed", field, msg);
+	return false;
+}
+
+/* Percent-decodes one name or value; false when it holds a NUL (%00) or is
+ * not UTF-8, which would otherwise cut it short unseen. */
+static char *decode_part(const char *s, size_t len)
+{
+	char *raw = strndup(s, len);
+	if (raw == NULL)
+		return NULL;
+	size_t out_len = 0;
+	char *d = evhttp_uridecode(raw, 1, &out_len);
+	free(raw);
+	if (d != NULL && strlen(d) != out_len) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* Parses the query string into params (names given by the caller): every
+ * parameter must be known, given once, and written name=value. */
 static bool parse_query(struct request *r, struct query_param *params, int n)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	if (q == NULL || *q == '\0')
 		return true;
-	struct evkeyvalq kv;
-	TAILQ_INIT(&kv);
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		evhttp_clear_headers(&kv);
-		reply_simple_error(r, 400, "bad_request", NULL, "malformed query string");
-		return false;
-	}
-	/* The values must outlive kv: keep them in the request's body slot as
-	 * a JSON object, which request_finish frees. */
+	/* The values must outlive this function: keep them in the request's
+	 * body slot as a JSON object, which request_finish frees. */
 	json_t *keep = json_object();
-	struct evkeyval *e;
-	bool ok = true;
-	TAILQ_FOREACH(e, &kv, next)
-	{
-		int i = 0;
-		while (i < n && strcmp(params[i].name, e->key) != 0)
-			i++;
-		char msg[160];
-		if (i == n || json_object_get(keep, e->key) != NULL) {
-			snprintf(msg, sizeof(msg), "%.60s: %s", e->key,
-			         i == n ? "unknown parameter" : "given twice");
-			reply_simple_error(r, 422, "validation_failed", e->key, msg);
-			ok = false;
-			break;
-		}
-		json_t *v = json_string(e->value);
-		if (v == NULL) {
-			snprintf(msg, sizeof(msg), "%s: not UTF-8", e->key);
-			reply_simple_error(r, 422, "validation_failed", e->key, msg);
-			ok = false;
-			break;
-		}
-		json_object_set_new(keep, e->key, v);
-	}
-	evhttp_clear_headers(&kv);
-	if (!ok) {
-		json_decref(keep);
-		return false;
-	}
 	json_decref(r->body);
 	r->body = keep;
+	for (const char *p = q; *p != '\0';) {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		char *name = decode_part(p, eq ? (size_t)(eq - p) : len);
+		char *value = eq ? decode_part(eq + 1, len - (size_t)(eq - p) - 1) : NULL;
+		char field[64];
+		snprintf(field, sizeof(field), "%s", name ? name : "query");
+		int i = 0;
+		while (name != NULL && i < n && strcmp(params[i].name, name) != 0)
+			i++;
+		bool ok = false;
+		if (name == NULL || i == n)
+			query_error(r, field, "unknown parameter");
+		else if (json_object_get(keep, name) != NULL)
+			query_error(r, field, "given twice");
+		else if (eq == NULL)
+			query_error(r, field, "needs a value (name=value)");
+		else if (value == NULL || !json_is_string(json_string(value)))
+			query_error(r, field, "must be UTF-8 text without NUL");
+		else
+			ok = json_object_set_new(keep, name, json_string(value)) == 0;
+		free(name);
+		free(value);
+		if (!ok)
+			return false;
+		p += len;
+		if (*p == '&')
+			p++;
+	}
 	for (int i = 0; i < n; i++)
 		params[i].value = json_string_value(json_object_get(keep, params[i].name));
 	return true;

@@ -486,8 +486,11 @@ bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id)
 	char *colon = strchr(raw, ':');
 	if (colon == NULL)
 		return false;
+	/* years 0001-9999, the range both ends understand */
+	const int64_t lo = INT64_C(-62135596800) * USEC_PER_SEC;
+	const int64_t hi = INT64_C(253402300799) * USEC_PER_SEC + (USEC_PER_SEC - 1);
 	return parse_signed(raw, colon, approved_at) && parse_signed(colon + 1, raw + o, id) &&
-	       *id > 0;
+	       *id > 0 && *approved_at >= lo && *approved_at <= hi;
 }
 
 bool parse_count(const char *s, int64_t *out)

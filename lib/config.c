@@ -286,6 +286,15 @@ void config_policy(const struct config *c, struct policy *p)
 		p->threshold_mrp = c->threshold_mrp;
 }
 
+/* The value a profile gives a key left unset (cooling_period, threshold). */
+static int64_t profile_value(const struct config *c, const struct param *pm)
+{
+	struct policy p;
+	if (!policy_profile(c->profile, &p))
+		return -1;
+	return strcmp(pm->key, "cooling_period") == 0 ? p.cooling_period_s : p.threshold_mrp;
+}
+
 static void value_text(const struct config *c, const struct param *pm, char *out, size_t size)
 {
 	const char *base = (const char *)c + pm->offset;
@@ -302,14 +311,14 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 		snprintf(out, size, "%s", *(const bool *)base ? "on" : "off");
 		break;
 	case P_INT:
-		if (*(const int64_t *)base < 0)
-			snprintf(out, size, "(profile)");
+		if (*(const int64_t *)base < 0) /* the profile's own value */
+			snprintf(out, size, "%lld", (long long)profile_value(c, pm));
 		else
 			snprintf(out, size, "%lld", (long long)*(const int64_t *)base);
 		break;
 	case P_DURATION:
 		if (*(const int64_t *)base < 0)
-			snprintf(out, size, "(profile)");
+			snprintf(out, size, "%llds", (long long)profile_value(c, pm));
 		else
 			snprintf(out, size, "%llds", (long long)*(const int64_t *)base);
 		break;

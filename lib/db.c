@@ -104,10 +104,9 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND consent_at IS NULL "
          "  AND cancelled_at IS NULL AND disbursed_at IS NULL RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'consent_recorded', "
-         "  jsonb_build_object('consent_at', consent_at, 'cooling_ends_at', cooling_ends_at) "
-         "  FROM u) "
+         "  $5::jsonb FROM u) "
          "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-         4},
+         5},
     [STMT_VERIFY] =
         {"verify",
          "WITH u AS (UPDATE loan SET in_person_verified_at = cd_ts($2::bigint), "
@@ -115,10 +114,9 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  WHERE id = $1::bigint AND in_person_verified_at IS NULL AND cancelled_at IS NULL "
          "  AND disbursed_at IS NULL RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $5::text, lender_id, loan_id, 'in_person_verified', "
-         "  jsonb_build_object('verified_at', in_person_verified_at, 'branch_id', "
-         "  in_person_branch_id, 'officer_id', in_person_officer_id) FROM u) "
+         "  $6::jsonb FROM u) "
          "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
-         5},
+         6},
     [STMT_CANCEL] = {"cancel",
                      "WITH u AS (UPDATE loan SET cancelled_at = now(), cancel_reason = $2::text "
                      "  WHERE id = $1::bigint AND cancelled_at IS NULL AND disbursed_at IS NULL "
@@ -639,5 +637,49 @@ bool db_export_job_commit(PGconn *c, const char *name, int64_t pending_to, struc
 	if (!ok)
 		return cd_error_set(err, 409, "conflict", "",
 		                    "export job %s was changed by another run", name);
+	return true;
+}
+
+/* An arbitrary constant: with hashtext(name), the advisory lock that keeps
+ * two runs of one export job apart. */
+#define EXPORT_JOB_LOCK "73011263"
+
+bool db_export_job_trylock(PGconn *c, const char *name, bool *got, struct cd_error *err)
+{
+	const char *p[] = {name};
+	PGresult *r = run(c, "SELECT pg_try_advisory_lock(" EXPORT_JOB_LOCK ", hashtext($1::text))",
+	                  1, p, "export job lock", NULL, err);
+	if (r == NULL)
+		return false;
+	*got = db_bool(r, 0, 0);
+	PQclear(r);
+	return true;
+}
+
+bool db_audit_stray_event(PGconn *c, int64_t *event_id, int64_t *before_seq, struct cd_error *err)
+{
+	/* The sealer takes events in (txid, id) order and only once no
+	 * transaction that could add an earlier one is running; so an event
+	 * that sorts before the chain's last entry yet is not in the chain was
+	 * put there behind the sealer's back. */
+	PGresult *r = run(c,
+	                  "WITH last AS (SELECT txid, event_id FROM audit_chain "
+	                  "  ORDER BY seq DESC LIMIT 1), "
+	                  "stray AS (SELECT e.id, e.txid FROM audit_event e, last "
+	                  "  WHERE (e.txid, e.id) < (last.txid, last.event_id) "
+	                  "  AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id) "
+	                  "  ORDER BY e.txid, e.id LIMIT 1) "
+	                  "SELECT s.id, (SELECT coalesce(min(c.seq), 0) FROM audit_chain c "
+	                  "  WHERE (c.txid, c.event_id) > (s.txid, s.id)) FROM stray s",
+	                  0, NULL, "audit verify", NULL, err);
+	if (r == NULL)
+		return false;
+	*event_id = 0;
+	*before_seq = 0;
+	if (PQntuples(r) == 1) {
+		*event_id = db_int(r, 0, 0);
+		*before_seq = db_int(r, 0, 1);
+	}
+	PQclear(r);
 	return true;
 }

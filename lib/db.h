@@ -28,8 +28,8 @@ enum stmt {
 	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> now, mrp, first
 	                          time, loan */
 	STMT_LOAN_INSERT,      /* see db.c */
-	STMT_CONSENT,          /* pk, consent_at, cooling_ends_at, actor -> loan */
-	STMT_VERIFY,           /* pk, verified_at, branch, officer, actor -> loan */
+	STMT_CONSENT,          /* pk, consent_at, cooling_ends_at, actor, detail -> loan */
+	STMT_VERIFY,           /* pk, verified_at, branch, officer, actor, detail -> loan */
 	STMT_CANCEL,           /* pk, reason, actor -> loan */
 	STMT_DISBURSE_CONTEXT, /* lender, loan_id, key|NULL -> loan, now, idempotency */
 	STMT_DISBURSE,         /* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
@@ -149,5 +149,15 @@ bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *s
                          int64_t pending_to, const char *file, struct cd_error *err);
 /* Moves the watermark to the pending range's end and clears it. */
 bool db_export_job_commit(PGconn *c, const char *name, int64_t pending_to, struct cd_error *err);
+/* Takes the session-level advisory lock of export job name, without
+ * waiting: *got says whether this session now holds it. It is let go when
+ * the connection closes, however the process ends. */
+bool db_export_job_trylock(PGconn *c, const char *name, bool *got, struct cd_error *err);
+
+/* An audit event that is not in the chain although it sorts (txid, id)
+ * before the chain's last entry, which the sealer never leaves behind: an
+ * event inserted behind its back. *event_id is its id (0: none) and
+ * *before_seq the first chain entry that sorts after it. */
+bool db_audit_stray_event(PGconn *c, int64_t *event_id, int64_t *before_seq, struct cd_error *err);
 
 #endif

@@ -128,7 +128,13 @@ ALTER TABLE audit_event OWNER TO coolingd_owner;
 ALTER TABLE audit_chain OWNER TO coolingd_owner;
 ALTER TABLE disbursement_idempotency OWNER TO coolingd_owner;
 ALTER TABLE export_job OWNER TO coolingd_owner;
+ALTER TABLE schema_migrations OWNER TO coolingd_owner;
 ALTER FUNCTION cd_audit_seal(integer) OWNER TO coolingd_owner;
+ALTER FUNCTION cd_audit_canonical(bigint, timestamptz, text, text, text, text, jsonb)
+    OWNER TO coolingd_owner;
+ALTER FUNCTION cd_us(timestamptz) OWNER TO coolingd_owner;
+ALTER FUNCTION cd_ts(bigint) OWNER TO coolingd_owner;
+ALTER FUNCTION cd_refuse_change() OWNER TO coolingd_owner;
 
 REVOKE ALL ON FUNCTION cd_audit_seal(integer) FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO coolingd_app;
@@ -136,5 +142,7 @@ GRANT SELECT ON lender, api_client, mrp, schema_migrations TO coolingd_app;
 GRANT SELECT, INSERT, UPDATE ON loan TO coolingd_app;
 GRANT SELECT, INSERT ON audit_event, disbursement_idempotency TO coolingd_app;
 GRANT SELECT ON audit_chain TO coolingd_app;
+-- the export timer runs coolingctl with the daemon's configuration
+GRANT SELECT, INSERT, UPDATE ON export_job TO coolingd_app;
 GRANT USAGE ON SEQUENCE loan_id_seq, audit_event_seq_seq TO coolingd_app;
 GRANT EXECUTE ON FUNCTION cd_audit_seal(integer) TO coolingd_app;

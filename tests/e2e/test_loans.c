@@ -880,9 +880,6 @@ START_TEST(test_same_consent_again_after_cancellation_is_409)
 	consented_verified_cancelled("CX-2", 502, consent);
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", consent);
 	act("CX-2", "consent", body, &r);
-	/* BUG: coolingd answers 200 and the loan (a "repeat") instead of 409
-	 * invalid_state: on_consent_read() in daemon/handlers.c checks for a
-	 * repeat before it checks for cancellation. */
 	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
 	http_resp_free(&r);
 	act("CX-2", "consent", "{}", &r);
@@ -898,9 +895,6 @@ START_TEST(test_same_verification_again_after_cancellation_is_409)
 	struct http_resp r;
 	consented_verified_cancelled("CX-4", 504, consent);
 	act("CX-4", "in-person-verification", "{\"branch_id\":\"B1\",\"officer_id\":\"O1\"}", &r);
-	/* BUG: coolingd answers 200 (a "repeat") instead of 409 invalid_state:
-	 * on_verify_read() in daemon/handlers.c checks for a repeat before it
-	 * checks for cancellation. */
 	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "CX-4", NULL), 3);

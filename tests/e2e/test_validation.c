@@ -636,10 +636,6 @@ START_TEST(test_approval_without_any_body_is_400_not_415)
 	struct http_resp r;
 	/* No body and no Content-Type (Content-Length: 0). */
 	post_approval_text(NULL, NULL, &r);
-	/* BUG: coolingd answers 415 unsupported_media_type: dispatch_authorized()
-	 * in daemon/http.c demands application/json whenever the route requires
-	 * a body, even when the body is empty; an empty body where one is
-	 * required is 400 malformed_json. */
 	E2E_ASSERT_ERROR(&r, 400, "malformed_json", NULL);
 	http_resp_free(&r);
 	assert_no_writes(before);

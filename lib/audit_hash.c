@@ -1,0 +1,81 @@
+/*
+ * The audit chain's hash in C (see audit_hash.h): the twin of
+ * cd_audit_canonical() and the sha256() step of cd_audit_seal().
+ */
+#include "audit_hash.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+static void put(EVP_MD_CTX *md, const char *s)
+{
+	EVP_DigestUpdate(md, s, strlen(s));
+}
+
+void audit_hash_next(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int64_t at_us,
+                     const char *actor, const char *lender, const char *loan, const char *type,
+                     const char *detail_json, unsigned char out[AUDIT_HASH_LEN])
+{
+	/* The integers exactly as bigint::text writes them: plain decimal. */
+	char num[48];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	/* Allocation of a digest context only fails when memory is gone;
+	 * then no hash can match, which verify reports as a broken chain
+	 * rather than crashing. */
+	if (md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		memset(out, 0xff, AUDIT_HASH_LEN);
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	EVP_DigestUpdate(md, prev, AUDIT_HASH_LEN);
+	snprintf(num, sizeof(num), "%" PRId64 "\n%" PRId64 "\n", seq, at_us);
+	put(md, num);
+	put(md, actor);
+	put(md, "\n");
+	/* coalesce(lender, '') and coalesce(loan, '') */
+	put(md, lender ? lender : "");
+	put(md, "\n");
+	put(md, loan ? loan : "");
+	put(md, "\n");
+	put(md, type);
+	put(md, "\n");
+	put(md, detail_json);
+	unsigned int len = 0;
+	EVP_DigestFinal_ex(md, out, &len);
+	EVP_MD_CTX_free(md);
+}
+
+void audit_hash_hex(const unsigned char h[AUDIT_HASH_LEN], char out[AUDIT_HASH_HEX_BUF])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < AUDIT_HASH_LEN; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[2 * AUDIT_HASH_LEN] = '\0';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool audit_hash_from_hex(const char *hex, unsigned char out[AUDIT_HASH_LEN])
+{
+	for (int i = 0; i < AUDIT_HASH_LEN; i++) {
+		int hi = hex_value(hex[2 * i]);
+		int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
+		if (lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[2 * AUDIT_HASH_LEN] == '\0';
+}

@@ -1,0 +1,399 @@
+/*
+ * End-to-end tests of authentication and roles (CONTRACT.md, "HTTP API"):
+ * every /v1 call needs a bearer token that coolingctl issued and has not
+ * revoked (else 401 unauthorized); a lender acts only under its own lender
+ * and sees only its own loans of a borrower; compliance and auditor read
+ * everything and write nothing (403 forbidden); /healthz and /readyz are
+ * open.
+ */
+#include "check_main.h"
+#include "support/e2e.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct e2e_env env;
+static char *tok1;    /* core1, lender BANK1 */
+static char *tok2;    /* core2, lender BANK2 */
+static char *tok_cmp; /* compliance */
+static char *tok_aud; /* auditor */
+static char iin[13];  /* a borrower with a loan at each lender */
+
+static void approve_or_die(const char *token, const char *lender, const char *loan_id)
+{
+	char path[128], body[512];
+	snprintf(path, sizeof path, "/v1/lenders/%s/loans", lender);
+	snprintf(body, sizeof body,
+	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
+	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
+	         "\"first_time_borrower\":false}",
+	         loan_id, iin);
+	struct http_resp r;
+	if (http_req(env.d.port, "POST", path, token, body, NULL, &r) != 0 || r.status != 201) {
+		fprintf(stderr, "auth setup: approval %s/%s: %d %s\n", lender, loan_id, r.status,
+		        r.body ? r.body : "");
+		e2e_stop(&env);
+		exit(EXIT_FAILURE);
+	}
+	http_resp_free(&r);
+}
+
+static void setup(void)
+{
+	e2e_start(&env, "auth", NULL);
+	e2e_lender_add(&env, "BANK1", "bank");
+	e2e_lender_add(&env, "BANK2", "mfo");
+	tok1 = e2e_client_add(&env, "core1", "lender", "BANK1");
+	tok2 = e2e_client_add(&env, "core2", "lender", "BANK2");
+	tok_cmp = e2e_client_add(&env, "compliance1", "compliance", NULL);
+	tok_aud = e2e_client_add(&env, "auditor1", "auditor", NULL);
+	e2e_iin(iin, 4242);
+	approve_or_die(tok1, "BANK1", "A-1");
+	approve_or_die(tok2, "BANK2", "B-1");
+	approve_or_die(tok1, "BANK1", "A-2");
+}
+
+static void teardown(void)
+{
+	e2e_stop(&env);
+	free(tok1);
+	free(tok2);
+	free(tok_cmp);
+	free(tok_aud);
+}
+
+/* One request with a raw Authorization header (or none: NULL). */
+static void call_auth(const char *method, const char *path, const char *authorization,
+                      const char *body, struct http_resp *out)
+{
+	char hdr[512] = "";
+	if (authorization)
+		snprintf(hdr, sizeof hdr, "Authorization: %s\r\n", authorization);
+	e2e_call(&env, method, path, NULL, body, authorization ? hdr : NULL, out);
+}
+
+static const char approval_body[] =
+    "{\"loan_id\":\"X-1\",\"borrower_iin\":\"900101300126\",\"amount\":\"1000.00\","
+    "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false}";
+
+START_TEST(test_missing_or_malformed_token_is_401_unauthorized)
+{
+	static const char *const bad[] = {
+	    NULL,                     /* no header */
+	    "",                       /* empty */
+	    "Bearer",                 /* no token */
+	    "Bearer ",                /* empty token */
+	    "Basic Y29yZTE6c2VjcmV0", /* another scheme */
+	    "Bearer not-a-token",
+	    "Bearer cdt_",
+	    "Bearer cdt_zz_zz",
+	    "Token cdt_0123456789ab_0123456789abcdef0123456789abcdef01234567",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct http_resp r;
+		call_auth("GET", "/v1/lenders/BANK1/loans/A-1", bad[i], NULL, &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		http_resp_free(&r);
+		call_auth("POST", "/v1/lenders/BANK1/loans", bad[i], approval_body, &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		http_resp_free(&r);
+	}
+	/* Nothing was written by the refused approvals. */
+	ck_assert_int_eq(e2e_sql_num(&env, "SELECT count(*) FROM loan WHERE loan_id = 'X-1'", NULL),
+	                 0);
+}
+END_TEST
+
+START_TEST(test_unknown_token_is_401_unauthorized)
+{
+	struct http_resp r;
+	/* A well-formed token that was never issued. */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1",
+	         "cdt_000000000000_0000000000000000000000000000000000000000", NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+
+	/* A real token's public part with another secret. */
+	char forged[256];
+	snprintf(forged, sizeof forged, "%s", tok1);
+	size_t n = strlen(forged);
+	forged[n - 1] = forged[n - 1] == '0' ? '1' : '0';
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", forged, NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+
+	/* A real token cut short or lengthened. */
+	snprintf(forged, sizeof forged, "%.*s", (int)n - 1, tok1);
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", forged, NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+	snprintf(forged, sizeof forged, "%s0", tok1);
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", forged, NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+
+	/* And the real one works. */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_bearer_scheme_is_case_insensitive)
+{
+	/* RFC 7235: the auth scheme is case-insensitive. */
+	char hdr[256];
+	struct http_resp r;
+	snprintf(hdr, sizeof hdr, "bearer %s", tok1);
+	call_auth("GET", "/v1/lenders/BANK1/loans/A-1", hdr, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_revoked_token_is_401_on_the_very_next_request)
+{
+	struct http_resp r;
+	char *tok = e2e_client_add(&env, "core1-temp", "lender", "BANK1");
+	/* Used on every worker before the revocation (threads = cores). */
+	for (int i = 0; i < 6; i++) {
+		e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		http_resp_free(&r);
+	}
+	int code = -1;
+	char *out = run_ctl(env.db_url, &code, "client revoke core1-temp");
+	ck_assert_msg(out && code == 0, "coolingctl client revoke: exit %d", code);
+	free(out);
+	for (int i = 0; i < 6; i++) {
+		e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		http_resp_free(&r);
+	}
+	/* Other clients are untouched. */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_lender_on_another_lenders_path_is_403_forbidden)
+{
+	static const struct {
+		const char *method, *path, *body;
+	} calls[] = {
+	    {"GET", "/v1/lenders/BANK2/loans/B-1", NULL},
+	    {"GET", "/v1/lenders/BANK2/loans/NO-SUCH-LOAN", NULL},
+	    {"POST", "/v1/lenders/BANK2/loans", approval_body},
+	    {"POST", "/v1/lenders/BANK2/loans/B-1/consent", "{}"},
+	    {"POST", "/v1/lenders/BANK2/loans/B-1/in-person-verification",
+	     "{\"branch_id\":\"B\",\"officer_id\":\"O\"}"},
+	    {"POST", "/v1/lenders/BANK2/loans/B-1/cancellation", "{\"reason\":\"x\"}"},
+	    {"POST", "/v1/lenders/BANK2/loans/B-1/disbursement", "{}"},
+	    /* Lender ids are compared exactly. */
+	    {"GET", "/v1/lenders/bank1/loans/A-1", NULL},
+	};
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+		struct http_resp r;
+		e2e_call(&env, calls[i].method, calls[i].path, tok1, calls[i].body, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 403, "forbidden", NULL);
+		http_resp_free(&r);
+	}
+	/* Nothing happened to BANK2's loan. */
+	ck_assert_int_eq(e2e_audit_count(&env, "BANK2", "B-1", NULL), 1);
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "SELECT count(*) FROM loan WHERE lender_id = 'BANK2' AND "
+	                             "loan_id = 'B-1' AND consent_at IS NULL AND cancelled_at IS "
+	                             "NULL AND disbursed_at IS NULL",
+	                             NULL),
+	                 1);
+}
+END_TEST
+
+START_TEST(test_bad_token_on_another_lenders_path_is_401_not_403)
+{
+	struct http_resp r;
+	e2e_call(&env, "GET", "/v1/lenders/BANK2/loans/B-1", "cdt_nope", NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_compliance_and_auditor_may_not_post_anything)
+{
+	static const struct {
+		const char *path, *body;
+	} posts[] = {
+	    {"/v1/lenders/BANK1/loans", approval_body},
+	    {"/v1/lenders/BANK1/loans/A-1/consent", "{}"},
+	    {"/v1/lenders/BANK1/loans/A-1/in-person-verification",
+	     "{\"branch_id\":\"B\",\"officer_id\":\"O\"}"},
+	    {"/v1/lenders/BANK1/loans/A-1/cancellation", "{\"reason\":\"x\"}"},
+	    {"/v1/lenders/BANK1/loans/A-1/disbursement", "{}"},
+	};
+	const char *tokens[] = {tok_cmp, tok_aud};
+	for (size_t t = 0; t < 2; t++) {
+		for (size_t i = 0; i < sizeof posts / sizeof posts[0]; i++) {
+			struct http_resp r;
+			e2e_call(&env, "POST", posts[i].path, tokens[t], posts[i].body, NULL, &r);
+			E2E_ASSERT_ERROR(&r, 403, "forbidden", NULL);
+			http_resp_free(&r);
+		}
+	}
+	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "A-1", NULL), 1);
+	ck_assert_int_eq(e2e_sql_num(&env, "SELECT count(*) FROM loan WHERE loan_id = 'X-1'", NULL),
+	                 0);
+}
+END_TEST
+
+START_TEST(test_compliance_and_auditor_may_get_any_lenders_loan)
+{
+	const char *tokens[] = {tok_cmp, tok_aud};
+	for (size_t t = 0; t < 2; t++) {
+		struct http_resp r;
+		e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tokens[t], NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		E2E_ASSERT_JSTR(r.json, "lender", "BANK1");
+		http_resp_free(&r);
+		e2e_call(&env, "GET", "/v1/lenders/BANK2/loans/B-1", tokens[t], NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		E2E_ASSERT_JSTR(r.json, "lender", "BANK2");
+		http_resp_free(&r);
+		e2e_call(&env, "GET", "/v1/lenders/BANK2/loans/NO-SUCH", tokens[t], NULL, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 404, "not_found", NULL);
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+/* The loan_ids of a borrower listing, in order, comma-separated. */
+static void listing(const char *token, char *out, size_t size)
+{
+	char path[64];
+	struct http_resp r;
+	snprintf(path, sizeof path, "/v1/borrowers/%s/loans", iin);
+	e2e_call(&env, "GET", path, token, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	json_t *loans = e2e_json_at(r.json, "loans");
+	ck_assert_msg(json_is_array(loans), "no loans array: %s", r.body);
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(loans); i++) {
+		json_t *l = json_array_get(loans, i);
+		const char *lender = e2e_jstr(l, "lender"), *id = e2e_jstr(l, "loan_id");
+		ck_assert(lender && id);
+		used +=
+		    (size_t)snprintf(out + used, size - used, "%s%s/%s", i ? "," : "", lender, id);
+	}
+	http_resp_free(&r);
+}
+
+START_TEST(test_lender_sees_only_its_own_loans_in_borrower_listing)
+{
+	char got[512];
+	listing(tok1, got, sizeof got);
+	ck_assert_str_eq(got, "BANK1/A-2,BANK1/A-1"); /* newest first */
+	listing(tok2, got, sizeof got);
+	ck_assert_str_eq(got, "BANK2/B-1");
+}
+END_TEST
+
+START_TEST(test_compliance_and_auditor_see_every_lenders_loans_in_borrower_listing)
+{
+	char got[512];
+	listing(tok_cmp, got, sizeof got);
+	ck_assert_str_eq(got, "BANK1/A-2,BANK2/B-1,BANK1/A-1");
+	listing(tok_aud, got, sizeof got);
+	ck_assert_str_eq(got, "BANK1/A-2,BANK2/B-1,BANK1/A-1");
+}
+END_TEST
+
+START_TEST(test_borrower_listing_needs_a_token)
+{
+	char path[64];
+	struct http_resp r;
+	snprintf(path, sizeof path, "/v1/borrowers/%s/loans", iin);
+	e2e_call(&env, "GET", path, NULL, NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_lender_may_not_read_the_audit_trail_or_the_loan_export)
+{
+	static const char *const paths[] = {"/v1/audit", "/v1/audit?after=0&limit=10", "/v1/loans",
+	                                    "/v1/loans?lender=BANK1"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		struct http_resp r;
+		e2e_call(&env, "GET", paths[i], tok1, NULL, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 403, "forbidden", NULL);
+		http_resp_free(&r);
+		e2e_call(&env, "GET", paths[i], NULL, NULL, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_compliance_and_auditor_may_read_the_audit_trail_and_the_loan_export)
+{
+	const char *tokens[] = {tok_cmp, tok_aud};
+	for (size_t t = 0; t < 2; t++) {
+		struct http_resp r;
+		e2e_call(&env, "GET", "/v1/audit?limit=1000", tokens[t], NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		ck_assert_msg(json_is_array(e2e_json_at(r.json, "events")), "%s", r.body);
+		http_resp_free(&r);
+		e2e_call(&env, "GET", "/v1/loans", tokens[t], NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		ck_assert_msg(json_array_size(e2e_json_at(r.json, "loans")) >= 3, "%s", r.body);
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_healthz_and_readyz_need_no_token)
+{
+	struct http_resp r;
+	e2e_call(&env, "GET", "/healthz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "status", "ok");
+	http_resp_free(&r);
+	e2e_call(&env, "GET", "/readyz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	/* A bad token does not spoil them either. */
+	e2e_call(&env, "GET", "/healthz", "cdt_nope", NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *tc = tcase_create("auth");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_missing_or_malformed_token_is_401_unauthorized);
+	tcase_add_test(tc, test_unknown_token_is_401_unauthorized);
+	tcase_add_test(tc, test_bearer_scheme_is_case_insensitive);
+	tcase_add_test(tc, test_revoked_token_is_401_on_the_very_next_request);
+	tcase_add_test(tc, test_lender_on_another_lenders_path_is_403_forbidden);
+	tcase_add_test(tc, test_bad_token_on_another_lenders_path_is_401_not_403);
+	tcase_add_test(tc, test_compliance_and_auditor_may_not_post_anything);
+	tcase_add_test(tc, test_compliance_and_auditor_may_get_any_lenders_loan);
+	tcase_add_test(tc, test_lender_sees_only_its_own_loans_in_borrower_listing);
+	tcase_add_test(tc, test_compliance_and_auditor_see_every_lenders_loans_in_borrower_listing);
+	tcase_add_test(tc, test_borrower_listing_needs_a_token);
+	tcase_add_test(tc, test_lender_may_not_read_the_audit_trail_or_the_loan_export);
+	tcase_add_test(tc,
+	               test_compliance_and_auditor_may_read_the_audit_trail_and_the_loan_export);
+	tcase_add_test(tc, test_healthz_and_readyz_need_no_token);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CD_CHECK_MAIN(auth_suite)
