@@ -507,3 +507,159 @@ bool parse_count(const char *s, int64_t *out)
 	*out = v;
 	return true;
 }
+
+/* ---- the direct loan writer ---- */
+
+struct out {
+	char *buf;
+	size_t size, len;
+};
+
+static void out_raw(struct out *o, const char *s, size_t n)
+{
+	if (o->len < o->size) {
+		size_t room = o->size - o->len;
+		memcpy(o->buf + o->len, s, n < room ? n : room);
+	}
+	o->len += n;
+}
+
+static void out_str(struct out *o, const char *s)
+{
+	out_raw(o, s, strlen(s));
+}
+
+/* A JSON string, escaped as jansson escapes it (no JSON_ENSURE_ASCII, no
+ * JSON_ESCAPE_SLASH). */
+static void out_json_string(struct out *o, const char *s)
+{
+	out_raw(o, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char e[8];
+		switch (*p) {
+		case '"':
+			out_raw(o, "\\\"", 2);
+			break;
+		case '\\':
+			out_raw(o, "\\\\", 2);
+			break;
+		case '\b':
+			out_raw(o, "\\b", 2);
+			break;
+		case '\f':
+			out_raw(o, "\\f", 2);
+			break;
+		case '\n':
+			out_raw(o, "\\n", 2);
+			break;
+		case '\r':
+			out_raw(o, "\\r", 2);
+			break;
+		case '\t':
+			out_raw(o, "\\t", 2);
+			break;
+		default:
+			if (*p < 0x20) {
+				snprintf(e, sizeof(e), "\\u%04X", *p);
+				out_raw(o, e, 6);
+			} else {
+				out_raw(o, (const char *)p, 1);
+			}
+		}
+	}
+	out_raw(o, "\"", 1);
+}
+
+static void out_key(struct out *o, const char *key)
+{
+	out_raw(o, o->len > 1 ? ",\"" : "\"", o->len > 1 ? 2 : 1);
+	out_str(o, key);
+	out_raw(o, "\":", 2);
+}
+
+static void out_kv_str(struct out *o, const char *key, const char *value)
+{
+	out_key(o, key);
+	out_json_string(o, value);
+}
+
+static void out_kv_bool(struct out *o, const char *key, bool value)
+{
+	out_key(o, key);
+	out_str(o, value ? "true" : "false");
+}
+
+static void out_kv_int(struct out *o, const char *key, int64_t value)
+{
+	char n[24];
+	out_key(o, key);
+	out_raw(o, n, (size_t)snprintf(n, sizeof(n), "%lld", (long long)value));
+}
+
+static void out_kv_ts(struct out *o, const char *key, int64_t ts)
+{
+	if (ts == TS_NULL) {
+		out_key(o, key);
+		out_str(o, "null");
+		return;
+	}
+	char b[TS_BUF];
+	ts_format_utc(ts, b);
+	out_kv_str(o, key, b);
+}
+
+static void out_kv_money(struct out *o, const char *key, int64_t tiyn)
+{
+	char b[MONEY_BUF];
+	money_format(tiyn, b);
+	out_kv_str(o, key, b);
+}
+
+size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
+{
+	struct out o = {buf, size, 0};
+	out_raw(&o, "{", 1);
+	out_kv_str(&o, "lender", l->lender);
+	out_kv_str(&o, "loan_id", l->loan_id);
+	out_kv_str(&o, "borrower_iin", l->borrower_iin);
+	out_kv_money(&o, "amount", l->amount_tiyn);
+	out_kv_str(&o, "currency", "KZT");
+	out_kv_str(&o, "channel", channel_name(l->channel));
+	out_kv_bool(&o, "secured", l->secured);
+	out_kv_bool(&o, "first_time_borrower", l->first_time_borrower);
+	out_kv_str(&o, "status", status_name(v->status));
+	out_kv_bool(&o, "cooling_required", l->cooling_required);
+	if (l->cooling_required) {
+		out_kv_int(&o, "cooling_period_seconds", l->cooling_period_s);
+	} else {
+		out_key(&o, "cooling_period_seconds");
+		out_str(&o, "null");
+	}
+	out_kv_money(&o, "threshold_amount", l->threshold_tiyn);
+	out_kv_int(&o, "mrp", l->mrp_tenge);
+	out_kv_str(&o, "policy", l->policy);
+	out_kv_ts(&o, "approved_at", l->approved_at);
+	out_kv_ts(&o, "consent_at", l->consent_at);
+	out_kv_ts(&o, "cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
+	out_kv_bool(&o, "in_person_required", l->in_person_required);
+	out_kv_ts(&o, "in_person_verified_at", l->in_person_verified_at);
+	out_kv_ts(&o, "disbursed_at", l->disbursed_at);
+	out_kv_ts(&o, "cancelled_at", l->cancelled_at);
+	out_key(&o, "blockers");
+	out_raw(&o, "[", 1);
+	bool first = true;
+	for (int i = 0; i < BLOCKER__COUNT; i++) {
+		if (!(v->blockers & (1u << i)))
+			continue;
+		if (!first)
+			out_raw(&o, ",", 1);
+		out_json_string(&o, blocker_name((enum blocker)i));
+		first = false;
+	}
+	out_raw(&o, "]", 1);
+	out_kv_ts(&o, "earliest_disbursement_at", v->earliest_disbursement_at);
+	out_raw(&o, "}", 1);
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len;
+}

@@ -76,6 +76,13 @@ bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id);
 bool parse_count(const char *s, int64_t *out);
 
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
+
+/* The same loan as codec_loan_json() would print with JSON_COMPACT, written
+ * straight into buf without building a tree (the hot path of every answer).
+ * Returns the length it needs, excluding the NUL; when that is >= size the
+ * output is cut short and the caller falls back to codec_loan_json(). */
+size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf,
+			size_t size);
 /* ["cooling_period_active", ...] */
 json_t *codec_blockers_json(unsigned blockers);
 /* A timestamp as "....Z", or JSON null for TS_NULL. */

@@ -1201,6 +1201,75 @@ START_TEST(test_error_json_of_a_parser_error_names_the_field)
 }
 END_TEST
 
+/* The direct writer of the hot path must print byte for byte what jansson
+ * prints for the same loan, for every combination of state. */
+START_TEST(test_direct_loan_writer_prints_exactly_what_jansson_prints)
+{
+	unsigned seed = 12345;
+	for (int n = 0; n < 2000; n++) {
+		struct loan l;
+		memset(&l, 0, sizeof(l));
+		seed = seed * 1103515245u + 12345u;
+		unsigned bits = seed >> 8;
+		snprintf(l.lender, sizeof(l.lender), "%s", (bits & 1) ? "BANK1" : "M.F:O_2-x");
+		snprintf(l.loan_id, sizeof(l.loan_id), "LN-%u", bits % 100000);
+		snprintf(l.borrower_iin, sizeof(l.borrower_iin), "900101300126");
+		l.amount_tiyn = 1 + (int64_t)(bits % 99999999) * 1000;
+		l.channel = (bits & 2) ? CHANNEL_BRANCH : CHANNEL_ONLINE;
+		l.secured = bits & 4;
+		l.first_time_borrower = bits & 8;
+		snprintf(l.policy, sizeof(l.policy), "kz-card");
+		l.mrp_tenge = 4325;
+		l.threshold_tiyn = 64875000;
+		l.cooling_required = bits & 16;
+		l.cooling_period_s = l.cooling_required ? 86400 : 0;
+		l.in_person_required = bits & 32;
+		int64_t base = INT64_C(1764410400) * USEC_PER_SEC + (int64_t)(bits % 1000000);
+		l.approved_at = base;
+		l.consent_at = (bits & 64) ? base + 60 * USEC_PER_SEC : TS_NULL;
+		l.cooling_ends_at = l.cooling_required && l.consent_at != TS_NULL
+		                        ? l.consent_at + 86400 * USEC_PER_SEC
+		                        : TS_NULL;
+		l.in_person_verified_at = (bits & 128) ? base + 7 : TS_NULL;
+		l.disbursed_at =
+		    (bits & 256) && !(bits & 512) ? base + 90000 * USEC_PER_SEC : TS_NULL;
+		l.cancelled_at = (bits & 512) ? base + 30 * USEC_PER_SEC : TS_NULL;
+		struct loan_view v;
+		loan_evaluate(&l, base + (int64_t)(bits % 200000) * USEC_PER_SEC, &v);
+
+		json_t *j = codec_loan_json(&l, &v);
+		char *want = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		char got[2048];
+		size_t len = codec_loan_write(&l, &v, got, sizeof(got));
+		ck_assert_uint_lt(len, sizeof(got));
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(len, strlen(want));
+		free(want);
+	}
+}
+END_TEST
+
+START_TEST(test_direct_loan_writer_reports_the_size_it_needs_when_cut_short)
+{
+	struct loan l;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.lender, sizeof(l.lender), "B");
+	snprintf(l.loan_id, sizeof(l.loan_id), "L");
+	snprintf(l.policy, sizeof(l.policy), "kz-card");
+	l.approved_at = 0;
+	l.consent_at = l.cooling_ends_at = l.in_person_verified_at = TS_NULL;
+	l.disbursed_at = l.cancelled_at = TS_NULL;
+	struct loan_view v;
+	loan_evaluate(&l, 0, &v);
+	char full[2048], small[16];
+	size_t need = codec_loan_write(&l, &v, full, sizeof(full));
+	ck_assert_uint_eq(codec_loan_write(&l, &v, small, sizeof(small)), need);
+	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+	ck_assert(strncmp(small, full, sizeof(small) - 1) == 0);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -1289,6 +1358,8 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_error_json_has_code_message_and_field);
 	tcase_add_test(tc, test_error_json_omits_field_when_empty);
 	tcase_add_test(tc, test_error_json_of_a_parser_error_names_the_field);
+	tcase_add_test(tc, test_direct_loan_writer_prints_exactly_what_jansson_prints);
+	tcase_add_test(tc, test_direct_loan_writer_reports_the_size_it_needs_when_cut_short);
 	suite_add_tcase(s, tc);
 	return s;
 }
