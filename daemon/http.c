@@ -1,11 +1,14 @@
 /*
- * HTTP: the listener of one worker, routing, authentication, body limits,
- * replies and the access log. Holds no business rule: the handlers in
- * handlers.c call lib/ for every decision.
+ * HTTP: the listeners of one worker (plain, and HTTPS with [tls]), the
+ * connection limit, routing, authentication and its rate limit, header and
+ * body limits, replies and the access log. Holds no business rule: the
+ * handlers in handlers.c call lib/ for every decision.
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +19,9 @@
 
 #include "iin.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "request.h"
-
-#define MAX_HEADERS_BYTES 16384
+#include "tls.h"
 
 static int64_t mono_ns(void)
 {
@@ -52,6 +55,10 @@ static const char *reason_phrase(int status)
 		return "Unsupported Media Type";
 	case 422:
 		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -123,15 +130,17 @@ static void drain_check(struct worker *w)
 
 /* Writes the access-log line and frees the request. Called after the reply
  * was handed to evhttp, which may already have freed r->req (a client that
- * went away), so it reads only what was saved before. */
-static void request_finish(struct request *r, int status, const char *method, const char *path)
+ * went away), so it reads only what was saved before. tls_client is the
+ * subject CN of a verified client certificate (mutual TLS), else "". */
+static void request_finish(struct request *r, int status, const char *method, const char *path,
+                           const char *tls_client)
 {
 	struct worker *w = r->w;
 	char st[8], dur[32];
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
 	log_kv(LOG_INFO, "request", "method", method, "path", path, "status", st, "duration_ms",
-	       dur, "client", r->client, NULL);
+	       dur, "client", r->client, tls_client[0] ? "tls_client" : NULL, tls_client, NULL);
 	json_decref(r->body);
 	free(r->refusal_body);
 	free(r);
@@ -145,6 +154,13 @@ void reply_json(struct request *r, int status, json_t *body)
 	char path[512];
 	const char *uri = evhttp_request_get_uri(r->req);
 	loggable_path(uri ? uri : "", path, sizeof(path));
+	char tls_client[128] = "";
+	if (r->w->tls_http != NULL) {
+		struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+		if (evcon != NULL)
+			tls_peer_cn(evhttp_connection_get_bufferevent(evcon), tls_client,
+			            sizeof(tls_client));
+	}
 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", "application/json");
@@ -163,7 +179,7 @@ void reply_json(struct request *r, int status, json_t *body)
 		evbuffer_free(buf);
 	free(s);
 	json_decref(body);
-	request_finish(r, status, method, path);
+	request_finish(r, status, method, path, tls_client);
 }
 
 void reply_error(struct request *r, const struct cd_error *err)
@@ -252,6 +268,38 @@ static bool is_json_content_type(const char *ct)
 
 static void on_auth(PGresult *res, void *arg);
 
+/* The rate limiter's key for the request's source address; family 0 when
+ * there is none. */
+static void source_key(struct request *r, struct rl_key *k)
+{
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	if (addr == NULL || !ratelimit_key(addr, k))
+		memset(k, 0, sizeof(*k));
+}
+
+/* A presented token that did not verify: counts against the source address. */
+static void auth_failed(struct request *r)
+{
+	struct rl_key k;
+	source_key(r, &k);
+	if (ratelimit_failure(&k)) {
+		char *addr = NULL;
+		ev_uint16_t port = 0;
+		evhttp_connection_get_peer(evhttp_request_get_connection(r->req), &addr, &port);
+		char n[32], win[32];
+		snprintf(n, sizeof(n), "%lld", (long long)r->rt->cfg.auth_failures_per_minute);
+		snprintf(win, sizeof(win), "%llds", (long long)r->rt->cfg.auth_failure_window_s);
+		log_kv(LOG_WARN,
+		       "too many failed authentications; refusing this address for a while", "peer",
+		       addr ? addr : "", "failures", n, "window", win, NULL);
+	}
+	reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
+}
+
 static void dispatch_authorized(struct request *r)
 {
 	const struct route *rt = r->route;
@@ -294,7 +342,7 @@ static void on_auth(PGresult *res, void *arg)
 	unsigned char stored[TOKEN_HASH_LEN];
 	if (PQntuples(res) != 1 || !token_hash_from_bytea_text(PQgetvalue(res, 0, 3), stored) ||
 	    !token_hash_equal(stored, r->token_hash)) {
-		reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
+		auth_failed(r);
 		return;
 	}
 	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
@@ -322,6 +370,23 @@ static void authenticate(struct request *r)
 {
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	if (auth != NULL) {
+		/* An address that failed too often is refused before its token
+		 * costs a database round trip, good token or not. */
+		struct rl_key k;
+		source_key(r, &k);
+		int64_t retry = ratelimit_blocked(&k);
+		if (retry > 0) {
+			char s[32];
+			snprintf(s, sizeof(s), "%lld", (long long)retry);
+			evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After",
+			                  s);
+			reply_simple_error(r, 429, "too_many_requests", NULL,
+			                   "too many failed authentications from this address; "
+			                   "try again after Retry-After seconds");
+			return;
+		}
+	}
 	const char *token = NULL;
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
 		token = auth + 7;
@@ -336,6 +401,19 @@ static void authenticate(struct request *r)
 	token_hash(token, r->token_hash);
 	const char *params[] = {r->token_id};
 	request_exec(r, STMT_AUTH, params, on_auth);
+}
+
+/* The size of the request line and the header fields as they came, give or
+ * take the line ends ("K: V\r\n"). */
+static int64_t header_bytes(struct evhttp_request *req)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	int64_t n = (int64_t)strlen(method_name(evhttp_request_get_command(req))) +
+	            (int64_t)(uri ? strlen(uri) : 0) + (int64_t)strlen("  HTTP/1.1\r\n");
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	for (struct evkeyval *kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next)
+		n += (int64_t)(strlen(kv->key) + strlen(kv->value)) + 4;
+	return n;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -356,6 +434,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
 		reply_simple_error(r, 503, "unavailable", NULL,
 		                   "shutting down; nothing was decided");
+		return;
+	}
+
+	if (header_bytes(req) > r->rt->cfg.max_header_bytes) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_simple_error(r, 431, "request_header_fields_too_large", NULL,
+		                   "the request line and headers are larger than max_header_bytes");
 		return;
 	}
 
@@ -396,15 +481,210 @@ static void on_request(struct evhttp_request *req, void *arg)
 	authenticate(r);
 }
 
-static bool resolve_listen(const struct config *c, struct sockaddr_storage *ss, socklen_t *len)
+/* ---- connections: the limit, and the listeners ---- */
+
+/*
+ * server.max_connections. libevent 2.1's evhttp has no such limit, but every
+ * connection it accepts gets its bufferevent from our bevcb, so that is
+ * where we count. To count the connection's end, we ask evhttp to call us
+ * when it frees the connection (evhttp_connection_set_closecb(), which
+ * evhttp_connection_free() calls whatever the reason: a reply with
+ * Connection: close, the client gone, a timeout, a failed TLS handshake,
+ * evhttp_free() at exit). The bevcb does not see the connection object
+ * itself; evhttp makes it right after the bevcb returns and makes itself the
+ * bufferevent's callback argument. So the bevcb keeps a reference to the new
+ * bufferevent and activates conns_ev, which runs once the accept callback
+ * has returned, before any I/O on the new connection: it finds the
+ * connection through bufferevent_getcb() and sets the close callback. A
+ * bufferevent whose callbacks are gone by then was already freed by evhttp
+ * (it could not set up the connection), and counts as closed at once.
+ *
+ * (A pass-through bufferevent_filter with a free-context callback looks
+ * simpler, and libevent 2.1.12 does forward evhttp's bufferevent_setfd()
+ * through it, but replies then stall or get lost, as tried: evhttp queues a
+ * reply while EV_WRITE is disabled and then enables it, which a filter does
+ * not take as a cue to pass the data on (be_filter_enable); and a filter's
+ * write callback means "moved to the bufferevent below", not "sent", which
+ * is when evhttp frees a Connection: close connection.)
+ *
+ * At the limit a worker stops accepting (evconnlistener_disable), so that
+ * new connections wait in the kernel's listen backlog instead of being
+ * accepted and dropped; below it again every worker resumes. The count is
+ * shared by the workers; the worker that crosses the limit tells the others
+ * through their limits_ev, since a worker touches only its own listeners.
+ * Workers that accept at the very same moment may overshoot the limit by a
+ * few connections.
+ */
+
+static void notify_workers(struct server *s)
+{
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].limits_ev != NULL)
+			event_active(s->workers[i].limits_ev, 0, 0);
+}
+
+/* Accepts or not, as the count and the worker's state say. */
+static void listeners_apply(struct worker *w)
+{
+	struct server *s = w->srv;
+	bool want = !w->draining && !atomic_load(&s->stopping) &&
+	            atomic_load(&s->connections) < s->cfg.max_connections;
+	if (want == w->accepting)
+		return;
+	w->accepting = want;
+	struct evhttp_bound_socket *bound[] = {w->bound, w->tls_bound};
+	for (size_t i = 0; i < sizeof(bound) / sizeof(bound[0]); i++) {
+		if (bound[i] == NULL)
+			continue;
+		struct evconnlistener *l = evhttp_bound_socket_get_listener(bound[i]);
+		if (want)
+			evconnlistener_enable(l);
+		else
+			evconnlistener_disable(l);
+	}
+}
+
+static void on_limits(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	listeners_apply(arg);
+}
+
+static void conn_closed(struct worker *w)
+{
+	struct server *s = w->srv;
+	long n = atomic_fetch_sub(&s->connections, 1) - 1;
+	if (n == s->cfg.max_connections - 1 && !atomic_load(&s->stopping)) {
+		log_kv(LOG_INFO, "below server.max_connections again; accepting", NULL);
+		notify_workers(s);
+	}
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_closed(arg);
+}
+
+static void conn_opened(struct worker *w)
+{
+	struct server *s = w->srv;
+	long n = atomic_fetch_add(&s->connections, 1) + 1;
+	if (n < s->cfg.max_connections)
+		return;
+	/* this worker at once: its listener's accept loop stops right here */
+	listeners_apply(w);
+	if (n == s->cfg.max_connections && !atomic_load(&s->stopping)) {
+		char max[32];
+		snprintf(max, sizeof(max), "%lld", (long long)s->cfg.max_connections);
+		log_kv(LOG_WARN,
+		       "server.max_connections reached; new connections wait in the listen backlog",
+		       "max_connections", max, NULL);
+		notify_workers(s);
+	}
+}
+
+/* Counts a new connection's bufferevent and queues it for conns_ev. Not
+ * counted when out of memory. */
+static void conn_track(struct worker *w, struct bufferevent *bev)
+{
+	if (w->new_conns_len == w->new_conns_cap) {
+		int cap = w->new_conns_cap ? w->new_conns_cap * 2 : 64;
+		struct bufferevent **p = realloc(w->new_conns, (size_t)cap * sizeof(*p));
+		if (p == NULL)
+			return;
+		w->new_conns = p;
+		w->new_conns_cap = cap;
+	}
+	bufferevent_incref(bev);
+	w->new_conns[w->new_conns_len++] = bev;
+	conn_opened(w);
+	event_active(w->conns_ev, 0, 0);
+}
+
+/* conns_ev: hooks the close of the connections accepted since last time. */
+static void conns_fixup(struct worker *w)
+{
+	for (int i = 0; i < w->new_conns_len; i++) {
+		struct bufferevent *bev = w->new_conns[i];
+		bufferevent_data_cb rcb, wcb;
+		bufferevent_event_cb ecb;
+		void *evcon = NULL;
+		bufferevent_getcb(bev, &rcb, &wcb, &ecb, &evcon);
+		if (ecb == NULL || evcon == NULL)
+			conn_closed(w); /* evhttp has already let it go */
+		else
+			evhttp_connection_set_closecb(evcon, on_conn_close, w);
+		bufferevent_decref(bev);
+	}
+	w->new_conns_len = 0;
+}
+
+static void on_new_conns(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conns_fixup(arg);
+}
+
+/* A filter that lets nothing through: for a TLS connection whose OpenSSL
+ * state could not be made, which must not fall back to plain HTTP. The
+ * request timeout closes it. */
+static enum bufferevent_filter_result blackhole(struct evbuffer *src, struct evbuffer *dst,
+                                                ev_ssize_t limit, enum bufferevent_flush_mode mode,
+                                                void *ctx)
+{
+	(void)dst;
+	(void)limit;
+	(void)mode;
+	(void)ctx;
+	evbuffer_drain(src, evbuffer_get_length(src));
+	return BEV_NEED_MORE;
+}
+
+/* evhttp's bevcb of the plain listener: what evhttp would make itself, but
+ * counted. (NULL makes evhttp try on its own.) */
+static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		conn_track(arg, bev);
+	return bev;
+}
+
+/* evhttp's bevcb of the HTTPS listener (libevent's sample/https-server.c),
+ * counted like the plain one. It must not return NULL, or evhttp would
+ * speak plain HTTP on the HTTPS port. */
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	struct bufferevent *bev = tls_bufferevent_new(base, w->srv->tls_ctx);
+	if (bev == NULL) {
+		log_kv(LOG_ERROR, "cannot set up TLS for a connection; dropping it", NULL);
+		struct bufferevent *under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+		if (under != NULL) {
+			bev = bufferevent_filter_new(under, blackhole, blackhole,
+			                             BEV_OPT_CLOSE_ON_FREE, NULL, NULL);
+			if (bev == NULL)
+				bufferevent_free(under);
+		}
+	}
+	/* NULL here only when nothing at all can be allocated */
+	if (bev != NULL)
+		conn_track(w, bev);
+	return bev;
+}
+
+static bool resolve(const char *host, int port_num, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	char port[8];
-	snprintf(port, sizeof(port), "%d", c->listen_port);
-	if (getaddrinfo(c->listen_host, port, &hints, &ai) != 0 || ai == NULL)
+	snprintf(port, sizeof(port), "%d", port_num);
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL)
 		return false;
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	*len = ai->ai_addrlen;
@@ -412,35 +692,17 @@ static bool resolve_listen(const struct config *c, struct sockaddr_storage *ss, 
 	return true;
 }
 
-bool worker_http_setup(struct worker *w)
+/* One listening socket of this worker on host:port (SO_REUSEPORT, so that
+ * every worker has its own on the same port), bound to http. */
+static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *http, const char *key,
+                                             const char *listen, const char *host, int port)
 {
-	const struct config *c = &w->srv->cfg;
-	w->http = evhttp_new(w->base);
-	if (w->http == NULL)
-		return false;
-	/* Bodies between max_body_bytes and this hard cap get a JSON 413 from
-	 * us; beyond it libevent answers 413 itself and, with lingering close,
-	 * still makes sure that the client reads it. */
-	int64_t hard_cap = c->max_body_bytes * 4;
-	if (hard_cap < 1 << 20)
-		hard_cap = 1 << 20;
-	evhttp_set_max_body_size(w->http, hard_cap);
-	evhttp_set_max_headers_size(w->http, MAX_HEADERS_BYTES);
-	evhttp_set_timeout(w->http, (int)c->request_timeout_s);
-	evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	/* every method reaches the router, which answers 405 in JSON */
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-	                                        EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(w->http, "application/json");
-	evhttp_set_gencb(w->http, on_request, w);
-
 	struct sockaddr_storage ss;
 	socklen_t len;
-	if (!resolve_listen(c, &ss, &len)) {
-		log_kv(LOG_ERROR, "cannot resolve server.listen", "listen", c->listen, NULL);
-		return false;
+	if (!resolve(host, port, &ss, &len)) {
+		log_kv(LOG_ERROR, "cannot resolve the listen address", "key", key, "listen", listen,
+		       NULL);
+		return NULL;
 	}
 	struct evconnlistener *l =
 	    evconnlistener_new_bind(w->base, NULL, NULL,
@@ -448,12 +710,71 @@ bool worker_http_setup(struct worker *w)
 	                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 	                            1024, (struct sockaddr *)&ss, (int)len);
 	if (l == NULL) {
-		log_kv(LOG_ERROR, "cannot listen", "listen", c->listen, "error",
+		log_kv(LOG_ERROR, "cannot listen", "key", key, "listen", listen, "error",
 		       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
-		return false;
+		return NULL;
 	}
-	w->bound = evhttp_bind_listener(w->http, l);
-	return w->bound != NULL;
+	struct evhttp_bound_socket *b = evhttp_bind_listener(http, l);
+	if (b == NULL)
+		evconnlistener_free(l);
+	return b;
+}
+
+/* The settings both evhttps of a worker share: limits, timeouts, methods,
+ * the request handler. */
+static struct evhttp *http_new(struct worker *w)
+{
+	const struct config *c = &w->srv->cfg;
+	struct evhttp *http = evhttp_new(w->base);
+	if (http == NULL)
+		return NULL;
+	/* Bodies between max_body_bytes and this hard cap get a JSON 413 from
+	 * us; beyond it libevent answers 413 itself and, with lingering close,
+	 * still makes sure that the client reads it. */
+	int64_t hard_cap = c->max_body_bytes * 4;
+	if (hard_cap < 1 << 20)
+		hard_cap = 1 << 20;
+	evhttp_set_max_body_size(http, hard_cap);
+	/* The same for headers: above max_header_bytes a JSON 431 from us
+	 * (on_request), above twice that libevent cuts the request off. */
+	evhttp_set_max_headers_size(http, c->max_header_bytes * 2);
+	evhttp_set_timeout(http, (int)c->request_timeout_s);
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* every method reaches the router, which answers 405 in JSON */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                                     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+	                                     EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(http, "application/json");
+	evhttp_set_gencb(http, on_request, w);
+	return http;
+}
+
+bool worker_http_setup(struct worker *w)
+{
+	const struct config *c = &w->srv->cfg;
+	w->limits_ev = event_new(w->base, -1, 0, on_limits, w);
+	w->conns_ev = event_new(w->base, -1, 0, on_new_conns, w);
+	w->http = http_new(w);
+	if (w->limits_ev == NULL || w->conns_ev == NULL || w->http == NULL)
+		return false;
+	evhttp_set_bevcb(w->http, plain_bevcb, w);
+	w->bound =
+	    listen_on(w, w->http, "server.listen", c->listen, c->listen_host, c->listen_port);
+	if (w->bound == NULL)
+		return false;
+	if (c->tls_listen[0] != '\0') {
+		w->tls_http = http_new(w);
+		if (w->tls_http == NULL)
+			return false;
+		evhttp_set_bevcb(w->tls_http, tls_bevcb, w);
+		w->tls_bound = listen_on(w, w->tls_http, "tls.listen", c->tls_listen,
+		                         c->tls_listen_host, c->tls_listen_port);
+		if (w->tls_bound == NULL)
+			return false;
+	}
+	w->accepting = true;
+	return true;
 }
 
 void worker_begin_drain(struct worker *w)
@@ -461,9 +782,34 @@ void worker_begin_drain(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
+	w->accepting = false;
 	if (w->bound != NULL) {
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
 	}
+	if (w->tls_bound != NULL) {
+		evhttp_del_accept_socket(w->tls_http, w->tls_bound);
+		w->tls_bound = NULL;
+	}
 	drain_check(w);
+}
+
+void worker_http_free(struct worker *w)
+{
+	/* the connections they still hold are freed too; conn_closed() sees
+	 * srv->stopping and leaves the other workers alone */
+	conns_fixup(w);
+	if (w->http != NULL)
+		evhttp_free(w->http);
+	if (w->tls_http != NULL)
+		evhttp_free(w->tls_http);
+	if (w->limits_ev != NULL)
+		event_free(w->limits_ev);
+	if (w->conns_ev != NULL)
+		event_free(w->conns_ev);
+	free(w->new_conns);
+	w->http = w->tls_http = NULL;
+	w->limits_ev = w->conns_ev = NULL;
+	w->new_conns = NULL;
+	w->new_conns_len = w->new_conns_cap = 0;
 }

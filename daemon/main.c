@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ratelimit.h"
 #include "server.h"
+#include "tls.h"
 
 static struct server srv;
 
@@ -196,6 +198,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	log_kv(LOG_INFO, "stopping: answering requests in flight", "signal",
 	       sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
 	sd_notify(0, "STOPPING=1");
+	atomic_store(&s->stopping, true);
 	for (int i = 0; i < s->nworkers; i++)
 		event_active(s->workers[i].shutdown_ev, 0, 0);
 	event_base_loopexit(s->main_base, NULL);
@@ -231,10 +234,10 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 
 static void server_free(struct server *s)
 {
+	atomic_store(&s->stopping, true);
 	for (int i = 0; s->workers && i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
-		if (w->http)
-			evhttp_free(w->http);
+		worker_http_free(w);
 		pgpool_free(w->pool);
 		if (w->shutdown_ev)
 			event_free(w->shutdown_ev);
@@ -248,6 +251,10 @@ static void server_free(struct server *s)
 			event_base_free(w->base);
 	}
 	free(s->workers);
+	/* every connection's SSL is gone with the event bases */
+	if (s->tls_ctx != NULL)
+		SSL_CTX_free(s->tls_ctx);
+	ratelimit_free();
 	struct runtime *rt = atomic_load(&s->rt);
 	while (rt != NULL) {
 		struct runtime *older = rt->older;
@@ -298,11 +305,22 @@ int main(int argc, char **argv)
 	}
 	srv.config_path = path;
 	srv.config_path_is_default = path_is_default;
+	/* The certificate and key are checked at start (and by --check-config):
+	 * a daemon that cannot serve HTTPS as configured does not start. */
+	if (srv.cfg.tls_listen[0] != '\0') {
+		srv.tls_ctx = tls_ctx_new(&srv.cfg, msg, sizeof(msg));
+		if (srv.tls_ctx == NULL) {
+			fprintf(stderr, "coolingd: configuration: %s\n", msg);
+			return 1;
+		}
+	}
 	if (check_only) {
-		char dump[4096];
+		char dump[8192];
 		config_dump(&srv.cfg, dump, sizeof(dump));
 		fputs(dump, stdout);
 		printf("configuration OK\n");
+		if (srv.tls_ctx != NULL)
+			SSL_CTX_free(srv.tls_ctx);
 		return 0;
 	}
 	log_setup(srv.cfg.log_level, srv.cfg.log_format);
@@ -312,6 +330,8 @@ int main(int argc, char **argv)
 	if (rt == NULL || evthread_use_pthreads() != 0)
 		return 1;
 	atomic_store(&srv.rt, rt);
+	if (!ratelimit_init(srv.cfg.auth_failures_per_minute, srv.cfg.auth_failure_window_s))
+		return 1;
 
 	/* Honours WATCHDOG_PID: a watchdog meant for another process is not ours. */
 	int wd = sd_watchdog_enabled(0, &watchdog_usec);
@@ -350,7 +370,10 @@ int main(int argc, char **argv)
 	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
-	       "threads", nworkers, "database", masked, "policy", rt->policy.name, NULL);
+	       "threads", nworkers, "database", masked, "policy", rt->policy.name,
+	       srv.tls_ctx ? "tls_listen" : NULL, srv.cfg.tls_listen,
+	       srv.cfg.tls_client_ca_file[0] ? "tls_client_ca_file" : NULL,
+	       srv.cfg.tls_client_ca_file, NULL);
 	sd_notify(0, "READY=1");
 
 	event_base_dispatch(srv.main_base);

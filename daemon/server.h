@@ -1,8 +1,10 @@
 /*
  * The daemon's shared state: the configuration snapshot in force (swapped
- * atomically on SIGHUP), and one worker per event loop, each with its own
- * listener (SO_REUSEPORT), evhttp and database pool. A worker's objects are
- * touched only by its own thread.
+ * atomically on SIGHUP), the count of open connections, and one worker per
+ * event loop, each with its own listeners (SO_REUSEPORT: plain, and HTTPS
+ * when [tls] listen is set), evhttps and database pool. A worker's objects
+ * are touched only by its own thread; other threads only activate its
+ * events.
  */
 #ifndef CD_SERVER_H
 #define CD_SERVER_H
@@ -35,6 +37,17 @@ struct worker {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	struct evhttp *tls_http; /* NULL without [tls] listen */
+	struct evhttp_bound_socket *tls_bound;
+	/* server.max_connections: activated (from any thread) when the count
+	 * crosses the limit; the worker then stops or resumes accepting */
+	struct event *limits_ev;
+	bool accepting;
+	/* connections accepted and counted whose close is not hooked yet
+	 * (daemon/http.c, conns_ev) */
+	struct event *conns_ev;
+	struct bufferevent **new_conns;
+	int new_conns_len, new_conns_cap;
 	struct pgpool *pool;
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
@@ -57,6 +70,9 @@ struct server {
 	int nworkers;
 	struct worker *workers;
 	struct event_base *main_base;
+	struct ssl_ctx_st *tls_ctx; /* SSL_CTX, shared by the workers; NULL without TLS */
+	_Atomic long connections;   /* open, plain and TLS, all workers */
+	_Atomic bool stopping;      /* no more accepting, ever */
 };
 
 static inline const struct runtime *server_runtime(struct server *s)
@@ -67,6 +83,7 @@ static inline const struct runtime *server_runtime(struct server *s)
 /* daemon/http.c */
 bool worker_http_setup(struct worker *w);
 void worker_begin_drain(struct worker *w);
+void worker_http_free(struct worker *w);
 
 /* daemon/sealer.c */
 bool sealer_setup(struct worker *w);

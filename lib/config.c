@@ -19,6 +19,8 @@ enum param_type {
 	P_INT,
 	P_DURATION,
 	P_LISTEN,
+	P_LISTEN_OPT, /* [tls] listen: host:port or empty */
+	P_TLS_VERSION,
 	P_LOG_LEVEL,
 	P_LOG_FORMAT,
 	P_PROFILE
@@ -43,6 +45,12 @@ static const struct param params[] = {
     {"server", "threads", P_INT, NUM(threads), false, "0", 0, 256},
     {"server", "max_body_bytes", P_INT, NUM(max_body_bytes), false, "65536", 64, 64 << 20},
     {"server", "request_timeout", P_DURATION, NUM(request_timeout_s), false, "10s", 1, 3600},
+    {"server", "max_connections", P_INT, NUM(max_connections), false, "10000", 1, 1000000},
+    {"server", "max_header_bytes", P_INT, NUM(max_header_bytes), false, "16384", 1024, 1 << 20},
+    {"server", "auth_failures_per_minute", P_INT, NUM(auth_failures_per_minute), false, "30", 0,
+     100000},
+    {"server", "auth_failure_window", P_DURATION, NUM(auth_failure_window_s), false, "60s", 1,
+     86400},
     {"database", "url", P_STRING, STR(database_url), false, "postgresql:///coolingd", 0, 0},
     {"database", "pool_size", P_INT, NUM(pool_size), false, "8", 1, 1024},
     {"policy", "profile", P_PROFILE, STR(profile), true, "kz-card", 0, 0},
@@ -51,6 +59,11 @@ static const struct param params[] = {
     {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
     {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
     {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
+    {"tls", "listen", P_LISTEN_OPT, STR(tls_listen), false, "", 0, 0},
+    {"tls", "cert_file", P_STRING, STR(tls_cert_file), false, "", 0, 0},
+    {"tls", "key_file", P_STRING, STR(tls_key_file), false, "", 0, 0},
+    {"tls", "client_ca_file", P_STRING, STR(tls_client_ca_file), false, "", 0, 0},
+    {"tls", "min_version", P_TLS_VERSION, STR(tls_min_version), false, "TLSv1.2", 0, 0},
     {"audit", "seal", P_BOOL, NUM(audit_seal), false, "on", 0, 0},
     {"log", "level", P_LOG_LEVEL, NUM(log_level), true, "info", 0, 0},
     {"log", "format", P_LOG_FORMAT, NUM(log_format), true, "json", 0, 0},
@@ -152,6 +165,25 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 		if (strlen(value) >= pm->size ||
 		    !parse_listen(value, c->listen_host, sizeof(c->listen_host), &c->listen_port)) {
 			why = "must be host:port";
+			break;
+		}
+		snprintf(base, pm->size, "%s", value);
+		return true;
+	case P_LISTEN_OPT:
+		if (*value == '\0') {
+			c->tls_listen_host[0] = '\0';
+			c->tls_listen_port = 0;
+		} else if (strlen(value) >= pm->size ||
+		           !parse_listen(value, c->tls_listen_host, sizeof(c->tls_listen_host),
+		                         &c->tls_listen_port)) {
+			why = "must be host:port or empty";
+			break;
+		}
+		snprintf(base, pm->size, "%s", value);
+		return true;
+	case P_TLS_VERSION:
+		if (strcmp(value, "TLSv1.2") != 0 && strcmp(value, "TLSv1.3") != 0) {
+			why = "must be TLSv1.2 or TLSv1.3";
 			break;
 		}
 		snprintf(base, pm->size, "%s", value);
@@ -302,6 +334,8 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 	case P_STRING:
 	case P_PROFILE:
 	case P_LISTEN:
+	case P_LISTEN_OPT:
+	case P_TLS_VERSION:
 		if (strcmp(pm->key, "url") == 0)
 			config_mask_conninfo(base, out, size);
 		else
@@ -414,7 +448,9 @@ void config_mask_conninfo(const char *in, char *out, size_t out_size)
 		char tail[1024];
 		snprintf(tail, sizeof(tail), "%s", end);
 		snprintf(v, sizeof(buf) - (size_t)(v - buf), "***%s", tail);
-		p = v + 3;
+		/* "***" may have been cut short by a full buffer: never step
+		 * past the NUL. */
+		p = v + strnlen(v, 3);
 	}
 	snprintf(out, out_size, "%s", buf);
 }

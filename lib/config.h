@@ -25,6 +25,10 @@ struct config {
 	int64_t threads;
 	int64_t max_body_bytes;
 	int64_t request_timeout_s;
+	int64_t max_connections;          /* open connections, per daemon (plain and TLS) */
+	int64_t max_header_bytes;         /* request line and header fields */
+	int64_t auth_failures_per_minute; /* per source address; 0: no limit */
+	int64_t auth_failure_window_s;    /* the "minute" of the above */
 	/* [database] */
 	char database_url[1024];
 	int64_t pool_size;
@@ -35,6 +39,14 @@ struct config {
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
+	/* [tls] */
+	char tls_listen[256]; /* empty: no HTTPS listener */
+	char tls_listen_host[256];
+	int tls_listen_port;
+	char tls_cert_file[1024];
+	char tls_key_file[1024];
+	char tls_client_ca_file[1024]; /* set: mutual TLS, a client certificate required */
+	char tls_min_version[16];      /* "TLSv1.2" or "TLSv1.3" */
 	/* [audit] */
 	bool audit_seal; /* seal the hash chain (off only to measure its cost) */
 	/* [log] */

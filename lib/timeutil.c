@@ -160,6 +160,10 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 
 	days = days_from_civil(year, (unsigned)mon, (unsigned)day);
 	t = days * SEC_PER_DAY + hour * 3600 + min * 60 + sec - off_sec;
+	/* An offset can carry the first or last day of 0001-9999 out of those
+	 * years in UTC, where ts_format_utc could not write it back. */
+	if (t < INT64_C(-62135596800) || t > INT64_C(253402300799))
+		return fail(why, "outside years 0001-9999 in UTC");
 	*usec = t * USEC_PER_SEC + frac;
 	return true;
 }

@@ -15,9 +15,10 @@
 /* RFC 3339 date-time with a mandatory offset: "2025-06-15T10:00:00+05:00",
  * "2025-06-15T05:00:00Z", "2025-06-15t05:00:00.5z", fractional seconds up to
  * 6 digits (more digits: refused). 'T' or 't' (not space). Offsets +hh:mm /
- * -hh:mm with hh <= 23, mm <= 59. Years 0001-9999; real calendar dates (leap
- * years); seconds 00-59 (a leap second 60 is refused). On false *why is
- * "not an RFC 3339 timestamp with offset" or a more precise reason. */
+ * -hh:mm with hh <= 23, mm <= 59. Years 0001-9999, as written and in UTC;
+ * real calendar dates (leap years); seconds 00-59 (a leap second 60 is
+ * refused). On false *why is "not an RFC 3339 timestamp with offset" or a
+ * more precise reason. */
 bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why);
 
 /* UTC with Z: "2025-06-15T05:00:00Z"; fractional part only when non-zero, as

@@ -1,0 +1,48 @@
+/*
+ * The limit on failed authentications per source address: after
+ * server.auth_failures_per_minute failures from one address within
+ * server.auth_failure_window, requests from it that carry an Authorization
+ * header get 429 until the window has passed, without a database round trip.
+ *
+ * One table for the whole process (every worker), behind a mutex: a bounded
+ * number of addresses (RATELIMIT_ENTRIES), eviction of the least recently
+ * seen within a small set when full. IPv6 addresses count per /64, since
+ * anyone who has one address has the whole /64.
+ */
+#ifndef CD_RATELIMIT_H
+#define CD_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RATELIMIT_ENTRIES 4096
+
+/* An address as the limiter counts it. */
+struct rl_key {
+	uint8_t family; /* 4 or 6; 0: unknown (never limited) */
+	uint8_t addr[8];
+};
+
+/* Sets up the process-wide table. limit 0 turns the limiter off. False when
+ * out of memory. */
+bool ratelimit_init(int64_t limit, int64_t window_s);
+void ratelimit_free(void);
+
+/* The key of a numeric address ("192.0.2.1", "2001:db8::1",
+ * "::ffff:192.0.2.1" counts as 192.0.2.1). False (and family 0) when it does
+ * not parse. */
+bool ratelimit_key(const char *numeric_addr, struct rl_key *k);
+
+/* When k is blocked now: the whole seconds (at least 1) until its window
+ * ends; else 0. */
+int64_t ratelimit_blocked(const struct rl_key *k);
+
+/* Counts one failed authentication of k. True when this one reached the
+ * limit (k is blocked from now on, until its window ends). */
+bool ratelimit_failure(const struct rl_key *k);
+
+/* The same, with the caller's monotonic clock in milliseconds. */
+int64_t ratelimit_blocked_at(const struct rl_key *k, int64_t now_ms);
+bool ratelimit_failure_at(const struct rl_key *k, int64_t now_ms);
+
+#endif

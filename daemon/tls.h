@@ -1,0 +1,31 @@
+/*
+ * HTTPS ([tls], docs/tls.md): one OpenSSL context for the whole daemon,
+ * made at start-up, and per connection an OpenSSL bufferevent that evhttp
+ * reads and writes as it would a plain socket.
+ */
+#ifndef CD_TLS_H
+#define CD_TLS_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* Loads tls.cert_file and tls.key_file (checking that they belong
+ * together), tls.client_ca_file when set (then a client certificate signed
+ * by that CA is required) and tls.min_version. On any problem NULL, and msg
+ * names the key and what is wrong. */
+SSL_CTX *tls_ctx_new(const struct config *c, char *msg, size_t msg_size);
+
+/* A server-side OpenSSL bufferevent (no socket yet: evhttp sets it), or
+ * NULL when out of memory. */
+struct bufferevent *tls_bufferevent_new(struct event_base *base, SSL_CTX *ctx);
+
+/* The subject CN of the client certificate of a connection's bufferevent
+ * (as evhttp holds it: ours wraps the OpenSSL one, see http.c), printable
+ * ASCII only; "" for a plain connection or when no certificate was sent. */
+void tls_peer_cn(struct bufferevent *bev, char *out, size_t size);
+
+#endif

@@ -1,0 +1,393 @@
+/*
+ * End-to-end tests of the daemon's protective limits (docs/api.md, "Limits"
+ * and "Rate limit of failed authentication"):
+ *
+ * - server.max_connections: at the limit coolingd stops accepting, so that
+ *   a further connection waits in the kernel's backlog unanswered; once
+ *   connections close it is accepted and served;
+ * - server.max_header_bytes: larger request heads get a JSON 431 (far
+ *   larger ones are cut off by the HTTP layer), and the daemon goes on
+ *   serving;
+ * - server.auth_failures_per_minute / auth_failure_window: after that many
+ *   failed authentications from one address, its requests with an
+ *   Authorization header get 429 with Retry-After, good token or not, until
+ *   the window has passed; another address is not affected.
+ *
+ * The rate-limit test sends from 127.0.0.1 and from 127.0.0.2 (Linux routes
+ * all of 127.0.0.0/8 to the loopback interface).
+ */
+#include "check_main.h"
+#include "support/e2e.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNECTIONS  50
+#define MAX_HEADER_BYTES 4096
+#define AUTH_FAILURES    30
+#define AUTH_WINDOW_S    3
+
+static struct e2e_env env;
+static char *tok; /* lender core1 of BANK1 */
+
+static const char *const daemon_env[] = {
+    "COOLINGD_SERVER_THREADS=2",
+    "COOLINGD_SERVER_MAX_CONNECTIONS=50",
+    "COOLINGD_SERVER_MAX_HEADER_BYTES=4096",
+    "COOLINGD_SERVER_AUTH_FAILURES_PER_MINUTE=30",
+    "COOLINGD_SERVER_AUTH_FAILURE_WINDOW=3s",
+    /* idle connections must outlive the test */
+    "COOLINGD_SERVER_REQUEST_TIMEOUT=60s",
+    NULL,
+};
+
+static void setup(void)
+{
+	e2e_start(&env, "limits", daemon_env);
+	e2e_lender_add(&env, "BANK1", "bank");
+	tok = e2e_client_add(&env, "core1", "lender", "BANK1");
+}
+
+static void teardown(void)
+{
+	e2e_stop(&env);
+	free(tok);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A TCP connection from src (NULL: any) to 127.0.0.1:port; -1 on failure. */
+static int connect_from(const char *src, int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (src != NULL) {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+		inet_pton(AF_INET, src, &sa.sin_addr);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool send_all(int fd, const char *s, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		s += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Reads until the server closes or timeout_ms passes: the bytes read
+ * (malloc'd, NUL-terminated). *closed tells which. */
+static char *read_until_close(int fd, int timeout_ms, bool *closed)
+{
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	buf[0] = '\0';
+	*closed = false;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long elapsed =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (elapsed >= timeout_ms)
+			break;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)(timeout_ms - elapsed));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (len + 4096 + 1 > cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			ck_assert_ptr_nonnull(buf);
+		}
+		ssize_t n = recv(fd, buf + len, 4096, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*closed = true;
+			break;
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return buf;
+}
+
+/* The status of an HTTP response ("HTTP/1.1 NNN ..."), 0 when there is none. */
+static int status_of(const char *resp)
+{
+	int st = 0;
+	if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
+		return 0;
+	return st;
+}
+
+/* A header's value in a raw response, copied to out; false when absent. */
+static bool header_of(const char *resp, const char *name, char *out, size_t size)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(resp, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+		const char *line = p + 2;
+		if (line[0] == '\r')
+			break; /* end of the head */
+		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1;
+			while (*v == ' ')
+				v++;
+			size_t k = strcspn(v, "\r\n");
+			snprintf(out, size, "%.*s", (int)k, v);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One request from src with Connection: close: the raw response
+ * (malloc'd, "" when none came within 5 s). */
+static char *request_from(const char *src, const char *method, const char *path, const char *token)
+{
+	int fd = connect_from(src, env.d.port);
+	ck_assert_msg(fd >= 0, "connect from %s: %s", src ? src : "any", strerror(errno));
+	char req[1024];
+	int n = snprintf(req, sizeof req,
+	                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
+	                 "Connection: close\r\n\r\n",
+	                 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
+	                 token ? "\r\n" : "");
+	ck_assert(send_all(fd, req, (size_t)n));
+	bool closed;
+	char *resp = read_until_close(fd, 5000, &closed);
+	close(fd);
+	return resp;
+}
+
+static bool log_contains(const char *needle)
+{
+	FILE *f = fopen(env.d.log_path, "r");
+	if (f == NULL)
+		return false;
+	char line[8192];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
+{
+	int idle[MAX_CONNECTIONS];
+	for (int i = 0; i < MAX_CONNECTIONS; i++) {
+		idle[i] = connect_from(NULL, env.d.port);
+		ck_assert_msg(idle[i] >= 0, "idle connection %d: %s", i, strerror(errno));
+	}
+	/* let the workers accept them all */
+	sleep_ms(500);
+	ck_assert_msg(log_contains("server.max_connections reached"),
+	              "no log line about the connection limit");
+
+	/* The 51st connects (the kernel's backlog holds it) but nobody
+	 * accepts it: no answer within a second. */
+	int extra = connect_from(NULL, env.d.port);
+	ck_assert_int_ge(extra, 0);
+	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                          "Connection: close\r\n\r\n";
+	ck_assert(send_all(extra, get, strlen(get)));
+	bool closed;
+	char *resp = read_until_close(extra, 1000, &closed);
+	ck_assert_msg(resp[0] == '\0' && !closed, "the 51st connection got an answer: %s", resp);
+	free(resp);
+
+	/* Ten close: the waiting one is accepted and answered, and new
+	 * requests go through. */
+	for (int i = 0; i < 10; i++)
+		close(idle[i]);
+	resp = read_until_close(extra, 5000, &closed);
+	ck_assert_msg(status_of(resp) == 200, "the waiting connection got: %s", resp);
+	free(resp);
+	close(extra);
+	struct http_resp r;
+	e2e_call(&env, "GET", "/healthz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+
+	for (int i = 10; i < MAX_CONNECTIONS; i++)
+		close(idle[i]);
+	/* and the daemon accepts again once they are all gone */
+	sleep_ms(200);
+	for (int i = 0; i < 60; i++) {
+		e2e_call(&env, "GET", "/healthz", NULL, NULL, NULL, &r);
+		E2E_ASSERT_STATUS(&r, 200);
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+/* A header "X-Padding: aaaa..." that makes the request head about size bytes. */
+static char *padding_header(size_t size)
+{
+	char *h = malloc(size + 64);
+	ck_assert_ptr_nonnull(h);
+	size_t n = (size_t)snprintf(h, size + 64, "X-Padding: ");
+	memset(h + n, 'a', size);
+	snprintf(h + n + size, 64, "\r\n");
+	return h;
+}
+
+START_TEST(test_request_head_larger_than_max_header_bytes_is_431_and_service_goes_on)
+{
+	struct http_resp r;
+	/* well under the limit: fine */
+	char *h = padding_header(MAX_HEADER_BYTES / 2);
+	e2e_call(&env, "GET", "/healthz", NULL, NULL, h, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	free(h);
+
+	/* just over it: our JSON 431, and the connection is closed */
+	h = padding_header(MAX_HEADER_BYTES + 10);
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/X", tok, NULL, h, &r);
+	E2E_ASSERT_ERROR(&r, 431, "request_header_fields_too_large", NULL);
+	const char *conn = http_header(&r, "Connection");
+	ck_assert_msg(conn != NULL && strcasecmp(conn, "close") == 0, "Connection: %s",
+	              conn ? conn : "(none)");
+	http_resp_free(&r);
+	free(h);
+
+	/* far over it (above twice the limit): the HTTP layer refuses it */
+	h = padding_header(MAX_HEADER_BYTES * 4);
+	int rc = http_req(env.d.port, "GET", "/healthz", NULL, NULL, h, &r);
+	ck_assert_msg(rc != 0 || (r.status >= 400 && r.status < 500), "a huge head got status %d",
+	              r.status);
+	if (rc == 0)
+		http_resp_free(&r);
+	free(h);
+
+	/* still serving */
+	e2e_call(&env, "GET", "/healthz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+}
+END_TEST
+
+/* A well-formed token that was never issued, different for each n. */
+static void bad_token(char out[64], int n)
+{
+	snprintf(out, 64, "cdt_%012d_%040d", n, n);
+}
+
+START_TEST(test_failed_authentications_from_one_address_get_429_until_the_window_passes)
+{
+	const char *path = "/v1/lenders/BANK1/loans/NO-SUCH-LOAN";
+	char bad[64];
+	char *resp;
+
+	/* 29 failures, and a good token still works: successes are not
+	 * limited (404: it got past authentication) */
+	for (int i = 0; i < AUTH_FAILURES - 1; i++) {
+		bad_token(bad, i);
+		resp = request_from("127.0.0.1", "GET", path, bad);
+		ck_assert_msg(status_of(resp) == 401, "bad token %d: %s", i, resp);
+		free(resp);
+	}
+	resp = request_from("127.0.0.1", "GET", path, tok);
+	ck_assert_msg(status_of(resp) == 404, "good token after 29 failures: %s", resp);
+	free(resp);
+
+	/* the 30th failure is still a 401 ... */
+	bad_token(bad, 99);
+	resp = request_from("127.0.0.1", "GET", path, bad);
+	ck_assert_msg(status_of(resp) == 401, "30th bad token: %s", resp);
+	free(resp);
+
+	/* ... then anything with an Authorization header is 429, even a good
+	 * token, with Retry-After: the seconds left in the window */
+	resp = request_from("127.0.0.1", "GET", path, tok);
+	ck_assert_msg(status_of(resp) == 429, "good token after 30 failures: %s", resp);
+	ck_assert_msg(strstr(resp, "\"too_many_requests\"") != NULL, "body: %s", resp);
+	char retry[32];
+	ck_assert_msg(header_of(resp, "Retry-After", retry, sizeof retry), "no Retry-After: %s",
+	              resp);
+	int retry_s = atoi(retry);
+	ck_assert_msg(retry_s >= 1 && retry_s <= AUTH_WINDOW_S, "Retry-After: %s", retry);
+	free(resp);
+	bad_token(bad, 100);
+	resp = request_from("127.0.0.1", "GET", path, bad);
+	ck_assert_msg(status_of(resp) == 429, "bad token while blocked: %s", resp);
+	free(resp);
+	ck_assert(log_contains("too many failed authentications"));
+
+	/* requests without Authorization are not affected */
+	resp = request_from("127.0.0.1", "GET", "/healthz", NULL);
+	ck_assert_msg(status_of(resp) == 200, "healthz while blocked: %s", resp);
+	free(resp);
+
+	/* nor is another source address */
+	resp = request_from("127.0.0.2", "GET", path, tok);
+	ck_assert_msg(status_of(resp) == 404, "from 127.0.0.2: %s", resp);
+	free(resp);
+	bad_token(bad, 101);
+	resp = request_from("127.0.0.2", "GET", path, bad);
+	ck_assert_msg(status_of(resp) == 401, "bad token from 127.0.0.2: %s", resp);
+	free(resp);
+
+	/* once the window has passed, the good token works again */
+	sleep_ms(retry_s * 1000L + 300);
+	resp = request_from("127.0.0.1", "GET", path, tok);
+	ck_assert_msg(status_of(resp) == 404, "good token after the window: %s", resp);
+	free(resp);
+}
+END_TEST
+
+static Suite *limits_suite(void)
+{
+	Suite *s = suite_create("limits");
+	TCase *tc = tcase_create("limits");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_at_max_connections_new_ones_wait_until_some_close);
+	tcase_add_test(tc,
+	               test_request_head_larger_than_max_header_bytes_is_431_and_service_goes_on);
+	tcase_add_test(
+	    tc, test_failed_authentications_from_one_address_get_429_until_the_window_passes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CD_CHECK_MAIN(limits_suite)
