@@ -10,6 +10,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,9 @@ static void drain_check(struct worker *w)
  * was handed to evhttp, which may already have freed r->req (a client that
  * went away), so it reads only what was saved before. tls_client is the
  * subject CN of a verified client certificate (mutual TLS), else "". */
+static void conn_request_ends(struct conn *c);
+static struct conn *conn_request_begins(struct worker *w, struct evhttp_request *req);
+
 static void request_finish(struct request *r, int status, const char *method, const char *path,
                            const char *tls_client)
 {
@@ -143,12 +147,14 @@ static void request_finish(struct request *r, int status, const char *method, co
 	       dur, "client", r->client, tls_client[0] ? "tls_client" : NULL, tls_client, NULL);
 	json_decref(r->body);
 	free(r->refusal_body);
+	conn_request_ends(r->conn);
 	free(r);
 	w->in_flight--;
 	drain_check(w);
 }
 
-void reply_json(struct request *r, int status, json_t *body)
+/* Sends a serialized JSON body (or none) and ends the request. */
+void reply_raw(struct request *r, int status, const char *body, size_t len)
 {
 	const char *method = method_name(evhttp_request_get_command(r->req));
 	char path[512];
@@ -167,19 +173,23 @@ void reply_json(struct request *r, int status, json_t *body)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (r->w->draining)
 		evhttp_add_header(h, "Connection", "close");
-	struct evbuffer *buf = evbuffer_new();
-	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (buf != NULL && s != NULL) {
-		evbuffer_add(buf, s, strlen(s));
+	/* the request's own output buffer: no extra buffer, no extra copy */
+	struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
+	if (body != NULL) {
+		evbuffer_add(buf, body, len);
 		evbuffer_add(buf, "\n", 1);
 	}
-	evhttp_send_reply(r->req, status, reason_phrase(status), buf);
+	evhttp_send_reply(r->req, status, reason_phrase(status), NULL);
 	r->req = NULL;
-	if (buf)
-		evbuffer_free(buf);
-	free(s);
-	json_decref(body);
 	request_finish(r, status, method, path, tls_client);
+}
+
+void reply_json(struct request *r, int status, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	reply_raw(r, status, s, s ? strlen(s) : 0);
+	free(s);
 }
 
 void reply_error(struct request *r, const struct cd_error *err)
@@ -416,6 +426,30 @@ static int64_t header_bytes(struct evhttp_request *req)
 	return n;
 }
 
+/* Requests whose framing a proxy in front could read differently than
+ * libevent does (request smuggling, RFC 9112 6.1-6.3): refused, and the
+ * connection closed. */
+static const char *framing_error(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *length = NULL;
+	for (struct evkeyval *h = in->tqh_first; h != NULL; h = h->next.tqe_next) {
+		if (strpbrk(h->key, " \t") != NULL)
+			return "whitespace in a header name";
+		if (strcasecmp(h->key, "Content-Length") == 0) {
+			if (length != NULL && strcmp(length, h->value) != 0)
+				return "conflicting Content-Length headers";
+			length = h->value;
+		}
+		if (strcasecmp(h->key, "Transfer-Encoding") == 0 &&
+		    strcasecmp(h->value, "chunked") != 0)
+			return "Transfer-Encoding other than chunked";
+	}
+	if (length != NULL && evhttp_find_header(in, "Transfer-Encoding") != NULL)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
@@ -428,6 +462,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	r->req = req;
 	r->rt = server_runtime(w->srv);
 	r->started_ns = mono_ns();
+	r->conn = conn_request_begins(w, req);
 	w->in_flight++;
 
 	if (w->draining) {
@@ -441,6 +476,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_simple_error(r, 431, "request_header_fields_too_large", NULL,
 		                   "the request line and headers are larger than max_header_bytes");
+		return;
+	}
+
+	const char *framing = framing_error(req);
+	if (framing != NULL) {
+		/* what follows on this connection cannot be trusted: close it */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_simple_error(r, 400, "bad_request", NULL, framing);
 		return;
 	}
 
@@ -561,10 +604,157 @@ static void conn_closed(struct worker *w)
 	}
 }
 
+/*
+ * The request deadline. evhttp's own timeout (server.request_timeout) only
+ * fires after that much silence, so a client that trickles a byte now and
+ * then could hold a connection (and a max_connections slot) for ever. Each
+ * connection therefore gets a deadline: a whole request must arrive within
+ * request_timeout of the connection's accept or of its previous answer,
+ * unless one of its requests is being handled. Past it, the connection is
+ * closed.
+ */
+struct conn {
+	struct worker *w;
+	struct evhttp_connection *evcon;
+	struct event *deadline;
+	int busy;    /* its requests in our hands */
+	bool closed; /* evhttp has freed it; we free this when not busy */
+};
+
+/* The worker's connections by evhttp connection: open addressing, linear
+ * probing, deletion by backward shift. */
+static size_t slot_of(const struct worker *w, const void *evcon)
+{
+	uintptr_t h = (uintptr_t)evcon;
+	h ^= h >> 17;
+	h *= UINT64_C(0x9E3779B97F4A7C15);
+	return (size_t)(h >> 7) & (size_t)(w->conn_slots_cap - 1);
+}
+
+static struct conn *conn_find(struct worker *w, const struct evhttp_connection *evcon)
+{
+	if (w->conn_slots_cap == 0 || evcon == NULL)
+		return NULL;
+	for (size_t i = slot_of(w, evcon);; i = (i + 1) & (size_t)(w->conn_slots_cap - 1)) {
+		struct conn *c = w->conn_slots[i];
+		if (c == NULL)
+			return NULL;
+		if (c->evcon == evcon)
+			return c;
+	}
+}
+
+static bool conn_insert(struct worker *w, struct conn *c)
+{
+	if ((w->conn_slots_used + 1) * 2 > w->conn_slots_cap) {
+		int cap = w->conn_slots_cap ? w->conn_slots_cap * 2 : 256;
+		struct conn **old = w->conn_slots;
+		int old_cap = w->conn_slots_cap;
+		struct conn **slots = calloc((size_t)cap, sizeof(*slots));
+		if (slots == NULL)
+			return false;
+		w->conn_slots = slots;
+		w->conn_slots_cap = cap;
+		w->conn_slots_used = 0;
+		for (int i = 0; i < old_cap; i++)
+			if (old[i] != NULL)
+				conn_insert(w, old[i]);
+		free(old);
+	}
+	size_t i = slot_of(w, c->evcon);
+	while (w->conn_slots[i] != NULL)
+		i = (i + 1) & (size_t)(w->conn_slots_cap - 1);
+	w->conn_slots[i] = c;
+	w->conn_slots_used++;
+	return true;
+}
+
+static void conn_remove(struct worker *w, struct conn *c)
+{
+	size_t mask = (size_t)(w->conn_slots_cap - 1), i = slot_of(w, c->evcon);
+	while (w->conn_slots[i] != c) {
+		if (w->conn_slots[i] == NULL)
+			return;
+		i = (i + 1) & mask;
+	}
+	w->conn_slots[i] = NULL;
+	w->conn_slots_used--;
+	/* shift back the entries that probed past the hole */
+	for (size_t j = (i + 1) & mask; w->conn_slots[j] != NULL; j = (j + 1) & mask) {
+		size_t home = slot_of(w, w->conn_slots[j]->evcon);
+		bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
+		if (movable) {
+			w->conn_slots[i] = w->conn_slots[j];
+			w->conn_slots[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+static void conn_free(struct conn *c)
+{
+	if (c->deadline)
+		event_free(c->deadline);
+	free(c);
+}
+
+static void conn_arm(struct conn *c)
+{
+	struct timeval tv = {c->w->srv->cfg.request_timeout_s, 0};
+	evtimer_add(c->deadline, &tv);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (c->busy > 0 || c->closed)
+		return;
+	log_kv(LOG_DEBUG, "no whole request within request_timeout; closing the connection", NULL);
+	/* calls on_conn_close, which frees c */
+	evhttp_connection_free(c->evcon);
+}
+
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	conn_remove(w, c);
+	evtimer_del(c->deadline);
+	c->closed = true;
+	if (c->busy == 0)
+		conn_free(c);
+	conn_closed(w);
+}
+
+static void on_conn_close_untracked(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
 	conn_closed(arg);
+}
+
+/* A request of the connection is in our hands from now on. */
+static struct conn *conn_request_begins(struct worker *w, struct evhttp_request *req)
+{
+	struct conn *c = conn_find(w, evhttp_request_get_connection(req));
+	if (c != NULL) {
+		c->busy++;
+		evtimer_del(c->deadline);
+	}
+	return c;
+}
+
+/* ... and answered: the next one has request_timeout to arrive. */
+static void conn_request_ends(struct conn *c)
+{
+	if (c == NULL || --c->busy > 0)
+		return;
+	if (c->closed)
+		conn_free(c);
+	else
+		conn_arm(c);
 }
 
 static void conn_opened(struct worker *w)
@@ -612,10 +802,28 @@ static void conns_fixup(struct worker *w)
 		bufferevent_event_cb ecb;
 		void *evcon = NULL;
 		bufferevent_getcb(bev, &rcb, &wcb, &ecb, &evcon);
-		if (ecb == NULL || evcon == NULL)
+		struct conn *c = NULL;
+		if (ecb != NULL && evcon != NULL) {
+			c = calloc(1, sizeof(*c));
+			if (c != NULL) {
+				c->w = w;
+				c->evcon = evcon;
+				c->deadline = evtimer_new(w->base, on_deadline, c);
+				if (c->deadline == NULL || !conn_insert(w, c)) {
+					conn_free(c);
+					c = NULL;
+				}
+			}
+		}
+		if (ecb == NULL || evcon == NULL) {
 			conn_closed(w); /* evhttp has already let it go */
-		else
-			evhttp_connection_set_closecb(evcon, on_conn_close, w);
+		} else if (c == NULL) {
+			/* out of memory: counted, without a deadline */
+			evhttp_connection_set_closecb(evcon, on_conn_close_untracked, w);
+		} else {
+			evhttp_connection_set_closecb(evcon, on_conn_close, c);
+			conn_arm(c);
+		}
 		bufferevent_decref(bev);
 	}
 	w->new_conns_len = 0;
@@ -808,6 +1016,9 @@ void worker_http_free(struct worker *w)
 	if (w->conns_ev != NULL)
 		event_free(w->conns_ev);
 	free(w->new_conns);
+	free(w->conn_slots); /* every connection is closed by now */
+	w->conn_slots = NULL;
+	w->conn_slots_cap = w->conn_slots_used = 0;
 	w->http = w->tls_http = NULL;
 	w->limits_ev = w->conns_ev = NULL;
 	w->new_conns = NULL;

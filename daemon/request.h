@@ -40,6 +40,7 @@ struct route {
 
 struct request {
 	struct worker *w;
+	struct conn *conn; /* NULL when not tracked */
 	struct evhttp_request *req;
 	const struct route *route;
 	const struct runtime *rt; /* the configuration at arrival */
@@ -71,6 +72,7 @@ struct request {
 
 /* Replies; each one ends the request. */
 void reply_json(struct request *r, int status, json_t *body);
+void reply_raw(struct request *r, int status, const char *body, size_t len);
 void reply_error(struct request *r, const struct cd_error *err);
 void reply_simple_error(struct request *r, int status, const char *code, const char *field,
                         const char *message);

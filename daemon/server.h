@@ -29,6 +29,7 @@ struct runtime {
 };
 
 struct server;
+struct conn;
 
 struct worker {
 	int id;
@@ -48,6 +49,10 @@ struct worker {
 	struct event *conns_ev;
 	struct bufferevent **new_conns;
 	int new_conns_len, new_conns_cap;
+	/* the worker's connections by evhttp connection, for the request
+	 * deadline (daemon/http.c, struct conn) */
+	struct conn **conn_slots;
+	int conn_slots_cap, conn_slots_used;
 	struct pgpool *pool;
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
-	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl)
+	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
+	  clang libclang-rt-14-dev openssl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,9 +3,10 @@
 # ASan+UBSan tree, starts a throwaway PostgreSQL and runs every CTest suite
 # (unit, integration, e2e) against both builds.
 #
-#   scripts/test.sh [--fast] [-L LABEL]... [-R REGEX]
+#   scripts/test.sh [--fast] [--no-fuzz] [-L LABEL]... [-R REGEX]
 #
-#   --fast      skip the sanitizer build
+#   --fast      skip the sanitizer build and fuzzing
+#   --no-fuzz   skip fuzzing (scripts/fuzz.sh, clang, after the ASan tests)
 #   -L LABEL    only tests with that CTest label (unit, integration, e2e)
 #   -R REGEX    only tests whose name matches
 #
@@ -17,14 +18,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
 fast=0
+fuzz=1
 ctest_args=()
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--fast) fast=1 ;;
+	--no-fuzz) fuzz=0 ;;
 	-L | -R)
 		[ $# -ge 2 ] || usage
 		ctest_args+=("$1" "$2")
@@ -122,6 +125,10 @@ if [ "$fast" -eq 0 ]; then
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan --output-on-failure --no-tests=error -j1 \
 		"${ctest_args[@]}" || failed+=(build-asan)
+fi
+if [ "$fast" -eq 0 ] && [ "$fuzz" -eq 1 ]; then
+	step "fuzzing, 20 s per target (build-fuzz/)"
+	scripts/fuzz.sh 20 || failed+=(fuzz)
 fi
 
 echo

@@ -1,0 +1,193 @@
+/*
+ * The configuration loader and the conninfo masker (lib/config.c).
+ * - The input is written to a file and loaded with config_load, exactly as
+ *   the daemon does at start-up: it must never crash; a refusal leaves a
+ *   terminated, non-empty message; an accepted configuration has every
+ *   value within its documented range and dumps and compares cleanly.
+ * - config_mask_conninfo on the input as a string: the output is always
+ *   terminated, also into small buffers.
+ * - A secret never survives masking: the input is cut in two at its first
+ *   newline and the pieces put around "password=SECRET" (key=value form) and
+ *   around "postgresql://USER:SECRET@" (URI form, USER without '@' or '/',
+ *   which is how libpq recognises credentials); SECRET must not appear in the
+ *   output of any such string that fits the configuration's URL buffer.
+ */
+#include <stdbool.h>
+#include <sys/mman.h> /* memfd_create; the build defines _GNU_SOURCE */
+#include <unistd.h>
+
+#include "config.h"
+#include "fuzz_util.h"
+
+/* Found in no seed and no dictionary entry; letters only, so that no
+ * separator of either form can cut it. */
+#define SECRET "QzvKoolSekretXq"
+
+extern char **environ;
+
+static int cfg_fd = -1;
+static char cfg_path[4096];
+
+static void remove_tmp(void)
+{
+	unlink(cfg_path);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	/* The environment beats the file: a COOLINGD_* variable of the shell
+	 * would hide what the file says. */
+	for (bool again = true; again;) {
+		again = false;
+		for (char **e = environ; *e != NULL; e++) {
+			if (strncmp(*e, "COOLINGD_", 9) == 0) {
+				char *name = strndup(*e, strcspn(*e, "="));
+
+				if (name == NULL)
+					abort();
+				unsetenv(name);
+				free(name);
+				again = true;
+				break;
+			}
+		}
+	}
+	/* An in-memory file when the kernel has them, else a temporary one. */
+	cfg_fd = memfd_create("coolingd-fuzz.conf", 0);
+	if (cfg_fd >= 0) {
+		snprintf(cfg_path, sizeof(cfg_path), "/proc/self/fd/%d", cfg_fd);
+		if (access(cfg_path, R_OK) == 0)
+			return 0;
+		close(cfg_fd);
+	}
+	const char *dir = getenv("TMPDIR");
+	int n = snprintf(cfg_path, sizeof(cfg_path), "%s/coolingd-fuzz-XXXXXX",
+	                 dir && dir[0] ? dir : "/tmp");
+	if (n < 0 || (size_t)n >= sizeof(cfg_path) || (cfg_fd = mkstemp(cfg_path)) < 0) {
+		perror("fuzz_config: a temporary file");
+		abort();
+	}
+	atexit(remove_tmp);
+	return 0;
+}
+
+static void write_config(const uint8_t *data, size_t size)
+{
+	if (ftruncate(cfg_fd, 0) != 0 ||
+	    (size > 0 && pwrite(cfg_fd, data, size, 0) != (ssize_t)size)) {
+		perror("fuzz_config: writing the config file");
+		abort();
+	}
+}
+
+static void check_loaded(const struct config *c)
+{
+	FUZZ_CHECK(c->listen_port >= 1 && c->listen_port <= 65535, "port %d", c->listen_port);
+	FUZZ_CHECK(c->listen_host[0] != '\0', "empty listen host");
+	FUZZ_CHECK(c->threads >= 0 && c->threads <= 256, "threads %lld", (long long)c->threads);
+	FUZZ_CHECK(c->max_body_bytes >= 64 && c->max_body_bytes <= (64 << 20), "max_body_bytes");
+	FUZZ_CHECK(c->request_timeout_s >= 1 && c->request_timeout_s <= 3600, "request_timeout");
+	FUZZ_CHECK(c->pool_size >= 1 && c->pool_size <= 1024, "pool_size");
+	FUZZ_CHECK(c->cooling_period_s >= -1, "cooling_period");
+	FUZZ_CHECK(c->threshold_mrp >= -1, "threshold_mrp");
+	FUZZ_CHECK(c->max_clock_skew_s >= 0 && c->max_backdate_s >= 0, "skew/backdate");
+	FUZZ_CHECK(fuzz_terminated(c->database_url, sizeof(c->database_url)), "url unterminated");
+	FUZZ_CHECK(fuzz_terminated(c->timezone, sizeof(c->timezone)), "timezone unterminated");
+
+	struct policy p;
+	config_policy(c, &p);
+	FUZZ_CHECK(p.cooling_period_s >= 0 && p.threshold_mrp >= 0, "policy in force is negative");
+
+	static char dump[16384];
+	config_dump(c, dump, sizeof(dump));
+	FUZZ_CHECK(fuzz_terminated(dump, sizeof(dump)), "config_dump unterminated");
+	char small[40];
+	config_dump(c, small, sizeof(small));
+	FUZZ_CHECK(fuzz_terminated(small, sizeof(small)), "config_dump into 40 bytes unterminated");
+
+	struct config def;
+	char msg[512];
+	FUZZ_CHECK(config_load(&def, NULL, false, msg, sizeof(msg)), "defaults refused: %s", msg);
+	config_restart_needed(c, &def, msg, sizeof(msg));
+	FUZZ_CHECK(fuzz_terminated(msg, sizeof(msg)), "config_restart_needed unterminated");
+}
+
+static void check_masked(const char *in)
+{
+	static char out[4096];
+	char small[16];
+
+	memset(out, 'x', sizeof(out));
+	config_mask_conninfo(in, out, sizeof(out));
+	FUZZ_CHECK(fuzz_terminated(out, sizeof(out)), "mask unterminated");
+	memset(small, 'x', sizeof(small));
+	config_mask_conninfo(in, small, sizeof(small));
+	FUZZ_CHECK(fuzz_terminated(small, sizeof(small)), "mask into 16 bytes unterminated");
+}
+
+/* in = head + middle + tail; SECRET must not survive masking. Skipped when
+ * the fuzzer itself has put SECRET into head or tail, and when in is longer
+ * than a configured URL can be (struct config's database_url): the masker
+ * works on a copy of that size, and a URL cut before its '@' no longer has
+ * credentials to recognise. */
+static void check_secret(const char *head, const char *middle, const char *tail)
+{
+	size_t n = strlen(head) + strlen(middle) + strlen(tail) + 1;
+	char *in = malloc(n);
+	static char out[4096];
+
+	if (in == NULL)
+		abort();
+	if (strstr(head, SECRET) != NULL || strstr(tail, SECRET) != NULL ||
+	    n > sizeof(((struct config *)0)->database_url)) {
+		free(in);
+		return;
+	}
+	snprintf(in, n, "%s%s%s", head, middle, tail);
+	config_mask_conninfo(in, out, sizeof(out));
+	FUZZ_CHECK(strstr(out, SECRET) == NULL, "password survives masking:\n  in:  %s\n  out: %s",
+	           in, out);
+	free(in);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config c;
+	char msg[512];
+
+	write_config(data, size);
+	memset(msg, 'x', sizeof(msg));
+	if (config_load(&c, cfg_path, false, msg, sizeof(msg)))
+		check_loaded(&c);
+	else
+		FUZZ_CHECK(fuzz_terminated(msg, sizeof(msg)) && msg[0] != '\0',
+		           "refusal without a message");
+
+	char *s = fuzz_cstr(data, size);
+	check_masked(s);
+
+	char *nl = strchr(s, '\n');
+	const char *tail = "";
+	if (nl != NULL) {
+		*nl = '\0';
+		tail = nl + 1;
+	}
+	check_secret(s, "password=" SECRET, tail);
+
+	/* URI form: the user part may not hold '@' or '/'. */
+	char *user = s;
+	user[strcspn(user, "@/")] = '\0';
+	char middle[64];
+	snprintf(middle, sizeof(middle), ":%s@", SECRET);
+	size_t ulen = strlen(user);
+	char *head = malloc(sizeof("postgresql://") + ulen);
+	if (head == NULL)
+		abort();
+	snprintf(head, sizeof("postgresql://") + ulen, "postgresql://%s", user);
+	check_secret(head, middle, tail);
+	free(head);
+	free(s);
+	return 0;
+}
