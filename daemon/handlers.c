@@ -91,9 +91,9 @@ static void reply_invalid_state(struct request *r, const char *why)
 /* A loan-returning result with exactly one row: decodes it into r. */
 static bool take_loan_row(struct request *r, PGresult *res, int row)
 {
-	if (!db_loan_from_row(res, row, 0, &r->loan))
+	if (!db_loan_from_row(res, row, db_loan_col0(res), &r->loan))
 		return false;
-	r->now = db_ts(res, row, LOAN_NCOLS);
+	r->now = db_ts(res, row, db_loan_col0(res) + LOAN_NCOLS);
 	return true;
 }
 
@@ -268,6 +268,7 @@ static void on_loan_insert(PGresult *res, void *arg)
 static void on_approval_context(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	int c0 = res ? db_loan_col0(res) : 0;
 	struct approval_req *a = &r->approval;
 	if (!result_ok(r, res, "approval_context"))
 		return;
@@ -275,10 +276,10 @@ static void on_approval_context(PGresult *res, void *arg)
 		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
 		return;
 	}
-	r->now = db_ts(res, 0, LOAN_NCOLS);
+	r->now = db_ts(res, 0, c0 + LOAN_NCOLS);
 
 	struct loan existing;
-	if (db_loan_from_row(res, 0, 0, &existing)) {
+	if (db_loan_from_row(res, 0, c0, &existing)) {
 		if (approval_matches(a, &existing))
 			reply_loan(r, 200, &existing, r->now);
 		else
@@ -289,7 +290,7 @@ static void on_approval_context(PGresult *res, void *arg)
 
 	if (a->approved_at != TS_NULL && !check_ts(r, a->approved_at, "approved_at"))
 		return;
-	int64_t approved_at = db_ts(res, 0, LOAN_NCOLS + 3);
+	int64_t approved_at = db_ts(res, 0, c0 + LOAN_NCOLS + 3);
 	if (a->consent_at != TS_NULL) {
 		struct cd_error err;
 		cd_error_clear(&err);
@@ -301,7 +302,7 @@ static void on_approval_context(PGresult *res, void *arg)
 			return;
 		}
 	}
-	if (PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
+	if (PQgetisnull(res, 0, c0 + LOAN_NCOLS + 1)) {
 		reply_simple_error(r, 422, "validation_failed", "approved_at",
 		                   "approved_at: no MRP is recorded for that date");
 		return;
@@ -317,13 +318,13 @@ static void on_approval_context(PGresult *res, void *arg)
 	l->secured = a->secured;
 	l->first_time_given = a->has_first_time;
 	l->first_time_borrower =
-	    a->has_first_time ? a->first_time_borrower : db_bool(res, 0, LOAN_NCOLS + 2);
+	    a->has_first_time ? a->first_time_borrower : db_bool(res, 0, c0 + LOAN_NCOLS + 2);
 	l->approved_at = approved_at;
 	l->consent_at = a->consent_at;
 	l->in_person_verified_at = TS_NULL;
 	l->disbursed_at = TS_NULL;
 	l->cancelled_at = TS_NULL;
-	policy_assess(&r->rt->policy, db_int(res, 0, LOAN_NCOLS + 1), l);
+	policy_assess(&r->rt->policy, db_int(res, 0, c0 + LOAN_NCOLS + 1), l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 
 	struct db_num n[8];
@@ -648,7 +649,8 @@ static void on_refuse_write(PGresult *res, void *arg)
 
 static void replay(struct request *r, PGresult *res)
 {
-	int status = (int)db_int(res, 0, LOAN_NCOLS + 2);
+	int c0 = db_loan_col0(res);
+	int status = (int)db_int(res, 0, c0 + LOAN_NCOLS + 2);
 	if (status == 200) {
 		/* A disbursed loan no longer changes: rendering it again gives
 		 * the first answer. */
@@ -657,7 +659,7 @@ static void replay(struct request *r, PGresult *res)
 		return;
 	}
 	json_error_t jerr;
-	json_t *body = json_loads(PQgetvalue(res, 0, LOAN_NCOLS + 3), 0, &jerr);
+	json_t *body = json_loads(PQgetvalue(res, 0, c0 + LOAN_NCOLS + 3), 0, &jerr);
 	if (body == NULL) {
 		reply_simple_error(r, 500, "internal_error", NULL, "stored answer unreadable");
 		return;
@@ -678,6 +680,7 @@ static void replay(struct request *r, PGresult *res)
 static void on_disburse_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	int c0 = res ? db_loan_col0(res) : 0;
 	if (!result_ok(r, res, "disburse_context"))
 		return;
 	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
@@ -685,8 +688,8 @@ static void on_disburse_read(PGresult *res, void *arg)
 		return;
 	}
 	struct loan *l = &r->loan;
-	if (!PQgetisnull(res, 0, LOAN_NCOLS + 1)) {
-		if (db_int(res, 0, LOAN_NCOLS + 1) != l->pk) {
+	if (!PQgetisnull(res, 0, c0 + LOAN_NCOLS + 1)) {
+		if (db_int(res, 0, c0 + LOAN_NCOLS + 1) != l->pk) {
 			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
 			                   "Idempotency-Key: already used for another loan");
 			return;
@@ -756,30 +759,153 @@ static void h_disburse(struct request *r)
 	disburse_read(r);
 }
 
+/* ---- one round trip: the first read together with the authentication ---- */
+
+static void on_auth_then(PGresult *res, struct request *r, pgpool_cb next)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "auth");
+		return;
+	}
+	if (request_check_auth(r, res))
+		next(res, r);
+}
+
+static void on_auth_loan_get(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_loan_get);
+}
+
+static void on_auth_consent_read(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_consent_read);
+}
+
+static void on_auth_verify_read(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_verify_read);
+}
+
+static void on_auth_cancel_read(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_cancel_read);
+}
+
+static void on_auth_approval_context(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_approval_context);
+}
+
+static void on_auth_disburse_read(PGresult *res, void *arg)
+{
+	on_auth_then(res, arg, on_disburse_read);
+}
+
+/* The fast paths return false, before sending anything, for any input that
+ * the ordinary path must judge after authentication (bad ids, field errors). */
+
+static bool ids_ok(const struct request *r, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!id_valid(r->params[i]))
+			return false;
+	return true;
+}
+
+static bool fast_read(struct request *r, pgpool_cb cb)
+{
+	if (!ids_ok(r, 2))
+		return false;
+	r->attempts++;
+	const char *params[] = {r->params[0], r->params[1], r->token_id};
+	request_exec(r, STMT_AUTH_LOAN_GET, params, cb);
+	return true;
+}
+
+static bool fast_loan_get(struct request *r)
+{
+	return fast_read(r, on_auth_loan_get);
+}
+
+static bool fast_consent(struct request *r)
+{
+	struct cd_error err;
+	return codec_parse_consent(r->body, &r->ts, &err) && fast_read(r, on_auth_consent_read);
+}
+
+static bool fast_verify(struct request *r)
+{
+	struct cd_error err;
+	return codec_parse_verification(r->body, &r->verification, &err) &&
+	       fast_read(r, on_auth_verify_read);
+}
+
+static bool fast_cancel(struct request *r)
+{
+	struct cd_error err;
+	return codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), &err) &&
+	       fast_read(r, on_auth_cancel_read);
+}
+
+static bool fast_approval(struct request *r)
+{
+	struct cd_error err;
+	if (!ids_ok(r, 1) || !codec_parse_approval(r->body, &r->approval, &err))
+		return false;
+	r->attempts++;
+	struct db_num n;
+	const char *params[] = {
+	    r->params[0],        r->approval.loan_id,      db_num(&n, r->approval.approved_at),
+	    r->rt->cfg.timezone, r->approval.borrower_iin, r->token_id};
+	request_exec(r, STMT_AUTH_APPROVAL_CONTEXT, params, on_auth_approval_context);
+	return true;
+}
+
+static bool fast_disburse(struct request *r)
+{
+	struct cd_error err;
+	if (!ids_ok(r, 2) || !codec_parse_disbursement(r->body, &err))
+		return false;
+	const char *key =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+	if (key != NULL) {
+		if (!idempotency_key_valid(key))
+			return false;
+		snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
+		r->has_idem_key = true;
+	}
+	r->attempts++;
+	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL,
+	                        r->token_id};
+	request_exec(r, STMT_AUTH_DISBURSE_CONTEXT, params, on_auth_disburse_read);
+	return true;
+}
+
 /* ---- the routing table ---- */
 
 #define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
 
 const struct route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, h_healthz, "healthz"},
-    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, h_readyz, "readyz"},
+    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, h_healthz, "healthz", NULL},
+    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, h_readyz, "readyz", NULL},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, h_approval,
-     "approval"},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get, "loan"},
+     "approval", fast_approval},
+    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get, "loan",
+     fast_loan_get},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/consent", ROLE_LENDER, true, BODY_OPTIONAL,
-     h_consent, "consent"},
+     h_consent, "consent", fast_consent},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/in-person-verification", ROLE_LENDER, true,
-     BODY_REQUIRED, h_verify, "in-person-verification"},
+     BODY_REQUIRED, h_verify, "in-person-verification", fast_verify},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/cancellation", ROLE_LENDER, true, BODY_REQUIRED,
-     h_cancel, "cancellation"},
+     h_cancel, "cancellation", fast_cancel},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/disbursement", ROLE_LENDER, true, BODY_OPTIONAL,
-     h_disburse, "disbursement"},
+     h_disburse, "disbursement", fast_disburse},
     {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, h_borrower_loans,
-     "borrower"},
+     "borrower", NULL},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_audit_list,
-     "audit"},
+     "audit", NULL},
     {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_loans_list,
-     "loans"},
+     "loans", NULL},
 };
 
 const int routes_count = sizeof(routes) / sizeof(routes[0]);

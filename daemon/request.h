@@ -34,6 +34,12 @@ struct route {
 	enum body_rule body;
 	handler_fn handler;
 	const char *name; /* for logs */
+	/* Optional: starts the call with its first read and the authentication
+	 * in one statement (STMT_AUTH_*), once the body has passed the checks
+	 * that need no database. Returns false to take the ordinary path
+	 * (authenticate, then handler), e.g. for a body with a field error,
+	 * which must not be reported before the token is checked. */
+	bool (*fast)(struct request *r);
 };
 
 #define MAX_PATH_PARAMS 3
@@ -80,6 +86,11 @@ void reply_unavailable(struct request *r);
 /* Sends a statement's failure: 503 when the database is out of reach,
  * 500 (logged) for anything else. */
 void reply_db_failure(struct request *r, PGresult *res, const char *what);
+
+/* Checks the authentication columns (AUTH_NCOLS, row 0) of a result
+ * against the request's token, role and lender; answers 401/403 and
+ * returns false when they do not fit. */
+bool request_check_auth(struct request *r, const PGresult *res);
 
 /* Runs a statement for the request; on refusal by the pool answers 503 and
  * returns false. */

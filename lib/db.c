@@ -36,6 +36,13 @@
 
 #define AUDIT_INSERT "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
 
+/* The client of a token, as the first columns of a request's first read. */
+#define AUTH_CTE(n)                                                                                \
+	"a AS (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "            \
+	"token_hash AS auth_token_hash FROM api_client WHERE token_id = $" n "::text "             \
+	"AND revoked_at IS NULL) "
+#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash, "
+
 /* The status of a loan at now(): the SQL twin of loan_evaluate()'s status,
  * for filtering lists; test_gate_agreement.c keeps the two in step. */
 #define STATUS_EXPR                                                                                \
@@ -171,7 +178,40 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                          "JOIN audit_event e ON e.id = c.event_id "
                          "WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::integer",
                          2},
+    [STMT_AUTH_LOAN_GET] = {"auth_loan_get",
+                            "WITH " AUTH_CTE(
+                                "3") "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()) "
+                                     "FROM a LEFT JOIN loan l ON l.lender_id = $1::text "
+                                     "AND l.loan_id = $2::text",
+                            3},
+    [STMT_AUTH_APPROVAL_CONTEXT] =
+        {"auth_approval_context",
+         "WITH " AUTH_CTE("6") ", t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
+                               "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()), "
+                               "(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME "
+                               "ZONE $4::text)::date "
+                               "  ORDER BY m.valid_from DESC LIMIT 1), "
+                               "NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "
+                               "  AND d.disbursed_at IS NOT NULL), "
+                               "cd_us(t.at) "
+                               "FROM a CROSS JOIN t LEFT JOIN loan l ON l.lender_id = $1::text AND "
+                               "l.loan_id = $2::text",
+         6},
+    [STMT_AUTH_DISBURSE_CONTEXT] = {"auth_disburse_context",
+                                    "WITH " AUTH_CTE(
+                                        "4") "SELECT " AUTH_COLS LOAN_COLS
+                                             ", cd_us(now()), i.loan_pk, i.status, "
+                                             "i.body FROM a LEFT JOIN loan l ON l.lender_id = "
+                                             "$1::text AND l.loan_id = $2::text "
+                                             "LEFT JOIN disbursement_idempotency i ON i.lender_id "
+                                             "= $1::text AND i.key = $3::text",
+                                    4},
 };
+
+int db_loan_col0(const PGresult *r)
+{
+	return PQfnumber(r, "auth_token_hash") >= 0 ? AUTH_NCOLS : 0;
+}
 
 int64_t db_int(const PGresult *r, int row, int col)
 {

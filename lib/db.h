@@ -40,6 +40,13 @@ enum stmt {
 	STMT_LOANS_LIST_LENDER, /* the same, and lender */
 	STMT_AUDIT_SEAL,        /* max events -> number sealed */
 	STMT_AUDIT_LIST,        /* after, limit -> enum audit_col columns */
+	/* The first read of a request together with its authentication, in one
+	 * round trip: AUTH_NCOLS columns as STMT_AUTH's, then the columns of
+	 * the statement named; the token_id is the last parameter. No row when
+	 * the token is unknown or revoked. */
+	STMT_AUTH_LOAN_GET,         /* lender, loan_id, token_id */
+	STMT_AUTH_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin, token_id */
+	STMT_AUTH_DISBURSE_CONTEXT, /* lender, loan_id, key|NULL, token_id */
 	STMT__COUNT
 };
 
@@ -50,6 +57,13 @@ struct stmt_def {
 };
 
 extern const struct stmt_def db_statements[STMT__COUNT];
+
+/* The authentication columns that STMT_AUTH returns and STMT_AUTH_* put
+ * first: name, role, lender, token_hash. */
+#define AUTH_NCOLS 4
+/* Where the loan columns start in a result: after the authentication
+ * columns when the statement has them. */
+int db_loan_col0(const PGresult *r);
 
 /* Column layout of every statement that returns loans: LOAN_NCOLS loan
  * columns, then "now" (microseconds). */
