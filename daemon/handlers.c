@@ -383,23 +383,33 @@ static void h_approval(struct request *r)
 	approval_context(r);
 }
 
-/* ---- consent ---- */
+/* ---- acts on a loan: consent, in-person verification, cancellation ----
+ *
+ * Each reads the loan (act_read), decides from it (the act's decide
+ * function: a repeat, a 409, a field error, or a guarded write), and when
+ * the write's guard finds the loan changed under it, reads and decides again.
+ */
 
-static void consent_read(struct request *r);
+struct act {
+	const char *write_name;
+	void (*decide)(struct request *r); /* r->loan and r->now are read */
+};
 
-static void on_consent_write(PGresult *res, void *arg)
+static void act_read(struct request *r);
+
+static void on_act_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, "consent"))
+	if (!result_ok(r, res, r->act->write_name))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
-		consent_read(r); /* changed under us: decide again */
+		act_read(r); /* changed under us: decide again */
 		return;
 	}
 	reply_loan(r, 200, &r->loan, r->now);
 }
 
-static void on_consent_read(PGresult *res, void *arg)
+static void on_act_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (!result_ok(r, res, "loan_get"))
@@ -408,11 +418,36 @@ static void on_consent_read(PGresult *res, void *arg)
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
 		return;
 	}
+	r->act->decide(r);
+}
+
+static void act_read(struct request *r)
+{
+	read_loan(r, on_act_read);
+}
+
+/* "anything after cancellation", then a repeat of what is recorded */
+static bool act_refused_after_cancellation(struct request *r)
+{
+	if (r->loan.cancelled_at == TS_NULL)
+		return false;
+	reply_invalid_state(r, "the loan is cancelled");
+	return true;
+}
+
+static bool act_refused_after_disbursement(struct request *r)
+{
+	if (r->loan.disbursed_at == TS_NULL)
+		return false;
+	reply_invalid_state(r, "the loan is disbursed");
+	return true;
+}
+
+static void consent_decide(struct request *r)
+{
 	struct loan *l = &r->loan;
-	if (l->cancelled_at != TS_NULL) {
-		reply_invalid_state(r, "the loan is cancelled");
+	if (act_refused_after_cancellation(r))
 		return;
-	}
 	if (l->consent_at != TS_NULL) {
 		if (r->ts == TS_NULL || r->ts == l->consent_at)
 			reply_loan(r, 200, l, r->now); /* a repeat: nothing changes */
@@ -420,10 +455,8 @@ static void on_consent_read(PGresult *res, void *arg)
 			reply_invalid_state(r, "consent was recorded at another time");
 		return;
 	}
-	if (l->disbursed_at != TS_NULL) {
-		reply_invalid_state(r, "the loan is disbursed");
+	if (act_refused_after_disbursement(r))
 		return;
-	}
 	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
 	if (r->ts != TS_NULL && !check_ts(r, r->ts, "consent_at"))
 		return;
@@ -439,59 +472,16 @@ static void on_consent_read(PGresult *res, void *arg)
 	struct db_num n[3];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
 	                        db_num(&n[2], ends), r->client, detail};
-	request_exec(r, STMT_CONSENT, params, on_consent_write);
+	request_exec(r, STMT_CONSENT, params, on_act_write);
 	free(detail);
 }
 
-static void consent_read(struct request *r)
+static void verify_decide(struct request *r)
 {
-	read_loan(r, on_consent_read);
-}
-
-static void h_consent(struct request *r)
-{
-	if (!path_ids_valid(r, 2))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!codec_parse_consent(r->body, &r->ts, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	consent_read(r);
-}
-
-/* ---- in-person verification ---- */
-
-static void verify_read(struct request *r);
-
-static void on_verify_write(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (!result_ok(r, res, "verify"))
-		return;
-	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
-		verify_read(r);
-		return;
-	}
-	reply_loan(r, 200, &r->loan, r->now);
-}
-
-static void on_verify_read(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (!result_ok(r, res, "loan_get"))
-		return;
-	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
-		return;
-	}
 	struct loan *l = &r->loan;
 	struct verification_req *v = &r->verification;
-	if (l->cancelled_at != TS_NULL) {
-		reply_invalid_state(r, "the loan is cancelled");
+	if (act_refused_after_cancellation(r))
 		return;
-	}
 	if (l->in_person_verified_at != TS_NULL) {
 		bool same =
 		    strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
@@ -503,10 +493,8 @@ static void on_verify_read(PGresult *res, void *arg)
 			reply_invalid_state(r, "in-person verification was recorded otherwise");
 		return;
 	}
-	if (l->disbursed_at != TS_NULL) {
-		reply_invalid_state(r, "the loan is disbursed");
+	if (act_refused_after_disbursement(r))
 		return;
-	}
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
 		return;
 	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
@@ -516,53 +504,12 @@ static void on_verify_read(PGresult *res, void *arg)
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], at), v->branch_id,
 	                        v->officer_id,        r->client,         detail};
-	request_exec(r, STMT_VERIFY, params, on_verify_write);
+	request_exec(r, STMT_VERIFY, params, on_act_write);
 	free(detail);
 }
 
-static void verify_read(struct request *r)
+static void cancel_decide(struct request *r)
 {
-	read_loan(r, on_verify_read);
-}
-
-static void h_verify(struct request *r)
-{
-	if (!path_ids_valid(r, 2))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!codec_parse_verification(r->body, &r->verification, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	verify_read(r);
-}
-
-/* ---- cancellation ---- */
-
-static void cancel_read(struct request *r);
-
-static void on_cancel_write(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (!result_ok(r, res, "cancel"))
-		return;
-	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
-		cancel_read(r);
-		return;
-	}
-	reply_loan(r, 200, &r->loan, r->now);
-}
-
-static void on_cancel_read(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (!result_ok(r, res, "loan_get"))
-		return;
-	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
-		return;
-	}
 	struct loan *l = &r->loan;
 	if (l->cancelled_at != TS_NULL) {
 		if (strcmp(l->cancel_reason, r->reason) == 0)
@@ -577,25 +524,50 @@ static void on_cancel_read(PGresult *res, void *arg)
 	}
 	struct db_num n;
 	const char *params[] = {db_num(&n, l->pk), r->reason, r->client};
-	request_exec(r, STMT_CANCEL, params, on_cancel_write);
+	request_exec(r, STMT_CANCEL, params, on_act_write);
 }
 
-static void cancel_read(struct request *r)
+static const struct act act_consent = {"consent", consent_decide};
+static const struct act act_verify = {"verify", verify_decide};
+static const struct act act_cancel = {"cancel", cancel_decide};
+
+/* Parses an act's body into r; false with err set. */
+static bool act_parse(struct request *r, const struct act *act, struct cd_error *err)
 {
-	read_loan(r, on_cancel_read);
+	r->act = act;
+	if (act == &act_consent)
+		return codec_parse_consent(r->body, &r->ts, err);
+	if (act == &act_verify)
+		return codec_parse_verification(r->body, &r->verification, err);
+	return codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), err);
 }
 
-static void h_cancel(struct request *r)
+static void act_start(struct request *r, const struct act *act)
 {
 	if (!path_ids_valid(r, 2))
 		return;
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), &err)) {
+	if (!act_parse(r, act, &err)) {
 		reply_error(r, &err);
 		return;
 	}
-	cancel_read(r);
+	act_read(r);
+}
+
+static void h_consent(struct request *r)
+{
+	act_start(r, &act_consent);
+}
+
+static void h_verify(struct request *r)
+{
+	act_start(r, &act_verify);
+}
+
+static void h_cancel(struct request *r)
+{
+	act_start(r, &act_cancel);
 }
 
 /* ---- disbursement: the gate ---- */
@@ -776,19 +748,9 @@ static void on_auth_loan_get(PGresult *res, void *arg)
 	on_auth_then(res, arg, on_loan_get);
 }
 
-static void on_auth_consent_read(PGresult *res, void *arg)
+static void on_auth_act_read(PGresult *res, void *arg)
 {
-	on_auth_then(res, arg, on_consent_read);
-}
-
-static void on_auth_verify_read(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_verify_read);
-}
-
-static void on_auth_cancel_read(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_cancel_read);
+	on_auth_then(res, arg, on_act_read);
 }
 
 static void on_auth_approval_context(PGresult *res, void *arg)
@@ -827,24 +789,25 @@ static bool fast_loan_get(struct request *r)
 	return fast_read(r, on_auth_loan_get);
 }
 
-static bool fast_consent(struct request *r)
+static bool fast_act(struct request *r, const struct act *act)
 {
 	struct cd_error err;
-	return codec_parse_consent(r->body, &r->ts, &err) && fast_read(r, on_auth_consent_read);
+	return act_parse(r, act, &err) && fast_read(r, on_auth_act_read);
+}
+
+static bool fast_consent(struct request *r)
+{
+	return fast_act(r, &act_consent);
 }
 
 static bool fast_verify(struct request *r)
 {
-	struct cd_error err;
-	return codec_parse_verification(r->body, &r->verification, &err) &&
-	       fast_read(r, on_auth_verify_read);
+	return fast_act(r, &act_verify);
 }
 
 static bool fast_cancel(struct request *r)
 {
-	struct cd_error err;
-	return codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), &err) &&
-	       fast_read(r, on_auth_cancel_read);
+	return fast_act(r, &act_cancel);
 }
 
 static bool fast_approval(struct request *r)

@@ -22,6 +22,7 @@
 enum role { ROLE_NONE = 0, ROLE_LENDER = 1, ROLE_COMPLIANCE = 2, ROLE_AUDITOR = 4 };
 
 struct request;
+struct act;
 typedef void (*handler_fn)(struct request *r);
 
 enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
@@ -64,6 +65,7 @@ struct request {
 	int attempts; /* re-reads after a lost race, bounded */
 
 	/* per act */
+	const struct act *act; /* consent, verification, cancellation (handlers.c) */
 	struct approval_req approval;
 	struct verification_req verification;
 	int64_t ts; /* consent_at of a consent act */
