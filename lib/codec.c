@@ -76,7 +76,7 @@ static bool get_string(const json_t *v, const char *field, const char **out, str
 
 static bool get_id(const json_t *v, const char *field, char out[ID_BUF], struct cd_error *err)
 {
-	const char *s;
+	const char *s = NULL;
 	if (!get_string(v, field, &s, err))
 		return false;
 	if (!id_valid(s))
@@ -88,7 +88,7 @@ static bool get_id(const json_t *v, const char *field, char out[ID_BUF], struct 
 
 static bool get_ts(const json_t *v, const char *field, int64_t *out, struct cd_error *err)
 {
-	const char *s, *why = NULL;
+	const char *s = NULL, *why = NULL;
 	if (!get_string(v, field, &s, err))
 		return false;
 	if (!ts_parse_rfc3339(s, out, &why))
@@ -135,7 +135,7 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 
 	json_object_foreach((json_t *)body, key, v)
 	{
-		const char *s, *why = NULL;
+		const char *s = NULL, *why = NULL;
 		if (strcmp(key, "loan_id") == 0) {
 			if (!get_id(v, key, r->loan_id, err))
 				return false;
@@ -277,7 +277,7 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 	json_object_foreach((json_t *)body, key, v)
 	{
 		if (strcmp(key, "reason") == 0) {
-			const char *s;
+			const char *s = NULL;
 			if (!get_string(v, key, &s, err))
 				return false;
 			size_t n = utf8_length(s);

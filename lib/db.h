@@ -18,7 +18,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 enum stmt {
 	STMT_AUTH,             /* token_id -> name, role, lender, hash */
