@@ -251,6 +251,7 @@ url=http://127.0.0.1:$port
 cd_env=("COOLINGD_SERVER_LISTEN=127.0.0.1:$port" "COOLINGD_DATABASE_URL=$db_url"
 	COOLINGD_LOG_LEVEL=warn "COOLINGD_POLICY_COOLING_PERIOD=$cooling_period")
 [ -z "${BENCH_POOL_SIZE:-}" ] || cd_env+=(COOLINGD_DATABASE_POOL_SIZE="$BENCH_POOL_SIZE")
+[ -z "${BENCH_AUDIT_SEAL:-}" ] || cd_env+=(COOLINGD_AUDIT_SEAL="$BENCH_AUDIT_SEAL")
 start_coolingd() { # [command prefix...]
 	env "${cd_env[@]}" "$@" "$coolingd_bin" -c /dev/null >>"$work/coolingd.log" 2>&1 &
 	cd_pid=$!
