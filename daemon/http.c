@@ -140,11 +140,14 @@ static void request_finish(struct request *r, int status, const char *method, co
                            const char *tls_client)
 {
 	struct worker *w = r->w;
-	char st[8], dur[32];
-	snprintf(st, sizeof(st), "%d", status);
-	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
-	log_kv(LOG_INFO, "request", "method", method, "path", path, "status", st, "duration_ms",
-	       dur, "client", r->client, tls_client[0] ? "tls_client" : NULL, tls_client, NULL);
+	if (log_enabled(LOG_INFO)) { /* the access log; nothing to format when it is off */
+		char st[8], dur[32];
+		snprintf(st, sizeof(st), "%d", status);
+		snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
+		log_kv(LOG_INFO, "request", "method", method, "path", path, "status", st,
+		       "duration_ms", dur, "client", r->client, tls_client[0] ? "tls_client" : NULL,
+		       tls_client, NULL);
+	}
 	json_decref(r->body);
 	free(r->refusal_body);
 	conn_request_ends(r->conn);

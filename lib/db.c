@@ -640,17 +640,12 @@ bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, stru
 	return true;
 }
 
-bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
-                         int64_t pending_to, const char *file, struct cd_error *err)
+/* Runs an UPDATE of the job's row that must match exactly one row: none
+ * means another run changed the job since it was read. */
+static bool export_job_update(PGconn *c, const char *sql, int n, const char *const *p,
+                              const char *name, struct cd_error *err)
 {
-	struct db_num n[3];
-	const char *p[] = {name, db_num(&n[0], seen->last_seq), db_num(&n[1], seen->pending_to),
-	                   db_num(&n[2], pending_to), file};
-	PGresult *r = run(c,
-	                  "UPDATE export_job SET pending_to = $4::bigint, pending_file = $5::text, "
-	                  "updated_at = now() WHERE name = $1::text AND last_seq = $2::bigint "
-	                  "AND coalesce(pending_to, 0) = $3::bigint",
-	                  5, p, "export job", NULL, err);
+	PGresult *r = run(c, sql, n, p, "export job", NULL, err);
 	if (r == NULL)
 		return false;
 	bool ok = strcmp(PQcmdTuples(r), "1") == 0;
@@ -661,23 +656,29 @@ bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *s
 	return true;
 }
 
+bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
+                         int64_t pending_to, const char *file, struct cd_error *err)
+{
+	struct db_num n[3];
+	const char *p[] = {name, db_num(&n[0], seen->last_seq), db_num(&n[1], seen->pending_to),
+	                   db_num(&n[2], pending_to), file};
+	return export_job_update(
+	    c,
+	    "UPDATE export_job SET pending_to = $4::bigint, pending_file = "
+	    "$5::text, updated_at = now() WHERE name = $1::text AND last_seq = "
+	    "$2::bigint AND coalesce(pending_to, 0) = $3::bigint",
+	    5, p, name, err);
+}
+
 bool db_export_job_commit(PGconn *c, const char *name, int64_t pending_to, struct cd_error *err)
 {
 	struct db_num n;
 	const char *p[] = {name, db_num(&n, pending_to)};
-	PGresult *r = run(c,
-	                  "UPDATE export_job SET last_seq = pending_to, pending_to = NULL, "
-	                  "pending_file = NULL, updated_at = now() "
-	                  "WHERE name = $1::text AND pending_to = $2::bigint",
-	                  2, p, "export job", NULL, err);
-	if (r == NULL)
-		return false;
-	bool ok = strcmp(PQcmdTuples(r), "1") == 0;
-	PQclear(r);
-	if (!ok)
-		return cd_error_set(err, 409, "conflict", "",
-		                    "export job %s was changed by another run", name);
-	return true;
+	return export_job_update(c,
+	                         "UPDATE export_job SET last_seq = pending_to, pending_to = NULL, "
+	                         "pending_file = NULL, updated_at = now() "
+	                         "WHERE name = $1::text AND pending_to = $2::bigint",
+	                         2, p, name, err);
 }
 
 /* An arbitrary constant: with hashtext(name), the advisory lock that keeps
