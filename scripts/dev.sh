@@ -75,12 +75,15 @@ Record an approval (the cooling period is 2m in config/coolingd.dev.conf):
   curl -sS -X POST $base \\
     -H 'Authorization: Bearer $token' \\
     -H 'Content-Type: application/json' \\
-    -d '{"loan_id": "$loan", "borrower_iin": "$iin", "amount": "600000.00",
+    -d '{"loan_id": "$loan", "borrower_iin": "$iin", "amount": "700000.00",
          "currency": "KZT", "channel": "online", "secured": false,
          "first_time_borrower": true}'
 
-then POST $base/$loan/consent with {} and
-     POST $base/$loan/disbursement with {}.
+700000.00 is above 150 MRP (648,750 tenge in 2026), so the loan is cooled for
+2 minutes after consent; as a first-time unsecured loan it also needs the visit:
+     POST $base/$loan/consent with {}
+     POST $base/$loan/in-person-verification with {"branch_id": "BR1", "officer_id": "OF1"}
+     POST $base/$loan/disbursement with {}   (refused with Retry-After until the period ends)
 
 Starting coolingd on 127.0.0.1:8080 (Ctrl-C stops it; scripts/pg.sh stop .dev/pg stops the database).
 EOF
