@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "iin.h"
 #include "log.h"
+#include "money.h"
 #include "request.h"
 #include "timeutil.h"
 
@@ -20,22 +21,14 @@
 
 /* ---- shared steps ---- */
 
-static bool path_ids_valid(struct request *r, int n)
+/* The first n path parameters are identifiers; when one cannot be, no such
+ * loan can exist. */
+static bool ids_parse(const struct request *r, int n, struct cd_error *err)
 {
-	for (int i = 0; i < n; i++) {
-		if (!id_valid(r->params[i])) {
-			reply_simple_error(r, 404, "not_found", NULL, "no such loan");
-			return false;
-		}
-	}
+	for (int i = 0; i < n; i++)
+		if (!id_valid(r->params[i]))
+			return cd_error_set(err, 404, "not_found", "", "no such loan");
 	return true;
-}
-
-static json_t *loan_json_at(const struct loan *l, int64_t now)
-{
-	struct loan_view v;
-	loan_evaluate(l, now, &v);
-	return codec_loan_json(l, &v);
 }
 
 /* A loan answer, written straight into a buffer (codec_loan_write); with
@@ -45,23 +38,14 @@ static void reply_loan_wrapped(struct request *r, int status, const struct loan 
 {
 	struct loan_view v;
 	loan_evaluate(l, now, &v);
+	/* identifiers of at most 64 characters keep a loan well under 2 KiB */
 	char buf[2048];
 	size_t pre = strlen(prefix), suf = strlen(suffix);
 	size_t n = codec_loan_write(l, &v, buf + pre, sizeof(buf) - pre - suf);
-	if (n >= sizeof(buf) - pre - suf) { /* cannot happen with IDs of 64 characters */
-		json_t *j = codec_loan_json(l, &v);
-		char *s = json_dumps(j, JSON_COMPACT);
-		json_decref(j);
-		size_t len = strlen(s);
-		char *all = malloc(pre + len + suf + 1);
-		if (all != NULL) {
-			memcpy(all, prefix, pre);
-			memcpy(all + pre, s, len);
-			memcpy(all + pre + len, suffix, suf);
-		}
-		free(s);
-		reply_raw(r, all ? status : 500, all, all ? pre + len + suf : 0);
-		free(all);
+	if (n >= sizeof(buf) - pre - suf) {
+		log_kv(LOG_ERROR, "loan answer larger than its buffer", "loan_id", l->loan_id,
+		       NULL);
+		reply_simple_error(r, 500, "internal_error", NULL, "internal error");
 		return;
 	}
 	memcpy(buf, prefix, pre);
@@ -72,6 +56,20 @@ static void reply_loan_wrapped(struct request *r, int status, const struct loan 
 static void reply_loan(struct request *r, int status, const struct loan *l, int64_t now)
 {
 	reply_loan_wrapped(r, status, l, now, "", "");
+}
+
+json_t *loans_json(const PGresult *res)
+{
+	json_t *loans = json_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct loan l;
+		struct loan_view v;
+		if (!db_loan_from_row(res, i, 0, &l))
+			continue;
+		loan_evaluate(&l, db_ts(res, i, LOAN_NCOLS), &v);
+		json_array_append_new(loans, codec_loan_json(&l, &v));
+	}
+	return loans;
 }
 
 /* An audit detail as text, with timestamps already in UTC "Z" form; takes
@@ -91,9 +89,9 @@ static void reply_invalid_state(struct request *r, const char *why)
 /* A loan-returning result with exactly one row: decodes it into r. */
 static bool take_loan_row(struct request *r, PGresult *res, int row)
 {
-	if (!db_loan_from_row(res, row, db_loan_col0(res), &r->loan))
+	if (!db_loan_from_row(res, row, r->col0, &r->loan))
 		return false;
-	r->now = db_ts(res, row, db_loan_col0(res) + LOAN_NCOLS);
+	r->now = db_ts(res, row, r->col0 + LOAN_NCOLS);
 	return true;
 }
 
@@ -117,8 +115,22 @@ static bool check_ts(struct request *r, int64_t ts, const char *field)
 	return true;
 }
 
-/* Starts (again) an act that begins by reading the loan. */
-static void read_loan(struct request *r, pgpool_cb cb)
+static void on_authenticated(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "auth");
+		return;
+	}
+	if (request_check_auth(r, res))
+		r->after_auth(res, r);
+}
+
+/* Sends a call's first read of the loan, again after a lost race (a bounded
+ * number of times); with authenticate, its STMT_AUTH_* twin, whose last
+ * parameter (the token id) params must end with. */
+static void first_read(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb,
+                       bool authenticate)
 {
 	if (++r->attempts > MAX_ATTEMPTS) {
 		log_kv(LOG_ERROR, "gave up after repeated write conflicts", "route", r->route->name,
@@ -126,8 +138,12 @@ static void read_loan(struct request *r, pgpool_cb cb)
 		reply_unavailable(r);
 		return;
 	}
-	const char *params[] = {r->params[0], r->params[1]};
-	request_exec(r, STMT_LOAN_GET, params, cb);
+	if (!authenticate) {
+		request_exec(r, st, params, cb);
+		return;
+	}
+	r->after_auth = cb;
+	request_exec(r, db_stmt_with_auth(st), params, on_authenticated);
 }
 
 /* ---- service ---- */
@@ -173,38 +189,12 @@ static void h_readyz(struct request *r)
 
 /* ---- reads ---- */
 
-static void on_loan_get(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (!result_ok(r, res, "loan_get"))
-		return;
-	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
-		return;
-	}
-	reply_loan(r, 200, &r->loan, r->now);
-}
-
-static void h_loan_get(struct request *r)
-{
-	if (!path_ids_valid(r, 2))
-		return;
-	const char *params[] = {r->params[0], r->params[1]};
-	request_exec(r, STMT_LOAN_GET, params, on_loan_get);
-}
-
 static void on_borrower_loans(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (!result_ok(r, res, "borrower_loans"))
 		return;
-	json_t *loans = json_array();
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct loan l;
-		if (db_loan_from_row(res, i, 0, &l))
-			json_array_append_new(loans, loan_json_at(&l, db_ts(res, i, LOAN_NCOLS)));
-	}
-	reply_json(r, 200, json_pack("{s:o}", "loans", loans));
+	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
 
 static void h_borrower_loans(struct request *r)
@@ -223,29 +213,25 @@ static void h_borrower_loans(struct request *r)
 
 /* ---- record an approval ---- */
 
-static void approval_context(struct request *r);
+static void approval_start(struct request *r, bool authenticate);
 
+/* What the approval_recorded event keeps of the loan, in the loan's own
+ * JSON forms. */
 static json_t *approval_detail(const struct loan *l)
 {
-	json_t *d = json_object();
-	json_t *lj = loan_json_at(l, l->approved_at);
-	static const char *const keep[] = {"amount",
-	                                   "channel",
-	                                   "secured",
-	                                   "first_time_borrower",
-	                                   "cooling_required",
-	                                   "cooling_period_seconds",
-	                                   "threshold_amount",
-	                                   "mrp",
-	                                   "policy",
-	                                   "approved_at",
-	                                   "consent_at",
-	                                   "cooling_ends_at",
-	                                   "in_person_required"};
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		json_object_set(d, keep[i], json_object_get(lj, keep[i]));
-	json_decref(lj);
-	return d;
+	char amount[MONEY_BUF], threshold[MONEY_BUF];
+	money_format(l->amount_tiyn, amount);
+	money_format(l->threshold_tiyn, threshold);
+	return json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:s,s:o,s:o,s:o,s:b}", "amount", amount,
+	                 "channel", channel_name(l->channel), "secured", l->secured,
+	                 "first_time_borrower", l->first_time_borrower, "cooling_required",
+	                 l->cooling_required, "cooling_period_seconds",
+	                 l->cooling_required ? json_integer(l->cooling_period_s) : json_null(),
+	                 "threshold_amount", threshold, "mrp", (json_int_t)l->mrp_tenge, "policy",
+	                 l->policy, "approved_at", codec_ts_json(l->approved_at), "consent_at",
+	                 codec_ts_json(l->consent_at), "cooling_ends_at",
+	                 codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL),
+	                 "in_person_required", l->in_person_required);
 }
 
 static void on_loan_insert(PGresult *res, void *arg)
@@ -255,7 +241,7 @@ static void on_loan_insert(PGresult *res, void *arg)
 		return;
 	if (PQntuples(res) == 0) {
 		/* Another request recorded this loan_id first: compare with it. */
-		approval_context(r);
+		approval_start(r, false);
 		return;
 	}
 	if (!take_loan_row(r, res, 0)) {
@@ -268,7 +254,7 @@ static void on_loan_insert(PGresult *res, void *arg)
 static void on_approval_context(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	int c0 = res ? db_loan_col0(res) : 0;
+	int c0 = r->col0;
 	struct approval_req *a = &r->approval;
 	if (!result_ok(r, res, "approval_context"))
 		return;
@@ -357,37 +343,26 @@ static void on_approval_context(PGresult *res, void *arg)
 	free(detail_s);
 }
 
-static void approval_context(struct request *r)
+static bool approval_parse(struct request *r, struct cd_error *err)
 {
-	if (++r->attempts > MAX_ATTEMPTS) {
-		reply_unavailable(r);
-		return;
-	}
+	return ids_parse(r, 1, err) && codec_parse_approval(r->body, &r->approval, err);
+}
+
+static void approval_start(struct request *r, bool authenticate)
+{
 	struct db_num n;
-	const char *params[] = {r->params[0], r->approval.loan_id,
-	                        db_num(&n, r->approval.approved_at), r->rt->cfg.timezone,
-	                        r->approval.borrower_iin};
-	request_exec(r, STMT_APPROVAL_CONTEXT, params, on_approval_context);
+	const char *params[] = {
+	    r->params[0],        r->approval.loan_id,      db_num(&n, r->approval.approved_at),
+	    r->rt->cfg.timezone, r->approval.borrower_iin, r->token_id};
+	first_read(r, STMT_APPROVAL_CONTEXT, params, on_approval_context, authenticate);
 }
 
-static void h_approval(struct request *r)
-{
-	if (!path_ids_valid(r, 1))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!codec_parse_approval(r->body, &r->approval, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	approval_context(r);
-}
-
-/* ---- acts on a loan: consent, in-person verification, cancellation ----
+/* ---- calls on one loan: GET, consent, in-person verification, cancellation
  *
- * Each reads the loan (act_read), decides from it (the act's decide
- * function: a repeat, a 409, a field error, or a guarded write), and when
- * the write's guard finds the loan changed under it, reads and decides again.
+ * Each reads the loan (act_start), decides from it (the act's decide
+ * function: the loan, a repeat, a 409, a field error, or a guarded write),
+ * and when the write's guard finds the loan changed under it, reads and
+ * decides again.
  */
 
 struct act {
@@ -395,7 +370,7 @@ struct act {
 	void (*decide)(struct request *r); /* r->loan and r->now are read */
 };
 
-static void act_read(struct request *r);
+static void act_start(struct request *r, bool authenticate);
 
 static void on_act_write(PGresult *res, void *arg)
 {
@@ -403,7 +378,7 @@ static void on_act_write(PGresult *res, void *arg)
 	if (!result_ok(r, res, r->act->write_name))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
-		act_read(r); /* changed under us: decide again */
+		act_start(r, false); /* changed under us: decide again */
 		return;
 	}
 	reply_loan(r, 200, &r->loan, r->now);
@@ -421,9 +396,15 @@ static void on_act_read(PGresult *res, void *arg)
 	r->act->decide(r);
 }
 
-static void act_read(struct request *r)
+static void act_start(struct request *r, bool authenticate)
 {
-	read_loan(r, on_act_read);
+	const char *params[] = {r->params[0], r->params[1], r->token_id};
+	first_read(r, STMT_LOAN_GET, params, on_act_read, authenticate);
+}
+
+static void get_decide(struct request *r)
+{
+	reply_loan(r, 200, &r->loan, r->now);
 }
 
 /* "anything after cancellation", then a repeat of what is recorded */
@@ -527,52 +508,39 @@ static void cancel_decide(struct request *r)
 	request_exec(r, STMT_CANCEL, params, on_act_write);
 }
 
+static const struct act act_get = {"loan_get", get_decide};
 static const struct act act_consent = {"consent", consent_decide};
 static const struct act act_verify = {"verify", verify_decide};
 static const struct act act_cancel = {"cancel", cancel_decide};
 
-/* Parses an act's body into r; false with err set. */
-static bool act_parse(struct request *r, const struct act *act, struct cd_error *err)
+static bool loan_parse(struct request *r, struct cd_error *err)
 {
-	r->act = act;
-	if (act == &act_consent)
-		return codec_parse_consent(r->body, &r->ts, err);
-	if (act == &act_verify)
-		return codec_parse_verification(r->body, &r->verification, err);
-	return codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), err);
+	r->act = &act_get;
+	return ids_parse(r, 2, err);
 }
 
-static void act_start(struct request *r, const struct act *act)
+static bool consent_parse(struct request *r, struct cd_error *err)
 {
-	if (!path_ids_valid(r, 2))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!act_parse(r, act, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	act_read(r);
+	r->act = &act_consent;
+	return ids_parse(r, 2, err) && codec_parse_consent(r->body, &r->ts, err);
 }
 
-static void h_consent(struct request *r)
+static bool verify_parse(struct request *r, struct cd_error *err)
 {
-	act_start(r, &act_consent);
+	r->act = &act_verify;
+	return ids_parse(r, 2, err) && codec_parse_verification(r->body, &r->verification, err);
 }
 
-static void h_verify(struct request *r)
+static bool cancel_parse(struct request *r, struct cd_error *err)
 {
-	act_start(r, &act_verify);
-}
-
-static void h_cancel(struct request *r)
-{
-	act_start(r, &act_cancel);
+	r->act = &act_cancel;
+	return ids_parse(r, 2, err) &&
+	       codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), err);
 }
 
 /* ---- disbursement: the gate ---- */
 
-static void disburse_read(struct request *r);
+static void disburse_start(struct request *r, bool authenticate);
 
 static void set_retry_after(struct request *r, int64_t seconds)
 {
@@ -592,13 +560,13 @@ static void on_disburse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (is_unique_violation(res)) { /* same Idempotency-Key raced us */
-		disburse_read(r);
+		disburse_start(r, false);
 		return;
 	}
 	if (!result_ok(r, res, "disburse"))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
-		disburse_read(r); /* the guard failed: the loan changed */
+		disburse_start(r, false); /* the guard failed: the loan changed */
 		return;
 	}
 	reply_loan_wrapped(r, 200, &r->loan, r->now, "{\"decision\":\"allowed\",\"loan\":", "}");
@@ -608,7 +576,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (is_unique_violation(res)) {
-		disburse_read(r);
+		disburse_start(r, false);
 		return;
 	}
 	if (!result_ok(r, res, "refuse"))
@@ -621,7 +589,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 
 static void replay(struct request *r, PGresult *res)
 {
-	int c0 = db_loan_col0(res);
+	int c0 = r->col0;
 	int status = (int)db_int(res, 0, c0 + LOAN_NCOLS + 2);
 	if (status == 200) {
 		/* A disbursed loan no longer changes: rendering it again gives
@@ -652,7 +620,7 @@ static void replay(struct request *r, PGresult *res)
 static void on_disburse_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	int c0 = res ? db_loan_col0(res) : 0;
+	int c0 = r->col0;
 	if (!result_ok(r, res, "disburse_context"))
 		return;
 	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
@@ -697,151 +665,27 @@ static void on_disburse_read(PGresult *res, void *arg)
 	free(detail_s);
 }
 
-static void disburse_read(struct request *r)
+static bool disburse_parse(struct request *r, struct cd_error *err)
 {
-	if (++r->attempts > MAX_ATTEMPTS) {
-		reply_unavailable(r);
-		return;
-	}
-	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL};
-	request_exec(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read);
-}
-
-static void h_disburse(struct request *r)
-{
-	if (!path_ids_valid(r, 2))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!codec_parse_disbursement(r->body, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	const char *key =
-	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
-	if (key != NULL) {
-		if (!idempotency_key_valid(key)) {
-			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
-			                   "Idempotency-Key: must be 1-64 printable characters");
-			return;
-		}
-		snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
-		r->has_idem_key = true;
-	}
-	disburse_read(r);
-}
-
-/* ---- one round trip: the first read together with the authentication ---- */
-
-static void on_auth_then(PGresult *res, struct request *r, pgpool_cb next)
-{
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_failure(r, res, "auth");
-		return;
-	}
-	if (request_check_auth(r, res))
-		next(res, r);
-}
-
-static void on_auth_loan_get(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_loan_get);
-}
-
-static void on_auth_act_read(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_act_read);
-}
-
-static void on_auth_approval_context(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_approval_context);
-}
-
-static void on_auth_disburse_read(PGresult *res, void *arg)
-{
-	on_auth_then(res, arg, on_disburse_read);
-}
-
-/* The fast paths return false, before sending anything, for any input that
- * the ordinary path must judge after authentication (bad ids, field errors). */
-
-static bool ids_ok(const struct request *r, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (!id_valid(r->params[i]))
-			return false;
-	return true;
-}
-
-static bool fast_read(struct request *r, pgpool_cb cb)
-{
-	if (!ids_ok(r, 2))
-		return false;
-	r->attempts++;
-	const char *params[] = {r->params[0], r->params[1], r->token_id};
-	request_exec(r, STMT_AUTH_LOAN_GET, params, cb);
-	return true;
-}
-
-static bool fast_loan_get(struct request *r)
-{
-	return fast_read(r, on_auth_loan_get);
-}
-
-static bool fast_act(struct request *r, const struct act *act)
-{
-	struct cd_error err;
-	return act_parse(r, act, &err) && fast_read(r, on_auth_act_read);
-}
-
-static bool fast_consent(struct request *r)
-{
-	return fast_act(r, &act_consent);
-}
-
-static bool fast_verify(struct request *r)
-{
-	return fast_act(r, &act_verify);
-}
-
-static bool fast_cancel(struct request *r)
-{
-	return fast_act(r, &act_cancel);
-}
-
-static bool fast_approval(struct request *r)
-{
-	struct cd_error err;
-	if (!ids_ok(r, 1) || !codec_parse_approval(r->body, &r->approval, &err))
-		return false;
-	r->attempts++;
-	struct db_num n;
-	const char *params[] = {
-	    r->params[0],        r->approval.loan_id,      db_num(&n, r->approval.approved_at),
-	    r->rt->cfg.timezone, r->approval.borrower_iin, r->token_id};
-	request_exec(r, STMT_AUTH_APPROVAL_CONTEXT, params, on_auth_approval_context);
-	return true;
-}
-
-static bool fast_disburse(struct request *r)
-{
-	struct cd_error err;
-	if (!ids_ok(r, 2) || !codec_parse_disbursement(r->body, &err))
+	if (!ids_parse(r, 2, err) || !codec_parse_disbursement(r->body, err))
 		return false;
 	const char *key =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
-	if (key != NULL) {
-		if (!idempotency_key_valid(key))
-			return false;
-		snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
-		r->has_idem_key = true;
-	}
-	r->attempts++;
+	r->has_idem_key = key != NULL;
+	if (key == NULL)
+		return true;
+	if (!idempotency_key_valid(key))
+		return cd_error_set(err, 422, "validation_failed", "Idempotency-Key",
+		                    "Idempotency-Key: must be 1-64 printable characters");
+	snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
+	return true;
+}
+
+static void disburse_start(struct request *r, bool authenticate)
+{
 	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL,
 	                        r->token_id};
-	request_exec(r, STMT_AUTH_DISBURSE_CONTEXT, params, on_auth_disburse_read);
-	return true;
+	first_read(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read, authenticate);
 }
 
 /* ---- the routing table ---- */
@@ -849,26 +693,26 @@ static bool fast_disburse(struct request *r)
 #define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
 
 const struct route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, h_healthz, "healthz", NULL},
-    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, h_readyz, "readyz", NULL},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, h_approval,
-     "approval", fast_approval},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, h_loan_get, "loan",
-     fast_loan_get},
+    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, "healthz", h_healthz, NULL, NULL},
+    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, "readyz", h_readyz, NULL, NULL},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, "approval", NULL,
+     approval_parse, approval_start},
+    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, "loan", NULL,
+     loan_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/consent", ROLE_LENDER, true, BODY_OPTIONAL,
-     h_consent, "consent", fast_consent},
+     "consent", NULL, consent_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/in-person-verification", ROLE_LENDER, true,
-     BODY_REQUIRED, h_verify, "in-person-verification", fast_verify},
+     BODY_REQUIRED, "in-person-verification", NULL, verify_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/cancellation", ROLE_LENDER, true, BODY_REQUIRED,
-     h_cancel, "cancellation", fast_cancel},
+     "cancellation", NULL, cancel_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/disbursement", ROLE_LENDER, true, BODY_OPTIONAL,
-     h_disburse, "disbursement", fast_disburse},
-    {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, h_borrower_loans,
-     "borrower", NULL},
-    {EVHTTP_REQ_GET, "/v1/audit", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_audit_list,
-     "audit", NULL},
-    {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, h_loans_list,
-     "loans", NULL},
+     "disbursement", NULL, disburse_parse, disburse_start},
+    {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, "borrower",
+     h_borrower_loans, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "audit",
+     h_audit_list, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "loans",
+     h_loans_list, NULL, NULL},
 };
 
 const int routes_count = sizeof(routes) / sizeof(routes[0]);

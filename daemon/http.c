@@ -229,6 +229,7 @@ void reply_db_failure(struct request *r, PGresult *res, const char *what)
 
 bool request_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb)
 {
+	r->col0 = db_stmt_loan_col0(st);
 	if (!pgpool_exec(r->w->pool, st, params, cb, r)) {
 		reply_unavailable(r);
 		return false;
@@ -313,36 +314,41 @@ static void auth_failed(struct request *r)
 	reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
 }
 
+/* The checks of a request body that need no database: its size, its media
+ * type, and that it is a JSON object (r->body). False with err set. */
+static bool body_check(struct request *r, struct cd_error *err)
+{
+	const struct route *rt = r->route;
+	if (rt->body == BODY_NONE || r->body != NULL)
+		return true;
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	if ((int64_t)len > r->rt->cfg.max_body_bytes)
+		return cd_error_set(err, 413, "payload_too_large", "",
+		                    "request body is larger than max_body_bytes");
+	/* an empty body is judged by the parser below */
+	if (len > 0 && !is_json_content_type(evhttp_find_header(
+	                   evhttp_request_get_input_headers(r->req), "Content-Type")))
+		return cd_error_set(err, 415, "unsupported_media_type", "",
+		                    "Content-Type must be application/json");
+	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	r->body = codec_parse_body(data, len, rt->body == BODY_OPTIONAL, err);
+	return r->body != NULL;
+}
+
 static void dispatch_authorized(struct request *r)
 {
 	const struct route *rt = r->route;
-	if (rt->body != BODY_NONE && r->body == NULL) {
-		struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-		size_t len = evbuffer_get_length(in);
-		if ((int64_t)len > r->rt->cfg.max_body_bytes) {
-			reply_simple_error(r, 413, "payload_too_large", NULL,
-			                   "request body is larger than max_body_bytes");
-			return;
-		}
-		if (len > 0) { /* an empty body is judged by the parser below */
-			const char *ct = evhttp_find_header(
-			    evhttp_request_get_input_headers(r->req), "Content-Type");
-			if (!is_json_content_type(ct)) {
-				reply_simple_error(r, 415, "unsupported_media_type", NULL,
-				                   "Content-Type must be application/json");
-				return;
-			}
-		}
-		struct cd_error err;
-		cd_error_clear(&err);
-		const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-		r->body = codec_parse_body(data, len, rt->body == BODY_OPTIONAL, &err);
-		if (r->body == NULL) {
-			reply_error(r, &err);
-			return;
-		}
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!body_check(r, &err) || (rt->parse != NULL && !rt->parse(r, &err))) {
+		reply_error(r, &err);
+		return;
 	}
-	rt->handler(r);
+	if (rt->start != NULL)
+		rt->start(r, false);
+	else
+		rt->handler(r);
 }
 
 bool request_check_auth(struct request *r, const PGresult *res)
@@ -386,27 +392,6 @@ static void on_auth(PGresult *res, void *arg)
 		dispatch_authorized(r);
 }
 
-/* The body checks of dispatch_authorized() without answering: true, with
- * r->body set, when the body would pass them. */
-static bool body_acceptable(struct request *r)
-{
-	const struct route *rt = r->route;
-	if (rt->body == BODY_NONE)
-		return true;
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-	size_t len = evbuffer_get_length(in);
-	if ((int64_t)len > r->rt->cfg.max_body_bytes)
-		return false;
-	if (len > 0 && !is_json_content_type(evhttp_find_header(
-	                   evhttp_request_get_input_headers(r->req), "Content-Type")))
-		return false;
-	struct cd_error err;
-	cd_error_clear(&err);
-	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	r->body = codec_parse_body(data, len, rt->body == BODY_OPTIONAL, &err);
-	return r->body != NULL;
-}
-
 static void authenticate(struct request *r)
 {
 	const char *auth =
@@ -441,8 +426,13 @@ static void authenticate(struct request *r)
 	}
 	token_hash(token, r->token_hash);
 	/* One round trip where the call allows it; else authenticate first. */
-	if (r->route->fast != NULL && body_acceptable(r) && r->route->fast(r))
+	const struct route *rt = r->route;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (rt->start != NULL && body_check(r, &err) && rt->parse(r, &err)) {
+		rt->start(r, true);
 		return;
+	}
 	const char *params[] = {r->token_id};
 	request_exec(r, STMT_AUTH, params, on_auth);
 }

@@ -123,7 +123,7 @@ static void on_audit_list(PGresult *res, void *arg)
 		return;
 	}
 	json_t *events = json_array();
-	int64_t next = r->now; /* the "after" asked for, when the page is empty */
+	int64_t next = r->page_after; /* when the page is empty */
 	for (int i = 0; i < PQntuples(res); i++) {
 		json_error_t jerr;
 		json_t *detail = json_loads(PQgetvalue(res, i, AUDIT_DETAIL), 0, &jerr);
@@ -158,16 +158,13 @@ void h_audit_list(struct request *r)
 	}
 	if (!parse_limit(r, q[1].value, &limit))
 		return;
-	r->now = after; /* reused to carry "after" to the callback */
+	r->page_after = after;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
 	request_exec(r, STMT_AUDIT_LIST, params, on_audit_list);
 }
 
 /* ---- GET /v1/loans ---- */
-
-static const char *const statuses[] = {"cancelled", "disbursed",          "awaiting_consent",
-                                       "cooling",   "awaiting_in_person", "eligible"};
 
 static void on_loans_list(PGresult *res, void *arg)
 {
@@ -176,23 +173,15 @@ static void on_loans_list(PGresult *res, void *arg)
 		reply_db_failure(r, res, "loans_list");
 		return;
 	}
-	json_t *loans = json_array();
+	json_t *loans = loans_json(res);
 	int rows = PQntuples(res);
 	struct loan l;
-	for (int i = 0; i < rows; i++) {
-		if (!db_loan_from_row(res, i, 0, &l))
-			continue;
-		struct loan_view v;
-		loan_evaluate(&l, db_ts(res, i, LOAN_NCOLS), &v);
-		json_array_append_new(loans, codec_loan_json(&l, &v));
-	}
 	json_t *next = json_null();
 	/* A full page may have a successor: the cursor is the last loan's
 	 * position. */
-	if (rows > 0 && rows == (int)r->retry_after && db_loan_from_row(res, rows - 1, 0, &l)) {
+	if (rows > 0 && rows == r->page_limit && db_loan_from_row(res, rows - 1, 0, &l)) {
 		char cur[CURSOR_BUF];
 		cursor_encode(l.approved_at, l.pk, cur);
-		json_decref(next);
 		next = json_string(cur);
 	}
 	reply_json(r, 200, json_pack("{s:o,s:o}", "loans", loans, "next", next));
@@ -207,8 +196,8 @@ void h_loans_list(struct request *r)
 	const char *status = q[0].value, *lender = q[1].value, *why = NULL;
 	if (status != NULL) {
 		bool known = false;
-		for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-			known = known || strcmp(status, statuses[i]) == 0;
+		for (int i = 0; i <= STATUS_ELIGIBLE; i++)
+			known = known || strcmp(status, status_name((enum loan_status)i)) == 0;
 		if (!known) {
 			invalid(r, "status",
 			        "must be one of cancelled, disbursed, awaiting_consent, cooling, "
@@ -235,7 +224,7 @@ void h_loans_list(struct request *r)
 		invalid(r, "after", "not a cursor from a previous page's \"next\"");
 		return;
 	}
-	r->retry_after = limit; /* carried to the callback */
+	r->page_limit = limit;
 	struct db_num n[5];
 	const char *params[] = {db_num(&n[0], from),
 	                        db_num(&n[1], to),

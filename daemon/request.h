@@ -33,14 +33,17 @@ struct route {
 	unsigned roles;      /* 0: no authentication */
 	bool lender_scoped;  /* a lender may use it only for its own lender */
 	enum body_rule body;
-	handler_fn handler;
 	const char *name; /* for logs */
-	/* Optional: starts the call with its first read and the authentication
-	 * in one statement (STMT_AUTH_*), once the body has passed the checks
-	 * that need no database. Returns false to take the ordinary path
-	 * (authenticate, then handler), e.g. for a body with a field error,
-	 * which must not be reported before the token is checked. */
-	bool (*fast)(struct request *r);
+	/* A call is either a plain handler (called once authorized), or a parse
+	 * and a start. parse checks the path and the body without the database
+	 * (false with err: 404, 422); start sends the first read, together
+	 * with the authentication when `authenticate` (one round trip,
+	 * STMT_AUTH_*). http.c takes that way when the body passes every check
+	 * that needs no database, else it authenticates first and then parses,
+	 * so that a field error is never reported before the token is checked. */
+	handler_fn handler;
+	bool (*parse)(struct request *r, struct cd_error *err);
+	void (*start)(struct request *r, bool authenticate);
 };
 
 #define MAX_PATH_PARAMS 3
@@ -62,10 +65,12 @@ struct request {
 	char client_lender[ID_BUF];
 
 	json_t *body;
-	int attempts; /* re-reads after a lost race, bounded */
+	int attempts;         /* reads of the loan, bounded (lost races) */
+	int col0;             /* where the loan columns start in the result awaited */
+	pgpool_cb after_auth; /* the first read's callback, once authenticated */
 
-	/* per act */
-	const struct act *act; /* consent, verification, cancellation (handlers.c) */
+	/* per call */
+	const struct act *act; /* what a loan read leads to (handlers.c) */
 	struct approval_req approval;
 	struct verification_req verification;
 	int64_t ts; /* consent_at of a consent act */
@@ -76,6 +81,7 @@ struct request {
 	int64_t now;
 	char *refusal_body; /* the 409 of a refused disbursement, until stored */
 	int64_t retry_after;
+	int64_t page_after, page_limit; /* GET /v1/audit, GET /v1/loans */
 };
 
 /* Replies; each one ends the request. */
@@ -97,6 +103,10 @@ bool request_check_auth(struct request *r, const PGresult *res);
 /* Runs a statement for the request; on refusal by the pool answers 503 and
  * returns false. */
 bool request_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb);
+
+/* The loans of a result (LOAN_NCOLS loan columns, then now), each with
+ * its status at the database's now, as a JSON array (handlers.c). */
+json_t *loans_json(const PGresult *res);
 
 /* Query-string calls for compliance staff and auditors (queries.c). */
 void h_audit_list(struct request *r);

@@ -41,7 +41,8 @@
 	"a AS (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "            \
 	"token_hash AS auth_token_hash FROM api_client WHERE token_id = $" n "::text "             \
 	"AND revoked_at IS NULL) "
-#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash, "
+#define AUTH_COLS_ONLY "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash"
+#define AUTH_COLS      AUTH_COLS_ONLY ", "
 
 /* The status of a loan at now(): the SQL twin of loan_evaluate()'s status,
  * for filtering lists; test_gate_agreement.c keeps the two in step. */
@@ -63,33 +64,37 @@
 	"c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, e.detail::text, "            \
 	"encode(c.hash, 'hex')"
 
+/* Pieces shared by a first read and its STMT_AUTH_* twin. */
+#define LOAN_BY_ID "l.lender_id = $1::text AND l.loan_id = $2::text "
+/* The approval's time ($3, or now) ... */
+#define APPROVAL_AT "t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
+/* ... the MRP in force on its local date, whether the borrower has had a
+ * loan paid out, and the approval's time. */
+#define APPROVAL_CONTEXT_COLS                                                                      \
+	"cd_us(now()), "                                                                           \
+	"(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "     \
+	"  ORDER BY m.valid_from DESC LIMIT 1), "                                                  \
+	"NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "                        \
+	"  AND d.disbursed_at IS NOT NULL), "                                                      \
+	"cd_us(t.at) "
+#define DISBURSE_CONTEXT_COLS "cd_us(now()), i.loan_pk, i.status, i.body "
+#define IDEMPOTENCY_JOIN                                                                           \
+	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
+
 const struct stmt_def db_statements[STMT__COUNT] = {
-    [STMT_AUTH] = {"auth",
-                   "SELECT name, role, lender_id, token_hash FROM api_client "
-                   "WHERE token_id = $1::text AND revoked_at IS NULL",
-                   1},
+    [STMT_AUTH] = {"auth", "WITH " AUTH_CTE("1") "SELECT " AUTH_COLS_ONLY " FROM a", 1},
     [STMT_SCHEMA_VERSION] = {"schema_version",
                              "SELECT coalesce(max(version), 0), now() AT TIME ZONE $1::text "
                              "FROM schema_migrations",
                              1},
-    [STMT_TIMEZONE_CHECK] = {"timezone_check", "SELECT now() AT TIME ZONE $1::text", 1},
     [STMT_LOAN_GET] = {"loan_get",
-                       "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
-                       "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
-                       2},
+                       "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l WHERE " LOAN_BY_ID, 2},
     /* The MRP in force on the local date of the approval, whether the
      * borrower has had a loan paid out, and the loan if it exists. */
-    [STMT_APPROVAL_CONTEXT] =
-        {"approval_context",
-         "WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
-         "SELECT " LOAN_COLS ", cd_us(now()), "
-         "(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "
-         "  ORDER BY m.valid_from DESC LIMIT 1), "
-         "NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "
-         "  AND d.disbursed_at IS NOT NULL), "
-         "cd_us(t.at) "
-         "FROM t LEFT JOIN loan l ON l.lender_id = $1::text AND l.loan_id = $2::text",
-         5},
+    [STMT_APPROVAL_CONTEXT] = {"approval_context",
+                               "WITH " APPROVAL_AT "SELECT " LOAN_COLS ", " APPROVAL_CONTEXT_COLS
+                               "FROM t LEFT JOIN loan l ON " LOAN_BY_ID,
+                               5},
     [STMT_LOAN_INSERT] =
         {"loan_insert",
          "WITH ins AS (INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
@@ -132,12 +137,10 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                      "  jsonb_build_object('reason', cancel_reason) FROM u) "
                      "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
                      3},
-    [STMT_DISBURSE_CONTEXT] =
-        {"disburse_context",
-         "SELECT " LOAN_COLS ", cd_us(now()), i.loan_pk, i.status, i.body FROM loan l "
-         "LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
-         "WHERE l.lender_id = $1::text AND l.loan_id = $2::text",
-         3},
+    [STMT_DISBURSE_CONTEXT] = {"disburse_context",
+                               "SELECT " LOAN_COLS ", " DISBURSE_CONTEXT_COLS
+                               "FROM loan l " IDEMPOTENCY_JOIN "WHERE " LOAN_BY_ID,
+                               3},
     [STMT_DISBURSE] =
         {"disburse",
          "WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD
@@ -179,38 +182,46 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                          "WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::integer",
                          2},
     [STMT_AUTH_LOAN_GET] = {"auth_loan_get",
-                            "WITH " AUTH_CTE(
-                                "3") "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()) "
-                                     "FROM a LEFT JOIN loan l ON l.lender_id = $1::text "
-                                     "AND l.loan_id = $2::text",
+                            "WITH " AUTH_CTE("3") "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()) "
+                                                  "FROM a LEFT JOIN loan l ON " LOAN_BY_ID,
                             3},
-    [STMT_AUTH_APPROVAL_CONTEXT] =
-        {"auth_approval_context",
-         "WITH " AUTH_CTE("6") ", t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
-                               "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()), "
-                               "(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME "
-                               "ZONE $4::text)::date "
-                               "  ORDER BY m.valid_from DESC LIMIT 1), "
-                               "NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "
-                               "  AND d.disbursed_at IS NOT NULL), "
-                               "cd_us(t.at) "
-                               "FROM a CROSS JOIN t LEFT JOIN loan l ON l.lender_id = $1::text AND "
-                               "l.loan_id = $2::text",
-         6},
-    [STMT_AUTH_DISBURSE_CONTEXT] = {"auth_disburse_context",
+    [STMT_AUTH_APPROVAL_CONTEXT] = {"auth_approval_context",
                                     "WITH " AUTH_CTE(
-                                        "4") "SELECT " AUTH_COLS LOAN_COLS
-                                             ", cd_us(now()), i.loan_pk, i.status, "
-                                             "i.body FROM a LEFT JOIN loan l ON l.lender_id = "
-                                             "$1::text AND l.loan_id = $2::text "
-                                             "LEFT JOIN disbursement_idempotency i ON i.lender_id "
-                                             "= $1::text AND i.key = $3::text",
-                                    4},
+                                        "6") ", " APPROVAL_AT "SELECT " AUTH_COLS LOAN_COLS
+                                             ", " APPROVAL_CONTEXT_COLS
+                                             "FROM a CROSS JOIN t LEFT JOIN loan l ON " LOAN_BY_ID,
+                                    6},
+    [STMT_AUTH_DISBURSE_CONTEXT] =
+        {"auth_disburse_context",
+         "WITH " AUTH_CTE("4") "SELECT " AUTH_COLS LOAN_COLS ", " DISBURSE_CONTEXT_COLS
+                               "FROM a LEFT JOIN loan l ON " LOAN_BY_ID IDEMPOTENCY_JOIN,
+         4},
 };
 
-int db_loan_col0(const PGresult *r)
+int db_stmt_loan_col0(enum stmt st)
 {
-	return PQfnumber(r, "auth_token_hash") >= 0 ? AUTH_NCOLS : 0;
+	switch (st) {
+	case STMT_AUTH_LOAN_GET:
+	case STMT_AUTH_APPROVAL_CONTEXT:
+	case STMT_AUTH_DISBURSE_CONTEXT:
+		return AUTH_NCOLS;
+	default:
+		return 0;
+	}
+}
+
+enum stmt db_stmt_with_auth(enum stmt st)
+{
+	switch (st) {
+	case STMT_LOAN_GET:
+		return STMT_AUTH_LOAN_GET;
+	case STMT_APPROVAL_CONTEXT:
+		return STMT_AUTH_APPROVAL_CONTEXT;
+	case STMT_DISBURSE_CONTEXT:
+		return STMT_AUTH_DISBURSE_CONTEXT;
+	default:
+		return st;
+	}
 }
 
 int64_t db_int(const PGresult *r, int row, int col)

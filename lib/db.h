@@ -23,7 +23,6 @@
 enum stmt {
 	STMT_AUTH,             /* token_id -> name, role, lender, hash */
 	STMT_SCHEMA_VERSION,   /* -> max applied migration */
-	STMT_TIMEZONE_CHECK,   /* tz -> ok */
 	STMT_LOAN_GET,         /* lender, loan_id -> loan, now */
 	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> now, mrp, first
 	                          time, loan */
@@ -61,9 +60,12 @@ extern const struct stmt_def db_statements[STMT__COUNT];
 /* The authentication columns that STMT_AUTH returns and STMT_AUTH_* put
  * first: name, role, lender, token_hash. */
 #define AUTH_NCOLS 4
-/* Where the loan columns start in a result: after the authentication
- * columns when the statement has them. */
-int db_loan_col0(const PGresult *r);
+/* Where the loan columns start in the result of a statement: after the
+ * authentication columns for STMT_AUTH_*. */
+int db_stmt_loan_col0(enum stmt st);
+/* The STMT_AUTH_* twin of a first read (STMT_LOAN_GET,
+ * STMT_APPROVAL_CONTEXT, STMT_DISBURSE_CONTEXT); st itself otherwise. */
+enum stmt db_stmt_with_auth(enum stmt st);
 
 /* Column layout of every statement that returns loans: LOAN_NCOLS loan
  * columns, then "now" (microseconds). */
