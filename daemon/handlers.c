@@ -118,10 +118,6 @@ static bool check_ts(struct request *r, int64_t ts, const char *field)
 static void on_authenticated(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_failure(r, res, "auth");
-		return;
-	}
 	if (request_check_auth(r, res))
 		r->after_auth(res, r);
 }
@@ -157,7 +153,7 @@ static void on_ready(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		set_retry_after(r, 1);
 		reply_json(r, 503,
 		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
 		                     res == NULL ? "database out of reach"
@@ -180,7 +176,7 @@ static void h_readyz(struct request *r)
 {
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!pgpool_exec(r->w->pool, STMT_SCHEMA_VERSION, params, on_ready, r)) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		set_retry_after(r, 1);
 		reply_json(r, 503,
 		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
 		                     "database out of reach"));
@@ -542,15 +538,6 @@ static bool cancel_parse(struct request *r, struct cd_error *err)
 
 static void disburse_start(struct request *r, bool authenticate);
 
-static void set_retry_after(struct request *r, int64_t seconds)
-{
-	if (seconds <= 0)
-		return;
-	char s[24];
-	snprintf(s, sizeof(s), "%lld", (long long)seconds);
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", s);
-}
-
 static bool is_unique_violation(PGresult *res)
 {
 	return res != NULL && strcmp(db_sqlstate(res), "23505") == 0;
@@ -581,10 +568,8 @@ static void on_refuse_write(PGresult *res, void *arg)
 	}
 	if (!result_ok(r, res, "refuse"))
 		return;
-	json_error_t jerr;
-	json_t *body = json_loads(r->refusal_body, 0, &jerr);
 	set_retry_after(r, r->retry_after);
-	reply_json(r, 409, body);
+	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
 }
 
 static void replay(struct request *r, PGresult *res)

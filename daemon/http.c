@@ -22,14 +22,8 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "request.h"
+#include "timeutil.h"
 #include "tls.h"
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static const char *reason_phrase(int status)
 {
@@ -136,45 +130,53 @@ static void drain_check(struct worker *w)
 static void conn_request_ends(struct conn *c);
 static struct conn *conn_request_begins(struct worker *w, struct evhttp_request *req);
 
-static void request_finish(struct request *r, int status, const char *method, const char *path,
-                           const char *tls_client)
-{
-	struct worker *w = r->w;
-	if (log_enabled(LOG_INFO)) { /* the access log; nothing to format when it is off */
-		char st[8], dur[32];
-		snprintf(st, sizeof(st), "%d", status);
-		snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
-		log_kv(LOG_INFO, "request", "method", method, "path", path, "status", st,
-		       "duration_ms", dur, "client", r->client, tls_client[0] ? "tls_client" : NULL,
-		       tls_client, NULL);
-	}
-	json_decref(r->body);
-	free(r->refusal_body);
-	conn_request_ends(r->conn);
-	free(r);
-	w->in_flight--;
-	drain_check(w);
-}
-
-/* Sends a serialized JSON body (or none) and ends the request. */
-void reply_raw(struct request *r, int status, const char *body, size_t len)
-{
-	const char *method = method_name(evhttp_request_get_command(r->req));
+/* The access-log line of a request, from what was saved before its reply
+ * was handed to evhttp (which may free r->req at once: a client gone). */
+struct access_entry {
+	const char *method;
 	char path[512];
+	char tls_client[128];
+};
+
+static void access_entry_take(struct request *r, struct access_entry *a)
+{
+	a->method = method_name(evhttp_request_get_command(r->req));
 	const char *uri = evhttp_request_get_uri(r->req);
-	loggable_path(uri ? uri : "", path, sizeof(path));
-	char tls_client[128] = "";
-	if (r->w->tls_http != NULL) {
+	loggable_path(uri ? uri : "", a->path, sizeof(a->path));
+	a->tls_client[0] = '\0';
+	/* only mutual TLS has a client certificate to name */
+	if (r->w->tls_http != NULL && r->rt->cfg.tls_client_ca_file[0] != '\0') {
 		struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
 		if (evcon != NULL)
-			tls_peer_cn(evhttp_connection_get_bufferevent(evcon), tls_client,
-			            sizeof(tls_client));
+			tls_peer_cn(evhttp_connection_get_bufferevent(evcon), a->tls_client,
+			            sizeof(a->tls_client));
 	}
+}
+
+static void access_entry_log(const struct request *r, const struct access_entry *a, int status)
+{
+	char st[8], dur[32];
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
+	log_kv(LOG_INFO, "request", "method", a->method, "path", a->path, "status", st,
+	       "duration_ms", dur, "client", r->client, a->tls_client[0] ? "tls_client" : NULL,
+	       a->tls_client, NULL);
+}
+
+/* Sends a serialized JSON body (or none), writes the access-log line and
+ * frees the request. */
+void reply_raw(struct request *r, int status, const char *body, size_t len)
+{
+	struct worker *w = r->w;
+	struct access_entry a;
+	bool logged = log_enabled(LOG_INFO);
+	if (logged)
+		access_entry_take(r, &a);
 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (r->w->draining)
+	if (w->draining)
 		evhttp_add_header(h, "Connection", "close");
 	/* the request's own output buffer: no extra buffer, no extra copy */
 	struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
@@ -184,7 +186,15 @@ void reply_raw(struct request *r, int status, const char *body, size_t len)
 	}
 	evhttp_send_reply(r->req, status, reason_phrase(status), NULL);
 	r->req = NULL;
-	request_finish(r, status, method, path, tls_client);
+
+	if (logged)
+		access_entry_log(r, &a, status);
+	json_decref(r->body);
+	free(r->refusal_body);
+	conn_request_ends(r->conn);
+	free(r);
+	w->in_flight--;
+	drain_check(w);
 }
 
 void reply_json(struct request *r, int status, json_t *body)
@@ -208,14 +218,28 @@ void reply_simple_error(struct request *r, int status, const char *code, const c
 	reply_error(r, &err);
 }
 
-void reply_unavailable(struct request *r)
+void set_retry_after(struct request *r, int64_t seconds)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
-	reply_simple_error(r, 503, "unavailable", NULL,
-	                   "the database is out of reach; nothing was decided, try again");
+	if (seconds <= 0)
+		return;
+	char s[24];
+	snprintf(s, sizeof(s), "%lld", (long long)seconds);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", s);
 }
 
-void reply_db_failure(struct request *r, PGresult *res, const char *what)
+void reply_unavailable_because(struct request *r, const char *message)
+{
+	set_retry_after(r, 1);
+	reply_simple_error(r, 503, "unavailable", NULL, message);
+}
+
+void reply_unavailable(struct request *r)
+{
+	reply_unavailable_because(r,
+	                          "the database is out of reach; nothing was decided, try again");
+}
+
+void reply_db_failure(struct request *r, const PGresult *res, const char *what)
 {
 	if (res == NULL || db_error_is_unavailable(res)) {
 		reply_unavailable(r);
@@ -282,34 +306,30 @@ static bool is_json_content_type(const char *ct)
 
 static void on_auth(PGresult *res, void *arg);
 
-/* The rate limiter's key for the request's source address; family 0 when
- * there is none. */
-static void source_key(struct request *r, struct rl_key *k)
+/* The request's source address, as the failed-authentication limit counts
+ * it (r->source; family 0 when unknown) and as its log line names it. */
+static void take_source(struct request *r)
 {
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
 	if (evcon != NULL)
 		evhttp_connection_get_peer(evcon, &addr, &port);
-	if (addr == NULL || !ratelimit_key(addr, k))
-		memset(k, 0, sizeof(*k));
+	snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "");
+	if (addr == NULL || !ratelimit_key(addr, &r->source))
+		memset(&r->source, 0, sizeof(r->source));
 }
 
 /* A presented token that did not verify: counts against the source address. */
 static void auth_failed(struct request *r)
 {
-	struct rl_key k;
-	source_key(r, &k);
-	if (ratelimit_failure(&k)) {
-		char *addr = NULL;
-		ev_uint16_t port = 0;
-		evhttp_connection_get_peer(evhttp_request_get_connection(r->req), &addr, &port);
+	if (ratelimit_failure(&r->source)) {
 		char n[32], win[32];
 		snprintf(n, sizeof(n), "%lld", (long long)r->rt->cfg.auth_failures_per_minute);
 		snprintf(win, sizeof(win), "%llds", (long long)r->rt->cfg.auth_failure_window_s);
 		log_kv(LOG_WARN,
 		       "too many failed authentications; refusing this address for a while", "peer",
-		       addr ? addr : "", "failures", n, "window", win, NULL);
+		       r->peer, "failures", n, "window", win, NULL);
 	}
 	reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
 }
@@ -353,6 +373,10 @@ static void dispatch_authorized(struct request *r)
 
 bool request_check_auth(struct request *r, const PGresult *res)
 {
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "auth");
+		return false;
+	}
 	unsigned char stored[TOKEN_HASH_LEN];
 	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 3) ||
 	    !token_hash_from_bytea_text(PQgetvalue(res, 0, 3), stored) ||
@@ -384,10 +408,6 @@ bool request_check_auth(struct request *r, const PGresult *res)
 static void on_auth(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_failure(r, res, "auth");
-		return;
-	}
 	if (request_check_auth(r, res))
 		dispatch_authorized(r);
 }
@@ -396,17 +416,13 @@ static void authenticate(struct request *r)
 {
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
-	if (auth != NULL) {
+	if (auth != NULL && ratelimit_enabled()) {
 		/* An address that failed too often is refused before its token
 		 * costs a database round trip, good token or not. */
-		struct rl_key k;
-		source_key(r, &k);
-		int64_t retry = ratelimit_blocked(&k);
+		take_source(r);
+		int64_t retry = ratelimit_blocked(&r->source);
 		if (retry > 0) {
-			char s[32];
-			snprintf(s, sizeof(s), "%lld", (long long)retry);
-			evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After",
-			                  s);
+			set_retry_after(r, retry);
 			reply_simple_error(r, 429, "too_many_requests", NULL,
 			                   "too many failed authentications from this address; "
 			                   "try again after Retry-After seconds");
@@ -437,41 +453,45 @@ static void authenticate(struct request *r)
 	request_exec(r, STMT_AUTH, params, on_auth);
 }
 
-/* The size of the request line and the header fields as they came, give or
- * take the line ends ("K: V\r\n"). */
-static int64_t header_bytes(struct evhttp_request *req)
+/*
+ * One pass over the request head: its size (the request line and the header
+ * fields as they came, give or take the line ends) for max_header_bytes, and
+ * framing that a proxy in front could read differently than libevent does
+ * (request smuggling, RFC 9112 6.1-6.3), which is refused and the connection
+ * closed.
+ */
+struct head_check {
+	int64_t bytes;
+	const char *framing; /* NULL when sound */
+};
+
+static void head_check(struct evhttp_request *req, struct head_check *hc)
 {
 	const char *uri = evhttp_request_get_uri(req);
-	int64_t n = (int64_t)strlen(method_name(evhttp_request_get_command(req))) +
+	hc->bytes = (int64_t)strlen(method_name(evhttp_request_get_command(req))) +
 	            (int64_t)(uri ? strlen(uri) : 0) + (int64_t)strlen("  HTTP/1.1\r\n");
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	for (struct evkeyval *kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next)
-		n += (int64_t)(strlen(kv->key) + strlen(kv->value)) + 4;
-	return n;
-}
-
-/* Requests whose framing a proxy in front could read differently than
- * libevent does (request smuggling, RFC 9112 6.1-6.3): refused, and the
- * connection closed. */
-static const char *framing_error(struct evhttp_request *req)
-{
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	hc->framing = NULL;
 	const char *length = NULL;
+	bool transfer_encoding = false;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	for (struct evkeyval *h = in->tqh_first; h != NULL; h = h->next.tqe_next) {
-		if (strpbrk(h->key, " \t") != NULL)
-			return "whitespace in a header name";
-		if (strcasecmp(h->key, "Content-Length") == 0) {
+		hc->bytes += (int64_t)(strlen(h->key) + strlen(h->value)) + 4;
+		if (hc->framing != NULL)
+			continue;
+		if (strpbrk(h->key, " \t") != NULL) {
+			hc->framing = "whitespace in a header name";
+		} else if (strcasecmp(h->key, "Content-Length") == 0) {
 			if (length != NULL && strcmp(length, h->value) != 0)
-				return "conflicting Content-Length headers";
+				hc->framing = "conflicting Content-Length headers";
 			length = h->value;
+		} else if (strcasecmp(h->key, "Transfer-Encoding") == 0) {
+			transfer_encoding = true;
+			if (strcasecmp(h->value, "chunked") != 0)
+				hc->framing = "Transfer-Encoding other than chunked";
 		}
-		if (strcasecmp(h->key, "Transfer-Encoding") == 0 &&
-		    strcasecmp(h->value, "chunked") != 0)
-			return "Transfer-Encoding other than chunked";
 	}
-	if (length != NULL && evhttp_find_header(in, "Transfer-Encoding") != NULL)
-		return "both Content-Length and Transfer-Encoding";
-	return NULL;
+	if (hc->framing == NULL && length != NULL && transfer_encoding)
+		hc->framing = "both Content-Length and Transfer-Encoding";
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -490,24 +510,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 	w->in_flight++;
 
 	if (w->draining) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		reply_simple_error(r, 503, "unavailable", NULL,
-		                   "shutting down; nothing was decided");
+		reply_unavailable_because(r, "shutting down; nothing was decided");
 		return;
 	}
 
-	if (header_bytes(req) > r->rt->cfg.max_header_bytes) {
+	struct head_check hc;
+	head_check(req, &hc);
+	if (hc.bytes > r->rt->cfg.max_header_bytes) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_simple_error(r, 431, "request_header_fields_too_large", NULL,
 		                   "the request line and headers are larger than max_header_bytes");
 		return;
 	}
 
-	const char *framing = framing_error(req);
-	if (framing != NULL) {
+	if (hc.framing != NULL) {
 		/* what follows on this connection cannot be trusted: close it */
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		reply_simple_error(r, 400, "bad_request", NULL, framing);
+		reply_simple_error(r, 400, "bad_request", NULL, hc.framing);
 		return;
 	}
 
@@ -640,79 +659,53 @@ static void conn_closed(struct worker *w)
 struct conn {
 	struct worker *w;
 	struct evhttp_connection *evcon;
+	int fd; /* its slot in w->conn_slots */
 	struct event *deadline;
 	int busy;    /* its requests in our hands */
 	bool closed; /* evhttp has freed it; we free this when not busy */
 };
 
-/* The worker's connections by evhttp connection: open addressing, linear
- * probing, deletion by backward shift. */
-static size_t slot_of(const struct worker *w, const void *evcon)
+/* The worker's connections, by socket: a connection's fd is its slot. */
+static int conn_fd(const struct evhttp_connection *evcon)
 {
-	uintptr_t h = (uintptr_t)evcon;
-	h ^= h >> 17;
-	h *= UINT64_C(0x9E3779B97F4A7C15);
-	return (size_t)(h >> 7) & (size_t)(w->conn_slots_cap - 1);
+	return evcon ? (int)bufferevent_getfd(
+	                   evhttp_connection_get_bufferevent((struct evhttp_connection *)evcon))
+	             : -1;
 }
 
 static struct conn *conn_find(struct worker *w, const struct evhttp_connection *evcon)
 {
-	if (w->conn_slots_cap == 0 || evcon == NULL)
+	int fd = conn_fd(evcon);
+	if (fd < 0 || fd >= w->conn_slots_cap)
 		return NULL;
-	for (size_t i = slot_of(w, evcon);; i = (i + 1) & (size_t)(w->conn_slots_cap - 1)) {
-		struct conn *c = w->conn_slots[i];
-		if (c == NULL)
-			return NULL;
-		if (c->evcon == evcon)
-			return c;
-	}
+	struct conn *c = w->conn_slots[fd];
+	return c != NULL && c->evcon == evcon ? c : NULL;
 }
 
 static bool conn_insert(struct worker *w, struct conn *c)
 {
-	if ((w->conn_slots_used + 1) * 2 > w->conn_slots_cap) {
-		int cap = w->conn_slots_cap ? w->conn_slots_cap * 2 : 256;
-		struct conn **old = w->conn_slots;
-		int old_cap = w->conn_slots_cap;
-		struct conn **slots = calloc((size_t)cap, sizeof(*slots));
+	if (c->fd < 0)
+		return false;
+	if (c->fd >= w->conn_slots_cap) {
+		int cap = w->conn_slots_cap ? w->conn_slots_cap : 256;
+		while (cap <= c->fd)
+			cap *= 2;
+		struct conn **slots = realloc(w->conn_slots, (size_t)cap * sizeof(*slots));
 		if (slots == NULL)
 			return false;
+		memset(slots + w->conn_slots_cap, 0,
+		       (size_t)(cap - w->conn_slots_cap) * sizeof(*slots));
 		w->conn_slots = slots;
 		w->conn_slots_cap = cap;
-		w->conn_slots_used = 0;
-		for (int i = 0; i < old_cap; i++)
-			if (old[i] != NULL)
-				conn_insert(w, old[i]);
-		free(old);
 	}
-	size_t i = slot_of(w, c->evcon);
-	while (w->conn_slots[i] != NULL)
-		i = (i + 1) & (size_t)(w->conn_slots_cap - 1);
-	w->conn_slots[i] = c;
-	w->conn_slots_used++;
+	w->conn_slots[c->fd] = c;
 	return true;
 }
 
 static void conn_remove(struct worker *w, struct conn *c)
 {
-	size_t mask = (size_t)(w->conn_slots_cap - 1), i = slot_of(w, c->evcon);
-	while (w->conn_slots[i] != c) {
-		if (w->conn_slots[i] == NULL)
-			return;
-		i = (i + 1) & mask;
-	}
-	w->conn_slots[i] = NULL;
-	w->conn_slots_used--;
-	/* shift back the entries that probed past the hole */
-	for (size_t j = (i + 1) & mask; w->conn_slots[j] != NULL; j = (j + 1) & mask) {
-		size_t home = slot_of(w, w->conn_slots[j]->evcon);
-		bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
-		if (movable) {
-			w->conn_slots[i] = w->conn_slots[j];
-			w->conn_slots[j] = NULL;
-			i = j;
-		}
-	}
+	if (c->fd >= 0 && c->fd < w->conn_slots_cap && w->conn_slots[c->fd] == c)
+		w->conn_slots[c->fd] = NULL;
 }
 
 static void conn_free(struct conn *c)
@@ -832,6 +825,7 @@ static void conns_fixup(struct worker *w)
 			if (c != NULL) {
 				c->w = w;
 				c->evcon = evcon;
+				c->fd = conn_fd(evcon);
 				c->deadline = evtimer_new(w->base, on_deadline, c);
 				if (c->deadline == NULL || !conn_insert(w, c)) {
 					conn_free(c);
@@ -1042,7 +1036,7 @@ void worker_http_free(struct worker *w)
 	free(w->new_conns);
 	free(w->conn_slots); /* every connection is closed by now */
 	w->conn_slots = NULL;
-	w->conn_slots_cap = w->conn_slots_used = 0;
+	w->conn_slots_cap = 0;
 	w->http = w->tls_http = NULL;
 	w->limits_ev = w->conns_ev = NULL;
 	w->new_conns = NULL;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "server.h"
+#include "timeutil.h"
 #include "tls.h"
 
 static struct server srv;
@@ -80,13 +81,6 @@ static void worker_drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * service instead of leaving a daemon that accepts connections and never
  * answers them.
  */
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Keep-alives go out every half period, as sd_watchdog_enabled(3) advises;
  * a heartbeat older than that means the worker missed several beats. */
 static int64_t watchdog_stale_ms(void)
@@ -99,7 +93,7 @@ static void on_heartbeat_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct worker *w = arg;
-	atomic_store(&w->heartbeat_ms, monotonic_ms());
+	atomic_store(&w->heartbeat_ms, mono_ms());
 }
 
 static bool worker_heartbeat_setup(struct worker *w)
@@ -112,7 +106,7 @@ static bool worker_heartbeat_setup(struct worker *w)
 	if (us < 1000)
 		us = 1000;
 	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
-	atomic_store(&w->heartbeat_ms, monotonic_ms());
+	atomic_store(&w->heartbeat_ms, mono_ms());
 	w->heartbeat_timer = event_new(w->base, -1, EV_PERSIST, on_heartbeat_timer, w);
 	return w->heartbeat_timer != NULL && event_add(w->heartbeat_timer, &tv) == 0;
 }
@@ -122,7 +116,7 @@ static void on_watchdog_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct server *s = arg;
-	int64_t now = monotonic_ms();
+	int64_t now = mono_ms();
 	for (int i = 0; i < s->nworkers; i++) {
 		int64_t age = now - atomic_load(&s->workers[i].heartbeat_ms);
 		if (age > watchdog_stale_ms()) {
@@ -315,9 +309,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (check_only) {
-		char dump[8192];
-		config_dump(&srv.cfg, dump, sizeof(dump));
-		fputs(dump, stdout);
+		config_dump(&srv.cfg, stdout);
 		printf("configuration OK\n");
 		if (srv.tls_ctx != NULL)
 			SSL_CTX_free(srv.tls_ctx);

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "timeutil.h"
 
 enum conn_state {
 	CONN_DOWN,       /* closed; retry_timer pending */
@@ -73,13 +74,6 @@ struct pgpool {
 static void conn_start(struct conn *c);
 static void conn_fail(struct conn *c, const char *why);
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void job_finish(struct job *j, PGresult *res)
 {

@@ -16,6 +16,7 @@
 
 #include "cd_error.h"
 #include "codec.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "token.h"
 
@@ -63,6 +64,8 @@ struct request {
 	char client[ID_BUF];
 	enum role role;
 	char client_lender[ID_BUF];
+	struct rl_key source; /* the failed-authentication limit's key */
+	char peer[64];        /* the source address, for its log line */
 
 	json_t *body;
 	int attempts;         /* reads of the loan, bounded (lost races) */
@@ -91,13 +94,18 @@ void reply_error(struct request *r, const struct cd_error *err);
 void reply_simple_error(struct request *r, int status, const char *code, const char *field,
                         const char *message);
 void reply_unavailable(struct request *r);
+/* 503 unavailable with Retry-After: 1, and this message. */
+void reply_unavailable_because(struct request *r, const char *message);
+/* Adds Retry-After: seconds to the answer (nothing when seconds <= 0). */
+void set_retry_after(struct request *r, int64_t seconds);
 /* Sends a statement's failure: 503 when the database is out of reach,
  * 500 (logged) for anything else. */
-void reply_db_failure(struct request *r, PGresult *res, const char *what);
+void reply_db_failure(struct request *r, const PGresult *res, const char *what);
 
-/* Checks the authentication columns (AUTH_NCOLS, row 0) of a result
- * against the request's token, role and lender; answers 401/403 and
- * returns false when they do not fit. */
+/* Checks a result that begins with the authentication columns
+ * (AUTH_NCOLS, row 0) against the request's token, role and lender; answers
+ * 503/500 for a failed statement, 401/403 when they do not fit, and then
+ * returns false. */
 bool request_check_auth(struct request *r, const PGresult *res);
 
 /* Runs a statement for the request; on refusal by the pool answers 503 and

@@ -49,10 +49,10 @@ struct worker {
 	struct event *conns_ev;
 	struct bufferevent **new_conns;
 	int new_conns_len, new_conns_cap;
-	/* the worker's connections by evhttp connection, for the request
-	 * deadline (daemon/http.c, struct conn) */
+	/* the worker's connections by socket, for the request deadline
+	 * (daemon/http.c, struct conn) */
 	struct conn **conn_slots;
-	int conn_slots_cap, conn_slots_used;
+	int conn_slots_cap;
 	struct pgpool *pool;
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;

@@ -169,10 +169,6 @@ void tls_peer_cn(struct bufferevent *bev, char *out, size_t size)
 	if (bev == NULL || size == 0)
 		return;
 	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	if (ssl == NULL) {
-		struct bufferevent *under = bufferevent_get_underlying(bev);
-		ssl = under ? bufferevent_openssl_get_ssl(under) : NULL;
-	}
 	if (ssl == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
 		return;
 	X509 *cert = SSL_get0_peer_certificate(ssl);

@@ -24,8 +24,8 @@ SSL_CTX *tls_ctx_new(const struct config *c, char *msg, size_t msg_size);
 struct bufferevent *tls_bufferevent_new(struct event_base *base, SSL_CTX *ctx);
 
 /* The subject CN of the client certificate of a connection's bufferevent
- * (as evhttp holds it: ours wraps the OpenSSL one, see http.c), printable
- * ASCII only; "" for a plain connection or when no certificate was sent. */
+ * (the OpenSSL one that tls_bevcb gave evhttp), printable ASCII only; ""
+ * for a plain connection or when no certificate was sent. */
 void tls_peer_cn(struct bufferevent *bev, char *out, size_t size);
 
 #endif

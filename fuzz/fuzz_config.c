@@ -101,11 +101,11 @@ static void check_loaded(const struct config *c)
 	FUZZ_CHECK(p.cooling_period_s >= 0 && p.threshold_mrp >= 0, "policy in force is negative");
 
 	static char dump[16384];
-	config_dump(c, dump, sizeof(dump));
+	FILE *f = fmemopen(dump, sizeof(dump), "w");
+	FUZZ_CHECK(f != NULL, "fmemopen");
+	config_dump(c, f);
+	fclose(f);
 	FUZZ_CHECK(fuzz_terminated(dump, sizeof(dump)), "config_dump unterminated");
-	char small[40];
-	config_dump(c, small, sizeof(small));
-	FUZZ_CHECK(fuzz_terminated(small, sizeof(small)), "config_dump into 40 bytes unterminated");
 
 	struct config def;
 	char msg[512];

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 
 struct cd_error {
-	int status;	   /* HTTP status, 0 when no error */
+	int status;        /* HTTP status, 0 when no error */
 	const char *code;  /* wire code: "validation_failed", ... */
-	char field[64];	   /* offending field, "" when none */
+	char field[64];    /* offending field, "" when none */
 	char message[256]; /* "borrower_iin: bad check digit" */
 };
 
@@ -18,7 +18,7 @@ void cd_error_clear(struct cd_error *err);
 /* Sets every member; the message is printf-formatted. Returns false so that
  * callers can write `return cd_error_set(...)`. */
 bool cd_error_set(struct cd_error *err, int status, const char *code, const char *field,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* 422 validation_failed, message "FIELD: WHY". */
 bool cd_error_invalid(struct cd_error *err, const char *field, const char *why);
 

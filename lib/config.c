@@ -18,8 +18,7 @@ enum param_type {
 	P_BOOL,
 	P_INT,
 	P_DURATION,
-	P_LISTEN,
-	P_LISTEN_OPT, /* [tls] listen: host:port or empty */
+	P_LISTEN, /* host:port; may be empty when its default is */
 	P_TLS_VERSION,
 	P_LOG_LEVEL,
 	P_LOG_FORMAT,
@@ -59,7 +58,7 @@ static const struct param params[] = {
     {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
     {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
     {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
-    {"tls", "listen", P_LISTEN_OPT, STR(tls_listen), false, "", 0, 0},
+    {"tls", "listen", P_LISTEN, STR(tls_listen), false, "", 0, 0},
     {"tls", "cert_file", P_STRING, STR(tls_cert_file), false, "", 0, 0},
     {"tls", "key_file", P_STRING, STR(tls_key_file), false, "", 0, 0},
     {"tls", "client_ca_file", P_STRING, STR(tls_client_ca_file), false, "", 0, 0},
@@ -161,26 +160,23 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 		snprintf(base, pm->size, "%s", value);
 		return true;
 	}
-	case P_LISTEN:
-		if (strlen(value) >= pm->size ||
-		    !parse_listen(value, c->listen_host, sizeof(c->listen_host), &c->listen_port)) {
-			why = "must be host:port";
-			break;
-		}
-		snprintf(base, pm->size, "%s", value);
-		return true;
-	case P_LISTEN_OPT:
-		if (*value == '\0') {
-			c->tls_listen_host[0] = '\0';
-			c->tls_listen_port = 0;
+	case P_LISTEN: {
+		bool tls = pm->offset == offsetof(struct config, tls_listen);
+		char *host = tls ? c->tls_listen_host : c->listen_host;
+		int *port = tls ? &c->tls_listen_port : &c->listen_port;
+		size_t host_size = tls ? sizeof(c->tls_listen_host) : sizeof(c->listen_host);
+		if (*value == '\0' && pm->def[0] == '\0') { /* no such listener */
+			host[0] = '\0';
+			*port = 0;
 		} else if (strlen(value) >= pm->size ||
-		           !parse_listen(value, c->tls_listen_host, sizeof(c->tls_listen_host),
-		                         &c->tls_listen_port)) {
-			why = "must be host:port or empty";
+		           !parse_listen(value, host, host_size, port)) {
+			why =
+			    pm->def[0] == '\0' ? "must be host:port or empty" : "must be host:port";
 			break;
 		}
 		snprintf(base, pm->size, "%s", value);
 		return true;
+	}
 	case P_TLS_VERSION:
 		if (strcmp(value, "TLSv1.2") != 0 && strcmp(value, "TLSv1.3") != 0) {
 			why = "must be TLSv1.2 or TLSv1.3";
@@ -318,12 +314,12 @@ void config_policy(const struct config *c, struct policy *p)
 		p->threshold_mrp = c->threshold_mrp;
 }
 
-/* The value a profile gives a key left unset (cooling_period, threshold). */
+/* The value in force of a key that its profile gives when it is unset
+ * (cooling_period, threshold_mrp). */
 static int64_t profile_value(const struct config *c, const struct param *pm)
 {
 	struct policy p;
-	if (!policy_profile(c->profile, &p))
-		return -1;
+	config_policy(c, &p);
 	return strcmp(pm->key, "cooling_period") == 0 ? p.cooling_period_s : p.threshold_mrp;
 }
 
@@ -334,7 +330,6 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 	case P_STRING:
 	case P_PROFILE:
 	case P_LISTEN:
-	case P_LISTEN_OPT:
 	case P_TLS_VERSION:
 		if (strcmp(pm->key, "url") == 0)
 			config_mask_conninfo(base, out, size);
@@ -389,15 +384,12 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 	return differ;
 }
 
-void config_dump(const struct config *c, char *out, size_t out_size)
+void config_dump(const struct config *c, FILE *out)
 {
-	size_t used = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < NPARAMS && used < out_size; i++) {
+	for (size_t i = 0; i < NPARAMS; i++) {
 		char v[1024];
 		value_text(c, &params[i], v, sizeof(v));
-		used += (size_t)snprintf(out + used, out_size - used, "%s.%s = %s\n",
-		                         params[i].section, params[i].key, v);
+		fprintf(out, "%s.%s = %s\n", params[i].section, params[i].key, v);
 	}
 }
 

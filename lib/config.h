@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "policy.h"
 
@@ -70,7 +71,7 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 
 /* Writes "key = value" lines of the effective configuration (the database
  * URL with any password masked). */
-void config_dump(const struct config *c, char *out, size_t out_size);
+void config_dump(const struct config *c, FILE *out);
 
 /* Masks a password in a libpq URL or key=value string: "***". */
 void config_mask_conninfo(const char *in, char *out, size_t out_size);

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IIN_LEN 12
+#define IIN_LEN        12
 #define IIN_MASKED_BUF 13
 
 /* True when s is exactly 12 ASCII digits, the date part is a real calendar

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define MONEY_MAX_TIYN INT64_C(99999999999999) /* "999999999999.99" */
-#define MONEY_BUF 24
+#define MONEY_BUF      24
 
 /* Grammar: [1-9][0-9]* or "0", optionally "." and 1 or 2 digits; no sign, no
  * exponent, no spaces, no leading zeros ("0.50" ok, "00.5" and "01" not).

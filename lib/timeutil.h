@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TS_NULL INT64_MIN
+#define TS_NULL      INT64_MIN
 #define USEC_PER_SEC INT64_C(1000000)
-#define TS_BUF 40
+#define TS_BUF       40
 
 /* RFC 3339 date-time with a mandatory offset: "2025-06-15T10:00:00+05:00",
  * "2025-06-15T05:00:00Z", "2025-06-15t05:00:00.5z", fractional seconds up to
@@ -29,6 +29,10 @@ void ts_format_utc(int64_t usec, char out[TS_BUF]);
  * "90s", "15m", "24h", "2d". "0s" is allowed (value 0). No spaces, no sign,
  * no missing unit, no overflow beyond 100 years. Result in seconds. */
 bool duration_parse(const char *s, int64_t *seconds, const char **why);
+
+/* The monotonic clock (CLOCK_MONOTONIC), for durations and deadlines. */
+int64_t mono_ns(void);
+int64_t mono_ms(void);
 
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);

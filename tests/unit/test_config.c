@@ -582,9 +582,10 @@ START_TEST(test_config_dump_masks_the_database_password)
 {
 	setenv("COOLINGD_DATABASE_URL", "postgresql://coolingd:hunter2@db/coolingd", 1);
 	struct config c = load_ok(NULL);
-	char out[4096];
-
-	config_dump(&c, out, sizeof(out));
+	char out[4096] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	config_dump(&c, f);
+	fclose(f);
 	ck_assert_contains(out, "database.url = postgresql://coolingd:***@db/coolingd\n");
 	ck_assert_contains(out, "server.listen = 127.0.0.1:8080\n");
 	ck_assert_ptr_null(strstr(out, "hunter2"));

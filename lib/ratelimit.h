@@ -27,6 +27,8 @@ struct rl_key {
  * out of memory. */
 bool ratelimit_init(int64_t limit, int64_t window_s);
 void ratelimit_free(void);
+/* False when the limit is off (limit 0): nothing to count or check. */
+bool ratelimit_enabled(void);
 
 /* The key of a numeric address ("192.0.2.1", "2001:db8::1",
  * "::ffff:192.0.2.1" counts as 192.0.2.1). False (and family 0) when it does
@@ -41,7 +43,7 @@ int64_t ratelimit_blocked(const struct rl_key *k);
  * limit (k is blocked from now on, until its window ends). */
 bool ratelimit_failure(const struct rl_key *k);
 
-/* The same, with the caller's monotonic clock in milliseconds. */
+/* The same, with the caller's monotonic clock in milliseconds (tests). */
 int64_t ratelimit_blocked_at(const struct rl_key *k, int64_t now_ms);
 bool ratelimit_failure_at(const struct rl_key *k, int64_t now_ms);
 
