@@ -356,6 +356,13 @@ START_TEST(test_bad_values_fail_naming_the_key)
 	    {"[policy]\ntimezone = Asia/Almaty; DROP\n", "policy.timezone"},
 	    {"[log]\nlevel = verbose\n", "log.level"},
 	    {"[log]\nformat = xml\n", "log.format"},
+	    {"[server]\nmax_connections = 0\n", "server.max_connections"},
+	    {"[server]\nmax_header_bytes = 1023\n", "server.max_header_bytes"},
+	    {"[server]\nauth_failures_per_minute = -1\n", "server.auth_failures_per_minute"},
+	    {"[server]\nauth_failure_window = 0s\n", "server.auth_failure_window"},
+	    {"[tls]\nlisten = 8443\n", "tls.listen"},
+	    {"[tls]\nmin_version = TLSv1.1\n", "tls.min_version"},
+	    {"[audit]\nseal = maybe\n", "audit.seal"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -401,6 +408,28 @@ START_TEST(test_listen_without_port_fails)
 	clear_env();
 	ck_assert_contains(load_fails(write_conf("[server]\nlisten = 127.0.0.1\n")),
 	                   "server.listen");
+}
+END_TEST
+
+START_TEST(test_limits_and_tls_defaults_and_values)
+{
+	struct config c = load_ok(NULL);
+	ck_assert_int_eq(c.max_connections, 10000);
+	ck_assert_int_eq(c.max_header_bytes, 16384);
+	ck_assert_int_eq(c.auth_failures_per_minute, 30);
+	ck_assert_int_eq(c.auth_failure_window_s, 60);
+	ck_assert_str_eq(c.tls_listen, ""); /* no HTTPS listener */
+	ck_assert_int_eq(c.tls_listen_port, 0);
+	ck_assert_str_eq(c.tls_min_version, "TLSv1.2");
+	c = load_ok(write_conf("[server]\nauth_failures_per_minute = 0\n"
+	                       "[tls]\nlisten = 127.0.0.1:8443\nmin_version = TLSv1.3\n"));
+	ck_assert_int_eq(c.auth_failures_per_minute, 0);
+	ck_assert_str_eq(c.tls_listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.tls_listen_port, 8443);
+	ck_assert_str_eq(c.tls_min_version, "TLSv1.3");
+	/* the plain listener is untouched by the TLS one */
+	ck_assert_str_eq(c.listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.listen_port, 8080);
 }
 END_TEST
 
@@ -618,6 +647,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_unknown_profile_fails);
 	tcase_add_test(tc, test_listen_without_port_fails);
 	tcase_add_test(tc, test_audit_seal_is_on_by_default_and_takes_on_or_off);
+	tcase_add_test(tc, test_limits_and_tls_defaults_and_values);
 	tcase_add_test(tc, test_file_that_is_not_ini_fails);
 	suite_add_tcase(s, tc);
 
