@@ -23,6 +23,9 @@ enum cli_exit {
 	CLI_UNAVAILABLE = 3, /* the database cannot be reached */
 };
 
+/* What id_valid() (lib/codec.h) accepts, for messages. */
+#define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -"
+
 /* The zone in which people read times. */
 #define CLI_TIMEZONE "Asia/Almaty"
 /* "2025-06-15 10:05:00.123456 +05:00" */
@@ -47,6 +50,9 @@ struct cli {
 	bool config_is_default;
 	const char *database_opt; /* --database, beats env and config */
 	PGconn *conn;
+	/* "coolingctl:" + the operator's user name, the actor of the audit
+	 * events a command writes; set by cli_connect() */
+	char actor[128];
 	/* the password of the connection string, kept only to scrub it from
 	 * any message that might echo it */
 	char password[256];
@@ -60,7 +66,8 @@ struct command {
 	const char *synopsis;                     /* "ID --kind bank|mfo [--name TEXT]" */
 	const char *summary;                      /* one line for the command list */
 	const char *help;                         /* the rest of `coolingctl CMD --help` */
-	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag */
+	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag;
+	                                             the unused slots (one at least) are NULL */
 	int min_args, max_args;
 };
 
@@ -76,13 +83,11 @@ int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(print
  * else 1. */
 int cli_db_fail(struct cli *cli, const struct cd_error *err);
 
-/* Loads the configuration and connects; on false, *rc is the exit code and
- * the message has been printed. need_schema: refuse a database whose schema
- * is older than this build (every command but migrate). */
+/* Loads the configuration, connects and sets cli->actor; on false, *rc is
+ * the exit code and the message has been printed. need_schema: refuse a
+ * database whose schema is older than this build (every command but
+ * migrate). */
 bool cli_connect(struct cli *cli, bool need_schema, int *rc);
-
-/* "coolingctl:" + the operator's user name, for audit events. */
-void cli_actor(char *out, size_t size);
 
 /* A timestamp in CLI_TIMEZONE with its offset, "-" for TS_NULL; with
  * fraction, microseconds when there are any, else whole seconds (rounded

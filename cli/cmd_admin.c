@@ -16,7 +16,6 @@
 #include "timeutil.h"
 #include "token.h"
 
-#define ID_RULE        "1-64 characters of A-Z a-z 0-9 . _ : -"
 #define NAME_MAX_CHARS 200
 
 int cmd_migrate(struct cli *cli, const struct cli_args *a)
@@ -41,40 +40,17 @@ int cmd_migrate(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
-/* A display name: 1-NAME_MAX_CHARS characters of well-formed UTF-8, no
- * control characters. */
+/* A display name: 1-NAME_MAX_CHARS characters of UTF-8, no control
+ * characters. */
 static bool display_name_valid(const char *s, const char **why)
 {
-	int chars = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int len = *p < 0x80         ? 1
-		          : (*p >> 5) == 6  ? 2
-		          : (*p >> 4) == 14 ? 3
-		          : (*p >> 3) == 30 ? 4
-		                            : 0;
-		if (len == 0 || (len == 2 && *p < 0xc2)) {
-			*why = "not UTF-8";
-			return false;
-		}
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				*why = "not UTF-8";
-				return false;
-			}
-		}
-		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) {
-			*why = "control characters are not allowed";
-			return false;
-		}
-		p += len;
-		chars++;
-	}
-	if (chars == 0 || chars > NAME_MAX_CHARS) {
-		*why = "must be 1-200 characters";
-		return false;
-	}
-	return true;
+	enum text_fault fault;
+	if (text_valid(s, NAME_MAX_CHARS, &fault))
+		return true;
+	*why = fault == TEXT_NOT_UTF8  ? "not UTF-8"
+	       : fault == TEXT_CONTROL ? "control characters are not allowed"
+	                               : "must be 1-200 characters";
+	return false;
 }
 
 int cmd_lender_add(struct cli *cli, const struct cli_args *a)
@@ -96,11 +72,9 @@ int cmd_lender_add(struct cli *cli, const struct cli_args *a)
 	int rc;
 	if (!cli_connect(cli, true, &rc))
 		return rc;
-	char actor[128];
-	cli_actor(actor, sizeof(actor));
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_lender_add(cli->conn, id, kind, name, actor, &err))
+	if (!db_lender_add(cli->conn, id, kind, name, cli->actor, &err))
 		return cli_db_fail(cli, &err);
 	printf("lender %s added (%s)\n", id, kind);
 	return CLI_OK;
@@ -131,16 +105,11 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 	int rc;
 	if (!cli_connect(cli, true, &rc))
 		return rc;
-	char actor[128];
-	cli_actor(actor, sizeof(actor));
 	char token[TOKEN_BUF];
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_client_add(cli->conn, name, role, lender, actor, token, sizeof(token), &err)) {
-		if (err.status == 404) /* the only reference is to the lender */
-			return cli_fail(cli, CLI_FAIL, "no lender %s", lender);
+	if (!db_client_add(cli->conn, name, role, lender, cli->actor, token, sizeof(token), &err))
 		return cli_db_fail(cli, &err);
-	}
 
 	/* The token alone on stdout, so that it can be piped into a secret
 	 * store; it exists nowhere else. */
@@ -167,11 +136,9 @@ int cmd_client_revoke(struct cli *cli, const struct cli_args *a)
 	int rc;
 	if (!cli_connect(cli, true, &rc))
 		return rc;
-	char actor[128];
-	cli_actor(actor, sizeof(actor));
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_client_revoke(cli->conn, name, actor, &err))
+	if (!db_client_revoke(cli->conn, name, cli->actor, &err))
 		return cli_db_fail(cli, &err);
 	printf("client %s revoked\n", name);
 	return CLI_OK;
@@ -226,11 +193,9 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 	int rc;
 	if (!cli_connect(cli, true, &rc))
 		return rc;
-	char actor[128];
-	cli_actor(actor, sizeof(actor));
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_mrp_set(cli->conn, date, tenge, actor, &err))
+	if (!db_mrp_set(cli->conn, date, tenge, cli->actor, &err))
 		return cli_db_fail(cli, &err);
 	printf("MRP from %s: %lld tenge\n", date, (long long)tenge);
 	return CLI_OK;

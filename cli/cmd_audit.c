@@ -15,9 +15,6 @@
 #include "db.h"
 #include "timeutil.h"
 
-/* Columns of db_audit_chain_stream(): enum audit_col, then "event gone". */
-#define CHAIN_EVENT_MISSING AUDIT_NCOLS
-
 struct verify {
 	int64_t next_seq; /* the seq the next entry must have */
 	unsigned char prev[AUDIT_HASH_LEN];
@@ -37,7 +34,7 @@ static bool check_entry(const PGresult *r, void *arg)
 		v->why = "missing from the chain (an entry was removed)";
 		return false;
 	}
-	if (strcmp(PQgetvalue(r, 0, CHAIN_EVENT_MISSING), "t") == 0) {
+	if (strcmp(PQgetvalue(r, 0, AUDIT_EVENT_MISSING), "t") == 0) {
 		v->broken_seq = seq;
 		v->why = "its event is gone from audit_event (removed)";
 		return false;

@@ -369,6 +369,20 @@ static bool remove_file(const char *path)
 	return unlink(path) == 0 || errno == ENOENT;
 }
 
+/* Removes what an unfinished write of file leaves: FILE.sha256.tmp and
+ * FILE.tmp. On false, errno is set and failed names the first that could
+ * not be removed. */
+static bool remove_leftovers(const char *file, char *failed, size_t size)
+{
+	static const char *const suffixes[] = {".sha256.tmp", ".tmp"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		path_with(failed, size, file, suffixes[i]);
+		if (!remove_file(failed))
+			return false;
+	}
+	return true;
+}
+
 /* Opens path for writing, replacing what was there; only the owner and
  * its group may read the audit trail. */
 static FILE *create_file(const char *path)
@@ -521,7 +535,13 @@ static bool write_export(struct cli *cli, struct sink *s, const char *file, cons
 		*rc = cli_fail(cli, CLI_FAIL, "cannot write %s: %s", tmp, strerror(e));
 		return false;
 	}
-	if (rename(tmp, file) != 0 || !fsync_dir(dir)) {
+	if (rename(tmp, file) != 0) {
+		int e = errno;
+		unlink(tmp);
+		*rc = cli_fail(cli, CLI_FAIL, "cannot move %s into place: %s", tmp, strerror(e));
+		return false;
+	}
+	if (!fsync_dir(dir)) {
 		*rc =
 		    cli_fail(cli, CLI_FAIL, "cannot move %s into place: %s", tmp, strerror(errno));
 		return false;
@@ -573,13 +593,25 @@ static bool lock_job(struct cli *cli, const char *job, int *rc)
 	}
 }
 
+/* The export's upper bound, the highest seq sealed; with the progress bar
+ * also the number of rows to come, from the same snapshot, so that events
+ * sealed meanwhile run neither the bar past 100% nor the file past its
+ * count (the stream stops at that seq). */
+static bool upper_bound(struct cli *cli, struct sink *s, int64_t from, int64_t to, int64_t after,
+                        int64_t *upto, struct cd_error *err)
+{
+	if (!s->progress)
+		return db_audit_max_seq(cli->conn, upto, err);
+	return db_audit_count(cli->conn, from, to, after, &s->total, upto, err);
+}
+
 static int export_since_last(struct cli *cli, struct sink *s, const char *job, const char *file)
 {
 	char abs[PATH_MAX], dir[PATH_MAX];
 	const char *why;
 	if (!resolve_path(file, abs, sizeof(abs), dir, sizeof(dir), &why))
 		return cli_fail(cli, CLI_FAIL, "--output %s: %s", file, why);
-	if (strlen(abs) >= sizeof(((struct export_job *)0)->pending_file))
+	if (strlen(abs) >= DB_EXPORT_FILE_MAX) /* the job records it; say so before any work */
 		return cli_fail(cli, CLI_FAIL, "--output %s: the path is too long", file);
 
 	int rc;
@@ -615,16 +647,15 @@ static int export_since_last(struct cli *cli, struct sink *s, const char *job, c
 			         "; before that, %s from an interrupted run (events after seq "
 			         "%" PRId64 " up to %" PRId64 ") was found complete and committed",
 			         j.pending_file, j.last_seq, j.pending_to);
-			if (!db_export_job_get(cli->conn, job, &j, &err))
-				return cli_db_fail(cli, &err);
+			/* the job as the commit left it */
+			j.last_seq = j.pending_to;
+			j.pending_to = 0;
+			j.pending_file[0] = '\0';
 		} else {
 			/* Never delivered (no sums): its range goes into this run's
 			 * file, so leftovers would only be duplicates. */
 			char p[PATH_MAX + 16];
-			path_with(p, sizeof(p), j.pending_file, ".tmp");
-			remove_file(p);
-			path_with(p, sizeof(p), j.pending_file, ".sha256.tmp");
-			remove_file(p);
+			remove_leftovers(j.pending_file, p, sizeof(p));
 			path_with(p, sizeof(p), j.pending_file, ".sha256");
 			if (strcmp(j.pending_file, abs) != 0 && access(p, F_OK) != 0)
 				remove_file(j.pending_file);
@@ -636,18 +667,15 @@ static int export_since_last(struct cli *cli, struct sink *s, const char *job, c
 	 * this run: they would make a half-written file look complete. */
 	char p[PATH_MAX + 16];
 	path_with(p, sizeof(p), abs, ".sha256");
-	bool ok = remove_file(p);
-	path_with(p, sizeof(p), abs, ".sha256.tmp");
-	ok = ok && remove_file(p);
-	path_with(p, sizeof(p), abs, ".tmp");
-	ok = ok && remove_file(p);
-	if (!ok || !fsync_dir(dir))
+	if (!remove_file(p) || !remove_leftovers(abs, p, sizeof(p)))
 		return cli_fail(cli, CLI_FAIL, "cannot clear %s: %s", p, strerror(errno));
+	if (!fsync_dir(dir))
+		return cli_fail(cli, CLI_FAIL, "cannot clear %s: %s", dir, strerror(errno));
 
 	if (db_audit_seal_all(cli->conn, &err) < 0)
 		return cli_db_fail(cli, &err);
-	int64_t count, upto;
-	if (!db_audit_count(cli->conn, TS_NULL, TS_NULL, j.last_seq, 0, &count, &upto, &err))
+	int64_t upto;
+	if (!upper_bound(cli, s, TS_NULL, TS_NULL, j.last_seq, &upto, &err))
 		return cli_db_fail(cli, &err);
 	if (upto < j.last_seq)
 		return cli_fail(cli, CLI_FAIL,
@@ -659,7 +687,6 @@ static int export_since_last(struct cli *cli, struct sink *s, const char *job, c
 		return cli_db_fail(cli, &err);
 
 	/* 3. */
-	s->total = count;
 	if (!write_export(cli, s, abs, dir, true, TS_NULL, TS_NULL, j.last_seq, upto, &rc))
 		return rc;
 
@@ -695,13 +722,9 @@ static int export_plain(struct cli *cli, struct sink *s, const char *file, int64
 	cd_error_clear(&err);
 	if (db_audit_seal_all(cli->conn, &err) < 0)
 		return cli_db_fail(cli, &err);
-	/* The count and the highest seq come from one snapshot; the stream
-	 * stops at that seq, so that events sealed meanwhile do not run the
-	 * bar past 100% or the file past its count. */
-	int64_t count, upto;
-	if (!db_audit_count(cli->conn, from, to, 0, 0, &count, &upto, &err))
+	int64_t upto;
+	if (!upper_bound(cli, s, from, to, 0, &upto, &err))
 		return cli_db_fail(cli, &err);
-	s->total = count;
 
 	if (!to_stdout) {
 		if (!write_export(cli, s, abs, dir, false, from, to, 0, upto, &rc))
@@ -752,8 +775,7 @@ int cmd_export(struct cli *cli, const struct cli_args *a)
 	int rc;
 	if (job != NULL) {
 		if (!id_valid(job))
-			return cli_usage(cli, "--since-last JOB must be 1-64 characters of A-Z a-z "
-			                      "0-9 . _ : -");
+			return cli_usage(cli, "--since-last JOB must be " ID_RULE);
 		if (output == NULL || strcmp(output, "-") == 0)
 			return cli_usage(cli, "--since-last needs --output FILE (not standard "
 			                      "output)");

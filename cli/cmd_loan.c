@@ -18,9 +18,6 @@
 #include "policy.h"
 #include "timeutil.h"
 
-/* The HTTP API and db_borrower_loans() give at most this many loans. */
-#define BORROWER_MAX_LOANS 1000
-
 /* "cooling_period_active, in_person_verification_missing", or "none". */
 static void blockers_text(unsigned blockers, char *out, size_t size)
 {
@@ -153,9 +150,9 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 	const char *lender = a->arg[0], *loan_id = a->arg[1];
 	bool json = cli_opt(cli, a, "json") != NULL;
 	if (!id_valid(lender))
-		return cli_usage(cli, "LENDER must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return cli_usage(cli, "LENDER must be " ID_RULE);
 	if (!id_valid(loan_id))
-		return cli_usage(cli, "LOAN_ID must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return cli_usage(cli, "LOAN_ID must be " ID_RULE);
 
 	int rc;
 	if (!cli_connect(cli, true, &rc))
@@ -225,7 +222,7 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 		return cli_db_fail(cli, &err);
 
 	int n = PQntuples(r);
-	if (n >= BORROWER_MAX_LOANS)
+	if (n >= DB_BORROWER_MAX_LOANS)
 		fprintf(stderr, "coolingctl: borrower: showing the newest %d loans only\n", n);
 	if (json) {
 		json_t *loans = json_array();

@@ -22,6 +22,9 @@
 #include "cli.h"
 #include "config.h"
 
+/* A command that takes exactly n arguments; none when left out. */
+#define NARGS(n) .min_args = (n), .max_args = (n)
+
 static const struct command commands[] = {
     {
         .name = "migrate",
@@ -33,8 +36,6 @@ static const struct command commands[] = {
                 "A second run changes nothing.\n"
                 "\n"
                 "output: applied N migration(s); schema version V\n",
-        .min_args = 0,
-        .max_args = 0,
     },
     {
         .name = "lender add",
@@ -46,9 +47,8 @@ static const struct command commands[] = {
                 "options:\n"
                 "  --kind bank|mfo   a bank or a microfinance organisation (required)\n"
                 "  --name TEXT       a display name, 1-200 characters, no control characters\n",
-        .options = {"kind=", "name=", NULL},
-        .min_args = 1,
-        .max_args = 1,
+        .options = {"kind=", "name="},
+        NARGS(1),
     },
     {
         .name = "client add",
@@ -63,9 +63,7 @@ static const struct command commands[] = {
                 "  --role ROLE       lender, compliance or auditor\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
                 "                    lender role, refused for the others\n",
-        .options = {"name=", "role=", "lender=", NULL},
-        .min_args = 0,
-        .max_args = 0,
+        .options = {"name=", "role=", "lender="},
     },
     {
         .name = "client revoke",
@@ -74,8 +72,7 @@ static const struct command commands[] = {
         .summary = "revoke an API client's token at once",
         .help = "Revokes the token of the API client NAME; the daemon refuses it from the\n"
                 "next request on. Revoking a client twice fails.\n",
-        .min_args = 1,
-        .max_args = 1,
+        NARGS(1),
     },
     {
         .name = "mrp set",
@@ -85,8 +82,7 @@ static const struct command commands[] = {
         .help = "Sets the MRP (monthly calculation index), in whole tenge, in force from\n"
                 "the local date YYYY-MM-DD until the next date in the table. Setting a\n"
                 "date again replaces its value. Loans keep the MRP of their approval.\n",
-        .min_args = 2,
-        .max_args = 2,
+        NARGS(2),
     },
     {
         .name = "mrp list",
@@ -98,9 +94,7 @@ static const struct command commands[] = {
                 "options:\n"
                 "  --json            {\"mrp\": [{\"valid_from\": \"2025-01-01\", \"tenge\": 3932}, "
                 "...]}\n",
-        .options = {"json", NULL},
-        .min_args = 0,
-        .max_args = 0,
+        .options = {"json"},
     },
     {
         .name = "loan show",
@@ -114,9 +108,8 @@ static const struct command commands[] = {
                 "\n"
                 "options:\n"
                 "  --json            the loan exactly as the HTTP API gives it\n",
-        .options = {"json", NULL},
-        .min_args = 2,
-        .max_args = 2,
+        .options = {"json"},
+        NARGS(2),
     },
     {
         .name = "borrower",
@@ -129,9 +122,8 @@ static const struct command commands[] = {
                 "\n"
                 "options:\n"
                 "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
-        .options = {"json", NULL},
-        .min_args = 1,
-        .max_args = 1,
+        .options = {"json"},
+        NARGS(1),
     },
     {
         .name = "audit verify",
@@ -144,8 +136,6 @@ static const struct command commands[] = {
                 "\n"
                 "output: audit chain intact: N events (exit 0), or one line on stderr,\n"
                 "        audit chain broken at seq S: WHY (exit 1)\n",
-        .min_args = 0,
-        .max_args = 0,
     },
     {
         .name = "export",
@@ -156,8 +146,8 @@ static const struct command commands[] = {
         .help = "Seals the committed audit events, then writes the sealed ones in chain\n"
                 "order: CSV (RFC 4180, CRLF line ends, a header row\n"
                 "seq,at,actor,lender,loan_id,type,detail,hash) or JSON Lines (one event\n"
-                "per line, as GET /v1/audit gives it). A progress bar goes to stderr when\n"
-                "it is a terminal; a summary line goes to stderr at the end.\n"
+                "per line, with GET /v1/audit's fields and order). A progress bar goes to\n"
+                "stderr when it is a terminal; a summary line goes to stderr at the end.\n"
                 "\n"
                 "options:\n"
                 "  --format csv|jsonl   default csv\n"
@@ -170,8 +160,6 @@ static const struct command commands[] = {
                 "                       once both are written and synced, so a crash repeats\n"
                 "                       nothing and loses nothing (see docs/export.md)\n",
         .options = {"format=", "from=", "to=", "output=", "since-last="},
-        .min_args = 0,
-        .max_args = 0,
     },
 };
 
@@ -226,7 +214,8 @@ static void print_usage(const char *group)
 		       "       coolingctl COMMAND --help | --help | --version\n"
 		       "\n"
 		       "The operator and compliance tool of coolingd: database migrations,\n"
-		       "lenders, API clients, the MRP table, and loans for compliance staff.\n"
+		       "lenders, API clients, the MRP table, loans for compliance staff, and\n"
+		       "the audit trail's export and verification.\n"
 		       "\n"
 		       "commands:\n");
 	}

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
+
 static void put(EVP_MD_CTX *md, const char *s)
 {
 	EVP_DigestUpdate(md, s, strlen(s));
@@ -49,33 +51,10 @@ void audit_hash_next(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int6
 
 void audit_hash_hex(const unsigned char h[AUDIT_HASH_LEN], char out[AUDIT_HASH_HEX_BUF])
 {
-	static const char digits[] = "0123456789abcdef";
-	for (int i = 0; i < AUDIT_HASH_LEN; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 15];
-	}
-	out[2 * AUDIT_HASH_LEN] = '\0';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	hex_encode(h, AUDIT_HASH_LEN, out);
 }
 
 bool audit_hash_from_hex(const char *hex, unsigned char out[AUDIT_HASH_LEN])
 {
-	for (int i = 0; i < AUDIT_HASH_LEN; i++) {
-		int hi = hex_value(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
-		if (lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return hex[2 * AUDIT_HASH_LEN] == '\0';
+	return hex_decode(hex, AUDIT_HASH_LEN, out);
 }

@@ -12,6 +12,9 @@
 #include "money.h"
 #include "timeutil.h"
 
+/* The longest cancellation reason, in characters. */
+#define CANCEL_REASON_MAX_CHARS 200
+
 bool id_valid(const char *s)
 {
 	size_t n = 0;
@@ -23,6 +26,44 @@ bool id_valid(const char *s)
 			return false;
 	}
 	return n >= 1;
+}
+
+bool text_valid(const char *s, size_t max_chars, enum text_fault *fault)
+{
+	size_t chars = 0;
+	bool control = false;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int len = *p < 0x80         ? 1
+		          : (*p >> 5) == 6  ? 2
+		          : (*p >> 4) == 14 ? 3
+		          : (*p >> 3) == 30 ? 4
+		                            : 0;
+		if (len == 0 || (len == 2 && *p < 0xc2)) {
+			*fault = TEXT_NOT_UTF8;
+			return false;
+		}
+		for (int i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				*fault = TEXT_NOT_UTF8;
+				return false;
+			}
+		}
+		/* C0 and DEL; C1 is U+0080-U+009F, C2 80-9F in UTF-8 */
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
+			control = true;
+		p += len;
+		chars++;
+	}
+	if (chars == 0 || chars > max_chars) {
+		*fault = TEXT_LENGTH;
+		return false;
+	}
+	if (control) {
+		*fault = TEXT_CONTROL;
+		return false;
+	}
+	return true;
 }
 
 bool idempotency_key_valid(const char *s)
@@ -258,16 +299,6 @@ bool codec_parse_verification(const json_t *body, struct verification_req *r, st
 	return true;
 }
 
-/* Counts UTF-8 code points; jansson has already checked the encoding. */
-static size_t utf8_length(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
                               struct cd_error *err)
 {
@@ -280,16 +311,13 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 			const char *s = NULL;
 			if (!get_string(v, key, &s, err))
 				return false;
-			size_t n = utf8_length(s);
-			if (n < 1 || n > 200)
-				return cd_error_invalid(err, key, "must be 1-200 characters");
-			for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-				/* C0, DEL, and C1 (U+0080-U+009F: C2 80-9F in UTF-8) */
-				bool c1 = p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F;
-				if (*p < 0x20 || *p == 0x7f || c1)
-					return cd_error_invalid(
-					    err, key, "must not contain control characters");
-			}
+			/* jansson has checked the encoding already */
+			enum text_fault fault;
+			if (!text_valid(s, CANCEL_REASON_MAX_CHARS, &fault))
+				return cd_error_invalid(err, key,
+				                        fault == TEXT_CONTROL
+				                            ? "must not contain control characters"
+				                            : "must be 1-200 characters");
 			if (strlen(s) >= reason_size)
 				return cd_error_invalid(err, key, "too long");
 			snprintf(reason, reason_size, "%s", s);

@@ -15,6 +15,19 @@
 /* 1-64 characters of A-Z a-z 0-9 . _ : - */
 bool id_valid(const char *s);
 
+/* The rule text_valid() found broken; each caller words its own message. */
+enum text_fault {
+	TEXT_NOT_UTF8, /* not well-formed UTF-8 */
+	TEXT_LENGTH,   /* no character, or more than max_chars */
+	TEXT_CONTROL,  /* a C0 control, DEL or a C1 control (U+0080-U+009F) */
+};
+
+/* Free text for people (a lender's display name, a cancellation reason):
+ * 1-max_chars characters (code points) of UTF-8 without control
+ * characters. On false, *fault is the first rule broken, in the order of
+ * enum text_fault. */
+bool text_valid(const char *s, size_t max_chars, enum text_fault *fault);
+
 /* Parses a request body (bytes as received) into a JSON object. An empty
  * body is {} when empty_ok, otherwise 400. Not JSON, duplicate keys or not an
  * object: 400 malformed_json. */
@@ -81,8 +94,7 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
  * straight into buf without building a tree (the hot path of every answer).
  * Returns the length it needs, excluding the NUL; when that is >= size the
  * output is cut short and the caller falls back to codec_loan_json(). */
-size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf,
-			size_t size);
+size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size);
 /* ["cooling_period_active", ...] */
 json_t *codec_blockers_json(unsigned blockers);
 /* A timestamp as "....Z", or JSON null for TS_NULL. */

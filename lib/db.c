@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "migrations.h"
 #include "timeutil.h"
 #include "token.h"
@@ -59,6 +60,10 @@
 	"AND ($2::bigint IS NULL OR l.approved_at < cd_ts($2::bigint)) "                           \
 	"AND ($3::bigint IS NULL OR (l.approved_at, l.id) < (cd_ts($3::bigint), $4::bigint)) "     \
 	"AND ($5::text IS NULL OR " STATUS_EXPR " = $5::text) "
+
+/* A number macro as an SQL literal. */
+#define DB_STR_(x) #x
+#define DB_STR(x)  DB_STR_(x)
 
 #define AUDIT_COLS                                                                                 \
 	"c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, e.detail::text, "            \
@@ -163,7 +168,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
                              "WHERE l.borrower_iin = $1::text "
                              "AND ($2::text IS NULL OR l.lender_id = $2::text) "
-                             "ORDER BY l.approved_at DESC, l.id DESC LIMIT 1000",
+                             "ORDER BY l.approved_at DESC, l.id DESC "
+                             "LIMIT " DB_STR(DB_BORROWER_MAX_LOANS),
                              2},
     [STMT_LOANS_LIST] = {"loans_list",
                          "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l WHERE " LOANS_LIST_WHERE
@@ -453,9 +459,8 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 		return cd_error_set(err, 500, "internal_error", "", "no randomness for a token");
 	unsigned char hash[TOKEN_HASH_LEN];
 	token_hash(tok, hash);
-	char hex[2 + 2 * TOKEN_HASH_LEN + 1] = "\\x";
-	for (int i = 0; i < TOKEN_HASH_LEN; i++)
-		snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+	char hex[2 + 2 * TOKEN_HASH_LEN + 1] = "\\x"; /* bytea's text form */
+	hex_encode(hash, TOKEN_HASH_LEN, hex + 2);
 	const char *p[] = {name, role, lender, tok_id, hex, actor};
 	PGresult *r = run(c,
 	                  "WITH ins AS (INSERT INTO api_client (name, role, lender_id, token_id, "
@@ -464,6 +469,8 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 	                  "SELECT $6::text, lender_id, NULL, 'client_added', "
 	                  "  jsonb_build_object('name', name, 'role', role) FROM ins",
 	                  6, p, "client add", "a client with this name exists already", err);
+	if (r == NULL && err->status == 404) /* the only reference is to the lender */
+		return cd_error_set(err, 404, "not_found", "", "no lender %s", lender);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -539,43 +546,58 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 
 /* ---- audit trail ---- */
 
+/* Events sealed per call of cd_audit_seal(): a full batch means there may
+ * be more. */
+#define SEAL_BATCH 10000
+
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err)
 {
+	struct db_num batch;
+	const char *p[] = {db_num(&batch, SEAL_BATCH)};
 	int64_t total = 0;
 	for (;;) {
 		PGresult *r =
-		    run(c, "SELECT cd_audit_seal(10000)", 0, NULL, "audit seal", NULL, err);
+		    run(c, db_statements[STMT_AUDIT_SEAL].sql, 1, p, "audit seal", NULL, err);
 		if (r == NULL)
 			return -1;
 		int64_t n = db_int(r, 0, 0);
 		PQclear(r);
 		total += n;
-		if (n < 10000)
+		if (n < SEAL_BATCH)
 			return total;
 	}
 }
 
-/* The filter shared by the audit export and its count. */
+/* The filter shared by the audit export and its count: event time in
+ * [$1, $2) (NULL: open), seq after $3. */
 #define AUDIT_FILTER                                                                               \
 	"WHERE ($1::bigint IS NULL OR e.at >= cd_ts($1::bigint)) "                                 \
-	"AND ($2::bigint IS NULL OR e.at < cd_ts($2::bigint)) "                                    \
-	"AND c.seq > $3::bigint AND ($4::bigint = 0 OR c.seq <= $4::bigint) "
+	"AND ($2::bigint IS NULL OR e.at < cd_ts($2::bigint)) AND c.seq > $3::bigint "
+#define AUDIT_MAX_SEQ "(SELECT coalesce(max(seq), 0) FROM audit_chain)"
 
-bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
-                    int64_t *count, int64_t *max_seq, struct cd_error *err)
+bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t *count,
+                    int64_t *max_seq, struct cd_error *err)
 {
-	struct db_num n[4];
-	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), db_num(&n[2], after_seq),
-	                   db_num(&n[3], upto_seq)};
-	PGresult *r =
-	    run(c,
-	        "SELECT count(*), (SELECT coalesce(max(seq), 0) FROM audit_chain) "
-	        "FROM audit_chain c JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER,
-	        4, p, "audit count", NULL, err);
+	struct db_num n[3];
+	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), db_num(&n[2], after_seq)};
+	PGresult *r = run(c,
+	                  "SELECT count(*), " AUDIT_MAX_SEQ " FROM audit_chain c "
+	                  "JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER,
+	                  3, p, "audit count", NULL, err);
 	if (r == NULL)
 		return false;
 	*count = db_int(r, 0, 0);
 	*max_seq = db_int(r, 0, 1);
+	PQclear(r);
+	return true;
+}
+
+bool db_audit_max_seq(PGconn *c, int64_t *max_seq, struct cd_error *err)
+{
+	PGresult *r = run(c, "SELECT " AUDIT_MAX_SEQ, 0, NULL, "audit count", NULL, err);
+	if (r == NULL)
+		return false;
+	*max_seq = db_int(r, 0, 0);
 	PQclear(r);
 	return true;
 }
@@ -611,7 +633,8 @@ bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_se
 	                   db_num(&n[3], upto_seq)};
 	return stream_rows(c,
 	                   "SELECT " AUDIT_COLS " FROM audit_chain c "
-	                   "JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER "ORDER BY c.seq",
+	                   "JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER
+	                   "AND ($4::bigint = 0 OR c.seq <= $4::bigint) ORDER BY c.seq",
 	                   4, p, fn, arg, "audit export", err);
 }
 
@@ -619,12 +642,14 @@ bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_e
 {
 	/* LEFT JOIN: a chain entry whose event was removed shows as NULLs. */
 	return stream_rows(c,
-	                   "SELECT c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, "
-	                   "e.detail::text, encode(c.hash, 'hex'), e.id IS NULL "
+	                   "SELECT " AUDIT_COLS ", e.id IS NULL "
 	                   "FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id "
 	                   "ORDER BY c.seq",
 	                   0, NULL, fn, arg, "audit verify", err);
 }
+
+/* The job as struct export_job holds it: no pending range is 0 and "". */
+#define EXPORT_JOB_COLS "last_seq, coalesce(pending_to, 0), coalesce(pending_file, '')"
 
 bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, struct cd_error *err)
 {
@@ -633,10 +658,8 @@ bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, stru
 	                  "WITH ins AS (INSERT INTO export_job (name) VALUES ($1::text) "
 	                  "  ON CONFLICT (name) DO NOTHING RETURNING last_seq, pending_to, "
 	                  "  pending_file) "
-	                  "SELECT last_seq, coalesce(pending_to, 0), coalesce(pending_file, '') "
-	                  "FROM ins UNION ALL "
-	                  "SELECT last_seq, coalesce(pending_to, 0), coalesce(pending_file, '') "
-	                  "FROM export_job WHERE name = $1::text",
+	                  "SELECT " EXPORT_JOB_COLS " FROM ins UNION ALL "
+	                  "SELECT " EXPORT_JOB_COLS " FROM export_job WHERE name = $1::text",
 	                  1, p, "export job", NULL, err);
 	if (r == NULL)
 		return false;
@@ -670,6 +693,11 @@ static bool export_job_update(PGconn *c, const char *sql, int n, const char *con
 bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
                          int64_t pending_to, const char *file, struct cd_error *err)
 {
+	/* what db_export_job_get() could not read back whole */
+	if (strlen(file) >= DB_EXPORT_FILE_MAX)
+		return cd_error_set(err, 422, "validation_failed", "file",
+		                    "export job %s: the file's path is too long (at most %d bytes)",
+		                    name, DB_EXPORT_FILE_MAX - 1);
 	struct db_num n[3];
 	const char *p[] = {name, db_num(&n[0], seen->last_seq), db_num(&n[1], seen->pending_to),
 	                   db_num(&n[2], pending_to), file};

@@ -103,6 +103,10 @@ enum audit_col {
 	AUDIT_HASH,   /* hex */
 	AUDIT_NCOLS
 };
+/* db_audit_chain_stream() adds one column after enum audit_col's: "t" when
+ * the chain entry's event is gone from audit_event (its other event
+ * columns are then NULL), else "f". */
+#define AUDIT_EVENT_MISSING AUDIT_NCOLS
 
 /* Synchronous use (CLI, tests). */
 PGconn *db_connect(const char *url, struct cd_error *err);
@@ -129,6 +133,9 @@ PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
 /* Synchronous loan reads for the CLI: the loan(s) and the database's now. */
 bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
                  struct cd_error *err);
+/* At most DB_BORROWER_MAX_LOANS rows, the newest first; the HTTP API's
+ * borrower list has the same limit. */
+#define DB_BORROWER_MAX_LOANS 1000
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
 
 /* Seals every committed event not sealed yet; returns how many, or -1. */
@@ -142,25 +149,31 @@ int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
 typedef bool (*db_audit_row_fn)(const PGresult *row, void *arg);
 bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
                      db_audit_row_fn fn, void *arg, struct cd_error *err);
-/* Number of sealed events that db_audit_stream() would give, and the highest
- * sequence number sealed. */
-bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
-                    int64_t *count, int64_t *max_seq, struct cd_error *err);
+/* Number of sealed events that db_audit_stream() would give without an
+ * upper bound, and the highest sequence number sealed, from one snapshot. */
+bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t *count,
+                    int64_t *max_seq, struct cd_error *err);
+/* The highest sequence number sealed, 0 when none. */
+bool db_audit_max_seq(PGconn *c, int64_t *max_seq, struct cd_error *err);
 
 /* The chain with the fields the hash covers, in seq order, streamed. The
- * row's columns: seq, at (microseconds), actor, lender, loan, type, detail
- * (jsonb text), hash (hex). Same callback contract as db_audit_stream. */
+ * row's columns: enum audit_col (an entry whose event is gone has NULLs
+ * there but seq and hash), then AUDIT_EVENT_MISSING. Same callback contract
+ * as db_audit_stream. */
 bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err);
 
 /* Export jobs (coolingctl export --since-last). */
+/* The size of a pending file's path, NUL included, that a job can hold. */
+#define DB_EXPORT_FILE_MAX 1024
 struct export_job {
 	int64_t last_seq;
 	int64_t pending_to; /* 0: none */
-	char pending_file[1024];
+	char pending_file[DB_EXPORT_FILE_MAX];
 };
 bool db_export_job_get(PGconn *c, const char *name, struct export_job *job, struct cd_error *err);
 /* Records the range being delivered to file, unless another run changed the
- * job since it was read (then false with a 409). */
+ * job since it was read (then false with a 409) or file does not fit
+ * DB_EXPORT_FILE_MAX (false with a 422). */
 bool db_export_job_begin(PGconn *c, const char *name, const struct export_job *seen,
                          int64_t pending_to, const char *file, struct cd_error *err);
 /* Moves the watermark to the pending range's end and clears it. */

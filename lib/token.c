@@ -10,26 +10,24 @@
 #include <string.h>
 #include <sys/random.h>
 
-static const char hexdigits[] = "0123456789abcdef";
+#include "hex.h"
 
-static bool random_hex(char *out, size_t nhex)
+/* 2 * nbytes hex digits of randomness. */
+static bool random_hex(char *out, size_t nbytes)
 {
 	unsigned char raw[32];
-	size_t nbytes = (nhex + 1) / 2;
 	if (nbytes > sizeof(raw))
 		return false;
 	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
 		return false;
-	for (size_t i = 0; i < nhex; i++)
-		out[i] = hexdigits[(raw[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
-	out[nhex] = '\0';
+	hex_encode(raw, nbytes, out);
 	return true;
 }
 
 bool token_generate(char token[TOKEN_BUF], char token_id[TOKEN_ID_BUF])
 {
 	char id[13], secret[41];
-	if (!random_hex(id, 12) || !random_hex(secret, 40))
+	if (!random_hex(id, 6) || !random_hex(secret, 20))
 		return false;
 	snprintf(token_id, TOKEN_ID_BUF, "%s", id);
 	snprintf(token, TOKEN_BUF, "cdt_%s_%s", id, secret);
@@ -66,26 +64,9 @@ bool token_hash_equal(const unsigned char *a, const unsigned char *b)
 	return CRYPTO_memcmp(a, b, TOKEN_HASH_LEN) == 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool token_hash_from_bytea_text(const char *s, unsigned char out[TOKEN_HASH_LEN])
 {
 	if (strncmp(s, "\\x", 2) != 0 || strlen(s) != 2 + 2 * TOKEN_HASH_LEN)
 		return false;
-	for (int i = 0; i < TOKEN_HASH_LEN; i++) {
-		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return hex_decode(s + 2, TOKEN_HASH_LEN, out);
 }

@@ -21,7 +21,7 @@ CREATE TABLE audit_chain (
 );
 
 -- The bytes that are hashed. coolingctl audit verify builds the same bytes in
--- C from the raw columns (cli/cmd_audit.c); a test compares the two.
+-- C from the raw columns (lib/audit_hash.c); a test compares the two.
 CREATE FUNCTION cd_audit_canonical(seq bigint, at timestamptz, actor text, lender text,
                                    loan text, type text, detail jsonb) RETURNS bytea
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
