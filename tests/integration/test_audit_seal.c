@@ -31,43 +31,26 @@ static void teardown(void)
 	free(url);
 }
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-		      "%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-}
-
-static int64_t scalar(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage(r));
-	int64_t v = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return v;
-}
-
 static void add_event(PGconn *c, const char *actor)
 {
 	char sql[256];
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO audit_event (actor, type, detail) VALUES ('%s', 'mrp_set', '{}')",
-		 actor);
-	exec_ok(c, sql);
+	         "INSERT INTO audit_event (actor, type, detail) VALUES ('%s', 'mrp_set', '{}')",
+	         actor);
+	testdb_exec(c, sql);
 }
 
 START_TEST(test_event_of_a_running_transaction_holds_back_later_ones)
 {
-	exec_ok(a, "BEGIN");
+	testdb_exec(a, "BEGIN");
 	add_event(a, "early"); /* takes the lower transaction id */
 	add_event(b, "late");  /* commits first */
 	/* "late" sorts after "early", which may still commit: nothing sealed */
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 0);
-	exec_ok(a, "COMMIT");
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 2);
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 0);
+	testdb_exec(a, "COMMIT");
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 2);
 	PGresult *r = PQexec(b, "SELECT c.seq, e.actor FROM audit_chain c "
-				"JOIN audit_event e ON e.id = c.event_id ORDER BY c.seq");
+	                        "JOIN audit_event e ON e.id = c.event_id ORDER BY c.seq");
 	ck_assert_int_eq(PQntuples(r), 2);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), "early");
@@ -79,38 +62,40 @@ END_TEST
 
 START_TEST(test_rolled_back_events_leave_no_gap_in_the_chain)
 {
-	exec_ok(a, "BEGIN");
+	testdb_exec(a, "BEGIN");
 	add_event(a, "gone");
-	exec_ok(a, "ROLLBACK");
+	testdb_exec(a, "ROLLBACK");
 	add_event(b, "kept");
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 1);
-	ck_assert_int_eq(scalar(b, "SELECT max(seq) FROM audit_chain"), 1);
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 1);
+	ck_assert_int_eq(testdb_num(b, "SELECT max(seq) FROM audit_chain", NULL), 1);
 }
 END_TEST
 
 START_TEST(test_a_second_sealer_skips_instead_of_waiting)
 {
 	add_event(b, "x");
-	exec_ok(a, "BEGIN");
-	ck_assert_int_eq(scalar(a, "SELECT cd_audit_seal(100)"), 1);
+	testdb_exec(a, "BEGIN");
+	ck_assert_int_eq(testdb_num(a, "SELECT cd_audit_seal(100)", NULL), 1);
 	/* a holds the sealing lock until it commits; b does not block */
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 0);
-	exec_ok(a, "COMMIT");
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 0);
-	ck_assert_int_eq(scalar(b, "SELECT count(*) FROM audit_chain"), 1);
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 0);
+	testdb_exec(a, "COMMIT");
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 0);
+	ck_assert_int_eq(testdb_num(b, "SELECT count(*) FROM audit_chain", NULL), 1);
 }
 END_TEST
 
 START_TEST(test_every_event_is_sealed_exactly_once_in_batches)
 {
-	exec_ok(a, "INSERT INTO audit_event (actor, type, detail) "
-		   "SELECT 'bulk' || g, 'mrp_set', jsonb_build_object('n', g) "
-		   "FROM generate_series(1, 2500) g");
+	testdb_exec(a, "INSERT INTO audit_event (actor, type, detail) "
+	               "SELECT 'bulk' || g, 'mrp_set', jsonb_build_object('n', g) "
+	               "FROM generate_series(1, 2500) g");
 	struct cd_error err;
 	ck_assert_int_eq(db_audit_seal_all(b, &err), 2500);
 	ck_assert_int_eq(db_audit_seal_all(b, &err), 0);
-	ck_assert_int_eq(scalar(b, "SELECT count(DISTINCT event_id) FROM audit_chain"), 2500);
-	ck_assert_int_eq(scalar(b, "SELECT max(seq) - min(seq) + 1 FROM audit_chain"), 2500);
+	ck_assert_int_eq(testdb_num(b, "SELECT count(DISTINCT event_id) FROM audit_chain", NULL),
+	                 2500);
+	ck_assert_int_eq(testdb_num(b, "SELECT max(seq) - min(seq) + 1 FROM audit_chain", NULL),
+	                 2500);
 }
 END_TEST
 
@@ -118,16 +103,19 @@ START_TEST(test_the_chain_links_each_hash_to_the_previous_one)
 {
 	add_event(a, "one");
 	add_event(a, "two");
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 2);
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 2);
 	/* recomputed in SQL from the stored rows: hash(n) = sha256(hash(n-1) ||
 	 * canonical(n)); the C twin is checked by coolingctl audit verify's tests */
 	ck_assert_int_eq(
-	    scalar(b, "SELECT count(*) FROM audit_chain c JOIN audit_event e ON e.id = c.event_id "
-		      "LEFT JOIN audit_chain p ON p.seq = c.seq - 1 "
-		      "WHERE c.hash = sha256(coalesce(p.hash, '\\x" /* 32 zero bytes */
-		      "0000000000000000000000000000000000000000000000000000000000000000'::bytea) "
-		      "|| cd_audit_canonical(c.seq, e.at, e.actor, e.lender_id, e.loan_id, e.type, "
-		      "e.detail))"),
+	    testdb_num(
+	        b,
+	        "SELECT count(*) FROM audit_chain c JOIN audit_event e ON e.id = c.event_id "
+	        "LEFT JOIN audit_chain p ON p.seq = c.seq - 1 "
+	        "WHERE c.hash = sha256(coalesce(p.hash, '\\x" /* 32 zero bytes */
+	        "0000000000000000000000000000000000000000000000000000000000000000'::bytea) "
+	        "|| cd_audit_canonical(c.seq, e.at, e.actor, e.lender_id, e.loan_id, e.type, "
+	        "e.detail))",
+	        NULL),
 	    2);
 }
 END_TEST
@@ -135,11 +123,13 @@ END_TEST
 START_TEST(test_audit_rows_cannot_be_changed_even_by_the_owner)
 {
 	add_event(a, "x");
-	ck_assert_int_eq(scalar(b, "SELECT cd_audit_seal(100)"), 1);
-	static const char *const attempts[] = {
-	    "UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event",
-	    "TRUNCATE audit_event CASCADE",		"UPDATE audit_chain SET seq = 7",
-	    "DELETE FROM audit_chain",			"TRUNCATE audit_chain"};
+	ck_assert_int_eq(testdb_num(b, "SELECT cd_audit_seal(100)", NULL), 1);
+	static const char *const attempts[] = {"UPDATE audit_event SET actor = 'mallory'",
+	                                       "DELETE FROM audit_event",
+	                                       "TRUNCATE audit_event CASCADE",
+	                                       "UPDATE audit_chain SET seq = 7",
+	                                       "DELETE FROM audit_chain",
+	                                       "TRUNCATE audit_chain"};
 	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
 		PGresult *r = PQexec(a, attempts[i]);
 		ck_assert_msg(PQresultStatus(r) == PGRES_FATAL_ERROR, "%s succeeded", attempts[i]);

@@ -5,18 +5,15 @@
  * stdout and stderr, and checks the database with its own SQL.
  */
 #include "check_main.h"
+#include "support/proc.h"
 #include "support/testdb.h"
 
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
-#include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -27,81 +24,21 @@
 #define BORROWER_IIN "900101300126"
 #define UNREACHABLE  "postgresql://op:s3cretpw@127.0.0.1:1/coolingd"
 
-static char ctl_path[PATH_MAX];
+static const char *ctl_path;
 static char *db_url; /* the database every test but the migration test shares */
 
-struct run {
-	int status; /* exit code, 128 + signal when killed */
-	char out[65536];
-	char err[8192];
-};
+/* coolingctl's environment: no COOLINGD_* database URL, no SUDO_USER,
+ * USER=cli-test; a test's own entries go on top. */
+static const char *const base_env[] = {"COOLINGD_DATABASE_URL", "SUDO_USER", "USER=cli-test", NULL};
 
 /* ---- running coolingctl ---- */
 
-static void read_all(int fd, char *buf, size_t size)
+/* coolingctl -c /dev/null --database URL ARGS... (NULL-terminated); free r
+ * with proc_run_free(). */
+static void ctl_on(struct proc_run *r, const char *url, ...)
 {
-	size_t n = 0;
-	ssize_t got;
-	lseek(fd, 0, SEEK_SET);
-	while (n + 1 < size && (got = read(fd, buf + n, size - 1 - n)) > 0)
-		n += (size_t)got;
-	buf[n] = '\0';
-	close(fd);
-}
-
-static int temp_fd(void)
-{
-	char name[] = "/tmp/cd_cli_XXXXXX";
-	int fd = mkstemp(name);
-	ck_assert_int_ge(fd, 0);
-	unlink(name);
-	return fd;
-}
-
-/* Runs coolingctl with argv (NULL-terminated), and with env ("K=V" sets,
- * "K" unsets) applied on top of a clean environment: no COOLINGD_* database
- * URL, no SUDO_USER, USER=cli-test. */
-static void run_env(struct run *r, const char *const *env, const char *const *argv)
-{
-	int out = temp_fd(), err = temp_fd();
-	fflush(NULL);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null_fd = open("/dev/null", O_RDONLY);
-		dup2(null_fd, STDIN_FILENO);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		unsetenv("COOLINGD_DATABASE_URL");
-		unsetenv("SUDO_USER");
-		setenv("USER", "cli-test", 1);
-		for (int i = 0; env && env[i]; i++) {
-			if (strchr(env[i], '='))
-				putenv((char *)env[i]);
-			else
-				unsetenv(env[i]);
-		}
-		const char *args[32] = {"coolingctl"};
-		int n = 1;
-		for (int i = 0; argv[i] && n < 31; i++)
-			args[n++] = argv[i];
-		args[n] = NULL;
-		execv(ctl_path, (char *const *)args);
-		_exit(127);
-	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	read_all(out, r->out, sizeof(r->out));
-	read_all(err, r->err, sizeof(r->err));
-}
-
-/* coolingctl -c /dev/null --database URL ARGS... */
-static struct run *ctl_on(const char *url, ...)
-{
-	static struct run r;
-	const char *argv[32] = {"-c", "/dev/null", "--database", url};
-	int n = 4;
+	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", url};
+	int n = 5;
 	va_list ap;
 	va_start(ap, url);
 	const char *a;
@@ -109,11 +46,11 @@ static struct run *ctl_on(const char *url, ...)
 		argv[n++] = a;
 	va_end(ap);
 	argv[n] = NULL;
-	run_env(&r, NULL, argv);
-	return &r;
+	proc_run(r, ctl_path, argv, base_env, NULL);
 }
 
-#define ctl(...) ctl_on(db_url, __VA_ARGS__, (const char *)NULL)
+/* The same on the shared database. */
+#define CTL(r, ...) ctl_on(r, db_url, __VA_ARGS__, (const char *)NULL)
 
 static int count_lines(const char *s)
 {
@@ -125,7 +62,7 @@ static int count_lines(const char *s)
 
 /* A failure: the exit code, nothing on stdout, one line on stderr that
  * starts with "coolingctl: ". */
-static void assert_fails(const struct run *r, int status)
+static void assert_fails(const struct proc_run *r, int status)
 {
 	ck_assert_msg(r->status == status, "exit %d, not %d; stderr: %s", r->status, status,
 	              r->err);
@@ -135,10 +72,26 @@ static void assert_fails(const struct run *r, int status)
 	ck_assert_msg(strncmp(r->err, "coolingctl: ", 12) == 0, "stderr: %s", r->err);
 }
 
-static void assert_ok(const struct run *r)
+static void assert_ok(const struct proc_run *r)
 {
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 }
+
+/* CTL, which must succeed, or fail with status; the output is not needed. */
+#define CTL_OK(...)                                                                                \
+	do {                                                                                       \
+		struct proc_run ok_;                                                               \
+		CTL(&ok_, __VA_ARGS__);                                                            \
+		assert_ok(&ok_);                                                                   \
+		proc_run_free(&ok_);                                                               \
+	} while (0)
+#define CTL_FAILS(status, ...)                                                                     \
+	do {                                                                                       \
+		struct proc_run fails_;                                                            \
+		CTL(&fails_, __VA_ARGS__);                                                         \
+		assert_fails(&fails_, status);                                                     \
+		proc_run_free(&fails_);                                                            \
+	} while (0)
 
 /* ---- the database, directly ---- */
 
@@ -148,14 +101,6 @@ static PGresult *sql(PGconn *c, const char *query, int n, const char *const *par
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
 	              "%s: %s", query, PQerrorMessage(c));
 	return r;
-}
-
-static long long sql_count(PGconn *c, const char *query, int n, const char *const *params)
-{
-	PGresult *r = sql(c, query, n, params);
-	long long v = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return v;
 }
 
 static void insert_lender(PGconn *c, const char *id)
@@ -191,34 +136,11 @@ static void make_iin(const char *digits11, char out[13])
 	ck_assert(iin_valid(out, NULL));
 }
 
-static void ignore_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* ---- fixture ---- */
 
 static void setup(void)
 {
-	const char *bin = getenv("COOLINGD_BIN_DIR");
-	char self[PATH_MAX];
-	if (bin == NULL || bin[0] == '\0') {
-		/* CMake puts every program in build/bin */
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0) {
-			perror("test_cli: /proc/self/exe");
-			exit(EXIT_FAILURE);
-		}
-		self[n] = '\0';
-		bin = dirname(self);
-		setenv("COOLINGD_BIN_DIR", bin, 1); /* testdb_create migrates with it too */
-	}
-	snprintf(ctl_path, sizeof(ctl_path), "%s/coolingctl", bin);
-	if (access(ctl_path, X_OK) != 0) {
-		fprintf(stderr, "test_cli: %s is not there; build it first\n", ctl_path);
-		exit(EXIT_FAILURE);
-	}
+	ctl_path = test_bin("coolingctl");
 	db_url = testdb_create("cli");
 }
 
@@ -237,8 +159,7 @@ static char *empty_database(const char *what)
 	ck_assert_ptr_nonnull(server);
 	char name[64], cmd[128];
 	snprintf(name, sizeof(name), "cd_cli_%s_%d", what, (int)getpid());
-	PGconn *admin = testdb_connect(server);
-	PQsetNoticeProcessor(admin, ignore_notice, NULL);
+	PGconn *admin = testdb_connect_quiet(server);
 	snprintf(cmd, sizeof(cmd), "DROP DATABASE IF EXISTS %s", name);
 	PQclear(sql(admin, cmd, 0, NULL));
 	snprintf(cmd, sizeof(cmd), "CREATE DATABASE %s", name);
@@ -252,24 +173,27 @@ START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing
 	char expected[128];
 	char *url = empty_database("fresh");
 
-	struct run *r = ctl_on(url, "migrate", (const char *)NULL);
-	assert_ok(r);
+	struct proc_run r;
+	ctl_on(&r, url, "migrate", (const char *)NULL);
+	assert_ok(&r);
 	snprintf(expected, sizeof(expected), "applied %d migration(s); schema version %d\n",
 	         migrations_count, DB_SCHEMA_VERSION);
-	ck_assert_str_eq(r->out, expected);
+	ck_assert_str_eq(r.out, expected);
+	proc_run_free(&r);
 
 	PGconn *c = testdb_connect(url);
 	const char *q = "SELECT count(*) FROM schema_migrations";
-	long long rows = sql_count(c, q, 0, NULL);
+	long long rows = testdb_num(c, q, NULL);
 	ck_assert_int_eq(rows, migrations_count);
 
-	r = ctl_on(url, "migrate", (const char *)NULL);
-	assert_ok(r);
+	ctl_on(&r, url, "migrate", (const char *)NULL);
+	assert_ok(&r);
 	snprintf(expected, sizeof(expected), "applied 0 migration(s); schema version %d\n",
 	         DB_SCHEMA_VERSION);
-	ck_assert_str_eq(r->out, expected);
-	ck_assert_int_eq(sql_count(c, q, 0, NULL), rows);
-	ck_assert_int_eq(sql_count(c, "SELECT count(*) FROM mrp", 0, NULL), 4);
+	ck_assert_str_eq(r.out, expected);
+	ck_assert_int_eq(testdb_num(c, q, NULL), rows);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM mrp", NULL), 4);
+	proc_run_free(&r);
 	PQfinish(c);
 	testdb_drop(url);
 	free(url);
@@ -279,9 +203,11 @@ END_TEST
 START_TEST(test_commands_refuse_a_database_without_the_schema)
 {
 	char *url = empty_database("empty");
-	struct run *r = ctl_on(url, "mrp", "list", (const char *)NULL);
-	assert_fails(r, 1);
-	ck_assert_ptr_nonnull(strstr(r->err, "run 'coolingctl migrate' first"));
+	struct proc_run r;
+	ctl_on(&r, url, "mrp", "list", (const char *)NULL);
+	assert_fails(&r, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "run 'coolingctl migrate' first"));
+	proc_run_free(&r);
 	testdb_drop(url);
 	free(url);
 }
@@ -289,11 +215,12 @@ END_TEST
 
 START_TEST(test_migrations_seed_mrp_2023_to_2026)
 {
-	struct run *r = ctl("mrp", "list", "--json");
-	assert_ok(r);
+	struct proc_run r;
+	CTL(&r, "mrp", "list", "--json");
+	assert_ok(&r);
 	json_error_t je;
-	json_t *j = json_loads(r->out, 0, &je);
-	ck_assert_msg(j != NULL, "not JSON: %s", r->out);
+	json_t *j = json_loads(r.out, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
 	static const struct {
 		const char *from;
 		int tenge;
@@ -316,11 +243,13 @@ START_TEST(test_migrations_seed_mrp_2023_to_2026)
 		ck_assert_msg(found, "no MRP from %s", seed[i].from);
 	}
 	json_decref(j);
+	proc_run_free(&r);
 
-	r = ctl("mrp", "list");
-	assert_ok(r);
-	ck_assert_msg(strncmp(r->out, "valid_from  tenge\n2023-01-01   3450\n", 36) == 0,
-	              "table: %s", r->out);
+	CTL(&r, "mrp", "list");
+	assert_ok(&r);
+	ck_assert_msg(strncmp(r.out, "valid_from  tenge\n2023-01-01   3450\n", 36) == 0,
+	              "table: %s", r.out);
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -328,22 +257,25 @@ END_TEST
 
 START_TEST(test_lender_add_then_duplicate_fails_with_one_stderr_line)
 {
-	struct run *r = ctl("lender", "add", "DUP-BANK", "--kind", "bank", "--name", "Dup Bank");
-	assert_ok(r);
-	ck_assert_str_eq(r->err, "");
+	struct proc_run r;
+	CTL(&r, "lender", "add", "DUP-BANK", "--kind", "bank", "--name", "Dup Bank");
+	assert_ok(&r);
+	ck_assert_str_eq(r.err, "");
+	proc_run_free(&r);
 
 	PGconn *c = testdb_connect(db_url);
-	const char *p[] = {"DUP-BANK"};
-	ck_assert_int_eq(sql_count(c,
-	                           "SELECT count(*) FROM lender WHERE id = $1 AND kind = 'bank' "
-	                           "AND name = 'Dup Bank'",
-	                           1, p),
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM lender WHERE id = $1 AND kind = 'bank' "
+	                            "AND name = 'Dup Bank'",
+	                            "DUP-BANK", NULL),
 	                 1);
 
-	r = ctl("lender", "add", "DUP-BANK", "--kind", "mfo");
-	assert_fails(r, 1);
-	ck_assert_str_eq(r->err, "coolingctl: lender add: a lender with this id exists already\n");
-	ck_assert_int_eq(sql_count(c, "SELECT count(*) FROM lender WHERE id = $1", 1, p), 1);
+	CTL(&r, "lender", "add", "DUP-BANK", "--kind", "mfo");
+	assert_fails(&r, 1);
+	ck_assert_str_eq(r.err, "coolingctl: lender add: a lender with this id exists already\n");
+	proc_run_free(&r);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT count(*) FROM lender WHERE id = $1", "DUP-BANK", NULL), 1);
 	PQfinish(c);
 }
 END_TEST
@@ -351,16 +283,18 @@ END_TEST
 START_TEST(test_lender_add_with_bad_kind_is_a_usage_error_before_any_connection)
 {
 	/* an unreachable database: validation comes first */
-	struct run *r = ctl_on(UNREACHABLE, "lender", "add", "KIND-BANK", "--kind", "pawnshop",
-	                       (const char *)NULL);
-	assert_fails(r, 2);
-	ck_assert_ptr_nonnull(strstr(r->err, "--kind"));
+	struct proc_run r;
+	ctl_on(&r, UNREACHABLE, "lender", "add", "KIND-BANK", "--kind", "pawnshop",
+	       (const char *)NULL);
+	assert_fails(&r, 2);
+	ck_assert_ptr_nonnull(strstr(r.err, "--kind"));
+	proc_run_free(&r);
 
-	assert_fails(ctl("lender", "add", "KIND-BANK"), 2);
-	assert_fails(ctl("lender", "add", "bad id!", "--kind", "bank"), 2);
+	CTL_FAILS(2, "lender", "add", "KIND-BANK");
+	CTL_FAILS(2, "lender", "add", "bad id!", "--kind", "bank");
 	PGconn *c = testdb_connect(db_url);
-	const char *p[] = {"KIND-BANK"};
-	ck_assert_int_eq(sql_count(c, "SELECT count(*) FROM lender WHERE id = $1", 1, p), 0);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT count(*) FROM lender WHERE id = $1", "KIND-BANK", NULL), 0);
 	PQfinish(c);
 }
 END_TEST
@@ -369,17 +303,18 @@ END_TEST
 
 START_TEST(test_client_add_prints_only_the_token_and_stores_only_its_hash)
 {
-	assert_ok(ctl("lender", "add", "TOKEN-BANK", "--kind", "bank"));
-	struct run *r =
-	    ctl("client", "add", "--name", "core-1", "--role", "lender", "--lender", "TOKEN-BANK");
-	assert_ok(r);
+	CTL_OK("lender", "add", "TOKEN-BANK", "--kind", "bank");
+	struct proc_run r;
+	CTL(&r, "client", "add", "--name", "core-1", "--role", "lender", "--lender", "TOKEN-BANK");
+	assert_ok(&r);
 
 	regex_t re;
 	ck_assert_int_eq(regcomp(&re, "^cdt_[0-9a-f]{12}_[0-9a-f]{40}\n$", REG_EXTENDED), 0);
-	ck_assert_msg(regexec(&re, r->out, 0, NULL, 0) == 0, "stdout: \"%s\"", r->out);
+	ck_assert_msg(regexec(&re, r.out, 0, NULL, 0) == 0, "stdout: \"%s\"", r.out);
 	regfree(&re);
 	char token[TOKEN_BUF];
-	snprintf(token, sizeof(token), "%.*s", (int)strcspn(r->out, "\n"), r->out);
+	snprintf(token, sizeof(token), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	proc_run_free(&r);
 
 	PGconn *c = testdb_connect(db_url);
 	const char *p[] = {"core-1"};
@@ -406,35 +341,37 @@ END_TEST
 
 START_TEST(test_client_add_needs_a_lender_exactly_for_the_lender_role)
 {
-	assert_fails(ctl("client", "add", "--name", "nolender", "--role", "lender"), 2);
-	assert_fails(ctl("client", "add", "--name", "withlender", "--role", "auditor", "--lender",
-	                 "TOKEN-BANK"),
-	             2);
-	assert_fails(ctl("client", "add", "--name", "badrole", "--role", "admin"), 2);
-	struct run *r =
-	    ctl("client", "add", "--name", "ghost", "--role", "lender", "--lender", "NO-SUCH-BANK");
-	assert_fails(r, 1);
-	ck_assert_str_eq(r->err, "coolingctl: client add: no lender NO-SUCH-BANK\n");
+	CTL_FAILS(2, "client", "add", "--name", "nolender", "--role", "lender");
+	CTL_FAILS(2, "client", "add", "--name", "withlender", "--role", "auditor", "--lender",
+	          "TOKEN-BANK");
+	CTL_FAILS(2, "client", "add", "--name", "badrole", "--role", "admin");
+	struct proc_run r;
+	CTL(&r, "client", "add", "--name", "ghost", "--role", "lender", "--lender", "NO-SUCH-BANK");
+	assert_fails(&r, 1);
+	ck_assert_str_eq(r.err, "coolingctl: client add: no lender NO-SUCH-BANK\n");
+	proc_run_free(&r);
 }
 END_TEST
 
 START_TEST(test_client_revoke_sets_revoked_at_and_a_second_revoke_fails)
 {
-	assert_ok(ctl("client", "add", "--name", "auditor-1", "--role", "auditor"));
+	CTL_OK("client", "add", "--name", "auditor-1", "--role", "auditor");
 	PGconn *c = testdb_connect(db_url);
-	const char *p[] = {"auditor-1"};
 	const char *q =
 	    "SELECT count(*) FROM api_client WHERE name = $1 AND revoked_at IS NOT NULL";
-	ck_assert_int_eq(sql_count(c, q, 1, p), 0);
+	ck_assert_int_eq(testdb_num(c, q, "auditor-1", NULL), 0);
 
-	struct run *r = ctl("client", "revoke", "auditor-1");
-	assert_ok(r);
-	ck_assert_int_eq(sql_count(c, q, 1, p), 1);
+	struct proc_run r;
+	CTL(&r, "client", "revoke", "auditor-1");
+	assert_ok(&r);
+	proc_run_free(&r);
+	ck_assert_int_eq(testdb_num(c, q, "auditor-1", NULL), 1);
 
-	r = ctl("client", "revoke", "auditor-1");
-	assert_fails(r, 1);
-	ck_assert_str_eq(r->err, "coolingctl: client revoke: no active client named auditor-1\n");
-	assert_fails(ctl("client", "revoke", "nobody"), 1);
+	CTL(&r, "client", "revoke", "auditor-1");
+	assert_fails(&r, 1);
+	ck_assert_str_eq(r.err, "coolingctl: client revoke: no active client named auditor-1\n");
+	proc_run_free(&r);
+	CTL_FAILS(1, "client", "revoke", "nobody");
 	PQfinish(c);
 }
 END_TEST
@@ -443,31 +380,33 @@ END_TEST
 
 START_TEST(test_mrp_set_then_mrp_list_shows_it)
 {
-	struct run *r = ctl("mrp", "set", "2031-01-01", "5555");
-	assert_ok(r);
-	r = ctl("mrp", "list");
-	assert_ok(r);
-	ck_assert_msg(strstr(r->out, "\n2031-01-01   5555\n") != NULL, "table: %s", r->out);
+	CTL_OK("mrp", "set", "2031-01-01", "5555");
+	struct proc_run r;
+	CTL(&r, "mrp", "list");
+	assert_ok(&r);
+	ck_assert_msg(strstr(r.out, "\n2031-01-01   5555\n") != NULL, "table: %s", r.out);
+	proc_run_free(&r);
 
 	/* a date set again takes the new value */
-	assert_ok(ctl("mrp", "set", "2031-01-01", "5600"));
-	r = ctl("mrp", "list", "--json");
-	assert_ok(r);
+	CTL_OK("mrp", "set", "2031-01-01", "5600");
+	CTL(&r, "mrp", "list", "--json");
+	assert_ok(&r);
 	ck_assert_ptr_nonnull(
-	    strstr(r->out, "\"valid_from\": \"2031-01-01\",\n      \"tenge\": 5600"));
+	    strstr(r.out, "\"valid_from\": \"2031-01-01\",\n      \"tenge\": 5600"));
+	proc_run_free(&r);
 }
 END_TEST
 
 START_TEST(test_mrp_set_refuses_impossible_dates_and_non_positive_amounts)
 {
-	assert_fails(ctl("mrp", "set", "2031-02-29", "4000"), 2);
-	assert_fails(ctl("mrp", "set", "2031-13-01", "4000"), 2);
-	assert_fails(ctl("mrp", "set", "31-01-01", "4000"), 2);
-	assert_fails(ctl("mrp", "set", "2032-01-01", "0"), 2);
-	assert_fails(ctl("mrp", "set", "2032-01-01", "12.5"), 2);
-	assert_fails(ctl("mrp", "set", "2032-01-01", "99999999999"), 2);
-	assert_fails(ctl("mrp", "set", "2032-01-01"), 2);
-	assert_ok(ctl("mrp", "set", "2032-02-29", "4000")); /* a leap day */
+	CTL_FAILS(2, "mrp", "set", "2031-02-29", "4000");
+	CTL_FAILS(2, "mrp", "set", "2031-13-01", "4000");
+	CTL_FAILS(2, "mrp", "set", "31-01-01", "4000");
+	CTL_FAILS(2, "mrp", "set", "2032-01-01", "0");
+	CTL_FAILS(2, "mrp", "set", "2032-01-01", "12.5");
+	CTL_FAILS(2, "mrp", "set", "2032-01-01", "99999999999");
+	CTL_FAILS(2, "mrp", "set", "2032-01-01");
+	CTL_OK("mrp", "set", "2032-02-29", "4000"); /* a leap day */
 }
 END_TEST
 
@@ -475,11 +414,11 @@ END_TEST
 
 START_TEST(test_every_operator_command_writes_its_audit_event)
 {
-	assert_ok(ctl("lender", "add", "AUDIT-MFO", "--kind", "mfo"));
-	assert_ok(ctl("client", "add", "--name", "audit-core", "--role", "lender", "--lender",
-	              "AUDIT-MFO"));
-	assert_ok(ctl("client", "revoke", "audit-core"));
-	assert_ok(ctl("mrp", "set", "2033-01-01", "7000"));
+	CTL_OK("lender", "add", "AUDIT-MFO", "--kind", "mfo");
+	CTL_OK("client", "add", "--name", "audit-core", "--role", "lender", "--lender",
+	       "AUDIT-MFO");
+	CTL_OK("client", "revoke", "audit-core");
+	CTL_OK("mrp", "set", "2033-01-01", "7000");
 
 	PGconn *c = testdb_connect(db_url);
 	static const struct {
@@ -489,28 +428,28 @@ START_TEST(test_every_operator_command_writes_its_audit_event)
 	          {"client_revoked", "name", "audit-core"},
 	          {"mrp_set", "valid_from", "2033-01-01"}};
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
-		const char *p[] = {ev[i].type, ev[i].key, ev[i].value};
-		ck_assert_msg(sql_count(c,
-		                        "SELECT count(*) FROM audit_event WHERE type = $1 "
-		                        "AND detail->>$2 = $3 AND actor = 'coolingctl:cli-test'",
-		                        3, p) == 1,
+		ck_assert_msg(testdb_num(c,
+		                         "SELECT count(*) FROM audit_event WHERE type = $1 "
+		                         "AND detail->>$2 = $3 AND actor = 'coolingctl:cli-test'",
+		                         ev[i].type, ev[i].key, ev[i].value, NULL) == 1,
 		              "no %s event by coolingctl:cli-test", ev[i].type);
 	}
 	PQfinish(c);
 
 	/* sudo names the person, not root */
 	const char *env[] = {"SUDO_USER=alice", NULL};
-	const char *argv[] = {"-c",  "/dev/null",  "--database", db_url, "mrp",
-	                      "set", "2034-01-01", "7100",       NULL};
-	struct run r;
-	run_env(&r, env, argv);
+	const char *argv[] = {"coolingctl", "-c",  "/dev/null",  "--database", db_url,
+	                      "mrp",        "set", "2034-01-01", "7100",       NULL};
+	struct proc_run r;
+	proc_run(&r, ctl_path, argv, base_env, env);
 	assert_ok(&r);
+	proc_run_free(&r);
 	c = testdb_connect(db_url);
-	ck_assert_int_eq(sql_count(c,
-	                           "SELECT count(*) FROM audit_event WHERE type = 'mrp_set' "
-	                           "AND detail->>'valid_from' = '2034-01-01' "
-	                           "AND actor = 'coolingctl:alice'",
-	                           0, NULL),
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM audit_event WHERE type = 'mrp_set' "
+	                            "AND detail->>'valid_from' = '2034-01-01' "
+	                            "AND actor = 'coolingctl:alice'",
+	                            NULL),
 	                 1);
 	PQfinish(c);
 }
@@ -520,11 +459,13 @@ END_TEST
 
 START_TEST(test_loan_show_of_an_unknown_loan_fails)
 {
-	struct run *r = ctl("loan", "show", "NO-BANK", "NO-LOAN");
-	assert_fails(r, 1);
-	ck_assert_str_eq(r->err, "coolingctl: loan show: no loan NO-LOAN of lender NO-BANK\n");
-	assert_fails(ctl("loan", "show", "NO-BANK", "NO-LOAN", "--json"), 1);
-	assert_fails(ctl("loan", "show", "NO-BANK"), 2);
+	struct proc_run r;
+	CTL(&r, "loan", "show", "NO-BANK", "NO-LOAN");
+	assert_fails(&r, 1);
+	ck_assert_str_eq(r.err, "coolingctl: loan show: no loan NO-LOAN of lender NO-BANK\n");
+	proc_run_free(&r);
+	CTL_FAILS(1, "loan", "show", "NO-BANK", "NO-LOAN", "--json");
+	CTL_FAILS(2, "loan", "show", "NO-BANK");
 }
 END_TEST
 
@@ -535,11 +476,13 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	insert_loan(c, "JSON-BANK", "LN-1", BORROWER_IIN, "2025-06-15T10:00:00+05:00");
 	PQfinish(c);
 
-	struct run *r = ctl("loan", "show", "JSON-BANK", "LN-1", "--json");
-	assert_ok(r);
+	struct proc_run r;
+	CTL(&r, "loan", "show", "JSON-BANK", "LN-1", "--json");
+	assert_ok(&r);
 	json_error_t je;
-	json_t *j = json_loads(r->out, 0, &je);
-	ck_assert_msg(j != NULL, "not JSON: %s", r->out);
+	json_t *j = json_loads(r.out, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	proc_run_free(&r);
 #define STR(k, v) ck_assert_str_eq(json_string_value(json_object_get(j, k)), v)
 	STR("lender", "JSON-BANK");
 	STR("loan_id", "LN-1");
@@ -626,25 +569,29 @@ START_TEST(test_loan_show_gives_almaty_time_with_the_offset_of_its_day)
 	PQfinish(c);
 	char v[256];
 
-	struct run *r = ctl("loan", "show", "TZ-BANK", "SUMMER");
-	assert_ok(r);
-	ck_assert_str_eq(field(r->out, "lender", v, sizeof(v)), "TZ-BANK");
-	ck_assert_str_eq(field(r->out, "amount", v, sizeof(v)), "600000.00 KZT");
-	ck_assert_str_eq(field(r->out, "threshold_amount", v, sizeof(v)), "589800.00 KZT");
-	ck_assert_str_eq(field(r->out, "approved_at", v, sizeof(v)), "2025-06-15 10:00:00 +05:00");
-	ck_assert_str_eq(field(r->out, "consent_at", v, sizeof(v)), "2025-06-15 10:05:00 +05:00");
-	ck_assert_str_eq(field(r->out, "cooling_ends_at", v, sizeof(v)),
+	struct proc_run r;
+	CTL(&r, "loan", "show", "TZ-BANK", "SUMMER");
+	assert_ok(&r);
+	ck_assert_str_eq(field(r.out, "lender", v, sizeof(v)), "TZ-BANK");
+	ck_assert_str_eq(field(r.out, "amount", v, sizeof(v)), "600000.00 KZT");
+	ck_assert_str_eq(field(r.out, "threshold_amount", v, sizeof(v)), "589800.00 KZT");
+	ck_assert_str_eq(field(r.out, "approved_at", v, sizeof(v)), "2025-06-15 10:00:00 +05:00");
+	ck_assert_str_eq(field(r.out, "consent_at", v, sizeof(v)), "2025-06-15 10:05:00 +05:00");
+	ck_assert_str_eq(field(r.out, "cooling_ends_at", v, sizeof(v)),
 	                 "2025-06-16 10:05:00 +05:00");
-	ck_assert_str_eq(field(r->out, "status", v, sizeof(v)), "awaiting_in_person");
-	ck_assert_str_eq(field(r->out, "blockers", v, sizeof(v)), "in_person_verification_missing");
-	ck_assert_str_eq(field(r->out, "disbursed_at", v, sizeof(v)), "-");
+	ck_assert_str_eq(field(r.out, "status", v, sizeof(v)), "awaiting_in_person");
+	ck_assert_str_eq(field(r.out, "blockers", v, sizeof(v)), "in_person_verification_missing");
+	ck_assert_str_eq(field(r.out, "disbursed_at", v, sizeof(v)), "-");
+	proc_run_free(&r);
 
-	r = ctl("loan", "show", "TZ-BANK", "LAST-PLUS-6");
-	assert_ok(r);
-	ck_assert_str_eq(field(r->out, "approved_at", v, sizeof(v)), "2024-02-29 23:59:59 +06:00");
-	r = ctl("loan", "show", "TZ-BANK", "FIRST-PLUS-5");
-	assert_ok(r);
-	ck_assert_str_eq(field(r->out, "approved_at", v, sizeof(v)), "2024-02-29 23:00:00 +05:00");
+	CTL(&r, "loan", "show", "TZ-BANK", "LAST-PLUS-6");
+	assert_ok(&r);
+	ck_assert_str_eq(field(r.out, "approved_at", v, sizeof(v)), "2024-02-29 23:59:59 +06:00");
+	proc_run_free(&r);
+	CTL(&r, "loan", "show", "TZ-BANK", "FIRST-PLUS-5");
+	assert_ok(&r);
+	ck_assert_str_eq(field(r.out, "approved_at", v, sizeof(v)), "2024-02-29 23:00:00 +05:00");
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -661,11 +608,12 @@ START_TEST(test_borrower_json_lists_all_lenders_loans_newest_first)
 	insert_loan(c, "B-BANK2", "NEW", iin, "2025-04-01T10:00:00+05:00");
 	PQfinish(c);
 
-	struct run *r = ctl("borrower", iin, "--json");
-	assert_ok(r);
+	struct proc_run r;
+	CTL(&r, "borrower", iin, "--json");
+	assert_ok(&r);
 	json_error_t je;
-	json_t *j = json_loads(r->out, 0, &je);
-	ck_assert_msg(j != NULL, "not JSON: %s", r->out);
+	json_t *j = json_loads(r.out, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
 	json_t *loans = json_object_get(j, "loans");
 	ck_assert_int_eq(json_array_size(loans), 2);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(loans, 0), "loan_id")),
@@ -675,16 +623,18 @@ START_TEST(test_borrower_json_lists_all_lenders_loans_newest_first)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(loans, 1), "lender")),
 	                 "B-BANK1");
 	json_decref(j);
+	proc_run_free(&r);
 
-	r = ctl("borrower", iin);
-	assert_ok(r);
-	ck_assert_int_eq(count_lines(r->out), 3);
-	ck_assert_msg(strncmp(r->out, "lender   loan_id     amount  channel  status", 44) == 0,
-	              "header: %s", r->out);
-	const char *row1 = strchr(r->out, '\n') + 1;
+	CTL(&r, "borrower", iin);
+	assert_ok(&r);
+	ck_assert_int_eq(count_lines(r.out), 3);
+	ck_assert_msg(strncmp(r.out, "lender   loan_id     amount  channel  status", 44) == 0,
+	              "header: %s", r.out);
+	const char *row1 = strchr(r.out, '\n') + 1;
 	const char *expected = "B-BANK2  NEW      600000.00  online   awaiting_in_person  "
 	                       "2025-04-01 10:00:00 +05:00  in_person_verification_missing\n";
-	ck_assert_msg(strncmp(row1, expected, strlen(expected)) == 0, "table: %s", r->out);
+	ck_assert_msg(strncmp(row1, expected, strlen(expected)) == 0, "table: %s", r.out);
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -692,12 +642,15 @@ START_TEST(test_borrower_without_loans_says_so_and_succeeds)
 {
 	char iin[13];
 	make_iin("70050140023", iin);
-	struct run *r = ctl("borrower", iin);
-	assert_ok(r);
-	ck_assert_str_eq(r->out, "no loans for this borrower\n");
-	r = ctl("borrower", iin, "--json");
-	assert_ok(r);
-	ck_assert_str_eq(r->out, "{\n  \"loans\": []\n}\n");
+	struct proc_run r;
+	CTL(&r, "borrower", iin);
+	assert_ok(&r);
+	ck_assert_str_eq(r.out, "no loans for this borrower\n");
+	proc_run_free(&r);
+	CTL(&r, "borrower", iin, "--json");
+	assert_ok(&r);
+	ck_assert_str_eq(r.out, "{\n  \"loans\": []\n}\n");
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -706,11 +659,13 @@ START_TEST(test_borrower_with_an_invalid_iin_is_a_usage_error)
 	char iin[13];
 	make_iin("85020240012", iin);
 	iin[11] = iin[11] == '9' ? '0' : (char)(iin[11] + 1); /* a wrong check digit */
-	struct run *r = ctl("borrower", iin);
-	assert_fails(r, 2);
-	ck_assert_ptr_null(strstr(r->err, iin)); /* personal data is not echoed */
-	assert_fails(ctl("borrower", "12345"), 2);
-	assert_fails(ctl("borrower"), 2);
+	struct proc_run r;
+	CTL(&r, "borrower", iin);
+	assert_fails(&r, 2);
+	ck_assert_ptr_null(strstr(r.err, iin)); /* personal data is not echoed */
+	proc_run_free(&r);
+	CTL_FAILS(2, "borrower", "12345");
+	CTL_FAILS(2, "borrower");
 }
 END_TEST
 
@@ -718,18 +673,22 @@ END_TEST
 
 START_TEST(test_unreachable_database_exits_3_without_showing_the_password)
 {
-	struct run *r = ctl_on(UNREACHABLE, "mrp", "list", (const char *)NULL);
-	assert_fails(r, 3);
-	ck_assert_ptr_null(strstr(r->err, "s3cretpw"));
+	struct proc_run r;
+	ctl_on(&r, UNREACHABLE, "mrp", "list", (const char *)NULL);
+	assert_fails(&r, 3);
+	ck_assert_ptr_null(strstr(r.err, "s3cretpw"));
+	proc_run_free(&r);
 
-	r = ctl_on("host=127.0.0.1 port=1 password=s3cretpw", "migrate", (const char *)NULL);
-	assert_fails(r, 3);
-	ck_assert_ptr_null(strstr(r->err, "s3cretpw"));
+	ctl_on(&r, "host=127.0.0.1 port=1 password=s3cretpw", "migrate", (const char *)NULL);
+	assert_fails(&r, 3);
+	ck_assert_ptr_null(strstr(r.err, "s3cretpw"));
+	proc_run_free(&r);
 
 	/* a string libpq cannot parse may be quoted back by libpq */
-	r = ctl_on("postgresql://op:s3cr%zzetpw@localhost/x", "migrate", (const char *)NULL);
-	assert_fails(r, 1);
-	ck_assert_ptr_null(strstr(r->err, "s3cr"));
+	ctl_on(&r, "postgresql://op:s3cr%zzetpw@localhost/x", "migrate", (const char *)NULL);
+	assert_fails(&r, 1);
+	ck_assert_ptr_null(strstr(r.err, "s3cr"));
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -741,65 +700,76 @@ START_TEST(test_database_option_beats_environment_which_beats_config)
 	dprintf(fd, "[database]\nurl = %s\n", UNREACHABLE);
 	close(fd);
 	snprintf(env_url, sizeof(env_url), "COOLINGD_DATABASE_URL=%s", db_url);
-	struct run r;
+	struct proc_run r;
 
 	/* the file alone: unreachable */
-	const char *file_only[] = {"-c", conf, "mrp", "list", NULL};
-	run_env(&r, NULL, file_only);
+	const char *file_only[] = {"coolingctl", "-c", conf, "mrp", "list", NULL};
+	proc_run(&r, ctl_path, file_only, base_env, NULL);
 	assert_fails(&r, 3);
+	proc_run_free(&r);
 	/* the environment beats the file */
 	const char *env[] = {env_url, NULL};
-	run_env(&r, env, file_only);
+	proc_run(&r, ctl_path, file_only, base_env, env);
 	assert_ok(&r);
+	proc_run_free(&r);
 	/* --database beats both, before or after the command */
 	const char *bad_env[] = {"COOLINGD_DATABASE_URL=" UNREACHABLE, NULL};
-	const char *opt_after[] = {"mrp", "list", "-c", conf, "--database", db_url, NULL};
-	run_env(&r, bad_env, opt_after);
+	const char *opt_after[] = {"coolingctl", "mrp",        "list", "-c",
+	                           conf,         "--database", db_url, NULL};
+	proc_run(&r, ctl_path, opt_after, base_env, bad_env);
 	assert_ok(&r);
+	proc_run_free(&r);
 	unlink(conf);
 
 	/* an explicit config file that is missing is an error */
-	const char *missing[] = {"-c", "/nonexistent/coolingd.conf", "mrp", "list", NULL};
-	run_env(&r, NULL, missing);
+	const char *missing[] = {"coolingctl", "-c",   "/nonexistent/coolingd.conf",
+	                         "mrp",        "list", NULL};
+	proc_run(&r, ctl_path, missing, base_env, NULL);
 	assert_fails(&r, 1);
+	proc_run_free(&r);
 }
 END_TEST
 
 START_TEST(test_every_command_has_help_and_usage_errors_exit_2)
 {
 	static const char *const cmds[][2] = {
-	    {"migrate", NULL}, {"lender", "add"}, {"client", "add"}, {"client", "revoke"},
-	    {"mrp", "set"},    {"mrp", "list"},   {"loan", "show"},  {"borrower", NULL}};
+	    {"migrate", NULL}, {"lender", "add"},  {"client", "add"}, {"client", "revoke"},
+	    {"mrp", "set"},    {"mrp", "list"},    {"loan", "show"},  {"borrower", NULL},
+	    {"export", NULL},  {"audit", "verify"}};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		const char *argv[] = {cmds[i][0], cmds[i][1] ? cmds[i][1] : "--help",
+		const char *argv[] = {"coolingctl", cmds[i][0], cmds[i][1] ? cmds[i][1] : "--help",
 		                      cmds[i][1] ? "--help" : NULL, NULL};
-		struct run r;
-		run_env(&r, NULL, argv);
+		struct proc_run r;
+		proc_run(&r, ctl_path, argv, base_env, NULL);
 		assert_ok(&r);
 		char expected[64];
 		snprintf(expected, sizeof(expected), "usage: coolingctl %s%s%s", cmds[i][0],
 		         cmds[i][1] ? " " : "", cmds[i][1] ? cmds[i][1] : "");
 		ck_assert_msg(strncmp(r.out, expected, strlen(expected)) == 0, "help: %s", r.out);
 		ck_assert_ptr_nonnull(strstr(r.out, "exit status"));
+		proc_run_free(&r);
 	}
-	struct run r;
-	const char *help[] = {"--help", NULL};
-	run_env(&r, NULL, help);
+	struct proc_run r;
+	const char *help[] = {"coolingctl", "--help", NULL};
+	proc_run(&r, ctl_path, help, base_env, NULL);
 	assert_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "borrower IIN [--json]"));
-	const char *version[] = {"--version", NULL};
-	run_env(&r, NULL, version);
+	proc_run_free(&r);
+	const char *version[] = {"coolingctl", "--version", NULL};
+	proc_run(&r, ctl_path, version, base_env, NULL);
 	assert_ok(&r);
 	ck_assert_int_eq(strncmp(r.out, "coolingctl ", 11), 0);
+	proc_run_free(&r);
 
-	assert_fails(ctl("frobnicate"), 2);
-	assert_fails(ctl("lender"), 2);
-	assert_fails(ctl("lender", "remove", "X"), 2);
-	assert_fails(ctl("mrp", "list", "--bogus"), 2);
-	assert_fails(ctl("mrp", "list", "extra"), 2);
-	const char *none[] = {NULL};
-	run_env(&r, NULL, none);
+	CTL_FAILS(2, "frobnicate");
+	CTL_FAILS(2, "lender");
+	CTL_FAILS(2, "lender", "remove", "X");
+	CTL_FAILS(2, "mrp", "list", "--bogus");
+	CTL_FAILS(2, "mrp", "list", "extra");
+	const char *none[] = {"coolingctl", NULL};
+	proc_run(&r, ctl_path, none, base_env, NULL);
 	assert_fails(&r, 2);
+	proc_run_free(&r);
 }
 END_TEST
 

@@ -9,12 +9,12 @@
  * together hold every event exactly once.
  */
 #include "check_main.h"
+#include "support/proc.h"
 #include "support/testdb.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pty.h>
 #include <signal.h>
@@ -27,132 +27,73 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
 #include "timeutil.h"
 
 #define CSV_HEADER     "seq,at,actor,lender,loan_id,type,detail,hash\r\n"
 #define CRASH_ENV_NAME "COOLINGD_EXPORT_CRASH_BEFORE_COMMIT"
 
-static char ctl_path[PATH_MAX];
+static const char *ctl_path;
+
+/* coolingctl's environment: no COOLINGD_* database URL, no crash,
+ * USER=export-test. */
+static const char *const base_env[] = {"COOLINGD_DATABASE_URL", CRASH_ENV_NAME, "USER=export-test",
+                                       NULL};
 
 /* ---- running coolingctl ---- */
 
-struct run {
-	int status; /* exit code, 128 + signal when killed */
-	char *out;  /* malloc'd, NUL-terminated */
-	size_t out_len;
-	char *err;
-};
-
-static int temp_fd(void)
+/* All of the file at path (malloc'd, NUL-terminated) and its length. */
+static char *read_file(const char *path, size_t *len)
 {
-	char name[] = "/tmp/cd_export_XXXXXX";
-	int fd = mkstemp(name);
-	ck_assert_int_ge(fd, 0);
-	unlink(name);
-	return fd;
-}
-
-static char *read_fd(int fd, size_t *len)
-{
-	off_t size = lseek(fd, 0, SEEK_END);
+	FILE *fp = fopen(path, "rb");
+	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fseek(fp, 0, SEEK_END), 0);
+	long size = ftell(fp);
 	ck_assert_int_ge(size, 0);
+	rewind(fp);
 	char *buf = malloc((size_t)size + 1);
 	ck_assert_ptr_nonnull(buf);
-	size_t n = 0;
-	ssize_t got;
-	lseek(fd, 0, SEEK_SET);
-	while (n < (size_t)size && (got = read(fd, buf + n, (size_t)size - n)) > 0)
-		n += (size_t)got;
+	size_t n = fread(buf, 1, (size_t)size, fp);
 	buf[n] = '\0';
-	close(fd);
+	fclose(fp);
 	if (len)
 		*len = n;
 	return buf;
 }
 
-static char *read_file(const char *path, size_t *len)
+/* Runs coolingctl -c /dev/null --database URL ARGS... with env on top of
+ * base_env (NULL: none); free r with proc_run_free(). */
+static void ctl_env(struct proc_run *r, const char *const *env, const char *url, ...)
 {
-	int fd = open(path, O_RDONLY);
-	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-	return read_fd(fd, len);
-}
-
-/* The child's side: a clean environment plus env ("K=V"), then exec. */
-static void exec_ctl(const char *const *env, const char *const *argv)
-{
-	unsetenv("COOLINGD_DATABASE_URL");
-	unsetenv(CRASH_ENV_NAME);
-	setenv("USER", "export-test", 1);
-	for (int i = 0; env && env[i]; i++)
-		putenv((char *)env[i]);
-	execv(ctl_path, (char *const *)argv);
-	_exit(127);
-}
-
-static void run_ctl(struct run *r, const char *const *env, const char *const *argv)
-{
-	int out = temp_fd(), err = temp_fd();
-	fflush(NULL);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null_fd = open("/dev/null", O_RDONLY);
-		dup2(null_fd, STDIN_FILENO);
-		dup2(out, STDOUT_FILENO);
-		dup2(err, STDERR_FILENO);
-		exec_ctl(env, argv);
-	}
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r->out = read_fd(out, &r->out_len);
-	r->err = read_fd(err, NULL);
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
-/* argv for coolingctl -c /dev/null --database URL ARGS... */
-static int ctl_argv(const char **argv, const char *url, va_list ap)
-{
-	int n = 0;
-	argv[n++] = "coolingctl";
-	argv[n++] = "-c";
-	argv[n++] = "/dev/null";
-	argv[n++] = "--database";
-	argv[n++] = url;
+	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", url};
+	int n = 5;
+	va_list ap;
+	va_start(ap, url);
 	const char *a;
 	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
 		argv[n++] = a;
-	argv[n] = NULL;
-	return n;
-}
-
-/* Runs coolingctl with env on top (NULL: none); the result is in r. */
-static void ctl_env(struct run *r, const char *const *env, const char *url, ...)
-{
-	const char *argv[32];
-	va_list ap;
-	va_start(ap, url);
-	ctl_argv(argv, url, ap);
 	va_end(ap);
-	run_ctl(r, env, argv);
+	argv[n] = NULL;
+	proc_run(r, ctl_path, argv, base_env, env);
 }
 
 #define CTL(r, url, ...)          ctl_env(r, NULL, url, __VA_ARGS__, (const char *)NULL)
 #define CTL_ENV(r, env, url, ...) ctl_env(r, env, url, __VA_ARGS__, (const char *)NULL)
 
-static void assert_ok(const struct run *r)
+static void assert_ok(const struct proc_run *r)
 {
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 }
 
-static void assert_usage_error(const struct run *r)
+/* CTL, which must succeed; its output is not needed. */
+#define CTL_OK(url, ...)                                                                           \
+	do {                                                                                       \
+		struct proc_run ok_;                                                               \
+		CTL(&ok_, url, __VA_ARGS__);                                                       \
+		assert_ok(&ok_);                                                                   \
+		proc_run_free(&ok_);                                                               \
+	} while (0)
+
+static void assert_usage_error(const struct proc_run *r)
 {
 	ck_assert_msg(r->status == 2, "exit %d, not 2; stderr: %s", r->status, r->err);
 	ck_assert_str_eq(r->out, "");
@@ -161,43 +102,6 @@ static void assert_usage_error(const struct run *r)
 }
 
 /* ---- the database, directly ---- */
-
-static void ignore_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static PGconn *connect_quiet(const char *url)
-{
-	PGconn *c = testdb_connect(url);
-	PQsetNoticeProcessor(c, ignore_notice, NULL);
-	return c;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
-	              "%s: %s", sql, PQerrorMessage(c));
-	PQclear(r);
-}
-
-static long long query_int(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", sql,
-	              PQerrorMessage(c));
-	long long v = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return v;
-}
-
-static void seal(PGconn *c)
-{
-	struct cd_error err = {0};
-	ck_assert_msg(db_audit_seal_all(c, &err) >= 0, "seal: %s", err.message);
-}
 
 /* The chain as export must give it: seq, at (microseconds), actor, lender,
  * loan, type, detail (jsonb text), hash (hex). */
@@ -212,10 +116,8 @@ static PGresult *chain(PGconn *c)
 
 static long long watermark(PGconn *c, const char *job)
 {
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-	         "SELECT last_seq FROM export_job WHERE name = '%s' AND pending_to IS NULL", job);
-	return query_int(c, sql);
+	return testdb_num(
+	    c, "SELECT last_seq FROM export_job WHERE name = $1 AND pending_to IS NULL", job, NULL);
 }
 
 /*
@@ -228,27 +130,27 @@ static long long watermark(PGconn *c, const char *job)
 static char *trail_database(PGconn **conn)
 {
 	char *url = testdb_create("export");
-	struct run r;
-	CTL(&r, url, "lender", "add", "BANK1", "--kind", "bank", "--name", "a, \"b\" c");
-	assert_ok(&r);
-	run_free(&r);
-	CTL(&r, url, "client", "add", "--name", "aud1", "--role", "auditor");
-	assert_ok(&r);
-	run_free(&r);
-	CTL(&r, url, "mrp", "set", "2027-01-01", "4500");
-	assert_ok(&r);
-	run_free(&r);
-	PGconn *c = connect_quiet(url);
-	exec_ok(c, "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) VALUES "
-	           "(E'night shift\\nops, \"Ann\"', 'BANK1', 'LN,1', 'cancelled', "
-	           "  '{\"reason\": \"передумал\\r\\nпозже\"}'), "
-	           "('core1', 'BANK1', 'LN-2', 'approval_recorded', '{\"amount\": 1.10}'), "
-	           "('core1', NULL, NULL, 'disbursement_refused', "
-	           "  '{\"blockers\": [\"cooling_period_active\"]}')");
-	seal(c);
-	ck_assert_int_eq(query_int(c, "SELECT count(*) FROM audit_chain"), 6);
+	CTL_OK(url, "lender", "add", "BANK1", "--kind", "bank", "--name", "a, \"b\" c");
+	CTL_OK(url, "client", "add", "--name", "aud1", "--role", "auditor");
+	CTL_OK(url, "mrp", "set", "2027-01-01", "4500");
+	PGconn *c = testdb_connect_quiet(url);
+	testdb_exec(c, "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) VALUES "
+	               "(E'night shift\\nops, \"Ann\"', 'BANK1', 'LN,1', 'cancelled', "
+	               "  '{\"reason\": \"передумал\\r\\nпозже\"}'), "
+	               "('core1', 'BANK1', 'LN-2', 'approval_recorded', '{\"amount\": 1.10}'), "
+	               "('core1', NULL, NULL, 'disbursement_refused', "
+	               "  '{\"blockers\": [\"cooling_period_active\"]}')");
+	testdb_seal(c);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_chain", NULL), 6);
 	*conn = c;
 	return url;
+}
+
+static void finish(PGconn *c, char *url)
+{
+	PQfinish(c);
+	testdb_drop(url);
+	free(url);
 }
 
 /* A fresh temporary directory (malloc'd) and its removal. */
@@ -395,14 +297,14 @@ START_TEST(test_csv_has_header_crlf_and_rfc4180_quoting_and_parses_back_to_the_c
 	char *url = trail_database(&c);
 	char *dir = temp_dir(), out[PATH_MAX];
 	in_dir(out, sizeof(out), dir, "audit.csv");
-	struct run r;
+	struct proc_run r;
 	CTL(&r, url, "export", "--format", "csv", "--output", out);
 	assert_ok(&r);
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want), "exported 6 events (seq 1..6) to %s\n", out);
 	ck_assert_str_eq(r.err, want);
 	ck_assert_str_eq(r.out, "");
-	run_free(&r);
+	proc_run_free(&r);
 
 	size_t len;
 	char *text = read_file(out, &len);
@@ -437,9 +339,7 @@ START_TEST(test_csv_has_header_crlf_and_rfc4180_quoting_and_parses_back_to_the_c
 	PQclear(ch);
 	free(text);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -449,7 +349,7 @@ START_TEST(test_without_output_or_with_dash_the_export_goes_to_stdout)
 	char *url = trail_database(&c);
 	char *dir = temp_dir(), out[PATH_MAX];
 	in_dir(out, sizeof(out), dir, "audit.csv");
-	struct run plain, dash, file;
+	struct proc_run plain, dash, file;
 	CTL(&plain, url, "export", "--format", "csv");
 	assert_ok(&plain);
 	CTL(&dash, url, "export", "--output", "-");
@@ -465,13 +365,11 @@ START_TEST(test_without_output_or_with_dash_the_export_goes_to_stdout)
 	ck_assert_str_eq(plain.err, "exported 6 events (seq 1..6) to standard output\n");
 	ck_assert(!exists(out) || strcmp(file.out, "") == 0);
 	free(text);
-	run_free(&plain);
-	run_free(&dash);
-	run_free(&file);
+	proc_run_free(&plain);
+	proc_run_free(&dash);
+	proc_run_free(&file);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -479,7 +377,7 @@ START_TEST(test_jsonl_lines_parse_with_jansson_and_match_the_chain)
 {
 	PGconn *c;
 	char *url = trail_database(&c);
-	struct run r;
+	struct proc_run r;
 	CTL(&r, url, "export", "--format", "jsonl");
 	assert_ok(&r);
 	PGresult *ch = chain(c);
@@ -536,23 +434,21 @@ START_TEST(test_jsonl_lines_parse_with_jansson_and_match_the_chain)
 	ck_assert_ptr_nonnull(strstr(r.out, ",\"detail\":{\"amount\":1.10},"));
 	ck_assert_ptr_nonnull(strstr(r.out, "{\"seq\":6,"));
 	PQclear(ch);
-	run_free(&r);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	proc_run_free(&r);
+	finish(c, url);
 }
 END_TEST
 
 START_TEST(test_from_is_inclusive_and_to_exclusive_on_the_event_time)
 {
 	char *url = testdb_create("export");
-	PGconn *c = connect_quiet(url);
+	PGconn *c = testdb_connect_quiet(url);
 	/* ten events, one an hour from 2026-03-01T00:00Z */
-	exec_ok(c, "INSERT INTO audit_event (at, actor, type) SELECT '2026-03-01T00:00:00Z'::"
-	           "timestamptz + g * interval '1 hour', 'core1', 'mrp_set' "
-	           "FROM generate_series(0, 9) g ORDER BY g");
-	seal(c);
-	struct run r;
+	testdb_exec(c, "INSERT INTO audit_event (at, actor, type) SELECT '2026-03-01T00:00:00Z'::"
+	               "timestamptz + g * interval '1 hour', 'core1', 'mrp_set' "
+	               "FROM generate_series(0, 9) g ORDER BY g");
+	testdb_seal(c);
+	struct proc_run r;
 	/* 08:00+05:00 is 03:00Z: hours 3, 4 and 5, not 6 */
 	CTL(&r, url, "export", "--from", "2026-03-01T08:00:00+05:00", "--to",
 	    "2026-03-01T06:00:00Z");
@@ -561,21 +457,19 @@ START_TEST(test_from_is_inclusive_and_to_exclusive_on_the_event_time)
 	ck_assert_ptr_nonnull(strstr(r.out, "\r\n4,2026-03-01T03:00:00Z,"));
 	ck_assert_ptr_nonnull(strstr(r.out, "\r\n6,2026-03-01T05:00:00Z,"));
 	ck_assert_ptr_null(strstr(r.out, "T06:00:00Z"));
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, url, "export", "--format", "jsonl", "--from", "2026-03-01T07:00:00Z");
 	assert_ok(&r);
 	ck_assert_str_eq(r.err, "exported 3 events (seq 8..10) to standard output\n");
-	run_free(&r);
+	proc_run_free(&r);
 
 	CTL(&r, url, "export", "--to", "2026-03-01T00:00:00Z");
 	assert_ok(&r);
 	ck_assert_str_eq(r.out, CSV_HEADER);
 	ck_assert_str_eq(r.err, "exported 0 events to standard output\n");
-	run_free(&r);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	proc_run_free(&r);
+	finish(c, url);
 }
 END_TEST
 
@@ -583,16 +477,14 @@ START_TEST(test_committed_but_unsealed_events_are_sealed_and_exported)
 {
 	PGconn *c;
 	char *url = trail_database(&c);
-	exec_ok(c, "INSERT INTO audit_event (actor, type) VALUES ('core1', 'mrp_set')");
-	struct run r;
+	testdb_exec(c, "INSERT INTO audit_event (actor, type) VALUES ('core1', 'mrp_set')");
+	struct proc_run r;
 	CTL(&r, url, "export", "--format", "jsonl");
 	assert_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.out, "{\"seq\":7,"));
-	ck_assert_int_eq(query_int(c, "SELECT count(*) FROM audit_chain"), 7);
-	run_free(&r);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_chain", NULL), 7);
+	proc_run_free(&r);
+	finish(c, url);
 }
 END_TEST
 
@@ -600,35 +492,35 @@ START_TEST(test_bad_options_are_usage_errors_before_any_connection)
 {
 	/* nothing listens there: a connection attempt would exit 3 */
 	const char *url = "postgresql://nobody@127.0.0.1:1/none";
-	struct run r;
+	struct proc_run r;
 	CTL(&r, url, "export", "--format", "xml");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--from", "yesterday");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--from", "2026-01-01T00:00:00", "--to", "2026-01-02T00:00:00Z");
 	assert_usage_error(&r); /* no offset */
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--from", "2026-01-02T00:00:00Z", "--to", "2026-01-01T00:00:00Z");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--since-last", "nightly");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--since-last", "nightly", "--output", "-");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--since-last", "night ly", "--output", "/tmp/x.csv");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "--since-last", "nightly", "--output", "/tmp/x.csv", "--from",
 	    "2026-01-01T00:00:00Z");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 	CTL(&r, url, "export", "extra");
 	assert_usage_error(&r);
-	run_free(&r);
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -639,30 +531,21 @@ START_TEST(test_progress_bar_is_drawn_on_a_terminal_and_not_into_a_pipe)
 	char *dir = temp_dir(), out[PATH_MAX];
 	in_dir(out, sizeof(out), dir, "audit.csv");
 
-	struct run r;
+	struct proc_run r;
 	CTL(&r, url, "export", "--output", out);
 	assert_ok(&r);
 	ck_assert_ptr_null(strchr(r.err, '\r'));
 	ck_assert_ptr_null(strchr(r.err, '%'));
-	run_free(&r);
+	proc_run_free(&r);
 
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = "coolingctl";
-	argv[n++] = "-c";
-	argv[n++] = "/dev/null";
-	argv[n++] = "--database";
-	argv[n++] = url;
-	argv[n++] = "export";
-	argv[n++] = "--output";
-	argv[n++] = out;
-	argv[n] = NULL;
+	const char *argv[] = {"coolingctl", "-c",       "/dev/null", "--database", url,
+	                      "export",     "--output", out,         NULL};
 	int master;
 	fflush(NULL);
 	pid_t pid = forkpty(&master, NULL, NULL, NULL);
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
-		exec_ctl(NULL, argv);
+		proc_exec(ctl_path, argv, base_env);
 	char buf[4096];
 	size_t got = 0;
 	ssize_t k;
@@ -677,9 +560,7 @@ START_TEST(test_progress_bar_is_drawn_on_a_terminal_and_not_into_a_pipe)
 	              "no progress bar on the terminal: %s", buf);
 	ck_assert_ptr_nonnull(strstr(buf, "exported 6 events (seq 1..6)"));
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -693,26 +574,22 @@ START_TEST(test_since_last_second_run_exports_only_the_events_added_since)
 	in_dir(f1, sizeof(f1), dir, "a1.csv");
 	in_dir(f2, sizeof(f2), dir, "a2.jsonl");
 	in_dir(f3, sizeof(f3), dir, "a3.csv");
-	struct run r;
+	struct proc_run r;
 	CTL(&r, url, "export", "--since-last", "nightly", "--output", f1);
 	assert_ok(&r);
 	char want[PATH_MAX + 128];
 	snprintf(want, sizeof(want), "exported 6 events (seq 1..6) to %s\n", f1);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
+	proc_run_free(&r);
 	ck_assert_int_eq(watermark(c, "nightly"), 6);
 
-	CTL(&r, url, "mrp", "set", "2028-01-01", "4700");
-	assert_ok(&r);
-	run_free(&r);
-	CTL(&r, url, "client", "revoke", "aud1");
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "mrp", "set", "2028-01-01", "4700");
+	CTL_OK(url, "client", "revoke", "aud1");
 	CTL(&r, url, "export", "--since-last", "nightly", "--output", f2, "--format", "jsonl");
 	assert_ok(&r);
 	snprintf(want, sizeof(want), "exported 2 events (seq 7..8) to %s\n", f2);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
+	proc_run_free(&r);
 	ck_assert_int_eq(watermark(c, "nightly"), 8);
 
 	size_t n;
@@ -733,7 +610,7 @@ START_TEST(test_since_last_second_run_exports_only_the_events_added_since)
 	assert_ok(&r);
 	snprintf(want, sizeof(want), "exported 0 events to %s (none after seq 8)\n", f3);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
+	proc_run_free(&r);
 	text = read_file(f3, NULL);
 	ck_assert_str_eq(text, CSV_HEADER);
 	free(text);
@@ -741,14 +618,10 @@ START_TEST(test_since_last_second_run_exports_only_the_events_added_since)
 	ck_assert_int_eq(watermark(c, "nightly"), 8);
 
 	/* another job has its own watermark */
-	CTL(&r, url, "export", "--since-last", "weekly", "--output", f3);
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "export", "--since-last", "weekly", "--output", f3);
 	ck_assert_int_eq(watermark(c, "weekly"), 8);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -759,10 +632,7 @@ START_TEST(test_since_last_sha256_file_is_accepted_by_sha256sum_c_in_its_directo
 	char *dir = temp_dir(), f[PATH_MAX], sums[PATH_MAX + 8];
 	in_dir(f, sizeof(f), dir, "audit.csv");
 	snprintf(sums, sizeof(sums), "%s.sha256", f);
-	struct run r;
-	CTL(&r, url, "export", "--since-last", "nightly", "--output", f);
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "export", "--since-last", "nightly", "--output", f);
 	char *line = read_file(sums, NULL);
 	ck_assert_uint_eq(strlen(line), 64 + 2 + strlen("audit.csv") + 1);
 	ck_assert_str_eq(line + 64, "  audit.csv\n");
@@ -774,9 +644,7 @@ START_TEST(test_since_last_sha256_file_is_accepted_by_sha256sum_c_in_its_directo
 	fclose(fp);
 	ck_assert(!sha256sum_ok(dir, "audit.csv"));
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -812,34 +680,23 @@ static void assert_delivered_exactly_once(const char *dir, const char *const *na
 START_TEST(test_export_killed_midway_is_redone_and_every_event_is_delivered_exactly_once)
 {
 	char *url = testdb_create("export");
-	PGconn *c = connect_quiet(url);
+	PGconn *c = testdb_connect_quiet(url);
 	/* enough that writing takes far longer than the kill needs */
-	exec_ok(c, "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
-	           "SELECT 'core1', 'BANK1', 'LN-' || g, 'disbursement_refused', "
-	           "jsonb_build_object('blockers', jsonb_build_array('cooling_period_active'), "
-	           "'amount_tiyn', g * 100, 'note', repeat('x', 40)) "
-	           "FROM generate_series(1, 200000) g");
-	seal(c);
-	ck_assert_int_eq(query_int(c, "SELECT count(*) FROM audit_chain"), 200000);
+	testdb_exec(c, "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
+	               "SELECT 'core1', 'BANK1', 'LN-' || g, 'disbursement_refused', "
+	               "jsonb_build_object('blockers', jsonb_build_array('cooling_period_active'), "
+	               "'amount_tiyn', g * 100, 'note', repeat('x', 40)) "
+	               "FROM generate_series(1, 200000) g");
+	testdb_seal(c);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_chain", NULL), 200000);
 
 	char *dir = temp_dir(), f1[PATH_MAX], tmp1[PATH_MAX + 8], f2[PATH_MAX];
 	in_dir(f1, sizeof(f1), dir, "part1.csv");
 	in_dir(f2, sizeof(f2), dir, "part2.csv");
 	snprintf(tmp1, sizeof(tmp1), "%s.tmp", f1);
 
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = "coolingctl";
-	argv[n++] = "-c";
-	argv[n++] = "/dev/null";
-	argv[n++] = "--database";
-	argv[n++] = url;
-	argv[n++] = "export";
-	argv[n++] = "--since-last";
-	argv[n++] = "crashy";
-	argv[n++] = "--output";
-	argv[n++] = f1;
-	argv[n] = NULL;
+	const char *argv[] = {"coolingctl",   "-c",     "/dev/null", "--database", url, "export",
+	                      "--since-last", "crashy", "--output",  f1,           NULL};
 	fflush(NULL);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -848,7 +705,7 @@ START_TEST(test_export_killed_midway_is_redone_and_every_event_is_delivered_exac
 		dup2(null_fd, STDIN_FILENO);
 		dup2(null_fd, STDOUT_FILENO);
 		dup2(null_fd, STDERR_FILENO);
-		exec_ctl(NULL, argv);
+		proc_exec(ctl_path, argv, base_env);
 	}
 	/* Kill it once it is well into writing FILE.tmp (a fixed delay would
 	 * race with the machine's speed). */
@@ -871,21 +728,22 @@ START_TEST(test_export_killed_midway_is_redone_and_every_event_is_delivered_exac
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert_msg(!exists(f1), "the killed run's file was moved into place");
-	ck_assert_int_eq(query_int(c, "SELECT pending_to FROM export_job WHERE name = 'crashy'"),
-	                 200000);
-	ck_assert_int_eq(query_int(c, "SELECT last_seq FROM export_job WHERE name = 'crashy'"), 0);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT pending_to FROM export_job WHERE name = 'crashy'", NULL), 200000);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT last_seq FROM export_job WHERE name = 'crashy'", NULL), 0);
 
 	/* more events meanwhile: they must not be lost either */
-	exec_ok(c, "INSERT INTO audit_event (actor, type) SELECT 'core1', 'mrp_set' "
-	           "FROM generate_series(1, 5)");
-	seal(c);
-	struct run r;
+	testdb_exec(c, "INSERT INTO audit_event (actor, type) SELECT 'core1', 'mrp_set' "
+	               "FROM generate_series(1, 5)");
+	testdb_seal(c);
+	struct proc_run r;
 	CTL(&r, url, "export", "--since-last", "crashy", "--output", f2);
 	assert_ok(&r);
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want), "exported 200005 events (seq 1..200005) to %s\n", f2);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
+	proc_run_free(&r);
 	ck_assert_msg(!exists(tmp1), "the killed run's temporary file was left behind");
 	ck_assert_int_eq(watermark(c, "crashy"), 200005);
 	const char *names[] = {"part1.csv", "part2.csv", NULL};
@@ -894,15 +752,11 @@ START_TEST(test_export_killed_midway_is_redone_and_every_event_is_delivered_exac
 	/* and a run after that delivers nothing twice */
 	char f3[PATH_MAX];
 	in_dir(f3, sizeof(f3), dir, "part3.csv");
-	CTL(&r, url, "export", "--since-last", "crashy", "--output", f3);
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "export", "--since-last", "crashy", "--output", f3);
 	const char *all[] = {"part1.csv", "part2.csv", "part3.csv", NULL};
 	assert_delivered_exactly_once(dir, all, 200005);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -914,27 +768,26 @@ START_TEST(test_crash_after_the_file_before_the_commit_does_not_deliver_it_again
 	in_dir(f1, sizeof(f1), dir, "d1.csv");
 	in_dir(f2, sizeof(f2), dir, "d2.csv");
 	const char *crash[] = {CRASH_ENV_NAME "=1", NULL};
-	struct run r;
+	struct proc_run r;
 	CTL_ENV(&r, crash, url, "export", "--since-last", "nightly", "--output", f1);
 	ck_assert_int_eq(r.status, 1);
-	run_free(&r);
+	proc_run_free(&r);
 	/* written and synced, but the watermark did not move */
 	ck_assert(sha256sum_ok(dir, "d1.csv"));
-	ck_assert_int_eq(query_int(c, "SELECT pending_to FROM export_job WHERE name = 'nightly'"),
-	                 6);
-	ck_assert_int_eq(query_int(c, "SELECT last_seq FROM export_job WHERE name = 'nightly'"), 0);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT pending_to FROM export_job WHERE name = 'nightly'", NULL), 6);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT last_seq FROM export_job WHERE name = 'nightly'", NULL), 0);
 	size_t len1;
 	char *before = read_file(f1, &len1);
 
-	CTL(&r, url, "mrp", "set", "2028-01-01", "4700");
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "mrp", "set", "2028-01-01", "4700");
 	CTL(&r, url, "export", "--since-last", "nightly", "--output", f2);
 	assert_ok(&r);
 	ck_assert_msg(strstr(r.err, "exported 1 events (seq 7..7) to ") == r.err &&
 	                  strstr(r.err, "found complete and committed") != NULL,
 	              "stderr: %s", r.err);
-	run_free(&r);
+	proc_run_free(&r);
 	ck_assert_int_eq(watermark(c, "nightly"), 7);
 	size_t n;
 	long long *seqs = csv_seqs(f2, &n);
@@ -951,9 +804,7 @@ START_TEST(test_crash_after_the_file_before_the_commit_does_not_deliver_it_again
 	free(before);
 	free(after);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
@@ -964,31 +815,27 @@ START_TEST(test_crash_before_the_commit_then_a_run_to_the_same_file_keeps_it_and
 	char *dir = temp_dir(), f[PATH_MAX];
 	in_dir(f, sizeof(f), dir, "daily.csv");
 	const char *crash[] = {CRASH_ENV_NAME "=1", NULL};
-	struct run r;
+	struct proc_run r;
 	CTL_ENV(&r, crash, url, "export", "--since-last", "daily", "--output", f);
 	ck_assert_int_eq(r.status, 1);
-	run_free(&r);
+	proc_run_free(&r);
 	size_t len1;
 	char *before = read_file(f, &len1);
-	CTL(&r, url, "mrp", "set", "2028-01-01", "4700");
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "mrp", "set", "2028-01-01", "4700");
 
 	/* A fixed file name: the file may not have been collected yet, so
 	 * this run only commits it; the new event goes with the next run. */
 	CTL(&r, url, "export", "--since-last", "daily", "--output", f);
 	assert_ok(&r);
 	ck_assert_ptr_nonnull(strstr(r.err, "was complete from an interrupted run"));
-	run_free(&r);
+	proc_run_free(&r);
 	ck_assert_int_eq(watermark(c, "daily"), 6);
 	size_t len2;
 	char *after = read_file(f, &len2);
 	ck_assert(len1 == len2 && memcmp(before, after, len1) == 0);
 	ck_assert(sha256sum_ok(dir, "daily.csv"));
 
-	CTL(&r, url, "export", "--since-last", "daily", "--output", f);
-	assert_ok(&r);
-	run_free(&r);
+	CTL_OK(url, "export", "--since-last", "daily", "--output", f);
 	ck_assert_int_eq(watermark(c, "daily"), 7);
 	size_t n;
 	long long *seqs = csv_seqs(f, &n);
@@ -998,111 +845,106 @@ START_TEST(test_crash_before_the_commit_then_a_run_to_the_same_file_keeps_it_and
 	free(before);
 	free(after);
 	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	finish(c, url);
 }
 END_TEST
 
-/* A run of job "nightly" to d1.csv that wrote the file and its sums and died
- * before committing seq 1..6; then one more event (seq 7). */
-static void crashed_run(const char *url, const char *f1)
+/* The start of the pending-file tests: a trail_database() and a temp_dir()
+ * where a run of job "nightly" to f1 (d1.csv) wrote the file and its sums
+ * and died before committing seq 1..6; then one more event (seq 7). f2
+ * (d2.csv) is for the next run. */
+struct pending {
+	PGconn *c;
+	char *url, *dir;
+	char f1[PATH_MAX], f2[PATH_MAX];
+};
+
+static void pending_setup(struct pending *p)
 {
+	p->url = trail_database(&p->c);
+	p->dir = temp_dir();
+	in_dir(p->f1, sizeof(p->f1), p->dir, "d1.csv");
+	in_dir(p->f2, sizeof(p->f2), p->dir, "d2.csv");
 	const char *crash[] = {CRASH_ENV_NAME "=1", NULL};
-	struct run r;
-	CTL_ENV(&r, crash, url, "export", "--since-last", "nightly", "--output", f1);
+	struct proc_run r;
+	CTL_ENV(&r, crash, p->url, "export", "--since-last", "nightly", "--output", p->f1);
 	ck_assert_int_eq(r.status, 1);
-	run_free(&r);
-	CTL(&r, url, "mrp", "set", "2028-01-01", "4700");
-	assert_ok(&r);
-	run_free(&r);
+	proc_run_free(&r);
+	CTL_OK(p->url, "mrp", "set", "2028-01-01", "4700");
+}
+
+static void pending_finish(struct pending *p)
+{
+	remove_dir(p->dir);
+	finish(p->c, p->url);
 }
 
 START_TEST(test_pending_file_without_its_sums_is_not_delivered_and_goes_into_the_next_file)
 {
-	PGconn *c;
-	char *url = trail_database(&c);
-	char *dir = temp_dir(), f1[PATH_MAX], f2[PATH_MAX], sums[PATH_MAX + 8];
-	in_dir(f1, sizeof(f1), dir, "d1.csv");
-	in_dir(f2, sizeof(f2), dir, "d2.csv");
-	crashed_run(url, f1);
+	struct pending p;
+	pending_setup(&p);
 	/* as if it had died between renaming the file and writing its sums */
-	snprintf(sums, sizeof(sums), "%s.sha256", f1);
+	char sums[PATH_MAX + 8];
+	snprintf(sums, sizeof(sums), "%s.sha256", p.f1);
 	ck_assert_int_eq(unlink(sums), 0);
 
-	struct run r;
-	CTL(&r, url, "export", "--since-last", "nightly", "--output", f2);
+	struct proc_run r;
+	CTL(&r, p.url, "export", "--since-last", "nightly", "--output", p.f2);
 	assert_ok(&r);
 	char want[PATH_MAX + 64];
-	snprintf(want, sizeof(want), "exported 7 events (seq 1..7) to %s\n", f2);
+	snprintf(want, sizeof(want), "exported 7 events (seq 1..7) to %s\n", p.f2);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
-	ck_assert_int_eq(watermark(c, "nightly"), 7);
+	proc_run_free(&r);
+	ck_assert_int_eq(watermark(p.c, "nightly"), 7);
 	/* the undelivered file is gone, so nobody can take it twice */
-	ck_assert(!exists(f1));
+	ck_assert(!exists(p.f1));
 	const char *names[] = {"d1.csv", "d2.csv", NULL};
-	assert_delivered_exactly_once(dir, names, 7);
-	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	assert_delivered_exactly_once(p.dir, names, 7);
+	pending_finish(&p);
 }
 END_TEST
 
 START_TEST(test_pending_file_whose_sums_were_written_but_not_renamed_counts_as_delivered)
 {
-	PGconn *c;
-	char *url = trail_database(&c);
-	char *dir = temp_dir(), f1[PATH_MAX], f2[PATH_MAX], sums[PATH_MAX + 8], tmp[PATH_MAX + 16];
-	in_dir(f1, sizeof(f1), dir, "d1.csv");
-	in_dir(f2, sizeof(f2), dir, "d2.csv");
-	crashed_run(url, f1);
+	struct pending p;
+	pending_setup(&p);
 	/* as if it had died between writing FILE.sha256.tmp and renaming it */
-	snprintf(sums, sizeof(sums), "%s.sha256", f1);
-	snprintf(tmp, sizeof(tmp), "%s.sha256.tmp", f1);
+	char sums[PATH_MAX + 8], tmp[PATH_MAX + 16];
+	snprintf(sums, sizeof(sums), "%s.sha256", p.f1);
+	snprintf(tmp, sizeof(tmp), "%s.sha256.tmp", p.f1);
 	ck_assert_int_eq(rename(sums, tmp), 0);
 
-	struct run r;
-	CTL(&r, url, "export", "--since-last", "nightly", "--output", f2);
+	struct proc_run r;
+	CTL(&r, p.url, "export", "--since-last", "nightly", "--output", p.f2);
 	assert_ok(&r);
 	ck_assert_msg(strstr(r.err, "exported 1 events (seq 7..7) to ") == r.err, "stderr: %s",
 	              r.err);
-	run_free(&r);
-	ck_assert_int_eq(watermark(c, "nightly"), 7);
+	proc_run_free(&r);
+	ck_assert_int_eq(watermark(p.c, "nightly"), 7);
 	ck_assert(!exists(tmp));
 	const char *names[] = {"d1.csv", "d2.csv", NULL};
-	assert_delivered_exactly_once(dir, names, 7);
-	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	assert_delivered_exactly_once(p.dir, names, 7);
+	pending_finish(&p);
 }
 END_TEST
 
 START_TEST(test_a_changed_pending_file_is_not_taken_as_delivered)
 {
-	PGconn *c;
-	char *url = trail_database(&c);
-	char *dir = temp_dir(), f1[PATH_MAX], f2[PATH_MAX];
-	in_dir(f1, sizeof(f1), dir, "d1.csv");
-	in_dir(f2, sizeof(f2), dir, "d2.csv");
-	crashed_run(url, f1);
+	struct pending p;
+	pending_setup(&p);
 	/* the sums no longer match: this is not the file the run wrote */
-	FILE *fp = fopen(f1, "w");
+	FILE *fp = fopen(p.f1, "w");
 	fputs(CSV_HEADER, fp);
 	fclose(fp);
-	struct run r;
-	CTL(&r, url, "export", "--since-last", "nightly", "--output", f2);
+	struct proc_run r;
+	CTL(&r, p.url, "export", "--since-last", "nightly", "--output", p.f2);
 	assert_ok(&r);
 	char want[PATH_MAX + 64];
-	snprintf(want, sizeof(want), "exported 7 events (seq 1..7) to %s\n", f2);
+	snprintf(want, sizeof(want), "exported 7 events (seq 1..7) to %s\n", p.f2);
 	ck_assert_str_eq(r.err, want);
-	run_free(&r);
-	ck_assert_int_eq(watermark(c, "nightly"), 7);
-	remove_dir(dir);
-	PQfinish(c);
-	testdb_drop(url);
-	free(url);
+	proc_run_free(&r);
+	ck_assert_int_eq(watermark(p.c, "nightly"), 7);
+	pending_finish(&p);
 }
 END_TEST
 
@@ -1110,23 +952,7 @@ END_TEST
 
 static void setup(void)
 {
-	const char *bin = getenv("COOLINGD_BIN_DIR");
-	char self[PATH_MAX];
-	if (bin == NULL || bin[0] == '\0') {
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0) {
-			perror("test_export: /proc/self/exe");
-			exit(EXIT_FAILURE);
-		}
-		self[n] = '\0';
-		bin = dirname(self);
-		setenv("COOLINGD_BIN_DIR", bin, 1);
-	}
-	snprintf(ctl_path, sizeof(ctl_path), "%s/coolingctl", bin);
-	if (access(ctl_path, X_OK) != 0) {
-		fprintf(stderr, "test_export: %s is not there; build it first\n", ctl_path);
-		exit(EXIT_FAILURE);
-	}
+	ctl_path = test_bin("coolingctl");
 }
 
 static Suite *export_suite(void)

@@ -7,6 +7,7 @@
 
 #include "db.h"
 
+#include <check.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,52 @@ PGconn *testdb_connect(const char *url)
 	if (!conn || PQstatus(conn) != CONNECTION_OK)
 		die("cannot connect to %s: %s", url, conn ? PQerrorMessage(conn) : "out of memory");
 	return conn;
+}
+
+void testdb_ignore_notices(PGconn *c)
+{
+	PQsetNoticeProcessor(c, ignore_notice, NULL);
+}
+
+PGconn *testdb_connect_quiet(const char *url)
+{
+	PGconn *conn = testdb_connect(url);
+	testdb_ignore_notices(conn);
+	return conn;
+}
+
+void testdb_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+	              "%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+}
+
+long long testdb_num(PGconn *c, const char *sql, ...)
+{
+	const char *params[16];
+	int n = 0;
+	va_list ap;
+	va_start(ap, sql);
+	for (const char *p; (p = va_arg(ap, const char *)) != NULL;) {
+		ck_assert_msg(n < (int)(sizeof(params) / sizeof(params[0])),
+		              "%s: too many parameters", sql);
+		params[n++] = p;
+	}
+	va_end(ap);
+	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
+	              "%s: %d row(s); %s", sql, PQntuples(r), PQerrorMessage(c));
+	long long v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+void testdb_seal(PGconn *c)
+{
+	struct cd_error err = {0};
+	ck_assert_msg(db_audit_seal_all(c, &err) >= 0, "seal: %s", err.message);
 }
 
 /* The end of the URL's authority part (where the path starts), or NULL for a

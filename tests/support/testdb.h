@@ -28,6 +28,29 @@ void testdb_drop(const char *url);
 /* A connection to url; exits the process with a message when it fails. */
 PGconn *testdb_connect(const char *url);
 
+/* The same, with the server's notices (DROP ... IF EXISTS and the like)
+ * ignored instead of printed. */
+PGconn *testdb_connect_quiet(const char *url);
+
+/* Makes c ignore the server's notices (for connections made otherwise). */
+void testdb_ignore_notices(PGconn *c);
+
+/* Runs sql (no parameters; several statements allowed); fails the test
+ * (ck_assert) unless it gives PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
+void testdb_exec(PGconn *c, const char *sql);
+
+/*
+ * The number in the first column of the one row that sql gives, with the
+ * text parameters that follow ($1, $2, ...) up to a NULL, which is
+ * required even when there are none: testdb_num(c, "SELECT count(*) FROM t",
+ * NULL). Fails the test unless sql gives exactly one row. A NULL reads as 0.
+ */
+long long testdb_num(PGconn *c, const char *sql, ...) __attribute__((sentinel));
+
+/* Seals every committed audit event (db_audit_seal_all()); fails the test
+ * when that fails. */
+void testdb_seal(PGconn *c);
+
 /*
  * url with its database name replaced by dbname (malloc'd). Handles
  * postgresql:///DB?..., postgresql://host:port/DB?..., URLs without a
