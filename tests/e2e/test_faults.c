@@ -39,7 +39,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define THREADS      8
@@ -56,28 +55,10 @@ static const char *const daemon_env[] = {"COOLINGD_SERVER_REQUEST_TIMEOUT=4s", N
 static struct e2e_env env; /* env.db_url only: every test runs its own daemons */
 static char *tok;          /* core1, lender BANK1 */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* Starts the shared test server again when it does not answer. */
 static void ensure_server_up(void)
 {
-	const char *url = getenv("COOLINGD_TEST_DATABASE_URL");
-	if (url && PQping(url) == PQPING_OK)
-		return;
-	if (!testdb_server_start())
-		fprintf(stderr, "faults: could not start the test server again\n");
+	e2e_ensure_server_up("faults");
 }
 
 static void setup(void)
@@ -199,7 +180,7 @@ static void fc_req(int port, const char *method, const char *path, const char *b
 		out->oc = OC_ERROR;
 		return;
 	}
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	int err = 0;
 	int fd = fc_connect(port, timeout_ms, &err);
 	if (fd < 0) {
@@ -217,7 +198,7 @@ static void fc_req(int port, const char *method, const char *path, const char *b
 		}
 		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
 			struct pollfd p = {.fd = fd, .events = POLLOUT};
-			long long left = deadline - now_ms();
+			long long left = deadline - test_now_ms();
 			if (left > 0 && poll(&p, 1, (int)left) >= 0)
 				continue;
 		}
@@ -233,7 +214,7 @@ static void fc_req(int port, const char *method, const char *path, const char *b
 			head = fc_head(in, len, &body_at, &cl);
 		if (head && cl >= 0 && len >= body_at + (size_t)cl)
 			break;
-		long long left = deadline - now_ms();
+		long long left = deadline - test_now_ms();
 		if (left <= 0) {
 			timed_out = true;
 			break;
@@ -345,7 +326,7 @@ static long long g_base_ms;
 
 static int rel_ms(void)
 {
-	return (int)(now_ms() - g_base_ms);
+	return (int)(test_now_ms() - g_base_ms);
 }
 
 static void loan_id_of(char *out, size_t size, const char *prefix, int t, int i)
@@ -427,7 +408,7 @@ static void load_step(struct loader *l, enum op op, int i, struct fres *res)
 	if (up > 0 && t0 >= up)
 		atomic_store(&l->streak, is_2xx(res) ? atomic_load(&l->streak) + 1 : 0);
 	if (!is_2xx(res) && res->oc != OC_REFUSED)
-		sleep_ms(BACKOFF_MS);
+		test_sleep_ms(BACKOFF_MS);
 }
 
 static void *load_main(void *arg)
@@ -437,9 +418,9 @@ static void *load_main(void *arg)
 	static const enum op quick[] = {OP_APPROVE, OP_DISBURSE};
 	const enum op *ops = l->full_flow ? full : quick;
 	int nops = l->full_flow ? 4 : 2;
-	long long until = now_ms() + MAX_LOAD_MS;
+	long long until = test_now_ms() + MAX_LOAD_MS;
 	for (int i = 0; i < MAX_LOANS && l->nrecs + nops <= MAX_RECS && !atomic_load(&g_stop) &&
-	                now_ms() < until;
+	                test_now_ms() < until;
 	     i++) {
 		l->nloans = i + 1;
 		if (!l->full_flow)
@@ -450,7 +431,7 @@ static void *load_main(void *arg)
 			if (res.oc == OC_REFUSED) {
 				if (l->end_on_refused)
 					return NULL;
-				sleep_ms(BACKOFF_MS);
+				test_sleep_ms(BACKOFF_MS);
 			}
 			if (!is_2xx(&res))
 				break; /* the next loan; this one stays where it is */
@@ -463,7 +444,7 @@ static void start_load(int port, const char *prefix, bool full_flow, bool end_on
 {
 	atomic_store(&g_stop, false);
 	atomic_store(&g_up_ms, 0);
-	g_base_ms = now_ms();
+	g_base_ms = test_now_ms();
 	for (int t = 0; t < THREADS; t++) {
 		struct loader *l = &loaders[t];
 		l->id = t;
@@ -632,25 +613,9 @@ static void tally_up(const char *what, struct tally *t)
 	}
 }
 
-/* Checks a daemon's log for sanitizer reports; the first one, or NULL. */
-static char *sanitizer_report(const struct daemon *d)
-{
-	FILE *f = fopen(d->log_path, "r");
-	if (!f)
-		return NULL;
-	char line[4096];
-	char *found = NULL;
-	for (int n = 0; !found && n < 10000000 && fgets(line, sizeof line, f); n++)
-		if (strstr(line, "AddressSanitizer") || strstr(line, "LeakSanitizer") ||
-		    strstr(line, "runtime error"))
-			found = strdup(line);
-	fclose(f);
-	return found;
-}
-
 static void assert_log_clean(const struct daemon *d)
 {
-	char *s = sanitizer_report(d);
+	char *s = e2e_log_sanitizer_report(d->log_path);
 	ck_assert_msg(s == NULL, "%s: %s", d->log_path, s ? s : "");
 }
 
@@ -737,12 +702,12 @@ START_TEST(test_kill9_under_write_load_loses_no_acknowledged_write_and_retries_a
 	struct daemon d;
 	ck_assert(daemon_start(&d, env.db_url, daemon_env));
 	start_load(d.port, "K9", false, true);
-	sleep_ms(2000);
+	test_sleep_ms(2000);
 	int kill_ms = rel_ms();
 	bool killed = daemon_kill9(&d);
 	stop_load();
 	ck_assert(killed);
-	char *report = sanitizer_report(&d);
+	char *report = e2e_log_sanitizer_report(d.log_path);
 
 	load_db_state("K9");
 	struct tally t;
@@ -823,20 +788,20 @@ static void outage_under_load(const char *mode, const char *prefix)
 	struct daemon d;
 	ck_assert(daemon_start(&d, env.db_url, daemon_env));
 	start_load(d.port, prefix, true, false);
-	sleep_ms(1000);
+	test_sleep_ms(1000);
 
 	/* Nothing below may fail before the server is started again. */
 	int stop_ms = rel_ms();
 	bool stopped = testdb_server_stop_mode(mode);
 	int stopped_ms = rel_ms();
-	sleep_ms(2000);
+	test_sleep_ms(2000);
 	bool started = testdb_server_start();
 	int up_ms = rel_ms();
 	atomic_store(&g_up_ms, up_ms);
 	for (int k = 0; k < RECOVERY_MS / 50 + 40 && !all_streaks_at_least(5); k++)
-		sleep_ms(50);
+		test_sleep_ms(50);
 	bool recovered = all_streaks_at_least(5);
-	sleep_ms(1000);
+	test_sleep_ms(1000);
 	stop_load();
 	if (!started)
 		started = testdb_server_start();
@@ -1055,38 +1020,12 @@ END_TEST
 
 /* ---- SIGTERM under load ---- */
 
-static char *read_whole(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap);
-	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len - 1 == 0) {
-			char *bigger = realloc(buf, cap * 2);
-			if (!bigger) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf)
-		buf[len] = '\0';
-	return buf;
-}
-
 START_TEST(test_sigterm_under_load_answers_every_accepted_request_and_exits_0)
 {
 	struct daemon d;
 	ck_assert(daemon_start(&d, env.db_url, daemon_env));
 	start_load(d.port, "SG", true, true);
-	sleep_ms(1500);
+	test_sleep_ms(1500);
 	int term_ms = rel_ms();
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	int code = -1, status;
@@ -1096,7 +1035,7 @@ START_TEST(test_sigterm_under_load_answers_every_accepted_request_and_exits_0)
 			code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 			break;
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	int exit_ms = rel_ms();
 	if (code == -1)
@@ -1107,7 +1046,7 @@ START_TEST(test_sigterm_under_load_answers_every_accepted_request_and_exits_0)
 	load_db_state("SG");
 	struct tally t;
 	tally_up("SIGTERM", &t);
-	char *log = read_whole(d.log_path);
+	char *log = e2e_read_file(d.log_path, NULL);
 	ck_assert_ptr_nonnull(log);
 	int bad = 0, not_accepted = 0, answered_503 = 0, in_flight = 0;
 	for (int th = 0; th < THREADS; th++)

@@ -47,13 +47,6 @@ static void teardown(void)
 	free(tok2);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* ---- steps ---- */
 
 /* POST /v1/lenders/LENDER/loans; first_time is 1, 0, or -1 to leave it out. */
@@ -224,12 +217,12 @@ START_TEST(test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_a
 
 	/* Wait as Retry-After says, then once more while it still cools. */
 	int refusals = 1;
-	sleep_ms(ra * 1000L + 100);
+	test_sleep_ms(ra * 1000L + 100);
 	disburse(tok1, "BANK1", "COOL-1", NULL, &ok);
 	if (ok.status == 409 && retry_after(&ok) > 0) {
 		http_resp_free(&ok);
 		refusals++;
-		sleep_ms(1100);
+		test_sleep_ms(1100);
 		disburse(tok1, "BANK1", "COOL-1", NULL, &ok);
 	}
 	ASSERT_ALLOWED(&ok);
@@ -279,7 +272,7 @@ START_TEST(test_missing_consent_and_visit_are_blockers_in_contract_order)
 	http_resp_free(&r);
 
 	/* The period passes; only the visit is left. */
-	sleep_ms(COOLING_S * 1000L + 200);
+	test_sleep_ms(COOLING_S * 1000L + 200);
 	disburse(tok1, "BANK1", "ORDER-1", NULL, &r);
 	ASSERT_REFUSED(&r, "in_person_verification_missing");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "awaiting_in_person");
@@ -362,7 +355,7 @@ START_TEST(test_refusal_writes_disbursement_refused_audit_event_with_blockers)
 				break;
 		}
 		if (!found)
-			sleep_ms(100);
+			test_sleep_ms(100);
 	}
 	ck_assert_msg(found != NULL, "no disbursement_refused event of AUD-1 in GET /v1/audit");
 	E2E_ASSERT_JSTR(found, "actor", "core1");
@@ -484,7 +477,7 @@ static void *racer_main(void *arg)
 	struct http_resp resp;
 	pthread_barrier_wait(r->barrier);
 	if (r->delay_ms > 0)
-		sleep_ms(r->delay_ms);
+		test_sleep_ms(r->delay_ms);
 	if (http_req(r->port, r->method, r->path, r->token, r->body,
 	             r->headers[0] ? r->headers : NULL, &resp) != 0)
 		return NULL;
@@ -638,7 +631,7 @@ START_TEST(test_race_across_the_end_of_the_cooling_period_pays_once_and_never_ea
 	int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	long wait = (long)((ends - now_us) / 1000) - 150;
 	if (wait > 0)
-		sleep_ms(wait);
+		test_sleep_ms(wait);
 	for (int i = 0; i < RACERS; i++) {
 		racer_disburse(&rs[i], env.d.port, tok1, "BANK1", "EDGE-1", NULL);
 		rs[i].delay_ms = 10L * i;
@@ -773,7 +766,7 @@ START_TEST(test_replay_of_cooling_refusal_keeps_body_and_sends_retry_after)
 	consent(tok1, "BANK1", "IDEM-C");
 	disburse(tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &first);
 	ASSERT_REFUSED(&first, "cooling_period_active");
-	sleep_ms(600);
+	test_sleep_ms(600);
 	disburse(tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &again);
 	E2E_ASSERT_STATUS(&again, 409);
 	ck_assert_str_eq(again.body, first.body);

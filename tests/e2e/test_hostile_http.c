@@ -34,7 +34,6 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IDLE_CONNECTIONS 1000
@@ -43,20 +42,6 @@
 static struct e2e_env env;
 static char *tok;       /* core1, lender BANK1 */
 static int idle_target; /* IDLE_CONNECTIONS, or fewer when the fd limit is lower */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* Room for the idle connections in this process and in the daemon, which
  * inherits the limit: raised to the hard limit when the soft one is short. */
@@ -186,11 +171,11 @@ static void read_answer(int fd, int timeout_ms, bool until_complete, struct answ
 	a->data = malloc(cap);
 	ck_assert_ptr_nonnull(a->data);
 	a->data[0] = '\0';
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	for (;;) {
 		if (until_complete && answer_complete(a))
 			return;
-		long long left = deadline - now_ms();
+		long long left = deadline - test_now_ms();
 		if (left <= 0)
 			return;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -320,13 +305,13 @@ static void assert_serving(const char *after)
 	                 "GET /v1/lenders/BANK1/loans/OK-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                 "Authorization: Bearer %s\r\nConnection: close\r\n\r\n",
 	                 tok);
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	int fd = raw_connect();
 	send_bytes(fd, req, (size_t)n);
 	struct answer a;
 	read_answer(fd, SERVE_MS, true, &a);
 	close(fd);
-	long long took = now_ms() - t0;
+	long long took = test_now_ms() - t0;
 	bool ok = answer_complete(&a) && status_of(&a) == 200 &&
 	          strstr(a.data, "\"loan_id\":\"OK-1\"") != NULL;
 	ck_assert_msg(ok && took <= SERVE_MS,
@@ -334,6 +319,18 @@ static void assert_serving(const char *after)
 	              "%d ms): %.300s",
 	              after, status_of(&a), took, SERVE_MS, a.data);
 	answer_free(&a);
+}
+
+/* Sends raw on a fresh connection (attack()): refused, and then the daemon
+ * still serves (assert_serving(after), after = what when NULL). */
+static void refused_attack(const char *what, const void *raw, size_t len, int wait_ms,
+                           const char *after)
+{
+	struct answer a;
+	attack(raw, len, wait_ms, &a);
+	assert_refused(what, &a);
+	answer_free(&a);
+	assert_serving(after ? after : what);
 }
 
 /* A consent request for loan_id with the given framing headers ("K: V\r\n"
@@ -424,11 +421,7 @@ static void framing_probe(const char *what, const char *loan_id, unsigned seed, 
 START_TEST(test_garbage_request_line_is_refused)
 {
 	static const char raw[] = "GARBAGE\r\n\r\n";
-	struct answer a;
-	attack(raw, sizeof raw - 1, 2000, &a);
-	assert_refused("GARBAGE request line", &a);
-	answer_free(&a);
-	assert_serving("GARBAGE request line");
+	refused_attack("GARBAGE request line", raw, sizeof raw - 1, 2000, NULL);
 }
 END_TEST
 
@@ -456,10 +449,8 @@ START_TEST(test_binary_noise_is_refused)
 		if (v == 1)
 			for (size_t i = 0; i < N; i += 37)
 				raw[i] = i % 3 == 0 ? '\0' : i % 3 == 1 ? '\r' : '\n';
-		attack(raw, N, 2000, &a);
-		assert_refused(v ? "8 KiB of noise with CR, LF and NUL" : "8 KiB of noise", &a);
-		answer_free(&a);
-		assert_serving("binary noise");
+		refused_attack(v ? "8 KiB of noise with CR, LF and NUL" : "8 KiB of noise", raw, N,
+		               2000, "binary noise");
 	}
 
 	/* A request line, then noise where the headers should be. */
@@ -470,10 +461,7 @@ START_TEST(test_binary_noise_is_refused)
 	                  tok);
 	memcpy(raw, head, (size_t)hn);
 	noise(raw + hn, N, 42);
-	attack(raw, (size_t)hn + N, 2000, &a);
-	assert_refused("noise as headers", &a);
-	answer_free(&a);
-	assert_serving("noise as headers");
+	refused_attack("noise as headers", raw, (size_t)hn + N, 2000, NULL);
 
 	/* A valid head, and 4 KiB of noise as the JSON body. */
 	char framing[64];
@@ -502,12 +490,8 @@ START_TEST(test_request_line_of_100_kb_is_refused)
 	memset(raw + n, 'a', N);
 	n += N;
 	n += sprintf(raw + n, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-	struct answer a;
-	attack(raw, (size_t)n, 3000, &a);
+	refused_attack("request line of 100 KB", raw, (size_t)n, 3000, NULL);
 	free(raw);
-	assert_refused("request line of 100 KB", &a);
-	answer_free(&a);
-	assert_serving("request line of 100 KB");
 }
 END_TEST
 
@@ -520,12 +504,8 @@ START_TEST(test_header_line_of_64_kb_is_refused)
 	memset(raw + n, 'b', N);
 	n += N;
 	n += sprintf(raw + n, "\r\nConnection: close\r\n\r\n");
-	struct answer a;
-	attack(raw, (size_t)n, 3000, &a);
+	refused_attack("header line of 64 KB", raw, (size_t)n, 3000, NULL);
 	free(raw);
-	assert_refused("header line of 64 KB", &a);
-	answer_free(&a);
-	assert_serving("header line of 64 KB");
 }
 END_TEST
 
@@ -538,12 +518,8 @@ START_TEST(test_1000_headers_beyond_the_header_limit_are_refused)
 	for (int i = 0; i < 1000; i++)
 		n += sprintf(raw + n, "X-Header-%04d: value-%04d\r\n", i, i);
 	n += sprintf(raw + n, "Connection: close\r\n\r\n");
-	struct answer a;
-	attack(raw, (size_t)n, 3000, &a);
+	refused_attack("1000 headers, 27 KB", raw, (size_t)n, 3000, NULL);
 	free(raw);
-	assert_refused("1000 headers, 27 KB", &a);
-	answer_free(&a);
-	assert_serving("1000 headers, 27 KB");
 }
 END_TEST
 
@@ -617,7 +593,7 @@ static void half_close_attack(const char *what, const char *loan_id, unsigned se
 	size_t n = consent_req(req, sizeof req, loan_id, framing, "{}");
 	int fd = raw_connect();
 	send_bytes(fd, req, n);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	shutdown(fd, SHUT_WR); /* the client is done: the promised body never comes */
 	read_answer(fd, 2000, false, &a);
 	close(fd);
@@ -640,7 +616,7 @@ START_TEST(test_huge_content_length_with_a_tiny_body_then_close_decides_nothing)
 	int fd = raw_connect();
 	send_bytes(fd, req, n);
 	close(fd);
-	sleep_ms(200);
+	test_sleep_ms(200);
 	assert_untouched("T-CL-GONE");
 	assert_serving("Content-Length: 60000, 2 bytes, vanished");
 }
@@ -702,7 +678,7 @@ START_TEST(test_unterminated_chunked_body_decides_nothing_and_others_are_served)
 	send_bytes(fd, req, n);
 	/* Held open without the last chunk; others are served meanwhile. */
 	for (int i = 0; i < 3; i++) {
-		sleep_ms(500);
+		test_sleep_ms(500);
 		assert_serving("an unterminated chunked body (held open)");
 	}
 	struct answer a;
@@ -710,7 +686,7 @@ START_TEST(test_unterminated_chunked_body_decides_nothing_and_others_are_served)
 	close(fd);
 	assert_refused("unterminated chunked body, held 1.5 s", &a);
 	answer_free(&a);
-	sleep_ms(100);
+	test_sleep_ms(100);
 	assert_untouched("T-TE-OPEN");
 	assert_serving("an unterminated chunked body");
 }
@@ -733,12 +709,8 @@ START_TEST(test_http09_request_is_refused)
 {
 	static const char *const raws[] = {"GET /healthz\r\n", "GET /healthz\r\n\r\n"};
 	for (size_t i = 0; i < 2; i++) {
-		struct answer a;
-		attack(raws[i], strlen(raws[i]), 2000, &a);
-		assert_refused(i ? "HTTP/0.9 GET /healthz, blank line" : "HTTP/0.9 GET /healthz",
-		               &a);
-		answer_free(&a);
-		assert_serving("an HTTP/0.9 request");
+		refused_attack(i ? "HTTP/0.9 GET /healthz, blank line" : "HTTP/0.9 GET /healthz",
+		               raws[i], strlen(raws[i]), 2000, "an HTTP/0.9 request");
 	}
 }
 END_TEST
@@ -748,11 +720,7 @@ START_TEST(test_http2_preface_is_refused)
 	/* The client connection preface and an empty SETTINGS frame. */
 	static const char raw[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 	                          "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
-	struct answer a;
-	attack(raw, sizeof raw - 1, 2000, &a);
-	assert_refused("HTTP/2 preface", &a);
-	answer_free(&a);
-	assert_serving("an HTTP/2 preface");
+	refused_attack("HTTP/2 preface", raw, sizeof raw - 1, 2000, "an HTTP/2 preface");
 }
 END_TEST
 
@@ -767,7 +735,7 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 	int fds[CONNS];
 	for (int i = 0; i < CONNS; i++)
 		fds[i] = raw_connect();
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	int served = 0;
 	for (int step = 0; step < STEPS && (size_t)step < n; step++) {
 		for (int i = 0; i < CONNS; i++)
@@ -777,8 +745,8 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 			served++;
 		}
 		long long next = t0 + 100LL * (step + 1);
-		if (next > now_ms())
-			sleep_ms((long)(next - now_ms()));
+		if (next > test_now_ms())
+			test_sleep_ms((long)(next - test_now_ms()));
 	}
 	int answered = 0;
 	for (int i = 0; i < CONNS; i++) {
@@ -792,7 +760,7 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 	fprintf(stderr,
 	        "hostile: slowloris: %d connections x %d bytes in %lld ms; %d normal requests "
 	        "served meanwhile, each within %d ms; %d trickling connections answered\n",
-	        CONNS, STEPS, now_ms() - t0, served, SERVE_MS, answered);
+	        CONNS, STEPS, test_now_ms() - t0, served, SERVE_MS, answered);
 	assert_untouched("T-SLOW");
 	assert_serving("slowloris");
 }
@@ -815,7 +783,7 @@ START_TEST(test_slow_client_is_cut_off_after_request_timeout)
 	int fd[3] = {raw_connect_to(d.port), raw_connect_to(d.port), raw_connect_to(d.port)};
 	send_bytes(fd[1], post, pn);
 	send_bytes(fd[2], head, 10);
-	long long t0 = now_ms(), closed_ms[3] = {-1, -1, -1};
+	long long t0 = test_now_ms(), closed_ms[3] = {-1, -1, -1};
 	for (int step = 0; step < STEPS; step++) {
 		for (int c = 0; c < 3; c++) {
 			if (closed_ms[c] >= 0)
@@ -826,13 +794,13 @@ START_TEST(test_slow_client_is_cut_off_after_request_timeout)
 			/* closed, reset, or an answer (408, say): cut off */
 			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
 			    (c < 2 && !send_bytes(fd[c], &byte, 1)))
-				closed_ms[c] = now_ms() - t0;
+				closed_ms[c] = test_now_ms() - t0;
 		}
 		if (closed_ms[0] >= 0 && closed_ms[1] >= 0 && closed_ms[2] >= 0)
 			break;
 		long long next = t0 + 100LL * (step + 1);
-		if (next > now_ms())
-			sleep_ms((long)(next - now_ms()));
+		if (next > test_now_ms())
+			test_sleep_ms((long)(next - test_now_ms()));
 	}
 	for (int c = 0; c < 3; c++)
 		close(fd[c]);
@@ -868,11 +836,11 @@ START_TEST(test_1000_idle_connections_do_not_stop_others)
 	              (unsigned long long)rl.rlim_cur);
 	int *fds = calloc((size_t)n, sizeof *fds);
 	ck_assert_ptr_nonnull(fds);
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	for (int i = 0; i < n; i++)
 		fds[i] = raw_connect();
-	long long opened = now_ms() - t0;
-	sleep_ms(200);
+	long long opened = test_now_ms() - t0;
+	test_sleep_ms(200);
 	assert_serving("1000 idle connections (held)");
 
 	/* The idle ones are still served when they speak. */
@@ -881,12 +849,12 @@ START_TEST(test_1000_idle_connections_do_not_stop_others)
 	int ok = 0;
 	for (int i = 0; i < n; i += n / 10) {
 		struct answer a;
-		long long s = now_ms();
+		long long s = test_now_ms();
 		send_bytes(fds[i], hz, sizeof hz - 1);
 		read_answer(fds[i], SERVE_MS, true, &a);
-		ck_assert_msg(status_of(&a) == 200 && now_ms() - s <= SERVE_MS,
+		ck_assert_msg(status_of(&a) == 200 && test_now_ms() - s <= SERVE_MS,
 		              "idle connection %d: %d after %lld ms", i, status_of(&a),
-		              now_ms() - s);
+		              test_now_ms() - s);
 		ok++;
 		answer_free(&a);
 	}
@@ -955,22 +923,21 @@ START_TEST(test_daemon_exits_0_and_its_log_has_no_sanitizer_report)
 		state = proc_state(env.d.pid, &code);
 		if (state == 'Z' || state == 0)
 			break;
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	ck_assert_msg(state == 'Z', "coolingd did not exit within 15 s of SIGTERM (state %c)",
 	              state ? state : '-');
-	FILE *f = fopen(env.d.log_path, "r");
-	ck_assert_ptr_nonnull(f);
-	char line[8192], found[400] = "";
+	char *log = e2e_read_file(env.d.log_path, NULL);
+	ck_assert_ptr_nonnull(log);
 	int lines = 0;
-	while (fgets(line, sizeof line, f) && lines++ < 10000000)
-		if (!found[0] && (strstr(line, "AddressSanitizer") ||
-		                  strstr(line, "LeakSanitizer") || strstr(line, "runtime error")))
-			snprintf(found, sizeof found, "%.300s", line);
-	fclose(f);
+	for (const char *p = log; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	free(log);
+	char *found = e2e_log_sanitizer_report(env.d.log_path);
 	fprintf(stderr, "hostile: daemon log: %d lines, sanitizer reports: %s; exit status %d\n",
-	        lines, found[0] ? "YES" : "none", code >= 0 ? (code >> 8) & 0xff : -1);
-	ck_assert_msg(!found[0], "sanitizer report in %s: %s", env.d.log_path, found);
+	        lines, found ? "YES" : "none", code >= 0 ? (code >> 8) & 0xff : -1);
+	ck_assert_msg(!found, "sanitizer report in %s: %.300s", env.d.log_path, found);
+	free(found);
 	/* waitpid(2) form: exited normally with 0 */
 	ck_assert_msg(code == 0, "coolingd exit status %#x after SIGTERM", code);
 }

@@ -63,13 +63,6 @@ static void teardown(void)
 	free(tok);
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* A TCP connection from src (NULL: any) to 127.0.0.1:port; -1 on failure. */
 static int connect_from(const char *src, int port)
 {
@@ -197,19 +190,6 @@ static char *request_from(const char *src, const char *method, const char *path,
 	return resp;
 }
 
-static bool log_contains(const char *needle)
-{
-	FILE *f = fopen(env.d.log_path, "r");
-	if (f == NULL)
-		return false;
-	char line[8192];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 {
 	int idle[MAX_CONNECTIONS];
@@ -218,8 +198,8 @@ START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 		ck_assert_msg(idle[i] >= 0, "idle connection %d: %s", i, strerror(errno));
 	}
 	/* let the workers accept them all */
-	sleep_ms(500);
-	ck_assert_msg(log_contains("server.max_connections reached"),
+	test_sleep_ms(500);
+	ck_assert_msg(e2e_file_has_line(env.d.log_path, "server.max_connections reached", NULL),
 	              "no log line about the connection limit");
 
 	/* The 51st connects (the kernel's backlog holds it) but nobody
@@ -250,7 +230,7 @@ START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 	for (int i = 10; i < MAX_CONNECTIONS; i++)
 		close(idle[i]);
 	/* and the daemon accepts again once they are all gone */
-	sleep_ms(200);
+	test_sleep_ms(200);
 	for (int i = 0; i < 60; i++) {
 		e2e_call(&env, "GET", "/healthz", NULL, NULL, NULL, &r);
 		E2E_ASSERT_STATUS(&r, 200);
@@ -351,7 +331,7 @@ START_TEST(test_failed_authentications_from_one_address_get_429_until_the_window
 	resp = request_from("127.0.0.1", "GET", path, bad);
 	ck_assert_msg(status_of(resp) == 429, "bad token while blocked: %s", resp);
 	free(resp);
-	ck_assert(log_contains("too many failed authentications"));
+	ck_assert(e2e_file_has_line(env.d.log_path, "too many failed authentications", NULL));
 
 	/* requests without Authorization are not affected */
 	resp = request_from("127.0.0.1", "GET", "/healthz", NULL);
@@ -368,7 +348,7 @@ START_TEST(test_failed_authentications_from_one_address_get_429_until_the_window
 	free(resp);
 
 	/* once the window has passed, the good token works again */
-	sleep_ms(retry_s * 1000L + 300);
+	test_sleep_ms(retry_s * 1000L + 300);
 	resp = request_from("127.0.0.1", "GET", path, tok);
 	ck_assert_msg(status_of(resp) == 404, "good token after the window: %s", resp);
 	free(resp);

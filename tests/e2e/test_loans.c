@@ -91,25 +91,6 @@ static void act(const char *loan_id, const char *what, const char *body, struct 
 	}
 }
 
-static bool is_utc_z(const char *s)
-{
-	if (s == NULL)
-		return false;
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	for (size_t i = 0; i < sizeof shape - 1; i++) {
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return false;
-	}
-	const char *p = s + sizeof shape - 1;
-	if (*p == '.') {
-		for (int i = 1; i <= 6; i++)
-			if (p[i] < '0' || p[i] > '9')
-				return false;
-		p += 7;
-	}
-	return strcmp(p, "Z") == 0;
-}
-
 /* The blockers at path ("blockers" or "loan.blockers") are exactly the
  * NULL-terminated list. */
 static void assert_blockers(json_t *root, const char *path, ...)
@@ -154,22 +135,16 @@ static bool jnull(json_t *root, const char *path)
 static int64_t jts(json_t *root, const char *path)
 {
 	const char *s = e2e_jstr(root, path);
-	ck_assert_msg(is_utc_z(s), "%s: not a UTC timestamp with Z: %s", path, s ? s : "(none)");
+	ck_assert_msg(e2e_is_utc_z(s), "%s: not a UTC timestamp with Z: %s", path,
+	              s ? s : "(none)");
 	return e2e_ts_parse(s);
-}
-
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
 }
 
 /* Sleeps until the wall clock (= the database's, same machine) has passed
  * at_us, plus a margin; never longer than 6 s. */
 static void sleep_until(int64_t at_us)
 {
-	int64_t wait = at_us - wall_us() + 100000;
+	int64_t wait = at_us - e2e_wall_us() + 100000;
 	ck_assert_msg(wait < 6 * USEC, "refusing to wait %lld us", (long long)wait);
 	if (wait > 0)
 		usleep((useconds_t)wait);
@@ -221,7 +196,7 @@ START_TEST(test_approval_new_is_201_same_again_200_other_fields_409_loan_exists)
 	ck_assert_int_eq(jint(r.json, "mrp"), 4325);
 	E2E_ASSERT_JSTR(r.json, "policy", "kz-card");
 	int64_t approved = jts(r.json, "approved_at");
-	ck_assert_msg(llabs(approved - wall_us()) < 5 * USEC, "approved_at is not now");
+	ck_assert_msg(llabs(approved - e2e_wall_us()) < 5 * USEC, "approved_at is not now");
 	ck_assert(jnull(r.json, "consent_at"));
 	ck_assert(jnull(r.json, "cooling_ends_at"));
 	ck_assert(jbool(r.json, "in_person_required"));
@@ -351,7 +326,7 @@ START_TEST(test_status_is_named_by_the_first_blocker)
 	char iin[13], approved[32], consent[32], extra[160];
 	e2e_iin(iin, 105);
 	struct http_resp r;
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	format_ts(approved, now - 600 * USEC);
 	format_ts(consent, now - 590 * USEC);
 	snprintf(extra, sizeof extra, ",\"approved_at\":\"%s\",\"consent_at\":\"%s\"", approved,
@@ -375,7 +350,8 @@ START_TEST(test_status_is_named_by_the_first_blocker)
 	E2E_ASSERT_JSTR(r.json, "status", "eligible");
 	assert_blockers(r.json, "blockers", NULL);
 	int64_t earliest = jts(r.json, "earliest_disbursement_at");
-	ck_assert_msg(llabs(earliest - wall_us()) < 5 * USEC, "earliest_disbursement_at not now");
+	ck_assert_msg(llabs(earliest - e2e_wall_us()) < 5 * USEC,
+	              "earliest_disbursement_at not now");
 	http_resp_free(&r);
 }
 END_TEST
@@ -624,7 +600,7 @@ START_TEST(test_consent_sent_later_starts_the_cooling_period)
 	http_resp_free(&r);
 
 	char consent[32], body[96];
-	format_ts(consent, wall_us() + 1 * USEC);
+	format_ts(consent, e2e_wall_us() + 1 * USEC);
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", consent);
 	act("CL-1", "consent", body, &r);
 	E2E_ASSERT_STATUS(&r, 200);
@@ -659,7 +635,8 @@ START_TEST(test_consent_sent_later_starts_the_cooling_period)
 	assert_blockers(r.json, "blockers", NULL);
 	/* Eligible: the earliest moment is now. */
 	int64_t earliest = jts(r.json, "earliest_disbursement_at");
-	ck_assert_msg(llabs(earliest - wall_us()) < 5 * USEC, "earliest_disbursement_at not now");
+	ck_assert_msg(llabs(earliest - e2e_wall_us()) < 5 * USEC,
+	              "earliest_disbursement_at not now");
 	http_resp_free(&r);
 
 	act("CL-1", "disbursement", "{}", &d);
@@ -674,7 +651,7 @@ START_TEST(test_consent_given_with_the_approval_starts_the_cooling_at_consent_at
 {
 	char iin[13], approved[32], consent[32], extra[160];
 	e2e_iin(iin, 402);
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	format_ts(approved, now - 600 * USEC);
 	format_ts(consent, now - 300 * USEC);
 	snprintf(extra, sizeof extra,
@@ -726,7 +703,7 @@ START_TEST(test_full_path_approval_consent_visit_cooling_disbursement)
 	act("HP-1", "consent", NULL, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	int64_t consent = jts(r.json, "consent_at");
-	ck_assert_msg(llabs(consent - wall_us()) < 5 * USEC, "consent_at is not now");
+	ck_assert_msg(llabs(consent - e2e_wall_us()) < 5 * USEC, "consent_at is not now");
 	int64_t ends = jts(r.json, "cooling_ends_at");
 	ck_assert_int_eq(ends - consent, 2 * USEC);
 	E2E_ASSERT_JSTR(r.json, "status", "cooling");
@@ -751,8 +728,9 @@ START_TEST(test_full_path_approval_consent_visit_cooling_disbursement)
 	    &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	int64_t verified = jts(r.json, "in_person_verified_at");
-	ck_assert_msg(llabs(verified - wall_us()) < 5 * USEC, "in_person_verified_at is not now");
-	if (wall_us() < ends) {
+	ck_assert_msg(llabs(verified - e2e_wall_us()) < 5 * USEC,
+	              "in_person_verified_at is not now");
+	if (e2e_wall_us() < ends) {
 		E2E_ASSERT_JSTR(r.json, "status", "cooling");
 		assert_blockers(r.json, "blockers", "cooling_period_active", NULL);
 		ck_assert_int_eq(jts(r.json, "earliest_disbursement_at"), ends);
@@ -774,7 +752,7 @@ START_TEST(test_full_path_approval_consent_visit_cooling_disbursement)
 	E2E_ASSERT_JSTR(d.json, "decision", "allowed");
 	E2E_ASSERT_JSTR(d.json, "loan.status", "disbursed");
 	int64_t disbursed = jts(d.json, "loan.disbursed_at");
-	ck_assert_msg(llabs(disbursed - wall_us()) < 5 * USEC, "disbursed_at is not now");
+	ck_assert_msg(llabs(disbursed - e2e_wall_us()) < 5 * USEC, "disbursed_at is not now");
 	assert_blockers(d.json, "loan.blockers", "already_disbursed", NULL);
 	ck_assert(jnull(d.json, "loan.earliest_disbursement_at"));
 	http_resp_free(&d);
@@ -819,7 +797,7 @@ START_TEST(test_cancelled_loan_is_refused_and_takes_no_further_act)
 	E2E_ASSERT_STATUS(&r, 200);
 	E2E_ASSERT_JSTR(r.json, "status", "cancelled");
 	int64_t cancelled = jts(r.json, "cancelled_at");
-	ck_assert_msg(llabs(cancelled - wall_us()) < 5 * USEC, "cancelled_at is not now");
+	ck_assert_msg(llabs(cancelled - e2e_wall_us()) < 5 * USEC, "cancelled_at is not now");
 	assert_blockers(r.json, "blockers", "cancelled", "consent_missing",
 	                "in_person_verification_missing", NULL);
 	ck_assert(jnull(r.json, "earliest_disbursement_at"));
@@ -858,7 +836,7 @@ static void consented_verified_cancelled(const char *loan_id, unsigned seed, cha
 	char iin[13], extra[96];
 	struct http_resp r;
 	e2e_iin(iin, seed);
-	format_ts(consent, wall_us());
+	format_ts(consent, e2e_wall_us());
 	snprintf(extra, sizeof extra, ",\"consent_at\":\"%s\"", consent);
 	approve_new(approval_body(loan_id, iin, "700000.00", "online", false, extra), &r);
 	http_resp_free(&r);
@@ -930,7 +908,7 @@ START_TEST(test_consent_again_same_or_no_time_200_other_time_409)
 	char iin[13], t[32], t_later[32], body[96];
 	e2e_iin(iin, 601);
 	struct http_resp r, r2;
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	format_ts(t, now);
 	format_ts(t_later, now + 1 * USEC);
 
@@ -981,7 +959,7 @@ START_TEST(test_consent_again_same_instant_other_offset_is_200)
 	char iin[13], extra[96];
 	e2e_iin(iin, 602);
 	struct http_resp r;
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	time_t t = (time_t)(now / USEC);
 	struct tm tm, local;
 	gmtime_r(&t, &tm);
@@ -1012,7 +990,7 @@ START_TEST(test_verification_again_same_branch_officer_200_otherwise_409)
 	char iin[13], t[32], t2[32], body[160];
 	e2e_iin(iin, 603);
 	struct http_resp r, r2;
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	format_ts(t, now - 60 * USEC);
 	format_ts(t2, now - 30 * USEC);
 
@@ -1184,7 +1162,7 @@ START_TEST(test_refused_writes_leave_no_audit_event_and_no_change)
 	char iin[13], t[32], body[96];
 	e2e_iin(iin, 901);
 	struct http_resp r, g, g2;
-	format_ts(t, wall_us());
+	format_ts(t, e2e_wall_us());
 	snprintf(body, sizeof body, ",\"consent_at\":\"%s\"", t);
 	approve_new(approval_body("RW-1", iin, "100000.00", "online", false, body), &r);
 	http_resp_free(&r);

@@ -25,7 +25,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -48,20 +47,6 @@ static void teardown(void)
 }
 
 /* ---- processes ---- */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static const char *bin(const char *name)
 {
@@ -127,15 +112,15 @@ static int exit_code_of(int status)
 /* Waits up to timeout_ms for pid; its exit code, or -1 after killing it. */
 static int wait_exit(pid_t pid, long timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	int status;
-	while (now_ms() < deadline) {
+	while (test_now_ms() < deadline) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return exit_code_of(status);
 		if (r < 0 && errno != EINTR)
 			return -1;
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -176,8 +161,8 @@ static void run_coolingd(struct run_result *res, const char *const *extra_env, .
 	size_t ol = 0, el = 0;
 	bool oo = true, eo = true;
 	res->out[0] = res->err[0] = '\0';
-	long long deadline = now_ms() + 10000;
-	while ((oo || eo) && now_ms() < deadline) {
+	long long deadline = test_now_ms() + 10000;
+	while ((oo || eo) && test_now_ms() < deadline) {
 		struct pollfd p[2] = {{.fd = oo ? o[0] : -1, .events = POLLIN},
 		                      {.fd = eo ? e[0] : -1, .events = POLLIN}};
 		if (poll(p, 2, 100) <= 0)
@@ -189,7 +174,7 @@ static void run_coolingd(struct run_result *res, const char *const *extra_env, .
 	}
 	close(o[0]);
 	close(e[0]);
-	res->code = wait_exit(pid, deadline - now_ms() + 100);
+	res->code = wait_exit(pid, deadline - test_now_ms() + 100);
 }
 
 /* A fresh directory under $TMPDIR for a config file and a log. */
@@ -217,42 +202,12 @@ static void write_file(const char *path, const char *fmt, ...)
 	ck_assert_int_eq(rename(tmp, path), 0); /* the daemon never reads half a file */
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	size_t n;
-	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (cap - len - 1 == 0)
-			buf = realloc(buf, cap *= 2);
-	}
-	fclose(f);
-	ck_assert_ptr_nonnull(buf);
-	buf[len] = '\0';
-	return buf;
-}
-
 static int count_substr(const char *hay, const char *needle)
 {
 	int n = 0;
 	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
 		n++;
 	return n;
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof sa;
-	ck_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	          getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-	close(fd);
-	return ntohs(sa.sin_port);
 }
 
 /*
@@ -272,8 +227,8 @@ static bool start_with_config(struct daemon *d, const char *dir, const char *con
 	const char *argv[] = {bin("coolingd"), "-c", conf, NULL};
 	d->pid = spawn(argv, extra_env, fd, fd);
 	close(fd);
-	long long deadline = now_ms() + 10000;
-	while (now_ms() < deadline) {
+	long long deadline = test_now_ms() + 10000;
+	while (test_now_ms() < deadline) {
 		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
 			d->pid = -1;
 			daemon_dump_log(d);
@@ -281,7 +236,7 @@ static bool start_with_config(struct daemon *d, const char *dir, const char *con
 		}
 		if (http_get_status(port, "/healthz", 1000) == 200)
 			return true;
-		sleep_ms(50);
+		test_sleep_ms(50);
 	}
 	daemon_kill9(d);
 	daemon_dump_log(d);
@@ -427,7 +382,8 @@ END_TEST
 START_TEST(test_env_beats_file_for_listen_database_and_policy)
 {
 	char dir[256], conf[300], listen_kv[64], db_kv[1100];
-	int file_port = free_port(), env_port = free_port();
+	int file_port = daemon_free_port(), env_port = daemon_free_port();
+	ck_assert(file_port > 0 && env_port > 0);
 	ck_assert_int_ne(file_port, env_port);
 	make_dir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/c.conf", dir);
@@ -567,14 +523,14 @@ START_TEST(test_sigterm_answers_requests_in_flight_then_exits_0)
 		}
 		ck_assert_int_eq(pthread_create(&f[i].th, NULL, inflight_main, &f[i]), 0);
 	}
-	long long deadline = now_ms() + 5000;
-	while (lock_waiters(c) < 4 && now_ms() < deadline)
-		sleep_ms(20);
+	long long deadline = test_now_ms() + 5000;
+	while (lock_waiters(c) < 4 && test_now_ms() < deadline)
+		test_sleep_ms(20);
 	ck_assert_msg(lock_waiters(c) >= 4, "the requests never reached the database");
-	sleep_ms(200); /* the rest are queued for a connection */
+	test_sleep_ms(200); /* the rest are queued for a connection */
 
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
-	sleep_ms(300);
+	test_sleep_ms(300);
 	/* No new work is taken on while draining. */
 	struct http_resp late;
 	if (http_req(d.port, "GET", "/v1/lenders/BANK1/loans/TERM-0", tok1, NULL, NULL, &late) ==
@@ -635,10 +591,10 @@ static bool ka_send(int fd, const char *path)
 static int ka_read(int fd, char *buf, size_t size, long timeout_ms)
 {
 	size_t len = 0;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	buf[0] = '\0';
 	while (len + 1 < size) {
-		long left = (long)(deadline - now_ms());
+		long left = (long)(deadline - test_now_ms());
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return 0;
@@ -686,12 +642,12 @@ START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_
 		snprintf(f[i].path, sizeof f[i].path, "/v1/lenders/BANK1/loans/KA-0");
 		ck_assert_int_eq(pthread_create(&f[i].th, NULL, inflight_main, &f[i]), 0);
 	}
-	long long deadline = now_ms() + 5000;
-	while (lock_waiters(c) < 4 && now_ms() < deadline)
-		sleep_ms(20);
-	sleep_ms(200);
+	long long deadline = test_now_ms() + 5000;
+	while (lock_waiters(c) < 4 && test_now_ms() < deadline)
+		test_sleep_ms(20);
+	test_sleep_ms(200);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
-	sleep_ms(300);
+	test_sleep_ms(300);
 
 	for (int i = 0; i < KA; i++)
 		ka_send(ka[i], "/v1/lenders/BANK1/loans/KA-0");
@@ -759,26 +715,30 @@ static int loan_period(int port, const char *loan_id)
  * holding `marker`. */
 static void sighup_and_wait(const struct daemon *d, const char *marker)
 {
-	char *before = read_file(d->log_path);
+	char *before = e2e_read_file(d->log_path, NULL);
+	ck_assert_ptr_nonnull(before);
 	int n = count_substr(before, marker);
 	free(before);
 	ck_assert_int_eq(kill(d->pid, SIGHUP), 0);
-	long long deadline = now_ms() + 5000;
+	long long deadline = test_now_ms() + 5000;
 	for (;;) {
-		char *log = read_file(d->log_path);
+		char *log = e2e_read_file(d->log_path, NULL);
+		ck_assert_ptr_nonnull(log);
 		int m = count_substr(log, marker);
 		free(log);
 		if (m > n)
 			return;
-		ck_assert_msg(now_ms() < deadline, "no \"%s\" in the log after SIGHUP", marker);
-		sleep_ms(50);
+		ck_assert_msg(test_now_ms() < deadline, "no \"%s\" in the log after SIGHUP",
+		              marker);
+		test_sleep_ms(50);
 	}
 }
 
 START_TEST(test_sighup_reloads_cooling_period_for_new_approvals)
 {
 	char dir[256], conf[300], db_kv[1100];
-	int port = free_port(), other = free_port();
+	int port = daemon_free_port(), other = daemon_free_port();
+	ck_assert(port > 0 && other > 0);
 	make_dir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/c.conf", dir);
 	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
@@ -810,7 +770,8 @@ END_TEST
 
 static int healthz_lines(const char *log_path)
 {
-	char *log = read_file(log_path);
+	char *log = e2e_read_file(log_path, NULL);
+	ck_assert_ptr_nonnull(log);
 	int n = count_substr(log, "\"path\":\"/healthz\"");
 	free(log);
 	return n;
@@ -819,7 +780,8 @@ static int healthz_lines(const char *log_path)
 START_TEST(test_sighup_reloads_log_level)
 {
 	char dir[256], conf[300], db_kv[1100];
-	int port = free_port();
+	int port = daemon_free_port();
+	ck_assert(port > 0);
 	make_dir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/c.conf", dir);
 	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
@@ -835,26 +797,26 @@ START_TEST(test_sighup_reloads_log_level)
 	           "[policy]\ncooling_period = 5s\n",
 	           port);
 	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
-	long long deadline = now_ms() + 5000;
+	long long deadline = test_now_ms() + 5000;
 	for (int i = 0;; i++) {
 		char id[32];
 		snprintf(id, sizeof id, "LVL-W%d", i);
 		if (approve_period(port, id, 520 + (unsigned)i) == 5)
 			break;
-		ck_assert_msg(now_ms() < deadline, "the reload never took effect");
-		sleep_ms(50);
+		ck_assert_msg(test_now_ms() < deadline, "the reload never took effect");
+		test_sleep_ms(50);
 	}
 	int before = healthz_lines(d.log_path);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(http_get_status(port, "/healthz", 2000), 200);
-	sleep_ms(100);
+	test_sleep_ms(100);
 	ck_assert_int_eq(healthz_lines(d.log_path), before);
 
 	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[log]\nlevel = info\n", port);
 	sighup_and_wait(&d, "configuration reloaded");
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(http_get_status(port, "/healthz", 2000), 200);
-	sleep_ms(100);
+	test_sleep_ms(100);
 	ck_assert_int_eq(healthz_lines(d.log_path), before + 3);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
@@ -863,7 +825,8 @@ END_TEST
 START_TEST(test_env_still_beats_file_after_sighup)
 {
 	char dir[256], conf[300], db_kv[1100];
-	int port = free_port();
+	int port = daemon_free_port();
+	ck_assert(port > 0);
 	make_dir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/c.conf", dir);
 	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
@@ -895,9 +858,10 @@ START_TEST(test_every_request_gets_one_access_log_line_with_status_and_duration)
 	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/LOGLINE-0", NULL, NULL, NULL, &r);
 	E2E_ASSERT_STATUS(&r, 401);
 	http_resp_free(&r);
-	sleep_ms(100);
+	test_sleep_ms(100);
 
-	char *log = read_file(env.d.log_path);
+	char *log = e2e_read_file(env.d.log_path, NULL);
+	ck_assert_ptr_nonnull(log);
 	int lines[2] = {0, 0}, unauth = 0;
 	for (char *save = NULL, *line = strtok_r(log, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -935,7 +899,8 @@ END_TEST
 /* Access-log lines ("msg":"request") with that status. */
 static int access_lines(const char *log_path, int status)
 {
-	char *log = read_file(log_path);
+	char *log = e2e_read_file(log_path, NULL);
+	ck_assert_ptr_nonnull(log);
 	int n = 0;
 	for (char *save = NULL, *line = strtok_r(log, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -979,7 +944,7 @@ START_TEST(test_unserved_methods_get_a_json_405_and_a_log_line_and_huge_bodies_a
 	/* Every method reaches the router, which answers in JSON and logs it. */
 	ck_assert_msg(trace_status == 405, "TRACE answered %d", trace_status);
 	ck_assert_msg(json_body, "TRACE's 405 is not the contract's JSON error");
-	sleep_ms(100);
+	test_sleep_ms(100);
 	ck_assert_msg(access_lines(env.d.log_path, 405) >= 1, "no access-log line for TRACE's 405");
 	/* A body over the HTTP layer's hard cap (4 x max_body_bytes, at least
 	 * 1 MiB) is refused by libevent before routing (docs/api.md): the client
@@ -1041,7 +1006,8 @@ START_TEST(test_log_never_holds_a_full_iin_or_a_token)
 	http_resp_free(&r);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 
-	char *log = read_file(d.log_path);
+	char *log = e2e_read_file(d.log_path, NULL);
+	ck_assert_ptr_nonnull(log);
 	ck_assert_msg(!strstr(log, iin), "the log holds the IIN %s", iin);
 	ck_assert_msg(!strstr(log, bad_iin), "the log holds the IIN %s", bad_iin);
 	ck_assert_msg(!strstr(log, tok), "the log holds a bearer token");
@@ -1076,7 +1042,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_sighup_reloads_log_level);
 	tcase_add_test(tc, test_env_still_beats_file_after_sighup);
 	tcase_add_test(tc, test_every_request_gets_one_access_log_line_with_status_and_duration);
-	tcase_add_test(tc, test_unserved_methods_get_a_json_405_and_a_log_line_and_huge_bodies_a_413);
+	tcase_add_test(tc,
+	               test_unserved_methods_get_a_json_405_and_a_log_line_and_huge_bodies_a_413);
 	tcase_add_test(tc, test_log_never_holds_a_full_iin_or_a_token);
 	suite_add_tcase(s, tc);
 	return s;

@@ -77,13 +77,6 @@ static void teardown(void)
 
 /* ---- helpers ---- */
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * USEC + ts.tv_nsec / 1000;
-}
-
 /* us as RFC 3339: UTC with Z (offset_min 0) or local time at that offset,
  * "+hh:mm" written as "%2B" when url is set; a fraction only when needed. */
 static void ts_fmt(char out[TS_FMT_BUF], int64_t us, int offset_min, bool url)
@@ -101,25 +94,6 @@ static void ts_fmt(char out[TS_FMT_BUF], int64_t us, int offset_min, bool url)
 		snprintf(off, sizeof off, "%s%02d:%02d", offset_min > 0 ? (url ? "%2B" : "+") : "-",
 		         abs(offset_min) / 60, abs(offset_min) % 60);
 	snprintf(out, TS_FMT_BUF, "%s%s%s", base, fr, off);
-}
-
-static bool is_utc_z(const char *s)
-{
-	if (s == NULL)
-		return false;
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	for (size_t i = 0; i < sizeof shape - 1; i++) {
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
-			return false;
-	}
-	const char *p = s + sizeof shape - 1;
-	if (*p == '.') {
-		for (int i = 1; i <= 6; i++)
-			if (p[i] < '0' || p[i] > '9')
-				return false;
-		p += 7;
-	}
-	return strcmp(p, "Z") == 0;
 }
 
 static void get(const char *token, const char *path, struct http_resp *out)
@@ -318,7 +292,7 @@ static void ev_take(struct evlist *l, json_t *o)
 	           *type = e2e_jstr(o, "type"), *hash = e2e_jstr(o, "hash");
 	ck_assert_msg(json_object_size(o) == 8, "event with other members: %s", dump);
 	ck_assert_msg(json_is_integer(seq) && json_integer_value(seq) > 0, "seq: %s", dump);
-	ck_assert_msg(is_utc_z(at), "at is not UTC with Z: %s", dump);
+	ck_assert_msg(e2e_is_utc_z(at), "at is not UTC with Z: %s", dump);
 	ck_assert_msg(actor != NULL && *actor, "actor: %s", dump);
 	ck_assert_msg(json_is_string(lender) || json_is_null(lender), "lender: %s", dump);
 	ck_assert_msg(json_is_string(loan) || json_is_null(loan), "loan_id: %s", dump);
@@ -407,10 +381,10 @@ static long long events_in_db(void)
 static void audit_wait_all(const char *token, int limit, struct evlist *out)
 {
 	long long want = events_in_db();
-	int64_t deadline = wall_us() + 5 * USEC;
+	int64_t deadline = e2e_wall_us() + 5 * USEC;
 	for (;;) {
 		audit_read_all(token, limit, out);
-		if ((long long)out->n >= want || wall_us() > deadline)
+		if ((long long)out->n >= want || e2e_wall_us() > deadline)
 			break;
 		evlist_free(out);
 		usleep(100000);
@@ -519,7 +493,7 @@ END_TEST
  */
 START_TEST(test_audit_every_act_in_order_with_a_verifiable_hash_chain)
 {
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	/* operator events: a client revoked, an MRP set */
 	char *tok_tmp = e2e_client_add(&env, "temp-client", "compliance", NULL);
 	free(tok_tmp);
@@ -706,9 +680,9 @@ START_TEST(test_audit_every_act_in_order_with_a_verifiable_hash_chain)
 
 	/* a new act appears after the last seq, and only there */
 	approve(tok_aud, "AUD1", "A3", 503, "1000", true, 0, 0);
-	int64_t deadline = wall_us() + 5 * USEC;
+	int64_t deadline = e2e_wall_us() + 5 * USEC;
 	bool seen = false;
-	while (!seen && wall_us() < deadline) {
+	while (!seen && e2e_wall_us() < deadline) {
 		snprintf(path, sizeof path, "/v1/audit?after=%lld", n);
 		get(tok_audit, path, &r);
 		E2E_ASSERT_STATUS(&r, 200);
@@ -809,7 +783,7 @@ static char page_expected[4096]; /* newest first */
 
 static void page_setup_loans(void)
 {
-	page_base = (wall_us() - 55 * MINUTE) / USEC * USEC;
+	page_base = (e2e_wall_us() - 55 * MINUTE) / USEC * USEC;
 	int64_t at[PAGE_N];
 	for (int i = 0; i < PAGE_N; i++) {
 		at[i] = page_base + (int64_t)((i * 7) % 9) * MINUTE;
@@ -921,7 +895,7 @@ static void assert_status(const char *s, const char *want)
 
 START_TEST(test_loans_status_filter_every_status_at_this_moment)
 {
-	int64_t now = wall_us();
+	int64_t now = e2e_wall_us();
 	/* S-AC: no consent yet */
 	approve(tok_stat, "STAT1", "S-AC", 801, "1000000", false, 0, 0);
 	/* S-CO: above the threshold, online, consent now: 30 s of cooling */
@@ -997,7 +971,7 @@ static void lender_walk_check(const char *lender)
 START_TEST(test_loans_lender_filter_and_from_to_bounds)
 {
 	/* BND1: loans one minute apart around T, and one loan of OTH1 at T */
-	int64_t t = (wall_us() - 30 * MINUTE) / USEC * USEC;
+	int64_t t = (e2e_wall_us() - 30 * MINUTE) / USEC * USEC;
 	approve(tok_bnd, "BND1", "B-1", 901, "1000", true, t - MINUTE, 0);
 	approve(tok_bnd, "BND1", "B0", 902, "1000", true, t, 0);
 	approve(tok_bnd, "BND1", "B0b", 903, "1000", true, t + 1, 0); /* 1 us later */
@@ -1156,7 +1130,7 @@ static void find_non_z(json_t *v, const char *path, char *where, size_t n)
 		const char *s = json_string_value(v);
 		int y, mo, d, h, mi, sec, len = 0;
 		if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &len) == 6 &&
-		    len == 19 && !is_utc_z(s))
+		    len == 19 && !e2e_is_utc_z(s))
 			snprintf(where, n, "%s = \"%s\"", path, s);
 	}
 }

@@ -15,14 +15,12 @@
 #include "support/e2e.h"
 #include "support/testdb.h"
 
-#include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define REQUEST_TIMEOUT_S 4
 #define RECOVERY_MS       10000
@@ -32,28 +30,10 @@ static const char *const daemon_env[] = {"COOLINGD_SERVER_REQUEST_TIMEOUT=4s", N
 static struct e2e_env env;
 static char *tok1; /* core1, lender BANK1 */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* Starts the shared test server again when it does not answer. */
 static void ensure_server_up(void)
 {
-	const char *url = getenv("COOLINGD_TEST_DATABASE_URL");
-	if (url && PQping(url) == PQPING_OK)
-		return;
-	if (!testdb_server_start())
-		fprintf(stderr, "resilience: could not start the test server again\n");
+	e2e_ensure_server_up("resilience");
 }
 
 static void setup(void)
@@ -90,9 +70,9 @@ static void approval_body(char *out, size_t size, const char *loan_id, unsigned 
 static void assert_unavailable(const char *method, const char *path, const char *body)
 {
 	struct http_resp r;
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	e2e_call(&env, method, path, tok1, body, NULL, &r);
-	long long took = now_ms() - t0;
+	long long took = test_now_ms() - t0;
 	E2E_ASSERT_ERROR(&r, 503, "unavailable", NULL);
 	ck_assert_msg(http_header(&r, "Retry-After") != NULL, "%s %s: 503 without Retry-After",
 	              method, path);
@@ -106,7 +86,7 @@ static void assert_unavailable(const char *method, const char *path, const char 
  * RECOVERY_MS; the time it took. */
 static long long wait_recovery(const char *path)
 {
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	int in_a_row = 0;
 	for (;;) {
 		struct http_resp r;
@@ -117,11 +97,11 @@ static long long wait_recovery(const char *path)
 		}
 		in_a_row = st == 200 ? in_a_row + 1 : 0;
 		if (in_a_row == 10)
-			return now_ms() - t0;
-		ck_assert_msg(now_ms() - t0 < RECOVERY_MS,
+			return test_now_ms() - t0;
+		ck_assert_msg(test_now_ms() - t0 < RECOVERY_MS,
 		              "GET %s still %d %lld ms after the server came back", path, st,
-		              now_ms() - t0);
-		sleep_ms(st == 200 ? 10 : 100);
+		              test_now_ms() - t0);
+		test_sleep_ms(st == 200 ? 10 : 100);
 	}
 }
 
@@ -245,7 +225,7 @@ static void *flow_main(void *arg)
 				http_resp_free(&r);
 			}
 		}
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	return NULL;
 }
@@ -256,16 +236,16 @@ static void no_2xx_without_a_record(const char *mode)
 	memset(&f, 0, sizeof f);
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, flow_main, &f), 0);
-	sleep_ms(500);
+	test_sleep_ms(500);
 	bool stopped = testdb_server_stop_mode(mode);
 	if (stopped) {
-		sleep_ms(1500);
+		test_sleep_ms(1500);
 		testdb_server_start();
-		long long t0 = now_ms();
-		while (now_ms() - t0 < RECOVERY_MS &&
+		long long t0 = test_now_ms();
+		while (test_now_ms() - t0 < RECOVERY_MS &&
 		       http_get_status(env.d.port, "/readyz", 1000) != 200)
-			sleep_ms(100);
-		sleep_ms(1000);
+			test_sleep_ms(100);
+		test_sleep_ms(1000);
 	}
 	atomic_store(&f.stop, true);
 	pthread_join(th, NULL);
@@ -333,9 +313,9 @@ START_TEST(test_request_waiting_on_a_hung_database_gets_503_within_request_timeo
 	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/HUNG-1/disbursement");
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	int rc = http_req(env.d.port, "POST", path, tok1, "{}", NULL, &r);
-	long long took = now_ms() - t0;
+	long long took = test_now_ms() - t0;
 	res = PQexec(c, "ROLLBACK");
 	PQclear(res);
 	PQfinish(c);
@@ -365,9 +345,9 @@ static void *held_main(void *arg)
 {
 	struct held *h = arg;
 	struct http_resp r;
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	h->rc = http_req(env.d.port, "GET", h->path, tok1, NULL, NULL, &r);
-	h->took_ms = now_ms() - t0;
+	h->took_ms = test_now_ms() - t0;
 	if (h->rc == 0) {
 		h->status = r.status;
 		const char *c = e2e_jstr(r.json, "error.code");
@@ -395,10 +375,10 @@ START_TEST(test_request_in_flight_when_the_database_dies_gets_503)
 	struct held h = {.path = "/v1/lenders/BANK1/loans/DIES-1", .rc = -2};
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, held_main, &h), 0);
-	long long t0 = now_ms();
+	long long t0 = test_now_ms();
 	int waiting = 0;
-	while (waiting < 1 && now_ms() - t0 < 3000) {
-		sleep_ms(20);
+	while (waiting < 1 && test_now_ms() - t0 < 3000) {
+		test_sleep_ms(20);
 		res = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
 		                "'Lock' AND datname = current_database()");
 		waiting = PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : 0;

@@ -41,23 +41,6 @@ static char dir[256];
 static char ca_crt[320], server_crt[320], server_key[320], client_crt[320], client_key[320],
     self_crt[320], self_key[320], other_key[320];
 
-/* A loopback port that was free a moment ago. */
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof sa;
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Runs a shell command in dir; exits the process when it fails (meant for
@@ -151,7 +134,7 @@ static void tls_env(char kv[][400], const char *env_out[], int port, const char 
 static void setup(void)
 {
 	make_certificates();
-	tls_port = free_port();
+	tls_port = daemon_free_port();
 	static char kv[7][400];
 	static const char *e[8];
 	tls_env(kv, e, tls_port, server_crt, server_key, NULL, NULL, NULL);
@@ -270,19 +253,6 @@ static void https_req(SSL_CTX *c, int port, const char *method, const char *path
 	https_req_body(c, port, method, path, token, NULL, res);
 }
 
-static bool file_contains(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return false;
-	char line[8192];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 START_TEST(test_https_serves_healthz_and_authenticated_calls)
 {
 	SSL_CTX *c = client_ctx(NULL, NULL, 0);
@@ -314,7 +284,7 @@ START_TEST(test_https_serves_healthz_and_authenticated_calls)
 	http_resp_free(&r);
 
 	/* no client certificate was asked for, so none is logged */
-	ck_assert(!file_contains(env.d.log_path, "\"tls_client\""));
+	ck_assert(!e2e_file_has_line(env.d.log_path, "\"tls_client\"", NULL));
 }
 END_TEST
 
@@ -351,7 +321,7 @@ END_TEST
 
 START_TEST(test_min_version_tls_1_3_refuses_a_tls_1_2_client)
 {
-	int port = free_port();
+	int port = daemon_free_port();
 	char kv[7][400];
 	const char *e[8];
 	tls_env(kv, e, port, server_crt, server_key, NULL, "TLSv1.3", NULL);
@@ -373,7 +343,7 @@ END_TEST
 
 START_TEST(test_mutual_tls_requires_a_client_certificate_signed_by_the_ca)
 {
-	int port = free_port();
+	int port = daemon_free_port();
 	char kv[7][400];
 	const char *e[8];
 	/* a small connection limit: refused handshakes must give their
@@ -404,7 +374,7 @@ START_TEST(test_mutual_tls_requires_a_client_certificate_signed_by_the_ca)
 		              res.status);
 	}
 	SSL_CTX_free(c);
-	ck_assert_msg(file_contains(d.log_path, "TLS client certificate refused"),
+	ck_assert_msg(e2e_file_has_line(d.log_path, "TLS client certificate refused", NULL),
 	              "no log line for the refused certificate");
 
 	/* Signed by the CA: served, and the access log names it. */
@@ -420,10 +390,11 @@ START_TEST(test_mutual_tls_requires_a_client_certificate_signed_by_the_ca)
 	ck_assert_msg(res.status == 200, "CA-signed over TLS 1.2: %d %s", res.status, res.error);
 	SSL_CTX_free(c);
 	ck_assert_int_eq(daemon_stop(&d), 0);
-	ck_assert_msg(file_contains(d.log_path, "\"tls_client\":\"core-bank-1\""),
+	ck_assert_msg(e2e_file_has_line(d.log_path, "\"tls_client\":\"core-bank-1\"", NULL),
 	              "the access log does not name the client certificate");
 	/* the bearer token still decides who the caller is */
-	ck_assert(file_contains(d.log_path, "\"client\":\"core1\",\"tls_client\":\"core-bank-1\""));
+	ck_assert(e2e_file_has_line(d.log_path,
+	                            "\"client\":\"core1\",\"tls_client\":\"core-bank-1\"", NULL));
 }
 END_TEST
 
@@ -433,10 +404,10 @@ static void assert_refuses_to_start(const char *cert, const char *key, const cha
 {
 	char kv[7][400];
 	const char *e[8];
-	tls_env(kv, e, free_port(), cert, key, client_ca, NULL, NULL);
+	tls_env(kv, e, daemon_free_port(), cert, key, client_ca, NULL, NULL);
 	struct daemon d;
 	ck_assert_msg(!daemon_start(&d, env.db_url, e), "coolingd started with a bad %s", want_key);
-	ck_assert_msg(file_contains(d.log_path, want_key), "the message does not name %s",
+	ck_assert_msg(e2e_file_has_line(d.log_path, want_key, NULL), "the message does not name %s",
 	              want_key);
 }
 

@@ -72,11 +72,6 @@ static void assert_no_writes(struct counts before)
 	              before.events, now.events);
 }
 
-static void ts_from_now(char out[32], long offset_s)
-{
-	e2e_ts_from_now(out, offset_s);
-}
-
 /* A valid approval of a small online loan (not cooled). */
 static json_t *approval(const char *loan_id)
 {
@@ -349,7 +344,7 @@ END_TEST
 START_TEST(test_approval_timestamp_without_offset_or_malformed_is_422)
 {
 	char now[32];
-	ts_from_now(now, 0);
+	e2e_ts_from_now(now, 0);
 	char no_offset[32];
 	snprintf(no_offset, sizeof no_offset, "%.19s", now); /* drop the Z */
 	char space[32];
@@ -381,25 +376,25 @@ START_TEST(test_approval_approved_at_beyond_clock_skew_or_backdate_is_422)
 {
 	char t[32];
 	struct counts before = counts_now();
-	ts_from_now(t, 5 * 60); /* max_clock_skew is 2m */
+	e2e_ts_from_now(t, 5 * 60); /* max_clock_skew is 2m */
 	approval_refused(with(approval("V-WIN"), "approved_at", json_string(t)), "approved_at");
-	ts_from_now(t, 2 * 3600);
+	e2e_ts_from_now(t, 2 * 3600);
 	approval_refused(with(approval("V-WIN"), "approved_at", json_string(t)), "approved_at");
-	ts_from_now(t, -2 * 3600); /* max_backdate is 1h */
+	e2e_ts_from_now(t, -2 * 3600); /* max_backdate is 1h */
 	approval_refused(with(approval("V-WIN"), "approved_at", json_string(t)), "approved_at");
 	approval_refused(
 	    with(approval("V-WIN"), "approved_at", json_string("2025-06-15T10:00:00Z")),
 	    "approved_at");
-	ts_from_now(t, 5 * 60);
+	e2e_ts_from_now(t, 5 * 60);
 	approval_refused(with(approval("V-WIN"), "consent_at", json_string(t)), "consent_at");
 	assert_no_writes(before);
 
 	/* Inside the window: accepted as given. */
-	ts_from_now(t, 60);
+	e2e_ts_from_now(t, 60);
 	json_t *loan = approval_accepted(with(approval("V-WIN-1"), "approved_at", json_string(t)));
 	E2E_ASSERT_JSTR(loan, "approved_at", t);
 	json_decref(loan);
-	ts_from_now(t, -50 * 60);
+	e2e_ts_from_now(t, -50 * 60);
 	loan = approval_accepted(with(approval("V-WIN-2"), "approved_at", json_string(t)));
 	E2E_ASSERT_JSTR(loan, "approved_at", t);
 	json_decref(loan);
@@ -409,19 +404,19 @@ END_TEST
 START_TEST(test_approval_consent_earlier_than_approval_beyond_skew_is_422)
 {
 	char approved[32], consent[32];
-	ts_from_now(approved, -10 * 60);
-	ts_from_now(consent, -13 * 60);
+	e2e_ts_from_now(approved, -10 * 60);
+	e2e_ts_from_now(consent, -13 * 60);
 	struct counts before = counts_now();
 	approval_refused(with(with(approval("V-ORD"), "approved_at", json_string(approved)),
 	                      "consent_at", json_string(consent)),
 	                 "consent_at");
 	/* approved_at omitted is now: consent 5 minutes ago is too early. */
-	ts_from_now(consent, -5 * 60);
+	e2e_ts_from_now(consent, -5 * 60);
 	approval_refused(with(approval("V-ORD"), "consent_at", json_string(consent)), "consent_at");
 	assert_no_writes(before);
 
 	/* One minute earlier is within max_clock_skew. */
-	ts_from_now(consent, -11 * 60);
+	e2e_ts_from_now(consent, -11 * 60);
 	json_t *loan =
 	    approval_accepted(with(with(approval("V-ORD-1"), "approved_at", json_string(approved)),
 	                           "consent_at", json_string(consent)));
@@ -441,11 +436,11 @@ START_TEST(test_consent_bad_consent_at_is_422)
 	act_refused("V-CON", "consent", "{\"consent_at\":\"2026-11-29T10:00:00\"}", "consent_at");
 	act_refused("V-CON", "consent", "{\"consent_at\":1764410000}", "consent_at");
 	act_refused("V-CON", "consent", "{\"consent_at\":true}", "consent_at");
-	ts_from_now(t, 5 * 60);
+	e2e_ts_from_now(t, 5 * 60);
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", t);
 	act_refused("V-CON", "consent", body, "consent_at");
 	/* Approved now: consent 5 minutes ago precedes it beyond the skew. */
-	ts_from_now(t, -5 * 60);
+	e2e_ts_from_now(t, -5 * 60);
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", t);
 	act_refused("V-CON", "consent", body, "consent_at");
 	act_refused("V-CON", "consent", "{\"consent\":true}", "consent");
@@ -475,7 +470,7 @@ START_TEST(test_verification_missing_or_bad_fields_are_422)
 	            "{\"branch_id\":\"B1\",\"officer_id\":\"O1\",\"verified_at\":"
 	            "\"2026-11-29T10:00:00\"}",
 	            "verified_at");
-	ts_from_now(t, 5 * 60);
+	e2e_ts_from_now(t, 5 * 60);
 	snprintf(body, sizeof body,
 	         "{\"branch_id\":\"B1\",\"officer_id\":\"O1\",\"verified_at\":\"%s\"}", t);
 	act_refused("V-VER", "in-person-verification", body, "verified_at");

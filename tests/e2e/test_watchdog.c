@@ -7,7 +7,7 @@
  * RELOADING=1 then READY=1 on SIGHUP; STOPPING=1 on SIGTERM.
  */
 #include "check_main.h"
-#include "support/daemon.h"
+#include "support/e2e.h"
 #include "support/testdb.h"
 
 #include <dirent.h>
@@ -48,13 +48,6 @@ static void teardown(void)
 {
 	testdb_drop(db_url);
 	free(db_url);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the stand-in for systemd's notification socket ---- */
@@ -100,7 +93,7 @@ static void *notify_reader(void *arg)
 		pthread_mutex_lock(&n->lock);
 		if (n->count < MAX_MESSAGES) {
 			struct message *m = &n->msgs[n->count++];
-			m->at_ms = now_ms();
+			m->at_ms = test_now_ms();
 			size_t len =
 			    (size_t)got < sizeof m->text ? (size_t)got : sizeof m->text - 1;
 			memcpy(m->text, buf, len);
@@ -223,13 +216,13 @@ static const char *notify_seen(struct notify *n)
  * between two of them (or from the window's start to the first). */
 static int keepalives_during(struct notify *n, long window_ms, long long *max_gap_ms)
 {
-	long long start = now_ms(), end = start + window_ms, last = start, at;
+	long long start = test_now_ms(), end = start + window_ms, last = start, at;
 	int count = 0;
 	*max_gap_ms = 0;
 	pthread_mutex_lock(&n->lock); /* what came before the window */
 	n->cursor = n->count;
 	pthread_mutex_unlock(&n->lock);
-	while (now_ms() < end && notify_wait_at(n, "WATCHDOG=1", end - now_ms(), &at)) {
+	while (test_now_ms() < end && notify_wait_at(n, "WATCHDOG=1", end - test_now_ms(), &at)) {
 		if (at - last > *max_gap_ms)
 			*max_gap_ms = at - last;
 		last = at;
@@ -260,18 +253,6 @@ static void stop_daemon(struct daemon *d)
 	ck_assert_int_eq(rc, 0);
 }
 
-static bool log_has(const struct daemon *d, const char *a, const char *b)
-{
-	FILE *f = fopen(d->log_path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", d->log_path, strerror(errno));
-	char line[2048];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, a) && strstr(line, b);
-	fclose(f);
-	return found;
-}
-
 /* ---- tests ---- */
 
 START_TEST(test_ready_is_sent_once_the_daemon_serves)
@@ -298,7 +279,8 @@ START_TEST(test_keepalives_come_every_half_watchdog_period)
 	ck_assert_msg(count >= 6 && count <= 12, "%d keep-alives in %d ms; got:\n%s", count,
 	              10 * KEEPALIVE_MS, notify_seen(n));
 	ck_assert_msg(max_gap < WATCHDOG_MS, "a gap of %lld ms between keep-alives", max_gap);
-	ck_assert(log_has(&d, "systemd watchdog on", "\"keepalive_interval_ms\":\"200\""));
+	ck_assert(e2e_file_has_line(d.log_path, "systemd watchdog on",
+	                            "\"keepalive_interval_ms\":\"200\""));
 	stop_daemon(&d);
 	notify_close(n);
 }
@@ -396,7 +378,7 @@ START_TEST(test_stalled_worker_loop_withholds_keepalives_until_it_runs_again)
 	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, tids[1], NULL, NULL), 0);
 	int status;
 	ck_assert_int_eq(waitpid(tids[1], &status, __WALL), tids[1]);
-	long long frozen_at = now_ms();
+	long long frozen_at = test_now_ms();
 
 	/* Keep-alives due before the heartbeat went stale may still come, then
 	 * none: twice the watchdog period without one. */
@@ -404,7 +386,8 @@ START_TEST(test_stalled_worker_loop_withholds_keepalives_until_it_runs_again)
 	while (notify_wait_at(n, "WATCHDOG=1", 2 * WATCHDOG_MS, &at))
 		ck_assert_msg(at - frozen_at < WATCHDOG_MS,
 		              "a keep-alive %lld ms after a worker stalled", at - frozen_at);
-	ck_assert(log_has(&d, "\"level\":\"error\"", "worker event loop stalled"));
+	ck_assert(
+	    e2e_file_has_line(d.log_path, "\"level\":\"error\"", "worker event loop stalled"));
 
 	ck_assert_int_eq(ptrace(PTRACE_DETACH, tids[1], NULL, NULL), 0);
 	ck_assert_msg(notify_wait(n, "WATCHDOG=1", WATCHDOG_MS),

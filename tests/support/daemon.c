@@ -26,14 +26,14 @@ extern char **environ;
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS  10000
 
-static void sleep_ms(long ms)
+void test_sleep_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
 
-static long long now_ms(void)
+long long test_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -59,8 +59,7 @@ static int exit_code_of(int status)
 	return -1;
 }
 
-/* A loopback port that was free a moment ago. */
-static int free_port(void)
+int daemon_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -161,7 +160,7 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 	}
 	fclose(f);
 
-	d->port = free_port();
+	d->port = daemon_free_port();
 	if (d->port < 0) {
 		fprintf(stderr, "daemon_start: no free port: %s\n", strerror(errno));
 		return false;
@@ -225,7 +224,7 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 	}
 	d->pid = pid;
 
-	long long deadline = now_ms() + START_TIMEOUT_MS;
+	long long deadline = test_now_ms() + START_TIMEOUT_MS;
 	for (;;) {
 		int status;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -236,12 +235,12 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 			fail_with_log(d, why);
 			return false;
 		}
-		long long left = deadline - now_ms();
+		long long left = deadline - test_now_ms();
 		if (left <= 0)
 			break;
 		if (http_get_status(d->port, "/healthz", left < 1000 ? (int)left : 1000) == 200)
 			return true;
-		sleep_ms(50);
+		test_sleep_ms(50);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -257,15 +256,15 @@ int daemon_stop(struct daemon *d)
 	pid_t pid = d->pid;
 	d->pid = -1;
 	kill(pid, SIGTERM);
-	long long deadline = now_ms() + STOP_TIMEOUT_MS;
+	long long deadline = test_now_ms() + STOP_TIMEOUT_MS;
 	int status;
-	while (now_ms() < deadline) {
+	while (test_now_ms() < deadline) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return exit_code_of(status);
 		if (r < 0 && errno != EINTR)
 			return -1;
-		sleep_ms(10);
+		test_sleep_ms(10);
 	}
 	fprintf(stderr, "daemon_stop: coolingd (pid %d) ignored SIGTERM for 10 s; killing it\n",
 	        (int)pid);

@@ -49,6 +49,15 @@ bool daemon_kill9(struct daemon *d);
 /* Copies the daemon's log to stderr, for a failing test's output. */
 void daemon_dump_log(const struct daemon *d);
 
+/* A loopback port that was free a moment ago; -1 when none could be had. */
+int daemon_free_port(void);
+
+/* The monotonic clock in milliseconds, for deadlines and durations. */
+long long test_now_ms(void);
+
+/* Sleeps ms milliseconds, going on after a signal. */
+void test_sleep_ms(long ms);
+
 /*
  * Runs $COOLINGD_BIN_DIR/coolingctl --database DB_URL ARGS... (no
  * --database when db_url is NULL), stdin from /dev/null, and returns its

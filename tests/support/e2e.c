@@ -143,6 +143,32 @@ int64_t e2e_ts_parse(const char *s)
 	return ((int64_t)t - off) * 1000000 + frac;
 }
 
+int64_t e2e_wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool e2e_is_utc_z(const char *s)
+{
+	if (s == NULL)
+		return false;
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	for (size_t i = 0; i < sizeof shape - 1; i++) {
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return false;
+	}
+	const char *p = s + sizeof shape - 1;
+	if (*p == '.') {
+		for (int i = 1; i <= 6; i++)
+			if (p[i] < '0' || p[i] > '9')
+				return false;
+		p += 7;
+	}
+	return strcmp(p, "Z") == 0;
+}
+
 json_t *e2e_json_at(json_t *root, const char *path)
 {
 	char key[128];
@@ -217,4 +243,98 @@ long long e2e_audit_count(const struct e2e_env *e, const char *lender, const cha
 	                   "SELECT count(*) FROM audit_event WHERE lender_id = $1 AND loan_id = $2 "
 	                   "AND type = $3",
 	                   lender, loan_id, type, NULL);
+}
+
+void e2e_ensure_server_up(const char *label)
+{
+	const char *url = getenv("COOLINGD_TEST_DATABASE_URL");
+	if (url && PQping(url) == PQPING_OK)
+		return;
+	if (!testdb_server_start())
+		fprintf(stderr, "%s: could not start the test server again\n", label);
+}
+
+char *e2e_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0, r;
+	char *buf = malloc(cap);
+	while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (cap - n - 1 == 0) {
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	bool failed = ferror(f);
+	fclose(f);
+	if (!buf || failed) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* The first line of the file for which match(line, arg) holds, without its
+ * newline (malloc'd), or NULL. */
+static char *first_line(const char *path, bool (*match)(const char *, const void *),
+                        const void *arg)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *line = NULL, *found = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while (!found && (n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (match(line, arg))
+			found = strdup(line);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+struct two_needles {
+	const char *a, *b;
+};
+
+static bool holds_both(const char *line, const void *arg)
+{
+	const struct two_needles *t = arg;
+	return strstr(line, t->a) && (t->b == NULL || strstr(line, t->b));
+}
+
+bool e2e_file_has_line(const char *path, const char *a, const char *b)
+{
+	struct two_needles t = {a, b};
+	char *line = first_line(path, holds_both, &t);
+	bool found = line != NULL;
+	free(line);
+	return found;
+}
+
+static bool sanitizer_says(const char *line, const void *arg)
+{
+	(void)arg;
+	return strstr(line, "AddressSanitizer") || strstr(line, "LeakSanitizer") ||
+	       strstr(line, "runtime error");
+}
+
+char *e2e_log_sanitizer_report(const char *path)
+{
+	return first_line(path, sanitizer_says, NULL);
 }

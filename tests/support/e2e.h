@@ -60,6 +60,14 @@ void e2e_ts_from_now(char out[32], long offset_s);
  * here rather than taken from lib/ so that the tests do not share its bugs. */
 int64_t e2e_ts_parse(const char *s);
 
+/* The wall clock (CLOCK_REALTIME) in microseconds since the epoch: the
+ * database's clock too, within the precision the tests need. */
+int64_t e2e_wall_us(void);
+
+/* True when s is "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DDTHH:MM:SS.ffffffZ"
+ * (exactly six digits of fraction): UTC, written with Z. */
+bool e2e_is_utc_z(const char *s);
+
 /* The value at a dotted path ("loan.status", "error.field") or NULL. */
 json_t *e2e_json_at(json_t *root, const char *path);
 /* Its string value, or NULL when absent or not a string. */
@@ -79,6 +87,24 @@ long long e2e_sql_num(const struct e2e_env *e, const char *sql, ...);
 /* Audit events of one loan, all types when type is NULL. */
 long long e2e_audit_count(const struct e2e_env *e, const char *lender, const char *loan_id,
                           const char *type);
+
+/* Starts the shared test server ($COOLINGD_TEST_DATABASE_URL) again when it
+ * does not answer, after a test that stopped it; says so on stderr, after
+ * "label: ", when that fails. */
+void e2e_ensure_server_up(const char *label);
+
+/* The whole file, NUL-terminated (malloc'd); *len (unless NULL) gets its
+ * size. NULL when it cannot be read. */
+char *e2e_read_file(const char *path, size_t *len);
+
+/* True when a line of the file holds a and (unless b is NULL) b; false too
+ * when the file cannot be read. */
+bool e2e_file_has_line(const char *path, const char *a, const char *b);
+
+/* The first line of a log that reports a sanitizer finding (AddressSanitizer,
+ * LeakSanitizer, UBSan's "runtime error"), without its newline (malloc'd);
+ * NULL when there is none or the file cannot be read. */
+char *e2e_log_sanitizer_report(const char *path);
 
 /* True when resp is an error answer with that status, error.code and
  * (unless field is NULL) error.field. */

@@ -4,6 +4,7 @@
  * not share the daemon's bugs.
  */
 #include "support/httpc.h"
+#include "support/daemon.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 struct buf {
@@ -56,13 +56,6 @@ static bool buf_printf(struct buf *b, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof tmp)
 		return false;
 	return buf_append(b, tmp, (size_t)n);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A blocking TCP connection to 127.0.0.1:port whose sends and receives give up
@@ -372,7 +365,7 @@ void http_resp_free(struct http_resp *resp)
 int http_raw(int port, const char *raw, size_t len, char **response, int timeout_ms)
 {
 	*response = NULL;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = test_now_ms() + timeout_ms;
 	int fd = connect_local(port, timeout_ms);
 	if (fd < 0)
 		return -1;
@@ -380,7 +373,7 @@ int http_raw(int port, const char *raw, size_t len, char **response, int timeout
 	int rc = 1;
 	(void)send_all(fd, raw, len); /* an early close shows up as the answer */
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - test_now_ms();
 		if (left <= 0)
 			break;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
