@@ -369,10 +369,14 @@ START_TEST(test_stalled_worker_loop_withholds_keepalives_until_it_runs_again)
 	/* Freeze one worker thread and only it, as a loop stuck in a callback
 	 * would be: ptrace stops a single thread, a signal the whole process. */
 	if (ptrace(PTRACE_SEIZE, tids[1], NULL, NULL) != 0) {
-		fprintf(stderr, "test_watchdog: no ptrace here (%s); stalled-worker test skipped\n",
+		fprintf(stderr, "test_watchdog: no ptrace here (%s); stalled-worker test not run\n",
 		        strerror(errno));
 		stop_daemon(&d);
 		notify_close(n);
+		const char *allow = getenv("COOLINGD_TEST_ALLOW_NO_PTRACE");
+		ck_assert_msg(allow && strcmp(allow, "1") == 0,
+		              "no ptrace: the stalled worker was not tested (set "
+		              "COOLINGD_TEST_ALLOW_NO_PTRACE=1 to accept that)");
 		return;
 	}
 	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, tids[1], NULL, NULL), 0);
