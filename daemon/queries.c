@@ -72,16 +72,19 @@ static bool parse_query(struct request *r, struct query_param *params, int n)
 		while (name != NULL && i < n && strcmp(params[i].name, name) != 0)
 			i++;
 		bool ok = false;
+		/* NULL unless the value is UTF-8 without NUL */
+		json_t *v = value != NULL ? json_string(value) : NULL;
 		if (name == NULL || i == n)
 			query_error(r, field, "unknown parameter");
 		else if (json_object_get(keep, name) != NULL)
 			query_error(r, field, "given twice");
 		else if (eq == NULL)
 			query_error(r, field, "needs a value (name=value)");
-		else if (value == NULL || !json_is_string(json_string(value)))
+		else if (v == NULL)
 			query_error(r, field, "must be UTF-8 text without NUL");
 		else
-			ok = json_object_set_new(keep, name, json_string(value)) == 0;
+			ok = json_object_set(keep, name, v) == 0;
+		json_decref(v);
 		free(name);
 		free(value);
 		if (!ok)
