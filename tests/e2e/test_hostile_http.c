@@ -766,6 +766,91 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 }
 END_TEST
 
+/* Each kind of ambiguous framing gets coolingd's own refusal: 400
+ * bad_request, Connection: close, the connection closed after it, and the
+ * consent it carried not recorded. */
+START_TEST(test_ambiguous_framing_gets_400_bad_request_and_a_closed_connection)
+{
+	static const struct {
+		const char *what, *loan_id, *framing, *body;
+	} cases[] = {
+	    {"conflicting Content-Length", "T-FR-DUP", "Content-Length: 2\r\nContent-Length: 3\r\n",
+	     "{} "},
+	    {"a space before the colon", "T-FR-SP", "Content-Length : 2\r\n", "{}"},
+	    {"a tab before the colon", "T-FR-TAB", "Content-Length\t: 2\r\n", "{}"},
+	    {"Transfer-Encoding: gzip", "T-FR-GZ", "Transfer-Encoding: gzip\r\n", "{}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char req[4096];
+		struct answer a;
+		target_loan(cases[i].loan_id, 200 + (unsigned)i);
+		size_t n =
+		    consent_req(req, sizeof req, cases[i].loan_id, cases[i].framing, cases[i].body);
+		attack(req, n, 3000, &a);
+		ck_assert_msg(status_of(&a) == 400, "%s: answered %d: %s", cases[i].what,
+		              status_of(&a), a.data);
+		ck_assert_msg(strstr(a.data, "\"bad_request\"") != NULL, "%s: %s", cases[i].what,
+		              a.data);
+		ck_assert_msg(strcasestr(a.data, "\r\nConnection: close\r\n") != NULL, "%s: %s",
+		              cases[i].what, a.data);
+		ck_assert_msg(a.closed, "%s: the connection stayed open", cases[i].what);
+		answer_free(&a);
+		assert_untouched(cases[i].loan_id);
+	}
+	/* Content-Length with a chunked body: libevent refuses it before
+	 * coolingd sees it, with its own plain 400, and closes */
+	char req[4096];
+	struct answer a;
+	target_loan("T-FR-BOTH", 210);
+	size_t n = consent_req(req, sizeof req, "T-FR-BOTH",
+	                       "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n",
+	                       "2\r\n{}\r\n0\r\n\r\n");
+	attack(req, n, 3000, &a);
+	ck_assert_msg(status_of(&a) == 400 && a.closed, "Content-Length and chunked: %s", a.data);
+	answer_free(&a);
+	assert_untouched("T-FR-BOTH");
+	assert_serving("ambiguous framing");
+}
+END_TEST
+
+/* The request deadline runs again after every answer: on a kept-alive
+ * connection, a second request trickled in is cut off like the first. */
+START_TEST(test_request_deadline_runs_again_after_an_answer_on_a_kept_alive_connection)
+{
+	static const char *const short_timeout[] = {"COOLINGD_SERVER_REQUEST_TIMEOUT=2s", NULL};
+	struct daemon d;
+	ck_assert(daemon_start(&d, env.db_url, short_timeout));
+	int fd = raw_connect_to(d.port);
+	static const char first[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	ck_assert(send_bytes(fd, first, sizeof first - 1));
+	struct answer a;
+	read_answer(fd, 2000, true, &a);
+	ck_assert_msg(status_of(&a) == 200 && !a.closed, "first request: %s", a.data);
+	answer_free(&a);
+	/* the second request's head, one byte per 100 ms, never finished */
+	static const char second[] =
+	    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: aaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	long long t0 = test_now_ms(), closed_ms = -1;
+	for (size_t i = 0; i < sizeof second - 1; i++) {
+		char buf[256];
+		ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    !send_bytes(fd, &second[i], 1)) {
+			closed_ms = test_now_ms() - t0;
+			break;
+		}
+		test_sleep_ms(100);
+	}
+	close(fd);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_msg(closed_ms >= 0 && closed_ms <= 3500,
+	              "a second request trickled on a kept-alive connection was not cut off "
+	              "(%lld ms)",
+	              closed_ms);
+}
+END_TEST
+
 START_TEST(test_slow_client_is_cut_off_after_request_timeout)
 {
 	/* A daemon of its own, with request_timeout = 2 s. */
@@ -967,6 +1052,9 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_http2_preface_is_refused);
 	tcase_add_test(tc, test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others);
 	tcase_add_test(tc, test_slow_client_is_cut_off_after_request_timeout);
+	tcase_add_test(tc, test_ambiguous_framing_gets_400_bad_request_and_a_closed_connection);
+	tcase_add_test(tc,
+	               test_request_deadline_runs_again_after_an_answer_on_a_kept_alive_connection);
 	tcase_add_test(tc, test_1000_idle_connections_do_not_stop_others);
 	tcase_add_test(tc, test_pipelined_requests_are_both_answered_in_order);
 	tcase_add_test(tc, test_daemon_exits_0_and_its_log_has_no_sanitizer_report);

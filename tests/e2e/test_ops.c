@@ -764,6 +764,9 @@ START_TEST(test_sighup_reloads_cooling_period_for_new_approvals)
 	sighup_and_wait(&d, "configuration reloaded");
 	ck_assert_int_eq(http_get_status(port, "/healthz", 2000), 200);
 	ck_assert_int_eq(http_get_status(other, "/healthz", 500), -1);
+	ck_assert_msg(
+	    e2e_file_has_line(d.log_path, "these keys change only at restart", "server.listen"),
+	    "the reload did not say that server.listen waits for a restart");
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
@@ -843,6 +846,21 @@ START_TEST(test_env_still_beats_file_after_sighup)
 END_TEST
 
 /* ---- logs ---- */
+
+/* The daemon of these tests connects as the server's superuser: it says so,
+ * once, however many connections its workers open. */
+START_TEST(test_superuser_connection_is_warned_about_once)
+{
+	/* the warning comes with the first connection, which the fixture's
+	 * calls have made by now */
+	size_t len = 0;
+	char *log = e2e_read_file(env.d.log_path, &len);
+	ck_assert_ptr_nonnull(log);
+	int n = count_substr(log, "connected to the database as a superuser");
+	free(log);
+	ck_assert_int_eq(n, 1);
+}
+END_TEST
 
 START_TEST(test_every_request_gets_one_access_log_line_with_status_and_duration)
 {
@@ -1042,6 +1060,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_sighup_reloads_log_level);
 	tcase_add_test(tc, test_env_still_beats_file_after_sighup);
 	tcase_add_test(tc, test_every_request_gets_one_access_log_line_with_status_and_duration);
+	tcase_add_test(tc, test_superuser_connection_is_warned_about_once);
 	tcase_add_test(tc,
 	               test_unserved_methods_get_a_json_405_and_a_log_line_and_huge_bodies_a_413);
 	tcase_add_test(tc, test_log_never_holds_a_full_iin_or_a_token);

@@ -418,11 +418,12 @@ START_TEST(test_daemon_log_stays_one_json_object_per_line_through_outages)
 	}
 	fclose(f);
 	ck_assert_int_gt(n, 0);
-	/* BUG: libpq's default notice processor prints the server's
-	 * "WARNING:  terminating connection due to immediate shutdown command"
-	 * raw to stderr, in the middle of the JSON log (daemon/pgpool.c sets
-	 * no notice processor). */
+	/* libpq's default notice processor would print the server's
+	 * "terminating connection due to immediate shutdown command" raw to
+	 * stderr; coolingd's turns it into a log line of its own */
 	ck_assert_msg(bad[0] == '\0', "not JSON: %s", bad);
+	ck_assert_msg(e2e_file_has_line(env.d.log_path, "\"msg\":\"database notice\"", "shutdown"),
+	              "no \"database notice\" line for the server's shutdown warning");
 }
 END_TEST
 
