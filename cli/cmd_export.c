@@ -237,22 +237,17 @@ static bool write_row(const PGresult *r, void *arg)
 	const char *hash = PQgetvalue(r, 0, AUDIT_HASH);
 
 	if (s->format == FORMAT_CSV) {
-		/* detail stays exactly jsonb::text, the bytes the hash covers */
-		put(s, num);
-		put_n(s, ",", 1);
-		put(s, at);
-		put_n(s, ",", 1);
-		put_csv(s, actor);
-		put_n(s, ",", 1);
-		put_csv(s, lender);
-		put_n(s, ",", 1);
-		put_csv(s, loan);
-		put_n(s, ",", 1);
-		put_csv(s, type);
-		put_n(s, ",", 1);
-		put_csv(s, detail);
-		put_n(s, ",", 1);
-		put(s, hash);
+		/* detail stays exactly jsonb::text, the bytes the hash covers;
+		 * seq, at and hash never need quoting */
+		const char *fields[] = {num, at, actor, lender, loan, type, detail, hash};
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			if (i > 0)
+				put_n(s, ",", 1);
+			if (i < 2 || i == 7)
+				put(s, fields[i]);
+			else
+				put_csv(s, fields[i]);
+		}
 		put_n(s, "\r\n", 2);
 	} else {
 		/* the fields and order of GET /v1/audit's events */
