@@ -69,33 +69,14 @@ static void raise_fd_limit(void)
 	}
 }
 
-static void approve(const char *loan_id, unsigned seed)
-{
-	char iin[13], body[512];
-	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	if (http_req(env.d.port, "POST", "/v1/lenders/BANK1/loans", tok, body, NULL, &r) != 0 ||
-	    r.status != 201) {
-		fprintf(stderr, "hostile: approval of %s: %d %s\n", loan_id, r.status,
-		        r.body ? r.body : "(no answer)");
-		exit(EXIT_FAILURE);
-	}
-	http_resp_free(&r);
-}
-
 static void setup(void)
 {
 	raise_fd_limit();
 	e2e_start(&env, "hostile", NULL);
 	e2e_lender_add(&env, "BANK1", "bank");
 	tok = e2e_client_add(&env, "core1", "lender", "BANK1");
-	approve("OK-1", 1);
-	approve("OK-2", 2);
+	e2e_approve_or_exit(&env, tok, "BANK1", "OK-1", &(struct e2e_loan){.iin_seed = 1});
+	e2e_approve_or_exit(&env, tok, "BANK1", "OK-2", &(struct e2e_loan){.iin_seed = 2});
 }
 
 static void teardown(void)
@@ -350,7 +331,7 @@ static size_t consent_req(char *out, size_t size, const char *loan_id, const cha
 /* A loan awaiting consent, for an attack to carry a consent to. */
 static void target_loan(const char *loan_id, unsigned seed)
 {
-	approve(loan_id, seed);
+	e2e_approve(&env, tok, "BANK1", loan_id, &(struct e2e_loan){.iin_seed = seed}, NULL);
 }
 
 /* The consent an attack carried did not happen. */

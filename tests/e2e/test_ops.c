@@ -471,24 +471,12 @@ static void exec_ok(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/* An approved loan with consent at the coolingd on port (not read back). */
 static void eligible_loan(int port, const char *loan_id, unsigned seed)
 {
-	char iin[13], body[512], path[160];
-	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
-	                 0);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s/consent", loan_id);
-	ck_assert_int_eq(http_req(port, "POST", path, tok1, "{}", NULL, &r), 0);
-	E2E_ASSERT_STATUS(&r, 200);
-	http_resp_free(&r);
+	struct e2e_env at = e2e_env_on(&env, port);
+	e2e_approve(&at, tok1, "BANK1", loan_id, &(struct e2e_loan){.iin_seed = seed}, NULL);
+	e2e_consent(&at, tok1, "BANK1", loan_id);
 }
 
 START_TEST(test_sigterm_answers_requests_in_flight_then_exits_0)
@@ -681,30 +669,24 @@ START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_
 }
 END_TEST
 
+/* The cooling period of a new cooled online loan at the coolingd on port. */
 static int approve_period(int port, const char *loan_id, unsigned seed)
 {
-	char iin[13], body[512];
+	struct e2e_env at = e2e_env_on(&env, port);
 	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
-	                 0);
-	E2E_ASSERT_STATUS(&r, 201);
+	e2e_approve(&at, tok1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed, .amount = E2E_BIG_AMOUNT}, &r);
 	int s = (int)json_integer_value(e2e_json_at(r.json, "cooling_period_seconds"));
 	http_resp_free(&r);
 	return s;
 }
 
+/* The cooling period of a recorded loan, read from the coolingd on port. */
 static int loan_period(int port, const char *loan_id)
 {
-	char path[128];
+	struct e2e_env at = e2e_env_on(&env, port);
 	struct http_resp r;
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s", loan_id);
-	ck_assert_int_eq(http_req(port, "GET", path, tok1, NULL, NULL, &r), 0);
+	e2e_get_loan(&at, tok1, "BANK1", loan_id, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	int s = (int)json_integer_value(e2e_json_at(r.json, "cooling_period_seconds"));
 	http_resp_free(&r);
