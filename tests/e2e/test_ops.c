@@ -8,6 +8,7 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/rawhttp.h"
 #include "support/testdb.h"
 
 #include <errno.h>
@@ -554,15 +555,7 @@ END_TEST
 /* A kept-alive HTTP/1.1 connection to 127.0.0.1:port; -1 on failure. */
 static int ka_connect(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	return rawhttp_connect(NULL, port);
 }
 
 static bool ka_send(int fd, const char *path)
@@ -571,35 +564,19 @@ static bool ka_send(int fd, const char *path)
 	int n = snprintf(req, sizeof req,
 	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
 	                 path, tok1);
-	return send(fd, req, (size_t)n, MSG_NOSIGNAL) == n;
+	return rawhttp_send(fd, req, (size_t)n);
 }
 
 /* Reads one response (head and Content-Length body) within timeout_ms into
  * buf; its status, or 0 when none came. */
 static int ka_read(int fd, char *buf, size_t size, long timeout_ms)
 {
-	size_t len = 0;
-	long long deadline = test_now_ms() + timeout_ms;
-	buf[0] = '\0';
-	while (len + 1 < size) {
-		long left = (long)(deadline - test_now_ms());
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return 0;
-		ssize_t r = recv(fd, buf + len, size - 1 - len, 0);
-		if (r <= 0)
-			return 0;
-		len += (size_t)r;
-		buf[len] = '\0';
-		char *end = strstr(buf, "\r\n\r\n");
-		if (!end)
-			continue;
-		const char *cl = strcasestr(buf, "\r\nContent-Length:");
-		size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-		if (len >= (size_t)(end + 4 - buf) + body)
-			return strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : 0;
-	}
-	return 0;
+	struct rawhttp_answer a;
+	rawhttp_read(fd, (int)timeout_ms, true, &a);
+	int st = rawhttp_complete(&a) ? rawhttp_status(a.data) : 0;
+	snprintf(buf, size, "%s", a.data);
+	rawhttp_free(&a);
+	return st;
 }
 
 START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_retry_after)
