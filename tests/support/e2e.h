@@ -158,7 +158,7 @@ struct e2e_loan {
 void e2e_loan_path(char *out, size_t size, const char *lender, const char *loan_id,
                    const char *act);
 
-/* The approval's JSON text, members in the contract's order: loan_id,
+/* The approval's JSON text, members in this order: loan_id,
  * borrower_iin, amount, currency (KZT), channel, secured,
  * first_time_borrower, approved_at, consent_at, then extra. Returns its
  * length; fails the test when it does not fit. */
