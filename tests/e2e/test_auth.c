@@ -20,25 +20,6 @@ static char *tok_cmp; /* compliance */
 static char *tok_aud; /* auditor */
 static char iin[13];  /* a borrower with a loan at each lender */
 
-static void approve_or_die(const char *token, const char *lender, const char *loan_id)
-{
-	char path[128], body[512];
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans", lender);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	struct http_resp r;
-	if (http_req(env.d.port, "POST", path, token, body, NULL, &r) != 0 || r.status != 201) {
-		fprintf(stderr, "auth setup: approval %s/%s: %d %s\n", lender, loan_id, r.status,
-		        r.body ? r.body : "");
-		e2e_stop(&env);
-		exit(EXIT_FAILURE);
-	}
-	http_resp_free(&r);
-}
-
 static void setup(void)
 {
 	e2e_start(&env, "auth", NULL);
@@ -49,9 +30,9 @@ static void setup(void)
 	tok_cmp = e2e_client_add(&env, "compliance1", "compliance", NULL);
 	tok_aud = e2e_client_add(&env, "auditor1", "auditor", NULL);
 	e2e_iin(iin, 4242);
-	approve_or_die(tok1, "BANK1", "A-1");
-	approve_or_die(tok2, "BANK2", "B-1");
-	approve_or_die(tok1, "BANK1", "A-2");
+	e2e_approve_or_exit(&env, tok1, "BANK1", "A-1", &(struct e2e_loan){.iin = iin});
+	e2e_approve_or_exit(&env, tok2, "BANK2", "B-1", &(struct e2e_loan){.iin = iin});
+	e2e_approve_or_exit(&env, tok1, "BANK1", "A-2", &(struct e2e_loan){.iin = iin});
 }
 
 static void teardown(void)

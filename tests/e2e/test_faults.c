@@ -337,16 +337,13 @@ static void loan_id_of(char *out, size_t size, const char *prefix, int t, int i)
 static void approval_body(char *out, size_t size, const char *prefix, int t, int i,
                           const char *consent_at)
 {
-	char iin[13], id[48], consent[64] = "";
-	e2e_iin(iin, (unsigned)(t * 1000 + i % 1000));
+	char id[48];
 	loan_id_of(id, sizeof id, prefix, t, i);
-	if (consent_at && *consent_at)
-		snprintf(consent, sizeof consent, ",\"consent_at\":\"%s\"", consent_at);
-	snprintf(out, size,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"" SMALL_AMOUNT "\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false%s}",
-	         id, iin, consent);
+	e2e_approval_body(
+	    out, size, id,
+	    &(struct e2e_loan){.iin_seed = (unsigned)(t * 1000 + i % 1000),
+	                       .amount = SMALL_AMOUNT,
+	                       .consent_at = consent_at && *consent_at ? consent_at : NULL});
 }
 
 static void op_path(char *out, size_t size, enum op op, const char *prefix, int t, int i)

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,87 +48,6 @@ static void teardown(void)
 
 /* ---- steps ---- */
 
-/* POST /v1/lenders/LENDER/loans; first_time is 1, 0, or -1 to leave it out. */
-static void approve(const char *token, const char *lender, const char *loan_id, unsigned seed,
-                    const char *amount, const char *channel, bool secured, int first_time,
-                    struct http_resp *out)
-{
-	char iin[13], path[128];
-	e2e_iin(iin, seed);
-	json_t *b =
-	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "loan_id", loan_id, "borrower_iin", iin,
-	              "amount", amount, "currency", "KZT", "channel", channel, "secured", secured);
-	if (first_time >= 0)
-		json_object_set_new(b, "first_time_borrower", json_boolean(first_time));
-	char *body = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans", lender);
-	e2e_call(&env, "POST", path, token, body, NULL, out);
-	free(body);
-	ck_assert_msg(out->status == 201, "approval of %s: %d %s", loan_id, out->status, out->body);
-}
-
-/* POST .../loans/ID/ACT with body; the answer must be 200. */
-static void act(const char *token, const char *lender, const char *loan_id, const char *what,
-                const char *body)
-{
-	char path[200];
-	struct http_resp r;
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans/%s/%s", lender, loan_id, what);
-	e2e_call(&env, "POST", path, token, body, NULL, &r);
-	ck_assert_msg(r.status == 200, "%s of %s: %d %s", what, loan_id, r.status, r.body);
-	http_resp_free(&r);
-}
-
-static void consent(const char *token, const char *lender, const char *loan_id)
-{
-	act(token, lender, loan_id, "consent", "{}");
-}
-
-static void disburse(const char *token, const char *lender, const char *loan_id,
-                     const char *idem_key, struct http_resp *out)
-{
-	char path[200], hdr[128] = "";
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans/%s/disbursement", lender, loan_id);
-	if (idem_key)
-		snprintf(hdr, sizeof hdr, "Idempotency-Key: %s\r\n", idem_key);
-	e2e_call(&env, "POST", path, token, "{}", idem_key ? hdr : NULL, out);
-}
-
-/* A repeat borrower's small online loan with consent: eligible at once. */
-static void eligible_loan(const char *token, const char *lender, const char *loan_id, unsigned seed)
-{
-	struct http_resp r;
-	approve(token, lender, loan_id, seed, SMALL_AMOUNT, "online", false, 0, &r);
-	http_resp_free(&r);
-	consent(token, lender, loan_id);
-	char path[200];
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans/%s", lender, loan_id);
-	e2e_call(&env, "GET", path, token, NULL, NULL, &r);
-	E2E_ASSERT_STATUS(&r, 200);
-	E2E_ASSERT_JSTR(r.json, "status", "eligible");
-	http_resp_free(&r);
-}
-
-/* Asserts that a JSON array holds exactly the given strings, in order
- * (NULL-terminated). */
-static void assert_strings(json_t *arr, const char *what, ...)
-{
-	va_list ap;
-	va_start(ap, what);
-	size_t i = 0;
-	char *dump = json_dumps(arr, JSON_COMPACT | JSON_ENCODE_ANY);
-	ck_assert_msg(json_is_array(arr), "%s: not an array: %s", what, dump ? dump : "(none)");
-	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++) {
-		const char *got = json_string_value(json_array_get(arr, i));
-		ck_assert_msg(got && strcmp(got, want) == 0, "%s: expected %s at %zu in %s", what,
-		              want, i, dump);
-	}
-	ck_assert_msg(json_array_size(arr) == i, "%s: expected %zu entries: %s", what, i, dump);
-	va_end(ap);
-	free(dump);
-}
-
 /* A refusal: 409, decision refused, the four fields, blockers as given. */
 #define ASSERT_REFUSED(resp, ...)                                                                  \
 	do {                                                                                       \
@@ -139,8 +57,8 @@ static void assert_strings(json_t *arr, const char *what, ...)
 		              (resp)->body);                                                       \
 		ck_assert_msg(e2e_json_at((resp)->json, "earliest_disbursement_at") != NULL,       \
 		              "no earliest_disbursement_at: %s", (resp)->body);                    \
-		assert_strings(e2e_json_at((resp)->json, "blockers"), "blockers", __VA_ARGS__,     \
-		               NULL);                                                              \
+		e2e_assert_strings(e2e_json_at((resp)->json, "blockers"), "blockers", __VA_ARGS__, \
+		                   NULL);                                                          \
 	} while (0)
 
 #define ASSERT_ALLOWED(resp)                                                                       \
@@ -180,29 +98,23 @@ static void assert_gate_invariants(void)
 	                 0);
 }
 
-/* Seconds of a Retry-After header, or -1 when absent. */
-static int retry_after(const struct http_resp *r)
-{
-	const char *v = http_header(r, "Retry-After");
-	return v ? atoi(v) : -1;
-}
-
 /* ---- cooling ---- */
 
 START_TEST(test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_allowed)
 {
 	struct http_resp r, ok, again;
-	approve(tok1, "BANK1", "COOL-1", 1, BIG_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "COOL-1",
+	            &(struct e2e_loan){.iin_seed = 1, .amount = BIG_AMOUNT}, &r);
 	ck_assert(json_is_true(e2e_json_at(r.json, "cooling_required")));
 	ck_assert_int_eq(json_integer_value(e2e_json_at(r.json, "cooling_period_seconds")),
 	                 COOLING_S);
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "COOL-1");
+	e2e_consent(&env, tok1, "BANK1", "COOL-1");
 
-	disburse(tok1, "BANK1", "COOL-1", NULL, &r);
+	e2e_disburse(&env, tok1, "BANK1", "COOL-1", NULL, &r);
 	ASSERT_REFUSED(&r, "cooling_period_active");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "cooling");
-	int ra = retry_after(&r);
+	int ra = e2e_retry_after(&r);
 	ck_assert_msg(ra >= 1 && ra <= COOLING_S, "Retry-After %d, want 1..%d", ra, COOLING_S);
 	const char *earliest = e2e_jstr(r.json, "earliest_disbursement_at");
 	const char *ends = e2e_jstr(r.json, "loan.cooling_ends_at");
@@ -218,12 +130,12 @@ START_TEST(test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_a
 	/* Wait as Retry-After says, then once more while it still cools. */
 	int refusals = 1;
 	test_sleep_ms(ra * 1000L + 100);
-	disburse(tok1, "BANK1", "COOL-1", NULL, &ok);
-	if (ok.status == 409 && retry_after(&ok) > 0) {
+	e2e_disburse(&env, tok1, "BANK1", "COOL-1", NULL, &ok);
+	if (ok.status == 409 && e2e_retry_after(&ok) > 0) {
 		http_resp_free(&ok);
 		refusals++;
 		test_sleep_ms(1100);
-		disburse(tok1, "BANK1", "COOL-1", NULL, &ok);
+		e2e_disburse(&env, tok1, "BANK1", "COOL-1", NULL, &ok);
 	}
 	ASSERT_ALLOWED(&ok);
 	ck_assert_ptr_null(http_header(&ok, "Retry-After"));
@@ -231,7 +143,7 @@ START_TEST(test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_a
 	              "paid out before the cooling period ended: %s", ok.body);
 
 	/* A second disbursement of the same loan: refused, already_disbursed. */
-	disburse(tok1, "BANK1", "COOL-1", NULL, &again);
+	e2e_disburse(&env, tok1, "BANK1", "COOL-1", NULL, &again);
 	ASSERT_REFUSED(&again, "already_disbursed");
 	E2E_ASSERT_JSTR(again.json, "loan.status", "disbursed");
 	ck_assert(json_is_null(e2e_json_at(again.json, "earliest_disbursement_at")));
@@ -250,11 +162,14 @@ START_TEST(test_missing_consent_and_visit_are_blockers_in_contract_order)
 {
 	struct http_resp r;
 	/* First-time, unsecured, online, cooled, no consent yet. */
-	approve(tok1, "BANK1", "ORDER-1", 2, BIG_AMOUNT, "online", false, 1, &r);
+	e2e_approve(&env, tok1, "BANK1", "ORDER-1",
+	            &(struct e2e_loan){
+	                .iin_seed = 2, .amount = BIG_AMOUNT, .first_time = E2E_FIRST_TIME_BORROWER},
+	            &r);
 	ck_assert(json_is_true(e2e_json_at(r.json, "in_person_required")));
 	http_resp_free(&r);
 
-	disburse(tok1, "BANK1", "ORDER-1", NULL, &r);
+	e2e_disburse(&env, tok1, "BANK1", "ORDER-1", NULL, &r);
 	ASSERT_REFUSED(&r, "consent_missing", "in_person_verification_missing");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "awaiting_consent");
 	ck_assert(json_is_null(e2e_json_at(r.json, "earliest_disbursement_at")));
@@ -262,8 +177,8 @@ START_TEST(test_missing_consent_and_visit_are_blockers_in_contract_order)
 	http_resp_free(&r);
 
 	/* Consent starts the clock; the missing visit still keeps earliest null. */
-	consent(tok1, "BANK1", "ORDER-1");
-	disburse(tok1, "BANK1", "ORDER-1", NULL, &r);
+	e2e_consent(&env, tok1, "BANK1", "ORDER-1");
+	e2e_disburse(&env, tok1, "BANK1", "ORDER-1", NULL, &r);
 	ASSERT_REFUSED(&r, "cooling_period_active", "in_person_verification_missing");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "cooling");
 	ck_assert(json_is_null(e2e_json_at(r.json, "earliest_disbursement_at")));
@@ -273,16 +188,16 @@ START_TEST(test_missing_consent_and_visit_are_blockers_in_contract_order)
 
 	/* The period passes; only the visit is left. */
 	test_sleep_ms(COOLING_S * 1000L + 200);
-	disburse(tok1, "BANK1", "ORDER-1", NULL, &r);
+	e2e_disburse(&env, tok1, "BANK1", "ORDER-1", NULL, &r);
 	ASSERT_REFUSED(&r, "in_person_verification_missing");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "awaiting_in_person");
 	ck_assert(json_is_null(e2e_json_at(r.json, "earliest_disbursement_at")));
 	ck_assert_ptr_null(http_header(&r, "Retry-After"));
 	http_resp_free(&r);
 
-	act(tok1, "BANK1", "ORDER-1", "in-person-verification",
-	    "{\"branch_id\":\"ALM-01\",\"officer_id\":\"OF-7\"}");
-	disburse(tok1, "BANK1", "ORDER-1", NULL, &r);
+	e2e_act_expect(&env, tok1, "BANK1", "ORDER-1", "in-person-verification",
+	               "{\"branch_id\":\"ALM-01\",\"officer_id\":\"OF-7\"}", 200);
+	e2e_disburse(&env, tok1, "BANK1", "ORDER-1", NULL, &r);
 	ASSERT_ALLOWED(&r);
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "ORDER-1", "disbursement_refused"), 3);
@@ -292,9 +207,10 @@ END_TEST
 START_TEST(test_consent_alone_missing_is_refused_without_retry_after)
 {
 	struct http_resp r;
-	approve(tok1, "BANK1", "NOCONS-1", 3, SMALL_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "NOCONS-1",
+	            &(struct e2e_loan){.iin_seed = 3, .amount = SMALL_AMOUNT}, &r);
 	http_resp_free(&r);
-	disburse(tok1, "BANK1", "NOCONS-1", NULL, &r);
+	e2e_disburse(&env, tok1, "BANK1", "NOCONS-1", NULL, &r);
 	ASSERT_REFUSED(&r, "consent_missing");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "awaiting_consent");
 	ck_assert(json_is_null(e2e_json_at(r.json, "earliest_disbursement_at")));
@@ -312,9 +228,12 @@ END_TEST
 START_TEST(test_refusal_writes_disbursement_refused_audit_event_with_blockers)
 {
 	struct http_resp r;
-	approve(tok1, "BANK1", "AUD-1", 4, BIG_AMOUNT, "online", false, 1, &r);
+	e2e_approve(&env, tok1, "BANK1", "AUD-1",
+	            &(struct e2e_loan){
+	                .iin_seed = 4, .amount = BIG_AMOUNT, .first_time = E2E_FIRST_TIME_BORROWER},
+	            &r);
 	http_resp_free(&r);
-	disburse(tok1, "BANK1", "AUD-1", NULL, &r);
+	e2e_disburse(&env, tok1, "BANK1", "AUD-1", NULL, &r);
 	ASSERT_REFUSED(&r, "consent_missing", "in_person_verification_missing");
 	http_resp_free(&r);
 	ck_assert_int_eq(
@@ -360,8 +279,8 @@ START_TEST(test_refusal_writes_disbursement_refused_audit_event_with_blockers)
 	ck_assert_msg(found != NULL, "no disbursement_refused event of AUD-1 in GET /v1/audit");
 	E2E_ASSERT_JSTR(found, "actor", "core1");
 	E2E_ASSERT_JSTR(found, "lender", "BANK1");
-	assert_strings(e2e_json_at(found, "detail.blockers"), "detail.blockers", "consent_missing",
-	               "in_person_verification_missing", NULL);
+	e2e_assert_strings(e2e_json_at(found, "detail.blockers"), "detail.blockers",
+	                   "consent_missing", "in_person_verification_missing", NULL);
 	json_decref(found);
 	free(aud);
 }
@@ -372,11 +291,16 @@ END_TEST
 START_TEST(test_secured_first_time_loan_needs_no_visit)
 {
 	struct http_resp r;
-	approve(tok1, "BANK1", "SEC-1", 5, SMALL_AMOUNT, "online", true, 1, &r);
+	e2e_approve(&env, tok1, "BANK1", "SEC-1",
+	            &(struct e2e_loan){.iin_seed = 5,
+	                               .amount = SMALL_AMOUNT,
+	                               .secured = true,
+	                               .first_time = E2E_FIRST_TIME_BORROWER},
+	            &r);
 	ck_assert(json_is_false(e2e_json_at(r.json, "in_person_required")));
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "SEC-1");
-	disburse(tok1, "BANK1", "SEC-1", NULL, &r);
+	e2e_consent(&env, tok1, "BANK1", "SEC-1");
+	e2e_disburse(&env, tok1, "BANK1", "SEC-1", NULL, &r);
 	ASSERT_ALLOWED(&r);
 	ck_assert(json_is_null(e2e_json_at(r.json, "loan.in_person_verified_at")));
 	http_resp_free(&r);
@@ -387,32 +311,41 @@ START_TEST(test_repeat_borrower_needs_no_visit)
 {
 	struct http_resp r;
 	/* Stated by the lender. */
-	approve(tok1, "BANK1", "REP-1", 6, SMALL_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "REP-1",
+	            &(struct e2e_loan){.iin_seed = 6, .amount = SMALL_AMOUNT}, &r);
 	ck_assert(json_is_false(e2e_json_at(r.json, "in_person_required")));
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "REP-1");
-	disburse(tok1, "BANK1", "REP-1", NULL, &r);
+	e2e_consent(&env, tok1, "BANK1", "REP-1");
+	e2e_disburse(&env, tok1, "BANK1", "REP-1", NULL, &r);
 	ASSERT_ALLOWED(&r);
 	http_resp_free(&r);
 
 	/* Left out: the paid-out REP-1 makes the same borrower a repeat one,
 	 * also at another lender ... */
-	approve(tok2, "BANK2", "REP-2", 6, SMALL_AMOUNT, "online", false, -1, &r);
+	e2e_approve(&env, tok2, "BANK2", "REP-2",
+	            &(struct e2e_loan){.iin_seed = 6,
+	                               .amount = SMALL_AMOUNT,
+	                               .first_time = E2E_FIRST_TIME_UNSTATED},
+	            &r);
 	ck_assert(json_is_false(e2e_json_at(r.json, "first_time_borrower")));
 	ck_assert(json_is_false(e2e_json_at(r.json, "in_person_required")));
 	http_resp_free(&r);
-	consent(tok2, "BANK2", "REP-2");
-	disburse(tok2, "BANK2", "REP-2", NULL, &r);
+	e2e_consent(&env, tok2, "BANK2", "REP-2");
+	e2e_disburse(&env, tok2, "BANK2", "REP-2", NULL, &r);
 	ASSERT_ALLOWED(&r);
 	http_resp_free(&r);
 
 	/* ... while a borrower with nothing paid out is first-time. */
-	approve(tok1, "BANK1", "REP-3", 7, SMALL_AMOUNT, "online", false, -1, &r);
+	e2e_approve(&env, tok1, "BANK1", "REP-3",
+	            &(struct e2e_loan){.iin_seed = 7,
+	                               .amount = SMALL_AMOUNT,
+	                               .first_time = E2E_FIRST_TIME_UNSTATED},
+	            &r);
 	ck_assert(json_is_true(e2e_json_at(r.json, "first_time_borrower")));
 	ck_assert(json_is_true(e2e_json_at(r.json, "in_person_required")));
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "REP-3");
-	disburse(tok1, "BANK1", "REP-3", NULL, &r);
+	e2e_consent(&env, tok1, "BANK1", "REP-3");
+	e2e_disburse(&env, tok1, "BANK1", "REP-3", NULL, &r);
 	ASSERT_REFUSED(&r, "in_person_verification_missing");
 	http_resp_free(&r);
 }
@@ -421,15 +354,20 @@ END_TEST
 START_TEST(test_branch_loan_is_not_cooled_and_counts_as_visited)
 {
 	struct http_resp r;
-	approve(tok1, "BANK1", "BR-1", 8, BIG_AMOUNT, "branch", false, 1, &r);
+	e2e_approve(&env, tok1, "BANK1", "BR-1",
+	            &(struct e2e_loan){.iin_seed = 8,
+	                               .amount = BIG_AMOUNT,
+	                               .channel = "branch",
+	                               .first_time = E2E_FIRST_TIME_BORROWER},
+	            &r);
 	ck_assert(json_is_false(e2e_json_at(r.json, "cooling_required")));
 	ck_assert(json_is_true(e2e_json_at(r.json, "in_person_required")));
 	ck_assert_msg(e2e_ts_parse(e2e_jstr(r.json, "in_person_verified_at")) ==
 	                  e2e_ts_parse(e2e_jstr(r.json, "approved_at")),
 	              "a branch loan is verified in person at approved_at: %s", r.body);
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "BR-1");
-	disburse(tok1, "BANK1", "BR-1", NULL, &r);
+	e2e_consent(&env, tok1, "BANK1", "BR-1");
+	e2e_disburse(&env, tok1, "BANK1", "BR-1", NULL, &r);
 	ASSERT_ALLOWED(&r);
 	http_resp_free(&r);
 }
@@ -438,9 +376,10 @@ END_TEST
 START_TEST(test_cancelled_loan_is_refused_and_never_paid)
 {
 	struct http_resp r;
-	eligible_loan(tok1, "BANK1", "CAN-1", 9);
-	act(tok1, "BANK1", "CAN-1", "cancellation", "{\"reason\":\"borrower changed mind\"}");
-	disburse(tok1, "BANK1", "CAN-1", NULL, &r);
+	e2e_eligible_loan(&env, tok1, "BANK1", "CAN-1", 9);
+	e2e_act_expect(&env, tok1, "BANK1", "CAN-1", "cancellation",
+	               "{\"reason\":\"borrower changed mind\"}", 200);
+	e2e_disburse(&env, tok1, "BANK1", "CAN-1", NULL, &r);
 	ASSERT_REFUSED(&r, "cancelled");
 	E2E_ASSERT_JSTR(r.json, "loan.status", "cancelled");
 	ck_assert(json_is_null(e2e_json_at(r.json, "earliest_disbursement_at")));
@@ -551,7 +490,7 @@ static void free_racers(struct racer *rs, int n)
 START_TEST(test_race_of_40_clients_for_one_loan_gives_exactly_one_allowed)
 {
 	static struct racer rs[RACERS];
-	eligible_loan(tok1, "BANK1", "RACE-1", 20);
+	e2e_eligible_loan(&env, tok1, "BANK1", "RACE-1", 20);
 	for (int i = 0; i < RACERS; i++)
 		racer_disburse(&rs[i], env.d.port, tok1, "BANK1", "RACE-1", NULL);
 	run_race(rs, RACERS);
@@ -573,7 +512,7 @@ START_TEST(test_race_across_two_daemons_on_one_database_gives_exactly_one_allowe
 	for (int round = 0; round < 3; round++) {
 		char loan_id[32];
 		snprintf(loan_id, sizeof loan_id, "RACE2-%d", round);
-		eligible_loan(tok1, "BANK1", loan_id, 30 + (unsigned)round);
+		e2e_eligible_loan(&env, tok1, "BANK1", loan_id, 30 + (unsigned)round);
 		for (int i = 0; i < RACERS; i++)
 			racer_disburse(&rs[i], i % 2 ? d2.port : env.d.port, tok1, "BANK1", loan_id,
 			               NULL);
@@ -595,7 +534,7 @@ START_TEST(test_races_for_several_loans_at_once_give_one_allowed_per_loan)
 	char ids[LOANS][32];
 	for (int l = 0; l < LOANS; l++) {
 		snprintf(ids[l], sizeof ids[l], "MULTI-%d", l);
-		eligible_loan(tok1, "BANK1", ids[l], 40 + (unsigned)l);
+		e2e_eligible_loan(&env, tok1, "BANK1", ids[l], 40 + (unsigned)l);
 	}
 	/* Interleaved, so that the loans' racers meet in every worker. */
 	for (int i = 0; i < LOANS * PER_LOAN; i++)
@@ -617,9 +556,10 @@ START_TEST(test_race_across_the_end_of_the_cooling_period_pays_once_and_never_ea
 {
 	static struct racer rs[RACERS];
 	struct http_resp r;
-	approve(tok1, "BANK1", "EDGE-1", 70, BIG_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "EDGE-1",
+	            &(struct e2e_loan){.iin_seed = 70, .amount = BIG_AMOUNT}, &r);
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "EDGE-1");
+	e2e_consent(&env, tok1, "BANK1", "EDGE-1");
 	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/EDGE-1", tok1, NULL, NULL, &r);
 	int64_t ends = e2e_ts_parse(e2e_jstr(r.json, "cooling_ends_at"));
 	http_resp_free(&r);
@@ -670,7 +610,7 @@ START_TEST(test_race_of_disbursement_and_cancellation_never_does_both)
 		struct racer rs[2];
 		char loan_id[32];
 		snprintf(loan_id, sizeof loan_id, "DVC-%d", round);
-		eligible_loan(tok1, "BANK1", loan_id, 60 + (unsigned)round);
+		e2e_eligible_loan(&env, tok1, "BANK1", loan_id, 60 + (unsigned)round);
 		racer_disburse(&rs[0], env.d.port, tok1, "BANK1", loan_id, NULL);
 		memset(&rs[1], 0, sizeof rs[1]);
 		rs[1].port = env.d.port;
@@ -706,15 +646,15 @@ END_TEST
 START_TEST(test_replay_of_allowed_disbursement_gives_same_decision_and_loan)
 {
 	struct http_resp first, again, nokey;
-	eligible_loan(tok1, "BANK1", "IDEM-A", 80);
-	disburse(tok1, "BANK1", "IDEM-A", "pay-IDEM-A-1", &first);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-A", 80);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-A", "pay-IDEM-A-1", &first);
 	ASSERT_ALLOWED(&first);
-	disburse(tok1, "BANK1", "IDEM-A", "pay-IDEM-A-1", &again);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-A", "pay-IDEM-A-1", &again);
 	ASSERT_ALLOWED(&again);
 	ck_assert_msg(json_equal(e2e_json_at(first.json, "loan"), e2e_json_at(again.json, "loan")),
 	              "replay differs:\n%s\n%s", first.body, again.body);
 	/* Without the key it is a new request, refused. */
-	disburse(tok1, "BANK1", "IDEM-A", NULL, &nokey);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-A", NULL, &nokey);
 	ASSERT_REFUSED(&nokey, "already_disbursed");
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "IDEM-A", "disbursement_allowed"), 1);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "IDEM-A", "disbursement_refused"), 1);
@@ -728,23 +668,24 @@ START_TEST(test_replay_of_refusal_is_byte_identical_even_after_the_loan_changed)
 {
 	struct http_resp first, again, paid, late;
 	struct http_resp r;
-	approve(tok1, "BANK1", "IDEM-R", 81, SMALL_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "IDEM-R",
+	            &(struct e2e_loan){.iin_seed = 81, .amount = SMALL_AMOUNT}, &r);
 	http_resp_free(&r);
-	disburse(tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &first);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &first);
 	ASSERT_REFUSED(&first, "consent_missing");
 
-	consent(tok1, "BANK1", "IDEM-R"); /* now eligible */
-	disburse(tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &again);
+	e2e_consent(&env, tok1, "BANK1", "IDEM-R"); /* now eligible */
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &again);
 	E2E_ASSERT_STATUS(&again, 409);
 	ck_assert_msg(again.body_len == first.body_len &&
 	                  memcmp(again.body, first.body, first.body_len) == 0,
 	              "replayed refusal differs:\n%s\n%s", first.body, again.body);
 
 	/* A new key is a new decision ... */
-	disburse(tok1, "BANK1", "IDEM-R", "pay-IDEM-R-2", &paid);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-R", "pay-IDEM-R-2", &paid);
 	ASSERT_ALLOWED(&paid);
 	/* ... and the old key still answers the old refusal. */
-	disburse(tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &late);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-R", "pay-IDEM-R-1", &late);
 	E2E_ASSERT_STATUS(&late, 409);
 	ck_assert_msg(late.body_len == first.body_len &&
 	                  memcmp(late.body, first.body, first.body_len) == 0,
@@ -761,16 +702,17 @@ END_TEST
 START_TEST(test_replay_of_cooling_refusal_keeps_body_and_sends_retry_after)
 {
 	struct http_resp r, first, again;
-	approve(tok1, "BANK1", "IDEM-C", 82, BIG_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "IDEM-C",
+	            &(struct e2e_loan){.iin_seed = 82, .amount = BIG_AMOUNT}, &r);
 	http_resp_free(&r);
-	consent(tok1, "BANK1", "IDEM-C");
-	disburse(tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &first);
+	e2e_consent(&env, tok1, "BANK1", "IDEM-C");
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &first);
 	ASSERT_REFUSED(&first, "cooling_period_active");
 	test_sleep_ms(600);
-	disburse(tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &again);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-C", "pay-IDEM-C", &again);
 	E2E_ASSERT_STATUS(&again, 409);
 	ck_assert_str_eq(again.body, first.body);
-	int ra = retry_after(&again);
+	int ra = e2e_retry_after(&again);
 	ck_assert_msg(ra >= 1 && ra <= COOLING_S, "replay Retry-After %d", ra);
 	http_resp_free(&first);
 	http_resp_free(&again);
@@ -780,11 +722,11 @@ END_TEST
 START_TEST(test_idempotency_key_reused_for_another_loan_is_422)
 {
 	struct http_resp a, b;
-	eligible_loan(tok1, "BANK1", "IDEM-K1", 83);
-	eligible_loan(tok1, "BANK1", "IDEM-K2", 84);
-	disburse(tok1, "BANK1", "IDEM-K1", "pay-once", &a);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-K1", 83);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-K2", 84);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-K1", "pay-once", &a);
 	ASSERT_ALLOWED(&a);
-	disburse(tok1, "BANK1", "IDEM-K2", "pay-once", &b);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-K2", "pay-once", &b);
 	E2E_ASSERT_ERROR(&b, 422, "validation_failed", "Idempotency-Key");
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "IDEM-K2", "disbursement_allowed"), 0);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "IDEM-K2", "disbursement_refused"), 0);
@@ -801,11 +743,11 @@ END_TEST
 START_TEST(test_idempotency_key_is_scoped_to_the_lender)
 {
 	struct http_resp a, b;
-	eligible_loan(tok1, "BANK1", "IDEM-S", 85);
-	eligible_loan(tok2, "BANK2", "IDEM-S", 86);
-	disburse(tok1, "BANK1", "IDEM-S", "same-key-other-lender", &a);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-S", 85);
+	e2e_eligible_loan(&env, tok2, "BANK2", "IDEM-S", 86);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-S", "same-key-other-lender", &a);
 	ASSERT_ALLOWED(&a);
-	disburse(tok2, "BANK2", "IDEM-S", "same-key-other-lender", &b);
+	e2e_disburse(&env, tok2, "BANK2", "IDEM-S", "same-key-other-lender", &b);
 	ASSERT_ALLOWED(&b);
 	E2E_ASSERT_JSTR(b.json, "loan.lender", "BANK2");
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK2", "IDEM-S", "disbursement_allowed"), 1);
@@ -820,8 +762,8 @@ START_TEST(test_idempotency_key_longer_than_64_characters_is_422)
 	char key[70];
 	memset(key, 'k', 65);
 	key[65] = '\0';
-	eligible_loan(tok1, "BANK1", "IDEM-L", 87);
-	disburse(tok1, "BANK1", "IDEM-L", key, &r);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-L", 87);
+	e2e_disburse(&env, tok1, "BANK1", "IDEM-L", key, &r);
 	E2E_ASSERT_ERROR(&r, 422, "validation_failed", "Idempotency-Key");
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "IDEM-L", "disbursement_allowed"), 0);
@@ -834,7 +776,7 @@ START_TEST(test_concurrent_requests_with_one_key_get_one_answer_and_one_decision
 	static struct racer rs[N];
 
 	/* An eligible loan: every racer gets the one allowed answer. */
-	eligible_loan(tok1, "BANK1", "IDEM-CC", 88);
+	e2e_eligible_loan(&env, tok1, "BANK1", "IDEM-CC", 88);
 	for (int i = 0; i < N; i++)
 		racer_disburse(&rs[i], env.d.port, tok1, "BANK1", "IDEM-CC", "pay-IDEM-CC");
 	run_race(rs, N);
@@ -859,7 +801,8 @@ START_TEST(test_concurrent_requests_with_one_key_get_one_answer_and_one_decision
 
 	/* A refused one: every racer gets the same refusal, decided once. */
 	struct http_resp r;
-	approve(tok1, "BANK1", "IDEM-CR", 89, SMALL_AMOUNT, "online", false, 0, &r);
+	e2e_approve(&env, tok1, "BANK1", "IDEM-CR",
+	            &(struct e2e_loan){.iin_seed = 89, .amount = SMALL_AMOUNT}, &r);
 	http_resp_free(&r);
 	for (int i = 0; i < N; i++)
 		racer_disburse(&rs[i], env.d.port, tok1, "BANK1", "IDEM-CR", "pay-IDEM-CR");

@@ -21,12 +21,10 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/rawhttp.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,33 +67,14 @@ static void raise_fd_limit(void)
 	}
 }
 
-static void approve(const char *loan_id, unsigned seed)
-{
-	char iin[13], body[512];
-	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	if (http_req(env.d.port, "POST", "/v1/lenders/BANK1/loans", tok, body, NULL, &r) != 0 ||
-	    r.status != 201) {
-		fprintf(stderr, "hostile: approval of %s: %d %s\n", loan_id, r.status,
-		        r.body ? r.body : "(no answer)");
-		exit(EXIT_FAILURE);
-	}
-	http_resp_free(&r);
-}
-
 static void setup(void)
 {
 	raise_fd_limit();
 	e2e_start(&env, "hostile", NULL);
 	e2e_lender_add(&env, "BANK1", "bank");
 	tok = e2e_client_add(&env, "core1", "lender", "BANK1");
-	approve("OK-1", 1);
-	approve("OK-2", 2);
+	e2e_approve_or_exit(&env, tok, "BANK1", "OK-1", &(struct e2e_loan){.iin_seed = 1});
+	e2e_approve_or_exit(&env, tok, "BANK1", "OK-2", &(struct e2e_loan){.iin_seed = 2});
 }
 
 static void teardown(void)
@@ -106,25 +85,11 @@ static void teardown(void)
 
 /* ---- raw connections ---- */
 
-struct answer {
-	char *data; /* NUL-terminated; may hold NULs */
-	size_t len;
-	bool closed; /* the daemon closed (or reset) the connection */
-};
-
+/* A connection to 127.0.0.1:port; fails the test when there is none. */
 static int raw_connect_to(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_msg(fd >= 0, "socket: %s", strerror(errno));
-	struct timeval tv = {.tv_sec = 3};
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int rc;
-	do
-		rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	while (rc != 0 && errno == EINTR);
-	ck_assert_msg(rc == 0, "connect: %s", strerror(errno));
+	int fd = rawhttp_connect(NULL, port);
+	ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
 	return fd;
 }
 
@@ -133,103 +98,19 @@ static int raw_connect(void)
 	return raw_connect_to(env.d.port);
 }
 
-/* False when the daemon closed or reset the connection before all was sent. */
-static bool send_bytes(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		c += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-/* Whether a holds a whole answer (head and Content-Length body). */
-static bool answer_complete(const struct answer *a)
-{
-	const char *end = a->len ? memmem(a->data, a->len, "\r\n\r\n", 4) : NULL;
-	if (!end)
-		return false;
-	const char *cl = strcasestr(a->data, "\r\nContent-Length:");
-	if (!cl || cl > end)
-		return false;
-	size_t body = (size_t)(end + 4 - a->data);
-	return a->len >= body + strtoul(cl + 17, NULL, 10);
-}
-
-/* Reads until the daemon closes the connection, timeout_ms pass, or (with
- * until_complete) a whole answer is in. */
-static void read_answer(int fd, int timeout_ms, bool until_complete, struct answer *a)
-{
-	size_t cap = 1 << 16;
-	memset(a, 0, sizeof *a);
-	a->data = malloc(cap);
-	ck_assert_ptr_nonnull(a->data);
-	a->data[0] = '\0';
-	long long deadline = test_now_ms() + timeout_ms;
-	for (;;) {
-		if (until_complete && answer_complete(a))
-			return;
-		long long left = deadline - test_now_ms();
-		if (left <= 0)
-			return;
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int n = poll(&p, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		if (a->len + 1 >= cap) {
-			if (cap >= (1u << 22))
-				return;
-			cap *= 2;
-			a->data = realloc(a->data, cap);
-			ck_assert_ptr_nonnull(a->data);
-		}
-		ssize_t r = recv(fd, a->data + a->len, cap - a->len - 1, MSG_DONTWAIT);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (r <= 0) {
-			a->closed = true;
-			return;
-		}
-		a->len += (size_t)r;
-		a->data[a->len] = '\0';
-	}
-}
-
-static void answer_free(struct answer *a)
-{
-	free(a->data);
-	memset(a, 0, sizeof *a);
-}
-
 /* Sends raw on a fresh connection, reads the answer for at most wait_ms
  * (until the daemon closes), closes. */
-static void attack(const void *raw, size_t len, int wait_ms, struct answer *a)
+static void attack(const void *raw, size_t len, int wait_ms, struct rawhttp_answer *a)
 {
 	int fd = raw_connect();
-	send_bytes(fd, raw, len); /* an early close shows in the answer */
-	read_answer(fd, wait_ms, false, a);
+	rawhttp_send(fd, raw, len); /* an early close shows in the answer */
+	rawhttp_read(fd, wait_ms, false, a);
 	close(fd);
-}
-
-/* The status of the first answer, 0 when there is none (or not HTTP). */
-static int status_of(const struct answer *a)
-{
-	if (a->len < 12 || strncmp(a->data, "HTTP/1.", 7) != 0)
-		return 0;
-	return atoi(a->data + 9);
 }
 
 /* Status lines with a 2xx anywhere in the answer (pipelining may give more
  * than one answer). */
-static int count_2xx(const struct answer *a)
+static int count_2xx(const struct rawhttp_answer *a)
 {
 	int n = 0;
 	for (size_t i = 0; i + 10 <= a->len; i++)
@@ -240,9 +121,9 @@ static int count_2xx(const struct answer *a)
 }
 
 /* One line for the log of what the daemon did. */
-static void report(const char *what, const struct answer *a)
+static void report(const char *what, const struct rawhttp_answer *a)
 {
-	int st = status_of(a);
+	int st = rawhttp_status(a->data);
 	if (st)
 		fprintf(stderr, "hostile: %s: %d (%s body)%s\n", what, st,
 		        strstr(a->data, "\r\n\r\n{") ? "JSON" : "non-JSON",
@@ -254,13 +135,13 @@ static void report(const char *what, const struct answer *a)
 
 /* 4xx (501/505 for a method/version nobody serves), closed, or silent; never
  * a 2xx. */
-static void assert_refused(const char *what, const struct answer *a)
+static void assert_refused(const char *what, const struct rawhttp_answer *a)
 {
 	report(what, a);
 	ck_assert_msg(count_2xx(a) == 0, "%s: answered 2xx:\n%.400s", what, a->data);
 	if (a->len == 0)
 		return;
-	int st = status_of(a);
+	int st = rawhttp_status(a->data);
 	ck_assert_msg(st != 0, "%s: an answer that is not HTTP: %.80s", what, a->data);
 	ck_assert_msg((st >= 400 && st < 500) || st == 501 || st == 505, "%s: answered %d:\n%.400s",
 	              what, st, a->data);
@@ -307,18 +188,18 @@ static void assert_serving(const char *after)
 	                 tok);
 	long long t0 = test_now_ms();
 	int fd = raw_connect();
-	send_bytes(fd, req, (size_t)n);
-	struct answer a;
-	read_answer(fd, SERVE_MS, true, &a);
+	rawhttp_send(fd, req, (size_t)n);
+	struct rawhttp_answer a;
+	rawhttp_read(fd, SERVE_MS, true, &a);
 	close(fd);
 	long long took = test_now_ms() - t0;
-	bool ok = answer_complete(&a) && status_of(&a) == 200 &&
+	bool ok = rawhttp_complete(&a) && rawhttp_status(a.data) == 200 &&
 	          strstr(a.data, "\"loan_id\":\"OK-1\"") != NULL;
 	ck_assert_msg(ok && took <= SERVE_MS,
 	              "after %s: a normal request got %d after %lld ms (want 200 with OK-1 within "
 	              "%d ms): %.300s",
-	              after, status_of(&a), took, SERVE_MS, a.data);
-	answer_free(&a);
+	              after, rawhttp_status(a.data), took, SERVE_MS, a.data);
+	rawhttp_free(&a);
 }
 
 /* Sends raw on a fresh connection (attack()): refused, and then the daemon
@@ -326,10 +207,10 @@ static void assert_serving(const char *after)
 static void refused_attack(const char *what, const void *raw, size_t len, int wait_ms,
                            const char *after)
 {
-	struct answer a;
+	struct rawhttp_answer a;
 	attack(raw, len, wait_ms, &a);
 	assert_refused(what, &a);
-	answer_free(&a);
+	rawhttp_free(&a);
 	assert_serving(after ? after : what);
 }
 
@@ -350,7 +231,7 @@ static size_t consent_req(char *out, size_t size, const char *loan_id, const cha
 /* A loan awaiting consent, for an attack to carry a consent to. */
 static void target_loan(const char *loan_id, unsigned seed)
 {
-	approve(loan_id, seed);
+	e2e_approve(&env, tok, "BANK1", loan_id, &(struct e2e_loan){.iin_seed = seed}, NULL);
 }
 
 /* The consent an attack carried did not happen. */
@@ -370,12 +251,12 @@ static void framing_attack(const char *what, const char *loan_id, unsigned seed,
                            const char *framing, const char *body, int wait_ms)
 {
 	char req[4096];
-	struct answer a;
+	struct rawhttp_answer a;
 	target_loan(loan_id, seed);
 	size_t n = consent_req(req, sizeof req, loan_id, framing, body);
 	attack(req, n, wait_ms, &a);
 	assert_refused(what, &a);
-	answer_free(&a);
+	rawhttp_free(&a);
 	assert_untouched(loan_id);
 	assert_serving(what);
 }
@@ -390,17 +271,17 @@ static void framing_probe(const char *what, const char *loan_id, unsigned seed, 
                           const char *body, int wait_ms, char **fails)
 {
 	char req[4096], why[256] = "";
-	struct answer a;
+	struct rawhttp_answer a;
 	target_loan(loan_id, seed);
 	size_t n = consent_req(req, sizeof req, loan_id, framing, body);
 	attack(req, n, wait_ms, &a);
 	report(what, &a);
-	int st = status_of(&a);
+	int st = rawhttp_status(a.data);
 	if (count_2xx(&a) > 0)
 		snprintf(why, sizeof why, "answered %d", st);
 	else if (a.len > 0 && !((st >= 400 && st < 500) || st == 501 || st == 505))
 		snprintf(why, sizeof why, "answered %d", st);
-	answer_free(&a);
+	rawhttp_free(&a);
 	if (e2e_audit_count(&env, "BANK1", loan_id, "consent_recorded") != 0) {
 		size_t l = strlen(why);
 		snprintf(why + l, sizeof why - l, "%sthe consent of %s was recorded",
@@ -440,7 +321,7 @@ START_TEST(test_binary_noise_is_refused)
 {
 	enum { N = 8192 };
 	static unsigned char raw[N + 1024];
-	struct answer a;
+	struct rawhttp_answer a;
 	target_loan("T-NOISE", 10);
 
 	/* Noise alone, twice (the second with more line ends and NULs). */
@@ -470,9 +351,9 @@ START_TEST(test_binary_noise_is_refused)
 	noise(raw + n, 4096, 7);
 	attack(raw, n + 4096, 2000, &a);
 	assert_refused("noise as the JSON body", &a);
-	ck_assert_msg(status_of(&a) == 400, "noise as a JSON body: %d, want 400 malformed_json",
-	              status_of(&a));
-	answer_free(&a);
+	ck_assert_msg(rawhttp_status(a.data) == 400,
+	              "noise as a JSON body: %d, want 400 malformed_json", rawhttp_status(a.data));
+	rawhttp_free(&a);
 	assert_untouched("T-NOISE");
 	assert_serving("noise as the JSON body");
 }
@@ -536,15 +417,15 @@ START_TEST(test_1000_small_headers_get_a_correct_answer_or_a_4xx)
 	for (int i = 0; i < 1000; i++)
 		n += sprintf(raw + n, "a%03d:1\r\n", i);
 	n += sprintf(raw + n, "Connection: close\r\n\r\n");
-	struct answer a;
+	struct rawhttp_answer a;
 	attack(raw, (size_t)n, 3000, &a);
 	free(raw);
 	report("1000 headers, 8 KB", &a);
-	int st = status_of(&a);
+	int st = rawhttp_status(a.data);
 	ck_assert_msg((st == 200 && strstr(a.data, "\"loan_id\":\"OK-2\"")) ||
 	                  (st >= 400 && st < 500),
 	              "1000 small headers: %d: %.300s", st, a.data);
-	answer_free(&a);
+	rawhttp_free(&a);
 	assert_serving("1000 headers, 8 KB");
 }
 END_TEST
@@ -588,17 +469,17 @@ static void half_close_attack(const char *what, const char *loan_id, unsigned se
                               const char *framing)
 {
 	char req[4096];
-	struct answer a;
+	struct rawhttp_answer a;
 	target_loan(loan_id, seed);
 	size_t n = consent_req(req, sizeof req, loan_id, framing, "{}");
 	int fd = raw_connect();
-	send_bytes(fd, req, n);
+	rawhttp_send(fd, req, n);
 	test_sleep_ms(200);
 	shutdown(fd, SHUT_WR); /* the client is done: the promised body never comes */
-	read_answer(fd, 2000, false, &a);
+	rawhttp_read(fd, 2000, false, &a);
 	close(fd);
 	assert_refused(what, &a);
-	answer_free(&a);
+	rawhttp_free(&a);
 	assert_untouched(loan_id);
 	assert_serving(what);
 }
@@ -614,7 +495,7 @@ START_TEST(test_huge_content_length_with_a_tiny_body_then_close_decides_nothing)
 	target_loan("T-CL-GONE", 42);
 	size_t n = consent_req(req, sizeof req, "T-CL-GONE", "Content-Length: 60000\r\n", "{}");
 	int fd = raw_connect();
-	send_bytes(fd, req, n);
+	rawhttp_send(fd, req, n);
 	close(fd);
 	test_sleep_ms(200);
 	assert_untouched("T-CL-GONE");
@@ -653,12 +534,13 @@ START_TEST(test_chunk_larger_than_max_body_bytes_is_413)
 	memcpy(raw + n + N - 2, "{}", 2);
 	n += N;
 	n += (size_t)sprintf(raw + n, "\r\n0\r\n\r\n");
-	struct answer a;
+	struct rawhttp_answer a;
 	attack(raw, n, 3000, &a);
 	free(raw);
 	assert_refused("one chunk of 100 KiB", &a);
-	ck_assert_msg(status_of(&a) == 413, "one chunk of 100 KiB: %d, want 413", status_of(&a));
-	answer_free(&a);
+	ck_assert_msg(rawhttp_status(a.data) == 413, "one chunk of 100 KiB: %d, want 413",
+	              rawhttp_status(a.data));
+	rawhttp_free(&a);
 	assert_untouched("T-TE-BIG");
 	assert_serving("one chunk of 100 KiB");
 
@@ -675,17 +557,17 @@ START_TEST(test_unterminated_chunked_body_decides_nothing_and_others_are_served)
 	size_t n = consent_req(req, sizeof req, "T-TE-OPEN", "Transfer-Encoding: chunked\r\n",
 	                       "2\r\n{}\r\n");
 	int fd = raw_connect();
-	send_bytes(fd, req, n);
+	rawhttp_send(fd, req, n);
 	/* Held open without the last chunk; others are served meanwhile. */
 	for (int i = 0; i < 3; i++) {
 		test_sleep_ms(500);
 		assert_serving("an unterminated chunked body (held open)");
 	}
-	struct answer a;
-	read_answer(fd, 100, false, &a);
+	struct rawhttp_answer a;
+	rawhttp_read(fd, 100, false, &a);
 	close(fd);
 	assert_refused("unterminated chunked body, held 1.5 s", &a);
-	answer_free(&a);
+	rawhttp_free(&a);
 	test_sleep_ms(100);
 	assert_untouched("T-TE-OPEN");
 	assert_serving("an unterminated chunked body");
@@ -739,7 +621,7 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 	int served = 0;
 	for (int step = 0; step < STEPS && (size_t)step < n; step++) {
 		for (int i = 0; i < CONNS; i++)
-			send_bytes(fds[i], req + step, 1);
+			rawhttp_send(fds[i], req + step, 1);
 		if (step % 5 == 4) {
 			assert_serving("slowloris (trickling)");
 			served++;
@@ -750,12 +632,12 @@ START_TEST(test_slowloris_trickling_one_byte_per_100_ms_does_not_stop_others)
 	}
 	int answered = 0;
 	for (int i = 0; i < CONNS; i++) {
-		struct answer a;
-		read_answer(fds[i], 10, false, &a);
+		struct rawhttp_answer a;
+		rawhttp_read(fds[i], 10, false, &a);
 		close(fds[i]);
 		answered += a.len > 0;
 		ck_assert_msg(count_2xx(&a) == 0, "a trickled request was answered 2xx");
-		answer_free(&a);
+		rawhttp_free(&a);
 	}
 	fprintf(stderr,
 	        "hostile: slowloris: %d connections x %d bytes in %lld ms; %d normal requests "
@@ -782,32 +664,33 @@ START_TEST(test_ambiguous_framing_gets_400_bad_request_and_a_closed_connection)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char req[4096];
-		struct answer a;
+		struct rawhttp_answer a;
 		target_loan(cases[i].loan_id, 200 + (unsigned)i);
 		size_t n =
 		    consent_req(req, sizeof req, cases[i].loan_id, cases[i].framing, cases[i].body);
 		attack(req, n, 3000, &a);
-		ck_assert_msg(status_of(&a) == 400, "%s: answered %d: %s", cases[i].what,
-		              status_of(&a), a.data);
+		ck_assert_msg(rawhttp_status(a.data) == 400, "%s: answered %d: %s", cases[i].what,
+		              rawhttp_status(a.data), a.data);
 		ck_assert_msg(strstr(a.data, "\"bad_request\"") != NULL, "%s: %s", cases[i].what,
 		              a.data);
 		ck_assert_msg(strcasestr(a.data, "\r\nConnection: close\r\n") != NULL, "%s: %s",
 		              cases[i].what, a.data);
 		ck_assert_msg(a.closed, "%s: the connection stayed open", cases[i].what);
-		answer_free(&a);
+		rawhttp_free(&a);
 		assert_untouched(cases[i].loan_id);
 	}
 	/* Content-Length with a chunked body: libevent refuses it before
 	 * coolingd sees it, with its own plain 400, and closes */
 	char req[4096];
-	struct answer a;
+	struct rawhttp_answer a;
 	target_loan("T-FR-BOTH", 210);
 	size_t n = consent_req(req, sizeof req, "T-FR-BOTH",
 	                       "Content-Length: 7\r\nTransfer-Encoding: chunked\r\n",
 	                       "2\r\n{}\r\n0\r\n\r\n");
 	attack(req, n, 3000, &a);
-	ck_assert_msg(status_of(&a) == 400 && a.closed, "Content-Length and chunked: %s", a.data);
-	answer_free(&a);
+	ck_assert_msg(rawhttp_status(a.data) == 400 && a.closed, "Content-Length and chunked: %s",
+	              a.data);
+	rawhttp_free(&a);
 	assert_untouched("T-FR-BOTH");
 	assert_serving("ambiguous framing");
 }
@@ -822,11 +705,11 @@ START_TEST(test_request_deadline_runs_again_after_an_answer_on_a_kept_alive_conn
 	ck_assert(daemon_start(&d, env.db_url, short_timeout));
 	int fd = raw_connect_to(d.port);
 	static const char first[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-	ck_assert(send_bytes(fd, first, sizeof first - 1));
-	struct answer a;
-	read_answer(fd, 2000, true, &a);
-	ck_assert_msg(status_of(&a) == 200 && !a.closed, "first request: %s", a.data);
-	answer_free(&a);
+	ck_assert(rawhttp_send(fd, first, sizeof first - 1));
+	struct rawhttp_answer a;
+	rawhttp_read(fd, 2000, true, &a);
+	ck_assert_msg(rawhttp_status(a.data) == 200 && !a.closed, "first request: %s", a.data);
+	rawhttp_free(&a);
 	/* the second request's head, one byte per 100 ms, never finished */
 	static const char second[] =
 	    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: aaaaaaaaaaaaa"
@@ -836,7 +719,7 @@ START_TEST(test_request_deadline_runs_again_after_an_answer_on_a_kept_alive_conn
 		char buf[256];
 		ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    !send_bytes(fd, &second[i], 1)) {
+		    !rawhttp_send(fd, &second[i], 1)) {
 			closed_ms = test_now_ms() - t0;
 			break;
 		}
@@ -866,8 +749,8 @@ START_TEST(test_slow_client_is_cut_off_after_request_timeout)
 	 * body one byte per 100 ms; c (the control): part of a head, then
 	 * silence, which request_timeout does cut off */
 	int fd[3] = {raw_connect_to(d.port), raw_connect_to(d.port), raw_connect_to(d.port)};
-	send_bytes(fd[1], post, pn);
-	send_bytes(fd[2], head, 10);
+	rawhttp_send(fd[1], post, pn);
+	rawhttp_send(fd[2], head, 10);
 	long long t0 = test_now_ms(), closed_ms[3] = {-1, -1, -1};
 	for (int step = 0; step < STEPS; step++) {
 		for (int c = 0; c < 3; c++) {
@@ -878,7 +761,7 @@ START_TEST(test_slow_client_is_cut_off_after_request_timeout)
 			ssize_t r = recv(fd[c], buf, sizeof buf, MSG_DONTWAIT);
 			/* closed, reset, or an answer (408, say): cut off */
 			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-			    (c < 2 && !send_bytes(fd[c], &byte, 1)))
+			    (c < 2 && !rawhttp_send(fd[c], &byte, 1)))
 				closed_ms[c] = test_now_ms() - t0;
 		}
 		if (closed_ms[0] >= 0 && closed_ms[1] >= 0 && closed_ms[2] >= 0)
@@ -933,15 +816,15 @@ START_TEST(test_1000_idle_connections_do_not_stop_others)
 	                         "Connection: close\r\n\r\n";
 	int ok = 0;
 	for (int i = 0; i < n; i += n / 10) {
-		struct answer a;
+		struct rawhttp_answer a;
 		long long s = test_now_ms();
-		send_bytes(fds[i], hz, sizeof hz - 1);
-		read_answer(fds[i], SERVE_MS, true, &a);
-		ck_assert_msg(status_of(&a) == 200 && test_now_ms() - s <= SERVE_MS,
-		              "idle connection %d: %d after %lld ms", i, status_of(&a),
+		rawhttp_send(fds[i], hz, sizeof hz - 1);
+		rawhttp_read(fds[i], SERVE_MS, true, &a);
+		ck_assert_msg(rawhttp_status(a.data) == 200 && test_now_ms() - s <= SERVE_MS,
+		              "idle connection %d: %d after %lld ms", i, rawhttp_status(a.data),
 		              test_now_ms() - s);
 		ok++;
-		answer_free(&a);
+		rawhttp_free(&a);
 	}
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
@@ -965,14 +848,14 @@ START_TEST(test_pipelined_requests_are_both_answered_in_order)
 	                 "GET /v1/lenders/BANK1/loans/OK-2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                 "Authorization: Bearer %s\r\nConnection: close\r\n\r\n",
 	                 tok, tok);
-	struct answer a;
+	struct rawhttp_answer a;
 	attack(raw, (size_t)n, 3000, &a);
 	report("two pipelined GETs", &a);
 	const char *first = strstr(a.data, "\"loan_id\":\"OK-1\"");
 	const char *second = strstr(a.data, "\"loan_id\":\"OK-2\"");
 	ck_assert_msg(count_2xx(&a) == 2 && first && second && first < second,
 	              "pipelined: not two 200s with OK-1 then OK-2:\n%s", a.data);
-	answer_free(&a);
+	rawhttp_free(&a);
 
 	/* A write, then a read of what it wrote, in one segment. */
 	target_loan("T-PIPE", 100);
@@ -992,7 +875,7 @@ START_TEST(test_pipelined_requests_are_both_answered_in_order)
 	get = get ? strstr(get, "HTTP/1.1 ") : NULL;
 	ck_assert_msg(count_2xx(&a) == 2 && get && strstr(get, "\"status\":\"eligible\""),
 	              "pipelined consent then GET: the GET did not see the consent:\n%s", a.data);
-	answer_free(&a);
+	rawhttp_free(&a);
 	assert_serving("pipelined requests");
 }
 END_TEST

@@ -18,17 +18,13 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/rawhttp.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNECTIONS  50
@@ -63,119 +59,21 @@ static void teardown(void)
 	free(tok);
 }
 
-/* A TCP connection from src (NULL: any) to 127.0.0.1:port; -1 on failure. */
-static int connect_from(const char *src, int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (src != NULL) {
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-		inet_pton(AF_INET, src, &sa.sin_addr);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-			close(fd);
-			return -1;
-		}
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static bool send_all(int fd, const char *s, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		s += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* Reads until the server closes or timeout_ms passes: the bytes read
  * (malloc'd, NUL-terminated). *closed tells which. */
 static char *read_until_close(int fd, int timeout_ms, bool *closed)
 {
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	ck_assert_ptr_nonnull(buf);
-	buf[0] = '\0';
-	*closed = false;
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long elapsed =
-		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (elapsed >= timeout_ms)
-			break;
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int r = poll(&p, 1, (int)(timeout_ms - elapsed));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (len + 4096 + 1 > cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-		ssize_t n = recv(fd, buf + len, 4096, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*closed = true;
-			break;
-		}
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
-	return buf;
-}
-
-/* The status of an HTTP response ("HTTP/1.1 NNN ..."), 0 when there is none. */
-static int status_of(const char *resp)
-{
-	int st = 0;
-	if (sscanf(resp, "HTTP/1.%*d %d", &st) != 1)
-		return 0;
-	return st;
-}
-
-/* A header's value in a raw response, copied to out; false when absent. */
-static bool header_of(const char *resp, const char *name, char *out, size_t size)
-{
-	size_t n = strlen(name);
-	for (const char *p = strstr(resp, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2;
-		if (line[0] == '\r')
-			break; /* end of the head */
-		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-			const char *v = line + n + 1;
-			while (*v == ' ')
-				v++;
-			size_t k = strcspn(v, "\r\n");
-			snprintf(out, size, "%.*s", (int)k, v);
-			return true;
-		}
-	}
-	return false;
+	struct rawhttp_answer a;
+	rawhttp_read(fd, timeout_ms, false, &a);
+	*closed = a.closed;
+	return a.data;
 }
 
 /* One request from src with Connection: close: the raw response
  * (malloc'd, "" when none came within 5 s). */
 static char *request_from(const char *src, const char *method, const char *path, const char *token)
 {
-	int fd = connect_from(src, env.d.port);
+	int fd = rawhttp_connect(src, env.d.port);
 	ck_assert_msg(fd >= 0, "connect from %s: %s", src ? src : "any", strerror(errno));
 	char req[1024];
 	int n = snprintf(req, sizeof req,
@@ -183,7 +81,7 @@ static char *request_from(const char *src, const char *method, const char *path,
 	                 "Connection: close\r\n\r\n",
 	                 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
 	                 token ? "\r\n" : "");
-	ck_assert(send_all(fd, req, (size_t)n));
+	ck_assert(rawhttp_send(fd, req, (size_t)n));
 	bool closed;
 	char *resp = read_until_close(fd, 5000, &closed);
 	close(fd);
@@ -194,7 +92,7 @@ START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 {
 	int idle[MAX_CONNECTIONS];
 	for (int i = 0; i < MAX_CONNECTIONS; i++) {
-		idle[i] = connect_from(NULL, env.d.port);
+		idle[i] = rawhttp_connect(NULL, env.d.port);
 		ck_assert_msg(idle[i] >= 0, "idle connection %d: %s", i, strerror(errno));
 	}
 	/* let the workers accept them all */
@@ -204,11 +102,11 @@ START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 
 	/* The 51st connects (the kernel's backlog holds it) but nobody
 	 * accepts it: no answer within a second. */
-	int extra = connect_from(NULL, env.d.port);
+	int extra = rawhttp_connect(NULL, env.d.port);
 	ck_assert_int_ge(extra, 0);
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                          "Connection: close\r\n\r\n";
-	ck_assert(send_all(extra, get, strlen(get)));
+	ck_assert(rawhttp_send(extra, get, strlen(get)));
 	bool closed;
 	char *resp = read_until_close(extra, 1000, &closed);
 	ck_assert_msg(resp[0] == '\0' && !closed, "the 51st connection got an answer: %s", resp);
@@ -219,7 +117,7 @@ START_TEST(test_at_max_connections_new_ones_wait_until_some_close)
 	for (int i = 0; i < 10; i++)
 		close(idle[i]);
 	resp = read_until_close(extra, 5000, &closed);
-	ck_assert_msg(status_of(resp) == 200, "the waiting connection got: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 200, "the waiting connection got: %s", resp);
 	free(resp);
 	close(extra);
 	struct http_resp r;
@@ -303,54 +201,54 @@ START_TEST(test_failed_authentications_from_one_address_get_429_until_the_window
 	for (int i = 0; i < AUTH_FAILURES - 1; i++) {
 		bad_token(bad, i);
 		resp = request_from("127.0.0.1", "GET", path, bad);
-		ck_assert_msg(status_of(resp) == 401, "bad token %d: %s", i, resp);
+		ck_assert_msg(rawhttp_status(resp) == 401, "bad token %d: %s", i, resp);
 		free(resp);
 	}
 	resp = request_from("127.0.0.1", "GET", path, tok);
-	ck_assert_msg(status_of(resp) == 404, "good token after 29 failures: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 404, "good token after 29 failures: %s", resp);
 	free(resp);
 
 	/* the 30th failure is still a 401 ... */
 	bad_token(bad, 99);
 	resp = request_from("127.0.0.1", "GET", path, bad);
-	ck_assert_msg(status_of(resp) == 401, "30th bad token: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 401, "30th bad token: %s", resp);
 	free(resp);
 
 	/* ... then anything with an Authorization header is 429, even a good
 	 * token, with Retry-After: the seconds left in the window */
 	resp = request_from("127.0.0.1", "GET", path, tok);
-	ck_assert_msg(status_of(resp) == 429, "good token after 30 failures: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 429, "good token after 30 failures: %s", resp);
 	ck_assert_msg(strstr(resp, "\"too_many_requests\"") != NULL, "body: %s", resp);
 	char retry[32];
-	ck_assert_msg(header_of(resp, "Retry-After", retry, sizeof retry), "no Retry-After: %s",
-	              resp);
+	ck_assert_msg(rawhttp_header(resp, "Retry-After", retry, sizeof retry),
+	              "no Retry-After: %s", resp);
 	int retry_s = atoi(retry);
 	ck_assert_msg(retry_s >= 1 && retry_s <= AUTH_WINDOW_S, "Retry-After: %s", retry);
 	free(resp);
 	bad_token(bad, 100);
 	resp = request_from("127.0.0.1", "GET", path, bad);
-	ck_assert_msg(status_of(resp) == 429, "bad token while blocked: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 429, "bad token while blocked: %s", resp);
 	free(resp);
 	ck_assert(e2e_file_has_line(env.d.log_path, "too many failed authentications", NULL));
 
 	/* requests without Authorization are not affected */
 	resp = request_from("127.0.0.1", "GET", "/healthz", NULL);
-	ck_assert_msg(status_of(resp) == 200, "healthz while blocked: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 200, "healthz while blocked: %s", resp);
 	free(resp);
 
 	/* nor is another source address */
 	resp = request_from("127.0.0.2", "GET", path, tok);
-	ck_assert_msg(status_of(resp) == 404, "from 127.0.0.2: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 404, "from 127.0.0.2: %s", resp);
 	free(resp);
 	bad_token(bad, 101);
 	resp = request_from("127.0.0.2", "GET", path, bad);
-	ck_assert_msg(status_of(resp) == 401, "bad token from 127.0.0.2: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 401, "bad token from 127.0.0.2: %s", resp);
 	free(resp);
 
 	/* once the window has passed, the good token works again */
 	test_sleep_ms(retry_s * 1000L + 300);
 	resp = request_from("127.0.0.1", "GET", path, tok);
-	ck_assert_msg(status_of(resp) == 404, "good token after the window: %s", resp);
+	ck_assert_msg(rawhttp_status(resp) == 404, "good token after the window: %s", resp);
 	free(resp);
 }
 END_TEST

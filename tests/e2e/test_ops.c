@@ -8,6 +8,7 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/rawhttp.h"
 #include "support/testdb.h"
 
 #include <errno.h>
@@ -471,24 +472,12 @@ static void exec_ok(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/* An approved loan with consent at the coolingd on port (not read back). */
 static void eligible_loan(int port, const char *loan_id, unsigned seed)
 {
-	char iin[13], body[512], path[160];
-	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
-	                 0);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s/consent", loan_id);
-	ck_assert_int_eq(http_req(port, "POST", path, tok1, "{}", NULL, &r), 0);
-	E2E_ASSERT_STATUS(&r, 200);
-	http_resp_free(&r);
+	struct e2e_env at = e2e_env_on(&env, port);
+	e2e_approve(&at, tok1, "BANK1", loan_id, &(struct e2e_loan){.iin_seed = seed}, NULL);
+	e2e_consent(&at, tok1, "BANK1", loan_id);
 }
 
 START_TEST(test_sigterm_answers_requests_in_flight_then_exits_0)
@@ -566,15 +555,7 @@ END_TEST
 /* A kept-alive HTTP/1.1 connection to 127.0.0.1:port; -1 on failure. */
 static int ka_connect(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
+	return rawhttp_connect(NULL, port);
 }
 
 static bool ka_send(int fd, const char *path)
@@ -583,35 +564,19 @@ static bool ka_send(int fd, const char *path)
 	int n = snprintf(req, sizeof req,
 	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
 	                 path, tok1);
-	return send(fd, req, (size_t)n, MSG_NOSIGNAL) == n;
+	return rawhttp_send(fd, req, (size_t)n);
 }
 
 /* Reads one response (head and Content-Length body) within timeout_ms into
  * buf; its status, or 0 when none came. */
 static int ka_read(int fd, char *buf, size_t size, long timeout_ms)
 {
-	size_t len = 0;
-	long long deadline = test_now_ms() + timeout_ms;
-	buf[0] = '\0';
-	while (len + 1 < size) {
-		long left = (long)(deadline - test_now_ms());
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return 0;
-		ssize_t r = recv(fd, buf + len, size - 1 - len, 0);
-		if (r <= 0)
-			return 0;
-		len += (size_t)r;
-		buf[len] = '\0';
-		char *end = strstr(buf, "\r\n\r\n");
-		if (!end)
-			continue;
-		const char *cl = strcasestr(buf, "\r\nContent-Length:");
-		size_t body = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-		if (len >= (size_t)(end + 4 - buf) + body)
-			return strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : 0;
-	}
-	return 0;
+	struct rawhttp_answer a;
+	rawhttp_read(fd, (int)timeout_ms, true, &a);
+	int st = rawhttp_complete(&a) ? rawhttp_status(a.data) : 0;
+	snprintf(buf, size, "%s", a.data);
+	rawhttp_free(&a);
+	return st;
 }
 
 START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_retry_after)
@@ -681,30 +646,24 @@ START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_
 }
 END_TEST
 
+/* The cooling period of a new cooled online loan at the coolingd on port. */
 static int approve_period(int port, const char *loan_id, unsigned seed)
 {
-	char iin[13], body[512];
+	struct e2e_env at = e2e_env_on(&env, port);
 	struct http_resp r;
-	e2e_iin(iin, seed);
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false}",
-	         loan_id, iin);
-	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
-	                 0);
-	E2E_ASSERT_STATUS(&r, 201);
+	e2e_approve(&at, tok1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed, .amount = E2E_BIG_AMOUNT}, &r);
 	int s = (int)json_integer_value(e2e_json_at(r.json, "cooling_period_seconds"));
 	http_resp_free(&r);
 	return s;
 }
 
+/* The cooling period of a recorded loan, read from the coolingd on port. */
 static int loan_period(int port, const char *loan_id)
 {
-	char path[128];
+	struct e2e_env at = e2e_env_on(&env, port);
 	struct http_resp r;
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s", loan_id);
-	ck_assert_int_eq(http_req(port, "GET", path, tok1, NULL, NULL, &r), 0);
+	e2e_get_loan(&at, tok1, "BANK1", loan_id, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	int s = (int)json_integer_value(e2e_json_at(r.json, "cooling_period_seconds"));
 	http_resp_free(&r);

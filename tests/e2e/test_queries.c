@@ -102,48 +102,26 @@ static void get(const char *token, const char *path, struct http_resp *out)
 }
 
 /*
- * Records an approval of loan_id at lender and asserts 201. amount in tenge;
- * approved_at/consent_at (microseconds) are sent when not 0.
+ * Records a first-time borrower's online approval of loan_id at lender and
+ * asserts 201. amount in tenge; approved_at/consent_at (microseconds) are
+ * sent when not 0.
  */
 static void approve(const char *token, const char *lender, const char *loan_id, unsigned iin_seed,
                     const char *amount, bool secured, int64_t approved_at, int64_t consent_at)
 {
-	char iin[13], body[1024], extra[256] = "", ts[TS_FMT_BUF];
-	e2e_iin(iin, iin_seed);
-	if (approved_at != 0) {
-		ts_fmt(ts, approved_at, 0, false);
-		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-		         ",\"approved_at\":\"%s\"", ts);
-	}
-	if (consent_at != 0) {
-		ts_fmt(ts, consent_at, 0, false);
-		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-		         ",\"consent_at\":\"%s\"", ts);
-	}
-	snprintf(body, sizeof body,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"%s\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":%s,"
-	         "\"first_time_borrower\":true%s}",
-	         loan_id, iin, amount, secured ? "true" : "false", extra);
-	char path[128];
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans", lender);
-	struct http_resp r;
-	e2e_call(&env, "POST", path, token, body, NULL, &r);
-	ck_assert_msg(r.status == 201, "approval %s/%s: %d %s", lender, loan_id, r.status, r.body);
-	http_resp_free(&r);
-}
-
-/* POST /v1/lenders/LENDER/loans/ID/WHAT with body; asserts the status. */
-static void act(const char *token, const char *lender, const char *loan_id, const char *what,
-                const char *body, int want_status)
-{
-	char path[256];
-	snprintf(path, sizeof path, "/v1/lenders/%s/loans/%s/%s", lender, loan_id, what);
-	struct http_resp r;
-	e2e_call(&env, "POST", path, token, body, NULL, &r);
-	ck_assert_msg(r.status == want_status, "%s %s/%s: expected %d, got %d: %s", what, lender,
-	              loan_id, want_status, r.status, r.body);
-	http_resp_free(&r);
+	char approved[TS_FMT_BUF], consent[TS_FMT_BUF];
+	if (approved_at != 0)
+		ts_fmt(approved, approved_at, 0, false);
+	if (consent_at != 0)
+		ts_fmt(consent, consent_at, 0, false);
+	e2e_approve(&env, token, lender, loan_id,
+	            &(struct e2e_loan){.iin_seed = iin_seed,
+	                               .amount = amount,
+	                               .secured = secured,
+	                               .first_time = E2E_FIRST_TIME_BORROWER,
+	                               .approved_at = approved_at != 0 ? approved : NULL,
+	                               .consent_at = consent_at != 0 ? consent : NULL},
+	            NULL);
 }
 
 /* Appends s to the comma-separated list in out (size n). */
@@ -507,18 +485,18 @@ START_TEST(test_audit_every_act_in_order_with_a_verifiable_hash_chain)
 
 	/* A1: approval, consent, a refused disbursement, the visit, cancellation */
 	approve(tok_aud, "AUD1", "A1", 501, "1000000", false, 0, 0);
-	act(tok_aud, "AUD1", "A1", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "A1", "consent", "{}", 200);
 	struct http_resp r;
 	e2e_call(&env, "POST", "/v1/lenders/AUD1/loans/A1/disbursement", tok_aud, "{}", NULL, &r);
 	E2E_ASSERT_STATUS(&r, 409);
 	http_resp_free(&r);
-	act(tok_aud, "AUD1", "A1", "in-person-verification",
-	    "{\"branch_id\":\"BR-1\",\"officer_id\":\"OF-7\"}", 200);
-	act(tok_aud, "AUD1", "A1", "cancellation",
-	    "{\"reason\":\"клиент передумал \\\"сразу\\\"\"}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "A1", "in-person-verification",
+	               "{\"branch_id\":\"BR-1\",\"officer_id\":\"OF-7\"}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "A1", "cancellation",
+	               "{\"reason\":\"клиент передумал \\\"сразу\\\"\"}", 200);
 	/* A2: consented 35 minutes ago, cooling long over, secured: allowed */
 	approve(tok_aud, "AUD1", "A2", 502, "1000000", true, now - 40 * MINUTE, now - 35 * MINUTE);
-	act(tok_aud, "AUD1", "A2", "disbursement", "{}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "A2", "disbursement", "{}", 200);
 	/* enough events that the default limit of 100 matters */
 	for (int i = 0; events_in_db() <= 130 && i < 200; i++) {
 		char id[16];
@@ -903,23 +881,24 @@ START_TEST(test_loans_status_filter_every_status_at_this_moment)
 	approve(tok_stat, "STAT1", "S-AC", 801, "1000000", false, 0, 0);
 	/* S-CO: above the threshold, online, consent now: 30 s of cooling */
 	approve(tok_stat, "STAT1", "S-CO", 802, "1000000", true, 0, 0);
-	act(tok_stat, "STAT1", "S-CO", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-CO", "consent", "{}", 200);
 	/* S-IP: below the threshold, unsecured, first time: a visit is due */
 	approve(tok_stat, "STAT1", "S-IP", 803, "100000", false, 0, 0);
-	act(tok_stat, "STAT1", "S-IP", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-IP", "consent", "{}", 200);
 	/* S-EL: consent 35 minutes ago, its cooling period is over */
 	approve(tok_stat, "STAT1", "S-EL", 804, "1000000", true, now - 40 * MINUTE,
 	        now - 35 * MINUTE);
 	/* S-DI: the same, then paid out */
 	approve(tok_stat, "STAT1", "S-DI", 805, "1000000", true, now - 40 * MINUTE,
 	        now - 35 * MINUTE);
-	act(tok_stat, "STAT1", "S-DI", "disbursement", "{}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-DI", "disbursement", "{}", 200);
 	/* S-CA: cancelled */
 	approve(tok_stat, "STAT1", "S-CA", 806, "1000000", false, 0, 0);
-	act(tok_stat, "STAT1", "S-CA", "cancellation", "{\"reason\":\"withdrawn\"}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-CA", "cancellation",
+	               "{\"reason\":\"withdrawn\"}", 200);
 	/* S-CO2: cooling and a visit due: the first blocker decides */
 	approve(tok_stat, "STAT1", "S-CO2", 807, "1000000", false, 0, 0);
-	act(tok_stat, "STAT1", "S-CO2", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-CO2", "consent", "{}", 200);
 
 	/* newest first: S-EL and S-DI were approved 40 minutes ago */
 	assert_list("lender=STAT1", "S-CO2,S-CA,S-IP,S-CO,S-AC,S-DI,S-EL");
@@ -931,12 +910,12 @@ START_TEST(test_loans_status_filter_every_status_at_this_moment)
 	assert_status("cancelled", "S-CA");
 
 	/* the status now, not at approval: the visit makes S-IP eligible */
-	act(tok_stat, "STAT1", "S-IP", "in-person-verification",
-	    "{\"branch_id\":\"B1\",\"officer_id\":\"O1\"}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-IP", "in-person-verification",
+	               "{\"branch_id\":\"B1\",\"officer_id\":\"O1\"}", 200);
 	assert_status("awaiting_in_person", "");
 	assert_status("eligible", "S-IP,S-EL");
 	/* ... and consent moves S-AC on */
-	act(tok_stat, "STAT1", "S-AC", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_stat, "STAT1", "S-AC", "consent", "{}", 200);
 	assert_status("awaiting_consent", "");
 	assert_status("cooling", "S-CO2,S-CO,S-AC");
 	/* a status with a cursor: the second page of cooling loans */
@@ -1137,9 +1116,9 @@ static void find_non_z(json_t *v, const char *path, char *where, size_t n)
 START_TEST(test_event_detail_times_are_utc_with_z)
 {
 	approve(tok_aud, "AUD1", "TZ1", 510, "1000000", false, 0, 0);
-	act(tok_aud, "AUD1", "TZ1", "consent", "{}", 200);
-	act(tok_aud, "AUD1", "TZ1", "in-person-verification",
-	    "{\"branch_id\":\"BR-2\",\"officer_id\":\"OF-2\"}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "TZ1", "consent", "{}", 200);
+	e2e_act_expect(&env, tok_aud, "AUD1", "TZ1", "in-person-verification",
+	               "{\"branch_id\":\"BR-2\",\"officer_id\":\"OF-2\"}", 200);
 	struct evlist all;
 	audit_wait_all(tok_comp, 1000, &all);
 	ck_assert_msg(ev_find(&all, "AUD1", "TZ1", "consent_recorded") &&

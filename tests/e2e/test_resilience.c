@@ -50,22 +50,6 @@ static void teardown(void)
 	free(tok1);
 }
 
-static void approval_body(char *out, size_t size, const char *loan_id, unsigned seed,
-                          bool with_consent)
-{
-	char iin[13], ts[32], consent[64] = "";
-	e2e_iin(iin, seed);
-	if (with_consent) {
-		e2e_ts_from_now(ts, 0);
-		snprintf(consent, sizeof consent, ",\"consent_at\":\"%s\"", ts);
-	}
-	snprintf(out, size,
-	         "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"1000.00\","
-	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
-	         "\"first_time_borrower\":false%s}",
-	         loan_id, iin, consent);
-}
-
 /* Asserts a 503 unavailable with Retry-After that came within the bound. */
 static void assert_unavailable(const char *method, const char *path, const char *body)
 {
@@ -111,10 +95,8 @@ static void outage(const char *mode, const char *tag, unsigned seed)
 	char loan_id[32], path[160], body[512];
 	struct http_resp r;
 	snprintf(loan_id, sizeof loan_id, "%s-0", tag);
-	approval_body(body, sizeof body, loan_id, seed, true);
-	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
+	e2e_approve(&env, tok1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed, .consent_now = true}, NULL);
 	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s", loan_id);
 
 	ck_assert_msg(testdb_server_stop_mode(mode), "pg_ctl stop -m %s failed", mode);
@@ -128,7 +110,7 @@ static void outage(const char *mode, const char *tag, unsigned seed)
 	snprintf(sub, sizeof sub, "%s/cancellation", path);
 	assert_unavailable("POST", sub, "{\"reason\":\"outage\"}");
 	snprintf(during_id, sizeof during_id, "%s-during", tag);
-	approval_body(body, sizeof body, during_id, seed + 1, false);
+	e2e_approval_body(body, sizeof body, during_id, &(struct e2e_loan){.iin_seed = seed + 1});
 	assert_unavailable("POST", "/v1/lenders/BANK1/loans", body);
 	char iin[13];
 	e2e_iin(iin, seed);
@@ -152,12 +134,9 @@ static void outage(const char *mode, const char *tag, unsigned seed)
 	E2E_ASSERT_STATUS(&r, 200);
 	http_resp_free(&r);
 	snprintf(loan_id, sizeof loan_id, "%s-1", tag);
-	approval_body(body, sizeof body, loan_id, seed + 2, true);
-	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
-	snprintf(sub, sizeof sub, "/v1/lenders/BANK1/loans/%s/disbursement", loan_id);
-	e2e_call(&env, "POST", sub, tok1, "{}", NULL, &r);
+	e2e_approve(&env, tok1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed + 2, .consent_now = true}, NULL);
+	e2e_disburse(&env, tok1, "BANK1", loan_id, NULL, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	E2E_ASSERT_JSTR(r.json, "decision", "allowed");
 	http_resp_free(&r);
@@ -206,7 +185,9 @@ static void *flow_main(void *arg)
 		char loan_id[32], body[512], path[160];
 		struct http_resp r;
 		snprintf(loan_id, sizeof loan_id, "FLOW-%d", i);
-		approval_body(body, sizeof body, loan_id, 1000 + (unsigned)i, true);
+		e2e_approval_body(
+		    body, sizeof body, loan_id,
+		    &(struct e2e_loan){.iin_seed = 1000 + (unsigned)i, .consent_now = true});
 		f->disburse_status[i] = -1;
 		f->rounds = i + 1;
 		if (http_req(env.d.port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r) ==
@@ -301,12 +282,10 @@ END_TEST
 
 START_TEST(test_request_waiting_on_a_hung_database_gets_503_within_request_timeout)
 {
-	char body[512], path[160];
+	char path[160];
 	struct http_resp r;
-	approval_body(body, sizeof body, "HUNG-1", 3000, true);
-	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
+	e2e_approve(&env, tok1, "BANK1", "HUNG-1",
+	            &(struct e2e_loan){.iin_seed = 3000, .consent_now = true}, NULL);
 
 	PGconn *c = testdb_connect(env.db_url);
 	PGresult *res = PQexec(c, "BEGIN; LOCK TABLE loan IN ACCESS EXCLUSIVE MODE");
@@ -360,12 +339,8 @@ static void *held_main(void *arg)
 
 START_TEST(test_request_in_flight_when_the_database_dies_gets_503)
 {
-	char body[512];
-	struct http_resp r;
-	approval_body(body, sizeof body, "DIES-1", 3100, true);
-	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
+	e2e_approve(&env, tok1, "BANK1", "DIES-1",
+	            &(struct e2e_loan){.iin_seed = 3100, .consent_now = true}, NULL);
 
 	/* Held in the database by a lock, then the server goes down. */
 	PGconn *c = testdb_connect(env.db_url);

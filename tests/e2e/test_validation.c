@@ -82,7 +82,7 @@ static json_t *approval(const char *loan_id)
 /* POSTs body (a JSON text) as an approval of BANK1. */
 static void post_approval_text(const char *body, const char *headers, struct http_resp *out)
 {
-	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans", tok1, body, headers, out);
+	e2e_post_approval(&env, tok1, "BANK1", body, headers, out);
 }
 
 /* POSTs o (stolen) as an approval of BANK1. */
@@ -137,9 +137,7 @@ static json_t *without(json_t *o, const char *key)
 static void act(const char *loan_id, const char *what, const char *body, const char *headers,
                 struct http_resp *out)
 {
-	char path[256];
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/%s/%s", loan_id, what);
-	e2e_call(&env, "POST", path, tok1, body, headers, out);
+	e2e_act(&env, tok1, "BANK1", loan_id, what, body, headers, out);
 }
 
 static void act_refused(const char *loan_id, const char *what, const char *body, const char *field)

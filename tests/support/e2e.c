@@ -342,3 +342,172 @@ char *e2e_log_sanitizer_report(const char *path)
 {
 	return first_line(path, sanitizer_says, NULL);
 }
+
+/* ---- the loan API ---- */
+
+void e2e_loan_path(char *out, size_t size, const char *lender, const char *loan_id, const char *act)
+{
+	int n;
+	if (loan_id == NULL)
+		n = snprintf(out, size, "/v1/lenders/%s/loans", lender);
+	else if (act == NULL)
+		n = snprintf(out, size, "/v1/lenders/%s/loans/%s", lender, loan_id);
+	else
+		n = snprintf(out, size, "/v1/lenders/%s/loans/%s/%s", lender, loan_id, act);
+	ck_assert_msg(n > 0 && (size_t)n < size, "path of %s/%s too long", lender,
+	              loan_id ? loan_id : "");
+}
+
+size_t e2e_approval_body(char *out, size_t size, const char *loan_id, const struct e2e_loan *o)
+{
+	static const struct e2e_loan defaults;
+	static const char *const first_time[] = {
+	    [E2E_REPEAT_BORROWER] = ",\"first_time_borrower\":false",
+	    [E2E_FIRST_TIME_BORROWER] = ",\"first_time_borrower\":true",
+	    [E2E_FIRST_TIME_UNSTATED] = "",
+	};
+	if (o == NULL)
+		o = &defaults;
+	char iin[13], now[32], approved[64] = "", consent[64] = "";
+	if (o->iin)
+		snprintf(iin, sizeof iin, "%s", o->iin);
+	else
+		e2e_iin(iin, o->iin_seed);
+	if (o->approved_at)
+		snprintf(approved, sizeof approved, ",\"approved_at\":\"%s\"", o->approved_at);
+	const char *consent_at = o->consent_at;
+	if (o->consent_now) {
+		e2e_ts_from_now(now, 0);
+		consent_at = now;
+	}
+	if (consent_at)
+		snprintf(consent, sizeof consent, ",\"consent_at\":\"%s\"", consent_at);
+	int n = snprintf(out, size,
+	                 "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"%s\","
+	                 "\"currency\":\"KZT\",\"channel\":\"%s\",\"secured\":%s%s%s%s%s}",
+	                 loan_id, iin, o->amount ? o->amount : E2E_SMALL_AMOUNT,
+	                 o->channel ? o->channel : "online", o->secured ? "true" : "false",
+	                 first_time[o->first_time], approved, consent, o->extra ? o->extra : "");
+	ck_assert_msg(n > 0 && (size_t)n < size, "approval of %s: body too long", loan_id);
+	return (size_t)n;
+}
+
+void e2e_post_approval(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *body, const char *headers, struct http_resp *out)
+{
+	char path[128];
+	e2e_loan_path(path, sizeof path, lender, NULL, NULL);
+	e2e_call(e, "POST", path, token, body, headers, out);
+}
+
+void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
+                 const char *loan_id, const struct e2e_loan *o, struct http_resp *out)
+{
+	char body[1024];
+	struct http_resp r;
+	e2e_approval_body(body, sizeof body, loan_id, o);
+	e2e_post_approval(e, token, lender, body, NULL, &r);
+	ck_assert_msg(r.status == 201, "approval %s/%s: %d %s", lender, loan_id, r.status, r.body);
+	if (out)
+		*out = r;
+	else
+		http_resp_free(&r);
+}
+
+void e2e_approve_or_exit(struct e2e_env *e, const char *token, const char *lender,
+                         const char *loan_id, const struct e2e_loan *o)
+{
+	char body[1024], path[128];
+	struct http_resp r;
+	e2e_approval_body(body, sizeof body, loan_id, o);
+	e2e_loan_path(path, sizeof path, lender, NULL, NULL);
+	if (http_req(e->d.port, "POST", path, token, body, NULL, &r) != 0 || r.status != 201) {
+		fprintf(stderr, "e2e: approval %s/%s: %d %s\n", lender, loan_id, r.status,
+		        r.body ? r.body : "(no answer)");
+		e2e_stop(e);
+		exit(EXIT_FAILURE);
+	}
+	http_resp_free(&r);
+}
+
+void e2e_act(const struct e2e_env *e, const char *token, const char *lender, const char *loan_id,
+             const char *act, const char *body, const char *headers, struct http_resp *out)
+{
+	char path[256];
+	e2e_loan_path(path, sizeof path, lender, loan_id, act);
+	e2e_call(e, "POST", path, token, body, headers, out);
+}
+
+void e2e_act_expect(const struct e2e_env *e, const char *token, const char *lender,
+                    const char *loan_id, const char *act, const char *body, int want_status)
+{
+	struct http_resp r;
+	e2e_act(e, token, lender, loan_id, act, body, NULL, &r);
+	ck_assert_msg(r.status == want_status, "%s %s/%s: expected %d, got %d: %s", act, lender,
+	              loan_id, want_status, r.status, r.body);
+	http_resp_free(&r);
+}
+
+void e2e_consent(const struct e2e_env *e, const char *token, const char *lender,
+                 const char *loan_id)
+{
+	e2e_act_expect(e, token, lender, loan_id, "consent", "{}", 200);
+}
+
+void e2e_disburse(const struct e2e_env *e, const char *token, const char *lender,
+                  const char *loan_id, const char *idem_key, struct http_resp *out)
+{
+	char hdr[128] = "";
+	if (idem_key)
+		snprintf(hdr, sizeof hdr, "Idempotency-Key: %s\r\n", idem_key);
+	e2e_act(e, token, lender, loan_id, "disbursement", "{}", idem_key ? hdr : NULL, out);
+}
+
+void e2e_get_loan(const struct e2e_env *e, const char *token, const char *lender,
+                  const char *loan_id, struct http_resp *out)
+{
+	char path[256];
+	e2e_loan_path(path, sizeof path, lender, loan_id, NULL);
+	e2e_call(e, "GET", path, token, NULL, NULL, out);
+}
+
+void e2e_eligible_loan(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *loan_id, unsigned iin_seed)
+{
+	struct http_resp r;
+	e2e_approve(e, token, lender, loan_id, &(struct e2e_loan){.iin_seed = iin_seed}, NULL);
+	e2e_consent(e, token, lender, loan_id);
+	e2e_get_loan(e, token, lender, loan_id, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "status", "eligible");
+	http_resp_free(&r);
+}
+
+int e2e_retry_after(const struct http_resp *r)
+{
+	const char *v = http_header(r, "Retry-After");
+	return v ? atoi(v) : -1;
+}
+
+void e2e_assert_strings(json_t *arr, const char *what, ...)
+{
+	va_list ap;
+	va_start(ap, what);
+	size_t i = 0;
+	char *dump = json_dumps(arr, JSON_COMPACT | JSON_ENCODE_ANY);
+	ck_assert_msg(json_is_array(arr), "%s: not an array: %s", what, dump ? dump : "(none)");
+	for (const char *want; (want = va_arg(ap, const char *)) != NULL; i++) {
+		const char *got = json_string_value(json_array_get(arr, i));
+		ck_assert_msg(got && strcmp(got, want) == 0, "%s: expected %s at %zu in %s", what,
+		              want, i, dump);
+	}
+	ck_assert_msg(json_array_size(arr) == i, "%s: expected %zu entries: %s", what, i, dump);
+	va_end(ap);
+	free(dump);
+}
+
+struct e2e_env e2e_env_on(const struct e2e_env *e, int port)
+{
+	struct e2e_env other = {.db_url = e->db_url, .d = {.pid = -1, .port = port}};
+	return other;
+}

@@ -17,6 +17,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -110,6 +111,112 @@ char *e2e_log_sanitizer_report(const char *path);
 /* True when resp is an error answer with that status, error.code and
  * (unless field is NULL) error.field. */
 bool e2e_is_error(const struct http_resp *resp, int status, const char *code, const char *field);
+
+/* ---- the loan API (CONTRACT.md, "HTTP API"), one step a call ----
+ *
+ * Every test program speaks the API through these, so that a request's shape
+ * is written once: an approval is e2e_approve() (or, for a body a test wants
+ * to write itself, e2e_post_approval()), an act is e2e_act(), a payout is
+ * e2e_disburse(). The steps that assert (e2e_approve, e2e_act_expect,
+ * e2e_consent, e2e_eligible_loan, e2e_assert_strings) are for Check tests;
+ * e2e_approve_or_exit is for unchecked fixtures. */
+
+/* An amount never cooled, and one above 150 MRP in 2025 and 2026 (cooled when
+ * online). */
+#define E2E_SMALL_AMOUNT "1000.00"
+#define E2E_BIG_AMOUNT   "1000000.00"
+
+/* first_time_borrower of an approval: false (the zero value), true, or left
+ * out so that coolingd derives it. */
+enum e2e_first_time {
+	E2E_REPEAT_BORROWER = 0,
+	E2E_FIRST_TIME_BORROWER,
+	E2E_FIRST_TIME_UNSTATED,
+};
+
+/*
+ * What an approval says besides its loan_id. A zeroed struct (or NULL) is a
+ * repeat borrower's unsecured online loan of E2E_SMALL_AMOUNT, approved now,
+ * without consent, for the IIN of seed 0.
+ */
+struct e2e_loan {
+	unsigned iin_seed;   /* borrower_iin = e2e_iin(iin_seed) ... */
+	const char *iin;     /* ... unless this is set */
+	const char *amount;  /* tenge as text; NULL: E2E_SMALL_AMOUNT */
+	const char *channel; /* NULL: "online" */
+	bool secured;
+	enum e2e_first_time first_time;
+	const char *approved_at; /* sent when not NULL */
+	const char *consent_at;  /* sent when not NULL ... */
+	bool consent_now;        /* ... or, when set, e2e_ts_from_now(0) */
+	const char *extra;       /* more members, each starting with ','; or NULL */
+};
+
+/* "/v1/lenders/LENDER/loans/LOAN_ID" and, when act is not NULL, "/ACT";
+ * "/v1/lenders/LENDER/loans" when loan_id is NULL. Fails the test when it
+ * does not fit. */
+void e2e_loan_path(char *out, size_t size, const char *lender, const char *loan_id,
+                   const char *act);
+
+/* The approval's JSON text, members in this order: loan_id,
+ * borrower_iin, amount, currency (KZT), channel, secured,
+ * first_time_borrower, approved_at, consent_at, then extra. Returns its
+ * length; fails the test when it does not fit. */
+size_t e2e_approval_body(char *out, size_t size, const char *loan_id, const struct e2e_loan *o);
+
+/* POST /v1/lenders/LENDER/loans with the body as given (may be NULL) and
+ * headers ("K: V\r\n..." or NULL); asserts only that an answer came. */
+void e2e_post_approval(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *body, const char *headers, struct http_resp *out);
+
+/* Records a new loan (e2e_approval_body(o)) and asserts 201. The answer goes
+ * to *out, or is freed when out is NULL. */
+void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
+                 const char *loan_id, const struct e2e_loan *o, struct http_resp *out);
+
+/* The same for an unchecked fixture: on anything but 201 it says why on
+ * stderr, stops coolingd (e2e_stop()) and exits the process. */
+void e2e_approve_or_exit(struct e2e_env *e, const char *token, const char *lender,
+                         const char *loan_id, const struct e2e_loan *o);
+
+/* POST .../loans/LOAN_ID/ACT ("consent", "in-person-verification",
+ * "cancellation", "disbursement") with body and headers (either may be
+ * NULL); asserts only that an answer came. */
+void e2e_act(const struct e2e_env *e, const char *token, const char *lender, const char *loan_id,
+             const char *act, const char *body, const char *headers, struct http_resp *out);
+
+/* e2e_act() without headers, asserting the status; the answer is freed. */
+void e2e_act_expect(const struct e2e_env *e, const char *token, const char *lender,
+                    const char *loan_id, const char *act, const char *body, int want_status);
+
+/* Consent now ("{}"), asserting 200. */
+void e2e_consent(const struct e2e_env *e, const char *token, const char *lender,
+                 const char *loan_id);
+
+/* POST .../disbursement with "{}" and, unless idem_key is NULL, an
+ * Idempotency-Key; asserts only that an answer came. */
+void e2e_disburse(const struct e2e_env *e, const char *token, const char *lender,
+                  const char *loan_id, const char *idem_key, struct http_resp *out);
+
+/* GET .../loans/LOAN_ID; asserts only that an answer came. */
+void e2e_get_loan(const struct e2e_env *e, const char *token, const char *lender,
+                  const char *loan_id, struct http_resp *out);
+
+/* A repeat borrower's small online loan with consent (e2e_approve(),
+ * e2e_consent()), then read back: asserts that it is "eligible" at once. */
+void e2e_eligible_loan(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *loan_id, unsigned iin_seed);
+
+/* Seconds of the Retry-After header, or -1 when absent. */
+int e2e_retry_after(const struct http_resp *r);
+
+/* Asserts that arr is a JSON array of exactly the given strings, in order
+ * (NULL-terminated); what names it in the message. */
+void e2e_assert_strings(json_t *arr, const char *what, ...);
+
+/* The environment's database with another coolingd, at 127.0.0.1:port, for
+ * the steps above. The copy owns nothing: never pass it to e2e_stop(). */
+struct e2e_env e2e_env_on(const struct e2e_env *e, int port);
 
 /* Asserts an error answer (e2e_is_error()); the body is shown when it does
  * not fit. */
