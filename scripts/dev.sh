@@ -82,6 +82,7 @@ running_pid() {
 refuse_if_running() {
 	local pid prev
 	if pid=$(running_pid); then
+		# shellcheck disable=SC1090
 		prev=$( (. "$envfile" 2>/dev/null && printf '%s' "${COOLINGD_SERVER_LISTEN:-}") || true)
 		die "a coolingd of $(show "$dev") is already running at http://${prev:-$listen}" \
 			"(pid $pid); stop it (Ctrl-C where it runs, or kill $pid) before starting another"

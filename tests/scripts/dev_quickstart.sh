@@ -22,7 +22,7 @@
 set -uo pipefail
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-cd "$source_dir"
+cd "$source_dir" || exit 1
 
 # Settings of the caller's shell must not leak into the daemon under test.
 while read -r var; do
@@ -90,6 +90,8 @@ pg_port=$(free_port "$port") || {
 dev_env=(COOLINGD_DEV_DIR="$dev" COOLINGD_DEV_PORT="$port" COOLINGD_DEV_PG_PORT="$pg_port"
 	PG_FSYNC=off)
 [ -n "${COOLINGD_BIN_DIR:-}" ] && dev_env+=(COOLINGD_DEV_BIN_DIR="$COOLINGD_BIN_DIR")
+# Only this script reads it: the daemon gets its settings from dev.sh alone.
+unset COOLINGD_BIN_DIR
 
 # Starts dev.sh in the background (its pid in dev_pid); waits until it says
 # that coolingd is ready.
@@ -215,8 +217,11 @@ for second in same other; do
 done
 [ -e "$tmp/other/pg" ] && fail "the refused dev.sh created a cluster"
 kill -0 "$pid1" 2>/dev/null || fail "the first coolingd died while the second dev.sh ran"
-curl -fsS -o /dev/null --max-time 5 "http://127.0.0.1:$port/readyz" ||
-	fail "the first coolingd stopped answering after the second dev.sh"
+# ... and its token still works: the refused dev.sh revoked nothing.
+token1=$(sed -n 's/^Token: *//p' "$out1")
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $token1" \
+	"http://127.0.0.1:$port/v1/lenders/DEV-BANK/loans/${loan:-none}")
+[ "$code" = 200 ] || fail "the first run's token after a refused second dev.sh: $code, want 200"
 
 # ---- a re-run -------------------------------------------------------------
 
