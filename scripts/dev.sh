@@ -1,91 +1,281 @@
 #!/usr/bin/env bash
-# Quick start: builds, starts a local PostgreSQL in .dev/pg, migrates a
-# `coolingd` database, registers lender DEV-BANK with a fresh API token,
-# prints an example request and runs the daemon on 127.0.0.1:8080.
-# Re-running is safe: the cluster, database and lender are kept.
+# Quick start: installs what is missing, builds coolingd and coolingctl in
+# build-dev/, starts a local PostgreSQL in .dev/pg, migrates a `coolingd`
+# database, registers lender DEV-BANK with a fresh API token (revoking the
+# token of the previous run), and runs the daemon on 127.0.0.1:8080 as the
+# login role coolingd_dev, a member of coolingd_app. Once it answers, prints
+# the next steps as commands that work as printed.
+#
+#   scripts/dev.sh
+#
+# Re-running is safe: the cluster, database and lender are kept. While one
+# runs, a second refuses to start (exit 1) and names the running one.
+# Compiler and tool output goes to .dev/dev.log, shown only on failure.
+#
+# For several side by side, and for the tests (all optional):
+#   COOLINGD_DEV_DIR      the state directory (default .dev)
+#   COOLINGD_DEV_PORT     coolingd's port on 127.0.0.1 (default 8080)
+#   COOLINGD_DEV_PG_PORT  PostgreSQL's port on 127.0.0.1 (default 54329)
+#   COOLINGD_DEV_BIN_DIR  run coolingd and coolingctl from this directory
+#                         instead of building them in build-dev/
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-PG_PORT=54329
 LENDER=DEV-BANK
+DB_ROLE=coolingd_dev
+CONFIG=config/coolingd.dev.conf
+# A made-up IIN: born 1990-01-01, century/sex digit 3, serial 0012, and the
+# check digit 6 of REGULATION.md (weights 1..11, then 3..11,1,2, modulo 11).
+IIN=900101300126
 
-scripts/deps.sh
-cmake -S . -B build >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)"
+dev=${COOLINGD_DEV_DIR:-.dev}
+port=${COOLINGD_DEV_PORT:-8080}
+pg_port=${COOLINGD_DEV_PG_PORT:-54329}
+bin=${COOLINGD_DEV_BIN_DIR:-}
+# Only dev.sh reads these; coolingd and coolingctl must not see them.
+unset COOLINGD_DEV_DIR COOLINGD_DEV_PORT COOLINGD_DEV_PG_PORT COOLINGD_DEV_BIN_DIR
 
-# Listens on .dev/pg's socket and on 127.0.0.1:54329, which
-# config/coolingd.dev.conf uses.
-server_url=$(scripts/pg.sh start .dev/pg "$PG_PORT" | tail -n 1)
-db_url=${server_url/:\/\/\/postgres\?/:\/\/\/coolingd?}
-
-if [ -z "$(psql "$server_url" -XAtc "SELECT 1 FROM pg_database WHERE datname = 'coolingd'")" ]; then
-	psql "$server_url" -Xqc 'CREATE DATABASE coolingd'
-fi
-
-ctl() { build/bin/coolingctl --database "$db_url" "$@"; }
-
-ctl migrate
-
-if ! out=$(ctl lender add "$LENDER" --kind bank --name "Development bank" 2>&1); then
-	if ! grep -qi 'exist' <<<"$out"; then
-		echo "$out" >&2
-		exit 1
-	fi
-fi
-
-client=dev-core-$(date +%Y%m%d%H%M%S)
-token=$(ctl client add --name "$client" --role lender --lender "$LENDER" | tail -n 1)
-[ -n "$token" ] || {
-	echo "dev.sh: coolingctl client add printed no token" >&2
+die() {
+	echo "dev.sh: $*" >&2
 	exit 1
 }
 
-# A made-up IIN (born 1990-01-01, century/sex digit 3, serial 0012) with the
-# check digit of REGULATION.md: weights 1..11, then 3..11,1,2, modulo 11.
-iin_check_digit() {
-	local d=$1 w1=(1 2 3 4 5 6 7 8 9 10 11) w2=(3 4 5 6 7 8 9 10 11 1 2) s i
-	for w in w1 w2; do
-		local -n weights=$w
-		s=0
-		for ((i = 0; i < 11; i++)); do
-			s=$((s + ${d:i:1} * weights[i]))
-		done
-		if [ $((s % 11)) -ne 10 ]; then
-			echo $((s % 11))
-			return 0
-		fi
-	done
-	return 1
+for p in "$port" "$pg_port"; do
+	[[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "bad port: $p"
+done
+mkdir -p "$dev"
+dev=$(cd "$dev" && pwd -P)
+
+# Paths as printed: relative to the checkout when inside it.
+show() {
+	case "$1" in
+	"$root"/*) printf '%s' "${1#"$root"/}" ;;
+	*) printf '%s' "$1" ;;
+	esac
 }
-iin_base=90010130012
-iin=$iin_base$(iin_check_digit "$iin_base")
-loan=LN-DEV-$(date +%s)
-base=http://127.0.0.1:8080/v1/lenders/$LENDER/loans
 
-cat <<EOF
+pidfile=$dev/coolingd.pid
+envfile=$dev/env
+log=$dev/dev.log
+listen=127.0.0.1:$port
+url=http://$listen
 
-Database:   $db_url
-API client: $client (role lender, lender $LENDER)
-Token:      $token
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-Record an approval (the cooling period is 2m in config/coolingd.dev.conf):
+# The pid in the pid file, if it is alive and is this directory's dev.sh
+# (building) or the coolingd it became.
+running_pid() {
+	local pid cmd
+	[ -f "$pidfile" ] || return 1
+	read -r pid <"$pidfile" || return 1
+	[[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" != $$ ] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	case " $cmd" in
+	*coolingd\ * | *dev.sh\ *) echo "$pid" ;;
+	*) return 1 ;;
+	esac
+}
 
-  curl -sS -X POST $base \\
-    -H 'Authorization: Bearer $token' \\
-    -H 'Content-Type: application/json' \\
-    -d '{"loan_id": "$loan", "borrower_iin": "$iin", "amount": "700000.00",
-         "currency": "KZT", "channel": "online", "secured": false,
-         "first_time_borrower": true}'
+refuse_if_running() {
+	local pid prev
+	if pid=$(running_pid); then
+		# shellcheck disable=SC1090
+		prev=$( (. "$envfile" 2>/dev/null && printf '%s' "${COOLINGD_SERVER_LISTEN:-}") || true)
+		die "a coolingd of $(show "$dev") is already running at http://${prev:-$listen}" \
+			"(pid $pid); stop it (Ctrl-C where it runs, or kill $pid) before starting another"
+	fi
+	if port_busy "$port"; then
+		if curl -fsS -o /dev/null --max-time 2 "$url/healthz" 2>/dev/null; then
+			die "a coolingd is already running at $url; stop it, or choose another port" \
+				"with COOLINGD_DEV_PORT"
+		fi
+		die "$listen is taken by another program; stop it, or choose another port" \
+			"with COOLINGD_DEV_PORT"
+	fi
+}
 
-700000.00 is above 150 MRP (648,750 tenge in 2026), so the loan is cooled for
-2 minutes after consent; as a first-time unsecured loan it also needs the visit:
-     POST $base/$loan/consent with {}
-     POST $base/$loan/in-person-verification with {"branch_id": "BR1", "officer_id": "OF1"}
-     POST $base/$loan/disbursement with {}   (refused with Retry-After until the period ends)
+refuse_if_running
+echo $$ >"$pidfile"
+trap '[ "$(cat "$pidfile" 2>/dev/null)" != $$ ] || rm -f "$pidfile"' EXIT
+: >"$log"
 
-Starting coolingd on 127.0.0.1:8080 (Ctrl-C stops it; scripts/pg.sh stop .dev/pg stops the database).
+steps=5
+n=0
+step() {
+	n=$((n + 1))
+	printf 'dev.sh: [%d/%d] %s\n' "$n" "$steps" "$*"
+}
+
+failed() { # RC COMMAND...
+	local rc=$1
+	shift
+	echo "dev.sh: failed (exit $rc): $*" >&2
+	echo "dev.sh: the last lines of $(show "$log"):" >&2
+	tail -n 40 "$log" | sed 's/^/    /' >&2
+	exit "$rc"
+}
+
+# Runs a command with its output in the log; on failure shows the log's end.
+quiet() {
+	local rc=0
+	printf '\n$ %s\n' "$*" >>"$log"
+	"$@" >>"$log" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || failed "$rc" "$@"
+}
+
+step "dependencies (scripts/deps.sh)"
+quiet scripts/deps.sh
+
+if [ -n "$bin" ]; then
+	bin=$(cd "$bin" && pwd -P)
+	step "build: skipped, using the binaries in $(show "$bin")"
+else
+	step "build coolingd and coolingctl in build-dev/ (output in $(show "$log"))"
+	quiet cmake -S . -B build-dev -DCOOLINGD_TESTS=OFF -DCOOLINGD_BENCH=OFF
+	quiet cmake --build build-dev --target coolingd coolingctl -j"$(nproc 2>/dev/null || echo 2)"
+	bin=$root/build-dev/bin
+fi
+[ -x "$bin/coolingd" ] && [ -x "$bin/coolingctl" ] || die "no coolingd and coolingctl in $bin"
+
+step "PostgreSQL in $(show "$dev/pg") on 127.0.0.1:$pg_port"
+quiet scripts/pg.sh start "$dev/pg" "$pg_port"
+pg_port=$(cat "$dev/pg/port")
+server_url=$(scripts/pg.sh url "$dev/pg")
+# The superuser, over the socket: migrations and the operator commands.
+admin_url=${server_url/:\/\/\/postgres\?/:\/\/\/coolingd?}
+# The daemon's login, over TCP (libpq wants an absolute socket path).
+app_url=postgresql://$DB_ROLE@127.0.0.1:$pg_port/coolingd
+
+step "database coolingd: migrations, login role $DB_ROLE (in coolingd_app), lender $LENDER"
+psql_admin() { psql "$1" -X -v ON_ERROR_STOP=1 -qAt -c "$2"; }
+if [ -z "$(psql_admin "$server_url" "SELECT 1 FROM pg_database WHERE datname = 'coolingd'")" ]; then
+	quiet psql_admin "$server_url" 'CREATE DATABASE coolingd'
+fi
+admin() { "$bin/coolingctl" -c "$CONFIG" --database "$admin_url" "$@"; }
+quiet admin migrate
+quiet psql_admin "$admin_url" "
+	DO \$\$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$DB_ROLE') THEN
+			CREATE ROLE $DB_ROLE LOGIN;
+		END IF;
+	END \$\$;
+	ALTER ROLE $DB_ROLE LOGIN NOSUPERUSER;
+	GRANT coolingd_app TO $DB_ROLE;"
+if [ -z "$(psql_admin "$admin_url" "SELECT 1 FROM lender WHERE id = '$LENDER'")" ]; then
+	quiet admin lender add "$LENDER" --kind bank --name "Development bank"
+fi
+
+# Again, now that the build is done: another dev.sh may have started since.
+refuse_if_running
+
+# The tokens of earlier runs: every active dev-core-* client of the lender.
+old=$(psql_admin "$admin_url" "SELECT name FROM api_client WHERE lender_id = '$LENDER'
+	AND name LIKE 'dev-core-%' AND revoked_at IS NULL ORDER BY name")
+revoked=0
+for c in $old; do
+	quiet admin client revoke "$c"
+	revoked=$((revoked + 1))
+done
+client=dev-core-$(date +%Y%m%d-%H%M%S)-$$
+step "API token for client $client (earlier dev tokens revoked: $revoked)"
+# The token is coolingctl's only line of stdout; it is not written to the log.
+add=(admin client add --name "$client" --role lender --lender "$LENDER")
+printf '\n$ %s\n' "${add[*]}" >>"$log"
+rc=0
+token=$("${add[@]}" 2>>"$log") || rc=$?
+[ "$rc" -eq 0 ] || failed "$rc" "${add[@]}"
+[[ "$token" =~ ^cdt_[0-9a-f]{12}_[0-9a-f]{40}$ ]] || die "coolingctl client add printed no token"
+
+# The settings that coolingd and coolingctl share beside $CONFIG.
+cat >"$envfile" <<EOF
+# Written by scripts/dev.sh on every run: what coolingd and coolingctl use
+# besides $CONFIG. Read it with: . $(show "$envfile")
+export COOLINGD_DATABASE_URL='$app_url'
+export COOLINGD_SERVER_LISTEN='$listen'
+EOF
+cat >"$dev/admin.env" <<EOF
+# Written by scripts/dev.sh: the database superuser, for the operator commands
+# of coolingctl (lender add, client add/revoke, mrp set, migrate).
+export COOLINGD_DATABASE_URL='$admin_url'
 EOF
 
-exec build/bin/coolingd -c config/coolingd.dev.conf
+loan=LN-$(date +%Y%m%d-%H%M%S)-$$
+base=$url/v1/lenders/$LENDER/loans
+ctl_show="(. $(show "$envfile") && $(show "$bin/coolingctl") -c $CONFIG loan show $LENDER $loan)"
+ctl_admin="(. $(show "$dev/admin.env") && $(show "$bin/coolingctl") -c $CONFIG client add --name core2 --role lender --lender $LENDER)"
+
+curl_cmd() { # PATH BODY
+	printf "  curl -sS -i -X POST %s \\\\\n" "$base$1"
+	printf "    -H 'Authorization: Bearer %s' \\\\\n" "$token"
+	printf "    -H 'Content-Type: application/json' \\\\\n"
+	printf "    -d '%s'\n" "$2"
+}
+
+next_steps() {
+	cat <<EOF
+
+dev.sh: coolingd is ready at $url (pid $1; Ctrl-C stops it, scripts/pg.sh stop $(show "$dev/pg") stops the database)
+
+Database:  $app_url
+           (login role $DB_ROLE, a member of coolingd_app; coolingd and coolingctl
+           read it from $(show "$envfile"), written by every run)
+Client:    $client (role lender, lender $LENDER)
+Token:     $token
+
+From the checkout, in another terminal (the cooling period is 2m in
+$CONFIG, 24h in production):
+
+1. Record an approval: 700000.00 tenge online, unsecured, above 150 MRP, so it
+   is cooled after consent (201 Created):
+
+$(curl_cmd "" "{\"loan_id\": \"$loan\", \"borrower_iin\": \"$IIN\", \"amount\": \"700000.00\", \"currency\": \"KZT\", \"channel\": \"online\", \"secured\": false, \"first_time_borrower\": false}")
+
+2. Record the borrower's consent; the cooling period starts (200 OK):
+
+$(curl_cmd "/$loan/consent" "{}")
+
+3. Ask for the payout: refused while the period runs (409 Conflict, with a
+   Retry-After header in seconds); after 2 minutes the same command is allowed:
+
+$(curl_cmd "/$loan/disbursement" "{}")
+
+4. Or cancel the loan (200 OK):
+
+$(curl_cmd "/$loan/cancellation" '{"reason": "the borrower changed their mind"}')
+
+5. The loan as compliance sees it, straight from the database:
+
+  $ctl_show
+
+Operator commands (client add, mrp set) need the database superuser:
+
+  $ctl_admin
+
+EOF
+}
+
+# Prints the next steps once coolingd answers, from a process of its own
+# (double fork, so that coolingd never has to reap it); gives up when the
+# daemon exits first. $$ is the daemon's pid after the exec below.
+(
+	(
+		for _ in $(seq 1 300); do
+			kill -0 $$ 2>/dev/null || exit 0
+			if curl -fsS -o /dev/null --max-time 1 "$url/readyz" 2>/dev/null; then
+				next_steps $$
+				exit 0
+			fi
+			sleep 0.1
+		done
+		echo "dev.sh: coolingd did not become ready within 30 s at $url" >&2
+	) &
+)
+
+echo "dev.sh: starting coolingd on $listen"
+# shellcheck disable=SC1090
+. "$envfile"
+trap - EXIT
+exec "$bin/coolingd" -c "$CONFIG"
