@@ -2,7 +2,7 @@
 # files rather than found with file(GLOB), so that each new file is placed
 # (in its layer, with its libraries) on purpose. The one risk of a list is a
 # file that it lacks: a test that is never built or run, a migration that is
-# never embedded. cd_check_listed stops the configure step (and, for the
+# never embedded, a source that only shows up as an undefined reference. cd_check_listed stops the configure step (and, for the
 # migrations, their embedding) when DIR holds a file matching PATTERN that
 # NAMES does not list, or NAMES lists one that DIR does not hold. The glob
 # here checks the lists; it never defines what is built.
