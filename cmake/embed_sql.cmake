@@ -1,6 +1,14 @@
 # Turns sql/NNN_*.sql into a C file of migrations, so that coolingctl and
 # coolingd always carry the schema they were built for.
-file(GLOB files RELATIVE ${SQL_DIR} ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
+# SQL_FILES: the list of CMakeLists.txt (CD_SQL_FILES), '|'-separated paths.
+string(REPLACE "|" ";" SQL_FILES "${SQL_FILES}")
+include(${CMAKE_CURRENT_LIST_DIR}/listed_files.cmake)
+cd_check_listed("CD_SQL_FILES in CMakeLists.txt" ${SQL_DIR} "[0-9][0-9][0-9]_*.sql" "${SQL_FILES}")
+set(files "")
+foreach(f ${SQL_FILES})
+  get_filename_component(n ${f} NAME)
+  list(APPEND files ${n})
+endforeach()
 list(SORT files)
 set(out "/* Generated from sql/ by cmake/embed_sql.cmake; do not edit. */\n#include \"migrations.h\"\n\n")
 set(table "const struct migration migrations[] = {\n")

@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "iin.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "request.h"
-#include "timeutil.h"
 #include "tls.h"
 
 static const char *reason_phrase(int status)

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "server.h"
-#include "timeutil.h"
 #include "tls.h"
 
 static struct server srv;

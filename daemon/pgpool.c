@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
-#include "timeutil.h"
 
 enum conn_state {
 	CONN_DOWN,       /* closed; retry_timer pending */

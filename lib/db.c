@@ -18,7 +18,7 @@
 #include "hex.h"
 #include "migrations.h"
 #include "timeutil.h"
-#include "token.h"
+#include "token_random.h"
 
 #define LOAN_COLS                                                                                  \
 	"l.lender_id, l.loan_id, l.borrower_iin, l.amount_tiyn, l.channel, l.secured, "            \

@@ -13,7 +13,7 @@
  */
 #include "ratelimit.h"
 
-#include "timeutil.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>

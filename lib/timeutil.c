@@ -6,8 +6,6 @@
  */
 #include "timeutil.h"
 
-#include <time.h>
-
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -249,16 +247,4 @@ bool duration_parse(const char *s, int64_t *seconds, const char **why)
 		return fail(why, "longer than 100 years");
 	*seconds = n * unit;
 	return true;
-}
-
-int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t mono_ms(void)
-{
-	return mono_ns() / 1000000;
 }

@@ -30,10 +30,6 @@ void ts_format_utc(int64_t usec, char out[TS_BUF]);
  * no missing unit, no overflow beyond 100 years. Result in seconds. */
 bool duration_parse(const char *s, int64_t *seconds, const char **why);
 
-/* The monotonic clock (CLOCK_MONOTONIC), for durations and deadlines. */
-int64_t mono_ns(void);
-int64_t mono_ms(void);
-
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);

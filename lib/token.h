@@ -12,7 +12,6 @@
 #define TOKEN_ID_BUF   16
 #define TOKEN_HASH_LEN 32
 
-bool token_generate(char token[TOKEN_BUF], char token_id[TOKEN_ID_BUF]);
 /* Extracts the id of a well-formed token; false for anything else. */
 bool token_parse_id(const char *token, char token_id[TOKEN_ID_BUF]);
 void token_hash(const char *token, unsigned char out[TOKEN_HASH_LEN]);

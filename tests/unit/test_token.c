@@ -6,6 +6,7 @@
  */
 #include "check_main.h"
 #include "token.h"
+#include "token_random.h"
 
 #include <stdio.h>
 #include <string.h>
