@@ -135,17 +135,19 @@ bool audit_keyring_load(const char *path, struct audit_key *keys, int max, int *
 	}
 	bool ok = true;
 	for (;;) {
+		/* blanks after the last key are the end, not another key */
+		int ch;
+		while ((ch = getc(f)) == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+			;
+		if (ch == EOF)
+			break;
+		ungetc(ch, f);
 		ERR_clear_error();
 		EVP_PKEY *p = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
 		if (p == NULL) {
-			/* the end of the file shows as "no start line" */
-			unsigned long e = ERR_peek_last_error();
-			if (ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
-				snprintf(msg, msg_size, "%s: not a PEM public key (%s)", path,
-				         ssl_error());
-				ok = false;
-			}
-			ERR_clear_error();
+			snprintf(msg, msg_size, "%s: key %d is not a PEM public key (%s)", path,
+			         *n + 1, ssl_error());
+			ok = false;
 			break;
 		}
 		if (!EVP_PKEY_is_a(p, "ED25519")) {
