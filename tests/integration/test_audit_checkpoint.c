@@ -2,7 +2,7 @@
  * Signed checkpoints of the audit chain, black box: `coolingctl audit
  * keygen` makes the keys, checkpoints are signed the way coolingd's sealer
  * signs them (lib/audit_sign.c over db_audit_seal_head(), stored with
- * STMT_AUDIT_CHECKPOINT_ADD; tests/e2e/test_audit_checkpoint.c runs the
+ * STMT_AUDIT_CHECKPOINT_ADD; tests/e2e/test_audit_sealer.c runs the
  * daemon itself), and `coolingctl audit verify --public-key / --against`
  * must notice what the chain alone cannot: a cut end and a chain recomputed
  * with the schema's own cd_audit_canonical() and sha256(). Tampering is done
