@@ -33,6 +33,8 @@ enum cli_exit {
 
 #define CLI_MAX_OPTIONS 5
 #define CLI_MAX_ARGS    4
+/* How often an option declared "name=*" may be given. */
+#define CLI_MAX_REPEAT 8
 
 struct command;
 
@@ -40,6 +42,10 @@ struct command;
  * option ("" for a flag that was given), NULL when absent. */
 struct cli_args {
 	const char *opt[CLI_MAX_OPTIONS];
+	/* every value of an option that may be repeated ("name=*"), in order;
+	 * opt[i] is the first */
+	const char *all[CLI_MAX_OPTIONS][CLI_MAX_REPEAT];
+	int nall[CLI_MAX_OPTIONS];
 	const char *arg[CLI_MAX_ARGS];
 	int nargs;
 };
@@ -66,14 +72,21 @@ struct command {
 	const char *synopsis;                     /* "ID --kind bank|mfo [--name TEXT]" */
 	const char *summary;                      /* one line for the command list */
 	const char *help;                         /* the rest of `coolingctl CMD --help` */
-	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag;
-	                                             the unused slots (one at least) are NULL */
+	const char *options[CLI_MAX_OPTIONS + 1]; /* "kind=" takes a value, "json" is a flag,
+	                                             "public-key=*" takes a value and may be
+	                                             repeated; the unused slots (one at least)
+	                                             are NULL */
 	int min_args, max_args;
 };
 
 /* The value of the command's option name (one of cmd->options, without
  * "="), NULL when it was not given. */
 const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name);
+
+/* Every value of a repeatable option ("name=*"): their number, the values
+ * in *vals. */
+int cli_opt_all(const struct cli *cli, const struct cli_args *a, const char *name,
+                const char *const **vals);
 
 /* "coolingctl: CMD: MESSAGE" on stderr (one line, password scrubbed);
  * returns code. */
@@ -126,6 +139,7 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
+int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 
 #endif

@@ -5,15 +5,307 @@
  * itself. It seals what is committed first, so that every event written so
  * far is covered, then walks the chain in seq order and names the first
  * entry that does not fit.
+ *
+ * The chain alone cannot show a cut end or a chain recomputed from some
+ * event on; what lies outside the database can:
+ *   --public-key  the signed checkpoints (lib/audit_sign.h): each must
+ *                 carry a good signature of a key given, and name an event
+ *                 and hash that the chain still has;
+ *   --against     an earlier export: every event it holds must still be in
+ *                 the chain with the same hash, and the checkpoints of its
+ *                 EXPORT.checkpoints must fit too.
+ * Both are checked in the same single pass over the chain (the export and
+ * its checkpoints are in seq order), so memory stays flat.
+ *
+ * coolingctl audit keygen makes the key pair.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit_hash.h"
+#include "audit_sign.h"
 #include "cli.h"
 #include "db.h"
+#include "hex.h"
 #include "timeutil.h"
+
+/* Public keys that a keyring given to --public-key may hold, all files
+ * together. */
+#define MAX_KEYS 32
+
+struct keys {
+	struct audit_key k[MAX_KEYS];
+	int n;
+};
+
+static const struct audit_key *key_by_id(const struct keys *keys, const char *id)
+{
+	for (int i = 0; i < keys->n; i++)
+		if (strcmp(keys->k[i].id, id) == 0)
+			return &keys->k[i];
+	return NULL;
+}
+
+/* One checkpoint, from the database or from an export's side file. */
+struct checkpoint {
+	int64_t seq;
+	char hash[AUDIT_HASH_HEX_BUF + 1];
+	int64_t signed_at;
+	char key_id[AUDIT_KEY_ID_BUF + 1];
+	char sig[AUDIT_SIG_HEX_BUF + 1];
+};
+
+/* Why c does not fit, into why; false when it fits. keys NULL: no
+ * signature check (only the chain's hash). chain_hash: the verified chain's
+ * hash at c->seq, NULL when the chain has no such event. */
+static bool checkpoint_misfit(const struct keys *keys, const struct checkpoint *c,
+                              const unsigned char *chain_hash, char *why, size_t size)
+{
+	unsigned char hash[AUDIT_HASH_LEN], sig[AUDIT_SIG_LEN];
+	if (!audit_hash_from_hex(c->hash, hash)) {
+		snprintf(why, size, "its hash is not 64 hex digits");
+		return true;
+	}
+	if (keys != NULL) {
+		const struct audit_key *k = key_by_id(keys, c->key_id);
+		if (k == NULL) {
+			snprintf(why, size,
+			         "signed by key %.64s, which is not among the --public-key keys",
+			         c->key_id);
+			return true;
+		}
+		if (!hex_decode(c->sig, AUDIT_SIG_LEN, sig) ||
+		    !audit_checkpoint_verify(k, c->seq, hash, c->signed_at, sig)) {
+			snprintf(why, size,
+			         "its signature does not verify with key %.64s (forged or changed)",
+			         c->key_id);
+			return true;
+		}
+	}
+	if (chain_hash == NULL) {
+		snprintf(why, size,
+		         "the chain has no event at seq %" PRId64 " (its end was cut off)", c->seq);
+		return true;
+	}
+	if (memcmp(hash, chain_hash, AUDIT_HASH_LEN) != 0) {
+		snprintf(why, size,
+		         "the chain's hash at seq %" PRId64 " is not the signed one (the chain was "
+		         "changed or recomputed)",
+		         c->seq);
+		return true;
+	}
+	return false;
+}
+
+/* ---- an earlier export, read alongside the chain ---- */
+
+struct against {
+	const char *path;
+	FILE *f;
+	bool csv;
+	int64_t line;     /* of the record read last */
+	bool have;        /* seq/hash hold the next record */
+	int64_t seq;      /* its seq */
+	char hash[80];    /* its hash */
+	int64_t first, n; /* records matched */
+	char error[320];  /* a record that cannot be read */
+	/* EXPORT.checkpoints, when there is one */
+	FILE *cf;
+	int64_t cline;
+	bool chave;
+	struct checkpoint c;
+	int64_t cn;
+};
+
+/* One CSV record (RFC 4180, fields may hold quoted line breaks): the first
+ * field into first, the last into last. False at the end of the file. */
+static bool csv_record(FILE *f, char *first, size_t first_size, char *last, size_t last_size,
+                       int *nfields)
+{
+	size_t fl = 0, ll = 0;
+	bool quoted = false, any = false;
+	int field = 0;
+	int ch;
+	while ((ch = getc(f)) != EOF) {
+		any = true;
+		if (quoted) {
+			if (ch == '"') {
+				int next = getc(f);
+				if (next != '"') {
+					quoted = false;
+					if (next == EOF)
+						break;
+					ungetc(next, f);
+					continue;
+				}
+			} else {
+				goto keep;
+			}
+		} else if (ch == '"') {
+			quoted = true;
+			continue;
+		} else if (ch == ',') {
+			field++;
+			ll = 0;
+			continue;
+		} else if (ch == '\n') {
+			break;
+		} else if (ch == '\r') {
+			continue;
+		}
+	keep:
+		if (field == 0 && fl + 1 < first_size)
+			first[fl++] = (char)ch;
+		if (ll + 1 < last_size)
+			last[ll++] = (char)ch;
+	}
+	first[fl] = '\0';
+	last[ll] = '\0';
+	*nfields = field + 1;
+	return any;
+}
+
+/* Reads the next event of the export into a->seq/hash; a->have false at
+ * its end; false (a->error set) on a record that is not an export's. */
+static bool against_next(struct against *a)
+{
+	a->have = false;
+	a->line++;
+	if (a->csv) {
+		char first[32], last[80];
+		int nf;
+		if (!csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf))
+			return true;
+		char *end;
+		errno = 0;
+		long long seq = strtoll(first, &end, 10);
+		if (nf < 8 || end == first || *end != '\0' || errno != 0 || seq < 1) {
+			snprintf(a->error, sizeof(a->error),
+			         "%s: record %" PRId64 " is not an event of an export", a->path,
+			         a->line);
+			return false;
+		}
+		a->seq = seq;
+		snprintf(a->hash, sizeof(a->hash), "%s", last);
+	} else {
+		char *buf = NULL;
+		size_t cap = 0;
+		ssize_t n = getline(&buf, &cap, a->f);
+		if (n < 0) {
+			free(buf);
+			return true;
+		}
+		json_t *o = json_loads(buf, 0, NULL);
+		free(buf);
+		json_t *seq = json_object_get(o, "seq"), *hash = json_object_get(o, "hash");
+		if (!json_is_integer(seq) || json_integer_value(seq) < 1 || !json_is_string(hash)) {
+			json_decref(o);
+			snprintf(a->error, sizeof(a->error),
+			         "%s: line %" PRId64 " is not an event of an export", a->path,
+			         a->line);
+			return false;
+		}
+		a->seq = json_integer_value(seq);
+		snprintf(a->hash, sizeof(a->hash), "%s", json_string_value(hash));
+		json_decref(o);
+	}
+	a->have = true;
+	return true;
+}
+
+/* Reads the next checkpoint of EXPORT.checkpoints into a->c. */
+static bool against_next_checkpoint(struct against *a)
+{
+	a->chave = false;
+	a->cline++;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&buf, &cap, a->cf);
+	if (n < 0) {
+		free(buf);
+		return true;
+	}
+	json_t *o = json_loads(buf, 0, NULL);
+	free(buf);
+	json_t *seq = json_object_get(o, "seq");
+	const char *hash = json_string_value(json_object_get(o, "hash"));
+	const char *at = json_string_value(json_object_get(o, "signed_at"));
+	const char *key = json_string_value(json_object_get(o, "key_id"));
+	const char *sig = json_string_value(json_object_get(o, "signature"));
+	const char *why;
+	if (!json_is_integer(seq) || hash == NULL || at == NULL || key == NULL || sig == NULL ||
+	    !ts_parse_rfc3339(at, &a->c.signed_at, &why)) {
+		json_decref(o);
+		snprintf(a->error, sizeof(a->error),
+		         "%s.checkpoints: line %" PRId64 " is not a checkpoint", a->path, a->cline);
+		return false;
+	}
+	a->c.seq = json_integer_value(seq);
+	snprintf(a->c.hash, sizeof(a->c.hash), "%s", hash);
+	snprintf(a->c.key_id, sizeof(a->c.key_id), "%s", key);
+	snprintf(a->c.sig, sizeof(a->c.sig), "%s", sig);
+	json_decref(o);
+	a->chave = true;
+	return true;
+}
+
+static bool against_open(struct against *a, const char *path, char *msg, size_t size)
+{
+	a->path = path;
+	a->f = fopen(path, "re");
+	if (a->f == NULL) {
+		snprintf(msg, size, "--against %s: %s", path, strerror(errno));
+		return false;
+	}
+	/* a CSV export begins with its header row, a JSONL one with '{' */
+	int ch = getc(a->f);
+	if (ch != EOF)
+		ungetc(ch, a->f);
+	a->csv = ch == 's';
+	if (a->csv) {
+		char first[32], last[80];
+		int nf;
+		csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf);
+		if (strcmp(first, "seq") != 0 || strcmp(last, "hash") != 0) {
+			snprintf(msg, size,
+			         "--against %s: not a CSV export (no seq,...,hash header)", path);
+			return false;
+		}
+	} else if (ch != EOF && ch != '{') {
+		snprintf(msg, size, "--against %s: neither a CSV nor a JSON Lines export", path);
+		return false;
+	}
+	if (!against_next(a)) {
+		snprintf(msg, size, "%s", a->error);
+		return false;
+	}
+	char side[4096];
+	snprintf(side, sizeof(side), "%s.checkpoints", path);
+	a->cf = fopen(side, "re");
+	if (a->cf == NULL && errno != ENOENT) {
+		snprintf(msg, size, "--against %.400s: %s", side, strerror(errno));
+		return false;
+	}
+	if (a->cf != NULL && !against_next_checkpoint(a)) {
+		snprintf(msg, size, "%s", a->error);
+		return false;
+	}
+	return true;
+}
+
+static void against_close(struct against *a)
+{
+	if (a->f != NULL)
+		fclose(a->f);
+	if (a->cf != NULL)
+		fclose(a->cf);
+}
+
+/* ---- the walk ---- */
 
 struct verify {
 	int64_t next_seq; /* the seq the next entry must have */
@@ -21,7 +313,56 @@ struct verify {
 	int64_t count;
 	int64_t broken_seq; /* 0: intact so far */
 	const char *why;
+	const struct keys *keys; /* NULL: no --public-key */
+	struct against *against; /* NULL: no --against */
+	char misfit[640];        /* set: an export or its checkpoint does not fit */
 };
+
+/* The export's events and checkpoints at seq, whose verified hash is h. */
+static bool check_against(struct verify *v, int64_t seq, const unsigned char h[AUDIT_HASH_LEN])
+{
+	struct against *a = v->against;
+	if (a->have && a->seq < seq) {
+		snprintf(v->misfit, sizeof(v->misfit),
+		         "%s: record %" PRId64 " (seq %" PRId64 ") is out of chain order", a->path,
+		         a->line, a->seq);
+		return false;
+	}
+	if (a->have && a->seq == seq) {
+		unsigned char theirs[AUDIT_HASH_LEN];
+		if (!audit_hash_from_hex(a->hash, theirs) ||
+		    memcmp(theirs, h, AUDIT_HASH_LEN) != 0) {
+			snprintf(v->misfit, sizeof(v->misfit),
+			         "audit chain differs from %s at seq %" PRId64
+			         ": the hash is not the exported one (the event, or one before it, "
+			         "was changed since the export)",
+			         a->path, seq);
+			return false;
+		}
+		if (a->n++ == 0)
+			a->first = seq;
+		if (!against_next(a)) {
+			snprintf(v->misfit, sizeof(v->misfit), "%s", a->error);
+			return false;
+		}
+	}
+	while (a->cf != NULL && a->chave && a->c.seq <= seq) {
+		char why[320];
+		if (checkpoint_misfit(v->keys, &a->c, a->c.seq == seq ? h : NULL, why,
+		                      sizeof(why))) {
+			snprintf(v->misfit, sizeof(v->misfit),
+			         "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
+			         a->c.seq, a->path, why);
+			return false;
+		}
+		a->cn++;
+		if (!against_next_checkpoint(a)) {
+			snprintf(v->misfit, sizeof(v->misfit), "%s", a->error);
+			return false;
+		}
+	}
+	return true;
+}
 
 static bool check_entry(const PGresult *r, void *arg)
 {
@@ -50,15 +391,78 @@ static bool check_entry(const PGresult *r, void *arg)
 		v->why = "hash does not match (event changed, removed or inserted)";
 		return false;
 	}
+	if (v->against != NULL && !check_against(v, seq, computed))
+		return false;
 	memcpy(v->prev, stored, AUDIT_HASH_LEN);
 	v->next_seq++;
 	v->count++;
 	return true;
 }
 
-int cmd_audit_verify(struct cli *cli, const struct cli_args *a)
+/* The checkpoints stored in the database, after the walk found the chain
+ * intact (so a stored chain hash is the recomputed one). */
+struct db_checkpoints {
+	const struct keys *keys;
+	int64_t count;
+	struct checkpoint newest;
+	char misfit[512];
+};
+
+static bool check_db_checkpoint(const PGresult *r, void *arg)
 {
-	(void)a;
+	struct db_checkpoints *d = arg;
+	struct checkpoint c = {.seq = db_int(r, 0, CKPT_SEQ),
+	                       .signed_at = db_int(r, 0, CKPT_SIGNED_AT)};
+	snprintf(c.hash, sizeof(c.hash), "%s", PQgetvalue(r, 0, CKPT_HASH));
+	snprintf(c.key_id, sizeof(c.key_id), "%s", PQgetvalue(r, 0, CKPT_KEY_ID));
+	snprintf(c.sig, sizeof(c.sig), "%s", PQgetvalue(r, 0, CKPT_SIGNATURE));
+	unsigned char chain[AUDIT_HASH_LEN];
+	bool in_chain = !PQgetisnull(r, 0, CKPT_CHAIN_HASH) &&
+	                audit_hash_from_hex(PQgetvalue(r, 0, CKPT_CHAIN_HASH), chain);
+	char why[320];
+	if (checkpoint_misfit(d->keys, &c, in_chain ? chain : NULL, why, sizeof(why))) {
+		char at[TS_BUF];
+		ts_format_utc(c.signed_at, at);
+		snprintf(d->misfit, sizeof(d->misfit),
+		         "checkpoint at seq %" PRId64 " (signed %s) does not fit: %s", c.seq, at,
+		         why);
+		return false;
+	}
+	d->count++;
+	d->newest = c;
+	return true;
+}
+
+static int load_keys(struct cli *cli, const struct cli_args *a, struct keys *keys)
+{
+	const char *const *files;
+	int nfiles = cli_opt_all(cli, a, "public-key", &files);
+	keys->n = 0;
+	for (int i = 0; i < nfiles; i++) {
+		int got;
+		char msg[512];
+		if (!audit_keyring_load(files[i], keys->k + keys->n, MAX_KEYS - keys->n, &got, msg,
+		                        sizeof(msg)))
+			return cli_fail(cli, CLI_FAIL, "--public-key %s", msg);
+		keys->n += got;
+	}
+	return -1;
+}
+
+static void free_keys(struct keys *keys)
+{
+	for (int i = 0; i < keys->n; i++)
+		audit_key_free(&keys->k[i]);
+}
+
+static int verify(struct cli *cli, const struct cli_args *a, struct keys *keys, struct against *ag)
+{
+	const char *against_path = cli_opt(cli, a, "against");
+	bool with_keys = keys->n > 0;
+	char msg[640];
+	if (against_path != NULL && !against_open(ag, against_path, msg, sizeof(msg)))
+		return cli_fail(cli, CLI_FAIL, "%s", msg);
+
 	int rc;
 	if (!cli_connect(cli, true, &rc))
 		return rc;
@@ -69,8 +473,11 @@ int cmd_audit_verify(struct cli *cli, const struct cli_args *a)
 	if (db_audit_seal_all(cli->conn, &err) < 0)
 		return cli_db_fail(cli, &err);
 
-	struct verify v = {.next_seq = 1}; /* prev: the genesis, 32 zero bytes */
-	if (!db_audit_chain_stream(cli->conn, check_entry, &v, &err) && v.broken_seq == 0)
+	struct verify v = {.next_seq = 1, /* prev: the genesis, 32 zero bytes */
+	                   .keys = with_keys ? keys : NULL,
+	                   .against = against_path != NULL ? ag : NULL};
+	if (!db_audit_chain_stream(cli->conn, check_entry, &v, &err) && v.broken_seq == 0 &&
+	    v.misfit[0] == '\0')
 		return cli_db_fail(cli, &err);
 
 	/* An event slipped in behind the sealer never gets a seq, so the walk
@@ -87,7 +494,87 @@ int cmd_audit_verify(struct cli *cli, const struct cli_args *a)
 	if (v.broken_seq != 0)
 		return cli_fail(cli, CLI_FAIL, "audit chain broken at seq %" PRId64 ": %s",
 		                v.broken_seq, v.why);
+	if (v.misfit[0] != '\0')
+		return cli_fail(cli, CLI_FAIL, "%s", v.misfit);
+	if (ag->have)
+		/* the export goes on where the chain ends */
+		return cli_fail(cli, CLI_FAIL,
+		                "audit chain differs from %s at seq %" PRId64
+		                ": the exported event is missing from the chain (its end was cut "
+		                "off)",
+		                ag->path, ag->seq);
+	if (ag->cf != NULL && ag->chave) {
+		char why[320];
+		checkpoint_misfit(v.keys, &ag->c, NULL, why, sizeof(why));
+		return cli_fail(cli, CLI_FAIL,
+		                "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
+		                ag->c.seq, ag->path, why);
+	}
+
+	struct db_checkpoints d = {.keys = keys};
+	if (with_keys) {
+		if (!db_audit_checkpoint_stream(cli->conn, 0, 0, check_db_checkpoint, &d, &err) &&
+		    d.misfit[0] == '\0')
+			return cli_db_fail(cli, &err);
+		if (d.misfit[0] != '\0')
+			return cli_fail(cli, CLI_FAIL, "%s", d.misfit);
+		if (d.count == 0 && v.count > 0)
+			return cli_fail(cli, CLI_FAIL,
+			                "no checkpoint anchors the chain of %" PRId64
+			                " events (is coolingd's [audit] signing_key set?)",
+			                v.count);
+	}
 
 	printf("audit chain intact: %" PRId64 " events\n", v.count);
+	if (with_keys && d.count > 0) {
+		char at[TS_BUF];
+		ts_format_utc(d.newest.signed_at, at);
+		printf("checkpoints: %" PRId64 " verified; the newest at seq %" PRId64
+		       " signed %s by key %s; %" PRId64 " events after it\n",
+		       d.count, d.newest.seq, at, d.newest.key_id, v.count - d.newest.seq);
+	} else if (with_keys) {
+		printf("checkpoints: none (the chain is empty)\n");
+	}
+	if (against_path != NULL) {
+		if (ag->n > 0)
+			printf("matches %s: %" PRId64 " events (seq %" PRId64 "..%" PRId64 ")",
+			       against_path, ag->n, ag->first, ag->first + ag->n - 1);
+		else
+			printf("matches %s: 0 events", against_path);
+		if (ag->cf != NULL)
+			printf(", %" PRId64 " checkpoints", ag->cn);
+		printf("\n");
+	}
+	return CLI_OK;
+}
+
+int cmd_audit_verify(struct cli *cli, const struct cli_args *a)
+{
+	struct keys *keys = calloc(1, sizeof(*keys));
+	if (keys == NULL)
+		return cli_fail(cli, CLI_FAIL, "out of memory");
+	struct against ag = {0};
+	int rc = load_keys(cli, a, keys);
+	if (rc < 0)
+		rc = verify(cli, a, keys, &ag);
+	against_close(&ag);
+	free_keys(keys);
+	free(keys);
+	return rc;
+}
+
+int cmd_audit_keygen(struct cli *cli, const struct cli_args *a)
+{
+	const char *out = cli_opt(cli, a, "output");
+	if (out == NULL || out[0] == '\0' || strcmp(out, "-") == 0)
+		return cli_usage(cli, "--output FILE is required (the private key; the public one "
+		                      "goes to FILE.pub)");
+	char key_id[AUDIT_KEY_ID_BUF], msg[512];
+	if (!audit_keygen(out, key_id, msg, sizeof(msg)))
+		return cli_fail(cli, CLI_FAIL, "%s", msg);
+	printf("private key: %s (mode 0600; for coolingd's [audit] signing_key)\n"
+	       "public key:  %s.pub (for the auditors; keep it outside the database)\n"
+	       "key id:      %s\n",
+	       out, out, key_id);
 	return CLI_OK;
 }

@@ -64,6 +64,7 @@ struct sink {
 	bool oom;
 	int werr; /* errno of the first failed write */
 	int64_t count, first, last;
+	int64_t checkpoints; /* written to FILE.checkpoints */
 	/* the progress bar: total is the expected number of rows */
 	bool progress;
 	int64_t total;
@@ -369,7 +370,7 @@ static bool remove_file(const char *path)
  * not be removed. */
 static bool remove_leftovers(const char *file, char *failed, size_t size)
 {
-	static const char *const suffixes[] = {".sha256.tmp", ".tmp"};
+	static const char *const suffixes[] = {".sha256.tmp", ".tmp", ".checkpoints.tmp"};
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		path_with(failed, size, file, suffixes[i]);
 		if (!remove_file(failed))
@@ -490,6 +491,84 @@ static bool pending_complete(const char *file, const char *dir)
 	return false;
 }
 
+/* ---- checkpoints: FILE.checkpoints ---- */
+
+struct checkpoint_sink {
+	FILE *f;
+	int64_t count;
+	int werr;
+};
+
+/* One checkpoint as a JSON Lines record (docs/export.md). */
+static bool write_checkpoint(const PGresult *r, void *arg)
+{
+	struct checkpoint_sink *c = arg;
+	char at[TS_BUF];
+	ts_format_utc(db_ts(r, 0, CKPT_SIGNED_AT), at);
+	if (fprintf(c->f,
+	            "{\"seq\":%s,\"hash\":\"%s\",\"signed_at\":\"%s\",\"key_id\":\"%s\","
+	            "\"signature\":\"%s\"}\n",
+	            PQgetvalue(r, 0, CKPT_SEQ), PQgetvalue(r, 0, CKPT_HASH), at,
+	            PQgetvalue(r, 0, CKPT_KEY_ID), PQgetvalue(r, 0, CKPT_SIGNATURE)) < 0) {
+		c->werr = errno ? errno : EIO;
+		return false;
+	}
+	c->count++;
+	return true;
+}
+
+/* Writes the signed checkpoints of the range (after, upto] to
+ * file.checkpoints through file.checkpoints.tmp, synced and renamed; no
+ * file when there are none. Runs before file itself is put in place, so
+ * that a complete file always has its checkpoints beside it. */
+static bool write_checkpoints(struct cli *cli, const char *file, int64_t after, int64_t upto,
+                              int64_t *count, int *rc)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 24];
+	path_with(path, sizeof(path), file, ".checkpoints");
+	path_with(tmp, sizeof(tmp), file, ".checkpoints.tmp");
+	*count = 0;
+	/* an earlier export's to the same name must not pass for this one's */
+	if (!remove_file(path)) {
+		*rc = cli_fail(cli, CLI_FAIL, "cannot remove %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (upto <= after)
+		return true;
+	struct checkpoint_sink c = {.f = create_file(tmp)};
+	if (c.f == NULL) {
+		*rc = cli_fail(cli, CLI_FAIL, "cannot create %s: %s", tmp, strerror(errno));
+		return false;
+	}
+	struct cd_error err;
+	cd_error_clear(&err);
+	bool ok = db_audit_checkpoint_stream(cli->conn, after, upto, write_checkpoint, &c, &err);
+	if (!ok || !close_synced(c.f)) {
+		int e = c.werr ? c.werr : errno;
+		if (ok) /* close_synced closed it */
+			c.f = NULL;
+		if (c.f != NULL)
+			fclose(c.f);
+		unlink(tmp);
+		*rc = !ok && c.werr == 0
+		          ? cli_db_fail(cli, &err)
+		          : cli_fail(cli, CLI_FAIL, "cannot write %s: %s", tmp, strerror(e));
+		return false;
+	}
+	if (c.count == 0) { /* nothing signed in the range: no file */
+		unlink(tmp);
+		return true;
+	}
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		*rc = cli_fail(cli, CLI_FAIL, "cannot move %s into place: %s", tmp, strerror(e));
+		return false;
+	}
+	*count = c.count;
+	return true;
+}
+
 /* Writes the events of the range to file through file.tmp, renamed into
  * place and synced, then file.sha256 when sums. */
 static bool write_export(struct cli *cli, struct sink *s, const char *file, const char *dir,
@@ -497,6 +576,8 @@ static bool write_export(struct cli *cli, struct sink *s, const char *file, cons
 {
 	char tmp[PATH_MAX + 16];
 	path_with(tmp, sizeof(tmp), file, ".tmp");
+	if (!write_checkpoints(cli, file, after, upto, &s->checkpoints, rc))
+		return false;
 	s->f = create_file(tmp);
 	if (s->f == NULL) {
 		*rc = cli_fail(cli, CLI_FAIL, "cannot create %s: %s", tmp, strerror(errno));
@@ -558,6 +639,9 @@ static bool write_export(struct cli *cli, struct sink *s, const char *file, cons
 
 static void summary(const struct sink *s, const char *where, const char *note)
 {
+	if (s->checkpoints > 0)
+		fprintf(stderr, "wrote %" PRId64 " signed checkpoints to %s.checkpoints\n",
+		        s->checkpoints, where);
 	if (s->count > 0)
 		fprintf(stderr,
 		        "exported %" PRId64 " events (seq %" PRId64 "..%" PRId64 ") to %s%s\n",
@@ -652,8 +736,11 @@ static int export_since_last(struct cli *cli, struct sink *s, const char *job, c
 			char p[PATH_MAX + 16];
 			remove_leftovers(j.pending_file, p, sizeof(p));
 			path_with(p, sizeof(p), j.pending_file, ".sha256");
-			if (strcmp(j.pending_file, abs) != 0 && access(p, F_OK) != 0)
+			if (strcmp(j.pending_file, abs) != 0 && access(p, F_OK) != 0) {
 				remove_file(j.pending_file);
+				path_with(p, sizeof(p), j.pending_file, ".checkpoints");
+				remove_file(p);
+			}
 			fsync_dir(pdir);
 		}
 	}

@@ -128,14 +128,40 @@ static const struct command commands[] = {
     {
         .name = "audit verify",
         .run = cmd_audit_verify,
-        .synopsis = "",
+        .synopsis = "[--public-key FILE.pub]... [--against EXPORT]",
         .summary = "re-compute the audit hash chain and name the first event that does not fit",
         .help = "Seals the committed audit events not sealed yet, then re-computes every\n"
                 "hash of the chain from the events' columns and checks that the sequence\n"
                 "numbers run 1, 2, 3... without a gap and that no entry lost its event.\n"
                 "\n"
-                "output: audit chain intact: N events (exit 0), or one line on stderr,\n"
-                "        audit chain broken at seq S: WHY (exit 1)\n",
+                "options:\n"
+                "  --public-key FILE  also check every signed checkpoint: its signature by\n"
+                "                     one of the keys given (a file may hold several PEM\n"
+                "                     keys; the option may be repeated, for old keys after a\n"
+                "                     rotation), and that the chain still has the event and\n"
+                "                     the hash it names; a cut end or a recomputed chain\n"
+                "                     fails\n"
+                "  --against EXPORT   also check the chain against the hash of every event\n"
+                "                     of an earlier export (CSV or JSONL), and against the\n"
+                "                     checkpoints of EXPORT.checkpoints when it exists\n"
+                "\n"
+                "output: audit chain intact: N events (exit 0), then a line per check, or\n"
+                "        one line on stderr naming the first event or checkpoint that does\n"
+                "        not fit (exit 1)\n",
+        .options = {"public-key=*", "against="},
+    },
+    {
+        .name = "audit keygen",
+        .run = cmd_audit_keygen,
+        .synopsis = "--output FILE",
+        .summary = "make an Ed25519 key pair for signing audit checkpoints",
+        .help = "Writes a new Ed25519 key pair: FILE, the private key (PEM, mode 0600), for\n"
+                "coolingd's [audit] signing_key, and FILE.pub, the public key (PEM), for the\n"
+                "auditors, who keep it outside the database. Neither file may exist yet.\n"
+                "Needs no database.\n"
+                "\n"
+                "output: the two files and the key id (SHA-256 of the raw public key)\n",
+        .options = {"output="},
     },
     {
         .name = "export",
@@ -347,15 +373,28 @@ static int find_command(int argc, char **argv, bool *is_word, const struct comma
 
 /* ---- pass 2: options and arguments of the command ---- */
 
-const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name)
+static int option_index(const struct cli *cli, const char *name)
 {
 	for (int i = 0; cli->cmd->options[i]; i++) {
 		const char *o = cli->cmd->options[i];
 		size_t n = strcspn(o, "=");
 		if (strncmp(o, name, n) == 0 && name[n] == '\0')
-			return a->opt[i];
+			return i;
 	}
 	abort(); /* a command asked for an option it does not declare */
+}
+
+const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name)
+{
+	return a->opt[option_index(cli, name)];
+}
+
+int cli_opt_all(const struct cli *cli, const struct cli_args *a, const char *name,
+                const char *const **vals)
+{
+	int i = option_index(cli, name);
+	*vals = a->all[i];
+	return a->nall[i];
 }
 
 static void long_name_of(const struct option *opts, int val, char *out, size_t size)
@@ -424,10 +463,18 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 			version = true;
 		} else if (ch >= OPT_COMMAND) {
 			int i = ch - OPT_COMMAND;
-			if (a->opt[i] != NULL && error[0] == '\0')
+			bool repeatable = strstr(cmd->options[i], "=*") != NULL;
+			if (repeatable && a->nall[i] == CLI_MAX_REPEAT && error[0] == '\0')
+				snprintf(error, sizeof(error),
+				         "option '--%s' given more than %d times",
+				         opts[ch - OPT_COMMAND + NGLOBAL].name, CLI_MAX_REPEAT);
+			else if (!repeatable && a->opt[i] != NULL && error[0] == '\0')
 				snprintf(error, sizeof(error), "option '--%s' given twice",
 				         opts[ch - OPT_COMMAND + NGLOBAL].name);
-			a->opt[i] = optarg ? optarg : "";
+			if (repeatable && a->nall[i] < CLI_MAX_REPEAT)
+				a->all[i][a->nall[i]++] = optarg;
+			if (a->opt[i] == NULL || !repeatable)
+				a->opt[i] = optarg ? optarg : "";
 		} else if (error[0] != '\0') {
 			continue;
 		} else if (ch == ':') {

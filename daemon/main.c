@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "sealer.h"
 #include "server.h"
 #include "tls.h"
 
@@ -249,6 +250,7 @@ static void server_free(struct server *s)
 	if (s->tls_ctx != NULL)
 		SSL_CTX_free(s->tls_ctx);
 	ratelimit_free();
+	sealer_key_free();
 	struct runtime *rt = atomic_load(&s->rt);
 	while (rt != NULL) {
 		struct runtime *older = rt->older;
@@ -308,8 +310,19 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* So is the audit signing key: a key that others could read signs
+	 * nothing an auditor could trust. */
+	if (!sealer_key_load(&srv.cfg, msg, sizeof(msg))) {
+		fprintf(stderr, "coolingd: configuration: %s\n", msg);
+		if (srv.tls_ctx != NULL)
+			SSL_CTX_free(srv.tls_ctx);
+		return 1;
+	}
 	if (check_only) {
 		config_dump(&srv.cfg, stdout);
+		if (sealer_key_id()[0] != '\0')
+			printf("audit checkpoint key id: %s\n", sealer_key_id());
+		sealer_key_free();
 		printf("configuration OK\n");
 		if (srv.tls_ctx != NULL)
 			SSL_CTX_free(srv.tls_ctx);

@@ -64,6 +64,7 @@ static const struct param params[] = {
     {"tls", "client_ca_file", P_STRING, STR(tls_client_ca_file), false, "", 0, 0},
     {"tls", "min_version", P_TLS_VERSION, STR(tls_min_version), false, "TLSv1.2", 0, 0},
     {"audit", "seal", P_BOOL, NUM(audit_seal), false, "on", 0, 0},
+    {"audit", "signing_key", P_STRING, STR(audit_signing_key), false, "", 0, 0},
     {"log", "level", P_LOG_LEVEL, NUM(log_level), true, "info", 0, 0},
     {"log", "format", P_LOG_FORMAT, NUM(log_format), true, "json", 0, 0},
 };

@@ -50,6 +50,9 @@ struct config {
 	char tls_min_version[16];      /* "TLSv1.2" or "TLSv1.3" */
 	/* [audit] */
 	bool audit_seal; /* seal the hash chain (off only to measure its cost) */
+	/* Ed25519 private key (PEM) that signs checkpoints of the chain; empty:
+	 * no checkpoints. Read once at start (docs/audit.md). */
+	char audit_signing_key[1024];
 	/* [log] */
 	enum log_level log_level;
 	enum log_format log_format;

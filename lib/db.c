@@ -187,6 +187,20 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                          "JOIN audit_event e ON e.id = c.event_id "
                          "WHERE c.seq > $1::bigint ORDER BY c.seq LIMIT $2::integer",
                          2},
+    [STMT_AUDIT_SEAL_HEAD] = {"audit_seal_head",
+                              "SELECT sealed, head_seq, encode(head_hash, 'hex'), now_us, signed "
+                              "FROM cd_audit_seal_head($1::integer, $2::text)",
+                              2},
+    /* Only a checkpoint of what the chain holds: a signer that read a head
+     * which is gone (a restore) adds nothing. */
+    [STMT_AUDIT_CHECKPOINT_ADD] = {"audit_checkpoint_add",
+                                   "INSERT INTO audit_checkpoint "
+                                   "(seq, hash, signed_at, key_id, signature) "
+                                   "SELECT c.seq, c.hash, cd_ts($3::bigint), $4::text, "
+                                   "decode($5::text, 'hex') FROM audit_chain c "
+                                   "WHERE c.seq = $1::bigint AND c.hash = decode($2::text, 'hex') "
+                                   "ON CONFLICT (seq, key_id) DO NOTHING",
+                                   5},
     [STMT_AUTH_LOAN_GET] = {"auth_loan_get",
                             "WITH " AUTH_CTE("3") "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()) "
                                                   "FROM a LEFT JOIN loan l ON " LOAN_BY_ID,
@@ -646,6 +660,52 @@ bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_e
 	                   "FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id "
 	                   "ORDER BY c.seq",
 	                   0, NULL, fn, arg, "audit verify", err);
+}
+
+bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_audit_row_fn fn,
+                                void *arg, struct cd_error *err)
+{
+	struct db_num n[2];
+	const char *p[] = {db_num(&n[0], after_seq), db_num(&n[1], upto_seq)};
+	return stream_rows(c,
+	                   "SELECT k.seq, encode(k.hash, 'hex'), cd_us(k.signed_at), k.key_id, "
+	                   "encode(k.signature, 'hex'), encode(c.hash, 'hex') "
+	                   "FROM audit_checkpoint k LEFT JOIN audit_chain c ON c.seq = k.seq "
+	                   "WHERE k.seq > $1::bigint AND ($2::bigint = 0 OR k.seq <= $2::bigint) "
+	                   "ORDER BY k.seq, k.key_id",
+	                   2, p, fn, arg, "audit checkpoints", err);
+}
+
+bool db_audit_seal_head(PGconn *c, const char *key_id, struct audit_head *h, struct cd_error *err)
+{
+	struct db_num batch;
+	const char *p[] = {db_num(&batch, SEAL_BATCH), key_id};
+	PGresult *r =
+	    run(c, db_statements[STMT_AUDIT_SEAL_HEAD].sql, 2, p, "audit seal head", NULL, err);
+	if (r == NULL)
+		return false;
+	h->seq = PQgetisnull(r, 0, SEAL_HEAD_SEQ) ? 0 : db_int(r, 0, SEAL_HEAD_SEQ);
+	snprintf(h->hash, sizeof(h->hash), "%s", PQgetvalue(r, 0, SEAL_HEAD_HASH));
+	h->now_us = db_int(r, 0, SEAL_NOW);
+	h->signed_by_key = db_bool(r, 0, SEAL_HEAD_SIGNED);
+	PQclear(r);
+	return true;
+}
+
+bool db_audit_checkpoint_add(PGconn *c, int64_t seq, const char *hash_hex, int64_t signed_at_us,
+                             const char *key_id, const char *sig_hex, bool *stored,
+                             struct cd_error *err)
+{
+	struct db_num n[2];
+	const char *p[] = {db_num(&n[0], seq), hash_hex, db_num(&n[1], signed_at_us), key_id,
+	                   sig_hex};
+	PGresult *r = run(c, db_statements[STMT_AUDIT_CHECKPOINT_ADD].sql, 5, p, "audit checkpoint",
+	                  NULL, err);
+	if (r == NULL)
+		return false;
+	*stored = strcmp(PQcmdTuples(r), "1") == 0;
+	PQclear(r);
+	return true;
 }
 
 /* The job as struct export_job holds it: no pending range is 0 and "". */

@@ -18,7 +18,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 enum stmt {
 	STMT_AUTH,             /* token_id -> name, role, lender, hash */
@@ -36,9 +36,11 @@ enum stmt {
 	STMT_BORROWER_LOANS,   /* iin, lender|NULL -> loans, now */
 	STMT_LOANS_LIST, /* from|NULL, to|NULL, cursor_at|NULL, cursor_id|NULL, status|NULL, limit
 	                  */
-	STMT_LOANS_LIST_LENDER, /* the same, and lender */
-	STMT_AUDIT_SEAL,        /* max events -> number sealed */
-	STMT_AUDIT_LIST,        /* after, limit -> enum audit_col columns */
+	STMT_LOANS_LIST_LENDER,    /* the same, and lender */
+	STMT_AUDIT_SEAL,           /* max events -> number sealed */
+	STMT_AUDIT_LIST,           /* after, limit -> enum audit_col columns */
+	STMT_AUDIT_SEAL_HEAD,      /* max events, key id -> enum seal_head_col columns */
+	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	/* The first read of a request together with its authentication, in one
 	 * round trip: AUTH_NCOLS columns as STMT_AUTH's, then the columns of
 	 * the statement named; the token_id is the last parameter. No row when
@@ -108,6 +110,29 @@ enum audit_col {
  * columns are then NULL), else "f". */
 #define AUDIT_EVENT_MISSING AUDIT_NCOLS
 
+/* Columns of STMT_AUDIT_SEAL_HEAD: the number sealed, then the chain's
+ * head after sealing (NULL while the chain is empty), the database's now
+ * (microseconds), and whether the key id given has signed that head. */
+enum seal_head_col {
+	SEAL_SEALED,
+	SEAL_HEAD_SEQ,
+	SEAL_HEAD_HASH, /* hex */
+	SEAL_NOW,
+	SEAL_HEAD_SIGNED,
+	SEAL_NCOLS
+};
+
+/* Columns of db_audit_checkpoint_stream(). */
+enum checkpoint_col {
+	CKPT_SEQ,
+	CKPT_HASH,       /* hex */
+	CKPT_SIGNED_AT,  /* microseconds */
+	CKPT_KEY_ID,     /* 64 hex */
+	CKPT_SIGNATURE,  /* hex */
+	CKPT_CHAIN_HASH, /* hex: the chain's stored hash at seq; NULL when it has none */
+	CKPT_NCOLS
+};
+
 /* Synchronous use (CLI, tests). */
 PGconn *db_connect(const char *url, struct cd_error *err);
 bool db_prepare_all(PGconn *c, struct cd_error *err);
@@ -161,6 +186,29 @@ bool db_audit_max_seq(PGconn *c, int64_t *max_seq, struct cd_error *err);
  * there but seq and hash), then AUDIT_EVENT_MISSING. Same callback contract
  * as db_audit_stream. */
 bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err);
+
+/* Checkpoints (signed chain heads) with seq in (after_seq, upto_seq] (0:
+ * open), in (seq, key_id) order, streamed; columns enum checkpoint_col.
+ * Same callback contract as db_audit_stream. */
+bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_audit_row_fn fn,
+                                void *arg, struct cd_error *err);
+
+/* The chain's head as STMT_AUDIT_SEAL_HEAD gives it, after sealing at most
+ * one batch: *seq 0 when the chain is empty. */
+struct audit_head {
+	int64_t seq;
+	char hash[65]; /* hex */
+	int64_t now_us;
+	bool signed_by_key;
+};
+bool db_audit_seal_head(PGconn *c, const char *key_id, struct audit_head *h, struct cd_error *err);
+
+/* Stores a signed checkpoint (STMT_AUDIT_CHECKPOINT_ADD): only when the
+ * chain holds hash at seq; one of the same seq and key already there is
+ * kept. *stored says whether a row was added. */
+bool db_audit_checkpoint_add(PGconn *c, int64_t seq, const char *hash_hex, int64_t signed_at_us,
+                             const char *key_id, const char *sig_hex, bool *stored,
+                             struct cd_error *err);
 
 /* Export jobs (coolingctl export --since-last). */
 /* The size of a pending file's path, NUL included, that a job can hold. */
