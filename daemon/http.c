@@ -824,9 +824,10 @@ struct conn {
 	struct evbuffer_cb_entry *in_cb, *out_cb;
 	int fd; /* its slot in w->conn_slots */
 	struct event *deadline;
-	int busy;             /* its requests in our hands */
-	bool closed;          /* evhttp has freed it; we free this when not busy */
-	bool close_when_sent; /* an answer of ours ends it (on_output) */
+	int busy;                  /* its requests in our hands */
+	bool closed;               /* evhttp has freed it; we free this when not busy */
+	bool close_when_sent;      /* an answer of ours ends it (on_output) */
+	int out_status, out_minor; /* of the answer in the output buffer */
 	struct head_scan scan;
 };
 
@@ -1109,29 +1110,32 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		}
 		return;
 	}
-	/* evhttp writes one answer at a time, so the buffer starts with it */
-	if (!buffer_has_at(buf, 0, "HTTP/1."))
-		return;
-	char head[16] = "";
-	struct evbuffer_ptr p;
-	evbuffer_ptr_set(buf, &p, 0, EVBUFFER_PTR_SET);
-	evbuffer_copyout_from(buf, &p, head, 12);
-	int minor = head[7] == '0' ? 0 : 1;
-	int status = atoi(head + 9);
-	static const char continue_line[] = " 100 Continue\r\n\r\n";
-	if (status == 100 && info->orig_size == 0 && len == 8 + strlen(continue_line)) {
+	/* evhttp writes one answer at a time, so an answer starts in an empty
+	 * buffer: its status line is read once, and later additions only
+	 * look at the end of a 4xx or 5xx */
+	if (info->orig_size == 0) {
+		char head[16] = "";
+		c->out_status =
+		    buffer_has_at(buf, 0, "HTTP/1.") && evbuffer_copyout(buf, head, 12) == 12
+		        ? atoi(head + 9)
+		        : 0;
+		c->out_minor = head[7] == '0' ? 0 : 1;
+	}
+	static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (c->out_status == 100 && info->orig_size == 0 && len == strlen(continue_line)) {
 		if (c->scan.head_expect && c->scan.head_length > c->w->srv->cfg.max_body_bytes) {
 			/* the client waits for this before it sends the body: an
 			 * immediate 413, and nothing more on this connection */
-			replace_with_json_error(buf, minor, 413);
+			replace_with_json_error(buf, c->out_minor, 413);
+			c->out_status = 413;
 			c->close_when_sent = true;
 		}
 		return;
 	}
 	static const char html_end[] = "</BODY></HTML>\n";
 	size_t end = strlen(html_end);
-	if (status >= 400 && len > end && buffer_has_at(buf, len - end, html_end))
-		replace_with_json_error(buf, minor, status);
+	if (c->out_status >= 400 && len > end && buffer_has_at(buf, len - end, html_end))
+		replace_with_json_error(buf, c->out_minor, c->out_status);
 }
 
 /* conns_ev: hooks the close of the connections accepted since last time. */
