@@ -24,7 +24,7 @@ enum cli_exit {
 };
 
 /* What id_valid() (lib/codec.h) accepts, for messages. */
-#define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -"
+#define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -, not \".\" or \"..\""
 
 /* The zone in which people read times. */
 #define CLI_TIMEZONE "Asia/Almaty"

@@ -21,10 +21,16 @@
 
 /* ---- shared steps ---- */
 
-/* The first n path parameters are identifiers; when one cannot be, no such
- * loan can exist. */
+/* The first n path parameters are identifiers (the lender, then the loan);
+ * when one cannot be, no such loan can exist. "." and ".." are refused as
+ * such ids are everywhere (422): HTTP clients remove those segments. */
 static bool ids_parse(const struct request *r, int n, struct cd_error *err)
 {
+	static const char *const fields[] = {"lender", "loan_id"};
+	for (int i = 0; i < n; i++)
+		if (id_is_dot_segment(r->params[i]))
+			return cd_error_set(err, 422, "validation_failed", fields[i < 2 ? i : 1],
+			                    "\".\" and \"..\" are not identifiers");
 	for (int i = 0; i < n; i++)
 		if (!id_valid(r->params[i]))
 			return cd_error_set(err, 404, "not_found", "", "no such loan");

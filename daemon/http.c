@@ -5,10 +5,14 @@
  * handlers in handlers.c call lib/ for every decision.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "iin.h"
@@ -86,29 +91,55 @@ static const char *method_name(enum evhttp_cmd_type m)
 	return "OTHER";
 }
 
-/* The path for the access log: any run of 12 digits (an IIN) is masked, and
- * the query string is left out. */
+/* The digit at p, written plain or percent-encoded (%30-%39): its value,
+ * and in *len the bytes it takes; -1 when p holds no digit. */
+static int digit_at(const char *p, size_t *len)
+{
+	if (*p >= '0' && *p <= '9') {
+		*len = 1;
+		return *p - '0';
+	}
+	if (p[0] == '%' && p[1] == '3' && p[2] >= '0' && p[2] <= '9') {
+		*len = 3;
+		return p[2] - '0';
+	}
+	return -1;
+}
+
+/* The path for the access log, without the query string. A run of exactly
+ * 12 digits (an IIN) is masked as iin_mask() does; a longer run may hold an
+ * IIN anywhere inside, so each of its digits becomes '*'. Digits count
+ * whether written plain or percent-encoded, since the router decodes them. */
 static void loggable_path(const char *uri, char *out, size_t size)
 {
 	size_t o = 0;
 	for (size_t i = 0; uri[i] != '\0' && uri[i] != '?' && o + 1 < size;) {
-		size_t run = 0;
-		while (uri[i + run] >= '0' && uri[i + run] <= '9')
+		char digits[IIN_LEN + 1];
+		size_t run = 0, bytes = 0, len;
+		int d;
+		while ((d = digit_at(uri + i + bytes, &len)) >= 0) {
+			if (run < IIN_LEN)
+				digits[run] = (char)('0' + d);
 			run++;
-		if (run == IIN_LEN && o + IIN_LEN < size) {
-			char masked[IIN_MASKED_BUF];
-			char iin[IIN_LEN + 1];
-			memcpy(iin, uri + i, IIN_LEN);
-			iin[IIN_LEN] = '\0';
-			iin_mask(iin, masked);
-			memcpy(out + o, masked, IIN_LEN);
-			o += IIN_LEN;
-			i += run;
-		} else if (run > 0) {
-			for (size_t k = 0; k < run && o + 1 < size; k++)
-				out[o++] = uri[i++];
-		} else {
+			bytes += len;
+		}
+		if (run == 0) {
 			out[o++] = uri[i++];
+		} else if (run < IIN_LEN) {
+			for (size_t k = 0; k < bytes && o + 1 < size; k++)
+				out[o++] = uri[i + k];
+			i += bytes;
+		} else if (run == IIN_LEN) {
+			char masked[IIN_MASKED_BUF];
+			digits[IIN_LEN] = '\0';
+			iin_mask(digits, masked);
+			for (size_t k = 0; k < IIN_LEN && o + 1 < size; k++)
+				out[o++] = masked[k];
+			i += bytes;
+		} else {
+			for (size_t k = 0; k < run && o + 1 < size; k++)
+				out[o++] = '*';
+			i += bytes;
 		}
 	}
 	out[o] = '\0';
@@ -180,7 +211,13 @@ void reply_raw(struct request *r, int status, const char *body, size_t len)
 		evhttp_add_header(h, "Connection", "close");
 	/* the request's own output buffer: no extra buffer, no extra copy */
 	struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
-	if (body != NULL) {
+	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD) {
+		/* the headers GET would send, Content-Length included; libevent
+		 * sends no body for HEAD, nor a length of its own */
+		char cl[24];
+		snprintf(cl, sizeof(cl), "%zu", body != NULL ? len + 1 : 0);
+		evhttp_add_header(h, "Content-Length", cl);
+	} else if (body != NULL) {
 		evbuffer_add(buf, body, len);
 		evbuffer_add(buf, "\n", 1);
 	}
@@ -263,7 +300,50 @@ bool request_exec(struct request *r, enum stmt st, const char *const *params, pg
 
 /* ---- routing ---- */
 
-/* Matches a path against a pattern, capturing "{}" segments. */
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A path segment of len bytes, percent-decoded once into out (ID_BUF). False
+ * for an invalid escape, and for "%2F" and "%00", which would make one
+ * segment look like two or end an identifier early. A segment that decodes
+ * to more than ID_MAX bytes is captured empty, so that it fails
+ * validation. */
+static bool segment_decode(const char *s, size_t len, char out[ID_BUF])
+{
+	size_t o = 0;
+	bool too_long = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '%') {
+			if (i + 2 >= len)
+				return false;
+			int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return false;
+			c = (char)(hi * 16 + lo);
+			if (c == '/' || c == '\0')
+				return false;
+			i += 2;
+		}
+		if (o < ID_MAX)
+			out[o++] = c;
+		else
+			too_long = true;
+	}
+	out[too_long ? 0 : o] = '\0';
+	return true;
+}
+
+/* Matches a path against a pattern, capturing "{}" segments, each
+ * percent-decoded once. */
 static bool route_match(const char *pattern, const char *path, char params[][ID_BUF])
 {
 	int np = 0;
@@ -272,13 +352,9 @@ static bool route_match(const char *pattern, const char *path, char params[][ID_
 		if (p[0] == '{' && p[1] == '}') {
 			const char *end = strchr(s, '/');
 			size_t len = end ? (size_t)(end - s) : strlen(s);
-			if (len == 0 || np >= MAX_PATH_PARAMS)
+			if (len == 0 || np >= MAX_PATH_PARAMS ||
+			    !segment_decode(s, len, params[np]))
 				return false;
-			/* too long for any identifier: captured empty, so it fails
-			 * validation */
-			size_t keep = len <= ID_MAX ? len : 0;
-			memcpy(params[np], s, keep);
-			params[np][keep] = '\0';
 			np++;
 			s += len;
 			p += 2;
@@ -292,16 +368,55 @@ static bool route_match(const char *pattern, const char *path, char params[][ID_
 	return *p == '\0' && *s == '\0';
 }
 
-static bool is_json_content_type(const char *ct)
+/* Why a Content-Type is not JSON in UTF-8, or NULL when it is:
+ * application/json, with parameters, of which a charset must be UTF-8 (any
+ * case, quoted or not). */
+static const char *json_content_type_fault(const char *ct)
 {
+	static const char *const not_json = "Content-Type must be application/json";
 	if (ct == NULL)
-		return false;
-	while (*ct == ' ')
-		ct++;
+		return not_json;
+	ct += strspn(ct, " \t");
 	size_t n = strlen("application/json");
 	if (strncasecmp(ct, "application/json", n) != 0)
-		return false;
-	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+		return not_json;
+	const char *p = ct + n;
+	p += strspn(p, " \t");
+	if (*p == '\0')
+		return NULL;
+	if (*p != ';')
+		return not_json;
+	while (*p == ';') {
+		p++;
+		p += strspn(p, " \t");
+		size_t name = strcspn(p, "=; \t");
+		bool charset = name == 7 && strncasecmp(p, "charset", 7) == 0;
+		p += name;
+		p += strspn(p, " \t");
+		const char *v = "";
+		size_t vlen = 0;
+		if (*p == '=') {
+			p++;
+			p += strspn(p, " \t");
+			if (*p == '"') {
+				v = ++p;
+				vlen = strcspn(p, "\"");
+				p += vlen;
+				if (*p == '"')
+					p++;
+			} else {
+				v = p;
+				vlen = strcspn(p, "; \t");
+				p += vlen;
+			}
+		}
+		if (charset && !(vlen == 5 && strncasecmp(v, "utf-8", 5) == 0))
+			return "Content-Type charset must be UTF-8";
+		p += strspn(p, " \t");
+		if (*p != '\0' && *p != ';')
+			return not_json;
+	}
+	return NULL;
 }
 
 static void on_auth(PGresult *res, void *arg);
@@ -347,10 +462,12 @@ static bool body_check(struct request *r, struct cd_error *err)
 		return cd_error_set(err, 413, "payload_too_large", "",
 		                    "request body is larger than max_body_bytes");
 	/* an empty body is judged by the parser below */
-	if (len > 0 && !is_json_content_type(evhttp_find_header(
-	                   evhttp_request_get_input_headers(r->req), "Content-Type")))
-		return cd_error_set(err, 415, "unsupported_media_type", "",
-		                    "Content-Type must be application/json");
+	const char *ct_fault = len > 0
+	                           ? json_content_type_fault(evhttp_find_header(
+	                                 evhttp_request_get_input_headers(r->req), "Content-Type"))
+	                           : NULL;
+	if (ct_fault != NULL)
+		return cd_error_set(err, 415, "unsupported_media_type", "", "%s", ct_fault);
 	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
 	r->body = codec_parse_body(data, len, rt->body == BODY_OPTIONAL, err);
 	return r->body != NULL;
@@ -381,9 +498,14 @@ bool request_check_auth(struct request *r, const PGresult *res)
 	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 3) ||
 	    !token_hash_from_bytea_text(PQgetvalue(res, 0, 3), stored) ||
 	    !token_hash_equal(stored, r->token_hash)) {
+		/* revoked, perhaps: no longer spared by the rate limit */
+		if (ratelimit_enabled())
+			ratelimit_valid_forget(r->token_hash);
 		auth_failed(r);
 		return false;
 	}
+	if (ratelimit_enabled())
+		ratelimit_valid_remember(r->token_hash);
 	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
 	const char *role = PQgetvalue(res, 0, 1);
 	r->role = strcmp(role, "lender") == 0       ? ROLE_LENDER
@@ -416,12 +538,24 @@ static void authenticate(struct request *r)
 {
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	const char *token = NULL;
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+		token = auth + 7;
+		while (*token == ' ')
+			token++;
+	}
+	bool well_formed = token != NULL && token_parse_id(token, r->token_id);
+	if (well_formed)
+		token_hash(token, r->token_hash);
 	if (auth != NULL && ratelimit_enabled()) {
 		/* An address that failed too often is refused before its token
-		 * costs a database round trip, good token or not. */
+		 * costs a database round trip, unless the token authenticated
+		 * recently: other tokens failing from the same address (a shared
+		 * proxy, a NAT) must not lock out a valid one. Such a token is
+		 * still checked against the database below. */
 		take_source(r);
 		int64_t retry = ratelimit_blocked(&r->source);
-		if (retry > 0) {
+		if (retry > 0 && !(well_formed && ratelimit_valid_known(r->token_hash))) {
 			set_retry_after(r, retry);
 			reply_simple_error(r, 429, "too_many_requests", NULL,
 			                   "too many failed authentications from this address; "
@@ -429,18 +563,11 @@ static void authenticate(struct request *r)
 			return;
 		}
 	}
-	const char *token = NULL;
-	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
-		token = auth + 7;
-		while (*token == ' ')
-			token++;
-	}
-	if (token == NULL || !token_parse_id(token, r->token_id)) {
+	if (!well_formed) {
 		reply_simple_error(r, 401, "unauthorized", NULL,
 		                   "missing or malformed bearer token");
 		return;
 	}
-	token_hash(token, r->token_hash);
 	/* One round trip where the call allows it; else authenticate first. */
 	const struct route *rt = r->route;
 	struct cd_error err;
@@ -527,6 +654,28 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 
+	/* A request target is printable ASCII without spaces (RFC 9112 3.2,
+	 * RFC 3986); libevent takes the last space of the request line as the
+	 * one before the version, so one with spaces inside could also pose
+	 * as other fields in a log. */
+	const char *target = evhttp_request_get_uri(req);
+	for (const char *t = target ? target : ""; *t != '\0'; t++) {
+		if ((unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+			                  "close");
+			reply_simple_error(r, 400, "bad_request", NULL,
+			                   "the request target holds a space or a control byte");
+			return;
+		}
+	}
+	/* RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without
+	 * Host. */
+	if (req->major == 1 && req->minor >= 1 &&
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL) {
+		reply_simple_error(r, 400, "bad_request", NULL, "an HTTP/1.1 request needs a Host");
+		return;
+	}
+
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	if (path == NULL) {
@@ -534,18 +683,22 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	/* HEAD is GET without the body (RFC 9110 9.3.2): it takes the GET
+	 * route, and reply_raw() leaves the body out. */
+	enum evhttp_cmd_type as = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : method;
 
 	char allow[64] = "";
 	for (int i = 0; i < routes_count; i++) {
 		if (!route_match(routes[i].pattern, path, r->params))
 			continue;
-		if (routes[i].method == method) {
+		if (routes[i].method == as) {
 			r->route = &routes[i];
 			break;
 		}
 		size_t used = strlen(allow);
-		snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
-		         method_name(routes[i].method));
+		snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "",
+		         method_name(routes[i].method),
+		         routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
 	}
 	if (r->route == NULL) {
 		if (allow[0] != '\0') {
@@ -653,13 +806,29 @@ static void conn_closed(struct worker *w)
  * unless one of its requests is being handled. Past it, the connection is
  * closed.
  */
+/* What the connection's input said of the request head that arrived last
+ * (on_input): only as much as answering Expect: 100-continue needs. */
+struct head_scan {
+	char line[64];    /* the start of the line being read */
+	size_t len;       /* its bytes so far, stored or not */
+	bool expect;      /* this head: Expect: 100-continue */
+	int64_t length;   /* this head: Content-Length, -1 when none */
+	bool head_expect; /* the same of the last complete head */
+	int64_t head_length;
+};
+
 struct conn {
 	struct worker *w;
 	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	struct evbuffer_cb_entry *in_cb, *out_cb;
 	int fd; /* its slot in w->conn_slots */
 	struct event *deadline;
-	int busy;    /* its requests in our hands */
-	bool closed; /* evhttp has freed it; we free this when not busy */
+	int busy;                  /* its requests in our hands */
+	bool closed;               /* evhttp has freed it; we free this when not busy */
+	bool close_when_sent;      /* an answer of ours ends it (on_output) */
+	int out_status, out_minor; /* of the answer in the output buffer */
+	struct head_scan scan;
 };
 
 /* The worker's connections, by socket: a connection's fd is its slot. */
@@ -725,7 +894,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	if (c->busy > 0 || c->closed)
 		return;
-	log_kv(LOG_DEBUG, "no whole request within request_timeout; closing the connection", NULL);
+	if (!c->close_when_sent)
+		log_kv(LOG_DEBUG, "no whole request within request_timeout; closing the connection",
+		       NULL);
 	/* calls on_conn_close, which frees c */
 	evhttp_connection_free(c->evcon);
 }
@@ -735,6 +906,12 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 	struct conn *c = arg;
 	struct worker *w = c->w;
+	/* the bufferevent goes with the connection; c may stay a little */
+	if (c->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+	c->in_cb = c->out_cb = NULL;
 	conn_remove(w, c);
 	evtimer_del(c->deadline);
 	c->closed = true;
@@ -807,6 +984,160 @@ static void conn_track(struct worker *w, struct bufferevent *bev)
 	event_active(w->conns_ev, 0, 0);
 }
 
+/*
+ * Two answers that libevent 2.1 would otherwise give itself, without a hook
+ * for us: "100 Continue" to a request whose Content-Length is already too
+ * large, and its own HTML error pages (a body above the hard cap, a request
+ * it cannot parse). Both pass through the connection's output buffer, where
+ * on_output() replaces them with the contract's JSON errors before they are
+ * sent. on_input() notes of each request head, as it arrives, the little
+ * that the first needs; evhttp has consumed the head by the time it answers.
+ */
+
+static void scan_line(struct head_scan *h)
+{
+	size_t n = h->len < sizeof(h->line) ? h->len : sizeof(h->line);
+	if (n > 0 && h->line[n - 1] == '\r')
+		n--;
+	if (h->len == 0 || (h->len == 1 && n == 0)) {
+		/* the blank line: the head is complete */
+		h->head_expect = h->expect;
+		h->head_length = h->length;
+		h->expect = false;
+		h->length = -1;
+		return;
+	}
+	size_t name = strlen("Content-Length:");
+	if (n > name && strncasecmp(h->line, "Content-Length:", name) == 0) {
+		const char *v = h->line + name;
+		size_t vn = n - name;
+		while (vn > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vn--;
+		}
+		int64_t len = 0;
+		size_t k = 0;
+		for (; k < vn && v[k] >= '0' && v[k] <= '9' && len < INT64_MAX / 10; k++)
+			len = len * 10 + (v[k] - '0');
+		/* a length too long for the line kept is far above any limit */
+		h->length = h->len > sizeof(h->line) ? INT64_MAX : len;
+	} else if (n >= strlen("Expect:") && strncasecmp(h->line, "Expect:", 7) == 0) {
+		h->expect = strcasestr(h->line + 7, "100-continue") != NULL;
+	}
+}
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	if (info->n_added == 0)
+		return;
+	size_t total = evbuffer_get_length(buf);
+	struct evbuffer_ptr from;
+	if (info->n_added > total ||
+	    evbuffer_ptr_set(buf, &from, total - info->n_added, EVBUFFER_PTR_SET) != 0)
+		return;
+	struct evbuffer_iovec v[8];
+	int nv = evbuffer_peek(buf, (ev_ssize_t)info->n_added, &from, v, 8);
+	for (int i = 0; i < nv && i < 8; i++) {
+		const char *p = v[i].iov_base;
+		for (size_t k = 0; k < v[i].iov_len; k++) {
+			if (p[k] == '\n') {
+				scan_line(&c->scan);
+				c->scan.len = 0;
+			} else {
+				if (c->scan.len < sizeof(c->scan.line))
+					c->scan.line[c->scan.len] = p[k];
+				c->scan.len++;
+			}
+		}
+	}
+}
+
+struct http_layer_error {
+	int status;
+	const char *phrase, *code, *message;
+};
+
+static const struct http_layer_error http_layer_errors[] = {
+    {413, "Payload Too Large", "payload_too_large", "request body is larger than max_body_bytes"},
+    {400, "Bad Request", "bad_request", "malformed HTTP request"},
+    {417, "Expectation Failed", "expectation_failed", "only Expect: 100-continue is known"},
+    {501, "Not Implemented", "not_implemented", "method not implemented"},
+    {505, "HTTP Version Not Supported", "http_version_not_supported",
+     "only HTTP/1.0 and HTTP/1.1 are served"},
+};
+
+/* Replaces the whole buffer with a JSON error answer that closes the
+ * connection. */
+static void replace_with_json_error(struct evbuffer *buf, int minor, int status)
+{
+	const struct http_layer_error *e = &http_layer_errors[1];
+	for (size_t i = 0; i < sizeof(http_layer_errors) / sizeof(http_layer_errors[0]); i++)
+		if (http_layer_errors[i].status == status)
+			e = &http_layer_errors[i];
+	char body[256];
+	int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+	                 e->code, e->message);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	evbuffer_add_printf(buf,
+	                    "HTTP/1.%d %d %s\r\nContent-Type: application/json\r\n"
+	                    "Cache-Control: no-store\r\nConnection: close\r\n"
+	                    "Content-Length: %d\r\n\r\n%s",
+	                    minor, e->status, e->phrase, n, body);
+}
+
+static bool buffer_has_at(struct evbuffer *buf, size_t at, const char *s)
+{
+	size_t n = strlen(s);
+	char tmp[64];
+	struct evbuffer_ptr p;
+	if (n > sizeof(tmp) || evbuffer_get_length(buf) < at + n ||
+	    evbuffer_ptr_set(buf, &p, at, EVBUFFER_PTR_SET) != 0 ||
+	    evbuffer_copyout_from(buf, &p, tmp, n) != (ev_ssize_t)n)
+		return false;
+	return memcmp(tmp, s, n) == 0;
+}
+
+static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	size_t len = evbuffer_get_length(buf);
+	if (info->n_added == 0) {
+		/* our answer is on its way: end the connection, from the loop */
+		if (c->close_when_sent && len == 0) {
+			struct timeval now = {0, 0};
+			evtimer_add(c->deadline, &now);
+		}
+		return;
+	}
+	/* evhttp writes one answer at a time, so an answer starts in an empty
+	 * buffer: its status line is read once, and later additions only
+	 * look at the end of a 4xx or 5xx */
+	if (info->orig_size == 0) {
+		char head[16] = "";
+		c->out_status =
+		    buffer_has_at(buf, 0, "HTTP/1.") && evbuffer_copyout(buf, head, 12) == 12
+		        ? atoi(head + 9)
+		        : 0;
+		c->out_minor = head[7] == '0' ? 0 : 1;
+	}
+	static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (c->out_status == 100 && info->orig_size == 0 && len == strlen(continue_line)) {
+		if (c->scan.head_expect && c->scan.head_length > c->w->srv->cfg.max_body_bytes) {
+			/* the client waits for this before it sends the body: an
+			 * immediate 413, and nothing more on this connection */
+			replace_with_json_error(buf, c->out_minor, 413);
+			c->out_status = 413;
+			c->close_when_sent = true;
+		}
+		return;
+	}
+	static const char html_end[] = "</BODY></HTML>\n";
+	size_t end = strlen(html_end);
+	if (c->out_status >= 400 && len > end && buffer_has_at(buf, len - end, html_end))
+		replace_with_json_error(buf, c->out_minor, c->out_status);
+}
+
 /* conns_ev: hooks the close of the connections accepted since last time. */
 static void conns_fixup(struct worker *w)
 {
@@ -837,6 +1168,10 @@ static void conns_fixup(struct worker *w)
 			evhttp_connection_set_closecb(evcon, on_conn_close_untracked, w);
 		} else {
 			evhttp_connection_set_closecb(evcon, on_conn_close, c);
+			c->bev = bev;
+			c->scan.length = c->scan.head_length = -1;
+			c->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
+			c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), on_output, c);
 			conn_arm(c);
 		}
 		bufferevent_decref(bev);
@@ -915,26 +1250,81 @@ static bool resolve(const char *host, int port_num, struct sockaddr_storage *ss,
 	return true;
 }
 
-/* One listening socket of this worker on host:port (SO_REUSEPORT, so that
- * every worker has its own on the same port), bound to http. */
-static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *http, const char *key,
-                                             const char *listen, const char *host, int port)
+/*
+ * The listening sockets are made once, by the main thread, before the
+ * workers (server_listen()); each worker accepts on its own dup() of them.
+ * The kernel can then never split connections with another process, as it
+ * would with one SO_REUSEPORT socket per worker: a second daemon (or
+ * anything else) on the port is refused at start instead of silently
+ * sharing it. SO_REUSEADDR only lets a restart bind while the old
+ * connections are in TIME_WAIT; it does not let two listeners share a port.
+ */
+static int listen_socket(const char *key, const char *addr, const char *host, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	if (!resolve(host, port, &ss, &len)) {
-		log_kv(LOG_ERROR, "cannot resolve the listen address", "key", key, "listen", listen,
+		log_kv(LOG_ERROR, "cannot resolve the listen address", "key", key, "listen", addr,
+		       NULL);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+		int e = errno;
+		log_kv(LOG_ERROR,
+		       e == EADDRINUSE ? "cannot listen: address already in use (another process "
+		                         "holds the port)"
+		                       : "cannot listen",
+		       "key", key, "listen", addr, "error", strerror(e), NULL);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool server_listen(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	s->listen_fd = s->tls_listen_fd = -1;
+	s->listen_fd = listen_socket("server.listen", c->listen, c->listen_host, c->listen_port);
+	if (s->listen_fd < 0)
+		return false;
+	if (c->tls_listen[0] != '\0') {
+		s->tls_listen_fd = listen_socket("tls.listen", c->tls_listen, c->tls_listen_host,
+		                                 c->tls_listen_port);
+		if (s->tls_listen_fd < 0)
+			return false;
+	}
+	return true;
+}
+
+void server_listen_close(struct server *s)
+{
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->tls_listen_fd >= 0)
+		close(s->tls_listen_fd);
+	s->listen_fd = s->tls_listen_fd = -1;
+}
+
+/* This worker's listener on its own dup() of a listening socket, bound to
+ * http. */
+static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *http, int listen_fd)
+{
+	int fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		log_kv(LOG_ERROR, "cannot share the listening socket", "error", strerror(errno),
 		       NULL);
 		return NULL;
 	}
-	struct evconnlistener *l =
-	    evconnlistener_new_bind(w->base, NULL, NULL,
-	                            LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-	                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-	                            1024, (struct sockaddr *)&ss, (int)len);
+	/* backlog 0: the socket already listens */
+	struct evconnlistener *l = evconnlistener_new(
+	    w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l == NULL) {
-		log_kv(LOG_ERROR, "cannot listen", "key", key, "listen", listen, "error",
-		       evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), NULL);
+		close(fd);
 		return NULL;
 	}
 	struct evhttp_bound_socket *b = evhttp_bind_listener(http, l);
@@ -982,8 +1372,7 @@ bool worker_http_setup(struct worker *w)
 	if (w->limits_ev == NULL || w->conns_ev == NULL || w->http == NULL)
 		return false;
 	evhttp_set_bevcb(w->http, plain_bevcb, w);
-	w->bound =
-	    listen_on(w, w->http, "server.listen", c->listen, c->listen_host, c->listen_port);
+	w->bound = listen_on(w, w->http, w->srv->listen_fd);
 	if (w->bound == NULL)
 		return false;
 	if (c->tls_listen[0] != '\0') {
@@ -991,8 +1380,7 @@ bool worker_http_setup(struct worker *w)
 		if (w->tls_http == NULL)
 			return false;
 		evhttp_set_bevcb(w->tls_http, tls_bevcb, w);
-		w->tls_bound = listen_on(w, w->tls_http, "tls.listen", c->tls_listen,
-		                         c->tls_listen_host, c->tls_listen_port);
+		w->tls_bound = listen_on(w, w->tls_http, w->srv->tls_listen_fd);
 		if (w->tls_bound == NULL)
 			return false;
 	}

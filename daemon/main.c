@@ -1,7 +1,7 @@
 /*
  * coolingd: the payout gate. main() reads like a table of contents: options,
- * configuration, logging, workers (one event loop per core, each with its
- * listener and database pool), signals, READY, run, drain, exit.
+ * configuration, logging, the listening sockets (bound once), workers (one
+ * event loop per core, each with its listener and database pool), signals, READY, run, drain, exit.
  */
 #include <errno.h>
 #include <event2/thread.h>
@@ -346,11 +346,14 @@ int main(int argc, char **argv)
 	if (wd <= 0)
 		watchdog_usec = 0;
 
-	if (!workers_setup(&srv)) {
+	if (!server_listen(&srv) || !workers_setup(&srv)) {
 		log_kv(LOG_ERROR, "start-up failed", NULL);
+		server_listen_close(&srv);
 		server_free(&srv);
 		return 1;
 	}
+	/* every worker has its own dup() now */
+	server_listen_close(&srv);
 	srv.main_base = event_base_new();
 	struct event *sigterm = evsignal_new(srv.main_base, SIGTERM, on_stop_signal, &srv);
 	struct event *sigint = evsignal_new(srv.main_base, SIGINT, on_stop_signal, &srv);

@@ -21,6 +21,7 @@
 
 #include "audit_sign.h"
 #include "hex.h"
+#include "clock.h"
 #include "log.h"
 #include "server.h"
 #include "timeutil.h"

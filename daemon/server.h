@@ -1,8 +1,9 @@
 /*
  * The daemon's shared state: the configuration snapshot in force (swapped
- * atomically on SIGHUP), the count of open connections, and one worker per
- * event loop, each with its own listeners (SO_REUSEPORT: plain, and HTTPS
- * when [tls] listen is set), evhttps and database pool. A worker's objects
+ * atomically on SIGHUP), the count of open connections, the listening
+ * sockets (plain, and HTTPS when [tls] listen is set; bound once, by the
+ * main thread), and one worker per event loop, each with its own listeners
+ * on dup()s of those sockets, evhttps and database pool. A worker's objects
  * are touched only by its own thread; other threads only activate its
  * events.
  */
@@ -75,9 +76,10 @@ struct server {
 	int nworkers;
 	struct worker *workers;
 	struct event_base *main_base;
-	struct ssl_ctx_st *tls_ctx; /* SSL_CTX, shared by the workers; NULL without TLS */
-	_Atomic long connections;   /* open, plain and TLS, all workers */
-	_Atomic bool stopping;      /* no more accepting, ever */
+	struct ssl_ctx_st *tls_ctx;   /* SSL_CTX, shared by the workers; NULL without TLS */
+	int listen_fd, tls_listen_fd; /* -1 when none; the workers hold dup()s */
+	_Atomic long connections;     /* open, plain and TLS, all workers */
+	_Atomic bool stopping;        /* no more accepting, ever */
 };
 
 static inline const struct runtime *server_runtime(struct server *s)
@@ -86,6 +88,12 @@ static inline const struct runtime *server_runtime(struct server *s)
 }
 
 /* daemon/http.c */
+/* Binds and listens on server.listen (and tls.listen) once, for every
+ * worker; false (logged, naming the key) when that fails, as when another
+ * process holds the port. */
+bool server_listen(struct server *s);
+/* Closes the main thread's listening sockets (the workers' dup()s stay). */
+void server_listen_close(struct server *s);
 bool worker_http_setup(struct worker *w);
 void worker_begin_drain(struct worker *w);
 void worker_http_free(struct worker *w);

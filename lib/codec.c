@@ -15,8 +15,17 @@
 /* The longest cancellation reason, in characters. */
 #define CANCEL_REASON_MAX_CHARS 200
 
+bool id_is_dot_segment(const char *s)
+{
+	return strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
+}
+
 bool id_valid(const char *s)
 {
+	/* a path segment that HTTP clients remove: such a loan or lender could
+	 * never be addressed */
+	if (id_is_dot_segment(s))
+		return false;
 	size_t n = 0;
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];

@@ -12,8 +12,10 @@
 #include "cd_error.h"
 #include "policy.h"
 
-/* 1-64 characters of A-Z a-z 0-9 . _ : - */
+/* 1-64 characters of A-Z a-z 0-9 . _ : -, but not "." or ".." */
 bool id_valid(const char *s);
+/* "." or "..": refused as identifiers (id_valid() is false for them). */
+bool id_is_dot_segment(const char *s);
 
 /* The rule text_valid() found broken; each caller words its own message. */
 enum text_fault {

@@ -64,6 +64,54 @@ static void put_json_escaped(struct line *l, const char *s)
 	}
 }
 
+size_t log_text_escape(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool plain = c > ' ' && c != 0x7f && c != '=' && c != '\\';
+		size_t need = plain ? 1 : 4;
+		if (o + need >= size)
+			break;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		}
+	}
+	if (size > 0)
+		out[o] = '\0';
+	return o;
+}
+
+/* A text line's value: escaped so that it stays one field (log.h). */
+static void put_text_escaped(struct line *l, const char *s)
+{
+	char e[sizeof(l->buf)];
+	size_t n = log_text_escape(s, e, sizeof(e));
+	put(l, e, n);
+}
+
+/* A text line's message: written as it is, but for control characters,
+ * which could end the line or drive a terminal. */
+static void put_text_msg(struct line *l, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f) {
+			char e[8];
+			int n = snprintf(e, sizeof(e), "\\x%02x", c);
+			put(l, e, (size_t)n);
+		} else {
+			put(l, (const char *)&c, 1);
+		}
+	}
+}
+
 static void put_time(struct line *l)
 {
 	struct timeval tv;
@@ -93,7 +141,7 @@ static void emit(enum log_level level, const char *msg, va_list *kv)
 		put_str(&l, " ");
 		put_str(&l, level_names[level]);
 		put_str(&l, " ");
-		put_str(&l, msg);
+		put_text_msg(&l, msg);
 	}
 	if (kv != NULL) {
 		for (;;) {
@@ -113,7 +161,7 @@ static void emit(enum log_level level, const char *msg, va_list *kv)
 				put_str(&l, " ");
 				put_str(&l, k);
 				put_str(&l, "=");
-				put_str(&l, v);
+				put_text_escaped(&l, v);
 			}
 		}
 	}

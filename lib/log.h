@@ -15,6 +15,12 @@ bool log_enabled(enum log_level level);
  * "127.0.0.1:8080", NULL). Values are strings. */
 void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/* A value as the text format writes it: control characters, spaces, '=',
+ * DEL and '\\' become \xHH, so that a value can neither end its line nor
+ * pose as another key=value field. Writes at most size - 1 bytes and a NUL;
+ * returns the bytes written (an escape that does not fit is left out). */
+size_t log_text_escape(const char *s, char *out, size_t size);
+
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)

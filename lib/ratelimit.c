@@ -188,3 +188,43 @@ bool ratelimit_failure(const struct rl_key *k)
 {
 	return ratelimit_failure_at(k, mono_ms());
 }
+
+/* ---- tokens known to be valid ---- */
+
+/* 0: an empty slot. Relaxed atomics: a slot is one word, read and written
+ * whole; a lost race only means one more trip through the limit. */
+static _Atomic uint64_t valid_slots[RATELIMIT_VALID_SLOTS];
+
+static uint64_t fingerprint(const unsigned char hash[32], size_t *slot)
+{
+	uint64_t fp = 0, ix = 0;
+	for (int i = 0; i < 8; i++) {
+		fp = (fp << 8) | hash[i];
+		ix = (ix << 8) | hash[8 + i];
+	}
+	*slot = (size_t)(ix % RATELIMIT_VALID_SLOTS);
+	return fp != 0 ? fp : 1;
+}
+
+void ratelimit_valid_remember(const unsigned char hash[32])
+{
+	size_t slot;
+	uint64_t fp = fingerprint(hash, &slot);
+	/* no store (and no shared cache line made dirty) when already there */
+	if (atomic_load_explicit(&valid_slots[slot], memory_order_relaxed) != fp)
+		atomic_store_explicit(&valid_slots[slot], fp, memory_order_relaxed);
+}
+
+bool ratelimit_valid_known(const unsigned char hash[32])
+{
+	size_t slot;
+	uint64_t fp = fingerprint(hash, &slot);
+	return atomic_load_explicit(&valid_slots[slot], memory_order_relaxed) == fp;
+}
+
+void ratelimit_valid_forget(const unsigned char hash[32])
+{
+	size_t slot;
+	uint64_t fp = fingerprint(hash, &slot);
+	atomic_compare_exchange_strong(&valid_slots[slot], &fp, 0);
+}

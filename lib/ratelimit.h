@@ -4,6 +4,8 @@
  * server.auth_failure_window, requests from it that carry an Authorization
  * header get 429 until the window has passed, without a database round trip.
  *
+ * A token that authenticated recently is not limited (below).
+ *
  * One table for the whole process (every worker), behind a mutex: a bounded
  * number of addresses (RATELIMIT_ENTRIES), eviction of the least recently
  * seen within a small set when full. IPv6 addresses count per /64, since
@@ -46,5 +48,22 @@ bool ratelimit_failure(const struct rl_key *k);
 /* The same, with the caller's monotonic clock in milliseconds (tests). */
 int64_t ratelimit_blocked_at(const struct rl_key *k, int64_t now_ms);
 bool ratelimit_failure_at(const struct rl_key *k, int64_t now_ms);
+
+/*
+ * Tokens that authenticated recently, so that a valid token is never
+ * refused because other tokens failed from its address: a request whose
+ * token is remembered here skips the limit (and only the limit: it is
+ * still checked against the database, so a revoked token stops working at
+ * once, and is forgotten when it fails). Keyed by the token's SHA-256, of
+ * which only 64 bits are kept; someone who does not hold a valid token
+ * cannot find such a value. A fixed table of RATELIMIT_VALID_SLOTS, shared
+ * by the workers without a lock (a token seen on one worker is known on all);
+ * a newer token may take an older one's slot.
+ */
+#define RATELIMIT_VALID_SLOTS 4096
+
+void ratelimit_valid_remember(const unsigned char hash[32]);
+bool ratelimit_valid_known(const unsigned char hash[32]);
+void ratelimit_valid_forget(const unsigned char hash[32]);
 
 #endif

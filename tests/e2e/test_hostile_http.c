@@ -299,6 +299,48 @@ static void framing_probe(const char *what, const char *loan_id, unsigned seed, 
 
 /* ---- garbage ---- */
 
+/* ---- the text log ---- */
+
+START_TEST(test_request_target_with_spaces_or_control_bytes_is_400_and_cannot_forge_the_log)
+{
+	/* a daemon that writes the text format, where a value with a space or
+	 * an '=' could pose as another field */
+	const char *const text_env[] = {"COOLINGD_LOG_FORMAT=text", NULL};
+	struct daemon d;
+	ck_assert(daemon_start(&d, env.db_url, text_env));
+	static const char *const raws[] = {
+	    "GET /v1/x\x1b[2J\x1b[31mRED status=200 client=admin HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /healthz status=200 HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /healthz\x7f HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /healthz\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof raws / sizeof raws[0]; i++) {
+		int fd = raw_connect_to(d.port);
+		rawhttp_send(fd, raws[i], strlen(raws[i]));
+		struct rawhttp_answer a;
+		rawhttp_read(fd, 2000, true, &a);
+		close(fd);
+		ck_assert_msg(rawhttp_status(a.data) == 400, "request %zu: %.200s", i, a.data);
+		ck_assert_msg(strstr(a.data, "\"bad_request\""), "request %zu: %.300s", i, a.data);
+		rawhttp_free(&a);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	char *log = e2e_read_file(d.log_path, NULL);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strchr(log, '\x1b') == NULL, "a terminal escape reached the log");
+	ck_assert_msg(strstr(log, " status=200 client=admin") == NULL, "forged fields in the log");
+	int lines_400 = 0;
+	for (const char *p = strstr(log, " status=400 "); p; p = strstr(p + 1, " status=400 "))
+		lines_400++;
+	/* (libevent itself may refuse the last two before routing) */
+	ck_assert_msg(lines_400 >= 2, "%d access lines with status=400:\n%s", lines_400, log);
+	ck_assert_msg(strstr(log, "path=/v1/x\\x1b[2J\\x1b[31mRED\\x20status\\x3d200") != NULL,
+	              "the path is not logged escaped:\n%s", log);
+	free(log);
+	assert_serving("hostile request targets");
+}
+END_TEST
+
 START_TEST(test_garbage_request_line_is_refused)
 {
 	static const char raw[] = "GARBAGE\r\n\r\n";
@@ -918,6 +960,8 @@ static Suite *hostile_suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_garbage_request_line_is_refused);
+	tcase_add_test(
+	    tc, test_request_target_with_spaces_or_control_bytes_is_400_and_cannot_forge_the_log);
 	tcase_add_test(tc, test_binary_noise_is_refused);
 	tcase_add_test(tc, test_request_line_of_100_kb_is_refused);
 	tcase_add_test(tc, test_header_line_of_64_kb_is_refused);

@@ -999,6 +999,75 @@ START_TEST(test_log_never_holds_a_full_iin_or_a_token)
 }
 END_TEST
 
+START_TEST(test_a_second_daemon_on_the_same_port_is_refused_and_the_first_serves_every_request)
+{
+	/* the first, with the real period */
+	const char *const first_env[] = {"COOLINGD_POLICY_COOLING_PERIOD=1h", NULL};
+	struct daemon first;
+	ck_assert(daemon_start(&first, env.db_url, first_env));
+	/* a stray one with a 2 s period on the same address */
+	char listen_kv[64], db_kv[1100], dir[256], conf[300];
+	snprintf(listen_kv, sizeof listen_kv, "COOLINGD_SERVER_LISTEN=127.0.0.1:%d", first.port);
+	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
+	make_dir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/empty.conf", dir);
+	write_file(conf, "%s", "");
+	const char *const stray_env[] = {listen_kv, db_kv, "COOLINGD_POLICY_COOLING_PERIOD=2s",
+	                                 "COOLINGD_SERVER_THREADS=2", NULL};
+	struct run_result r;
+	run_coolingd(&r, stray_env, "-c", conf, NULL);
+	ck_assert_msg(r.code != 0 && r.code != -1, "the second daemon started (exit %d): %s",
+	              r.code, r.err);
+	ck_assert_msg(strcasestr(r.err, "address already in use"), "no reason given: %s", r.err);
+	ck_assert_msg(strstr(r.err, "server.listen"), "the key is not named: %s", r.err);
+	/* every connection reaches the first */
+	for (int i = 0; i < 20; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "PORT-%d", i);
+		ck_assert_int_eq(approve_period(first.port, id, 700 + (unsigned)i), 3600);
+	}
+	ck_assert_int_eq(daemon_stop(&first), 0);
+}
+END_TEST
+
+START_TEST(test_log_masks_every_run_of_12_or_more_digits_in_paths)
+{
+	struct daemon d;
+	ck_assert(daemon_start(&d, env.db_url, NULL));
+	char iin[13], path[256];
+	e2e_iin(iin, 610);
+	struct http_resp r;
+	/* one digit too many; an IIN inside a longer loan id; percent-encoded */
+	for (int i = 0; i < 4; i++) {
+		if (i == 0)
+			snprintf(path, sizeof path, "/v1/borrowers/%s0/loans", iin);
+		else if (i == 1)
+			snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/L%s7", iin);
+		else if (i == 2)
+			snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/X-%s-Y", iin);
+		else /* the first digit percent-encoded */
+			snprintf(path, sizeof path, "/v1/borrowers/%%3%c%s/loans", iin[0], iin + 1);
+		ck_assert_int_eq(http_req(d.port, "GET", path, tok1, NULL, NULL, &r), 0);
+		http_resp_free(&r);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	char *log = e2e_read_file(d.log_path, NULL);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(e2e_file_has_line(d.log_path, "\"path\":\"/v1/borrowers/", NULL),
+	              "no access line for the borrower paths");
+	/* no 6 digits of the IIN in a row anywhere, in any of the paths */
+	for (int k = 0; k + 6 <= 12; k++) {
+		char part[7];
+		memcpy(part, iin + k, 6);
+		part[6] = '\0';
+		ck_assert_msg(!strstr(log, part), "the log holds %s of the IIN %s", part, iin);
+	}
+	ck_assert_msg(strstr(log, "/v1/borrowers/*************/loans"),
+	              "13 digits are not masked whole");
+	free(log);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
@@ -1023,6 +1092,10 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc,
 	               test_unserved_methods_get_a_json_405_and_a_log_line_and_huge_bodies_a_413);
 	tcase_add_test(tc, test_log_never_holds_a_full_iin_or_a_token);
+	tcase_add_test(
+	    tc,
+	    test_a_second_daemon_on_the_same_port_is_refused_and_the_first_serves_every_request);
+	tcase_add_test(tc, test_log_masks_every_run_of_12_or_more_digits_in_paths);
 	suite_add_tcase(s, tc);
 	return s;
 }

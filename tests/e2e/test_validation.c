@@ -948,6 +948,269 @@ START_TEST(test_daemon_still_healthy_after_every_refusal)
 }
 END_TEST
 
+/* ---- path segments, media types and HTTP details (v1.1) ---- */
+
+/* Sends raw on its own connection and returns what came back (malloc'd)
+ * once the daemon closed it, or after timeout_ms. */
+static char *raw_exchange(const char *raw, size_t len, int timeout_ms)
+{
+	char *resp = NULL;
+	int rc = http_raw(env.d.port, raw, len, &resp, timeout_ms);
+	ck_assert_msg(rc >= 0 && resp != NULL, "no connection");
+	return resp;
+}
+
+static int raw_status(const char *resp)
+{
+	return strncmp(resp, "HTTP/1.", 7) == 0 ? atoi(resp + 9) : 0;
+}
+
+/* The body of a raw answer: after its blank line. */
+static const char *raw_body(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+	return b ? b + 4 : "";
+}
+
+START_TEST(test_path_segments_are_percent_decoded_once)
+{
+	json_decref(approval_accepted(approval("CORE:2026:1")));
+	json_decref(approval_accepted(approval("PCTA")));
+	struct http_resp r;
+	/* encodeURIComponent("CORE:2026:1"), in either case of hex digits */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/CORE%3A2026%3A1", tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "loan_id", "CORE:2026:1");
+	http_resp_free(&r);
+	e2e_call(&env, "GET", "/v1/lenders/BANK%31/loans/CORE%3a2026%3a1", tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	/* an act on an encoded path reaches the same loan */
+	e2e_call(&env, "POST", "/v1/lenders/BANK1/loans/CORE%3A2026%3A1/consent", tok1, "{}", NULL,
+	         &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	/* once, not twice: %2541 is "%41" (an invalid id, so 404), not "A" */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/PCT%2541", tok1, NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 404, "not_found", NULL);
+	http_resp_free(&r);
+	/* the borrower's IIN too */
+	char path[128];
+	snprintf(path, sizeof path, "/v1/borrowers/%%3%c%s/loans", iin_ok[0], iin_ok + 1);
+	e2e_call(&env, "GET", path, tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	ck_assert_msg(r.body && strstr(r.body, "CORE:2026:1"), "borrower listing: %s", r.body);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_encoded_slash_and_invalid_escapes_are_404)
+{
+	json_decref(approval_accepted(approval("SL-1")));
+	static const char *const paths[] = {
+	    "/v1/lenders/BANK1/loans/SL%2F1",  "/v1/lenders/BANK1/loans/SL%2f1",
+	    "/v1/lenders/BANK1%2Floans/SL-1",  "/v1/lenders/BANK1/loans/SL%2",
+	    "/v1/lenders/BANK1/loans/SL%",     "/v1/lenders/BANK1/loans/SL%G1",
+	    "/v1/lenders/BANK1/loans/SL-1%00", "/v1/lenders/BANK1/loans/SL%2D1%zz",
+	};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		struct http_resp r;
+		e2e_call(&env, "GET", paths[i], tok1, NULL, NULL, &r);
+		ck_assert_msg(e2e_is_error(&r, 404, "not_found", NULL), "GET %s: %d %s", paths[i],
+		              r.status, r.body);
+		http_resp_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_dot_and_dot_dot_are_refused_as_loan_and_lender_ids)
+{
+	struct counts before = counts_now();
+	approval_refused(approval("."), "loan_id");
+	approval_refused(approval(".."), "loan_id");
+	static const struct {
+		const char *method, *path, *field;
+	} cases[] = {
+	    {"GET", "/v1/lenders/BANK1/loans/%2E", "loan_id"},
+	    {"GET", "/v1/lenders/BANK1/loans/%2e%2E", "loan_id"},
+	    {"GET", "/v1/lenders/BANK1/loans/..", "loan_id"},
+	    {"POST", "/v1/lenders/BANK1/loans/%2E/consent", "loan_id"},
+	    {"POST", "/v1/lenders/BANK1/loans/../disbursement", "loan_id"},
+	    {"GET", "/v1/lenders/%2E%2E/loans/X", "lender"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct http_resp r;
+		e2e_call(&env, cases[i].method, cases[i].path, tok_comp, NULL, NULL, &r);
+		if (strcmp(cases[i].method, "POST") == 0) {
+			http_resp_free(&r);
+			e2e_call(&env, cases[i].method, cases[i].path, tok1, "{}", NULL, &r);
+		}
+		ck_assert_msg(e2e_is_error(&r, 422, "validation_failed", cases[i].field),
+		              "%s %s: %d %s", cases[i].method, cases[i].path, r.status, r.body);
+		http_resp_free(&r);
+	}
+	/* the same as a lender id for coolingctl */
+	for (int i = 0; i < 2; i++) {
+		int code = 0;
+		char *out = run_ctl(env.db_url, &code, "lender add %s --kind bank", i ? ".." : ".");
+		ck_assert_msg(code != 0, "lender add %s: exit 0", i ? ".." : ".");
+		free(out);
+	}
+	ck_assert_int_eq(
+	    e2e_sql_num(&env, "SELECT count(*) FROM lender WHERE id IN ('.', '..')", NULL), 0);
+	assert_no_writes(before);
+}
+END_TEST
+
+START_TEST(test_json_charset_other_than_utf8_is_415)
+{
+	struct counts before = counts_now();
+	static const char *const refused[] = {
+	    "Content-Type: application/json; charset=latin-1\r\n",
+	    "Content-Type: application/json;charset=\"ISO-8859-1\"\r\n",
+	    "Content-Type: application/json; charset=utf-16\r\n",
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		char *body = approval_text("CS-NO");
+		struct http_resp r;
+		post_approval_text(body, refused[i], &r);
+		ck_assert_msg(e2e_is_error(&r, 415, "unsupported_media_type", NULL), "%s: %d %s",
+		              refused[i], r.status, r.body);
+		http_resp_free(&r);
+		free(body);
+	}
+	assert_no_writes(before);
+	static const char *const accepted[] = {
+	    "Content-Type: application/json; charset=utf-8\r\n",
+	    "Content-Type: application/json;charset=UTF-8\r\n",
+	    "Content-Type: application/json; charset=\"Utf-8\"\r\n",
+	    "Content-Type: Application/JSON\r\n",
+	};
+	for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "CS-OK-%zu", i);
+		char *body = approval_text(id);
+		struct http_resp r;
+		post_approval_text(body, accepted[i], &r);
+		ck_assert_msg(r.status == 201, "%s: %d %s", accepted[i], r.status, r.body);
+		http_resp_free(&r);
+		free(body);
+	}
+}
+END_TEST
+
+START_TEST(test_head_answers_as_get_without_a_body)
+{
+	json_decref(approval_accepted(approval("HEAD-1")));
+	static const char *const paths[] = {"/v1/lenders/BANK1/loans/HEAD-1", "/healthz",
+	                                    "/v1/lenders/BANK1/loans/NO-SUCH"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		struct http_resp g;
+		e2e_call(&env, "GET", paths[i], tok1, NULL, NULL, &g);
+		char req[1024];
+		int n = snprintf(req, sizeof req,
+		                 "HEAD %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+		                 "Connection: close\r\n\r\n",
+		                 paths[i], tok1);
+		char *resp = raw_exchange(req, (size_t)n, 5000);
+		ck_assert_msg(raw_status(resp) == g.status, "HEAD %s: %.200s (GET: %d)", paths[i],
+		              resp, g.status);
+		ck_assert_msg(*raw_body(resp) == '\0', "HEAD %s sent a body: %s", paths[i], resp);
+		char want[64];
+		snprintf(want, sizeof want, "Content-Length: %zu\r\n", g.body_len);
+		ck_assert_msg(strcasestr(resp, want) != NULL, "HEAD %s: no %s in %s", paths[i],
+		              want, resp);
+		ck_assert_msg(strcasestr(resp, "Content-Type: application/json") != NULL, "%s",
+		              resp);
+		http_resp_free(&g);
+		free(resp);
+	}
+	/* a POST-only path is still 405 for HEAD, and GET paths allow it */
+	const char *req = "HEAD /v1/lenders/BANK1/loans HTTP/1.1\r\nHost: x\r\n"
+	                  "Connection: close\r\n\r\n";
+	char *resp = raw_exchange(req, strlen(req), 5000);
+	ck_assert_msg(raw_status(resp) == 405, "got %.200s", resp);
+	free(resp);
+	struct http_resp r;
+	e2e_call(&env, "PUT", "/healthz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 405);
+	const char *allow = http_header(&r, "Allow");
+	ck_assert_msg(allow && strstr(allow, "GET") && strstr(allow, "HEAD"), "Allow: %s",
+	              allow ? allow : "(none)");
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_http11_request_without_host_is_400)
+{
+	const char *req = "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n";
+	char *resp = raw_exchange(req, strlen(req), 5000);
+	ck_assert_msg(raw_status(resp) == 400, "got %.200s", resp);
+	ck_assert_msg(strstr(raw_body(resp), "\"bad_request\""), "got %s", resp);
+	free(resp);
+	/* HTTP/1.0 needs none */
+	req = "GET /healthz HTTP/1.0\r\n\r\n";
+	resp = raw_exchange(req, strlen(req), 5000);
+	ck_assert_msg(raw_status(resp) == 200, "HTTP/1.0: %.200s", resp);
+	free(resp);
+}
+END_TEST
+
+START_TEST(test_expect_100_continue_with_too_large_a_length_gets_an_immediate_json_413)
+{
+	struct counts before = counts_now();
+	char req[1024];
+	int n = snprintf(req, sizeof req,
+	                 "POST /v1/lenders/BANK1/loans HTTP/1.1\r\nHost: x\r\n"
+	                 "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+	                 tok1, MAX_BODY * 3);
+	long long t0 = test_now_ms();
+	char *resp = raw_exchange(req, (size_t)n, 3000);
+	ck_assert_msg(raw_status(resp) == 413, "got %.200s", resp);
+	ck_assert_msg(strstr(raw_body(resp), "\"payload_too_large\""), "got %s", resp);
+	ck_assert_msg(test_now_ms() - t0 < 2500, "the daemon kept the connection open");
+	free(resp);
+	/* a length that fits still gets 100 Continue */
+	n = snprintf(req, sizeof req,
+	             "POST /v1/lenders/BANK1/loans HTTP/1.1\r\nHost: x\r\n"
+	             "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	             "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+	             tok1);
+	resp = raw_exchange(req, (size_t)n, 1000);
+	ck_assert_msg(raw_status(resp) == 100, "got %.200s", resp);
+	free(resp);
+	assert_no_writes(before);
+}
+END_TEST
+
+START_TEST(test_body_above_the_hard_cap_gets_the_json_413)
+{
+	const size_t body_len = 2u << 20; /* the hard cap is 1 MiB here */
+	char head[512];
+	int hl = snprintf(head, sizeof head,
+	                  "POST /v1/lenders/BANK1/loans HTTP/1.1\r\nHost: x\r\n"
+	                  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	                  "Content-Length: %zu\r\n\r\n",
+	                  tok1, body_len);
+	char *req = malloc((size_t)hl + body_len);
+	ck_assert_ptr_nonnull(req);
+	memcpy(req, head, (size_t)hl);
+	memset(req + hl, ' ', body_len);
+	char *resp = raw_exchange(req, (size_t)hl + body_len, 20000);
+	free(req);
+	ck_assert_msg(raw_status(resp) == 413, "got %.200s", resp);
+	ck_assert_msg(strcasestr(resp, "Content-Type: application/json") != NULL, "%.300s", resp);
+	json_error_t je;
+	json_t *j = json_loads(raw_body(resp), 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", raw_body(resp));
+	E2E_ASSERT_JSTR(j, "error.code", "payload_too_large");
+	json_decref(j);
+	free(resp);
+	ck_assert_int_eq(http_get_status(env.d.port, "/healthz", 5000), 200);
+}
+END_TEST
+
 static Suite *validation_suite(void)
 {
 	Suite *s = suite_create("e2e_validation");
@@ -982,6 +1245,15 @@ static Suite *validation_suite(void)
 	tcase_add_test(tc, test_wrong_method_is_405_with_allow_even_without_token);
 	tcase_add_test(tc, test_checks_run_in_order_404_405_401_403_413_415_400_422);
 	/* last: after all of the above */
+	tcase_add_test(tc, test_path_segments_are_percent_decoded_once);
+	tcase_add_test(tc, test_encoded_slash_and_invalid_escapes_are_404);
+	tcase_add_test(tc, test_dot_and_dot_dot_are_refused_as_loan_and_lender_ids);
+	tcase_add_test(tc, test_json_charset_other_than_utf8_is_415);
+	tcase_add_test(tc, test_head_answers_as_get_without_a_body);
+	tcase_add_test(tc, test_http11_request_without_host_is_400);
+	tcase_add_test(tc,
+	               test_expect_100_continue_with_too_large_a_length_gets_an_immediate_json_413);
+	tcase_add_test(tc, test_body_above_the_hard_cap_gets_the_json_413);
 	tcase_add_test(tc, test_daemon_still_healthy_after_every_refusal);
 	suite_add_tcase(s, tc);
 	return s;

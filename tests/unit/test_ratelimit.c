@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "check_main.h"
 #include "ratelimit.h"
@@ -135,6 +136,66 @@ START_TEST(test_a_full_table_keeps_a_blocked_address_blocked)
 }
 END_TEST
 
+/* A token's SHA-256 stand-in: 32 bytes that differ with n. */
+static void hash_of(unsigned char h[32], unsigned n)
+{
+	for (int i = 0; i < 32; i++)
+		h[i] = (unsigned char)((n * 2654435761u) >> (i % 4 * 8)) ^ (unsigned char)(i * 7);
+}
+
+START_TEST(test_a_remembered_token_is_known_until_forgotten)
+{
+	unsigned char a[32], b[32];
+	hash_of(a, 1);
+	hash_of(b, 2);
+	ck_assert(!ratelimit_valid_known(a));
+	ratelimit_valid_remember(a);
+	ck_assert(ratelimit_valid_known(a));
+	ck_assert(!ratelimit_valid_known(b));
+	/* forgetting another token leaves it alone */
+	ratelimit_valid_forget(b);
+	ck_assert(ratelimit_valid_known(a));
+	ratelimit_valid_forget(a);
+	ck_assert(!ratelimit_valid_known(a));
+}
+END_TEST
+
+START_TEST(test_a_hash_that_differs_in_any_kept_byte_is_not_known)
+{
+	unsigned char a[32], c[32];
+	hash_of(a, 3);
+	ratelimit_valid_remember(a);
+	/* the 64 bits kept: one bit off in any of them is another token */
+	for (int i = 0; i < 8; i++) {
+		memcpy(c, a, sizeof c);
+		c[i] ^= 0x01;
+		ck_assert_msg(!ratelimit_valid_known(c), "byte %d changed, still known", i);
+	}
+	ratelimit_valid_forget(a);
+}
+END_TEST
+
+START_TEST(test_a_full_cache_forgets_old_tokens_never_admits_new_ones)
+{
+	unsigned char h[32];
+	for (unsigned n = 100; n < 100 + 4 * RATELIMIT_VALID_SLOTS; n++) {
+		hash_of(h, n);
+		ratelimit_valid_remember(h);
+	}
+	int known = 0;
+	for (unsigned n = 100; n < 100 + 4 * RATELIMIT_VALID_SLOTS; n++) {
+		hash_of(h, n);
+		known += ratelimit_valid_known(h);
+	}
+	ck_assert_int_le(known, RATELIMIT_VALID_SLOTS);
+	/* the latest one is always there; one never remembered never is */
+	hash_of(h, 99 + 4 * RATELIMIT_VALID_SLOTS);
+	ck_assert(ratelimit_valid_known(h));
+	hash_of(h, 7);
+	ck_assert(!ratelimit_valid_known(h));
+}
+END_TEST
+
 static Suite *ratelimit_suite(void)
 {
 	Suite *s = suite_create("ratelimit");
@@ -150,6 +211,11 @@ static Suite *ratelimit_suite(void)
 	tcase_add_test(tc, test_limit_zero_turns_the_limiter_off);
 	tcase_add_test(tc, test_a_full_table_keeps_a_blocked_address_blocked);
 	suite_add_tcase(s, tc);
+	TCase *valid = tcase_create("valid tokens");
+	tcase_add_test(valid, test_a_remembered_token_is_known_until_forgotten);
+	tcase_add_test(valid, test_a_hash_that_differs_in_any_kept_byte_is_not_known);
+	tcase_add_test(valid, test_a_full_cache_forgets_old_tokens_never_admits_new_ones);
+	suite_add_tcase(s, valid);
 	return s;
 }
 
