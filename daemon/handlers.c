@@ -95,10 +95,31 @@ static bool take_loan_row(struct request *r, PGresult *res, int row)
 	return true;
 }
 
+/*
+ * policy.timezone passed the system's zone files at start, but the database
+ * has its own list; when it does not know the name, no local date can be
+ * found, which is the configuration's fault and not the request's: 503 (as
+ * for a database out of reach, nothing was decided), an error naming the key
+ * in the log, and /readyz 503 until the key is fixed and reloaded.
+ */
+static bool timezone_unknown(struct request *r, const PGresult *res)
+{
+	if (!db_error_is_unknown_timezone(res))
+		return false;
+	log_kv(LOG_ERROR, "policy.timezone is not a time zone of the database; fix it and reload",
+	       "timezone", r->rt->cfg.timezone, NULL);
+	return true;
+}
+
 static bool result_ok(struct request *r, PGresult *res, const char *what)
 {
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 		return true;
+	if (timezone_unknown(r, res)) {
+		reply_unavailable_because(
+		    r, "policy.timezone is not a time zone of the database; nothing was decided");
+		return false;
+	}
 	reply_db_failure(r, res, what);
 	return false;
 }
@@ -118,6 +139,13 @@ static bool check_ts(struct request *r, int64_t ts, const char *field)
 static void on_authenticated(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	/* The token is read in the same statement as the approval's local
+	 * date, so an unknown time zone fails both: no token was judged. */
+	if (timezone_unknown(r, res)) {
+		reply_unavailable_because(
+		    r, "policy.timezone is not a time zone of the database; nothing was decided");
+		return;
+	}
 	if (request_check_auth(r, res))
 		r->after_auth(res, r);
 }
@@ -152,6 +180,13 @@ static void h_healthz(struct request *r)
 static void on_ready(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	if (res != NULL && timezone_unknown(r, res)) {
+		set_retry_after(r, 1);
+		reply_json(r, 503,
+		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+		                     "policy.timezone is not a time zone of the database"));
+		return;
+	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		set_retry_after(r, 1);
 		reply_json(r, 503,

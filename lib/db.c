@@ -308,6 +308,13 @@ bool db_error_is_unavailable(const PGresult *r)
 	       strncmp(s, "53", 2) == 0 || strcmp(s, "57014") == 0 || strncmp(s, "40", 2) == 0;
 }
 
+bool db_error_is_unknown_timezone(const PGresult *r)
+{
+	const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	return r != NULL && strcmp(db_sqlstate(r), "22023") == 0 && msg != NULL &&
+	       strncmp(msg, "time zone", 9) == 0;
+}
+
 /* ---- synchronous use ---- */
 
 static bool result_ok(PGresult *r, struct cd_error *err, const char *what)

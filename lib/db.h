@@ -90,6 +90,10 @@ const char *db_sqlstate(const PGresult *r);
 /* True for errors that mean "the database is out of reach or shutting
  * down" rather than a fault of the statement. */
 bool db_error_is_unavailable(const PGresult *r);
+/* True when a statement failed because a time zone name it was given is not
+ * one the server knows (22023, "time zone ... not recognized"): a
+ * configuration fault (policy.timezone), not the request's. */
+bool db_error_is_unknown_timezone(const PGresult *r);
 
 /* Columns of STMT_AUDIT_LIST and db_audit_stream(). */
 enum audit_col {
