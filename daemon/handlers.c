@@ -228,6 +228,23 @@ static void on_borrower_loans(PGresult *res, void *arg)
 	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
 
+static void on_borrower_today(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "local_date"))
+		return;
+	const char *why = NULL;
+	if (PQntuples(res) != 1 || !iin_born_by(r->params[0], db_int(res, 0, 0), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+		reply_error(r, &err);
+		return;
+	}
+	/* A lender sees only its own loans of the borrower. */
+	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
+	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+}
+
 static void h_borrower_loans(struct request *r)
 {
 	const char *why = NULL;
@@ -237,9 +254,9 @@ static void h_borrower_loans(struct request *r)
 		reply_error(r, &err);
 		return;
 	}
-	/* A lender sees only its own loans of the borrower. */
-	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
-	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+	/* Whether the birth date is after today is the database's today. */
+	const char *params[] = {r->rt->cfg.timezone};
+	request_exec(r, STMT_LOCAL_DATE, params, on_borrower_today);
 }
 
 /* ---- record an approval ---- */
@@ -305,6 +322,13 @@ static void on_approval_context(PGresult *res, void *arg)
 		return;
 	}
 
+	const char *why = NULL;
+	if (!iin_born_by(a->borrower_iin, db_int(res, 0, c0 + LOAN_NCOLS + 4), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why);
+		reply_error(r, &err);
+		return;
+	}
 	if (a->approved_at != TS_NULL && !check_ts(r, a->approved_at, "approved_at"))
 		return;
 	int64_t approved_at = db_ts(res, 0, c0 + LOAN_NCOLS + 3);
@@ -510,6 +534,13 @@ static void verify_decide(struct request *r)
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
 		return;
 	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!ts_check_after_approval(at, l->approved_at, r->rt->cfg.max_clock_skew_s, "verified_at",
+	                             &err)) {
+		reply_error(r, &err);
+		return;
+	}
 	char *detail =
 	    detail_text(json_pack("{s:o,s:s,s:s}", "verified_at", codec_ts_json(at), "branch_id",
 	                          v->branch_id, "officer_id", v->officer_id));
