@@ -62,6 +62,8 @@ struct cli {
 	/* the password of the connection string, kept only to scrub it from
 	 * any message that might echo it */
 	char password[256];
+	/* policy.timezone of the configuration, set by cli_connect() */
+	char timezone[64];
 };
 
 typedef int (*command_fn)(struct cli *cli, const struct cli_args *a);

@@ -176,6 +176,7 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 		*rc = cli_fail(cli, CLI_FAIL, "configuration: %s", msg);
 		return false;
 	}
+	snprintf(cli->timezone, sizeof(cli->timezone), "%s", cfg.timezone);
 	const char *url = cli->database_opt ? cli->database_opt : cfg.database_url;
 	if (url[0] == '\0') {
 		*rc = cli_fail(cli, CLI_FAIL, "the database URL is empty");

@@ -217,6 +217,11 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 		return rc;
 	struct cd_error err;
 	cd_error_clear(&err);
+	int64_t today;
+	if (!db_local_date(cli->conn, cli->timezone, &today, &err))
+		return cli_db_fail(cli, &err);
+	if (!iin_born_by(iin, today, &why))
+		return cli_usage(cli, "not a valid IIN: %s", why);
 	PGresult *r = db_borrower_loans(cli->conn, iin, NULL, &err);
 	if (r == NULL)
 		return cli_db_fail(cli, &err);

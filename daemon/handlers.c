@@ -101,10 +101,31 @@ static bool take_loan_row(struct request *r, PGresult *res, int row)
 	return true;
 }
 
+/*
+ * policy.timezone passed the system's zone files at start, but the database
+ * has its own list; when it does not know the name, no local date can be
+ * found, which is the configuration's fault and not the request's: 503 (as
+ * for a database out of reach, nothing was decided), an error naming the key
+ * in the log, and /readyz 503 until the key is fixed and reloaded.
+ */
+static bool timezone_unknown(struct request *r, const PGresult *res)
+{
+	if (!db_error_is_unknown_timezone(res))
+		return false;
+	log_kv(LOG_ERROR, "policy.timezone is not a time zone of the database; fix it and reload",
+	       "timezone", r->rt->cfg.timezone, NULL);
+	return true;
+}
+
 static bool result_ok(struct request *r, PGresult *res, const char *what)
 {
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 		return true;
+	if (timezone_unknown(r, res)) {
+		reply_unavailable_because(
+		    r, "policy.timezone is not a time zone of the database; nothing was decided");
+		return false;
+	}
 	reply_db_failure(r, res, what);
 	return false;
 }
@@ -124,6 +145,13 @@ static bool check_ts(struct request *r, int64_t ts, const char *field)
 static void on_authenticated(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	/* The token is read in the same statement as the approval's local
+	 * date, so an unknown time zone fails both: no token was judged. */
+	if (timezone_unknown(r, res)) {
+		reply_unavailable_because(
+		    r, "policy.timezone is not a time zone of the database; nothing was decided");
+		return;
+	}
 	if (request_check_auth(r, res))
 		r->after_auth(res, r);
 }
@@ -158,6 +186,13 @@ static void h_healthz(struct request *r)
 static void on_ready(PGresult *res, void *arg)
 {
 	struct request *r = arg;
+	if (res != NULL && timezone_unknown(r, res)) {
+		set_retry_after(r, 1);
+		reply_json(r, 503,
+		           json_pack("{s:s,s:s}", "status", "unavailable", "reason",
+		                     "policy.timezone is not a time zone of the database"));
+		return;
+	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		set_retry_after(r, 1);
 		reply_json(r, 503,
@@ -199,6 +234,23 @@ static void on_borrower_loans(PGresult *res, void *arg)
 	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
 
+static void on_borrower_today(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!result_ok(r, res, "local_date"))
+		return;
+	const char *why = NULL;
+	if (PQntuples(res) != 1 || !iin_born_by(r->params[0], db_int(res, 0, 0), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+		reply_error(r, &err);
+		return;
+	}
+	/* A lender sees only its own loans of the borrower. */
+	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
+	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+}
+
 static void h_borrower_loans(struct request *r)
 {
 	const char *why = NULL;
@@ -208,9 +260,9 @@ static void h_borrower_loans(struct request *r)
 		reply_error(r, &err);
 		return;
 	}
-	/* A lender sees only its own loans of the borrower. */
-	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
-	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+	/* Whether the birth date is after today is the database's today. */
+	const char *params[] = {r->rt->cfg.timezone};
+	request_exec(r, STMT_LOCAL_DATE, params, on_borrower_today);
 }
 
 /* ---- record an approval ---- */
@@ -276,6 +328,13 @@ static void on_approval_context(PGresult *res, void *arg)
 		return;
 	}
 
+	const char *why = NULL;
+	if (!iin_born_by(a->borrower_iin, db_int(res, 0, c0 + LOAN_NCOLS + 4), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why);
+		reply_error(r, &err);
+		return;
+	}
 	if (a->approved_at != TS_NULL && !check_ts(r, a->approved_at, "approved_at"))
 		return;
 	int64_t approved_at = db_ts(res, 0, c0 + LOAN_NCOLS + 3);
@@ -481,6 +540,13 @@ static void verify_decide(struct request *r)
 	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
 		return;
 	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (!ts_check_after_approval(at, l->approved_at, r->rt->cfg.max_clock_skew_s, "verified_at",
+	                             &err)) {
+		reply_error(r, &err);
+		return;
+	}
 	char *detail =
 	    detail_text(json_pack("{s:o,s:s,s:s}", "verified_at", codec_ts_json(at), "branch_id",
 	                          v->branch_id, "officer_id", v->officer_id));

@@ -45,6 +45,24 @@ static struct runtime *runtime_new(const struct config *c)
 	return rt;
 }
 
+/* policy.allow_below_legal_minimum switches off the guards that hold the
+ * cooling period and max_backdate to the law: said at start and at every
+ * reload, so that it cannot stay on unnoticed. */
+static void warn_if_below_legal_minimum(const struct config *c)
+{
+	if (!c->allow_below_legal_minimum)
+		return;
+	struct policy p;
+	config_policy(c, &p);
+	char period[32], backdate[32];
+	snprintf(period, sizeof(period), "%llds", (long long)p.cooling_period_s);
+	snprintf(backdate, sizeof(backdate), "%llds", (long long)c->max_backdate_s);
+	log_kv(LOG_WARN,
+	       "policy.allow_below_legal_minimum is on: the cooling period and max_backdate are "
+	       "not held to the legal minimum; for tests only",
+	       "cooling_period", period, "max_backdate", backdate, NULL);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -221,6 +239,7 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 			rt->older = atomic_load(&s->rt);
 			atomic_store(&s->rt, rt);
 			log_setup(c.log_level, c.log_format);
+			warn_if_below_legal_minimum(&c);
 			log_kv(LOG_INFO, "configuration reloaded", NULL);
 		}
 	}
@@ -329,6 +348,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_setup(srv.cfg.log_level, srv.cfg.log_format);
+	warn_if_below_legal_minimum(&srv.cfg);
 	signal(SIGPIPE, SIG_IGN);
 
 	struct runtime *rt = runtime_new(&srv.cfg);

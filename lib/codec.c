@@ -37,6 +37,42 @@ bool id_valid(const char *s)
 	return n >= 1;
 }
 
+bool id_addressable(const char *s)
+{
+	return id_valid(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/* White space of Unicode (White_Space, less the controls that text_valid()
+ * refuses anyway), and the zero-width space and BOM, which show as nothing
+ * too. */
+static bool blank_code_point(uint32_t c)
+{
+	return c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200b) ||
+	       c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000 ||
+	       c == 0xfeff;
+}
+
+bool text_blank(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : 4;
+		uint32_t c = len == 1   ? p[0]
+		             : len == 2 ? (uint32_t)(p[0] & 0x1f)
+		             : len == 3 ? (uint32_t)(p[0] & 0x0f)
+		                        : (uint32_t)(p[0] & 0x07);
+		for (int i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false; /* not UTF-8: text_valid() says so */
+			c = (c << 6) | (p[i] & 0x3f);
+		}
+		if (!blank_code_point(c))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
 bool text_valid(const char *s, size_t max_chars, enum text_fault *fault)
 {
 	size_t chars = 0;
@@ -189,6 +225,9 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 		if (strcmp(key, "loan_id") == 0) {
 			if (!get_id(v, key, r->loan_id, err))
 				return false;
+			/* HTTP clients drop such path segments: never addressable */
+			if (!id_addressable(r->loan_id))
+				return cd_error_invalid(err, key, "must not be \".\" or \"..\"");
 			seen |= F_LOAN;
 		} else if (strcmp(key, "borrower_iin") == 0) {
 			if (!get_string(v, key, &s, err))
@@ -327,6 +366,8 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 				                        fault == TEXT_CONTROL
 				                            ? "must not contain control characters"
 				                            : "must be 1-200 characters");
+			if (text_blank(s))
+				return cd_error_invalid(err, key, "must not be only white space");
 			if (strlen(s) >= reason_size)
 				return cd_error_invalid(err, key, "too long");
 			snprintf(reason, reason_size, "%s", s);
@@ -362,13 +403,19 @@ bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s
 	return true;
 }
 
+bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
+                             struct cd_error *err)
+{
+	if (ts < approved_at - skew_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field,
+		                        "is earlier than approved_at beyond max_clock_skew");
+	return true;
+}
+
 bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
                          struct cd_error *err)
 {
-	if (consent_at < approved_at - skew_s * USEC_PER_SEC)
-		return cd_error_invalid(err, "consent_at",
-		                        "is earlier than approved_at beyond max_clock_skew");
-	return true;
+	return ts_check_after_approval(consent_at, approved_at, skew_s, "consent_at", err);
 }
 
 bool approval_matches(const struct approval_req *r, const struct loan *l)

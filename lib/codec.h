@@ -17,6 +17,13 @@ bool id_valid(const char *s);
 /* "." or "..": refused as identifiers (id_valid() is false for them). */
 bool id_is_dot_segment(const char *s);
 
+/* id_valid() and neither "." nor "..", which HTTP clients remove from a
+ * path: a loan or lender of such an id could never be addressed. */
+bool id_addressable(const char *s);
+
+/* True when s (UTF-8) holds nothing but white space (or nothing at all). */
+bool text_blank(const char *s);
+
 /* The rule text_valid() found broken; each caller words its own message. */
 enum text_fault {
 	TEXT_NOT_UTF8, /* not well-formed UTF-8 */
@@ -59,7 +66,8 @@ struct verification_req {
 };
 bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err);
 
-/* {"reason": s}, 1-200 characters (code points), no control characters. */
+/* {"reason": s}, 1-200 characters (code points), no control characters,
+ * not only white space. */
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
                               struct cd_error *err);
 
@@ -72,6 +80,10 @@ bool idempotency_key_valid(const char *s);
 /* Client timestamps must lie in [now - max_backdate, now + max_clock_skew]. */
 bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
                      struct cd_error *err);
+/* An act's time (field) may not precede approved_at by more than
+ * max_clock_skew. */
+bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
+                             struct cd_error *err);
 /* consent_at may not precede approved_at by more than max_clock_skew. */
 bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
                          struct cd_error *err);

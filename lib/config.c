@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "timeutil.h"
 
@@ -58,6 +59,8 @@ static const struct param params[] = {
     {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
     {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
     {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
+    {"policy", "allow_below_legal_minimum", P_BOOL, NUM(allow_below_legal_minimum), true, "off", 0,
+     0},
     {"tls", "listen", P_LISTEN, STR(tls_listen), false, "", 0, 0},
     {"tls", "cert_file", P_STRING, STR(tls_cert_file), false, "", 0, 0},
     {"tls", "key_file", P_STRING, STR(tls_key_file), false, "", 0, 0},
@@ -261,6 +264,119 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	return 1;
 }
 
+/* "COOLINGD_POLICY_COOLING_PERIOD" for policy.cooling_period. */
+static void env_name(const struct param *pm, char *out, size_t size)
+{
+	int n = snprintf(out, size, "COOLINGD_%s_%s", pm->section, pm->key);
+	for (int j = 0; j < n && (size_t)j < size; j++)
+		out[j] = (char)toupper((unsigned char)out[j]);
+}
+
+extern char **environ;
+
+/*
+ * A COOLINGD_<SECTION>_<KEY> variable whose section is one of the table's
+ * but whose key is none is a typo that would otherwise be silently ignored
+ * (COOLINGD_POLICY_COOLINGPERIOD=2m), so it is refused as an unknown key in
+ * the file is. Variables whose second word is no section (COOLINGD_BIN_DIR,
+ * COOLINGD_TEST_*) belong to the build and the tests, not to the daemon.
+ */
+static bool env_names_known(char *msg, size_t msg_size)
+{
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, "COOLINGD_", 9) != 0)
+			continue;
+		size_t name_len = strcspn(*e, "=");
+		bool in_section = false, known = false;
+		for (size_t i = 0; i < NPARAMS && !known; i++) {
+			char prefix[64], name[128];
+			int n = snprintf(prefix, sizeof(prefix), "COOLINGD_%s_", params[i].section);
+			for (int j = 0; j < n; j++)
+				prefix[j] = (char)toupper((unsigned char)prefix[j]);
+			if (strncmp(*e, prefix, (size_t)n) != 0)
+				continue;
+			in_section = true;
+			env_name(&params[i], name, sizeof(name));
+			known = strlen(name) == name_len && strncmp(*e, name, name_len) == 0;
+		}
+		if (in_section && !known) {
+			snprintf(msg, msg_size,
+			         "%.*s: unknown key (no such configuration variable)",
+			         (int)(name_len < 100 ? name_len : 100), *e);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The time zone must be one the system has a zone file for (in $TZDIR, as
+ * for the C library, or /usr/share/zoneinfo), so that "Mars/Phobos" stops
+ * the start instead of failing every approval later. The name is a relative
+ * path of the characters timezone_valid() allows ('.' is not one of them),
+ * so it cannot leave the zone directory. A system without a zone directory
+ * at all leaves the check to the database (/readyz).
+ */
+static bool timezone_on_system(const char *tz, char *msg, size_t msg_size)
+{
+	const char *dir = getenv("TZDIR");
+	if (dir == NULL || *dir == '\0')
+		dir = "/usr/share/zoneinfo";
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return true;
+	bool ok = tz[0] != '/' && strstr(tz, "//") == NULL && strstr(tz, "..") == NULL;
+	char path[1200];
+	snprintf(path, sizeof(path), "%s/%s", dir, tz);
+	FILE *f = ok ? fopen(path, "rb") : NULL;
+	char magic[4] = {0};
+	ok = f != NULL && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	if (f != NULL)
+		fclose(f);
+	if (!ok)
+		snprintf(msg, msg_size,
+		         "policy.timezone: not a time zone of this system (no zone file "
+		         "%.300s/%.64s): \"%.64s\"",
+		         dir, tz, tz);
+	return ok;
+}
+
+/*
+ * The guards that keep a configuration from switching the legal gate off:
+ * a cooling period below the profile's own (legal) value, and a max_backdate
+ * as long as the cooling period, which would let a backdated approval and
+ * consent end the period at once. policy.allow_below_legal_minimum lifts
+ * both, for tests that need periods of seconds; the daemon then warns at
+ * start and at every reload.
+ */
+static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_size)
+{
+	if (c->allow_below_legal_minimum)
+		return true;
+	struct policy legal, p;
+	if (!policy_profile(c->profile, &legal))
+		return true; /* refused by the profile's own check */
+	config_policy(c, &p);
+	if (p.cooling_period_s < legal.cooling_period_s) {
+		snprintf(
+		    msg, msg_size,
+		    "policy.cooling_period: %llds is below the legal minimum of %llds of "
+		    "profile %s (policy.allow_below_legal_minimum = true lifts this, for tests "
+		    "only)",
+		    (long long)p.cooling_period_s, (long long)legal.cooling_period_s, p.name);
+		return false;
+	}
+	if (c->max_backdate_s >= p.cooling_period_s) {
+		snprintf(
+		    msg, msg_size,
+		    "policy.max_backdate: %llds is not shorter than the cooling period in force "
+		    "(%llds): a backdated approval and consent could end the period at once",
+		    (long long)c->max_backdate_s, (long long)p.cooling_period_s);
+		return false;
+	}
+	return true;
+}
+
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
                  size_t msg_size)
 {
@@ -291,10 +407,7 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 
 	for (size_t i = 0; i < NPARAMS; i++) {
 		char env[128];
-		int n =
-		    snprintf(env, sizeof(env), "COOLINGD_%s_%s", params[i].section, params[i].key);
-		for (int j = 0; j < n; j++)
-			env[j] = (char)toupper((unsigned char)env[j]);
+		env_name(&params[i], env, sizeof(env));
 		const char *v = getenv(env);
 		if (v != NULL && !set_param(c, &params[i], v, msg, msg_size)) {
 			size_t used = strlen(msg);
@@ -302,7 +415,8 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 			return false;
 		}
 	}
-	return true;
+	return env_names_known(msg, msg_size) && timezone_on_system(c->timezone, msg, msg_size) &&
+	       legal_minimums_kept(c, msg, msg_size);
 }
 
 void config_policy(const struct config *c, struct policy *p)

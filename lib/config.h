@@ -40,6 +40,7 @@ struct config {
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
+	bool allow_below_legal_minimum; /* lifts the legal guards; for tests only */
 	/* [tls] */
 	char tls_listen[256]; /* empty: no HTTPS listener */
 	char tls_listen_host[256];
@@ -60,7 +61,12 @@ struct config {
 
 /* Defaults, then the file (when path is not NULL), then the environment.
  * When path is the default path and the file does not exist, defaults and
- * environment alone are used. On false, msg names the key and the problem. */
+ * environment alone are used. Then the whole is checked: a COOLINGD_<S>_<K>
+ * variable of a known section S that names no key, a time zone the system
+ * has no zone file for, and (unless policy.allow_below_legal_minimum) a
+ * cooling period below the profile's legal value or a max_backdate not
+ * shorter than the cooling period are refused. On false, msg names the key
+ * (or variable) and the problem. */
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
                  size_t msg_size);
 

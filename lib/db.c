@@ -73,15 +73,18 @@
 #define LOAN_BY_ID "l.lender_id = $1::text AND l.loan_id = $2::text "
 /* The approval's time ($3, or now) ... */
 #define APPROVAL_AT "t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
-/* ... the MRP in force on its local date, whether the borrower has had a
- * loan paid out, and the approval's time. */
+/* ... the MRP in force on its local date, whether the borrower has had an
+ * unsecured loan paid out (one lookup in loan_first_time_idx), the
+ * approval's time, and today's local date (for the IIN's birth date). */
 #define APPROVAL_CONTEXT_COLS                                                                      \
 	"cd_us(now()), "                                                                           \
 	"(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "     \
 	"  ORDER BY m.valid_from DESC LIMIT 1), "                                                  \
 	"NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "                        \
-	"  AND d.disbursed_at IS NOT NULL), "                                                      \
-	"cd_us(t.at) "
+	"  AND d.disbursed_at IS NOT NULL AND NOT d.secured), "                                    \
+	"cd_us(t.at), " LOCAL_TODAY("$4")
+/* Today's local date in the zone tz, in days since 1970-01-01. */
+#define LOCAL_TODAY(tz)       "((now() AT TIME ZONE " tz "::text)::date - DATE '1970-01-01') "
 #define DISBURSE_CONTEXT_COLS "cd_us(now()), i.loan_pk, i.status, i.body "
 #define IDEMPOTENCY_JOIN                                                                           \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
@@ -164,6 +167,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  SELECT $1::text, $5::text, $6::bigint, 409, $7::text WHERE $5::text IS NOT NULL) "
          "SELECT id FROM a",
          7},
+    [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},
     [STMT_BORROWER_LOANS] = {"borrower_loans",
                              "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
                              "WHERE l.borrower_iin = $1::text "
@@ -320,6 +324,13 @@ bool db_error_is_unavailable(const PGresult *r)
 	 * serialization failure or deadlock, safe to retry. */
 	return s[0] == '\0' || strncmp(s, "08", 2) == 0 || strncmp(s, "57P", 3) == 0 ||
 	       strncmp(s, "53", 2) == 0 || strcmp(s, "57014") == 0 || strncmp(s, "40", 2) == 0;
+}
+
+bool db_error_is_unknown_timezone(const PGresult *r)
+{
+	const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	return r != NULL && strcmp(db_sqlstate(r), "22023") == 0 && msg != NULL &&
+	       strncmp(msg, "time zone", 9) == 0;
 }
 
 /* ---- synchronous use ---- */
@@ -556,6 +567,21 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 {
 	const char *p[] = {iin, lender};
 	return run(c, db_statements[STMT_BORROWER_LOANS].sql, 2, p, "borrower", NULL, err);
+}
+
+bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err)
+{
+	const char *p[] = {tz};
+	PGresult *r = run(c, db_statements[STMT_LOCAL_DATE].sql, 1, p, "local_date", NULL, err);
+	if (r == NULL)
+		return false;
+	bool ok = PQntuples(r) == 1;
+	if (ok)
+		*days = db_int(r, 0, 0);
+	PQclear(r);
+	if (!ok)
+		return cd_error_set(err, 500, "internal_error", "", "local_date: no row");
+	return true;
 }
 
 /* ---- audit trail ---- */

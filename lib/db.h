@@ -18,14 +18,14 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 enum stmt {
 	STMT_AUTH,             /* token_id -> name, role, lender, hash */
 	STMT_SCHEMA_VERSION,   /* -> max applied migration */
 	STMT_LOAN_GET,         /* lender, loan_id -> loan, now */
-	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> now, mrp, first
-	                          time, loan */
+	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> loan, now, mrp,
+	                          first time, approved_at, today's local date */
 	STMT_LOAN_INSERT,      /* see db.c */
 	STMT_CONSENT,          /* pk, consent_at, cooling_ends_at, actor, detail -> loan */
 	STMT_VERIFY,           /* pk, verified_at, branch, officer, actor, detail -> loan */
@@ -34,6 +34,7 @@ enum stmt {
 	STMT_DISBURSE,         /* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
 	STMT_REFUSE,           /* lender, loan_id, actor, detail, key|NULL, pk, body -> seq */
 	STMT_BORROWER_LOANS,   /* iin, lender|NULL -> loans, now */
+	STMT_LOCAL_DATE,       /* tz -> today's local date, days since 1970-01-01 */
 	STMT_LOANS_LIST, /* from|NULL, to|NULL, cursor_at|NULL, cursor_id|NULL, status|NULL, limit
 	                  */
 	STMT_LOANS_LIST_LENDER,    /* the same, and lender */
@@ -92,6 +93,10 @@ const char *db_sqlstate(const PGresult *r);
 /* True for errors that mean "the database is out of reach or shutting
  * down" rather than a fault of the statement. */
 bool db_error_is_unavailable(const PGresult *r);
+/* True when a statement failed because a time zone name it was given is not
+ * one the server knows (22023, "time zone ... not recognized"): a
+ * configuration fault (policy.timezone), not the request's. */
+bool db_error_is_unknown_timezone(const PGresult *r);
 
 /* Columns of STMT_AUDIT_LIST and db_audit_stream(). */
 enum audit_col {
@@ -162,6 +167,9 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
  * borrower list has the same limit. */
 #define DB_BORROWER_MAX_LOANS 1000
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
+/* Today's local date in the zone tz, by the database's clock: days since
+ * 1970-01-01. */
+bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);
 
 /* Seals every committed event not sealed yet; returns how many, or -1. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);

@@ -65,6 +65,45 @@ static bool fail(const char **why, const char *msg)
 	return false;
 }
 
+/* The century of digit 7, 0 when it is not a century digit. */
+static int64_t century_of(char c)
+{
+	switch (c) {
+	case '1':
+	case '2':
+		return 1800;
+	case '3':
+	case '4':
+		return 1900;
+	case '5':
+	case '6':
+		return 2000;
+	default:
+		return 0;
+	}
+}
+
+bool iin_birth_days(const char *s, int64_t *days)
+{
+	if (!iin_valid(s, NULL))
+		return false;
+	*days = days_from_civil(century_of(s[6]) + two_digits(s), (unsigned)two_digits(s + 2),
+	                        (unsigned)two_digits(s + 4));
+	return true;
+}
+
+/* A birth date after today belongs to nobody yet: a typo or an invented
+ * number. */
+bool iin_born_by(const char *s, int64_t today_days, const char **why)
+{
+	int64_t born;
+	if (!iin_birth_days(s, &born))
+		return fail(why, "not a valid IIN");
+	if (born > today_days)
+		return fail(why, "birth date is in the future");
+	return true;
+}
+
 /* The checks run in the order of the header's reasons, so that the message
  * names the first problem a person reading the number would see. */
 bool iin_valid(const char *s, const char **why)
@@ -79,22 +118,9 @@ bool iin_valid(const char *s, const char **why)
 	if (s[IIN_LEN] != '\0')
 		return fail(why, "must be 12 digits");
 
-	switch (s[6]) {
-	case '1':
-	case '2':
-		century = 1800;
-		break;
-	case '3':
-	case '4':
-		century = 1900;
-		break;
-	case '5':
-	case '6':
-		century = 2000;
-		break;
-	default:
+	century = century_of(s[6]);
+	if (century == 0)
 		return fail(why, "bad century digit");
-	}
 
 	if (!real_date(century + two_digits(s), (unsigned)two_digits(s + 2),
 	               (unsigned)two_digits(s + 4)))

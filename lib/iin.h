@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define IIN_LEN        12
 #define IIN_MASKED_BUF 13
@@ -17,6 +18,15 @@
  * the problem: "must be 12 digits", "bad century digit", "bad birth date",
  * "bad check digit". */
 bool iin_valid(const char *s, const char **why);
+
+/* The birth date of a valid IIN, in days since 1970-01-01 (negative
+ * before); false when s is not a valid IIN. */
+bool iin_birth_days(const char *s, int64_t *days);
+
+/* True when a valid IIN's birth date is not after today (a local date, in
+ * days since 1970-01-01: the database's, in policy.timezone). On false, *why
+ * (if not NULL) is "birth date is in the future". */
+bool iin_born_by(const char *s, int64_t today_days, const char **why);
 
 /* The check digit of the first 11 digits, or -1 when both passes give 10. */
 int iin_check_digit(const char *digits11);

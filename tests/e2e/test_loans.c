@@ -503,7 +503,7 @@ START_TEST(test_in_person_required_iff_unsecured_and_first_time)
 }
 END_TEST
 
-START_TEST(test_first_time_borrower_omitted_is_true_until_a_loan_is_disbursed_anywhere)
+START_TEST(test_first_time_borrower_omitted_is_true_until_an_unsecured_loan_is_disbursed_anywhere)
 {
 	char iin[13], now[32];
 	e2e_iin(iin, 302);
@@ -537,8 +537,32 @@ START_TEST(test_first_time_borrower_omitted_is_true_until_a_loan_is_disbursed_an
 	E2E_ASSERT_JSTR(r.json, "decision", "allowed");
 	http_resp_free(&r);
 
-	/* Now the borrower has had a loan: not first-time, no visit needed. */
+	/* A secured loan paid out does not count (CONTRACT v1.1): the first
+	 * unsecured loan still needs the visit. */
 	approve_new(approval_body("FT-3", iin, "100000.00", "online", false, ""), &r);
+	ck_assert(jbool(r.json, "first_time_borrower"));
+	ck_assert(jbool(r.json, "in_person_required"));
+	e2e_assert_strings(e2e_json_at(r.json, "blockers"), "blockers", "consent_missing",
+	                   "in_person_verification_missing", NULL);
+	http_resp_free(&r);
+
+	/* An unsecured loan at another lender, consented, verified, paid out. */
+	approve(tok2, "BANK2", approval_body("FT-B3", iin, "50000.00", "online", false, extra), &r);
+	E2E_ASSERT_STATUS(&r, 201);
+	ck_assert(jbool(r.json, "first_time_borrower"));
+	http_resp_free(&r);
+	e2e_call(&env, "POST", "/v1/lenders/BANK2/loans/FT-B3/in-person-verification", tok2,
+	         "{\"branch_id\":\"BR1\",\"officer_id\":\"OF1\"}", NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	e2e_call(&env, "POST", "/v1/lenders/BANK2/loans/FT-B3/disbursement", tok2, "{}", NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "decision", "allowed");
+	http_resp_free(&r);
+
+	/* Now the borrower has had an unsecured loan: not first-time, no visit
+	 * needed. */
+	approve_new(approval_body("FT-3B", iin, "100000.00", "online", false, ""), &r);
 	ck_assert(!jbool(r.json, "first_time_borrower"));
 	ck_assert(!jbool(r.json, "in_person_required"));
 	e2e_assert_strings(e2e_json_at(r.json, "blockers"), "blockers", "consent_missing", NULL);
@@ -1247,8 +1271,9 @@ static Suite *loans_suite(void)
 	tcase_add_test(tc, test_mrp_is_that_of_the_almaty_local_date_of_approval);
 	tcase_add_test(tc, test_branch_loan_above_threshold_not_cooled_and_verified_at_approval);
 	tcase_add_test(tc, test_in_person_required_iff_unsecured_and_first_time);
-	tcase_add_test(tc,
-	               test_first_time_borrower_omitted_is_true_until_a_loan_is_disbursed_anywhere);
+	tcase_add_test(
+	    tc,
+	    test_first_time_borrower_omitted_is_true_until_an_unsecured_loan_is_disbursed_anywhere);
 	tcase_add_test(tc, test_consent_sent_later_starts_the_cooling_period);
 	tcase_add_test(tc, test_consent_given_with_the_approval_starts_the_cooling_at_consent_at);
 	tcase_add_test(tc, test_full_path_approval_consent_visit_cooling_disbursement);

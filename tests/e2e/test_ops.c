@@ -67,14 +67,22 @@ static char **child_env(const char *const *extra)
 		n++;
 	for (const char *const *e = extra; e && *e; e++)
 		n++;
-	char **out = calloc(n + 1, sizeof *out);
+	char **out = calloc(n + 2, sizeof *out);
 	ck_assert_ptr_nonnull(out);
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "COOLINGD_SERVER_", 16) && strncmp(*e, "COOLINGD_DATABASE_", 18) &&
 		    strncmp(*e, "COOLINGD_POLICY_", 16) && strncmp(*e, "COOLINGD_LOG_", 13))
 			out[k++] = *e;
-	for (const char *const *e = extra; e && *e; e++)
+	/* The tests cool for seconds, below the legal minimum: lifted unless
+	 * extra says otherwise. */
+	static const char lift[] = "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=";
+	bool lift_given = false;
+	for (const char *const *e = extra; e && *e; e++) {
 		out[k++] = (char *)*e;
+		lift_given |= strncmp(*e, lift, sizeof lift - 1) == 0;
+	}
+	if (!lift_given)
+		out[k++] = (char *)"COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true";
 	out[k] = NULL;
 	return out;
 }
@@ -730,6 +738,205 @@ START_TEST(test_sighup_reloads_cooling_period_for_new_approvals)
 }
 END_TEST
 
+/* ---- guards on the configuration ---- */
+
+#define NO_LIFT "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=false"
+
+START_TEST(test_start_is_refused_for_settings_that_switch_the_gate_off)
+{
+	static const char *const bad[][2] = {
+	    {"[policy]\ncooling_period = 0s\n", "policy.cooling_period"},
+	    {"[policy]\ncooling_period = 2s\n", "policy.cooling_period"},
+	    {"[policy]\nmax_backdate = 2d\n", "policy.max_backdate"},
+	    {"[policy]\ntimezone = Mars/Phobos\n", "policy.timezone"},
+	};
+	char dir[256], conf[300], db_kv[1100];
+	make_dir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/c.conf", dir);
+	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
+	char listen_kv[64];
+	int port = daemon_free_port();
+	ck_assert(port > 0);
+	snprintf(listen_kv, sizeof listen_kv, "COOLINGD_SERVER_LISTEN=127.0.0.1:%d", port);
+	const char *extra[] = {db_kv, listen_kv, NO_LIFT, NULL};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_file(conf, "%s", bad[i][0]);
+		struct run_result r;
+		run_coolingd(&r, extra, "-c", conf, NULL); /* the daemon itself */
+		ck_assert_msg(r.code != 0 && r.code != -1, "%s: started (exit %d)", bad[i][0],
+		              r.code);
+		ck_assert_msg(strstr(r.err, bad[i][1]), "%s: message does not name %s: %s",
+		              bad[i][0], bad[i][1], r.err);
+	}
+	/* a misspelt variable, as a misspelt key in the file is */
+	write_file(conf, "%s", "");
+	const char *typo[] = {db_kv, listen_kv, "COOLINGD_POLICY_COOLINGPERIOD=2m", NULL};
+	struct run_result r;
+	run_coolingd(&r, typo, "-c", conf, NULL);
+	ck_assert_msg(r.code != 0 && r.code != -1, "started with a misspelt variable");
+	ck_assert_msg(strstr(r.err, "COOLINGD_POLICY_COOLINGPERIOD"), "variable not named: %s",
+	              r.err);
+	/* variables of the build and the tests (COOLINGD_BIN_DIR, ...) are no keys */
+	ck_assert_ptr_nonnull(getenv("COOLINGD_BIN_DIR"));
+	run_coolingd(&r, extra, "-c", conf, "--check-config", NULL);
+	ck_assert_msg(r.code == 0, "legal defaults refused: %s", r.err);
+}
+END_TEST
+
+static int count_in_file(const char *path, const char *needle)
+{
+	char *log = e2e_read_file(path, NULL);
+	ck_assert_ptr_nonnull(log);
+	int n = count_substr(log, needle);
+	free(log);
+	return n;
+}
+
+START_TEST(test_the_lift_is_warned_about_at_start_and_at_every_reload)
+{
+	static const char warning[] = "policy.allow_below_legal_minimum is on";
+	char dir[256], conf[300], db_kv[1100];
+	int port = daemon_free_port();
+	ck_assert(port > 0);
+	make_dir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/c.conf", dir);
+	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
+	const char *extra[] = {db_kv, NULL};
+	write_file(conf,
+	           "[server]\nlisten = 127.0.0.1:%d\n"
+	           "[policy]\ncooling_period = 0s\nmax_backdate = 2d\n"
+	           "allow_below_legal_minimum = true\n",
+	           port);
+	struct daemon d;
+	ck_assert(start_with_config(&d, dir, conf, port, extra));
+	ck_assert_int_eq(count_in_file(d.log_path, warning), 1);
+	sighup_and_wait(&d, "configuration reloaded");
+	ck_assert_int_eq(count_in_file(d.log_path, warning), 2);
+	sighup_and_wait(&d, "configuration reloaded");
+	ck_assert_int_eq(count_in_file(d.log_path, warning), 3);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(test_a_reload_that_breaks_a_guard_keeps_the_running_configuration)
+{
+	char dir[256], conf[300], db_kv[1100];
+	int port = daemon_free_port();
+	ck_assert(port > 0);
+	make_dir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/c.conf", dir);
+	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
+	const char *extra[] = {db_kv, NO_LIFT, NULL};
+	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[policy]\nmax_backdate = 1h\n", port);
+	struct daemon d;
+	ck_assert(start_with_config(&d, dir, conf, port, extra));
+	ck_assert_int_eq(approve_period(port, "GUARD-1", 610), 86400);
+
+	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[policy]\nmax_backdate = 2d\n", port);
+	sighup_and_wait(&d, "policy.max_backdate");
+	ck_assert(e2e_file_has_line(d.log_path, "reload failed", "policy.max_backdate"));
+	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[policy]\ncooling_period = 0s\n", port);
+	sighup_and_wait(&d, "policy.cooling_period");
+	ck_assert(e2e_file_has_line(d.log_path, "reload failed", "policy.cooling_period"));
+
+	/* still 24 h, and still no approval backdated beyond 1 h */
+	ck_assert_int_eq(approve_period(port, "GUARD-2", 611), 86400);
+	char iin[13], at[40], body[512];
+	e2e_iin(iin, 612);
+	e2e_ts_from_now(at, -25 * 3600);
+	snprintf(body, sizeof body,
+	         "{\"loan_id\":\"GUARD-3\",\"borrower_iin\":\"%s\",\"amount\":\"700000.00\","
+	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false,"
+	         "\"first_time_borrower\":false,\"approved_at\":\"%s\",\"consent_at\":\"%s\"}",
+	         iin, at, at);
+	struct http_resp r;
+	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
+	                 0);
+	E2E_ASSERT_ERROR(&r, 422, "validation_failed", "approved_at");
+	http_resp_free(&r);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* Copies src to dst (a zone file into a zone directory of the test's). */
+static void copy_file(const char *src, const char *dst)
+{
+	size_t len = 0;
+	char *data = e2e_read_file(src, &len);
+	ck_assert_ptr_nonnull(data);
+	FILE *f = fopen(dst, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(data);
+}
+
+START_TEST(test_a_time_zone_the_database_does_not_know_is_503_never_500)
+{
+	/* A zone directory (TZDIR) that has Mars/Phobos, which the daemon's
+	 * system check accepts and the database does not know. */
+	char dir[256], conf[300], db_kv[1100], tzdir[300], mars[320], phobos[340], tz_kv[340];
+	int port = daemon_free_port();
+	ck_assert(port > 0);
+	make_dir(dir, sizeof dir);
+	snprintf(tzdir, sizeof tzdir, "%s/zoneinfo", dir);
+	snprintf(mars, sizeof mars, "%s/Mars", tzdir);
+	snprintf(phobos, sizeof phobos, "%s/Phobos", mars);
+	ck_assert_int_eq(mkdir(tzdir, 0700), 0);
+	ck_assert_int_eq(mkdir(mars, 0700), 0);
+	copy_file("/usr/share/zoneinfo/Asia/Almaty", phobos);
+	char asia[320], almaty[340];
+	snprintf(asia, sizeof asia, "%s/Asia", tzdir);
+	snprintf(almaty, sizeof almaty, "%s/Almaty", asia);
+	ck_assert_int_eq(mkdir(asia, 0700), 0);
+	copy_file("/usr/share/zoneinfo/Asia/Almaty", almaty);
+	snprintf(conf, sizeof conf, "%s/c.conf", dir);
+	snprintf(db_kv, sizeof db_kv, "COOLINGD_DATABASE_URL=%s", env.db_url);
+	snprintf(tz_kv, sizeof tz_kv, "TZDIR=%s", tzdir);
+	const char *extra[] = {db_kv, tz_kv, NULL};
+	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[policy]\ntimezone = Mars/Phobos\n",
+	           port);
+	struct daemon d;
+	ck_assert(start_with_config(&d, dir, conf, port, extra));
+
+	struct http_resp r;
+	ck_assert_int_eq(http_req(port, "GET", "/readyz", NULL, NULL, NULL, &r), 0);
+	E2E_ASSERT_STATUS(&r, 503);
+	ck_assert_ptr_nonnull(
+	    strstr(json_string_value(e2e_json_at(r.json, "reason")), "policy.timezone"));
+	http_resp_free(&r);
+
+	char iin[13], body[512];
+	e2e_iin(iin, 620);
+	snprintf(body, sizeof body,
+	         "{\"loan_id\":\"TZ-1\",\"borrower_iin\":\"%s\",\"amount\":\"700000.00\","
+	         "\"currency\":\"KZT\",\"channel\":\"online\",\"secured\":false}",
+	         iin);
+	for (int i = 0; i < 2; i++) { /* the first authenticates in the same statement */
+		ck_assert_int_eq(
+		    http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r), 0);
+		E2E_ASSERT_ERROR(&r, 503, "unavailable", NULL);
+		http_resp_free(&r);
+	}
+	ck_assert_int_eq(
+	    e2e_sql_num(&env, "SELECT count(*) FROM loan WHERE loan_id = 'TZ-1'", NULL), 0);
+	ck_assert(e2e_file_has_line(
+	    d.log_path, "policy.timezone is not a time zone of the database", "Mars/Phobos"));
+	ck_assert(!e2e_file_has_line(d.log_path, "database error", "approval_context"));
+
+	/* fixed and reloaded: ready, and the approval goes through */
+	write_file(conf, "[server]\nlisten = 127.0.0.1:%d\n[policy]\ntimezone = Asia/Almaty\n",
+	           port);
+	sighup_and_wait(&d, "configuration reloaded");
+	ck_assert_int_eq(http_get_status(port, "/readyz", 5000), 200);
+	ck_assert_int_eq(http_req(port, "POST", "/v1/lenders/BANK1/loans", tok1, body, NULL, &r),
+	                 0);
+	E2E_ASSERT_STATUS(&r, 201);
+	http_resp_free(&r);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 static int healthz_lines(const char *log_path)
 {
 	char *log = e2e_read_file(log_path, NULL);
@@ -1086,6 +1293,10 @@ static Suite *ops_suite(void)
 	    tc, test_request_on_a_kept_alive_connection_while_draining_gets_503_with_retry_after);
 	tcase_add_test(tc, test_sighup_reloads_cooling_period_for_new_approvals);
 	tcase_add_test(tc, test_sighup_reloads_log_level);
+	tcase_add_test(tc, test_start_is_refused_for_settings_that_switch_the_gate_off);
+	tcase_add_test(tc, test_the_lift_is_warned_about_at_start_and_at_every_reload);
+	tcase_add_test(tc, test_a_reload_that_breaks_a_guard_keeps_the_running_configuration);
+	tcase_add_test(tc, test_a_time_zone_the_database_does_not_know_is_503_never_500);
 	tcase_add_test(tc, test_env_still_beats_file_after_sighup);
 	tcase_add_test(tc, test_every_request_gets_one_access_log_line_with_status_and_duration);
 	tcase_add_test(tc, test_superuser_connection_is_warned_about_once);

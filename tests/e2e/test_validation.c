@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "check_main.h"
+#include "iin.h"
 #include "support/e2e.h"
 
 #define MAX_BODY 1024
@@ -560,6 +561,119 @@ START_TEST(test_bad_iin_in_borrower_path_is_422_naming_borrower_iin)
 		              "%s: %d %s", path, r.status, r.body);
 		http_resp_free(&r);
 	}
+}
+END_TEST
+
+/* ---- values refused since v1.1 ---- */
+
+/* A valid IIN of someone born offset_days from today (UTC), in the 2000s. */
+static void iin_born(char out[13], long offset_days, unsigned serial)
+{
+	time_t t = time(NULL) + offset_days * 86400L;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	ck_assert_int_ge(tm.tm_year, 100);
+	for (unsigned k = 0; k < 100; k++) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%02d%02d%02d5%04u", tm.tm_year % 100, tm.tm_mon + 1,
+		         tm.tm_mday, (serial + k) % 10000);
+		memcpy(out, buf, 12);
+		out[12] = '\0';
+		int c = iin_check_digit(out);
+		if (c >= 0) {
+			out[11] = (char)('0' + c);
+			out[12] = '\0';
+			return;
+		}
+	}
+	ck_abort_msg("no IIN");
+}
+
+static void borrower_get(const char *iin, struct http_resp *r)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/v1/borrowers/%s/loans", iin);
+	e2e_call(&env, "GET", path, tok1, NULL, NULL, r);
+}
+
+START_TEST(test_iin_born_after_today_is_422_in_approvals_and_borrower_paths)
+{
+	char tomorrow[13], next_year[13], past[13];
+	iin_born(tomorrow, 2, 11); /* two days: after today in every time zone */
+	iin_born(next_year, 400, 12);
+	iin_born(past, -2, 13);
+	const char *future[] = {tomorrow, next_year, "300101500123"};
+	struct counts before = counts_now();
+	for (size_t i = 0; i < sizeof future / sizeof future[0]; i++) {
+		ck_assert(iin_valid(future[i], NULL)); /* a well-formed IIN ... */
+		approval_refused(with(approval("V-BORN"), "borrower_iin", json_string(future[i])),
+		                 "borrower_iin"); /* ... of nobody yet */
+		struct http_resp r;
+		borrower_get(future[i], &r);
+		ck_assert_msg(e2e_is_error(&r, 422, "validation_failed", "borrower_iin"),
+		              "%s: %d %s", future[i], r.status, r.body);
+		http_resp_free(&r);
+	}
+	assert_no_writes(before);
+
+	/* born two days ago: a borrower like any other */
+	json_decref(
+	    approval_accepted(with(approval("V-BORN-1"), "borrower_iin", json_string(past))));
+	struct http_resp r;
+	borrower_get(past, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	ck_assert_int_eq(json_array_size(e2e_json_at(r.json, "loans")), 1);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_verified_at_earlier_than_approval_beyond_skew_is_422)
+{
+	char approved[32], t[32], body[256];
+	e2e_ts_from_now(approved, -30 * 60);
+	json_decref(
+	    approval_accepted(with(approval("V-VORD"), "approved_at", json_string(approved))));
+	struct counts before = counts_now();
+	e2e_ts_from_now(t, -33 * 60); /* 3 minutes before the approval; the skew is 2 */
+	snprintf(body, sizeof body,
+	         "{\"branch_id\":\"B1\",\"officer_id\":\"O1\",\"verified_at\":\"%s\"}", t);
+	act_refused("V-VORD", "in-person-verification", body, "verified_at");
+	assert_no_writes(before);
+
+	e2e_ts_from_now(t, -31 * 60); /* within max_clock_skew */
+	snprintf(body, sizeof body,
+	         "{\"branch_id\":\"B1\",\"officer_id\":\"O1\",\"verified_at\":\"%s\"}", t);
+	struct http_resp r;
+	act("V-VORD", "in-person-verification", body, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "in_person_verified_at", t);
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_cancellation_reason_of_only_white_space_is_422)
+{
+	new_loan("V-BLANK");
+	struct counts before = counts_now();
+	act_refused("V-BLANK", "cancellation", "{\"reason\":\" \"}", "reason");
+	act_refused("V-BLANK", "cancellation", "{\"reason\":\"      \"}", "reason");
+	act_refused("V-BLANK", "cancellation", "{\"reason\":\"\\u00a0\\u3000\"}", "reason");
+	assert_no_writes(before);
+	struct http_resp r;
+	act("V-BLANK", "cancellation", "{\"reason\":\" fraud \"}", NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	E2E_ASSERT_JSTR(r.json, "status", "cancelled");
+	http_resp_free(&r);
+}
+END_TEST
+
+START_TEST(test_loan_id_dot_or_dot_dot_is_422)
+{
+	struct counts before = counts_now();
+	approval_refused(approval("."), "loan_id");
+	approval_refused(approval(".."), "loan_id");
+	assert_no_writes(before);
+	json_decref(approval_accepted(approval("...")));
 }
 END_TEST
 
@@ -1254,6 +1368,10 @@ static Suite *validation_suite(void)
 	tcase_add_test(tc,
 	               test_expect_100_continue_with_too_large_a_length_gets_an_immediate_json_413);
 	tcase_add_test(tc, test_body_above_the_hard_cap_gets_the_json_413);
+	tcase_add_test(tc, test_iin_born_after_today_is_422_in_approvals_and_borrower_paths);
+	tcase_add_test(tc, test_verified_at_earlier_than_approval_beyond_skew_is_422);
+	tcase_add_test(tc, test_cancellation_reason_of_only_white_space_is_422);
+	tcase_add_test(tc, test_loan_id_dot_or_dot_dot_is_422);
 	tcase_add_test(tc, test_daemon_still_healthy_after_every_refusal);
 	suite_add_tcase(s, tc);
 	return s;

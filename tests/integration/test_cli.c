@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -296,6 +297,23 @@ START_TEST(test_lender_add_with_bad_kind_is_a_usage_error_before_any_connection)
 	ck_assert_int_eq(
 	    testdb_num(c, "SELECT count(*) FROM lender WHERE id = $1", "KIND-BANK", NULL), 0);
 	PQfinish(c);
+}
+END_TEST
+
+START_TEST(test_lender_add_of_dot_or_dot_dot_is_a_usage_error)
+{
+	/* HTTP clients drop "." and ".." from a path: such a lender could not
+	 * be addressed */
+	CTL_FAILS(2, "lender", "add", ".", "--kind", "bank");
+	CTL_FAILS(2, "lender", "add", "..", "--kind", "mfo");
+	PGconn *c = testdb_connect(db_url);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM lender WHERE id IN ('.', '..')", NULL),
+	                 0);
+	PQfinish(c);
+	struct proc_run r;
+	CTL(&r, "lender", "add", "...", "--kind", "bank");
+	assert_ok(&r);
+	proc_run_free(&r);
 }
 END_TEST
 
@@ -669,6 +687,31 @@ START_TEST(test_borrower_with_an_invalid_iin_is_a_usage_error)
 }
 END_TEST
 
+START_TEST(test_borrower_born_after_today_is_a_usage_error)
+{
+	/* born 1 January 2030 (century digit 5), and two days from now */
+	char soon[13], digits[32];
+	time_t t = time(NULL) + 2 * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(digits, sizeof digits, "%02d%02d%02d5%04d", tm.tm_year % 100, tm.tm_mon + 1,
+	         tm.tm_mday, 1);
+	for (int k = 2; iin_check_digit(digits) < 0; k++)
+		snprintf(digits, sizeof digits, "%02d%02d%02d5%04d", tm.tm_year % 100,
+		         tm.tm_mon + 1, tm.tm_mday, k % 10000);
+	make_iin(digits, soon);
+	const char *future[] = {"300101500123", soon};
+	for (size_t i = 0; i < 2; i++) {
+		struct proc_run r;
+		CTL(&r, "borrower", future[i]);
+		assert_fails(&r, 2);
+		ck_assert_ptr_nonnull(strstr(r.err, "birth date is in the future"));
+		ck_assert_ptr_null(strstr(r.err, future[i])); /* personal data is not echoed */
+		proc_run_free(&r);
+	}
+}
+END_TEST
+
 /* ---- the command line ---- */
 
 START_TEST(test_unreachable_database_exits_3_without_showing_the_password)
@@ -784,6 +827,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_migrations_seed_mrp_2023_to_2026);
 	tcase_add_test(tc, test_lender_add_then_duplicate_fails_with_one_stderr_line);
 	tcase_add_test(tc, test_lender_add_with_bad_kind_is_a_usage_error_before_any_connection);
+	tcase_add_test(tc, test_lender_add_of_dot_or_dot_dot_is_a_usage_error);
 	tcase_add_test(tc, test_client_add_prints_only_the_token_and_stores_only_its_hash);
 	tcase_add_test(tc, test_client_add_needs_a_lender_exactly_for_the_lender_role);
 	tcase_add_test(tc, test_client_revoke_sets_revoked_at_and_a_second_revoke_fails);
@@ -796,6 +840,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_borrower_json_lists_all_lenders_loans_newest_first);
 	tcase_add_test(tc, test_borrower_without_loans_says_so_and_succeeds);
 	tcase_add_test(tc, test_borrower_with_an_invalid_iin_is_a_usage_error);
+	tcase_add_test(tc, test_borrower_born_after_today_is_a_usage_error);
 	tcase_add_test(tc, test_unreachable_database_exits_3_without_showing_the_password);
 	tcase_add_test(tc, test_database_option_beats_environment_which_beats_config);
 	tcase_add_test(tc, test_every_command_has_help_and_usage_errors_exit_2);

@@ -800,6 +800,49 @@ START_TEST(test_consent_may_precede_approval_by_at_most_the_skew)
 }
 END_TEST
 
+/* ---- values refused since v1.1 ----------------------------------------- */
+
+START_TEST(test_loan_id_dot_and_dot_dot_are_refused)
+{
+	approval_refused(minimal_with_string("loan_id", "."), "loan_id");
+	approval_refused(minimal_with_string("loan_id", ".."), "loan_id");
+	ck_assert_str_eq(approval_ok(minimal_with_string("loan_id", "...")).loan_id, "...");
+	ck_assert_str_eq(approval_ok(minimal_with_string("loan_id", ".a")).loan_id, ".a");
+	ck_assert(!id_addressable("."));
+	ck_assert(!id_addressable(".."));
+	ck_assert(!id_addressable(""));
+	ck_assert(id_addressable("BANK1"));
+	ck_assert(id_addressable("..."));
+}
+END_TEST
+
+START_TEST(test_reason_of_only_white_space_is_refused)
+{
+	reason_refused(json_string(" "));
+	reason_refused(json_string("     "));
+	reason_refused(json_string("\xc2\xa0"));                  /* U+00A0 no-break space */
+	reason_refused(json_string("\xe3\x80\x80 \xe2\x80\x83")); /* ideographic, em space */
+	reason_refused(json_string("\xe2\x80\x8b"));              /* zero-width space */
+	reason_ok(" x ");
+	reason_ok("\xc2\xa0\xd0\xb0"); /* a no-break space and a Cyrillic a */
+	ck_assert(text_blank(""));
+	ck_assert(!text_blank("a"));
+}
+END_TEST
+
+START_TEST(test_an_act_may_precede_approval_by_at_most_the_skew)
+{
+	struct cd_error err;
+	int64_t a = T("2025-06-15T10:00:00+05:00");
+
+	cd_error_clear(&err);
+	ck_assert(ts_check_after_approval(a - 120 * USEC_PER_SEC, a, 120, "verified_at", &err));
+	ck_assert(ts_check_after_approval(a + 60 * USEC_PER_SEC, a, 120, "verified_at", &err));
+	ck_assert(!ts_check_after_approval(a - 121 * USEC_PER_SEC, a, 120, "verified_at", &err));
+	assert_invalid(&err, "verified_at");
+}
+END_TEST
+
 /* ---- approval_matches -------------------------------------------------- */
 
 static struct loan recorded_loan(void)
@@ -1338,6 +1381,9 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_retry_with_other_facts_does_not_match);
 	tcase_add_test(tc, test_retry_omitting_optional_fields_matches);
 	tcase_add_test(tc, test_retry_stating_first_time_when_it_was_derived_does_not_match);
+	tcase_add_test(tc, test_loan_id_dot_and_dot_dot_are_refused);
+	tcase_add_test(tc, test_reason_of_only_white_space_is_refused);
+	tcase_add_test(tc, test_an_act_may_precede_approval_by_at_most_the_skew);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cursor");

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const ENV_VARS[] = {
@@ -25,6 +26,12 @@ static const char *const ENV_VARS[] = {
     "COOLINGD_POLICY_TIMEZONE",
     "COOLINGD_POLICY_MAX_CLOCK_SKEW",
     "COOLINGD_POLICY_MAX_BACKDATE",
+    "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM",
+    "COOLINGD_POLICY_COOLINGPERIOD",
+    "COOLINGD_SERVER_LISTN",
+    "COOLINGD_LOG_",
+    "COOLINGD_NOSECTION_ANYTHING",
+    "TZDIR",
     "COOLINGD_AUDIT_SEAL",
     "COOLINGD_LOG_LEVEL",
     "COOLINGD_LOG_FORMAT",
@@ -202,6 +209,7 @@ START_TEST(test_file_sets_every_key)
 	                              "timezone = Asia/Qostanay\n"
 	                              "max_clock_skew = 90s\n"
 	                              "max_backdate = 2d\n"
+	                              "allow_below_legal_minimum = true\n"
 	                              "[log]\n"
 	                              "level = debug\n"
 	                              "format = text\n");
@@ -240,7 +248,8 @@ START_TEST(test_durations_take_every_unit)
 {
 	struct config c = load_ok(write_conf("[server]\nrequest_timeout = 15m\n"
 	                                     "[policy]\ncooling_period = 24h\n"
-	                                     "max_clock_skew = 90s\nmax_backdate = 2d\n"));
+	                                     "max_clock_skew = 90s\nmax_backdate = 2d\n"
+	                                     "allow_below_legal_minimum = true\n"));
 
 	ck_assert_int_eq(c.request_timeout_s, 900);
 	ck_assert_int_eq(c.cooling_period_s, 86400);
@@ -265,6 +274,7 @@ START_TEST(test_env_beats_the_file)
 	const char *path = write_conf("[server]\nlisten = 0.0.0.0:9090\n"
 	                              "[database]\nurl = postgresql:///from_file\n"
 	                              "[policy]\ncooling_period = 1h\n"
+	                              "allow_below_legal_minimum = true\n"
 	                              "[log]\nlevel = warn\n");
 	setenv("COOLINGD_SERVER_LISTEN", "127.0.0.1:7000", 1);
 	setenv("COOLINGD_DATABASE_URL", "postgresql:///from_env", 1);
@@ -460,8 +470,8 @@ END_TEST
 
 START_TEST(test_policy_applies_the_configured_overrides)
 {
-	struct config c =
-	    load_ok(write_conf("[policy]\ncooling_period = 2s\nthreshold_mrp = 75\n"));
+	struct config c = load_ok(write_conf("[policy]\ncooling_period = 2s\nthreshold_mrp = 75\n"
+	                                     "allow_below_legal_minimum = true\n"));
 	struct policy p;
 
 	config_policy(&c, &p);
@@ -475,7 +485,8 @@ END_TEST
 
 START_TEST(test_policy_override_of_one_number_keeps_the_other)
 {
-	struct config c = load_ok(write_conf("[policy]\ncooling_period = 8h\n"));
+	struct config c = load_ok(
+	    write_conf("[policy]\ncooling_period = 8h\nallow_below_legal_minimum = true\n"));
 	struct policy p;
 
 	config_policy(&c, &p);
@@ -493,7 +504,8 @@ END_TEST
 
 START_TEST(test_policy_override_to_zero_is_honoured)
 {
-	struct config c = load_ok(write_conf("[policy]\ncooling_period = 0s\nthreshold_mrp = 0\n"));
+	struct config c = load_ok(write_conf("[policy]\ncooling_period = 0s\nthreshold_mrp = 0\n"
+	                                     "allow_below_legal_minimum = true\n"));
 	struct policy p;
 
 	config_policy(&c, &p);
@@ -537,6 +549,7 @@ START_TEST(test_restart_not_needed_for_reloadable_keys)
 	setenv("COOLINGD_LOG_LEVEL", "debug", 1);
 	setenv("COOLINGD_LOG_FORMAT", "text", 1);
 	setenv("COOLINGD_POLICY_COOLING_PERIOD", "2s", 1);
+	setenv("COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM", "true", 1);
 	setenv("COOLINGD_POLICY_MAX_CLOCK_SKEW", "5m", 1);
 	struct config b = load_ok(NULL);
 	char msg[256] = "x";
@@ -622,6 +635,168 @@ START_TEST(test_config_dump_masks_the_database_password)
 }
 END_TEST
 
+/* ---- guards on the configuration --------------------------------------- */
+
+/* load_fails() and load_ok() of a file with text, removed again at once. */
+static const char *text_fails(const char *text)
+{
+	const char *msg = load_fails(write_conf(text));
+	unlink(tmp_paths[--ntmp]);
+	return msg;
+}
+
+static struct config text_ok(const char *text)
+{
+	struct config c = load_ok(write_conf(text));
+	unlink(tmp_paths[--ntmp]);
+	return c;
+}
+
+START_TEST(test_cooling_period_below_the_legal_minimum_is_refused_naming_the_key)
+{
+	static const char *const short_periods[] = {"0s", "2s", "23h", "86399s"};
+
+	for (size_t i = 0; i < sizeof(short_periods) / sizeof(short_periods[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[policy]\ncooling_period = %s\nmax_backdate = 0s\n",
+		         short_periods[i]);
+		const char *msg = load_fails(write_conf(text));
+		ck_assert_contains(msg, "policy.cooling_period");
+		ck_assert_contains(msg, "legal minimum");
+		unlink(tmp_paths[--ntmp]);
+	}
+	/* from the environment too */
+	setenv("COOLINGD_POLICY_COOLING_PERIOD", "2s", 1);
+	ck_assert_contains(load_fails(NULL), "policy.cooling_period");
+	clear_env();
+	/* the legal value itself and longer ones are fine */
+	ck_assert_int_eq(load_ok(write_conf("[policy]\ncooling_period = 24h\n")).cooling_period_s,
+	                 86400);
+	ck_assert_int_eq(load_ok(write_conf("[policy]\ncooling_period = 2d\n")).cooling_period_s,
+	                 172800);
+}
+END_TEST
+
+START_TEST(test_max_backdate_as_long_as_the_cooling_period_is_refused_naming_the_key)
+{
+	const char *msg = text_fails(("[policy]\nmax_backdate = 2d\n"));
+	ck_assert_contains(msg, "policy.max_backdate");
+	msg = text_fails(("[policy]\nmax_backdate = 24h\n"));
+	ck_assert_contains(msg, "policy.max_backdate");
+	/* measured against the period in force, not the profile's */
+	msg = text_fails(("[policy]\ncooling_period = 3d\nmax_backdate = 3d\n"));
+	ck_assert_contains(msg, "policy.max_backdate");
+	setenv("COOLINGD_POLICY_MAX_BACKDATE", "25h", 1);
+	ck_assert_contains(load_fails(NULL), "policy.max_backdate");
+	clear_env();
+
+	struct config c = text_ok(("[policy]\nmax_backdate = 23h\n"));
+	ck_assert_int_eq(c.max_backdate_s, 23 * 3600);
+	c = text_ok(("[policy]\ncooling_period = 3d\nmax_backdate = 2d\n"));
+	ck_assert_int_eq(c.max_backdate_s, 2 * 86400);
+}
+END_TEST
+
+START_TEST(test_allow_below_legal_minimum_lifts_both_guards_and_is_off_by_default)
+{
+	ck_assert(!load_ok(NULL).allow_below_legal_minimum);
+
+	struct config c = load_ok(write_conf("[policy]\ncooling_period = 0s\nmax_backdate = 2d\n"
+	                                     "allow_below_legal_minimum = true\n"));
+	ck_assert(c.allow_below_legal_minimum);
+	ck_assert_int_eq(c.cooling_period_s, 0);
+	ck_assert_int_eq(c.max_backdate_s, 2 * 86400);
+
+	setenv("COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM", "true", 1);
+	setenv("COOLINGD_POLICY_COOLING_PERIOD", "2s", 1);
+	c = load_ok(NULL);
+	ck_assert_int_eq(c.cooling_period_s, 2);
+	/* and the environment can put the guards back over a file that lifts them */
+	setenv("COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM", "false", 1);
+	ck_assert_contains(load_fails(write_conf("[policy]\nallow_below_legal_minimum = true\n")),
+	                   "policy.cooling_period");
+	clear_env();
+
+	c = load_ok(NULL);
+	char out[4096] = "";
+	FILE *f = fmemopen(out, sizeof(out) - 1, "w");
+	config_dump(&c, f);
+	fclose(f);
+	ck_assert_contains(out, "policy.allow_below_legal_minimum = off\n");
+}
+END_TEST
+
+START_TEST(test_unknown_variable_of_a_known_section_is_refused_naming_it)
+{
+	static const char *const typos[] = {"COOLINGD_POLICY_COOLINGPERIOD",
+	                                    "COOLINGD_SERVER_LISTN", "COOLINGD_LOG_"};
+
+	for (size_t i = 0; i < sizeof(typos) / sizeof(typos[0]); i++) {
+		setenv(typos[i], "2m", 1);
+		const char *msg = load_fails(NULL);
+		ck_assert_contains(msg, typos[i]);
+		ck_assert_contains(msg, "unknown key");
+		unsetenv(typos[i]);
+	}
+	/* a variable whose second word is no section is not the daemon's */
+	setenv("COOLINGD_NOSECTION_ANYTHING", "x", 1);
+	load_ok(NULL);
+	clear_env();
+}
+END_TEST
+
+START_TEST(test_time_zone_without_a_zone_file_is_refused_naming_the_key)
+{
+	const char *msg = load_fails(write_conf("[policy]\ntimezone = Mars/Phobos\n"));
+	ck_assert_contains(msg, "policy.timezone");
+	ck_assert_contains(msg, "Mars/Phobos");
+	setenv("COOLINGD_POLICY_TIMEZONE", "Mars/Phobos", 1);
+	ck_assert_contains(load_fails(NULL), "policy.timezone");
+	/* an absolute path, a directory, an empty segment */
+	static const char *const bad[] = {"/usr/share/zoneinfo/Asia/Almaty", "Asia",
+	                                  "Asia//Almaty"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("COOLINGD_POLICY_TIMEZONE", bad[i], 1);
+		ck_assert_contains(load_fails(NULL), "policy.timezone");
+	}
+	setenv("COOLINGD_POLICY_TIMEZONE", "Europe/Berlin", 1);
+	ck_assert_str_eq(load_ok(NULL).timezone, "Europe/Berlin");
+	clear_env();
+}
+END_TEST
+
+START_TEST(test_time_zone_is_looked_up_in_tzdir)
+{
+	char dir[] = "/tmp/coolingd-tzdir-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char sub[64], file[96], text[96];
+	snprintf(sub, sizeof(sub), "%s/Mars", dir);
+	snprintf(file, sizeof(file), "%s/Phobos", sub);
+	snprintf(text, sizeof(text), "%s/Deimos", sub);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("TZif2", f);
+	fclose(f);
+	f = fopen(text, "w"); /* a file, but not a zone file */
+	ck_assert_ptr_nonnull(f);
+	fputs("Zone Mars/Deimos 0 - LMT\n", f);
+	fclose(f);
+	setenv("TZDIR", dir, 1);
+	setenv("COOLINGD_POLICY_TIMEZONE", "Mars/Phobos", 1);
+	ck_assert_str_eq(load_ok(NULL).timezone, "Mars/Phobos");
+	setenv("COOLINGD_POLICY_TIMEZONE", "Mars/Deimos", 1);
+	ck_assert_contains(load_fails(NULL), "policy.timezone");
+	setenv("COOLINGD_POLICY_TIMEZONE", "Asia/Almaty", 1); /* not in that directory */
+	ck_assert_contains(load_fails(NULL), "policy.timezone");
+	clear_env();
+	unlink(file);
+	unlink(text);
+	rmdir(sub);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -649,6 +824,17 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_audit_seal_is_on_by_default_and_takes_on_or_off);
 	tcase_add_test(tc, test_limits_and_tls_defaults_and_values);
 	tcase_add_test(tc, test_file_that_is_not_ini_fails);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("guards");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_cooling_period_below_the_legal_minimum_is_refused_naming_the_key);
+	tcase_add_test(tc,
+	               test_max_backdate_as_long_as_the_cooling_period_is_refused_naming_the_key);
+	tcase_add_test(tc, test_allow_below_legal_minimum_lifts_both_guards_and_is_off_by_default);
+	tcase_add_test(tc, test_unknown_variable_of_a_known_section_is_refused_naming_it);
+	tcase_add_test(tc, test_time_zone_without_a_zone_file_is_refused_naming_the_key);
+	tcase_add_test(tc, test_time_zone_is_looked_up_in_tzdir);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("use");

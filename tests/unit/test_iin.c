@@ -5,6 +5,7 @@
  */
 #include "check_main.h"
 #include "iin.h"
+#include "timeutil.h"
 
 #include <string.h>
 
@@ -151,6 +152,36 @@ START_TEST(test_iin_every_century_digit_from_one_to_six_is_accepted)
 }
 END_TEST
 
+/* 300101500123: 1 January 2030 (century digit 5). */
+START_TEST(test_iin_born_after_today_is_refused)
+{
+	const char *why = NULL;
+	int64_t born;
+
+	ck_assert(iin_valid("300101500123", NULL));
+	ck_assert(iin_birth_days("300101500123", &born));
+	ck_assert_int_eq(born, days_from_civil(2030, 1, 1));
+	/* the day before the birth date: refused; the birth date itself: fine */
+	ck_assert(!iin_born_by("300101500123", born - 1, &why));
+	ck_assert_str_eq(why, "birth date is in the future");
+	ck_assert(iin_born_by("300101500123", born, NULL));
+	ck_assert(iin_born_by("300101500123", born + 1, NULL));
+	/* 1990-01-01 (900101300126) is born by 2026 */
+	ck_assert(iin_born_by("900101300126", days_from_civil(2026, 12, 1), NULL));
+	ck_assert(iin_birth_days("900101300126", &born));
+	ck_assert_int_eq(born, days_from_civil(1990, 1, 1));
+	/* 1985 (digit 4), and before 1970: negative days (650723300124: 1965) */
+	ck_assert(iin_birth_days("850723400411", &born));
+	ck_assert_int_eq(born, days_from_civil(1985, 7, 23));
+	ck_assert(iin_birth_days("650723300124", &born));
+	ck_assert_int_eq(born, days_from_civil(1965, 7, 23));
+	ck_assert_int_lt(born, 0);
+	/* not an IIN */
+	ck_assert(!iin_birth_days("900101300127", &born));
+	ck_assert(!iin_born_by("900101300127", days_from_civil(2026, 12, 1), &why));
+}
+END_TEST
+
 START_TEST(test_iin_mask_keeps_four_leading_and_two_trailing_digits)
 {
 	char out[IIN_MASKED_BUF];
@@ -194,6 +225,7 @@ static Suite *iin_suite(void)
 	tcase_add_test(tc, test_iin_with_impossible_birth_date_is_refused);
 	tcase_add_test(tc, test_iin_birth_date_follows_century_leap_years);
 	tcase_add_test(tc, test_iin_every_century_digit_from_one_to_six_is_accepted);
+	tcase_add_test(tc, test_iin_born_after_today_is_refused);
 	tcase_add_test(tc, test_iin_mask_keeps_four_leading_and_two_trailing_digits);
 	tcase_add_test(tc, test_iin_mask_never_echoes_anything_not_twelve_digits);
 	suite_add_tcase(s, tc);
