@@ -7,6 +7,10 @@ packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
 	  clang libclang-rt-14-dev openssl)
 
+# Node.js and npm run the checks of docs/openapi.yaml (tests/api); any
+# installation that provides the commands will do.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

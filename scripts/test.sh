@@ -7,7 +7,7 @@
 #
 #   --fast      skip the sanitizer build and fuzzing
 #   --no-fuzz   skip fuzzing (scripts/fuzz.sh, clang, after the ASan tests)
-#   -L LABEL    only tests with that CTest label (unit, integration, e2e)
+#   -L LABEL    only tests with that CTest label (unit, integration, e2e, api)
 #   -R REGEX    only tests whose name matches
 #
 # PG_FSYNC=off in the environment runs the throwaway cluster without fsync.
@@ -116,9 +116,27 @@ COOLINGD_TEST_PGCTL=$(scripts/pg.sh pgctl)
 export COOLINGD_TEST_PGCTL
 
 failed=()
+# docs/openapi.yaml: its Node.js checks (tests/api), and every answer that
+# the e2e tests of the plain build receive, recorded there and validated
+# after them.
+step "packages of the API checks (tests/api, npm ci)"
+(cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+export COOLINGD_TEST_RECORD_DIR=$testtmp/api-exchanges
+mkdir -p "$COOLINGD_TEST_RECORD_DIR"
+
 step "tests (build/)"
 ctest --test-dir build --output-on-failure --no-tests=error -j1 "${ctest_args[@]}" ||
 	failed+=(build)
+
+step "answers of the e2e tests against docs/openapi.yaml"
+if ctest --test-dir build -N "${ctest_args[@]}" | grep -qE ' e2e_' ||
+	compgen -G "$COOLINGD_TEST_RECORD_DIR/*.jsonl" >/dev/null; then
+	tests/api/check.sh responses "$COOLINGD_TEST_RECORD_DIR" || failed+=(api-answers)
+else
+	echo "no e2e test selected: nothing recorded"
+fi
+unset COOLINGD_TEST_RECORD_DIR
+
 if [ "$fast" -eq 0 ]; then
 	step "tests with ASan+UBSan (build-asan/)"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -204,6 +205,51 @@ static bool has_header(const char *extra, const char *name)
 	return extra && find_header(extra, strlen(extra), name, &v, &vl);
 }
 
+/*
+ * Opt-in recording of every exchange, for checking the answers against
+ * docs/openapi.yaml (tests/api/validate.mjs): when COOLINGD_TEST_RECORD_DIR
+ * is set, each complete response is appended as one JSON line (method, the
+ * request target as sent, status, Content-Type, Retry-After, Allow, the
+ * body) to a file of this process in that folder. One write() per line on a
+ * file opened with O_APPEND, so that the threads of a racing test do not
+ * interleave their lines.
+ */
+static void record_exchange(const char *method, const char *path, const struct http_resp *resp)
+{
+	const char *dir = getenv("COOLINGD_TEST_RECORD_DIR");
+	if (dir == NULL || *dir == '\0')
+		return;
+	static const char *const names[] = {"Content-Type", "Retry-After", "Allow"};
+	json_t *headers = json_object();
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = http_header(resp, names[i]);
+		if (v != NULL)
+			json_object_set_new(headers, names[i], json_string(v));
+	}
+	/* NULL when the body is not UTF-8: recorded as such, never valid JSON */
+	json_t *body = json_stringn(resp->body, resp->body_len);
+	json_t *line =
+	    json_pack("{s:s,s:s,s:i,s:o,s:o}", "method", method, "path", path, "status",
+	              resp->status, "headers", headers, "body", body ? body : json_null());
+	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	json_decref(line);
+	char file[4096];
+	snprintf(file, sizeof file, "%s/%s-%d.jsonl", dir, program_invocation_short_name,
+	         (int)getpid());
+	int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (text != NULL && fd >= 0) {
+		size_t n = strlen(text);
+		text[n] = '\n'; /* the NUL is not written */
+		if (write(fd, text, n + 1) != (ssize_t)(n + 1))
+			fprintf(stderr, "httpc: could not record an exchange in %s\n", file);
+	} else {
+		fprintf(stderr, "httpc: could not record an exchange in %s\n", file);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(text);
+}
+
 static int do_request(int port, const char *method, const char *path, const char *token,
                       const char *body, const char *extra_headers, struct http_resp *out,
                       int timeout_ms)
@@ -312,6 +358,7 @@ static int do_request(int port, const char *method, const char *path, const char
 	out->headers[hl] = '\0';
 	out->status = p.status;
 	out->json = bl ? json_loadb(out->body, bl, JSON_DECODE_ANY, NULL) : NULL;
+	record_exchange(method, path, out);
 	rc = 0;
 done:
 	free(req.data);
