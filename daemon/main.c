@@ -190,8 +190,17 @@ static bool workers_setup(struct server *s)
 		    .statement_timeout_s = s->cfg.request_timeout_s,
 		    .queue_timeout_s = s->cfg.request_timeout_s,
 		    .max_queue = 4096,
+		    .name = "primary",
 		};
 		w->pool = pgpool_new(w->base, &po);
+		if (s->cfg.database_read_url[0] != '\0') {
+			struct pgpool_opts ro = po;
+			ro.url = s->cfg.database_read_url;
+			ro.read_only = true;
+			ro.name = "read";
+			if ((w->read_pool = pgpool_new(w->base, &ro)) == NULL)
+				return false;
+		}
 		w->shutdown_ev = event_new(w->base, -1, 0, worker_shutdown_cb, w);
 		w->drain_timer = evtimer_new(w->base, worker_drain_timeout_cb, w);
 		if (w->pool == NULL || w->shutdown_ev == NULL || w->drain_timer == NULL)
@@ -253,6 +262,7 @@ static void server_free(struct server *s)
 		struct worker *w = &s->workers[i];
 		worker_http_free(w);
 		pgpool_free(w->pool);
+		pgpool_free(w->read_pool);
 		if (w->shutdown_ev)
 			event_free(w->shutdown_ev);
 		if (w->drain_timer)

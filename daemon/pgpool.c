@@ -10,6 +10,15 @@
  * established connection broke and none is left), new jobs are refused and
  * queued ones are answered with NULL, so that clients get a prompt 503
  * instead of waiting for a timeout.
+ *
+ * Failover: with a multi-host url and target_session_attrs=read-write, libpq
+ * tries the hosts in turn and keeps the one that accepts writes. A lost
+ * connection, or an answer that says this server can no longer take writes
+ * (pgpool_sqlstate_drops), closes the connection; the retry timer then
+ * reconnects to whichever host is the primary now. The retry delay is capped
+ * low (PGPOOL_BACKOFF_MAX_MS): while no host is primary each connection
+ * costs one refused connect (or one read-only check) per delay, and the new
+ * primary is found within that delay of it accepting writes.
  */
 #include "pgpool.h"
 
@@ -55,6 +64,8 @@ struct conn {
 	int prep_index;
 	struct job *job;
 	PGresult *result;
+	bool warned;  /* the server sent a WARNING while running job */
+	unsigned rng; /* for the jitter of the retry delay */
 };
 
 struct pgpool {
@@ -64,6 +75,7 @@ struct pgpool {
 	char options[128];
 	struct conn *conns;
 	int n_up; /* connections in IDLE or BUSY */
+	bool ever_up;
 	bool db_down;
 	struct job *queue_head, *queue_tail;
 	int queue_len;
@@ -72,6 +84,10 @@ struct pgpool {
 };
 
 static void conn_start(struct conn *c);
+static const char *p_name(const struct pgpool *p)
+{
+	return p->opts.name ? p->opts.name : "primary";
+}
 static void conn_fail(struct conn *c, const char *why);
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 
@@ -146,8 +162,8 @@ static void conn_fail(struct conn *c, const char *why)
 		snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "");
 		msg[strcspn(msg, "\n")] = '\0';
 		if (!p->db_down || was_up)
-			log_kv(LOG_WARN, "database connection lost", "reason", why, "error", msg,
-			       NULL);
+			log_kv(LOG_WARN, "database connection lost", "pool", p_name(p), "reason",
+			       why, "error", msg, NULL);
 	}
 	conn_events_free(c);
 	if (c->pg) {
@@ -164,10 +180,12 @@ static void conn_fail(struct conn *c, const char *why)
 
 	if (p->n_up == 0)
 		p->db_down = true;
-	c->backoff_ms = c->backoff_ms == 0 ? 100 : c->backoff_ms * 2;
-	if (c->backoff_ms > 2000)
-		c->backoff_ms = 2000;
-	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+	c->backoff_ms = c->backoff_ms == 0 ? PGPOOL_BACKOFF_FIRST_MS : c->backoff_ms * 2;
+	if (c->backoff_ms > PGPOOL_BACKOFF_MAX_MS)
+		c->backoff_ms = PGPOOL_BACKOFF_MAX_MS;
+	int delay =
+	    c->backoff_ms + (int)((unsigned)rand_r(&c->rng) % (unsigned)(c->backoff_ms / 4 + 1));
+	struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
 	evtimer_add(c->retry_timer, &tv);
 
 	if (j != NULL)
@@ -189,9 +207,20 @@ static void conn_became_idle(struct conn *c)
 			       "connected to the database as a superuser; run coolingd as a "
 			       "member of coolingd_app instead (README, \"Database roles\")",
 			       NULL);
+		/* PostgreSQL 14 and later report both settings at connection. */
+		const char *ro = PQparameterStatus(c->pg, "default_transaction_read_only");
+		const char *hs = PQparameterStatus(c->pg, "in_hot_standby");
+		if (p->opts.read_only && (ro == NULL || strcmp(ro, "on") != 0)) {
+			conn_fail(c, "session not read-only");
+			return;
+		}
+		if (p->n_up == 0)
+			log_kv(LOG_INFO,
+			       p->ever_up ? "database reachable again" : "database connected",
+			       "pool", p_name(p), "host", PQhost(c->pg), "port", PQport(c->pg),
+			       "in_hot_standby", hs ? hs : "", "read_only", ro ? ro : "", NULL);
 		p->n_up++;
-		if (p->db_down)
-			log_kv(LOG_INFO, "database reachable again", NULL);
+		p->ever_up = true;
 		p->db_down = false;
 		c->backoff_ms = 0;
 	}
@@ -224,6 +253,7 @@ static void conn_dispatch(struct conn *c)
 
 	c->job = j;
 	c->state = CONN_BUSY;
+	c->warned = false;
 	if (!PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params, NULL,
 	                         NULL, 0)) {
 		conn_fail(c, "send");
@@ -343,26 +373,44 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 	}
 
 	/* BUSY: the job's result is complete. A result that says the server is
-	 * going away also takes the connection down. */
+	 * going away, or can no longer take writes, also takes the connection
+	 * down; the job then gets NULL (out of reach, or outcome unknown), never
+	 * an error that a handler could mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
 	c->state = CONN_IDLE;
 	bool conn_broken = PQstatus(c->pg) != CONNECTION_OK;
-	job_finish(j, res);
+	bool res_failed = res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	                              PQresultStatus(res) != PGRES_COMMAND_OK);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	bool drop = conn_broken || (res_failed && pgpool_sqlstate_drops(state ? state : ""));
+	if (c->warned && !res_failed)
+		log_kv(LOG_WARN,
+		       "the server warned while committing (a synchronous standby's "
+		       "acknowledgement cancelled?); answering as outcome unknown",
+		       "pool", p_name(c->pool), "statement", db_statements[j->st].name, NULL);
+	job_finish(j, drop || c->warned ? NULL : res);
 	PQclear(res);
-	if (conn_broken)
-		conn_fail(c, "after result");
+	if (drop)
+		conn_fail(c, state && *state ? state : "after result");
 	else
 		conn_dispatch(c);
 }
 
 /* Server notices and warnings go to our log, not raw to stderr, so that
- * the log stays one object per line. */
-static void on_notice(void *arg, const char *message)
+ * the log stays one object per line. None of coolingd's statements raises a
+ * WARNING on its own; one that comes while a statement runs is taken as
+ * "committed locally, outcome not guaranteed" (PostgreSQL warns so when the
+ * wait for a synchronous standby is cancelled), matched on the severity,
+ * which is never translated, rather than on the message, which may be. */
+static void on_notice(void *arg, const PGresult *res)
 {
-	(void)arg;
+	struct conn *c = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (c->state == CONN_BUSY && sev != NULL && strcmp(sev, "WARNING") == 0)
+		c->warned = true;
 	char msg[512];
-	snprintf(msg, sizeof(msg), "%s", message);
+	snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
 	msg[strcspn(msg, "\n")] = '\0';
 	log_kv(LOG_WARN, "database notice", "notice", msg, NULL);
 }
@@ -370,9 +418,22 @@ static void on_notice(void *arg, const char *message)
 static void conn_start(struct conn *c)
 {
 	struct pgpool *p = c->pool;
-	const char *keys[] = {"dbname", "options", "fallback_application_name", "connect_timeout",
+	/* Later entries override earlier ones: the url may set its own
+	 * connect_timeout and keepalives, never the session options. The
+	 * keepalives and tcp_user_timeout notice a host that stopped answering
+	 * under an established connection. */
+	const char *keys[] = {"connect_timeout",  "keepalives_idle",  "keepalives_interval",
+	                      "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+	                      "dbname",           "options",          NULL};
+	const char *vals[] = {PGPOOL_CONNECT_TIMEOUT_S,
+	                      "5",
+	                      "2",
+	                      "3",
+	                      "10000",
+	                      p->opts.read_only ? "coolingd-read" : "coolingd",
+	                      p->url,
+	                      p->options,
 	                      NULL};
-	const char *vals[] = {p->url, p->options, "coolingd", "5", NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	c->fd = -1;
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -381,7 +442,7 @@ static void conn_start(struct conn *c)
 		return;
 	}
 	PQsetnonblocking(c->pg, 1);
-	PQsetNoticeProcessor(c->pg, on_notice, NULL);
+	PQsetNoticeReceiver(c->pg, on_notice, c);
 	c->state = CONN_CONNECTING;
 	/* libpq wants the first poll once the socket is writable. */
 	if (!conn_watch(c, true)) {
@@ -424,8 +485,9 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 	p->base = base;
 	p->opts = *o;
 	p->url = strdup(o->url);
-	snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%lld",
-	         (long long)o->statement_timeout_s * 1000);
+	snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%lld%s",
+	         (long long)o->statement_timeout_s * 1000,
+	         o->read_only ? " -c default_transaction_read_only=on" : "");
 	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
 	p->sweep_timer = event_new(base, -1, EV_PERSIST, sweep_cb, p);
 	p->kick = event_new(base, -1, 0, kick_cb, p);
@@ -440,6 +502,7 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 		c->pool = p;
 		c->index = i;
 		c->fd = -1;
+		c->rng = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)c;
 		c->retry_timer = evtimer_new(base, conn_retry_cb, c);
 		conn_start(c);
 	}
@@ -471,6 +534,12 @@ void pgpool_free(struct pgpool *p)
 	free(p->conns);
 	free(p->url);
 	free(p);
+}
+
+bool pgpool_sqlstate_drops(const char *s)
+{
+	return strcmp(s, "25006") == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
+	       strcmp(s, "57P03") == 0 || strncmp(s, "08", 2) == 0;
 }
 
 bool pgpool_up(const struct pgpool *p)

@@ -1,8 +1,9 @@
 /*
  * An asynchronous pool of PostgreSQL connections driven by one libevent
  * loop: libpq in non-blocking mode, statements prepared once per connection,
- * a bounded queue while every connection is busy, reconnection with backoff.
- * The loop never waits on the database.
+ * a bounded queue while every connection is busy, reconnection with a short
+ * capped backoff so that a new primary is found within a second of it
+ * accepting writes. The loop never waits on the database.
  */
 #ifndef CD_PGPOOL_H
 #define CD_PGPOOL_H
@@ -19,8 +20,14 @@ struct pgpool;
 /* Called exactly once per accepted statement, never from inside
  * pgpool_exec(). res is the statement's result (check its status), or NULL
  * when the database could not be reached in time (connection lost, server
- * down, queue wait over the request timeout): then nothing is known to have
- * been committed by this statement. The pool frees res after the call. */
+ * down, queue wait over the request timeout), when the server answered that
+ * it cannot take the statement here (read-only: a standby after a failover;
+ * shutting down; starting up), or when the outcome is unknown (the
+ * connection broke after the statement was sent, or the server warned that
+ * it committed without the synchronous standby's acknowledgement): then the
+ * statement may or may not have been committed, and the caller must not
+ * answer as if it had been (coolingd answers 503; every call is safe to
+ * retry). The pool frees res after the call. */
 typedef void (*pgpool_cb)(PGresult *res, void *arg);
 
 struct pgpool_opts {
@@ -29,6 +36,11 @@ struct pgpool_opts {
 	int64_t statement_timeout_s; /* the server aborts a statement after this */
 	int64_t queue_timeout_s;     /* a statement waits this long for a connection */
 	int max_queue;
+	/* The pool serves reads only: every session is opened with
+	 * default_transaction_read_only=on, and a server that does not report
+	 * it is refused. */
+	bool read_only;
+	const char *name; /* in log lines: "primary", "read" */
 };
 
 struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o);
@@ -42,5 +54,24 @@ bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpo
 
 /* True while at least one connection is established. */
 bool pgpool_up(const struct pgpool *p);
+
+/* Reconnection delays, in milliseconds: the first retry after a failure,
+ * and the cap of the doubling (each delay gets up to a quarter of jitter on
+ * top, so that the connections of many workers do not retry in step). The
+ * cap bounds how long after a new primary accepts writes the pool finds it. */
+#define PGPOOL_BACKOFF_FIRST_MS 50
+#define PGPOOL_BACKOFF_MAX_MS   300
+
+/* libpq's connect_timeout (seconds, per host of a multi-host url) unless the
+ * url sets one: how long a host that does not answer at all (hung, or
+ * unreachable behind a firewall that drops) delays the next host of the
+ * list. A host that is down refuses at once. 2 is libpq's minimum. */
+#define PGPOOL_CONNECT_TIMEOUT_S "2"
+
+/* The SQLSTATEs after which the connection is no use for writes and is
+ * replaced: the server became read-only (a demoted primary) or is going away
+ * or not yet up (57P01-57P03), or the connection failed (class 08). Pure:
+ * tested on its own. */
+bool pgpool_sqlstate_drops(const char *sqlstate);
 
 #endif

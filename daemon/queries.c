@@ -1,7 +1,8 @@
 /*
  * GET /v1/audit and GET /v1/loans: paged reads for compliance staff and
  * auditors. Query parameters are checked as strictly as bodies: an unknown
- * or repeated parameter is a 422 naming it.
+ * or repeated parameter is a 422 naming it. They decide nothing, so they
+ * are served from the read replica ([database] read_url) when there is one.
  */
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -116,6 +117,32 @@ static bool parse_limit(struct request *r, const char *s, int64_t *limit)
 	return true;
 }
 
+/* Runs a compliance read on the replica's pool, or on the primary's when
+ * there is no replica or its pool is known to be out of reach (said once in
+ * the log each time that changes). A read that was in flight when the
+ * replica went away is answered 503; its retry goes to the primary. */
+static bool read_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb)
+{
+	struct worker *w = r->w;
+	if (w->read_pool != NULL) {
+		r->col0 = db_stmt_loan_col0(st);
+		if (pgpool_exec(w->read_pool, st, params, cb, r)) {
+			if (w->read_fallback)
+				log_kv(LOG_INFO,
+				       "read replica reachable again; compliance reads go to it",
+				       NULL);
+			w->read_fallback = false;
+			return true;
+		}
+		if (!w->read_fallback)
+			log_kv(LOG_WARN,
+			       "read replica out of reach; compliance reads go to the primary",
+			       "route", r->route->name, NULL);
+		w->read_fallback = true;
+	}
+	return request_exec(r, st, params, cb);
+}
+
 /* ---- GET /v1/audit ---- */
 
 static void on_audit_list(PGresult *res, void *arg)
@@ -164,7 +191,7 @@ void h_audit_list(struct request *r)
 	r->page_after = after;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
-	request_exec(r, STMT_AUDIT_LIST, params, on_audit_list);
+	read_exec(r, STMT_AUDIT_LIST, params, on_audit_list);
 }
 
 /* ---- GET /v1/loans ---- */
@@ -236,5 +263,5 @@ void h_loans_list(struct request *r)
 	                        status,
 	                        db_num(&n[4], limit),
 	                        lender};
-	request_exec(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params, on_loans_list);
+	read_exec(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params, on_loans_list);
 }

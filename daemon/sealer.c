@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "audit_sign.h"
+#include "clock.h"
 #include "hex.h"
 #include "clock.h"
 #include "log.h"

@@ -55,6 +55,10 @@ struct worker {
 	struct conn **conn_slots;
 	int conn_slots_cap;
 	struct pgpool *pool;
+	/* [database] read_url: a pool of read-only sessions for the compliance
+	 * reads (daemon/queries.c); NULL when it is not set */
+	struct pgpool *read_pool;
+	bool read_fallback;        /* reading from the primary while the replica is down */
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
 	struct event *seal_timer; /* worker 0 only: seals the audit chain */

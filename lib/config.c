@@ -52,6 +52,7 @@ static const struct param params[] = {
     {"server", "auth_failure_window", P_DURATION, NUM(auth_failure_window_s), false, "60s", 1,
      86400},
     {"database", "url", P_STRING, STR(database_url), false, "postgresql:///coolingd", 0, 0},
+    {"database", "read_url", P_STRING, STR(database_read_url), false, "", 0, 0},
     {"database", "pool_size", P_INT, NUM(pool_size), false, "8", 1, 1024},
     {"policy", "profile", P_PROFILE, STR(profile), true, "kz-card", 0, 0},
     {"policy", "cooling_period", P_DURATION, NUM(cooling_period_s), true, "", 0, 3650 * 86400LL},
@@ -446,7 +447,7 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 	case P_PROFILE:
 	case P_LISTEN:
 	case P_TLS_VERSION:
-		if (strcmp(pm->key, "url") == 0)
+		if (strcmp(pm->key, "url") == 0 || strcmp(pm->key, "read_url") == 0)
 			config_mask_conninfo(base, out, size);
 		else
 			snprintf(out, size, "%s", base);

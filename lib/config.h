@@ -32,6 +32,8 @@ struct config {
 	int64_t auth_failure_window_s;    /* the "minute" of the above */
 	/* [database] */
 	char database_url[1024];
+	/* a replica for the compliance reads; empty: everything on url */
+	char database_read_url[1024];
 	int64_t pool_size;
 	/* [policy] */
 	char profile[POLICY_NAME_BUF];
