@@ -60,10 +60,10 @@ int cmd_lender_add(struct cli *cli, const struct cli_args *a)
 	const char *name = cli_opt(cli, a, "name");
 	const char *why;
 
+	if (id_is_dot_segment(id)) /* HTTP clients drop such path segments */
+		return cli_usage(cli, "ID must not be \".\" or \"..\"");
 	if (!id_valid(id))
 		return cli_usage(cli, "ID must be " ID_RULE);
-	if (!id_addressable(id)) /* HTTP clients drop such path segments */
-		return cli_usage(cli, "ID must not be \".\" or \"..\"");
 	if (kind == NULL)
 		return cli_usage(cli, "--kind bank|mfo is required");
 	if (strcmp(kind, "bank") != 0 && strcmp(kind, "mfo") != 0)

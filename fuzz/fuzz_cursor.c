@@ -41,6 +41,9 @@ static bool reference_id(const char *s)
 
 	if (n < 1 || n > 64)
 		return false;
+	/* "." and ".." are refused (CONTRACT.md v1.1) */
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-",
 		            s[i]))

@@ -37,11 +37,6 @@ bool id_valid(const char *s)
 	return n >= 1;
 }
 
-bool id_addressable(const char *s)
-{
-	return id_valid(s) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
-}
-
 /* White space of Unicode (White_Space, less the controls that text_valid()
  * refuses anyway), and the zero-width space and BOM, which show as nothing
  * too. */
@@ -165,6 +160,9 @@ static bool get_id(const json_t *v, const char *field, char out[ID_BUF], struct 
 	const char *s = NULL;
 	if (!get_string(v, field, &s, err))
 		return false;
+	/* HTTP clients drop such path segments: never addressable */
+	if (id_is_dot_segment(s))
+		return cd_error_invalid(err, field, "must not be \".\" or \"..\"");
 	if (!id_valid(s))
 		return cd_error_invalid(err, field,
 		                        "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
@@ -225,9 +223,6 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 		if (strcmp(key, "loan_id") == 0) {
 			if (!get_id(v, key, r->loan_id, err))
 				return false;
-			/* HTTP clients drop such path segments: never addressable */
-			if (!id_addressable(r->loan_id))
-				return cd_error_invalid(err, key, "must not be \".\" or \"..\"");
 			seen |= F_LOAN;
 		} else if (strcmp(key, "borrower_iin") == 0) {
 			if (!get_string(v, key, &s, err))

@@ -17,10 +17,6 @@ bool id_valid(const char *s);
 /* "." or "..": refused as identifiers (id_valid() is false for them). */
 bool id_is_dot_segment(const char *s);
 
-/* id_valid() and neither "." nor "..", which HTTP clients remove from a
- * path: a loan or lender of such an id could never be addressed. */
-bool id_addressable(const char *s);
-
 /* True when s (UTF-8) holds nothing but white space (or nothing at all). */
 bool text_blank(const char *s);
 

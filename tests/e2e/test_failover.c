@@ -58,8 +58,12 @@ static int formation(const char *cmd, const char *arg, char *out, size_t size)
 	while (fgets(buf, sizeof(buf), f) != NULL)
 		if (out != NULL) {
 			buf[strcspn(buf, "\n")] = '\0';
-			if (buf[0] != '\0')
-				snprintf(out, size, "%s", buf);
+			size_t n = strlen(buf);
+			if (n > 0 && size > 0) { /* the last non-empty line, cut to fit */
+				n = n < size - 1 ? n : size - 1;
+				memcpy(out, buf, n);
+				out[n] = '\0';
+			}
 		}
 	int st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;

@@ -808,11 +808,11 @@ START_TEST(test_loan_id_dot_and_dot_dot_are_refused)
 	approval_refused(minimal_with_string("loan_id", ".."), "loan_id");
 	ck_assert_str_eq(approval_ok(minimal_with_string("loan_id", "...")).loan_id, "...");
 	ck_assert_str_eq(approval_ok(minimal_with_string("loan_id", ".a")).loan_id, ".a");
-	ck_assert(!id_addressable("."));
-	ck_assert(!id_addressable(".."));
-	ck_assert(!id_addressable(""));
-	ck_assert(id_addressable("BANK1"));
-	ck_assert(id_addressable("..."));
+	ck_assert(!id_valid("."));
+	ck_assert(!id_valid(".."));
+	ck_assert(!id_valid(""));
+	ck_assert(id_valid("BANK1"));
+	ck_assert(id_valid("..."));
 }
 END_TEST
 
