@@ -62,10 +62,7 @@ bool request_check_auth_or_reply(struct request *r, const PGresult *res)
 		ratelimit_valid_remember(r->token_hash);
 	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
 	const char *role = PQgetvalue(res, 0, 1);
-	r->role = strcmp(role, "lender") == 0       ? ROLE_LENDER
-	          : strcmp(role, "compliance") == 0 ? ROLE_COMPLIANCE
-	          : strcmp(role, "auditor") == 0    ? ROLE_AUDITOR
-	                                            : ROLE_NONE;
+	r->role = role_parse(role);
 	snprintf(r->client_lender, sizeof(r->client_lender), "%s", PQgetvalue(res, 0, 2));
 
 	if (!(r->route->roles & r->role)) {

@@ -18,12 +18,11 @@
 
 #include "cd_error.h"
 #include "codec.h"
+#include "names.h"
 #include "ratelimit.h"
 #include "request_state.h"
 #include "server.h"
 #include "token.h"
-
-enum role { ROLE_NONE = 0, ROLE_LENDER = 1, ROLE_COMPLIANCE = 2, ROLE_AUDITOR = 4 };
 
 struct request;
 struct act;

@@ -11,12 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "names.h"
 #include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/coolingd/coolingd.conf"
-
-enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 struct config {
 	/* [server] */
