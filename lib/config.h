@@ -1,8 +1,9 @@
 /*
  * Configuration: one table of parameters (lib/config.c: section, key, type,
  * flags such as reloadable or secret, default, range, and a check or a
- * name table for the keys that have their own rule), read from an INI file (inih) and then from the environment
- * (COOLINGD_<SECTION>_<KEY>, which beats the file).
+ * name table for the keys that have their own rule), read from an INI
+ * file (inih) and then from the environment (COOLINGD_<SECTION>_<KEY>,
+ * which beats the file).
  */
 #ifndef CD_CONFIG_H
 #define CD_CONFIG_H
