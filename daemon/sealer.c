@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "audit_sign.h"
-#include "clock.h"
 #include "hex.h"
+#include "clock.h"
 #include "log.h"
 #include "server.h"
 #include "timeutil.h"
