@@ -26,7 +26,8 @@ enum cli_exit {
 /* What id_valid() (lib/codec.h) accepts, for messages. */
 #define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -, not \".\" or \"..\""
 
-/* The zone in which people read times. */
+/* The zone in which people read times until the configuration is read;
+ * then its [policy] timezone (cli_connect). */
 #define CLI_TIMEZONE "Asia/Almaty"
 /* "2025-06-15 10:05:00.123456 +05:00" */
 #define CLI_TIME_BUF 96
@@ -104,7 +105,7 @@ int cli_db_fail(struct cli *cli, const struct cd_error *err);
  * migrate). */
 bool cli_connect(struct cli *cli, bool need_schema, int *rc);
 
-/* A timestamp in CLI_TIMEZONE with its offset, "-" for TS_NULL; with
+/* A timestamp in the display zone ([policy] timezone) with its offset, "-" for TS_NULL; with
  * fraction, microseconds when there are any, else whole seconds (rounded
  * down). */
 void cli_local_time(int64_t usec, bool fraction, char out[CLI_TIME_BUF]);

@@ -177,6 +177,9 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 		return false;
 	}
 	snprintf(cli->timezone, sizeof(cli->timezone), "%s", cfg.timezone);
+	/* times are shown in the zone the daemon decides local dates in */
+	setenv("TZ", cli->timezone, 1);
+	tzset();
 	const char *url = cli->database_opt ? cli->database_opt : cfg.database_url;
 	if (url[0] == '\0') {
 		*rc = cli_fail(cli, CLI_FAIL, "the database URL is empty");

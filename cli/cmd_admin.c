@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "codec.h"
 #include "db.h"
+#include "names.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -64,10 +65,14 @@ int cmd_lender_add(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "ID must not be \".\" or \"..\"");
 	if (!id_valid(id))
 		return cli_usage(cli, "ID must be " ID_RULE);
+	char list[64];
+	int k;
 	if (kind == NULL)
-		return cli_usage(cli, "--kind bank|mfo is required");
-	if (strcmp(kind, "bank") != 0 && strcmp(kind, "mfo") != 0)
-		return cli_usage(cli, "--kind must be bank or mfo");
+		return cli_usage(cli, "--kind %s is required",
+		                 names_join(&lender_kind_names, "|", "|", list, sizeof(list)));
+	if (!name_lookup(&lender_kind_names, kind, &k))
+		return cli_usage(cli, "--kind must be %s",
+		                 names_join(&lender_kind_names, ", ", " or ", list, sizeof(list)));
 	if (name != NULL && !display_name_valid(name, &why))
 		return cli_usage(cli, "--name: %s", why);
 
@@ -92,11 +97,15 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "--name NAME is required");
 	if (!id_valid(name))
 		return cli_usage(cli, "--name must be " ID_RULE);
+	char list[64];
 	if (role == NULL)
-		return cli_usage(cli, "--role lender|compliance|auditor is required");
-	bool lender_role = strcmp(role, "lender") == 0;
-	if (!lender_role && strcmp(role, "compliance") != 0 && strcmp(role, "auditor") != 0)
-		return cli_usage(cli, "--role must be lender, compliance or auditor");
+		return cli_usage(cli, "--role %s is required",
+		                 names_join(&role_names, "|", "|", list, sizeof(list)));
+	enum role parsed = role_parse(role);
+	bool lender_role = parsed == ROLE_LENDER;
+	if (parsed == ROLE_NONE)
+		return cli_usage(cli, "--role must be %s",
+		                 names_join(&role_names, ", ", " or ", list, sizeof(list)));
 	if (lender_role && lender == NULL)
 		return cli_usage(cli, "--lender ID is required for the lender role");
 	if (!lender_role && lender != NULL)
@@ -146,24 +155,6 @@ int cmd_client_revoke(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
-/* YYYY-MM-DD, a real calendar date, years 0001-9999. */
-static bool date_valid(const char *s)
-{
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return false;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-			return false;
-	int64_t y = atoi(s);
-	unsigned m = (unsigned)atoi(s + 5), d = (unsigned)atoi(s + 8);
-	if (y < 1 || m < 1 || m > 12 || d < 1 || d > 31)
-		return false;
-	int64_t y2;
-	unsigned m2, d2;
-	civil_from_days(days_from_civil(y, m, d), &y2, &m2, &d2);
-	return y2 == y && m2 == m && d2 == d;
-}
-
 /* A positive whole number of tenge without leading zeros; the column is a
  * PostgreSQL integer. */
 static bool tenge_parse(const char *s, int64_t *tenge)
@@ -186,7 +177,7 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 {
 	const char *date = a->arg[0];
 	int64_t tenge;
-	if (!date_valid(date))
+	if (!date_valid_iso(date))
 		return cli_usage(cli, "the date must be a real date written YYYY-MM-DD");
 	if (!tenge_parse(a->arg[1], &tenge))
 		return cli_usage(cli, "TENGE must be a positive whole number (at most %d)",

@@ -91,7 +91,7 @@ static void put_n(struct sink *s, const char *p, size_t n)
 	s->len += n;
 }
 
-static void put(struct sink *s, const char *p)
+static void sink_put(struct sink *s, const char *p)
 {
 	put_n(s, p, strlen(p));
 }
@@ -101,7 +101,7 @@ static void put(struct sink *s, const char *p)
 static void put_csv(struct sink *s, const char *v)
 {
 	if (strpbrk(v, ",\"\r\n") == NULL) {
-		put(s, v);
+		sink_put(s, v);
 		return;
 	}
 	put_n(s, "\"", 1);
@@ -142,7 +142,7 @@ static void put_json_string(struct sink *s, const char *v)
 		default:
 			if (*p < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				put(s, esc);
+				sink_put(s, esc);
 			} else {
 				put_n(s, (const char *)p, 1);
 			}
@@ -171,7 +171,7 @@ static void put_json_compact(struct sink *s, const char *json)
 			run = p + 1;
 		}
 	}
-	put(s, run);
+	sink_put(s, run);
 }
 
 /* ---- writing ---- */
@@ -217,7 +217,7 @@ static bool write_header(struct sink *s)
 {
 	if (s->format != FORMAT_CSV)
 		return true;
-	put(s, CSV_HEADER);
+	sink_put(s, CSV_HEADER);
 	return flush_line(s);
 }
 
@@ -245,36 +245,36 @@ static bool write_row(const PGresult *r, void *arg)
 			if (i > 0)
 				put_n(s, ",", 1);
 			if (i < 2 || i == 7)
-				put(s, fields[i]);
+				sink_put(s, fields[i]);
 			else
 				put_csv(s, fields[i]);
 		}
 		put_n(s, "\r\n", 2);
 	} else {
 		/* the fields and order of GET /v1/audit's events */
-		put(s, "{\"seq\":");
-		put(s, num);
-		put(s, ",\"at\":\"");
-		put(s, at);
-		put(s, "\",\"actor\":");
+		sink_put(s, "{\"seq\":");
+		sink_put(s, num);
+		sink_put(s, ",\"at\":\"");
+		sink_put(s, at);
+		sink_put(s, "\",\"actor\":");
 		put_json_string(s, actor);
-		put(s, ",\"lender\":");
+		sink_put(s, ",\"lender\":");
 		if (has_lender)
 			put_json_string(s, lender);
 		else
-			put(s, "null");
-		put(s, ",\"loan_id\":");
+			sink_put(s, "null");
+		sink_put(s, ",\"loan_id\":");
 		if (has_loan)
 			put_json_string(s, loan);
 		else
-			put(s, "null");
-		put(s, ",\"type\":");
+			sink_put(s, "null");
+		sink_put(s, ",\"type\":");
 		put_json_string(s, type);
-		put(s, ",\"detail\":");
+		sink_put(s, ",\"detail\":");
 		put_json_compact(s, detail);
-		put(s, ",\"hash\":\"");
-		put(s, hash);
-		put(s, "\"}\n");
+		sink_put(s, ",\"hash\":\"");
+		sink_put(s, hash);
+		sink_put(s, "\"}\n");
 	}
 	if (!flush_line(s))
 		return false;

@@ -3,8 +3,9 @@
  * borrower. They only read. The status of a loan is evaluated with
  * loan_evaluate() at the database's clock, and --json prints
  * codec_loan_json(), so that coolingctl and the HTTP API never disagree
- * about a loan. Without --json, times are Asia/Almaty local time with their
- * offset and amounts are tenge with two decimals.
+ * about a loan. Without --json, times are local times of [policy] timezone
+ * (Asia/Almaty by default) with their offset, and amounts are tenge with
+ * two decimals.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,11 +173,12 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
-static void print_loan_table(const PGresult *r)
+static void print_loan_table(const struct cli *cli, const PGresult *r)
 {
-	static const char *const header[] = {"lender",  "loan_id", "amount",
-	                                     "channel", "status",  "approved (" CLI_TIMEZONE ")",
-	                                     "blockers"};
+	char approved_head[96];
+	snprintf(approved_head, sizeof(approved_head), "approved (%s)", cli->timezone);
+	const char *const header[] = {"lender", "loan_id",     "amount",  "channel",
+	                              "status", approved_head, "blockers"};
 	static const bool right[] = {false, false, true, false, false, false, false};
 	struct cli_table t;
 	cli_table_init(&t, 7, header, right);
@@ -245,7 +247,7 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 	if (n == 0)
 		printf("no loans for this borrower\n");
 	else
-		print_loan_table(r);
+		print_loan_table(cli, r);
 	PQclear(r);
 	return CLI_OK;
 }

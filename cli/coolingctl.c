@@ -521,8 +521,10 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 
 int main(int argc, char **argv)
 {
-	/* Every time shown to a person is Asia/Almaty local time, with its
-	 * offset; tzdata knows the zone's history (UTC+6 until 2024-03-01). */
+	/* Every time shown to a person is local time with its offset, in
+	 * [policy] timezone once the configuration is read (cli_connect), in
+	 * its default until then; tzdata knows the zone's history (Almaty:
+	 * UTC+6 until 2024-03-01). */
 	setenv("TZ", CLI_TIMEZONE, 1);
 	tzset();
 

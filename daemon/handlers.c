@@ -117,7 +117,7 @@ static bool timezone_unknown(struct request *r, const PGresult *res)
 	return true;
 }
 
-static bool result_ok(struct request *r, PGresult *res, const char *what)
+static bool result_ok_or_reply(struct request *r, PGresult *res, const char *what)
 {
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 		return true;
@@ -130,7 +130,7 @@ static bool result_ok(struct request *r, PGresult *res, const char *what)
 	return false;
 }
 
-static bool check_ts(struct request *r, int64_t ts, const char *field)
+static bool check_ts_or_reply(struct request *r, int64_t ts, const char *field)
 {
 	struct cd_error err;
 	cd_error_clear(&err);
@@ -152,15 +152,15 @@ static void on_authenticated(PGresult *res, void *arg)
 		    r, "policy.timezone is not a time zone of the database; nothing was decided");
 		return;
 	}
-	if (request_check_auth(r, res))
+	if (request_check_auth_or_reply(r, res))
 		r->after_auth(res, r);
 }
 
 /* Sends a call's first read of the loan, again after a lost race (a bounded
  * number of times); with authenticate, its STMT_AUTH_* twin, whose last
  * parameter (the token id) params must end with. */
-static void first_read(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb,
-                       bool authenticate)
+static void first_read_or_reply(struct request *r, enum stmt st, const char *const *params,
+                                pgpool_cb cb, bool authenticate)
 {
 	if (++r->attempts > MAX_ATTEMPTS) {
 		log_kv(LOG_ERROR, "gave up after repeated write conflicts", "route", r->route->name,
@@ -169,11 +169,13 @@ static void first_read(struct request *r, enum stmt st, const char *const *param
 		return;
 	}
 	if (!authenticate) {
-		request_exec(r, st, params, cb);
+		if (!request_exec_or_reply(r, st, params, cb))
+			return; /* answered 503 */
 		return;
 	}
 	r->after_auth = cb;
-	request_exec(r, db_stmt_with_auth(st), params, on_authenticated);
+	if (!request_exec_or_reply(r, db_stmt_with_auth(st), params, on_authenticated))
+		return; /* answered 503 */
 }
 
 /* ---- service ---- */
@@ -229,7 +231,7 @@ static void h_readyz(struct request *r)
 static void on_borrower_loans(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, "borrower_loans"))
+	if (!result_ok_or_reply(r, res, "borrower_loans"))
 		return;
 	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
@@ -237,7 +239,7 @@ static void on_borrower_loans(PGresult *res, void *arg)
 static void on_borrower_today(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, "local_date"))
+	if (!result_ok_or_reply(r, res, "local_date"))
 		return;
 	const char *why = NULL;
 	if (PQntuples(res) != 1 || !iin_born_by(r->params[0], db_int(res, 0, 0), &why)) {
@@ -248,7 +250,8 @@ static void on_borrower_today(PGresult *res, void *arg)
 	}
 	/* A lender sees only its own loans of the borrower. */
 	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
-	request_exec(r, STMT_BORROWER_LOANS, params, on_borrower_loans);
+	if (!request_exec_or_reply(r, STMT_BORROWER_LOANS, params, on_borrower_loans))
+		return; /* answered 503 */
 }
 
 static void h_borrower_loans(struct request *r)
@@ -262,7 +265,8 @@ static void h_borrower_loans(struct request *r)
 	}
 	/* Whether the birth date is after today is the database's today. */
 	const char *params[] = {r->rt->cfg.timezone};
-	request_exec(r, STMT_LOCAL_DATE, params, on_borrower_today);
+	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_borrower_today))
+		return; /* answered 503 */
 }
 
 /* ---- record an approval ---- */
@@ -291,7 +295,7 @@ static json_t *approval_detail(const struct loan *l)
 static void on_loan_insert(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, "loan_insert"))
+	if (!result_ok_or_reply(r, res, "loan_insert"))
 		return;
 	if (PQntuples(res) == 0) {
 		/* Another request recorded this loan_id first: compare with it. */
@@ -310,7 +314,7 @@ static void on_approval_context(PGresult *res, void *arg)
 	struct request *r = arg;
 	int c0 = r->col0;
 	struct approval_req *a = &r->approval;
-	if (!result_ok(r, res, "approval_context"))
+	if (!result_ok_or_reply(r, res, "approval_context"))
 		return;
 	if (PQntuples(res) != 1) {
 		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
@@ -335,13 +339,13 @@ static void on_approval_context(PGresult *res, void *arg)
 		reply_error(r, &err);
 		return;
 	}
-	if (a->approved_at != TS_NULL && !check_ts(r, a->approved_at, "approved_at"))
+	if (a->approved_at != TS_NULL && !check_ts_or_reply(r, a->approved_at, "approved_at"))
 		return;
 	int64_t approved_at = db_ts(res, 0, c0 + LOAN_NCOLS + 3);
 	if (a->consent_at != TS_NULL) {
 		struct cd_error err;
 		cd_error_clear(&err);
-		if (!check_ts(r, a->consent_at, "consent_at"))
+		if (!check_ts_or_reply(r, a->consent_at, "consent_at"))
 			return;
 		if (!consent_check_order(a->consent_at, approved_at, r->rt->cfg.max_clock_skew_s,
 		                         &err)) {
@@ -400,8 +404,10 @@ static void on_approval_context(PGresult *res, void *arg)
 	    r->client,
 	    detail_s,
 	};
-	request_exec(r, STMT_LOAN_INSERT, params, on_loan_insert);
+	bool queued = request_exec_or_reply(r, STMT_LOAN_INSERT, params, on_loan_insert);
 	free(detail_s);
+	if (!queued)
+		return; /* answered 503 */
 }
 
 static bool approval_parse(struct request *r, struct cd_error *err)
@@ -415,7 +421,7 @@ static void approval_start(struct request *r, bool authenticate)
 	const char *params[] = {
 	    r->params[0],        r->approval.loan_id,      db_num(&n, r->approval.approved_at),
 	    r->rt->cfg.timezone, r->approval.borrower_iin, r->token_id};
-	first_read(r, STMT_APPROVAL_CONTEXT, params, on_approval_context, authenticate);
+	first_read_or_reply(r, STMT_APPROVAL_CONTEXT, params, on_approval_context, authenticate);
 }
 
 /* ---- calls on one loan: GET, consent, in-person verification, cancellation
@@ -436,7 +442,7 @@ static void act_start(struct request *r, bool authenticate);
 static void on_act_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, r->act->write_name))
+	if (!result_ok_or_reply(r, res, r->act->write_name))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
 		act_start(r, false); /* changed under us: decide again */
@@ -448,7 +454,7 @@ static void on_act_write(PGresult *res, void *arg)
 static void on_act_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok(r, res, "loan_get"))
+	if (!result_ok_or_reply(r, res, "loan_get"))
 		return;
 	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
@@ -460,7 +466,7 @@ static void on_act_read(PGresult *res, void *arg)
 static void act_start(struct request *r, bool authenticate)
 {
 	const char *params[] = {r->params[0], r->params[1], r->token_id};
-	first_read(r, STMT_LOAN_GET, params, on_act_read, authenticate);
+	first_read_or_reply(r, STMT_LOAN_GET, params, on_act_read, authenticate);
 }
 
 static void get_decide(struct request *r)
@@ -500,7 +506,7 @@ static void consent_decide(struct request *r)
 	if (act_refused_after_disbursement(r))
 		return;
 	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
-	if (r->ts != TS_NULL && !check_ts(r, r->ts, "consent_at"))
+	if (r->ts != TS_NULL && !check_ts_or_reply(r, r->ts, "consent_at"))
 		return;
 	struct cd_error err;
 	cd_error_clear(&err);
@@ -514,8 +520,10 @@ static void consent_decide(struct request *r)
 	struct db_num n[3];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
 	                        db_num(&n[2], ends), r->client, detail};
-	request_exec(r, STMT_CONSENT, params, on_act_write);
+	bool queued = request_exec_or_reply(r, STMT_CONSENT, params, on_act_write);
 	free(detail);
+	if (!queued)
+		return; /* answered 503 */
 }
 
 static void verify_decide(struct request *r)
@@ -537,7 +545,7 @@ static void verify_decide(struct request *r)
 	}
 	if (act_refused_after_disbursement(r))
 		return;
-	if (v->verified_at != TS_NULL && !check_ts(r, v->verified_at, "verified_at"))
+	if (v->verified_at != TS_NULL && !check_ts_or_reply(r, v->verified_at, "verified_at"))
 		return;
 	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
 	struct cd_error err;
@@ -553,8 +561,10 @@ static void verify_decide(struct request *r)
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], at), v->branch_id,
 	                        v->officer_id,        r->client,         detail};
-	request_exec(r, STMT_VERIFY, params, on_act_write);
+	bool queued = request_exec_or_reply(r, STMT_VERIFY, params, on_act_write);
 	free(detail);
+	if (!queued)
+		return; /* answered 503 */
 }
 
 static void cancel_decide(struct request *r)
@@ -573,7 +583,8 @@ static void cancel_decide(struct request *r)
 	}
 	struct db_num n;
 	const char *params[] = {db_num(&n, l->pk), r->reason, r->client};
-	request_exec(r, STMT_CANCEL, params, on_act_write);
+	if (!request_exec_or_reply(r, STMT_CANCEL, params, on_act_write))
+		return; /* answered 503 */
 }
 
 static const struct act act_get = {"loan_get", get_decide};
@@ -622,7 +633,7 @@ static void on_disburse_write(PGresult *res, void *arg)
 		disburse_start(r, false);
 		return;
 	}
-	if (!result_ok(r, res, "disburse"))
+	if (!result_ok_or_reply(r, res, "disburse"))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
 		disburse_start(r, false); /* the guard failed: the loan changed */
@@ -638,7 +649,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 		disburse_start(r, false);
 		return;
 	}
-	if (!result_ok(r, res, "refuse"))
+	if (!result_ok_or_reply(r, res, "refuse"))
 		return;
 	set_retry_after(r, r->retry_after);
 	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
@@ -678,7 +689,7 @@ static void on_disburse_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	int c0 = r->col0;
-	if (!result_ok(r, res, "disburse_context"))
+	if (!result_ok_or_reply(r, res, "disburse_context"))
 		return;
 	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
@@ -701,7 +712,8 @@ static void on_disburse_read(PGresult *res, void *arg)
 	const char *key = r->has_idem_key ? r->idem_key : NULL;
 	if (v.blockers == 0) {
 		const char *params[] = {db_num(&n[0], l->pk), r->client, key, l->lender, "{}"};
-		request_exec(r, STMT_DISBURSE, params, on_disburse_write);
+		if (!request_exec_or_reply(r, STMT_DISBURSE, params, on_disburse_write))
+			return; /* answered 503 */
 		return;
 	}
 
@@ -718,8 +730,10 @@ static void on_disburse_read(PGresult *res, void *arg)
 	r->retry_after = loan_retry_after(l, &v, r->now);
 	const char *params[] = {l->lender, l->loan_id,           r->client,      detail_s,
 	                        key,       db_num(&n[1], l->pk), r->refusal_body};
-	request_exec(r, STMT_REFUSE, params, on_refuse_write);
+	bool queued = request_exec_or_reply(r, STMT_REFUSE, params, on_refuse_write);
 	free(detail_s);
+	if (!queued)
+		return; /* answered 503 */
 }
 
 static bool disburse_parse(struct request *r, struct cd_error *err)
@@ -742,7 +756,7 @@ static void disburse_start(struct request *r, bool authenticate)
 {
 	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL,
 	                        r->token_id};
-	first_read(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read, authenticate);
+	first_read_or_reply(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read, authenticate);
 }
 
 /* ---- the routing table ---- */

@@ -24,7 +24,7 @@ struct query_param {
 	const char *value; /* NULL when absent */
 };
 
-static bool query_error(struct request *r, const char *field, const char *why)
+static bool reply_query_error(struct request *r, const char *field, const char *why)
 {
 	char msg[160];
 	snprintf(msg, sizeof(msg), "%.60s: %s", field, why);
@@ -51,7 +51,7 @@ static char *decode_part(const char *s, size_t len)
 
 /* Parses the query string into params (names given by the caller): every
  * parameter must be known, given once, and written name=value. */
-static bool parse_query(struct request *r, struct query_param *params, int n)
+static bool parse_query_or_reply(struct request *r, struct query_param *params, int n)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -76,13 +76,13 @@ static bool parse_query(struct request *r, struct query_param *params, int n)
 		/* NULL unless the value is UTF-8 without NUL */
 		json_t *v = value != NULL ? json_string(value) : NULL;
 		if (name == NULL || i == n)
-			query_error(r, field, "unknown parameter");
+			reply_query_error(r, field, "unknown parameter");
 		else if (json_object_get(keep, name) != NULL)
-			query_error(r, field, "given twice");
+			reply_query_error(r, field, "given twice");
 		else if (eq == NULL)
-			query_error(r, field, "needs a value (name=value)");
+			reply_query_error(r, field, "needs a value (name=value)");
 		else if (v == NULL)
-			query_error(r, field, "must be UTF-8 text without NUL");
+			reply_query_error(r, field, "must be UTF-8 text without NUL");
 		else
 			ok = json_object_set(keep, name, v) == 0;
 		json_decref(v);
@@ -99,7 +99,7 @@ static bool parse_query(struct request *r, struct query_param *params, int n)
 	return true;
 }
 
-static bool invalid(struct request *r, const char *field, const char *why)
+static bool reply_invalid(struct request *r, const char *field, const char *why)
 {
 	struct cd_error err;
 	cd_error_invalid(&err, field, why);
@@ -107,13 +107,13 @@ static bool invalid(struct request *r, const char *field, const char *why)
 	return false;
 }
 
-static bool parse_limit(struct request *r, const char *s, int64_t *limit)
+static bool parse_limit_or_reply(struct request *r, const char *s, int64_t *limit)
 {
 	*limit = DEFAULT_LIMIT;
 	if (s == NULL)
 		return true;
 	if (!parse_count(s, limit) || *limit < 1 || *limit > MAX_LIMIT)
-		return invalid(r, "limit", "must be a whole number from 1 to 1000");
+		return reply_invalid(r, "limit", "must be a whole number from 1 to 1000");
 	return true;
 }
 
@@ -121,7 +121,8 @@ static bool parse_limit(struct request *r, const char *s, int64_t *limit)
  * there is no replica or its pool is known to be out of reach (said once in
  * the log each time that changes). A read that was in flight when the
  * replica went away is answered 503; its retry goes to the primary. */
-static bool read_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb)
+static bool read_exec_or_reply(struct request *r, enum stmt st, const char *const *params,
+                               pgpool_cb cb)
 {
 	struct worker *w = r->w;
 	if (w->read_pool != NULL) {
@@ -140,7 +141,7 @@ static bool read_exec(struct request *r, enum stmt st, const char *const *params
 			       "route", r->route->name, NULL);
 		w->read_fallback = true;
 	}
-	return request_exec(r, st, params, cb);
+	return request_exec_or_reply(r, st, params, cb);
 }
 
 /* ---- GET /v1/audit ---- */
@@ -179,19 +180,20 @@ static void on_audit_list(PGresult *res, void *arg)
 void h_audit_list(struct request *r)
 {
 	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
-	if (!parse_query(r, q, 2))
+	if (!parse_query_or_reply(r, q, 2))
 		return;
 	int64_t after = 0, limit;
 	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
-		invalid(r, "after", "must be a sequence number (a whole number >= 0)");
+		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
 		return;
 	}
-	if (!parse_limit(r, q[1].value, &limit))
+	if (!parse_limit_or_reply(r, q[1].value, &limit))
 		return;
 	r->page_after = after;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
-	read_exec(r, STMT_AUDIT_LIST, params, on_audit_list);
+	if (!read_exec_or_reply(r, STMT_AUDIT_LIST, params, on_audit_list))
+		return; /* answered 503 */
 }
 
 /* ---- GET /v1/loans ---- */
@@ -221,7 +223,7 @@ void h_loans_list(struct request *r)
 {
 	struct query_param q[] = {{"status", NULL}, {"lender", NULL}, {"from", NULL},
 	                          {"to", NULL},     {"limit", NULL},  {"after", NULL}};
-	if (!parse_query(r, q, 6))
+	if (!parse_query_or_reply(r, q, 6))
 		return;
 	const char *status = q[0].value, *lender = q[1].value, *why = NULL;
 	if (status != NULL) {
@@ -229,29 +231,30 @@ void h_loans_list(struct request *r)
 		for (int i = 0; i <= STATUS_ELIGIBLE; i++)
 			known = known || strcmp(status, status_name((enum loan_status)i)) == 0;
 		if (!known) {
-			invalid(r, "status",
-			        "must be one of cancelled, disbursed, awaiting_consent, cooling, "
-			        "awaiting_in_person, eligible");
+			reply_invalid(
+			    r, "status",
+			    "must be one of cancelled, disbursed, awaiting_consent, cooling, "
+			    "awaiting_in_person, eligible");
 			return;
 		}
 	}
 	if (lender != NULL && !id_valid(lender)) {
-		invalid(r, "lender", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		reply_invalid(r, "lender", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
 		return;
 	}
 	int64_t from = TS_NULL, to = TS_NULL, cur_at = TS_NULL, cur_id = TS_NULL, limit;
 	if (q[2].value != NULL && !ts_parse_rfc3339(q[2].value, &from, &why)) {
-		invalid(r, "from", why ? why : "not an RFC 3339 timestamp");
+		reply_invalid(r, "from", why ? why : "not an RFC 3339 timestamp");
 		return;
 	}
 	if (q[3].value != NULL && !ts_parse_rfc3339(q[3].value, &to, &why)) {
-		invalid(r, "to", why ? why : "not an RFC 3339 timestamp");
+		reply_invalid(r, "to", why ? why : "not an RFC 3339 timestamp");
 		return;
 	}
-	if (!parse_limit(r, q[4].value, &limit))
+	if (!parse_limit_or_reply(r, q[4].value, &limit))
 		return;
 	if (q[5].value != NULL && !cursor_decode(q[5].value, &cur_at, &cur_id)) {
-		invalid(r, "after", "not a cursor from a previous page's \"next\"");
+		reply_invalid(r, "after", "not a cursor from a previous page's \"next\"");
 		return;
 	}
 	r->page_limit = limit;
@@ -263,5 +266,7 @@ void h_loans_list(struct request *r)
 	                        status,
 	                        db_num(&n[4], limit),
 	                        lender};
-	read_exec(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params, on_loans_list);
+	if (!read_exec_or_reply(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params,
+	                        on_loans_list))
+		return; /* answered 503 */
 }

@@ -1,11 +1,13 @@
 /*
- * One HTTP request in flight. Its life, in daemon/http.c:
+ * One HTTP request in flight. Its states are r->state (request_state.h has
+ * the diagram), changed only by request_set_state(): the head is checked
+ * and routed (daemon/route.c), the token checked (daemon/auth.c), the call
+ * handled in one or more statements (daemon/handlers.c, daemon/queries.c).
  *
- *   ROUTED --(bearer token)--> AUTHENTICATING --(role, scope, body)--> HANDLING
- *     --(one or more statements in daemon/handlers.c)--> ANSWERED (freed)
- *
- * Every path ends in exactly one reply_*() call, which sends the answer,
- * writes the access-log line and frees the request.
+ * Every path ends in exactly one reply_*() call (daemon/reply.c), which
+ * sends the answer, writes the access-log line and frees the request. A
+ * helper that may do so in its caller's stead is named *_or_reply and
+ * returns false when it did: the caller must then not touch the request.
  */
 #ifndef CD_REQUEST_H
 #define CD_REQUEST_H
@@ -16,11 +18,11 @@
 
 #include "cd_error.h"
 #include "codec.h"
+#include "names.h"
 #include "ratelimit.h"
+#include "request_state.h"
 #include "server.h"
 #include "token.h"
-
-enum role { ROLE_NONE = 0, ROLE_LENDER = 1, ROLE_COMPLIANCE = 2, ROLE_AUDITOR = 4 };
 
 struct request;
 struct act;
@@ -39,9 +41,10 @@ struct route {
 	 * and a start. parse checks the path and the body without the database
 	 * (false with err: 404, 422); start sends the first read, together
 	 * with the authentication when `authenticate` (one round trip,
-	 * STMT_AUTH_*). http.c takes that way when the body passes every check
-	 * that needs no database, else it authenticates first and then parses,
-	 * so that a field error is never reported before the token is checked. */
+	 * STMT_AUTH_*). daemon/auth.c takes that way when the body passes every
+	 * check that needs no database; else it authenticates first and then
+	 * answers the parse's error (kept in the request: parse runs once), so
+	 * that a field error is never reported before the token is checked. */
 	handler_fn handler;
 	bool (*parse)(struct request *r, struct cd_error *err);
 	void (*start)(struct request *r, bool authenticate);
@@ -50,8 +53,9 @@ struct route {
 #define MAX_PATH_PARAMS 3
 
 struct request {
+	enum request_state state; /* request_set_state() */
 	struct worker *w;
-	struct conn *conn; /* NULL when not tracked */
+	struct http_conn *conn; /* NULL when not tracked */
 	struct evhttp_request *req;
 	const struct route *route;
 	const struct runtime *rt; /* the configuration at arrival */
@@ -68,6 +72,10 @@ struct request {
 	char peer[64];        /* the source address, for its log line */
 
 	json_t *body;
+	/* the body checks' and the parse's failure, when it came before the
+	 * token was checked: answered once it is (request_parse) */
+	bool parse_failed;
+	struct cd_error parse_err;
 	int attempts;         /* reads of the loan, bounded (lost races) */
 	int col0;             /* where the loan columns start in the result awaited */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
@@ -87,6 +95,11 @@ struct request {
 	int64_t page_after, page_limit; /* GET /v1/audit, GET /v1/loans */
 };
 
+/* The one place where r->state changes: checks the change against
+ * request_state_legal() (an illegal one is logged as an error) and traces
+ * it at log level debug. */
+void request_set_state(struct request *r, enum request_state to);
+
 /* Replies; each one ends the request. */
 void reply_json(struct request *r, int status, json_t *body);
 void reply_raw(struct request *r, int status, const char *body, size_t len);
@@ -105,12 +118,14 @@ void reply_db_failure(struct request *r, const PGresult *res, const char *what);
 /* Checks a result that begins with the authentication columns
  * (AUTH_NCOLS, row 0) against the request's token, role and lender; answers
  * 503/500 for a failed statement, 401/403 when they do not fit, and then
- * returns false. */
-bool request_check_auth(struct request *r, const PGresult *res);
+ * returns false. On true the request is HANDLING. */
+bool request_check_auth_or_reply(struct request *r, const PGresult *res)
+    __attribute__((warn_unused_result));
 
 /* Runs a statement for the request; on refusal by the pool answers 503 and
- * returns false. */
-bool request_exec(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb);
+ * returns false (the request is then freed). */
+bool request_exec_or_reply(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb)
+    __attribute__((warn_unused_result));
 
 /* The loans of a result (LOAN_NCOLS loan columns, then now), each with
  * its status at the database's now, as a JSON array (handlers.c). */
@@ -120,7 +135,7 @@ json_t *loans_json(const PGresult *res);
 void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
 
-/* The routes, for http.c (handlers.c) */
+/* The routes, for daemon/route.c (handlers.c) */
 extern const struct route routes[];
 extern const int routes_count;
 

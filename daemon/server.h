@@ -30,7 +30,7 @@ struct runtime {
 };
 
 struct server;
-struct conn;
+struct http_conn;
 
 struct worker {
 	int id;
@@ -46,13 +46,13 @@ struct worker {
 	struct event *limits_ev;
 	bool accepting;
 	/* connections accepted and counted whose close is not hooked yet
-	 * (daemon/http.c, conns_ev) */
+	 * (daemon/conn.c, conns_ev) */
 	struct event *conns_ev;
 	struct bufferevent **new_conns;
 	int new_conns_len, new_conns_cap;
 	/* the worker's connections by socket, for the request deadline
-	 * (daemon/http.c, struct conn) */
-	struct conn **conn_slots;
+	 * (daemon/conn.c, struct http_conn) */
+	struct http_conn **conn_slots;
 	int conn_slots_cap;
 	struct pgpool *pool;
 	/* [database] read_url: a pool of read-only sessions for the compliance
@@ -91,7 +91,7 @@ static inline const struct runtime *server_runtime(struct server *s)
 	return atomic_load(&s->rt);
 }
 
-/* daemon/http.c */
+/* daemon/listen.c */
 /* Binds and listens on server.listen (and tls.listen) once, for every
  * worker; false (logged, naming the key) when that fails, as when another
  * process holds the port. */

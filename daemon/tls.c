@@ -20,7 +20,8 @@
 #include "log.h"
 
 /* "KEY: PATH: why" with OpenSSL's most recent error, if any, as the why. */
-static void fail(char *msg, size_t msg_size, const char *key, const char *path, const char *why)
+static void tls_setup_fail(char *msg, size_t msg_size, const char *key, const char *path,
+                           const char *why)
 {
 	char ssl_err[256] = "";
 	unsigned long e, last = 0;
@@ -88,12 +89,13 @@ SSL_CTX *tls_ctx_new(const struct config *c, char *msg, size_t msg_size)
 	ERR_clear_error();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
-		fail(msg, msg_size, "tls", NULL, "cannot create an OpenSSL context");
+		tls_setup_fail(msg, msg_size, "tls", NULL, "cannot create an OpenSSL context");
 		return NULL;
 	}
 	int min = strcmp(c->tls_min_version, "TLSv1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION;
 	if (!SSL_CTX_set_min_proto_version(ctx, min)) {
-		fail(msg, msg_size, "tls.min_version", c->tls_min_version, "not supported");
+		tls_setup_fail(msg, msg_size, "tls.min_version", c->tls_min_version,
+		               "not supported");
 		goto err;
 	}
 	/* No client-initiated renegotiation (a cheap way to make a server
@@ -103,33 +105,33 @@ SSL_CTX *tls_ctx_new(const struct config *c, char *msg, size_t msg_size)
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert_file) != 1) {
-		fail(msg, msg_size, "tls.cert_file", c->tls_cert_file,
-		     "not a PEM certificate (chain)");
+		tls_setup_fail(msg, msg_size, "tls.cert_file", c->tls_cert_file,
+		               "not a PEM certificate (chain)");
 		goto err;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key_file, SSL_FILETYPE_PEM) != 1) {
 		bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
-		fail(msg, msg_size, "tls.key_file", c->tls_key_file,
-		     mismatch ? "does not match the certificate in tls.cert_file"
-		              : "not a PEM private key");
+		tls_setup_fail(msg, msg_size, "tls.key_file", c->tls_key_file,
+		               mismatch ? "does not match the certificate in tls.cert_file"
+		                        : "not a PEM private key");
 		goto err;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		fail(msg, msg_size, "tls.key_file", c->tls_key_file,
-		     "does not match the certificate in tls.cert_file");
+		tls_setup_fail(msg, msg_size, "tls.key_file", c->tls_key_file,
+		               "does not match the certificate in tls.cert_file");
 		goto err;
 	}
 
 	if (c->tls_client_ca_file[0] != '\0') {
 		if (SSL_CTX_load_verify_locations(ctx, c->tls_client_ca_file, NULL) != 1) {
-			fail(msg, msg_size, "tls.client_ca_file", c->tls_client_ca_file,
-			     "not a PEM CA certificate");
+			tls_setup_fail(msg, msg_size, "tls.client_ca_file", c->tls_client_ca_file,
+			               "not a PEM CA certificate");
 			goto err;
 		}
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->tls_client_ca_file);
 		if (names == NULL) {
-			fail(msg, msg_size, "tls.client_ca_file", c->tls_client_ca_file,
-			     "no CA certificate in it");
+			tls_setup_fail(msg, msg_size, "tls.client_ca_file", c->tls_client_ca_file,
+			               "no CA certificate in it");
 			goto err;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names); /* the list is the context's now */

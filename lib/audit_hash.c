@@ -11,7 +11,7 @@
 
 #include "hex.h"
 
-static void put(EVP_MD_CTX *md, const char *s)
+static void hash_put(EVP_MD_CTX *md, const char *s)
 {
 	EVP_DigestUpdate(md, s, strlen(s));
 }
@@ -33,17 +33,17 @@ void audit_hash_next(const unsigned char prev[AUDIT_HASH_LEN], int64_t seq, int6
 	}
 	EVP_DigestUpdate(md, prev, AUDIT_HASH_LEN);
 	snprintf(num, sizeof(num), "%" PRId64 "\n%" PRId64 "\n", seq, at_us);
-	put(md, num);
-	put(md, actor);
-	put(md, "\n");
+	hash_put(md, num);
+	hash_put(md, actor);
+	hash_put(md, "\n");
 	/* coalesce(lender, '') and coalesce(loan, '') */
-	put(md, lender ? lender : "");
-	put(md, "\n");
-	put(md, loan ? loan : "");
-	put(md, "\n");
-	put(md, type);
-	put(md, "\n");
-	put(md, detail_json);
+	hash_put(md, lender ? lender : "");
+	hash_put(md, "\n");
+	hash_put(md, loan ? loan : "");
+	hash_put(md, "\n");
+	hash_put(md, type);
+	hash_put(md, "\n");
+	hash_put(md, detail_json);
 	unsigned int len = 0;
 	EVP_DigestFinal_ex(md, out, &len);
 	EVP_MD_CTX_free(md);

@@ -1,5 +1,8 @@
 /*
- * The parameter table and its loader. Adding a key is one line in params[].
+ * The parameter table and its loader. Adding a key is one row in params[]:
+ * its type, its flags (CF_RELOAD, CF_SECRET, CF_FROM_PROFILE), its
+ * default as text, its range, and for a key with its own rule a check or
+ * the name table of its values. No code below names a key.
  */
 #include "config.h"
 
@@ -12,84 +15,107 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "names.h"
+#include "text.h"
 #include "timeutil.h"
 
 enum param_type {
-	P_STRING,
+	P_STRING, /* with .check, or .names: one of them */
 	P_BOOL,
 	P_INT,
 	P_DURATION,
-	P_LISTEN, /* host:port; may be empty when its default is */
-	P_TLS_VERSION,
-	P_LOG_LEVEL,
-	P_LOG_FORMAT,
-	P_PROFILE
+	P_LISTEN, /* host:port into .host and .port; may be empty when its default is */
+	P_ENUM    /* one of .names, stored as its index */
+};
+
+/* What a key is, besides its type. */
+enum param_flags {
+	CF_RELOAD = 1 << 0, /* takes effect on SIGHUP; else a change needs a restart */
+	CF_SECRET = 1 << 1, /* a connection string: its password masked when shown */
+	/* empty means "the profile's": stored as -1, shown as the value in
+	 * force, and put into the policy by config_policy() */
+	CF_FROM_PROFILE = 1 << 2,
 };
 
 struct param {
 	const char *section;
 	const char *key;
 	enum param_type type;
+	unsigned flags;
 	size_t offset;
 	size_t size; /* for strings */
-	bool reloadable;
 	const char *def;
-	int64_t min, max; /* for integers and durations */
+	int64_t min, max;               /* for integers and durations */
+	const struct name_table *names; /* P_ENUM, or a P_STRING that is one of them */
+	/* a P_STRING's own check; false with *why */
+	bool (*check)(const char *value, const char **why);
+	size_t host, port;    /* P_LISTEN: where the parts go */
+	size_t host_size;     /* P_LISTEN */
+	size_t policy_offset; /* CF_FROM_PROFILE: the int64_t of struct policy */
 };
 
-#define STR(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define NUM(f) offsetof(struct config, f), 0
+#define KEY(s, k, t) .section = #s, .key = #k, .type = t
+#define STR(f)       .offset = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+#define NUM(f)       .offset = offsetof(struct config, f)
+#define LISTEN(f)                                                                                  \
+	STR(f), .host = offsetof(struct config, f##_host),                                         \
+	        .host_size = sizeof(((struct config *)0)->f##_host),                               \
+	        .port = offsetof(struct config, f##_port)
+#define PROFILE(f) .flags = CF_RELOAD | CF_FROM_PROFILE, .policy_offset = offsetof(struct policy, f)
 
+static bool timezone_valid(const char *tz, const char **why);
+static bool profile_known(const char *name, const char **why);
+
+/* clang-format off */
 static const struct param params[] = {
-    {"server", "listen", P_LISTEN, STR(listen), false, "127.0.0.1:8080", 0, 0},
-    {"server", "threads", P_INT, NUM(threads), false, "0", 0, 256},
-    {"server", "max_body_bytes", P_INT, NUM(max_body_bytes), false, "65536", 64, 64 << 20},
-    {"server", "request_timeout", P_DURATION, NUM(request_timeout_s), false, "10s", 1, 3600},
-    {"server", "max_connections", P_INT, NUM(max_connections), false, "10000", 1, 1000000},
-    {"server", "max_header_bytes", P_INT, NUM(max_header_bytes), false, "16384", 1024, 1 << 20},
-    {"server", "auth_failures_per_minute", P_INT, NUM(auth_failures_per_minute), false, "30", 0,
-     100000},
-    {"server", "auth_failure_window", P_DURATION, NUM(auth_failure_window_s), false, "60s", 1,
-     86400},
-    {"database", "url", P_STRING, STR(database_url), false, "postgresql:///coolingd", 0, 0},
-    {"database", "read_url", P_STRING, STR(database_read_url), false, "", 0, 0},
-    {"database", "pool_size", P_INT, NUM(pool_size), false, "8", 1, 1024},
-    {"policy", "profile", P_PROFILE, STR(profile), true, "kz-card", 0, 0},
-    {"policy", "cooling_period", P_DURATION, NUM(cooling_period_s), true, "", 0, 3650 * 86400LL},
-    {"policy", "threshold_mrp", P_INT, NUM(threshold_mrp), true, "", 0, 1000000},
-    {"policy", "timezone", P_STRING, STR(timezone), true, "Asia/Almaty", 0, 0},
-    {"policy", "max_clock_skew", P_DURATION, NUM(max_clock_skew_s), true, "2m", 0, 36500 * 86400LL},
-    {"policy", "max_backdate", P_DURATION, NUM(max_backdate_s), true, "1h", 0, 36500 * 86400LL},
-    {"policy", "allow_below_legal_minimum", P_BOOL, NUM(allow_below_legal_minimum), true, "off", 0,
-     0},
-    {"tls", "listen", P_LISTEN, STR(tls_listen), false, "", 0, 0},
-    {"tls", "cert_file", P_STRING, STR(tls_cert_file), false, "", 0, 0},
-    {"tls", "key_file", P_STRING, STR(tls_key_file), false, "", 0, 0},
-    {"tls", "client_ca_file", P_STRING, STR(tls_client_ca_file), false, "", 0, 0},
-    {"tls", "min_version", P_TLS_VERSION, STR(tls_min_version), false, "TLSv1.2", 0, 0},
-    {"audit", "seal", P_BOOL, NUM(audit_seal), false, "on", 0, 0},
-    {"audit", "signing_key", P_STRING, STR(audit_signing_key), false, "", 0, 0},
-    {"log", "level", P_LOG_LEVEL, NUM(log_level), true, "info", 0, 0},
-    {"log", "format", P_LOG_FORMAT, NUM(log_format), true, "json", 0, 0},
+    {KEY(server, listen, P_LISTEN), LISTEN(listen), .def = "127.0.0.1:8080"},
+    {KEY(server, threads, P_INT), NUM(threads), .def = "0", .min = 0, .max = 256},
+    {KEY(server, max_body_bytes, P_INT), NUM(max_body_bytes), .def = "65536", .min = 64,
+     .max = 64 << 20},
+    {KEY(server, request_timeout, P_DURATION), NUM(request_timeout_s), .def = "10s", .min = 1,
+     .max = 3600},
+    {KEY(server, max_connections, P_INT), NUM(max_connections), .def = "10000", .min = 1,
+     .max = 1000000},
+    {KEY(server, max_header_bytes, P_INT), NUM(max_header_bytes), .def = "16384", .min = 1024,
+     .max = 1 << 20},
+    {KEY(server, auth_failures_per_minute, P_INT), NUM(auth_failures_per_minute), .def = "30",
+     .min = 0, .max = 100000},
+    {KEY(server, auth_failure_window, P_DURATION), NUM(auth_failure_window_s), .def = "60s",
+     .min = 1, .max = 86400},
+    {KEY(database, url, P_STRING), .flags = CF_SECRET, STR(database_url),
+     .def = "postgresql:///coolingd"},
+    {KEY(database, read_url, P_STRING), .flags = CF_SECRET, STR(database_read_url), .def = ""},
+    {KEY(database, pool_size, P_INT), NUM(pool_size), .def = "8", .min = 1, .max = 1024},
+    {KEY(policy, profile, P_STRING), .flags = CF_RELOAD, STR(profile), .def = "kz-card",
+     .check = profile_known},
+    {KEY(policy, cooling_period, P_DURATION), PROFILE(cooling_period_s), NUM(cooling_period_s),
+     .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, threshold_mrp, P_INT), PROFILE(threshold_mrp), NUM(threshold_mrp), .def = "",
+     .min = 0, .max = 1000000},
+    {KEY(policy, timezone, P_STRING), .flags = CF_RELOAD, STR(timezone), .def = "Asia/Almaty",
+     .check = timezone_valid},
+    {KEY(policy, max_clock_skew, P_DURATION), .flags = CF_RELOAD, NUM(max_clock_skew_s),
+     .def = "2m", .min = 0, .max = 36500 * 86400LL},
+    {KEY(policy, max_backdate, P_DURATION), .flags = CF_RELOAD, NUM(max_backdate_s), .def = "1h",
+     .min = 0, .max = 36500 * 86400LL},
+    {KEY(policy, allow_below_legal_minimum, P_BOOL), .flags = CF_RELOAD,
+     NUM(allow_below_legal_minimum), .def = "off"},
+    {KEY(tls, listen, P_LISTEN), LISTEN(tls_listen), .def = ""},
+    {KEY(tls, cert_file, P_STRING), STR(tls_cert_file), .def = ""},
+    {KEY(tls, key_file, P_STRING), STR(tls_key_file), .def = ""},
+    {KEY(tls, client_ca_file, P_STRING), STR(tls_client_ca_file), .def = ""},
+    {KEY(tls, min_version, P_STRING), STR(tls_min_version), .def = "TLSv1.2",
+     .names = &tls_version_names},
+    {KEY(audit, seal, P_BOOL), NUM(audit_seal), .def = "on"},
+    {KEY(audit, signing_key, P_STRING), STR(audit_signing_key), .def = ""},
+    {KEY(log, level, P_ENUM), .flags = CF_RELOAD, NUM(log_level), .def = "info",
+     .names = &log_level_names},
+    {KEY(log, format, P_ENUM), .flags = CF_RELOAD, NUM(log_format), .def = "json",
+     .names = &log_format_names},
 };
+/* clang-format on */
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
-
-static bool parse_int(const char *s, int64_t *out)
-{
-	if (*s == '\0')
-		return false;
-	int64_t v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		if (v > (INT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	*out = v;
-	return true;
-}
 
 static bool parse_listen(const char *s, char *host, size_t host_size, int *port)
 {
@@ -97,7 +123,7 @@ static bool parse_listen(const char *s, char *host, size_t host_size, int *port)
 	if (colon == NULL || colon == s)
 		return false;
 	int64_t p;
-	if (!parse_int(colon + 1, &p) || p < 1 || p > 65535)
+	if (!int_parse(colon + 1, &p) || p < 1 || p > 65535)
 		return false;
 	size_t hl = (size_t)(colon - s);
 	const char *h = s;
@@ -113,11 +139,17 @@ static bool parse_listen(const char *s, char *host, size_t host_size, int *port)
 	return true;
 }
 
-static bool timezone_valid(const char *tz)
+static bool timezone_valid(const char *tz, const char **why)
 {
 	/* An IANA name: letters, digits, '/', '_', '-', '+'; checked against
-	 * the database's own list when the daemon first uses it. */
-	if (*tz == '\0' || strlen(tz) > 63)
+	 * the system's zone files after loading (timezone_on_system) and the
+	 * database's own list when the daemon first uses it. */
+	if (strlen(tz) > 63) {
+		*why = "too long";
+		return false;
+	}
+	*why = "not a time zone name";
+	if (*tz == '\0')
 		return false;
 	for (const char *p = tz; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '/' && *p != '_' && *p != '-' && *p != '+')
@@ -125,21 +157,30 @@ static bool timezone_valid(const char *tz)
 	return true;
 }
 
+static bool profile_known(const char *name, const char **why)
+{
+	struct policy p;
+	*why = "unknown profile";
+	return policy_profile(name, &p);
+}
+
 static bool set_param(struct config *c, const struct param *pm, const char *value, char *msg,
                       size_t msg_size)
 {
 	char *base = (char *)c + pm->offset;
 	const char *why = NULL;
+	char one_of[128];
 	int64_t v;
+	int index;
 
 	switch (pm->type) {
 	case P_STRING:
+		if (pm->check != NULL && !pm->check(value, &why))
+			break;
+		if (pm->names != NULL && !name_lookup(pm->names, value, &index))
+			break;
 		if (strlen(value) >= pm->size) {
 			why = "too long";
-			break;
-		}
-		if (strcmp(pm->key, "timezone") == 0 && !timezone_valid(value)) {
-			why = "not a time zone name";
 			break;
 		}
 		snprintf(base, pm->size, "%s", value);
@@ -156,25 +197,14 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 			break;
 		}
 		return true;
-	case P_PROFILE: {
-		struct policy p;
-		if (!policy_profile(value, &p)) {
-			why = "unknown profile";
-			break;
-		}
-		snprintf(base, pm->size, "%s", value);
-		return true;
-	}
 	case P_LISTEN: {
-		bool tls = pm->offset == offsetof(struct config, tls_listen);
-		char *host = tls ? c->tls_listen_host : c->listen_host;
-		int *port = tls ? &c->tls_listen_port : &c->listen_port;
-		size_t host_size = tls ? sizeof(c->tls_listen_host) : sizeof(c->listen_host);
+		char *host = (char *)c + pm->host;
+		int *port = (int *)((char *)c + pm->port);
 		if (*value == '\0' && pm->def[0] == '\0') { /* no such listener */
 			host[0] = '\0';
 			*port = 0;
 		} else if (strlen(value) >= pm->size ||
-		           !parse_listen(value, host, host_size, port)) {
+		           !parse_listen(value, host, pm->host_size, port)) {
 			why =
 			    pm->def[0] == '\0' ? "must be host:port or empty" : "must be host:port";
 			break;
@@ -182,20 +212,13 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 		snprintf(base, pm->size, "%s", value);
 		return true;
 	}
-	case P_TLS_VERSION:
-		if (strcmp(value, "TLSv1.2") != 0 && strcmp(value, "TLSv1.3") != 0) {
-			why = "must be TLSv1.2 or TLSv1.3";
-			break;
-		}
-		snprintf(base, pm->size, "%s", value);
-		return true;
 	case P_INT:
 	case P_DURATION:
-		if (*value == '\0' && pm->def[0] == '\0') { /* "use the profile's" */
+		if (*value == '\0' && (pm->flags & CF_FROM_PROFILE)) { /* "use the profile's" */
 			*(int64_t *)base = -1;
 			return true;
 		}
-		if (pm->type == P_INT ? !parse_int(value, &v) : !duration_parse(value, &v, &why)) {
+		if (pm->type == P_INT ? !int_parse(value, &v) : !duration_parse(value, &v, &why)) {
 			if (why == NULL)
 				why = "must be a whole number";
 			break;
@@ -206,27 +229,18 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 		}
 		*(int64_t *)base = v;
 		return true;
-	case P_LOG_LEVEL: {
-		static const char *const names[] = {"error", "warn", "info", "debug"};
-		for (int i = 0; i < 4; i++) {
-			if (strcmp(value, names[i]) == 0) {
-				*(enum log_level *)base = (enum log_level)i;
-				return true;
-			}
+	case P_ENUM:
+		if (name_lookup(pm->names, value, &index)) {
+			*(int *)base = index;
+			return true;
 		}
-		why = "must be error, warn, info or debug";
 		break;
 	}
-	case P_LOG_FORMAT:
-		if (strcmp(value, "json") == 0)
-			*(enum log_format *)base = LOG_FORMAT_JSON;
-		else if (strcmp(value, "text") == 0)
-			*(enum log_format *)base = LOG_FORMAT_TEXT;
-		else {
-			why = "must be json or text";
-			break;
-		}
-		return true;
+	if (why == NULL && pm->names != NULL) { /* not one of the names */
+		char list[96];
+		snprintf(one_of, sizeof(one_of), "must be %s",
+		         names_join(pm->names, ", ", " or ", list, sizeof(list)));
+		why = one_of;
 	}
 	snprintf(msg, msg_size, "%s.%s: %s: \"%.100s\"", pm->section, pm->key, why, value);
 	return false;
@@ -424,30 +438,32 @@ void config_policy(const struct config *c, struct policy *p)
 {
 	if (!policy_profile(c->profile, p))
 		policy_profile("kz-card", p);
-	if (c->cooling_period_s >= 0)
-		p->cooling_period_s = c->cooling_period_s;
-	if (c->threshold_mrp >= 0)
-		p->threshold_mrp = c->threshold_mrp;
+	for (size_t i = 0; i < NPARAMS; i++) {
+		const struct param *pm = &params[i];
+		if (!(pm->flags & CF_FROM_PROFILE))
+			continue;
+		int64_t v = *(const int64_t *)((const char *)c + pm->offset);
+		if (v >= 0)
+			*(int64_t *)((char *)p + pm->policy_offset) = v;
+	}
 }
 
-/* The value in force of a key that its profile gives when it is unset
- * (cooling_period, threshold_mrp). */
+/* The value in force of a CF_FROM_PROFILE key that is unset. */
 static int64_t profile_value(const struct config *c, const struct param *pm)
 {
 	struct policy p;
 	config_policy(c, &p);
-	return strcmp(pm->key, "cooling_period") == 0 ? p.cooling_period_s : p.threshold_mrp;
+	return *(const int64_t *)((const char *)&p + pm->policy_offset);
 }
 
 static void value_text(const struct config *c, const struct param *pm, char *out, size_t size)
 {
 	const char *base = (const char *)c + pm->offset;
+	int64_t v;
 	switch (pm->type) {
 	case P_STRING:
-	case P_PROFILE:
 	case P_LISTEN:
-	case P_TLS_VERSION:
-		if (strcmp(pm->key, "url") == 0 || strcmp(pm->key, "read_url") == 0)
+		if (pm->flags & CF_SECRET)
 			config_mask_conninfo(base, out, size);
 		else
 			snprintf(out, size, "%s", base);
@@ -456,25 +472,14 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 		snprintf(out, size, "%s", *(const bool *)base ? "on" : "off");
 		break;
 	case P_INT:
-		if (*(const int64_t *)base < 0) /* the profile's own value */
-			snprintf(out, size, "%lld", (long long)profile_value(c, pm));
-		else
-			snprintf(out, size, "%lld", (long long)*(const int64_t *)base);
-		break;
 	case P_DURATION:
-		if (*(const int64_t *)base < 0)
-			snprintf(out, size, "%llds", (long long)profile_value(c, pm));
-		else
-			snprintf(out, size, "%llds", (long long)*(const int64_t *)base);
+		v = *(const int64_t *)base;
+		if (v < 0) /* the profile's own value */
+			v = profile_value(c, pm);
+		snprintf(out, size, "%lld%s", (long long)v, pm->type == P_DURATION ? "s" : "");
 		break;
-	case P_LOG_LEVEL: {
-		static const char *const names[] = {"error", "warn", "info", "debug"};
-		snprintf(out, size, "%s", names[*(const enum log_level *)base]);
-		break;
-	}
-	case P_LOG_FORMAT:
-		snprintf(out, size, "%s",
-		         *(const enum log_format *)base == LOG_FORMAT_JSON ? "json" : "text");
+	case P_ENUM:
+		snprintf(out, size, "%s", name_of(pm->names, *(const int *)base));
 		break;
 	}
 }
@@ -485,7 +490,7 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 	bool differ = false;
 	msg[0] = '\0';
 	for (size_t i = 0; i < NPARAMS; i++) {
-		if (params[i].reloadable)
+		if (params[i].flags & CF_RELOAD)
 			continue;
 		char va[1024], vb[1024];
 		value_text(a, &params[i], va, sizeof(va));

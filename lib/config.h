@@ -1,7 +1,9 @@
 /*
- * Configuration: one table of parameters (section, key, type, default,
- * reloadable), read from an INI file (inih) and then from the environment
- * (COOLINGD_<SECTION>_<KEY>, which beats the file).
+ * Configuration: one table of parameters (lib/config.c: section, key, type,
+ * flags such as reloadable or secret, default, range, and a check or a
+ * name table for the keys that have their own rule), read from an INI
+ * file (inih) and then from the environment (COOLINGD_<SECTION>_<KEY>,
+ * which beats the file).
  */
 #ifndef CD_CONFIG_H
 #define CD_CONFIG_H
@@ -11,12 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "names.h"
 #include "policy.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/coolingd/coolingd.conf"
-
-enum log_format { LOG_FORMAT_JSON, LOG_FORMAT_TEXT };
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 struct config {
 	/* [server] */

@@ -3,7 +3,7 @@
  */
 #include "hex.h"
 
-static int hex_value(char c)
+int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';

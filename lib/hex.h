@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The value of one hex digit (either case), -1 for any other byte. */
+int hex_value(char c);
+
 /* Writes the 2 * n lower-case hex digits of p[0..n) and a NUL to out, which
  * holds at least 2 * n + 1 bytes. */
 void hex_encode(const void *p, size_t n, char *out);

@@ -4,12 +4,8 @@
  */
 #include "iin.h"
 
+#include "text.h"
 #include "timeutil.h"
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
 
 static int weighted_mod11(const char *d, const int w[11])
 {
@@ -45,26 +41,6 @@ static int two_digits(const char *s)
 	return (s[0] - '0') * 10 + (s[1] - '0');
 }
 
-/* A date is real when it survives the round trip through a day count; this
- * keeps the leap-year rule in one place (timeutil.c). */
-static bool real_date(int64_t y, unsigned m, unsigned d)
-{
-	int64_t ry;
-	unsigned rm, rd;
-
-	if (m < 1 || m > 12 || d < 1 || d > 31)
-		return false;
-	civil_from_days(days_from_civil(y, m, d), &ry, &rm, &rd);
-	return ry == y && rm == m && rd == d;
-}
-
-static bool fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return false;
-}
-
 /* The century of digit 7, 0 when it is not a century digit. */
 static int64_t century_of(char c)
 {
@@ -98,9 +74,9 @@ bool iin_born_by(const char *s, int64_t today_days, const char **why)
 {
 	int64_t born;
 	if (!iin_birth_days(s, &born))
-		return fail(why, "not a valid IIN");
+		return why_fail(why, "not a valid IIN");
 	if (born > today_days)
-		return fail(why, "birth date is in the future");
+		return why_fail(why, "birth date is in the future");
 	return true;
 }
 
@@ -111,23 +87,23 @@ bool iin_valid(const char *s, const char **why)
 	int64_t century;
 
 	if (!s)
-		return fail(why, "must be 12 digits");
+		return why_fail(why, "must be 12 digits");
 	for (int i = 0; i < IIN_LEN; i++)
 		if (!is_digit(s[i]))
-			return fail(why, "must be 12 digits");
+			return why_fail(why, "must be 12 digits");
 	if (s[IIN_LEN] != '\0')
-		return fail(why, "must be 12 digits");
+		return why_fail(why, "must be 12 digits");
 
 	century = century_of(s[6]);
 	if (century == 0)
-		return fail(why, "bad century digit");
+		return why_fail(why, "bad century digit");
 
-	if (!real_date(century + two_digits(s), (unsigned)two_digits(s + 2),
-	               (unsigned)two_digits(s + 4)))
-		return fail(why, "bad birth date");
+	if (!civil_date_valid(century + two_digits(s), (unsigned)two_digits(s + 2),
+	                      (unsigned)two_digits(s + 4)))
+		return why_fail(why, "bad birth date");
 
 	if (iin_check_digit(s) != s[11] - '0')
-		return fail(why, "bad check digit");
+		return why_fail(why, "bad check digit");
 	return true;
 }
 

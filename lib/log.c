@@ -15,8 +15,6 @@
 static _Atomic int cur_level = LOG_INFO;
 static _Atomic int cur_format = LOG_FORMAT_JSON;
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
 void log_setup(enum log_level level, enum log_format format)
 {
 	atomic_store(&cur_level, (int)level);
@@ -33,7 +31,7 @@ struct line {
 	size_t len;
 };
 
-static void put(struct line *l, const char *s, size_t n)
+static void line_put(struct line *l, const char *s, size_t n)
 {
 	if (l->len + n > sizeof(l->buf) - 2)
 		n = sizeof(l->buf) - 2 - l->len;
@@ -43,7 +41,7 @@ static void put(struct line *l, const char *s, size_t n)
 
 static void put_str(struct line *l, const char *s)
 {
-	put(l, s, strlen(s));
+	line_put(l, s, strlen(s));
 }
 
 /* JSON string body: escapes quotes, backslashes and control characters. */
@@ -53,13 +51,13 @@ static void put_json_escaped(struct line *l, const char *s)
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
-			put(l, e, 2);
+			line_put(l, e, 2);
 		} else if (c < 0x20) {
 			char e[8];
 			int n = snprintf(e, sizeof(e), "\\u%04x", c);
-			put(l, e, (size_t)n);
+			line_put(l, e, (size_t)n);
 		} else {
-			put(l, (const char *)&c, 1);
+			line_put(l, (const char *)&c, 1);
 		}
 	}
 }
@@ -93,7 +91,7 @@ static void put_text_escaped(struct line *l, const char *s)
 {
 	char e[sizeof(l->buf)];
 	size_t n = log_text_escape(s, e, sizeof(e));
-	put(l, e, n);
+	line_put(l, e, n);
 }
 
 /* A text line's message: written as it is, but for control characters,
@@ -105,9 +103,9 @@ static void put_text_msg(struct line *l, const char *s)
 		if (c < 0x20 || c == 0x7f) {
 			char e[8];
 			int n = snprintf(e, sizeof(e), "\\x%02x", c);
-			put(l, e, (size_t)n);
+			line_put(l, e, (size_t)n);
 		} else {
-			put(l, (const char *)&c, 1);
+			line_put(l, (const char *)&c, 1);
 		}
 	}
 }
@@ -121,7 +119,7 @@ static void put_time(struct line *l)
 	char t[64];
 	size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += (size_t)snprintf(t + n, sizeof(t) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
-	put(l, t, n);
+	line_put(l, t, n);
 }
 
 static void emit(enum log_level level, const char *msg, va_list *kv)
@@ -132,14 +130,14 @@ static void emit(enum log_level level, const char *msg, va_list *kv)
 		put_str(&l, "{\"ts\":\"");
 		put_time(&l);
 		put_str(&l, "\",\"level\":\"");
-		put_str(&l, level_names[level]);
+		put_str(&l, name_of(&log_level_names, (int)level));
 		put_str(&l, "\",\"msg\":\"");
 		put_json_escaped(&l, msg);
 		put_str(&l, "\"");
 	} else {
 		put_time(&l);
 		put_str(&l, " ");
-		put_str(&l, level_names[level]);
+		put_str(&l, name_of(&log_level_names, (int)level));
 		put_str(&l, " ");
 		put_text_msg(&l, msg);
 	}

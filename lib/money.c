@@ -10,20 +10,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "text.h"
+
 /* "999999999999.99": the integer part never has more than 12 digits. */
 #define MONEY_MAX_INT_DIGITS 12
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return false;
-}
 
 bool money_parse(const char *s, int64_t *tiyn, const char **why)
 {
@@ -33,7 +23,7 @@ bool money_parse(const char *s, int64_t *tiyn, const char **why)
 	int64_t v = 0;
 
 	if (!s)
-		return fail(why, "not a decimal amount");
+		return why_fail(why, "not a decimal amount");
 
 	/* Shape first, then the finer reasons: "1.2x" is not an amount at
 	 * all, whereas "1.234" is an amount with too many decimals. */
@@ -47,18 +37,18 @@ bool money_parse(const char *s, int64_t *tiyn, const char **why)
 			p++;
 		frac_len = (size_t)(p - frac_start);
 		if (frac_len == 0)
-			return fail(why, "not a decimal amount");
+			return why_fail(why, "not a decimal amount");
 	}
 	if (*p != '\0' || int_len == 0)
-		return fail(why, "not a decimal amount");
+		return why_fail(why, "not a decimal amount");
 	if (frac_len > 2)
-		return fail(why, "at most 2 decimals");
+		return why_fail(why, "at most 2 decimals");
 	if (int_len > 1 && int_start[0] == '0')
-		return fail(why, "leading zeros");
+		return why_fail(why, "leading zeros");
 	/* Decided by length before any arithmetic, so that a long digit
 	 * string can never overflow the accumulator. */
 	if (int_len > MONEY_MAX_INT_DIGITS)
-		return fail(why, "too large");
+		return why_fail(why, "too large");
 
 	for (size_t i = 0; i < int_len; i++)
 		v = v * 10 + (int_start[i] - '0');
@@ -69,9 +59,9 @@ bool money_parse(const char *s, int64_t *tiyn, const char **why)
 		v += frac_start[1] - '0';
 
 	if (v == 0)
-		return fail(why, "must be greater than 0");
+		return why_fail(why, "must be greater than 0");
 	if (v > MONEY_MAX_TIYN)
-		return fail(why, "too large");
+		return why_fail(why, "too large");
 	*tiyn = v;
 	return true;
 }

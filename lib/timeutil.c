@@ -9,23 +9,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "text.h"
+
 #define SEC_PER_DAY INT64_C(86400)
 /* The cap on configured durations: 100 years of 365.25 days. */
 #define DURATION_MAX_SEC (INT64_C(36525) * SEC_PER_DAY)
 
 static const char NOT_RFC3339[] = "not an RFC 3339 timestamp with offset";
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool fail(const char **why, const char *msg)
-{
-	if (why)
-		*why = msg;
-	return false;
-}
 
 /* Howard Hinnant's algorithms (http://howardhinnant.github.io/date_algorithms.html):
  * exact for every int64 year the callers can produce, no tables, no libc. */
@@ -57,6 +47,30 @@ void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 static bool leap_year(int64_t y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+bool civil_date_valid(int64_t y, unsigned m, unsigned d)
+{
+	int64_t ry;
+	unsigned rm, rd;
+
+	if (m < 1 || m > 12 || d < 1 || d > 31)
+		return false;
+	civil_from_days(days_from_civil(y, m, d), &ry, &rm, &rd);
+	return ry == y && rm == m && rd == d;
+}
+
+bool date_valid_iso(const char *s)
+{
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : !is_digit(s[i]))
+			return false;
+	if (s[10] != '\0')
+		return false;
+	int64_t y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+	unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+	return y >= 1 && civil_date_valid(y, m, d);
 }
 
 static unsigned days_in_month(int64_t y, unsigned m)
@@ -98,7 +112,7 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 
 	/* "YYYY-MM-DDTHH:MM:SS" is 19 fixed characters. */
 	if (!s || !has_len(s, 19))
-		return fail(why, NOT_RFC3339);
+		return why_fail(why, NOT_RFC3339);
 	year = fixed_digits(s, 4);
 	mon = fixed_digits(s + 5, 2);
 	day = fixed_digits(s + 8, 2);
@@ -107,7 +121,7 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 	sec = fixed_digits(s + 17, 2);
 	if (year < 0 || mon < 0 || day < 0 || hour < 0 || min < 0 || sec < 0 || s[4] != '-' ||
 	    s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
-		return fail(why, NOT_RFC3339);
+		return why_fail(why, NOT_RFC3339);
 
 	p = s + 19;
 	if (*p == '.') {
@@ -117,9 +131,9 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 		while (is_digit(p[n]))
 			n++;
 		if (n == 0)
-			return fail(why, NOT_RFC3339);
+			return why_fail(why, NOT_RFC3339);
 		if (n > 6)
-			return fail(why, "at most 6 fractional digits");
+			return why_fail(why, "at most 6 fractional digits");
 		for (int i = 0; i < 6; i++)
 			frac = frac * 10 + (i < n ? p[i] - '0' : 0);
 		p += n;
@@ -131,13 +145,13 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 		int oh, om;
 
 		if (!has_len(p, 6))
-			return fail(why, NOT_RFC3339);
+			return why_fail(why, NOT_RFC3339);
 		oh = fixed_digits(p + 1, 2);
 		om = fixed_digits(p + 4, 2);
 		if (oh < 0 || om < 0 || p[3] != ':')
-			return fail(why, NOT_RFC3339);
+			return why_fail(why, NOT_RFC3339);
 		if (oh > 23 || om > 59)
-			return fail(why, "bad UTC offset");
+			return why_fail(why, "bad UTC offset");
 		/* RFC 3339's "-00:00" (offset unknown) still names an
 		 * instant in UTC, so it is taken as +00:00. */
 		off_sec = (int64_t)(oh * 3600 + om * 60);
@@ -145,25 +159,25 @@ bool ts_parse_rfc3339(const char *s, int64_t *usec, const char **why)
 			off_sec = -off_sec;
 		p += 6;
 	} else if (*p == '\0') {
-		return fail(why, "missing UTC offset");
+		return why_fail(why, "missing UTC offset");
 	} else {
-		return fail(why, NOT_RFC3339);
+		return why_fail(why, NOT_RFC3339);
 	}
 	if (*p != '\0')
-		return fail(why, NOT_RFC3339);
+		return why_fail(why, NOT_RFC3339);
 
 	if (year < 1 || mon < 1 || mon > 12 || day < 1 ||
 	    (unsigned)day > days_in_month(year, (unsigned)mon))
-		return fail(why, "no such date");
+		return why_fail(why, "no such date");
 	if (hour > 23 || min > 59 || sec > 59)
-		return fail(why, "no such time of day");
+		return why_fail(why, "no such time of day");
 
 	days = days_from_civil(year, (unsigned)mon, (unsigned)day);
 	t = days * SEC_PER_DAY + hour * 3600 + min * 60 + sec - off_sec;
 	/* An offset can carry the first or last day of 0001-9999 out of those
 	 * years in UTC, where ts_format_utc could not write it back. */
 	if (t < INT64_C(-62135596800) || t > INT64_C(253402300799))
-		return fail(why, "outside years 0001-9999 in UTC");
+		return why_fail(why, "outside years 0001-9999 in UTC");
 	*usec = t * USEC_PER_SEC + frac;
 	return true;
 }
@@ -213,12 +227,12 @@ bool duration_parse(const char *s, int64_t *seconds, const char **why)
 	size_t ndigits;
 
 	if (!s)
-		return fail(why, bad);
+		return why_fail(why, bad);
 	while (is_digit(*p))
 		p++;
 	ndigits = (size_t)(p - s);
 	if (ndigits == 0 || p[0] == '\0' || p[1] != '\0')
-		return fail(why, bad);
+		return why_fail(why, bad);
 	switch (*p) {
 	case 's':
 		unit = 1;
@@ -233,7 +247,7 @@ bool duration_parse(const char *s, int64_t *seconds, const char **why)
 		unit = SEC_PER_DAY;
 		break;
 	default:
-		return fail(why, bad);
+		return why_fail(why, bad);
 	}
 
 	/* Stop as soon as the count alone exceeds the cap: n stays below
@@ -241,10 +255,10 @@ bool duration_parse(const char *s, int64_t *seconds, const char **why)
 	for (size_t i = 0; i < ndigits; i++) {
 		n = n * 10 + (s[i] - '0');
 		if (n > DURATION_MAX_SEC)
-			return fail(why, "longer than 100 years");
+			return why_fail(why, "longer than 100 years");
 	}
 	if (n > DURATION_MAX_SEC / unit)
-		return fail(why, "longer than 100 years");
+		return why_fail(why, "longer than 100 years");
 	*seconds = n * unit;
 	return true;
 }

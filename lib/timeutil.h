@@ -33,5 +33,10 @@ bool duration_parse(const char *s, int64_t *seconds, const char **why);
 /* Days since 1970-01-01 of a civil date, and back (proleptic Gregorian). */
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* A real calendar date (leap years): one that survives the round trip
+ * through a day count. */
+bool civil_date_valid(int64_t y, unsigned m, unsigned d);
+/* "YYYY-MM-DD", a real calendar date of the years 0001-9999. */
+bool date_valid_iso(const char *s);
 
 #endif

@@ -613,6 +613,24 @@ START_TEST(test_loan_show_gives_almaty_time_with_the_offset_of_its_day)
 }
 END_TEST
 
+START_TEST(test_loan_show_gives_times_in_the_configured_policy_timezone)
+{
+	PGconn *c = testdb_connect(db_url);
+	insert_lender(c, "TZ-CONF-BANK");
+	insert_loan(c, "TZ-CONF-BANK", "TOKYO", BORROWER_IIN, "2025-06-15T05:00:00Z");
+	PQfinish(c);
+	char v[256];
+	struct proc_run r;
+	const char *argv[] = {"coolingctl", "-c",   "/dev/null",    "--database", db_url,
+	                      "loan",       "show", "TZ-CONF-BANK", "TOKYO",      NULL};
+	const char *env[] = {"COOLINGD_POLICY_TIMEZONE=Asia/Tokyo", NULL};
+	proc_run(&r, ctl_path, argv, base_env, env);
+	assert_ok(&r);
+	ck_assert_str_eq(field(r.out, "approved_at", v, sizeof(v)), "2025-06-15 14:00:00 +09:00");
+	proc_run_free(&r);
+}
+END_TEST
+
 /* ---- borrowers ---- */
 
 START_TEST(test_borrower_json_lists_all_lenders_loans_newest_first)
@@ -837,6 +855,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_loan_show_of_an_unknown_loan_fails);
 	tcase_add_test(tc, test_loan_show_json_prints_the_contract_loan);
 	tcase_add_test(tc, test_loan_show_gives_almaty_time_with_the_offset_of_its_day);
+	tcase_add_test(tc, test_loan_show_gives_times_in_the_configured_policy_timezone);
 	tcase_add_test(tc, test_borrower_json_lists_all_lenders_loans_newest_first);
 	tcase_add_test(tc, test_borrower_without_loans_says_so_and_succeeds);
 	tcase_add_test(tc, test_borrower_with_an_invalid_iin_is_a_usage_error);

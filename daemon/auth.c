@@ -1,0 +1,135 @@
+/*
+ * Authentication: the bearer token, checked against the database (alone, or
+ * in the same statement as the call's first read), the role and the
+ * lender it may act for, and the failed-authentication limit per source
+ * address.
+ */
+#include <event2/http.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "log.h"
+#include "ratelimit.h"
+
+/* The request's source address, as the failed-authentication limit counts
+ * it (r->source; family 0 when unknown) and as its log line names it. */
+static void take_source(struct request *r)
+{
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	snprintf(r->peer, sizeof(r->peer), "%s", addr ? addr : "");
+	if (addr == NULL || !ratelimit_key(addr, &r->source))
+		memset(&r->source, 0, sizeof(r->source));
+}
+
+/* A presented token that did not verify: counts against the source address. */
+static void auth_failed(struct request *r)
+{
+	if (ratelimit_failure(&r->source)) {
+		char n[32], win[32];
+		snprintf(n, sizeof(n), "%lld", (long long)r->rt->cfg.auth_failures_per_minute);
+		snprintf(win, sizeof(win), "%llds", (long long)r->rt->cfg.auth_failure_window_s);
+		log_kv(LOG_WARN,
+		       "too many failed authentications; refusing this address for a while", "peer",
+		       r->peer, "failures", n, "window", win, NULL);
+	}
+	reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
+}
+
+bool request_check_auth_or_reply(struct request *r, const PGresult *res)
+{
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "auth");
+		return false;
+	}
+	unsigned char stored[TOKEN_HASH_LEN];
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 3) ||
+	    !token_hash_from_bytea_text(PQgetvalue(res, 0, 3), stored) ||
+	    !token_hash_equal(stored, r->token_hash)) {
+		/* revoked, perhaps: no longer spared by the rate limit */
+		if (ratelimit_enabled())
+			ratelimit_valid_forget(r->token_hash);
+		auth_failed(r);
+		return false;
+	}
+	if (ratelimit_enabled())
+		ratelimit_valid_remember(r->token_hash);
+	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
+	const char *role = PQgetvalue(res, 0, 1);
+	r->role = role_parse(role);
+	snprintf(r->client_lender, sizeof(r->client_lender), "%s", PQgetvalue(res, 0, 2));
+
+	if (!(r->route->roles & r->role)) {
+		reply_simple_error(r, 403, "forbidden", NULL, "this role may not make this call");
+		return false;
+	}
+	if (r->route->lender_scoped && r->role == ROLE_LENDER &&
+	    strcmp(r->params[0], r->client_lender) != 0) {
+		reply_simple_error(r, 403, "forbidden", NULL,
+		                   "this token belongs to another lender");
+		return false;
+	}
+	request_set_state(r, REQ_HANDLING);
+	return true;
+}
+
+static void on_auth(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (request_check_auth_or_reply(r, res))
+		request_dispatch_or_reply(r);
+}
+
+void request_authenticate_or_reply(struct request *r)
+{
+	const char *auth =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
+	const char *token = NULL;
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+		token = auth + 7;
+		while (*token == ' ')
+			token++;
+	}
+	bool well_formed = token != NULL && token_parse_id(token, r->token_id);
+	if (well_formed)
+		token_hash(token, r->token_hash);
+	if (auth != NULL && ratelimit_enabled()) {
+		/* An address that failed too often is refused before its token
+		 * costs a database round trip, unless the token authenticated
+		 * recently: other tokens failing from the same address (a shared
+		 * proxy, a NAT) must not lock out a valid one. Such a token is
+		 * still checked against the database below. */
+		take_source(r);
+		int64_t retry = ratelimit_blocked(&r->source);
+		if (retry > 0 && !(well_formed && ratelimit_valid_known(r->token_hash))) {
+			set_retry_after(r, retry);
+			reply_simple_error(r, 429, "too_many_requests", NULL,
+			                   "too many failed authentications from this address; "
+			                   "try again after Retry-After seconds");
+			return;
+		}
+	}
+	if (!well_formed) {
+		reply_simple_error(r, 401, "unauthorized", NULL,
+		                   "missing or malformed bearer token");
+		return;
+	}
+	/* One round trip where the call allows it; else authenticate first
+	 * and then answer the parse's error, or make the call. */
+	const struct route *rt = r->route;
+	bool parsed = request_parse(r);
+	request_set_state(r, REQ_AUTHENTICATING);
+	if (rt->start != NULL && parsed) {
+		rt->start(r, true);
+		return;
+	}
+	const char *params[] = {r->token_id};
+	if (!request_exec_or_reply(r, STMT_AUTH, params, on_auth))
+		return; /* answered 503 */
+}

@@ -1,0 +1,56 @@
+/*
+ * The name tables (names.h).
+ */
+#include "names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+bool name_lookup(const struct name_table *t, const char *s, int *index)
+{
+	for (int i = 0; i < t->count; i++) {
+		if (strcmp(t->names[i], s) == 0) {
+			*index = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *name_of(const struct name_table *t, int index)
+{
+	return index >= 0 && index < t->count ? t->names[index] : "unknown";
+}
+
+char *names_join(const struct name_table *t, const char *sep, const char *last, char *out,
+                 size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < t->count && used < size; i++) {
+		const char *before = i == 0 ? "" : i == t->count - 1 ? last : sep;
+		int n = snprintf(out + used, size - used, "%s%s", before, t->names[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return out;
+}
+
+#define TABLE(name, ...)                                                                           \
+	static const char *const name##_list[] = {__VA_ARGS__};                                    \
+	const struct name_table name = {name##_list,                                               \
+	                                (int)(sizeof(name##_list) / sizeof(name##_list[0]))}
+
+TABLE(role_names, "lender", "compliance", "auditor");
+TABLE(lender_kind_names, [LENDER_BANK] = "bank", [LENDER_MFO] = "mfo");
+TABLE(log_level_names, [LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
+      [LOG_DEBUG] = "debug");
+TABLE(log_format_names, [LOG_FORMAT_JSON] = "json", [LOG_FORMAT_TEXT] = "text");
+TABLE(tls_version_names, "TLSv1.2", "TLSv1.3");
+
+enum role role_parse(const char *s)
+{
+	int i;
+	return name_lookup(&role_names, s, &i) ? (enum role)(1 << i) : ROLE_NONE;
+}
