@@ -28,9 +28,22 @@ static void take_source(struct request *r)
 		memset(&r->source, 0, sizeof(r->source));
 }
 
+static void reply_too_many_failures(struct request *r, int64_t retry_s)
+{
+	set_retry_after(r, retry_s);
+	reply_simple_error(r, 429, "too_many_requests", NULL,
+	                   "too many failed authentications from this address; "
+	                   "try again after Retry-After seconds");
+}
+
 /* A presented token that did not verify: counts against the source address. */
 static void auth_failed(struct request *r)
 {
+	if (r->auth_blocked_retry_s > 0) {
+		ratelimit_failure(&r->source);
+		reply_too_many_failures(r, r->auth_blocked_retry_s);
+		return;
+	}
 	if (ratelimit_failure(&r->source)) {
 		char n[32], win[32];
 		snprintf(n, sizeof(n), "%lld", (long long)r->rt->cfg.auth_failures_per_minute);
@@ -100,20 +113,22 @@ void request_authenticate_or_reply(struct request *r)
 	if (well_formed)
 		token_hash(token, r->token_hash);
 	if (auth != NULL && ratelimit_enabled()) {
-		/* An address that failed too often is refused before its token
-		 * costs a database round trip, unless the token authenticated
-		 * recently: other tokens failing from the same address (a shared
-		 * proxy, a NAT) must not lock out a valid one. Such a token is
-		 * still checked against the database below. */
+		/* An address that failed too often gets 429 for a token that
+		 * cannot be valid, without a database round trip. A well-formed
+		 * token is still looked up: other tokens failing from the same
+		 * address (a shared proxy, a NAT) must never lock out a valid
+		 * one (CONTRACT.md v1.1). One that authenticated recently is
+		 * known to the limit and goes on as from any address; any other
+		 * that fails is answered 429, like the malformed ones, so the
+		 * blocked address learns nothing new from the answer. */
 		take_source(r);
 		int64_t retry = ratelimit_blocked(&r->source);
-		if (retry > 0 && !(well_formed && ratelimit_valid_known(r->token_hash))) {
-			set_retry_after(r, retry);
-			reply_simple_error(r, 429, "too_many_requests", NULL,
-			                   "too many failed authentications from this address; "
-			                   "try again after Retry-After seconds");
+		if (retry > 0 && !well_formed) {
+			reply_too_many_failures(r, retry);
 			return;
 		}
+		if (retry > 0 && !ratelimit_valid_known(r->token_hash))
+			r->auth_blocked_retry_s = retry;
 	}
 	if (!well_formed) {
 		reply_simple_error(r, 401, "unauthorized", NULL,

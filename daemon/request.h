@@ -65,6 +65,10 @@ struct request {
 	/* the authenticated client */
 	char token_id[TOKEN_ID_BUF];
 	unsigned char token_hash[TOKEN_HASH_LEN];
+	/* > 0: the source address is blocked by the failed-authentication limit
+	 * and this token was not known to be valid; a failure is then 429 with
+	 * this Retry-After instead of 401 */
+	int64_t auth_blocked_retry_s;
 	char client[ID_BUF];
 	enum role role;
 	char client_lender[ID_BUF];

@@ -288,8 +288,8 @@ START_TEST(test_a_valid_token_is_never_429_because_others_failed_from_its_addres
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; i < 3; i++) {
 			resp = request_from("127.0.0.3", "GET", path, toks[i]);
-			ck_assert_msg(rawhttp_status(resp) == 404, "valid token %zu, round %d: %s", i,
-			              round, resp);
+			ck_assert_msg(rawhttp_status(resp) == 404, "valid token %zu, round %d: %s",
+			              i, round, resp);
 			free(resp);
 		}
 		bad_token(bad, 301 + round);
@@ -297,6 +297,14 @@ START_TEST(test_a_valid_token_is_never_429_because_others_failed_from_its_addres
 		ck_assert_msg(rawhttp_status(resp) == 429, "bad token, round %d: %s", round, resp);
 		free(resp);
 	}
+
+	/* a valid token that has never been used is served too: it is looked
+	 * up, not refused for the address */
+	char *fresh = e2e_client_add(&env, "core-fresh", "lender", "BANK1");
+	resp = request_from("127.0.0.3", "GET", path, fresh);
+	ck_assert_msg(rawhttp_status(resp) == 404, "unused valid token, blocked address: %s", resp);
+	free(resp);
+	free(fresh);
 
 	/* a revoked token stops at once, and is then limited like any other */
 	int code = -1;
