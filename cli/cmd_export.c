@@ -221,21 +221,21 @@ static bool write_header(struct sink *s)
 	return flush_line(s);
 }
 
-static bool write_row(const PGresult *r, void *arg)
+static bool write_row(const struct db_audit_event *e, void *arg)
 {
 	struct sink *s = arg;
-	int64_t seq = db_int(r, 0, AUDIT_SEQ);
+	int64_t seq = e->seq;
 	char at[TS_BUF], num[24];
-	ts_format_utc(db_ts(r, 0, AUDIT_AT), at);
+	ts_format_utc(e->at, at);
 	snprintf(num, sizeof(num), "%" PRId64, seq);
-	bool has_lender = !PQgetisnull(r, 0, AUDIT_LENDER);
-	bool has_loan = !PQgetisnull(r, 0, AUDIT_LOAN);
-	const char *actor = PQgetvalue(r, 0, AUDIT_ACTOR);
-	const char *lender = PQgetvalue(r, 0, AUDIT_LENDER); /* "" when NULL */
-	const char *loan = PQgetvalue(r, 0, AUDIT_LOAN);
-	const char *type = PQgetvalue(r, 0, AUDIT_TYPE);
-	const char *detail = PQgetvalue(r, 0, AUDIT_DETAIL);
-	const char *hash = PQgetvalue(r, 0, AUDIT_HASH);
+	bool has_lender = e->lender != NULL;
+	bool has_loan = e->loan_id != NULL;
+	const char *actor = e->actor;
+	const char *lender = has_lender ? e->lender : "";
+	const char *loan = has_loan ? e->loan_id : "";
+	const char *type = e->type;
+	const char *detail = e->detail;
+	const char *hash = e->hash;
 
 	if (s->format == FORMAT_CSV) {
 		/* detail stays exactly jsonb::text, the bytes the hash covers;
@@ -500,16 +500,15 @@ struct checkpoint_sink {
 };
 
 /* One checkpoint as a JSON Lines record (docs/export.md). */
-static bool write_checkpoint(const PGresult *r, void *arg)
+static bool write_checkpoint(const struct db_checkpoint_row *k, void *arg)
 {
 	struct checkpoint_sink *c = arg;
 	char at[TS_BUF];
-	ts_format_utc(db_ts(r, 0, CKPT_SIGNED_AT), at);
+	ts_format_utc(k->signed_at, at);
 	if (fprintf(c->f,
-	            "{\"seq\":%s,\"hash\":\"%s\",\"signed_at\":\"%s\",\"key_id\":\"%s\","
+	            "{\"seq\":%" PRId64 ",\"hash\":\"%s\",\"signed_at\":\"%s\",\"key_id\":\"%s\","
 	            "\"signature\":\"%s\"}\n",
-	            PQgetvalue(r, 0, CKPT_SEQ), PQgetvalue(r, 0, CKPT_HASH), at,
-	            PQgetvalue(r, 0, CKPT_KEY_ID), PQgetvalue(r, 0, CKPT_SIGNATURE)) < 0) {
+	            k->seq, k->hash, at, k->key_id, k->signature) < 0) {
 		c->werr = errno ? errno : EIO;
 		return false;
 	}
