@@ -73,7 +73,7 @@ struct sink {
 
 /* ---- building a line ---- */
 
-static void put_n(struct sink *s, const char *p, size_t n)
+static void sink_put_n(struct sink *s, const char *p, size_t n)
 {
 	if (s->len + n > s->cap) {
 		size_t cap = s->cap ? s->cap : 4096;
@@ -91,70 +91,70 @@ static void put_n(struct sink *s, const char *p, size_t n)
 	s->len += n;
 }
 
-static void put(struct sink *s, const char *p)
+static void sink_put(struct sink *s, const char *p)
 {
-	put_n(s, p, strlen(p));
+	sink_put_n(s, p, strlen(p));
 }
 
 /* An RFC 4180 field: quoted only when it holds a comma, a quote, CR or LF,
  * with quotes doubled. */
-static void put_csv(struct sink *s, const char *v)
+static void sink_put_csv(struct sink *s, const char *v)
 {
 	if (strpbrk(v, ",\"\r\n") == NULL) {
-		put(s, v);
+		sink_put(s, v);
 		return;
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 	for (const char *p = v; *p; p++) {
 		size_t n = strcspn(p, "\"");
-		put_n(s, p, n);
+		sink_put_n(s, p, n);
 		p += n;
 		if (*p == '\0')
 			break;
-		put_n(s, "\"\"", 2);
+		sink_put_n(s, "\"\"", 2);
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 }
 
 /* A JSON string. The database is UTF-8, so only '"', '\\' and control
  * characters need escaping. */
-static void put_json_string(struct sink *s, const char *v)
+static void sink_put_json_string(struct sink *s, const char *v)
 {
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		char esc[8];
 		switch (*p) {
 		case '"':
-			put_n(s, "\\\"", 2);
+			sink_put_n(s, "\\\"", 2);
 			break;
 		case '\\':
-			put_n(s, "\\\\", 2);
+			sink_put_n(s, "\\\\", 2);
 			break;
 		case '\n':
-			put_n(s, "\\n", 2);
+			sink_put_n(s, "\\n", 2);
 			break;
 		case '\r':
-			put_n(s, "\\r", 2);
+			sink_put_n(s, "\\r", 2);
 			break;
 		case '\t':
-			put_n(s, "\\t", 2);
+			sink_put_n(s, "\\t", 2);
 			break;
 		default:
 			if (*p < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				put(s, esc);
+				sink_put(s, esc);
 			} else {
-				put_n(s, (const char *)p, 1);
+				sink_put_n(s, (const char *)p, 1);
 			}
 		}
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 }
 
 /* jsonb::text without the blanks PostgreSQL puts after ':' and ','. The
  * text is copied, not re-encoded, so numbers keep every digit (a JSON
  * library would turn 1.10 into a double). */
-static void put_json_compact(struct sink *s, const char *json)
+static void sink_put_json_compact(struct sink *s, const char *json)
 {
 	bool in_string = false;
 	const char *run = json;
@@ -167,11 +167,11 @@ static void put_json_compact(struct sink *s, const char *json)
 		} else if (*p == '"') {
 			in_string = true;
 		} else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-			put_n(s, run, (size_t)(p - run));
+			sink_put_n(s, run, (size_t)(p - run));
 			run = p + 1;
 		}
 	}
-	put(s, run);
+	sink_put(s, run);
 }
 
 /* ---- writing ---- */
@@ -217,7 +217,7 @@ static bool write_header(struct sink *s)
 {
 	if (s->format != FORMAT_CSV)
 		return true;
-	put(s, CSV_HEADER);
+	sink_put(s, CSV_HEADER);
 	return flush_line(s);
 }
 
@@ -243,38 +243,38 @@ static bool write_row(const struct db_audit_event *e, void *arg)
 		const char *fields[] = {num, at, actor, lender, loan, type, detail, hash};
 		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 			if (i > 0)
-				put_n(s, ",", 1);
+				sink_put_n(s, ",", 1);
 			if (i < 2 || i == 7)
-				put(s, fields[i]);
+				sink_put(s, fields[i]);
 			else
-				put_csv(s, fields[i]);
+				sink_put_csv(s, fields[i]);
 		}
-		put_n(s, "\r\n", 2);
+		sink_put_n(s, "\r\n", 2);
 	} else {
 		/* the fields and order of GET /v1/audit's events */
-		put(s, "{\"seq\":");
-		put(s, num);
-		put(s, ",\"at\":\"");
-		put(s, at);
-		put(s, "\",\"actor\":");
-		put_json_string(s, actor);
-		put(s, ",\"lender\":");
+		sink_put(s, "{\"seq\":");
+		sink_put(s, num);
+		sink_put(s, ",\"at\":\"");
+		sink_put(s, at);
+		sink_put(s, "\",\"actor\":");
+		sink_put_json_string(s, actor);
+		sink_put(s, ",\"lender\":");
 		if (has_lender)
-			put_json_string(s, lender);
+			sink_put_json_string(s, lender);
 		else
-			put(s, "null");
-		put(s, ",\"loan_id\":");
+			sink_put(s, "null");
+		sink_put(s, ",\"loan_id\":");
 		if (has_loan)
-			put_json_string(s, loan);
+			sink_put_json_string(s, loan);
 		else
-			put(s, "null");
-		put(s, ",\"type\":");
-		put_json_string(s, type);
-		put(s, ",\"detail\":");
-		put_json_compact(s, detail);
-		put(s, ",\"hash\":\"");
-		put(s, hash);
-		put(s, "\"}\n");
+			sink_put(s, "null");
+		sink_put(s, ",\"type\":");
+		sink_put_json_string(s, type);
+		sink_put(s, ",\"detail\":");
+		sink_put_json_compact(s, detail);
+		sink_put(s, ",\"hash\":\"");
+		sink_put(s, hash);
+		sink_put(s, "\"}\n");
 	}
 	if (!flush_line(s))
 		return false;

@@ -68,8 +68,8 @@ struct request {
 	char peer[64];        /* the source address, for its log line */
 
 	json_t *body;
-	int attempts;         /* reads of the loan, bounded (lost races) */
-	int col0;             /* where the loan columns start in the result awaited */
+	int attempts; /* reads of the loan, bounded (lost races) */
+	int col0;     /* set by request_exec; lib/db.c's decoders find the columns themselves */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
 
 	/* the loan a call on one loan read, and the database's now with it */
