@@ -5,6 +5,7 @@
  * function of lib/db.c, which writes the change and its audit event in one
  * transaction.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,10 +210,11 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	int n = PQntuples(r);
 	if (json) {
 		json_t *list = json_array();
-		for (int i = 0; i < n; i++)
-			json_array_append_new(list, json_pack("{s:s, s:I}", "valid_from",
-			                                      PQgetvalue(r, i, 0), "tenge",
-			                                      (json_int_t)db_int(r, i, 1)));
+		struct db_mrp_row m;
+		for (int i = 0; db_mrp_row(r, i, &m); i++)
+			json_array_append_new(list,
+			                      json_pack("{s:s, s:I}", "valid_from", m.valid_from,
+			                                "tenge", (json_int_t)m.tenge));
 		PQclear(r);
 		return cli_print_json(cli, json_pack("{s:o}", "mrp", list));
 	}
@@ -221,8 +223,11 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	static const bool right[] = {false, true};
 	struct cli_table t;
 	cli_table_init(&t, 2, header, right);
-	for (int i = 0; i < n; i++) {
-		const char *row[] = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
+	struct db_mrp_row m;
+	for (int i = 0; db_mrp_row(r, i, &m); i++) {
+		char tenge[24];
+		snprintf(tenge, sizeof(tenge), "%" PRId64, m.tenge);
+		const char *row[] = {m.valid_from, tenge};
 		cli_table_add(&t, row);
 	}
 	PQclear(r);

@@ -364,10 +364,10 @@ static bool check_against(struct verify *v, int64_t seq, const unsigned char h[A
 	return true;
 }
 
-static bool check_entry(const PGresult *r, void *arg)
+static bool check_entry(const struct db_audit_event *e, void *arg)
 {
 	struct verify *v = arg;
-	int64_t seq = db_int(r, 0, AUDIT_SEQ);
+	int64_t seq = e->seq;
 	if (seq != v->next_seq) {
 		/* seq is the primary key and comes in order: a jump is an entry
 		 * taken out of the chain */
@@ -375,17 +375,15 @@ static bool check_entry(const PGresult *r, void *arg)
 		v->why = "missing from the chain (an entry was removed)";
 		return false;
 	}
-	if (strcmp(PQgetvalue(r, 0, AUDIT_EVENT_MISSING), "t") == 0) {
+	if (e->missing) {
 		v->broken_seq = seq;
 		v->why = "its event is gone from audit_event (removed)";
 		return false;
 	}
 	unsigned char stored[AUDIT_HASH_LEN], computed[AUDIT_HASH_LEN];
-	audit_hash_next(v->prev, seq, db_ts(r, 0, AUDIT_AT), PQgetvalue(r, 0, AUDIT_ACTOR),
-	                PQgetisnull(r, 0, AUDIT_LENDER) ? NULL : PQgetvalue(r, 0, AUDIT_LENDER),
-	                PQgetisnull(r, 0, AUDIT_LOAN) ? NULL : PQgetvalue(r, 0, AUDIT_LOAN),
-	                PQgetvalue(r, 0, AUDIT_TYPE), PQgetvalue(r, 0, AUDIT_DETAIL), computed);
-	if (!audit_hash_from_hex(PQgetvalue(r, 0, AUDIT_HASH), stored) ||
+	audit_hash_next(v->prev, seq, e->at, e->actor, e->lender, e->loan_id, e->type, e->detail,
+	                computed);
+	if (!audit_hash_from_hex(e->hash, stored) ||
 	    memcmp(stored, computed, AUDIT_HASH_LEN) != 0) {
 		v->broken_seq = seq;
 		v->why = "hash does not match (event changed, removed or inserted)";
@@ -408,17 +406,15 @@ struct db_checkpoints {
 	char misfit[512];
 };
 
-static bool check_db_checkpoint(const PGresult *r, void *arg)
+static bool check_db_checkpoint(const struct db_checkpoint_row *k, void *arg)
 {
 	struct db_checkpoints *d = arg;
-	struct checkpoint c = {.seq = db_int(r, 0, CKPT_SEQ),
-	                       .signed_at = db_int(r, 0, CKPT_SIGNED_AT)};
-	snprintf(c.hash, sizeof(c.hash), "%s", PQgetvalue(r, 0, CKPT_HASH));
-	snprintf(c.key_id, sizeof(c.key_id), "%s", PQgetvalue(r, 0, CKPT_KEY_ID));
-	snprintf(c.sig, sizeof(c.sig), "%s", PQgetvalue(r, 0, CKPT_SIGNATURE));
+	struct checkpoint c = {.seq = k->seq, .signed_at = k->signed_at};
+	snprintf(c.hash, sizeof(c.hash), "%s", k->hash);
+	snprintf(c.key_id, sizeof(c.key_id), "%s", k->key_id);
+	snprintf(c.sig, sizeof(c.sig), "%s", k->signature);
 	unsigned char chain[AUDIT_HASH_LEN];
-	bool in_chain = !PQgetisnull(r, 0, CKPT_CHAIN_HASH) &&
-	                audit_hash_from_hex(PQgetvalue(r, 0, CKPT_CHAIN_HASH), chain);
+	bool in_chain = k->chain_hash != NULL && audit_hash_from_hex(k->chain_hash, chain);
 	char why[320];
 	if (checkpoint_misfit(d->keys, &c, in_chain ? chain : NULL, why, sizeof(why))) {
 		char at[TS_BUF];

@@ -73,7 +73,7 @@ struct sink {
 
 /* ---- building a line ---- */
 
-static void put_n(struct sink *s, const char *p, size_t n)
+static void sink_put_n(struct sink *s, const char *p, size_t n)
 {
 	if (s->len + n > s->cap) {
 		size_t cap = s->cap ? s->cap : 4096;
@@ -93,68 +93,68 @@ static void put_n(struct sink *s, const char *p, size_t n)
 
 static void sink_put(struct sink *s, const char *p)
 {
-	put_n(s, p, strlen(p));
+	sink_put_n(s, p, strlen(p));
 }
 
 /* An RFC 4180 field: quoted only when it holds a comma, a quote, CR or LF,
  * with quotes doubled. */
-static void put_csv(struct sink *s, const char *v)
+static void sink_put_csv(struct sink *s, const char *v)
 {
 	if (strpbrk(v, ",\"\r\n") == NULL) {
 		sink_put(s, v);
 		return;
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 	for (const char *p = v; *p; p++) {
 		size_t n = strcspn(p, "\"");
-		put_n(s, p, n);
+		sink_put_n(s, p, n);
 		p += n;
 		if (*p == '\0')
 			break;
-		put_n(s, "\"\"", 2);
+		sink_put_n(s, "\"\"", 2);
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 }
 
 /* A JSON string. The database is UTF-8, so only '"', '\\' and control
  * characters need escaping. */
-static void put_json_string(struct sink *s, const char *v)
+static void sink_put_json_string(struct sink *s, const char *v)
 {
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
 		char esc[8];
 		switch (*p) {
 		case '"':
-			put_n(s, "\\\"", 2);
+			sink_put_n(s, "\\\"", 2);
 			break;
 		case '\\':
-			put_n(s, "\\\\", 2);
+			sink_put_n(s, "\\\\", 2);
 			break;
 		case '\n':
-			put_n(s, "\\n", 2);
+			sink_put_n(s, "\\n", 2);
 			break;
 		case '\r':
-			put_n(s, "\\r", 2);
+			sink_put_n(s, "\\r", 2);
 			break;
 		case '\t':
-			put_n(s, "\\t", 2);
+			sink_put_n(s, "\\t", 2);
 			break;
 		default:
 			if (*p < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04x", *p);
 				sink_put(s, esc);
 			} else {
-				put_n(s, (const char *)p, 1);
+				sink_put_n(s, (const char *)p, 1);
 			}
 		}
 	}
-	put_n(s, "\"", 1);
+	sink_put_n(s, "\"", 1);
 }
 
 /* jsonb::text without the blanks PostgreSQL puts after ':' and ','. The
  * text is copied, not re-encoded, so numbers keep every digit (a JSON
  * library would turn 1.10 into a double). */
-static void put_json_compact(struct sink *s, const char *json)
+static void sink_put_json_compact(struct sink *s, const char *json)
 {
 	bool in_string = false;
 	const char *run = json;
@@ -167,7 +167,7 @@ static void put_json_compact(struct sink *s, const char *json)
 		} else if (*p == '"') {
 			in_string = true;
 		} else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-			put_n(s, run, (size_t)(p - run));
+			sink_put_n(s, run, (size_t)(p - run));
 			run = p + 1;
 		}
 	}
@@ -221,21 +221,21 @@ static bool write_header(struct sink *s)
 	return flush_line(s);
 }
 
-static bool write_row(const PGresult *r, void *arg)
+static bool write_row(const struct db_audit_event *e, void *arg)
 {
 	struct sink *s = arg;
-	int64_t seq = db_int(r, 0, AUDIT_SEQ);
+	int64_t seq = e->seq;
 	char at[TS_BUF], num[24];
-	ts_format_utc(db_ts(r, 0, AUDIT_AT), at);
+	ts_format_utc(e->at, at);
 	snprintf(num, sizeof(num), "%" PRId64, seq);
-	bool has_lender = !PQgetisnull(r, 0, AUDIT_LENDER);
-	bool has_loan = !PQgetisnull(r, 0, AUDIT_LOAN);
-	const char *actor = PQgetvalue(r, 0, AUDIT_ACTOR);
-	const char *lender = PQgetvalue(r, 0, AUDIT_LENDER); /* "" when NULL */
-	const char *loan = PQgetvalue(r, 0, AUDIT_LOAN);
-	const char *type = PQgetvalue(r, 0, AUDIT_TYPE);
-	const char *detail = PQgetvalue(r, 0, AUDIT_DETAIL);
-	const char *hash = PQgetvalue(r, 0, AUDIT_HASH);
+	bool has_lender = e->lender != NULL;
+	bool has_loan = e->loan_id != NULL;
+	const char *actor = e->actor;
+	const char *lender = has_lender ? e->lender : "";
+	const char *loan = has_loan ? e->loan_id : "";
+	const char *type = e->type;
+	const char *detail = e->detail;
+	const char *hash = e->hash;
 
 	if (s->format == FORMAT_CSV) {
 		/* detail stays exactly jsonb::text, the bytes the hash covers;
@@ -243,13 +243,13 @@ static bool write_row(const PGresult *r, void *arg)
 		const char *fields[] = {num, at, actor, lender, loan, type, detail, hash};
 		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 			if (i > 0)
-				put_n(s, ",", 1);
+				sink_put_n(s, ",", 1);
 			if (i < 2 || i == 7)
 				sink_put(s, fields[i]);
 			else
-				put_csv(s, fields[i]);
+				sink_put_csv(s, fields[i]);
 		}
-		put_n(s, "\r\n", 2);
+		sink_put_n(s, "\r\n", 2);
 	} else {
 		/* the fields and order of GET /v1/audit's events */
 		sink_put(s, "{\"seq\":");
@@ -257,21 +257,21 @@ static bool write_row(const PGresult *r, void *arg)
 		sink_put(s, ",\"at\":\"");
 		sink_put(s, at);
 		sink_put(s, "\",\"actor\":");
-		put_json_string(s, actor);
+		sink_put_json_string(s, actor);
 		sink_put(s, ",\"lender\":");
 		if (has_lender)
-			put_json_string(s, lender);
+			sink_put_json_string(s, lender);
 		else
 			sink_put(s, "null");
 		sink_put(s, ",\"loan_id\":");
 		if (has_loan)
-			put_json_string(s, loan);
+			sink_put_json_string(s, loan);
 		else
 			sink_put(s, "null");
 		sink_put(s, ",\"type\":");
-		put_json_string(s, type);
+		sink_put_json_string(s, type);
 		sink_put(s, ",\"detail\":");
-		put_json_compact(s, detail);
+		sink_put_json_compact(s, detail);
 		sink_put(s, ",\"hash\":\"");
 		sink_put(s, hash);
 		sink_put(s, "\"}\n");
@@ -500,16 +500,15 @@ struct checkpoint_sink {
 };
 
 /* One checkpoint as a JSON Lines record (docs/export.md). */
-static bool write_checkpoint(const PGresult *r, void *arg)
+static bool write_checkpoint(const struct db_checkpoint_row *k, void *arg)
 {
 	struct checkpoint_sink *c = arg;
 	char at[TS_BUF];
-	ts_format_utc(db_ts(r, 0, CKPT_SIGNED_AT), at);
+	ts_format_utc(k->signed_at, at);
 	if (fprintf(c->f,
-	            "{\"seq\":%s,\"hash\":\"%s\",\"signed_at\":\"%s\",\"key_id\":\"%s\","
+	            "{\"seq\":%" PRId64 ",\"hash\":\"%s\",\"signed_at\":\"%s\",\"key_id\":\"%s\","
 	            "\"signature\":\"%s\"}\n",
-	            PQgetvalue(r, 0, CKPT_SEQ), PQgetvalue(r, 0, CKPT_HASH), at,
-	            PQgetvalue(r, 0, CKPT_KEY_ID), PQgetvalue(r, 0, CKPT_SIGNATURE)) < 0) {
+	            k->seq, k->hash, at, k->key_id, k->signature) < 0) {
 		c->werr = errno ? errno : EIO;
 		return false;
 	}

@@ -185,9 +185,10 @@ static void print_loan_table(const struct cli *cli, const PGresult *r)
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct loan l;
 		struct loan_view v;
-		if (!db_loan_from_row(r, i, 0, &l))
+		int64_t now;
+		if (!db_loan_row(r, i, &l, &now))
 			continue;
-		loan_evaluate(&l, db_ts(r, i, LOAN_NCOLS), &v);
+		loan_evaluate(&l, now, &v);
 		char amount[MONEY_BUF], approved[CLI_TIME_BUF], blockers[256];
 		money_format(l.amount_tiyn, amount);
 		cli_local_time(l.approved_at, false, approved);
@@ -236,9 +237,10 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 		for (int i = 0; i < n; i++) {
 			struct loan l;
 			struct loan_view v;
-			if (!db_loan_from_row(r, i, 0, &l))
+			int64_t now;
+			if (!db_loan_row(r, i, &l, &now))
 				continue;
-			loan_evaluate(&l, db_ts(r, i, LOAN_NCOLS), &v);
+			loan_evaluate(&l, now, &v);
 			json_array_append_new(loans, codec_loan_json(&l, &v));
 		}
 		PQclear(r);

@@ -61,10 +61,8 @@ bool request_check_auth_or_reply(struct request *r, const PGresult *res)
 		reply_db_failure(r, res, "auth");
 		return false;
 	}
-	unsigned char stored[TOKEN_HASH_LEN];
-	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 3) ||
-	    !token_hash_from_bytea_text(PQgetvalue(res, 0, 3), stored) ||
-	    !token_hash_equal(stored, r->token_hash)) {
+	struct db_auth_row a;
+	if (!db_auth_row(res, &a) || !token_hash_equal(a.token_hash, r->token_hash)) {
 		/* revoked, perhaps: no longer spared by the rate limit */
 		if (ratelimit_enabled())
 			ratelimit_valid_forget(r->token_hash);
@@ -73,10 +71,9 @@ bool request_check_auth_or_reply(struct request *r, const PGresult *res)
 	}
 	if (ratelimit_enabled())
 		ratelimit_valid_remember(r->token_hash);
-	snprintf(r->client, sizeof(r->client), "%s", PQgetvalue(res, 0, 0));
-	const char *role = PQgetvalue(res, 0, 1);
-	r->role = role_parse(role);
-	snprintf(r->client_lender, sizeof(r->client_lender), "%s", PQgetvalue(res, 0, 2));
+	snprintf(r->client, sizeof(r->client), "%s", a.name);
+	r->role = role_parse(a.role);
+	snprintf(r->client_lender, sizeof(r->client_lender), "%s", a.lender);
 
 	if (!(r->route->roles & r->role)) {
 		reply_simple_error(r, 403, "forbidden", NULL, "this role may not make this call");

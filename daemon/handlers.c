@@ -1,8 +1,10 @@
 /*
  * The API's calls. Each act reads the loan and the database's "now", asks
- * lib/ what the rules say, and writes with a guard (see lib/db.c); when the
- * guard finds that a concurrent request changed the loan first, it reads
- * again and decides again, a bounded number of times.
+ * lib/loan.c what the rules say (an outcome: a repeat, the values to write,
+ * or a refusal), and maps the outcome to a guarded write (lib/db.c) or a
+ * reply; this file holds no rule of its own. When a write's guard finds
+ * that a concurrent request changed the loan first, it reads again and
+ * decides again, a bounded number of times.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -12,6 +14,7 @@
 
 #include "codec.h"
 #include "iin.h"
+#include "loan.h"
 #include "log.h"
 #include "money.h"
 #include "request.h"
@@ -70,9 +73,10 @@ json_t *loans_json(const PGresult *res)
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct loan l;
 		struct loan_view v;
-		if (!db_loan_from_row(res, i, 0, &l))
+		int64_t now;
+		if (!db_loan_row(res, i, &l, &now))
 			continue;
-		loan_evaluate(&l, db_ts(res, i, LOAN_NCOLS), &v);
+		loan_evaluate(&l, now, &v);
 		json_array_append_new(loans, codec_loan_json(&l, &v));
 	}
 	return loans;
@@ -87,18 +91,17 @@ static char *detail_text(json_t *o)
 	return s;
 }
 
-static void reply_invalid_state(struct request *r, const char *why)
-{
-	reply_simple_error(r, 409, "invalid_state", NULL, why);
-}
-
-/* A loan-returning result with exactly one row: decodes it into r. */
+/* A loan-returning result: decodes its row into r. */
 static bool take_loan_row(struct request *r, PGresult *res, int row)
 {
-	if (!db_loan_from_row(res, row, r->col0, &r->loan))
-		return false;
-	r->now = db_ts(res, row, r->col0 + LOAN_NCOLS);
-	return true;
+	return db_loan_row(res, row, &r->loan, &r->now);
+}
+
+/* The clock window of client timestamps, from the configuration. */
+static struct ts_window ts_window_of(const struct request *r)
+{
+	return (struct ts_window){.skew_s = r->rt->cfg.max_clock_skew_s,
+	                          .backdate_s = r->rt->cfg.max_backdate_s};
 }
 
 /*
@@ -117,7 +120,9 @@ static bool timezone_unknown(struct request *r, const PGresult *res)
 	return true;
 }
 
-static bool result_ok_or_reply(struct request *r, PGresult *res, const char *what)
+/* True for a result with rows; otherwise answers (503 for an unknown time
+ * zone or an unreachable database, else 500) and returns false. */
+static bool tuples_or_reply(struct request *r, PGresult *res, const char *what)
 {
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 		return true;
@@ -128,18 +133,6 @@ static bool result_ok_or_reply(struct request *r, PGresult *res, const char *wha
 	}
 	reply_db_failure(r, res, what);
 	return false;
-}
-
-static bool check_ts_or_reply(struct request *r, int64_t ts, const char *field)
-{
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!ts_check_window(ts, r->now, r->rt->cfg.max_clock_skew_s, r->rt->cfg.max_backdate_s,
-	                     field, &err)) {
-		reply_error(r, &err);
-		return false;
-	}
-	return true;
 }
 
 static void on_authenticated(PGresult *res, void *arg)
@@ -203,7 +196,7 @@ static void on_ready(PGresult *res, void *arg)
 		                                 : "schema missing or time zone unknown"));
 		return;
 	}
-	int64_t v = db_int(res, 0, 0);
+	int64_t v = db_schema_version_of(res);
 	if (v != DB_SCHEMA_VERSION) {
 		reply_json(r, 503,
 		           json_pack("{s:s,s:s,s:I,s:I}", "status", "unavailable", "reason",
@@ -231,7 +224,7 @@ static void h_readyz(struct request *r)
 static void on_borrower_loans(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok_or_reply(r, res, "borrower_loans"))
+	if (!tuples_or_reply(r, res, "borrower_loans"))
 		return;
 	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
@@ -239,10 +232,11 @@ static void on_borrower_loans(PGresult *res, void *arg)
 static void on_borrower_today(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok_or_reply(r, res, "local_date"))
+	if (!tuples_or_reply(r, res, "local_date"))
 		return;
 	const char *why = NULL;
-	if (PQntuples(res) != 1 || !iin_born_by(r->params[0], db_int(res, 0, 0), &why)) {
+	int64_t today = db_local_date_of(res);
+	if (today == TS_NULL || !iin_born_by(r->params[0], today, &why)) {
 		struct cd_error err;
 		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
 		reply_error(r, &err);
@@ -295,7 +289,7 @@ static json_t *approval_detail(const struct loan *l)
 static void on_loan_insert(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok_or_reply(r, res, "loan_insert"))
+	if (!tuples_or_reply(r, res, "loan_insert"))
 		return;
 	if (PQntuples(res) == 0) {
 		/* Another request recorded this loan_id first: compare with it. */
@@ -312,124 +306,57 @@ static void on_loan_insert(PGresult *res, void *arg)
 static void on_approval_context(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	int c0 = r->col0;
-	struct approval_req *a = &r->approval;
-	if (!result_ok_or_reply(r, res, "approval_context"))
+	struct approval_req *a = &r->call.approval;
+	if (!tuples_or_reply(r, res, "approval_context"))
 		return;
-	if (PQntuples(res) != 1) {
+	struct approval_context ctx;
+	if (!db_approval_context(res, &ctx)) {
 		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
 		return;
 	}
-	r->now = db_ts(res, 0, c0 + LOAN_NCOLS);
-
-	struct loan existing;
-	if (db_loan_from_row(res, 0, c0, &existing)) {
-		if (approval_matches(a, &existing))
-			reply_loan(r, 200, &existing, r->now);
-		else
-			reply_simple_error(r, 409, "loan_exists", "loan_id",
-			                   "a loan with this loan_id exists with other fields");
+	r->now = ctx.now;
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	switch (loan_approval_decide(&r->rt->policy, r->params[0], a, &ctx, &w, &r->loan, &o)) {
+	case ACT_REPEAT:
+		reply_loan(r, 200, &ctx.existing, r->now);
 		return;
-	}
-
-	const char *why = NULL;
-	if (!iin_born_by(a->borrower_iin, db_int(res, 0, c0 + LOAN_NCOLS + 4), &why)) {
-		struct cd_error err;
-		cd_error_invalid(&err, "borrower_iin", why);
-		reply_error(r, &err);
+	case ACT_REFUSE:
+		reply_error(r, &o.err);
 		return;
+	case ACT_WRITE:
+		break;
 	}
-	if (a->approved_at != TS_NULL && !check_ts_or_reply(r, a->approved_at, "approved_at"))
-		return;
-	int64_t approved_at = db_ts(res, 0, c0 + LOAN_NCOLS + 3);
-	if (a->consent_at != TS_NULL) {
-		struct cd_error err;
-		cd_error_clear(&err);
-		if (!check_ts_or_reply(r, a->consent_at, "consent_at"))
-			return;
-		if (!consent_check_order(a->consent_at, approved_at, r->rt->cfg.max_clock_skew_s,
-		                         &err)) {
-			reply_error(r, &err);
-			return;
-		}
-	}
-	if (PQgetisnull(res, 0, c0 + LOAN_NCOLS + 1)) {
-		reply_simple_error(r, 422, "validation_failed", "approved_at",
-		                   "approved_at: no MRP is recorded for that date");
-		return;
-	}
-
-	struct loan *l = &r->loan;
-	memset(l, 0, sizeof(*l));
-	snprintf(l->lender, sizeof(l->lender), "%s", r->params[0]);
-	snprintf(l->loan_id, sizeof(l->loan_id), "%s", a->loan_id);
-	memcpy(l->borrower_iin, a->borrower_iin, sizeof(l->borrower_iin));
-	l->amount_tiyn = a->amount_tiyn;
-	l->channel = a->channel;
-	l->secured = a->secured;
-	l->first_time_given = a->has_first_time;
-	l->first_time_borrower =
-	    a->has_first_time ? a->first_time_borrower : db_bool(res, 0, c0 + LOAN_NCOLS + 2);
-	l->approved_at = approved_at;
-	l->consent_at = a->consent_at;
-	l->in_person_verified_at = TS_NULL;
-	l->disbursed_at = TS_NULL;
-	l->cancelled_at = TS_NULL;
-	policy_assess(&r->rt->policy, db_int(res, 0, c0 + LOAN_NCOLS + 1), l);
-	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
-
-	struct db_num n[8];
-	json_t *detail = approval_detail(l);
-	char *detail_s = json_dumps(detail, JSON_COMPACT);
-	json_decref(detail);
-	const char *params[] = {
-	    l->lender,
-	    l->loan_id,
-	    l->borrower_iin,
-	    db_num(&n[0], l->amount_tiyn),
-	    channel_name(l->channel),
-	    l->secured ? "true" : "false",
-	    l->first_time_borrower ? "true" : "false",
-	    l->first_time_given ? "true" : "false",
-	    l->policy,
-	    db_num(&n[1], l->mrp_tenge),
-	    db_num(&n[2], l->threshold_tiyn),
-	    l->cooling_required ? "true" : "false",
-	    l->cooling_required ? db_num(&n[3], l->cooling_period_s) : NULL,
-	    l->in_person_required ? "true" : "false",
-	    db_num(&n[4], l->approved_at),
-	    db_num(&n[5], l->consent_at),
-	    db_num(&n[6], l->cooling_ends_at),
-	    db_num(&n[7], l->in_person_verified_at),
-	    r->client,
-	    detail_s,
-	};
-	bool queued = request_exec_or_reply(r, STMT_LOAN_INSERT, params, on_loan_insert);
-	free(detail_s);
+	char *detail = detail_text(approval_detail(&r->loan));
+	struct db_params p;
+	bool queued = request_exec_or_reply(r, STMT_LOAN_INSERT,
+	                                    db_loan_insert_params(&p, &r->loan, r->client, detail),
+	                                    on_loan_insert);
+	free(detail);
 	if (!queued)
 		return; /* answered 503 */
 }
 
 static bool approval_parse(struct request *r, struct cd_error *err)
 {
-	return ids_parse(r, 1, err) && codec_parse_approval(r->body, &r->approval, err);
+	return ids_parse(r, 1, err) && codec_parse_approval(r->body, &r->call.approval, err);
 }
 
 static void approval_start(struct request *r, bool authenticate)
 {
-	struct db_num n;
-	const char *params[] = {
-	    r->params[0],        r->approval.loan_id,      db_num(&n, r->approval.approved_at),
-	    r->rt->cfg.timezone, r->approval.borrower_iin, r->token_id};
-	first_read_or_reply(r, STMT_APPROVAL_CONTEXT, params, on_approval_context, authenticate);
+	struct db_params p;
+	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
+	                    db_params_approval_context(&p, r->params[0], &r->call.approval,
+	                                               r->rt->cfg.timezone, r->token_id),
+	                    on_approval_context, authenticate);
 }
 
 /* ---- calls on one loan: GET, consent, in-person verification, cancellation
  *
- * Each reads the loan (act_start), decides from it (the act's decide
- * function: the loan, a repeat, a 409, a field error, or a guarded write),
- * and when the write's guard finds the loan changed under it, reads and
- * decides again.
+ * Each reads the loan (act_start), asks lib/loan.c (the act's decide
+ * function maps its outcome: a repeat answers the loan, a refusal its
+ * error, a write goes to the act's guarded statement), and when the write's
+ * guard finds the loan changed under it, reads and decides again.
  */
 
 struct act {
@@ -442,7 +369,7 @@ static void act_start(struct request *r, bool authenticate);
 static void on_act_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok_or_reply(r, res, r->act->write_name))
+	if (!tuples_or_reply(r, res, r->act->write_name))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
 		act_start(r, false); /* changed under us: decide again */
@@ -454,7 +381,7 @@ static void on_act_write(PGresult *res, void *arg)
 static void on_act_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (!result_ok_or_reply(r, res, "loan_get"))
+	if (!tuples_or_reply(r, res, "loan_get"))
 		return;
 	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
@@ -465,8 +392,26 @@ static void on_act_read(PGresult *res, void *arg)
 
 static void act_start(struct request *r, bool authenticate)
 {
-	const char *params[] = {r->params[0], r->params[1], r->token_id};
-	first_read_or_reply(r, STMT_LOAN_GET, params, on_act_read, authenticate);
+	struct db_params p;
+	first_read_or_reply(r, STMT_LOAN_GET,
+	                    db_params_loan_get(&p, r->params[0], r->params[1], r->token_id),
+	                    on_act_read, authenticate);
+}
+
+/* Answers an outcome that writes nothing; false for ACT_WRITE. */
+static bool act_answered(struct request *r, const struct act_outcome *o)
+{
+	switch (o->verdict) {
+	case ACT_REPEAT:
+		reply_loan(r, 200, &r->loan, r->now); /* a repeat: nothing changes */
+		return true;
+	case ACT_REFUSE:
+		reply_error(r, &o->err);
+		return true;
+	case ACT_WRITE:
+		break;
+	}
+	return false;
 }
 
 static void get_decide(struct request *r)
@@ -474,53 +419,18 @@ static void get_decide(struct request *r)
 	reply_loan(r, 200, &r->loan, r->now);
 }
 
-/* "anything after cancellation", then a repeat of what is recorded */
-static bool act_refused_after_cancellation(struct request *r)
-{
-	if (r->loan.cancelled_at == TS_NULL)
-		return false;
-	reply_invalid_state(r, "the loan is cancelled");
-	return true;
-}
-
-static bool act_refused_after_disbursement(struct request *r)
-{
-	if (r->loan.disbursed_at == TS_NULL)
-		return false;
-	reply_invalid_state(r, "the loan is disbursed");
-	return true;
-}
-
 static void consent_decide(struct request *r)
 {
-	struct loan *l = &r->loan;
-	if (act_refused_after_cancellation(r))
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_consent_decide(&r->loan, &r->call.consent, r->now, &w, &o);
+	if (act_answered(r, &o))
 		return;
-	if (l->consent_at != TS_NULL) {
-		if (r->ts == TS_NULL || r->ts == l->consent_at)
-			reply_loan(r, 200, l, r->now); /* a repeat: nothing changes */
-		else
-			reply_invalid_state(r, "consent was recorded at another time");
-		return;
-	}
-	if (act_refused_after_disbursement(r))
-		return;
-	int64_t consent_at = r->ts != TS_NULL ? r->ts : r->now;
-	if (r->ts != TS_NULL && !check_ts_or_reply(r, r->ts, "consent_at"))
-		return;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!consent_check_order(consent_at, l->approved_at, r->rt->cfg.max_clock_skew_s, &err)) {
-		reply_error(r, &err);
-		return;
-	}
-	int64_t ends = policy_cooling_ends_at(l, consent_at);
-	char *detail = detail_text(json_pack("{s:o,s:o}", "consent_at", codec_ts_json(consent_at),
-	                                     "cooling_ends_at", codec_ts_json(ends)));
-	struct db_num n[3];
-	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], consent_at),
-	                        db_num(&n[2], ends), r->client, detail};
-	bool queued = request_exec_or_reply(r, STMT_CONSENT, params, on_act_write);
+	char *detail = detail_text(json_pack("{s:o,s:o}", "consent_at", codec_ts_json(o.at),
+	                                     "cooling_ends_at", codec_ts_json(o.cooling_ends_at)));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_CONSENT, db_params_consent(&p, &r->loan, &o, r->client, detail), on_act_write);
 	free(detail);
 	if (!queued)
 		return; /* answered 503 */
@@ -528,40 +438,18 @@ static void consent_decide(struct request *r)
 
 static void verify_decide(struct request *r)
 {
-	struct loan *l = &r->loan;
-	struct verification_req *v = &r->verification;
-	if (act_refused_after_cancellation(r))
+	const struct verification_req *q = &r->call.verification;
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_verify_decide(&r->loan, q, r->now, &w, &o);
+	if (act_answered(r, &o))
 		return;
-	if (l->in_person_verified_at != TS_NULL) {
-		bool same =
-		    strcmp(l->in_person_branch_id, v->branch_id) == 0 &&
-		    strcmp(l->in_person_officer_id, v->officer_id) == 0 &&
-		    (v->verified_at == TS_NULL || v->verified_at == l->in_person_verified_at);
-		if (same)
-			reply_loan(r, 200, l, r->now);
-		else
-			reply_invalid_state(r, "in-person verification was recorded otherwise");
-		return;
-	}
-	if (act_refused_after_disbursement(r))
-		return;
-	if (v->verified_at != TS_NULL && !check_ts_or_reply(r, v->verified_at, "verified_at"))
-		return;
-	int64_t at = v->verified_at != TS_NULL ? v->verified_at : r->now;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (!ts_check_after_approval(at, l->approved_at, r->rt->cfg.max_clock_skew_s, "verified_at",
-	                             &err)) {
-		reply_error(r, &err);
-		return;
-	}
 	char *detail =
-	    detail_text(json_pack("{s:o,s:s,s:s}", "verified_at", codec_ts_json(at), "branch_id",
-	                          v->branch_id, "officer_id", v->officer_id));
-	struct db_num n[2];
-	const char *params[] = {db_num(&n[0], l->pk), db_num(&n[1], at), v->branch_id,
-	                        v->officer_id,        r->client,         detail};
-	bool queued = request_exec_or_reply(r, STMT_VERIFY, params, on_act_write);
+	    detail_text(json_pack("{s:o,s:s,s:s}", "verified_at", codec_ts_json(o.at), "branch_id",
+	                          q->branch_id, "officer_id", q->officer_id));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_VERIFY, db_params_verify(&p, &r->loan, &o, q, r->client, detail), on_act_write);
 	free(detail);
 	if (!queued)
 		return; /* answered 503 */
@@ -569,21 +457,14 @@ static void verify_decide(struct request *r)
 
 static void cancel_decide(struct request *r)
 {
-	struct loan *l = &r->loan;
-	if (l->cancelled_at != TS_NULL) {
-		if (strcmp(l->cancel_reason, r->reason) == 0)
-			reply_loan(r, 200, l, r->now);
-		else
-			reply_invalid_state(r, "the loan was cancelled with another reason");
+	struct act_outcome o;
+	loan_cancel_decide(&r->loan, &r->call.cancellation, &o);
+	if (act_answered(r, &o))
 		return;
-	}
-	if (l->disbursed_at != TS_NULL) {
-		reply_invalid_state(r, "a disbursed loan cannot be cancelled");
-		return;
-	}
-	struct db_num n;
-	const char *params[] = {db_num(&n, l->pk), r->reason, r->client};
-	if (!request_exec_or_reply(r, STMT_CANCEL, params, on_act_write))
+	struct db_params p;
+	if (!request_exec_or_reply(r, STMT_CANCEL,
+	                           db_params_cancel(&p, &r->loan, &r->call.cancellation, r->client),
+	                           on_act_write))
 		return; /* answered 503 */
 }
 
@@ -601,39 +482,37 @@ static bool loan_parse(struct request *r, struct cd_error *err)
 static bool consent_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_consent;
-	return ids_parse(r, 2, err) && codec_parse_consent(r->body, &r->ts, err);
+	return ids_parse(r, 2, err) &&
+	       codec_parse_consent(r->body, &r->call.consent.consent_at, err);
 }
 
 static bool verify_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_verify;
-	return ids_parse(r, 2, err) && codec_parse_verification(r->body, &r->verification, err);
+	return ids_parse(r, 2, err) &&
+	       codec_parse_verification(r->body, &r->call.verification, err);
 }
 
 static bool cancel_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_cancel;
 	return ids_parse(r, 2, err) &&
-	       codec_parse_cancellation(r->body, r->reason, sizeof(r->reason), err);
+	       codec_parse_cancellation(r->body, r->call.cancellation.reason,
+	                                sizeof(r->call.cancellation.reason), err);
 }
 
 /* ---- disbursement: the gate ---- */
 
 static void disburse_start(struct request *r, bool authenticate);
 
-static bool is_unique_violation(PGresult *res)
-{
-	return res != NULL && strcmp(db_sqlstate(res), "23505") == 0;
-}
-
 static void on_disburse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (is_unique_violation(res)) { /* same Idempotency-Key raced us */
+	if (db_error_is_unique_violation(res)) { /* same Idempotency-Key raced us */
 		disburse_start(r, false);
 		return;
 	}
-	if (!result_ok_or_reply(r, res, "disburse"))
+	if (!tuples_or_reply(r, res, "disburse"))
 		return;
 	if (PQntuples(res) == 0 || !take_loan_row(r, res, 0)) {
 		disburse_start(r, false); /* the guard failed: the loan changed */
@@ -645,93 +524,83 @@ static void on_disburse_write(PGresult *res, void *arg)
 static void on_refuse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	if (is_unique_violation(res)) {
+	if (db_error_is_unique_violation(res)) {
 		disburse_start(r, false);
 		return;
 	}
-	if (!result_ok_or_reply(r, res, "refuse"))
+	if (!tuples_or_reply(r, res, "refuse"))
 		return;
-	set_retry_after(r, r->retry_after);
+	set_retry_after(r, r->call.disbursement.retry_after);
 	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
 }
 
-static void replay(struct request *r, PGresult *res)
+/* The first answer to this Idempotency-Key again: a disbursed loan no
+ * longer changes, so rendering it again gives the first 200; a refusal is
+ * sent as it was stored, with the Retry-After the loan gives now. */
+static void replay(struct request *r, const struct idempotency_record *k,
+                   const struct disburse_outcome *o)
 {
-	int c0 = r->col0;
-	int status = (int)db_int(res, 0, c0 + LOAN_NCOLS + 2);
-	if (status == 200) {
-		/* A disbursed loan no longer changes: rendering it again gives
-		 * the first answer. */
+	if (k->status == 200) {
 		reply_loan_wrapped(r, 200, &r->loan, r->now,
 		                   "{\"decision\":\"allowed\",\"loan\":", "}");
 		return;
 	}
 	json_error_t jerr;
-	json_t *body = json_loads(PQgetvalue(res, 0, c0 + LOAN_NCOLS + 3), 0, &jerr);
+	json_t *body = k->body != NULL ? json_loads(k->body, 0, &jerr) : NULL;
 	if (body == NULL) {
 		reply_simple_error(r, 500, "internal_error", NULL, "stored answer unreadable");
 		return;
 	}
-	json_t *blockers = json_object_get(body, "blockers");
-	json_t *earliest = json_object_get(body, "earliest_disbursement_at");
-	if (json_array_size(blockers) == 1 &&
-	    strcmp(json_string_value(json_array_get(blockers, 0)) ?: "", "cooling_period_active") ==
-	        0 &&
-	    json_is_string(earliest)) {
-		int64_t at;
-		if (ts_parse_rfc3339(json_string_value(earliest), &at, NULL))
-			set_retry_after(r, (at - r->now + USEC_PER_SEC - 1) / USEC_PER_SEC);
-	}
-	reply_json(r, status, body);
+	set_retry_after(r, o->retry_after);
+	reply_json(r, k->status, body);
 }
 
 static void on_disburse_read(PGresult *res, void *arg)
 {
 	struct request *r = arg;
-	int c0 = r->col0;
-	if (!result_ok_or_reply(r, res, "disburse_context"))
+	if (!tuples_or_reply(r, res, "disburse_context"))
 		return;
-	if (PQntuples(res) != 1 || !take_loan_row(r, res, 0)) {
+	struct idempotency_record k;
+	if (!db_disburse_context(res, &r->loan, &r->now, &k)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
 		return;
 	}
 	struct loan *l = &r->loan;
-	if (!PQgetisnull(res, 0, c0 + LOAN_NCOLS + 1)) {
-		if (db_int(res, 0, c0 + LOAN_NCOLS + 1) != l->pk) {
-			reply_simple_error(r, 422, "validation_failed", "Idempotency-Key",
-			                   "Idempotency-Key: already used for another loan");
-			return;
-		}
-		replay(r, res);
+	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	struct disburse_outcome o;
+	struct db_params p;
+	switch (loan_disburse_decide(l, &k, r->now, &o)) {
+	case DISBURSE_REFUSE:
+		reply_error(r, &o.err);
 		return;
-	}
-
-	struct loan_view v;
-	loan_evaluate(l, r->now, &v);
-	struct db_num n[2];
-	const char *key = r->has_idem_key ? r->idem_key : NULL;
-	if (v.blockers == 0) {
-		const char *params[] = {db_num(&n[0], l->pk), r->client, key, l->lender, "{}"};
-		if (!request_exec_or_reply(r, STMT_DISBURSE, params, on_disburse_write))
+	case DISBURSE_REPLAY:
+		replay(r, &k, &o);
+		return;
+	case DISBURSE_ALLOW:
+		if (!request_exec_or_reply(r, STMT_DISBURSE,
+		                           db_params_disburse(&p, l, r->client, key, "{}"),
+		                           on_disburse_write))
 			return; /* answered 503 */
 		return;
+	case DISBURSE_DENY:
+		break;
 	}
 
+	const struct loan_view *v = &o.view;
 	json_t *body =
 	    json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
-	              codec_blockers_json(v.blockers), "earliest_disbursement_at",
-	              codec_ts_json(v.earliest_disbursement_at), "loan", codec_loan_json(l, &v));
+	              codec_blockers_json(v->blockers), "earliest_disbursement_at",
+	              codec_ts_json(v->earliest_disbursement_at), "loan", codec_loan_json(l, v));
 	free(r->refusal_body);
 	r->refusal_body = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	json_t *detail = json_pack("{s:o}", "blockers", codec_blockers_json(v.blockers));
-	char *detail_s = json_dumps(detail, JSON_COMPACT);
-	json_decref(detail);
-	r->retry_after = loan_retry_after(l, &v, r->now);
-	const char *params[] = {l->lender, l->loan_id,           r->client,      detail_s,
-	                        key,       db_num(&n[1], l->pk), r->refusal_body};
-	bool queued = request_exec_or_reply(r, STMT_REFUSE, params, on_refuse_write);
-	free(detail_s);
+	char *detail =
+	    detail_text(json_pack("{s:o}", "blockers", codec_blockers_json(v->blockers)));
+	r->call.disbursement.retry_after = o.retry_after;
+	bool queued = request_exec_or_reply(
+	    r, STMT_REFUSE, db_params_refuse(&p, l, r->client, detail, key, r->refusal_body),
+	    on_refuse_write);
+	free(detail);
 	if (!queued)
 		return; /* answered 503 */
 }
@@ -742,21 +611,24 @@ static bool disburse_parse(struct request *r, struct cd_error *err)
 		return false;
 	const char *key =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
-	r->has_idem_key = key != NULL;
+	r->call.disbursement.has_idem_key = key != NULL;
 	if (key == NULL)
 		return true;
 	if (!idempotency_key_valid(key))
 		return cd_error_set(err, 422, "validation_failed", "Idempotency-Key",
 		                    "Idempotency-Key: must be 1-64 printable characters");
-	snprintf(r->idem_key, sizeof(r->idem_key), "%s", key);
+	snprintf(r->call.disbursement.idem_key, sizeof(r->call.disbursement.idem_key), "%s", key);
 	return true;
 }
 
 static void disburse_start(struct request *r, bool authenticate)
 {
-	const char *params[] = {r->params[0], r->params[1], r->has_idem_key ? r->idem_key : NULL,
-	                        r->token_id};
-	first_read_or_reply(r, STMT_DISBURSE_CONTEXT, params, on_disburse_read, authenticate);
+	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	struct db_params p;
+	first_read_or_reply(
+	    r, STMT_DISBURSE_CONTEXT,
+	    db_params_disburse_context(&p, r->params[0], r->params[1], key, r->token_id),
+	    on_disburse_read, authenticate);
 }
 
 /* ---- the routing table ---- */

@@ -44,7 +44,7 @@ struct job {
 	struct job *next;
 	enum stmt st;
 	int nparams;
-	const char *params[24];
+	const char *params[DB_MAX_PARAMS]; /* no statement has more (db.h) */
 	pgpool_cb cb;
 	void *arg;
 	int64_t enqueued_ms;
@@ -552,6 +552,13 @@ bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpo
 	if (p->db_down || p->queue_len >= p->opts.max_queue)
 		return false;
 	int n = db_statements[st].nparams;
+	if (n < 0 || n > DB_MAX_PARAMS) {
+		/* a statement of db.c beyond the bound: a build fault, refused
+		 * rather than written past the job's array */
+		log_kv(LOG_ERROR, "statement has more parameters than DB_MAX_PARAMS", "statement",
+		       db_statements[st].name, NULL);
+		return false;
+	}
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
 		if (params[i] != NULL)

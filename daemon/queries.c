@@ -126,7 +126,6 @@ static bool read_exec_or_reply(struct request *r, enum stmt st, const char *cons
 {
 	struct worker *w = r->w;
 	if (w->read_pool != NULL) {
-		r->col0 = db_stmt_loan_col0(st);
 		if (pgpool_exec(w->read_pool, st, params, cb, r)) {
 			if (w->read_fallback)
 				log_kv(LOG_INFO,
@@ -154,23 +153,18 @@ static void on_audit_list(PGresult *res, void *arg)
 		return;
 	}
 	json_t *events = json_array();
-	int64_t next = r->page_after; /* when the page is empty */
-	for (int i = 0; i < PQntuples(res); i++) {
+	int64_t next = r->call.query.page_after; /* when the page is empty */
+	struct db_audit_event ev;
+	for (int i = 0; db_audit_event_row(res, i, &ev); i++) {
 		json_error_t jerr;
-		json_t *detail = json_loads(PQgetvalue(res, i, AUDIT_DETAIL), 0, &jerr);
-		next = db_int(res, i, AUDIT_SEQ);
-		json_t *e = json_pack(
-		    "{s:I,s:o,s:s,s:o,s:o,s:s,s:o,s:s}", "seq", (json_int_t)next, "at",
-		    codec_ts_json(db_ts(res, i, AUDIT_AT)), "actor",
-		    PQgetvalue(res, i, AUDIT_ACTOR), "lender",
-		    PQgetisnull(res, i, AUDIT_LENDER)
-		        ? json_null()
-		        : json_string(PQgetvalue(res, i, AUDIT_LENDER)),
-		    "loan_id",
-		    PQgetisnull(res, i, AUDIT_LOAN) ? json_null()
-		                                    : json_string(PQgetvalue(res, i, AUDIT_LOAN)),
-		    "type", PQgetvalue(res, i, AUDIT_TYPE), "detail",
-		    detail ? detail : json_object(), "hash", PQgetvalue(res, i, AUDIT_HASH));
+		json_t *detail = json_loads(ev.detail, 0, &jerr);
+		next = ev.seq;
+		json_t *e =
+		    json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:o,s:s}", "seq", (json_int_t)next, "at",
+		              codec_ts_json(ev.at), "actor", ev.actor, "lender",
+		              ev.lender ? json_string(ev.lender) : json_null(), "loan_id",
+		              ev.loan_id ? json_string(ev.loan_id) : json_null(), "type", ev.type,
+		              "detail", detail ? detail : json_object(), "hash", ev.hash);
 		json_array_append_new(events, e);
 	}
 	reply_json(r, 200,
@@ -189,7 +183,7 @@ void h_audit_list(struct request *r)
 	}
 	if (!parse_limit_or_reply(r, q[1].value, &limit))
 		return;
-	r->page_after = after;
+	r->call.query.page_after = after;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
 	if (!read_exec_or_reply(r, STMT_AUDIT_LIST, params, on_audit_list))
@@ -211,7 +205,7 @@ static void on_loans_list(PGresult *res, void *arg)
 	json_t *next = json_null();
 	/* A full page may have a successor: the cursor is the last loan's
 	 * position. */
-	if (rows > 0 && rows == r->page_limit && db_loan_from_row(res, rows - 1, 0, &l)) {
+	if (rows > 0 && rows == r->call.query.page_limit && db_loan_row(res, rows - 1, &l, NULL)) {
 		char cur[CURSOR_BUF];
 		cursor_encode(l.approved_at, l.pk, cur);
 		next = json_string(cur);
@@ -257,7 +251,7 @@ void h_loans_list(struct request *r)
 		reply_invalid(r, "after", "not a cursor from a previous page's \"next\"");
 		return;
 	}
-	r->page_limit = limit;
+	r->call.query.page_limit = limit;
 	struct db_num n[5];
 	const char *params[] = {db_num(&n[0], from),
 	                        db_num(&n[1], to),

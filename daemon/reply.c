@@ -251,7 +251,6 @@ void reply_db_failure(struct request *r, const PGresult *res, const char *what)
 
 bool request_exec_or_reply(struct request *r, enum stmt st, const char *const *params, pgpool_cb cb)
 {
-	r->col0 = db_stmt_loan_col0(st);
 	if (!pgpool_exec(r->w->pool, st, params, cb, r)) {
 		reply_unavailable(r);
 		return false;

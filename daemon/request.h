@@ -80,23 +80,31 @@ struct request {
 	 * token was checked: answered once it is (request_parse) */
 	bool parse_failed;
 	struct cd_error parse_err;
-	int attempts;         /* reads of the loan, bounded (lost races) */
-	int col0;             /* where the loan columns start in the result awaited */
+	int attempts; /* reads of the loan, bounded (lost races) */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
 
-	/* per call */
+	/* the loan a call on one loan read, and the database's now with it */
 	const struct act *act; /* what a loan read leads to (handlers.c) */
-	struct approval_req approval;
-	struct verification_req verification;
-	int64_t ts; /* consent_at of a consent act */
-	char reason[801];
-	char idem_key[65];
-	bool has_idem_key;
 	struct loan loan;
 	int64_t now;
-	char *refusal_body; /* the 409 of a refused disbursement, until stored */
-	int64_t retry_after;
-	int64_t page_after, page_limit; /* GET /v1/audit, GET /v1/loans */
+	char *refusal_body; /* the 409 of a refused disbursement, until stored;
+	                       freed with the request */
+
+	/* per call: the parsed request of the route's parse(), one member each */
+	union {
+		struct approval_req approval;         /* POST .../loans */
+		struct consent_req consent;           /* POST .../consent */
+		struct verification_req verification; /* POST .../in-person-verification */
+		struct cancellation_req cancellation; /* POST .../cancellation */
+		struct {
+			char idem_key[65];
+			bool has_idem_key;
+			int64_t retry_after;
+		} disbursement; /* POST .../disbursement */
+		struct {
+			int64_t page_after, page_limit;
+		} query; /* GET /v1/audit, GET /v1/loans */
+	} call;
 };
 
 /* The one place where r->state changes: checks the change against

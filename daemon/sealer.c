@@ -22,13 +22,11 @@
 #include "audit_sign.h"
 #include "clock.h"
 #include "hex.h"
-#include "clock.h"
 #include "log.h"
 #include "server.h"
 #include "timeutil.h"
 
 #define SEAL_INTERVAL_MS 200
-#define SEAL_BATCH       "5000"
 /* At most one checkpoint a second: a steady load seals every 200 ms, and a
  * row per sealing would grow the table five times faster for little more
  * protection (events after the newest checkpoint can be cut unseen). */
@@ -81,7 +79,7 @@ static void on_sealed(PGresult *res, void *arg)
 		return;
 	}
 	/* a full batch: there is more; go on at once */
-	round_done(w, PQntuples(res) == 1 && atoll(PQgetvalue(res, 0, 0)) == atoll(SEAL_BATCH));
+	round_done(w, db_sealed_of(res) == DB_SEAL_BATCH);
 }
 
 static void on_checkpoint_added(PGresult *res, void *arg)
@@ -101,15 +99,15 @@ static void on_checkpoint_added(PGresult *res, void *arg)
 	round_done(w, more_after_checkpoint);
 }
 
-/* Signs the head of res (STMT_AUDIT_SEAL_HEAD) and stores the checkpoint;
+/* Signs the chain's head (STMT_AUDIT_SEAL_HEAD) and stores the checkpoint;
  * false when there is nothing to sign now. */
-static bool checkpoint(struct worker *w, const PGresult *res)
+static bool checkpoint(struct worker *w, const struct audit_head *h)
 {
-	if (PQgetisnull(res, 0, SEAL_HEAD_SEQ) || db_bool(res, 0, SEAL_HEAD_SIGNED) ||
+	if (h->seq == 0 || h->signed_by_key ||
 	    mono_ms() - last_checkpoint_ms < CHECKPOINT_INTERVAL_MS)
 		return false;
-	int64_t seq = db_int(res, 0, SEAL_HEAD_SEQ), now = db_int(res, 0, SEAL_NOW);
-	const char *hash_hex = PQgetvalue(res, 0, SEAL_HEAD_HASH);
+	int64_t seq = h->seq, now = h->now_us;
+	const char *hash_hex = h->hash;
 	unsigned char hash[AUDIT_HASH_LEN], sig[AUDIT_SIG_LEN];
 	if (!audit_hash_from_hex(hash_hex, hash) ||
 	    !audit_checkpoint_sign(&key, seq, hash, now, sig)) {
@@ -130,14 +128,15 @@ static void on_sealed_head(PGresult *res, void *arg)
 		round_done(w, false);
 		return;
 	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	struct audit_head h;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || !db_audit_head_row(res, &h)) {
 		log_kv(LOG_ERROR, "audit sealing failed", "error", PQresultErrorMessage(res), NULL);
 		round_done(w, false);
 		return;
 	}
-	bool more = atoll(PQgetvalue(res, 0, SEAL_SEALED)) == atoll(SEAL_BATCH);
+	bool more = h.sealed == DB_SEAL_BATCH;
 	more_after_checkpoint = more;
-	if (!checkpoint(w, res))
+	if (!checkpoint(w, &h))
 		round_done(w, more);
 }
 
@@ -145,12 +144,13 @@ static void seal_now(struct worker *w)
 {
 	if (w->sealing || !pgpool_up(w->pool))
 		return;
+	struct db_num batch;
 	if (key.pkey != NULL) {
-		const char *params[] = {SEAL_BATCH, key.id};
+		const char *params[] = {db_num(&batch, DB_SEAL_BATCH), key.id};
 		w->sealing = pgpool_exec(w->pool, STMT_AUDIT_SEAL_HEAD, params, on_sealed_head, w);
 		return;
 	}
-	const char *params[] = {SEAL_BATCH};
+	const char *params[] = {db_num(&batch, DB_SEAL_BATCH)};
 	w->sealing = pgpool_exec(w->pool, STMT_AUDIT_SEAL, params, on_sealed, w);
 }
 

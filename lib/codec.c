@@ -388,47 +388,6 @@ bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
 	return true;
 }
 
-bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
-                     struct cd_error *err)
-{
-	if (ts > now + skew_s * USEC_PER_SEC)
-		return cd_error_invalid(err, field, "is in the future beyond max_clock_skew");
-	if (ts < now - backdate_s * USEC_PER_SEC)
-		return cd_error_invalid(err, field, "is in the past beyond max_backdate");
-	return true;
-}
-
-bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
-                             struct cd_error *err)
-{
-	if (ts < approved_at - skew_s * USEC_PER_SEC)
-		return cd_error_invalid(err, field,
-		                        "is earlier than approved_at beyond max_clock_skew");
-	return true;
-}
-
-bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
-                         struct cd_error *err)
-{
-	return ts_check_after_approval(consent_at, approved_at, skew_s, "consent_at", err);
-}
-
-bool approval_matches(const struct approval_req *r, const struct loan *l)
-{
-	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
-	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
-	    r->secured != l->secured)
-		return false;
-	if (r->has_first_time &&
-	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
-		return false;
-	if (r->approved_at != TS_NULL && r->approved_at != l->approved_at)
-		return false;
-	if (r->consent_at != TS_NULL && r->consent_at != l->consent_at)
-		return false;
-	return true;
-}
-
 json_t *codec_ts_json(int64_t ts)
 {
 	if (ts == TS_NULL)

@@ -1,6 +1,7 @@
 /*
- * Request and response bodies: JSON (jansson) <-> domain structs. Parsers
- * refuse unknown fields and name the offending field in the error.
+ * Request and response bodies: JSON (jansson) <-> domain structs (the
+ * requests are loan.h's). Parsers refuse unknown fields and name the
+ * offending field in the error.
  */
 #ifndef CD_CODEC_H
 #define CD_CODEC_H
@@ -10,6 +11,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "loan.h"
 #include "policy.h"
 
 /* 1-64 characters of A-Z a-z 0-9 . _ : -, but not "." or ".." */
@@ -38,28 +40,11 @@ bool text_valid(const char *s, size_t max_chars, enum text_fault *fault);
  * object: 400 malformed_json. */
 json_t *codec_parse_body(const char *buf, size_t len, bool empty_ok, struct cd_error *err);
 
-struct approval_req {
-	char loan_id[ID_BUF];
-	char borrower_iin[13];
-	int64_t amount_tiyn;
-	enum channel channel;
-	bool secured;
-	bool has_first_time;
-	bool first_time_borrower;
-	int64_t approved_at; /* TS_NULL when omitted: now */
-	int64_t consent_at;  /* TS_NULL when omitted */
-};
-
 bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_error *err);
 
 /* {"consent_at": ts} with consent_at optional (TS_NULL when omitted). */
 bool codec_parse_consent(const json_t *body, int64_t *consent_at, struct cd_error *err);
 
-struct verification_req {
-	char branch_id[ID_BUF];
-	char officer_id[ID_BUF];
-	int64_t verified_at; /* TS_NULL when omitted: now */
-};
 bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err);
 
 /* {"reason": s}, 1-200 characters (code points), no control characters,
@@ -72,22 +57,6 @@ bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
 
 /* Idempotency-Key header: 1-64 printable ASCII characters. */
 bool idempotency_key_valid(const char *s);
-
-/* Client timestamps must lie in [now - max_backdate, now + max_clock_skew]. */
-bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
-                     struct cd_error *err);
-/* An act's time (field) may not precede approved_at by more than
- * max_clock_skew. */
-bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
-                             struct cd_error *err);
-/* consent_at may not precede approved_at by more than max_clock_skew. */
-bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
-                         struct cd_error *err);
-
-/* True when a retried approval states the same facts as the recorded loan.
- * Omitted optional fields (approved_at, consent_at, first_time_borrower) are
- * not compared, so that a retry of a request that left them out matches. */
-bool approval_matches(const struct approval_req *r, const struct loan *l);
 
 /* The opaque cursor of GET /v1/loans: the position (approved_at, row id) of
  * the last loan of a page, base64url-encoded. */

@@ -1,16 +1,20 @@
 /*
- * Every SQL statement of coolingd and coolingctl lives in this file.
+ * Every SQL statement of coolingd and coolingctl lives in this file, and so
+ * does the decoding of every result: no other file reads a column by its
+ * position.
  *
  * The daemon's acts follow one pattern: read the loan and the database's
- * "now" (one statement), decide in C (policy.c), then write with a guard in
- * the WHERE clause that re-checks the state the decision relied on, together
- * with the audit event, in one statement. When the guard no longer holds (a
- * concurrent act won), the caller reads again and decides again. Row locks
- * serialise concurrent writers of one loan, so a guarded UPDATE that waited
- * sees the winner's row and matches nothing: exactly one disbursement.
+ * "now" (one statement), decide in C (lib/loan.c), then write with a guard
+ * in the WHERE clause that re-checks the state the decision relied on,
+ * together with the audit event, in one statement. When the guard no longer
+ * holds (a concurrent act won), the caller reads again and decides again.
+ * Row locks serialise concurrent writers of one loan, so a guarded UPDATE
+ * that waited sees the winner's row and matches nothing: exactly one
+ * disbursement.
  */
 #include "db.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +24,131 @@
 #include "timeutil.h"
 #include "token_random.h"
 
-#define LOAN_COLS                                                                                  \
-	"l.lender_id, l.loan_id, l.borrower_iin, l.amount_tiyn, l.channel, l.secured, "            \
-	"l.first_time_borrower, l.first_time_given, l.policy, l.mrp_tenge, l.threshold_tiyn, "     \
-	"l.cooling_required, l.cooling_period_s, l.in_person_required, cd_us(l.approved_at), "     \
-	"cd_us(l.consent_at), cd_us(l.cooling_ends_at), cd_us(l.in_person_verified_at), "          \
-	"l.in_person_branch_id, l.in_person_officer_id, cd_us(l.disbursed_at), "                   \
-	"cd_us(l.cancelled_at), l.cancel_reason, l.id"
+/* A number macro as an SQL literal. */
+#define DB_STR_(x) #x
+#define DB_STR(x)  DB_STR_(x)
+
+/*
+ * The loan's columns: one row each, from which the read list (LOAN_COLS),
+ * the decoder (db_loan_row) and the approval's INSERT with its parameters
+ * (db_loan_insert_params) are made. A new field of the loan is one row
+ * here and its migration.
+ *
+ *   X(field of struct loan, column, kind, inserted, $n of STMT_LOAN_INSERT,
+ *     SQL type of that parameter)
+ *
+ * kinds: TEXT (char array; NULL reads as ""), INT (int64_t), BOOL, TS
+ * (microseconds, timestamptz through cd_us/cd_ts; NULL is TS_NULL), CHANNEL
+ * (enum channel by its name), PERIOD (int64_t seconds, NULL unless the loan
+ * is cooled: 0 in the struct). inserted is 1 for the columns the approval
+ * writes, 0 for those a later act writes (their $n is 0); a new inserted
+ * column takes the next free $n (the checks below). The columns are read in
+ * this order; the row id comes last.
+ */
+/* clang-format off */
+#define LOAN_COLUMNS(X)                                                            \
+	X(lender,                "lender_id",             TEXT,    1,  1, "text")    \
+	X(loan_id,               "loan_id",               TEXT,    1,  2, "text")    \
+	X(borrower_iin,          "borrower_iin",          TEXT,    1,  3, "text")    \
+	X(amount_tiyn,           "amount_tiyn",           INT,     1,  4, "bigint")  \
+	X(channel,               "channel",               CHANNEL, 1,  5, "text")    \
+	X(secured,               "secured",               BOOL,    1,  6, "boolean") \
+	X(first_time_borrower,   "first_time_borrower",   BOOL,    1,  7, "boolean") \
+	X(first_time_given,      "first_time_given",      BOOL,    1,  8, "boolean") \
+	X(policy,                "policy",                TEXT,    1,  9, "text")    \
+	X(mrp_tenge,             "mrp_tenge",             INT,     1, 10, "integer") \
+	X(threshold_tiyn,        "threshold_tiyn",        INT,     1, 11, "bigint")  \
+	X(cooling_required,      "cooling_required",      BOOL,    1, 12, "boolean") \
+	X(cooling_period_s,      "cooling_period_s",      PERIOD,  1, 13, "bigint")  \
+	X(in_person_required,    "in_person_required",    BOOL,    1, 14, "boolean") \
+	X(approved_at,           "approved_at",           TS,      1, 15, "bigint")  \
+	X(consent_at,            "consent_at",            TS,      1, 16, "bigint")  \
+	X(cooling_ends_at,       "cooling_ends_at",       TS,      1, 17, "bigint")  \
+	X(in_person_verified_at, "in_person_verified_at", TS,      1, 18, "bigint")  \
+	X(in_person_branch_id,   "in_person_branch_id",   TEXT,    0,  0, "")        \
+	X(in_person_officer_id,  "in_person_officer_id",  TEXT,    0,  0, "")        \
+	X(disbursed_at,          "disbursed_at",          TS,      0,  0, "")        \
+	X(cancelled_at,          "cancelled_at",          TS,      0,  0, "")        \
+	X(cancel_reason,         "cancel_reason",         TEXT,    0,  0, "")        \
+	X(pk,                    "id",                    INT,     0,  0, "")
+/* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
+#define LOAN_INSERT_ACTOR  19
+#define LOAN_INSERT_DETAIL 20
+/* clang-format on */
+
+#define LOAN_IF_0(...)
+#define LOAN_IF_1(...) __VA_ARGS__
+
+/* The read list: each column as "expr, ", then the database's now. */
+#define LOAN_READ_TEXT(col)                   "l." col ", "
+#define LOAN_READ_INT(col)                    "l." col ", "
+#define LOAN_READ_BOOL(col)                   "l." col ", "
+#define LOAN_READ_CHANNEL(col)                "l." col ", "
+#define LOAN_READ_PERIOD(col)                 "l." col ", "
+#define LOAN_READ_TS(col)                     "cd_us(l." col "), "
+#define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
+/* The loan's columns, then "now" (microseconds): every statement that
+ * returns loans returns them so. */
+#define LOAN_COLS_NOW LOAN_COLUMNS(LOAN_READ) "cd_us(now())"
+
+/* The INSERT's column list and values; the list ends with the row id, which
+ * takes its DEFAULT (the sequence), so that each row can end with ", ". */
+#define LOAN_VAL_TEXT(n, type)                   "$" #n "::" type ", "
+#define LOAN_VAL_INT(n, type)                    "$" #n "::" type ", "
+#define LOAN_VAL_BOOL(n, type)                   "$" #n "::" type ", "
+#define LOAN_VAL_CHANNEL(n, type)                "$" #n "::" type ", "
+#define LOAN_VAL_PERIOD(n, type)                 "$" #n "::" type ", "
+#define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
+#define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
+#define LOAN_INS_VAL(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_VAL_##kind(n, type))
+#define LOAN_INSERT_COLS                         LOAN_COLUMNS(LOAN_INS_COL) "id"
+#define LOAN_INSERT_VALUES                       LOAN_COLUMNS(LOAN_INS_VAL) "DEFAULT"
+
+enum loan_col {
+#define LOAN_COL_ENUM(f, col, kind, ins, n, type) LOAN_COL_##f,
+	LOAN_COLUMNS(LOAN_COL_ENUM)
+#undef LOAN_COL_ENUM
+	    LOAN_NCOLS
+};
+
+/* The INSERT's parameters: the inserted columns, the actor and the
+ * detail. Their $n are 1..LOAN_INSERT_NPARAMS, each once (the sums below);
+ * a new inserted column takes the next free number. */
+enum {
+#define LOAN_INS_ENUM(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_INS_##f, )
+	LOAN_COLUMNS(LOAN_INS_ENUM)
+#undef LOAN_INS_ENUM
+	    LOAN_INSERT_NCOLS,
+	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 2
+};
+#define LOAN_INS_SUM(f, col, kind, ins, n, type)     +(ins * n)
+#define LOAN_INS_SQUARES(f, col, kind, ins, n, type) +(ins * n * n)
+#define LOAN_INS_RANGE(f, col, kind, ins, n, type)                                                 \
+	_Static_assert(!ins || (n >= 1 && n <= LOAN_INSERT_NPARAMS), "$n of " #f " out of range");
+LOAN_COLUMNS(LOAN_INS_RANGE)
+_Static_assert(LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL LOAN_COLUMNS(LOAN_INS_SUM) ==
+                   LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) / 2,
+               "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
+_Static_assert(LOAN_INSERT_ACTOR *LOAN_INSERT_ACTOR +
+                       LOAN_INSERT_DETAIL * LOAN_INSERT_DETAIL LOAN_COLUMNS(LOAN_INS_SQUARES) ==
+                   LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) * (2 * LOAN_INSERT_NPARAMS + 1) /
+                       6,
+               "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
+_Static_assert(LOAN_INSERT_NPARAMS <= DB_MAX_PARAMS, "the INSERT's parameters fit DB_MAX_PARAMS");
+
+enum col_kind { KIND_TEXT, KIND_INT, KIND_BOOL, KIND_TS, KIND_CHANNEL, KIND_PERIOD };
+
+static const struct loan_col_def {
+	size_t offset;
+	size_t size;
+	enum col_kind kind;
+	int param; /* $n of STMT_LOAN_INSERT, 0 when not inserted */
+} loan_cols[LOAN_NCOLS] = {
+#define LOAN_COL_DEF(f, col, kind, ins, n, type)                                                   \
+	{offsetof(struct loan, f), sizeof(((struct loan *)0)->f), KIND_##kind, n},
+    LOAN_COLUMNS(LOAN_COL_DEF)
+#undef LOAN_COL_DEF
+};
 
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
@@ -35,6 +157,14 @@
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL)"
 
+/* The guards of the other acts: the SQL twins of loan_consent_decide(),
+ * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
+ * against them by test_gate_agreement.c in the same way. */
+#define CONSENT_GUARD "consent_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL"
+#define VERIFY_GUARD                                                                               \
+	"in_person_verified_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL"
+#define CANCEL_GUARD "cancelled_at IS NULL AND disbursed_at IS NULL"
+
 #define AUDIT_INSERT "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
 
 /* The client of a token, as the first columns of a request's first read. */
@@ -42,8 +172,19 @@
 	"a AS (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "            \
 	"token_hash AS auth_token_hash FROM api_client WHERE token_id = $" n "::text "             \
 	"AND revoked_at IS NULL) "
-#define AUTH_COLS_ONLY "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash"
-#define AUTH_COLS      AUTH_COLS_ONLY ", "
+#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash"
+/* The columns AUTH_COLS are, first in STMT_AUTH's and the twins' rows. */
+enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS };
+/* The first column's name, by which a decoder knows a twin's result. */
+#define AUTH_COL0 "auth_name"
+
+/* The STMT_AUTH_* twin of a first read: the read as it is, beside the
+ * token's client. The read yields at most one row (a first read is by
+ * primary key, or one row by construction); without a client there is no
+ * row at all. */
+#define AUTH_TWIN(read_sql, token_param)                                                           \
+	"WITH " AUTH_CTE(token_param) ", q AS (" read_sql ") "                                     \
+	                              "SELECT " AUTH_COLS ", q.* FROM a LEFT JOIN q ON true"
 
 /* The status of a loan at now(): the SQL twin of loan_evaluate()'s status,
  * for filtering lists; test_gate_agreement.c keeps the two in step. */
@@ -61,94 +202,113 @@
 	"AND ($3::bigint IS NULL OR (l.approved_at, l.id) < (cd_ts($3::bigint), $4::bigint)) "     \
 	"AND ($5::text IS NULL OR " STATUS_EXPR " = $5::text) "
 
-/* A number macro as an SQL literal. */
-#define DB_STR_(x) #x
-#define DB_STR(x)  DB_STR_(x)
-
+/* The columns of an audit event in the chain: enum audit_col. */
 #define AUDIT_COLS                                                                                 \
 	"c.seq, cd_us(e.at), e.actor, e.lender_id, e.loan_id, e.type, e.detail::text, "            \
 	"encode(c.hash, 'hex')"
+enum audit_col {
+	AUDIT_SEQ,
+	AUDIT_AT,
+	AUDIT_ACTOR,
+	AUDIT_LENDER,
+	AUDIT_LOAN,
+	AUDIT_TYPE,
+	AUDIT_DETAIL,
+	AUDIT_HASH,
+	AUDIT_EVENT_MISSING, /* db_audit_chain_stream() only */
+};
 
-/* Pieces shared by a first read and its STMT_AUTH_* twin. */
-#define LOAN_BY_ID "l.lender_id = $1::text AND l.loan_id = $2::text "
-/* The approval's time ($3, or now) ... */
-#define APPROVAL_AT "t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "
-/* ... the MRP in force on its local date, whether the borrower has had an
+/* The first reads. */
+#define LOAN_BY_ID   "l.lender_id = $1::text AND l.loan_id = $2::text "
+#define LOAN_GET_SQL "SELECT " LOAN_COLS_NOW " FROM loan l WHERE " LOAN_BY_ID
+/* The approval's time ($3, or now); the loan if it exists; the MRP in
+ * force on the approval's local date, whether the borrower has had an
  * unsecured loan paid out (one lookup in loan_first_time_idx), the
- * approval's time, and today's local date (for the IIN's birth date). */
-#define APPROVAL_CONTEXT_COLS                                                                      \
-	"cd_us(now()), "                                                                           \
+ * approval's time, and today's local date (for the IIN's birth date):
+ * enum approval_col after the loan's columns and now. */
+#define APPROVAL_CONTEXT_SQL                                                                       \
+	"WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "                      \
+	"SELECT " LOAN_COLS_NOW ", "                                                               \
 	"(SELECT m.tenge FROM mrp m WHERE m.valid_from <= (t.at AT TIME ZONE $4::text)::date "     \
 	"  ORDER BY m.valid_from DESC LIMIT 1), "                                                  \
 	"NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "                        \
 	"  AND d.disbursed_at IS NOT NULL AND NOT d.secured), "                                    \
-	"cd_us(t.at), " LOCAL_TODAY("$4")
+	"cd_us(t.at), " LOCAL_TODAY("$4") "FROM t LEFT JOIN loan l ON " LOAN_BY_ID
+enum approval_col { APPROVAL_MRP = 1, APPROVAL_FIRST_TIME, APPROVAL_AT, APPROVAL_TODAY };
 /* Today's local date in the zone tz, in days since 1970-01-01. */
-#define LOCAL_TODAY(tz)       "((now() AT TIME ZONE " tz "::text)::date - DATE '1970-01-01') "
-#define DISBURSE_CONTEXT_COLS "cd_us(now()), i.loan_pk, i.status, i.body "
-#define IDEMPOTENCY_JOIN                                                                           \
-	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "
+#define LOCAL_TODAY(tz) "((now() AT TIME ZONE " tz "::text)::date - DATE '1970-01-01') "
+/* The loan and the Idempotency-Key's stored answer: enum disburse_col after
+ * the loan's columns and now. */
+#define DISBURSE_CONTEXT_SQL                                                                       \
+	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body FROM loan l "                       \
+	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
+	"WHERE " LOAN_BY_ID
+enum disburse_col { DISBURSE_IDEM_PK = 1, DISBURSE_IDEM_STATUS, DISBURSE_IDEM_BODY };
 
+/* Columns of STMT_AUDIT_SEAL_HEAD. */
+enum seal_head_col { SEAL_SEALED, SEAL_HEAD_SEQ, SEAL_HEAD_HASH, SEAL_NOW, SEAL_HEAD_SIGNED };
+/* Columns of db_audit_checkpoint_stream(). */
+enum checkpoint_col {
+	CKPT_SEQ,
+	CKPT_HASH,
+	CKPT_SIGNED_AT,
+	CKPT_KEY_ID,
+	CKPT_SIGNATURE,
+	CKPT_CHAIN_HASH
+};
+
+#define AUTH_TWIN_DEF(name, n, token)                                                              \
+	[STMT_AUTH_##name] = {"auth_" name##_NAME, AUTH_TWIN(name##_SQL, #token), token},
+#define AUTH_TWIN_CHECK(name, n, token)                                                            \
+	_Static_assert(token == n + 1, "the token_id follows the parameters of " #name);
+DB_FIRST_READS(AUTH_TWIN_CHECK)
+#define LOAN_GET_NAME         "loan_get"
+#define APPROVAL_CONTEXT_NAME "approval_context"
+#define DISBURSE_CONTEXT_NAME "disburse_context"
+
+/* clang-format off */
 const struct stmt_def db_statements[STMT__COUNT] = {
-    [STMT_AUTH] = {"auth", "WITH " AUTH_CTE("1") "SELECT " AUTH_COLS_ONLY " FROM a", 1},
+    [STMT_AUTH] = {"auth", "WITH " AUTH_CTE("1") "SELECT " AUTH_COLS " FROM a", 1},
     [STMT_SCHEMA_VERSION] = {"schema_version",
                              "SELECT coalesce(max(version), 0), now() AT TIME ZONE $1::text "
                              "FROM schema_migrations",
                              1},
-    [STMT_LOAN_GET] = {"loan_get",
-                       "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l WHERE " LOAN_BY_ID, 2},
-    /* The MRP in force on the local date of the approval, whether the
-     * borrower has had a loan paid out, and the loan if it exists. */
-    [STMT_APPROVAL_CONTEXT] = {"approval_context",
-                               "WITH " APPROVAL_AT "SELECT " LOAN_COLS ", " APPROVAL_CONTEXT_COLS
-                               "FROM t LEFT JOIN loan l ON " LOAN_BY_ID,
-                               5},
+    [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 5},
     [STMT_LOAN_INSERT] =
         {"loan_insert",
-         "WITH ins AS (INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-         "  secured, first_time_borrower, first_time_given, policy, mrp_tenge, threshold_tiyn, "
-         "  cooling_required, cooling_period_s, in_person_required, approved_at, consent_at, "
-         "  cooling_ends_at, in_person_verified_at) "
-         "  VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::text, $6::boolean, $7::boolean, "
-         "  $8::boolean, $9::text, $10::integer, $11::bigint, $12::boolean, $13::bigint, "
-         "  $14::boolean, cd_ts($15::bigint), cd_ts($16::bigint), cd_ts($17::bigint), "
-         "  cd_ts($18::bigint)) "
+         "WITH ins AS (INSERT INTO loan (" LOAN_INSERT_COLS ") VALUES (" LOAN_INSERT_VALUES ") "
          "  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "
-         "a AS (" AUDIT_INSERT "SELECT $19::text, lender_id, loan_id, 'approval_recorded', "
-         "  $20::jsonb FROM ins) "
-         "SELECT " LOAN_COLS ", cd_us(now()) FROM ins l",
-         20},
+         "a AS (" AUDIT_INSERT "SELECT $" DB_STR(LOAN_INSERT_ACTOR) "::text, lender_id, loan_id, "
+         "  'approval_recorded', $" DB_STR(LOAN_INSERT_DETAIL) "::jsonb FROM ins) "
+         "SELECT " LOAN_COLS_NOW " FROM ins l",
+         LOAN_INSERT_NPARAMS},
     [STMT_CONSENT] =
         {"consent",
          "WITH u AS (UPDATE loan SET consent_at = cd_ts($2::bigint), "
-         "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND consent_at IS NULL "
-         "  AND cancelled_at IS NULL AND disbursed_at IS NULL RETURNING *), "
+         "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND " CONSENT_GUARD
+         "  RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'consent_recorded', "
          "  $5::jsonb FROM u) "
-         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_VERIFY] =
         {"verify",
          "WITH u AS (UPDATE loan SET in_person_verified_at = cd_ts($2::bigint), "
          "  in_person_branch_id = $3::text, in_person_officer_id = $4::text "
-         "  WHERE id = $1::bigint AND in_person_verified_at IS NULL AND cancelled_at IS NULL "
-         "  AND disbursed_at IS NULL RETURNING *), "
+         "  WHERE id = $1::bigint AND " VERIFY_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $5::text, lender_id, loan_id, 'in_person_verified', "
          "  $6::jsonb FROM u) "
-         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         "SELECT " LOAN_COLS_NOW " FROM u l",
          6},
     [STMT_CANCEL] = {"cancel",
                      "WITH u AS (UPDATE loan SET cancelled_at = now(), cancel_reason = $2::text "
-                     "  WHERE id = $1::bigint AND cancelled_at IS NULL AND disbursed_at IS NULL "
-                     "  RETURNING *), "
+                     "  WHERE id = $1::bigint AND " CANCEL_GUARD " RETURNING *), "
                      "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, 'cancelled', "
                      "  jsonb_build_object('reason', cancel_reason) FROM u) "
-                     "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+                     "SELECT " LOAN_COLS_NOW " FROM u l",
                      3},
-    [STMT_DISBURSE_CONTEXT] = {"disburse_context",
-                               "SELECT " LOAN_COLS ", " DISBURSE_CONTEXT_COLS
-                               "FROM loan l " IDEMPOTENCY_JOIN "WHERE " LOAN_BY_ID,
-                               3},
+    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 3},
     [STMT_DISBURSE] =
         {"disburse",
          "WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD
@@ -157,7 +317,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  $5::jsonb FROM u), "
          "k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
          "  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "
-         "SELECT " LOAN_COLS ", cd_us(now()) FROM u l",
+         "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_REFUSE] =
         {"refuse",
@@ -169,19 +329,18 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          7},
     [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},
     [STMT_BORROWER_LOANS] = {"borrower_loans",
-                             "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l "
+                             "SELECT " LOAN_COLS_NOW " FROM loan l "
                              "WHERE l.borrower_iin = $1::text "
                              "AND ($2::text IS NULL OR l.lender_id = $2::text) "
                              "ORDER BY l.approved_at DESC, l.id DESC "
                              "LIMIT " DB_STR(DB_BORROWER_MAX_LOANS),
                              2},
     [STMT_LOANS_LIST] = {"loans_list",
-                         "SELECT " LOAN_COLS ", cd_us(now()) FROM loan l WHERE " LOANS_LIST_WHERE
+                         "SELECT " LOAN_COLS_NOW " FROM loan l WHERE " LOANS_LIST_WHERE
                          "ORDER BY l.approved_at DESC, l.id DESC LIMIT $6::integer",
                          6},
     [STMT_LOANS_LIST_LENDER] = {"loans_list_lender",
-                                "SELECT " LOAN_COLS
-                                ", cd_us(now()) FROM loan l WHERE " LOANS_LIST_WHERE
+                                "SELECT " LOAN_COLS_NOW " FROM loan l WHERE " LOANS_LIST_WHERE
                                 "AND l.lender_id = $7::text "
                                 "ORDER BY l.approved_at DESC, l.id DESC LIMIT $6::integer",
                                 7},
@@ -205,64 +364,46 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                                    "WHERE c.seq = $1::bigint AND c.hash = decode($2::text, 'hex') "
                                    "ON CONFLICT (seq, key_id) DO NOTHING",
                                    5},
-    [STMT_AUTH_LOAN_GET] = {"auth_loan_get",
-                            "WITH " AUTH_CTE("3") "SELECT " AUTH_COLS LOAN_COLS ", cd_us(now()) "
-                                                  "FROM a LEFT JOIN loan l ON " LOAN_BY_ID,
-                            3},
-    [STMT_AUTH_APPROVAL_CONTEXT] = {"auth_approval_context",
-                                    "WITH " AUTH_CTE(
-                                        "6") ", " APPROVAL_AT "SELECT " AUTH_COLS LOAN_COLS
-                                             ", " APPROVAL_CONTEXT_COLS
-                                             "FROM a CROSS JOIN t LEFT JOIN loan l ON " LOAN_BY_ID,
-                                    6},
-    [STMT_AUTH_DISBURSE_CONTEXT] =
-        {"auth_disburse_context",
-         "WITH " AUTH_CTE("4") "SELECT " AUTH_COLS LOAN_COLS ", " DISBURSE_CONTEXT_COLS
-                               "FROM a LEFT JOIN loan l ON " LOAN_BY_ID IDEMPOTENCY_JOIN,
-         4},
+    DB_FIRST_READS(AUTH_TWIN_DEF)
 };
-
-int db_stmt_loan_col0(enum stmt st)
-{
-	switch (st) {
-	case STMT_AUTH_LOAN_GET:
-	case STMT_AUTH_APPROVAL_CONTEXT:
-	case STMT_AUTH_DISBURSE_CONTEXT:
-		return AUTH_NCOLS;
-	default:
-		return 0;
-	}
-}
+/* clang-format on */
 
 enum stmt db_stmt_with_auth(enum stmt st)
 {
 	switch (st) {
-	case STMT_LOAN_GET:
-		return STMT_AUTH_LOAN_GET;
-	case STMT_APPROVAL_CONTEXT:
-		return STMT_AUTH_APPROVAL_CONTEXT;
-	case STMT_DISBURSE_CONTEXT:
-		return STMT_AUTH_DISBURSE_CONTEXT;
+#define AUTH_TWIN_OF(name, n, token)                                                               \
+	case STMT_##name:                                                                          \
+		return STMT_AUTH_##name;
+		DB_FIRST_READS(AUTH_TWIN_OF)
+#undef AUTH_TWIN_OF
 	default:
 		return st;
 	}
 }
 
-int64_t db_int(const PGresult *r, int row, int col)
+/* ---- cells ---- */
+
+static int64_t db_int(const PGresult *r, int row, int col)
 {
 	if (PQgetisnull(r, row, col))
 		return TS_NULL;
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-int64_t db_ts(const PGresult *r, int row, int col)
+static int64_t db_ts(const PGresult *r, int row, int col)
 {
 	return db_int(r, row, col);
 }
 
-bool db_bool(const PGresult *r, int row, int col)
+static bool db_bool(const PGresult *r, int row, int col)
 {
 	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+/* NULL for SQL NULL. */
+static const char *db_text_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
 static void copy_text(const PGresult *r, int row, int col, char *out, size_t size)
@@ -270,36 +411,291 @@ static void copy_text(const PGresult *r, int row, int col, char *out, size_t siz
 	snprintf(out, size, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
 }
 
-bool db_loan_from_row(const PGresult *r, int row, int c, struct loan *l)
+/* Where the loan's columns start: after the client's in a twin's result. */
+static int loan_col0(const PGresult *r)
 {
-	if (PQnfields(r) < c + LOAN_NCOLS || PQgetisnull(r, row, c + 23))
+	return PQnfields(r) > 0 && strcmp(PQfname(r, 0), AUTH_COL0) == 0 ? AUTH_NCOLS : 0;
+}
+
+/* ---- typed rows ---- */
+
+static bool loan_from_row(const PGresult *r, int row, int c, struct loan *l)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < c + LOAN_NCOLS + 1 ||
+	    PQgetisnull(r, row, c + LOAN_COL_pk))
 		return false;
 	memset(l, 0, sizeof(*l));
-	copy_text(r, row, c + 0, l->lender, sizeof(l->lender));
-	copy_text(r, row, c + 1, l->loan_id, sizeof(l->loan_id));
-	copy_text(r, row, c + 2, l->borrower_iin, sizeof(l->borrower_iin));
-	l->amount_tiyn = db_int(r, row, c + 3);
-	channel_parse(PQgetvalue(r, row, c + 4), &l->channel);
-	l->secured = db_bool(r, row, c + 5);
-	l->first_time_borrower = db_bool(r, row, c + 6);
-	l->first_time_given = db_bool(r, row, c + 7);
-	copy_text(r, row, c + 8, l->policy, sizeof(l->policy));
-	l->mrp_tenge = db_int(r, row, c + 9);
-	l->threshold_tiyn = db_int(r, row, c + 10);
-	l->cooling_required = db_bool(r, row, c + 11);
-	l->cooling_period_s = l->cooling_required ? db_int(r, row, c + 12) : 0;
-	l->in_person_required = db_bool(r, row, c + 13);
-	l->approved_at = db_ts(r, row, c + 14);
-	l->consent_at = db_ts(r, row, c + 15);
-	l->cooling_ends_at = db_ts(r, row, c + 16);
-	l->in_person_verified_at = db_ts(r, row, c + 17);
-	copy_text(r, row, c + 18, l->in_person_branch_id, sizeof(l->in_person_branch_id));
-	copy_text(r, row, c + 19, l->in_person_officer_id, sizeof(l->in_person_officer_id));
-	l->disbursed_at = db_ts(r, row, c + 20);
-	l->cancelled_at = db_ts(r, row, c + 21);
-	copy_text(r, row, c + 22, l->cancel_reason, sizeof(l->cancel_reason));
-	l->pk = db_int(r, row, c + 23);
+	for (int i = 0; i < LOAN_NCOLS; i++) {
+		const struct loan_col_def *d = &loan_cols[i];
+		void *f = (char *)l + d->offset;
+		int col = c + i;
+		switch (d->kind) {
+		case KIND_TEXT:
+			copy_text(r, row, col, f, d->size);
+			break;
+		case KIND_INT:
+		case KIND_TS:
+			*(int64_t *)f = db_int(r, row, col);
+			break;
+		case KIND_PERIOD:
+			/* NULL exactly when not cooled (a CHECK of the table) */
+			*(int64_t *)f = PQgetisnull(r, row, col) ? 0 : db_int(r, row, col);
+			break;
+		case KIND_BOOL:
+			*(bool *)f = db_bool(r, row, col);
+			break;
+		case KIND_CHANNEL:
+			channel_parse(PQgetvalue(r, row, col), f);
+			break;
+		}
+	}
 	return true;
+}
+
+bool db_loan_row(const PGresult *r, int row, struct loan *l, int64_t *now)
+{
+	int c = loan_col0(r);
+	if (!loan_from_row(r, row, c, l))
+		return false;
+	if (now != NULL)
+		*now = db_ts(r, row, c + LOAN_NCOLS);
+	return true;
+}
+
+bool db_auth_row(const PGresult *r, struct db_auth_row *a)
+{
+	if (PQntuples(r) < 1 || PQnfields(r) < AUTH_NCOLS || PQgetisnull(r, 0, AUTH_TOKEN_HASH) ||
+	    !token_hash_from_bytea_text(PQgetvalue(r, 0, AUTH_TOKEN_HASH), a->token_hash))
+		return false;
+	a->name = PQgetvalue(r, 0, AUTH_NAME);
+	a->role = PQgetvalue(r, 0, AUTH_ROLE);
+	a->lender = PQgetvalue(r, 0, AUTH_LENDER); /* "" when NULL */
+	return true;
+}
+
+bool db_approval_context(const PGresult *r, struct approval_context *ctx)
+{
+	int c = loan_col0(r);
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_TODAY + 1)
+		return false;
+	memset(ctx, 0, sizeof(*ctx));
+	int n = c + LOAN_NCOLS; /* now, then enum approval_col */
+	ctx->now = db_ts(r, 0, n);
+	ctx->exists = loan_from_row(r, 0, c, &ctx->existing);
+	ctx->has_mrp = !PQgetisnull(r, 0, n + APPROVAL_MRP);
+	ctx->mrp_tenge = db_int(r, 0, n + APPROVAL_MRP);
+	ctx->first_time_derived = db_bool(r, 0, n + APPROVAL_FIRST_TIME);
+	ctx->approved_at = db_ts(r, 0, n + APPROVAL_AT);
+	ctx->today_days = db_int(r, 0, n + APPROVAL_TODAY);
+	return true;
+}
+
+bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
+                         struct idempotency_record *k)
+{
+	int c = loan_col0(r);
+	memset(k, 0, sizeof(*k));
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_IDEM_BODY + 1 ||
+	    !loan_from_row(r, 0, c, l))
+		return false;
+	int n = c + LOAN_NCOLS; /* now, then enum disburse_col */
+	*now = db_ts(r, 0, n);
+	k->found = !PQgetisnull(r, 0, n + DISBURSE_IDEM_PK);
+	if (k->found) {
+		k->loan_pk = db_int(r, 0, n + DISBURSE_IDEM_PK);
+		k->status = (int)db_int(r, 0, n + DISBURSE_IDEM_STATUS);
+		k->body = db_text_or_null(r, 0, n + DISBURSE_IDEM_BODY);
+	}
+	return true;
+}
+
+int64_t db_schema_version_of(const PGresult *r)
+{
+	return PQntuples(r) == 1 ? db_int(r, 0, 0) : -1;
+}
+
+int64_t db_local_date_of(const PGresult *r)
+{
+	return PQntuples(r) == 1 ? db_int(r, 0, 0) : TS_NULL;
+}
+
+int64_t db_sealed_of(const PGresult *r)
+{
+	return PQntuples(r) == 1 ? db_int(r, 0, 0) : 0;
+}
+
+bool db_audit_head_row(const PGresult *r, struct audit_head *h)
+{
+	if (PQntuples(r) != 1)
+		return false;
+	h->sealed = db_int(r, 0, SEAL_SEALED);
+	h->seq = PQgetisnull(r, 0, SEAL_HEAD_SEQ) ? 0 : db_int(r, 0, SEAL_HEAD_SEQ);
+	snprintf(h->hash, sizeof(h->hash), "%s", PQgetvalue(r, 0, SEAL_HEAD_HASH));
+	h->now_us = db_int(r, 0, SEAL_NOW);
+	h->signed_by_key = db_bool(r, 0, SEAL_HEAD_SIGNED);
+	return true;
+}
+
+bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < AUDIT_HASH + 1)
+		return false;
+	e->seq = db_int(r, row, AUDIT_SEQ);
+	e->at = db_ts(r, row, AUDIT_AT);
+	e->actor = PQgetvalue(r, row, AUDIT_ACTOR);
+	e->lender = db_text_or_null(r, row, AUDIT_LENDER);
+	e->loan_id = db_text_or_null(r, row, AUDIT_LOAN);
+	e->type = PQgetvalue(r, row, AUDIT_TYPE);
+	e->detail = PQgetvalue(r, row, AUDIT_DETAIL);
+	e->hash = PQgetvalue(r, row, AUDIT_HASH);
+	e->missing = PQnfields(r) > AUDIT_EVENT_MISSING && db_bool(r, row, AUDIT_EVENT_MISSING);
+	return true;
+}
+
+static void checkpoint_row(const PGresult *r, int row, struct db_checkpoint_row *k)
+{
+	k->seq = db_int(r, row, CKPT_SEQ);
+	k->hash = PQgetvalue(r, row, CKPT_HASH);
+	k->signed_at = db_ts(r, row, CKPT_SIGNED_AT);
+	k->key_id = PQgetvalue(r, row, CKPT_KEY_ID);
+	k->signature = PQgetvalue(r, row, CKPT_SIGNATURE);
+	k->chain_hash = db_text_or_null(r, row, CKPT_CHAIN_HASH);
+}
+
+bool db_mrp_row(const PGresult *r, int row, struct db_mrp_row *m)
+{
+	if (row >= PQntuples(r))
+		return false;
+	m->valid_from = PQgetvalue(r, row, 0);
+	m->tenge = db_int(r, row, 1);
+	return true;
+}
+
+/* ---- statement parameters ---- */
+
+const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
+                                         const char *actor, const char *detail)
+{
+	memset(p->v, 0, sizeof(p->v));
+	for (int i = 0; i < LOAN_NCOLS; i++) {
+		const struct loan_col_def *d = &loan_cols[i];
+		if (d->param == 0)
+			continue;
+		const void *f = (const char *)l + d->offset;
+		const char **v = &p->v[d->param - 1];
+		switch (d->kind) {
+		case KIND_TEXT:
+			*v = f;
+			break;
+		case KIND_INT:
+		case KIND_TS:
+			*v = db_num(&p->num[i], *(const int64_t *)f);
+			break;
+		case KIND_PERIOD:
+			*v = l->cooling_required ? db_num(&p->num[i], *(const int64_t *)f) : NULL;
+			break;
+		case KIND_BOOL:
+			*v = *(const bool *)f ? "true" : "false";
+			break;
+		case KIND_CHANNEL:
+			*v = channel_name(*(const enum channel *)f);
+			break;
+		}
+	}
+	p->v[LOAN_INSERT_ACTOR - 1] = actor;
+	p->v[LOAN_INSERT_DETAIL - 1] = detail;
+	return p->v;
+}
+
+const char *const *db_params_loan_get(struct db_params *p, const char *lender, const char *loan_id,
+                                      const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = loan_id;
+	p->v[2] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_approval_context(struct db_params *p, const char *lender,
+                                              const struct approval_req *a, const char *tz,
+                                              const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = a->loan_id;
+	p->v[2] = db_num(&p->num[0], a->approved_at);
+	p->v[3] = tz;
+	p->v[4] = a->borrower_iin;
+	p->v[5] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
+                                              const char *loan_id, const char *key,
+                                              const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = loan_id;
+	p->v[2] = key;
+	p->v[3] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_consent(struct db_params *p, const struct loan *l,
+                                     const struct act_outcome *o, const char *actor,
+                                     const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = db_num(&p->num[2], o->cooling_ends_at);
+	p->v[3] = actor;
+	p->v[4] = detail;
+	return p->v;
+}
+
+const char *const *db_params_verify(struct db_params *p, const struct loan *l,
+                                    const struct act_outcome *o, const struct verification_req *q,
+                                    const char *actor, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = q->branch_id;
+	p->v[3] = q->officer_id;
+	p->v[4] = actor;
+	p->v[5] = detail;
+	return p->v;
+}
+
+const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
+                                    const struct cancellation_req *q, const char *actor)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = q->reason;
+	p->v[2] = actor;
+	return p->v;
+}
+
+const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
+                                      const char *key, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = actor;
+	p->v[2] = key;
+	p->v[3] = l->lender;
+	p->v[4] = detail;
+	return p->v;
+}
+
+const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
+                                    const char *detail, const char *key, const char *body)
+{
+	p->v[0] = l->lender;
+	p->v[1] = l->loan_id;
+	p->v[2] = actor;
+	p->v[3] = detail;
+	p->v[4] = key;
+	p->v[5] = db_num(&p->num[0], l->pk);
+	p->v[6] = body;
+	return p->v;
 }
 
 const char *db_num(struct db_num *buf, int64_t v)
@@ -326,6 +722,11 @@ bool db_error_is_unavailable(const PGresult *r)
 	       strncmp(s, "53", 2) == 0 || strcmp(s, "57014") == 0 || strncmp(s, "40", 2) == 0;
 }
 
+bool db_error_is_unique_violation(const PGresult *r)
+{
+	return r != NULL && strcmp(db_sqlstate(r), "23505") == 0;
+}
+
 bool db_error_is_unknown_timezone(const PGresult *r)
 {
 	const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -335,7 +736,7 @@ bool db_error_is_unknown_timezone(const PGresult *r)
 
 /* ---- synchronous use ---- */
 
-static bool result_ok(PGresult *r, struct cd_error *err, const char *what)
+static bool sync_result_ok(PGresult *r, struct cd_error *err, const char *what)
 {
 	ExecStatusType st = PQresultStatus(r);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -367,7 +768,7 @@ bool db_prepare_all(PGconn *c, struct cd_error *err)
 	for (int i = 0; i < STMT__COUNT; i++) {
 		PGresult *r = PQprepare(c, db_statements[i].name, db_statements[i].sql,
 		                        db_statements[i].nparams, NULL);
-		bool ok = result_ok(r, err, db_statements[i].name);
+		bool ok = sync_result_ok(r, err, db_statements[i].name);
 		PQclear(r);
 		if (!ok)
 			return false;
@@ -378,7 +779,7 @@ bool db_prepare_all(PGconn *c, struct cd_error *err)
 static bool exec_ok(PGconn *c, const char *sql, struct cd_error *err)
 {
 	PGresult *r = PQexec(c, sql);
-	bool ok = result_ok(r, err, sql);
+	bool ok = sync_result_ok(r, err, sql);
 	PQclear(r);
 	return ok;
 }
@@ -419,14 +820,14 @@ bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *e
 		ok = exec_ok(c, "BEGIN", err);
 		if (ok) {
 			PGresult *r = PQexec(c, m->sql);
-			ok = result_ok(r, err, m->name);
+			ok = sync_result_ok(r, err, m->name);
 			PQclear(r);
 		}
 		if (ok) {
 			PGresult *r = PQexecParams(
 			    c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
 			    NULL, params, NULL, NULL, 0);
-			ok = result_ok(r, err, "schema_migrations");
+			ok = sync_result_ok(r, err, "schema_migrations");
 			PQclear(r);
 		}
 		if (ok)
@@ -455,7 +856,7 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *param
 		cd_error_set(err, 404, "not_found", "", "%s: a referenced row does not exist",
 		             what);
 	else
-		result_ok(r, err, what);
+		sync_result_ok(r, err, what);
 	PQclear(r);
 	return NULL;
 }
@@ -553,9 +954,7 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 	PGresult *r = run(c, db_statements[STMT_LOAN_GET].sql, 2, p, "loan show", NULL, err);
 	if (r == NULL)
 		return false;
-	bool found = PQntuples(r) == 1 && db_loan_from_row(r, 0, 0, l);
-	if (found)
-		*now = db_ts(r, 0, LOAN_NCOLS);
+	bool found = PQntuples(r) == 1 && db_loan_row(r, 0, l, now);
 	PQclear(r);
 	if (!found)
 		return cd_error_set(err, 404, "not_found", "", "no loan %s of lender %s", loan_id,
@@ -586,24 +985,20 @@ bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *er
 
 /* ---- audit trail ---- */
 
-/* Events sealed per call of cd_audit_seal(): a full batch means there may
- * be more. */
-#define SEAL_BATCH 10000
-
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err)
 {
 	struct db_num batch;
-	const char *p[] = {db_num(&batch, SEAL_BATCH)};
+	const char *p[] = {db_num(&batch, DB_SEAL_BATCH)};
 	int64_t total = 0;
 	for (;;) {
 		PGresult *r =
 		    run(c, db_statements[STMT_AUDIT_SEAL].sql, 1, p, "audit seal", NULL, err);
 		if (r == NULL)
 			return -1;
-		int64_t n = db_int(r, 0, 0);
+		int64_t n = db_sealed_of(r);
 		PQclear(r);
 		total += n;
-		if (n < SEAL_BATCH)
+		if (n < DB_SEAL_BATCH)
 			return total;
 	}
 }
@@ -642,8 +1037,11 @@ bool db_audit_max_seq(PGconn *c, int64_t *max_seq, struct cd_error *err)
 	return true;
 }
 
-static bool stream_rows(PGconn *c, const char *sql, int n, const char *const *p, db_audit_row_fn fn,
-                        void *arg, const char *what, struct cd_error *err)
+/* Runs sql in single-row mode; row() gets each row (row 0 of its result)
+ * and returns false to stop. */
+static bool stream_rows(PGconn *c, const char *sql, int n, const char *const *p,
+                        bool (*row)(const PGresult *r, void *ctx), void *ctx, const char *what,
+                        struct cd_error *err)
 {
 	if (!PQsendQueryParams(c, sql, n, NULL, p, NULL, NULL, 0) || !PQsetSingleRowMode(c))
 		return cd_error_set(err, 500, "database_error", "", "%s: %s", what,
@@ -653,10 +1051,10 @@ static bool stream_rows(PGconn *c, const char *sql, int n, const char *const *p,
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_SINGLE_TUPLE) {
-			if (ok && !stopped && !fn(r, arg))
+			if (ok && !stopped && !row(r, ctx))
 				stopped = true;
 		} else if (st != PGRES_TUPLES_OK && ok) {
-			ok = result_ok(r, err, what);
+			ok = sync_result_ok(r, err, what);
 		}
 		PQclear(r);
 	}
@@ -665,32 +1063,60 @@ static bool stream_rows(PGconn *c, const char *sql, int n, const char *const *p,
 	return ok;
 }
 
+struct event_stream {
+	db_audit_row_fn fn;
+	void *arg;
+};
+
+static bool event_streamed(const PGresult *r, void *ctx)
+{
+	const struct event_stream *s = ctx;
+	struct db_audit_event e;
+	return db_audit_event_row(r, 0, &e) && s->fn(&e, s->arg);
+}
+
+struct checkpoint_stream {
+	db_checkpoint_fn fn;
+	void *arg;
+};
+
+static bool checkpoint_streamed(const PGresult *r, void *ctx)
+{
+	const struct checkpoint_stream *s = ctx;
+	struct db_checkpoint_row k;
+	checkpoint_row(r, 0, &k);
+	return s->fn(&k, s->arg);
+}
+
 bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
                      db_audit_row_fn fn, void *arg, struct cd_error *err)
 {
 	struct db_num n[4];
 	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), db_num(&n[2], after_seq),
 	                   db_num(&n[3], upto_seq)};
+	struct event_stream s = {fn, arg};
 	return stream_rows(c,
 	                   "SELECT " AUDIT_COLS " FROM audit_chain c "
 	                   "JOIN audit_event e ON e.id = c.event_id " AUDIT_FILTER
 	                   "AND ($4::bigint = 0 OR c.seq <= $4::bigint) ORDER BY c.seq",
-	                   4, p, fn, arg, "audit export", err);
+	                   4, p, event_streamed, &s, "audit export", err);
 }
 
 bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err)
 {
 	/* LEFT JOIN: a chain entry whose event was removed shows as NULLs. */
+	struct event_stream s = {fn, arg};
 	return stream_rows(c,
 	                   "SELECT " AUDIT_COLS ", e.id IS NULL "
 	                   "FROM audit_chain c LEFT JOIN audit_event e ON e.id = c.event_id "
 	                   "ORDER BY c.seq",
-	                   0, NULL, fn, arg, "audit verify", err);
+	                   0, NULL, event_streamed, &s, "audit verify", err);
 }
 
-bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_audit_row_fn fn,
+bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_checkpoint_fn fn,
                                 void *arg, struct cd_error *err)
 {
+	struct checkpoint_stream s = {fn, arg};
 	struct db_num n[2];
 	const char *p[] = {db_num(&n[0], after_seq), db_num(&n[1], upto_seq)};
 	return stream_rows(c,
@@ -699,22 +1125,21 @@ bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, 
 	                   "FROM audit_checkpoint k LEFT JOIN audit_chain c ON c.seq = k.seq "
 	                   "WHERE k.seq > $1::bigint AND ($2::bigint = 0 OR k.seq <= $2::bigint) "
 	                   "ORDER BY k.seq, k.key_id",
-	                   2, p, fn, arg, "audit checkpoints", err);
+	                   2, p, checkpoint_streamed, &s, "audit checkpoints", err);
 }
 
 bool db_audit_seal_head(PGconn *c, const char *key_id, struct audit_head *h, struct cd_error *err)
 {
 	struct db_num batch;
-	const char *p[] = {db_num(&batch, SEAL_BATCH), key_id};
+	const char *p[] = {db_num(&batch, DB_SEAL_BATCH), key_id};
 	PGresult *r =
 	    run(c, db_statements[STMT_AUDIT_SEAL_HEAD].sql, 2, p, "audit seal head", NULL, err);
 	if (r == NULL)
 		return false;
-	h->seq = PQgetisnull(r, 0, SEAL_HEAD_SEQ) ? 0 : db_int(r, 0, SEAL_HEAD_SEQ);
-	snprintf(h->hash, sizeof(h->hash), "%s", PQgetvalue(r, 0, SEAL_HEAD_HASH));
-	h->now_us = db_int(r, 0, SEAL_NOW);
-	h->signed_by_key = db_bool(r, 0, SEAL_HEAD_SIGNED);
+	bool ok = db_audit_head_row(r, h);
 	PQclear(r);
+	if (!ok)
+		return cd_error_set(err, 500, "database_error", "", "audit seal head: no row");
 	return true;
 }
 

@@ -14,42 +14,55 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "loan.h"
 #include "policy.h"
+#include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
 #define DB_SCHEMA_VERSION 5
 
+/* The most parameters any statement takes: the daemon's pool holds this
+ * many per queued statement (daemon/pgpool.c refuses a statement that has
+ * more, and tests/integration/test_gate_agreement.c checks every one). */
+#define DB_MAX_PARAMS 32
+
+/* The first reads of a call, each of which has a STMT_AUTH_* twin that
+ * runs it together with the authentication in one round trip (one wrapper
+ * in db.c, AUTH_TWIN): the twin's columns are STMT_AUTH's, then the first
+ * read's; its parameters are the first read's, then the token_id. No row
+ * when the token is unknown or revoked. X(NAME, parameters of the read, $n
+ * of the twin's token_id: one more). */
+#define DB_FIRST_READS(X)                                                                          \
+	X(LOAN_GET, 2, 3)                                                                          \
+	X(APPROVAL_CONTEXT, 5, 6)                                                                  \
+	X(DISBURSE_CONTEXT, 3, 4)
+
 enum stmt {
-	STMT_AUTH,             /* token_id -> name, role, lender, hash */
-	STMT_SCHEMA_VERSION,   /* -> max applied migration */
-	STMT_LOAN_GET,         /* lender, loan_id -> loan, now */
-	STMT_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin -> loan, now, mrp,
-	                          first time, approved_at, today's local date */
-	STMT_LOAN_INSERT,      /* see db.c */
-	STMT_CONSENT,          /* pk, consent_at, cooling_ends_at, actor, detail -> loan */
-	STMT_VERIFY,           /* pk, verified_at, branch, officer, actor, detail -> loan */
-	STMT_CANCEL,           /* pk, reason, actor -> loan */
-	STMT_DISBURSE_CONTEXT, /* lender, loan_id, key|NULL -> loan, now, idempotency */
-	STMT_DISBURSE,         /* pk, actor, key|NULL, detail -> loan (0 rows: guard failed) */
-	STMT_REFUSE,           /* lender, loan_id, actor, detail, key|NULL, pk, body -> seq */
-	STMT_BORROWER_LOANS,   /* iin, lender|NULL -> loans, now */
-	STMT_LOCAL_DATE,       /* tz -> today's local date, days since 1970-01-01 */
-	STMT_LOANS_LIST, /* from|NULL, to|NULL, cursor_at|NULL, cursor_id|NULL, status|NULL, limit
-	                  */
-	STMT_LOANS_LIST_LENDER,    /* the same, and lender */
-	STMT_AUDIT_SEAL,           /* max events -> number sealed */
-	STMT_AUDIT_LIST,           /* after, limit -> enum audit_col columns */
-	STMT_AUDIT_SEAL_HEAD,      /* max events, key id -> enum seal_head_col columns */
+	STMT_AUTH,              /* token_id -> db_auth_row */
+	STMT_SCHEMA_VERSION,    /* tz -> db_schema_version_of */
+	STMT_LOAN_GET,          /* lender, loan_id -> db_loan_row */
+	STMT_APPROVAL_CONTEXT,  /* db_params_approval_context -> db_approval_context */
+	STMT_LOAN_INSERT,       /* db_loan_insert_params -> db_loan_row (0 rows: loan_id taken) */
+	STMT_CONSENT,           /* db_params_consent -> db_loan_row (0 rows: guard failed) */
+	STMT_VERIFY,            /* db_params_verify -> db_loan_row (0 rows: guard failed) */
+	STMT_CANCEL,            /* db_params_cancel -> db_loan_row (0 rows: guard failed) */
+	STMT_DISBURSE_CONTEXT,  /* lender, loan_id, key|NULL -> db_disburse_context */
+	STMT_DISBURSE,          /* db_params_disburse -> db_loan_row (0 rows: guard failed) */
+	STMT_REFUSE,            /* db_params_refuse -> event id */
+	STMT_BORROWER_LOANS,    /* iin, lender|NULL -> db_loan_row each */
+	STMT_LOCAL_DATE,        /* tz -> db_local_date_of */
+	STMT_LOANS_LIST,        /* from|NULL, to|NULL, cursor_at|NULL, cursor_id|NULL, status|NULL,
+	                           limit -> db_loan_row each */
+	STMT_LOANS_LIST_LENDER, /* the same, and lender */
+	STMT_AUDIT_SEAL,        /* max events -> db_sealed_of */
+	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
+	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
-	/* The first read of a request together with its authentication, in one
-	 * round trip: AUTH_NCOLS columns as STMT_AUTH's, then the columns of
-	 * the statement named; the token_id is the last parameter. No row when
-	 * the token is unknown or revoked. */
-	STMT_AUTH_LOAN_GET,         /* lender, loan_id, token_id */
-	STMT_AUTH_APPROVAL_CONTEXT, /* lender, loan_id, approved_at|NULL, tz, iin, token_id */
-	STMT_AUTH_DISBURSE_CONTEXT, /* lender, loan_id, key|NULL, token_id */
-	STMT__COUNT
+#define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
+	DB_FIRST_READS(DB_AUTH_STMT)
+#undef DB_AUTH_STMT
+	    STMT__COUNT
 };
 
 struct stmt_def {
@@ -60,33 +73,141 @@ struct stmt_def {
 
 extern const struct stmt_def db_statements[STMT__COUNT];
 
-/* The authentication columns that STMT_AUTH returns and STMT_AUTH_* put
- * first: name, role, lender, token_hash. */
-#define AUTH_NCOLS 4
-/* Where the loan columns start in the result of a statement: after the
- * authentication columns for STMT_AUTH_*. */
-int db_stmt_loan_col0(enum stmt st);
-/* The STMT_AUTH_* twin of a first read (STMT_LOAN_GET,
- * STMT_APPROVAL_CONTEXT, STMT_DISBURSE_CONTEXT); st itself otherwise. */
+/* The STMT_AUTH_* twin of a first read (DB_FIRST_READS); st itself
+ * otherwise. */
 enum stmt db_stmt_with_auth(enum stmt st);
 
-/* Column layout of every statement that returns loans: LOAN_NCOLS loan
- * columns, then "now" (microseconds). */
-#define LOAN_NCOLS 24
+/* ---- typed rows ----
+ *
+ * Results are decoded here and nowhere else: the column layout of every
+ * statement is this file's business. Strings in the structs below point
+ * into the PGresult and live as long as it does. */
 
-/* Decodes the loan columns starting at col0 of a row. */
-bool db_loan_from_row(const PGresult *r, int row, int col0, struct loan *l);
+/* The client of a token: the first columns of STMT_AUTH and STMT_AUTH_*.
+ * False when there is no row or no readable hash (the token is unknown or
+ * revoked). lender is "" for a client of no lender. */
+struct db_auth_row {
+	const char *name;
+	const char *role;
+	const char *lender;
+	unsigned char token_hash[TOKEN_HASH_LEN];
+};
+bool db_auth_row(const PGresult *r, struct db_auth_row *a);
 
-/* Integer and timestamp (microseconds) cells; TS_NULL for SQL NULL. */
-int64_t db_int(const PGresult *r, int row, int col);
-int64_t db_ts(const PGresult *r, int row, int col);
-bool db_bool(const PGresult *r, int row, int col);
+/* A loan and the database's now, from a statement that returns loans
+ * (row `row`); false when the row holds no loan (a LEFT JOIN found none).
+ * now may be NULL. */
+bool db_loan_row(const PGresult *r, int row, struct loan *l, int64_t *now);
+
+/* The approval context (STMT_APPROVAL_CONTEXT or its twin); false when the
+ * result is not the one row it always is. */
+bool db_approval_context(const PGresult *r, struct approval_context *c);
+
+/* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan,
+ * now and the Idempotency-Key's stored answer; false when there is no
+ * such loan. */
+bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
+                         struct idempotency_record *k);
+
+/* Single values of single-row statements. */
+int64_t db_schema_version_of(const PGresult *r); /* STMT_SCHEMA_VERSION */
+int64_t db_local_date_of(const PGresult *r);     /* STMT_LOCAL_DATE, days since 1970 */
+int64_t db_sealed_of(const PGresult *r);         /* STMT_AUDIT_SEAL: events sealed */
+
+/* Events sealed per call of cd_audit_seal(), by the daemon's sealer and by
+ * db_audit_seal_all(): a full batch means there may be more. */
+#define DB_SEAL_BATCH 5000
+
+/* The chain's head as STMT_AUDIT_SEAL_HEAD gives it, after sealing at most
+ * one batch: seq 0 when the chain is empty. */
+struct audit_head {
+	int64_t sealed; /* events sealed by this call */
+	int64_t seq;
+	char hash[65]; /* hex */
+	int64_t now_us;
+	bool signed_by_key;
+};
+bool db_audit_head_row(const PGresult *r, struct audit_head *h);
+
+/* An audit event with its place in the chain (STMT_AUDIT_LIST,
+ * db_audit_stream(), db_audit_chain_stream()). */
+struct db_audit_event {
+	int64_t seq;
+	int64_t at; /* microseconds */
+	const char *actor;
+	const char *lender;  /* NULL when none */
+	const char *loan_id; /* NULL when none */
+	const char *type;
+	const char *detail; /* jsonb as text: the bytes the hash covers */
+	const char *hash;   /* hex */
+	/* db_audit_chain_stream() only: the chain entry's event is gone from
+	 * audit_event (the fields above but seq and hash are then empty). */
+	bool missing;
+};
+bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
+
+/* A signed checkpoint (db_audit_checkpoint_stream()). */
+struct db_checkpoint_row {
+	int64_t seq;
+	const char *hash;       /* hex */
+	int64_t signed_at;      /* microseconds */
+	const char *key_id;     /* 64 hex */
+	const char *signature;  /* hex */
+	const char *chain_hash; /* hex: the chain's stored hash at seq; NULL when it has none */
+};
+
+/* One row of db_mrp_list(). */
+struct db_mrp_row {
+	const char *valid_from; /* YYYY-MM-DD */
+	int64_t tenge;
+};
+bool db_mrp_row(const PGresult *r, int row, struct db_mrp_row *m);
+
+/* ---- statement parameters ----
+ *
+ * Each builder fills a db_params and returns its parameter array, in the
+ * order and form (text, NULL) of the statement's $n. */
 
 /* Text of an int64 parameter; TS_NULL becomes a NULL parameter. */
 struct db_num {
 	char s[24];
 };
 const char *db_num(struct db_num *buf, int64_t v);
+
+struct db_params {
+	const char *v[DB_MAX_PARAMS];
+	struct db_num num[DB_MAX_PARAMS];
+};
+
+/* STMT_LOAN_INSERT: the loan's columns as the approval writes them, the
+ * actor and the approval_recorded event's detail. */
+const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
+                                         const char *actor, const char *detail);
+/* First reads; token_id is the last parameter of the STMT_AUTH_* twin and
+ * ignored by the read itself. */
+const char *const *db_params_loan_get(struct db_params *p, const char *lender, const char *loan_id,
+                                      const char *token_id);
+const char *const *db_params_approval_context(struct db_params *p, const char *lender,
+                                              const struct approval_req *a, const char *tz,
+                                              const char *token_id);
+const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
+                                              const char *loan_id, const char *key,
+                                              const char *token_id);
+/* Guarded writes of the acts (act_outcome's values); detail is the audit
+ * event's (JSON text). */
+const char *const *db_params_consent(struct db_params *p, const struct loan *l,
+                                     const struct act_outcome *o, const char *actor,
+                                     const char *detail);
+const char *const *db_params_verify(struct db_params *p, const struct loan *l,
+                                    const struct act_outcome *o, const struct verification_req *q,
+                                    const char *actor, const char *detail);
+const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
+                                    const struct cancellation_req *q, const char *actor);
+const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
+                                      const char *key, const char *detail);
+/* The refusal's event and, with a key, its stored answer (body). */
+const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
+                                    const char *detail, const char *key, const char *body);
 
 /* The SQLSTATE of a failed result, "" when none. */
 const char *db_sqlstate(const PGresult *r);
@@ -97,46 +218,9 @@ bool db_error_is_unavailable(const PGresult *r);
  * one the server knows (22023, "time zone ... not recognized"): a
  * configuration fault (policy.timezone), not the request's. */
 bool db_error_is_unknown_timezone(const PGresult *r);
-
-/* Columns of STMT_AUDIT_LIST and db_audit_stream(). */
-enum audit_col {
-	AUDIT_SEQ,
-	AUDIT_AT, /* microseconds */
-	AUDIT_ACTOR,
-	AUDIT_LENDER,
-	AUDIT_LOAN,
-	AUDIT_TYPE,
-	AUDIT_DETAIL, /* jsonb as text */
-	AUDIT_HASH,   /* hex */
-	AUDIT_NCOLS
-};
-/* db_audit_chain_stream() adds one column after enum audit_col's: "t" when
- * the chain entry's event is gone from audit_event (its other event
- * columns are then NULL), else "f". */
-#define AUDIT_EVENT_MISSING AUDIT_NCOLS
-
-/* Columns of STMT_AUDIT_SEAL_HEAD: the number sealed, then the chain's
- * head after sealing (NULL while the chain is empty), the database's now
- * (microseconds), and whether the key id given has signed that head. */
-enum seal_head_col {
-	SEAL_SEALED,
-	SEAL_HEAD_SEQ,
-	SEAL_HEAD_HASH, /* hex */
-	SEAL_NOW,
-	SEAL_HEAD_SIGNED,
-	SEAL_NCOLS
-};
-
-/* Columns of db_audit_checkpoint_stream(). */
-enum checkpoint_col {
-	CKPT_SEQ,
-	CKPT_HASH,       /* hex */
-	CKPT_SIGNED_AT,  /* microseconds */
-	CKPT_KEY_ID,     /* 64 hex */
-	CKPT_SIGNATURE,  /* hex */
-	CKPT_CHAIN_HASH, /* hex: the chain's stored hash at seq; NULL when it has none */
-	CKPT_NCOLS
-};
+/* True for a unique violation (23505): a concurrent request with the same
+ * key got there first. */
+bool db_error_is_unique_violation(const PGresult *r);
 
 /* Synchronous use (CLI, tests). */
 PGconn *db_connect(const char *url, struct cd_error *err);
@@ -157,7 +241,7 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err);
 bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
                 struct cd_error *err);
-/* Rows: valid_from, tenge. */
+/* Rows: db_mrp_row. */
 PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
 
 /* Synchronous loan reads for the CLI: the loan(s) and the database's now. */
@@ -166,6 +250,7 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 /* At most DB_BORROWER_MAX_LOANS rows, the newest first; the HTTP API's
  * borrower list has the same limit. */
 #define DB_BORROWER_MAX_LOANS 1000
+/* Rows: db_loan_row. */
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
@@ -177,9 +262,9 @@ int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
 /* Streams sealed audit events in chain order, one row at a time (libpq
  * single-row mode), so that memory stays flat on any number of events.
  * from_us/to_us (TS_NULL: open) filter on the event time; after_seq and
- * upto_seq (0: open) on the sequence number. The callback gets each row
- * (columns: enum audit_col) and returns false to stop. */
-typedef bool (*db_audit_row_fn)(const PGresult *row, void *arg);
+ * upto_seq (0: open) on the sequence number. The callback gets each event
+ * and returns false to stop. */
+typedef bool (*db_audit_row_fn)(const struct db_audit_event *e, void *arg);
 bool db_audit_stream(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq, int64_t upto_seq,
                      db_audit_row_fn fn, void *arg, struct cd_error *err);
 /* Number of sealed events that db_audit_stream() would give without an
@@ -189,26 +274,18 @@ bool db_audit_count(PGconn *c, int64_t from_us, int64_t to_us, int64_t after_seq
 /* The highest sequence number sealed, 0 when none. */
 bool db_audit_max_seq(PGconn *c, int64_t *max_seq, struct cd_error *err);
 
-/* The chain with the fields the hash covers, in seq order, streamed. The
- * row's columns: enum audit_col (an entry whose event is gone has NULLs
- * there but seq and hash), then AUDIT_EVENT_MISSING. Same callback contract
+/* The chain with the fields the hash covers, in seq order, streamed; an
+ * entry whose event is gone comes with e->missing. Same callback contract
  * as db_audit_stream. */
 bool db_audit_chain_stream(PGconn *c, db_audit_row_fn fn, void *arg, struct cd_error *err);
 
 /* Checkpoints (signed chain heads) with seq in (after_seq, upto_seq] (0:
- * open), in (seq, key_id) order, streamed; columns enum checkpoint_col.
- * Same callback contract as db_audit_stream. */
-bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_audit_row_fn fn,
+ * open), in (seq, key_id) order, streamed. Same callback contract as
+ * db_audit_stream. */
+typedef bool (*db_checkpoint_fn)(const struct db_checkpoint_row *c, void *arg);
+bool db_audit_checkpoint_stream(PGconn *c, int64_t after_seq, int64_t upto_seq, db_checkpoint_fn fn,
                                 void *arg, struct cd_error *err);
 
-/* The chain's head as STMT_AUDIT_SEAL_HEAD gives it, after sealing at most
- * one batch: *seq 0 when the chain is empty. */
-struct audit_head {
-	int64_t seq;
-	char hash[65]; /* hex */
-	int64_t now_us;
-	bool signed_by_key;
-};
 bool db_audit_seal_head(PGconn *c, const char *key_id, struct audit_head *h, struct cd_error *err);
 
 /* Stores a signed checkpoint (STMT_AUDIT_CHECKPOINT_ADD): only when the

@@ -1,9 +1,12 @@
 /*
- * The SQL that guards a disbursement (lib/db.c, GUARD) and the C that
- * explains a refusal (loan_evaluate) must never drift apart: for every
- * combination of loan state, the guarded UPDATE succeeds exactly when
- * loan_evaluate() finds no blocker. Also: the MRP in force is the one of the
- * approval's Asia/Almaty local date, as the database computes it.
+ * The SQL that guards each write (lib/db.c: GUARD, CONSENT_GUARD,
+ * VERIFY_GUARD, CANCEL_GUARD) and the C that decides it (loan_evaluate,
+ * loan_consent_decide, loan_verify_decide, loan_cancel_decide) must never
+ * drift apart: for every combination of loan state, each guarded UPDATE
+ * succeeds exactly when the C rules choose to write. Also: the MRP in force
+ * is the one of the approval's Asia/Almaty local date, as the database
+ * computes it; the STMT_AUTH_* twins return their read beside the client;
+ * every statement fits the pool's parameter bound.
  */
 #include <check.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "check_main.h"
 #include "db.h"
+#include "loan.h"
 #include "policy.h"
 #include "support/testdb.h"
 #include "timeutil.h"
@@ -80,29 +84,92 @@ static void insert_loan(const char *loan_id, const struct state *s)
  * no other. */
 static void check_status_filter_agrees(const struct loan *l, const struct loan_view *v)
 {
-	static const enum loan_status all[] = {STATUS_CANCELLED,	  STATUS_DISBURSED,
-					       STATUS_AWAITING_CONSENT,	  STATUS_COOLING,
-					       STATUS_AWAITING_IN_PERSON, STATUS_ELIGIBLE};
+	static const enum loan_status all[] = {STATUS_CANCELLED,          STATUS_DISBURSED,
+	                                       STATUS_AWAITING_CONSENT,   STATUS_COOLING,
+	                                       STATUS_AWAITING_IN_PERSON, STATUS_ELIGIBLE};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		struct db_num n[3];
 		const char *p[] = {db_num(&n[0], l->approved_at),
-				   db_num(&n[1], l->approved_at + 1),
-				   NULL,
-				   NULL,
-				   status_name(all[i]),
-				   "1000",
-				   "B1"};
+		                   db_num(&n[1], l->approved_at + 1),
+		                   NULL,
+		                   NULL,
+		                   status_name(all[i]),
+		                   "1000",
+		                   "B1"};
 		PGresult *r = exec_prepared(STMT_LOANS_LIST_LENDER, p);
 		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 		bool listed = false;
-		for (int row = 0; row < PQntuples(r); row++)
-			listed = listed || db_int(r, row, 23) == l->pk;
+		struct loan got;
+		for (int row = 0; db_loan_row(r, row, &got, NULL); row++)
+			listed = listed || got.pk == l->pk;
 		PQclear(r);
 		(void)n;
 		ck_assert_msg(listed == (all[i] == v->status),
-			      "loan %s: C status %s, SQL filter %s lists it: %d", l->loan_id,
-			      status_name(v->status), status_name(all[i]), listed);
+		              "loan %s: C status %s, SQL filter %s lists it: %d", l->loan_id,
+		              status_name(v->status), status_name(all[i]), listed);
 	}
+}
+
+/* Runs a guarded write in a transaction that is rolled back, so that each
+ * act meets the loan in the state inserted; true when it wrote. */
+static bool sql_writes(enum stmt st, const char *const *params)
+{
+	PGresult *r = PQexec(conn, "BEGIN");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	r = exec_prepared(st, params);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", db_statements[st].name,
+	              PQresultErrorMessage(r));
+	bool wrote = PQntuples(r) == 1;
+	PQclear(r);
+	r = PQexec(conn, "ROLLBACK");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	return wrote;
+}
+
+static int act_writes; /* writes the C rules chose, over all states */
+
+static void check_one_act(unsigned bits, const char *act, const struct act_outcome *o, enum stmt st,
+                          const char *const *params)
+{
+	bool c_writes = o->verdict == ACT_WRITE;
+	bool sql = sql_writes(st, params);
+	ck_assert_msg(sql == c_writes, "state %u: %s: SQL guard %s, C verdict %d (%s)", bits, act,
+	              sql ? "writes" : "refuses", o->verdict, o->err.message);
+	act_writes += c_writes;
+}
+
+/* Consent, visit and cancellation, each as a client would send it with
+ * no time of its own (the time is now, which every clock rule accepts, so
+ * that only the loan's state decides): the SQL guard writes exactly when
+ * lib/loan.c's rule says to write. */
+static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t now)
+{
+	const struct ts_window w = {.skew_s = 120, .backdate_s = 3600};
+	struct db_params p;
+	struct act_outcome o;
+
+	struct consent_req consent = {.consent_at = TS_NULL};
+	loan_consent_decide(l, &consent, now, &w, &o);
+	struct act_outcome write = o;
+	write.at = now; /* what a write would store, whatever C decided */
+	write.cooling_ends_at = policy_cooling_ends_at(l, now);
+	check_one_act(bits, "consent", &o, STMT_CONSENT,
+	              db_params_consent(&p, l, &write, "test", "{}"));
+
+	struct verification_req visit = {
+	    .branch_id = "BR-T", .officer_id = "OF-T", .verified_at = TS_NULL};
+	loan_verify_decide(l, &visit, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "verification", &o, STMT_VERIFY,
+	              db_params_verify(&p, l, &write, &visit, "test", "{}"));
+
+	struct cancellation_req cancel = {.reason = "test"};
+	loan_cancel_decide(l, &cancel, &o);
+	check_one_act(bits, "cancellation", &o, STMT_CANCEL,
+	              db_params_cancel(&p, l, &cancel, "test"));
 }
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
@@ -135,12 +202,13 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
 		ck_assert_int_eq(PQntuples(r), 1);
 		struct loan l;
-		ck_assert(db_loan_from_row(r, 0, 0, &l));
-		int64_t now = db_ts(r, 0, LOAN_NCOLS);
+		int64_t now;
+		ck_assert(db_loan_row(r, 0, &l, &now));
 		PQclear(r);
 		struct loan_view v;
 		loan_evaluate(&l, now, &v);
 		check_status_filter_agrees(&l, &v);
+		check_act_guards_agree(bits, &l, now);
 
 		struct db_num n;
 		const char *dis[] = {db_num(&n, l.pk), "test", NULL, "B1", "{}"};
@@ -156,6 +224,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(combos, 30);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
+	ck_assert_int_ge(act_writes, 3); /* and for the acts */
+	ck_assert_int_lt(act_writes, 3 * combos);
 }
 END_TEST
 
@@ -180,9 +250,11 @@ static int64_t mrp_for(const char *at)
 	const char *p[] = {"B1", "NONE", db_num(&n, us), "Asia/Almaty", "900101300126"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-	int64_t mrp = db_int(r, 0, LOAN_NCOLS + 1);
+	struct approval_context c;
+	ck_assert(db_approval_context(r, &c));
 	PQclear(r);
-	return mrp;
+	ck_assert(c.has_mrp);
+	return c.mrp_tenge;
 }
 
 START_TEST(test_mrp_is_the_one_of_the_almaty_local_date)
@@ -215,12 +287,15 @@ START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 {
 	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
-	ck_assert(db_bool(r, 0, LOAN_NCOLS + 2)); /* nothing disbursed yet */
+	struct approval_context c;
+	ck_assert(db_approval_context(r, &c));
+	ck_assert(c.first_time_derived); /* nothing disbursed yet */
 	PQclear(r);
 	struct state s = {.consent = true, .disbursed = true};
 	insert_loan("PAID", &s);
 	r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
-	ck_assert(!db_bool(r, 0, LOAN_NCOLS + 2));
+	ck_assert(db_approval_context(r, &c));
+	ck_assert(!c.first_time_derived);
 	PQclear(r);
 }
 END_TEST
@@ -232,6 +307,93 @@ START_TEST(test_migrations_are_idempotent)
 	ck_assert_msg(db_migrate(conn, NULL, &applied, &err), "%s", err.message);
 	ck_assert_int_eq(applied, 0);
 	ck_assert_int_eq(db_schema_version(conn), DB_SCHEMA_VERSION);
+}
+END_TEST
+
+START_TEST(test_every_statement_fits_the_pools_parameter_bound)
+{
+	for (int i = 0; i < STMT__COUNT; i++) {
+		ck_assert_msg(db_statements[i].name != NULL, "statement %d has no definition", i);
+		ck_assert_msg(db_statements[i].nparams <= DB_MAX_PARAMS, "%s: %d parameters",
+		              db_statements[i].name, db_statements[i].nparams);
+	}
+}
+END_TEST
+
+/* A lender client whose token id is tid-1 (its hash is not checked here). */
+static void insert_client(void)
+{
+	PGresult *r = PQexec(conn, "INSERT INTO api_client (name, role, lender_id, token_id, "
+	                           "token_hash) VALUES ('c1', 'lender', 'B1', 'tid-1', "
+	                           "decode(repeat('ab', 32), 'hex'))");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+START_TEST(test_auth_twins_return_the_read_beside_the_client)
+{
+	insert_client();
+	struct state s = {.consent = true};
+	insert_loan("TWIN", &s);
+
+	const char *plain[] = {"B1", "TWIN"};
+	PGresult *r = exec_prepared(STMT_LOAN_GET, plain);
+	struct loan want, got;
+	ck_assert(db_loan_row(r, 0, &want, NULL));
+	PQclear(r);
+
+	const char *twin[] = {"B1", "TWIN", "tid-1"};
+	r = exec_prepared(db_stmt_with_auth(STMT_LOAN_GET), twin);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	struct db_auth_row a;
+	ck_assert(db_auth_row(r, &a));
+	ck_assert_str_eq(a.name, "c1");
+	ck_assert_str_eq(a.role, "lender");
+	ck_assert_str_eq(a.lender, "B1");
+	ck_assert(db_loan_row(r, 0, &got, NULL));
+	ck_assert_int_eq(got.pk, want.pk);
+	ck_assert_int_eq(got.consent_at, want.consent_at);
+	ck_assert_str_eq(got.loan_id, "TWIN");
+	PQclear(r);
+
+	/* a loan that does not exist: the client, and no loan */
+	const char *none[] = {"B1", "NONE", "tid-1"};
+	r = exec_prepared(STMT_AUTH_LOAN_GET, none);
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert(db_auth_row(r, &a));
+	ck_assert(!db_loan_row(r, 0, &got, NULL));
+	PQclear(r);
+
+	/* an unknown token: no row at all, whichever read */
+	const char *bad_get[] = {"B1", "TWIN", "tid-x"};
+	r = exec_prepared(STMT_AUTH_LOAN_GET, bad_get);
+	ck_assert_int_eq(PQntuples(r), 0);
+	ck_assert(!db_auth_row(r, &a));
+	PQclear(r);
+	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "tid-x"};
+	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, bad_ctx);
+	ck_assert_int_eq(PQntuples(r), 0);
+	PQclear(r);
+
+	/* the approval context beside the client is the context alone */
+	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "tid-1"};
+	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, ctx);
+	struct approval_context c;
+	ck_assert(db_approval_context(r, &c));
+	ck_assert(c.exists);
+	ck_assert_int_eq(c.existing.pk, want.pk);
+	ck_assert(c.has_mrp);
+	PQclear(r);
+
+	/* and the disbursement context, with no stored answer */
+	const char *dis[] = {"B1", "TWIN", "k-1", "tid-1"};
+	r = exec_prepared(STMT_AUTH_DISBURSE_CONTEXT, dis);
+	int64_t now;
+	struct idempotency_record k;
+	ck_assert(db_disburse_context(r, &got, &now, &k));
+	ck_assert_int_eq(got.pk, want.pk);
+	ck_assert(!k.found);
+	PQclear(r);
 }
 END_TEST
 
@@ -247,6 +409,8 @@ static Suite *gate_suite(void)
 	tcase_add_test(tc, test_mrp_set_mid_year_applies_from_its_local_date);
 	tcase_add_test(tc, test_first_time_borrower_is_derived_from_disbursed_loans);
 	tcase_add_test(tc, test_migrations_are_idempotent);
+	tcase_add_test(tc, test_every_statement_fits_the_pools_parameter_bound);
+	tcase_add_test(tc, test_auth_twins_return_the_read_beside_the_client);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,236 @@
+/*
+ * The loan's life cycle (see loan.h for the rules of each act).
+ */
+#include "loan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "iin.h"
+#include "timeutil.h"
+
+bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
+                     struct cd_error *err)
+{
+	if (ts > now + skew_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field, "is in the future beyond max_clock_skew");
+	if (ts < now - backdate_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field, "is in the past beyond max_backdate");
+	return true;
+}
+
+bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
+                             struct cd_error *err)
+{
+	if (ts < approved_at - skew_s * USEC_PER_SEC)
+		return cd_error_invalid(err, field,
+		                        "is earlier than approved_at beyond max_clock_skew");
+	return true;
+}
+
+bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
+                         struct cd_error *err)
+{
+	return ts_check_after_approval(consent_at, approved_at, skew_s, "consent_at", err);
+}
+
+/* ---- outcomes ---- */
+
+static enum act_verdict repeat(struct act_outcome *o)
+{
+	o->verdict = ACT_REPEAT;
+	return o->verdict;
+}
+
+static enum act_verdict invalid_state(struct act_outcome *o, const char *why)
+{
+	cd_error_set(&o->err, 409, "invalid_state", "", "%s", why);
+	o->verdict = ACT_REFUSE;
+	return o->verdict;
+}
+
+/* o->err is already set. */
+static enum act_verdict refused(struct act_outcome *o)
+{
+	o->verdict = ACT_REFUSE;
+	return o->verdict;
+}
+
+static enum act_verdict write_values(struct act_outcome *o, int64_t at, int64_t cooling_ends_at)
+{
+	o->verdict = ACT_WRITE;
+	o->at = at;
+	o->cooling_ends_at = cooling_ends_at;
+	return o->verdict;
+}
+
+static void outcome_init(struct act_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	cd_error_clear(&o->err);
+	o->at = TS_NULL;
+	o->cooling_ends_at = TS_NULL;
+}
+
+/* ---- acts ---- */
+
+enum act_verdict loan_consent_decide(const struct loan *l, const struct consent_req *q, int64_t now,
+                                     const struct ts_window *w, struct act_outcome *o)
+{
+	outcome_init(o);
+	/* anything after cancellation, then a repeat of what is recorded */
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, "the loan is cancelled");
+	if (l->consent_at != TS_NULL) {
+		if (q->consent_at == TS_NULL || q->consent_at == l->consent_at)
+			return repeat(o);
+		return invalid_state(o, "consent was recorded at another time");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, "the loan is disbursed");
+	int64_t at = q->consent_at != TS_NULL ? q->consent_at : now;
+	if (q->consent_at != TS_NULL &&
+	    !ts_check_window(q->consent_at, now, w->skew_s, w->backdate_s, "consent_at", &o->err))
+		return refused(o);
+	if (!consent_check_order(at, l->approved_at, w->skew_s, &o->err))
+		return refused(o);
+	return write_values(o, at, policy_cooling_ends_at(l, at));
+}
+
+enum act_verdict loan_verify_decide(const struct loan *l, const struct verification_req *q,
+                                    int64_t now, const struct ts_window *w, struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, "the loan is cancelled");
+	if (l->in_person_verified_at != TS_NULL) {
+		bool same =
+		    strcmp(l->in_person_branch_id, q->branch_id) == 0 &&
+		    strcmp(l->in_person_officer_id, q->officer_id) == 0 &&
+		    (q->verified_at == TS_NULL || q->verified_at == l->in_person_verified_at);
+		if (same)
+			return repeat(o);
+		return invalid_state(o, "in-person verification was recorded otherwise");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, "the loan is disbursed");
+	if (q->verified_at != TS_NULL &&
+	    !ts_check_window(q->verified_at, now, w->skew_s, w->backdate_s, "verified_at", &o->err))
+		return refused(o);
+	int64_t at = q->verified_at != TS_NULL ? q->verified_at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "verified_at", &o->err))
+		return refused(o);
+	return write_values(o, at, TS_NULL);
+}
+
+enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellation_req *q,
+                                    struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL) {
+		if (strcmp(l->cancel_reason, q->reason) == 0)
+			return repeat(o);
+		return invalid_state(o, "the loan was cancelled with another reason");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, "a disbursed loan cannot be cancelled");
+	/* cancelled_at is the database's now */
+	return write_values(o, TS_NULL, TS_NULL);
+}
+
+/* ---- approval ---- */
+
+bool approval_matches(const struct approval_req *r, const struct loan *l)
+{
+	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
+	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
+	    r->secured != l->secured)
+		return false;
+	if (r->has_first_time &&
+	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
+		return false;
+	if (r->approved_at != TS_NULL && r->approved_at != l->approved_at)
+		return false;
+	if (r->consent_at != TS_NULL && r->consent_at != l->consent_at)
+		return false;
+	return true;
+}
+
+enum act_verdict loan_approval_decide(const struct policy *p, const char *lender,
+                                      const struct approval_req *a,
+                                      const struct approval_context *c, const struct ts_window *w,
+                                      struct loan *out, struct act_outcome *o)
+{
+	outcome_init(o);
+	if (c->exists) {
+		if (approval_matches(a, &c->existing))
+			return repeat(o);
+		cd_error_set(&o->err, 409, "loan_exists", "loan_id",
+		             "a loan with this loan_id exists with other fields");
+		return refused(o);
+	}
+	const char *why = NULL;
+	if (!iin_born_by(a->borrower_iin, c->today_days, &why)) {
+		cd_error_invalid(&o->err, "borrower_iin", why);
+		return refused(o);
+	}
+	if (a->approved_at != TS_NULL && !ts_check_window(a->approved_at, c->now, w->skew_s,
+	                                                  w->backdate_s, "approved_at", &o->err))
+		return refused(o);
+	if (a->consent_at != TS_NULL &&
+	    (!ts_check_window(a->consent_at, c->now, w->skew_s, w->backdate_s, "consent_at",
+	                      &o->err) ||
+	     !consent_check_order(a->consent_at, c->approved_at, w->skew_s, &o->err)))
+		return refused(o);
+	if (!c->has_mrp) {
+		cd_error_set(&o->err, 422, "validation_failed", "approved_at",
+		             "approved_at: no MRP is recorded for that date");
+		return refused(o);
+	}
+
+	struct loan *l = out;
+	memset(l, 0, sizeof(*l));
+	snprintf(l->lender, sizeof(l->lender), "%s", lender);
+	snprintf(l->loan_id, sizeof(l->loan_id), "%s", a->loan_id);
+	memcpy(l->borrower_iin, a->borrower_iin, sizeof(l->borrower_iin));
+	l->amount_tiyn = a->amount_tiyn;
+	l->channel = a->channel;
+	l->secured = a->secured;
+	/* a stated first-time flag wins, else it is derived */
+	l->first_time_given = a->has_first_time;
+	l->first_time_borrower = a->has_first_time ? a->first_time_borrower : c->first_time_derived;
+	l->approved_at = c->approved_at;
+	l->consent_at = a->consent_at;
+	l->in_person_verified_at = TS_NULL;
+	l->disbursed_at = TS_NULL;
+	l->cancelled_at = TS_NULL;
+	policy_assess(p, c->mrp_tenge, l);
+	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
+	return write_values(o, l->approved_at, l->cooling_ends_at);
+}
+
+/* ---- disbursement ---- */
+
+enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct idempotency_record *k,
+                                           int64_t now, struct disburse_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	cd_error_clear(&o->err);
+	loan_evaluate(l, now, &o->view);
+	if (k->found) {
+		if (k->loan_pk != l->pk) {
+			cd_error_set(&o->err, 422, "validation_failed", "Idempotency-Key",
+			             "Idempotency-Key: already used for another loan");
+			return o->verdict = DISBURSE_REFUSE;
+		}
+		/* The stored answer is given again; its Retry-After is what the
+		 * loan says now: the time left while cooling alone stands in the
+		 * way, as when it was first given. */
+		o->retry_after = k->status == 200 ? 0 : loan_retry_after(l, &o->view, now);
+		return o->verdict = DISBURSE_REPLAY;
+	}
+	if (o->view.blockers == 0)
+		return o->verdict = DISBURSE_ALLOW;
+	o->retry_after = loan_retry_after(l, &o->view, now);
+	return o->verdict = DISBURSE_DENY;
+}

@@ -1,0 +1,170 @@
+/*
+ * The loan's life cycle: what each call on a loan may do, given the loan as
+ * recorded, the request and the database's "now". Pure functions: each
+ * returns an outcome (a repeat of what is recorded, the values to write, or
+ * a refusal with its error) and the daemon only maps outcomes to statements
+ * and replies (daemon/handlers.c).
+ *
+ * The rules of each act, in the order they are checked:
+ *
+ *   consent       anything after cancellation is 409; a consent already
+ *                 recorded is a repeat (200) at the same time or without a
+ *                 time, a 409 at another time; after disbursement 409; the
+ *                 time must lie in the clock window and not precede
+ *                 approved_at by more than max_clock_skew.
+ *   verification  the same shape: after cancellation 409; recorded with the
+ *                 same branch, officer (and time, when given) a repeat,
+ *                 otherwise 409; after disbursement 409; window; not before
+ *                 approved_at beyond max_clock_skew.
+ *   cancellation  a repeat with the same reason, another reason 409; a
+ *                 disbursed loan cannot be cancelled (409).
+ *   disbursement  a stored answer for the Idempotency-Key is replayed (a key
+ *                 of another loan is a 422); otherwise allowed exactly when
+ *                 loan_evaluate() finds no blocker.
+ *
+ * Each guarded write in lib/db.c re-checks in SQL what these functions
+ * relied on; tests/integration/test_gate_agreement.c keeps the two in step.
+ */
+#ifndef CD_LOAN_H
+#define CD_LOAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cd_error.h"
+#include "policy.h"
+
+/* 200 characters of up to 4 bytes, and the NUL. */
+#define LOAN_REASON_BUF 801
+
+/* ---- the requests ---- */
+
+struct approval_req {
+	char loan_id[ID_BUF];
+	char borrower_iin[13];
+	int64_t amount_tiyn;
+	enum channel channel;
+	bool secured;
+	bool has_first_time;
+	bool first_time_borrower;
+	int64_t approved_at; /* TS_NULL when omitted: now */
+	int64_t consent_at;  /* TS_NULL when omitted */
+};
+
+struct consent_req {
+	int64_t consent_at; /* TS_NULL when omitted: now */
+};
+
+struct verification_req {
+	char branch_id[ID_BUF];
+	char officer_id[ID_BUF];
+	int64_t verified_at; /* TS_NULL when omitted: now */
+};
+
+struct cancellation_req {
+	char reason[LOAN_REASON_BUF];
+};
+
+/* How far a client's timestamps may stray from the database's now
+ * ([policy] max_clock_skew, max_backdate). */
+struct ts_window {
+	int64_t skew_s;
+	int64_t backdate_s;
+};
+
+/* Client timestamps must lie in [now - backdate, now + skew]. */
+bool ts_check_window(int64_t ts, int64_t now, int64_t skew_s, int64_t backdate_s, const char *field,
+                     struct cd_error *err);
+/* An act's time (field) may not precede approved_at by more than
+ * max_clock_skew. */
+bool ts_check_after_approval(int64_t ts, int64_t approved_at, int64_t skew_s, const char *field,
+                             struct cd_error *err);
+/* consent_at may not precede approved_at by more than max_clock_skew. */
+bool consent_check_order(int64_t consent_at, int64_t approved_at, int64_t skew_s,
+                         struct cd_error *err);
+
+/* ---- outcomes ---- */
+
+enum act_verdict {
+	ACT_REPEAT, /* already recorded so: answer the loan as it is, 200 */
+	ACT_WRITE,  /* write the outcome's values with the act's guarded statement */
+	ACT_REFUSE, /* answer the outcome's error; nothing is written */
+};
+
+/* What an act comes to. The values to write are the act's: its time (`at`:
+ * consent_at, verified_at; TS_NULL where the database's now is taken, as
+ * for a cancellation) and what follows from it (cooling_ends_at for a
+ * consent). The strings of a write (branch, officer, reason) are the
+ * request's own. */
+struct act_outcome {
+	enum act_verdict verdict;
+	struct cd_error err; /* ACT_REFUSE */
+	int64_t at;
+	int64_t cooling_ends_at;
+};
+
+enum act_verdict loan_consent_decide(const struct loan *l, const struct consent_req *q, int64_t now,
+                                     const struct ts_window *w, struct act_outcome *o);
+enum act_verdict loan_verify_decide(const struct loan *l, const struct verification_req *q,
+                                    int64_t now, const struct ts_window *w, struct act_outcome *o);
+enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellation_req *q,
+                                    struct act_outcome *o);
+
+/* ---- approval ---- */
+
+/* What the database knows when an approval arrives (STMT_APPROVAL_CONTEXT). */
+struct approval_context {
+	int64_t now;
+	bool exists; /* a loan of this lender and loan_id is recorded: `existing` */
+	struct loan existing;
+	int64_t approved_at; /* the request's, or now */
+	bool has_mrp;        /* an MRP is recorded for approved_at's local date */
+	int64_t mrp_tenge;
+	bool first_time_derived; /* no unsecured loan of the borrower was paid out */
+	int64_t today_days;      /* today's local date, days since 1970-01-01 */
+};
+
+/* True when a retried approval states the same facts as the recorded loan.
+ * Omitted optional fields (approved_at, consent_at, first_time_borrower) are
+ * not compared, so that a retry of a request that left them out matches. */
+bool approval_matches(const struct approval_req *r, const struct loan *l);
+
+/* Decides an approval: a repeat of the recorded loan (ACT_REPEAT, the loan
+ * is c->existing), a refusal (a loan_id recorded with other facts 409, a
+ * field 422), or the new loan to insert (ACT_WRITE, into *out): the
+ * lender's statement of a first-time borrower wins, else it is derived;
+ * policy_assess() fixes what the loan must go through; cooling_ends_at
+ * follows from a consent given with the approval. */
+enum act_verdict loan_approval_decide(const struct policy *p, const char *lender,
+                                      const struct approval_req *a,
+                                      const struct approval_context *c, const struct ts_window *w,
+                                      struct loan *out, struct act_outcome *o);
+
+/* ---- disbursement ---- */
+
+/* The Idempotency-Key's stored answer, when there is one. */
+struct idempotency_record {
+	bool found;
+	int64_t loan_pk;
+	int status;       /* 200 or 409 */
+	const char *body; /* the 409's body; NULL for a 200 */
+};
+
+enum disburse_verdict {
+	DISBURSE_REPLAY, /* answer the stored answer again (a 200 renders the loan) */
+	DISBURSE_ALLOW,  /* pay out with the guarded statement */
+	DISBURSE_DENY,   /* record the refusal; view and retry_after explain it */
+	DISBURSE_REFUSE, /* answer err; nothing is written */
+};
+
+struct disburse_outcome {
+	enum disburse_verdict verdict;
+	struct cd_error err;   /* DISBURSE_REFUSE */
+	struct loan_view view; /* DISBURSE_DENY (and DISBURSE_REPLAY) */
+	int64_t retry_after;   /* seconds for Retry-After, 0 for none */
+};
+
+enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct idempotency_record *k,
+                                           int64_t now, struct disburse_outcome *o);
+
+#endif

@@ -1,0 +1,674 @@
+/*
+ * Unit tests of the loan's life cycle (lib/loan.c): one test per rule of
+ * each act (CONTRACT.md, "Acts on a loan", "Record an approval", the
+ * disbursement's idempotency), each named after the rule it holds.
+ */
+#include "check_main.h"
+#include "loan.h"
+#include "timeutil.h"
+
+#include <string.h>
+
+#define SEC       USEC_PER_SEC
+#define HOUR_US   (3600 * SEC)
+#define MRP_2026  4325
+#define COOLING_S (24 * 3600)
+
+static const struct ts_window win = {.skew_s = 120, .backdate_s = 3600};
+
+static int64_t T(const char *s)
+{
+	int64_t v = 0;
+	const char *why = NULL;
+	ck_assert_msg(ts_parse_rfc3339(s, &v, &why), "\"%s\": %s", s, why);
+	return v;
+}
+
+/* "now" of every test: three hours after the approval. */
+static int64_t now_(void)
+{
+	return T("2026-03-02T13:00:00Z");
+}
+
+/* An online, cooled loan approved at 10:00Z, nothing else recorded. */
+static struct loan approved_loan(void)
+{
+	struct loan l;
+	memset(&l, 0, sizeof(l));
+	l.pk = 7;
+	strcpy(l.lender, "BANK1");
+	strcpy(l.loan_id, "LN-1");
+	strcpy(l.borrower_iin, "900101300126");
+	l.amount_tiyn = 70000000;
+	l.channel = CHANNEL_ONLINE;
+	l.first_time_borrower = true;
+	l.first_time_given = true;
+	strcpy(l.policy, "kz-card");
+	l.mrp_tenge = MRP_2026;
+	l.cooling_required = true;
+	l.cooling_period_s = COOLING_S;
+	l.approved_at = T("2026-03-02T10:00:00Z");
+	l.consent_at = TS_NULL;
+	l.cooling_ends_at = TS_NULL;
+	l.in_person_verified_at = TS_NULL;
+	l.disbursed_at = TS_NULL;
+	l.cancelled_at = TS_NULL;
+	return l;
+}
+
+static struct loan cancelled_loan(void)
+{
+	struct loan l = approved_loan();
+	l.cancelled_at = now_() - HOUR_US;
+	strcpy(l.cancel_reason, "changed my mind");
+	return l;
+}
+
+/* Consented, cooled through, paid out. */
+static struct loan disbursed_loan(void)
+{
+	struct loan l = approved_loan();
+	l.cooling_required = false;
+	l.cooling_period_s = 0;
+	l.consent_at = l.approved_at + 60 * SEC;
+	l.disbursed_at = now_() - HOUR_US;
+	return l;
+}
+
+static struct consent_req consent_at(int64_t at)
+{
+	return (struct consent_req){.consent_at = at};
+}
+
+static struct verification_req visit(const char *branch, const char *officer, int64_t at)
+{
+	struct verification_req q;
+	memset(&q, 0, sizeof(q));
+	strcpy(q.branch_id, branch);
+	strcpy(q.officer_id, officer);
+	q.verified_at = at;
+	return q;
+}
+
+static struct cancellation_req reason(const char *s)
+{
+	struct cancellation_req q;
+	memset(&q, 0, sizeof(q));
+	strcpy(q.reason, s);
+	return q;
+}
+
+static void assert_refused(const struct act_outcome *o, int status, const char *code,
+                           const char *field)
+{
+	ck_assert_int_eq(o->verdict, ACT_REFUSE);
+	ck_assert_int_eq(o->err.status, status);
+	ck_assert_str_eq(o->err.code, code);
+	ck_assert_str_eq(o->err.field, field);
+}
+
+/* ---- consent ---- */
+
+START_TEST(test_consent_after_cancellation_is_409)
+{
+	struct loan l = cancelled_loan();
+	struct consent_req q = consent_at(TS_NULL);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_REFUSE);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "the loan is cancelled");
+}
+END_TEST
+
+START_TEST(test_consent_after_cancellation_is_409_even_when_it_repeats_the_recorded_one)
+{
+	struct loan l = cancelled_loan();
+	l.consent_at = l.approved_at + 60 * SEC;
+	struct consent_req q = consent_at(l.consent_at);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+}
+END_TEST
+
+START_TEST(test_repeated_consent_at_the_same_time_is_a_repeat)
+{
+	struct loan l = approved_loan();
+	l.consent_at = l.approved_at + 60 * SEC;
+	l.cooling_ends_at = l.consent_at + COOLING_S * SEC;
+	struct consent_req q = consent_at(l.consent_at);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+}
+END_TEST
+
+START_TEST(test_repeated_consent_without_a_time_is_a_repeat)
+{
+	struct loan l = approved_loan();
+	l.consent_at = l.approved_at + 60 * SEC;
+	struct consent_req q = consent_at(TS_NULL);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+}
+END_TEST
+
+START_TEST(test_repeated_consent_at_another_time_is_409)
+{
+	struct loan l = approved_loan();
+	l.consent_at = l.approved_at + 60 * SEC;
+	struct consent_req q = consent_at(l.consent_at + 1);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "consent was recorded at another time");
+}
+END_TEST
+
+START_TEST(test_consent_after_disbursement_is_409)
+{
+	struct loan l = disbursed_loan();
+	l.consent_at = TS_NULL; /* as the schema would refuse, to reach the rule */
+	struct consent_req q = consent_at(TS_NULL);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "the loan is disbursed");
+}
+END_TEST
+
+START_TEST(test_consent_without_a_time_is_written_at_now_with_its_cooling_end)
+{
+	struct loan l = approved_loan();
+	struct consent_req q = consent_at(TS_NULL);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, now_());
+	ck_assert_int_eq(o.cooling_ends_at, now_() + COOLING_S * SEC);
+}
+END_TEST
+
+START_TEST(test_consent_of_a_loan_not_cooled_is_written_without_cooling_end)
+{
+	struct loan l = approved_loan();
+	l.cooling_required = false;
+	l.cooling_period_s = 0;
+	struct consent_req q = consent_at(now_() - HOUR_US);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, now_() - HOUR_US);
+	ck_assert_int_eq(o.cooling_ends_at, TS_NULL);
+}
+END_TEST
+
+START_TEST(test_consent_beyond_max_clock_skew_in_the_future_is_422_on_consent_at)
+{
+	struct loan l = approved_loan();
+	struct consent_req q = consent_at(now_() + 120 * SEC + 1);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "consent_at");
+	q = consent_at(now_() + 120 * SEC);
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+}
+END_TEST
+
+START_TEST(test_consent_beyond_max_backdate_is_422_on_consent_at)
+{
+	struct loan l = approved_loan();
+	l.approved_at = now_() - 2 * HOUR_US;
+	struct consent_req q = consent_at(now_() - 3600 * SEC - 1);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "consent_at");
+	ck_assert_str_eq(o.err.message, "consent_at: is in the past beyond max_backdate");
+}
+END_TEST
+
+START_TEST(test_consent_before_approved_at_beyond_skew_is_422_on_consent_at)
+{
+	struct loan l = approved_loan();
+	l.approved_at = now_() - 10 * 60 * SEC;
+	struct consent_req q = consent_at(l.approved_at - 120 * SEC - 1);
+	struct act_outcome o;
+	loan_consent_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "consent_at");
+	ck_assert_str_eq(o.err.message,
+	                 "consent_at: is earlier than approved_at beyond max_clock_skew");
+	q = consent_at(l.approved_at - 120 * SEC);
+	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+}
+END_TEST
+
+/* ---- in-person verification ---- */
+
+START_TEST(test_visit_after_cancellation_is_409)
+{
+	struct loan l = cancelled_loan();
+	struct verification_req q = visit("BR-1", "OF-1", TS_NULL);
+	struct act_outcome o;
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "the loan is cancelled");
+}
+END_TEST
+
+START_TEST(test_repeated_visit_with_same_branch_and_officer_is_a_repeat)
+{
+	struct loan l = approved_loan();
+	l.in_person_verified_at = now_() - HOUR_US;
+	strcpy(l.in_person_branch_id, "BR-1");
+	strcpy(l.in_person_officer_id, "OF-1");
+	struct verification_req q = visit("BR-1", "OF-1", TS_NULL);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_verify_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	q = visit("BR-1", "OF-1", l.in_person_verified_at);
+	ck_assert_int_eq(loan_verify_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+}
+END_TEST
+
+START_TEST(test_repeated_visit_with_another_branch_officer_or_time_is_409)
+{
+	struct loan l = approved_loan();
+	l.in_person_verified_at = now_() - HOUR_US;
+	strcpy(l.in_person_branch_id, "BR-1");
+	strcpy(l.in_person_officer_id, "OF-1");
+	struct verification_req other[] = {visit("BR-2", "OF-1", TS_NULL),
+	                                   visit("BR-1", "OF-2", TS_NULL),
+	                                   visit("BR-1", "OF-1", l.in_person_verified_at + 1)};
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		struct act_outcome o;
+		loan_verify_decide(&l, &other[i], now_(), &win, &o);
+		assert_refused(&o, 409, "invalid_state", "");
+		ck_assert_str_eq(o.err.message, "in-person verification was recorded otherwise");
+	}
+}
+END_TEST
+
+START_TEST(test_visit_after_disbursement_is_409)
+{
+	struct loan l = disbursed_loan();
+	struct verification_req q = visit("BR-1", "OF-1", TS_NULL);
+	struct act_outcome o;
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "the loan is disbursed");
+}
+END_TEST
+
+START_TEST(test_visit_without_a_time_is_written_at_now)
+{
+	struct loan l = approved_loan();
+	struct verification_req q = visit("BR-1", "OF-1", TS_NULL);
+	struct act_outcome o;
+	ck_assert_int_eq(loan_verify_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, now_());
+}
+END_TEST
+
+START_TEST(test_visit_outside_the_clock_window_is_422_on_verified_at)
+{
+	struct loan l = approved_loan();
+	struct verification_req q = visit("BR-1", "OF-1", now_() + 121 * SEC);
+	struct act_outcome o;
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "verified_at");
+	q = visit("BR-1", "OF-1", now_() - 3601 * SEC);
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "verified_at");
+}
+END_TEST
+
+START_TEST(test_visit_before_approved_at_beyond_skew_is_422_on_verified_at)
+{
+	struct loan l = approved_loan();
+	l.approved_at = now_() - 10 * 60 * SEC;
+	struct verification_req q = visit("BR-1", "OF-1", l.approved_at - 121 * SEC);
+	struct act_outcome o;
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 422, "validation_failed", "verified_at");
+	ck_assert_str_eq(o.err.message,
+	                 "verified_at: is earlier than approved_at beyond max_clock_skew");
+	q = visit("BR-1", "OF-1", l.approved_at - 120 * SEC);
+	ck_assert_int_eq(loan_verify_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, l.approved_at - 120 * SEC);
+}
+END_TEST
+
+/* ---- cancellation ---- */
+
+START_TEST(test_repeated_cancellation_with_the_same_reason_is_a_repeat)
+{
+	struct loan l = cancelled_loan();
+	struct cancellation_req q = reason("changed my mind");
+	struct act_outcome o;
+	ck_assert_int_eq(loan_cancel_decide(&l, &q, &o), ACT_REPEAT);
+}
+END_TEST
+
+START_TEST(test_repeated_cancellation_with_another_reason_is_409)
+{
+	struct loan l = cancelled_loan();
+	struct cancellation_req q = reason("fraud");
+	struct act_outcome o;
+	loan_cancel_decide(&l, &q, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "the loan was cancelled with another reason");
+}
+END_TEST
+
+START_TEST(test_a_disbursed_loan_cannot_be_cancelled)
+{
+	struct loan l = disbursed_loan();
+	struct cancellation_req q = reason("changed my mind");
+	struct act_outcome o;
+	loan_cancel_decide(&l, &q, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_str_eq(o.err.message, "a disbursed loan cannot be cancelled");
+}
+END_TEST
+
+START_TEST(test_cancellation_of_an_open_loan_is_written_at_the_database_now)
+{
+	struct loan l = approved_loan();
+	l.consent_at = l.approved_at;
+	struct cancellation_req q = reason("changed my mind");
+	struct act_outcome o;
+	ck_assert_int_eq(loan_cancel_decide(&l, &q, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, TS_NULL);
+}
+END_TEST
+
+/* ---- approval ---- */
+
+static struct approval_req approval(void)
+{
+	struct approval_req a;
+	memset(&a, 0, sizeof(a));
+	strcpy(a.loan_id, "LN-1");
+	strcpy(a.borrower_iin, "900101300126");
+	a.amount_tiyn = 70000000; /* 700,000 KZT: above 150 MRP */
+	a.channel = CHANNEL_ONLINE;
+	a.approved_at = TS_NULL;
+	a.consent_at = TS_NULL;
+	return a;
+}
+
+static struct approval_context context(void)
+{
+	struct approval_context c;
+	memset(&c, 0, sizeof(c));
+	c.now = now_();
+	c.approved_at = now_();
+	c.has_mrp = true;
+	c.mrp_tenge = MRP_2026;
+	c.first_time_derived = true;
+	c.today_days = 20514; /* 2026-03-02 */
+	return c;
+}
+
+static struct policy kz_card(void)
+{
+	struct policy p;
+	ck_assert(policy_profile("kz-card", &p));
+	return p;
+}
+
+START_TEST(test_approval_of_a_recorded_loan_with_the_same_facts_is_a_repeat)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	struct approval_context c = context();
+	c.exists = true;
+	c.existing = approved_loan();
+	struct loan out;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_REPEAT);
+}
+END_TEST
+
+START_TEST(test_approval_of_a_recorded_loan_with_other_facts_is_409_loan_exists)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.amount_tiyn += 1;
+	struct approval_context c = context();
+	c.exists = true;
+	c.existing = approved_loan();
+	struct loan out;
+	struct act_outcome o;
+	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
+	assert_refused(&o, 409, "loan_exists", "loan_id");
+}
+END_TEST
+
+START_TEST(test_approval_of_a_borrower_born_after_today_is_422_on_borrower_iin)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	struct approval_context c = context();
+	c.today_days = 7000; /* 1989: before the IIN's birth date of 1990-01-01 */
+	struct loan out;
+	struct act_outcome o;
+	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
+	assert_refused(&o, 422, "validation_failed", "borrower_iin");
+}
+END_TEST
+
+START_TEST(test_approval_time_outside_the_clock_window_is_422_on_approved_at)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.approved_at = now_() + 121 * SEC;
+	struct approval_context c = context();
+	c.approved_at = a.approved_at;
+	struct loan out;
+	struct act_outcome o;
+	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
+	assert_refused(&o, 422, "validation_failed", "approved_at");
+}
+END_TEST
+
+START_TEST(test_approval_with_consent_before_approved_at_beyond_skew_is_422_on_consent_at)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.approved_at = now_() - HOUR_US / 2;
+	a.consent_at = a.approved_at - 121 * SEC;
+	struct approval_context c = context();
+	c.approved_at = a.approved_at;
+	struct loan out;
+	struct act_outcome o;
+	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
+	assert_refused(&o, 422, "validation_failed", "consent_at");
+}
+END_TEST
+
+START_TEST(test_approval_on_a_date_without_mrp_is_422_on_approved_at)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	struct approval_context c = context();
+	c.has_mrp = false;
+	struct loan out;
+	struct act_outcome o;
+	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
+	assert_refused(&o, 422, "validation_failed", "approved_at");
+	ck_assert_str_eq(o.err.message, "approved_at: no MRP is recorded for that date");
+}
+END_TEST
+
+START_TEST(test_approval_stated_first_time_flag_wins_over_the_derived_one)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.has_first_time = true;
+	a.first_time_borrower = false;
+	struct approval_context c = context();
+	c.first_time_derived = true;
+	struct loan out;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_WRITE);
+	ck_assert(!out.first_time_borrower);
+	ck_assert(out.first_time_given);
+}
+END_TEST
+
+START_TEST(test_approval_without_first_time_flag_derives_it)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	struct approval_context c = context();
+	for (int derived = 0; derived <= 1; derived++) {
+		c.first_time_derived = derived;
+		struct loan out;
+		struct act_outcome o;
+		ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o),
+		                 ACT_WRITE);
+		ck_assert_int_eq(out.first_time_borrower, derived);
+		ck_assert(!out.first_time_given);
+	}
+}
+END_TEST
+
+START_TEST(test_approval_builds_the_assessed_loan_with_cooling_from_its_consent)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.approved_at = now_() - HOUR_US;
+	a.consent_at = now_() - HOUR_US / 2;
+	struct approval_context c = context();
+	c.approved_at = a.approved_at;
+	struct loan out;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_WRITE);
+	ck_assert_str_eq(out.lender, "BANK1");
+	ck_assert_str_eq(out.loan_id, "LN-1");
+	ck_assert_str_eq(out.policy, "kz-card");
+	ck_assert_int_eq(out.mrp_tenge, MRP_2026);
+	ck_assert_int_eq(out.approved_at, a.approved_at);
+	ck_assert(out.cooling_required);
+	ck_assert_int_eq(out.cooling_ends_at, a.consent_at + COOLING_S * SEC);
+	ck_assert_int_eq(out.disbursed_at, TS_NULL);
+	ck_assert(approval_matches(&a, &out));
+}
+END_TEST
+
+/* ---- disbursement ---- */
+
+START_TEST(test_disbursement_key_of_another_loan_is_422_on_idempotency_key)
+{
+	struct loan l = approved_loan();
+	struct idempotency_record k = {.found = true, .loan_pk = l.pk + 1, .status = 200};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REFUSE);
+	ck_assert_int_eq(o.err.status, 422);
+	ck_assert_str_eq(o.err.field, "Idempotency-Key");
+}
+END_TEST
+
+START_TEST(test_disbursement_with_a_stored_answer_is_replayed)
+{
+	struct loan l = disbursed_loan();
+	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 200};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_replayed_cooling_refusal_has_retry_after_of_the_time_left)
+{
+	struct loan l = approved_loan();
+	l.consent_at = now_() - HOUR_US;
+	l.cooling_ends_at = now_() + HOUR_US;
+	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 409, .body = "{}"};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(o.retry_after, 3600);
+}
+END_TEST
+
+START_TEST(test_disbursement_is_allowed_exactly_when_no_blocker_stands)
+{
+	struct loan l = approved_loan();
+	l.consent_at = now_() - 2 * HOUR_US;
+	l.cooling_ends_at = now_();
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_ALLOW);
+	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_() - 1, &o), DISBURSE_DENY);
+	ck_assert(loan_view_has(&o.view, BLOCKER_COOLING_PERIOD_ACTIVE));
+	ck_assert_int_eq(o.retry_after, 1);
+}
+END_TEST
+
+START_TEST(test_refused_disbursement_without_consent_has_no_retry_after)
+{
+	struct loan l = approved_loan();
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_DENY);
+	ck_assert(loan_view_has(&o.view, BLOCKER_CONSENT_MISSING));
+	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+static Suite *loan_suite(void)
+{
+	Suite *s = suite_create("loan");
+	TCase *tc = tcase_create("consent");
+	tcase_add_test(tc, test_consent_after_cancellation_is_409);
+	tcase_add_test(
+	    tc, test_consent_after_cancellation_is_409_even_when_it_repeats_the_recorded_one);
+	tcase_add_test(tc, test_repeated_consent_at_the_same_time_is_a_repeat);
+	tcase_add_test(tc, test_repeated_consent_without_a_time_is_a_repeat);
+	tcase_add_test(tc, test_repeated_consent_at_another_time_is_409);
+	tcase_add_test(tc, test_consent_after_disbursement_is_409);
+	tcase_add_test(tc, test_consent_without_a_time_is_written_at_now_with_its_cooling_end);
+	tcase_add_test(tc, test_consent_of_a_loan_not_cooled_is_written_without_cooling_end);
+	tcase_add_test(tc, test_consent_beyond_max_clock_skew_in_the_future_is_422_on_consent_at);
+	tcase_add_test(tc, test_consent_beyond_max_backdate_is_422_on_consent_at);
+	tcase_add_test(tc, test_consent_before_approved_at_beyond_skew_is_422_on_consent_at);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verification");
+	tcase_add_test(tc, test_visit_after_cancellation_is_409);
+	tcase_add_test(tc, test_repeated_visit_with_same_branch_and_officer_is_a_repeat);
+	tcase_add_test(tc, test_repeated_visit_with_another_branch_officer_or_time_is_409);
+	tcase_add_test(tc, test_visit_after_disbursement_is_409);
+	tcase_add_test(tc, test_visit_without_a_time_is_written_at_now);
+	tcase_add_test(tc, test_visit_outside_the_clock_window_is_422_on_verified_at);
+	tcase_add_test(tc, test_visit_before_approved_at_beyond_skew_is_422_on_verified_at);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cancellation");
+	tcase_add_test(tc, test_repeated_cancellation_with_the_same_reason_is_a_repeat);
+	tcase_add_test(tc, test_repeated_cancellation_with_another_reason_is_409);
+	tcase_add_test(tc, test_a_disbursed_loan_cannot_be_cancelled);
+	tcase_add_test(tc, test_cancellation_of_an_open_loan_is_written_at_the_database_now);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("approval");
+	tcase_add_test(tc, test_approval_of_a_recorded_loan_with_the_same_facts_is_a_repeat);
+	tcase_add_test(tc, test_approval_of_a_recorded_loan_with_other_facts_is_409_loan_exists);
+	tcase_add_test(tc, test_approval_of_a_borrower_born_after_today_is_422_on_borrower_iin);
+	tcase_add_test(tc, test_approval_time_outside_the_clock_window_is_422_on_approved_at);
+	tcase_add_test(
+	    tc, test_approval_with_consent_before_approved_at_beyond_skew_is_422_on_consent_at);
+	tcase_add_test(tc, test_approval_on_a_date_without_mrp_is_422_on_approved_at);
+	tcase_add_test(tc, test_approval_stated_first_time_flag_wins_over_the_derived_one);
+	tcase_add_test(tc, test_approval_without_first_time_flag_derives_it);
+	tcase_add_test(tc, test_approval_builds_the_assessed_loan_with_cooling_from_its_consent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("disbursement");
+	tcase_add_test(tc, test_disbursement_key_of_another_loan_is_422_on_idempotency_key);
+	tcase_add_test(tc, test_disbursement_with_a_stored_answer_is_replayed);
+	tcase_add_test(tc, test_replayed_cooling_refusal_has_retry_after_of_the_time_left);
+	tcase_add_test(tc, test_disbursement_is_allowed_exactly_when_no_blocker_stands);
+	tcase_add_test(tc, test_refused_disbursement_without_consent_has_no_retry_after);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CD_CHECK_MAIN(loan_suite)
