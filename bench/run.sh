@@ -266,9 +266,7 @@ if [ "$pgss" = 1 ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/pg_stat_
 fi
 [ "$pgss" = 1 ] || [ -n "$pgss_note" ] || pgss_note="pg_stat_statements off (BENCH_PGSS=0)"
 pg_alter=("ALTER SYSTEM SET shared_buffers = '256MB'")
-[ "$pgss" != 1 ] || pg_alter+=("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-	"ALTER SYSTEM SET pg_stat_statements.track_planning = on"
-	"ALTER SYSTEM SET pg_stat_statements.max = 1000")
+[ "$pgss" != 1 ] || pg_alter+=("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
 for stmt in "${pg_alter[@]}"; do
 	psql "$("$root/scripts/pg.sh" url "$work/pg")" -X -q -v ON_ERROR_STOP=1 -c "$stmt" >/dev/null
 done
@@ -284,7 +282,10 @@ pg_settings=$(sql -F' ' -c "SELECT string_agg(name || '=' || current_setting(nam
   'wal_level', 'max_wal_size', 'checkpoint_timeout')")
 pg_version=$(sql -c "SHOW server_version")
 if [ "$pgss" = 1 ]; then
+	# the module's settings exist once it is loaded: after the restart
+	sql -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" >/dev/null
 	sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	sleep 0.2
 	pg_settings+=" pg_stat_statements.track_planning=$(sql -c "SHOW pg_stat_statements.track_planning")"
 fi
 
@@ -413,12 +414,13 @@ to_ms() { # wrk's "612.00us" / "9.50ms" / "1.02s" -> ms
 	  else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-# [wrk_conns=N] run_wrk KEY SCRIPT SECONDS [VAR=VALUE...]: puts KEY.rps, .p50_ms, .p99_ms,
+# [wrk_conns=N] [pgss_run=1] run_wrk KEY SCRIPT SECONDS [VAR=VALUE...]: puts KEY.rps, .p50_ms, .p99_ms,
 # .requests, .non2xx, .cpu figures.
 run_wrk() {
 	local key=$1 script=$2 secs=$3
 	shift 3
 	local out=$work/$key.wrk before after
+	[ "${pgss_run:-0}" != 1 ] || pgss_reset
 	before=$(cpu_snap)
 	env "$@" /usr/bin/time -f '%U %S' -o "$work/$key.time" \
 		wrk -t"$threads" -c"${wrk_conns:-$conns}" -d"${secs}s" --latency -s "$bench/$script" "$url" >"$out" 2>&1 ||
@@ -436,6 +438,7 @@ run_wrk() {
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
 	errs=$(grep -o 'Socket errors:.*' "$out" || true)
 	client=$(awk '{print $1 + $2}' "$work/$key.time")
+	[ "${pgss_run:-0}" != 1 ] || pgss_collect "$key" "$reqs"
 	put "$key.rps" "$rps"
 	put "$key.avg_ms" "$avg"
 	put "$key.p50_ms" "$p50"
@@ -449,7 +452,7 @@ run_wrk() {
 	cpu_account "$key" "$before" "$after" "$client" "$reqs"
 }
 
-# [pgbench_db=DB] run_pgbench KEY SCRIPT SECONDS CLIENTS [pgbench options...]: puts KEY.tps,
+# [pgbench_db=DB] [pgss_run=1] run_pgbench KEY SCRIPT SECONDS CLIENTS [pgbench options...]: puts KEY.tps,
 # .p50_ms, .p99_ms (from the per-transaction log, schedule lag excluded),
 # .transactions, .failed, .cpu figures.
 run_pgbench() {
@@ -458,6 +461,7 @@ run_pgbench() {
 	local jobs=$((clients < threads ? clients : threads))
 	local dir=$work/pglog-$key before after
 	mkdir -p "$dir"
+	[ "${pgss_run:-0}" != 1 ] || pgss_reset
 	before=$(cpu_snap)
 	(cd "$dir" && /usr/bin/time -f '%U %S' -o "$work/$key.time" \
 		"$pgbench" -n -M prepared -c "$clients" -j "$jobs" -T "$secs" -l --log-prefix=tx \
@@ -469,8 +473,9 @@ run_pgbench() {
 		}
 	after=$(cpu_snap)
 	local tps n failed client lat
-	tps=$(calc "$(awk '/^tps = / {print $3}' "$work/$key.pgbench")" 1)
 	n=$(awk '/^number of transactions actually processed:/ {split($NF, a, "/"); print a[1]}' "$work/$key.pgbench")
+	[ "${pgss_run:-0}" != 1 ] || pgss_collect "$key" "${n:-0}" "${pgbench_db:-coolingd_bench}"
+	tps=$(calc "$(awk '/^tps = / {print $3}' "$work/$key.pgbench")" 1)
 	failed=$(awk '/^number of failed transactions:/ {print $5}' "$work/$key.pgbench")
 	client=$(awk '{print $1 + $2}' "$work/$key.time")
 	lat=$(cat "$dir"/tx.* | awk '{ l = $3; if (NF >= 7) l -= $7; print l }' | sort -n |
@@ -669,12 +674,13 @@ SELECT :'lender', (:base + g)::text, (850101300000 + g)::text,
 VACUUM ANALYZE;
 SQL
 
-# pg_stat_statements around a coolingd run: reset before, read after (the
-# statements of the coolingd_bench database, the audit sealer's included).
+# pg_stat_statements around a run (pgss_run=1 run_wrk / run_pgbench): reset
+# before, read after, the statements of one database (coolingd_bench: the
+# daemon's, the audit sealer's included; coolingd_ref: the reference's).
 pgss_reset() { [ "$pgss" != 1 ] || sql -c "SELECT pg_stat_statements_reset()" >/dev/null; }
-pgss_collect() { # key requests
+pgss_collect() { # key requests [database]
 	[ "$pgss" = 1 ] || return 0
-	local i=0 calls plans ppc mexec mplan pct q tc tp te
+	local db=${3:-coolingd_bench} i=0 calls plans ppc mexec mplan pct q tc tp te
 	while IFS=$'\t' read -r calls plans ppc mexec mplan pct q; do
 		i=$((i + 1))
 		put "$1.pgss.s$i.calls" "$calls"
@@ -685,7 +691,7 @@ pgss_collect() { # key requests
 		put "$1.pgss.s$i.exec_pct" "$pct"
 		put "$1.pgss.s$i.query" "$q"
 	done < <(sql -F$'\t' -c "WITH s AS (SELECT s.* FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-	  WHERE d.datname = 'coolingd_bench' AND s.calls > 0 AND s.query !~* 'pg_stat_statements')
+	  WHERE d.datname = '$db' AND s.calls > 0 AND s.query !~* 'pg_stat_statements')
 	SELECT calls, plans, round(plans::numeric / calls, 3), round(mean_exec_time::numeric, 3),
 	  round(mean_plan_time::numeric, 3),
 	  round((100 * total_exec_time / nullif(sum(total_exec_time) OVER (), 0))::numeric, 1),
@@ -694,7 +700,7 @@ pgss_collect() { # key requests
 	put "$1.pgss.statements" "$i"
 	IFS=$'\t' read -r tc tp te < <(sql -F$'\t' -c "SELECT coalesce(sum(calls), 0), coalesce(sum(plans), 0),
 	  coalesce(sum(total_exec_time + total_plan_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-	  WHERE d.datname = 'coolingd_bench' AND s.query !~* 'pg_stat_statements'")
+	  WHERE d.datname = '$db' AND s.query !~* 'pg_stat_statements'")
 	put "$1.pgss.calls" "$tc"
 	put "$1.pgss.plans" "$tp"
 	put "$1.pgss.plans_per_call" "$(calc "$tp / ($tc > 0 ? $tc : 1)" 4)"
@@ -759,7 +765,8 @@ log "setup done in ${setup_s}s; measuring, ${dur}s each, $conns connections, $th
 # keeps each side's best round: its rate, latencies and CPU figures.
 measure() { # workload side(coolingd|pgbench|ref) round
 	local w=$1 side=$2 r=$3 key=$1.$2.r$3
-	[ "$side" != coolingd ] || pgss_reset
+	local pgss_run=0
+	[ "$side" = pgbench ] || pgss_run=1
 	case $w.$side in
 	writes.coolingd) run_wrk "$key" approvals.lua "$dur" BENCH_ID_BASE=$((5000000000 + (r - 1) * 300000000)) ;;
 	writes.ref | gate.ref)
@@ -791,7 +798,6 @@ measure() { # workload side(coolingd|pgbench|ref) round
 		put "$key.refused" "$n"
 		;;
 	esac
-	[ "$side" != coolingd ] || pgss_collect "$key" "${R[$key.requests]}"
 	local rate=${R[$key.rps]:-${R[$key.tps]:-}}
 	log "  $w $side round $r: $rate/s, p50 ${R[$key.p50_ms]} ms, p99 ${R[$key.p99_ms]} ms$([ "$w.$side" != gate.coolingd ] && [ "$w.$side" != gate.pgbench ] ||
 		echo ", allowed ${R[$key.allowed]}, refused ${R[$key.refused]}")$([ "$side" != coolingd ] ||
@@ -898,7 +904,9 @@ for ph in writes reads gate; do
 	d0=$(delay_for "$target")
 	paced_wrk "$ph.half.pilot" "$pilot" "$d0" 7500000000 2700000000
 	lat=${R[$ph.half.pilot.avg_ms]}
-	d=$(calc "($d0 - $lat) > 1 ? ($d0 - $lat) : 1" 3)
+	# at most halved: a pilot slowed down by other work on the machine would
+	# otherwise shrink the delay to nothing and the run would go flat out
+	d=$(calc "($d0 - $lat) > $d0 / 2 ? ($d0 - $lat) : $d0 / 2" 3)
 	put "$ph.half.target_rps" "$target"
 	put "$ph.half.delay_ms" "$d"
 	log "$ph at half the peak: target $target req/s; delay $d ms per request and connection" \
@@ -1091,8 +1099,8 @@ SQL
 	sql -c "VACUUM ANALYZE loan" >/dev/null
 	quiesce
 	log "with data: approvals, reads and the gate (coolingd), the reference write and read"
+	pgss_run=1 # pg_stat_statements around each of these runs
 	for ph in writes reads gate; do
-		pgss_reset
 		case $ph in
 		writes) run_wrk data.writes.coolingd approvals.lua "$dur" BENCH_ID_BASE=6500000000 ;;
 		reads) run_wrk data.reads.coolingd reads.lua "$dur" "${read_env[@]}" ;;
@@ -1105,7 +1113,6 @@ SQL
 			put data.gate.coolingd.refused "$n"
 			;;
 		esac
-		pgss_collect "data.$ph.coolingd" "${R[data.$ph.coolingd.requests]}"
 		put "data.$ph.vs_empty" "$(calc "${R[data.$ph.coolingd.rps]} / ${R[$ph.coolingd.rps]}" 3)"
 		log "  $ph: ${R[data.$ph.coolingd.rps]} req/s with data vs ${R[$ph.coolingd.rps]} without: ${R[data.$ph.vs_empty]}"
 		quiesce
@@ -1121,6 +1128,7 @@ SQL
 		log "  $ph reference: ${R[data.$ph.ref.tps]} tps with data vs ${R[$ph.ref.tps]} without: ${R[data.$ph.ref.vs_empty]}"
 		quiesce
 	done
+	pgss_run=0
 	put data.gate.ref_ratio "$(calc "${R[data.gate.coolingd.rps]} / ${R[data.writes.ref.tps]}" 3)"
 fi
 
@@ -1275,11 +1283,13 @@ summary() {
 	done
 	echo
 	if [ "$pgss" = 1 ]; then
-		echo "## pg_stat_statements: coolingd's statements per run (reset before, read after; track_planning on)"
+		echo "## pg_stat_statements per run: coolingd's statements (database coolingd_bench, the sealer's included) and the reference's (coolingd_ref)"
+		echo "(reset before the run, read after; track_planning on; calls per request, plans per call, plan+exec time per request; top 8 by calls)"
 		local prow="%-22s %8s %8s %7s %9s %9s %6s  %s\n"
-		for key in writes.coolingd reads.coolingd gate.coolingd data.writes.coolingd; do
+		for key in writes.coolingd writes.ref reads.coolingd reads.ref gate.coolingd \
+			data.writes.coolingd data.writes.ref data.reads.coolingd data.gate.coolingd; do
 			[ -n "${R[$key.pgss.calls]+x}" ] || continue
-			echo "$key: $(f "$key.pgss.calls") calls ($(f "$key.pgss.calls_per_req") per request), $(f "$key.pgss.plans") plans: $(f "$key.pgss.plans_per_call") plans per call; plan+exec $(f "$key.pgss.db_ms_per_req") ms per request"
+			echo "$key: $(f "$key.pgss.calls") calls ($(f "$key.pgss.calls_per_req") per request or transaction), $(f "$key.pgss.plans") plans: $(f "$key.pgss.plans_per_call") plans per call; plan+exec $(f "$key.pgss.db_ms_per_req") ms per request"
 			printf "$prow" "" "calls" "plans" "plan/c" "exec ms" "plan ms" "exec%" "statement"
 			for ((i = 1; i <= ${R[$key.pgss.statements]:-0}; i++)); do
 				printf "$prow" "" "$(f "$key.pgss.s$i.calls")" "$(f "$key.pgss.s$i.plans")" "$(f "$key.pgss.s$i.plans_per_call")" \
