@@ -1201,6 +1201,16 @@ fi
 put profile "$profile_done"
 
 # ---- summary ----
+# On two CPUs that the server, PostgreSQL and the load generator share, the
+# rate ratio tends to the inverse ratio of all CPU spent per request: a
+# figure that other work on the machine disturbs much less than the rates.
+for ph in writes reads gate; do
+	cd_ms=${R[$ph.coolingd.cpu_ms_per_req.coolingd]} pg_ms=${R[$ph.coolingd.cpu_ms_per_req.postgres]}
+	cl_ms=${R[$ph.coolingd.cpu_ms_per_req.client]}
+	rpg_ms=${R[$ph.ref.cpu_ms_per_req.postgres]} rcl_ms=${R[$ph.ref.cpu_ms_per_req.client]}
+	put "$ph.ref_cpu_ratio" "$(calc "($cd_ms + $pg_ms) / ($rpg_ms > 0 ? $rpg_ms : 1)" 2)"
+	put "$ph.ref_cpu_predicted_ratio" "$(calc "($rpg_ms + $rcl_ms) / (($cd_ms + $pg_ms + $cl_ms) > 0 ? ($cd_ms + $pg_ms + $cl_ms) : 1)" 3)"
+done
 elapsed=$(($(date +%s) - started))
 mib() { calc "$1 / 1024" 1; }
 f() { printf '%s' "${R[$1]:-?}"; }
@@ -1227,7 +1237,9 @@ summary() {
 		printf "$row" "  achieved rate (target)" "$(f $ph.half.coolingd.rps) ($(f $ph.half.target_rps))" "$(f $ph.half.ref.tps) ($(f $ph.half.ref.target_tps))" "" ""
 	done
 	for ph in writes reads gate; do
-		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.ref.cpu_ms_per_req.postgres)" "$(calc "($(f $ph.coolingd.cpu_ms_per_req.coolingd) + $(f $ph.coolingd.cpu_ms_per_req.postgres)) / ($(f $ph.ref.cpu_ms_per_req.postgres) > 0 ? $(f $ph.ref.cpu_ms_per_req.postgres) : 1)" 2)" "(CPU per request, coolingd's side / reference)"
+		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.ref.cpu_ms_per_req.postgres)" "$(f $ph.ref_cpu_ratio)" "(coolingd's side / reference)"
+		printf "$row" "  load generator ms/req; other%" "$(f $ph.coolingd.cpu_ms_per_req.client); $(f $ph.coolingd.other_cpu_pct)" "$(f $ph.ref.cpu_ms_per_req.client); $(f $ph.ref.other_cpu_pct)" \
+			"$(f $ph.ref_cpu_predicted_ratio)" "(the ratio this CPU per request predicts)"
 	done
 	printf "$row" "RSS MiB, $(f mem.idle_conns) idle conns (VmHWM)" "$(mib "$(f mem.idle_hwm_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.idle_hwm_kib)")" 64)"
 	printf "$row" "RSS MiB, $(f mem.active_conns) active conns (VmHWM)" "$(mib "$(f mem.active_hwm_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.active_hwm_kib)")" 64)"
