@@ -1,18 +1,20 @@
 -- wrk -s bench/approvals.lua: POST /v1/lenders/{lender}/loans, each with a
 -- new loan_id (BENCH_ID_BASE + thread * 10^8 + a per-thread counter) and a
--- borrower drawn from 10,000 valid IINs. The loan: online, 700000.00
+-- borrower drawn from BENCH_IIN_N (default 300) valid IINs, the first ones
+-- common.iins() makes. The loan: online, 700000.00
 -- (cooling required), unsecured, not first-time, approved and consented at
 -- the script's start (UTC).
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(dir .. "common.lua")
 
 local base = tonumber(os.getenv("BENCH_ID_BASE") or "5000000000")
+local iin_n = tonumber(os.getenv("BENCH_IIN_N") or "300")
 local counter = 0
 local iins, path, headers, ts
 
 function init(args)
 	common.seed()
-	iins = common.iins(10000)
+	iins = common.iins(iin_n)
 	path = "/v1/lenders/" .. common.lender .. "/loans"
 	headers = common.headers(true)
 	ts = os.date("!%Y-%m-%dT%H:%M:%S+00:00")

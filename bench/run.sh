@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# The benchmark harness (by hand, not a test): coolingd against pgbench
-# running exactly the same SQL, side by side, on this machine.
+# The benchmark harness (by hand, not a test): coolingd against the
+# essential work done by pgbench (the reference: one loan row and one audit
+# row per write, one primary-key lookup per read), and against pgbench
+# running exactly the same SQL as coolingd, side by side, in one run.
 #
-#   bench/run.sh [--quick] [--no-profile]
+#   bench/run.sh [--quick] [--no-profile] [--preload N]
 #
-#   --quick       2 s per measurement and 20,000 requests for the memory
-#                 check instead of 10 s and 1,000,000 (a CI smoke run)
+#   --quick       5 s per measurement and 20,000 requests for the memory
+#                 check instead of 10 s and 1,000,000 (BENCH_QUICK=1 too)
 #   --no-profile  skip the perf (or callgrind) profile
+#   --preload N   after the runs on the (nearly) empty database, insert N
+#                 loans of N/10 borrowers and measure again (1000000; 0: off)
 #
 # Installs what is missing (wrk, jq, linux-perf), builds build-release/
-# (Release, no tests), starts its own PostgreSQL (scripts/pg.sh, fsync on) in
-# a temporary directory on a free port, a coolingd on another, measures, and
-# tears everything down. Everything talks to 127.0.0.1 only. Results go to
-# bench/results/<UTC timestamp>.txt and .json (and -profile.txt); see
-# docs/performance.md for what is measured and how to read it.
+# (Release, no tests), starts its own PostgreSQL (scripts/pg.sh, fsync on,
+# pg_stat_statements preloaded) in a temporary directory on a free port, a
+# coolingd on another, measures, and tears everything down. Everything talks
+# to 127.0.0.1 only. Results go to bench/results/<UTC timestamp>.txt and
+# .json (and -profile.txt); see docs/performance.md for what is measured and
+# how to read it.
 #
 # Environment (docs/performance.md has the table):
 #   BENCH_ROUNDS=N        rounds per workload, coolingd and pgbench alternating,
@@ -23,6 +28,11 @@
 #                         bench/), for a stable figure while others edit
 #   BENCH_POOL_SIZE=N     coolingd's database.pool_size (the daemon's default)
 #   BENCH_MEM_REQS=N      requests between the two RSS samples
+#   BENCH_IIN_N=N         borrowers the approvals are drawn from (300)
+#   BENCH_PRELOAD=N       as --preload N
+#   BENCH_PRELOAD_REFUSALS=N  voluntary refusals to preload (a hook: the
+#                         registry does not exist yet; 0)
+#   BENCH_PGSS=0          without pg_stat_statements (default 1 when installed)
 #   BENCH_QUIET_WAIT=S    wait for other work on the machine to calm down (30;
 #                         --quick 0)
 #   BENCH_NICE=N          niceness of everything started (-10 as root; 0: leave)
@@ -34,16 +44,22 @@ cd "$root"
 bench=$root/bench
 build=$root/build-release
 
-quick=0
+quick=${BENCH_QUICK:-0}
 profile=1
+preload=${BENCH_PRELOAD:-1000000}
 usage() {
-	sed -n '2,29s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,40s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--no-profile) profile=0 ;;
+	--preload)
+		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]] || usage
+		preload=$2
+		shift
+		;;
 	-h | --help) usage ;;
 	*)
 		echo "run.sh: unknown argument: $1" >&2
@@ -56,9 +72,11 @@ done
 # ---- settings ----
 dur=10          # seconds per measurement
 mem_reqs=1000000 # requests between the two RSS samples
-if [ $quick -eq 1 ]; then
-	dur=2
+if [ "$quick" = 1 ]; then
+	dur=5
 	mem_reqs=20000
+else
+	quick=0
 fi
 mem_reqs=${BENCH_MEM_REQS:-$mem_reqs}
 conns=32
@@ -72,7 +90,21 @@ client_name=bench
 timezone=Asia/Almaty
 cooling_period=1h  # the gate needs loans that stay in their cooling period
 rss_tolerance_kib=4096
+active_conns=1000  # connections of the memory check under load (wrk -c)
+iin_n=${BENCH_IIN_N:-300} # borrowers the approvals are drawn from: "a few hundred"
+preload_refusals=${BENCH_PRELOAD_REFUSALS:-0}
+preload_borrowers=$((preload / 10))
 profiler=${BENCH_PROFILER:-perf}
+pgss=${BENCH_PGSS:-1}
+[[ "$iin_n" =~ ^[1-9][0-9]*$ ]] && [ "$iin_n" -le 10000 ] || { echo "run.sh: BENCH_IIN_N must be 1..10000" >&2; exit 2; }
+[[ "$preload" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD must be a number" >&2; exit 2; }
+# refusals hook: see "HOOK: voluntary refusals" below
+[ "$preload_refusals" = 0 ] || {
+	echo "run.sh: BENCH_PRELOAD_REFUSALS: the voluntary-refusal registry does not exist yet (a hook only)" >&2
+	exit 2
+}
+[ "$preload" -eq 0 ] || [ "$preload_borrowers" -ge "$iin_n" ] ||
+	{ echo "run.sh: --preload must be at least 10 x BENCH_IIN_N ($((10 * iin_n)))" >&2; exit 2; }
 
 # Everything started from here on (PostgreSQL, coolingd, wrk, pgbench)
 # inherits this niceness: on a shared machine, other work then disturbs the
@@ -223,8 +255,21 @@ log "starting PostgreSQL on 127.0.0.1:$pg_port (fsync on) in $work/pg"
 PG_FSYNC=on "$root/scripts/pg.sh" start "$work/pg" "$pg_port" >/dev/null
 # Modestly more shared memory than the 128MB default; max_connections is
 # 200 already (scripts/pg.sh): 32 pgbench + coolingd's pool + a few.
-psql "$("$root/scripts/pg.sh" url "$work/pg")" -X -q -v ON_ERROR_STOP=1 \
-	-c "ALTER SYSTEM SET shared_buffers = '256MB'" >/dev/null
+# pg_stat_statements (postgresql-contrib, part of Debian's postgresql-15)
+# must be preloaded; track_planning counts the plans per call.
+pgss_note=
+pg_major=$("$pgbin/postgres" -V | awk '{print int($3)}')
+if [ "$pgss" = 1 ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/pg_stat_statements.control" ]; then
+	pgss=0
+	pgss_note="pg_stat_statements is not installed (package postgresql-contrib)"
+	log "warning: $pgss_note; no per-statement figures"
+fi
+[ "$pgss" = 1 ] || [ -n "$pgss_note" ] || pgss_note="pg_stat_statements off (BENCH_PGSS=0)"
+pg_alter=("ALTER SYSTEM SET shared_buffers = '256MB'")
+[ "$pgss" != 1 ] || pg_alter+=("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+for stmt in "${pg_alter[@]}"; do
+	psql "$("$root/scripts/pg.sh" url "$work/pg")" -X -q -v ON_ERROR_STOP=1 -c "$stmt" >/dev/null
+done
 "$root/scripts/pg.sh" stop "$work/pg"
 PG_FSYNC=on "$root/scripts/pg.sh" start "$work/pg" "$pg_port" >/dev/null
 pg_url=$("$root/scripts/pg.sh" url "$work/pg")
@@ -236,6 +281,31 @@ pg_settings=$(sql -F' ' -c "SELECT string_agg(name || '=' || current_setting(nam
   FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers', 'max_connections',
   'wal_level', 'max_wal_size', 'checkpoint_timeout')")
 pg_version=$(sql -c "SHOW server_version")
+if [ "$pgss" = 1 ]; then
+	# the module's settings exist once it is loaded: after the restart
+	sql -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" >/dev/null
+	sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+	sleep 0.2
+	pg_settings+=" pg_stat_statements.track_planning=$(sql -c "SHOW pg_stat_statements.track_planning")"
+fi
+
+# The reference: the essential work of an approval (one loan row and one
+# audit row, one commit) and of a read (one lookup by the unique key), in a
+# database of its own on the same server, run by pgbench.
+ref_db=coolingd_ref
+ref_url="postgresql:///$ref_db?host=$work/pg&port=$pg_port&user=postgres"
+psql "$pg_url" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $ref_db" >/dev/null
+refsql() { psql "$ref_url" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+refsql <<'SQL'
+create table ref_loans(id bigserial primary key, lender text not null, loan_id text not null,
+  iin char(12) not null, amount_tiyn bigint not null, channel text not null, secured bool not null,
+  first_time bool not null, approved_at timestamptz not null default now(), consent_at timestamptz,
+  cooling_ends_at timestamptz, mrp int, threshold_tiyn bigint, state text not null,
+  unique(lender, loan_id));
+create index on ref_loans(iin);
+create table ref_audit(seq bigserial primary key, at timestamptz not null default now(),
+  actor text, lender text, loan_id text, kind text, detail jsonb);
+SQL
 
 log "migrating; lender $lender, lender client $client_name"
 "$coolingctl" migrate >/dev/null
@@ -243,7 +313,7 @@ log "migrating; lender $lender, lender client $client_name"
 token=$("$coolingctl" client add --name "$client_name" --role lender --lender "$lender")
 [[ "$token" =~ ^cdt_([0-9a-f]{12})_[0-9a-f]{40}$ ]] || die "unexpected token from coolingctl client add"
 token_id=${BASH_REMATCH[1]}
-export BENCH_TOKEN=$token BENCH_LENDER=$lender BENCH_THREADS=$threads
+export BENCH_TOKEN=$token BENCH_LENDER=$lender BENCH_THREADS=$threads BENCH_IIN_N=$iin_n
 
 # ---- coolingd ----
 port=$(free_port)
@@ -310,6 +380,10 @@ cpu_account() { # key before after client_seconds requests
 	put "$key.cpu_ms_per_req.coolingd" "$(calc "$cd * 1000 / $clk_tck / $n" 3)"
 	put "$key.cpu_ms_per_req.postgres" "$(calc "$pg * 1000 / $clk_tck / $n" 3)"
 	put "$key.cpu_ms_per_req.client" "$(calc "$4 * 1000 / $n" 3)"
+	put "$key.cpu_s.coolingd" "$(calc "$cd / $clk_tck" 2)"
+	put "$key.cpu_s.postgres" "$(calc "$pg / $clk_tck" 2)"
+	put "$key.cpu_s.client" "$(calc "$4" 2)"
+	put "$key.wall_s" "$(calc "($total / $(nproc)) / $clk_tck" 2)"
 	put "$key.machine_busy_pct" "$(calc "($total - $idle) * 100 / ($total > 0 ? $total : 1)" 1)"
 	# CPU that neither coolingd, PostgreSQL nor the load generator used:
 	# anything else on the machine disturbs the figure
@@ -340,15 +414,16 @@ to_ms() { # wrk's "612.00us" / "9.50ms" / "1.02s" -> ms
 	  else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-# run_wrk KEY SCRIPT SECONDS [VAR=VALUE...]: puts KEY.rps, .p50_ms, .p99_ms,
+# [wrk_conns=N] [pgss_run=1] run_wrk KEY SCRIPT SECONDS [VAR=VALUE...]: puts KEY.rps, .p50_ms, .p99_ms,
 # .requests, .non2xx, .cpu figures.
 run_wrk() {
 	local key=$1 script=$2 secs=$3
 	shift 3
 	local out=$work/$key.wrk before after
+	[ "${pgss_run:-0}" != 1 ] || pgss_reset
 	before=$(cpu_snap)
 	env "$@" /usr/bin/time -f '%U %S' -o "$work/$key.time" \
-		wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$bench/$script" "$url" >"$out" 2>&1 ||
+		wrk -t"$threads" -c"${wrk_conns:-$conns}" -d"${secs}s" --latency -s "$bench/$script" "$url" >"$out" 2>&1 ||
 		{
 			cat "$out" >&2
 			die "wrk failed ($key)"
@@ -363,6 +438,7 @@ run_wrk() {
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out")
 	errs=$(grep -o 'Socket errors:.*' "$out" || true)
 	client=$(awk '{print $1 + $2}' "$work/$key.time")
+	[ "${pgss_run:-0}" != 1 ] || pgss_collect "$key" "$reqs"
 	put "$key.rps" "$rps"
 	put "$key.avg_ms" "$avg"
 	put "$key.p50_ms" "$p50"
@@ -376,7 +452,7 @@ run_wrk() {
 	cpu_account "$key" "$before" "$after" "$client" "$reqs"
 }
 
-# run_pgbench KEY SCRIPT SECONDS CLIENTS [pgbench options...]: puts KEY.tps,
+# [pgbench_db=DB] [pgss_run=1] run_pgbench KEY SCRIPT SECONDS CLIENTS [pgbench options...]: puts KEY.tps,
 # .p50_ms, .p99_ms (from the per-transaction log, schedule lag excluded),
 # .transactions, .failed, .cpu figures.
 run_pgbench() {
@@ -385,10 +461,11 @@ run_pgbench() {
 	local jobs=$((clients < threads ? clients : threads))
 	local dir=$work/pglog-$key before after
 	mkdir -p "$dir"
+	[ "${pgss_run:-0}" != 1 ] || pgss_reset
 	before=$(cpu_snap)
 	(cd "$dir" && /usr/bin/time -f '%U %S' -o "$work/$key.time" \
 		"$pgbench" -n -M prepared -c "$clients" -j "$jobs" -T "$secs" -l --log-prefix=tx \
-		-h "$work/pg" -p "$pg_port" -U postgres -f "$script" "$@" coolingd_bench) \
+		-h "$work/pg" -p "$pg_port" -U postgres -f "$script" "$@" "${pgbench_db:-coolingd_bench}") \
 		>"$work/$key.pgbench" 2>&1 ||
 		{
 			tail -n 20 "$work/$key.pgbench" >&2
@@ -396,8 +473,9 @@ run_pgbench() {
 		}
 	after=$(cpu_snap)
 	local tps n failed client lat
-	tps=$(calc "$(awk '/^tps = / {print $3}' "$work/$key.pgbench")" 1)
 	n=$(awk '/^number of transactions actually processed:/ {split($NF, a, "/"); print a[1]}' "$work/$key.pgbench")
+	[ "${pgss_run:-0}" != 1 ] || pgss_collect "$key" "${n:-0}" "${pgbench_db:-coolingd_bench}"
+	tps=$(calc "$(awk '/^tps = / {print $3}' "$work/$key.pgbench")" 1)
 	failed=$(awk '/^number of failed transactions:/ {print $5}' "$work/$key.pgbench")
 	client=$(awk '{print $1 + $2}' "$work/$key.time")
 	lat=$(cat "$dir"/tx.* | awk '{ l = $3; if (NF >= 7) l -= $7; print l }' | sort -n |
@@ -519,7 +597,7 @@ approval_vars="lender,loan_no,iin,amount_tiyn,channel,secured,first_time,first_t
 {
 	echo '\set seq :seq + 1'
 	echo '\set loan_no :id_base + :client_id * 1000000 + :seq'
-	echo '\set iin 900101300000 + random(0, 9999)'
+	echo '\set iin 900101300000 + random(0, :niins - 1)'
 	"$print_sql" "${first_writes[@]}" "loan_insert=$approval_vars"
 } >"$work/writes.sql"
 {
@@ -545,7 +623,7 @@ common_d=(-D token_id="$token_id" -D lender="$lender" -D actor="$client_name")
 writes_d() { # id_base -> pgbench -D options for writes.sql, timestamps of now
 	local now_us
 	now_us=$(date +%s%6N)
-	printf '%s\0' "${common_d[@]}" -D seq=0 -D id_base="$1" -D tz="$timezone" \
+	printf '%s\0' "${common_d[@]}" -D seq=0 -D id_base="$1" -D tz="$timezone" -D niins="$iin_n" \
 		-D approved_us="$now_us" -D consent_us="$now_us" \
 		-D cooling_ends_us="$((now_us + p_period * 1000000))" -D amount_tiyn="$p_amount" \
 		-D channel="$p_channel" -D secured="$p_secured" -D first_time="$p_first" \
@@ -558,6 +636,77 @@ gate_d() { # pool_base pool_n [clients]
 		-D empty_detail='{}' -D refuse_detail="$refuse_detail" -D refusal_body="$refusal_body"
 }
 mapfile -d '' reads_args < <(printf '%s\0' "${common_d[@]}")
+
+# ---- the reference's pgbench scripts ----
+# write: the loan row and its audit row in one transaction, the values of
+# the benchmark's approval (from the probe above), borrowers drawn from as
+# many IINs as approvals.lua's; read: one row by (lender, loan_id), the ids
+# of the 2,000 read fixtures.
+cat >"$work/ref_write.sql" <<'SQL'
+\set seq :seq + 1
+\set loan_no :id_base + :client_id * 1000000 + :seq
+\set iin 900101300000 + random(0, :niins - 1)
+BEGIN;
+INSERT INTO ref_loans (lender, loan_id, iin, amount_tiyn, channel, secured, first_time, consent_at, cooling_ends_at, mrp, threshold_tiyn, state) VALUES (:lender, :loan_no, :iin, :amount_tiyn, :channel, :secured, :first_time, now(), now() + make_interval(secs => :period_s), :mrp, :threshold, 'cooling');
+INSERT INTO ref_audit (actor, lender, loan_id, kind, detail) VALUES (:actor, :lender, :loan_no, 'approval_recorded', :detail);
+COMMIT;
+SQL
+cat >"$work/ref_read.sql" <<'SQL'
+\set loan_no :read_base + random(1, :read_n)
+SELECT * FROM ref_loans WHERE lender = :lender AND loan_id = :loan_no;
+SQL
+ref_write_d() { # id_base -> pgbench -D options for ref_write.sql
+	printf '%s\0' -D lender="$lender" -D actor="$client_name" -D seq=0 -D id_base="$1" -D niins="$iin_n" \
+		-D amount_tiyn="$p_amount" -D channel="$p_channel" -D secured="$p_secured" \
+		-D first_time="$p_first" -D period_s="${p_period:-0}" -D mrp="$p_mrp" \
+		-D threshold="$p_threshold" -D detail="$p_detail"
+}
+mapfile -d '' ref_read_args < <(printf '%s\0' -D lender="$lender" -D read_base="$read_base" -D read_n="$read_n")
+# The reference's 2,000 loans to read, as the API's fixtures: odd ids
+# eligible, even ids cooling.
+refsql -v lender="$lender" -v base="$read_base" -v n="$read_n" -v mrp="$p_mrp" -v thr="$p_threshold" <<'SQL'
+INSERT INTO ref_loans (lender, loan_id, iin, amount_tiyn, channel, secured, first_time,
+    consent_at, cooling_ends_at, mrp, threshold_tiyn, state)
+SELECT :'lender', (:base + g)::text, (850101300000 + g)::text,
+       CASE WHEN g % 2 = 1 THEN 10000 ELSE 70000000 END, 'online', g % 2 = 1, false, now(),
+       CASE WHEN g % 2 = 1 THEN NULL ELSE now() + interval '1 hour' END, :mrp, :thr, CASE WHEN g % 2 = 1 THEN 'eligible' ELSE 'cooling' END
+  FROM generate_series(1, :n) g;
+VACUUM ANALYZE;
+SQL
+
+# pg_stat_statements around a run (pgss_run=1 run_wrk / run_pgbench): reset
+# before, read after, the statements of one database (coolingd_bench: the
+# daemon's, the audit sealer's included; coolingd_ref: the reference's).
+pgss_reset() { [ "$pgss" != 1 ] || sql -c "SELECT pg_stat_statements_reset()" >/dev/null; }
+pgss_collect() { # key requests [database]
+	[ "$pgss" = 1 ] || return 0
+	local db=${3:-coolingd_bench} i=0 calls plans ppc mexec mplan pct q tc tp te
+	while IFS=$'\t' read -r calls plans ppc mexec mplan pct q; do
+		i=$((i + 1))
+		put "$1.pgss.s$i.calls" "$calls"
+		put "$1.pgss.s$i.plans" "$plans"
+		put "$1.pgss.s$i.plans_per_call" "$ppc"
+		put "$1.pgss.s$i.mean_exec_ms" "$mexec"
+		put "$1.pgss.s$i.mean_plan_ms" "$mplan"
+		put "$1.pgss.s$i.exec_pct" "$pct"
+		put "$1.pgss.s$i.query" "$q"
+	done < <(sql -F$'\t' -c "WITH s AS (SELECT s.* FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+	  WHERE d.datname = '$db' AND s.calls > 0 AND s.query !~* 'pg_stat_statements')
+	SELECT calls, plans, round(plans::numeric / calls, 3), round(mean_exec_time::numeric, 3),
+	  round(mean_plan_time::numeric, 3),
+	  round((100 * total_exec_time / nullif(sum(total_exec_time) OVER (), 0))::numeric, 1),
+	  left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+	  FROM s ORDER BY calls DESC, total_exec_time DESC LIMIT 8")
+	put "$1.pgss.statements" "$i"
+	IFS=$'\t' read -r tc tp te < <(sql -F$'\t' -c "SELECT coalesce(sum(calls), 0), coalesce(sum(plans), 0),
+	  coalesce(sum(total_exec_time + total_plan_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+	  WHERE d.datname = '$db' AND s.query !~* 'pg_stat_statements'")
+	put "$1.pgss.calls" "$tc"
+	put "$1.pgss.plans" "$tp"
+	put "$1.pgss.plans_per_call" "$(calc "$tp / ($tc > 0 ? $tc : 1)" 4)"
+	put "$1.pgss.calls_per_req" "$(calc "$tc / ($2 > 0 ? $2 : 1)" 2)"
+	put "$1.pgss.db_ms_per_req" "$(calc "$te / ($2 > 0 ? $2 : 1)" 3)"
+}
 
 # The gate's pools of eligible loans, each asked about once: copies of an
 # eligible fixture loan, made in SQL (they only need to exist).
@@ -581,13 +730,16 @@ quiesce
 # Warm-up, not reported: the first seconds after start (connections,
 # prepared statements, caches) would otherwise count against whoever goes
 # first.
-log "warming up (wrk and pgbench, writes and reads, 2s each)"
+log "warming up (wrk, pgbench and the reference, writes and reads, 2s each)"
 read_env=("BENCH_READ_BASE=$read_base" "BENCH_READ_N=$read_n")
 run_wrk warm.writes.coolingd approvals.lua 2 BENCH_ID_BASE=8000000000
 mapfile -d '' args < <(writes_d 4300000000)
 run_pgbench warm.writes.pgbench "$work/writes.sql" 2 "$conns" "${args[@]}"
 run_wrk warm.reads.coolingd reads.lua 2 "${read_env[@]}"
 run_pgbench warm.reads.pgbench "$work/reads.sql" 2 "$conns" "${reads_args[@]}"
+mapfile -d '' args < <(ref_write_d 14000000000)
+pgbench_db=$ref_db run_pgbench warm.writes.ref "$work/ref_write.sql" 2 "$conns" "${args[@]}"
+pgbench_db=$ref_db run_pgbench warm.reads.ref "$work/ref_read.sql" 2 "$conns" "${ref_read_args[@]}"
 quiesce
 # Other work on this machine skews every figure: wait (a while) for quiet.
 quiet_wait=${BENCH_QUIET_WAIT:-$([ $quick -eq 1 ] && echo 0 || echo 30)}
@@ -611,10 +763,20 @@ log "setup done in ${setup_s}s; measuring, ${dur}s each, $conns connections, $th
 # Each workload runs coolingd, pgbench, coolingd, pgbench, ... ($rounds
 # rounds, alternating so that a passing disturbance hits both sides) and
 # keeps each side's best round: its rate, latencies and CPU figures.
-measure() { # workload side round
+measure() { # workload side(coolingd|pgbench|ref) round
 	local w=$1 side=$2 r=$3 key=$1.$2.r$3
+	local pgss_run=0
+	[ "$side" = pgbench ] || pgss_run=1
 	case $w.$side in
 	writes.coolingd) run_wrk "$key" approvals.lua "$dur" BENCH_ID_BASE=$((5000000000 + (r - 1) * 300000000)) ;;
+	writes.ref | gate.ref)
+		# the gate is compared with the reference write, measured next to it
+		local idb=10000000000
+		[ "$w" = writes ] || idb=11000000000
+		mapfile -d '' args < <(ref_write_d $((idb + (r - 1) * 100000000)))
+		pgbench_db=$ref_db run_pgbench "$key" "$work/ref_write.sql" "$dur" "$conns" "${args[@]}"
+		;;
+	reads.ref) pgbench_db=$ref_db run_pgbench "$key" "$work/ref_read.sql" "$dur" "$conns" "${ref_read_args[@]}" ;;
 	writes.pgbench)
 		mapfile -d '' args < <(writes_d $((4000000000 + (r - 1) * 50000000)))
 		run_pgbench "$key" "$work/writes.sql" "$dur" "$conns" "${args[@]}"
@@ -637,7 +799,7 @@ measure() { # workload side round
 		;;
 	esac
 	local rate=${R[$key.rps]:-${R[$key.tps]:-}}
-	log "  $w $side round $r: $rate/s, p50 ${R[$key.p50_ms]} ms, p99 ${R[$key.p99_ms]} ms$([ "$w" != gate ] ||
+	log "  $w $side round $r: $rate/s, p50 ${R[$key.p50_ms]} ms, p99 ${R[$key.p99_ms]} ms$([ "$w.$side" != gate.coolingd ] && [ "$w.$side" != gate.pgbench ] ||
 		echo ", allowed ${R[$key.allowed]}, refused ${R[$key.refused]}")$([ "$side" != coolingd ] ||
 		echo ", non-2xx ${R[$key.non2xx]}"); other processes ${R[$key.other_cpu_pct]}%"
 	quiesce
@@ -662,16 +824,20 @@ best_of() { # workload side: copies the best round's figures to workload.side.*
 rounds=${BENCH_ROUNDS:-1}
 put rounds "$rounds"
 for w in writes reads; do
-	log "$w: coolingd (wrk) and pgbench (the same SQL), $rounds round(s) of ${dur}s each"
+	log "$w: coolingd (wrk), pgbench (the same SQL) and the reference (pgbench), $rounds round(s) of ${dur}s each"
 	for ((r = 1; r <= rounds; r++)); do
 		measure "$w" coolingd "$r"
 		measure "$w" pgbench "$r"
+		measure "$w" ref "$r"
 	done
 	best_of "$w" coolingd
 	best_of "$w" pgbench
+	best_of "$w" ref
 	[ "${R[$w.coolingd.non2xx]}" = 0 ] || log "warning: $w: coolingd answered non-2xx"
 	put "$w.ratio" "$(calc "${R[$w.coolingd.rps]} / ${R[$w.pgbench.tps]}" 3)"
-	log "$w: best ${R[$w.coolingd.rps]} req/s vs ${R[$w.pgbench.tps]} tps: ratio ${R[$w.ratio]}"
+	put "$w.ref_ratio" "$(calc "${R[$w.coolingd.rps]} / ${R[$w.ref.tps]}" 3)"
+	log "$w: best ${R[$w.coolingd.rps]} req/s vs ${R[$w.pgbench.tps]} tps (same SQL): ratio ${R[$w.ratio]};" \
+		"vs ${R[$w.ref.tps]} tps (reference): ratio ${R[$w.ref_ratio]}"
 	# The same SQL with only as many connections as coolingd's pool has:
 	# how much of the gap is the pool's size rather than the daemon's work.
 	log "$w: pgbench with $pool_size clients (coolingd's pool_size)"
@@ -704,11 +870,15 @@ log "gate: coolingd (wrk gate.lua) and pgbench (the same SQL), fresh eligible an
 for ((r = 1; r <= rounds; r++)); do
 	measure gate coolingd "$r"
 	measure gate pgbench "$r"
+	measure gate ref "$r"
 done
 best_of gate coolingd
 best_of gate pgbench
+best_of gate ref
 put gate.ratio "$(calc "${R[gate.coolingd.rps]} / ${R[gate.pgbench.tps]}" 3)"
-log "gate: best ${R[gate.coolingd.rps]} req/s vs ${R[gate.pgbench.tps]} tps: ratio ${R[gate.ratio]}"
+put gate.ref_ratio "$(calc "${R[gate.coolingd.rps]} / ${R[gate.ref.tps]}" 3)"
+log "gate: best ${R[gate.coolingd.rps]} req/s vs ${R[gate.pgbench.tps]} tps (same SQL): ratio ${R[gate.ratio]};" \
+	"vs ${R[gate.ref.tps]} tps (reference write): ratio ${R[gate.ref_ratio]}"
 
 # ---- latency at half the peak ----
 # wrk2 is not in Debian: wrk's delay() paces each connection, so that
@@ -734,7 +904,9 @@ for ph in writes reads gate; do
 	d0=$(delay_for "$target")
 	paced_wrk "$ph.half.pilot" "$pilot" "$d0" 7500000000 2700000000
 	lat=${R[$ph.half.pilot.avg_ms]}
-	d=$(calc "($d0 - $lat) > 1 ? ($d0 - $lat) : 1" 3)
+	# at most halved: a pilot slowed down by other work on the machine would
+	# otherwise shrink the delay to nothing and the run would go flat out
+	d=$(calc "($d0 - $lat) > $d0 / 2 ? ($d0 - $lat) : $d0 / 2" 3)
 	put "$ph.half.target_rps" "$target"
 	put "$ph.half.delay_ms" "$d"
 	log "$ph at half the peak: target $target req/s; delay $d ms per request and connection" \
@@ -752,6 +924,16 @@ for ph in writes reads gate; do
 	run_pgbench "$ph.half.pgbench" "$work/$ph.sql" "$dur" "$conns" -R "$ptarget" "${args[@]}"
 	put "$ph.half.pgbench.target_tps" "$ptarget"
 	log "  pgbench at $ptarget tps: achieved ${R[$ph.half.pgbench.tps]}, p50 ${R[$ph.half.pgbench.p50_ms]} ms, p99 ${R[$ph.half.pgbench.p99_ms]} ms"
+	quiesce
+	# the reference at the rate coolingd was paced to (half of coolingd's peak)
+	if [ "$ph" = reads ]; then
+		pgbench_db=$ref_db run_pgbench "$ph.half.ref" "$work/ref_read.sql" "$dur" "$conns" -R "$target" "${ref_read_args[@]}"
+	else
+		mapfile -d '' args < <(ref_write_d "$([ "$ph" = gate ] && echo 12100000000 || echo 12000000000)")
+		pgbench_db=$ref_db run_pgbench "$ph.half.ref" "$work/ref_write.sql" "$dur" "$conns" -R "$target" "${args[@]}"
+	fi
+	put "$ph.half.ref.target_tps" "$target"
+	log "  reference at $target tps: achieved ${R[$ph.half.ref.tps]}, p50 ${R[$ph.half.ref.p50_ms]} ms, p99 ${R[$ph.half.ref.p99_ms]} ms"
 	quiesce
 done
 
@@ -789,6 +971,33 @@ put mem.idle_rss_kib "$max_rss"
 put mem.idle_hwm_kib "$(status_kib "$cd_pid" VmHWM)"
 log "  established $est, still open at the end $alive; VmRSS $max_rss KiB, VmHWM ${R[mem.idle_hwm_kib]} KiB"
 
+# 1,000 connections that all make requests: wrk -c1000 on the reads; VmHWM
+# reset first, VmRSS and the established connections sampled meanwhile.
+hwm=$(status_kib "$cd_pid" VmHWM)
+[ "$hwm" -le "${R[mem.hwm_whole_run_kib]}" ] || put mem.hwm_whole_run_kib "$hwm"
+log "memory: $active_conns active connections (wrk -t$threads -c$active_conns, reads) for ${dur}s"
+echo 5 >"/proc/$cd_pid/clear_refs"
+(
+	while :; do
+		printf '%s %s\n' "$(status_kib "$cd_pid" VmRSS)" \
+			"$(ss -Htn state established "( sport = :$port )" | wc -l)"
+		sleep 0.5
+	done
+) >"$work/active.samples" 2>/dev/null &
+sampler_pid=$!
+bg_pids+=("$sampler_pid")
+wrk_conns=$active_conns run_wrk mem.active reads.lua "$dur" "${read_env[@]}"
+kill "$sampler_pid" 2>/dev/null || true
+wait "$sampler_pid" 2>/dev/null || true
+bg_pids=()
+put mem.active_conns "$active_conns"
+put mem.active_rss_kib "$(awk '$1 > m { m = $1 } END { print m + 0 }' "$work/active.samples")"
+put mem.active_established_max "$(awk '$2 > m { m = $2 } END { print m + 0 }' "$work/active.samples")"
+put mem.active_hwm_kib "$(status_kib "$cd_pid" VmHWM)"
+log "  ${R[mem.active.rps]} req/s, p99 ${R[mem.active.p99_ms]} ms; established up to ${R[mem.active_established_max]};" \
+	"VmRSS ${R[mem.active_rss_kib]} KiB, VmHWM ${R[mem.active_hwm_kib]} KiB"
+quiesce
+
 log "memory: RSS before and after $mem_reqs GET requests"
 sleep 1
 put mem.rss_before_kib "$(status_kib "$cd_pid" VmRSS)"
@@ -815,6 +1024,113 @@ else
 	put mem.rss_growth_ok no
 fi
 log "  before ${R[mem.rss_before_kib]} KiB, after ${R[mem.rss_after_kib]} KiB over $total requests (growth ${R[mem.rss_growth_kib]} KiB, ok: ${R[mem.rss_growth_ok]})"
+
+# ---- with data: the same workloads after preloading loans ----
+# One INSERT ... SELECT generate_series per table: $preload loans of
+# $preload_borrowers borrowers (10 each; the first $iin_n of them are the
+# borrowers approvals.lua draws from), in coolingd's loan table and in
+# ref_loans. No audit events are generated for them (the sealer would chain
+# them all during the runs). Of every 10 loans of a borrower: 6 disbursed,
+# 1 cancelled, 3 consented and past their cooling period but not disbursed;
+# approved 2 to 32 days ago.
+if [ "$preload" -gt 0 ]; then
+	bench_iins=()
+	serial=0
+	day=1
+	while [ ${#bench_iins[@]} -lt "$iin_n" ]; do # the IINs of common.iins(), in order
+		if iin=$(iin_for "$(printf '9001%02d3%04d' "$day" "$serial")"); then
+			bench_iins+=("$iin")
+		fi
+		serial=$((serial + 1))
+		[ $serial -le 9999 ] || { serial=0; day=$((day + 1)); }
+	done
+	iins_lit="{$(IFS=,; echo "${bench_iins[*]}")}"
+	log "with data: inserting $preload loans of $preload_borrowers borrowers into loan and ref_loans (no audit events)"
+	t0=$(date +%s)
+	sql -v n="$preload" -v nb="$preload_borrowers" -v lender="$lender" -v iins="$iins_lit" \
+		-v amount="$p_amount" -v policy="$p_policy" -v mrp="$p_mrp" -v thr="$p_threshold" <<'SQL'
+INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, secured,
+    first_time_borrower, first_time_given, policy, mrp_tenge, threshold_tiyn, cooling_required,
+    cooling_period_s, in_person_required, approved_at, consent_at, cooling_ends_at,
+    disbursed_at, cancelled_at, cancel_reason, created_at)
+SELECT :'lender', 'P' || g, x.iin, :amount, 'online', false, false, true, :'policy', :mrp, :thr,
+       true, 86400, false, x.at, x.at, x.at + interval '1 day',
+       CASE WHEN x.k < 6 THEN x.at + interval '1 day 1 minute' END,
+       CASE WHEN x.k = 6 THEN x.at + interval '1 hour' END,
+       CASE WHEN x.k = 6 THEN 'preloaded' END, x.at
+  FROM generate_series(1, :n) g,
+       LATERAL (SELECT CASE WHEN (g - 1) % :nb < cardinality(:'iins'::text[])
+                            THEN (:'iins'::text[])[(g - 1) % :nb + 1]
+                            ELSE (700000000000 + (g - 1) % :nb)::text END AS iin,
+                       g % 10 AS k,
+                       now() - interval '2 days' - (g % 720) * interval '1 hour' AS at) x;
+VACUUM ANALYZE loan;
+SQL
+	refsql -v n="$preload" -v nb="$preload_borrowers" -v lender="$lender" -v iins="$iins_lit" \
+		-v amount="$p_amount" -v mrp="$p_mrp" -v thr="$p_threshold" <<'SQL'
+INSERT INTO ref_loans (lender, loan_id, iin, amount_tiyn, channel, secured, first_time,
+    approved_at, consent_at, cooling_ends_at, mrp, threshold_tiyn, state)
+SELECT :'lender', 'P' || g, x.iin, :amount, 'online', false, false, x.at, x.at,
+       x.at + interval '1 day', :mrp, :thr,
+       CASE WHEN x.k < 6 THEN 'disbursed' WHEN x.k = 6 THEN 'cancelled' ELSE 'eligible' END
+  FROM generate_series(1, :n) g,
+       LATERAL (SELECT CASE WHEN (g - 1) % :nb < cardinality(:'iins'::text[])
+                            THEN (:'iins'::text[])[(g - 1) % :nb + 1]
+                            ELSE (700000000000 + (g - 1) % :nb)::text END AS iin,
+                       g % 10 AS k,
+                       now() - interval '2 days' - (g % 720) * interval '1 hour' AS at) x;
+VACUUM ANALYZE ref_loans;
+SQL
+	put data.preload_loans "$preload"
+	put data.preload_borrowers "$preload_borrowers"
+	put data.preload_audit_events 0
+	put data.preload_s "$(($(date +%s) - t0))"
+	put data.loans_total "$(sql -c "SELECT count(*) FROM loan")"
+	log "  done in ${R[data.preload_s]}s; loan has ${R[data.loans_total]} rows"
+
+	# ---- HOOK: voluntary refusals (BENCH_PRELOAD_REFUSALS=N, e.g. 3000000) ----
+	# The voluntary-refusal registry has no table yet. Once it has, insert N
+	# refusals here (one INSERT ... SELECT generate_series, some of them for
+	# the borrowers above), put data.preload_refusals, and the runs below
+	# measure what the refusal check costs (compare with the runs without).
+	# Refused at start-up until then (see "refusals hook" above).
+
+	make_pool 3800000000 "$pool_w"
+	sql -c "VACUUM ANALYZE loan" >/dev/null
+	quiesce
+	log "with data: approvals, reads and the gate (coolingd), the reference write and read"
+	pgss_run=1 # pg_stat_statements around each of these runs
+	for ph in writes reads gate; do
+		case $ph in
+		writes) run_wrk data.writes.coolingd approvals.lua "$dur" BENCH_ID_BASE=6500000000 ;;
+		reads) run_wrk data.reads.coolingd reads.lua "$dur" "${read_env[@]}" ;;
+		gate)
+			mark=$(audit_mark)
+			run_wrk data.gate.coolingd gate.lua "$dur" BENCH_POOL_BASE=3800000000 \
+				BENCH_POOL_N="$pool_w" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2))
+			read -r a n < <(decisions_since "$mark")
+			put data.gate.coolingd.allowed "$a"
+			put data.gate.coolingd.refused "$n"
+			;;
+		esac
+		put "data.$ph.vs_empty" "$(calc "${R[data.$ph.coolingd.rps]} / ${R[$ph.coolingd.rps]}" 3)"
+		log "  $ph: ${R[data.$ph.coolingd.rps]} req/s with data vs ${R[$ph.coolingd.rps]} without: ${R[data.$ph.vs_empty]}"
+		quiesce
+		[ "$ph" != gate ] || continue
+		if [ "$ph" = writes ]; then
+			mapfile -d '' args < <(ref_write_d 13000000000)
+			pgbench_db=$ref_db run_pgbench data.writes.ref "$work/ref_write.sql" "$dur" "$conns" "${args[@]}"
+		else
+			pgbench_db=$ref_db run_pgbench data.reads.ref "$work/ref_read.sql" "$dur" "$conns" "${ref_read_args[@]}"
+		fi
+		put "data.$ph.ref.vs_empty" "$(calc "${R[data.$ph.ref.tps]} / ${R[$ph.ref.tps]}" 3)"
+		put "data.$ph.ref_ratio" "$(calc "${R[data.$ph.coolingd.rps]} / ${R[data.$ph.ref.tps]}" 3)"
+		log "  $ph reference: ${R[data.$ph.ref.tps]} tps with data vs ${R[$ph.ref.tps]} without: ${R[data.$ph.ref.vs_empty]}"
+		quiesce
+	done
+	pgss_run=0
+	put data.gate.ref_ratio "$(calc "${R[data.gate.coolingd.rps]} / ${R[data.writes.ref.tps]}" 3)"
+fi
 
 # ---- 3. profile ----
 profile_done=none
@@ -885,22 +1201,73 @@ fi
 put profile "$profile_done"
 
 # ---- summary ----
+# On two CPUs that the server, PostgreSQL and the load generator share, the
+# rate ratio tends to the inverse ratio of all CPU spent per request: a
+# figure that other work on the machine disturbs much less than the rates.
+for ph in writes reads gate; do
+	cd_ms=${R[$ph.coolingd.cpu_ms_per_req.coolingd]} pg_ms=${R[$ph.coolingd.cpu_ms_per_req.postgres]}
+	cl_ms=${R[$ph.coolingd.cpu_ms_per_req.client]}
+	rpg_ms=${R[$ph.ref.cpu_ms_per_req.postgres]} rcl_ms=${R[$ph.ref.cpu_ms_per_req.client]}
+	put "$ph.ref_cpu_ratio" "$(calc "($cd_ms + $pg_ms) / ($rpg_ms > 0 ? $rpg_ms : 1)" 2)"
+	put "$ph.ref_cpu_predicted_ratio" "$(calc "($rpg_ms + $rcl_ms) / (($cd_ms + $pg_ms + $cl_ms) > 0 ? ($cd_ms + $pg_ms + $cl_ms) : 1)" 3)"
+done
 elapsed=$(($(date +%s) - started))
 mib() { calc "$1 / 1024" 1; }
 f() { printf '%s' "${R[$1]:-?}"; }
 ok_ratio() { awk -v r="$1" -v t="$2" 'BEGIN { print ((r + 0 >= t + 0) ? "ok" : "BELOW") }'; }
 ok_below() { awk -v v="$1" -v t="$2" 'BEGIN { print ((v + 0 < t + 0) ? "ok" : "ABOVE") }'; }
 summary() {
-	local ph row="%-36s %15s %15s %7s  %s\n"
-	echo "coolingd benchmark $stamp ($([ $quick -eq 1 ] && echo quick || echo full), ${dur}s per measurement, wrk -t$threads -c$conns / pgbench -j$threads -c$conns; ${elapsed}s in all)"
+	local ph k key row="%-38s %17s %17s %7s  %s\n"
+	echo "coolingd benchmark $stamp ($([ $quick -eq 1 ] && echo quick || echo full), ${dur}s per measurement, wrk -t$threads -c$conns / pgbench -M prepared -j$threads -c$conns; ${elapsed}s in all)"
 	echo "machine: $(nproc) CPUs, $(lscpu | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2}'), $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)"
 	echo "coolingd $version, $cd_threads threads, pool_size ${pool_size:-?}, cooling_period $cooling_period; PostgreSQL $pg_version: $pg_settings"
-	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice; pgbench runs the $sql_mode statements (see docs/performance.md)"
+	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)"
 	echo
-	printf "$row" "figure" "coolingd" "pgbench" "ratio" "target"
-	printf "$row" "writes (approval) req/s | tps" "$(f writes.coolingd.rps)" "$(f writes.pgbench.tps)" "$(f writes.ratio)" ">= 0.9: $(ok_ratio "$(f writes.ratio)" 0.9)"
+	echo "## Against the essential work (reference: ref_loans + ref_audit, pgbench; database $ref_db, same server)"
+	printf "$row" "figure" "coolingd" "reference" "ratio" "target"
+	printf "$row" "approvals req/s | ref write tps" "$(f writes.coolingd.rps)" "$(f writes.ref.tps)" "$(f writes.ref_ratio)" ">= 1.0: $(ok_ratio "$(f writes.ref_ratio)" 1.0)"
+	printf "$row" "loan reads req/s | ref read tps" "$(f reads.coolingd.rps)" "$(f reads.ref.tps)" "$(f reads.ref_ratio)" ">= 0.9: $(ok_ratio "$(f reads.ref_ratio)" 0.9)"
+	printf "$row" "gate req/s | ref write tps (next to it)" "$(f gate.coolingd.rps)" "$(f gate.ref.tps)" "$(f gate.ref_ratio)" ">= 0.9: $(ok_ratio "$(f gate.ref_ratio)" 0.9)"
+	printf "$row" "  gate decisions allowed/refused" "$(f gate.coolingd.allowed)/$(f gate.coolingd.refused)" "" "" ""
+	for ph in writes reads gate; do
+		printf "$row" "$ph p50/p99 ms at peak" "$(f $ph.coolingd.p50_ms)/$(f $ph.coolingd.p99_ms)" "$(f $ph.ref.p50_ms)/$(f $ph.ref.p99_ms)" "" ""
+	done
+	for ph in writes reads gate; do
+		printf "$row" "$ph p50/p99 ms at half coolingd's peak" "$(f $ph.half.coolingd.p50_ms)/$(f $ph.half.coolingd.p99_ms)" "$(f $ph.half.ref.p50_ms)/$(f $ph.half.ref.p99_ms)" "" "p99 < 10 ms: $(ok_below "$(f $ph.half.coolingd.p99_ms)" 10)"
+		printf "$row" "  achieved rate (target)" "$(f $ph.half.coolingd.rps) ($(f $ph.half.target_rps))" "$(f $ph.half.ref.tps) ($(f $ph.half.ref.target_tps))" "" ""
+	done
+	for ph in writes reads gate; do
+		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.ref.cpu_ms_per_req.postgres)" "$(f $ph.ref_cpu_ratio)" "(coolingd's side / reference)"
+		printf "$row" "  load generator ms/req; other%" "$(f $ph.coolingd.cpu_ms_per_req.client); $(f $ph.coolingd.other_cpu_pct)" "$(f $ph.ref.cpu_ms_per_req.client); $(f $ph.ref.other_cpu_pct)" \
+			"$(f $ph.ref_cpu_predicted_ratio)" "(the ratio this CPU per request predicts)"
+	done
+	printf "$row" "RSS MiB, $(f mem.idle_conns) idle conns (VmHWM)" "$(mib "$(f mem.idle_hwm_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.idle_hwm_kib)")" 64)"
+	printf "$row" "RSS MiB, $(f mem.active_conns) active conns (VmHWM)" "$(mib "$(f mem.active_hwm_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.active_hwm_kib)")" 64)"
+	printf "$row" "  req/s, p99 ms; established (max)" "$(f mem.active.rps), $(f mem.active.p99_ms); $(f mem.active_established_max)" "" "" ""
+	printf "$row" "RSS MiB, peak of the whole run" "$(mib "$(f mem.hwm_whole_run_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.hwm_whole_run_kib)")" 64)"
+	printf "$row" "RSS MiB before/after $(f mem.requests) req" "$(mib "$(f mem.rss_before_kib)")/$(mib "$(f mem.rss_after_kib)")" "" "" "growth $(f mem.rss_growth_kib) KiB <= $rss_tolerance_kib: $(f mem.rss_growth_ok)"
+	if [ "$preload" -gt 0 ]; then
+		echo
+		echo "## With data: $(f data.preload_loans) loans of $(f data.preload_borrowers) borrowers preloaded (no audit events; loan table $(f data.loans_total) rows; ${R[data.preload_s]}s to insert)"
+		printf "$row" "figure" "with data" "without" "ratio" "target"
+		printf "$row" "approvals req/s" "$(f data.writes.coolingd.rps)" "$(f writes.coolingd.rps)" "$(f data.writes.vs_empty)" ">= 0.9: $(ok_ratio "$(f data.writes.vs_empty)" 0.9)"
+		printf "$row" "loan reads req/s" "$(f data.reads.coolingd.rps)" "$(f reads.coolingd.rps)" "$(f data.reads.vs_empty)" ""
+		printf "$row" "gate req/s" "$(f data.gate.coolingd.rps)" "$(f gate.coolingd.rps)" "$(f data.gate.vs_empty)" ""
+		printf "$row" "reference write tps" "$(f data.writes.ref.tps)" "$(f writes.ref.tps)" "$(f data.writes.ref.vs_empty)" ""
+		printf "$row" "reference read tps" "$(f data.reads.ref.tps)" "$(f reads.ref.tps)" "$(f data.reads.ref.vs_empty)" ""
+		printf "$row" "with data: approvals / ref write" "" "" "$(f data.writes.ref_ratio)" ""
+		printf "$row" "with data: reads / ref read" "" "" "$(f data.reads.ref_ratio)" ""
+		printf "$row" "with data: gate / ref write" "" "" "$(f data.gate.ref_ratio)" ""
+		for ph in writes gate; do
+			printf "$row" "with data: $ph CPU ms/req daemon+pg" "$(f data.$ph.coolingd.cpu_ms_per_req.coolingd)+$(f data.$ph.coolingd.cpu_ms_per_req.postgres)" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "" ""
+		done
+	fi
+	echo
+	echo "## The same SQL (pgbench runs coolingd's own statements)"
+	printf "$row" "figure" "coolingd" "pgbench" "ratio" ""
+	printf "$row" "writes (approval) req/s | tps" "$(f writes.coolingd.rps)" "$(f writes.pgbench.tps)" "$(f writes.ratio)" ""
 	printf "$row" "  pgbench -c$pool_size (= pool_size)" "" "$(f writes.pgbench_pool.tps)" "$(calc "$(f writes.coolingd.rps) / $(f writes.pgbench_pool.tps)" 3)" ""
-	printf "$row" "reads (GET loan) req/s | tps" "$(f reads.coolingd.rps)" "$(f reads.pgbench.tps)" "$(f reads.ratio)" ">= 0.9: $(ok_ratio "$(f reads.ratio)" 0.9)"
+	printf "$row" "reads (GET loan) req/s | tps" "$(f reads.coolingd.rps)" "$(f reads.pgbench.tps)" "$(f reads.ratio)" ""
 	printf "$row" "  pgbench -c$pool_size (= pool_size)" "" "$(f reads.pgbench_pool.tps)" "$(calc "$(f reads.coolingd.rps) / $(f reads.pgbench_pool.tps)" 3)" ""
 	printf "$row" "gate (disbursement) req/s | tps" "$(f gate.coolingd.rps)" "$(f gate.pgbench.tps)" "$(f gate.ratio)" ""
 	printf "$row" "  decisions allowed/refused" "$(f gate.coolingd.allowed)/$(f gate.coolingd.refused)" "$(f gate.pgbench.allowed)/$(f gate.pgbench.refused)" "" ""
@@ -908,20 +1275,46 @@ summary() {
 		printf "$row" "$ph p50/p99 ms at peak" "$(f $ph.coolingd.p50_ms)/$(f $ph.coolingd.p99_ms)" "$(f $ph.pgbench.p50_ms)/$(f $ph.pgbench.p99_ms)" "" ""
 	done
 	for ph in writes reads gate; do
-		printf "$row" "$ph p50/p99 ms at half peak" "$(f $ph.half.coolingd.p50_ms)/$(f $ph.half.coolingd.p99_ms)" "$(f $ph.half.pgbench.p50_ms)/$(f $ph.half.pgbench.p99_ms)" "" "p99 < 10 ms: $(ok_below "$(f $ph.half.coolingd.p99_ms)" 10)"
+		printf "$row" "$ph p50/p99 ms at half its own peak" "$(f $ph.half.coolingd.p50_ms)/$(f $ph.half.coolingd.p99_ms)" "$(f $ph.half.pgbench.p50_ms)/$(f $ph.half.pgbench.p99_ms)" "" ""
 		printf "$row" "  achieved rate (target)" "$(f $ph.half.coolingd.rps) ($(f $ph.half.target_rps))" "$(f $ph.half.pgbench.tps) ($(f $ph.half.pgbench.target_tps))" "" ""
 	done
 	for ph in writes reads gate; do
 		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.pgbench.cpu_ms_per_req.postgres)" "" ""
-		printf "$row" "  client ms/req; busy%; other%" "$(f $ph.coolingd.cpu_ms_per_req.client); $(f $ph.coolingd.machine_busy_pct); $(f $ph.coolingd.other_cpu_pct)" "$(f $ph.pgbench.cpu_ms_per_req.client); $(f $ph.pgbench.machine_busy_pct); $(f $ph.pgbench.other_cpu_pct)" "" ""
 	done
-	printf "$row" "RSS MiB, $(f mem.idle_conns) idle conns (VmHWM)" "$(mib "$(f mem.idle_hwm_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.idle_hwm_kib)")" 64)"
-	printf "$row" "RSS MiB, peak of the whole run" "$(mib "$(f mem.hwm_whole_run_kib)")" "" "" "< 64 MiB: $(ok_below "$(mib "$(f mem.hwm_whole_run_kib)")" 64)"
-	printf "$row" "RSS MiB before/after $(f mem.requests) req" "$(mib "$(f mem.rss_before_kib)")/$(mib "$(f mem.rss_after_kib)")" "" "" "growth $(f mem.rss_growth_kib) KiB <= $rss_tolerance_kib: $(f mem.rss_growth_ok)"
 	echo
-	echo "CPU ms/req: CPU time per request (coolingd's and PostgreSQL's; pgbench's side has no daemon); client = wrk or pgbench;"
+	echo "## CPU seconds per run (coolingd, PostgreSQL = postmaster + backends, load generator = wrk or pgbench)"
+	local crow="%-28s %9s %9s %9s %9s %8s %6s %6s\n"
+	printf "$crow" "run" "requests" "coolingd" "postgres" "client" "wall" "busy%" "other%"
+	for k in "${R_ORDER[@]}"; do
+		[[ "$k" == *.cpu_s.coolingd ]] || continue
+		key=${k%.cpu_s.coolingd}
+		[[ "$key" != *.r[0-9]* ]] || [ "$rounds" -gt 1 ] || continue # the best round is listed under its own name
+		printf "$crow" "$key" "${R[$key.requests]:-${R[$key.transactions]:-?}}" "$(f "$key.cpu_s.coolingd")" \
+			"$(f "$key.cpu_s.postgres")" "$(f "$key.cpu_s.client")" "$(f "$key.wall_s")" \
+			"$(f "$key.machine_busy_pct")" "$(f "$key.other_cpu_pct")"
+	done
+	echo
+	if [ "$pgss" = 1 ]; then
+		echo "## pg_stat_statements per run: coolingd's statements (database coolingd_bench, the sealer's included) and the reference's (coolingd_ref)"
+		echo "(reset before the run, read after; track_planning on; calls per request, plans per call, plan+exec time per request; top 8 by calls)"
+		local prow="%-22s %8s %8s %7s %9s %9s %6s  %s\n"
+		for key in writes.coolingd writes.ref reads.coolingd reads.ref gate.coolingd \
+			data.writes.coolingd data.writes.ref data.reads.coolingd data.gate.coolingd; do
+			[ -n "${R[$key.pgss.calls]+x}" ] || continue
+			echo "$key: $(f "$key.pgss.calls") calls ($(f "$key.pgss.calls_per_req") per request or transaction), $(f "$key.pgss.plans") plans: $(f "$key.pgss.plans_per_call") plans per call; plan+exec $(f "$key.pgss.db_ms_per_req") ms per request"
+			printf "$prow" "" "calls" "plans" "plan/c" "exec ms" "plan ms" "exec%" "statement"
+			for ((i = 1; i <= ${R[$key.pgss.statements]:-0}; i++)); do
+				printf "$prow" "" "$(f "$key.pgss.s$i.calls")" "$(f "$key.pgss.s$i.plans")" "$(f "$key.pgss.s$i.plans_per_call")" \
+					"$(f "$key.pgss.s$i.mean_exec_ms")" "$(f "$key.pgss.s$i.mean_plan_ms")" "$(f "$key.pgss.s$i.exec_pct")" "$(f "$key.pgss.s$i.query")"
+			done
+		done
+	else
+		echo "## pg_stat_statements: not measured ($pgss_note)"
+	fi
+	echo
+	echo "CPU ms/req: CPU time per request (coolingd's and PostgreSQL's; the reference and pgbench have no daemon); client = wrk or pgbench;"
 	echo "busy% = both CPUs' busy share; other% = CPU used by processes outside the benchmark (disturbs the figure when high)."
-	echo "Half peak: coolingd paced by wrk delay(), pgbench by -R; pgbench latencies exclude its schedule lag."
+	echo "Half peak: coolingd paced by wrk delay() (wrk2 is not in Debian), the reference by pgbench -R at the same target; pgbench latencies exclude its schedule lag."
 	[ "$profile_done" = none ] || echo "profile ($profile_done): ${out_profile#"$root"/}"
 }
 summary | tee "$out_txt"
@@ -933,7 +1326,7 @@ summary | tee "$out_txt"
 		cat "$fname"
 	done
 } >>"$out_txt"
-for s in writes reads gate; do # the pgbench scripts of this run
+for s in writes reads gate ref_write ref_read; do # the pgbench scripts of this run
 	cp "$work/$s.sql" "$results_dir/$stamp-$s.sql"
 done
 for k in "${R_ORDER[@]}"; do
