@@ -33,11 +33,12 @@ export function fill(el, ...children) {
   append(el, children);
 }
 
-// A table whose columns are [header text, cell(row) -> node or text].
+// A table whose columns are [header text, cell(row) -> node or text]. Each
+// cell names its column (data-label), for the narrow layout of style.css.
 export function table(caption, columns, rows, attrs = {}) {
   return h('div', { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 },
     h('table', attrs,
       h('caption', {}, caption),
       h('thead', {}, h('tr', {}, columns.map(([head]) => h('th', { scope: 'col' }, head)))),
-      h('tbody', {}, rows.map((row) => h('tr', {}, columns.map(([, cell]) => h('td', {}, cell(row))))))));
+      h('tbody', {}, rows.map((row) => h('tr', {}, columns.map(([head, cell]) => h('td', { 'data-label': head }, cell(row))))))));
 }

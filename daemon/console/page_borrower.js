@@ -51,10 +51,12 @@ function render() {
           return b;
         }],
         [t('field.lender'), (l) => l.lender],
-        [t('field.amount'), (l) => fmt.amount(l.amount, l.currency)],
+        [t('field.amount'), (l) => h('span', { class: 'nowrap' }, fmt.amount(l.amount, l.currency))],
         [t('field.approved_at'), (l) => fmt.time(l.approved_at)],
         [t('field.status'), (l) => badge(l.status)],
-        [t('loan.blockers'), (l) => (l.blockers ?? []).map(blockerText).join('; ') || '—'],
+        [t('loan.blockers'), (l) => ((l.blockers ?? []).length
+          ? h('ul', { class: 'cell-list' }, l.blockers.map((b) => h('li', {}, blockerText(b))))
+          : '—')],
       ], loans, { 'data-testid': 'borrower-loans' }));
 }
 

@@ -95,7 +95,11 @@ function eventType(type) {
 
 function timeline() {
   const head = h('h3', {}, t('loan.timeline'));
-  if (last.eventsError) return [head, h('p', { class: 'error inline', role: 'alert' }, api.explain(last.eventsError, t))];
+  if (last.eventsError) {
+    const e = last.eventsError;
+    const why = e.kind === 'http' && e.status === 404 ? t('loan.events_unavailable') : api.explain(e, t);
+    return [head, h('p', { class: 'error inline', role: 'alert' }, why)];
+  }
   if (!last.events) return [head, h('p', { class: 'muted' }, t('loading'))];
   if (last.events.length === 0) return [head, h('p', {}, t('loan.no_events'))];
   return [head, h('ol', { class: 'timeline', 'data-testid': 'timeline' }, last.events.map((e) =>

@@ -75,8 +75,8 @@ function render() {
           return b;
         }],
         [t('field.lender'), (l) => l.lender],
-        [t('field.iin'), (l) => fmt.maskIin(l.borrower_iin)],
-        [t('field.amount'), (l) => fmt.amount(l.amount, l.currency)],
+        [t('field.iin'), (l) => h('span', { class: 'iin nowrap' }, fmt.maskIin(l.borrower_iin))],
+        [t('field.amount'), (l) => h('span', { class: 'nowrap' }, fmt.amount(l.amount, l.currency))],
         [t('field.approved_at'), (l) => fmt.time(l.approved_at)],
         [t('field.status'), (l) => badge(l.status)],
       ], last.loans, { 'data-testid': 'loans-table' }),
