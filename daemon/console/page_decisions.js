@@ -5,8 +5,9 @@
 import * as api from './api.js';
 import { byId, fill, h, table } from './dom.js';
 import * as fmt from './format.js';
-import { t } from './i18n.js';
-import { blockerText } from './page_loan.js';
+import { has, t } from './i18n.js';
+
+const blockerName = (b) => (has(`blocker_short.${b}`) ? t(`blocker_short.${b}`) : String(b));
 
 let last = null; // {query, buckets, error}
 let chart = null;
@@ -33,7 +34,7 @@ function drawChart(canvas, buckets, blockers, bucket) {
   const datasets = [
     { label: t('decisions.allowed'), data: buckets.map((b) => b.allowed), backgroundColor: ALLOWED, stack: 'allowed' },
     ...blockers.map((k, i) => ({
-      label: `${t('decisions.refused')}: ${blockerText(k)}`,
+      label: `${t('decisions.refused')}: ${blockerName(k)}`,
       data: buckets.map((b) => b.refused_by_blocker?.[k] ?? 0),
       backgroundColor: BLOCKER_COLOURS[i % BLOCKER_COLOURS.length],
       stack: 'refused',
@@ -91,7 +92,7 @@ function render() {
         [t('decisions.start'), (b) => (b.start === null ? t('decisions.total') : fmt.bucketStart(b.start, last.query.bucket))],
         [t('decisions.allowed'), (b) => fmt.count(b.allowed)],
         [t('decisions.refused'), (b) => fmt.count(b.refused)],
-        ...blockers.map((k) => [blockerText(k), (b) => fmt.count(b.refused_by_blocker?.[k] ?? 0)]),
+        ...blockers.map((k) => [blockerName(k), (b) => fmt.count(b.refused_by_blocker?.[k] ?? 0)]),
       ], rows, { 'data-testid': 'decisions-table' })));
   drawChart(canvas, buckets, blockers, last.query.bucket);
 }
