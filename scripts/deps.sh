@@ -8,9 +8,10 @@ packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  clang libclang-rt-14-dev openssl chromium)
 
 # chromium: the browser that the console's tests drive (tests/console,
-# /usr/bin/chromium, headless). Node.js and npm run the checks of docs/openapi.yaml (tests/api); any
-# installation that provides the commands will do; npm also installs the
-# console's chart library at build time (daemon/console/package-lock.json).
+# /usr/bin/chromium, headless). Node.js and npm run the checks of
+# docs/openapi.yaml (tests/api) and the console's tests, and npm installs the
+# console's chart library at build time (daemon/console/package-lock.json);
+# any installation that provides the commands will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
