@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "console.h"
 #include "iin.h"
 #include "loan.h"
 #include "log.h"
@@ -656,6 +657,10 @@ const struct route routes[] = {
      h_audit_list, NULL, NULL},
     {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "loans",
      h_loans_list, NULL, NULL},
+    {EVHTTP_REQ_GET, "/console", 0, false, BODY_NONE, "console", h_console_redirect, NULL, NULL},
+    {EVHTTP_REQ_GET, "/console/", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
+    {EVHTTP_REQ_GET, "/console/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
+    {EVHTTP_REQ_GET, "/console/{}/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
 };
 
 const int routes_count = sizeof(routes) / sizeof(routes[0]);

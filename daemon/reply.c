@@ -25,6 +25,10 @@ static const char *reason_phrase(int status)
 		return "OK";
 	case 201:
 		return "Created";
+	case 304:
+		return "Not Modified";
+	case 308:
+		return "Permanent Redirect";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -154,9 +158,10 @@ static void access_entry_log(const struct request *r, const struct access_entry 
 	       a->tls_client, NULL);
 }
 
-/* Sends a serialized JSON body (or none), writes the access-log line and
- * frees the request. */
-void reply_raw(struct request *r, int status, const char *body, size_t len)
+/* Sends a body (or none) of that type, a JSON body with a final newline,
+ * writes the access-log line and frees the request. */
+static void reply_send(struct request *r, int status, const char *content_type,
+                       const char *cache_control, const char *body, size_t len, bool newline)
 {
 	struct worker *w = r->w;
 	struct access_entry a;
@@ -165,21 +170,23 @@ void reply_raw(struct request *r, int status, const char *body, size_t len)
 		access_entry_take(r, &a);
 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-	evhttp_add_header(h, "Content-Type", "application/json");
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", cache_control);
 	if (w->draining)
 		evhttp_add_header(h, "Connection", "close");
 	/* the request's own output buffer: no extra buffer, no extra copy */
 	struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
+	size_t total = body != NULL ? len + (newline ? 1 : 0) : 0;
 	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD) {
 		/* the headers GET would send, Content-Length included; libevent
 		 * sends no body for HEAD, nor a length of its own */
 		char cl[24];
-		snprintf(cl, sizeof(cl), "%zu", body != NULL ? len + 1 : 0);
+		snprintf(cl, sizeof(cl), "%zu", total);
 		evhttp_add_header(h, "Content-Length", cl);
 	} else if (body != NULL) {
 		evbuffer_add(buf, body, len);
-		evbuffer_add(buf, "\n", 1);
+		if (newline)
+			evbuffer_add(buf, "\n", 1);
 	}
 	request_set_state(r, REQ_ANSWERED);
 	evhttp_send_reply(r->req, status, reason_phrase(status), NULL);
@@ -193,6 +200,17 @@ void reply_raw(struct request *r, int status, const char *body, size_t len)
 	free(r);
 	w->in_flight--;
 	worker_drain_check(w);
+}
+
+void reply_raw(struct request *r, int status, const char *body, size_t len)
+{
+	reply_send(r, status, "application/json", "no-store", body, len, true);
+}
+
+void reply_static(struct request *r, int status, const char *content_type,
+                  const char *cache_control, const void *body, size_t len)
+{
+	reply_send(r, status, content_type, cache_control, body, len, false);
 }
 
 void reply_json(struct request *r, int status, json_t *body)

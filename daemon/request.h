@@ -114,6 +114,10 @@ void request_set_state(struct request *r, enum request_state to);
 
 /* Replies; each one ends the request. */
 void reply_json(struct request *r, int status, json_t *body);
+/* A body sent as it is, with its own Content-Type and Cache-Control (the
+ * console's files, daemon/console.c); NULL: no body (304, a redirect). */
+void reply_static(struct request *r, int status, const char *content_type,
+                  const char *cache_control, const void *body, size_t len);
 void reply_raw(struct request *r, int status, const char *body, size_t len);
 void reply_error(struct request *r, const struct cd_error *err);
 void reply_simple_error(struct request *r, int status, const char *code, const char *field,

@@ -5,10 +5,13 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
-	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover)
+	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium)
 
-# Node.js and npm run the checks of docs/openapi.yaml (tests/api); any
-# installation that provides the commands will do.
+# chromium: the browser that the console's tests drive (tests/console,
+# /usr/bin/chromium, headless). Node.js and npm run the checks of
+# docs/openapi.yaml (tests/api) and the console's tests, and npm installs the
+# console's chart library at build time (daemon/console/package-lock.json);
+# any installation that provides the commands will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

@@ -254,6 +254,11 @@ Operator commands (client add, mrp set) need the database superuser:
 
   $ctl_admin
 
+The web console, in a browser on this machine (paste the token above; a
+lender token sees its own lender's loans, a compliance token every loan):
+
+Console:   $url/console/
+
 EOF
 }
 

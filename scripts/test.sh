@@ -7,7 +7,7 @@
 #
 #   --fast      skip the sanitizer build and fuzzing
 #   --no-fuzz   skip fuzzing (scripts/fuzz.sh, clang, after the ASan tests)
-#   -L LABEL    only tests with that CTest label (unit, integration, e2e, api)
+#   -L LABEL    only tests with that CTest label (unit, integration, e2e, api, console)
 #   -R REGEX    only tests whose name matches
 #
 # PG_FSYNC=off in the environment runs the throwaway cluster without fsync.
@@ -121,6 +121,9 @@ failed=()
 # after them.
 step "packages of the API checks (tests/api, npm ci)"
 (cd tests/api && npm ci --no-audit --no-fund --loglevel=error)
+# The console's browser tests (tests/console): playwright-core, pinned.
+step "packages of the console's browser tests (tests/console, npm ci)"
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 export COOLINGD_TEST_RECORD_DIR=$testtmp/api-exchanges
 mkdir -p "$COOLINGD_TEST_RECORD_DIR"
 

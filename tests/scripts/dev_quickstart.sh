@@ -8,6 +8,7 @@
 #     answer 201 (approval), 200 (consent), 409 with Retry-After
 #     (disbursement in the cooling period) and 200 (cancellation);
 #   - the printed coolingctl command shows that loan, cancelled;
+#   - the console's URL, printed last, serves the console's page;
 #   - the daemon runs as a login role that is a member of coolingd_app and
 #     not a superuser, and logs no superuser warning;
 #   - a second dev.sh while one runs refuses (exit non-zero) and names the
@@ -217,6 +218,12 @@ for second in same other; do
 done
 [ -e "$tmp/other/pg" ] && fail "the refused dev.sh created a cluster"
 kill -0 "$pid1" 2>/dev/null || fail "the first coolingd died while the second dev.sh ran"
+# The console's URL, printed last, serves the console's page.
+console_url=$(sed -n 's/^Console: *//p' "$out1")
+[ "$console_url" = "http://127.0.0.1:$port/console/" ] || fail "run1: console URL '$console_url'"
+code=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$console_url")
+[ "$code" = "200 text/html; charset=utf-8" ] || fail "the printed console URL answers '$code'"
+
 # ... and its token still works: the refused dev.sh revoked nothing.
 token1=$(sed -n 's/^Token: *//p' "$out1")
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $token1" \
