@@ -42,6 +42,7 @@ enum stmt {
 	STMT_AUDIT_LIST,           /* after, limit -> enum audit_col columns */
 	STMT_AUDIT_SEAL_HEAD,      /* max events, key id -> enum seal_head_col columns */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
+	STMT_AUDIT_UNSEALED,       /* cap -> events not sealed yet, at most cap */
 	/* The first read of a request together with its authentication, in one
 	 * round trip: AUTH_NCOLS columns as STMT_AUTH's, then the columns of
 	 * the statement named; the token_id is the last parameter. No row when
