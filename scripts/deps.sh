@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
-	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover)
+	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover
+	  prometheus) # promtool: the tests check GET /metrics and docs/alerts.yml with it
 
 # Node.js and npm run the checks of docs/openapi.yaml (tests/api); any
 # installation that provides the commands will do.
