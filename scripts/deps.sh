@@ -6,7 +6,10 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
 	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover
-	  prometheus) # promtool: the tests check GET /metrics and docs/alerts.yml with it
+	  prometheus)
+# prometheus is for its promtool, which checks a scrape of GET /metrics and
+# docs/alerts.yml; Debian packages it with the server, whose service it
+# enables (systemctl disable --now prometheus where that is not wanted).
 
 # Node.js and npm run the checks of docs/openapi.yaml (tests/api); any
 # installation that provides the commands will do.
