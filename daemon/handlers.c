@@ -17,6 +17,7 @@
 #include "iin.h"
 #include "loan.h"
 #include "log.h"
+#include "metrics.h"
 #include "money.h"
 #include "request.h"
 #include "timeutil.h"
@@ -301,6 +302,7 @@ static void on_loan_insert(PGresult *res, void *arg)
 		reply_simple_error(r, 500, "internal_error", NULL, "cannot read the stored loan");
 		return;
 	}
+	metrics_approval(r->w, &r->loan);
 	reply_loan(r, 201, &r->loan, r->now);
 }
 
@@ -519,6 +521,7 @@ static void on_disburse_write(PGresult *res, void *arg)
 		disburse_start(r, false); /* the guard failed: the loan changed */
 		return;
 	}
+	metrics_decision_allowed(r->w);
 	reply_loan_wrapped(r, 200, &r->loan, r->now, "{\"decision\":\"allowed\",\"loan\":", "}");
 }
 
@@ -531,6 +534,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 	}
 	if (!tuples_or_reply(r, res, "refuse"))
 		return;
+	metrics_decision_refused(r->w, &r->loan, r->now);
 	set_retry_after(r, r->call.disbursement.retry_after);
 	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
 }

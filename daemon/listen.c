@@ -81,7 +81,7 @@ static int listen_socket(const char *key, const char *addr, const char *host, in
 bool server_listen(struct server *s)
 {
 	const struct config *c = &s->cfg;
-	s->listen_fd = s->tls_listen_fd = -1;
+	s->listen_fd = s->tls_listen_fd = s->metrics_fd = -1;
 	s->listen_fd = listen_socket("server.listen", c->listen, c->listen_host, c->listen_port);
 	if (s->listen_fd < 0)
 		return false;
@@ -89,6 +89,12 @@ bool server_listen(struct server *s)
 		s->tls_listen_fd = listen_socket("tls.listen", c->tls_listen, c->tls_listen_host,
 		                                 c->tls_listen_port);
 		if (s->tls_listen_fd < 0)
+			return false;
+	}
+	if (c->metrics_listen[0] != '\0') {
+		s->metrics_fd = listen_socket("metrics.listen", c->metrics_listen,
+		                              c->metrics_listen_host, c->metrics_listen_port);
+		if (s->metrics_fd < 0)
 			return false;
 	}
 	return true;

@@ -1,7 +1,8 @@
 /*
  * coolingd: the payout gate. main() reads like a table of contents: options,
  * configuration, logging, the listening sockets (bound once), workers (one
- * event loop per core, each with its listener and database pool), signals, READY, run, drain, exit.
+ * event loop per core, each with its listener and database pool), the
+ * metrics listener (on the main loop), signals, READY, run, drain, exit.
  */
 #include <errno.h>
 #include <event2/thread.h>
@@ -16,6 +17,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "sealer.h"
 #include "server.h"
@@ -77,6 +79,8 @@ static void worker_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	if (w->seal_timer)
 		event_del(w->seal_timer);
+	if (w->unsealed_timer)
+		event_del(w->unsealed_timer);
 	worker_begin_drain(w);
 	/* requests still running after their own timeout are cut short */
 	struct timeval tv = {w->srv->cfg.request_timeout_s + 2, 0};
@@ -182,7 +186,8 @@ static bool workers_setup(struct server *s)
 		w->id = i;
 		w->srv = s;
 		w->base = event_base_new();
-		if (w->base == NULL || !worker_http_setup(w))
+		w->metrics = metrics_block_new();
+		if (w->base == NULL || w->metrics == NULL || !worker_http_setup(w))
 			return false;
 		struct pgpool_opts po = {
 		    .url = s->cfg.database_url,
@@ -208,6 +213,8 @@ static bool workers_setup(struct server *s)
 		if (watchdog_usec > 0 && !worker_heartbeat_setup(w))
 			return false;
 		if (i == 0 && s->cfg.audit_seal && !sealer_setup(w))
+			return false;
+		if (i == 0 && !unsealed_count_setup(w))
 			return false;
 	}
 	return true;
@@ -269,12 +276,16 @@ static void server_free(struct server *s)
 			event_free(w->drain_timer);
 		if (w->seal_timer)
 			event_free(w->seal_timer);
+		if (w->unsealed_timer)
+			event_free(w->unsealed_timer);
 		if (w->heartbeat_timer)
 			event_free(w->heartbeat_timer);
 		if (w->base)
 			event_base_free(w->base);
+		metrics_block_free(w->metrics);
 	}
 	free(s->workers);
+	metrics_free(s); /* the listening socket, when the listener never took it */
 	/* every connection's SSL is gone with the event bases */
 	if (s->tls_ctx != NULL)
 		SSL_CTX_free(s->tls_ctx);
@@ -385,6 +396,11 @@ int main(int argc, char **argv)
 	/* every worker has its own dup() now */
 	server_listen_close(&srv);
 	srv.main_base = event_base_new();
+	if (srv.main_base == NULL || !metrics_setup(&srv)) {
+		log_kv(LOG_ERROR, "cannot serve the metrics", "key", "metrics.listen", NULL);
+		server_free(&srv);
+		return 1;
+	}
 	struct event *sigterm = evsignal_new(srv.main_base, SIGTERM, on_stop_signal, &srv);
 	struct event *sigint = evsignal_new(srv.main_base, SIGINT, on_stop_signal, &srv);
 	struct event *sighup = evsignal_new(srv.main_base, SIGHUP, on_reload_signal, &srv);
@@ -408,7 +424,8 @@ int main(int argc, char **argv)
 	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
-	       "threads", nworkers, "database", masked, "policy", rt->policy.name,
+	       "threads", nworkers, "database", masked, "policy", rt->policy.name, "metrics_listen",
+	       srv.cfg.metrics_listen[0] ? srv.cfg.metrics_listen : "off",
 	       srv.tls_ctx ? "tls_listen" : NULL, srv.cfg.tls_listen,
 	       srv.cfg.tls_client_ca_file[0] ? "tls_client_ca_file" : NULL,
 	       srv.cfg.tls_client_ca_file, NULL);
@@ -423,6 +440,7 @@ int main(int argc, char **argv)
 	event_free(sighup);
 	if (watchdog)
 		event_free(watchdog);
+	metrics_free(&srv);
 	event_base_free(srv.main_base);
 	server_free(&srv);
 	log_kv(LOG_INFO, "coolingd stopped", NULL);

@@ -39,6 +39,7 @@ enum conn_state {
 	CONN_IDLE,       /* ready; no job */
 	CONN_BUSY,       /* running conn->job */
 };
+#define CONN_STATES (CONN_BUSY + 1)
 
 struct job {
 	struct job *next;
@@ -79,6 +80,12 @@ struct pgpool {
 	bool db_down;
 	struct job *queue_head, *queue_tail;
 	int queue_len;
+	/* What pgpool_gauges() reads from other threads: the connections in
+	 * each state and queue_len, written by this pool's thread alone
+	 * (conn_set_state, queue_len_add) with relaxed stores, so that keeping
+	 * them costs the loop no lock and no shared write. */
+	_Atomic int in_state[CONN_STATES];
+	_Atomic int queue_len_seen;
 	struct event *sweep_timer;
 	struct event *kick; /* dispatches new jobs from the loop, not the caller */
 };
@@ -89,6 +96,27 @@ static const char *p_name(const struct pgpool *p)
 	return p->opts.name ? p->opts.name : "primary";
 }
 static void conn_fail(struct conn *c, const char *why);
+
+/* Adds d to a gauge that only this pool's thread writes. */
+static void gauge_add(_Atomic int *g, int d)
+{
+	atomic_store_explicit(g, atomic_load_explicit(g, memory_order_relaxed) + d,
+	                      memory_order_relaxed);
+}
+
+/* Every change of a connection's state goes through here, for the gauges. */
+static void conn_set_state(struct conn *c, enum conn_state to)
+{
+	gauge_add(&c->pool->in_state[c->state], -1);
+	gauge_add(&c->pool->in_state[to], 1);
+	c->state = to;
+}
+
+static void queue_len_add(struct pgpool *p, int d)
+{
+	p->queue_len += d;
+	atomic_store_explicit(&p->queue_len_seen, p->queue_len, memory_order_relaxed);
+}
 static void conn_on_io(evutil_socket_t fd, short what, void *arg);
 
 static void job_finish(struct job *j, PGresult *res)
@@ -102,7 +130,7 @@ static void fail_queue(struct pgpool *p)
 	while (p->queue_head != NULL) {
 		struct job *j = p->queue_head;
 		p->queue_head = j->next;
-		p->queue_len--;
+		queue_len_add(p, -1);
 		job_finish(j, NULL);
 	}
 	p->queue_tail = NULL;
@@ -174,7 +202,7 @@ static void conn_fail(struct conn *c, const char *why)
 		PQclear(c->result);
 		c->result = NULL;
 	}
-	c->state = CONN_DOWN;
+	conn_set_state(c, CONN_DOWN);
 	struct job *j = c->job;
 	c->job = NULL;
 
@@ -224,7 +252,7 @@ static void conn_became_idle(struct conn *c)
 		p->db_down = false;
 		c->backoff_ms = 0;
 	}
-	c->state = CONN_IDLE;
+	conn_set_state(c, CONN_IDLE);
 	conn_dispatch(c);
 }
 
@@ -249,10 +277,10 @@ static void conn_dispatch(struct conn *c)
 	p->queue_head = j->next;
 	if (p->queue_head == NULL)
 		p->queue_tail = NULL;
-	p->queue_len--;
+	queue_len_add(p, -1);
 
 	c->job = j;
-	c->state = CONN_BUSY;
+	conn_set_state(c, CONN_BUSY);
 	c->warned = false;
 	if (!PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params, NULL,
 	                         NULL, 0)) {
@@ -304,7 +332,7 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		if (ps == PGRES_POLLING_FAILED) {
 			conn_fail(c, "connect");
 		} else if (ps == PGRES_POLLING_OK) {
-			c->state = CONN_PREPARING;
+			conn_set_state(c, CONN_PREPARING);
 			c->prep_index = 0;
 			if (conn_watch(c, false))
 				conn_send_prepare(c);
@@ -378,10 +406,10 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 	 * an error that a handler could mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
-	c->state = CONN_IDLE;
+	conn_set_state(c, CONN_IDLE);
 	bool conn_broken = PQstatus(c->pg) != CONNECTION_OK;
 	bool res_failed = res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&
-	                              PQresultStatus(res) != PGRES_COMMAND_OK);
+	                                  PQresultStatus(res) != PGRES_COMMAND_OK);
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	bool drop = conn_broken || (res_failed && pgpool_sqlstate_drops(state ? state : ""));
 	if (c->warned && !res_failed)
@@ -437,13 +465,13 @@ static void conn_start(struct conn *c)
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	c->fd = -1;
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_CONNECTING; /* so that conn_fail logs it */
+		conn_set_state(c, CONN_CONNECTING); /* so that conn_fail logs it */
 		conn_fail(c, "connect");
 		return;
 	}
 	PQsetnonblocking(c->pg, 1);
 	PQsetNoticeReceiver(c->pg, on_notice, c);
-	c->state = CONN_CONNECTING;
+	conn_set_state(c, CONN_CONNECTING);
 	/* libpq wants the first poll once the socket is writable. */
 	if (!conn_watch(c, true)) {
 		conn_fail(c, "connect");
@@ -472,7 +500,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		p->queue_head = j->next;
 		if (p->queue_head == NULL)
 			p->queue_tail = NULL;
-		p->queue_len--;
+		queue_len_add(p, -1);
 		job_finish(j, NULL);
 	}
 }
@@ -489,6 +517,7 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 	         (long long)o->statement_timeout_s * 1000,
 	         o->read_only ? " -c default_transaction_read_only=on" : "");
 	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
+	atomic_init(&p->in_state[CONN_DOWN], o->size); /* calloc: every connection DOWN */
 	p->sweep_timer = event_new(base, -1, EV_PERSIST, sweep_cb, p);
 	p->kick = event_new(base, -1, 0, kick_cb, p);
 	if (p->url == NULL || p->conns == NULL || p->sweep_timer == NULL || p->kick == NULL) {
@@ -547,6 +576,19 @@ bool pgpool_up(const struct pgpool *p)
 	return p->n_up > 0;
 }
 
+void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g)
+{
+	struct pgpool *q = (struct pgpool *)p; /* atomic loads of a const object */
+	int n[CONN_STATES];
+	for (int i = 0; i < CONN_STATES; i++)
+		n[i] = atomic_load_explicit(&q->in_state[i], memory_order_relaxed);
+	g->idle = n[CONN_IDLE];
+	g->busy = n[CONN_BUSY];
+	g->connecting = n[CONN_CONNECTING] + n[CONN_PREPARING];
+	g->down = n[CONN_DOWN];
+	g->queued = atomic_load_explicit(&q->queue_len_seen, memory_order_relaxed);
+}
+
 bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
 {
 	if (p->db_down || p->queue_len >= p->opts.max_queue)
@@ -588,7 +630,7 @@ bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpo
 	else
 		p->queue_head = j;
 	p->queue_tail = j;
-	p->queue_len++;
+	queue_len_add(p, 1);
 	event_active(p->kick, 0, 0);
 	return true;
 }

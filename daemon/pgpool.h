@@ -55,6 +55,20 @@ bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpo
 /* True while at least one connection is established. */
 bool pgpool_up(const struct pgpool *p);
 
+/* The pool's connections by state, and the statements waiting for one. */
+struct pgpool_gauges {
+	int idle, busy;
+	int connecting; /* connecting, or preparing the statements */
+	int down;       /* closed, waiting to retry */
+	int queued;
+};
+
+/* Safe from any thread while the pool exists (daemon/metrics.c reads every
+ * worker's pool from the main thread): the pool's own thread publishes the
+ * counts with relaxed atomic stores, so a reading may be a moment old and
+ * its parts from moments apart. */
+void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g);
+
 /* Reconnection delays, in milliseconds: the first retry after a failure,
  * and the cap of the doubling (each delay gets up to a quarter of jitter on
  * top, so that the connections of many workers do not retry in step). The

@@ -1,6 +1,7 @@
 /*
  * Replies: every request ends in exactly one reply_*() here, which sends
- * the answer, writes the access-log line and frees the request. Also the
+ * the answer, counts it (daemon/metrics.c), writes the access-log line and
+ * frees the request. Also the
  * request's state changes (request_set_state) and request_exec_or_reply,
  * which may answer 503 and free the request in its stead.
  */
@@ -16,6 +17,7 @@
 #include "http.h"
 #include "iin.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 
 static const char *reason_phrase(int status)
@@ -189,6 +191,8 @@ static void reply_send(struct request *r, int status, const char *content_type,
 			evbuffer_add(buf, "\n", 1);
 	}
 	request_set_state(r, REQ_ANSWERED);
+	metrics_request(w, r->route, evhttp_request_get_command(r->req), status,
+	                mono_ns() - r->started_ns);
 	evhttp_send_reply(r->req, status, reason_phrase(status), NULL);
 	r->req = NULL;
 

@@ -13,6 +13,11 @@
  * one more asynchronous statement. The private key never leaves this
  * process. Only worker 0's thread runs the sealer, so its state below
  * needs no lock.
+ *
+ * Worker 0 also counts, every UNSEALED_INTERVAL_MS, the events not sealed
+ * yet (one asynchronous statement, never two at once) for
+ * coolingd_audit_unsealed_events; it counts whether this daemon seals or
+ * not, since another daemon on the database may be the one that does.
  */
 #include "sealer.h"
 
@@ -23,6 +28,7 @@
 #include "clock.h"
 #include "hex.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "timeutil.h"
 
@@ -31,6 +37,11 @@
  * row per sealing would grow the table five times faster for little more
  * protection (events after the newest checkpoint can be cut unseen). */
 #define CHECKPOINT_INTERVAL_MS 1000
+
+/* How often, and up to how many (the count is a range scan as long as the
+ * backlog). */
+#define UNSEALED_INTERVAL_MS 1000
+#define UNSEALED_CAP         "1000000"
 
 static struct audit_key key; /* key.pkey NULL: no checkpoints */
 static int64_t last_checkpoint_ms = INT64_MIN / 2;
@@ -175,4 +186,42 @@ bool sealer_setup(struct worker *w)
 		return false;
 	struct timeval tv = {0, SEAL_INTERVAL_MS * 1000};
 	return event_add(w->seal_timer, &tv) == 0;
+}
+
+/* ---- the count of unsealed events ---- */
+
+static bool counting; /* a count is in flight */
+
+static void on_unsealed(PGresult *res, void *arg)
+{
+	struct worker *w = arg;
+	counting = false;
+	if (res == NULL)
+		return; /* the database is away: the gauge keeps its last value */
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_kv(LOG_WARN, "counting the unsealed audit events failed", "error",
+		       PQresultErrorMessage(res), NULL);
+		return;
+	}
+	metrics_audit_unsealed(w, atoll(PQgetvalue(res, 0, 0)));
+}
+
+static void on_unsealed_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct worker *w = arg;
+	if (counting || w->draining || !pgpool_up(w->pool))
+		return;
+	const char *params[] = {UNSEALED_CAP};
+	counting = pgpool_exec(w->pool, STMT_AUDIT_UNSEALED, params, on_unsealed, w);
+}
+
+bool unsealed_count_setup(struct worker *w)
+{
+	w->unsealed_timer = event_new(w->base, -1, EV_PERSIST, on_unsealed_timer, w);
+	if (w->unsealed_timer == NULL)
+		return false;
+	struct timeval tv = {UNSEALED_INTERVAL_MS / 1000, (UNSEALED_INTERVAL_MS % 1000) * 1000};
+	return event_add(w->unsealed_timer, &tv) == 0;
 }

@@ -2,7 +2,8 @@
  * The daemon's shared state: the configuration snapshot in force (swapped
  * atomically on SIGHUP), the count of open connections, the listening
  * sockets (plain, and HTTPS when [tls] listen is set; bound once, by the
- * main thread), and one worker per event loop, each with its own listeners
+ * main thread; the metrics listener is the main thread's own), and one
+ * worker per event loop, each with its own listeners
  * on dup()s of those sockets, evhttps and database pool. A worker's objects
  * are touched only by its own thread; other threads only activate its
  * events.
@@ -31,6 +32,7 @@ struct runtime {
 
 struct server;
 struct http_conn;
+struct metrics_block;
 
 struct worker {
 	int id;
@@ -61,7 +63,11 @@ struct worker {
 	bool read_fallback;        /* reading from the primary while the replica is down */
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
-	struct event *seal_timer; /* worker 0 only: seals the audit chain */
+	struct event *seal_timer;     /* worker 0 only: seals the audit chain */
+	struct event *unsealed_timer; /* worker 0 only: counts what is not sealed yet */
+	/* this worker's counters for GET /metrics (daemon/metrics.c): written
+	 * by this thread alone, summed by the main thread at a scrape */
+	struct metrics_block *metrics;
 	/* Only when the systemd watchdog is on: the loop stamps heartbeat_ms
 	 * (CLOCK_MONOTONIC) from its own timer, and the main thread sends
 	 * WATCHDOG=1 only while every stamp is fresh (daemon/main.c). */
@@ -82,6 +88,8 @@ struct server {
 	struct event_base *main_base;
 	struct ssl_ctx_st *tls_ctx;   /* SSL_CTX, shared by the workers; NULL without TLS */
 	int listen_fd, tls_listen_fd; /* -1 when none; the workers hold dup()s */
+	int metrics_fd;               /* [metrics] listen; -1 when off */
+	struct evhttp *metrics_http;  /* GET /metrics, on main_base */
 	_Atomic long connections;     /* open, plain and TLS, all workers */
 	_Atomic bool stopping;        /* no more accepting, ever */
 };
@@ -92,9 +100,9 @@ static inline const struct runtime *server_runtime(struct server *s)
 }
 
 /* daemon/listen.c */
-/* Binds and listens on server.listen (and tls.listen) once, for every
- * worker; false (logged, naming the key) when that fails, as when another
- * process holds the port. */
+/* Binds and listens on server.listen (and tls.listen, metrics.listen) once,
+ * for every worker; false (logged, naming the key) when that fails, as when
+ * another process holds the port. */
 bool server_listen(struct server *s);
 /* Closes the main thread's listening sockets (the workers' dup()s stay). */
 void server_listen_close(struct server *s);
@@ -104,5 +112,8 @@ void worker_http_free(struct worker *w);
 
 /* daemon/sealer.c */
 bool sealer_setup(struct worker *w);
+/* Counts the audit events not sealed yet, every second, for
+ * coolingd_audit_unsealed_events; worker 0, whether it seals or not. */
+bool unsealed_count_setup(struct worker *w);
 
 #endif

@@ -24,7 +24,7 @@ enum param_type {
 	P_BOOL,
 	P_INT,
 	P_DURATION,
-	P_LISTEN, /* host:port into .host and .port; may be empty when its default is */
+	P_LISTEN, /* host:port into .host and .port; empty when its default is, or CF_EMPTY_OFF */
 	P_ENUM    /* one of .names, stored as its index */
 };
 
@@ -35,6 +35,9 @@ enum param_flags {
 	/* empty means "the profile's": stored as -1, shown as the value in
 	 * force, and put into the policy by config_policy() */
 	CF_FROM_PROFILE = 1 << 2,
+	/* a P_LISTEN that may be set empty, which switches its listener off,
+	 * though its default is an address */
+	CF_EMPTY_OFF = 1 << 3,
 };
 
 struct param {
@@ -106,6 +109,8 @@ static const struct param params[] = {
     {KEY(tls, client_ca_file, P_STRING), STR(tls_client_ca_file), .def = ""},
     {KEY(tls, min_version, P_STRING), STR(tls_min_version), .def = "TLSv1.2",
      .names = &tls_version_names},
+    {KEY(metrics, listen, P_LISTEN), .flags = CF_EMPTY_OFF, LISTEN(metrics_listen),
+     .def = "127.0.0.1:9464"},
     {KEY(audit, seal, P_BOOL), NUM(audit_seal), .def = "on"},
     {KEY(audit, signing_key, P_STRING), STR(audit_signing_key), .def = ""},
     {KEY(log, level, P_ENUM), .flags = CF_RELOAD, NUM(log_level), .def = "info",
@@ -200,13 +205,13 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 	case P_LISTEN: {
 		char *host = (char *)c + pm->host;
 		int *port = (int *)((char *)c + pm->port);
-		if (*value == '\0' && pm->def[0] == '\0') { /* no such listener */
+		bool may_be_empty = pm->def[0] == '\0' || (pm->flags & CF_EMPTY_OFF);
+		if (*value == '\0' && may_be_empty) { /* no such listener */
 			host[0] = '\0';
 			*port = 0;
 		} else if (strlen(value) >= pm->size ||
 		           !parse_listen(value, host, pm->host_size, port)) {
-			why =
-			    pm->def[0] == '\0' ? "must be host:port or empty" : "must be host:port";
+			why = may_be_empty ? "must be host:port or empty" : "must be host:port";
 			break;
 		}
 		snprintf(base, pm->size, "%s", value);

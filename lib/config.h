@@ -51,6 +51,10 @@ struct config {
 	char tls_key_file[1024];
 	char tls_client_ca_file[1024]; /* set: mutual TLS, a client certificate required */
 	char tls_min_version[16];      /* "TLSv1.2" or "TLSv1.3" */
+	/* [metrics] */
+	char metrics_listen[256]; /* empty: no metrics listener */
+	char metrics_listen_host[256];
+	int metrics_listen_port;
 	/* [audit] */
 	bool audit_seal; /* seal the hash chain (off only to measure its cost) */
 	/* Ed25519 private key (PEM) that signs checkpoints of the chain; empty:

@@ -364,6 +364,18 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                                    "WHERE c.seq = $1::bigint AND c.hash = decode($2::text, 'hex') "
                                    "ON CONFLICT (seq, key_id) DO NOTHING",
                                    5},
+    /* The events after the chain's last, in the sealing order (txid, id),
+     * on audit_event_txid_idx: a range scan as long as the backlog, which
+     * the cap bounds. */
+    [STMT_AUDIT_UNSEALED] = {"audit_unsealed",
+                             "SELECT count(*) FROM (SELECT 1 FROM audit_event a "
+                             "WHERE (a.txid, a.id) > ("
+                             "coalesce((SELECT c.txid FROM audit_chain c "
+                             "ORDER BY c.seq DESC LIMIT 1), '0'::xid8), "
+                             "coalesce((SELECT c.event_id FROM audit_chain c "
+                             "ORDER BY c.seq DESC LIMIT 1), 0)) "
+                             "LIMIT $1::integer) u",
+                             1},
     DB_FIRST_READS(AUTH_TWIN_DEF)
 };
 /* clang-format on */

@@ -59,6 +59,7 @@ enum stmt {
 	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
+	STMT_AUDIT_UNSEALED,   /* cap -> events not sealed yet, at most cap */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT

@@ -5,7 +5,11 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
-	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium)
+	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium
+	  prometheus)
+# prometheus is for its promtool, which checks a scrape of GET /metrics and
+# docs/alerts.yml; Debian packages it with the server, whose service it
+# enables (systemctl disable --now prometheus where that is not wanted).
 
 # chromium: the browser that the console's tests drive (tests/console,
 # /usr/bin/chromium, headless). Node.js and npm run the checks of

@@ -103,7 +103,7 @@ echo "$url"
 # Settings of the developer's shell must not leak into the daemon under test.
 while read -r var; do
 	unset "$var"
-done < <(compgen -e | grep -E '^COOLINGD_(SERVER|DATABASE|POLICY|LOG)_' || true)
+done < <(compgen -e | grep -E '^COOLINGD_(SERVER|DATABASE|POLICY|LOG|METRICS)_' || true)
 
 # The daemons' config files and logs go here: removed after a green run,
 # kept for reading after a red one.

@@ -67,22 +67,28 @@ static char **child_env(const char *const *extra)
 		n++;
 	for (const char *const *e = extra; e && *e; e++)
 		n++;
-	char **out = calloc(n + 2, sizeof *out);
+	char **out = calloc(n + 3, sizeof *out);
 	ck_assert_ptr_nonnull(out);
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "COOLINGD_SERVER_", 16) && strncmp(*e, "COOLINGD_DATABASE_", 18) &&
-		    strncmp(*e, "COOLINGD_POLICY_", 16) && strncmp(*e, "COOLINGD_LOG_", 13))
+		    strncmp(*e, "COOLINGD_POLICY_", 16) && strncmp(*e, "COOLINGD_LOG_", 13) &&
+		    strncmp(*e, "COOLINGD_METRICS_", 17))
 			out[k++] = *e;
 	/* The tests cool for seconds, below the legal minimum: lifted unless
 	 * extra says otherwise. */
 	static const char lift[] = "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=";
-	bool lift_given = false;
+	/* and no metrics listener, whose default port every daemon would want */
+	static const char metrics[] = "COOLINGD_METRICS_LISTEN=";
+	bool lift_given = false, metrics_given = false;
 	for (const char *const *e = extra; e && *e; e++) {
 		out[k++] = (char *)*e;
 		lift_given |= strncmp(*e, lift, sizeof lift - 1) == 0;
+		metrics_given |= strncmp(*e, metrics, sizeof metrics - 1) == 0;
 	}
 	if (!lift_given)
 		out[k++] = (char *)"COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true";
+	if (!metrics_given)
+		out[k++] = (char *)metrics;
 	out[k] = NULL;
 	return out;
 }

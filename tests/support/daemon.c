@@ -78,7 +78,8 @@ int daemon_free_port(void)
 static bool is_config_var(const char *kv)
 {
 	static const char *const prefixes[] = {"COOLINGD_SERVER_", "COOLINGD_DATABASE_",
-	                                       "COOLINGD_POLICY_", "COOLINGD_LOG_"};
+	                                       "COOLINGD_POLICY_", "COOLINGD_LOG_",
+	                                       "COOLINGD_METRICS_"};
 	for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
 		if (strncmp(kv, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;
@@ -175,6 +176,9 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 	char **env = calloc(cap, sizeof *env);
 	char *db_kv = malloc(strlen(db_url) + sizeof "COOLINGD_DATABASE_URL=");
 	char listen_kv[64], log_kv[] = "COOLINGD_LOG_FORMAT=json";
+	/* No metrics listener unless the test asks for one: the default port
+	 * is one for every daemon, and tests run side by side. */
+	char metrics_kv[] = "COOLINGD_METRICS_LISTEN=";
 	/* The tests cool for seconds, below the legal minimum of the profile. */
 	char lift_kv[] = "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true";
 	if (!env || !db_kv) {
@@ -191,6 +195,7 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 	env_put(env, &n, listen_kv);
 	env_put(env, &n, log_kv);
 	env_put(env, &n, lift_kv);
+	env_put(env, &n, metrics_kv);
 	for (const char *const *e = extra_env; e && *e; e++)
 		env_put(env, &n, (char *)*e);
 

@@ -19,9 +19,10 @@ struct daemon {
  * Starts $COOLINGD_BIN_DIR/coolingd -c EMPTY_CONFIG on a free loopback port,
  * with COOLINGD_DATABASE_URL=db_url, COOLINGD_SERVER_LISTEN=127.0.0.1:PORT,
  * COOLINGD_LOG_FORMAT=json, COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true
- * (the tests cool for seconds) and then extra_env ("KEY=VALUE" strings,
+ * (the tests cool for seconds), COOLINGD_METRICS_LISTEN= (no metrics
+ * listener) and then extra_env ("KEY=VALUE" strings,
  * NULL-terminated, may be NULL; a later entry overrides an earlier one and the
- * defaults). Other COOLINGD_SERVER_/DATABASE_/POLICY_/LOG_ variables of the
+ * defaults). Other COOLINGD_SERVER_/DATABASE_/POLICY_/LOG_/METRICS_ variables of the
  * test's own environment are not passed on, so a developer's shell cannot
  * change what a test sees. The config file and the log live in a fresh
  * directory under $TMPDIR (default /tmp).

@@ -35,6 +35,7 @@ static const char *const ENV_VARS[] = {
     "COOLINGD_AUDIT_SEAL",
     "COOLINGD_LOG_LEVEL",
     "COOLINGD_LOG_FORMAT",
+    "COOLINGD_METRICS_LISTEN",
 };
 
 static void clear_env(void)
@@ -387,7 +388,7 @@ START_TEST(test_unknown_key_fails_naming_it)
 {
 	ck_assert_contains(load_fails(write_conf("[server]\nport = 8080\n")), "server.port");
 	ck_assert_contains(load_fails(write_conf("[policy]\ncooling = 24h\n")), "policy.cooling");
-	ck_assert_contains(load_fails(write_conf("[metrics]\nlisten = :9100\n")), "metrics.listen");
+	ck_assert_contains(load_fails(write_conf("[metrics]\nport = 9100\n")), "metrics.port");
 }
 END_TEST
 
@@ -457,6 +458,48 @@ START_TEST(test_audit_seal_is_on_by_default_and_takes_on_or_off)
 	clear_env();
 
 	ck_assert_contains(load_fails(write_conf("[audit]\nseal = maybe\n")), "audit.seal");
+}
+END_TEST
+
+START_TEST(test_metrics_listen_defaults_to_loopback_9464_and_empty_switches_it_off)
+{
+	struct config c = load_ok(NULL);
+	ck_assert_str_eq(c.metrics_listen, "127.0.0.1:9464");
+	ck_assert_str_eq(c.metrics_listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.metrics_listen_port, 9464);
+
+	c = load_ok(write_conf("[metrics]\nlisten = 0.0.0.0:9100\n"));
+	ck_assert_str_eq(c.metrics_listen_host, "0.0.0.0");
+	ck_assert_int_eq(c.metrics_listen_port, 9100);
+
+	c = load_ok(write_conf("[metrics]\nlisten =\n"));
+	ck_assert_str_eq(c.metrics_listen, "");
+	ck_assert_int_eq(c.metrics_listen_port, 0);
+
+	setenv("COOLINGD_METRICS_LISTEN", "", 1);
+	c = load_ok(NULL);
+	ck_assert_str_eq(c.metrics_listen, "");
+	clear_env();
+}
+END_TEST
+
+START_TEST(test_bad_metrics_listen_fails_naming_the_key)
+{
+	static const char *const bad[] = {"9464",        ":9464",           "127.0.0.1:",
+	                                  "127.0.0.1:0", "127.0.0.1:65536", "localhost:prometheus"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[metrics]\nlisten = %s\n", bad[i]);
+		const char *msg = load_fails(write_conf(text));
+		ck_assert_contains(msg, "metrics.listen");
+		ck_assert_contains(msg, "must be host:port or empty");
+		unlink(tmp_paths[--ntmp]);
+
+		setenv("COOLINGD_METRICS_LISTEN", bad[i], 1);
+		ck_assert_contains(load_fails(NULL), "COOLINGD_METRICS_LISTEN");
+		clear_env();
+	}
 }
 END_TEST
 
@@ -855,6 +898,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_conninfo_without_password_is_unchanged);
 	tcase_add_test(tc, test_password_in_spaced_or_quoted_key_value_is_masked);
 	tcase_add_test(tc, test_config_dump_masks_the_database_password);
+	tcase_add_test(tc, test_metrics_listen_defaults_to_loopback_9464_and_empty_switches_it_off);
+	tcase_add_test(tc, test_bad_metrics_listen_fails_naming_the_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,60 @@
+/*
+ * GET /metrics: the Prometheus text format (0.0.4) on its own listener
+ * ([metrics] listen), served by the main thread's loop.
+ *
+ * Counting adds no lock and no shared cache line to a request: every
+ * worker owns a metrics_block (cache-line aligned, allocated apart from
+ * everything else) that only its own thread writes, with relaxed atomic
+ * stores; a scrape sums the blocks of all workers with relaxed loads. The
+ * database gauges come from each worker's pool (pgpool_gauges), the
+ * process_* series from /proc/self.
+ *
+ * No label value comes from a request: a route is its pattern
+ * ("/v1/lenders/{lender}/loans/{loan_id}"), an unrouted request is
+ * route="unmatched", methods and codes come from fixed tables.
+ */
+#ifndef CD_METRICS_H
+#define CD_METRICS_H
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "server.h"
+
+struct route;
+
+/* A worker's counters, zeroed; NULL when out of memory, or when the route
+ * table has outgrown the block (logged). */
+struct metrics_block *metrics_block_new(void);
+void metrics_block_free(struct metrics_block *b);
+
+/* ---- counting: each called by the worker's own thread only ---- */
+
+/* One answer (daemon/reply.c): its route (NULL when none matched), method,
+ * status, and the time since the request arrived. */
+void metrics_request(struct worker *w, const struct route *route, enum evhttp_cmd_type method,
+                     int status, int64_t duration_ns);
+/* A new loan recorded (201), by the rule that it was approved under. */
+void metrics_approval(struct worker *w, const struct loan *l);
+/* A disbursement decided and stored: allowed, or refused with the blockers
+ * that loan_evaluate(l, now) gives (the ones in the answer). A replay of a
+ * stored answer is not a new decision and is not counted. */
+void metrics_decision_allowed(struct worker *w);
+void metrics_decision_refused(struct worker *w, const struct loan *l, int64_t now);
+/* The audit events not sealed yet, as last counted (daemon/sealer.c). */
+void metrics_audit_unsealed(struct worker *w, int64_t n);
+
+/* ---- the listener, on the main thread ---- */
+
+/* Serves GET /metrics on s->metrics_fd (bound by server_listen) from
+ * s->main_base; nothing when [metrics] listen is empty. */
+bool metrics_setup(struct server *s);
+void metrics_free(struct server *s);
+
+/* The whole exposition, every worker summed, appended to out. */
+void metrics_write(struct server *s, struct evbuffer *out);
+
+#endif
