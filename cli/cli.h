@@ -139,6 +139,7 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_revoke(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
+int cmd_policy_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);

@@ -5,7 +5,9 @@
  */
 #include "codec.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iin.h"
@@ -700,4 +702,143 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	if (size > 0)
 		buf[o.len < size ? o.len : size - 1] = '\0';
 	return o.len;
+}
+
+/* ---- the table of rules ---- */
+
+static json_t *mrp_or_null(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *key_or_null(const char *k)
+{
+	return k != NULL ? json_string(k) : json_null();
+}
+
+json_t *codec_policy_json(const struct policy_table *t)
+{
+	json_t *rules = json_array();
+	for (int i = 0; i < t->nbands; i++) {
+		const struct policy_table_band *b = &t->bands[i];
+		json_array_append_new(
+		    rules,
+		    json_pack("{s:s,s:o,s:I,s:o,s:I,s:{s:s,s:o,s:s}}", "rule",
+		              name_of(&rule_names, b->rule), "lender_kind",
+		              b->lender_kind < 0
+		                  ? json_null()
+		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		              "above_mrp", (json_int_t)b->above_mrp, "up_to_mrp",
+		              mrp_or_null(b->up_to_mrp), "period_seconds", (json_int_t)b->period_s,
+		              "keys", "above_mrp", b->above_key, "up_to_mrp",
+		              key_or_null(b->up_to_key), "period_seconds", b->period_key));
+	}
+	json_t *exemptions = json_array();
+	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
+		if (!(t->exemptions & (1u << e)))
+			continue;
+		json_t *x = json_pack("{s:s}", "exemption", name_of(&exemption_names, e));
+		if (e == EXEMPT_CARD_LIMIT) {
+			json_object_set_new(x, "up_to_mrp", json_integer(t->card_limit_mrp));
+			json_object_set_new(
+			    x, "keys",
+			    json_pack("{s:s}", "up_to_mrp", "policy.card_limit_exempt_mrp"));
+		}
+		json_array_append_new(exemptions, x);
+	}
+	json_t *extra =
+	    t->age_rule ? json_pack("{s:I,s:I,s:{s:s,s:s}}", "under_age", (json_int_t)t->under_age,
+	                            "from_age", (json_int_t)t->from_age, "keys", "under_age",
+	                            "policy.extra_confirmation_under_age", "from_age",
+	                            "policy.extra_confirmation_from_age")
+	                : json_null();
+	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "aggregation",
+	                 t->aggregates
+	                     ? json_string(name_of(&aggregation_names, (int)t->aggregation))
+	                     : json_null(),
+	                 "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+}
+
+/* A growing text buffer for codec_policy_text(). */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char line[512];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if (t->len + add + 1 > t->cap) {
+		size_t cap = (t->cap + add + 1) * 2;
+		char *p = realloc(t->s, cap);
+		if (p == NULL)
+			return;
+		t->s = p;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, line, add);
+	t->len += add;
+	t->s[t->len] = '\0';
+}
+
+char *codec_policy_text(const struct policy_table *t)
+{
+	struct text x = {0};
+	text_add(&x, "profile: %s\n", t->profile);
+	if (t->aggregates)
+		text_add(&x,
+		         "day's amount: this loan and the borrower's other online, not exempt, "
+		         "not cancelled loans of the same local date, of %s (policy.aggregation = "
+		         "%s)\n",
+		         t->aggregation == AGGREGATION_ALL ? "any lender" : "the same lender",
+		         name_of(&aggregation_names, (int)t->aggregation));
+	else
+		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
+	text_add(&x, "rules (cooled when the day's amount is above, strictly, N x the MRP of the "
+	             "approval's local date):\n");
+	for (int i = 0; i < t->nbands; i++) {
+		const struct policy_table_band *b = &t->bands[i];
+		char up[96] = "";
+		if (b->up_to_mrp >= 0)
+			snprintf(up, sizeof(up), ", up to %lld MRP (%s)", (long long)b->up_to_mrp,
+			         b->up_to_key);
+		text_add(&x, "  %-10s %-4s above %lld MRP (%s)%s: wait %llds after consent (%s)\n",
+		         name_of(&rule_names, b->rule),
+		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
+		         (long long)b->above_mrp, b->above_key, up, (long long)b->period_s,
+		         b->period_key);
+	}
+	text_add(&x, "exemptions (the first that applies; not cooled):");
+	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
+		if (!(t->exemptions & (1u << e)))
+			continue;
+		if (e == EXEMPT_CARD_LIMIT)
+			text_add(&x, " card_limit up to %lld MRP (policy.card_limit_exempt_mrp)",
+			         (long long)t->card_limit_mrp);
+		else
+			text_add(&x, " %s", name_of(&exemption_names, e));
+	}
+	text_add(&x, "\n");
+	text_add(&x, "reconfirmation after the period: %s\n",
+	         t->reconfirmation ? "required for every cooled loan" : "not required");
+	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
+	         t->in_person_by_amount
+	             ? " whose day's amount is above the kind's first threshold (MFO: online only)"
+	             : "");
+	if (t->age_rule)
+		text_add(&x,
+		         "extra confirmation: cooled loans of borrowers under %lld "
+		         "(policy.extra_confirmation_under_age) or aged %lld or more "
+		         "(policy.extra_confirmation_from_age)\n",
+		         (long long)t->under_age, (long long)t->from_age);
+	else
+		text_add(&x, "extra confirmation: not required\n");
+	return x.s;
 }

@@ -80,4 +80,11 @@ json_t *codec_blockers_json(unsigned blockers);
 json_t *codec_ts_json(int64_t ts);
 json_t *codec_error_json(const struct cd_error *err);
 
+/* The effective table of rules (`coolingctl policy show --json`):
+ * {"profile", "aggregation", "rules": [...], "exemptions": [...],
+ * "extra_confirmation": {...}}, every number beside its config key. */
+json_t *codec_policy_json(const struct policy_table *t);
+/* The same for people, one line each (malloc'd; the caller frees it). */
+char *codec_policy_text(const struct policy_table *t);
+
 #endif

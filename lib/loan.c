@@ -144,7 +144,7 @@ bool approval_matches(const struct approval_req *r, const struct loan *l)
 {
 	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
 	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
-	    r->secured != l->secured)
+	    r->secured != l->secured || r->product != l->product)
 		return false;
 	if (r->has_first_time &&
 	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
@@ -196,6 +196,11 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->amount_tiyn = a->amount_tiyn;
 	l->channel = a->channel;
 	l->secured = a->secured;
+	l->product = a->product;
+	l->lender_kind = c->lender_kind;
+	/* the age on the approval's local date; a valid IIN always has one */
+	int age = -1;
+	l->borrower_age = iin_age_on(a->borrower_iin, c->approval_day, &age) ? age : -1;
 	/* a stated first-time flag wins, else it is derived */
 	l->first_time_given = a->has_first_time;
 	l->first_time_borrower = a->has_first_time ? a->first_time_borrower : c->first_time_derived;
@@ -204,7 +209,9 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->in_person_verified_at = TS_NULL;
 	l->disbursed_at = TS_NULL;
 	l->cancelled_at = TS_NULL;
-	policy_assess(p, c->mrp_tenge, l);
+	l->extra_confirmed_at = TS_NULL;
+	l->reconfirmed_at = TS_NULL;
+	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);
 }

@@ -45,6 +45,7 @@ struct approval_req {
 	int64_t amount_tiyn;
 	enum channel channel;
 	bool secured;
+	enum product product; /* PRODUCT_CONSUMER when omitted */
 	bool has_first_time;
 	bool first_time_borrower;
 	int64_t approved_at; /* TS_NULL when omitted: now */
@@ -122,6 +123,11 @@ struct approval_context {
 	int64_t mrp_tenge;
 	bool first_time_derived; /* no unsecured loan of the borrower was paid out */
 	int64_t today_days;      /* today's local date, days since 1970-01-01 */
+	/* kz-2025-09's inputs */
+	bool has_lender;         /* the lender is recorded: lender_kind */
+	int lender_kind;         /* enum lender_kind */
+	int64_t approval_day;    /* approved_at's local date, days since 1970-01-01 */
+	int64_t day_others_tiyn; /* the other loans of that day that count (policy.aggregation) */
 };
 
 /* True when a retried approval states the same facts as the recorded loan.

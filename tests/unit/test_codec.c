@@ -864,6 +864,8 @@ static struct loan recorded_loan(void)
 	l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = TS_NULL;
 	l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = TS_NULL;
+	l.reconfirmed_at = TS_NULL;
 	return l;
 }
 
@@ -1169,7 +1171,8 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	char *s = dump(a);
 
 	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"consent_missing\","
-	                    "\"cooling_period_active\",\"in_person_verification_missing\"]");
+	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
+	                    "\"reconfirmation_missing\",\"in_person_verification_missing\"]");
 	free(s);
 	json_decref(a);
 
@@ -1303,6 +1306,7 @@ START_TEST(test_direct_loan_writer_reports_the_size_it_needs_when_cut_short)
 	l.approved_at = 0;
 	l.consent_at = l.cooling_ends_at = l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = l.reconfirmed_at = TS_NULL;
 	struct loan_view v;
 	loan_evaluate(&l, 0, &v);
 	char full[2048], small[16];
