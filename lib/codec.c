@@ -260,6 +260,15 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 			if (!get_bool(v, key, &r->secured, err))
 				return false;
 			seen |= F_SECURED;
+		} else if (strcmp(key, "product") == 0) {
+			int index;
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!name_lookup(&product_names, s, &index))
+				return cd_error_invalid(err, key,
+				                        "must be \"consumer\", \"goods\", "
+				                        "\"refinancing\" or \"card_limit\"");
+			r->product = (enum product)index;
 		} else if (strcmp(key, "first_time_borrower") == 0) {
 			if (json_is_null(v))
 				continue;
@@ -378,6 +387,61 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 	return true;
 }
 
+bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err)
+{
+	*reconfirmed_at = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "reconfirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, reconfirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	return true;
+}
+
+bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
+                                    struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->confirmed_at = TS_NULL;
+	bool has_method = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "method") == 0) {
+			const char *s = NULL;
+			int index;
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!name_lookup(&extra_method_names, s, &index))
+				return cd_error_invalid(
+				    err, key,
+				    "must be \"branch\", \"egov\", \"credit_bureau\" "
+				    "or \"lender_app\"");
+			r->method = (enum extra_method)index;
+			has_method = true;
+		} else if (strcmp(key, "confirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->confirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_method)
+		return missing_field("method", err);
+	return true;
+}
+
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
 {
 	const char *key;
@@ -404,6 +468,12 @@ static json_t *money_json(int64_t tiyn)
 	char buf[MONEY_BUF];
 	money_format(tiyn, buf);
 	return json_string(buf);
+}
+
+json_t *codec_name_json(const struct name_table *t, int index)
+{
+	const char *name = name_of(t, index);
+	return name[0] != '\0' ? json_string(name) : json_null();
 }
 
 json_t *codec_blockers_json(unsigned blockers)
@@ -441,6 +511,23 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	json_object_set_new(o, "in_person_verified_at", codec_ts_json(l->in_person_verified_at));
 	json_object_set_new(o, "disbursed_at", codec_ts_json(l->disbursed_at));
 	json_object_set_new(o, "cancelled_at", codec_ts_json(l->cancelled_at));
+	json_object_set_new(o, "lender_kind",
+	                    json_string(name_of(&lender_kind_names, l->lender_kind)));
+	json_object_set_new(o, "product", json_string(name_of(&product_names, l->product)));
+	json_object_set_new(o, "exemption", codec_name_json(&exemption_names, l->exemption));
+	json_object_set_new(o, "aggregated_amount", money_json(l->aggregated_tiyn));
+	json_object_set_new(o, "rule", codec_name_json(&rule_names, l->rule));
+	json_object_set_new(o, "borrower_age",
+	                    l->borrower_age >= 0 ? json_integer(l->borrower_age) : json_null());
+	json_object_set_new(o, "extra_confirmation_required",
+	                    json_boolean(l->extra_confirmation_required));
+	json_object_set_new(o, "extra_confirmed_at", codec_ts_json(l->extra_confirmed_at));
+	json_object_set_new(o, "extra_confirmation_method",
+	                    l->extra_confirmation_method[0] != '\0'
+	                        ? json_string(l->extra_confirmation_method)
+	                        : json_null());
+	json_object_set_new(o, "reconfirmation_required", json_boolean(l->reconfirmation_required));
+	json_object_set_new(o, "reconfirmed_at", codec_ts_json(l->reconfirmed_at));
 	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
 	json_object_set_new(o, "earliest_disbursement_at",
 	                    codec_ts_json(v->earliest_disbursement_at));
@@ -655,6 +742,18 @@ static void out_kv_money(struct out *o, const char *key, int64_t tiyn)
 	out_kv_str(o, key, b);
 }
 
+/* A name of t, null for its empty name. */
+static void out_kv_name(struct out *o, const char *key, const struct name_table *t, int index)
+{
+	const char *name = name_of(t, index);
+	if (name[0] != '\0') {
+		out_kv_str(o, key, name);
+		return;
+	}
+	out_key(o, key);
+	out_str(o, "null");
+}
+
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
 {
 	struct out o = {buf, size, 0};
@@ -685,6 +784,27 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	out_kv_ts(&o, "in_person_verified_at", l->in_person_verified_at);
 	out_kv_ts(&o, "disbursed_at", l->disbursed_at);
 	out_kv_ts(&o, "cancelled_at", l->cancelled_at);
+	out_kv_str(&o, "lender_kind", name_of(&lender_kind_names, l->lender_kind));
+	out_kv_str(&o, "product", name_of(&product_names, l->product));
+	out_kv_name(&o, "exemption", &exemption_names, l->exemption);
+	out_kv_money(&o, "aggregated_amount", l->aggregated_tiyn);
+	out_kv_name(&o, "rule", &rule_names, l->rule);
+	if (l->borrower_age >= 0) {
+		out_kv_int(&o, "borrower_age", l->borrower_age);
+	} else {
+		out_key(&o, "borrower_age");
+		out_str(&o, "null");
+	}
+	out_kv_bool(&o, "extra_confirmation_required", l->extra_confirmation_required);
+	out_kv_ts(&o, "extra_confirmed_at", l->extra_confirmed_at);
+	if (l->extra_confirmation_method[0] != '\0') {
+		out_kv_str(&o, "extra_confirmation_method", l->extra_confirmation_method);
+	} else {
+		out_key(&o, "extra_confirmation_method");
+		out_str(&o, "null");
+	}
+	out_kv_bool(&o, "reconfirmation_required", l->reconfirmation_required);
+	out_kv_ts(&o, "reconfirmed_at", l->reconfirmed_at);
 	out_key(&o, "blockers");
 	out_raw(&o, "[", 1);
 	bool first = true;

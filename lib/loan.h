@@ -16,6 +16,16 @@
  *                 same branch, officer (and time, when given) a repeat,
  *                 otherwise 409; after disbursement 409; window; not before
  *                 approved_at beyond max_clock_skew.
+ *   reconfirmation  after cancellation 409; a loan that needs none 409; one
+ *                 recorded is a repeat at the same time or without a time
+ *                 (after disbursement too), a 409 at another; after
+ *                 disbursement 409; before consent or before the cooling
+ *                 period's end 409 (it does not count then); the time in the
+ *                 clock window, and not before the period's end (409).
+ *   extra confirmation  after cancellation 409; a loan that needs none 409;
+ *                 recorded with the same method (and time, when given) a
+ *                 repeat, otherwise 409; after disbursement 409; window;
+ *                 not before approved_at beyond max_clock_skew (422).
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
  *   disbursement  a stored answer for the Idempotency-Key is replayed (a key
@@ -66,6 +76,15 @@ struct cancellation_req {
 	char reason[LOAN_REASON_BUF];
 };
 
+struct reconfirmation_req {
+	int64_t reconfirmed_at; /* TS_NULL when omitted: now */
+};
+
+struct extra_confirmation_req {
+	enum extra_method method;
+	int64_t confirmed_at; /* TS_NULL when omitted: now */
+};
+
 /* How far a client's timestamps may stray from the database's now
  * ([policy] max_clock_skew, max_backdate). */
 struct ts_window {
@@ -110,6 +129,12 @@ enum act_verdict loan_verify_decide(const struct loan *l, const struct verificat
                                     int64_t now, const struct ts_window *w, struct act_outcome *o);
 enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellation_req *q,
                                     struct act_outcome *o);
+enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconfirmation_req *q,
+                                       int64_t now, const struct ts_window *w,
+                                       struct act_outcome *o);
+enum act_verdict loan_extra_confirm_decide(const struct loan *l,
+                                           const struct extra_confirmation_req *q, int64_t now,
+                                           const struct ts_window *w, struct act_outcome *o);
 
 /* ---- approval ---- */
 

@@ -149,6 +149,11 @@ static int64_t field(const struct policy *p, size_t offset)
 	return *(const int64_t *)((const char *)p + offset);
 }
 
+bool policy_aggregates(const struct policy *p)
+{
+	return profile_def_of(p->name)->aggregates;
+}
+
 bool policy_takes_v1_overrides(const char *name)
 {
 	return profile_def_of(name)->v1_overrides;

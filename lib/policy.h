@@ -89,6 +89,9 @@ struct policy_table {
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 
+/* Whether the profile adds up the borrower's loans of the day. */
+bool policy_aggregates(const struct policy *p);
+
 /* Whether the v1 keys policy.cooling_period and policy.threshold_mrp apply
  * to the profile (kz-card); any other refuses them when they are set. */
 bool policy_takes_v1_overrides(const char *name);
