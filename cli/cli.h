@@ -117,7 +117,7 @@ void cli_printable(const char *s, char *out, size_t size);
 int cli_print_json(struct cli *cli, json_t *json);
 
 /* A table of text cells printed with aligned columns. */
-#define CLI_TABLE_MAX_COLS 8
+#define CLI_TABLE_MAX_COLS 12
 struct cli_table {
 	int ncols;
 	const char *const *header;
