@@ -14,6 +14,7 @@
 #include "check_main.h"
 #include "codec.h"
 #include "iin.h"
+#include "loan.h"
 #include "policy.h"
 #include "timeutil.h"
 
@@ -408,6 +409,97 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 }
 END_TEST
 
+/* ---- the acts ---- */
+
+#define SEC USEC_PER_SEC
+
+/* A bank_short loan consented at c, its period of 100 s. */
+static struct loan cooled_loan(int64_t c)
+{
+	struct loan l;
+	memset(&l, 0, sizeof(l));
+	l.approved_at = c - 10 * SEC;
+	l.consent_at = c;
+	l.cooling_required = true;
+	l.cooling_period_s = 100;
+	l.cooling_ends_at = c + 100 * SEC;
+	l.reconfirmation_required = true;
+	l.extra_confirmation_required = true;
+	l.rule = RULE_BANK_SHORT;
+	l.in_person_verified_at = l.disbursed_at = l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = l.reconfirmed_at = TS_NULL;
+	return l;
+}
+
+START_TEST(test_reconfirmation_counts_only_after_the_period)
+{
+	const struct ts_window w = {.skew_s = 120, .backdate_s = 3600};
+	int64_t c = 1750000000 * SEC;
+	struct loan l = cooled_loan(c);
+	struct act_outcome o;
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 99 * SEC, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 409);
+	ck_assert_ptr_nonnull(strstr(o.err.message, "has not ended"));
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 100 * SEC, &w, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, c + 100 * SEC);
+	/* a time before the end, sent after it: 409 saying so */
+	q.reconfirmed_at = c + 99 * SEC;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 409);
+	ck_assert_ptr_nonnull(strstr(o.err.message, "before the end"));
+	/* beyond max_clock_skew: 422 */
+	q.reconfirmed_at = c + 400 * SEC;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 422);
+	ck_assert_str_eq(o.err.field, "reconfirmed_at");
+	/* a repeat, and another time */
+	l.reconfirmed_at = c + 150 * SEC;
+	q.reconfirmed_at = TS_NULL;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REPEAT);
+	q.reconfirmed_at = c + 160 * SEC;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REFUSE);
+	/* a loan that needs none; a cancelled one */
+	l = cooled_loan(c);
+	l.reconfirmation_required = false;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 409);
+	l = cooled_loan(c);
+	l.cancelled_at = c + SEC;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, c + 200 * SEC, &w, &o), ACT_REFUSE);
+}
+END_TEST
+
+START_TEST(test_extra_confirmation_rules)
+{
+	const struct ts_window w = {.skew_s = 120, .backdate_s = 3600};
+	int64_t c = 1750000000 * SEC;
+	struct loan l = cooled_loan(c);
+	struct act_outcome o;
+	struct extra_confirmation_req q = {.method = EXTRA_EGOV, .confirmed_at = TS_NULL};
+	/* at any time, before consent too */
+	l.consent_at = l.cooling_ends_at = TS_NULL;
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, c, &w, &o), ACT_WRITE);
+	/* before approved_at beyond max_clock_skew: 422 */
+	q.confirmed_at = l.approved_at - 121 * SEC;
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, c, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 422);
+	ck_assert_str_eq(o.err.field, "confirmed_at");
+	/* repeats */
+	l.extra_confirmed_at = c;
+	snprintf(l.extra_confirmation_method, sizeof(l.extra_confirmation_method), "egov");
+	q.confirmed_at = TS_NULL;
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, c, &w, &o), ACT_REPEAT);
+	q.method = EXTRA_BRANCH;
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, c, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 409);
+	l = cooled_loan(c);
+	l.extra_confirmation_required = false;
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, c, &w, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.status, 409);
+}
+END_TEST
+
 static Suite *law_suite(void)
 {
 	Suite *s = suite_create("policy_law");
@@ -426,6 +518,10 @@ static Suite *law_suite(void)
 	tcase_add_test(tc, test_age_is_gained_on_the_birthday);
 	tcase_add_test(tc, test_a_29_february_birthday_is_gained_on_28_february_in_other_years);
 	tcase_add_test(tc, test_an_iin_whose_date_is_not_real_has_no_age);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("acts");
+	tcase_add_test(tc, test_reconfirmation_counts_only_after_the_period);
+	tcase_add_test(tc, test_extra_confirmation_rules);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("table");
 	tcase_add_test(tc, test_policy_show_json_names_every_number_with_its_key);
