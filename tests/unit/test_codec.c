@@ -1021,6 +1021,7 @@ static struct loan contract_loan(void)
 
 	ck_assert(policy_profile("kz-card", &p));
 	l = recorded_loan();
+	l.borrower_age = 35; /* born 1990-01-01, approved 2025-06-15 */
 	policy_assess(&p, 3932, &l);
 	l.cooling_ends_at = policy_cooling_ends_at(&l, l.consent_at);
 	return l;
@@ -1045,6 +1046,12 @@ static const char CONTRACT_LOAN[] =
     "  \"cooling_ends_at\": \"2025-06-16T05:05:00Z\","
     "  \"in_person_required\": true, \"in_person_verified_at\": null,"
     "  \"disbursed_at\": null, \"cancelled_at\": null,"
+    /* v1.1: the new fields, with their kz-card values */
+    "  \"lender_kind\": \"bank\", \"product\": \"consumer\", \"exemption\": null,"
+    "  \"aggregated_amount\": \"600000.00\", \"rule\": \"card\", \"borrower_age\": 35,"
+    "  \"extra_confirmation_required\": false, \"extra_confirmed_at\": null,"
+    "  \"extra_confirmation_method\": null,"
+    "  \"reconfirmation_required\": false, \"reconfirmed_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\" }";
 
