@@ -117,7 +117,7 @@ void cli_printable(const char *s, char *out, size_t size);
 int cli_print_json(struct cli *cli, json_t *json);
 
 /* A table of text cells printed with aligned columns. */
-#define CLI_TABLE_MAX_COLS 8
+#define CLI_TABLE_MAX_COLS 12
 struct cli_table {
 	int ncols;
 	const char *const *header;
@@ -139,6 +139,7 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_revoke(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
+int cmd_policy_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "config.h"
 #include "db.h"
 #include "names.h"
 #include "timeutil.h"
@@ -236,5 +237,27 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	else
 		cli_table_print(&t);
 	cli_table_free(&t);
+	return CLI_OK;
+}
+
+int cmd_policy_show(struct cli *cli, const struct cli_args *a)
+{
+	bool json = cli_opt(cli, a, "json") != NULL;
+	struct config cfg;
+	char msg[512];
+	/* the daemon's own reading of the configuration, so that what is shown
+	 * is what it would enforce; no database needed */
+	if (!config_load(&cfg, cli->config_path, cli->config_is_default, msg, sizeof(msg)))
+		return cli_fail(cli, CLI_FAIL, "configuration: %s", msg);
+	struct policy p;
+	struct policy_table t;
+	config_policy(&cfg, &p);
+	policy_table_of(&p, &t);
+	if (json)
+		return cli_print_json(cli, codec_policy_json(&t));
+	char *text = codec_policy_text(&t);
+	if (text != NULL)
+		fputs(text, stdout);
+	free(text);
 	return CLI_OK;
 }

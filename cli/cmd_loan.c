@@ -52,20 +52,42 @@ static void period_text(int64_t s, char *out, size_t size)
 		snprintf(out, size, "%lld s", (long long)s);
 }
 
+/* The acts that stand in the way, in words: "consent, extra confirmation
+ * (age), reconfirmation after the period, in-person verification"; "" when
+ * none. */
+static void pending_acts_text(const struct loan_view *v, char *out, size_t size)
+{
+	static const struct {
+		enum blocker b;
+		const char *words;
+	} acts[] = {
+	    {BLOCKER_CONSENT_MISSING, "consent"},
+	    {BLOCKER_EXTRA_CONFIRMATION_MISSING, "extra confirmation (age)"},
+	    {BLOCKER_RECONFIRMATION_MISSING, "reconfirmation after the period"},
+	    {BLOCKER_IN_PERSON_VERIFICATION_MISSING, "in-person verification"},
+	};
+	size_t w = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if (loan_view_has(v, acts[i].b))
+			w += (size_t)snprintf(out + w, w < size ? size - w : 0, "%s%s",
+			                      w ? ", " : "", acts[i].words);
+}
+
 /* Why the earliest disbursement is unknown (null in JSON). */
 static void earliest_text(const struct loan_view *v, char *out, size_t size)
 {
-	if (v->earliest_disbursement_at != TS_NULL)
+	if (v->earliest_disbursement_at != TS_NULL) {
 		cli_local_time(v->earliest_disbursement_at, true, out);
-	else if (loan_view_has(v, BLOCKER_CANCELLED) || loan_view_has(v, BLOCKER_ALREADY_DISBURSED))
+		return;
+	}
+	if (loan_view_has(v, BLOCKER_CANCELLED) || loan_view_has(v, BLOCKER_ALREADY_DISBURSED)) {
 		snprintf(out, size, "- (never)");
-	else
-		snprintf(out, size, "- (waits for an act: %s)",
-		         loan_view_has(v, BLOCKER_CONSENT_MISSING)
-		             ? (loan_view_has(v, BLOCKER_IN_PERSON_VERIFICATION_MISSING)
-		                    ? "consent, in-person verification"
-		                    : "consent")
-		             : "in-person verification");
+		return;
+	}
+	char acts[160];
+	pending_acts_text(v, acts, sizeof(acts));
+	snprintf(out, size, "- (waits for an act: %s)", acts);
 }
 
 struct field {
@@ -94,7 +116,7 @@ static void print_fields(const struct field *f, int n)
 
 static void print_loan(const struct loan *l, const struct loan_view *v, int64_t now)
 {
-	struct field f[32];
+	struct field f[48];
 	int n = 0;
 #define FIELD(k, ...) (f[n].key = (k), snprintf(f[n].value, sizeof(f[n].value), __VA_ARGS__), n++)
 #define TIME(k, ts)   (f[n].key = (k), cli_local_time((ts), true, f[n].value), n++)
@@ -128,6 +150,22 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 		snprintf(f[n].value, sizeof(f[n].value), "-");
 	f[n++].key = "cooling_period";
 	FIELD("in_person_required", "%s", YESNO(l->in_person_required));
+	FIELD("lender_kind", "%s", name_of(&lender_kind_names, l->lender_kind));
+	FIELD("product", "%s", name_of(&product_names, l->product));
+	FIELD("exemption", "%s", l->exemption ? name_of(&exemption_names, l->exemption) : "-");
+	FIELD("rule", "%s", l->rule ? name_of(&rule_names, l->rule) : "- (not cooled)");
+	amount_text(l->aggregated_tiyn, f[n].value, sizeof(f[n].value));
+	f[n++].key = "days_amount";
+	if (l->borrower_age >= 0)
+		FIELD("borrower_age", "%lld", (long long)l->borrower_age);
+	else
+		FIELD("borrower_age", "-");
+	FIELD("reconfirmation_required", "%s", YESNO(l->reconfirmation_required));
+	FIELD("extra_confirmation_required", "%s", YESNO(l->extra_confirmation_required));
+	pending_acts_text(v, f[n].value, sizeof(f[n].value));
+	if (f[n].value[0] == '\0')
+		snprintf(f[n].value, sizeof(f[n].value), "none");
+	f[n++].key = "pending_acts";
 	GAP();
 	TIME("approved_at", l->approved_at);
 	TIME("consent_at", l->consent_at);
@@ -140,6 +178,10 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	TIME("disbursed_at", l->disbursed_at);
 	TIME("cancelled_at", l->cancelled_at);
 	FIELD("cancel_reason", "%s", l->cancel_reason[0] ? l->cancel_reason : "-");
+	TIME("extra_confirmed_at", l->extra_confirmed_at);
+	FIELD("extra_confirmation_method", "%s",
+	      l->extra_confirmation_method[0] ? l->extra_confirmation_method : "-");
+	TIME("reconfirmed_at", l->reconfirmed_at);
 #undef FIELD
 #undef TIME
 #undef GAP
@@ -177,11 +219,13 @@ static void print_loan_table(const struct cli *cli, const PGresult *r)
 {
 	char approved_head[96];
 	snprintf(approved_head, sizeof(approved_head), "approved (%s)", cli->timezone);
-	const char *const header[] = {"lender", "loan_id",     "amount",  "channel",
-	                              "status", approved_head, "blockers"};
-	static const bool right[] = {false, false, true, false, false, false, false};
+	const char *const header[] = {"lender",      "loan_id",     "amount",   "channel",
+	                              "status",      approved_head, "blockers", "tier",
+	                              "days_amount", "pending_acts"};
+	static const bool right[] = {false, false, true,  false, false,
+	                             false, false, false, true,  false};
 	struct cli_table t;
-	cli_table_init(&t, 7, header, right);
+	cli_table_init(&t, 10, header, right);
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct loan l;
 		struct loan_view v;
@@ -189,8 +233,11 @@ static void print_loan_table(const struct cli *cli, const PGresult *r)
 		if (!db_loan_row(r, i, &l, &now))
 			continue;
 		loan_evaluate(&l, now, &v);
-		char amount[MONEY_BUF], approved[CLI_TIME_BUF], blockers[256];
+		char amount[MONEY_BUF], approved[CLI_TIME_BUF], blockers[256], day[MONEY_BUF],
+		    acts[160];
 		money_format(l.amount_tiyn, amount);
+		money_format(l.aggregated_tiyn, day);
+		pending_acts_text(&v, acts, sizeof(acts));
 		cli_local_time(l.approved_at, false, approved);
 		blockers_text(v.blockers, blockers, sizeof(blockers));
 		const char *row[] = {l.lender,
@@ -199,7 +246,10 @@ static void print_loan_table(const struct cli *cli, const PGresult *r)
 		                     channel_name(l.channel),
 		                     status_name(v.status),
 		                     approved,
-		                     v.blockers ? blockers : "-"};
+		                     v.blockers ? blockers : "-",
+		                     l.rule ? name_of(&rule_names, l.rule) : "-",
+		                     day,
+		                     acts[0] ? acts : "-"};
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t);

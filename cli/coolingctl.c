@@ -97,6 +97,23 @@ static const struct command commands[] = {
         .options = {"json"},
     },
     {
+        .name = "policy show",
+        .run = cmd_policy_show,
+        .synopsis = "[--json]",
+        .summary = "print the rules in force, every number with its config key",
+        .help = "Prints the effective table of rules of the configured [policy] profile:\n"
+                "each band (lender kind, above / up to how many MRP, the period), the\n"
+                "exemptions, reconfirmation, the in-person and the age rules, each number\n"
+                "beside the configuration key that sets it. Reads the configuration and\n"
+                "the environment as coolingd does; needs no database.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"profile\": ..., \"aggregation\": ..., \"rules\": [...],\n"
+                "                    \"exemptions\": [...], \"extra_confirmation\": {...}}\n",
+        .options = {"json"},
+        NARGS(0),
+    },
+    {
         .name = "loan show",
         .run = cmd_loan_show,
         .synopsis = "LENDER LOAN_ID [--json]",

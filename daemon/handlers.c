@@ -273,56 +273,83 @@ static void approval_start(struct request *r, bool authenticate);
  * JSON forms. */
 static json_t *approval_detail(const struct loan *l)
 {
-	char amount[MONEY_BUF], threshold[MONEY_BUF];
+	char amount[MONEY_BUF], threshold[MONEY_BUF], aggregated[MONEY_BUF];
 	money_format(l->amount_tiyn, amount);
 	money_format(l->threshold_tiyn, threshold);
-	return json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:s,s:o,s:o,s:o,s:b}", "amount", amount,
-	                 "channel", channel_name(l->channel), "secured", l->secured,
-	                 "first_time_borrower", l->first_time_borrower, "cooling_required",
-	                 l->cooling_required, "cooling_period_seconds",
-	                 l->cooling_required ? json_integer(l->cooling_period_s) : json_null(),
-	                 "threshold_amount", threshold, "mrp", (json_int_t)l->mrp_tenge, "policy",
-	                 l->policy, "approved_at", codec_ts_json(l->approved_at), "consent_at",
-	                 codec_ts_json(l->consent_at), "cooling_ends_at",
-	                 codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL),
-	                 "in_person_required", l->in_person_required);
+	money_format(l->aggregated_tiyn, aggregated);
+	json_t *o = json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:s,s:o,s:o,s:o,s:b}", "amount",
+	                      amount, "channel", channel_name(l->channel), "secured", l->secured,
+	                      "first_time_borrower", l->first_time_borrower, "cooling_required",
+	                      l->cooling_required, "cooling_period_seconds",
+	                      l->cooling_required ? json_integer(l->cooling_period_s) : json_null(),
+	                      "threshold_amount", threshold, "mrp", (json_int_t)l->mrp_tenge,
+	                      "policy", l->policy, "approved_at", codec_ts_json(l->approved_at),
+	                      "consent_at", codec_ts_json(l->consent_at), "cooling_ends_at",
+	                      codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL),
+	                      "in_person_required", l->in_person_required);
+	/* what the decision took: the tier, the day's amount (the loans added
+	 * up are listed by the statement itself, under the day's lock) */
+	json_object_set_new(o, "product", json_string(name_of(&product_names, l->product)));
+	json_object_set_new(o, "lender_kind",
+	                    json_string(name_of(&lender_kind_names, l->lender_kind)));
+	json_object_set_new(o, "exemption", codec_name_json(&exemption_names, l->exemption));
+	json_object_set_new(o, "aggregated_amount", json_string(aggregated));
+	json_object_set_new(o, "rule", codec_name_json(&rule_names, l->rule));
+	json_object_set_new(o, "borrower_age",
+	                    l->borrower_age >= 0 ? json_integer(l->borrower_age) : json_null());
+	json_object_set_new(o, "reconfirmation_required", json_boolean(l->reconfirmation_required));
+	json_object_set_new(o, "extra_confirmation_required",
+	                    json_boolean(l->extra_confirmation_required));
+	return o;
 }
+
+/* The day the approval is decided with: the lender whose loans count
+ * (policy.aggregation), and for STMT_LOAN_INSERT the zone and the total it
+ * must still find under the day's lock. */
+static const char *day_lender_of(const struct request *r)
+{
+	return r->rt->policy.aggregation == AGGREGATION_ALL ? NULL : r->params[0];
+}
+
+/* Another approval of the borrower's day may come first however often a
+ * burst of them races; each time one does, the day has one loan more, so
+ * this bounds a day of that many concurrent approvals. */
+#define MAX_DAY_ATTEMPTS 200
+
+static void approval_decide(struct request *r);
 
 static void on_loan_insert(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "loan_insert"))
 		return;
-	if (PQntuples(res) == 0) {
+	int64_t day_total = TS_NULL;
+	if (!db_loan_insert_result(res, &r->loan, &r->now, &day_total)) {
+		if (day_total != TS_NULL && day_total != r->approval_ctx.day_others_tiyn &&
+		    ++r->day_attempts <= MAX_DAY_ATTEMPTS) {
+			/* another approval of the day came first: decide again with
+			 * the day as it now is */
+			r->approval_ctx.day_others_tiyn = day_total;
+			approval_decide(r);
+			return;
+		}
 		/* Another request recorded this loan_id first: compare with it. */
 		approval_start(r, false);
-		return;
-	}
-	if (!take_loan_row(r, res, 0)) {
-		reply_simple_error(r, 500, "internal_error", NULL, "cannot read the stored loan");
 		return;
 	}
 	metrics_approval(r->w, &r->loan);
 	reply_loan(r, 201, &r->loan, r->now);
 }
 
-static void on_approval_context(PGresult *res, void *arg)
+static void approval_decide(struct request *r)
 {
-	struct request *r = arg;
 	struct approval_req *a = &r->call.approval;
-	if (!tuples_or_reply(r, res, "approval_context"))
-		return;
-	struct approval_context ctx;
-	if (!db_approval_context(res, &ctx)) {
-		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
-		return;
-	}
-	r->now = ctx.now;
+	struct approval_context *ctx = &r->approval_ctx;
 	struct ts_window w = ts_window_of(r);
 	struct act_outcome o;
-	switch (loan_approval_decide(&r->rt->policy, r->params[0], a, &ctx, &w, &r->loan, &o)) {
+	switch (loan_approval_decide(&r->rt->policy, r->params[0], a, ctx, &w, &r->loan, &o)) {
 	case ACT_REPEAT:
-		reply_loan(r, 200, &ctx.existing, r->now);
+		reply_loan(r, 200, &ctx->existing, r->now);
 		return;
 	case ACT_REFUSE:
 		reply_error(r, &o.err);
@@ -331,13 +358,29 @@ static void on_approval_context(PGresult *res, void *arg)
 		break;
 	}
 	char *detail = detail_text(approval_detail(&r->loan));
+	struct db_day day = {.tz = policy_aggregates(&r->rt->policy) ? r->rt->cfg.timezone : NULL,
+	                     .lender = day_lender_of(r),
+	                     .others_tiyn = ctx->day_others_tiyn};
 	struct db_params p;
-	bool queued = request_exec_or_reply(r, STMT_LOAN_INSERT,
-	                                    db_loan_insert_params(&p, &r->loan, r->client, detail),
-	                                    on_loan_insert);
+	bool queued = request_exec_or_reply(
+	    r, STMT_LOAN_INSERT, db_loan_insert_day_params(&p, &r->loan, r->client, detail, &day),
+	    on_loan_insert);
 	free(detail);
 	if (!queued)
 		return; /* answered 503 */
+}
+
+static void on_approval_context(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "approval_context"))
+		return;
+	if (!db_approval_context(res, &r->approval_ctx)) {
+		reply_simple_error(r, 500, "internal_error", NULL, "unexpected context");
+		return;
+	}
+	r->now = r->approval_ctx.now;
+	approval_decide(r);
 }
 
 static bool approval_parse(struct request *r, struct cd_error *err)
@@ -350,7 +393,8 @@ static void approval_start(struct request *r, bool authenticate)
 	struct db_params p;
 	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
 	                    db_params_approval_context(&p, r->params[0], &r->call.approval,
-	                                               r->rt->cfg.timezone, r->token_id),
+	                                               r->rt->cfg.timezone, day_lender_of(r),
+	                                               r->token_id),
 	                    on_approval_context, authenticate);
 }
 
@@ -471,10 +515,51 @@ static void cancel_decide(struct request *r)
 		return; /* answered 503 */
 }
 
+static void reconfirm_decide(struct request *r)
+{
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_reconfirm_decide(&r->loan, &r->call.reconfirmation, r->now, &w, &o);
+	if (act_answered(r, &o))
+		return;
+	char *detail =
+	    detail_text(json_pack("{s:o,s:o}", "reconfirmed_at", codec_ts_json(o.at),
+	                          "cooling_ends_at", codec_ts_json(r->loan.cooling_ends_at)));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_RECONFIRM, db_params_reconfirm(&p, &r->loan, &o, r->client, detail),
+	    on_act_write);
+	free(detail);
+	if (!queued)
+		return; /* answered 503 */
+}
+
+static void extra_confirm_decide(struct request *r)
+{
+	const struct extra_confirmation_req *q = &r->call.extra_confirmation;
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_extra_confirm_decide(&r->loan, q, r->now, &w, &o);
+	if (act_answered(r, &o))
+		return;
+	char *detail = detail_text(json_pack("{s:o,s:s,s:I}", "confirmed_at", codec_ts_json(o.at),
+	                                     "method", name_of(&extra_method_names, (int)q->method),
+	                                     "borrower_age", (json_int_t)r->loan.borrower_age));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_EXTRA_CONFIRM, db_params_extra_confirm(&p, &r->loan, &o, q, r->client, detail),
+	    on_act_write);
+	free(detail);
+	if (!queued)
+		return; /* answered 503 */
+}
+
 static const struct act act_get = {"loan_get", get_decide};
 static const struct act act_consent = {"consent", consent_decide};
 static const struct act act_verify = {"verify", verify_decide};
 static const struct act act_cancel = {"cancel", cancel_decide};
+static const struct act act_reconfirm = {"reconfirm", reconfirm_decide};
+static const struct act act_extra_confirm = {"extra_confirm", extra_confirm_decide};
 
 static bool loan_parse(struct request *r, struct cd_error *err)
 {
@@ -502,6 +587,20 @@ static bool cancel_parse(struct request *r, struct cd_error *err)
 	return ids_parse(r, 2, err) &&
 	       codec_parse_cancellation(r->body, r->call.cancellation.reason,
 	                                sizeof(r->call.cancellation.reason), err);
+}
+
+static bool reconfirm_parse(struct request *r, struct cd_error *err)
+{
+	r->act = &act_reconfirm;
+	return ids_parse(r, 2, err) &&
+	       codec_parse_reconfirmation(r->body, &r->call.reconfirmation.reconfirmed_at, err);
+}
+
+static bool extra_confirm_parse(struct request *r, struct cd_error *err)
+{
+	r->act = &act_extra_confirm;
+	return ids_parse(r, 2, err) &&
+	       codec_parse_extra_confirmation(r->body, &r->call.extra_confirmation, err);
 }
 
 /* ---- disbursement: the gate ---- */
@@ -653,6 +752,10 @@ const struct route routes[] = {
      BODY_REQUIRED, "in-person-verification", NULL, verify_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/cancellation", ROLE_LENDER, true, BODY_REQUIRED,
      "cancellation", NULL, cancel_parse, act_start},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/reconfirmation", ROLE_LENDER, true, BODY_OPTIONAL,
+     "reconfirmation", NULL, reconfirm_parse, act_start},
+    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/extra-confirmation", ROLE_LENDER, true,
+     BODY_REQUIRED, "extra-confirmation", NULL, extra_confirm_parse, act_start},
     {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/disbursement", ROLE_LENDER, true, BODY_OPTIONAL,
      "disbursement", NULL, disburse_parse, disburse_start},
     {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, "borrower",

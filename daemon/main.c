@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "codec.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -63,6 +64,19 @@ static void warn_if_below_legal_minimum(const struct config *c)
 	       "policy.allow_below_legal_minimum is on: the cooling period and max_backdate are "
 	       "not held to the legal minimum; for tests only",
 	       "cooling_period", period, "max_backdate", backdate, NULL);
+}
+
+/* The rules in force, as `coolingctl policy show` prints them. */
+static void print_policy_table(const struct config *c)
+{
+	struct policy p;
+	struct policy_table t;
+	config_policy(c, &p);
+	policy_table_of(&p, &t);
+	char *text = codec_policy_text(&t);
+	if (text != NULL)
+		fputs(text, stdout);
+	free(text);
 }
 
 static void *worker_main(void *arg)
@@ -360,6 +374,7 @@ int main(int argc, char **argv)
 	}
 	if (check_only) {
 		config_dump(&srv.cfg, stdout);
+		print_policy_table(&srv.cfg);
 		if (sealer_key_id()[0] != '\0')
 			printf("audit checkpoint key id: %s\n", sealer_key_id());
 		sealer_key_free();

@@ -55,17 +55,18 @@ enum decision { DECISION_ALLOWED, DECISION_REFUSED, DECISION__COUNT };
 static const char *const decision_names[DECISION__COUNT] = {"allowed", "refused"};
 
 /*
- * The rule a loan was approved under, the label of coolingd_approvals_total.
- * kz-card has one rule: a cooled loan is "card", any other "none". A
- * profile with more rules (bank_short, bank_long, mfo) adds them to the
- * enum and the names, and says which applies in approval_rule().
+ * The rule a loan was approved under, the label of coolingd_approvals_total:
+ * the tier its profile fixed at approval (lib/names.h enum rule: card,
+ * bank_short, bank_long, mfo), "none" when not cooled.
  */
-enum rule { RULE_NONE, RULE_CARD, RULE__COUNT };
-static const char *const rule_names[RULE__COUNT] = {"none", "card"};
-
 static enum rule approval_rule(const struct loan *l)
 {
-	return l->cooling_required ? RULE_CARD : RULE_NONE;
+	return l->rule >= RULE_NONE && l->rule < RULE__COUNT ? l->rule : RULE_NONE;
+}
+
+static const char *rule_label(enum rule r)
+{
+	return r == RULE_NONE ? "none" : name_of(&rule_names, r);
 }
 
 /* A path parameter's name in a route label, by the segment before it:
@@ -360,7 +361,7 @@ static void put_decisions(struct evbuffer *out, const struct totals *t)
 	           "Loans recorded, by the rule they were approved under.");
 	for (size_t i = 0; i < RULE__COUNT; i++)
 		evbuffer_add_printf(out, "coolingd_approvals_total{rule=\"%s\"} %llu\n",
-		                    rule_names[i], (unsigned long long)t->approvals[i]);
+		                    rule_label((enum rule)i), (unsigned long long)t->approvals[i]);
 }
 
 static void put_database(struct evbuffer *out, struct server *s, const struct totals *t)

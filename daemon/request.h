@@ -80,7 +80,7 @@ struct request {
 	 * token was checked: answered once it is (request_parse) */
 	bool parse_failed;
 	struct cd_error parse_err;
-	int attempts; /* reads of the loan, bounded (lost races) */
+	int attempts;         /* reads of the loan, bounded (lost races) */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
 
 	/* the loan a call on one loan read, and the database's now with it */
@@ -89,13 +89,19 @@ struct request {
 	int64_t now;
 	char *refusal_body; /* the 409 of a refused disbursement, until stored;
 	                       freed with the request */
+	/* an approval's context, kept to decide again when another approval of
+	 * the borrower's day was recorded first (handlers.c), and how often */
+	struct approval_context approval_ctx;
+	int day_attempts;
 
 	/* per call: the parsed request of the route's parse(), one member each */
 	union {
-		struct approval_req approval;         /* POST .../loans */
-		struct consent_req consent;           /* POST .../consent */
-		struct verification_req verification; /* POST .../in-person-verification */
-		struct cancellation_req cancellation; /* POST .../cancellation */
+		struct approval_req approval;             /* POST .../loans */
+		struct consent_req consent;               /* POST .../consent */
+		struct verification_req verification;     /* POST .../in-person-verification */
+		struct cancellation_req cancellation;     /* POST .../cancellation */
+		struct reconfirmation_req reconfirmation; /* POST .../reconfirmation */
+		struct extra_confirmation_req extra_confirmation; /* POST .../extra-confirmation */
 		struct {
 			char idem_key[65];
 			bool has_idem_key;

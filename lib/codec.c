@@ -5,7 +5,9 @@
  */
 #include "codec.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iin.h"
@@ -258,6 +260,15 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 			if (!get_bool(v, key, &r->secured, err))
 				return false;
 			seen |= F_SECURED;
+		} else if (strcmp(key, "product") == 0) {
+			int index;
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!name_lookup(&product_names, s, &index))
+				return cd_error_invalid(err, key,
+				                        "must be \"consumer\", \"goods\", "
+				                        "\"refinancing\" or \"card_limit\"");
+			r->product = (enum product)index;
 		} else if (strcmp(key, "first_time_borrower") == 0) {
 			if (json_is_null(v))
 				continue;
@@ -376,6 +387,61 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 	return true;
 }
 
+bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err)
+{
+	*reconfirmed_at = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "reconfirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, reconfirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	return true;
+}
+
+bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
+                                    struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->confirmed_at = TS_NULL;
+	bool has_method = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "method") == 0) {
+			const char *s = NULL;
+			int index;
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!name_lookup(&extra_method_names, s, &index))
+				return cd_error_invalid(
+				    err, key,
+				    "must be \"branch\", \"egov\", \"credit_bureau\" "
+				    "or \"lender_app\"");
+			r->method = (enum extra_method)index;
+			has_method = true;
+		} else if (strcmp(key, "confirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->confirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_method)
+		return missing_field("method", err);
+	return true;
+}
+
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
 {
 	const char *key;
@@ -402,6 +468,12 @@ static json_t *money_json(int64_t tiyn)
 	char buf[MONEY_BUF];
 	money_format(tiyn, buf);
 	return json_string(buf);
+}
+
+json_t *codec_name_json(const struct name_table *t, int index)
+{
+	const char *name = name_of(t, index);
+	return name[0] != '\0' ? json_string(name) : json_null();
 }
 
 json_t *codec_blockers_json(unsigned blockers)
@@ -439,6 +511,23 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	json_object_set_new(o, "in_person_verified_at", codec_ts_json(l->in_person_verified_at));
 	json_object_set_new(o, "disbursed_at", codec_ts_json(l->disbursed_at));
 	json_object_set_new(o, "cancelled_at", codec_ts_json(l->cancelled_at));
+	json_object_set_new(o, "lender_kind",
+	                    json_string(name_of(&lender_kind_names, l->lender_kind)));
+	json_object_set_new(o, "product", json_string(name_of(&product_names, l->product)));
+	json_object_set_new(o, "exemption", codec_name_json(&exemption_names, l->exemption));
+	json_object_set_new(o, "aggregated_amount", money_json(l->aggregated_tiyn));
+	json_object_set_new(o, "rule", codec_name_json(&rule_names, l->rule));
+	json_object_set_new(o, "borrower_age",
+	                    l->borrower_age >= 0 ? json_integer(l->borrower_age) : json_null());
+	json_object_set_new(o, "extra_confirmation_required",
+	                    json_boolean(l->extra_confirmation_required));
+	json_object_set_new(o, "extra_confirmed_at", codec_ts_json(l->extra_confirmed_at));
+	json_object_set_new(o, "extra_confirmation_method",
+	                    l->extra_confirmation_method[0] != '\0'
+	                        ? json_string(l->extra_confirmation_method)
+	                        : json_null());
+	json_object_set_new(o, "reconfirmation_required", json_boolean(l->reconfirmation_required));
+	json_object_set_new(o, "reconfirmed_at", codec_ts_json(l->reconfirmed_at));
 	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
 	json_object_set_new(o, "earliest_disbursement_at",
 	                    codec_ts_json(v->earliest_disbursement_at));
@@ -653,6 +742,18 @@ static void out_kv_money(struct out *o, const char *key, int64_t tiyn)
 	out_kv_str(o, key, b);
 }
 
+/* A name of t, null for its empty name. */
+static void out_kv_name(struct out *o, const char *key, const struct name_table *t, int index)
+{
+	const char *name = name_of(t, index);
+	if (name[0] != '\0') {
+		out_kv_str(o, key, name);
+		return;
+	}
+	out_key(o, key);
+	out_str(o, "null");
+}
+
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
 {
 	struct out o = {buf, size, 0};
@@ -683,6 +784,27 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	out_kv_ts(&o, "in_person_verified_at", l->in_person_verified_at);
 	out_kv_ts(&o, "disbursed_at", l->disbursed_at);
 	out_kv_ts(&o, "cancelled_at", l->cancelled_at);
+	out_kv_str(&o, "lender_kind", name_of(&lender_kind_names, l->lender_kind));
+	out_kv_str(&o, "product", name_of(&product_names, l->product));
+	out_kv_name(&o, "exemption", &exemption_names, l->exemption);
+	out_kv_money(&o, "aggregated_amount", l->aggregated_tiyn);
+	out_kv_name(&o, "rule", &rule_names, l->rule);
+	if (l->borrower_age >= 0) {
+		out_kv_int(&o, "borrower_age", l->borrower_age);
+	} else {
+		out_key(&o, "borrower_age");
+		out_str(&o, "null");
+	}
+	out_kv_bool(&o, "extra_confirmation_required", l->extra_confirmation_required);
+	out_kv_ts(&o, "extra_confirmed_at", l->extra_confirmed_at);
+	if (l->extra_confirmation_method[0] != '\0') {
+		out_kv_str(&o, "extra_confirmation_method", l->extra_confirmation_method);
+	} else {
+		out_key(&o, "extra_confirmation_method");
+		out_str(&o, "null");
+	}
+	out_kv_bool(&o, "reconfirmation_required", l->reconfirmation_required);
+	out_kv_ts(&o, "reconfirmed_at", l->reconfirmed_at);
 	out_key(&o, "blockers");
 	out_raw(&o, "[", 1);
 	bool first = true;
@@ -700,4 +822,143 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	if (size > 0)
 		buf[o.len < size ? o.len : size - 1] = '\0';
 	return o.len;
+}
+
+/* ---- the table of rules ---- */
+
+static json_t *mrp_or_null(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *key_or_null(const char *k)
+{
+	return k != NULL ? json_string(k) : json_null();
+}
+
+json_t *codec_policy_json(const struct policy_table *t)
+{
+	json_t *rules = json_array();
+	for (int i = 0; i < t->nbands; i++) {
+		const struct policy_table_band *b = &t->bands[i];
+		json_array_append_new(
+		    rules,
+		    json_pack("{s:s,s:o,s:I,s:o,s:I,s:{s:s,s:o,s:s}}", "rule",
+		              name_of(&rule_names, b->rule), "lender_kind",
+		              b->lender_kind < 0
+		                  ? json_null()
+		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		              "above_mrp", (json_int_t)b->above_mrp, "up_to_mrp",
+		              mrp_or_null(b->up_to_mrp), "period_seconds", (json_int_t)b->period_s,
+		              "keys", "above_mrp", b->above_key, "up_to_mrp",
+		              key_or_null(b->up_to_key), "period_seconds", b->period_key));
+	}
+	json_t *exemptions = json_array();
+	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
+		if (!(t->exemptions & (1u << e)))
+			continue;
+		json_t *x = json_pack("{s:s}", "exemption", name_of(&exemption_names, e));
+		if (e == EXEMPT_CARD_LIMIT) {
+			json_object_set_new(x, "up_to_mrp", json_integer(t->card_limit_mrp));
+			json_object_set_new(
+			    x, "keys",
+			    json_pack("{s:s}", "up_to_mrp", "policy.card_limit_exempt_mrp"));
+		}
+		json_array_append_new(exemptions, x);
+	}
+	json_t *extra =
+	    t->age_rule ? json_pack("{s:I,s:I,s:{s:s,s:s}}", "under_age", (json_int_t)t->under_age,
+	                            "from_age", (json_int_t)t->from_age, "keys", "under_age",
+	                            "policy.extra_confirmation_under_age", "from_age",
+	                            "policy.extra_confirmation_from_age")
+	                : json_null();
+	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "aggregation",
+	                 t->aggregates
+	                     ? json_string(name_of(&aggregation_names, (int)t->aggregation))
+	                     : json_null(),
+	                 "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+}
+
+/* A growing text buffer for codec_policy_text(). */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char line[512];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t add = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	if (t->len + add + 1 > t->cap) {
+		size_t cap = (t->cap + add + 1) * 2;
+		char *p = realloc(t->s, cap);
+		if (p == NULL)
+			return;
+		t->s = p;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, line, add);
+	t->len += add;
+	t->s[t->len] = '\0';
+}
+
+char *codec_policy_text(const struct policy_table *t)
+{
+	struct text x = {0};
+	text_add(&x, "profile: %s\n", t->profile);
+	if (t->aggregates)
+		text_add(&x,
+		         "day's amount: this loan and the borrower's other online, not exempt, "
+		         "not cancelled loans of the same local date, of %s (policy.aggregation = "
+		         "%s)\n",
+		         t->aggregation == AGGREGATION_ALL ? "any lender" : "the same lender",
+		         name_of(&aggregation_names, (int)t->aggregation));
+	else
+		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
+	text_add(&x, "rules (cooled when the day's amount is above, strictly, N x the MRP of the "
+	             "approval's local date):\n");
+	for (int i = 0; i < t->nbands; i++) {
+		const struct policy_table_band *b = &t->bands[i];
+		char up[96] = "";
+		if (b->up_to_mrp >= 0)
+			snprintf(up, sizeof(up), ", up to %lld MRP (%s)", (long long)b->up_to_mrp,
+			         b->up_to_key);
+		text_add(&x, "  %-10s %-4s above %lld MRP (%s)%s: wait %llds after consent (%s)\n",
+		         name_of(&rule_names, b->rule),
+		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
+		         (long long)b->above_mrp, b->above_key, up, (long long)b->period_s,
+		         b->period_key);
+	}
+	text_add(&x, "exemptions (the first that applies; not cooled):");
+	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
+		if (!(t->exemptions & (1u << e)))
+			continue;
+		if (e == EXEMPT_CARD_LIMIT)
+			text_add(&x, " card_limit up to %lld MRP (policy.card_limit_exempt_mrp)",
+			         (long long)t->card_limit_mrp);
+		else
+			text_add(&x, " %s", name_of(&exemption_names, e));
+	}
+	text_add(&x, "\n");
+	text_add(&x, "reconfirmation after the period: %s\n",
+	         t->reconfirmation ? "required for every cooled loan" : "not required");
+	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
+	         t->in_person_by_amount
+	             ? " whose day's amount is above the kind's first threshold (MFO: online only)"
+	             : "");
+	if (t->age_rule)
+		text_add(&x,
+		         "extra confirmation: cooled loans of borrowers under %lld "
+		         "(policy.extra_confirmation_under_age) or aged %lld or more "
+		         "(policy.extra_confirmation_from_age)\n",
+		         (long long)t->under_age, (long long)t->from_age);
+	else
+		text_add(&x, "extra confirmation: not required\n");
+	return x.s;
 }

@@ -52,6 +52,14 @@ bool codec_parse_verification(const json_t *body, struct verification_req *r, st
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
                               struct cd_error *err);
 
+/* {"reconfirmed_at": ts} with reconfirmed_at optional (TS_NULL). */
+bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err);
+
+/* {"method": "branch"|"egov"|"credit_bureau"|"lender_app", "confirmed_at": ts}
+ * with confirmed_at optional (TS_NULL). */
+bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
+                                    struct cd_error *err);
+
 /* {} only. */
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
 
@@ -76,8 +84,17 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size);
 /* ["cooling_period_active", ...] */
 json_t *codec_blockers_json(unsigned blockers);
+/* The name of index in t, or JSON null for its empty name (none). */
+json_t *codec_name_json(const struct name_table *t, int index);
 /* A timestamp as "....Z", or JSON null for TS_NULL. */
 json_t *codec_ts_json(int64_t ts);
 json_t *codec_error_json(const struct cd_error *err);
+
+/* The effective table of rules (`coolingctl policy show --json`):
+ * {"profile", "aggregation", "rules": [...], "exemptions": [...],
+ * "extra_confirmation": {...}}, every number beside its config key. */
+json_t *codec_policy_json(const struct policy_table *t);
+/* The same for people, one line each (malloc'd; the caller frees it). */
+char *codec_policy_text(const struct policy_table *t);
 
 #endif

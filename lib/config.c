@@ -38,6 +38,10 @@ enum param_flags {
 	/* a P_LISTEN that may be set empty, which switches its listener off,
 	 * though its default is an address */
 	CF_EMPTY_OFF = 1 << 3,
+	/* a v1 key that only a profile taking v1 overrides accepts
+	 * (policy_takes_v1_overrides): set under another, even to its
+	 * default, it is refused */
+	CF_V1_OVERRIDE = 1 << 4,
 };
 
 struct param {
@@ -65,6 +69,9 @@ struct param {
 	        .host_size = sizeof(((struct config *)0)->f##_host),                               \
 	        .port = offsetof(struct config, f##_port)
 #define PROFILE(f) .flags = CF_RELOAD | CF_FROM_PROFILE, .policy_offset = offsetof(struct policy, f)
+#define PROFILE_V1(f)                                                                              \
+	.flags = CF_RELOAD | CF_FROM_PROFILE | CF_V1_OVERRIDE,                                     \
+	.policy_offset = offsetof(struct policy, f)
 
 static bool timezone_valid(const char *tz, const char **why);
 static bool profile_known(const char *name, const char **why);
@@ -91,10 +98,30 @@ static const struct param params[] = {
     {KEY(database, pool_size, P_INT), NUM(pool_size), .def = "8", .min = 1, .max = 1024},
     {KEY(policy, profile, P_STRING), .flags = CF_RELOAD, STR(profile), .def = "kz-card",
      .check = profile_known},
-    {KEY(policy, cooling_period, P_DURATION), PROFILE(cooling_period_s), NUM(cooling_period_s),
+    {KEY(policy, cooling_period, P_DURATION), PROFILE_V1(cooling_period_s),
+     NUM(cooling_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, threshold_mrp, P_INT), PROFILE_V1(threshold_mrp),
+     NUM(threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, aggregation, P_ENUM), PROFILE(aggregation), NUM(aggregation), .def = "",
+     .names = &aggregation_names},
+    {KEY(policy, bank_threshold_mrp, P_INT), PROFILE(bank_threshold_mrp),
+     NUM(bank_threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, bank_period, P_DURATION), PROFILE(bank_period_s), NUM(bank_period_s),
      .def = "", .min = 0, .max = 3650 * 86400LL},
-    {KEY(policy, threshold_mrp, P_INT), PROFILE(threshold_mrp), NUM(threshold_mrp), .def = "",
-     .min = 0, .max = 1000000},
+    {KEY(policy, bank_long_threshold_mrp, P_INT), PROFILE(bank_long_threshold_mrp),
+     NUM(bank_long_threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, bank_long_period, P_DURATION), PROFILE(bank_long_period_s),
+     NUM(bank_long_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, mfo_threshold_mrp, P_INT), PROFILE(mfo_threshold_mrp), NUM(mfo_threshold_mrp),
+     .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, mfo_period, P_DURATION), PROFILE(mfo_period_s), NUM(mfo_period_s), .def = "",
+     .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, card_limit_exempt_mrp, P_INT), PROFILE(card_limit_exempt_mrp),
+     NUM(card_limit_exempt_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, extra_confirmation_under_age, P_INT), PROFILE(extra_confirmation_under_age),
+     NUM(extra_confirmation_under_age), .def = "", .min = 0, .max = 200},
+    {KEY(policy, extra_confirmation_from_age, P_INT), PROFILE(extra_confirmation_from_age),
+     NUM(extra_confirmation_from_age), .def = "", .min = 0, .max = 200},
     {KEY(policy, timezone, P_STRING), .flags = CF_RELOAD, STR(timezone), .def = "Asia/Almaty",
      .check = timezone_valid},
     {KEY(policy, max_clock_skew, P_DURATION), .flags = CF_RELOAD, NUM(max_clock_skew_s),
@@ -121,6 +148,7 @@ static const struct param params[] = {
 /* clang-format on */
 
 #define NPARAMS (sizeof(params) / sizeof(params[0]))
+_Static_assert(NPARAMS <= 64, "config.explicit_keys has a bit per key");
 
 static bool parse_listen(const char *s, char *host, size_t host_size, int *port)
 {
@@ -235,6 +263,17 @@ static bool set_param(struct config *c, const struct param *pm, const char *valu
 		*(int64_t *)base = v;
 		return true;
 	case P_ENUM:
+		if (pm->flags & CF_FROM_PROFILE) { /* an int64_t; empty: the profile's */
+			if (*value == '\0') {
+				*(int64_t *)base = -1;
+				return true;
+			}
+			if (name_lookup(pm->names, value, &index)) {
+				*(int64_t *)base = index;
+				return true;
+			}
+			break;
+		}
 		if (name_lookup(pm->names, value, &index)) {
 			*(int *)base = index;
 			return true;
@@ -281,6 +320,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 		ctx->failed = true;
 		return 0;
 	}
+	ctx->c->explicit_keys |= UINT64_C(1) << (pm - params);
 	return 1;
 }
 
@@ -373,25 +413,52 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 {
 	if (c->allow_below_legal_minimum)
 		return true;
-	struct policy legal, p;
-	if (!policy_profile(c->profile, &legal))
+	struct policy legal_p, p;
+	if (!policy_profile(c->profile, &legal_p))
 		return true; /* refused by the profile's own check */
 	config_policy(c, &p);
-	if (p.cooling_period_s < legal.cooling_period_s) {
-		snprintf(
-		    msg, msg_size,
-		    "policy.cooling_period: %llds is below the legal minimum of %llds of "
-		    "profile %s (policy.allow_below_legal_minimum = true lifts this, for tests "
-		    "only)",
-		    (long long)p.cooling_period_s, (long long)legal.cooling_period_s, p.name);
-		return false;
+	struct policy_table legal, t;
+	policy_table_of(&legal_p, &legal);
+	policy_table_of(&p, &t);
+	int64_t shortest = -1;
+	for (int i = 0; i < t.nbands; i++) {
+		if (t.bands[i].period_s < legal.bands[i].period_s) {
+			snprintf(msg, msg_size,
+			         "%s: %llds is below the legal minimum of %llds of "
+			         "profile %s (policy.allow_below_legal_minimum = true lifts this, "
+			         "for tests only)",
+			         t.bands[i].period_key, (long long)t.bands[i].period_s,
+			         (long long)legal.bands[i].period_s, p.name);
+			return false;
+		}
+		if (shortest < 0 || t.bands[i].period_s < shortest)
+			shortest = t.bands[i].period_s;
 	}
-	if (c->max_backdate_s >= p.cooling_period_s) {
+	if (shortest >= 0 && c->max_backdate_s >= shortest) {
 		snprintf(
 		    msg, msg_size,
 		    "policy.max_backdate: %llds is not shorter than the cooling period in force "
 		    "(%llds): a backdated approval and consent could end the period at once",
-		    (long long)c->max_backdate_s, (long long)p.cooling_period_s);
+		    (long long)c->max_backdate_s, (long long)shortest);
+		return false;
+	}
+	return true;
+}
+
+/* The v1 keys tune kz-card alone; under another profile a setting of them
+ * would look obeyed and be ignored, so it is refused, whatever
+ * policy.allow_below_legal_minimum says. */
+static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
+{
+	if (policy_takes_v1_overrides(c->profile))
+		return true;
+	for (size_t i = 0; i < NPARAMS; i++) {
+		if (!(params[i].flags & CF_V1_OVERRIDE) || !(c->explicit_keys & (UINT64_C(1) << i)))
+			continue;
+		snprintf(msg, msg_size,
+		         "%s.%s: applies to profile kz-card only and may not be set under "
+		         "profile %s (its numbers have keys of their own: coolingctl policy show)",
+		         params[i].section, params[i].key, c->profile);
 		return false;
 	}
 	return true;
@@ -434,9 +501,11 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 			snprintf(msg + used, msg_size - used, " (from %s)", env);
 			return false;
 		}
+		if (v != NULL)
+			c->explicit_keys |= UINT64_C(1) << i;
 	}
 	return env_names_known(msg, msg_size) && timezone_on_system(c->timezone, msg, msg_size) &&
-	       legal_minimums_kept(c, msg, msg_size);
+	       v1_overrides_fit(c, msg, msg_size) && legal_minimums_kept(c, msg, msg_size);
 }
 
 void config_policy(const struct config *c, struct policy *p)
@@ -484,7 +553,14 @@ static void value_text(const struct config *c, const struct param *pm, char *out
 		snprintf(out, size, "%lld%s", (long long)v, pm->type == P_DURATION ? "s" : "");
 		break;
 	case P_ENUM:
-		snprintf(out, size, "%s", name_of(pm->names, *(const int *)base));
+		if (pm->flags & CF_FROM_PROFILE) {
+			v = *(const int64_t *)base;
+			if (v < 0)
+				v = profile_value(c, pm);
+			snprintf(out, size, "%s", name_of(pm->names, (int)v));
+		} else {
+			snprintf(out, size, "%s", name_of(pm->names, *(const int *)base));
+		}
 		break;
 	}
 }

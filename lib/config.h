@@ -43,6 +43,17 @@ struct config {
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
 	bool allow_below_legal_minimum; /* lifts the legal guards; for tests only */
+	/* kz-2025-09's numbers, each -1 for "the profile's" */
+	int64_t aggregation; /* enum aggregation */
+	int64_t bank_threshold_mrp;
+	int64_t bank_period_s;
+	int64_t bank_long_threshold_mrp;
+	int64_t bank_long_period_s;
+	int64_t mfo_threshold_mrp;
+	int64_t mfo_period_s;
+	int64_t card_limit_exempt_mrp;
+	int64_t extra_confirmation_under_age;
+	int64_t extra_confirmation_from_age;
 	/* [tls] */
 	char tls_listen[256]; /* empty: no HTTPS listener */
 	char tls_listen_host[256];
@@ -63,6 +74,9 @@ struct config {
 	/* [log] */
 	enum log_level log_level;
 	enum log_format log_format;
+	/* bit i: params[i] of lib/config.c was set in the file or the
+	 * environment (even to its default) */
+	uint64_t explicit_keys;
 };
 
 /* Defaults, then the file (when path is not NULL), then the environment.

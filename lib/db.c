@@ -21,6 +21,7 @@
 
 #include "hex.h"
 #include "migrations.h"
+#include "names.h"
 #include "timeutil.h"
 #include "token_random.h"
 
@@ -70,10 +71,28 @@
 	X(disbursed_at,          "disbursed_at",          TS,      0,  0, "")        \
 	X(cancelled_at,          "cancelled_at",          TS,      0,  0, "")        \
 	X(cancel_reason,         "cancel_reason",         TEXT,    0,  0, "")        \
+	X(product,               "product",               PRODUCT, 1, 19, "text")    \
+	X(lender_kind,           "lender_kind",           LKIND,   1, 20, "text")    \
+	X(exemption,             "exemption",             EXEMPTION, 1, 21, "text")  \
+	X(aggregated_tiyn,       "aggregated_amount_tiyn", INT,    1, 22, "bigint")  \
+	X(rule,                  "rule",                  RULE,    1, 23, "text")    \
+	X(borrower_age,          "borrower_age",          INT,     1, 24, "integer") \
+	X(extra_confirmation_required, "extra_confirmation_required", BOOL, 1, 25, "boolean") \
+	X(reconfirmation_required, "reconfirmation_required", BOOL, 1, 26, "boolean") \
+	X(extra_confirmed_at,    "extra_confirmed_at",    TS,      0,  0, "")        \
+	X(extra_confirmation_method, "extra_confirmation_method", TEXT, 0, 0, "")    \
+	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
 	X(pk,                    "id",                    INT,     0,  0, "")
 /* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
-#define LOAN_INSERT_ACTOR  19
-#define LOAN_INSERT_DETAIL 20
+#define LOAN_INSERT_ACTOR  27
+#define LOAN_INSERT_DETAIL 28
+/* The day's amount the approval was decided with ($n of STMT_LOAN_INSERT):
+ * the zone of the local date (NULL: the profile adds nothing up), the
+ * lender whose loans count (NULL: every lender's), the other loans' total
+ * the decision took. */
+#define LOAN_INSERT_DAY_TZ     29
+#define LOAN_INSERT_DAY_LENDER 30
+#define LOAN_INSERT_DAY_TOTAL  31
 /* clang-format on */
 
 #define LOAN_IF_0(...)
@@ -84,6 +103,10 @@
 #define LOAN_READ_INT(col)                    "l." col ", "
 #define LOAN_READ_BOOL(col)                   "l." col ", "
 #define LOAN_READ_CHANNEL(col)                "l." col ", "
+#define LOAN_READ_RULE(col)                   "l." col ", "
+#define LOAN_READ_EXEMPTION(col)              "l." col ", "
+#define LOAN_READ_LKIND(col)                  "l." col ", "
+#define LOAN_READ_PRODUCT(col)                "l." col ", "
 #define LOAN_READ_PERIOD(col)                 "l." col ", "
 #define LOAN_READ_TS(col)                     "cd_us(l." col "), "
 #define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
@@ -97,6 +120,10 @@
 #define LOAN_VAL_INT(n, type)                    "$" #n "::" type ", "
 #define LOAN_VAL_BOOL(n, type)                   "$" #n "::" type ", "
 #define LOAN_VAL_CHANNEL(n, type)                "$" #n "::" type ", "
+#define LOAN_VAL_RULE(n, type)                   "$" #n "::" type ", "
+#define LOAN_VAL_EXEMPTION(n, type)              "$" #n "::" type ", "
+#define LOAN_VAL_LKIND(n, type)                  "$" #n "::" type ", "
+#define LOAN_VAL_PRODUCT(n, type)                "$" #n "::" type ", "
 #define LOAN_VAL_PERIOD(n, type)                 "$" #n "::" type ", "
 #define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
 #define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
@@ -119,24 +146,51 @@ enum {
 	LOAN_COLUMNS(LOAN_INS_ENUM)
 #undef LOAN_INS_ENUM
 	    LOAN_INSERT_NCOLS,
-	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 2
+	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 5
 };
 #define LOAN_INS_SUM(f, col, kind, ins, n, type)     +(ins * n)
 #define LOAN_INS_SQUARES(f, col, kind, ins, n, type) +(ins * n * n)
 #define LOAN_INS_RANGE(f, col, kind, ins, n, type)                                                 \
 	_Static_assert(!ins || (n >= 1 && n <= LOAN_INSERT_NPARAMS), "$n of " #f " out of range");
 LOAN_COLUMNS(LOAN_INS_RANGE)
-_Static_assert(LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL LOAN_COLUMNS(LOAN_INS_SUM) ==
+#define LOAN_INSERT_EXTRA_SUM                                                                      \
+	(LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL + LOAN_INSERT_DAY_TZ + LOAN_INSERT_DAY_LENDER +    \
+	 LOAN_INSERT_DAY_TOTAL)
+#define LOAN_INSERT_EXTRA_SQUARES                                                                  \
+	(LOAN_INSERT_ACTOR * LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL * LOAN_INSERT_DETAIL +         \
+	 LOAN_INSERT_DAY_TZ * LOAN_INSERT_DAY_TZ +                                                 \
+	 LOAN_INSERT_DAY_LENDER * LOAN_INSERT_DAY_LENDER +                                         \
+	 LOAN_INSERT_DAY_TOTAL * LOAN_INSERT_DAY_TOTAL)
+_Static_assert(LOAN_INSERT_EXTRA_SUM LOAN_COLUMNS(LOAN_INS_SUM) ==
                    LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) / 2,
                "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
-_Static_assert(LOAN_INSERT_ACTOR *LOAN_INSERT_ACTOR +
-                       LOAN_INSERT_DETAIL * LOAN_INSERT_DETAIL LOAN_COLUMNS(LOAN_INS_SQUARES) ==
+_Static_assert(LOAN_INSERT_EXTRA_SQUARES LOAN_COLUMNS(LOAN_INS_SQUARES) ==
                    LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) * (2 * LOAN_INSERT_NPARAMS + 1) /
                        6,
                "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
 _Static_assert(LOAN_INSERT_NPARAMS <= DB_MAX_PARAMS, "the INSERT's parameters fit DB_MAX_PARAMS");
 
-enum col_kind { KIND_TEXT, KIND_INT, KIND_BOOL, KIND_TS, KIND_CHANNEL, KIND_PERIOD };
+enum col_kind {
+	KIND_TEXT,
+	KIND_INT,
+	KIND_BOOL,
+	KIND_TS,
+	KIND_CHANNEL,
+	KIND_PERIOD,
+	/* an enum (int) by its name in a table of names.h; the name "" of
+	 * value 0, where the table has it, is NULL */
+	KIND_PRODUCT,
+	KIND_LKIND,
+	KIND_EXEMPTION,
+	KIND_RULE,
+};
+
+static const struct name_table *const kind_names[] = {
+    [KIND_PRODUCT] = &product_names,
+    [KIND_LKIND] = &lender_kind_names,
+    [KIND_EXEMPTION] = &exemption_names,
+    [KIND_RULE] = &rule_names,
+};
 
 static const struct loan_col_def {
 	size_t offset;
@@ -155,7 +209,9 @@ static const struct loan_col_def {
 #define GUARD                                                                                      \
 	"cancelled_at IS NULL AND disbursed_at IS NULL AND consent_at IS NOT NULL "                \
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
-	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL)"
+	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
+	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL)"
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
  * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
@@ -164,6 +220,15 @@ static const struct loan_col_def {
 #define VERIFY_GUARD                                                                               \
 	"in_person_verified_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL"
 #define CANCEL_GUARD "cancelled_at IS NULL AND disbursed_at IS NULL"
+/* ... of loan_reconfirm_decide() (the time, $2, not before the period's
+ * end) and loan_extra_confirm_decide(). */
+#define RECONFIRM_GUARD                                                                            \
+	"reconfirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "                \
+	"AND reconfirmation_required AND consent_at IS NOT NULL AND cooling_ends_at <= now() "     \
+	"AND cooling_ends_at <= cd_ts($2::bigint)"
+#define EXTRA_CONFIRM_GUARD                                                                        \
+	"extra_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "            \
+	"AND extra_confirmation_required"
 
 #define AUDIT_INSERT "INSERT INTO audit_event (actor, lender_id, loan_id, type, detail) "
 
@@ -192,7 +257,11 @@ enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS }
 	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
 	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
 	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
+	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
+	"THEN 'awaiting_extra_confirmation' "                                                      \
 	"WHEN l.cooling_required AND now() < l.cooling_ends_at THEN 'cooling' "                    \
+	"WHEN l.reconfirmation_required AND l.reconfirmed_at IS NULL "                             \
+	"THEN 'awaiting_reconfirmation' "                                                          \
 	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
 	"THEN 'awaiting_in_person' ELSE 'eligible' END)"
 
@@ -233,8 +302,21 @@ enum audit_col {
 	"  ORDER BY m.valid_from DESC LIMIT 1), "                                                  \
 	"NOT EXISTS (SELECT 1 FROM loan d WHERE d.borrower_iin = $5::text "                        \
 	"  AND d.disbursed_at IS NOT NULL AND NOT d.secured), "                                    \
-	"cd_us(t.at), " LOCAL_TODAY("$4") "FROM t LEFT JOIN loan l ON " LOAN_BY_ID
-enum approval_col { APPROVAL_MRP = 1, APPROVAL_FIRST_TIME, APPROVAL_AT, APPROVAL_TODAY };
+	"cd_us(t.at), " LOCAL_TODAY(                                                               \
+	    "$4") ", "                                                                             \
+	          "(SELECT k.kind FROM lender k WHERE k.id = $1::text), "                          \
+	          "((t.at AT TIME ZONE $4::text)::date - DATE '1970-01-01'), "                     \
+	          "(cd_day_loans($5::text, t.at, $4::text, $6::text, false)->>'total')::bigint "   \
+	          "FROM t LEFT JOIN loan l ON " LOAN_BY_ID
+enum approval_col {
+	APPROVAL_MRP = 1,
+	APPROVAL_FIRST_TIME,
+	APPROVAL_AT,
+	APPROVAL_TODAY,
+	APPROVAL_LENDER_KIND,
+	APPROVAL_DAY,
+	APPROVAL_DAY_OTHERS
+};
 /* Today's local date in the zone tz, in days since 1970-01-01. */
 #define LOCAL_TODAY(tz) "((now() AT TIME ZONE " tz "::text)::date - DATE '1970-01-01') "
 /* The loan and the Idempotency-Key's stored answer: enum disburse_col after
@@ -274,14 +356,24 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "FROM schema_migrations",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
-    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 5},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 6},
     [STMT_LOAN_INSERT] =
         {"loan_insert",
-         "WITH ins AS (INSERT INTO loan (" LOAN_INSERT_COLS ") VALUES (" LOAN_INSERT_VALUES ") "
+         "WITH d AS (SELECT CASE WHEN $" DB_STR(LOAN_INSERT_DAY_TZ) "::text IS NULL THEN NULL "
+         "  ELSE cd_day_loans($3::text, cd_ts($15::bigint), $" DB_STR(LOAN_INSERT_DAY_TZ) "::text, "
+         "  $" DB_STR(LOAN_INSERT_DAY_LENDER) "::text, true) END AS j), "
+         "ins AS (INSERT INTO loan (" LOAN_COLUMNS(LOAN_INS_COL) "created_at) "
+         "  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM d "
+         "  WHERE $" DB_STR(LOAN_INSERT_DAY_TOTAL) "::bigint IS NULL "
+         "  OR (d.j->>'total')::bigint = $" DB_STR(LOAN_INSERT_DAY_TOTAL) "::bigint "
          "  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "
-         "a AS (" AUDIT_INSERT "SELECT $" DB_STR(LOAN_INSERT_ACTOR) "::text, lender_id, loan_id, "
-         "  'approval_recorded', $" DB_STR(LOAN_INSERT_DETAIL) "::jsonb FROM ins) "
-         "SELECT " LOAN_COLS_NOW " FROM ins l",
+         "a AS (" AUDIT_INSERT "SELECT $" DB_STR(LOAN_INSERT_ACTOR) "::text, ins.lender_id, "
+         "  ins.loan_id, 'approval_recorded', $" DB_STR(LOAN_INSERT_DETAIL) "::jsonb "
+         "  || CASE WHEN d.j IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('day_loans', "
+         "  (d.j->'loans') || jsonb_build_array(jsonb_build_object('lender', ins.lender_id, "
+         "  'loan_id', ins.loan_id, 'amount', (ins.amount_tiyn / 100)::text || '.' "
+         "  || lpad((ins.amount_tiyn % 100)::text, 2, '0')))) END FROM ins, d) "
+         "SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint FROM d LEFT JOIN ins l ON true",
          LOAN_INSERT_NPARAMS},
     [STMT_CONSENT] =
         {"consent",
@@ -376,6 +468,23 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "ORDER BY c.seq DESC LIMIT 1), 0)) "
                              "LIMIT $1::integer) u",
                              1},
+    [STMT_RECONFIRM] =
+        {"reconfirm",
+         "WITH u AS (UPDATE loan SET reconfirmed_at = cd_ts($2::bigint) "
+         "  WHERE id = $1::bigint AND " RECONFIRM_GUARD " RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, 'reconfirmation_recorded', "
+         "  $4::jsonb FROM u) "
+         "SELECT " LOAN_COLS_NOW " FROM u l",
+         4},
+    [STMT_EXTRA_CONFIRM] =
+        {"extra_confirm",
+         "WITH u AS (UPDATE loan SET extra_confirmed_at = cd_ts($2::bigint), "
+         "  extra_confirmation_method = $3::text "
+         "  WHERE id = $1::bigint AND " EXTRA_CONFIRM_GUARD " RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, "
+         "  'extra_confirmation_recorded', $5::jsonb FROM u) "
+         "SELECT " LOAN_COLS_NOW " FROM u l",
+         5},
     DB_FIRST_READS(AUTH_TWIN_DEF)
 };
 /* clang-format on */
@@ -459,6 +568,16 @@ static bool loan_from_row(const PGresult *r, int row, int c, struct loan *l)
 		case KIND_CHANNEL:
 			channel_parse(PQgetvalue(r, row, col), f);
 			break;
+		case KIND_PRODUCT:
+		case KIND_LKIND:
+		case KIND_EXEMPTION:
+		case KIND_RULE: {
+			int index = 0;
+			if (!PQgetisnull(r, row, col))
+				name_lookup(kind_names[d->kind], PQgetvalue(r, row, col), &index);
+			*(int *)f = index;
+			break;
+		}
 		}
 	}
 	return true;
@@ -488,7 +607,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 {
 	int c = loan_col0(r);
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_TODAY + 1)
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_DAY_OTHERS + 1)
 		return false;
 	memset(ctx, 0, sizeof(*ctx));
 	int n = c + LOAN_NCOLS; /* now, then enum approval_col */
@@ -499,7 +618,22 @@ bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 	ctx->first_time_derived = db_bool(r, 0, n + APPROVAL_FIRST_TIME);
 	ctx->approved_at = db_ts(r, 0, n + APPROVAL_AT);
 	ctx->today_days = db_int(r, 0, n + APPROVAL_TODAY);
+	ctx->has_lender = !PQgetisnull(r, 0, n + APPROVAL_LENDER_KIND);
+	int kind = LENDER_BANK;
+	if (ctx->has_lender)
+		name_lookup(&lender_kind_names, PQgetvalue(r, 0, n + APPROVAL_LENDER_KIND), &kind);
+	ctx->lender_kind = kind;
+	ctx->approval_day = db_int(r, 0, n + APPROVAL_DAY);
+	ctx->day_others_tiyn = db_int(r, 0, n + APPROVAL_DAY_OTHERS);
 	return true;
+}
+
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total)
+{
+	*day_total = PQntuples(r) == 1 && PQnfields(r) > LOAN_NCOLS + 1
+	                 ? db_int(r, 0, LOAN_NCOLS + 1)
+	                 : TS_NULL;
+	return db_loan_row(r, 0, l, now);
 }
 
 bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
@@ -601,10 +735,12 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 			break;
 		case KIND_INT:
 		case KIND_TS:
-			*v = db_num(&p->num[i], *(const int64_t *)f);
+			*v = db_num(&p->num[d->param - 1], *(const int64_t *)f);
 			break;
 		case KIND_PERIOD:
-			*v = l->cooling_required ? db_num(&p->num[i], *(const int64_t *)f) : NULL;
+			*v = l->cooling_required
+			         ? db_num(&p->num[d->param - 1], *(const int64_t *)f)
+			         : NULL;
 			break;
 		case KIND_BOOL:
 			*v = *(const bool *)f ? "true" : "false";
@@ -612,10 +748,35 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 		case KIND_CHANNEL:
 			*v = channel_name(*(const enum channel *)f);
 			break;
+		case KIND_PRODUCT:
+		case KIND_LKIND:
+		case KIND_EXEMPTION:
+		case KIND_RULE: {
+			const char *name = name_of(kind_names[d->kind], *(const int *)f);
+			*v = name[0] != '\0' ? name : NULL;
+			break;
+		}
 		}
 	}
 	p->v[LOAN_INSERT_ACTOR - 1] = actor;
 	p->v[LOAN_INSERT_DETAIL - 1] = detail;
+	p->v[LOAN_INSERT_DAY_TZ - 1] = NULL;
+	p->v[LOAN_INSERT_DAY_LENDER - 1] = NULL;
+	p->v[LOAN_INSERT_DAY_TOTAL - 1] = NULL;
+	return p->v;
+}
+
+const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
+                                             const char *actor, const char *detail,
+                                             const struct db_day *day)
+{
+	db_loan_insert_params(p, l, actor, detail);
+	if (day == NULL || day->tz == NULL)
+		return p->v;
+	p->v[LOAN_INSERT_DAY_TZ - 1] = day->tz;
+	p->v[LOAN_INSERT_DAY_LENDER - 1] = day->lender;
+	p->v[LOAN_INSERT_DAY_TOTAL - 1] =
+	    db_num(&p->num[LOAN_INSERT_DAY_TOTAL - 1], day->others_tiyn);
 	return p->v;
 }
 
@@ -630,14 +791,15 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *token_id)
+                                              const char *day_lender, const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = a->loan_id;
 	p->v[2] = db_num(&p->num[0], a->approved_at);
 	p->v[3] = tz;
 	p->v[4] = a->borrower_iin;
-	p->v[5] = token_id;
+	p->v[5] = day_lender;
+	p->v[6] = token_id;
 	return p->v;
 }
 
@@ -683,6 +845,30 @@ const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
 	p->v[0] = db_num(&p->num[0], l->pk);
 	p->v[1] = q->reason;
 	p->v[2] = actor;
+	return p->v;
+}
+
+const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
+                                       const struct act_outcome *o, const char *actor,
+                                       const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = actor;
+	p->v[3] = detail;
+	return p->v;
+}
+
+const char *const *db_params_extra_confirm(struct db_params *p, const struct loan *l,
+                                           const struct act_outcome *o,
+                                           const struct extra_confirmation_req *q,
+                                           const char *actor, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = name_of(&extra_method_names, (int)q->method);
+	p->v[3] = actor;
+	p->v[4] = detail;
 	return p->v;
 }
 

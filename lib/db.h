@@ -20,7 +20,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -35,7 +35,7 @@
  * of the twin's token_id: one more). */
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
-	X(APPROVAL_CONTEXT, 5, 6)                                                                  \
+	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
 	X(DISBURSE_CONTEXT, 3, 4)
 
 enum stmt {
@@ -43,7 +43,8 @@ enum stmt {
 	STMT_SCHEMA_VERSION,    /* tz -> db_schema_version_of */
 	STMT_LOAN_GET,          /* lender, loan_id -> db_loan_row */
 	STMT_APPROVAL_CONTEXT,  /* db_params_approval_context -> db_approval_context */
-	STMT_LOAN_INSERT,       /* db_loan_insert_params -> db_loan_row (0 rows: loan_id taken) */
+	STMT_LOAN_INSERT,       /* db_loan_insert_day_params -> db_loan_insert_result (no loan:
+	                           loan_id taken, or the day's amount moved) */
 	STMT_CONSENT,           /* db_params_consent -> db_loan_row (0 rows: guard failed) */
 	STMT_VERIFY,            /* db_params_verify -> db_loan_row (0 rows: guard failed) */
 	STMT_CANCEL,            /* db_params_cancel -> db_loan_row (0 rows: guard failed) */
@@ -60,6 +61,9 @@ enum stmt {
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,   /* cap -> events not sealed yet, at most cap */
+	/* the acts of profile kz-2025-09 */
+	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
+	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -103,6 +107,14 @@ bool db_loan_row(const PGresult *r, int row, struct loan *l, int64_t *now);
 /* The approval context (STMT_APPROVAL_CONTEXT or its twin); false when the
  * result is not the one row it always is. */
 bool db_approval_context(const PGresult *r, struct approval_context *c);
+
+/* The result of STMT_LOAN_INSERT: the loan, when it was inserted, and the
+ * total of the day's other loans that counted when the insert ran under
+ * the day's lock (TS_NULL when the profile adds nothing up): when no loan
+ * was inserted and it is not the total the decision took, another approval
+ * of the borrower's day came first and the approval is decided again with
+ * it. */
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total);
 
 /* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan,
  * now and the Idempotency-Key's stored answer; false when there is no
@@ -184,13 +196,25 @@ struct db_params {
  * actor and the approval_recorded event's detail. */
 const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
                                          const char *actor, const char *detail);
+/* The day an approval was decided with, for STMT_LOAN_INSERT to check under
+ * the day's lock (lib/db.c, cd_day_loans in sql/006). */
+struct db_day {
+	const char *tz;     /* policy.timezone; NULL: the profile adds nothing up */
+	const char *lender; /* whose loans count; NULL: every lender's */
+	int64_t others_tiyn;
+};
+const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
+                                             const char *actor, const char *detail,
+                                             const struct db_day *day);
 /* First reads; token_id is the last parameter of the STMT_AUTH_* twin and
  * ignored by the read itself. */
 const char *const *db_params_loan_get(struct db_params *p, const char *lender, const char *loan_id,
                                       const char *token_id);
+/* day_lender: whose loans of the day count (policy.aggregation): the
+ * lender, or NULL for every lender. */
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *token_id);
+                                              const char *day_lender, const char *token_id);
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
                                               const char *loan_id, const char *key,
                                               const char *token_id);
@@ -204,6 +228,13 @@ const char *const *db_params_verify(struct db_params *p, const struct loan *l,
                                     const char *actor, const char *detail);
 const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
                                     const struct cancellation_req *q, const char *actor);
+const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
+                                       const struct act_outcome *o, const char *actor,
+                                       const char *detail);
+const char *const *db_params_extra_confirm(struct db_params *p, const struct loan *l,
+                                           const struct act_outcome *o,
+                                           const struct extra_confirmation_req *q,
+                                           const char *actor, const char *detail);
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail);
 /* The refusal's event and, with a key, its stored answer (body). */

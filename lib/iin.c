@@ -68,6 +68,27 @@ bool iin_birth_days(const char *s, int64_t *days)
 	return true;
 }
 
+static bool leap_year(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+bool iin_age_on(const char *s, int64_t day, int *age)
+{
+	int64_t born;
+	if (!iin_birth_days(s, &born) || day < born)
+		return false;
+	int64_t by, y;
+	unsigned bm, bd, m, d;
+	civil_from_days(born, &by, &bm, &bd);
+	civil_from_days(day, &y, &m, &d);
+	/* the birthday of year y: 29 February is 28 February in a common year */
+	unsigned birthday_d = bm == 2 && bd == 29 && !leap_year(y) ? 28 : bd;
+	bool before_birthday = m < bm || (m == bm && d < birthday_d);
+	*age = (int)(y - by - (before_birthday ? 1 : 0));
+	return true;
+}
+
 /* A birth date after today belongs to nobody yet: a typo or an invented
  * number. */
 bool iin_born_by(const char *s, int64_t today_days, const char **why)

@@ -28,6 +28,12 @@ bool iin_birth_days(const char *s, int64_t *days);
  * (if not NULL) is "birth date is in the future". */
 bool iin_born_by(const char *s, int64_t today_days, const char **why);
 
+/* The age in whole years of a valid IIN's holder on a local date (days
+ * since 1970-01-01): a year is gained on the birthday, and someone born on
+ * 29 February gains it on 28 February in the years without a 29th. False
+ * when s is not a valid IIN or the date is before the birth. */
+bool iin_age_on(const char *s, int64_t day, int *age);
+
 /* The check digit of the first 11 digits, or -1 when both passes give 10. */
 int iin_check_digit(const char *digits11);
 

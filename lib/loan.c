@@ -138,13 +138,89 @@ enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellat
 	return write_values(o, TS_NULL, TS_NULL);
 }
 
+enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconfirmation_req *q,
+                                       int64_t now, const struct ts_window *w,
+                                       struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, "the loan is cancelled");
+	if (!l->reconfirmation_required)
+		return invalid_state(o,
+		                     "the loan needs no reconfirmation: it is not cooled under a "
+		                     "profile that asks for one");
+	if (l->reconfirmed_at != TS_NULL) {
+		if (q->reconfirmed_at == TS_NULL || q->reconfirmed_at == l->reconfirmed_at)
+			return repeat(o);
+		return invalid_state(o, "reconfirmation was recorded at another time");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, "the loan is disbursed");
+	if (l->consent_at == TS_NULL || l->cooling_ends_at == TS_NULL)
+		return invalid_state(o, "no consent is recorded: the cooling period has not begun, "
+		                        "and a reconfirmation counts only after it has ended");
+	char ends[TS_BUF];
+	ts_format_utc(l->cooling_ends_at, ends);
+	if (now < l->cooling_ends_at) {
+		cd_error_set(&o->err, 409, "invalid_state", "",
+		             "the cooling period has not ended (it ends at %s): a reconfirmation "
+		             "counts only after it",
+		             ends);
+		return refused(o);
+	}
+	if (q->reconfirmed_at != TS_NULL &&
+	    !ts_check_window(q->reconfirmed_at, now, w->skew_s, w->backdate_s, "reconfirmed_at",
+	                     &o->err))
+		return refused(o);
+	int64_t at = q->reconfirmed_at != TS_NULL ? q->reconfirmed_at : now;
+	if (at < l->cooling_ends_at) {
+		cd_error_set(&o->err, 409, "invalid_state", "",
+		             "reconfirmed_at is before the end of the cooling period (%s): a "
+		             "reconfirmation counts only after it",
+		             ends);
+		return refused(o);
+	}
+	return write_values(o, at, TS_NULL);
+}
+
+enum act_verdict loan_extra_confirm_decide(const struct loan *l,
+                                           const struct extra_confirmation_req *q, int64_t now,
+                                           const struct ts_window *w, struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, "the loan is cancelled");
+	if (!l->extra_confirmation_required)
+		return invalid_state(o,
+		                     "the loan needs no extra confirmation: it is not cooled, or "
+		                     "the borrower's age does not call for one");
+	if (l->extra_confirmed_at != TS_NULL) {
+		bool same =
+		    strcmp(l->extra_confirmation_method,
+		           name_of(&extra_method_names, (int)q->method)) == 0 &&
+		    (q->confirmed_at == TS_NULL || q->confirmed_at == l->extra_confirmed_at);
+		if (same)
+			return repeat(o);
+		return invalid_state(o, "the extra confirmation was recorded otherwise");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, "the loan is disbursed");
+	if (q->confirmed_at != TS_NULL && !ts_check_window(q->confirmed_at, now, w->skew_s,
+	                                                   w->backdate_s, "confirmed_at", &o->err))
+		return refused(o);
+	int64_t at = q->confirmed_at != TS_NULL ? q->confirmed_at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "confirmed_at", &o->err))
+		return refused(o);
+	return write_values(o, at, TS_NULL);
+}
+
 /* ---- approval ---- */
 
 bool approval_matches(const struct approval_req *r, const struct loan *l)
 {
 	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
 	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
-	    r->secured != l->secured)
+	    r->secured != l->secured || r->product != l->product)
 		return false;
 	if (r->has_first_time &&
 	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
@@ -196,6 +272,11 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->amount_tiyn = a->amount_tiyn;
 	l->channel = a->channel;
 	l->secured = a->secured;
+	l->product = a->product;
+	l->lender_kind = c->lender_kind;
+	/* the age on the approval's local date; a valid IIN always has one */
+	int age = -1;
+	l->borrower_age = iin_age_on(a->borrower_iin, c->approval_day, &age) ? age : TS_NULL;
 	/* a stated first-time flag wins, else it is derived */
 	l->first_time_given = a->has_first_time;
 	l->first_time_borrower = a->has_first_time ? a->first_time_borrower : c->first_time_derived;
@@ -204,7 +285,9 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->in_person_verified_at = TS_NULL;
 	l->disbursed_at = TS_NULL;
 	l->cancelled_at = TS_NULL;
-	policy_assess(p, c->mrp_tenge, l);
+	l->extra_confirmed_at = TS_NULL;
+	l->reconfirmed_at = TS_NULL;
+	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);
 }

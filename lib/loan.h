@@ -16,6 +16,16 @@
  *                 same branch, officer (and time, when given) a repeat,
  *                 otherwise 409; after disbursement 409; window; not before
  *                 approved_at beyond max_clock_skew.
+ *   reconfirmation  after cancellation 409; a loan that needs none 409; one
+ *                 recorded is a repeat at the same time or without a time
+ *                 (after disbursement too), a 409 at another; after
+ *                 disbursement 409; before consent or before the cooling
+ *                 period's end 409 (it does not count then); the time in the
+ *                 clock window, and not before the period's end (409).
+ *   extra confirmation  after cancellation 409; a loan that needs none 409;
+ *                 recorded with the same method (and time, when given) a
+ *                 repeat, otherwise 409; after disbursement 409; window;
+ *                 not before approved_at beyond max_clock_skew (422).
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
  *   disbursement  a stored answer for the Idempotency-Key is replayed (a key
@@ -45,6 +55,7 @@ struct approval_req {
 	int64_t amount_tiyn;
 	enum channel channel;
 	bool secured;
+	enum product product; /* PRODUCT_CONSUMER when omitted */
 	bool has_first_time;
 	bool first_time_borrower;
 	int64_t approved_at; /* TS_NULL when omitted: now */
@@ -63,6 +74,15 @@ struct verification_req {
 
 struct cancellation_req {
 	char reason[LOAN_REASON_BUF];
+};
+
+struct reconfirmation_req {
+	int64_t reconfirmed_at; /* TS_NULL when omitted: now */
+};
+
+struct extra_confirmation_req {
+	enum extra_method method;
+	int64_t confirmed_at; /* TS_NULL when omitted: now */
 };
 
 /* How far a client's timestamps may stray from the database's now
@@ -109,6 +129,12 @@ enum act_verdict loan_verify_decide(const struct loan *l, const struct verificat
                                     int64_t now, const struct ts_window *w, struct act_outcome *o);
 enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellation_req *q,
                                     struct act_outcome *o);
+enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconfirmation_req *q,
+                                       int64_t now, const struct ts_window *w,
+                                       struct act_outcome *o);
+enum act_verdict loan_extra_confirm_decide(const struct loan *l,
+                                           const struct extra_confirmation_req *q, int64_t now,
+                                           const struct ts_window *w, struct act_outcome *o);
 
 /* ---- approval ---- */
 
@@ -122,6 +148,11 @@ struct approval_context {
 	int64_t mrp_tenge;
 	bool first_time_derived; /* no unsecured loan of the borrower was paid out */
 	int64_t today_days;      /* today's local date, days since 1970-01-01 */
+	/* kz-2025-09's inputs */
+	bool has_lender;         /* the lender is recorded: lender_kind */
+	int lender_kind;         /* enum lender_kind */
+	int64_t approval_day;    /* approved_at's local date, days since 1970-01-01 */
+	int64_t day_others_tiyn; /* the other loans of that day that count (policy.aggregation) */
 };
 
 /* True when a retried approval states the same facts as the recorded loan.

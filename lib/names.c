@@ -44,6 +44,16 @@ char *names_join(const struct name_table *t, const char *sep, const char *last, 
 
 TABLE(role_names, "lender", "compliance", "auditor");
 TABLE(lender_kind_names, [LENDER_BANK] = "bank", [LENDER_MFO] = "mfo");
+TABLE(product_names, [PRODUCT_CONSUMER] = "consumer", [PRODUCT_GOODS] = "goods",
+      [PRODUCT_REFINANCING] = "refinancing", [PRODUCT_CARD_LIMIT] = "card_limit");
+TABLE(exemption_names, [EXEMPT_NONE] = "", [EXEMPT_BRANCH] = "branch", [EXEMPT_SECURED] = "secured",
+      [EXEMPT_GOODS] = "goods", [EXEMPT_REFINANCING] = "refinancing",
+      [EXEMPT_CARD_LIMIT] = "card_limit");
+TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "bank_short",
+      [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo");
+TABLE(aggregation_names, [AGGREGATION_LENDER] = "lender", [AGGREGATION_ALL] = "all");
+TABLE(extra_method_names, [EXTRA_BRANCH] = "branch", [EXTRA_EGOV] = "egov",
+      [EXTRA_CREDIT_BUREAU] = "credit_bureau", [EXTRA_LENDER_APP] = "lender_app");
 TABLE(log_level_names, [LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
       [LOG_DEBUG] = "debug");
 TABLE(log_format_names, [LOG_FORMAT_JSON] = "json", [LOG_FORMAT_TEXT] = "text");

@@ -34,6 +34,35 @@ enum role role_parse(const char *s);
 enum lender_kind { LENDER_BANK, LENDER_MFO };
 extern const struct name_table lender_kind_names;
 
+/* What a loan is for (the approval's `product`). */
+enum product { PRODUCT_CONSUMER, PRODUCT_GOODS, PRODUCT_REFINANCING, PRODUCT_CARD_LIMIT };
+extern const struct name_table product_names;
+
+/* Why a loan is not cooled although its amount would be (its `exemption`);
+ * EXEMPT_NONE has no name (null on the wire). In the order they are tried. */
+enum exemption {
+	EXEMPT_NONE,
+	EXEMPT_BRANCH,
+	EXEMPT_SECURED,
+	EXEMPT_GOODS,
+	EXEMPT_REFINANCING,
+	EXEMPT_CARD_LIMIT,
+	EXEMPT__COUNT
+};
+extern const struct name_table exemption_names;
+
+/* The tier that cooled a loan (its `rule`); RULE_NONE has no name. */
+enum rule { RULE_NONE, RULE_CARD, RULE_BANK_SHORT, RULE_BANK_LONG, RULE_MFO, RULE__COUNT };
+extern const struct name_table rule_names;
+
+/* [policy] aggregation: whose loans of the day are added up. */
+enum aggregation { AGGREGATION_LENDER, AGGREGATION_ALL };
+extern const struct name_table aggregation_names;
+
+/* How an extra confirmation was given (POST .../extra-confirmation). */
+enum extra_method { EXTRA_BRANCH, EXTRA_EGOV, EXTRA_CREDIT_BUREAU, EXTRA_LENDER_APP };
+extern const struct name_table extra_method_names;
+
 /* The daemon's log, [log] level and format. */
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern const struct name_table log_level_names;

@@ -5,36 +5,276 @@
  */
 #include "policy.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "timeutil.h"
 
-static const struct policy profiles[] = {
-    /* kz-card: online loans above 150 MRP wait 24 hours after consent. */
-    {.name = "kz-card",
-     .cooling_period_s = 24 * 3600,
-     .threshold_mrp = 150,
-     .cool_online = true,
-     .cool_branch = false},
+/*
+ * The profiles, as a compliance officer reads them. Each number is a field
+ * of struct policy, set by configuration ([policy] keys named beside it);
+ * the defaults are REGULATION.md's.
+ */
+#define F(field) offsetof(struct policy, field)
+#define ANY_KIND (-1)
+
+struct profile_def {
+	struct policy defaults;
+	/* policy.cooling_period and policy.threshold_mrp may tune it */
+	bool v1_overrides;
+	/* the day's amount of the borrower (same lender or all, per
+	 * policy.aggregation), or the loan's own amount alone */
+	bool aggregates;
+	unsigned exemptions; /* bits (1u << enum exemption), tried in enum order */
+	int nbands;
+	struct policy_band bands[POLICY_MAX_BANDS];
+	bool reconfirmation;      /* a cooled loan is confirmed again after its period */
+	bool in_person_by_amount; /* the visit only above the kind's first band (MFO: online) */
+	bool age_rule;            /* a cooled loan of the young or the old: one more confirmation */
 };
+
+#define EXEMPT(e) (1u << (e))
+
+static const struct profile_def profiles[] = {
+    /* kz-card: online loans above 150 MRP wait 24 hours after consent;
+     * every first-time unsecured borrower comes in person. */
+    {.defaults = {.name = "kz-card",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  /* not applied by this profile; kept so that the keys show
+                   * the enacted numbers whichever profile is in force */
+                  .aggregation = AGGREGATION_LENDER,
+                  .bank_threshold_mrp = 150,
+                  .bank_period_s = 8 * 3600,
+                  .bank_long_threshold_mrp = 255,
+                  .bank_long_period_s = 24 * 3600,
+                  .mfo_threshold_mrp = 75,
+                  .mfo_period_s = 24 * 3600,
+                  .card_limit_exempt_mrp = 150,
+                  .extra_confirmation_under_age = 21,
+                  .extra_confirmation_from_age = 55},
+     .v1_overrides = true,
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_BRANCH),
+     .nbands = 1,
+     .bands = {{.rule = RULE_CARD,
+                .lender_kind = ANY_KIND,
+                .above = F(threshold_mrp),
+                .up_to = POLICY_NO_FIELD,
+                .period = F(cooling_period_s),
+                .above_key = "policy.threshold_mrp",
+                .period_key = "policy.cooling_period"}},
+     .reconfirmation = false,
+     .in_person_by_amount = false,
+     .age_rule = false},
+    /* kz-2025-09, the law as enacted (REGULATION.md, "Profile kz-2025-09"):
+     * a bank's loans of the day above 150 MRP up to 255 MRP wait 8 hours,
+     * above 255 MRP 24 hours; an MFO's above 75 MRP 24 hours; branch,
+     * secured, goods, refinancing and card-limit loans (up to 150 MRP) are
+     * exempt; after the period the borrower confirms again; under 21 and
+     * from 55, once more. */
+    {.defaults = {.name = "kz-2025-09",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  .aggregation = AGGREGATION_LENDER,
+                  .bank_threshold_mrp = 150,
+                  .bank_period_s = 8 * 3600,
+                  .bank_long_threshold_mrp = 255,
+                  .bank_long_period_s = 24 * 3600,
+                  .mfo_threshold_mrp = 75,
+                  .mfo_period_s = 24 * 3600,
+                  .card_limit_exempt_mrp = 150,
+                  .extra_confirmation_under_age = 21,
+                  .extra_confirmation_from_age = 55},
+     .aggregates = true,
+     .exemptions = EXEMPT(EXEMPT_BRANCH) | EXEMPT(EXEMPT_SECURED) | EXEMPT(EXEMPT_GOODS) |
+                   EXEMPT(EXEMPT_REFINANCING) | EXEMPT(EXEMPT_CARD_LIMIT),
+     .nbands = 3,
+     .bands = {{.rule = RULE_BANK_SHORT,
+                .lender_kind = LENDER_BANK,
+                .above = F(bank_threshold_mrp),
+                .up_to = F(bank_long_threshold_mrp),
+                .period = F(bank_period_s),
+                .above_key = "policy.bank_threshold_mrp",
+                .up_to_key = "policy.bank_long_threshold_mrp",
+                .period_key = "policy.bank_period"},
+               {.rule = RULE_BANK_LONG,
+                .lender_kind = LENDER_BANK,
+                .above = F(bank_long_threshold_mrp),
+                .up_to = POLICY_NO_FIELD,
+                .period = F(bank_long_period_s),
+                .above_key = "policy.bank_long_threshold_mrp",
+                .period_key = "policy.bank_long_period"},
+               {.rule = RULE_MFO,
+                .lender_kind = LENDER_MFO,
+                .above = F(mfo_threshold_mrp),
+                .up_to = POLICY_NO_FIELD,
+                .period = F(mfo_period_s),
+                .above_key = "policy.mfo_threshold_mrp",
+                .period_key = "policy.mfo_period"}},
+     .reconfirmation = true,
+     .in_person_by_amount = true,
+     .age_rule = true},
+};
+
+#define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
+
+/* The profile's definition; kz-card's for an unknown name. */
+static const struct profile_def *profile_def_of(const char *name)
+{
+	for (size_t i = 0; i < NPROFILES; i++)
+		if (strcmp(profiles[i].defaults.name, name) == 0)
+			return &profiles[i];
+	return &profiles[0];
+}
 
 bool policy_profile(const char *name, struct policy *p)
 {
-	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
-		if (strcmp(profiles[i].name, name) == 0) {
-			*p = profiles[i];
+	for (size_t i = 0; i < NPROFILES; i++) {
+		if (strcmp(profiles[i].defaults.name, name) == 0) {
+			*p = profiles[i].defaults;
 			return true;
 		}
 	}
 	return false;
 }
 
+static int64_t field(const struct policy *p, size_t offset)
+{
+	return *(const int64_t *)((const char *)p + offset);
+}
+
+bool policy_aggregates(const struct policy *p)
+{
+	return profile_def_of(p->name)->aggregates;
+}
+
+bool policy_takes_v1_overrides(const char *name)
+{
+	return profile_def_of(name)->v1_overrides;
+}
+
+void policy_table_of(const struct policy *p, struct policy_table *t)
+{
+	const struct profile_def *d = profile_def_of(p->name);
+	memset(t, 0, sizeof(*t));
+	t->profile = d->defaults.name;
+	t->aggregates = d->aggregates;
+	t->aggregation = p->aggregation;
+	t->nbands = d->nbands;
+	for (int i = 0; i < d->nbands; i++) {
+		const struct policy_band *b = &d->bands[i];
+		t->bands[i].rule = b->rule;
+		t->bands[i].lender_kind = b->lender_kind;
+		t->bands[i].above_mrp = field(p, b->above);
+		t->bands[i].up_to_mrp = b->up_to == POLICY_NO_FIELD ? -1 : field(p, b->up_to);
+		t->bands[i].period_s = field(p, b->period);
+		t->bands[i].above_key = b->above_key;
+		t->bands[i].up_to_key = b->up_to_key;
+		t->bands[i].period_key = b->period_key;
+	}
+	t->exemptions = d->exemptions;
+	t->card_limit_mrp = p->card_limit_exempt_mrp;
+	t->reconfirmation = d->reconfirmation;
+	t->in_person_by_amount = d->in_person_by_amount;
+	t->age_rule = d->age_rule;
+	t->under_age = p->extra_confirmation_under_age;
+	t->from_age = p->extra_confirmation_from_age;
+}
+
+/* N MRP in tiyn (the MRP is whole tenge). */
+static int64_t mrp_tiyn(int64_t n, int64_t mrp_tenge)
+{
+	return n * mrp_tenge * 100;
+}
+
+static bool band_of_kind(const struct policy_band *b, int kind)
+{
+	return b->lender_kind == ANY_KIND || b->lender_kind == kind;
+}
+
+/* The first exemption of the profile that the loan has. */
+static enum exemption exemption_of(const struct profile_def *d, const struct policy *p,
+                                   const struct policy_input *in, int64_t day_tiyn)
+{
+	bool has[EXEMPT__COUNT] = {
+	    [EXEMPT_BRANCH] = in->channel == CHANNEL_BRANCH && !p->cool_branch,
+	    [EXEMPT_SECURED] = in->secured,
+	    [EXEMPT_GOODS] = in->product == PRODUCT_GOODS,
+	    [EXEMPT_REFINANCING] = in->product == PRODUCT_REFINANCING,
+	    [EXEMPT_CARD_LIMIT] = in->product == PRODUCT_CARD_LIMIT &&
+	                          day_tiyn <= mrp_tiyn(p->card_limit_exempt_mrp, in->mrp_tenge),
+	};
+	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++)
+		if ((d->exemptions & EXEMPT(e)) && has[e])
+			return (enum exemption)e;
+	return EXEMPT_NONE;
+}
+
+void policy_decide(const struct policy *p, const struct policy_input *in,
+                   struct policy_decision *out)
+{
+	const struct profile_def *d = profile_def_of(p->name);
+	memset(out, 0, sizeof(*out));
+	/* amounts compare in tiyn; "above" is strictly greater */
+	out->aggregated_tiyn = in->amount_tiyn + (d->aggregates ? in->day_others_tiyn : 0);
+	out->exemption = exemption_of(d, p, in, out->aggregated_tiyn);
+
+	/* the kind's first threshold: the lowest band of its kind */
+	int64_t first_mrp = -1;
+	for (int i = 0; i < d->nbands; i++) {
+		const struct policy_band *b = &d->bands[i];
+		if (band_of_kind(b, in->lender_kind) &&
+		    (first_mrp < 0 || field(p, b->above) < first_mrp))
+			first_mrp = field(p, b->above);
+	}
+	int64_t first_tiyn = first_mrp < 0 ? 0 : mrp_tiyn(first_mrp, in->mrp_tenge);
+	out->threshold_tiyn = first_tiyn;
+
+	bool channel_cooled = in->channel == CHANNEL_ONLINE ? p->cool_online : p->cool_branch;
+	if (out->exemption == EXEMPT_NONE && channel_cooled) {
+		for (int i = 0; i < d->nbands; i++) {
+			const struct policy_band *b = &d->bands[i];
+			if (!band_of_kind(b, in->lender_kind) ||
+			    out->aggregated_tiyn <= mrp_tiyn(field(p, b->above), in->mrp_tenge))
+				continue;
+			if (b->up_to != POLICY_NO_FIELD &&
+			    out->aggregated_tiyn > mrp_tiyn(field(p, b->up_to), in->mrp_tenge))
+				continue;
+			out->rule = b->rule;
+			out->cooling_period_s = field(p, b->period);
+			break;
+		}
+	}
+	out->cooling_required = out->rule != RULE_NONE;
+	out->reconfirmation_required = d->reconfirmation && out->cooling_required;
+
+	/* the visit: unsecured and first-time; under kz-2025-09 only above the
+	 * kind's first threshold, and for an MFO only online */
+	out->in_person_required = !in->secured && in->first_time;
+	if (d->in_person_by_amount)
+		out->in_person_required =
+		    out->in_person_required && first_mrp >= 0 &&
+		    out->aggregated_tiyn > first_tiyn &&
+		    (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+
+	out->extra_confirmation_required = d->age_rule && out->cooling_required && in->age >= 0 &&
+	                                   (in->age < p->extra_confirmation_under_age ||
+	                                    in->age >= p->extra_confirmation_from_age);
+}
+
 static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = "cancelled",
     [BLOCKER_ALREADY_DISBURSED] = "already_disbursed",
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
+    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
+    [BLOCKER_RECONFIRMATION_MISSING] = "reconfirmation_missing",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
 };
 
@@ -42,7 +282,9 @@ static const char *const status_names[] = {
     [STATUS_CANCELLED] = "cancelled",
     [STATUS_DISBURSED] = "disbursed",
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
+    [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
+    [STATUS_AWAITING_RECONFIRMATION] = "awaiting_reconfirmation",
     [STATUS_AWAITING_IN_PERSON] = "awaiting_in_person",
     [STATUS_ELIGIBLE] = "eligible",
 };
@@ -52,7 +294,9 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = STATUS_CANCELLED,
     [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
+    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+    [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
 };
 
@@ -86,17 +330,34 @@ bool channel_parse(const char *s, enum channel *c)
 
 void policy_assess(const struct policy *p, int64_t mrp_tenge, struct loan *l)
 {
+	policy_assess_day(p, mrp_tenge, 0, l);
+}
+
+void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_others_tiyn,
+                       struct loan *l)
+{
+	struct policy_input in = {.lender_kind = l->lender_kind,
+	                          .product = l->product,
+	                          .channel = l->channel,
+	                          .secured = l->secured,
+	                          .first_time = l->first_time_borrower,
+	                          .amount_tiyn = l->amount_tiyn,
+	                          .day_others_tiyn = day_others_tiyn,
+	                          .mrp_tenge = mrp_tenge,
+	                          .age = (int)l->borrower_age};
+	struct policy_decision d;
+	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
 	l->mrp_tenge = mrp_tenge;
-	/* threshold in tiyn: MRP is whole tenge, so x100 */
-	l->threshold_tiyn = p->threshold_mrp * mrp_tenge * 100;
-
-	bool channel_cooled = l->channel == CHANNEL_ONLINE ? p->cool_online : p->cool_branch;
-	/* strictly more than the threshold is cooled; equal is not */
-	l->cooling_required = channel_cooled && l->amount_tiyn > l->threshold_tiyn;
-	l->cooling_period_s = l->cooling_required ? p->cooling_period_s : 0;
-
-	l->in_person_required = !l->secured && l->first_time_borrower;
+	l->threshold_tiyn = d.threshold_tiyn;
+	l->exemption = d.exemption;
+	l->aggregated_tiyn = d.aggregated_tiyn;
+	l->rule = d.rule;
+	l->cooling_required = d.cooling_required;
+	l->cooling_period_s = d.cooling_period_s;
+	l->reconfirmation_required = d.reconfirmation_required;
+	l->in_person_required = d.in_person_required;
+	l->extra_confirmation_required = d.extra_confirmation_required;
 	if (l->channel == CHANNEL_BRANCH && l->in_person_verified_at == TS_NULL)
 		l->in_person_verified_at = l->approved_at;
 }
@@ -117,9 +378,21 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		b |= 1u << BLOCKER_ALREADY_DISBURSED;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
-	else if (l->cooling_required && (l->cooling_ends_at == TS_NULL || now < l->cooling_ends_at))
-		/* a missing end cannot be stored (a CHECK); if it were, it would hold */
-		b |= 1u << BLOCKER_COOLING_PERIOD_ACTIVE;
+	if (l->extra_confirmation_required && l->extra_confirmed_at == TS_NULL)
+		b |= 1u << BLOCKER_EXTRA_CONFIRMATION_MISSING;
+	bool cooling_over = false;
+	if (l->consent_at != TS_NULL) {
+		if (l->cooling_required &&
+		    (l->cooling_ends_at == TS_NULL || now < l->cooling_ends_at))
+			/* a missing end cannot be stored (a CHECK); if it were, it would hold */
+			b |= 1u << BLOCKER_COOLING_PERIOD_ACTIVE;
+		else
+			cooling_over = true;
+	}
+	/* the reconfirmation can only be given once the period has ended, so
+	 * only then is its absence a blocker */
+	if (l->reconfirmation_required && cooling_over && l->reconfirmed_at == TS_NULL)
+		b |= 1u << BLOCKER_RECONFIRMATION_MISSING;
 	if (l->in_person_required && l->in_person_verified_at == TS_NULL)
 		b |= 1u << BLOCKER_IN_PERSON_VERIFICATION_MISSING;
 
@@ -133,7 +406,9 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	}
 
 	/* Time alone can end only the cooling period; every other blocker
-	 * needs an act (or can never be lifted). */
+	 * needs an act (or can never be lifted). While the period runs, its end
+	 * is the earliest moment even when a reconfirmation will be needed: it
+	 * can be given at once then. */
 	if (b == 0)
 		v->earliest_disbursement_at = now;
 	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE) && l->cooling_ends_at != TS_NULL)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "names.h"
 
 #define ID_MAX          64
 #define ID_BUF          (ID_MAX + 1)
@@ -22,24 +23,118 @@
 
 enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
 
-/* A profile of the rules. Every number is data, so that a profile can be
- * tuned by configuration without touching the code that applies it. */
+/* A profile of the rules: its name and every number it applies, each a
+ * configuration key ([policy], lib/config.c). What the numbers mean is the
+ * profile's table of rules in policy.c (struct profile_def), so that a
+ * profile can be tuned by configuration without touching the code that
+ * applies it. */
 struct policy {
 	char name[POLICY_NAME_BUF];
+	/* kz-card */
 	int64_t cooling_period_s; /* wait after consent for a cooled loan */
 	int64_t threshold_mrp;    /* cooled when amount > threshold_mrp x MRP */
 	bool cool_online;         /* which channels are cooled */
 	bool cool_branch;
+	/* kz-2025-09 */
+	int64_t aggregation; /* enum aggregation */
+	int64_t bank_threshold_mrp;
+	int64_t bank_period_s;
+	int64_t bank_long_threshold_mrp;
+	int64_t bank_long_period_s;
+	int64_t mfo_threshold_mrp;
+	int64_t mfo_period_s;
+	int64_t card_limit_exempt_mrp;
+	int64_t extra_confirmation_under_age;
+	int64_t extra_confirmation_from_age;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
 bool policy_profile(const char *name, struct policy *p);
 
+/* One band of a profile's table: loans of a lender kind whose day's amount
+ * is above `above` and at most `up_to` (open-ended when it has none) MRP
+ * wait `period`. Each number is a field of struct policy (its offset) and
+ * a configuration key. */
+#define POLICY_NO_FIELD ((size_t)-1)
+struct policy_band {
+	enum rule rule;
+	int lender_kind;             /* enum lender_kind, or -1 for every kind */
+	size_t above, up_to, period; /* offsets in struct policy; up_to may be POLICY_NO_FIELD */
+	const char *above_key, *up_to_key, *period_key;
+};
+
+#define POLICY_MAX_BANDS 4
+
+/* The effective table of a policy, for `coolingctl policy show` and
+ * `coolingd --check-config`: every band with its numbers, the exemptions
+ * in the order they are tried, the age rule. */
+struct policy_table {
+	const char *profile;
+	bool aggregates;     /* the day's amount, or the loan's own */
+	int64_t aggregation; /* enum aggregation, when aggregates */
+	int nbands;
+	struct policy_table_band {
+		enum rule rule;
+		int lender_kind;
+		int64_t above_mrp, up_to_mrp; /* up_to_mrp -1: open-ended */
+		int64_t period_s;
+		const char *above_key, *up_to_key, *period_key;
+	} bands[POLICY_MAX_BANDS];
+	unsigned exemptions;      /* bits (1u << enum exemption) */
+	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
+	bool reconfirmation;      /* a cooled loan is confirmed again after the period */
+	bool in_person_by_amount; /* the visit only above the kind's first threshold */
+	bool age_rule;
+	int64_t under_age, from_age;
+};
+void policy_table_of(const struct policy *p, struct policy_table *t);
+
+/* Whether the profile adds up the borrower's loans of the day. */
+bool policy_aggregates(const struct policy *p);
+
+/* Whether the v1 keys policy.cooling_period and policy.threshold_mrp apply
+ * to the profile (kz-card); any other refuses them when they are set. */
+bool policy_takes_v1_overrides(const char *name);
+
+/* What an approval brings to the rules (policy_decide()). */
+struct policy_input {
+	int lender_kind; /* enum lender_kind */
+	enum product product;
+	enum channel channel;
+	bool secured;
+	bool first_time;
+	int64_t amount_tiyn;
+	/* the other loans of the day that count (online, not exempt, not
+	 * cancelled, of this lender or of all per aggregation) */
+	int64_t day_others_tiyn;
+	int64_t mrp_tenge; /* in force on the approval's local date */
+	int age;           /* on the approval's local date; -1 unknown */
+};
+
+/* What the rules fix at approval. */
+struct policy_decision {
+	enum exemption exemption;
+	int64_t aggregated_tiyn; /* the day's amount (kz-card: the loan's own) */
+	enum rule rule;          /* RULE_NONE: not cooled */
+	bool cooling_required;
+	int64_t cooling_period_s; /* 0 when not cooled */
+	int64_t threshold_tiyn;   /* the kind's first threshold x MRP */
+	bool reconfirmation_required;
+	bool in_person_required;
+	bool extra_confirmation_required;
+};
+
+/* The one function that applies a profile's rules to an approval. Pure. */
+void policy_decide(const struct policy *p, const struct policy_input *in,
+                   struct policy_decision *d);
+
 enum blocker {
 	BLOCKER_CANCELLED,
 	BLOCKER_ALREADY_DISBURSED,
 	BLOCKER_CONSENT_MISSING,
+	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
+	BLOCKER_RECONFIRMATION_MISSING,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
 	BLOCKER__COUNT
 };
@@ -48,7 +143,9 @@ enum loan_status {
 	STATUS_CANCELLED,
 	STATUS_DISBURSED,
 	STATUS_AWAITING_CONSENT,
+	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
+	STATUS_AWAITING_RECONFIRMATION,
 	STATUS_AWAITING_IN_PERSON,
 	STATUS_ELIGIBLE
 };
@@ -69,6 +166,8 @@ struct loan {
 	bool secured;
 	bool first_time_borrower;
 	bool first_time_given; /* stated by the lender, not derived */
+	enum product product;
+	int lender_kind; /* enum lender_kind, the lender's at approval */
 
 	/* fixed at approval by policy_assess() */
 	char policy[POLICY_NAME_BUF];
@@ -77,6 +176,12 @@ struct loan {
 	bool cooling_required;
 	int64_t cooling_period_s; /* 0 when not required */
 	bool in_person_required;
+	enum exemption exemption;
+	int64_t aggregated_tiyn; /* the day's amount */
+	enum rule rule;
+	int64_t borrower_age; /* on the approval's local date */
+	bool extra_confirmation_required;
+	bool reconfirmation_required;
 
 	int64_t approved_at;
 	int64_t consent_at;
@@ -87,12 +192,20 @@ struct loan {
 	int64_t disbursed_at;
 	int64_t cancelled_at;
 	char cancel_reason[801]; /* 200 characters of up to 4 bytes */
+	int64_t extra_confirmed_at;
+	char extra_confirmation_method[16]; /* extra_method_names; "" when none */
+	int64_t reconfirmed_at;
 };
 
-/* Fills the approval-time fields of l (policy, mrp, threshold, cooling,
- * in-person) from its amount, channel, secured and first-time flags, and the
- * MRP in force on the local date of its approval. A branch loan counts as
- * verified in person at approved_at. */
+/* Fills the approval-time fields of l (policy, mrp, threshold, exemption,
+ * day's amount, rule, cooling, reconfirmation, in-person, extra
+ * confirmation) by policy_decide() from its amount, product, channel,
+ * secured and first-time flags, lender kind and borrower_age, the other
+ * loans of the day and the MRP in force on the local date of its approval.
+ * A branch loan counts as verified in person at approved_at. */
+void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_others_tiyn,
+                       struct loan *l);
+/* The same for a loan that is the borrower's first of its day. */
 void policy_assess(const struct policy *p, int64_t mrp_tenge, struct loan *l);
 
 /* consent_at + period for a cooled loan, TS_NULL otherwise. */

@@ -550,6 +550,17 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	                                   "in_person_verified_at",
 	                                   "disbursed_at",
 	                                   "cancelled_at",
+	                                   "lender_kind",
+	                                   "product",
+	                                   "exemption",
+	                                   "aggregated_amount",
+	                                   "rule",
+	                                   "borrower_age",
+	                                   "extra_confirmation_required",
+	                                   "extra_confirmed_at",
+	                                   "extra_confirmation_method",
+	                                   "reconfirmation_required",
+	                                   "reconfirmed_at",
 	                                   "blockers",
 	                                   "earliest_disbursement_at"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -668,7 +679,8 @@ START_TEST(test_borrower_json_lists_all_lenders_loans_newest_first)
 	              "header: %s", r.out);
 	const char *row1 = strchr(r.out, '\n') + 1;
 	const char *expected = "B-BANK2  NEW      600000.00  online   awaiting_in_person  "
-	                       "2025-04-01 10:00:00 +05:00  in_person_verification_missing\n";
+	                       "2025-04-01 10:00:00 +05:00  in_person_verification_missing  card  "
+	                       "  600000.00  in-person verification\n";
 	ck_assert_msg(strncmp(row1, expected, strlen(expected)) == 0, "table: %s", r.out);
 	proc_run_free(&r);
 }

@@ -51,29 +51,38 @@ static PGresult *exec_prepared(enum stmt st, const char *const *params)
 struct state {
 	bool cancelled, disbursed, consent, cooling_required, cooling_over, in_person_required,
 	    verified;
+	/* profile kz-2025-09's acts */
+	bool extra_required, extra_confirmed, reconfirmation_required, reconfirmed;
 };
 
 /* Inserts a loan in the given state directly, bypassing the daemon. */
 static void insert_loan(const char *loan_id, const struct state *s)
 {
 	char sql[2048];
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-	         "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
-	         "disbursed_at) VALUES ('B1', '%s', '900101300126', 70000000, 'online', false, "
-	         "true, true, 'kz-card', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	         "%s, %s, %s, %s, %s)",
-	         loan_id, s->cooling_required ? "true" : "false",
-	         s->cooling_required ? "7200" : "NULL", s->in_person_required ? "true" : "false",
-	         s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
-	         s->cooling_required && s->consent
-	             ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
-	             : "NULL",
-	         s->verified ? "now() - interval '2 hours'" : "NULL",
-	         s->cancelled ? "now() - interval '1 hour'" : "NULL",
-	         s->disbursed ? "now() - interval '10 minutes'" : "NULL");
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	    "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
+	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
+	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
+	    "reconfirmed_at) VALUES ('B1', '%s', '900101300126', 70000000, 'online', false, "
+	    "true, true, 'kz-2025-09', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
+	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s)",
+	    loan_id, s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
+	    s->in_person_required ? "true" : "false",
+	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
+	    s->cooling_required && s->consent
+	        ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
+	        : "NULL",
+	    s->verified ? "now() - interval '2 hours'" : "NULL",
+	    s->cancelled ? "now() - interval '1 hour'" : "NULL",
+	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
+	    s->cooling_required ? "'bank_short'" : "NULL", s->extra_required ? "true" : "false",
+	    s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
+	    s->extra_confirmed ? "'egov'" : "NULL", s->reconfirmation_required ? "true" : "false",
+	    s->reconfirmed ? "now() - interval '30 minutes'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -84,9 +93,14 @@ static void insert_loan(const char *loan_id, const struct state *s)
  * no other. */
 static void check_status_filter_agrees(const struct loan *l, const struct loan_view *v)
 {
-	static const enum loan_status all[] = {STATUS_CANCELLED,          STATUS_DISBURSED,
-	                                       STATUS_AWAITING_CONSENT,   STATUS_COOLING,
-	                                       STATUS_AWAITING_IN_PERSON, STATUS_ELIGIBLE};
+	static const enum loan_status all[] = {STATUS_CANCELLED,
+	                                       STATUS_DISBURSED,
+	                                       STATUS_AWAITING_CONSENT,
+	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
+	                                       STATUS_COOLING,
+	                                       STATUS_AWAITING_RECONFIRMATION,
+	                                       STATUS_AWAITING_IN_PERSON,
+	                                       STATUS_ELIGIBLE};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		struct db_num n[3];
 		const char *p[] = {db_num(&n[0], l->approved_at),
@@ -170,12 +184,26 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	loan_cancel_decide(l, &cancel, &o);
 	check_one_act(bits, "cancellation", &o, STMT_CANCEL,
 	              db_params_cancel(&p, l, &cancel, "test"));
+
+	struct reconfirmation_req reconfirm = {.reconfirmed_at = TS_NULL};
+	loan_reconfirm_decide(l, &reconfirm, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "reconfirmation", &o, STMT_RECONFIRM,
+	              db_params_reconfirm(&p, l, &write, "test", "{}"));
+
+	struct extra_confirmation_req extra = {.method = EXTRA_EGOV, .confirmed_at = TS_NULL};
+	loan_extra_confirm_decide(l, &extra, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "extra confirmation", &o, STMT_EXTRA_CONFIRM,
+	              db_params_extra_confirm(&p, l, &write, &extra, "test", "{}"));
 }
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0;
-	for (unsigned bits = 0; bits < 128; bits++) {
+	for (unsigned bits = 0; bits < 2048; bits++) {
 		struct state s = {
 		    .cancelled = bits & 1,
 		    .disbursed = bits & 2,
@@ -184,6 +212,10 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		    .cooling_over = bits & 16,
 		    .in_person_required = bits & 32,
 		    .verified = bits & 64,
+		    .extra_required = bits & 128,
+		    .extra_confirmed = bits & 256,
+		    .reconfirmation_required = bits & 512,
+		    .reconfirmed = bits & 1024,
 		};
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
@@ -192,6 +224,15 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		                    (s.in_person_required && !s.verified)))
 			continue;
 		if (s.cooling_over && !(s.cooling_required && s.consent))
+			continue;
+		if (s.extra_confirmed && !s.extra_required)
+			continue;
+		if (s.reconfirmation_required && !s.cooling_required)
+			continue;
+		if (s.reconfirmed && !(s.reconfirmation_required && s.cooling_over))
+			continue;
+		if (s.disbursed && ((s.extra_required && !s.extra_confirmed) ||
+		                    (s.reconfirmation_required && !s.reconfirmed)))
 			continue;
 		char loan_id[32];
 		snprintf(loan_id, sizeof(loan_id), "S-%u", bits);
@@ -224,8 +265,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(combos, 30);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
-	ck_assert_int_ge(act_writes, 3); /* and for the acts */
-	ck_assert_int_lt(act_writes, 3 * combos);
+	ck_assert_int_ge(act_writes, 5); /* and for the acts */
+	ck_assert_int_lt(act_writes, 5 * combos);
 }
 END_TEST
 
@@ -241,13 +282,41 @@ START_TEST(test_schema_refuses_a_disbursed_loan_whose_rules_were_unmet)
 }
 END_TEST
 
+START_TEST(test_schema_refuses_a_disbursed_loan_not_confirmed_again)
+{
+	struct state s = {.consent = true,
+	                  .cooling_required = true,
+	                  .cooling_over = true,
+	                  .reconfirmation_required = true};
+	insert_loan("NORECONF", &s);
+	struct state e = {.consent = true, .extra_required = true};
+	insert_loan("NOEXTRA", &e);
+	static const char *const ids[] = {"NORECONF", "NOEXTRA"};
+	for (int i = 0; i < 2; i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+		         "UPDATE loan SET disbursed_at = now() WHERE loan_id = '%s'", ids[i]);
+		PGresult *r = PQexec(conn, sql);
+		ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+		ck_assert_str_eq(db_sqlstate(r), "23514"); /* check_violation */
+		PQclear(r);
+	}
+	/* a reconfirmation before the period's end cannot be stored so either */
+	PGresult *r = PQexec(conn, "UPDATE loan SET reconfirmed_at = cooling_ends_at - "
+	                           "interval '1 second', disbursed_at = now() "
+	                           "WHERE loan_id = 'NORECONF'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	PQclear(r);
+}
+END_TEST
+
 /* The MRP the approval context picks for an approval at `at` (UTC). */
 static int64_t mrp_for(const char *at)
 {
 	int64_t us;
 	ck_assert(ts_parse_rfc3339(at, &us, NULL));
 	struct db_num n;
-	const char *p[] = {"B1", "NONE", db_num(&n, us), "Asia/Almaty", "900101300126"};
+	const char *p[] = {"B1", "NONE", db_num(&n, us), "Asia/Almaty", "900101300126", "B1"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	struct approval_context c;
@@ -285,7 +354,7 @@ END_TEST
 
 START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 {
-	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126"};
+	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -370,13 +439,13 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	ck_assert_int_eq(PQntuples(r), 0);
 	ck_assert(!db_auth_row(r, &a));
 	PQclear(r);
-	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "tid-x"};
+	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "B1", "tid-x"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, bad_ctx);
 	ck_assert_int_eq(PQntuples(r), 0);
 	PQclear(r);
 
 	/* the approval context beside the client is the context alone */
-	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "tid-1"};
+	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "B1", "tid-1"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, ctx);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -402,9 +471,10 @@ static Suite *gate_suite(void)
 	Suite *s = suite_create("gate_agreement");
 	TCase *tc = tcase_create("db");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_sql_guard_allows_exactly_when_c_finds_no_blocker);
 	tcase_add_test(tc, test_schema_refuses_a_disbursed_loan_whose_rules_were_unmet);
+	tcase_add_test(tc, test_schema_refuses_a_disbursed_loan_not_confirmed_again);
 	tcase_add_test(tc, test_mrp_is_the_one_of_the_almaty_local_date);
 	tcase_add_test(tc, test_mrp_set_mid_year_applies_from_its_local_date);
 	tcase_add_test(tc, test_first_time_borrower_is_derived_from_disbursed_loans);

@@ -864,6 +864,8 @@ static struct loan recorded_loan(void)
 	l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = TS_NULL;
 	l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = TS_NULL;
+	l.reconfirmed_at = TS_NULL;
 	return l;
 }
 
@@ -1019,6 +1021,7 @@ static struct loan contract_loan(void)
 
 	ck_assert(policy_profile("kz-card", &p));
 	l = recorded_loan();
+	l.borrower_age = 35; /* born 1990-01-01, approved 2025-06-15 */
 	policy_assess(&p, 3932, &l);
 	l.cooling_ends_at = policy_cooling_ends_at(&l, l.consent_at);
 	return l;
@@ -1043,6 +1046,12 @@ static const char CONTRACT_LOAN[] =
     "  \"cooling_ends_at\": \"2025-06-16T05:05:00Z\","
     "  \"in_person_required\": true, \"in_person_verified_at\": null,"
     "  \"disbursed_at\": null, \"cancelled_at\": null,"
+    /* v1.1: the new fields, with their kz-card values */
+    "  \"lender_kind\": \"bank\", \"product\": \"consumer\", \"exemption\": null,"
+    "  \"aggregated_amount\": \"600000.00\", \"rule\": \"card\", \"borrower_age\": 35,"
+    "  \"extra_confirmation_required\": false, \"extra_confirmed_at\": null,"
+    "  \"extra_confirmation_method\": null,"
+    "  \"reconfirmation_required\": false, \"reconfirmed_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\" }";
 
@@ -1169,7 +1178,8 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	char *s = dump(a);
 
 	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"consent_missing\","
-	                    "\"cooling_period_active\",\"in_person_verification_missing\"]");
+	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
+	                    "\"reconfirmation_missing\",\"in_person_verification_missing\"]");
 	free(s);
 	json_decref(a);
 
@@ -1303,6 +1313,7 @@ START_TEST(test_direct_loan_writer_reports_the_size_it_needs_when_cut_short)
 	l.approved_at = 0;
 	l.consent_at = l.cooling_ends_at = l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = l.reconfirmed_at = TS_NULL;
 	struct loan_view v;
 	loan_evaluate(&l, 0, &v);
 	char full[2048], small[16];

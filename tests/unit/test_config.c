@@ -23,6 +23,8 @@ static const char *const ENV_VARS[] = {
     "COOLINGD_POLICY_PROFILE",
     "COOLINGD_POLICY_COOLING_PERIOD",
     "COOLINGD_POLICY_THRESHOLD_MRP",
+    "COOLINGD_POLICY_AGGREGATION",
+    "COOLINGD_POLICY_BANK_LONG_PERIOD",
     "COOLINGD_POLICY_TIMEZONE",
     "COOLINGD_POLICY_MAX_CLOCK_SKEW",
     "COOLINGD_POLICY_MAX_BACKDATE",
@@ -45,12 +47,12 @@ static void clear_env(void)
 }
 
 /* Temporary config files, removed after each test. */
-static char tmp_paths[4][64];
+static char tmp_paths[8][64];
 static int ntmp;
 
 static const char *write_conf(const char *text)
 {
-	ck_assert_int_lt(ntmp, 4);
+	ck_assert_int_lt(ntmp, 8);
 	char *path = tmp_paths[ntmp++];
 	snprintf(path, sizeof(tmp_paths[0]), "/tmp/coolingd-test-XXXXXX");
 	int fd = mkstemp(path);
@@ -840,6 +842,79 @@ START_TEST(test_time_zone_is_looked_up_in_tzdir)
 }
 END_TEST
 
+/* ---- profile kz-2025-09 ---- */
+
+START_TEST(test_law_keys_default_to_the_enacted_numbers)
+{
+	struct config c = load_ok(write_conf("[policy]\nprofile = kz-2025-09\n"));
+	struct policy p;
+	config_policy(&c, &p);
+	ck_assert_str_eq(p.name, "kz-2025-09");
+	ck_assert_int_eq(p.aggregation, AGGREGATION_LENDER);
+	ck_assert_int_eq(p.bank_threshold_mrp, 150);
+	ck_assert_int_eq(p.bank_period_s, 8 * 3600);
+	ck_assert_int_eq(p.bank_long_threshold_mrp, 255);
+	ck_assert_int_eq(p.bank_long_period_s, 24 * 3600);
+	ck_assert_int_eq(p.mfo_threshold_mrp, 75);
+	ck_assert_int_eq(p.mfo_period_s, 24 * 3600);
+	ck_assert_int_eq(p.card_limit_exempt_mrp, 150);
+	ck_assert_int_eq(p.extra_confirmation_under_age, 21);
+	ck_assert_int_eq(p.extra_confirmation_from_age, 55);
+
+	setenv("COOLINGD_POLICY_AGGREGATION", "all", 1);
+	setenv("COOLINGD_POLICY_BANK_LONG_PERIOD", "2d", 1);
+	c = load_ok(write_conf("[policy]\nprofile = kz-2025-09\nmfo_threshold_mrp = 70\n"));
+	config_policy(&c, &p);
+	ck_assert_int_eq(p.aggregation, AGGREGATION_ALL);
+	ck_assert_int_eq(p.bank_long_period_s, 2 * 86400);
+	ck_assert_int_eq(p.mfo_threshold_mrp, 70);
+	clear_env();
+
+	ck_assert_contains(load_fails(write_conf("[policy]\naggregation = some\n")),
+	                   "policy.aggregation");
+	ck_assert_contains(load_fails(write_conf("[policy]\nbank_period = 8 hours\n")),
+	                   "policy.bank_period");
+}
+END_TEST
+
+START_TEST(test_v1_keys_set_under_the_law_are_refused_even_at_their_default)
+{
+	const char *msg =
+	    load_fails(write_conf("[policy]\nprofile = kz-2025-09\ncooling_period = 24h\n"));
+	ck_assert_contains(msg, "policy.cooling_period");
+	msg = load_fails(write_conf("[policy]\nprofile = kz-2025-09\nthreshold_mrp = 150\n"));
+	ck_assert_contains(msg, "policy.threshold_mrp");
+	/* from the environment too, and allow_below_legal_minimum does not lift it */
+	setenv("COOLINGD_POLICY_THRESHOLD_MRP", "150", 1);
+	msg = load_fails(
+	    write_conf("[policy]\nprofile = kz-2025-09\nallow_below_legal_minimum = true\n"));
+	ck_assert_contains(msg, "policy.threshold_mrp");
+	clear_env();
+	/* kz-card still takes them */
+	load_ok(write_conf("[policy]\ncooling_period = 24h\nthreshold_mrp = 150\n"));
+}
+END_TEST
+
+START_TEST(test_a_band_below_its_legal_period_is_refused_naming_its_key)
+{
+	const char *msg =
+	    load_fails(write_conf("[policy]\nprofile = kz-2025-09\nbank_period = 7h\n"));
+	ck_assert_contains(msg, "policy.bank_period");
+	ck_assert_contains(msg, "legal minimum");
+	msg = load_fails(write_conf("[policy]\nprofile = kz-2025-09\nmfo_period = 23h\n"));
+	ck_assert_contains(msg, "policy.mfo_period");
+	/* longer is allowed */
+	load_ok(write_conf("[policy]\nprofile = kz-2025-09\nbank_period = 9h\n"));
+	/* max_backdate must be shorter than the shortest period in force: 8 h */
+	msg = load_fails(write_conf("[policy]\nprofile = kz-2025-09\nmax_backdate = 8h\n"));
+	ck_assert_contains(msg, "policy.max_backdate");
+	load_ok(write_conf("[policy]\nprofile = kz-2025-09\nmax_backdate = 7h\n"));
+	/* lifted for tests */
+	load_ok(write_conf("[policy]\nprofile = kz-2025-09\nbank_period = 2s\nmfo_period = 3s\n"
+	                   "bank_long_period = 4s\nallow_below_legal_minimum = true\n"));
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -878,6 +953,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_unknown_variable_of_a_known_section_is_refused_naming_it);
 	tcase_add_test(tc, test_time_zone_without_a_zone_file_is_refused_naming_the_key);
 	tcase_add_test(tc, test_time_zone_is_looked_up_in_tzdir);
+	tcase_add_test(tc, test_law_keys_default_to_the_enacted_numbers);
+	tcase_add_test(tc, test_v1_keys_set_under_the_law_are_refused_even_at_their_default);
+	tcase_add_test(tc, test_a_band_below_its_legal_period_is_refused_naming_its_key);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("use");

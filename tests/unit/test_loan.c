@@ -53,6 +53,8 @@ static struct loan approved_loan(void)
 	l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = TS_NULL;
 	l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = TS_NULL;
+	l.reconfirmed_at = TS_NULL;
 	return l;
 }
 

@@ -53,6 +53,8 @@ static struct loan new_loan(int64_t amount_tiyn, enum channel ch, bool secured, 
 	l.in_person_verified_at = TS_NULL;
 	l.disbursed_at = TS_NULL;
 	l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = TS_NULL;
+	l.reconfirmed_at = TS_NULL;
 	return l;
 }
 
@@ -494,12 +496,16 @@ END_TEST
  * consent. */
 static struct loan loan_with_blockers(unsigned mask, int64_t now)
 {
-	bool cooled = mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE);
+	bool reconfirm = mask & BIT(BLOCKER_RECONFIRMATION_MISSING);
+	bool cooled = (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)) || reconfirm;
 	bool visit = mask & BIT(BLOCKER_IN_PERSON_VERIFICATION_MISSING);
 	struct loan l = assessed(cooled ? 60000000 : 100000, CHANNEL_ONLINE, !visit, visit);
 
+	/* a period over when the reconfirmation is missing */
 	if (!(mask & BIT(BLOCKER_CONSENT_MISSING)))
-		consent(&l, now - HOUR_US);
+		consent(&l, now - (reconfirm ? 48 * HOUR_US : HOUR_US));
+	l.reconfirmation_required = reconfirm;
+	l.extra_confirmation_required = mask & BIT(BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	if (mask & BIT(BLOCKER_CANCELLED))
 		l.cancelled_at = now - 30 * MINUTE_US;
 	if (mask & BIT(BLOCKER_ALREADY_DISBURSED))
@@ -513,7 +519,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	    [BLOCKER_CANCELLED] = STATUS_CANCELLED,
 	    [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
 	    [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
+	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+	    [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
 	    [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
 	};
 	int64_t now = T("2025-06-15T12:00:00+05:00");
@@ -522,6 +530,10 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
+			continue;
+		/* a reconfirmation is missing only once a consented period is over */
+		if ((mask & BIT(BLOCKER_RECONFIRMATION_MISSING)) &&
+		    (mask & (BIT(BLOCKER_CONSENT_MISSING) | BIT(BLOCKER_COOLING_PERIOD_ACTIVE))))
 			continue;
 		struct loan l = loan_with_blockers(mask, now);
 		struct loan_view v = evaluate(&l, now);
@@ -546,7 +558,7 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
-	ck_assert_int_eq(checked, 24);
+	ck_assert_int_eq(checked, 64);
 }
 END_TEST
 
@@ -556,9 +568,11 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	 * lists the blockers as the contract does. */
 	ck_assert_int_lt(BLOCKER_CANCELLED, BLOCKER_ALREADY_DISBURSED);
 	ck_assert_int_lt(BLOCKER_ALREADY_DISBURSED, BLOCKER_CONSENT_MISSING);
-	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
-	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
-	ck_assert_int_eq(BLOCKER__COUNT, 5);
+	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
+	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
+	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
+	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
+	ck_assert_int_eq(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER__COUNT - 1);
 }
 END_TEST
 
@@ -609,6 +623,9 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
+			continue;
+		if ((mask & BIT(BLOCKER_RECONFIRMATION_MISSING)) &&
+		    (mask & (BIT(BLOCKER_CONSENT_MISSING) | BIT(BLOCKER_COOLING_PERIOD_ACTIVE))))
 			continue;
 		if (mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
 			continue;
