@@ -59,6 +59,8 @@ static void earliest_text(const struct loan_view *v, char *out, size_t size)
 		cli_local_time(v->earliest_disbursement_at, true, out);
 	else if (loan_view_has(v, BLOCKER_CANCELLED) || loan_view_has(v, BLOCKER_ALREADY_DISBURSED))
 		snprintf(out, size, "- (never)");
+	else if (loan_view_has(v, BLOCKER_VOLUNTARY_REFUSAL_ACTIVE))
+		snprintf(out, size, "- (a voluntary refusal of the borrower is active)");
 	else
 		snprintf(out, size, "- (waits for an act: %s)",
 		         loan_view_has(v, BLOCKER_CONSENT_MISSING)

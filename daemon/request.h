@@ -80,7 +80,7 @@ struct request {
 	 * token was checked: answered once it is (request_parse) */
 	bool parse_failed;
 	struct cd_error parse_err;
-	int attempts; /* reads of the loan, bounded (lost races) */
+	int attempts;         /* reads of the loan, bounded (lost races) */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
 
 	/* the loan a call on one loan read, and the database's now with it */
@@ -104,6 +104,10 @@ struct request {
 		struct {
 			int64_t page_after, page_limit;
 		} query; /* GET /v1/audit, GET /v1/loans */
+		struct {
+			struct refusal_req q; /* q.iin alone for a GET */
+			int status;           /* of the PUT's answer: 201 new, 200 known */
+		} refusal;                    /* GET, PUT /v1/voluntary-refusals/{iin} */
 	} call;
 };
 

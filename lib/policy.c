@@ -33,6 +33,7 @@ bool policy_profile(const char *name, struct policy *p)
 static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = "cancelled",
     [BLOCKER_ALREADY_DISBURSED] = "already_disbursed",
+    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = "voluntary_refusal_active",
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
@@ -41,6 +42,7 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
 static const char *const status_names[] = {
     [STATUS_CANCELLED] = "cancelled",
     [STATUS_DISBURSED] = "disbursed",
+    [STATUS_BLOCKED_BY_REFUSAL] = "blocked_by_refusal",
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_COOLING] = "cooling",
     [STATUS_AWAITING_IN_PERSON] = "awaiting_in_person",
@@ -51,6 +53,7 @@ static const char *const status_names[] = {
 static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = STATUS_CANCELLED,
     [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
+    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
@@ -115,6 +118,9 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		b |= 1u << BLOCKER_CANCELLED;
 	if (l->disbursed_at != TS_NULL)
 		b |= 1u << BLOCKER_ALREADY_DISBURSED;
+	/* under every profile: the borrower refused credit (REGULATION.md) */
+	if (l->voluntary_refusal_active)
+		b |= 1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
 	else if (l->cooling_required && (l->cooling_ends_at == TS_NULL || now < l->cooling_ends_at))
@@ -133,7 +139,8 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	}
 
 	/* Time alone can end only the cooling period; every other blocker
-	 * needs an act (or can never be lifted). */
+	 * needs an act (or can never be lifted, or, a refusal, its
+	 * withdrawal). */
 	if (b == 0)
 		v->earliest_disbursement_at = now;
 	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE) && l->cooling_ends_at != TS_NULL)

@@ -38,6 +38,7 @@ bool policy_profile(const char *name, struct policy *p);
 enum blocker {
 	BLOCKER_CANCELLED,
 	BLOCKER_ALREADY_DISBURSED,
+	BLOCKER_VOLUNTARY_REFUSAL_ACTIVE,
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
@@ -47,6 +48,7 @@ enum blocker {
 enum loan_status {
 	STATUS_CANCELLED,
 	STATUS_DISBURSED,
+	STATUS_BLOCKED_BY_REFUSAL,
 	STATUS_AWAITING_CONSENT,
 	STATUS_COOLING,
 	STATUS_AWAITING_IN_PERSON,
@@ -87,6 +89,10 @@ struct loan {
 	int64_t disbursed_at;
 	int64_t cancelled_at;
 	char cancel_reason[801]; /* 200 characters of up to 4 bytes */
+
+	/* read, not recorded: a voluntary refusal of the borrower is active
+	 * at the database's now (cd_refusal_active) */
+	bool voluntary_refusal_active;
 };
 
 /* Fills the approval-time fields of l (policy, mrp, threshold, cooling,

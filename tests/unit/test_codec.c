@@ -1044,7 +1044,8 @@ static const char CONTRACT_LOAN[] =
     "  \"in_person_required\": true, \"in_person_verified_at\": null,"
     "  \"disbursed_at\": null, \"cancelled_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
-    "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\" }";
+    "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
+    "  \"voluntary_refusal_active\": false }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1168,7 +1169,8 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	json_t *a = codec_blockers_json((1u << BLOCKER__COUNT) - 1);
 	char *s = dump(a);
 
-	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"consent_missing\","
+	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"voluntary_refusal_active\","
+	                    "\"consent_missing\","
 	                    "\"cooling_period_active\",\"in_person_verification_missing\"]");
 	free(s);
 	json_decref(a);
