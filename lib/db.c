@@ -1489,7 +1489,7 @@ bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *t
 	}
 	if (!commit || !ok) {
 		PQclear(PQexec(c, "ROLLBACK"));
-		return !commit ? true : false;
+		return ok; /* rolled back as asked, or the COPY failed */
 	}
 	/* The buckets of the changes, in ascending order (the payout's guard
 	 * shares them): taken after the COPY, so that payouts wait only for
