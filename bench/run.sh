@@ -30,8 +30,9 @@
 #   BENCH_MEM_REQS=N      requests between the two RSS samples
 #   BENCH_IIN_N=N         borrowers the approvals are drawn from (300)
 #   BENCH_PRELOAD=N       as --preload N
-#   BENCH_PRELOAD_REFUSALS=N  voluntary refusals to preload (a hook: the
-#                         registry does not exist yet; 0)
+#   BENCH_PRELOAD_REFUSALS=N  after the runs with data, insert N voluntary
+#                         refusals (3000000 for docs/refusals.md) and measure
+#                         approvals, reads and the gate again (0: off)
 #   BENCH_PGSS=0          without pg_stat_statements (default 1 when installed)
 #   BENCH_QUIET_WAIT=S    wait for other work on the machine to calm down (30;
 #                         --quick 0)
@@ -98,11 +99,9 @@ profiler=${BENCH_PROFILER:-perf}
 pgss=${BENCH_PGSS:-1}
 [[ "$iin_n" =~ ^[1-9][0-9]*$ ]] && [ "$iin_n" -le 10000 ] || { echo "run.sh: BENCH_IIN_N must be 1..10000" >&2; exit 2; }
 [[ "$preload" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD must be a number" >&2; exit 2; }
-# refusals hook: see "HOOK: voluntary refusals" below
-[ "$preload_refusals" = 0 ] || {
-	echo "run.sh: BENCH_PRELOAD_REFUSALS: the voluntary-refusal registry does not exist yet (a hook only)" >&2
-	exit 2
-}
+[[ "$preload_refusals" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD_REFUSALS must be a number" >&2; exit 2; }
+[ "$preload_refusals" = 0 ] || [ "$preload" -gt 0 ] ||
+	{ echo "run.sh: BENCH_PRELOAD_REFUSALS needs the runs with data (--preload N > 0)" >&2; exit 2; }
 [ "$preload" -eq 0 ] || [ "$preload_borrowers" -ge "$iin_n" ] ||
 	{ echo "run.sh: --preload must be at least 10 x BENCH_IIN_N ($((10 * iin_n)))" >&2; exit 2; }
 
@@ -1088,13 +1087,6 @@ SQL
 	put data.loans_total "$(sql -c "SELECT count(*) FROM loan")"
 	log "  done in ${R[data.preload_s]}s; loan has ${R[data.loans_total]} rows"
 
-	# ---- HOOK: voluntary refusals (BENCH_PRELOAD_REFUSALS=N, e.g. 3000000) ----
-	# The voluntary-refusal registry has no table yet. Once it has, insert N
-	# refusals here (one INSERT ... SELECT generate_series, some of them for
-	# the borrowers above), put data.preload_refusals, and the runs below
-	# measure what the refusal check costs (compare with the runs without).
-	# Refused at start-up until then (see "refusals hook" above).
-
 	make_pool 3800000000 "$pool_w"
 	sql -c "VACUUM ANALYZE loan" >/dev/null
 	quiesce
@@ -1130,6 +1122,52 @@ SQL
 	done
 	pgss_run=0
 	put data.gate.ref_ratio "$(calc "${R[data.gate.coolingd.rps]} / ${R[data.writes.ref.tps]}" 3)"
+fi
+
+# ---- with refusals: the same workloads with N voluntary refusals ----
+# Every loan read and every payout looks the borrower up in the registry
+# (cd_refusal_active, one descent of voluntary_refusal_state_idx). N - 2 x
+# BENCH_IIN_N refusals in force of other borrowers, and for each borrower
+# the approvals draw from a refusal set two days ago and withdrawn one day
+# ago: their lookups find rows, and their loans stay payable. Measured
+# after the runs with data, on the same (slightly larger) tables: a ratio
+# below 1 includes that growth.
+if [ "$preload_refusals" -gt 0 ]; then
+	log "with refusals: inserting $preload_refusals voluntary refusals"
+	t0=$(date +%s)
+	sql -v n="$preload_refusals" -v iins="$iins_lit" <<'SQL'
+INSERT INTO voluntary_refusal (iin, active, effective_at, source, reference)
+SELECT (600000000000 + g)::text, true, now() - (g % 1000) * interval '1 hour', 'fcb', 'R-' || g
+  FROM generate_series(1, :n - 2 * cardinality(:'iins'::text[])) g;
+INSERT INTO voluntary_refusal (iin, active, effective_at, source)
+SELECT i, a, now() - CASE WHEN a THEN interval '2 days' ELSE interval '1 day' END, 'fcb'
+  FROM unnest(:'iins'::text[]) i, (VALUES (true), (false)) v(a);
+VACUUM ANALYZE voluntary_refusal;
+SQL
+	put refusals.preload_refusals "$preload_refusals"
+	put refusals.preload_s "$(($(date +%s) - t0))"
+	log "  done in ${R[refusals.preload_s]}s"
+	make_pool 3900000000 "$pool_w"
+	sql -c "VACUUM ANALYZE loan" >/dev/null
+	quiesce
+	log "with refusals: approvals, reads and the gate (coolingd)"
+	for ph in writes reads gate; do
+		case $ph in
+		writes) run_wrk refusals.writes.coolingd approvals.lua "$dur" BENCH_ID_BASE=6600000000 ;;
+		reads) run_wrk refusals.reads.coolingd reads.lua "$dur" "${read_env[@]}" ;;
+		gate)
+			mark=$(audit_mark)
+			run_wrk refusals.gate.coolingd gate.lua "$dur" BENCH_POOL_BASE=3900000000 \
+				BENCH_POOL_N="$pool_w" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2))
+			read -r a n < <(decisions_since "$mark")
+			put refusals.gate.coolingd.allowed "$a"
+			put refusals.gate.coolingd.refused "$n"
+			;;
+		esac
+		put "refusals.$ph.vs_data" "$(calc "${R[refusals.$ph.coolingd.rps]} / ${R[data.$ph.coolingd.rps]}" 3)"
+		log "  $ph: ${R[refusals.$ph.coolingd.rps]} req/s with refusals vs ${R[data.$ph.coolingd.rps]} without: ${R[refusals.$ph.vs_data]}"
+		quiesce
+	done
 fi
 
 # ---- 3. profile ----
@@ -1261,6 +1299,15 @@ summary() {
 		for ph in writes gate; do
 			printf "$row" "with data: $ph CPU ms/req daemon+pg" "$(f data.$ph.coolingd.cpu_ms_per_req.coolingd)+$(f data.$ph.coolingd.cpu_ms_per_req.postgres)" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "" ""
 		done
+	fi
+	if [ "$preload_refusals" -gt 0 ]; then
+		echo
+		echo "## With refusals: $(f refusals.preload_refusals) voluntary refusals preloaded (${R[refusals.preload_s]}s to insert), on the data above"
+		printf "$row" "figure" "with refusals" "without" "ratio" "target"
+		printf "$row" "approvals req/s" "$(f refusals.writes.coolingd.rps)" "$(f data.writes.coolingd.rps)" "$(f refusals.writes.vs_data)" ">= 0.9: $(ok_ratio "$(f refusals.writes.vs_data)" 0.9)"
+		printf "$row" "loan reads req/s" "$(f refusals.reads.coolingd.rps)" "$(f data.reads.coolingd.rps)" "$(f refusals.reads.vs_data)" ">= 0.9: $(ok_ratio "$(f refusals.reads.vs_data)" 0.9)"
+		printf "$row" "gate req/s" "$(f refusals.gate.coolingd.rps)" "$(f data.gate.coolingd.rps)" "$(f refusals.gate.vs_data)" ">= 0.9: $(ok_ratio "$(f refusals.gate.vs_data)" 0.9)"
+		printf "$row" "  gate allowed/refused" "$(f refusals.gate.coolingd.allowed)/$(f refusals.gate.coolingd.refused)" "$(f data.gate.coolingd.allowed)/$(f data.gate.coolingd.refused)" "" ""
 	fi
 	echo
 	echo "## The same SQL (pgbench runs coolingd's own statements)"

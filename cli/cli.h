@@ -145,5 +145,7 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
 int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
+int cmd_refusals_import(struct cli *cli, const struct cli_args *a);
+int cmd_refusals_show(struct cli *cli, const struct cli_args *a);
 
 #endif

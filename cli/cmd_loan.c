@@ -85,6 +85,10 @@ static void earliest_text(const struct loan_view *v, char *out, size_t size)
 		snprintf(out, size, "- (never)");
 		return;
 	}
+	if (loan_view_has(v, BLOCKER_VOLUNTARY_REFUSAL_ACTIVE)) {
+		snprintf(out, size, "- (a voluntary refusal of the borrower is active)");
+		return;
+	}
 	char acts[160];
 	pending_acts_text(v, acts, sizeof(acts));
 	snprintf(out, size, "- (waits for an act: %s)", acts);

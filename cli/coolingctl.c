@@ -53,14 +53,16 @@ static const struct command commands[] = {
     {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor [--lender ID]",
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
                 "stdout. The token is shown this once: only its SHA-256 is stored.\n"
                 "\n"
                 "options:\n"
                 "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
-                "  --role ROLE       lender, compliance or auditor\n"
+                "  --role ROLE       lender, compliance, auditor or registry (the connector\n"
+                "                    that brings the credit bureau's voluntary refusals in:\n"
+                "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
                 "                    lender role, refused for the others\n",
         .options = {"name=", "role=", "lender="},
@@ -139,6 +141,40 @@ static const struct command commands[] = {
                 "\n"
                 "options:\n"
                 "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
+        .options = {"json"},
+        NARGS(1),
+    },
+    {
+        .name = "refusals import",
+        .run = cmd_refusals_import,
+        .synopsis = "FILE|-",
+        .summary = "import the credit bureau's voluntary refusals (CSV), all or nothing",
+        .help = "Imports the changes of the voluntary refusal registry from the bureau's\n"
+                "file (- for stdin): RFC 4180 CSV with the header\n"
+                "iin,active,effective_at,source,reference; active is true or false,\n"
+                "effective_at RFC 3339 with an offset, source 1-64 of A-Z a-z 0-9 . _ : -,\n"
+                "reference 1-200 characters or empty (none). All or nothing, in one\n"
+                "transaction: each bad line is named with its line number (the header is\n"
+                "line 1; a record over several lines by its first) and field, and then\n"
+                "nothing is imported (exit 1). A change already known, or given twice,\n"
+                "is kept once; each new change is one audit event. Streams: memory stays\n"
+                "flat for millions of lines. A progress bar goes to a terminal.\n"
+                "\n"
+                "output: imported N changes (M new, K already known)\n",
+        NARGS(1),
+    },
+    {
+        .name = "refusals show",
+        .run = cmd_refusals_show,
+        .synopsis = "IIN [--json]",
+        .summary = "show one borrower's voluntary refusal and its changes",
+        .help = "Shows whether a voluntary refusal of the borrower is active at the\n"
+                "database's clock, since when and from which source, and every change in\n"
+                "(effective_at, arrival) order; exit 1 when the IIN has never had one.\n"
+                "\n"
+                "options:\n"
+                "  --json            the entry exactly as GET /v1/voluntary-refusals/{iin}\n"
+                "                    gives it\n",
         .options = {"json"},
         NARGS(1),
     },

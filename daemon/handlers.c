@@ -735,6 +735,134 @@ static void disburse_start(struct request *r, bool authenticate)
 	    on_disburse_read, authenticate);
 }
 
+/* ---- the voluntary refusal registry ----
+ *
+ * A GET reads the IIN's changes and today's local date in one statement; a
+ * PUT reads today's local date (an IIN born after it is refused, as
+ * everywhere), then records the change with its audit event, after the
+ * IIN's lock (lib/db.c, REFUSAL_PUT_SQL), and answers the entry with it.
+ * The state is computed by refusal_in_force() from the changes, the twin
+ * of the SQL that the loan reads and the payout's guard use. */
+
+static bool refusal_iin_parse(struct request *r, struct cd_error *err)
+{
+	const char *why = NULL;
+	memset(&r->call.refusal, 0, sizeof(r->call.refusal));
+	if (!iin_valid(r->params[0], &why))
+		return cd_error_invalid(err, "borrower_iin", why ? why : "not a valid IIN");
+	memcpy(r->call.refusal.q.iin, r->params[0], sizeof(r->call.refusal.q.iin));
+	return true;
+}
+
+static bool refusal_put_parse(struct request *r, struct cd_error *err)
+{
+	return refusal_iin_parse(r, err) && codec_parse_refusal(r->body, &r->call.refusal.q, err);
+}
+
+static bool refusal_born_or_reply(struct request *r, int64_t today)
+{
+	const char *why = NULL;
+	if (today != TS_NULL && iin_born_by(r->call.refusal.q.iin, today, &why))
+		return true;
+	struct cd_error err;
+	cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+	reply_error(r, &err);
+	return false;
+}
+
+/* The entry of the changes in res, 404 when there are none. */
+static void reply_refusal_entry(struct request *r, int status, const PGresult *res)
+{
+	size_t n;
+	struct db_refusal_meta m;
+	struct refusal_change *c = db_refusal_rows(res, &n, &m);
+	if (c == NULL) {
+		reply_simple_error(r, 404, "not_found", NULL,
+		                   "no voluntary refusal was ever recorded for this IIN");
+		return;
+	}
+	reply_json(r, status, codec_refusal_entry_json(r->call.refusal.q.iin, c, n, m.now));
+	free(c);
+}
+
+static void on_refusal_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "refusal_get"))
+		return;
+	size_t n;
+	struct db_refusal_meta m;
+	free(db_refusal_rows(res, &n, &m));
+	if (r->call.refusal.status == 0 && !refusal_born_or_reply(r, m.today_days))
+		return;
+	reply_refusal_entry(r, r->call.refusal.status ? r->call.refusal.status : 200, res);
+}
+
+static void refusal_read_or_reply(struct request *r)
+{
+	const char *params[] = {r->call.refusal.q.iin, r->rt->cfg.timezone};
+	if (!request_exec_or_reply(r, STMT_REFUSAL_GET, params, on_refusal_get))
+		return; /* answered 503 */
+}
+
+static void h_refusal_get(struct request *r)
+{
+	refusal_read_or_reply(r);
+}
+
+/* True when the change of q is among the changes of res. */
+static bool refusal_listed(const struct refusal_req *q, const PGresult *res)
+{
+	size_t n;
+	struct db_refusal_meta m;
+	struct refusal_change *c = db_refusal_rows(res, &n, &m);
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = c[i].active == q->active && c[i].effective_at == q->effective_at &&
+		        strcmp(c[i].source, q->source) == 0;
+	free(c);
+	return found;
+}
+
+static void on_refusal_put(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "refusal_put"))
+		return;
+	size_t n;
+	struct db_refusal_meta m;
+	free(db_refusal_rows(res, &n, &m));
+	r->call.refusal.status = m.inserted ? 201 : 200;
+	/* The same change, committed by a concurrent request after this
+	 * statement's snapshot: known, but not in the list read with it. */
+	if (!m.inserted && !refusal_listed(&r->call.refusal.q, res)) {
+		refusal_read_or_reply(r);
+		return;
+	}
+	reply_refusal_entry(r, r->call.refusal.status, res);
+}
+
+static void on_refusal_today(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "local_date"))
+		return;
+	if (!refusal_born_or_reply(r, db_local_date_of(res)))
+		return;
+	struct db_params p;
+	if (!request_exec_or_reply(r, STMT_REFUSAL_PUT,
+	                           db_params_refusal_put(&p, &r->call.refusal.q, r->client),
+	                           on_refusal_put))
+		return; /* answered 503 */
+}
+
+static void h_refusal_put(struct request *r)
+{
+	const char *params[] = {r->rt->cfg.timezone};
+	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_refusal_today))
+		return; /* answered 503 */
+}
+
 /* ---- the routing table ---- */
 
 #define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
@@ -764,6 +892,11 @@ const struct route routes[] = {
      h_audit_list, NULL, NULL},
     {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "loans",
      h_loans_list, NULL, NULL},
+    /* any lender may check any borrower, as with a credit report */
+    {EVHTTP_REQ_GET, "/v1/voluntary-refusals/{}", ALL_ROLES | ROLE_REGISTRY, false, BODY_NONE,
+     "voluntary-refusal", h_refusal_get, refusal_iin_parse, NULL},
+    {EVHTTP_REQ_PUT, "/v1/voluntary-refusals/{}", ROLE_REGISTRY, false, BODY_REQUIRED,
+     "voluntary-refusal-change", h_refusal_put, refusal_put_parse, NULL},
     {EVHTTP_REQ_GET, "/console", 0, false, BODY_NONE, "console", h_console_redirect, NULL, NULL},
     {EVHTTP_REQ_GET, "/console/", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
     {EVHTTP_REQ_GET, "/console/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},

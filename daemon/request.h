@@ -110,6 +110,10 @@ struct request {
 		struct {
 			int64_t page_after, page_limit;
 		} query; /* GET /v1/audit, GET /v1/loans */
+		struct {
+			struct refusal_req q; /* q.iin alone for a GET */
+			int status;           /* of the PUT's answer: 201 new, 200 known */
+		} refusal;                    /* GET, PUT /v1/voluntary-refusals/{iin} */
 	} call;
 };
 

@@ -442,6 +442,70 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	return true;
 }
 
+bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_error *err)
+{
+	char iin[sizeof(q->iin)];
+	memcpy(iin, q->iin, sizeof(iin));
+	memset(q, 0, sizeof(*q));
+	memcpy(q->iin, iin, sizeof(iin));
+	bool has_active = false, has_effective = false, has_source = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		const char *s = NULL;
+		if (strcmp(key, "active") == 0) {
+			if (!get_bool(v, key, &q->active, err))
+				return false;
+			has_active = true;
+		} else if (strcmp(key, "effective_at") == 0) {
+			/* past or future: no clock window */
+			if (!get_ts(v, key, &q->effective_at, err))
+				return false;
+			has_effective = true;
+		} else if (strcmp(key, "source") == 0) {
+			if (!get_string(v, key, &s, err) || !refusal_source_check(s, key, err))
+				return false;
+			snprintf(q->source, sizeof(q->source), "%s", s);
+			has_source = true;
+		} else if (strcmp(key, "reference") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_string(v, key, &s, err) || !refusal_reference_check(s, key, err))
+				return false;
+			snprintf(q->reference, sizeof(q->reference), "%s", s);
+			q->has_reference = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_active)
+		return missing_field("active", err);
+	if (!has_effective)
+		return missing_field("effective_at", err);
+	if (!has_source)
+		return missing_field("source", err);
+	return true;
+}
+
+json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
+                                 int64_t now)
+{
+	int f = refusal_in_force(c, n, now);
+	json_t *changes = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    changes,
+		    json_pack("{s:b,s:o,s:s,s:o,s:o}", "active", c[i].active, "effective_at",
+		              codec_ts_json(c[i].effective_at), "source", c[i].source, "reference",
+		              c[i].reference ? json_string(c[i].reference) : json_null(),
+		              "recorded_at", codec_ts_json(c[i].recorded_at)));
+	return json_pack("{s:s,s:b,s:o,s:o,s:o}", "borrower_iin", iin, "active",
+	                 f >= 0 && c[f].active, "effective_at",
+	                 codec_ts_json(f >= 0 ? c[f].effective_at : TS_NULL), "source",
+	                 f >= 0 ? json_string(c[f].source) : json_null(), "changes", changes);
+}
+
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
 {
 	const char *key;
@@ -531,6 +595,9 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
 	json_object_set_new(o, "earliest_disbursement_at",
 	                    codec_ts_json(v->earliest_disbursement_at));
+	/* the fields of v1.1, in the contract's order */
+	json_object_set_new(o, "voluntary_refusal_active",
+	                    json_boolean(l->voluntary_refusal_active));
 	return o;
 }
 
@@ -818,6 +885,7 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	}
 	out_raw(&o, "]", 1);
 	out_kv_ts(&o, "earliest_disbursement_at", v->earliest_disbursement_at);
+	out_kv_bool(&o, "voluntary_refusal_active", l->voluntary_refusal_active);
 	out_raw(&o, "}", 1);
 	if (size > 0)
 		buf[o.len < size ? o.len : size - 1] = '\0';

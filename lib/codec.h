@@ -13,6 +13,7 @@
 #include "cd_error.h"
 #include "loan.h"
 #include "policy.h"
+#include "refusal.h"
 
 /* 1-64 characters of A-Z a-z 0-9 . _ : -, but not "." or ".." */
 bool id_valid(const char *s);
@@ -62,6 +63,16 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 
 /* {} only. */
 bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
+
+/* {"active": bool, "effective_at": ts, "source": s, "reference": s}
+ * (PUT /v1/voluntary-refusals/{iin}): reference optional (null or absent:
+ * none); q->iin is left to the caller. */
+bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_error *err);
+
+/* The registry entry of an IIN: the state at now (refusal_in_force()) and
+ * the changes as given, in (effective_at, arrival) order. */
+json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
+                                 int64_t now);
 
 /* Idempotency-Key header: 1-64 printable ASCII characters. */
 bool idempotency_key_valid(const char *s);

@@ -41,7 +41,9 @@
  * kinds: TEXT (char array; NULL reads as ""), INT (int64_t), BOOL, TS
  * (microseconds, timestamptz through cd_us/cd_ts; NULL is TS_NULL), CHANNEL
  * (enum channel by its name), PERIOD (int64_t seconds, NULL unless the loan
- * is cooled: 0 in the struct). inserted is 1 for the columns the approval
+ * is cooled: 0 in the struct), READ (a boolean that is read, not stored:
+ * `column` is its SQL expression over the row l). inserted is 1 for the
+ * columns the approval
  * writes, 0 for those a later act writes (their $n is 0); a new inserted
  * column takes the next free $n (the checks below). The columns are read in
  * this order; the row id comes last.
@@ -82,6 +84,7 @@
 	X(extra_confirmed_at,    "extra_confirmed_at",    TS,      0,  0, "")        \
 	X(extra_confirmation_method, "extra_confirmation_method", TEXT, 0, 0, "")    \
 	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
+	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(pk,                    "id",                    INT,     0,  0, "")
 /* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
 #define LOAN_INSERT_ACTOR  27
@@ -109,6 +112,7 @@
 #define LOAN_READ_PRODUCT(col)                "l." col ", "
 #define LOAN_READ_PERIOD(col)                 "l." col ", "
 #define LOAN_READ_TS(col)                     "cd_us(l." col "), "
+#define LOAN_READ_READ(col)                   col ", "
 #define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
 /* The loan's columns, then "now" (microseconds): every statement that
  * returns loans returns them so. */
@@ -126,6 +130,7 @@
 #define LOAN_VAL_PRODUCT(n, type)                "$" #n "::" type ", "
 #define LOAN_VAL_PERIOD(n, type)                 "$" #n "::" type ", "
 #define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
+#define LOAN_VAL_READ(n, type)                   ""
 #define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
 #define LOAN_INS_VAL(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_VAL_##kind(n, type))
 #define LOAN_INSERT_COLS                         LOAN_COLUMNS(LOAN_INS_COL) "id"
@@ -183,6 +188,8 @@ enum col_kind {
 	KIND_LKIND,
 	KIND_EXEMPTION,
 	KIND_RULE,
+	/* a boolean that is read, not stored: the column is an expression */
+	KIND_READ,
 };
 
 static const struct name_table *const kind_names[] = {
@@ -204,6 +211,13 @@ static const struct loan_col_def {
 #undef LOAN_COL_DEF
 };
 
+/* The voluntary refusal in the payout's guard: cd_refusal_gate() shares
+ * the IIN's advisory lock with refusal changes and reads the state with a
+ * snapshot of its own, so that a refusal committed before the payout is
+ * never missed, however close (sql/007_voluntary_refusals.sql,
+ * docs/refusals.md). */
+#define REFUSAL_GUARD "AND NOT cd_refusal_gate(borrower_iin)"
+
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
 #define GUARD                                                                                      \
@@ -211,7 +225,7 @@ static const struct loan_col_def {
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
 	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
-	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL)"
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
  * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
@@ -256,6 +270,7 @@ enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS }
 #define STATUS_EXPR                                                                                \
 	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
 	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
+	"WHEN cd_refusal_active(l.borrower_iin) THEN 'blocked_by_refusal' "                        \
 	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \
@@ -286,6 +301,60 @@ enum audit_col {
 	AUDIT_HASH,
 	AUDIT_EVENT_MISSING, /* db_audit_chain_stream() only */
 };
+
+/* ---- the voluntary refusal registry ----
+ *
+ * The columns of a change: enum refusal_col, then whether it is new (a
+ * PUT's), the database's now and today's local date (a GET's; NULL
+ * otherwise). */
+#define REFUSAL_COLS                                                                               \
+	"c.seq, c.active, cd_us(c.effective_at), c.source, c.reference, cd_us(c.recorded_at), "    \
+	"c.is_new, cd_us(now()), "
+enum refusal_col {
+	REFUSAL_SEQ,
+	REFUSAL_ACTIVE,
+	REFUSAL_EFFECTIVE_AT,
+	REFUSAL_SOURCE,
+	REFUSAL_REFERENCE,
+	REFUSAL_RECORDED_AT,
+	REFUSAL_IS_NEW,
+	REFUSAL_NOW,
+	REFUSAL_TODAY,
+	REFUSAL_NCOLS
+};
+#define REFUSAL_ROW_COLS "seq, active, effective_at, source, reference, recorded_at"
+/* The event of a new change, from the rows of `ins`; actor is $n. */
+#define REFUSAL_AUDIT(actor)                                                                       \
+	AUDIT_INSERT "SELECT " actor "::text, NULL, NULL, "                                        \
+	             "CASE WHEN active THEN 'voluntary_refusal_set' ELSE "                         \
+	             "'voluntary_refusal_withdrawn' END, "                                         \
+	             "jsonb_build_object('borrower_iin', iin, 'active', active, 'effective_at', "  \
+	             "cd_utc_text(effective_at), 'source', source, 'reference', reference, "       \
+	             "'change_seq', seq) "                                                         \
+	             "FROM ins"
+#define REFUSAL_GET_SQL                                                                            \
+	"SELECT " REFUSAL_COLS LOCAL_TODAY(                                                        \
+	    "$2") "FROM (SELECT 1) AS one "                                                        \
+	          "LEFT JOIN LATERAL (SELECT " REFUSAL_ROW_COLS                                    \
+	          ", false AS is_new FROM voluntary_refusal "                                      \
+	          "  WHERE iin = $1::text) c ON true ORDER BY c.effective_at, c.seq"
+/* The lock first (cd_refusal_lock: the IIN's bucket, exclusively, so
+ * that a payout of this borrower either committed before or sees this
+ * change), then the insert unless the same change is known, its event, and
+ * the IIN's changes with the new one. */
+#define REFUSAL_PUT_SQL                                                                            \
+	"WITH lk AS (SELECT cd_refusal_lock($1::text) AS locked), "                                \
+	"ins AS (INSERT INTO voluntary_refusal (iin, active, effective_at, source, reference) "    \
+	"  SELECT $1::text, $2::boolean, cd_ts($3::bigint), $4::text, $5::text FROM lk "           \
+	"  WHERE lk.locked ON CONFLICT (iin, active, effective_at, source) DO NOTHING "            \
+	"  RETURNING *), "                                                                         \
+	"a AS (" REFUSAL_AUDIT("$6") "), "                                                         \
+	                             "c AS (SELECT " REFUSAL_ROW_COLS                              \
+	                             ", false AS is_new FROM voluntary_refusal "                   \
+	                             "  WHERE iin = $1::text UNION ALL SELECT " REFUSAL_ROW_COLS   \
+	                             ", true FROM ins) "                                           \
+	                             "SELECT " REFUSAL_COLS                                        \
+	                             "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
 
 /* The first reads. */
 #define LOAN_BY_ID   "l.lender_id = $1::text AND l.loan_id = $2::text "
@@ -485,6 +554,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  'extra_confirmation_recorded', $5::jsonb FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
+    [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},
+    [STMT_REFUSAL_PUT] = {"refusal_put", REFUSAL_PUT_SQL, 6},
     DB_FIRST_READS(AUTH_TWIN_DEF)
 };
 /* clang-format on */
@@ -563,6 +634,7 @@ static bool loan_from_row(const PGresult *r, int row, int c, struct loan *l)
 			*(int64_t *)f = PQgetisnull(r, row, col) ? 0 : db_int(r, row, col);
 			break;
 		case KIND_BOOL:
+		case KIND_READ:
 			*(bool *)f = db_bool(r, row, col);
 			break;
 		case KIND_CHANNEL:
@@ -717,6 +789,40 @@ bool db_mrp_row(const PGresult *r, int row, struct db_mrp_row *m)
 	return true;
 }
 
+struct refusal_change *db_refusal_rows(const PGresult *r, size_t *n, struct db_refusal_meta *m)
+{
+	*n = 0;
+	memset(m, 0, sizeof(*m));
+	m->now = TS_NULL;
+	m->today_days = TS_NULL;
+	int rows = PQntuples(r);
+	if (rows < 1 || PQnfields(r) < REFUSAL_NCOLS)
+		return NULL;
+	m->now = db_ts(r, 0, REFUSAL_NOW);
+	m->today_days = db_int(r, 0, REFUSAL_TODAY);
+	struct refusal_change *c = calloc((size_t)rows, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(r, i, REFUSAL_SEQ))
+			continue; /* the GET's row of an IIN without changes */
+		struct refusal_change *x = &c[*n];
+		x->seq = db_int(r, i, REFUSAL_SEQ);
+		x->active = db_bool(r, i, REFUSAL_ACTIVE);
+		x->effective_at = db_ts(r, i, REFUSAL_EFFECTIVE_AT);
+		x->source = PQgetvalue(r, i, REFUSAL_SOURCE);
+		x->reference = db_text_or_null(r, i, REFUSAL_REFERENCE);
+		x->recorded_at = db_ts(r, i, REFUSAL_RECORDED_AT);
+		m->inserted = m->inserted || db_bool(r, i, REFUSAL_IS_NEW);
+		(*n)++;
+	}
+	if (*n == 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* ---- statement parameters ---- */
 
 const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
@@ -756,6 +862,8 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 			*v = name[0] != '\0' ? name : NULL;
 			break;
 		}
+		case KIND_READ:
+			break; /* never inserted */
 		}
 	}
 	p->v[LOAN_INSERT_ACTOR - 1] = actor;
@@ -893,6 +1001,18 @@ const char *const *db_params_refuse(struct db_params *p, const struct loan *l, c
 	p->v[4] = key;
 	p->v[5] = db_num(&p->num[0], l->pk);
 	p->v[6] = body;
+	return p->v;
+}
+
+const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
+                                         const char *actor)
+{
+	p->v[0] = q->iin;
+	p->v[1] = q->active ? "true" : "false";
+	p->v[2] = db_num(&p->num[0], q->effective_at);
+	p->v[3] = q->source;
+	p->v[4] = q->has_reference ? q->reference : NULL;
+	p->v[5] = actor;
 	return p->v;
 }
 
@@ -1470,5 +1590,125 @@ bool db_audit_stray_event(PGconn *c, int64_t *event_id, int64_t *before_seq, str
 		*before_seq = db_int(r, 0, 1);
 	}
 	PQclear(r);
+	return true;
+}
+
+/* ---- the voluntary refusal registry ---- */
+
+PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_error *err)
+{
+	const char *p[] = {iin, tz};
+	return run(c, db_statements[STMT_REFUSAL_GET].sql, 2, p, "refusals show", NULL, err);
+}
+
+bool db_refusal_import_begin(PGconn *c, struct cd_error *err)
+{
+	if (!exec_ok(c, "BEGIN", err))
+		return false;
+	if (!exec_ok(c,
+	             "CREATE TEMP TABLE refusal_import (line bigint NOT NULL, iin text NOT NULL, "
+	             "active boolean NOT NULL, effective_at timestamptz NOT NULL, "
+	             "source text NOT NULL, reference text) ON COMMIT DROP",
+	             err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	PGresult *r = PQexec(c, "COPY refusal_import FROM STDIN");
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+	if (!ok)
+		sync_result_ok(r, err, "refusals import: COPY");
+	PQclear(r);
+	if (!ok)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return ok;
+}
+
+/* A text for COPY's text format: backslash, tab, line ends escaped. */
+static size_t copy_escape(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 2 < size; s++) {
+		char e = *s == '\\'   ? '\\'
+		         : *s == '\t' ? 't'
+		         : *s == '\n' ? 'n'
+		         : *s == '\r' ? 'r'
+		                      : 0;
+		if (e) {
+			out[o++] = '\\';
+			out[o++] = e;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
+                           struct cd_error *err)
+{
+	char ts[TS_BUF], ref[2 * REFUSAL_REFERENCE_BUF], buf[4 * REFUSAL_REFERENCE_BUF];
+	ts_format_utc(q->effective_at, ts);
+	if (q->has_reference)
+		copy_escape(ref, sizeof(ref), q->reference);
+	else
+		snprintf(ref, sizeof(ref), "\\N");
+	/* the source is an identifier: nothing to escape */
+	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\t%s\t%s\t%s\n", (long long)line, q->iin,
+	                 q->active ? "t" : "f", ts, q->source, ref);
+	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
+		return cd_error_set(err, 500, "database_error", "", "refusals import: COPY: %s",
+		                    PQerrorMessage(c));
+	return true;
+}
+
+/* The changes of the staging table not known yet, each once (the first
+ * line of a change given twice), in the file's order, with their events;
+ * the counts of the file's changes and of the new ones. */
+#define REFUSAL_IMPORT_SQL                                                                         \
+	"WITH s AS (SELECT DISTINCT ON (iin, active, effective_at, source) line, iin, active, "    \
+	"  effective_at, source, reference FROM refusal_import "                                   \
+	"  ORDER BY iin, active, effective_at, source, line), "                                    \
+	"ins AS (INSERT INTO voluntary_refusal (iin, active, effective_at, source, reference) "    \
+	"  SELECT iin, active, effective_at, source, reference FROM s ORDER BY line "              \
+	"  ON CONFLICT (iin, active, effective_at, source) DO NOTHING RETURNING *), "              \
+	"a AS (" REFUSAL_AUDIT(                                                                    \
+	    "$1") ") "                                                                             \
+	          "SELECT (SELECT count(*) FROM refusal_import), (SELECT count(*) FROM ins)"
+
+bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
+                           int64_t *added, struct cd_error *err)
+{
+	*total = *added = 0;
+	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (commit && ok)
+			ok = sync_result_ok(r, err, "refusals import: COPY");
+		PQclear(r);
+	}
+	if (!commit || !ok) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return ok; /* rolled back as asked, or the COPY failed */
+	}
+	/* The buckets of the changes, in ascending order (the payout's guard
+	 * shares them): taken after the COPY, so that payouts wait only for
+	 * the insert below. */
+	ok =
+	    exec_ok(c,
+	            "SELECT cd_refusal_lock_bucket(b) FROM (SELECT DISTINCT cd_refusal_bucket(iin) "
+	            "AS b FROM refusal_import) s ORDER BY b",
+	            err);
+	const char *p[] = {actor};
+	r = ok ? run(c, REFUSAL_IMPORT_SQL, 1, p, "refusals import", NULL, err) : NULL;
+	if (r != NULL) {
+		*total = db_int(r, 0, 0);
+		*added = db_int(r, 0, 1);
+		PQclear(r);
+	}
+	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
 	return true;
 }

@@ -16,11 +16,12 @@
 #include "cd_error.h"
 #include "loan.h"
 #include "policy.h"
+#include "refusal.h"
 #include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -64,6 +65,9 @@ enum stmt {
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
+	/* the voluntary refusal registry */
+	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
+	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -176,6 +180,19 @@ struct db_mrp_row {
 };
 bool db_mrp_row(const PGresult *r, int row, struct db_mrp_row *m);
 
+/* The changes of one IIN (STMT_REFUSAL_GET, STMT_REFUSAL_PUT,
+ * db_refusal_get()), in (effective_at, arrival) order: a malloc'd array
+ * (free it; its strings live as long as the result), *n changes, the
+ * database's now, today's local date (STMT_REFUSAL_GET; TS_NULL otherwise)
+ * and whether the change of a PUT was new. NULL with *n 0 when there is no
+ * change (or the result is not such a list). */
+struct db_refusal_meta {
+	int64_t now;
+	int64_t today_days;
+	bool inserted;
+};
+struct refusal_change *db_refusal_rows(const PGresult *r, size_t *n, struct db_refusal_meta *m);
+
 /* ---- statement parameters ----
  *
  * Each builder fills a db_params and returns its parameter array, in the
@@ -241,6 +258,10 @@ const char *const *db_params_disburse(struct db_params *p, const struct loan *l,
 const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
                                     const char *detail, const char *key, const char *body);
 
+/* STMT_REFUSAL_PUT: one change, the actor of its audit event. */
+const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
+                                         const char *actor);
+
 /* The SQLSTATE of a failed result, "" when none. */
 const char *db_sqlstate(const PGresult *r);
 /* True for errors that mean "the database is out of reach or shutting
@@ -287,6 +308,25 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);
+
+/* The voluntary refusal registry, synchronously (coolingctl refusals).
+ * db_refusal_get: the result of STMT_REFUSAL_GET for iin (decode it with
+ * db_refusal_rows), or NULL with err. */
+PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_error *err);
+
+/* An import of the bureau's file, all in one transaction: begin() opens it
+ * and a COPY into a temporary staging table; row() sends one change (line:
+ * its first line in the file); end() finishes the COPY and, with commit,
+ * takes the changes' locks, inserts the new ones (a change known already,
+ * or given twice in the file, once: the first line wins) with one audit
+ * event each, and commits; without commit (a bad line was found) it rolls
+ * everything back. *total and *added count the changes of the file and the
+ * new ones. */
+bool db_refusal_import_begin(PGconn *c, struct cd_error *err);
+bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
+                           struct cd_error *err);
+bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
+                           int64_t *added, struct cd_error *err);
 
 /* Seals every committed event not sealed yet; returns how many, or -1. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);

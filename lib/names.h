@@ -1,7 +1,7 @@
 /*
  * The vocabularies of the project, one name table each, for the daemon,
  * the CLI and the messages that list them ("must be lender, compliance or
- * auditor"): a word is spelled in one place. Pure.
+ * auditor or registry"): a word is spelled in one place. Pure.
  */
 #ifndef CD_NAMES_H
 #define CD_NAMES_H
@@ -25,7 +25,13 @@ char *names_join(const struct name_table *t, const char *sep, const char *last, 
 
 /* A client's role; bits, since a route admits a set of them. The table is
  * by bit position: role_names.names[0] is ROLE_LENDER's. */
-enum role { ROLE_NONE = 0, ROLE_LENDER = 1, ROLE_COMPLIANCE = 2, ROLE_AUDITOR = 4 };
+enum role {
+	ROLE_NONE = 0,
+	ROLE_LENDER = 1,
+	ROLE_COMPLIANCE = 2,
+	ROLE_AUDITOR = 4,
+	ROLE_REGISTRY = 8, /* the connector of the voluntary refusal registry */
+};
 extern const struct name_table role_names;
 /* ROLE_NONE for a name that is none. */
 enum role role_parse(const char *s);

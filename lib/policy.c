@@ -271,6 +271,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = "cancelled",
     [BLOCKER_ALREADY_DISBURSED] = "already_disbursed",
+    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = "voluntary_refusal_active",
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
@@ -281,6 +282,7 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
 static const char *const status_names[] = {
     [STATUS_CANCELLED] = "cancelled",
     [STATUS_DISBURSED] = "disbursed",
+    [STATUS_BLOCKED_BY_REFUSAL] = "blocked_by_refusal",
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
@@ -293,6 +295,7 @@ static const char *const status_names[] = {
 static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = STATUS_CANCELLED,
     [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
+    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
@@ -376,6 +379,9 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		b |= 1u << BLOCKER_CANCELLED;
 	if (l->disbursed_at != TS_NULL)
 		b |= 1u << BLOCKER_ALREADY_DISBURSED;
+	/* under every profile: the borrower refused credit (REGULATION.md) */
+	if (l->voluntary_refusal_active)
+		b |= 1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
 	if (l->extra_confirmation_required && l->extra_confirmed_at == TS_NULL)
@@ -406,9 +412,10 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	}
 
 	/* Time alone can end only the cooling period; every other blocker
-	 * needs an act (or can never be lifted). While the period runs, its end
-	 * is the earliest moment even when a reconfirmation will be needed: it
-	 * can be given at once then. */
+	 * needs an act (or can never be lifted, or, a refusal, its
+	 * withdrawal). While the period runs, its end is the earliest moment
+	 * even when a reconfirmation will be needed: it can be given at once
+	 * then. */
 	if (b == 0)
 		v->earliest_disbursement_at = now;
 	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE) && l->cooling_ends_at != TS_NULL)

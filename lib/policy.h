@@ -131,6 +131,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 enum blocker {
 	BLOCKER_CANCELLED,
 	BLOCKER_ALREADY_DISBURSED,
+	BLOCKER_VOLUNTARY_REFUSAL_ACTIVE,
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
@@ -142,6 +143,7 @@ enum blocker {
 enum loan_status {
 	STATUS_CANCELLED,
 	STATUS_DISBURSED,
+	STATUS_BLOCKED_BY_REFUSAL,
 	STATUS_AWAITING_CONSENT,
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
@@ -195,6 +197,10 @@ struct loan {
 	int64_t extra_confirmed_at;
 	char extra_confirmation_method[16]; /* extra_method_names; "" when none */
 	int64_t reconfirmed_at;
+
+	/* read, not recorded: a voluntary refusal of the borrower is active
+	 * at the database's now (cd_refusal_active) */
+	bool voluntary_refusal_active;
 };
 
 /* Fills the approval-time fields of l (policy, mrp, threshold, exemption,

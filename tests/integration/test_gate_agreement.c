@@ -53,7 +53,28 @@ struct state {
 	    verified;
 	/* profile kz-2025-09's acts */
 	bool extra_required, extra_confirmed, reconfirmation_required, reconfirmed;
+	const char *iin; /* NULL: BORROWER */
 };
+
+/* The borrowers of the loans, by what the voluntary refusal registry holds
+ * for them (setup_refusals()): nothing, a refusal in force, one set and
+ * withdrawn, one that takes effect only tomorrow. */
+#define BORROWER           "900101300126"
+#define BORROWER_REFUSED   "900101300001"
+#define BORROWER_WITHDRAWN "900101300002"
+#define BORROWER_FUTURE    "900101300003"
+
+static void setup_refusals(void)
+{
+	PGresult *r =
+	    PQexec(conn, "INSERT INTO voluntary_refusal (iin, active, effective_at, source) VALUES "
+	                 "('" BORROWER_REFUSED "', true, now() - interval '1 day', 'fcb'), "
+	                 "('" BORROWER_WITHDRAWN "', true, now() - interval '2 days', 'fcb'), "
+	                 "('" BORROWER_WITHDRAWN "', false, now() - interval '1 day', 'fcb'), "
+	                 "('" BORROWER_FUTURE "', true, now() + interval '1 day', 'fcb')");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+}
 
 /* Inserts a loan in the given state directly, bypassing the daemon. */
 static void insert_loan(const char *loan_id, const struct state *s)
@@ -67,10 +88,11 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
 	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
 	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
-	    "reconfirmed_at) VALUES ('B1', '%s', '900101300126', 70000000, 'online', false, "
+	    "reconfirmed_at) VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
 	    "true, true, 'kz-2025-09', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
 	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s)",
-	    loan_id, s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
+	    loan_id, s->iin ? s->iin : BORROWER, s->cooling_required ? "true" : "false",
+	    s->cooling_required ? "7200" : "NULL",
 	    s->in_person_required ? "true" : "false",
 	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
 	    s->cooling_required && s->consent
@@ -95,6 +117,7 @@ static void check_status_filter_agrees(const struct loan *l, const struct loan_v
 {
 	static const enum loan_status all[] = {STATUS_CANCELLED,
 	                                       STATUS_DISBURSED,
+	                                       STATUS_BLOCKED_BY_REFUSAL,
 	                                       STATUS_AWAITING_CONSENT,
 	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
 	                                       STATUS_COOLING,
@@ -202,8 +225,12 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
-	int combos = 0, allowed = 0;
-	for (unsigned bits = 0; bits < 2048; bits++) {
+	int combos = 0, allowed = 0, refused_by_registry = 0;
+	setup_refusals();
+	/* bit 2048: the borrower's refusal is in force; without it, the
+	 * borrower has none, a withdrawn one or a future one, in turn */
+	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE};
+	for (unsigned bits = 0; bits < 4096; bits++) {
 		struct state s = {
 		    .cancelled = bits & 1,
 		    .disbursed = bits & 2,
@@ -216,6 +243,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		    .extra_confirmed = bits & 256,
 		    .reconfirmation_required = bits & 512,
 		    .reconfirmed = bits & 1024,
+		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 3],
 		};
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
@@ -260,9 +288,13 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		ck_assert_msg(sql_allowed == (v.blockers == 0),
 		              "state %u: SQL guard says %s, loan_evaluate blockers 0x%x", bits,
 		              sql_allowed ? "allowed" : "refused", v.blockers);
+		ck_assert_msg(l.voluntary_refusal_active == ((bits & 2048) != 0), "state %u", bits);
 		allowed += sql_allowed;
+		refused_by_registry += v.blockers == (1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
 	}
-	ck_assert_int_ge(combos, 30);
+	/* a loan that only the refusal holds back was met, and refused */
+	ck_assert_int_ge(refused_by_registry, 1);
+	ck_assert_int_ge(combos, 60);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
 	ck_assert_int_ge(act_writes, 5); /* and for the acts */

@@ -1053,7 +1053,8 @@ static const char CONTRACT_LOAN[] =
     "  \"extra_confirmation_method\": null,"
     "  \"reconfirmation_required\": false, \"reconfirmed_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
-    "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\" }";
+    "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
+    "  \"voluntary_refusal_active\": false }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1177,7 +1178,8 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	json_t *a = codec_blockers_json((1u << BLOCKER__COUNT) - 1);
 	char *s = dump(a);
 
-	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"consent_missing\","
+	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"voluntary_refusal_active\","
+	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
 	                    "\"reconfirmation_missing\",\"in_person_verification_missing\"]");
 	free(s);

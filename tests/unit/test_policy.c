@@ -510,6 +510,7 @@ static struct loan loan_with_blockers(unsigned mask, int64_t now)
 		l.cancelled_at = now - 30 * MINUTE_US;
 	if (mask & BIT(BLOCKER_ALREADY_DISBURSED))
 		l.disbursed_at = now - 20 * MINUTE_US;
+	l.voluntary_refusal_active = mask & BIT(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
 	return l;
 }
 
@@ -518,6 +519,7 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	static const enum loan_status first_status[BLOCKER__COUNT] = {
 	    [BLOCKER_CANCELLED] = STATUS_CANCELLED,
 	    [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
+	    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
 	    [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
 	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
@@ -558,7 +560,8 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
-	ck_assert_int_eq(checked, 64);
+	/* 64 states of the other blockers, each with and without a refusal */
+	ck_assert_int_eq(checked, 128);
 }
 END_TEST
 
@@ -567,12 +570,13 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	/* Blocker bits ascend in the contract's order, so that iterating them
 	 * lists the blockers as the contract does. */
 	ck_assert_int_lt(BLOCKER_CANCELLED, BLOCKER_ALREADY_DISBURSED);
-	ck_assert_int_lt(BLOCKER_ALREADY_DISBURSED, BLOCKER_CONSENT_MISSING);
+	ck_assert_int_lt(BLOCKER_ALREADY_DISBURSED, BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
+	ck_assert_int_lt(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE, BLOCKER_CONSENT_MISSING);
 	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
-	ck_assert_int_eq(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER__COUNT - 1);
+	ck_assert_int_eq(BLOCKER__COUNT, 8);
 }
 END_TEST
 
@@ -655,6 +659,8 @@ START_TEST(test_blocker_names_are_the_contract_names)
 {
 	ck_assert_str_eq(blocker_name(BLOCKER_CANCELLED), "cancelled");
 	ck_assert_str_eq(blocker_name(BLOCKER_ALREADY_DISBURSED), "already_disbursed");
+	ck_assert_str_eq(blocker_name(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE),
+	                 "voluntary_refusal_active");
 	ck_assert_str_eq(blocker_name(BLOCKER_CONSENT_MISSING), "consent_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_COOLING_PERIOD_ACTIVE), "cooling_period_active");
 	ck_assert_str_eq(blocker_name(BLOCKER_IN_PERSON_VERIFICATION_MISSING),
@@ -667,6 +673,7 @@ START_TEST(test_status_names_are_the_contract_names)
 {
 	ck_assert_str_eq(status_name(STATUS_CANCELLED), "cancelled");
 	ck_assert_str_eq(status_name(STATUS_DISBURSED), "disbursed");
+	ck_assert_str_eq(status_name(STATUS_BLOCKED_BY_REFUSAL), "blocked_by_refusal");
 	ck_assert_str_eq(status_name(STATUS_AWAITING_CONSENT), "awaiting_consent");
 	ck_assert_str_eq(status_name(STATUS_COOLING), "cooling");
 	ck_assert_str_eq(status_name(STATUS_AWAITING_IN_PERSON), "awaiting_in_person");
