@@ -92,8 +92,7 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    "true, true, 'kz-2025-09', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
 	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s)",
 	    loan_id, s->iin ? s->iin : BORROWER, s->cooling_required ? "true" : "false",
-	    s->cooling_required ? "7200" : "NULL",
-	    s->in_person_required ? "true" : "false",
+	    s->cooling_required ? "7200" : "NULL", s->in_person_required ? "true" : "false",
 	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
 	    s->cooling_required && s->consent
 	        ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
