@@ -14,13 +14,14 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "codec.h"
 #include "loan.h"
 #include "policy.h"
 #include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 8
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -59,6 +60,11 @@ enum stmt {
 	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
+	/* a loan's events and the decision statistics: compliance reads */
+	STMT_LOAN_EVENTS,    /* lender, loan_id, after, limit -> db_audit_event_row each
+	                        (no row: no such loan) */
+	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
+	                        db_decision_buckets_of, db_decision_row each */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -145,6 +151,25 @@ struct db_audit_event {
 	bool missing;
 };
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
+
+/* ---- a loan's events and the decision statistics ---- */
+
+/* STMT_LOAN_EVENTS: the loan's sealed events with seq > after, in seq
+ * order, at most limit (DB_LOAN_EVENTS_MAX at most). No row at all when
+ * there is no such loan; a loan without sealed events (yet) gives one row
+ * that db_audit_event_row() skips. */
+#define DB_LOAN_EVENTS_MAX 1000
+bool db_loan_events_found(const PGresult *r);
+
+/* STMT_DECISION_STATS: the buckets of [from, to) (whole UTC hours, or
+ * whole local days of the zone), at most DB_STATS_MAX_BUCKETS. The number
+ * of buckets the window has (DB_STATS_MAX_BUCKETS + 1 when it has more:
+ * then there are no counts). */
+#define DB_STATS_MAX_BUCKETS 1000
+int64_t db_decision_buckets_of(const PGresult *r);
+/* Row `row` as a count of codec_buckets_add(), in bucket order; false past
+ * the last row or when the window has too many buckets. */
+bool db_decision_row(const PGresult *r, int row, struct decision_count *c);
 
 /* A signed checkpoint (db_audit_checkpoint_stream()). */
 struct db_checkpoint_row {
@@ -255,6 +280,15 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);
+
+/* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
+ * there is no such loan. */
+PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,
+                         int64_t limit, struct cd_error *err);
+/* The decision statistics (STMT_DECISION_STATS) for the CLI; bucket is
+ * "hour" or "day", tz the zone of the days, lender NULL for all. */
+PGresult *db_decision_stats(PGconn *c, int64_t from_us, int64_t to_us, const char *bucket,
+                            const char *tz, const char *lender, struct cd_error *err);
 
 /* Seals every committed event not sealed yet; returns how many, or -1. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
