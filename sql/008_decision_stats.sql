@@ -43,13 +43,21 @@ CREATE TABLE decision_hourly (
     PRIMARY KEY (hour, lender_id, decision, blocker)
 );
 
+-- Runs for every event the sealer chains: other events leave after one
+-- primary-key lookup.
 CREATE FUNCTION cd_decision_count() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    e record;
 BEGIN
+    SELECT a.at, a.lender_id, a.type, a.detail INTO e FROM audit_event a WHERE a.id = NEW.event_id;
+    IF e.type IS DISTINCT FROM 'disbursement_allowed'
+       AND e.type IS DISTINCT FROM 'disbursement_refused' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO decision_hourly AS d (hour, lender_id, decision, blocker, n)
     SELECT cd_utc_hour(e.at), coalesce(e.lender_id, ''), k.decision, k.blocker, 1
-      FROM audit_event e, cd_decision_keys(e.type, e.detail) k
-     WHERE e.id = NEW.event_id
+      FROM cd_decision_keys(e.type, e.detail) k
         ON CONFLICT (hour, lender_id, decision, blocker) DO UPDATE SET n = d.n + 1;
     RETURN NULL;
 END
