@@ -1,6 +1,7 @@
 /*
- * The compliance commands of coolingctl: one loan, and all loans of one
- * borrower. They only read. The status of a loan is evaluated with
+ * The compliance commands of coolingctl: one loan, its audit events, and
+ * all loans of one borrower. They only read (loan events seals first, as
+ * the export does). The status of a loan is evaluated with
  * loan_evaluate() at the database's clock, and --json prints
  * codec_loan_json(), so that coolingctl and the HTTP API never disagree
  * about a loan. Without --json, times are local times of [policy] timezone
@@ -216,6 +217,99 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 	if (json)
 		return cli_print_json(cli, codec_loan_json(&l, &v));
 	print_loan(&l, &v, now);
+	return CLI_OK;
+}
+
+/* ---- loan events ---- */
+
+/* Appends the events of one page to events; their number, or -1. */
+static int events_page(struct cli *cli, const char *lender, const char *loan_id, int64_t *after,
+                       json_t *events, struct cd_error *err)
+{
+	PGresult *r = db_loan_events(cli->conn, lender, loan_id, *after, DB_LOAN_EVENTS_MAX, err);
+	if (r == NULL)
+		return -1;
+	int n = 0;
+	struct db_audit_event e;
+	for (; db_audit_event_row(r, n, &e); n++) {
+		*after = e.seq;
+		json_array_append_new(
+		    events, codec_audit_event_json(&(struct codec_audit_event){.seq = e.seq,
+		                                                               .at = e.at,
+		                                                               .actor = e.actor,
+		                                                               .lender = e.lender,
+		                                                               .loan_id = e.loan_id,
+		                                                               .type = e.type,
+		                                                               .detail = e.detail,
+		                                                               .hash = e.hash}));
+	}
+	PQclear(r);
+	return n;
+}
+
+static void print_events_table(const struct cli *cli, json_t *events)
+{
+	char at_head[96];
+	snprintf(at_head, sizeof(at_head), "at (%s)", cli->timezone);
+	const char *const header[] = {"seq", at_head, "type", "actor", "detail"};
+	static const bool right[] = {true, false, false, false, false};
+	struct cli_table t;
+	cli_table_init(&t, 5, header, right);
+	size_t i;
+	json_t *e;
+	json_array_foreach(events, i, e)
+	{
+		char seq[24], at[CLI_TIME_BUF];
+		snprintf(seq, sizeof(seq), "%lld",
+		         (long long)json_integer_value(json_object_get(e, "seq")));
+		int64_t us = TS_NULL;
+		const char *why = NULL;
+		ts_parse_rfc3339(json_string_value(json_object_get(e, "at")), &us, &why);
+		cli_local_time(us, true, at);
+		char *detail = json_dumps(json_object_get(e, "detail"), JSON_COMPACT);
+		const char *row[] = {seq, at, json_string_value(json_object_get(e, "type")),
+		                     json_string_value(json_object_get(e, "actor")),
+		                     detail ? detail : "{}"};
+		cli_table_add(&t, row);
+		free(detail);
+	}
+	cli_table_print(&t);
+	cli_table_free(&t);
+}
+
+int cmd_loan_events(struct cli *cli, const struct cli_args *a)
+{
+	const char *lender = a->arg[0], *loan_id = a->arg[1];
+	bool json = cli_opt(cli, a, "json") != NULL;
+	if (!id_valid(lender))
+		return cli_usage(cli, "LENDER must be " ID_RULE);
+	if (!id_valid(loan_id))
+		return cli_usage(cli, "LOAN_ID must be " ID_RULE);
+
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	if (db_audit_seal_all(cli->conn, &err) < 0)
+		return cli_db_fail(cli, &err);
+	/* every page: a full one may have a successor */
+	json_t *events = json_array();
+	int64_t after = 0;
+	int n;
+	while ((n = events_page(cli, lender, loan_id, &after, events, &err)) == DB_LOAN_EVENTS_MAX)
+		;
+	if (n < 0) {
+		json_decref(events);
+		return cli_db_fail(cli, &err);
+	}
+	if (json)
+		return cli_print_json(cli, json_pack("{s:o}", "events", events));
+	if (json_array_size(events) == 0)
+		printf("no sealed events for this loan yet\n");
+	else
+		print_events_table(cli, events);
+	json_decref(events);
 	return CLI_OK;
 }
 

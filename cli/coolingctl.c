@@ -4,8 +4,9 @@
  * This file is the table of contents: the table of commands (name, function,
  * synopsis, options), the parsing of the command line and the help texts.
  * The commands themselves live in cmd_admin.c (migrations, lenders, clients,
- * MRP), cmd_loan.c (loans and borrowers, read-only), cmd_audit.c (audit
- * verify) and cmd_export.c (export); cli_util.c holds what they share.
+ * MRP), cmd_loan.c (loans, their events and borrowers, read-only),
+ * cmd_stats.c (decision statistics), cmd_audit.c (audit verify) and
+ * cmd_export.c (export); cli_util.c holds what they share.
  *
  * The command line is read in two passes. The first finds the command words
  * ("lender add"), skipping the global options that may come before them;
@@ -129,6 +130,40 @@ static const struct command commands[] = {
                 "  --json            the loan exactly as the HTTP API gives it\n",
         .options = {"json"},
         NARGS(2),
+    },
+    {
+        .name = "loan events",
+        .run = cmd_loan_events,
+        .synopsis = "LENDER LOAN_ID [--json]",
+        .summary = "list one loan's audit events in order",
+        .help = "Seals the committed audit events, then lists the loan's events in chain\n"
+                "order: seq, time (Asia/Almaty local time with its offset), type, actor\n"
+                "and detail, as a table.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"events\": [...]} with GET /v1/audit's fields, as the\n"
+                "                    HTTP API gives them\n",
+        .options = {"json"},
+        NARGS(2),
+    },
+    {
+        .name = "stats decisions",
+        .run = cmd_stats_decisions,
+        .synopsis = "--from TS --to TS [--bucket hour|day] [--lender ID] [--json]",
+        .summary = "count allowed and refused disbursements per hour or local day",
+        .help = "Counts the sealed disbursement decisions per bucket: allowed, refused, and\n"
+                "refused by each blocker (a refusal counts once for each of its blockers).\n"
+                "Buckets are UTC hours, or local days of [policy] timezone (Asia/Almaty),\n"
+                "from the one holding --from to the one holding the instant before --to;\n"
+                "empty buckets are listed too, at most 1000 buckets.\n"
+                "\n"
+                "options:\n"
+                "  --from TS          RFC 3339 with an offset (required)\n"
+                "  --to TS            RFC 3339 with an offset, later than --from (required)\n"
+                "  --bucket hour|day  default hour\n"
+                "  --lender ID        one lender's decisions; default all lenders\n"
+                "  --json             {\"buckets\": [...]} as GET /v1/stats/decisions gives it\n",
+        .options = {"from=", "to=", "bucket=", "lender=", "json"},
     },
     {
         .name = "borrower",

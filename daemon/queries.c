@@ -1,8 +1,10 @@
 /*
- * GET /v1/audit and GET /v1/loans: paged reads for compliance staff and
- * auditors. Query parameters are checked as strictly as bodies: an unknown
- * or repeated parameter is a 422 naming it. They decide nothing, so they
- * are served from the read replica ([database] read_url) when there is one.
+ * GET /v1/audit, GET /v1/loans, a loan's events and the decision
+ * statistics: reads for compliance staff and auditors (the last two for a
+ * lender too, its own only). Query parameters are checked as strictly as
+ * bodies: an unknown or repeated parameter is a 422 naming it. They decide
+ * nothing, so they are served from the read replica ([database] read_url)
+ * when there is one.
  */
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -143,6 +145,27 @@ static bool read_exec_or_reply(struct request *r, enum stmt st, const char *cons
 	return request_exec_or_reply(r, st, params, cb);
 }
 
+/* The audit events of a result, as GET /v1/audit gives them; *last_seq
+ * becomes the last one's seq (unchanged when there is none). */
+static json_t *events_json(const PGresult *res, int64_t *last_seq)
+{
+	json_t *events = json_array();
+	struct db_audit_event ev;
+	for (int i = 0; db_audit_event_row(res, i, &ev); i++) {
+		*last_seq = ev.seq;
+		json_array_append_new(events, codec_audit_event_json(
+		                                  &(struct codec_audit_event){.seq = ev.seq,
+		                                                              .at = ev.at,
+		                                                              .actor = ev.actor,
+		                                                              .lender = ev.lender,
+		                                                              .loan_id = ev.loan_id,
+		                                                              .type = ev.type,
+		                                                              .detail = ev.detail,
+		                                                              .hash = ev.hash}));
+	}
+	return events;
+}
+
 /* ---- GET /v1/audit ---- */
 
 static void on_audit_list(PGresult *res, void *arg)
@@ -152,21 +175,8 @@ static void on_audit_list(PGresult *res, void *arg)
 		reply_db_failure(r, res, "audit_list");
 		return;
 	}
-	json_t *events = json_array();
 	int64_t next = r->call.query.page_after; /* when the page is empty */
-	struct db_audit_event ev;
-	for (int i = 0; db_audit_event_row(res, i, &ev); i++) {
-		json_error_t jerr;
-		json_t *detail = json_loads(ev.detail, 0, &jerr);
-		next = ev.seq;
-		json_t *e =
-		    json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:o,s:s}", "seq", (json_int_t)next, "at",
-		              codec_ts_json(ev.at), "actor", ev.actor, "lender",
-		              ev.lender ? json_string(ev.lender) : json_null(), "loan_id",
-		              ev.loan_id ? json_string(ev.loan_id) : json_null(), "type", ev.type,
-		              "detail", detail ? detail : json_object(), "hash", ev.hash);
-		json_array_append_new(events, e);
-	}
+	json_t *events = events_json(res, &next);
 	reply_json(r, 200,
 	           json_pack("{s:o,s:I}", "events", events, "next_after", (json_int_t)next));
 }
@@ -262,5 +272,133 @@ void h_loans_list(struct request *r)
 	                        lender};
 	if (!read_exec_or_reply(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params,
 	                        on_loans_list))
+		return; /* answered 503 */
+}
+
+/* ---- GET /v1/lenders/{lender}/loans/{loan_id}/events ---- */
+
+static void on_loan_events(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "loan_events");
+		return;
+	}
+	if (!db_loan_events_found(res)) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	int64_t last = 0;
+	reply_json(r, 200, json_pack("{s:o}", "events", events_json(res, &last)));
+}
+
+/* The lender has been checked against a lender's token (the route is
+ * lender-scoped); the ids are checked as on the loan's other calls. */
+void h_loan_events(struct request *r)
+{
+	for (int i = 0; i < 2; i++) {
+		if (id_is_dot_segment(r->params[i])) {
+			reply_invalid(r, i == 0 ? "lender" : "loan_id",
+			              "\".\" and \"..\" are not identifiers");
+			return;
+		}
+	}
+	if (!id_valid(r->params[0]) || !id_valid(r->params[1])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
+		return;
+	}
+	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
+	if (!parse_query_or_reply(r, q, 2))
+		return;
+	int64_t after = 0, limit = DB_LOAN_EVENTS_MAX;
+	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
+		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
+		return;
+	}
+	if (q[1].value != NULL &&
+	    (!parse_count(q[1].value, &limit) || limit < 1 || limit > DB_LOAN_EVENTS_MAX)) {
+		reply_invalid(r, "limit", "must be a whole number from 1 to 1000");
+		return;
+	}
+	struct db_num n[2];
+	const char *params[] = {r->params[0], r->params[1], db_num(&n[0], after),
+	                        db_num(&n[1], limit)};
+	if (!read_exec_or_reply(r, STMT_LOAN_EVENTS, params, on_loan_events))
+		return; /* answered 503 */
+}
+
+/* ---- GET /v1/stats/decisions ---- */
+
+static void on_decision_stats(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (db_error_is_unknown_timezone(res)) {
+			log_kv(LOG_ERROR, "policy.timezone is not a time zone of the database",
+			       "timezone", r->rt->cfg.timezone, NULL);
+			reply_unavailable_because(
+			    r, "policy.timezone is not a time zone of the database");
+			return;
+		}
+		reply_db_failure(r, res, "decision_stats");
+		return;
+	}
+	if (db_decision_buckets_of(res) > DB_STATS_MAX_BUCKETS) {
+		reply_invalid(r, "to", "at most 1000 buckets from from to to");
+		return;
+	}
+	json_t *buckets = json_array();
+	struct decision_count c;
+	for (int i = 0; db_decision_row(res, i, &c); i++)
+		codec_buckets_add(buckets, &c);
+	reply_json(r, 200, json_pack("{s:o}", "buckets", buckets));
+}
+
+static bool parse_time_or_reply(struct request *r, const char *field, const char *s, int64_t *us)
+{
+	const char *why = NULL;
+	if (s == NULL)
+		return reply_invalid(r, field, "required (RFC 3339 with an offset)");
+	if (!ts_parse_rfc3339(s, us, &why))
+		return reply_invalid(r, field, why ? why : "not an RFC 3339 timestamp");
+	return true;
+}
+
+void h_decision_stats(struct request *r)
+{
+	struct query_param q[] = {{"from", NULL}, {"to", NULL}, {"bucket", NULL}, {"lender", NULL}};
+	if (!parse_query_or_reply(r, q, 4))
+		return;
+	const char *bucket = q[2].value ? q[2].value : "hour", *lender = q[3].value;
+	/* A lender's token sees its own lender's decisions: by default, and
+	 * asking for another is refused as another lender's path is. */
+	if (r->role == ROLE_LENDER) {
+		if (lender != NULL && strcmp(lender, r->client_lender) != 0) {
+			reply_simple_error(r, 403, "forbidden", NULL,
+			                   "this token belongs to another lender");
+			return;
+		}
+		lender = r->client_lender;
+	}
+	if (lender != NULL && !id_valid(lender)) {
+		reply_invalid(r, "lender", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return;
+	}
+	int64_t from, to;
+	if (!parse_time_or_reply(r, "from", q[0].value, &from) ||
+	    !parse_time_or_reply(r, "to", q[1].value, &to))
+		return;
+	if (strcmp(bucket, "hour") != 0 && strcmp(bucket, "day") != 0) {
+		reply_invalid(r, "bucket", "must be hour or day");
+		return;
+	}
+	if (from >= to) {
+		reply_invalid(r, "to", "must be later than from");
+		return;
+	}
+	struct db_num n[2];
+	const char *params[] = {db_num(&n[0], from), db_num(&n[1], to), bucket, r->rt->cfg.timezone,
+	                        lender};
+	if (!read_exec_or_reply(r, STMT_DECISION_STATS, params, on_decision_stats))
 		return; /* answered 503 */
 }

@@ -160,6 +160,8 @@ json_t *loans_json(const PGresult *res);
 /* Query-string calls for compliance staff and auditors (queries.c). */
 void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
+void h_loan_events(struct request *r);
+void h_decision_stats(struct request *r);
 
 /* The routes, for daemon/route.c (handlers.c) */
 extern const struct route routes[];

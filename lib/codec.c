@@ -1030,3 +1030,40 @@ char *codec_policy_text(const struct policy_table *t)
 		text_add(&x, "extra confirmation: not required\n");
 	return x.s;
 }
+
+/* ---- audit events and decision statistics ---- */
+
+json_t *codec_audit_event_json(const struct codec_audit_event *e)
+{
+	json_error_t jerr;
+	json_t *detail = e->detail ? json_loads(e->detail, 0, &jerr) : NULL;
+	if (!json_is_object(detail)) {
+		json_decref(detail);
+		detail = json_object();
+	}
+	return json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:o,s:s}", "seq", (json_int_t)e->seq, "at",
+	                 codec_ts_json(e->at), "actor", e->actor, "lender",
+	                 e->lender ? json_string(e->lender) : json_null(), "loan_id",
+	                 e->loan_id ? json_string(e->loan_id) : json_null(), "type", e->type,
+	                 "detail", detail, "hash", e->hash);
+}
+
+void codec_buckets_add(json_t *buckets, const struct decision_count *c)
+{
+	char start[TS_BUF];
+	ts_format_utc(c->start, start);
+	json_t *b = json_array_get(buckets, json_array_size(buckets) - 1);
+	const char *last = json_string_value(json_object_get(b, "start"));
+	if (last == NULL || strcmp(last, start) != 0) {
+		b = json_pack("{s:s,s:I,s:I,s:o}", "start", start, "allowed", (json_int_t)0,
+		              "refused", (json_int_t)0, "refused_by_blocker", json_object());
+		json_array_append_new(buckets, b);
+	}
+	if (c->decision == NULL || c->blocker == NULL)
+		return;
+	if (c->blocker[0] != '\0')
+		json_object_set_new(json_object_get(b, "refused_by_blocker"), c->blocker,
+		                    json_integer(c->n));
+	else if (strcmp(c->decision, "allowed") == 0 || strcmp(c->decision, "refused") == 0)
+		json_object_set_new(b, c->decision, json_integer(c->n));
+}

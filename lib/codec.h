@@ -108,4 +108,39 @@ json_t *codec_policy_json(const struct policy_table *t);
 /* The same for people, one line each (malloc'd; the caller frees it). */
 char *codec_policy_text(const struct policy_table *t);
 
+/* ---- audit events and decision statistics ---- */
+
+/* An audit event as GET /v1/audit and a loan's events give it. detail is
+ * the stored JSON text; lender and loan_id are NULL for none. */
+struct codec_audit_event {
+	int64_t seq;
+	int64_t at; /* microseconds */
+	const char *actor;
+	const char *lender;
+	const char *loan_id;
+	const char *type;
+	const char *detail;
+	const char *hash; /* hex */
+};
+/* {"seq", "at", "actor", "lender", "loan_id", "type", "detail", "hash"};
+ * a detail that is not a JSON object becomes {}. */
+json_t *codec_audit_event_json(const struct codec_audit_event *e);
+
+/* One count of the decision statistics, in bucket order: the bucket's
+ * start and, unless the bucket holds no decision (decision NULL), a
+ * decision ("allowed" or "refused") with a blocker ("" for the decision's
+ * own count) and its number. */
+struct decision_count {
+	int64_t start; /* microseconds */
+	const char *decision;
+	const char *blocker;
+	int64_t n;
+};
+/* Adds a count to the "buckets" array of GET /v1/stats/decisions: a new
+ * bucket {"start", "allowed": 0, "refused": 0, "refused_by_blocker": {}}
+ * when its start is not the last bucket's, then the number in it. Blocker
+ * names are taken as they come, so that a new blocker needs no change
+ * here. */
+void codec_buckets_add(json_t *buckets, const struct decision_count *c);
+
 #endif

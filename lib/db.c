@@ -408,6 +408,50 @@ enum checkpoint_col {
 	CKPT_CHAIN_HASH
 };
 
+/* A loan's sealed events after a seq, in order, through
+ * audit_event_loan_idx (lender_id, loan_id, id); the loan itself tells an
+ * unknown loan (no row) from one whose events are not sealed yet (one row
+ * of NULLs). */
+#define LOAN_EVENTS_SQL                                                                            \
+	"WITH l AS (SELECT 1 FROM loan WHERE lender_id = $1::text AND loan_id = $2::text), "       \
+	"ev AS (SELECT " AUDIT_COLS " FROM audit_event e JOIN audit_chain c ON c.event_id = e.id " \
+	"  WHERE e.lender_id = $1::text AND e.loan_id = $2::text AND c.seq > $3::bigint "          \
+	"  ORDER BY c.seq LIMIT $4::integer) "                                                     \
+	"SELECT ev.* FROM l LEFT JOIN ev ON true ORDER BY 1"
+
+/*
+ * The decision statistics from decision_hourly (sql/008): the buckets of
+ * [$1, $2) — UTC hours, or local days of the zone $4 — as a series (s), at
+ * most one more than DB_STATS_MAX_BUCKETS of them (w.buckets; then no
+ * counts are read), and the hourly counts in their range summed per
+ * bucket (c), lender $5 or all. An hour belongs to the local day its start
+ * falls on. Columns: enum stats_col; one row per count, one row of NULLs
+ * for a bucket without any, in bucket order.
+ */
+/* clang-format off */
+#define STATS_DAY "$3::text = 'day'"
+#define STATS_MAX DB_STR(DB_STATS_MAX_BUCKETS)
+#define DECISION_STATS_SQL                                                                         \
+	"WITH p AS (SELECT CASE WHEN " STATS_DAY " THEN $4::text ELSE 'UTC' END AS zone, "         \
+	"  CASE WHEN " STATS_DAY " THEN interval '1 day' ELSE interval '1 hour' END AS step), "    \
+	"s AS (SELECT x.g AT TIME ZONE p.zone AS start, "                                          \
+	"  (x.g + p.step) AT TIME ZONE p.zone AS next "                                            \
+	"  FROM p, LATERAL (SELECT generate_series("                                               \
+	"    date_trunc($3::text, cd_ts($1::bigint) AT TIME ZONE p.zone), "                        \
+	"    (cd_ts($2::bigint) AT TIME ZONE p.zone) - interval '1 microsecond', p.step) AS g "    \
+	"    LIMIT " STATS_MAX " + 1) x), "                                                        \
+	"w AS (SELECT count(*) AS buckets, min(start) AS lo, max(next) AS hi FROM s), "            \
+	"c AS (SELECT CASE WHEN " STATS_DAY " THEN date_trunc('day', d.hour AT TIME ZONE p.zone) " \
+	"  AT TIME ZONE p.zone ELSE d.hour END AS start, d.decision, d.blocker, sum(d.n) AS n "    \
+	"  FROM p, w, decision_hourly d WHERE w.buckets <= " STATS_MAX                             \
+	"  AND d.hour >= w.lo AND d.hour < w.hi AND ($5::text IS NULL OR d.lender_id = $5::text) " \
+	"  GROUP BY 1, 2, 3) "                                                                     \
+	"SELECT w.buckets, cd_us(s.start), c.decision, c.blocker, c.n "                            \
+	"FROM w LEFT JOIN (s LEFT JOIN c ON c.start = s.start) ON w.buckets <= " STATS_MAX         \
+	" ORDER BY s.start, c.decision, c.blocker"
+/* clang-format on */
+enum stats_col { STATS_BUCKETS, STATS_START, STATS_DECISION, STATS_BLOCKER, STATS_N };
+
 #define AUTH_TWIN_DEF(name, n, token)                                                              \
 	[STMT_AUTH_##name] = {"auth_" name##_NAME, AUTH_TWIN(name##_SQL, #token), token},
 #define AUTH_TWIN_CHECK(name, n, token)                                                            \
@@ -556,6 +600,9 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},
     [STMT_REFUSAL_PUT] = {"refusal_put", REFUSAL_PUT_SQL, 6},
+
+    [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
+    [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},
     DB_FIRST_READS(AUTH_TWIN_DEF)
 };
 /* clang-format on */
@@ -756,7 +803,8 @@ bool db_audit_head_row(const PGresult *r, struct audit_head *h)
 
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e)
 {
-	if (row >= PQntuples(r) || PQnfields(r) < AUDIT_HASH + 1)
+	/* a NULL seq: STMT_LOAN_EVENTS's row of a loan without sealed events */
+	if (row >= PQntuples(r) || PQnfields(r) < AUDIT_HASH + 1 || PQgetisnull(r, row, AUDIT_SEQ))
 		return false;
 	e->seq = db_int(r, row, AUDIT_SEQ);
 	e->at = db_ts(r, row, AUDIT_AT);
@@ -767,6 +815,27 @@ bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e)
 	e->detail = PQgetvalue(r, row, AUDIT_DETAIL);
 	e->hash = PQgetvalue(r, row, AUDIT_HASH);
 	e->missing = PQnfields(r) > AUDIT_EVENT_MISSING && db_bool(r, row, AUDIT_EVENT_MISSING);
+	return true;
+}
+
+bool db_loan_events_found(const PGresult *r)
+{
+	return PQntuples(r) > 0;
+}
+
+int64_t db_decision_buckets_of(const PGresult *r)
+{
+	return PQntuples(r) > 0 ? db_int(r, 0, STATS_BUCKETS) : 0;
+}
+
+bool db_decision_row(const PGresult *r, int row, struct decision_count *c)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < STATS_N + 1 || PQgetisnull(r, row, STATS_START))
+		return false;
+	c->start = db_ts(r, row, STATS_START);
+	c->decision = db_text_or_null(r, row, STATS_DECISION);
+	c->blocker = db_text_or_null(r, row, STATS_BLOCKER);
+	c->n = PQgetisnull(r, row, STATS_N) ? 0 : db_int(r, row, STATS_N);
 	return true;
 }
 
@@ -1299,6 +1368,28 @@ bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *er
 	if (!ok)
 		return cd_error_set(err, 500, "internal_error", "", "local_date: no row");
 	return true;
+}
+
+PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,
+                         int64_t limit, struct cd_error *err)
+{
+	struct db_num n[2];
+	const char *p[] = {lender, loan_id, db_num(&n[0], after), db_num(&n[1], limit)};
+	PGresult *r = run(c, db_statements[STMT_LOAN_EVENTS].sql, 4, p, "loan events", NULL, err);
+	if (r != NULL && !db_loan_events_found(r)) {
+		PQclear(r);
+		cd_error_set(err, 404, "not_found", "", "no loan %s of lender %s", loan_id, lender);
+		return NULL;
+	}
+	return r;
+}
+
+PGresult *db_decision_stats(PGconn *c, int64_t from_us, int64_t to_us, const char *bucket,
+                            const char *tz, const char *lender, struct cd_error *err)
+{
+	struct db_num n[2];
+	const char *p[] = {db_num(&n[0], from_us), db_num(&n[1], to_us), bucket, tz, lender};
+	return run(c, db_statements[STMT_DECISION_STATS].sql, 5, p, "stats decisions", NULL, err);
 }
 
 /* ---- audit trail ---- */

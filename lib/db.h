@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "codec.h"
 #include "loan.h"
 #include "policy.h"
 #include "refusal.h"
@@ -21,7 +22,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -68,6 +69,11 @@ enum stmt {
 	/* the voluntary refusal registry */
 	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
 	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
+	/* a loan's events and the decision statistics: compliance reads */
+	STMT_LOAN_EVENTS,    /* lender, loan_id, after, limit -> db_audit_event_row each
+	                        (no row: no such loan) */
+	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
+	                        db_decision_buckets_of, db_decision_row each */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -162,6 +168,25 @@ struct db_audit_event {
 	bool missing;
 };
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
+
+/* ---- a loan's events and the decision statistics ---- */
+
+/* STMT_LOAN_EVENTS: the loan's sealed events with seq > after, in seq
+ * order, at most limit (DB_LOAN_EVENTS_MAX at most). No row at all when
+ * there is no such loan; a loan without sealed events (yet) gives one row
+ * that db_audit_event_row() skips. */
+#define DB_LOAN_EVENTS_MAX 1000
+bool db_loan_events_found(const PGresult *r);
+
+/* STMT_DECISION_STATS: the buckets of [from, to) (whole UTC hours, or
+ * whole local days of the zone), at most DB_STATS_MAX_BUCKETS. The number
+ * of buckets the window has (DB_STATS_MAX_BUCKETS + 1 when it has more:
+ * then there are no counts). */
+#define DB_STATS_MAX_BUCKETS 1000
+int64_t db_decision_buckets_of(const PGresult *r);
+/* Row `row` as a count of codec_buckets_add(), in bucket order; false past
+ * the last row or when the window has too many buckets. */
+bool db_decision_row(const PGresult *r, int row, struct decision_count *c);
 
 /* A signed checkpoint (db_audit_checkpoint_stream()). */
 struct db_checkpoint_row {
@@ -327,6 +352,14 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
                            struct cd_error *err);
 bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
                            int64_t *added, struct cd_error *err);
+/* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
+ * there is no such loan. */
+PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,
+                         int64_t limit, struct cd_error *err);
+/* The decision statistics (STMT_DECISION_STATS) for the CLI; bucket is
+ * "hour" or "day", tz the zone of the days, lender NULL for all. */
+PGresult *db_decision_stats(PGconn *c, int64_t from_us, int64_t to_us, const char *bucket,
+                            const char *tz, const char *lender, struct cd_error *err);
 
 /* Seals every committed event not sealed yet; returns how many, or -1. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);

@@ -106,6 +106,7 @@ class Fixture {
     Object.assign(childEnv, {
       COOLINGD_DATABASE_URL: this.dbUrl,
       COOLINGD_SERVER_LISTEN: `127.0.0.1:${this.port}`,
+      COOLINGD_METRICS_LISTEN: '', // no metrics listener: its fixed port may be taken
       COOLINGD_LOG_FORMAT: 'json',
       // a cooling period that outlasts the run, below the legal minimum
       COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM: 'true',

@@ -847,6 +847,193 @@ START_TEST(test_every_command_has_help_and_usage_errors_exit_2)
 }
 END_TEST
 
+/* ---- a loan's events and the decision statistics ---- */
+
+/* An audit event of a loan, written directly (the CLI seals it). */
+static void insert_event(PGconn *c, const char *lender, const char *loan_id, const char *at,
+                         const char *type, const char *detail)
+{
+	const char *p[] = {lender, loan_id, at, type, detail};
+	PQclear(sql(c,
+	            "INSERT INTO audit_event (at, actor, lender_id, loan_id, type, detail) "
+	            "VALUES ($3::timestamptz, 'core', $1, $2, $4, $5::jsonb)",
+	            5, p));
+}
+
+/* The column at which needle starts in line number n (0 first) of text;
+ * -1 when it is not there. */
+static int column_of(const char *text, int n, const char *needle)
+{
+	const char *line = text;
+	for (int i = 0; i < n && line; i++) {
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	if (line == NULL)
+		return -1;
+	const char *end = strchr(line, '\n'), *hit = strstr(line, needle);
+	return hit && (!end || hit < end) ? (int)(hit - line) : -1;
+}
+
+START_TEST(test_loan_events_lists_the_loans_events_in_chain_order)
+{
+	PGconn *c = testdb_connect(db_url);
+	insert_lender(c, "EVT-BANK");
+	insert_loan(c, "EVT-BANK", "LN-1", BORROWER_IIN, "2025-06-15T10:00:00+05:00");
+	insert_loan(c, "EVT-BANK", "LN-2", BORROWER_IIN, "2025-06-15T10:00:00+05:00");
+	insert_event(c, "EVT-BANK", "LN-1", "2025-06-15T05:00:00Z", "approval_recorded", "{}");
+	insert_event(c, "EVT-BANK", "LN-2", "2025-06-15T05:00:01Z", "approval_recorded", "{}");
+	insert_event(c, "EVT-BANK", "LN-1", "2025-06-15T05:01:00.25Z", "disbursement_refused",
+	             "{\"blockers\": [\"consent_missing\"]}");
+	insert_event(c, "EVT-BANK", "LN-1", "2025-06-15T05:05:00Z", "consent_recorded",
+	             "{\"consent_at\": \"2025-06-15T05:05:00Z\"}");
+	PQfinish(c);
+
+	struct proc_run r;
+	CTL(&r, "loan", "events", "EVT-BANK", "LN-1", "--json");
+	assert_ok(&r);
+	json_error_t je;
+	json_t *j = json_loads(r.out, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	proc_run_free(&r);
+	json_t *ev = json_object_get(j, "events");
+	ck_assert_int_eq(json_array_size(ev), 3);
+	static const char *const types[] = {"approval_recorded", "disbursement_refused",
+	                                    "consent_recorded"};
+	json_int_t prev = 0;
+	for (size_t i = 0; i < 3; i++) {
+		json_t *e = json_array_get(ev, i);
+		ck_assert_int_eq(json_object_size(e), 8);
+		ck_assert_str_eq(json_string_value(json_object_get(e, "type")), types[i]);
+		ck_assert_str_eq(json_string_value(json_object_get(e, "loan_id")), "LN-1");
+		ck_assert_int_gt(json_integer_value(json_object_get(e, "seq")), prev);
+		prev = json_integer_value(json_object_get(e, "seq"));
+		ck_assert_int_eq(strlen(json_string_value(json_object_get(e, "hash"))), 64);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 1), "at")),
+	                 "2025-06-15T05:01:00.250000Z");
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(
+	        json_object_get(json_object_get(json_array_get(ev, 1), "detail"), "blockers"), 0)),
+	    "consent_missing");
+	json_decref(j);
+
+	/* the table: a header and one line per event, the columns aligned,
+	 * times in Almaty local time */
+	CTL(&r, "loan", "events", "EVT-BANK", "LN-1");
+	assert_ok(&r);
+	ck_assert_int_eq(count_lines(r.out), 4);
+	ck_assert_int_eq(strncmp(r.out, "seq", 3), 0);
+	int type_col = column_of(r.out, 0, "type");
+	ck_assert_int_gt(type_col, 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(column_of(r.out, i + 1, types[i]), type_col);
+	ck_assert_int_eq(column_of(r.out, 1, "2025-06-15 10:00:00 +05:00"),
+	                 column_of(r.out, 0, "at (Asia/Almaty)"));
+	ck_assert_int_gt(column_of(r.out, 2, "2025-06-15 10:01:00.250000 +05:00"), 0);
+	ck_assert_int_gt(column_of(r.out, 2, "{\"blockers\":[\"consent_missing\"]}"), type_col);
+	proc_run_free(&r);
+
+	CTL(&r, "loan", "events", "EVT-BANK", "NO-LOAN");
+	assert_fails(&r, 1);
+	ck_assert_str_eq(r.err, "coolingctl: loan events: no loan NO-LOAN of lender EVT-BANK\n");
+	proc_run_free(&r);
+	CTL_FAILS(2, "loan", "events", "..", "LN-1");
+	CTL_FAILS(2, "loan", "events", "EVT-BANK");
+}
+END_TEST
+
+START_TEST(test_stats_decisions_per_almaty_day_as_a_table_and_json)
+{
+	PGconn *c = testdb_connect(db_url);
+	/* 23:30 and 23:45 on 31 December in Almaty, then 00:30 on 1 January */
+	insert_event(c, "STAT-BANK", "LN-1", "2025-12-31T18:30:00Z", "disbursement_allowed", "{}");
+	insert_event(c, "STAT-BANK", "LN-2", "2025-12-31T18:45:00Z", "disbursement_refused",
+	             "{\"blockers\": [\"cooling_period_active\"]}");
+	insert_event(c, "STAT-BANK", "LN-3", "2025-12-31T19:30:00Z", "disbursement_refused",
+	             "{\"blockers\": [\"cooling_period_active\", "
+	             "\"in_person_verification_missing\"]}");
+	insert_event(c, "OTHER-BANK", "LN-1", "2025-12-31T19:30:00Z", "disbursement_allowed", "{}");
+	testdb_seal(c);
+	PQfinish(c);
+
+	struct proc_run r;
+	CTL(&r, "stats", "decisions", "--from", "2025-12-31T00:00:00+05:00", "--to",
+	    "2026-01-02T00:00:00+05:00", "--bucket", "day", "--lender", "STAT-BANK", "--json");
+	assert_ok(&r);
+	json_error_t je;
+	json_t *j = json_loads(r.out, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	proc_run_free(&r);
+	json_t *b = json_object_get(j, "buckets");
+	ck_assert_int_eq(json_array_size(b), 2);
+	json_t *d0 = json_array_get(b, 0), *d1 = json_array_get(b, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(d0, "start")), "2025-12-30T19:00:00Z");
+	ck_assert_str_eq(json_string_value(json_object_get(d1, "start")), "2025-12-31T19:00:00Z");
+	ck_assert_int_eq(json_integer_value(json_object_get(d0, "allowed")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(d0, "refused")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(d1, "allowed")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(d1, "refused")), 1);
+	ck_assert_int_eq(
+	    json_integer_value(json_object_get(json_object_get(d1, "refused_by_blocker"),
+	                                       "in_person_verification_missing")),
+	    1);
+	json_decref(j);
+
+	/* the table: header, two days, the total; numbers right-aligned under
+	 * their headers */
+	CTL(&r, "stats", "decisions", "--from", "2025-12-31T00:00:00+05:00", "--to",
+	    "2026-01-02T00:00:00+05:00", "--bucket", "day", "--lender", "STAT-BANK");
+	assert_ok(&r);
+	ck_assert_int_eq(count_lines(r.out), 4);
+	ck_assert_int_eq(strncmp(r.out, "start (Asia/Almaty)", 19), 0);
+	ck_assert_int_eq(column_of(r.out, 1, "2025-12-31 00:00:00 +05:00"), 0);
+	ck_assert_int_eq(column_of(r.out, 2, "2026-01-01 00:00:00 +05:00"), 0);
+	ck_assert_int_eq(column_of(r.out, 3, "total"), 0);
+	int refused_end = column_of(r.out, 0, "refused ") + 6;
+	ck_assert_int_eq(column_of(r.out, 3,
+	                           "2  cooling_period_active 2, "
+	                           "in_person_verification_missing 1"),
+	                 refused_end);
+	ck_assert_int_eq(column_of(r.out, 0, "refused by blocker"),
+	                 column_of(r.out, 1, "cooling_period_active 1"));
+	proc_run_free(&r);
+
+	/* hour buckets in UTC, every lender */
+	CTL(&r, "stats", "decisions", "--from", "2025-12-31T18:00:00Z", "--to",
+	    "2025-12-31T20:00:00Z", "--json");
+	assert_ok(&r);
+	j = json_loads(r.out, 0, &je);
+	proc_run_free(&r);
+	b = json_object_get(j, "buckets");
+	ck_assert_int_eq(json_array_size(b), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(b, 1), "allowed")),
+	                 1); /* OTHER-BANK */
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(b, 0), "allowed")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(b, 1), "refused")), 1);
+	json_decref(j);
+
+	CTL_FAILS(2, "stats", "decisions", "--to", "2026-01-02T00:00:00Z");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-01T00:00:00Z");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-01", "--to", "2026-01-02T00:00:00Z");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-02T00:00:00Z", "--to",
+	          "2026-01-02T00:00:00Z");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-01T00:00:00Z", "--to",
+	          "2026-01-02T00:00:00Z", "--bucket", "week");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-01T00:00:00Z", "--to",
+	          "2026-01-02T00:00:00Z", "--lender", "bad!id");
+	CTL_FAILS(2, "stats", "decisions", "--from", "2026-01-01T00:00:00Z", "--to",
+	          "2027-01-02T00:00:00Z");
+	const char *help[] = {"coolingctl", "stats", "decisions", "--help", NULL};
+	proc_run(&r, ctl_path, help, base_env, NULL);
+	assert_ok(&r);
+	ck_assert_int_eq(strncmp(r.out, "usage: coolingctl stats decisions --from TS --to TS", 51),
+	                 0);
+	proc_run_free(&r);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -876,6 +1063,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_unreachable_database_exits_3_without_showing_the_password);
 	tcase_add_test(tc, test_database_option_beats_environment_which_beats_config);
 	tcase_add_test(tc, test_every_command_has_help_and_usage_errors_exit_2);
+	tcase_add_test(tc, test_loan_events_lists_the_loans_events_in_chain_order);
+	tcase_add_test(tc, test_stats_decisions_per_almaty_day_as_a_table_and_json);
 	suite_add_tcase(s, tc);
 	return s;
 }

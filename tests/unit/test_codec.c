@@ -1326,6 +1326,61 @@ START_TEST(test_direct_loan_writer_reports_the_size_it_needs_when_cut_short)
 }
 END_TEST
 
+/* ---- audit events and decision statistics ---- */
+
+START_TEST(test_audit_event_json_has_the_eight_members_and_an_object_detail)
+{
+	struct codec_audit_event e = {.seq = 41,
+	                              .at = 1795946400000000, /* 2026-11-29T10:00:00Z */
+	                              .actor = "core1",
+	                              .lender = "BANK1",
+	                              .loan_id = NULL,
+	                              .type = "disbursement_refused",
+	                              .detail = "{\"blockers\": [\"cooling_period_active\"]}",
+	                              .hash = "ab"};
+	json_t *j = codec_audit_event_json(&e);
+	char *s = json_dumps(j, JSON_COMPACT);
+	ck_assert_str_eq(s,
+	                 "{\"seq\":41,\"at\":\"2026-11-29T10:00:00Z\",\"actor\":\"core1\","
+	                 "\"lender\":\"BANK1\",\"loan_id\":null,\"type\":\"disbursement_refused\","
+	                 "\"detail\":{\"blockers\":[\"cooling_period_active\"]},\"hash\":\"ab\"}");
+	free(s);
+	json_decref(j);
+	/* a detail that is not an object is {} */
+	e.detail = "[1]";
+	j = codec_audit_event_json(&e);
+	ck_assert_int_eq(json_object_size(json_object_get(j, "detail")), 0);
+	ck_assert(json_is_object(json_object_get(j, "detail")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_buckets_group_counts_and_keep_empty_buckets)
+{
+	const struct decision_count rows[] = {
+	    {1767207600000000, NULL, NULL, 0}, /* 2025-12-31T19:00:00Z, empty */
+	    {1767211200000000, "allowed", "", 3},
+	    {1767211200000000, "refused", "", 2},
+	    {1767211200000000, "refused", "cooling_period_active", 2},
+	    {1767211200000000, "refused", "some_future_blocker", 1},
+	    {1767214800000000, NULL, NULL, 0},
+	};
+	json_t *b = json_array();
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+		codec_buckets_add(b, &rows[i]);
+	char *s = json_dumps(b, JSON_COMPACT);
+	ck_assert_str_eq(s, "[{\"start\":\"2025-12-31T19:00:00Z\",\"allowed\":0,\"refused\":0,"
+	                    "\"refused_by_blocker\":{}},"
+	                    "{\"start\":\"2025-12-31T20:00:00Z\",\"allowed\":3,\"refused\":2,"
+	                    "\"refused_by_blocker\":{\"cooling_period_active\":2,"
+	                    "\"some_future_blocker\":1}},"
+	                    "{\"start\":\"2025-12-31T21:00:00Z\",\"allowed\":0,\"refused\":0,"
+	                    "\"refused_by_blocker\":{}}]");
+	free(s);
+	json_decref(b);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
 	Suite *s = suite_create("codec");
@@ -1419,6 +1474,8 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_error_json_of_a_parser_error_names_the_field);
 	tcase_add_test(tc, test_direct_loan_writer_prints_exactly_what_jansson_prints);
 	tcase_add_test(tc, test_direct_loan_writer_reports_the_size_it_needs_when_cut_short);
+	tcase_add_test(tc, test_audit_event_json_has_the_eight_members_and_an_object_detail);
+	tcase_add_test(tc, test_buckets_group_counts_and_keep_empty_buckets);
 	suite_add_tcase(s, tc);
 	return s;
 }
