@@ -107,3 +107,10 @@ void h_console_file(struct request *r)
 	}
 	reply_static(r, 200, a->content_type, "no-cache", a->bytes, a->len);
 }
+
+void h_openapi(struct request *r)
+{
+	/* the same table and headers as the console's files: the path is the
+	 * table's key */
+	h_console_file(r);
+}

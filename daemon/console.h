@@ -23,5 +23,7 @@ struct request;
  * /console/; GET /console/... answers an embedded file. */
 void h_console_redirect(struct request *r);
 void h_console_file(struct request *r);
+/* GET /openapi.yaml: docs/openapi.yaml as built into the binary. */
+void h_openapi(struct request *r);
 
 #endif

@@ -901,6 +901,7 @@ const struct route routes[] = {
      h_loan_events, NULL, NULL},
     {EVHTTP_REQ_GET, "/v1/stats/decisions", ALL_ROLES, false, BODY_NONE, "decision-stats",
      h_decision_stats, NULL, NULL},
+    {EVHTTP_REQ_GET, "/openapi.yaml", 0, false, BODY_NONE, "openapi", h_openapi, NULL, NULL},
     {EVHTTP_REQ_GET, "/console", 0, false, BODY_NONE, "console", h_console_redirect, NULL, NULL},
     {EVHTTP_REQ_GET, "/console/", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
     {EVHTTP_REQ_GET, "/console/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},

@@ -1281,6 +1281,39 @@ START_TEST(test_log_masks_every_run_of_12_or_more_digits_in_paths)
 }
 END_TEST
 
+START_TEST(test_openapi_yaml_is_served_without_a_token_as_the_document_in_docs)
+{
+	const char *src = getenv("COOLINGD_SOURCE_DIR");
+	ck_assert_ptr_nonnull(src);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/docs/openapi.yaml", src);
+	size_t len = 0;
+	char *want = e2e_read_file(path, &len);
+	ck_assert_ptr_nonnull(want);
+
+	struct http_resp r;
+	e2e_call(&env, "GET", "/openapi.yaml", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	ck_assert_str_eq(http_header(&r, "Content-Type"), "application/yaml; charset=utf-8");
+	ck_assert_msg(r.body_len == len && memcmp(r.body, want, len) == 0,
+	              "GET /openapi.yaml is not docs/openapi.yaml (%zu bytes, want %zu)",
+	              r.body_len, len);
+	char etag[128];
+	snprintf(etag, sizeof(etag), "%s", http_header(&r, "ETag"));
+	ck_assert_msg(etag[0] == '"', "ETag: %s", etag);
+	http_resp_free(&r);
+
+	/* revalidation: the same ETag is a 304 without a body */
+	char hdr[192];
+	snprintf(hdr, sizeof(hdr), "If-None-Match: %s\r\n", etag);
+	e2e_call(&env, "GET", "/openapi.yaml", NULL, NULL, hdr, &r);
+	E2E_ASSERT_STATUS(&r, 304);
+	ck_assert_uint_eq(r.body_len, 0);
+	http_resp_free(&r);
+	free(want);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
@@ -1288,6 +1321,7 @@ static Suite *ops_suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 40);
 	tcase_add_test(tc, test_version_prints_the_version_and_exits_0);
+	tcase_add_test(tc, test_openapi_yaml_is_served_without_a_token_as_the_document_in_docs);
 	tcase_add_test(tc, test_check_config_prints_effective_config_and_ok_and_exits_0);
 	tcase_add_test(tc, test_check_config_shows_the_profiles_values_when_not_overridden);
 	tcase_add_test(tc, test_missing_config_file_given_with_c_is_an_error);
