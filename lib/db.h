@@ -38,6 +38,19 @@
 	X(APPROVAL_CONTEXT, 5, 6)                                                                  \
 	X(DISBURSE_CONTEXT, 3, 4)
 
+/* The reads that the daemon's pool may run for several requests in one
+ * statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes each
+ * of the read's parameters as an array (text[], element k for the k-th
+ * request) and returns the read's rows, each with the request's number
+ * (1..n) as one more, last column. db_batch_split() gives every request
+ * the result the read alone would have given it. */
+#define DB_BATCHED_READS(X)                                                                        \
+	X(LOAN_GET)                                                                                \
+	X(AUTH_LOAN_GET)
+
+/* The most requests in one batch. */
+#define DB_BATCH_MAX 64
+
 enum stmt {
 	STMT_AUTH,              /* token_id -> db_auth_row */
 	STMT_SCHEMA_VERSION,    /* tz -> db_schema_version_of */
@@ -59,11 +72,14 @@ enum stmt {
 	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
-	STMT_AUDIT_UNSEALED,   /* cap -> events not sealed yet, at most cap */
+	STMT_AUDIT_UNSEALED,       /* cap -> events not sealed yet, at most cap */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
-	    STMT__COUNT
+#define DB_BATCH_STMT(name) STMT_BATCH_##name,
+	    DB_BATCHED_READS(DB_BATCH_STMT)
+#undef DB_BATCH_STMT
+	        STMT__COUNT
 };
 
 struct stmt_def {
@@ -77,6 +93,23 @@ extern const struct stmt_def db_statements[STMT__COUNT];
 /* The STMT_AUTH_* twin of a first read (DB_FIRST_READS); st itself
  * otherwise. */
 enum stmt db_stmt_with_auth(enum stmt st);
+
+/* The STMT_BATCH_* form of st (DB_BATCHED_READS), or STMT__COUNT when st
+ * has none. */
+enum stmt db_stmt_batch_of(enum stmt st);
+
+/* The PostgreSQL array literal of n text values (NULL: an SQL NULL), each
+ * quoted and escaped, written to buf (NUL-terminated when size > 0); returns
+ * its length, as snprintf does, so that a first call with size 0 sizes the
+ * buffer. Pure. */
+size_t db_array_literal(char *buf, size_t size, const char *const *values, int n);
+
+/* Splits the result of a STMT_BATCH_* statement for n requests into out[0..n-1]:
+ * out[k] holds the rows whose last column is k + 1, without that column,
+ * in the columns of the single read, so that every decoder reads it as the
+ * read's own result (free each with PQclear). False, with nothing left to
+ * free, when the result is not such a result or memory runs out. */
+bool db_batch_split(const PGresult *batch, int n, PGresult **out);
 
 /* ---- typed rows ----
  *
