@@ -196,11 +196,25 @@ enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS }
 	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
 	"THEN 'awaiting_in_person' ELSE 'eligible' END)"
 
+/* Which of three states a loan is in: cancelled 2, disbursed 1, open 0
+ * (any status of a loan under way). Unlike the status it does not depend on
+ * now(), so it is indexed (loan_state_approved_idx,
+ * loan_lender_state_approved_idx, migration 009): the expression must stay
+ * the index's. */
+#define STATE_EXPR                                                                                 \
+	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 2 WHEN l.disbursed_at IS NOT NULL THEN 1 "     \
+	"ELSE 0 END)"
+/* The state a status implies; a constant in a custom plan, so that the
+ * filter on the status becomes a range of the state's index. */
+#define STATE_OF_STATUS(p) "(CASE " p " WHEN 'cancelled' THEN 2 WHEN 'disbursed' THEN 1 ELSE 0 END)"
+
 #define LOANS_LIST_WHERE                                                                           \
 	"($1::bigint IS NULL OR l.approved_at >= cd_ts($1::bigint)) "                              \
 	"AND ($2::bigint IS NULL OR l.approved_at < cd_ts($2::bigint)) "                           \
 	"AND ($3::bigint IS NULL OR (l.approved_at, l.id) < (cd_ts($3::bigint), $4::bigint)) "     \
-	"AND ($5::text IS NULL OR " STATUS_EXPR " = $5::text) "
+	"AND ($5::text IS NULL OR (" STATE_EXPR                                                    \
+	" = " STATE_OF_STATUS("$5::text") " "                                                      \
+	                                  "AND " STATUS_EXPR " = $5::text)) "
 
 /* The columns of an audit event in the chain: enum audit_col. */
 #define AUDIT_COLS                                                                                 \
