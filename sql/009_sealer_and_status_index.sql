@@ -12,6 +12,17 @@
 -- oldest running transaction, each sealed once, gapless seq; the primary
 -- key on seq and the unique event_id still refuse any fork.
 --
+-- The foreign key from audit_chain.event_id to audit_event goes: its check
+-- ran once per sealed event and took a row lock on the event (a write to
+-- the event's page and to the WAL), almost half of what sealing cost after
+-- the change above. It guarded nothing that is not guarded otherwise: only
+-- this function (and the schema's owner) can add to audit_chain, and it
+-- adds only events it has just read; no role can delete an event (the
+-- append-only triggers); and a superuser who disables those triggers to
+-- delete one is what `coolingctl audit verify` is for ("its event is
+-- gone"). The uniqueness of event_id stays.
+ALTER TABLE audit_chain DROP CONSTRAINT audit_chain_event_id_fkey;
+
 -- The batch is read by index: a range scan on audit_event_txid_idx that
 -- starts after the chain's last event, so a call with nothing to seal reads
 -- two index pages. Its statements run on their generic plans
