@@ -346,11 +346,14 @@ static bool conn_send_batch(struct conn *c, const struct job *j, int n)
 		return false; /* a build fault: db.c's tables disagree */
 	const char *vals[DB_MAX_PARAMS][DB_BATCH_MAX];
 	size_t len[DB_MAX_PARAMS], total = 0;
+	int m = n < DB_BATCH_PAD ? DB_BATCH_PAD : n; /* filled up with NULLs */
 	for (int k = 0; k < np; k++) {
 		int i = 0;
 		for (const struct job *q = j; q != NULL; q = q->batch_next)
 			vals[k][i++] = q->params[k];
-		len[k] = db_array_literal(NULL, 0, vals[k], n) + 1;
+		while (i < m)
+			vals[k][i++] = NULL;
+		len[k] = db_array_literal(NULL, 0, vals[k], m) + 1;
 		total += len[k];
 	}
 	char *buf = malloc(total);
@@ -359,7 +362,7 @@ static bool conn_send_batch(struct conn *c, const struct job *j, int n)
 	const char *params[DB_MAX_PARAMS];
 	char *d = buf;
 	for (int k = 0; k < np; k++) {
-		db_array_literal(d, len[k], vals[k], n);
+		db_array_literal(d, len[k], vals[k], m);
 		params[k] = d;
 		d += len[k];
 	}

@@ -290,8 +290,10 @@ enum checkpoint_col {
 	"JOIN LATERAL (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "    \
 	"token_hash AS auth_token_hash FROM api_client WHERE token_id = k.token "                  \
 	"AND revoked_at IS NULL LIMIT 1) a ON true LEFT " BATCH_LOAN_LATERAL
-/* Each batch form takes the read's parameters, as arrays. */
-_Static_assert(DB_BATCH_MAX <= 1000, "a batch's arrays stay small");
+/* Each batch form takes the read's parameters, as arrays; the first
+ * LATERAL is an inner join, so that the NULLs that fill a short batch up
+ * (DB_BATCH_PAD) give no row. */
+_Static_assert(DB_BATCH_PAD <= DB_BATCH_MAX && DB_BATCH_MAX <= 1000, "a batch's arrays stay small");
 
 #define AUTH_TWIN_DEF(name, n, token)                                                              \
 	[STMT_AUTH_##name] = {"auth_" name##_NAME, AUTH_TWIN(name##_SQL, #token), token},

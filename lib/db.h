@@ -50,6 +50,15 @@
 
 /* The most requests in one batch. */
 #define DB_BATCH_MAX 64
+/* A batch's arrays are never shorter: the pool fills them up with NULLs,
+ * which match no row. PostgreSQL plans a prepared statement for its
+ * parameters' values five times, then keeps its generic plan only if that
+ * is estimated no dearer than the plans made for the values; it estimates
+ * an array parameter of unknown length at 10 elements, so with batches
+ * shorter than that it would plan every batch afresh (planning cost twice
+ * the execution). At 16 or more elements the generic plan wins, and is
+ * reused. */
+#define DB_BATCH_PAD 16
 
 enum stmt {
 	STMT_AUTH,              /* token_id -> db_auth_row */
