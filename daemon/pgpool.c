@@ -573,11 +573,11 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 
-	/* BUSY: the job's result is complete (a batch's: batch_done). A result
-	 * that says the server is
-	 * going away, or can no longer take writes, also takes the connection
-	 * down; the job then gets NULL (out of reach, or outcome unknown), never
-	 * an error that a handler could mistake for a decision. */
+	/* BUSY: the job's result is complete (a batch's goes to batch_done). A
+	 * result that says the server is going away, or can no longer take
+	 * writes, also takes the connection down; the job then gets NULL (out
+	 * of reach, or outcome unknown), never an error that a handler could
+	 * mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
 	conn_set_state(c, CONN_IDLE);
