@@ -11,6 +11,17 @@
  * queued ones are answered with NULL, so that clients get a prompt 503
  * instead of waiting for a timeout.
  *
+ * Batches: a read of DB_BATCHED_READS (lib/db.h) that a connection takes
+ * while no other connection is idle takes with it the requests of the same
+ * read that are queued behind it (at most DB_BATCH_MAX), and the connection
+ * runs them as one STMT_BATCH_* statement; db_batch_split() then gives each
+ * request the result it would have had alone. So only requests that queued
+ * while every connection was busy are batched, and a batch never waits for
+ * company: it goes out the moment a connection is free, as a single read
+ * would have. A batch that fails as a statement (not the connection) puts
+ * its requests back at the head of the queue, each to run alone, so that
+ * one request the database refuses never fails the others.
+ *
  * Failover: with a multi-host url and target_session_attrs=read-write, libpq
  * tries the hosts in turn and keeps the one that accepts writes. A lost
  * connection, or an answer that says this server can no longer take writes
@@ -49,7 +60,9 @@ struct job {
 	pgpool_cb cb;
 	void *arg;
 	int64_t enqueued_ms;
-	char data[]; /* the parameter strings */
+	struct job *batch_next; /* the next request of the batch this one leads */
+	bool alone;             /* its batch failed: runs as a statement of its own */
+	char data[];            /* the parameter strings */
 };
 
 struct conn {
@@ -86,6 +99,8 @@ struct pgpool {
 	 * them costs the loop no lock and no shared write. */
 	_Atomic int in_state[CONN_STATES];
 	_Atomic int queue_len_seen;
+	/* counters for pgpool_gauges(), likewise */
+	_Atomic int64_t statements, batches, batched, batch_fallbacks;
 	struct event *sweep_timer;
 	struct event *kick; /* dispatches new jobs from the loop, not the caller */
 };
@@ -123,6 +138,23 @@ static void job_finish(struct job *j, PGresult *res)
 {
 	j->cb(res, j->arg);
 	free(j);
+}
+
+/* Finishes j and the rest of its batch with NULL (out of reach, or the
+ * outcome unknown). */
+static void jobs_finish_null(struct job *j)
+{
+	while (j != NULL) {
+		struct job *next = j->batch_next;
+		job_finish(j, NULL);
+		j = next;
+	}
+}
+
+static void counter_add(_Atomic int64_t *g, int64_t d)
+{
+	atomic_store_explicit(g, atomic_load_explicit(g, memory_order_relaxed) + d,
+	                      memory_order_relaxed);
 }
 
 static void fail_queue(struct pgpool *p)
@@ -216,8 +248,7 @@ static void conn_fail(struct conn *c, const char *why)
 	struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
 	evtimer_add(c->retry_timer, &tv);
 
-	if (j != NULL)
-		job_finish(j, NULL);
+	jobs_finish_null(j);
 	if (p->db_down)
 		fail_queue(p);
 }
@@ -268,6 +299,89 @@ static void conn_send_prepare(struct conn *c)
 		conn_fail(c, "prepare");
 }
 
+/* Takes from the queue the requests that can run in one batch with j,
+ * which was its head: the queued ones of the same read, in their order, up
+ * to DB_BATCH_MAX in all, linked from j by batch_next. Only while no other
+ * connection is idle (c itself is): then none of them could start sooner
+ * on its own. Returns the batch's size, 1 when j runs alone. */
+static int batch_take(struct pgpool *p, struct job *j)
+{
+	j->batch_next = NULL;
+	if (j->alone || db_stmt_batch_of(j->st) == STMT__COUNT ||
+	    atomic_load_explicit(&p->in_state[CONN_IDLE], memory_order_relaxed) > 1)
+		return 1;
+	int n = 1;
+	struct job *last = j, *prev = NULL;
+	for (struct job *q = p->queue_head; q != NULL && n < DB_BATCH_MAX;) {
+		struct job *next = q->next;
+		if (q->st != j->st || q->alone) {
+			prev = q;
+			q = next;
+			continue;
+		}
+		if (prev != NULL)
+			prev->next = next;
+		else
+			p->queue_head = next;
+		if (p->queue_tail == q)
+			p->queue_tail = prev;
+		queue_len_add(p, -1);
+		q->next = NULL;
+		q->batch_next = NULL;
+		last->batch_next = q;
+		last = q;
+		n++;
+		q = next;
+	}
+	return n;
+}
+
+/* Sends the batch that j leads (n requests) as its STMT_BATCH_* statement:
+ * each parameter becomes the array of that parameter of every request. */
+static bool conn_send_batch(struct conn *c, const struct job *j, int n)
+{
+	enum stmt bst = db_stmt_batch_of(j->st);
+	int np = j->nparams;
+	if (np != db_statements[bst].nparams)
+		return false; /* a build fault: db.c's tables disagree */
+	const char *vals[DB_MAX_PARAMS][DB_BATCH_MAX];
+	size_t len[DB_MAX_PARAMS], total = 0;
+	int m = n < DB_BATCH_PAD ? DB_BATCH_PAD : n; /* filled up with NULLs */
+	for (int k = 0; k < np; k++) {
+		int i = 0;
+		for (const struct job *q = j; q != NULL; q = q->batch_next)
+			vals[k][i++] = q->params[k];
+		while (i < m)
+			vals[k][i++] = NULL;
+		len[k] = db_array_literal(NULL, 0, vals[k], m) + 1;
+		total += len[k];
+	}
+	char *buf = malloc(total);
+	if (buf == NULL)
+		return false;
+	const char *params[DB_MAX_PARAMS];
+	char *d = buf;
+	for (int k = 0; k < np; k++) {
+		db_array_literal(d, len[k], vals[k], m);
+		params[k] = d;
+		d += len[k];
+	}
+	/* libpq copies the parameters into its output buffer */
+	int sent = PQsendQueryPrepared(c->pg, db_statements[bst].name, np, params, NULL, NULL, 0);
+	free(buf);
+	if (sent) {
+		counter_add(&c->pool->batches, 1);
+		counter_add(&c->pool->batched, n);
+		if (log_enabled(LOG_DEBUG)) {
+			char num[16];
+			snprintf(num, sizeof(num), "%d", n);
+			log_kv(LOG_DEBUG, "reads batched", "pool", p_name(c->pool), "statement",
+			       db_statements[bst].name, "requests", num, NULL);
+		}
+	}
+	return sent;
+}
+
 static void conn_dispatch(struct conn *c)
 {
 	struct pgpool *p = c->pool;
@@ -278,12 +392,15 @@ static void conn_dispatch(struct conn *c)
 	if (p->queue_head == NULL)
 		p->queue_tail = NULL;
 	queue_len_add(p, -1);
+	int n = batch_take(p, j);
 
 	c->job = j;
 	conn_set_state(c, CONN_BUSY);
 	c->warned = false;
-	if (!PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params, NULL,
-	                         NULL, 0)) {
+	counter_add(&p->statements, 1);
+	if (n > 1 ? !conn_send_batch(c, j, n)
+	          : !PQsendQueryPrepared(c->pg, db_statements[j->st].name, j->nparams, j->params,
+	                                 NULL, NULL, 0)) {
 		conn_fail(c, "send");
 		return;
 	}
@@ -316,6 +433,62 @@ static bool conn_read_results(struct conn *c, bool *failed)
 		}
 	}
 	return false;
+}
+
+/* Puts a failed batch's requests back at the head of the queue, in their
+ * order, each to run alone. */
+static void batch_requeue(struct pgpool *p, struct job *j)
+{
+	struct job *last = NULL;
+	int n = 0;
+	for (struct job *q = j; q != NULL; q = q->batch_next) {
+		q->alone = true;
+		q->next = q->batch_next;
+		last = q;
+		n++;
+	}
+	for (struct job *q = j; q != NULL;) {
+		struct job *next = q->batch_next;
+		q->batch_next = NULL;
+		q = next;
+	}
+	last->next = p->queue_head;
+	p->queue_head = j;
+	if (p->queue_tail == NULL)
+		p->queue_tail = last;
+	queue_len_add(p, n);
+	counter_add(&p->batch_fallbacks, 1);
+	event_active(p->kick, 0, 0); /* other idle connections take some at once */
+}
+
+/* A batch's result: each request gets its own part; NULL (out of reach,
+ * the outcome unknown) goes to every one; a statement that failed sends
+ * them back to the queue one by one. */
+static void batch_done(struct conn *c, struct job *j, PGresult *res, bool failed)
+{
+	int n = 0;
+	for (struct job *q = j; q != NULL; q = q->batch_next)
+		n++;
+	PGresult *parts[DB_BATCH_MAX];
+	if (res == NULL) {
+		jobs_finish_null(j);
+		return;
+	}
+	if (failed || !db_batch_split(res, n, parts)) {
+		log_kv(LOG_DEBUG, "a batch of reads failed; running its requests one by one",
+		       "pool", p_name(c->pool), "statement", db_statements[j->st].name, "error",
+		       failed ? PQresultErrorMessage(res) : "the batch's result", NULL);
+		batch_requeue(c->pool, j);
+		return;
+	}
+	int i = 0;
+	while (j != NULL) {
+		struct job *next = j->batch_next;
+		job_finish(j, parts[i]);
+		PQclear(parts[i]);
+		i++;
+		j = next;
+	}
 }
 
 static void conn_on_io(evutil_socket_t fd, short what, void *arg)
@@ -400,10 +573,11 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 
-	/* BUSY: the job's result is complete. A result that says the server is
-	 * going away, or can no longer take writes, also takes the connection
-	 * down; the job then gets NULL (out of reach, or outcome unknown), never
-	 * an error that a handler could mistake for a decision. */
+	/* BUSY: the job's result is complete (a batch's goes to batch_done). A
+	 * result that says the server is going away, or can no longer take
+	 * writes, also takes the connection down; the job then gets NULL (out
+	 * of reach, or outcome unknown), never an error that a handler could
+	 * mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
 	conn_set_state(c, CONN_IDLE);
@@ -417,7 +591,10 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		       "the server warned while committing (a synchronous standby's "
 		       "acknowledgement cancelled?); answering as outcome unknown",
 		       "pool", p_name(c->pool), "statement", db_statements[j->st].name, NULL);
-	job_finish(j, drop || c->warned ? NULL : res);
+	if (j->batch_next != NULL)
+		batch_done(c, j, drop || c->warned ? NULL : res, res_failed);
+	else
+		job_finish(j, drop || c->warned ? NULL : res);
 	PQclear(res);
 	if (drop)
 		conn_fail(c, state && *state ? state : "after result");
@@ -552,8 +729,7 @@ void pgpool_free(struct pgpool *p)
 			PQfinish(c->pg);
 		if (c->result)
 			PQclear(c->result);
-		if (c->job)
-			job_finish(c->job, NULL);
+		jobs_finish_null(c->job);
 	}
 	fail_queue(p);
 	if (p->sweep_timer)
@@ -587,6 +763,10 @@ void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g)
 	g->connecting = n[CONN_CONNECTING] + n[CONN_PREPARING];
 	g->down = n[CONN_DOWN];
 	g->queued = atomic_load_explicit(&q->queue_len_seen, memory_order_relaxed);
+	g->statements = atomic_load_explicit(&q->statements, memory_order_relaxed);
+	g->batches = atomic_load_explicit(&q->batches, memory_order_relaxed);
+	g->batched = atomic_load_explicit(&q->batched, memory_order_relaxed);
+	g->batch_fallbacks = atomic_load_explicit(&q->batch_fallbacks, memory_order_relaxed);
 }
 
 bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
@@ -614,6 +794,8 @@ bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpo
 	j->cb = cb;
 	j->arg = arg;
 	j->enqueued_ms = mono_ms();
+	j->batch_next = NULL;
+	j->alone = false;
 	char *d = j->data;
 	for (int i = 0; i < n; i++) {
 		if (params[i] == NULL) {

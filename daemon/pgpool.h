@@ -47,6 +47,8 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o);
 void pgpool_free(struct pgpool *p);
 
 /* Runs a prepared statement with text parameters (NULL = SQL NULL; copied).
+ * A read of DB_BATCHED_READS may run in one statement with others queued
+ * at the same time (see pgpool.c); cb gets its own result all the same.
  * False when the database is known to be out of reach or the queue is full:
  * the caller answers 503 at once and cb is never called. */
 bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
@@ -61,6 +63,10 @@ struct pgpool_gauges {
 	int connecting; /* connecting, or preparing the statements */
 	int down;       /* closed, waiting to retry */
 	int queued;
+	/* since the pool was made: statements sent for requests (a batch is
+	 * one), batches among them, the requests they carried, and batches
+	 * that failed and ran their requests one by one */
+	int64_t statements, batches, batched, batch_fallbacks;
 };
 
 /* Safe from any thread while the pool exists (daemon/metrics.c reads every

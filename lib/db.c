@@ -280,11 +280,25 @@ enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS }
 	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
 	"THEN 'awaiting_in_person' ELSE 'eligible' END)"
 
+/* Which of three states a loan is in: cancelled 2, disbursed 1, open 0
+ * (any status of a loan under way). Unlike the status it does not depend on
+ * now(), so it is indexed (loan_state_approved_idx,
+ * loan_lender_state_approved_idx, migration 009): the expression must stay
+ * the index's. */
+#define STATE_EXPR                                                                                 \
+	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 2 WHEN l.disbursed_at IS NOT NULL THEN 1 "     \
+	"ELSE 0 END)"
+/* The state a status implies; a constant in a custom plan, so that the
+ * filter on the status becomes a range of the state's index. */
+#define STATE_OF_STATUS(p) "(CASE " p " WHEN 'cancelled' THEN 2 WHEN 'disbursed' THEN 1 ELSE 0 END)"
+
 #define LOANS_LIST_WHERE                                                                           \
 	"($1::bigint IS NULL OR l.approved_at >= cd_ts($1::bigint)) "                              \
 	"AND ($2::bigint IS NULL OR l.approved_at < cd_ts($2::bigint)) "                           \
 	"AND ($3::bigint IS NULL OR (l.approved_at, l.id) < (cd_ts($3::bigint), $4::bigint)) "     \
-	"AND ($5::text IS NULL OR " STATUS_EXPR " = $5::text) "
+	"AND ($5::text IS NULL OR (" STATE_EXPR                                                    \
+	" = " STATE_OF_STATUS("$5::text") " "                                                      \
+	                                  "AND " STATUS_EXPR " = $5::text)) "
 
 /* The columns of an audit event in the chain: enum audit_col. */
 #define AUDIT_COLS                                                                                 \
@@ -452,6 +466,30 @@ enum checkpoint_col {
 /* clang-format on */
 enum stats_col { STATS_BUCKETS, STATS_START, STATS_DECISION, STATS_BLOCKER, STATS_N };
 
+/* The batch forms of the loan read and its STMT_AUTH_* twin: one row per
+ * request that the read would answer with a row, with the same columns,
+ * then the request's number. Each look-up is a LATERAL subquery with LIMIT
+ * 1 (the keys are unique, so no row is lost), which keeps it what it is in
+ * the read alone, one probe of the unique index per request, rather than a
+ * join that the planner could turn into a scan of the table. */
+#define BATCH_LOAN_LATERAL                                                                         \
+	"JOIN LATERAL (SELECT " LOAN_COLS_NOW " FROM loan l "                                      \
+	"WHERE l.lender_id = k.lender AND l.loan_id = k.loan LIMIT 1) q ON true "
+#define BATCH_LOAN_GET_SQL                                                                         \
+	"SELECT q.*, k.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(lender, loan, "  \
+	"i) " BATCH_LOAN_LATERAL
+#define BATCH_AUTH_LOAN_GET_SQL                                                                    \
+	"SELECT " AUTH_COLS ", q.*, k.i "                                                          \
+	"FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(lender, loan, "      \
+	"token, i) "                                                                               \
+	"JOIN LATERAL (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "    \
+	"token_hash AS auth_token_hash FROM api_client WHERE token_id = k.token "                  \
+	"AND revoked_at IS NULL LIMIT 1) a ON true LEFT " BATCH_LOAN_LATERAL
+/* Each batch form takes the read's parameters, as arrays; the first
+ * LATERAL is an inner join, so that the NULLs that fill a short batch up
+ * (DB_BATCH_PAD) give no row. */
+_Static_assert(DB_BATCH_PAD <= DB_BATCH_MAX && DB_BATCH_MAX <= 1000, "a batch's arrays stay small");
+
 #define AUTH_TWIN_DEF(name, n, token)                                                              \
 	[STMT_AUTH_##name] = {"auth_" name##_NAME, AUTH_TWIN(name##_SQL, #token), token},
 #define AUTH_TWIN_CHECK(name, n, token)                                                            \
@@ -604,6 +642,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},
     DB_FIRST_READS(AUTH_TWIN_DEF)
+    [STMT_BATCH_LOAN_GET] = {"batch_loan_get", BATCH_LOAN_GET_SQL, 2},
+    [STMT_BATCH_AUTH_LOAN_GET] = {"batch_auth_loan_get", BATCH_AUTH_LOAN_GET_SQL, 3},
 };
 /* clang-format on */
 
@@ -618,6 +658,100 @@ enum stmt db_stmt_with_auth(enum stmt st)
 	default:
 		return st;
 	}
+}
+
+enum stmt db_stmt_batch_of(enum stmt st)
+{
+	switch (st) {
+#define BATCH_OF(name)                                                                             \
+	case STMT_##name:                                                                          \
+		return STMT_BATCH_##name;
+		DB_BATCHED_READS(BATCH_OF)
+#undef BATCH_OF
+	default:
+		return STMT__COUNT;
+	}
+}
+
+size_t db_array_literal(char *buf, size_t size, const char *const *values, int n)
+{
+	size_t len = 0;
+#define PUT(ch)                                                                                    \
+	do {                                                                                       \
+		if (len + 1 < size)                                                                \
+			buf[len] = (ch);                                                           \
+		len++;                                                                             \
+	} while (0)
+	PUT('{');
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			PUT(',');
+		if (values[i] == NULL) {
+			for (const char *t = "NULL"; *t; t++)
+				PUT(*t);
+			continue;
+		}
+		/* quoted, so that no value reads as NULL, a separator or braces;
+		 * inside quotes only the quote and the backslash need escaping */
+		PUT('"');
+		for (const char *v = values[i]; *v; v++) {
+			if (*v == '"' || *v == '\\')
+				PUT('\\');
+			PUT(*v);
+		}
+		PUT('"');
+	}
+	PUT('}');
+#undef PUT
+	if (size > 0)
+		buf[len < size ? len : size - 1] = '\0';
+	return len;
+}
+
+/* At most this many columns in a batch's result (the twin's: the client's
+ * and the loan's, now and the request's number). */
+#define BATCH_MAX_COLS (AUTH_NCOLS + LOAN_NCOLS + 2)
+
+bool db_batch_split(const PGresult *b, int n, PGresult **out)
+{
+	int nf = PQnfields(b) - 1; /* without the request's number */
+	if (PQresultStatus(b) != PGRES_TUPLES_OK || nf < 1 || nf >= BATCH_MAX_COLS || n < 1)
+		return false;
+	PGresAttDesc att[BATCH_MAX_COLS];
+	for (int f = 0; f < nf; f++)
+		att[f] = (PGresAttDesc){.name = PQfname(b, f),
+		                        .tableid = PQftable(b, f),
+		                        .columnid = PQftablecol(b, f),
+		                        .format = PQfformat(b, f),
+		                        .typid = PQftype(b, f),
+		                        .typlen = PQfsize(b, f),
+		                        .atttypmod = PQfmod(b, f)};
+	int made = 0;
+	bool ok = true;
+	for (; ok && made < n; made++) {
+		out[made] = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+		ok = out[made] != NULL && PQsetResultAttrs(out[made], nf, att);
+		if (out[made] == NULL)
+			break;
+	}
+	for (int r = 0; ok && r < PQntuples(b); r++) {
+		char *end;
+		long k = strtol(PQgetvalue(b, r, nf), &end, 10);
+		if (*end != '\0' || k < 1 || k > n) {
+			ok = false;
+			break;
+		}
+		PGresult *o = out[k - 1];
+		int row = PQntuples(o);
+		for (int f = 0; ok && f < nf; f++)
+			ok = PQgetisnull(b, r, f)
+			         ? PQsetvalue(o, row, f, NULL, -1)
+			         : PQsetvalue(o, row, f, PQgetvalue(b, r, f), PQgetlength(b, r, f));
+	}
+	if (!ok)
+		for (int i = 0; i < made; i++)
+			PQclear(out[i]);
+	return ok;
 }
 
 /* ---- cells ---- */

@@ -22,7 +22,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 10
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -39,6 +39,28 @@
 	X(LOAN_GET, 2, 3)                                                                          \
 	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
 	X(DISBURSE_CONTEXT, 3, 4)
+
+/* The reads that the daemon's pool may run for several requests in one
+ * statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes each
+ * of the read's parameters as an array (text[], element k for the k-th
+ * request) and returns the read's rows, each with the request's number
+ * (1..n) as one more, last column. db_batch_split() gives every request
+ * the result the read alone would have given it. */
+#define DB_BATCHED_READS(X)                                                                        \
+	X(LOAN_GET)                                                                                \
+	X(AUTH_LOAN_GET)
+
+/* The most requests in one batch. */
+#define DB_BATCH_MAX 64
+/* A batch's arrays are never shorter: the pool fills them up with NULLs,
+ * which match no row. PostgreSQL plans a prepared statement for its
+ * parameters' values five times, then keeps its generic plan only if that
+ * is estimated no dearer than the plans made for the values; it estimates
+ * an array parameter of unknown length at 10 elements, so with batches
+ * shorter than that it would plan every batch afresh (planning cost twice
+ * the execution). At 16 or more elements the generic plan wins, and is
+ * reused. */
+#define DB_BATCH_PAD 16
 
 enum stmt {
 	STMT_AUTH,              /* token_id -> db_auth_row */
@@ -77,7 +99,10 @@ enum stmt {
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
-	    STMT__COUNT
+#define DB_BATCH_STMT(name) STMT_BATCH_##name,
+	    DB_BATCHED_READS(DB_BATCH_STMT)
+#undef DB_BATCH_STMT
+	        STMT__COUNT
 };
 
 struct stmt_def {
@@ -91,6 +116,23 @@ extern const struct stmt_def db_statements[STMT__COUNT];
 /* The STMT_AUTH_* twin of a first read (DB_FIRST_READS); st itself
  * otherwise. */
 enum stmt db_stmt_with_auth(enum stmt st);
+
+/* The STMT_BATCH_* form of st (DB_BATCHED_READS), or STMT__COUNT when st
+ * has none. */
+enum stmt db_stmt_batch_of(enum stmt st);
+
+/* The PostgreSQL array literal of n text values (NULL: an SQL NULL), each
+ * quoted and escaped, written to buf (NUL-terminated when size > 0); returns
+ * its length, as snprintf does, so that a first call with size 0 sizes the
+ * buffer. Pure. */
+size_t db_array_literal(char *buf, size_t size, const char *const *values, int n);
+
+/* Splits the result of a STMT_BATCH_* statement for n requests into out[0..n-1]:
+ * out[k] holds the rows whose last column is k + 1, without that column,
+ * in the columns of the single read, so that every decoder reads it as the
+ * read's own result (free each with PQclear). False, with nothing left to
+ * free, when the result is not such a result or memory runs out. */
+bool db_batch_split(const PGresult *batch, int n, PGresult **out);
 
 /* ---- typed rows ----
  *

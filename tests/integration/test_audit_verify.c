@@ -238,7 +238,7 @@ END_TEST
 
 START_TEST(test_removed_event_fails_naming_its_seq)
 {
-	/* ALL: the foreign key from audit_chain is a system trigger */
+	/* ALL: every trigger, the system's included */
 	tamper_breaks_at(3, "its event is gone", "ALTER TABLE audit_event DISABLE TRIGGER ALL",
 	                 "DELETE FROM audit_event WHERE id = (SELECT event_id FROM audit_chain "
 	                 "WHERE seq = 3)",
