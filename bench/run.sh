@@ -560,11 +560,12 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer
 	--data "$(approval_body $probe_id 900101300126 cooling "$(now_rfc3339)")")
 [ "$code" = 201 ] || die "probe approval answered $code"
 IFS='|' read -r p_amount p_channel p_secured p_first p_first_given p_policy p_mrp p_threshold \
-	p_cooling p_period p_inperson < <(sql -F'|' -c "SELECT amount_tiyn, channel,
+	p_cooling p_period p_inperson p_product p_kind p_rule p_age < <(sql -F'|' -c "SELECT amount_tiyn, channel,
 	  CASE WHEN secured THEN 'true' ELSE 'false' END, CASE WHEN first_time_borrower THEN 'true' ELSE 'false' END,
 	  CASE WHEN first_time_given THEN 'true' ELSE 'false' END, policy, mrp_tenge, threshold_tiyn,
 	  CASE WHEN cooling_required THEN 'true' ELSE 'false' END, cooling_period_s,
-	  CASE WHEN in_person_required THEN 'true' ELSE 'false' END
+	  CASE WHEN in_person_required THEN 'true' ELSE 'false' END, product, lender_kind,
+	  coalesce(rule, 'card'), borrower_age
 	  FROM loan WHERE lender_id = '$lender' AND loan_id = '$probe_id'")
 p_detail=$(sql -c "SELECT detail::text FROM audit_event WHERE loan_id = '$probe_id' AND type = 'approval_recorded'" | jq -c .)
 # A refusal of a cooling loan, as coolingd sends it (and passes it to
@@ -584,17 +585,21 @@ refuse_detail=$(jq -c '{blockers: .blockers}' <<<"$refusal_body")
 # shellcheck disable=SC2054 # the commas are print_sql's, inside one word
 if "$print_sql" --list | grep -q '^auth_loan_get '; then
 	sql_mode=combined
-	first_writes=(auth_approval_context=lender,loan_no,approved_us,tz,iin,token_id)
+	first_writes=(auth_approval_context=lender,loan_no,approved_us,tz,iin,lender,token_id)
 	first_reads=(auth_loan_get=lender,loan_no,token_id)
 	first_gate=(auth_disburse_context=lender,loan_no,NULL,token_id@gset)
 else
 	sql_mode=separate
-	first_writes=(auth=token_id approval_context=lender,loan_no,approved_us,tz,iin)
+	first_writes=(auth=token_id approval_context=lender,loan_no,approved_us,tz,iin,lender)
 	first_reads=(auth=token_id loan_get=lender,loan_no)
 	first_gate=(auth=token_id disburse_context=lender,loan_no,NULL@gset)
 fi
 put sql_mode "$sql_mode"
-approval_vars="lender,loan_no,iin,amount_tiyn,channel,secured,first_time,first_time_given,policy,mrp,threshold,cooling_required,period_s,in_person_required,approved_us,consent_us,cooling_ends_us,NULL,actor,detail"
+# the loan's columns in lib/db.c's LOAN_COLUMNS order (the probe's values;
+# exemption NULL, the day's amount the loan's own, no extra confirmation or
+# reconfirmation, as kz-card fixes them), then the actor and the detail; no
+# day's sum (kz-card adds none up)
+approval_vars="lender,loan_no,iin,amount_tiyn,channel,secured,first_time,first_time_given,policy,mrp,threshold,cooling_required,period_s,in_person_required,approved_us,consent_us,cooling_ends_us,NULL,product,lender_kind,NULL,amount_tiyn,rule,borrower_age,false_,false_,actor,detail,NULL,NULL,NULL"
 {
 	echo '\set seq :seq + 1'
 	echo '\set loan_no :id_base + :client_id * 1000000 + :seq'
@@ -630,7 +635,8 @@ writes_d() { # id_base -> pgbench -D options for writes.sql, timestamps of now
 		-D channel="$p_channel" -D secured="$p_secured" -D first_time="$p_first" \
 		-D first_time_given="$p_first_given" -D policy="$p_policy" -D mrp="$p_mrp" \
 		-D threshold="$p_threshold" -D cooling_required="$p_cooling" -D period_s="$p_period" \
-		-D in_person_required="$p_inperson" -D detail="$p_detail"
+		-D in_person_required="$p_inperson" -D detail="$p_detail" -D product="$p_product" \
+		-D lender_kind="$p_kind" -D rule="$p_rule" -D borrower_age="$p_age" -D false_=false
 }
 gate_d() { # pool_base pool_n [clients]
 	printf '%s\0' "${common_d[@]}" -D seq=0 -D pool_base="$1" -D pool_n="$2" -D nclients="${3:-$conns}" \
