@@ -370,6 +370,19 @@ enum refusal_col {
 	                             "SELECT " REFUSAL_COLS                                        \
 	                             "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
 
+/* The borrower's loans of the local date of `at` that the day's amount adds
+ * up (sql/006 cd_day_loans, which the insert runs under the day's lock, has
+ * the same WHERE): one range of loan_day_idx, read index-only, without the
+ * list of loans that the approval's audit event keeps. */
+#define DAY_LOANS_OF(iin, at, tz, lender)                                                          \
+	"WHERE d.borrower_iin = " iin "::text "                                                    \
+	"AND d.approved_at >= ((((" at ") AT TIME ZONE " tz "::text)::date)::timestamp "           \
+	"  AT TIME ZONE " tz "::text) "                                                            \
+	"AND d.approved_at < (((((" at ") AT TIME ZONE " tz "::text)::date) + 1)::timestamp "      \
+	"  AT TIME ZONE " tz "::text) "                                                            \
+	"AND d.channel = 'online' AND d.exemption IS NULL AND d.cancelled_at IS NULL "             \
+	"AND (" lender "::text IS NULL OR d.lender_id = " lender "::text)"
+
 /* The first reads. */
 #define LOAN_BY_ID   "l.lender_id = $1::text AND l.loan_id = $2::text "
 #define LOAN_GET_SQL "SELECT " LOAN_COLS_NOW " FROM loan l WHERE " LOAN_BY_ID
@@ -389,8 +402,9 @@ enum refusal_col {
 	    "$4") ", "                                                                             \
 	          "(SELECT k.kind FROM lender k WHERE k.id = $1::text), "                          \
 	          "((t.at AT TIME ZONE $4::text)::date - DATE '1970-01-01'), "                     \
-	          "(cd_day_loans($5::text, t.at, $4::text, $6::text, false)->>'total')::bigint "   \
-	          "FROM t LEFT JOIN loan l ON " LOAN_BY_ID
+	          "(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d " DAY_LOANS_OF(     \
+	              "$5", "t.at", "$4", "$6") ") "                                               \
+	                                        "FROM t LEFT JOIN loan l ON " LOAN_BY_ID
 enum approval_col {
 	APPROVAL_MRP = 1,
 	APPROVAL_FIRST_TIME,
