@@ -36,6 +36,14 @@ struct profile_def {
 
 #define EXEMPT(e) (1u << (e))
 
+/* The enacted numbers (REGULATION.md, "Profile kz-2025-09"), in one place:
+ * the defaults of their [policy] keys under every profile. */
+#define ENACTED_NUMBERS                                                                            \
+	.aggregation = AGGREGATION_LENDER, .bank_threshold_mrp = 150, .bank_period_s = 8 * 3600,   \
+	.bank_long_threshold_mrp = 255, .bank_long_period_s = 24 * 3600, .mfo_threshold_mrp = 75,  \
+	.mfo_period_s = 24 * 3600, .card_limit_exempt_mrp = 150,                                   \
+	.extra_confirmation_under_age = 21, .extra_confirmation_from_age = 55
+
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
      * every first-time unsecured borrower comes in person. */
@@ -46,16 +54,7 @@ static const struct profile_def profiles[] = {
                   .cool_branch = false,
                   /* not applied by this profile; kept so that the keys show
                    * the enacted numbers whichever profile is in force */
-                  .aggregation = AGGREGATION_LENDER,
-                  .bank_threshold_mrp = 150,
-                  .bank_period_s = 8 * 3600,
-                  .bank_long_threshold_mrp = 255,
-                  .bank_long_period_s = 24 * 3600,
-                  .mfo_threshold_mrp = 75,
-                  .mfo_period_s = 24 * 3600,
-                  .card_limit_exempt_mrp = 150,
-                  .extra_confirmation_under_age = 21,
-                  .extra_confirmation_from_age = 55},
+                  ENACTED_NUMBERS},
      .v1_overrides = true,
      .aggregates = false,
      .exemptions = EXEMPT(EXEMPT_BRANCH),
@@ -81,16 +80,7 @@ static const struct profile_def profiles[] = {
                   .threshold_mrp = 150,
                   .cool_online = true,
                   .cool_branch = false,
-                  .aggregation = AGGREGATION_LENDER,
-                  .bank_threshold_mrp = 150,
-                  .bank_period_s = 8 * 3600,
-                  .bank_long_threshold_mrp = 255,
-                  .bank_long_period_s = 24 * 3600,
-                  .mfo_threshold_mrp = 75,
-                  .mfo_period_s = 24 * 3600,
-                  .card_limit_exempt_mrp = 150,
-                  .extra_confirmation_under_age = 21,
-                  .extra_confirmation_from_age = 55},
+                  ENACTED_NUMBERS},
      .aggregates = true,
      .exemptions = EXEMPT(EXEMPT_BRANCH) | EXEMPT(EXEMPT_SECURED) | EXEMPT(EXEMPT_GOODS) |
                    EXEMPT(EXEMPT_REFINANCING) | EXEMPT(EXEMPT_CARD_LIMIT),
