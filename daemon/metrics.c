@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,8 +368,18 @@ static void put_decisions(struct evbuffer *out, const struct totals *t)
 static void put_database(struct evbuffer *out, struct server *s, const struct totals *t)
 {
 	struct pgpool_gauges sum = {0};
+	/* the statements and batches of the primary pools ([0]) and of the
+	 * read pools ([1]) */
+	struct pgpool_gauges st[2] = {{0}, {0}};
 	for (int i = 0; i < s->nworkers; i++) {
 		struct pgpool_gauges g;
+		if (s->workers[i].read_pool != NULL) {
+			pgpool_gauges(s->workers[i].read_pool, &g);
+			st[1].statements += g.statements;
+			st[1].batches += g.batches;
+			st[1].batched += g.batched;
+			st[1].batch_fallbacks += g.batch_fallbacks;
+		}
 		if (s->workers[i].pool == NULL)
 			continue;
 		pgpool_gauges(s->workers[i].pool, &g);
@@ -377,6 +388,10 @@ static void put_database(struct evbuffer *out, struct server *s, const struct to
 		sum.connecting += g.connecting;
 		sum.down += g.down;
 		sum.queued += g.queued;
+		st[0].statements += g.statements;
+		st[0].batches += g.batches;
+		st[0].batched += g.batched;
+		st[0].batch_fallbacks += g.batch_fallbacks;
 	}
 	put_family(out, "coolingd_db_up", "gauge",
 	           "1 while a connection to the primary database is established, else 0.");
@@ -396,6 +411,32 @@ static void put_database(struct evbuffer *out, struct server *s, const struct to
 	put_family(out, "coolingd_db_queue_length", "gauge",
 	           "Statements waiting for a free database connection.");
 	evbuffer_add_printf(out, "coolingd_db_queue_length %d\n", sum.queued);
+	static const char *const pools[] = {"primary", "read"};
+	const struct {
+		const char *name, *help;
+		size_t offset;
+	} counts[] = {
+	    {"coolingd_db_statements_total",
+	     "Statements sent for requests, by pool; a batch is one.",
+	     offsetof(struct pgpool_gauges, statements)},
+	    {"coolingd_db_batches_total",
+	     "Statements that carried several requests (reads, approvals, payouts, refusals).",
+	     offsetof(struct pgpool_gauges, batches)},
+	    {"coolingd_db_batched_requests_total", "Requests carried by those batches.",
+	     offsetof(struct pgpool_gauges, batched)},
+	    {"coolingd_db_batch_fallbacks_total",
+	     "Batches the database refused as a whole, whose requests then ran one by one.",
+	     offsetof(struct pgpool_gauges, batch_fallbacks)},
+	};
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		put_family(out, counts[c].name, "counter", counts[c].help);
+		for (size_t p = 0; p < 2; p++) {
+			int64_t v;
+			memcpy(&v, (const char *)&st[p] + counts[c].offset, sizeof(v));
+			evbuffer_add_printf(out, "%s{pool=\"%s\"} %lld\n", counts[c].name, pools[p],
+			                    (long long)v);
+		}
+	}
 	if (t->audit_unsealed >= 0) {
 		put_family(out, "coolingd_audit_unsealed_events", "gauge",
 		           "Audit events not sealed into the hash chain yet, as last counted.");

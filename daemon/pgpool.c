@@ -11,16 +11,21 @@
  * queued ones are answered with NULL, so that clients get a prompt 503
  * instead of waiting for a timeout.
  *
- * Batches: a read of DB_BATCHED_READS (lib/db.h) that a connection takes
- * while no other connection is idle takes with it the requests of the same
- * read that are queued behind it (at most DB_BATCH_MAX), and the connection
- * runs them as one STMT_BATCH_* statement; db_batch_split() then gives each
- * request the result it would have had alone. So only requests that queued
- * while every connection was busy are batched, and a batch never waits for
- * company: it goes out the moment a connection is free, as a single read
- * would have. A batch that fails as a statement (not the connection) puts
- * its requests back at the head of the queue, each to run alone, so that
- * one request the database refuses never fails the others.
+ * Batches: a statement of DB_BATCHED (lib/db.h: reads, approvals, payouts
+ * and refusals) that a connection takes while no other connection is idle
+ * takes with it the requests of the same statement that are queued behind
+ * it (at most DB_BATCH_MAX, none that db_batch_conflict() keeps apart from
+ * one already taken), and the connection runs them as one STMT_BATCH_*
+ * statement, one transaction; db_batch_split() then gives each request the
+ * result it would have had alone. So only requests that queued while every
+ * connection was busy are batched, and a batch never waits for company: it
+ * goes out the moment a connection is free, as a single statement would
+ * have. Each request is answered only from its batch's result, which
+ * PostgreSQL sends after the commit: none hears of its row before it is
+ * committed. A batch that fails as a statement (not the connection), and
+ * so wrote nothing, puts its requests back at the head of the queue, each
+ * to run alone, so that one request the database refuses never fails the
+ * others.
  *
  * Failover: with a multi-host url and target_session_attrs=read-write, libpq
  * tries the hosts in turn and keeps the one that accepts writes. A lost
@@ -299,11 +304,22 @@ static void conn_send_prepare(struct conn *c)
 		conn_fail(c, "prepare");
 }
 
+/* Whether q may join the batch that j leads. */
+static bool batch_fits(const struct job *j, const struct job *q)
+{
+	if (q->st != j->st || q->alone)
+		return false;
+	for (const struct job *m = j; m != NULL; m = m->batch_next)
+		if (db_batch_conflict(j->st, m->params, q->params))
+			return false;
+	return true;
+}
+
 /* Takes from the queue the requests that can run in one batch with j,
- * which was its head: the queued ones of the same read, in their order, up
- * to DB_BATCH_MAX in all, linked from j by batch_next. Only while no other
- * connection is idle (c itself is): then none of them could start sooner
- * on its own. Returns the batch's size, 1 when j runs alone. */
+ * which was its head: the queued ones of the same statement, in their
+ * order, up to DB_BATCH_MAX in all, linked from j by batch_next. Only
+ * while no other connection is idle (c itself is): then none of them could
+ * start sooner on its own. Returns the batch's size, 1 when j runs alone. */
 static int batch_take(struct pgpool *p, struct job *j)
 {
 	j->batch_next = NULL;
@@ -314,7 +330,7 @@ static int batch_take(struct pgpool *p, struct job *j)
 	struct job *last = j, *prev = NULL;
 	for (struct job *q = p->queue_head; q != NULL && n < DB_BATCH_MAX;) {
 		struct job *next = q->next;
-		if (q->st != j->st || q->alone) {
+		if (!batch_fits(j, q)) {
 			prev = q;
 			q = next;
 			continue;
@@ -337,12 +353,13 @@ static int batch_take(struct pgpool *p, struct job *j)
 }
 
 /* Sends the batch that j leads (n requests) as its STMT_BATCH_* statement:
- * each parameter becomes the array of that parameter of every request. */
+ * each parameter becomes the array of that parameter of every request,
+ * then the number of requests. */
 static bool conn_send_batch(struct conn *c, const struct job *j, int n)
 {
 	enum stmt bst = db_stmt_batch_of(j->st);
 	int np = j->nparams;
-	if (np != db_statements[bst].nparams)
+	if (np + 1 != db_statements[bst].nparams || np + 1 > DB_MAX_PARAMS)
 		return false; /* a build fault: db.c's tables disagree */
 	const char *vals[DB_MAX_PARAMS][DB_BATCH_MAX];
 	size_t len[DB_MAX_PARAMS], total = 0;
@@ -366,18 +383,19 @@ static bool conn_send_batch(struct conn *c, const struct job *j, int n)
 		params[k] = d;
 		d += len[k];
 	}
+	char count[16];
+	snprintf(count, sizeof(count), "%d", n);
+	params[np] = count;
 	/* libpq copies the parameters into its output buffer */
-	int sent = PQsendQueryPrepared(c->pg, db_statements[bst].name, np, params, NULL, NULL, 0);
+	int sent =
+	    PQsendQueryPrepared(c->pg, db_statements[bst].name, np + 1, params, NULL, NULL, 0);
 	free(buf);
 	if (sent) {
 		counter_add(&c->pool->batches, 1);
 		counter_add(&c->pool->batched, n);
-		if (log_enabled(LOG_DEBUG)) {
-			char num[16];
-			snprintf(num, sizeof(num), "%d", n);
-			log_kv(LOG_DEBUG, "reads batched", "pool", p_name(c->pool), "statement",
-			       db_statements[bst].name, "requests", num, NULL);
-		}
+		if (log_enabled(LOG_DEBUG))
+			log_kv(LOG_DEBUG, "requests batched", "pool", p_name(c->pool), "statement",
+			       db_statements[bst].name, "requests", count, NULL);
 	}
 	return sent;
 }
@@ -475,8 +493,8 @@ static void batch_done(struct conn *c, struct job *j, PGresult *res, bool failed
 		return;
 	}
 	if (failed || !db_batch_split(res, n, parts)) {
-		log_kv(LOG_DEBUG, "a batch of reads failed; running its requests one by one",
-		       "pool", p_name(c->pool), "statement", db_statements[j->st].name, "error",
+		log_kv(LOG_DEBUG, "a batch failed; running its requests one by one", "pool",
+		       p_name(c->pool), "statement", db_statements[j->st].name, "error",
 		       failed ? PQresultErrorMessage(res) : "the batch's result", NULL);
 		batch_requeue(c->pool, j);
 		return;

@@ -47,7 +47,7 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o);
 void pgpool_free(struct pgpool *p);
 
 /* Runs a prepared statement with text parameters (NULL = SQL NULL; copied).
- * A read of DB_BATCHED_READS may run in one statement with others queued
+ * A statement of DB_BATCHED may run in one statement with others queued
  * at the same time (see pgpool.c); cb gets its own result all the same.
  * False when the database is known to be out of reach or the queue is full:
  * the caller answers 503 at once and cb is never called. */

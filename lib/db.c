@@ -480,28 +480,101 @@ enum checkpoint_col {
 /* clang-format on */
 enum stats_col { STATS_BUCKETS, STATS_START, STATS_DECISION, STATS_BLOCKER, STATS_N };
 
-/* The batch forms of the loan read and its STMT_AUTH_* twin: one row per
- * request that the read would answer with a row, with the same columns,
- * then the request's number. Each look-up is a LATERAL subquery with LIMIT
- * 1 (the keys are unique, so no row is lost), which keeps it what it is in
- * the read alone, one probe of the unique index per request, rather than a
- * join that the planner could turn into a scan of the table. */
-#define BATCH_LOAN_LATERAL                                                                         \
-	"JOIN LATERAL (SELECT " LOAN_COLS_NOW " FROM loan l "                                      \
-	"WHERE l.lender_id = k.lender AND l.loan_id = k.loan LIMIT 1) q ON true "
-#define BATCH_LOAN_GET_SQL                                                                         \
-	"SELECT q.*, k.i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(lender, loan, "  \
-	"i) " BATCH_LOAN_LATERAL
-#define BATCH_AUTH_LOAN_GET_SQL                                                                    \
-	"SELECT " AUTH_COLS ", q.*, k.i "                                                          \
-	"FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(lender, loan, "      \
-	"token, i) "                                                                               \
-	"JOIN LATERAL (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "    \
-	"token_hash AS auth_token_hash FROM api_client WHERE token_id = k.token "                  \
-	"AND revoked_at IS NULL LIMIT 1) a ON true LEFT " BATCH_LOAN_LATERAL
-/* Each batch form takes the read's parameters, as arrays; the first
- * LATERAL is an inner join, so that the NULLs that fill a short batch up
- * (DB_BATCH_PAD) give no row. */
+/*
+ * The batch forms (DB_BATCHED in db.h). Every one begins with the batch's
+ * requests, cdb: the arguments' arrays side by side, one row per request,
+ * the single statement's parameter n as column pn, the request's number as
+ * i; the rows past the number of requests (the pool fills short arrays up
+ * to DB_BATCH_PAD) are left out. The rest is written with "$n" for the
+ * request's parameter n, as the single statement is, and db_batch_params()
+ * makes each "cdb.pn" (batch_init, below, once at load).
+ *
+ * A read's form runs the read itself for each request, as a LATERAL
+ * subquery: the same plan per request (one probe of an index), the same
+ * rows, the request's number beside them.
+ *
+ * A write's form is one statement for all its requests, so one commit; its
+ * locks are taken first, all of them and in one order (sql/011), by a
+ * function that the statement's first scan waits for (an uncorrelated
+ * subquery, so an InitPlan run once before any row is read); then each
+ * request's row is written as the single write writes it, with the same
+ * guard, and inserts of unique keys go in the keys' order.
+ */
+#define BATCH_READ_BODY " SELECT q.*, cdb.i FROM cdb CROSS JOIN LATERAL ("
+#define BATCH_READ_END  ") q"
+
+/* Approvals: the day locks of every borrower of the batch (no two
+ * approvals of one borrower share a batch, db_batch_conflict), then each
+ * one's day read with cd_day_loans(..., false), its loan inserted when the
+ * day is still the day it was decided with, its audit event, its row. */
+#define BATCH_WRITE_LOAN_INSERT                                                                                                                                                                                                                                                                                                                                                                                                                                                                  \
+	", d AS (SELECT cdb.i, CASE WHEN $" DB_STR(LOAN_INSERT_DAY_TZ) "::text IS NULL THEN NULL "                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                               "  ELSE "                                                                                                                                                                                                                                                                                                                                                                                                                 \
+	                                                               "cd_day_loans($3::text, "                                                                                                                                                                                                                                                                                                                                                                                                 \
+	                                                               "cd_ts($15::bigint), "                                                                                                                                                                                                                                                                                                                                                                                                    \
+	                                                               "$" DB_STR(                                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                   LOAN_INSERT_DAY_TZ) ":"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       ":"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       "t"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       "e"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       "x"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       "t"                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       ","                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       " "                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       " "                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       " "                                                                                                                                                                                                                                                                                                                                                                                               \
+	                                                                                       "$" DB_STR(LOAN_INSERT_DAY_LENDER) "::text, false) END AS j FROM cdb "                                                                                                                                                                                                                                                                                                                            \
+	                                                                                                                          "  WHERE (SELECT cd_day_lock(array_agg(cd_day_key($3::text, cd_ts($15::bigint), "                                                                                                                                                                                                                                                                              \
+	                                                                                                                          "  $" DB_STR(LOAN_INSERT_DAY_TZ) "::text))) FROM cdb)), "                                                                                                                                                                                                                                                                                                      \
+	                                                                                                                                                           "ins AS (INSERT INTO loan (" LOAN_COLUMNS(                                                                                                                                                                                                                                                                                    \
+	                                                                                                                                                               LOAN_INS_COL) "created_at) "                                                                                                                                                                                                                                                                                              \
+	                                                                                                                                                                             "  SELECT " LOAN_COLUMNS(                                                                                                                                                                                                                                                                                   \
+	                                                                                                                                                                                 LOAN_INS_VAL) "now() FROM cdb JOIN d ON d.i = cdb.i "                                                                                                                                                                                                                                                   \
+	                                                                                                                                                                                               "  WHERE $" DB_STR(LOAN_INSERT_DAY_TOTAL) "::bigint IS NULL "                                                                                                                                                                                                                             \
+	                                                                                                                                                                                                                                         "  OR (d.j->>'total')::bigint = $" DB_STR(LOAN_INSERT_DAY_TOTAL) "::bigint "                                                                                                                                                                    \
+	                                                                                                                                                                                                                                                                                                          "  ORDER BY $1::text, $2::text "                                                                                                                                               \
+	                                                                                                                                                                                                                                                                                                          "  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "                                                                                                                 \
+	                                                                                                                                                                                                                                                                                                          "a AS (" AUDIT_INSERT                                                                                                                                                          \
+	                                                                                                                                                                                                                                                                                                          "SELECT $" DB_STR(                                                                                                                                                             \
+	                                                                                                                                                                                                                                                                                                              LOAN_INSERT_ACTOR) "::text, ins.lender_id, "                                                                                                                               \
+	                                                                                                                                                                                                                                                                                                                                 "  ins.loan_id, 'approval_recorded', $" DB_STR(LOAN_INSERT_DETAIL) "::jsonb "                                                                           \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  || CASE WHEN d.j IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('day_loans', "  \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  (d.j->'loans') || jsonb_build_array(jsonb_build_object('lender', ins.lender_id, " \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  'loan_id', ins.loan_id, 'amount', (ins.amount_tiyn / 100)::text || '.' "          \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  || lpad((ins.amount_tiyn % 100)::text, 2, '0')))) END "                           \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  FROM ins JOIN cdb ON ins.lender_id = $1::text AND ins.loan_id = $2::text "        \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "  JOIN d ON d.i = cdb.i ORDER BY cdb.i) "                                           \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "SELECT " LOAN_COLS_NOW                                                              \
+	                                                                                                                                                                                                                                                                                                                                                                                                    ", (d.j->>'total')::bigint, cdb.i FROM cdb JOIN d ON d.i = cdb.i "                   \
+	                                                                                                                                                                                                                                                                                                                                                                                                    "LEFT JOIN ins l ON l.lender_id = $1::text AND l.loan_id = $2::text"
+
+/* Payouts: the refusal buckets and the rows of every loan of the batch (no
+ * loan twice, db_batch_conflict), then STMT_DISBURSE's update, guard,
+ * audit event and stored answer for each. */
+#define BATCH_WRITE_DISBURSE                                                                       \
+	", u AS (UPDATE loan SET disbursed_at = now() FROM cdb "                                   \
+	"  WHERE (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "  \
+	"  AND " GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, "                \
+	"  $3::text AS cdb_key, $4::text AS cdb_lender, $5::jsonb AS cdb_detail), "                \
+	"a AS (" AUDIT_INSERT "SELECT cdb_actor, lender_id, loan_id, 'disbursement_allowed', "     \
+	"  cdb_detail FROM u ORDER BY cdb_i), "                                                    \
+	"k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "      \
+	"  SELECT cdb_lender, cdb_key, id, 200, NULL FROM u WHERE cdb_key IS NOT NULL "            \
+	"  ORDER BY cdb_lender, cdb_key) "                                                         \
+	"SELECT " LOAN_COLS_NOW ", l.cdb_i FROM u l"
+
+/* Refusals: STMT_REFUSE's audit event and stored answer for each; the
+ * events' ids are drawn first, so that each request gets its own. */
+#define BATCH_WRITE_REFUSE                                                                         \
+	", e AS (SELECT cdb.*, nextval('audit_event_seq_seq') AS eid FROM cdb), "                  \
+	"a AS (INSERT INTO audit_event (id, actor, lender_id, loan_id, type, detail) "             \
+	"  SELECT cdb.eid, $3::text, $1::text, $2::text, 'disbursement_refused', $4::jsonb "       \
+	"  FROM e cdb ORDER BY cdb.i), "                                                           \
+	"k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "      \
+	"  SELECT $1::text, $5::text, $6::bigint, 409, $7::text FROM cdb "                         \
+	"  WHERE $5::text IS NOT NULL ORDER BY $1::text, $5::text) "                               \
+	"SELECT e.eid AS id, e.i FROM e"
+
 _Static_assert(DB_BATCH_PAD <= DB_BATCH_MAX && DB_BATCH_MAX <= 1000, "a batch's arrays stay small");
 
 #define AUTH_TWIN_DEF(name, n, token)                                                              \
@@ -512,6 +585,15 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 #define LOAN_GET_NAME         "loan_get"
 #define APPROVAL_CONTEXT_NAME "approval_context"
 #define DISBURSE_CONTEXT_NAME "disburse_context"
+
+/* The batch forms' names ("batch_" and the single's) and SQL, written by
+ * batch_init() at load. */
+#define BATCH_ONE(name, n) +1
+enum { STMT_BATCH__FIRST = STMT__COUNT - (0 DB_BATCHED(BATCH_ONE)) };
+#undef BATCH_ONE
+#define BATCH_SQL_MAX 16384
+static char batch_sql[STMT__COUNT - STMT_BATCH__FIRST][BATCH_SQL_MAX];
+static char batch_name[STMT__COUNT - STMT_BATCH__FIRST][64];
 
 /* clang-format off */
 const struct stmt_def db_statements[STMT__COUNT] = {
@@ -656,8 +738,11 @@ const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},
     DB_FIRST_READS(AUTH_TWIN_DEF)
-    [STMT_BATCH_LOAN_GET] = {"batch_loan_get", BATCH_LOAN_GET_SQL, 2},
-    [STMT_BATCH_AUTH_LOAN_GET] = {"batch_auth_loan_get", BATCH_AUTH_LOAN_GET_SQL, 3},
+#define BATCH_DEF(name, n)                                                                         \
+	[STMT_BATCH_##name] = {batch_name[STMT_BATCH_##name - STMT_BATCH__FIRST],                  \
+	                       batch_sql[STMT_BATCH_##name - STMT_BATCH__FIRST], n + 1},
+    DB_BATCHED(BATCH_DEF)
+#undef BATCH_DEF
 };
 /* clang-format on */
 
@@ -677,13 +762,111 @@ enum stmt db_stmt_with_auth(enum stmt st)
 enum stmt db_stmt_batch_of(enum stmt st)
 {
 	switch (st) {
-#define BATCH_OF(name)                                                                             \
+#define BATCH_OF(name, n)                                                                          \
 	case STMT_##name:                                                                          \
 		return STMT_BATCH_##name;
-		DB_BATCHED_READS(BATCH_OF)
+		DB_BATCHED(BATCH_OF)
 #undef BATCH_OF
 	default:
 		return STMT__COUNT;
+	}
+}
+
+size_t db_batch_params(char *buf, size_t size, const char *sql)
+{
+	size_t len = 0;
+	for (const char *c = sql; *c; c++) {
+		if (c[0] == '$' && c[1] >= '0' && c[1] <= '9') {
+			for (const char *t = "cdb.p"; *t; t++) {
+				if (len + 1 < size)
+					buf[len] = *t;
+				len++;
+			}
+			continue;
+		}
+		if (len + 1 < size)
+			buf[len] = *c;
+		len++;
+	}
+	if (size > 0)
+		buf[len < size ? len : size - 1] = '\0';
+	return len;
+}
+
+/* The requests of a batch: the single statement's np parameters as the
+ * columns p1..pnp of cdb, the request's number as i. */
+static size_t batch_head(char *buf, size_t size, int np)
+{
+	size_t len = (size_t)snprintf(buf, size, "WITH cdb AS (SELECT * FROM unnest(");
+	for (int k = 1; k <= np; k++)
+		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s$%d::text[]",
+		                        k > 1 ? ", " : "", k);
+	len += (size_t)snprintf(buf + len, len < size ? size - len : 0, ") WITH ORDINALITY AS u(");
+	for (int k = 1; k <= np; k++)
+		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "p%d, ", k);
+	len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
+	                        "i) WHERE u.i <= $%d::bigint)", np + 1);
+	return len;
+}
+
+/* Writes the SQL of every batch form, from the single read (DB_BATCHED_READS)
+ * or the write's own (BATCH_WRITE_*), once, before main(): db_statements
+ * points at it. A form that does not fit, or a parameter count of db.h that
+ * is not the statement's, is a fault of this file, and stops the program at
+ * once (every test would fail). */
+static void batch_write(enum stmt bst, enum stmt st, int np, const char *body_pre, const char *body,
+                        const char *body_post)
+{
+	char *buf = batch_sql[bst - STMT_BATCH__FIRST];
+	size_t size = BATCH_SQL_MAX;
+	if (db_statements[st].nparams != np || db_statements[bst].nparams != np + 1) {
+		fprintf(stderr, "db.c: %s: parameters disagree with DB_BATCHED\n",
+		        db_statements[st].name);
+		abort();
+	}
+	snprintf(batch_name[bst - STMT_BATCH__FIRST], sizeof(batch_name[0]), "batch_%s",
+	         db_statements[st].name);
+	size_t len = batch_head(buf, size, np);
+	len += db_batch_params(buf + len, len < size ? size - len : 0, body_pre);
+	len += db_batch_params(buf + len, len < size ? size - len : 0, body);
+	len += db_batch_params(buf + len, len < size ? size - len : 0, body_post);
+	if (len >= size) {
+		fprintf(stderr, "db.c: %s: batch form longer than BATCH_SQL_MAX\n",
+		        db_statements[st].name);
+		abort();
+	}
+}
+
+__attribute__((constructor)) static void batch_init(void)
+{
+#define BATCH_READ_INIT(name, n)                                                                   \
+	batch_write(STMT_BATCH_##name, STMT_##name, n, BATCH_READ_BODY,                            \
+	            db_statements[STMT_##name].sql, BATCH_READ_END);
+	DB_BATCHED_READS(BATCH_READ_INIT)
+#undef BATCH_READ_INIT
+#define BATCH_WRITE_INIT(name, n)                                                                  \
+	batch_write(STMT_BATCH_##name, STMT_##name, n, "", BATCH_WRITE_##name, "");
+	DB_BATCHED_WRITES(BATCH_WRITE_INIT)
+#undef BATCH_WRITE_INIT
+}
+
+/* Two parameters of two requests, both given and equal. */
+static bool same(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+bool db_batch_conflict(enum stmt st, const char *const *a, const char *const *b)
+{
+	switch (st) {
+	case STMT_LOAN_INSERT: /* $1 lender, $2 loan_id, $3 borrower */
+		return same(a[2], b[2]) || (same(a[0], b[0]) && same(a[1], b[1]));
+	case STMT_DISBURSE: /* $1 loan, $3 key, $4 the key's lender */
+		return same(a[0], b[0]) || (same(a[2], b[2]) && same(a[3], b[3]));
+	case STMT_REFUSE: /* $1 lender, $5 key */
+		return same(a[0], b[0]) && same(a[4], b[4]);
+	default:
+		return false;
 	}
 }
 

@@ -22,7 +22,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database. */
-#define DB_SCHEMA_VERSION 10
+#define DB_SCHEMA_VERSION 11
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -40,15 +40,33 @@
 	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
 	X(DISBURSE_CONTEXT, 3, 4)
 
-/* The reads that the daemon's pool may run for several requests in one
- * statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes each
- * of the read's parameters as an array (text[], element k for the k-th
- * request) and returns the read's rows, each with the request's number
- * (1..n) as one more, last column. db_batch_split() gives every request
- * the result the read alone would have given it. */
+/* The statements that the daemon's pool may run for several requests in
+ * one statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes
+ * each of the statement's parameters as an array (text[], element k for
+ * the k-th request), then the number of requests, and returns the rows of
+ * every request, each with the request's number (1..n) as one more, last
+ * column. db_batch_split() gives every request the result the statement
+ * alone would have given it.
+ *
+ * A read's batch form is made from the read itself: each request's read
+ * as a LATERAL subquery (db.c, batch_wrap_read). A write's is its own
+ * (db.c, BATCH_WRITE_*): one statement, so one transaction and one commit,
+ * that writes the rows of every request, with the write's guards and
+ * checks per row, and takes its locks in one order (sql/011). Two
+ * requests that db_batch_conflict() keeps apart never share a batch.
+ * X(NAME, parameters of the statement alone); db.c checks the number. */
 #define DB_BATCHED_READS(X)                                                                        \
-	X(LOAN_GET)                                                                                \
-	X(AUTH_LOAN_GET)
+	X(LOAN_GET, 2)                                                                             \
+	X(AUTH_LOAN_GET, 3)                                                                        \
+	X(APPROVAL_CONTEXT, 6)                                                                     \
+	X(AUTH_APPROVAL_CONTEXT, 7)                                                                \
+	X(DISBURSE_CONTEXT, 3)                                                                     \
+	X(AUTH_DISBURSE_CONTEXT, 4)
+#define DB_BATCHED_WRITES(X)                                                                       \
+	X(LOAN_INSERT, 31)                                                                         \
+	X(DISBURSE, 5)                                                                             \
+	X(REFUSE, 7)
+#define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
 
 /* The most requests in one batch. */
 #define DB_BATCH_MAX 64
@@ -84,7 +102,7 @@ enum stmt {
 	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
-	STMT_AUDIT_UNSEALED,   /* cap -> events not sealed yet, at most cap */
+	STMT_AUDIT_UNSEALED,       /* cap -> events not sealed yet, at most cap */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -99,8 +117,8 @@ enum stmt {
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
-#define DB_BATCH_STMT(name) STMT_BATCH_##name,
-	    DB_BATCHED_READS(DB_BATCH_STMT)
+#define DB_BATCH_STMT(name, n) STMT_BATCH_##name,
+	    DB_BATCHED(DB_BATCH_STMT)
 #undef DB_BATCH_STMT
 	        STMT__COUNT
 };
@@ -117,9 +135,21 @@ extern const struct stmt_def db_statements[STMT__COUNT];
  * otherwise. */
 enum stmt db_stmt_with_auth(enum stmt st);
 
-/* The STMT_BATCH_* form of st (DB_BATCHED_READS), or STMT__COUNT when st
- * has none. */
+/* The STMT_BATCH_* form of st (DB_BATCHED), or STMT__COUNT when st has
+ * none. */
 enum stmt db_stmt_batch_of(enum stmt st);
+
+/* True when two requests of st, with parameters a and b, must not share a
+ * batch: two approvals of one borrower (the day's amount of the second
+ * depends on the first) or of one loan_id, two payouts of one loan, two
+ * answers stored under one Idempotency-Key. Such a request waits for the
+ * next batch. Pure. */
+bool db_batch_conflict(enum stmt st, const char *const *a, const char *const *b);
+
+/* The SQL of a batch form, with every "$n" of sql (a parameter of the
+ * single statement) written as "cdb.pn", the n-th column of the batch's
+ * row of that request; returns its length as snprintf does. Pure. */
+size_t db_batch_params(char *buf, size_t size, const char *sql);
 
 /* The PostgreSQL array literal of n text values (NULL: an SQL NULL), each
  * quoted and escaped, written to buf (NUL-terminated when size > 0); returns

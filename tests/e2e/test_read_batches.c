@@ -166,7 +166,7 @@ START_TEST(test_concurrent_reads_each_get_their_own_answer_in_batches)
 	for (int k = 0; k < 4; k++)
 		ck_assert_int_gt(by_status[k], 0);
 	/* and they went in batches: one connection, sixteen clients at once */
-	ck_assert_msg(e2e_file_has_line(env.d.log_path, "reads batched", "batch_auth_loan_get"),
+	ck_assert_msg(e2e_file_has_line(env.d.log_path, "requests batched", "batch_auth_loan_get"),
 	              "no read was batched");
 }
 END_TEST
@@ -187,7 +187,7 @@ START_TEST(test_a_lone_read_is_not_batched)
 	size_t after = 0;
 	char *log = e2e_read_file(before_path, &after);
 	ck_assert_ptr_nonnull(log);
-	ck_assert_ptr_null(strstr(log + before, "reads batched"));
+	ck_assert_ptr_null(strstr(log + before, "requests batched"));
 	free(log);
 }
 END_TEST
