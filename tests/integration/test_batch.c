@@ -123,9 +123,13 @@ static char *cells_of(const PGresult *r, int skip_col)
 	return s;
 }
 
-/* The column of the database's now in a loan read's row. */
+/* The column of the database's now in a loan read's row: the one after
+ * the loan's id (LOAN_COLS_NOW), whatever follows. */
 static int now_col(const PGresult *r)
 {
+	for (int f = 0; f + 1 < PQnfields(r); f++)
+		if (strcmp(PQfname(r, f), "id") == 0)
+			return f + 1;
 	for (int f = 0; f < PQnfields(r); f++)
 		if (strcmp(PQfname(r, f), "cd_us") == 0 && f + 1 == PQnfields(r))
 			return f;
@@ -260,6 +264,51 @@ START_TEST(test_reads_queued_together_are_one_statement_each_with_its_own_answer
 	/* the mix holds every case */
 	ck_assert_int_gt(with_loan, 10);
 	ck_assert_int_gt(without_client, 5);
+	req_free(qs, N);
+}
+END_TEST
+
+START_TEST(test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_alone)
+{
+	pool_open(1);
+	/* the approval's context (its loan, the MRP, the first-time lookup, the
+	 * day's sum) and the payout's (its loan, the stored answer), with and
+	 * without the client's token, for loans that exist or not */
+	testdb_exec(side,
+	            "INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "
+	            "VALUES ('B1', 'K1', 1, 409, '{\"decision\":\"refused\"}')");
+	enum { N = 40 };
+	struct req qs[N];
+	static char ids[N][16], iins[N][16];
+	memset(qs, 0, sizeof(qs));
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "L%d", i % 3 == 2 ? 900 + i : 1 + i);
+		snprintf(iins[i], sizeof(iins[i]), "%012lld", 900101300000LL + 1 + i % 7);
+		const char *lender = i % 4 == 0 ? "B2" : "B1";
+		const char *token = i % 5 == 4 ? TOKEN_REVOKED : TOKEN_B1;
+		switch (i % 4) {
+		case 0:
+		case 1:
+			qs[i] = (struct req){
+			    .st = i % 8 < 4 ? STMT_AUTH_APPROVAL_CONTEXT : STMT_APPROVAL_CONTEXT,
+			    .p = {lender, ids[i], "1796210400000000", "Asia/Almaty", iins[i],
+			          i % 3 ? NULL : lender, token}};
+			break;
+		default:
+			qs[i] = (struct req){
+			    .st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT : STMT_DISBURSE_CONTEXT,
+			    .p = {lender, ids[i], i % 6 == 2 ? "K1" : NULL, token}};
+			break;
+		}
+	}
+	queue_all(qs, N);
+	run_until_done(qs, N);
+	struct pgpool_gauges g;
+	pgpool_gauges(pool, &g);
+	ck_assert_int_eq(g.batch_fallbacks, 0);
+	ck_assert_int_le(g.statements, 5); /* one alone, then one per statement */
+	for (int i = 0; i < N; i++)
+		expect_alone(&qs[i]);
 	req_free(qs, N);
 }
 END_TEST
@@ -900,6 +949,8 @@ static Suite *batch_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_a_lone_read_goes_out_at_once_as_the_read_itself);
 	tcase_add_test(tc, test_reads_queued_together_are_one_statement_each_with_its_own_answer);
+	tcase_add_test(tc,
+	               test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_alone);
 	tcase_add_test(tc, test_a_batch_the_database_refuses_runs_its_requests_one_by_one);
 	tcase_add_test(tc, test_idle_connections_take_one_read_each_before_any_batch);
 	tcase_add_test(tc, test_array_literals_quote_and_escape_every_value);
