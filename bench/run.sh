@@ -317,7 +317,9 @@ export BENCH_TOKEN=$token BENCH_LENDER=$lender BENCH_THREADS=$threads BENCH_IIN_
 # ---- coolingd ----
 port=$(free_port)
 url=http://127.0.0.1:$port
+metrics_port=$(free_port)
 cd_env=("COOLINGD_SERVER_LISTEN=127.0.0.1:$port" "COOLINGD_DATABASE_URL=$db_url"
+	"COOLINGD_METRICS_LISTEN=127.0.0.1:$metrics_port"
 	COOLINGD_LOG_LEVEL=warn "COOLINGD_POLICY_COOLING_PERIOD=$cooling_period"
 	COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true) # 1h is below the legal 24h
 [ -z "${BENCH_POOL_SIZE:-}" ] || cd_env+=(COOLINGD_DATABASE_POOL_SIZE="$BENCH_POOL_SIZE")
@@ -410,6 +412,16 @@ quiesce() {
 	sleep 0.5
 }
 
+# coolingd's pool counters (coolingd_db_statements_total, _batches_total,
+# _batched_requests_total of the primary pools), "statements batches batched".
+pool_snap() {
+	curl -fsS -m 2 "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null | awk '
+	  /^coolingd_db_statements_total\{pool="primary"\}/ {s = $2}
+	  /^coolingd_db_batches_total\{pool="primary"\}/ {b = $2}
+	  /^coolingd_db_batched_requests_total\{pool="primary"\}/ {r = $2}
+	  END {printf "%d %d %d\n", s, b, r}'
+}
+
 to_ms() { # wrk's "612.00us" / "9.50ms" / "1.02s" -> ms
 	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n;
 	  else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
@@ -422,6 +434,8 @@ run_wrk() {
 	shift 3
 	local out=$work/$key.wrk before after
 	[ "${pgss_run:-0}" != 1 ] || pgss_reset
+	local pool_before pool_after
+	pool_before=$(pool_snap)
 	before=$(cpu_snap)
 	env "$@" /usr/bin/time -f '%U %S' -o "$work/$key.time" \
 		wrk -t"$threads" -c"${wrk_conns:-$conns}" -d"${secs}s" --latency -s "$bench/$script" "$url" >"$out" 2>&1 ||
@@ -430,6 +444,7 @@ run_wrk() {
 			die "wrk failed ($key)"
 		}
 	after=$(cpu_snap)
+	pool_after=$(pool_snap)
 	local rps avg p50 p99 reqs non2xx errs client
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
 	avg=$(to_ms "$(awk '$1 == "Latency" {print $2; exit}' "$out")")
@@ -451,6 +466,13 @@ run_wrk() {
 		log "warning: $key: $errs"
 	}
 	cpu_account "$key" "$before" "$after" "$client" "$reqs"
+	# the statements coolingd sent per request, and the requests per batch
+	local s0 b0 r0 s1 b1 r1
+	read -r s0 b0 r0 <<<"$pool_before"
+	read -r s1 b1 r1 <<<"$pool_after"
+	put "$key.pool.statements_per_req" "$(calc "($s1 - $s0) / (${reqs:-0} > 0 ? ${reqs:-1} : 1)" 2)"
+	put "$key.pool.batches" "$((b1 - b0))"
+	put "$key.pool.requests_per_batch" "$(calc "($r1 - $r0) / ($b1 - $b0 > 0 ? $b1 - $b0 : 1)" 1)"
 }
 
 # [pgbench_db=DB] [pgss_run=1] run_pgbench KEY SCRIPT SECONDS CLIENTS [pgbench options...]: puts KEY.tps,
@@ -1357,6 +1379,8 @@ summary() {
 			data.writes.coolingd data.writes.ref data.reads.coolingd data.gate.coolingd; do
 			[ -n "${R[$key.pgss.calls]+x}" ] || continue
 			echo "$key: $(f "$key.pgss.calls") calls ($(f "$key.pgss.calls_per_req") per request or transaction), $(f "$key.pgss.plans") plans: $(f "$key.pgss.plans_per_call") plans per call; plan+exec $(f "$key.pgss.db_ms_per_req") ms per request"
+			[ -z "${R[$key.pool.batches]:-}" ] ||
+				echo "  coolingd's pool: $(f "$key.pool.statements_per_req") statements per request; $(f "$key.pool.batches") batches of $(f "$key.pool.requests_per_batch") requests on average"
 			printf "$prow" "" "calls" "plans" "plan/c" "exec ms" "plan ms" "exec%" "statement"
 			for ((i = 1; i <= ${R[$key.pgss.statements]:-0}; i++)); do
 				printf "$prow" "" "$(f "$key.pgss.s$i.calls")" "$(f "$key.pgss.s$i.plans")" "$(f "$key.pgss.s$i.plans_per_call")" \
