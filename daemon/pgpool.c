@@ -12,15 +12,17 @@
  * instead of waiting for a timeout.
  *
  * Batches: a statement of DB_BATCHED (lib/db.h: reads, approvals, payouts
- * and refusals) that a connection takes while no other connection is idle
- * takes with it the requests of the same statement that are queued behind
- * it (at most DB_BATCH_MAX, none that db_batch_conflict() keeps apart from
- * one already taken), and the connection runs them as one STMT_BATCH_*
- * statement, one transaction; db_batch_split() then gives each request the
- * result it would have had alone. So only requests that queued while every
- * connection was busy are batched, and a batch never waits for company: it
- * goes out the moment a connection is free, as a single statement would
- * have. Each request is answered only from its batch's result, which
+ * and refusals) runs on at most one connection at a time. While it runs,
+ * the requests of the same statement that arrive wait in the queue, even
+ * when other connections are idle (those take the other statements); when
+ * it ends, a connection takes them all together (at most DB_BATCH_MAX, none
+ * that db_batch_conflict() keeps apart from one already taken) and runs them
+ * as one STMT_BATCH_* statement, one transaction; db_batch_split() then
+ * gives each request the result it would have had alone. So a request waits
+ * for company at most as long as the database takes to run the statement
+ * before it, and one that finds none of its kind running goes out at once,
+ * with whatever of its kind is queued: at low load nothing waits. Each
+ * request is answered only from its batch's result, which
  * PostgreSQL sends after the commit: none hears of its row before it is
  * committed. A batch that fails as a statement (not the connection), and
  * so wrote nothing, puts its requests back at the head of the queue, each
@@ -84,6 +86,7 @@ struct conn {
 	struct job *job;
 	PGresult *result;
 	bool warned;  /* the server sent a WARNING while running job */
+	enum stmt st; /* job's statement, while BUSY */
 	unsigned rng; /* for the jitter of the retry delay */
 };
 
@@ -106,6 +109,9 @@ struct pgpool {
 	_Atomic int queue_len_seen;
 	/* counters for pgpool_gauges(), likewise */
 	_Atomic int64_t statements, batches, batched, batch_fallbacks;
+	/* the connections running each statement (a batch counts for its
+	 * single statement): a batched statement runs on one at a time */
+	int running[STMT__COUNT];
 	struct event *sweep_timer;
 	struct event *kick; /* dispatches new jobs from the loop, not the caller */
 };
@@ -216,6 +222,17 @@ static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 	conn_start(arg);
 }
 
+/* c's statement ended (answered, or the connection failed): another of
+ * its kind may start, and the requests of its kind that waited go as one
+ * batch on whichever connection is free first. */
+static void job_ended(struct conn *c)
+{
+	struct pgpool *p = c->pool;
+	p->running[c->st]--;
+	if (p->queue_head != NULL)
+		event_active(p->kick, 0, 0);
+}
+
 static void conn_fail(struct conn *c, const char *why)
 {
 	struct pgpool *p = c->pool;
@@ -239,9 +256,11 @@ static void conn_fail(struct conn *c, const char *why)
 		PQclear(c->result);
 		c->result = NULL;
 	}
-	conn_set_state(c, CONN_DOWN);
 	struct job *j = c->job;
 	c->job = NULL;
+	if (c->state == CONN_BUSY)
+		job_ended(c);
+	conn_set_state(c, CONN_DOWN);
 
 	if (p->n_up == 0)
 		p->db_down = true;
@@ -316,15 +335,14 @@ static bool batch_fits(const struct job *j, const struct job *q)
 }
 
 /* Takes from the queue the requests that can run in one batch with j,
- * which was its head: the queued ones of the same statement, in their
- * order, up to DB_BATCH_MAX in all, linked from j by batch_next. Only
- * while no other connection is idle (c itself is): then none of them could
- * start sooner on its own. Returns the batch's size, 1 when j runs alone. */
+ * which was taken from it: the queued ones of the same statement, in their
+ * order, up to DB_BATCH_MAX in all, linked from j by batch_next. None of
+ * them could start sooner on its own (a batched statement runs on one
+ * connection at a time). Returns the batch's size, 1 when j runs alone. */
 static int batch_take(struct pgpool *p, struct job *j)
 {
 	j->batch_next = NULL;
-	if (j->alone || db_stmt_batch_of(j->st) == STMT__COUNT ||
-	    atomic_load_explicit(&p->in_state[CONN_IDLE], memory_order_relaxed) > 1)
+	if (j->alone || db_stmt_batch_of(j->st) == STMT__COUNT)
 		return 1;
 	int n = 1;
 	struct job *last = j, *prev = NULL;
@@ -405,14 +423,30 @@ static void conn_dispatch(struct conn *c)
 	struct pgpool *p = c->pool;
 	if (c->state != CONN_IDLE || p->queue_head == NULL)
 		return;
-	struct job *j = p->queue_head;
-	p->queue_head = j->next;
-	if (p->queue_head == NULL)
-		p->queue_tail = NULL;
+	/* the first request that may start: not one of a batched statement
+	 * that runs on another connection (it waits for that one's end, then
+	 * goes with the others of its kind), unless it must run alone */
+	struct job *j = p->queue_head, *prev = NULL;
+	while (j != NULL && !j->alone && p->running[j->st] > 0 &&
+	       db_stmt_batch_of(j->st) != STMT__COUNT) {
+		prev = j;
+		j = j->next;
+	}
+	if (j == NULL)
+		return;
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		p->queue_head = j->next;
+	if (p->queue_tail == j)
+		p->queue_tail = prev;
+	j->next = NULL;
 	queue_len_add(p, -1);
 	int n = batch_take(p, j);
 
 	c->job = j;
+	c->st = j->st;
+	p->running[j->st]++;
 	conn_set_state(c, CONN_BUSY);
 	c->warned = false;
 	counter_add(&p->statements, 1);
@@ -598,6 +632,7 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 	 * mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
+	job_ended(c);
 	conn_set_state(c, CONN_IDLE);
 	bool conn_broken = PQstatus(c->pg) != CONNECTION_OK;
 	bool res_failed = res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&

@@ -358,39 +358,41 @@ START_TEST(test_a_batch_the_database_refuses_runs_its_requests_one_by_one)
 }
 END_TEST
 
-START_TEST(test_idle_connections_take_one_read_each_before_any_batch)
+START_TEST(test_a_batched_statement_runs_on_one_connection_and_the_rest_wait_for_it)
 {
 	pool_open(4);
-	enum { N = 12 };
-	struct req qs[N];
+	enum { N = 9 };
+	struct req qs[N + 2];
 	char ids[N][16];
 	memset(qs, 0, sizeof(qs));
 	for (int i = 0; i < N; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "L%d", i + 1);
 		qs[i] = (struct req){.st = STMT_LOAN_GET, .p = {"B1", ids[i]}};
 	}
-	queue_all(qs, 4);
-	run_until_done(qs, 4);
+	/* another batched statement, and one that is never batched */
+	qs[N] = (struct req){.st = STMT_AUTH_LOAN_GET, .p = {"B1", "L3", TOKEN_B1}};
+	qs[N + 1] = (struct req){.st = STMT_LOCAL_DATE, .p = {"Asia/Almaty"}};
+	/* the first read finds none of its kind running: out at once */
+	queue_all(qs, 1);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	struct pgpool_gauges g;
 	pgpool_gauges(pool, &g);
-	/* four reads, four idle connections: four statements of one read */
-	ck_assert_int_eq(g.statements, 4);
-	ck_assert_int_eq(g.batches, 0);
-	/* twelve: three go alone, the last idle connection takes the rest */
-	for (int i = 0; i < N; i++)
-		qs[i].done = false;
-	req_free(qs, 4);
-	for (int i = 0; i < N; i++)
-		qs[i].cells = NULL;
-	queue_all(qs, N);
-	run_until_done(qs, N);
+	ck_assert_int_eq(g.statements, 1);
+	ck_assert_int_eq(g.busy, 1);
+	/* the rest arrive while it runs: the other statements take idle
+	 * connections at once, the reads of its kind wait for it and then go
+	 * as one batch, though two connections stay idle meanwhile */
+	queue_all(qs + 1, N + 1);
+	run_until_done(qs, N + 2);
 	pgpool_gauges(pool, &g);
-	ck_assert_int_eq(g.statements, 4 + 4);
+	ck_assert_int_eq(g.statements, 1 + 1 + 1 + 1);
 	ck_assert_int_eq(g.batches, 1);
-	ck_assert_int_eq(g.batched, N - 3);
-	for (int i = 0; i < N; i++)
+	ck_assert_int_eq(g.batched, N - 1);
+	ck_assert_int_eq(g.batch_fallbacks, 0);
+	for (int i = 0; i < N + 1; i++)
 		expect_alone(&qs[i]);
-	req_free(qs, N);
+	ck_assert_int_eq(qs[N + 1].status, PGRES_TUPLES_OK);
+	req_free(qs, N + 2);
 }
 END_TEST
 
@@ -952,7 +954,8 @@ static Suite *batch_suite(void)
 	tcase_add_test(tc,
 	               test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_alone);
 	tcase_add_test(tc, test_a_batch_the_database_refuses_runs_its_requests_one_by_one);
-	tcase_add_test(tc, test_idle_connections_take_one_read_each_before_any_batch);
+	tcase_add_test(tc,
+	               test_a_batched_statement_runs_on_one_connection_and_the_rest_wait_for_it);
 	tcase_add_test(tc, test_array_literals_quote_and_escape_every_value);
 	tcase_add_test(tc, test_batch_params_name_each_requests_column);
 	tcase_add_test(tc, test_requests_that_must_not_share_a_batch);
