@@ -12,15 +12,15 @@
  * instead of waiting for a timeout.
  *
  * Batches: a statement of DB_BATCHED (lib/db.h: reads, approvals, payouts
- * and refusals) runs on at most one connection at a time. While it runs,
- * the requests of the same statement that arrive wait in the queue, even
- * when other connections are idle (those take the other statements); when
- * it ends, a connection takes them all together (at most DB_BATCH_MAX, none
+ * and refusals) runs on at most PGPOOL_KIND_PARALLEL connections at a time.
+ * While they run, the requests of the same statement that arrive wait in
+ * the queue, even when other connections are idle (those take the other
+ * statements); when one ends, a connection takes them all together (at most DB_BATCH_MAX, none
  * that db_batch_conflict() keeps apart from one already taken) and runs them
  * as one STMT_BATCH_* statement, one transaction; db_batch_split() then
  * gives each request the result it would have had alone. So a request waits
- * for company at most as long as the database takes to run the statement
- * before it, and one that finds none of its kind running goes out at once,
+ * for company at most as long as the database takes to run a statement
+ * before it, and one that finds fewer of its kind running goes out at once,
  * with whatever of its kind is queued: at low load nothing waits. Each
  * request is answered only from its batch's result, which
  * PostgreSQL sends after the commit: none hears of its row before it is
@@ -110,7 +110,7 @@ struct pgpool {
 	/* counters for pgpool_gauges(), likewise */
 	_Atomic int64_t statements, batches, batched, batch_fallbacks;
 	/* the connections running each statement (a batch counts for its
-	 * single statement): a batched statement runs on one at a time */
+	 * single statement): a batched one runs on PGPOOL_KIND_PARALLEL at most */
 	int running[STMT__COUNT];
 	struct event *sweep_timer;
 	struct event *kick; /* dispatches new jobs from the loop, not the caller */
@@ -337,8 +337,9 @@ static bool batch_fits(const struct job *j, const struct job *q)
 /* Takes from the queue the requests that can run in one batch with j,
  * which was taken from it: the queued ones of the same statement, in their
  * order, up to DB_BATCH_MAX in all, linked from j by batch_next. None of
- * them could start sooner on its own (a batched statement runs on one
- * connection at a time). Returns the batch's size, 1 when j runs alone. */
+ * them could start sooner on its own (a batched statement runs on
+ * PGPOOL_KIND_PARALLEL connections at most). Returns the batch's size, 1
+ * when j runs alone. */
 static int batch_take(struct pgpool *p, struct job *j)
 {
 	j->batch_next = NULL;
@@ -424,10 +425,11 @@ static void conn_dispatch(struct conn *c)
 	if (c->state != CONN_IDLE || p->queue_head == NULL)
 		return;
 	/* the first request that may start: not one of a batched statement
-	 * that runs on another connection (it waits for that one's end, then
-	 * goes with the others of its kind), unless it must run alone */
+	 * that runs on PGPOOL_KIND_PARALLEL connections already (it waits for
+	 * one of them to end, then goes with the others of its kind), unless it
+	 * must run alone */
 	struct job *j = p->queue_head, *prev = NULL;
-	while (j != NULL && !j->alone && p->running[j->st] > 0 &&
+	while (j != NULL && !j->alone && p->running[j->st] >= PGPOOL_KIND_PARALLEL &&
 	       db_stmt_batch_of(j->st) != STMT__COUNT) {
 		prev = j;
 		j = j->next;

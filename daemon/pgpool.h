@@ -75,6 +75,12 @@ struct pgpool_gauges {
  * its parts from moments apart. */
 void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g);
 
+/* How many statements of one batched kind a pool runs at once (on as many
+ * connections): while they run, the requests of that kind queue, and the
+ * first to end takes them all. Two, so that one batch forms and goes while
+ * the other waits for its commit. */
+#define PGPOOL_KIND_PARALLEL 2
+
 /* Reconnection delays, in milliseconds: the first retry after a failure,
  * and the cap of the doubling (each delay gets up to a quarter of jitter on
  * top, so that the connections of many workers do not retry in step). The

@@ -358,41 +358,53 @@ START_TEST(test_a_batch_the_database_refuses_runs_its_requests_one_by_one)
 }
 END_TEST
 
-START_TEST(test_a_batched_statement_runs_on_one_connection_and_the_rest_wait_for_it)
+START_TEST(test_a_batched_statement_runs_on_few_connections_and_the_rest_wait_for_them)
 {
-	pool_open(4);
-	enum { N = 9 };
-	struct req qs[N + 2];
+	enum { K = PGPOOL_KIND_PARALLEL, LATER = 6, N = K + LATER };
+	pool_open(K + 3);
+	struct req qs[N + 1];
 	char ids[N][16];
 	memset(qs, 0, sizeof(qs));
 	for (int i = 0; i < N; i++) {
 		snprintf(ids[i], sizeof(ids[i]), "L%d", i + 1);
 		qs[i] = (struct req){.st = STMT_LOAN_GET, .p = {"B1", ids[i]}};
 	}
-	/* another batched statement, and one that is never batched */
-	qs[N] = (struct req){.st = STMT_AUTH_LOAN_GET, .p = {"B1", "L3", TOKEN_B1}};
-	qs[N + 1] = (struct req){.st = STMT_LOCAL_DATE, .p = {"Asia/Almaty"}};
-	/* the first read finds none of its kind running: out at once */
-	queue_all(qs, 1);
-	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	qs[N] = (struct req){.st = STMT_LOCAL_DATE, .p = {"Asia/Almaty"}}; /* never batched */
+	/* the loans are locked away: every read of them runs until the lock goes */
+	testdb_exec(side, "BEGIN; LOCK TABLE loan IN ACCESS EXCLUSIVE MODE");
+	/* K reads, one after another, each finding fewer than K of its kind
+	 * running: out at once, each alone */
 	struct pgpool_gauges g;
+	for (int i = 0; i < K; i++) {
+		queue_all(qs + i, 1);
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		pgpool_gauges(pool, &g);
+		ck_assert_int_eq(g.statements, i + 1);
+	}
+	/* more reads arrive one by one while those run: they wait, though
+	 * three connections are idle, and another statement takes one of them */
+	for (int i = K; i < N; i++) {
+		queue_all(qs + i, 1);
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	queue_all(qs + N, 1);
+	run_until_done(qs + N, 1);
 	pgpool_gauges(pool, &g);
-	ck_assert_int_eq(g.statements, 1);
-	ck_assert_int_eq(g.busy, 1);
-	/* the rest arrive while it runs: the other statements take idle
-	 * connections at once, the reads of its kind wait for it and then go
-	 * as one batch, though two connections stay idle meanwhile */
-	queue_all(qs + 1, N + 1);
-	run_until_done(qs, N + 2);
+	ck_assert_int_eq(g.statements, K + 1);
+	ck_assert_int_eq(g.queued, LATER);
+	ck_assert_int_eq(g.idle, 3);
+	/* the lock goes: the first of the K to end takes the waiting reads */
+	testdb_exec(side, "COMMIT");
+	run_until_done(qs, N);
 	pgpool_gauges(pool, &g);
-	ck_assert_int_eq(g.statements, 1 + 1 + 1 + 1);
+	ck_assert_int_eq(g.statements, K + 1 + 1);
 	ck_assert_int_eq(g.batches, 1);
-	ck_assert_int_eq(g.batched, N - 1);
+	ck_assert_int_eq(g.batched, LATER);
 	ck_assert_int_eq(g.batch_fallbacks, 0);
-	for (int i = 0; i < N + 1; i++)
+	for (int i = 0; i < N; i++)
 		expect_alone(&qs[i]);
-	ck_assert_int_eq(qs[N + 1].status, PGRES_TUPLES_OK);
-	req_free(qs, N + 2);
+	ck_assert_int_eq(qs[N].status, PGRES_TUPLES_OK);
+	req_free(qs, N + 1);
 }
 END_TEST
 
@@ -955,7 +967,7 @@ static Suite *batch_suite(void)
 	               test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_alone);
 	tcase_add_test(tc, test_a_batch_the_database_refuses_runs_its_requests_one_by_one);
 	tcase_add_test(tc,
-	               test_a_batched_statement_runs_on_one_connection_and_the_rest_wait_for_it);
+	               test_a_batched_statement_runs_on_few_connections_and_the_rest_wait_for_them);
 	tcase_add_test(tc, test_array_literals_quote_and_escape_every_value);
 	tcase_add_test(tc, test_batch_params_name_each_requests_column);
 	tcase_add_test(tc, test_requests_that_must_not_share_a_batch);
