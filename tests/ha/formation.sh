@@ -45,10 +45,15 @@ pids_marked() { # MARK: the processes whose COOLINGD_HA_NODE is MARK
 }
 
 kill_marked() { # MARK
-	local pids
+	local pids kids p
 	pids=$(pids_marked "$1")
+	[ -n "$pids" ] || return 0
+	# and their children: PostgreSQL writes its processes' titles over their
+	# environment, so a server's logger and background workers no longer
+	# carry the mark, and would outlive the SIGKILL of their postmaster
+	kids=$(for p in $pids; do ps -o pid= --ppid "$p"; done)
 	# shellcheck disable=SC2086
-	[ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+	kill -KILL $pids $kids 2>/dev/null || true
 }
 
 # The monitor declares a node unhealthy after about 4 s (instead of about
