@@ -603,18 +603,15 @@ START_TEST(test_approvals_queued_together_commit_as_one_statement_each_as_if_alo
 	/* a profile that adds nothing up */
 	approval_make(&as[14], "B1", "W14", 14, 9000, NULL, 0);
 	/* one that another loan of the day already moved, in the database */
-	testdb_exec(side,
-	            "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, "
-	            "channel, secured, first_time_borrower, first_time_given, policy, "
-	            "mrp_tenge, threshold_tiyn, cooling_required, in_person_required, "
-	            "approved_at) VALUES ('B2', 'X0', '900101000017', 400, 'online', false, "
-	            "false, false, 'kz-card', 3932, 1, false, false, cd_ts(1796210400000000))");
-	testdb_exec(side2,
-	            "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, "
-	            "channel, secured, first_time_borrower, first_time_given, policy, "
-	            "mrp_tenge, threshold_tiyn, cooling_required, in_person_required, "
-	            "approved_at) VALUES ('B2', 'X0', '900101000017', 400, 'online', false, "
-	            "false, false, 'kz-card', 3932, 1, false, false, cd_ts(1796210400000000))");
+	const char *moved =
+	    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, "
+	    "channel, secured, first_time_borrower, first_time_given, policy, "
+	    "mrp_tenge, threshold_tiyn, cooling_required, in_person_required, "
+	    "approved_at) VALUES ('B2', 'X0', '900101000017', 400, 'online', false, "
+	    "false, false, 'kz-card', 3932, 1, false, false, "
+	    "cd_ts(1796210400000000))";
+	testdb_exec(side, moved);
+	testdb_exec(side2, moved);
 	for (int i = 0; i < N; i++)
 		req_of_approval(&qs[i], &as[i]);
 	queue_writes(pool, qs, N);
