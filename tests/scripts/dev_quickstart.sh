@@ -66,9 +66,15 @@ cleanup() {
 trap cleanup EXIT
 
 # A loopback port that nobody answers on, from a random start so that test
-# runs side by side rarely pick the same one.
+# runs side by side rarely pick the same one, below the kernel's range of
+# ephemeral ports: a port there may be the local end of some client's
+# connection, which answers nothing and still cannot be bound.
 free_port() { # [EXCEPT]
-	local p start=$((20000 + RANDOM % 20000)) i
+	local low span p start i
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	span=$((low - 10000 - 200))
+	[ "$span" -gt 1000 ] || span=1000
+	start=$((10000 + RANDOM % span))
 	for ((i = 0; i < 200; i++)); do
 		p=$((start + i))
 		[ "$p" != "${1:-}" ] || continue
