@@ -15,9 +15,10 @@
  * and refusals) runs on at most PGPOOL_KIND_PARALLEL connections at a time.
  * While they run, the requests of the same statement that arrive wait in
  * the queue, even when other connections are idle (those take the other
- * statements); when one ends, a connection takes them all together (at most DB_BATCH_MAX, none
- * that db_batch_conflict() keeps apart from one already taken) and runs them
- * as one STMT_BATCH_* statement, one transaction; db_batch_split() then
+ * statements); when one ends, a connection takes them all together (at
+ * most DB_BATCH_MAX, none that db_batch_conflict() keeps apart from one
+ * already taken) and runs them as one STMT_BATCH_* statement, one
+ * transaction; db_batch_split() then
  * gives each request the result it would have had alone. So a request waits
  * for company at most as long as the database takes to run a statement
  * before it, and one that finds fewer of its kind running goes out at once,
@@ -323,6 +324,19 @@ static void conn_send_prepare(struct conn *c)
 		conn_fail(c, "prepare");
 }
 
+/* Takes q, which follows prev (NULL: q is the head), out of the queue. */
+static void queue_unlink(struct pgpool *p, struct job *prev, struct job *q)
+{
+	if (prev != NULL)
+		prev->next = q->next;
+	else
+		p->queue_head = q->next;
+	if (p->queue_tail == q)
+		p->queue_tail = prev;
+	q->next = NULL;
+	queue_len_add(p, -1);
+}
+
 /* Whether q may join the batch that j leads. */
 static bool batch_fits(const struct job *j, const struct job *q)
 {
@@ -354,14 +368,7 @@ static int batch_take(struct pgpool *p, struct job *j)
 			q = next;
 			continue;
 		}
-		if (prev != NULL)
-			prev->next = next;
-		else
-			p->queue_head = next;
-		if (p->queue_tail == q)
-			p->queue_tail = prev;
-		queue_len_add(p, -1);
-		q->next = NULL;
+		queue_unlink(p, prev, q);
 		q->batch_next = NULL;
 		last->batch_next = q;
 		last = q;
@@ -436,14 +443,7 @@ static void conn_dispatch(struct conn *c)
 	}
 	if (j == NULL)
 		return;
-	if (prev != NULL)
-		prev->next = j->next;
-	else
-		p->queue_head = j->next;
-	if (p->queue_tail == j)
-		p->queue_tail = prev;
-	j->next = NULL;
-	queue_len_add(p, -1);
+	queue_unlink(p, prev, j);
 	int n = batch_take(p, j);
 
 	c->job = j;
@@ -729,10 +729,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t limit = mono_ms() - p->opts.queue_timeout_s * 1000;
 	while (p->queue_head != NULL && p->queue_head->enqueued_ms < limit) {
 		struct job *j = p->queue_head;
-		p->queue_head = j->next;
-		if (p->queue_head == NULL)
-			p->queue_tail = NULL;
-		queue_len_add(p, -1);
+		queue_unlink(p, NULL, j);
 		job_finish(j, NULL);
 	}
 }
