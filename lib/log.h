@@ -3,7 +3,7 @@
  * journald (stderr is the stream JOURNAL_STREAM names, checked by
  * log_setup()) each line starts with its priority. Safe to call from any
  * thread. Personal data never goes in unmasked: callers mask IINs
- * with iin_mask() and connection strings with config_mask_conninfo().
+ * with iin_mask() and connection strings with conninfo_mask().
  */
 #ifndef CD_LOG_H
 #define CD_LOG_H
