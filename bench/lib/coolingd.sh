@@ -30,7 +30,6 @@ stop_coolingd() {
 	wait "$cd_pid" || true
 	cd_pid=
 }
-log "starting coolingd on $url (cooling_period=$cooling_period, log level warn)"
 
 # Picks its ports, starts it, and reads back its threads and pool size.
 launch_coolingd() {
@@ -43,6 +42,7 @@ launch_coolingd() {
 		COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM=true) # 1h is below the legal 24h
 	[ -z "${BENCH_POOL_SIZE:-}" ] || cd_env+=(COOLINGD_DATABASE_POOL_SIZE="$BENCH_POOL_SIZE")
 	[ -z "${BENCH_AUDIT_SEAL:-}" ] || cd_env+=(COOLINGD_AUDIT_SEAL="$BENCH_AUDIT_SEAL")
+	log "starting coolingd on $url (cooling_period=$cooling_period, log level warn)"
 	start_coolingd
 	cd_threads=$(awk '/^Threads:/ {print $2}' "/proc/$cd_pid/status")
 	pool_size=$(env "${cd_env[@]}" "$coolingd_bin" -c /dev/null --check-config 2>/dev/null |
