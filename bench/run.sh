@@ -39,6 +39,7 @@
 #                         --quick 0)
 #   BENCH_NICE=N          niceness of everything started (-10 as root; 0: leave)
 #   BENCH_PROFILER=perf|callgrind, BENCH_KEEP=1 (keep the temporary directory)
+# shellcheck disable=SC2034 # settings used by the parts in bench/lib/
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)

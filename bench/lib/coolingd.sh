@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The coolingd under test: its lender and client, its environment, start and
 # stop. Sourced, not run.
 

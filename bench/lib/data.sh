@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The same workloads again after preloading loans (--preload) and voluntary
 # refusals (BENCH_PRELOAD_REFUSALS). Sourced, not run.
 

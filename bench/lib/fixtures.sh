@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The loans that reads and the gate use, the probe approval whose stored row
 # gives pgbench its parameters, and the gate's pools of eligible loans.
 # Sourced, not run.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # One measured run and what is counted around it: CPU time of coolingd,
 # PostgreSQL and the load generator, pg_stat_statements, coolingd's pool
 # counters, the audit sealer's backlog. Sourced, not run.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # Memory: 1,000 idle keep-alive connections, 1,000 active ones, and RSS
 # growth over BENCH_MEM_REQS requests. Sourced, not run.
 

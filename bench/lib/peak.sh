@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The measurements: warm-up, the wait for a quiet machine, throughput at the
 # peak (coolingd, the same SQL, the reference; best of BENCH_ROUNDS) and
 # latency at half the peak. Sourced, not run.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The benchmark's own PostgreSQL (scripts/pg.sh, fsync on, pg_stat_statements
 # preloaded), coolingd's database and the reference's. Sourced, not run.
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The profile of a writes run: perf system-wide, or coolingd under callgrind
 # where perf is not usable. Sourced, not run.
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The pgbench scripts: the same SQL as coolingd (generated from db.c's
 # statements by print_sql) and the reference's, with their -D options.
 # Sourced, not run.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # Before the measurements: what bench/run.sh needs installed, the descriptor
 # limit, the build of coolingd, and the teardown on exit. Sourced, not run.
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # The summary (.txt) and every figure (.json) of a run. Sourced, not run.
 
 # On two CPUs that the server, PostgreSQL and the load generator share, the

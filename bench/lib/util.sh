@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
 # Small helpers of bench/run.sh: logging, arithmetic, the figures (R), free
 # ports, IINs, unit conversions. Sourced, not run.
 
