@@ -203,7 +203,7 @@ static char *json_line(enum log_level level, const char *msg, va_list *kv)
 	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "level", json_string(name_of(&log_level_names, (int)level)));
 	json_object_set_new(o, "msg", json_text(msg));
-	for (; kv != NULL;) {
+	while (kv != NULL) {
 		const char *k = va_arg(*kv, const char *);
 		if (k == NULL)
 			break;
@@ -253,7 +253,7 @@ static void emit(enum log_level level, const char *msg, va_list *kv)
 	put_str(&l, name_of(&log_level_names, (int)level));
 	put_str(&l, " ");
 	put_text_msg(&l, msg);
-	for (; kv != NULL;) {
+	while (kv != NULL) {
 		const char *k = va_arg(*kv, const char *);
 		if (k == NULL)
 			break;
