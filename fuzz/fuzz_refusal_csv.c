@@ -3,6 +3,9 @@
  * csv_push, csv_end, refusal_csv_header_check, refusal_csv_record), fed the
  * input a byte at a time as the command feeds a file. Checks, on every
  * input:
+ * - the records agree with an independent model of the grammar, a parser
+ *   that reads a whole field at a time (record ends, field count, bytes,
+ *   too long, faults);
  * - every record has 1 or more fields, each NUL-terminated at its length and
  *   no longer than CSV_FIELD_MAX; records begin on lines in order; the line
  *   count at the end is one more than the input's line feeds;
@@ -97,12 +100,109 @@ static void check_record(const struct csv_reader *r, int64_t *last_line)
 	FUZZ_CHECK(q.has_reference == (r->field[4][0] != '\0'), "reference without its field");
 }
 
+/* The model: one record read from data at *pos, a whole field at a time.
+ * Quoted: up to the closing quote, "" for a quote; then only \r before the
+ * field's end. Unquoted: up to the next comma or line feed, \r dropped, a
+ * quote a fault. A carriage return before a field's first byte is dropped.
+ * A line with no byte but \r and no quote is no record. */
+struct model_record {
+	char field[CSV_MAX_FIELDS][CSV_FIELD_MAX];
+	size_t len[CSV_MAX_FIELDS]; /* the whole length, also past CSV_FIELD_MAX */
+	int nfields;
+	bool quoted, fault;
+};
+
+static void model_put(struct model_record *m, int f, char c)
+{
+	if (f < CSV_MAX_FIELDS) {
+		if (m->len[f] < CSV_FIELD_MAX)
+			m->field[f][m->len[f]] = c;
+		m->len[f]++;
+	}
+}
+
+static bool model_next(const char *d, size_t n, size_t *pos, struct model_record *m)
+{
+	for (;;) {
+		size_t i = *pos;
+		if (i >= n)
+			return false;
+		memset(m->len, 0, sizeof(m->len));
+		m->nfields = 0;
+		m->quoted = m->fault = false;
+		bool line_end = false;
+		while (!line_end) {
+			int f = m->nfields++;
+			while (i < n && d[i] == '\r')
+				i++;
+			bool in_text = true;
+			if (i < n && d[i] == '"') {
+				m->quoted = true;
+				bool closed = false;
+				for (i++; i < n && !closed;) {
+					if (d[i] == '"' && i + 1 < n && d[i + 1] == '"') {
+						model_put(m, f, '"');
+						i += 2;
+					} else if (d[i] == '"') {
+						closed = true;
+						i++;
+					} else {
+						model_put(m, f, d[i++]);
+					}
+				}
+				if (!closed)
+					m->fault = true; /* never ends */
+				while (i < n && d[i] == '\r')
+					i++;
+				in_text = i < n && d[i] != ',' && d[i] != '\n';
+				if (in_text)
+					m->fault = true; /* text after the closing quote */
+			}
+			if (in_text) {
+				for (; i < n && d[i] != ',' && d[i] != '\n'; i++) {
+					if (d[i] == '"')
+						m->fault = true;
+					if (d[i] != '\r')
+						model_put(m, f, d[i]);
+				}
+			}
+			if (i >= n || d[i] == '\n')
+				line_end = true;
+			if (i < n)
+				i++; /* the comma or the line feed */
+		}
+		*pos = i;
+		if (m->nfields == 1 && m->len[0] == 0 && !m->quoted)
+			continue; /* an empty line */
+		return true;
+	}
+}
+
+static void check_against_model(const struct csv_reader *r, const struct model_record *m)
+{
+	FUZZ_CHECK(r->nfields == m->nfields, "%d fields, the model %d", r->nfields, m->nfields);
+	FUZZ_CHECK((r->fault != NULL) == m->fault, "fault \"%s\", the model %s",
+	           r->fault ? r->fault : "none", m->fault ? "one" : "none");
+	if (m->fault)
+		return; /* after a fault the field's bytes are the reader's guess */
+	for (int i = 0; i < r->nfields && i < CSV_MAX_FIELDS; i++) {
+		bool long_ = m->len[i] > CSV_FIELD_MAX;
+		size_t kept = long_ ? CSV_FIELD_MAX : m->len[i];
+		FUZZ_CHECK(r->too_long[i] == long_ && r->len[i] == kept &&
+		               memcmp(r->field[i], m->field[i], kept) == 0,
+		           "field %d: %zu bytes%s, the model %zu", i, r->len[i],
+		           r->too_long[i] ? " (too long)" : "", m->len[i]);
+	}
+}
+
 /* Reads data as the command does; the well-formed records go to o. Returns
  * the number of records. */
 static int64_t read_all(const char *data, size_t size, struct out *o, bool expect_good)
 {
 	static struct csv_reader r;
+	static struct model_record m;
 	int64_t last_line = 1, feeds = 0;
+	size_t mpos = 0;
 	csv_init(&r);
 	for (size_t i = 0; i <= size; i++) {
 		bool record = i < size ? csv_push(&r, data[i]) : csv_end(&r);
@@ -111,6 +211,9 @@ static int64_t read_all(const char *data, size_t size, struct out *o, bool expec
 		if (!record)
 			continue;
 		check_record(&r, &last_line);
+		FUZZ_CHECK(model_next(data, size, &mpos, &m), "record %lld, the model has none",
+		           (long long)r.records);
+		check_against_model(&r, &m);
 		if (expect_good)
 			FUZZ_CHECK(well_formed(&r), "a record written back reads as malformed: %s",
 			           r.fault ? r.fault : "too long or too many fields");
@@ -118,6 +221,7 @@ static int64_t read_all(const char *data, size_t size, struct out *o, bool expec
 			write_record(o, &r);
 	}
 	FUZZ_CHECK(csv_end(&r) == false, "csv_end returned a record twice");
+	FUZZ_CHECK(!model_next(data, size, &mpos, &m), "the model has a record more");
 	FUZZ_CHECK(r.line == feeds + 1, "line %lld after %lld line feeds", (long long)r.line,
 	           (long long)feeds);
 	return r.records;
