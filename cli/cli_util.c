@@ -84,7 +84,7 @@ int cli_db_fail(struct cli *cli, const struct cd_error *err)
 	int code = CLI_FAIL;
 	if (err->status == 503 || (cli->conn != NULL && PQstatus(cli->conn) != CONNECTION_OK))
 		code = CLI_UNAVAILABLE;
-	/* lib/db.c prefixes some messages with the command's name already */
+	/* lib/db/sync.c prefixes some messages with the command's name already */
 	const char *msg = err->message;
 	size_t n = cli->cmd ? strlen(cli->cmd->name) : 0;
 	if (n > 0 && strncmp(msg, cli->cmd->name, n) == 0 && strncmp(msg + n, ": ", 2) == 0)

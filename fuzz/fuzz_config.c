@@ -4,7 +4,7 @@
  *   the daemon does at start-up: it must never crash; a refusal leaves a
  *   terminated, non-empty message; an accepted configuration has every
  *   value within its documented range and dumps and compares cleanly.
- * The database URL's masking is libpq's parser (lib/conninfo.c, in the
+ * The database URL's masking is libpq's parser (lib/db/conninfo.c, in the
  * database layer that fuzz targets do not link): tests/unit/test_conninfo.c.
  */
 #include <stdbool.h>

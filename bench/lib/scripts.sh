@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034,SC2154,SC2120 # the parts share their settings and functions
-# The pgbench scripts: the same SQL as coolingd (generated from db.c's
-# statements by print_sql) and the reference's, with their -D options.
+# The pgbench scripts: the same SQL as coolingd (generated from db_statements
+# by print_sql) and the reference's, with their -D options.
 # Sourced, not run.
 
 writes_d() { # id_base -> pgbench -D options for writes.sql, timestamps of now
@@ -46,10 +46,10 @@ write_pgbench_scripts() {
 		first_gate=(auth=token_id disburse_context=lender,loan_no,NULL@gset)
 	fi
 	put sql_mode "$sql_mode"
-	# the loan's columns in lib/db.c's LOAN_COLUMNS order (the probe's values;
-	# exemption NULL, the day's amount the loan's own, no extra confirmation or
-	# reconfirmation, as kz-card fixes them), then the actor and the detail; no
-	# day's sum (kz-card adds none up)
+	# the loan's columns in the order of LOAN_COLUMNS (lib/db/internal.h), with
+	# the probe's values (exemption NULL, the day's amount the loan's own, no
+	# extra confirmation or reconfirmation, as kz-card fixes them), then the
+	# actor and the detail; no day's sum (kz-card adds none up)
 	approval_vars="lender,loan_no,iin,amount_tiyn,channel,secured,first_time,first_time_given,policy,mrp,threshold,cooling_required,period_s,in_person_required,approved_us,consent_us,cooling_ends_us,NULL,product,lender_kind,NULL,amount_tiyn,rule,borrower_age,false_,false_,actor,detail,NULL,NULL,NULL"
 	{
 		echo '\set seq :seq + 1'

@@ -1,5 +1,5 @@
 /*
- * Connection strings through libpq's parser (lib/conninfo.c): a password,
+ * Connection strings through libpq's parser (lib/db/conninfo.c): a password,
  * in the URL or the key=value form, never survives masking, and everything
  * else does; the password is found where libpq would find it.
  */

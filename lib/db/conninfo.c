@@ -1,5 +1,5 @@
 /*
- * Connection strings through libpq's own parser (conninfo.h).
+ * Connection strings through libpq's own parser (lib/conninfo.h).
  */
 #include "conninfo.h"
 
