@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -373,7 +374,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		config_dump(&srv.cfg, stdout);
+		config_dump(&srv.cfg, stdout, conninfo_mask);
 		print_policy_table(&srv.cfg);
 		if (sealer_key_id()[0] != '\0')
 			printf("audit checkpoint key id: %s\n", sealer_key_id());
@@ -436,7 +437,7 @@ int main(int argc, char **argv)
 		}
 	}
 	char masked[1024], nworkers[16];
-	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
+	conninfo_mask(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
 	       "threads", nworkers, "database", masked, "policy", rt->policy.name, "metrics_listen",
