@@ -899,6 +899,8 @@ const struct route routes[] = {
      "voluntary-refusal-change", h_refusal_put, refusal_put_parse, NULL},
     {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}/events", ALL_ROLES, true, BODY_NONE, "events",
      h_loan_events, NULL, NULL},
+    {EVHTTP_REQ_GET, "/v1/lenders/{}/events", ALL_ROLES, true, BODY_NONE, "lender-events",
+     h_lender_events, NULL, NULL},
     {EVHTTP_REQ_GET, "/v1/stats/decisions", ALL_ROLES, false, BODY_NONE, "decision-stats",
      h_decision_stats, NULL, NULL},
     {EVHTTP_REQ_GET, "/openapi.yaml", 0, false, BODY_NONE, "openapi", h_openapi, NULL, NULL},

@@ -162,6 +162,7 @@ void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
 void h_loan_events(struct request *r);
 void h_decision_stats(struct request *r);
+void h_lender_events(struct request *r);
 
 /* The routes, for daemon/route.c (handlers.c) */
 extern const struct route routes[];
