@@ -231,6 +231,68 @@ START_TEST(test_every_schema_version_records_its_oldest_release)
 }
 END_TEST
 
+/* /readyz of the current coolingd as the database's records change under
+ * it: ready on its schema and on a newer one that allows its release, not
+ * ready (503, Retry-After, the reason) on an older one, on one that needs a
+ * newer release, or on one that records none. */
+static void expect_readyz(const struct e2e_env *env, int status, const char *reason,
+                          const char *min_release)
+{
+	struct http_resp r;
+	e2e_call(env, "GET", "/readyz", NULL, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, status);
+	if (status == 503) {
+		ck_assert_int_ge(e2e_retry_after(&r), 1);
+		E2E_ASSERT_JSTR(r.json, "reason", reason);
+		E2E_ASSERT_JSTR(r.json, "release", COOLINGD_VERSION);
+		ck_assert_int_eq(json_integer_value(e2e_json_at(r.json, "expected")),
+		                 DB_SCHEMA_VERSION);
+	}
+	E2E_ASSERT_JSTR(r.json, "min_release", min_release);
+	http_resp_free(&r);
+}
+
+START_TEST(test_readyz_follows_the_schema_version_and_its_oldest_release)
+{
+	struct e2e_env env;
+	e2e_start(&env, "upgrade_ready", NULL);
+	PGconn *c = testdb_connect_quiet(env.db_url);
+	char sql[256], min[32];
+	PGresult *r = PQexec(c, "SELECT min_release FROM schema_release "
+	                        "ORDER BY version DESC LIMIT 1");
+	ck_assert_int_eq(PQntuples(r), 1);
+	snprintf(min, sizeof min, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	expect_readyz(&env, 200, NULL, min);
+
+	/* a newer schema, expand: the same oldest release */
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO schema_migrations (version, name) VALUES (%d, 'expand');"
+	         "INSERT INTO schema_release VALUES (%d, '%s')",
+	         DB_SCHEMA_VERSION + 1, DB_SCHEMA_VERSION + 1, min);
+	testdb_exec(c, sql);
+	expect_readyz(&env, 200, NULL, min);
+	/* ... contract, past this release */
+	snprintf(sql, sizeof sql,
+	         "UPDATE schema_release SET min_release = '999.0.0' WHERE version = %d",
+	         DB_SCHEMA_VERSION + 1);
+	testdb_exec(c, sql);
+	expect_readyz(&env, 503, "schema needs a newer release", "999.0.0");
+	/* ... without its row */
+	snprintf(sql, sizeof sql, "DELETE FROM schema_release WHERE version = %d",
+	         DB_SCHEMA_VERSION + 1);
+	testdb_exec(c, sql);
+	expect_readyz(&env, 503, "schema records no oldest compatible release", NULL);
+	/* an older schema than this build's */
+	snprintf(sql, sizeof sql, "DELETE FROM schema_migrations WHERE version >= %d",
+	         DB_SCHEMA_VERSION);
+	testdb_exec(c, sql);
+	expect_readyz(&env, 503, "schema older than this build's (run coolingctl migrate)", NULL);
+	PQfinish(c);
+	e2e_stop(&env);
+}
+END_TEST
+
 /* ---- the previous release on the current schema ---- */
 
 static void assert_first_blocker(const struct http_resp *r, const char *want)
@@ -699,6 +761,7 @@ int main(void)
 	tcase_add_test(tc, test_releases_rise_and_end_at_or_before_this_build);
 	tcase_add_test(tc, test_previous_release_is_the_version_that_releases_names);
 	tcase_add_test(tc, test_every_schema_version_records_its_oldest_release);
+	tcase_add_test(tc, test_readyz_follows_the_schema_version_and_its_oldest_release);
 	tcase_add_test(
 	    tc, test_previous_release_serves_approvals_acts_and_payouts_on_the_current_schema);
 	tcase_add_test(tc,
