@@ -6,6 +6,8 @@
  * build folder by commit, so that a re-run builds nothing). A clone without
  * that commit fails here, saying so.
  *
+ * - RELEASES itself, the schema_release row of every schema version, and
+ *   the current coolingd's /readyz as those rows change under it.
  * - The previous release's coolingd on the current schema: /readyz 200,
  *   approvals, acts and payouts as the contract says, and what it wrote
  *   read back by the current coolingd.
@@ -590,12 +592,63 @@ static void step(const char *what)
 	fflush(stdout);
 }
 
-START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_nothing)
+/* What the load was answered 2xx for, checked against the database. */
+struct acknowledged {
+	long approved, allowed;   /* answered 2xx; of those, payouts allowed */
+	long missing, unpaid;     /* approvals not in the database; payouts not made */
+	long long twice;          /* loans paid out twice */
+	long long schema_version; /* the database's at the end */
+};
+
+static struct acknowledged acknowledged_in(const char *url)
 {
-	/* The database as the previous release left it. */
+	struct acknowledged a = {0};
+	PGconn *c = testdb_connect_quiet(url);
+	for (int i = 0; i < LOAD_THREADS; i++) {
+		for (int k = 0; k < loads[i].count; k++) {
+			struct loan_rec *rec = &loads[i].loans[k];
+			if (!rec->approved)
+				continue;
+			a.approved++;
+			const char *p[] = {rec->id};
+			PGresult *r = PQexecParams(c,
+			                           "SELECT disbursed_at IS NOT NULL FROM loan "
+			                           "WHERE lender_id = 'UP' AND loan_id = $1",
+			                           1, NULL, p, NULL, NULL, 0);
+			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+			if (PQntuples(r) != 1) {
+				a.missing++;
+				fprintf(stderr, "approved and lost: %s\n", rec->id);
+			} else if (rec->allowed) {
+				a.allowed++;
+				if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+					a.unpaid++;
+					fprintf(stderr, "allowed and not disbursed: %s\n", rec->id);
+				}
+			}
+			PQclear(r);
+		}
+		if (loads[i].other[0] != '\0')
+			fprintf(stderr, "unexpected answer: %s\n", loads[i].other);
+		free(loads[i].loans);
+	}
+	a.twice = testdb_num(c,
+	                     "SELECT count(*) FROM (SELECT loan_id FROM audit_event "
+	                     "WHERE type = 'disbursement_allowed' "
+	                     "GROUP BY lender_id, loan_id HAVING count(*) > 1) twice",
+	                     NULL);
+	a.schema_version = testdb_num(c, "SELECT max(version) FROM schema_migrations", NULL);
+	PQfinish(c);
+	return a;
+}
+
+/* A database as the previous release leaves it: migrated, a lender UP and
+ * the load's client (load_token), all by the previous coolingctl. Its URL,
+ * malloc'd. */
+static char *previous_release_database(void)
+{
 	char *url = empty_database("upgrade_roll");
 	free(old_ctl_ok(url, (const char *const[]){"migrate", NULL}));
-	long long schema_before = sql_num(url, "SELECT max(version) FROM schema_migrations");
 	free(old_ctl_ok(url, (const char *const[]){"lender", "add", "UP", "--kind", "bank", NULL}));
 	char *tok =
 	    old_ctl_ok(url, (const char *const[]){"client", "add", "--name", "up-load", "--role",
@@ -604,6 +657,13 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	              tok);
 	snprintf(load_token, sizeof load_token, "%s", tok);
 	free(tok);
+	return url;
+}
+
+START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_nothing)
+{
+	char *url = previous_release_database();
+	long long schema_before = sql_num(url, "SELECT max(version) FROM schema_migrations");
 
 	const char *extra[] = {"COOLINGD_SERVER_THREADS=2", "COOLINGD_DATABASE_POOL_SIZE=4", NULL};
 	struct backend *old = &backends[0], *cur = &backends[1];
@@ -657,44 +717,7 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	atomic_store(&stop_poll, true);
 	pthread_join(poller, NULL);
 
-	/* What was acknowledged is in the database. */
-	PGconn *c = testdb_connect_quiet(url);
-	long approved = 0, allowed = 0, missing = 0, unpaid = 0;
-	for (int i = 0; i < LOAD_THREADS; i++) {
-		for (int k = 0; k < loads[i].count; k++) {
-			struct loan_rec *rec = &loads[i].loans[k];
-			if (!rec->approved)
-				continue;
-			approved++;
-			const char *p[] = {rec->id};
-			PGresult *r = PQexecParams(c,
-			                           "SELECT disbursed_at IS NOT NULL FROM loan "
-			                           "WHERE lender_id = 'UP' AND loan_id = $1",
-			                           1, NULL, p, NULL, NULL, 0);
-			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-			if (PQntuples(r) != 1) {
-				missing++;
-				fprintf(stderr, "approved and lost: %s\n", rec->id);
-			} else if (rec->allowed) {
-				allowed++;
-				if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-					unpaid++;
-					fprintf(stderr, "allowed and not disbursed: %s\n", rec->id);
-				}
-			}
-			PQclear(r);
-		}
-		if (loads[i].other[0] != '\0')
-			fprintf(stderr, "unexpected answer: %s\n", loads[i].other);
-		free(loads[i].loans);
-	}
-	long long twice = testdb_num(c,
-	                             "SELECT count(*) FROM (SELECT loan_id FROM audit_event "
-	                             "WHERE type = 'disbursement_allowed' "
-	                             "GROUP BY lender_id, loan_id HAVING count(*) > 1) twice",
-	                             NULL);
-	long long schema_after = testdb_num(c, "SELECT max(version) FROM schema_migrations", NULL);
-	PQfinish(c);
+	struct acknowledged a = acknowledged_in(url);
 
 	printf("upgrade: tallies:");
 	for (int t = 0; t < T__N; t++)
@@ -702,18 +725,18 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	printf("\nupgrade: answers 2xx from the previous daemon %ld, from the current %ld; "
 	       "loans approved %ld, paid out %ld; lost %ld, allowed but unpaid %ld, paid twice "
 	       "%lld\n",
-	       atomic_load(&old->served), atomic_load(&cur->served), approved, allowed,
-	       missing + unpaid, unpaid, twice);
+	       atomic_load(&old->served), atomic_load(&cur->served), a.approved, a.allowed,
+	       a.missing + a.unpaid, a.unpaid, a.twice);
 	fflush(stdout);
 
 	ck_assert_int_eq(daemon_stop(&cur->d), 0);
 	testdb_drop(url);
 	free(url);
 
-	ck_assert_int_eq(schema_after, DB_SCHEMA_VERSION);
-	ck_assert_int_eq(missing, 0);
-	ck_assert_int_eq(unpaid, 0);
-	ck_assert_int_eq(twice, 0);
+	ck_assert_int_eq(a.schema_version, DB_SCHEMA_VERSION);
+	ck_assert_int_eq(a.missing, 0);
+	ck_assert_int_eq(a.unpaid, 0);
+	ck_assert_int_eq(a.twice, 0);
 	ck_assert_int_eq(atomic_load(&tally[T_NO_BACKEND]), 0);
 	ck_assert_int_eq(atomic_load(&tally[T_LOST]), 0);
 	ck_assert_int_eq(atomic_load(&tally[T_OTHER]), 0);
