@@ -20,6 +20,7 @@
 #include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "ratelimit.h"
 #include "sealer.h"
 #include "server.h"
@@ -334,7 +335,9 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'V':
-			printf("coolingd %s\n", COOLINGD_VERSION);
+			/* its own schema and the newest whose migration it carries */
+			printf("coolingd %s schema %d-%d\n", COOLINGD_VERSION, DB_SCHEMA_VERSION,
+			       migrations[migrations_count - 1].version);
 			return 0;
 		case 'h':
 			usage(stdout);

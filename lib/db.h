@@ -27,8 +27,8 @@
 #include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
- * database. */
-#define DB_SCHEMA_VERSION 11
+ * database's (lib/schema_compat.h). */
+#define DB_SCHEMA_VERSION 12
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -218,6 +218,11 @@ int64_t db_sealed_of(const PGresult *r);         /* STMT_AUDIT_SEAL: events seal
 /* STMT_AUDIT_UNSEALED: the events not sealed yet, at most the cap; -1 when
  * the result is not the one row it always is. */
 int64_t db_unsealed_of(const PGresult *r);
+
+/* STMT_SCHEMA_VERSION: the oldest release that can run on the database's
+ * newest schema version (schema_release), NULL when it records none; valid
+ * while r is. */
+const char *db_schema_min_release_of(const PGresult *r);
 
 /* Events sealed per call of cd_audit_seal(), by the daemon's sealer and by
  * db_audit_seal_all(): a full batch means there may be more. */

@@ -184,6 +184,11 @@ int64_t db_schema_version_of(const PGresult *r)
 	return PQntuples(r) == 1 ? db_int(r, 0, 0) : -1;
 }
 
+const char *db_schema_min_release_of(const PGresult *r)
+{
+	return PQntuples(r) == 1 && PQnfields(r) > 2 ? db_text_or_null(r, 0, 2) : NULL;
+}
+
 int64_t db_local_date_of(const PGresult *r)
 {
 	return PQntuples(r) == 1 ? db_int(r, 0, 0) : TS_NULL;
