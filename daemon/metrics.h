@@ -47,7 +47,7 @@ void metrics_decision_refused(struct worker *w, const struct loan *l, int64_t no
 /* The audit events not sealed yet, as last counted (daemon/sealer.c). */
 void metrics_audit_unsealed(struct worker *w, int64_t n);
 
-/* ---- the operator's signals (docs/operations.md, "Signals") ---- */
+/* ---- the operator's signals (docs/operations.md, "Signals for the operator") ---- */
 
 /* A configuration load: at start (ok) and at every SIGHUP, from the main
  * thread; now_s is the time of it, in seconds since the epoch. */

@@ -1,11 +1,12 @@
 /*
  * What the operator's metrics read from the database (docs/operations.md,
- * "Signals"): every SIGNALS_INTERVAL_MS, worker 0 asks, in one asynchronous
- * statement (never two at once), for the time of the newest signed audit
- * checkpoint, the newest date of the MRP table and today's local date in
- * policy.timezone. The database's clock and date, as for every other rule:
- * several daemons on one database then agree. Whether the MRP of the
- * coming year is missing is policy_mrp_next_year_missing()'s to say.
+ * "Signals for the operator"): every SIGNALS_INTERVAL_MS, worker 0 asks, in
+ * one asynchronous statement (never two at once), for the time of the
+ * newest signed audit checkpoint, the newest date of the MRP table and
+ * today's local date in policy.timezone. The database's clock and date, as
+ * for every other rule: several daemons on one database then agree.
+ * Whether the MRP of the coming year is missing is
+ * policy_mrp_next_year_missing()'s to say.
  */
 #include <stdbool.h>
 

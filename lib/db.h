@@ -220,8 +220,9 @@ int64_t db_sealed_of(const PGresult *r);         /* STMT_AUDIT_SEAL: events seal
  * the result is not the one row it always is. */
 int64_t db_unsealed_of(const PGresult *r);
 
-/* STMT_OPERATOR_SIGNALS: what the metrics of docs/operations.md
- * ("Signals") read from the database, with its clock and its local date. */
+/* STMT_OPERATOR_SIGNALS: what the metrics of docs/operations.md ("Signals
+ * for the operator") read from the database, by its clock and its local
+ * date. */
 struct db_operator_signals {
 	int64_t today_days;         /* the local date of the zone, days since 1970 */
 	int64_t newest_mrp_days;    /* the newest MRP row's valid_from; POLICY_NO_MRP: none */
