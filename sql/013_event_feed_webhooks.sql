@@ -169,3 +169,7 @@ REVOKE ALL ON FUNCTION cd_time_events(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cd_time_events(integer) TO coolingd_app;
 -- the daemon leases endpoints and moves their cursor; coolingctl adds them
 GRANT SELECT, UPDATE ON webhook TO coolingd_app;
+
+-- An expand migration: the oldest release that runs on it stays 0.2.0
+-- (docs/upgrading.md).
+INSERT INTO schema_release (version, min_release) VALUES (13, '0.2.0');
