@@ -543,6 +543,8 @@ static void on_leased(PGresult *res, void *arg)
 		i++;
 	}
 	behind_publish();
+	for (int i = 0; i < hooks.neps; i++)
+		endpoint_next(hooks.eps[i]);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
