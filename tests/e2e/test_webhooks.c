@@ -510,6 +510,26 @@ START_TEST(test_deliveries_are_signed_in_order_in_batches_of_at_most_100_of_one_
 	ck_assert_int_eq(json_integer_value(json_object_get(mine, "failures")), 0);
 	json_decref(list);
 	free(out);
+
+	/* a healthy endpoint gets a new event within 2 s of its sealing */
+	int before = receiver_count(rc);
+	e2e_approve(&env, t1, "W1", "late", NULL, NULL);
+	long long sealed_at = 0, deadline = test_now_ms() + WAIT_MS;
+	while (test_now_ms() < deadline && receiver_count(rc) == before) {
+		if (sealed_at == 0 &&
+		    e2e_sql_num(
+		        &env,
+		        "SELECT count(*) FROM audit_event e JOIN audit_chain c ON c.event_id = "
+		        "e.id WHERE e.lender_id = 'W1' AND e.loan_id = $1",
+		        "late", NULL) > 0)
+			sealed_at = test_now_ms();
+		test_sleep_ms(10);
+	}
+	ck_assert_int_gt(receiver_count(rc), before);
+	if (sealed_at == 0)
+		sealed_at = test_now_ms(); /* delivered before the test saw it sealed */
+	ck_assert_msg(test_now_ms() - sealed_at < 2000, "delivered %lld ms after its sealing",
+	              test_now_ms() - sealed_at);
 	out = run_ctl(env.db_url, &code, "webhook list");
 	ck_assert_ptr_null(strstr(out, h.secret));
 	free(out);
@@ -585,12 +605,36 @@ START_TEST(test_kill_9_during_deliveries_loses_no_event)
 	while (receiver_count(rc) < 1 && test_now_ms() < deadline)
 		test_sleep_ms(5);
 	ck_assert(daemon_kill9(&env.d));
-	ck_assert(daemon_start(&env.d, env.db_url, daemon_env));
+	/* started again with its metrics listener */
+	int mport = daemon_free_port();
+	char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", mport);
+	const char *with_metrics[] = {daemon_env[0], daemon_env[1], metrics_kv, NULL};
+	ck_assert(daemon_start(&env.d, env.db_url, with_metrics));
 	ck_assert(wait_delivered(&h, upto));
 	struct seen s;
 	check_deliveries(rc, &h, "W4", upto, &s);
 	assert_all_delivered(&s, "W4", 0, upto, false);
 	free(s.count);
+	/* the endpoint caught up, in the gauge of the daemon that delivers to
+	 * it (renewed every 2 s), beside the deliveries' counter */
+	char want[96];
+	snprintf(want, sizeof want, "coolingd_webhook_events_behind{webhook=\"%lld\"} 0", h.id);
+	bool caught_up = false;
+	long long deadline2 = test_now_ms() + WAIT_MS;
+	while (!caught_up && test_now_ms() < deadline2) {
+		struct http_resp m;
+		if (http_req(mport, "GET", "/metrics", NULL, NULL, NULL, &m) == 0 && m.body != NULL)
+			caught_up =
+			    strstr(m.body, want) != NULL &&
+			    strstr(m.body,
+			           "coolingd_webhook_deliveries_total{result=\"timeout\"} ") !=
+			        NULL;
+		http_resp_free(&m);
+		if (!caught_up)
+			test_sleep_ms(100);
+	}
+	ck_assert_msg(caught_up, "no %s in /metrics", want);
 	hook_remove(&h);
 	receiver_stop(rc);
 	free(t);
