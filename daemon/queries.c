@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "calls.h"
 #include "codec.h"
 #include "log.h"
 #include "request.h"
