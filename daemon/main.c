@@ -17,8 +17,10 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "ratelimit.h"
 #include "sealer.h"
 #include "server.h"
@@ -333,7 +335,9 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'V':
-			printf("coolingd %s\n", COOLINGD_VERSION);
+			/* its own schema and the newest whose migration it carries */
+			printf("coolingd %s schema %d-%d\n", COOLINGD_VERSION, DB_SCHEMA_VERSION,
+			       migrations[migrations_count - 1].version);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -373,7 +377,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		config_dump(&srv.cfg, stdout);
+		config_dump(&srv.cfg, stdout, conninfo_mask);
 		print_policy_table(&srv.cfg);
 		if (sealer_key_id()[0] != '\0')
 			printf("audit checkpoint key id: %s\n", sealer_key_id());
@@ -436,7 +440,7 @@ int main(int argc, char **argv)
 		}
 	}
 	char masked[1024], nworkers[16];
-	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
+	conninfo_mask(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
 	       "threads", nworkers, "database", masked, "policy", rt->policy.name, "metrics_listen",

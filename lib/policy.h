@@ -4,7 +4,7 @@
  * in-person visit); loan_evaluate() says, at a given "now", what still stands
  * in the way of paying it out. This file is where "the 24-hour rule" lives.
  *
- * The SQL guard of a disbursement (db.c, GUARD) must agree with
+ * The SQL guard of a disbursement (lib/db/statements.c, GUARD) must agree with
  * loan_evaluate(): tests/integration/test_gate_agreement.c checks both on the
  * same loans.
  */
