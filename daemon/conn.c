@@ -499,7 +499,7 @@ struct bufferevent *conn_plain_bevcb(struct event_base *base, void *arg)
 struct bufferevent *conn_tls_bevcb(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	struct bufferevent *bev = tls_bufferevent_new(base, w->srv->tls_ctx);
+	struct bufferevent *bev = tls_bufferevent_new(base, &w->srv->tls_ctx);
 	if (bev == NULL) {
 		log_kv(LOG_ERROR, "cannot set up TLS for a connection; dropping it", NULL);
 		struct bufferevent *under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);

@@ -110,6 +110,7 @@ enum stmt {
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
+	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -223,6 +224,16 @@ int64_t db_unsealed_of(const PGresult *r);
  * newest schema version (schema_release), NULL when it records none; valid
  * while r is. */
 const char *db_schema_min_release_of(const PGresult *r);
+
+/* STMT_OPERATOR_SIGNALS: what the metrics of docs/operations.md ("Signals
+ * for the operator") read from the database, by its clock and its local
+ * date. */
+struct db_operator_signals {
+	int64_t today_days;         /* the local date of the zone, days since 1970 */
+	int64_t newest_mrp_days;    /* the newest MRP row's valid_from; POLICY_NO_MRP: none */
+	int64_t last_checkpoint_us; /* the newest signed checkpoint's signed_at; TS_NULL: none */
+};
+bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o);
 
 /* Events sealed per call of cd_audit_seal(), by the daemon's sealer and by
  * db_audit_seal_all(): a full batch means there may be more. */

@@ -206,6 +206,16 @@ int64_t db_unsealed_of(const PGresult *r)
 	return db_int(r, 0, 0);
 }
 
+bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o)
+{
+	if (PQntuples(r) != 1 || PQnfields(r) != 3 || PQgetisnull(r, 0, 0))
+		return false;
+	o->today_days = db_int(r, 0, 0);
+	o->newest_mrp_days = PQgetisnull(r, 0, 1) ? POLICY_NO_MRP : db_int(r, 0, 1);
+	o->last_checkpoint_us = PQgetisnull(r, 0, 2) ? TS_NULL : db_int(r, 0, 2);
+	return true;
+}
+
 bool db_audit_head_row(const PGresult *r, struct audit_head *h)
 {
 	if (PQntuples(r) != 1)

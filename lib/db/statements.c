@@ -444,6 +444,14 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "ORDER BY c.seq DESC LIMIT 1), 0)) "
          "LIMIT $1::integer) u",
          1},
+    /* The newest checkpoint by seq, on the primary key's index: signed_at
+     * has none, and a checkpoint of a later seq is never signed earlier. */
+    [STMT_OPERATOR_SIGNALS] =
+        {"operator_signals",
+         "SELECT " LOCAL_TODAY("$1") ", "
+         "(SELECT max(valid_from) - DATE '1970-01-01' FROM mrp), "
+         "(SELECT cd_us(signed_at) FROM audit_checkpoint ORDER BY seq DESC LIMIT 1)",
+         1},
     [STMT_RECONFIRM] =
         {"reconfirm",
          "WITH u AS (UPDATE loan SET reconfirmed_at = cd_ts($2::bigint) "
