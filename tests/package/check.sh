@@ -140,7 +140,7 @@ for f in /usr/lib/sysusers.d/coolingd.conf /usr/share/man/man8/coolingd.8.gz \
 	/usr/share/man/man1/coolingctl.1.gz /usr/share/man/man5/coolingd.conf.5.gz \
 	/usr/share/bash-completion/completions/coolingctl /usr/share/coolingd/alerts.yml \
 	/usr/share/coolingd/grafana-dashboard.json /usr/share/doc/coolingd/copyright \
-	/usr/share/doc/coolingd/docs/operations.md.gz; do
+	/usr/share/doc/coolingd/docs/operations.md; do
 	expect_file -rw-r--r-- "$f"
 done
 for f in "$source_dir"/sql/*.sql; do
@@ -166,6 +166,10 @@ grep -Fxq 'ExecStart=/usr/sbin/coolingd -c /etc/coolingd/coolingd.conf' \
 grep -Fq 'exec /usr/bin/coolingctl -c /etc/coolingd/coolingd.conf export' \
 	"$u/lib/systemd/system/coolingd-export.service" ||
 	fail "coolingd-export.service does not run /usr/bin/coolingctl"
+# Every file:// link of the units' Documentation= is in the package.
+while read -r doc; do
+	[ -f "$u${doc#file://}" ] || fail "a unit's Documentation= names $doc, which the package lacks"
+done < <(sed -n 's/^Documentation=//p' "$u"/lib/systemd/system/* | tr ' ' '\n' | grep '^file://' | sort -u)
 for page in man8/coolingd.8 man1/coolingctl.1 man5/coolingd.conf.5; do
 	zcat "$u/usr/share/man/$page.gz" | grep -q '^\.SH' || fail "$page.gz is not a man page"
 done
