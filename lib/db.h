@@ -27,8 +27,8 @@
 #include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
- * database. */
-#define DB_SCHEMA_VERSION 11
+ * database's (lib/schema_compat.h). */
+#define DB_SCHEMA_VERSION 12
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -110,6 +110,7 @@ enum stmt {
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
+	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -218,6 +219,21 @@ int64_t db_sealed_of(const PGresult *r);         /* STMT_AUDIT_SEAL: events seal
 /* STMT_AUDIT_UNSEALED: the events not sealed yet, at most the cap; -1 when
  * the result is not the one row it always is. */
 int64_t db_unsealed_of(const PGresult *r);
+
+/* STMT_SCHEMA_VERSION: the oldest release that can run on the database's
+ * newest schema version (schema_release), NULL when it records none; valid
+ * while r is. */
+const char *db_schema_min_release_of(const PGresult *r);
+
+/* STMT_OPERATOR_SIGNALS: what the metrics of docs/operations.md ("Signals
+ * for the operator") read from the database, by its clock and its local
+ * date. */
+struct db_operator_signals {
+	int64_t today_days;         /* the local date of the zone, days since 1970 */
+	int64_t newest_mrp_days;    /* the newest MRP row's valid_from; POLICY_NO_MRP: none */
+	int64_t last_checkpoint_us; /* the newest signed checkpoint's signed_at; TS_NULL: none */
+};
+bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o);
 
 /* Events sealed per call of cd_audit_seal(), by the daemon's sealer and by
  * db_audit_seal_all(): a full batch means there may be more. */

@@ -237,4 +237,17 @@ static inline bool loan_view_has(const struct loan_view *v, enum blocker b)
  * cooling is not the only blocker. */
 int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_t now);
 
+/*
+ * The MRP of the coming year (coolingd_mrp_next_year_missing): the MRP table
+ * (mrp, valid_from local dates) has to hold the next year's value before
+ * 1 January, or the old value silently stays in force. Missing from
+ * 1 December of a year while no row is dated in the following year, and
+ * still missing after New Year until such a row exists (no row dated in
+ * the current year). today_days and newest_valid_from_days are local dates
+ * (policy.timezone) in days since 1970-01-01; newest_valid_from_days is
+ * POLICY_NO_MRP when the table is empty.
+ */
+#define POLICY_NO_MRP INT64_MIN
+bool policy_mrp_next_year_missing(int64_t today_days, int64_t newest_valid_from_days);
+
 #endif

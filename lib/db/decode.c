@@ -184,6 +184,11 @@ int64_t db_schema_version_of(const PGresult *r)
 	return PQntuples(r) == 1 ? db_int(r, 0, 0) : -1;
 }
 
+const char *db_schema_min_release_of(const PGresult *r)
+{
+	return PQntuples(r) == 1 && PQnfields(r) > 2 ? db_text_or_null(r, 0, 2) : NULL;
+}
+
 int64_t db_local_date_of(const PGresult *r)
 {
 	return PQntuples(r) == 1 ? db_int(r, 0, 0) : TS_NULL;
@@ -199,6 +204,16 @@ int64_t db_unsealed_of(const PGresult *r)
 	if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0))
 		return -1;
 	return db_int(r, 0, 0);
+}
+
+bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o)
+{
+	if (PQntuples(r) != 1 || PQnfields(r) != 3 || PQgetisnull(r, 0, 0))
+		return false;
+	o->today_days = db_int(r, 0, 0);
+	o->newest_mrp_days = PQgetisnull(r, 0, 1) ? POLICY_NO_MRP : db_int(r, 0, 1);
+	o->last_checkpoint_us = PQgetisnull(r, 0, 2) ? TS_NULL : db_int(r, 0, 2);
+	return true;
 }
 
 bool db_audit_head_row(const PGresult *r, struct audit_head *h)

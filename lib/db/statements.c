@@ -351,8 +351,10 @@ _Static_assert(DB_BATCH_PAD <= DB_BATCH_MAX && DB_BATCH_MAX <= 1000, "a batch's 
 const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_AUTH] = {"auth", "WITH " AUTH_CTE("1") "SELECT " AUTH_COLS " FROM a", 1},
     [STMT_SCHEMA_VERSION] = {"schema_version",
-                             "SELECT coalesce(max(version), 0), now() AT TIME ZONE $1::text "
-                             "FROM schema_migrations",
+                             "WITH v AS (SELECT coalesce(max(version), 0) AS version "
+                             "FROM schema_migrations) "
+                             "SELECT v.version, now() AT TIME ZONE $1::text, r.min_release "
+                             "FROM v LEFT JOIN schema_release r USING (version)",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
     [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 6},
@@ -441,6 +443,14 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "coalesce((SELECT c.event_id FROM audit_chain c "
          "ORDER BY c.seq DESC LIMIT 1), 0)) "
          "LIMIT $1::integer) u",
+         1},
+    /* The newest checkpoint by seq, on the primary key's index: signed_at
+     * has none, and a checkpoint of a later seq is never signed earlier. */
+    [STMT_OPERATOR_SIGNALS] =
+        {"operator_signals",
+         "SELECT " LOCAL_TODAY("$1") ", "
+         "(SELECT max(valid_from) - DATE '1970-01-01' FROM mrp), "
+         "(SELECT cd_us(signed_at) FROM audit_checkpoint ORDER BY seq DESC LIMIT 1)",
          1},
     [STMT_RECONFIRM] =
         {"reconfirm",
