@@ -166,6 +166,8 @@ grep -Fxq 'ExecStart=/usr/sbin/coolingd -c /etc/coolingd/coolingd.conf' \
 grep -Fq 'exec /usr/bin/coolingctl -c /etc/coolingd/coolingd.conf export' \
 	"$u/lib/systemd/system/coolingd-export.service" ||
 	fail "coolingd-export.service does not run /usr/bin/coolingctl"
+# The migrations' documentation beside them: how to write them and upgrade.
+[ -f "$u/usr/share/coolingd/upgrading.md" ] || fail "no /usr/share/coolingd/upgrading.md"
 # Every file:// link of the units' Documentation= is in the package.
 while read -r doc; do
 	[ -f "$u${doc#file://}" ] || fail "a unit's Documentation= names $doc, which the package lacks"
