@@ -77,6 +77,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Two runs of this test on one machine (two checkouts) take turns: the
+# second waits for the first to purge, rather than finding its install.
+exec 9>/run/lock/coolingd-package-test.lock
+flock -w 600 9 || {
+	echo "FAIL: another run of this test held its lock for 10 minutes" >&2
+	exit 1
+}
 if dpkg-query -W -f='${db:Status-Status}' coolingd 2>/dev/null | grep -qv '^not-installed$'; then
 	echo "FAIL: a coolingd package is installed on this machine; not touching it" >&2
 	exit 1
