@@ -11,7 +11,7 @@ packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 # docs/alerts.yml; Debian packages it with the server, whose service it
 # enables (systemctl disable --now prometheus where that is not wanted).
 
-# scdoc turns the man pages (man/*.scd) into roff at build. debhelper,
+# scdoc turns the man pages (docs/man/*.scd) into roff at build. debhelper,
 # dpkg-dev and lintian build and check the Debian package (debian/,
 # tests/package/check.sh).
 
