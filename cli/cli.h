@@ -23,7 +23,7 @@ enum cli_exit {
 	CLI_UNAVAILABLE = 3, /* the database cannot be reached */
 };
 
-/* What id_valid() (lib/codec.h) accepts, for messages. */
+/* What id_valid() (lib/text.h) accepts, for messages. */
 #define ID_RULE "1-64 characters of A-Z a-z 0-9 . _ : -, not \".\" or \"..\""
 
 /* The zone in which people read times until the configuration is read;

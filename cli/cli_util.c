@@ -1,6 +1,6 @@
 /*
- * What the commands of coolingctl share: one-line error messages (with any
- * database password scrubbed), the lazy connection to the database, the
+ * What the commands of coolingctl share: their options' values, one-line
+ * error messages (with any database password scrubbed), the lazy connection to the database, the
  * operator's name for the audit trail, and output for people: local times
  * with their offset, aligned tables, indented JSON.
  */
@@ -17,6 +17,32 @@
 #include "conninfo.h"
 #include "db.h"
 #include "timeutil.h"
+
+/* ---- options ---- */
+
+static int option_index(const struct cli *cli, const char *name)
+{
+	for (int i = 0; cli->cmd->options[i]; i++) {
+		const char *o = cli->cmd->options[i];
+		size_t n = strcspn(o, "=");
+		if (strncmp(o, name, n) == 0 && name[n] == '\0')
+			return i;
+	}
+	abort(); /* a command asked for an option it does not declare */
+}
+
+const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name)
+{
+	return a->opt[option_index(cli, name)];
+}
+
+int cli_opt_all(const struct cli *cli, const struct cli_args *a, const char *name,
+                const char *const **vals)
+{
+	int i = option_index(cli, name);
+	*vals = a->all[i];
+	return a->nall[i];
+}
 
 /* ---- messages ---- */
 

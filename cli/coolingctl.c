@@ -506,30 +506,6 @@ static int find_command(int argc, char **argv, bool *is_word, const struct comma
 
 /* ---- pass 2: options and arguments of the command ---- */
 
-static int option_index(const struct cli *cli, const char *name)
-{
-	for (int i = 0; cli->cmd->options[i]; i++) {
-		const char *o = cli->cmd->options[i];
-		size_t n = strcspn(o, "=");
-		if (strncmp(o, name, n) == 0 && name[n] == '\0')
-			return i;
-	}
-	abort(); /* a command asked for an option it does not declare */
-}
-
-const char *cli_opt(const struct cli *cli, const struct cli_args *a, const char *name)
-{
-	return a->opt[option_index(cli, name)];
-}
-
-int cli_opt_all(const struct cli *cli, const struct cli_args *a, const char *name,
-                const char *const **vals)
-{
-	int i = option_index(cli, name);
-	*vals = a->all[i];
-	return a->nall[i];
-}
-
 static void long_name_of(const struct option *opts, int val, char *out, size_t size)
 {
 	if (val == 'c') {

@@ -1,8 +1,9 @@
 /*
- * Authentication: the bearer token, checked against the database (alone, or
- * in the same statement as the call's first read), the role and the
- * lender it may act for, and the failed-authentication limit per source
- * address.
+ * Authentication, a step of the request's driver (daemon/request.c): the
+ * bearer token, checked against the database (alone, or in the same
+ * statement as the call's first read), the role and the lender it may act
+ * for, and the failed-authentication limit per source address. Each check
+ * returns its verdict; the driver sends the statement and answers.
  */
 #include <event2/http.h>
 #include <stdint.h>
@@ -28,21 +29,20 @@ static void take_source(struct request *r)
 		memset(&r->source, 0, sizeof(r->source));
 }
 
-static void reply_too_many_failures(struct request *r, int64_t retry_s)
+static bool too_many_failures(struct request *r, int64_t retry_s, struct cd_error *err)
 {
 	set_retry_after(r, retry_s);
-	reply_simple_error(r, 429, "too_many_requests", NULL,
-	                   "too many failed authentications from this address; "
-	                   "try again after Retry-After seconds");
+	return cd_error_set(err, 429, "too_many_requests", "",
+	                    "too many failed authentications from this address; "
+	                    "try again after Retry-After seconds");
 }
 
 /* A presented token that did not verify: counts against the source address. */
-static void auth_failed(struct request *r)
+static bool auth_failed(struct request *r, struct cd_error *err)
 {
 	if (r->auth_blocked_retry_s > 0) {
 		ratelimit_failure(&r->source);
-		reply_too_many_failures(r, r->auth_blocked_retry_s);
-		return;
+		return too_many_failures(r, r->auth_blocked_retry_s, err);
 	}
 	if (ratelimit_failure(&r->source)) {
 		char n[32], win[32];
@@ -52,22 +52,19 @@ static void auth_failed(struct request *r)
 		       "too many failed authentications; refusing this address for a while", "peer",
 		       r->peer, "failures", n, "window", win, NULL);
 	}
-	reply_simple_error(r, 401, "unauthorized", NULL, "unknown or revoked token");
+	return cd_error_set(err, 401, "unauthorized", "", "unknown or revoked token");
 }
 
-bool request_check_auth_or_reply(struct request *r, const PGresult *res)
+bool auth_check(struct request *r, const PGresult *res, struct cd_error *err)
 {
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		reply_db_failure(r, res, "auth");
-		return false;
-	}
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		return db_failure_error(r, res, "auth", err);
 	struct db_auth_row a;
 	if (!db_auth_row(res, &a) || !token_hash_equal(a.token_hash, r->token_hash)) {
 		/* revoked, perhaps: no longer spared by the rate limit */
 		if (ratelimit_enabled())
 			ratelimit_valid_forget(r->token_hash);
-		auth_failed(r);
-		return false;
+		return auth_failed(r, err);
 	}
 	if (ratelimit_enabled())
 		ratelimit_valid_remember(r->token_hash);
@@ -75,28 +72,16 @@ bool request_check_auth_or_reply(struct request *r, const PGresult *res)
 	r->role = role_parse(a.role);
 	snprintf(r->client_lender, sizeof(r->client_lender), "%s", a.lender);
 
-	if (!(r->route->roles & r->role)) {
-		reply_simple_error(r, 403, "forbidden", NULL, "this role may not make this call");
-		return false;
-	}
-	if (r->route->lender_scoped && r->role == ROLE_LENDER &&
-	    strcmp(r->params[0], r->client_lender) != 0) {
-		reply_simple_error(r, 403, "forbidden", NULL,
-		                   "this token belongs to another lender");
-		return false;
-	}
-	request_set_state(r, REQ_HANDLING);
+	if (!(r->route->roles & r->role))
+		return cd_error_set(err, 403, "forbidden", "", "this role may not make this call");
+	if ((r->route->flags & RF_LENDER_SCOPED) && r->role == ROLE_LENDER &&
+	    strcmp(r->params[0], r->client_lender) != 0)
+		return cd_error_set(err, 403, "forbidden", "",
+		                    "this token belongs to another lender");
 	return true;
 }
 
-static void on_auth(PGresult *res, void *arg)
-{
-	struct request *r = arg;
-	if (request_check_auth_or_reply(r, res))
-		request_dispatch_or_reply(r);
-}
-
-void request_authenticate_or_reply(struct request *r)
+bool auth_token_take(struct request *r, struct cd_error *err)
 {
 	const char *auth =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Authorization");
@@ -120,28 +105,13 @@ void request_authenticate_or_reply(struct request *r)
 		 * blocked address learns nothing new from the answer. */
 		take_source(r);
 		int64_t retry = ratelimit_blocked(&r->source);
-		if (retry > 0 && !well_formed) {
-			reply_too_many_failures(r, retry);
-			return;
-		}
+		if (retry > 0 && !well_formed)
+			return too_many_failures(r, retry, err);
 		if (retry > 0 && !ratelimit_valid_known(r->token_hash))
 			r->auth_blocked_retry_s = retry;
 	}
-	if (!well_formed) {
-		reply_simple_error(r, 401, "unauthorized", NULL,
-		                   "missing or malformed bearer token");
-		return;
-	}
-	/* One round trip where the call allows it; else authenticate first
-	 * and then answer the parse's error, or make the call. */
-	const struct route *rt = r->route;
-	bool parsed = request_parse(r);
-	request_set_state(r, REQ_AUTHENTICATING);
-	if (rt->start != NULL && parsed) {
-		rt->start(r, true);
-		return;
-	}
-	const char *params[] = {r->token_id};
-	if (!request_exec_or_reply(r, STMT_AUTH, params, on_auth))
-		return; /* answered 503 */
+	if (!well_formed)
+		return cd_error_set(err, 401, "unauthorized", "",
+		                    "missing or malformed bearer token");
+	return true;
 }

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls.h"
 #include "codec.h"
-#include "console.h"
 #include "iin.h"
 #include "loan.h"
 #include "log.h"
@@ -148,8 +148,7 @@ static void on_authenticated(PGresult *res, void *arg)
 		    r, "policy.timezone is not a time zone of the database; nothing was decided");
 		return;
 	}
-	if (request_check_auth_or_reply(r, res))
-		r->after_auth(res, r);
+	request_auth_result(r, res);
 }
 
 /* Sends a call's first read of the loan, again after a lost race (a bounded
@@ -176,7 +175,7 @@ static void first_read_or_reply(struct request *r, enum stmt st, const char *con
 
 /* ---- service ---- */
 
-static void h_healthz(struct request *r)
+void h_healthz(struct request *r)
 {
 	reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
@@ -216,7 +215,7 @@ static void on_ready(PGresult *res, void *arg)
 	                     "min_release", min));
 }
 
-static void h_readyz(struct request *r)
+void h_readyz(struct request *r)
 {
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!pgpool_exec(r->w->pool, STMT_SCHEMA_VERSION, params, on_ready, r)) {
@@ -256,7 +255,7 @@ static void on_borrower_today(PGresult *res, void *arg)
 		return; /* answered 503 */
 }
 
-static void h_borrower_loans(struct request *r)
+void h_borrower_loans(struct request *r)
 {
 	const char *why = NULL;
 	if (!iin_valid(r->params[0], &why)) {
@@ -272,8 +271,6 @@ static void h_borrower_loans(struct request *r)
 }
 
 /* ---- record an approval ---- */
-
-static void approval_start(struct request *r, bool authenticate);
 
 /* What the approval_recorded event keeps of the loan, in the loan's own
  * JSON forms. */
@@ -389,12 +386,12 @@ static void on_approval_context(PGresult *res, void *arg)
 	approval_decide(r);
 }
 
-static bool approval_parse(struct request *r, struct cd_error *err)
+bool approval_parse(struct request *r, struct cd_error *err)
 {
 	return ids_parse(r, 1, err) && codec_parse_approval(r->body, &r->call.approval, err);
 }
 
-static void approval_start(struct request *r, bool authenticate)
+void approval_start(struct request *r, bool authenticate)
 {
 	struct db_params p;
 	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
@@ -416,8 +413,6 @@ struct act {
 	const char *write_name;
 	void (*decide)(struct request *r); /* r->loan and r->now are read */
 };
-
-static void act_start(struct request *r, bool authenticate);
 
 static void on_act_write(PGresult *res, void *arg)
 {
@@ -443,7 +438,7 @@ static void on_act_read(PGresult *res, void *arg)
 	r->act->decide(r);
 }
 
-static void act_start(struct request *r, bool authenticate)
+void act_start(struct request *r, bool authenticate)
 {
 	struct db_params p;
 	first_read_or_reply(r, STMT_LOAN_GET,
@@ -567,27 +562,27 @@ static const struct act act_cancel = {"cancel", cancel_decide};
 static const struct act act_reconfirm = {"reconfirm", reconfirm_decide};
 static const struct act act_extra_confirm = {"extra_confirm", extra_confirm_decide};
 
-static bool loan_parse(struct request *r, struct cd_error *err)
+bool loan_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_get;
 	return ids_parse(r, 2, err);
 }
 
-static bool consent_parse(struct request *r, struct cd_error *err)
+bool consent_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_consent;
 	return ids_parse(r, 2, err) &&
 	       codec_parse_consent(r->body, &r->call.consent.consent_at, err);
 }
 
-static bool verify_parse(struct request *r, struct cd_error *err)
+bool verify_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_verify;
 	return ids_parse(r, 2, err) &&
 	       codec_parse_verification(r->body, &r->call.verification, err);
 }
 
-static bool cancel_parse(struct request *r, struct cd_error *err)
+bool cancel_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_cancel;
 	return ids_parse(r, 2, err) &&
@@ -595,14 +590,14 @@ static bool cancel_parse(struct request *r, struct cd_error *err)
 	                                sizeof(r->call.cancellation.reason), err);
 }
 
-static bool reconfirm_parse(struct request *r, struct cd_error *err)
+bool reconfirm_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_reconfirm;
 	return ids_parse(r, 2, err) &&
 	       codec_parse_reconfirmation(r->body, &r->call.reconfirmation.reconfirmed_at, err);
 }
 
-static bool extra_confirm_parse(struct request *r, struct cd_error *err)
+bool extra_confirm_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_extra_confirm;
 	return ids_parse(r, 2, err) &&
@@ -610,8 +605,6 @@ static bool extra_confirm_parse(struct request *r, struct cd_error *err)
 }
 
 /* ---- disbursement: the gate ---- */
-
-static void disburse_start(struct request *r, bool authenticate);
 
 static void on_disburse_write(PGresult *res, void *arg)
 {
@@ -715,7 +708,7 @@ static void on_disburse_read(PGresult *res, void *arg)
 		return; /* answered 503 */
 }
 
-static bool disburse_parse(struct request *r, struct cd_error *err)
+bool disburse_parse(struct request *r, struct cd_error *err)
 {
 	if (!ids_parse(r, 2, err) || !codec_parse_disbursement(r->body, err))
 		return false;
@@ -731,7 +724,7 @@ static bool disburse_parse(struct request *r, struct cd_error *err)
 	return true;
 }
 
-static void disburse_start(struct request *r, bool authenticate)
+void disburse_start(struct request *r, bool authenticate)
 {
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
 	struct db_params p;
@@ -750,7 +743,7 @@ static void disburse_start(struct request *r, bool authenticate)
  * The state is computed by refusal_in_force() from the changes, the twin
  * of the SQL that the loan reads and the payout's guard use. */
 
-static bool refusal_iin_parse(struct request *r, struct cd_error *err)
+bool refusal_iin_parse(struct request *r, struct cd_error *err)
 {
 	const char *why = NULL;
 	memset(&r->call.refusal, 0, sizeof(r->call.refusal));
@@ -760,7 +753,7 @@ static bool refusal_iin_parse(struct request *r, struct cd_error *err)
 	return true;
 }
 
-static bool refusal_put_parse(struct request *r, struct cd_error *err)
+bool refusal_put_parse(struct request *r, struct cd_error *err)
 {
 	return refusal_iin_parse(r, err) && codec_parse_refusal(r->body, &r->call.refusal.q, err);
 }
@@ -811,7 +804,7 @@ static void refusal_read_or_reply(struct request *r)
 		return; /* answered 503 */
 }
 
-static void h_refusal_get(struct request *r)
+void h_refusal_get(struct request *r)
 {
 	refusal_read_or_reply(r);
 }
@@ -862,58 +855,9 @@ static void on_refusal_today(PGresult *res, void *arg)
 		return; /* answered 503 */
 }
 
-static void h_refusal_put(struct request *r)
+void h_refusal_put(struct request *r)
 {
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_refusal_today))
 		return; /* answered 503 */
 }
-
-/* ---- the routing table ---- */
-
-#define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
-
-const struct route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", 0, false, BODY_NONE, "healthz", h_healthz, NULL, NULL},
-    {EVHTTP_REQ_GET, "/readyz", 0, false, BODY_NONE, "readyz", h_readyz, NULL, NULL},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans", ROLE_LENDER, true, BODY_REQUIRED, "approval", NULL,
-     approval_parse, approval_start},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}", ALL_ROLES, true, BODY_NONE, "loan", NULL,
-     loan_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/consent", ROLE_LENDER, true, BODY_OPTIONAL,
-     "consent", NULL, consent_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/in-person-verification", ROLE_LENDER, true,
-     BODY_REQUIRED, "in-person-verification", NULL, verify_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/cancellation", ROLE_LENDER, true, BODY_REQUIRED,
-     "cancellation", NULL, cancel_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/reconfirmation", ROLE_LENDER, true, BODY_OPTIONAL,
-     "reconfirmation", NULL, reconfirm_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/extra-confirmation", ROLE_LENDER, true,
-     BODY_REQUIRED, "extra-confirmation", NULL, extra_confirm_parse, act_start},
-    {EVHTTP_REQ_POST, "/v1/lenders/{}/loans/{}/disbursement", ROLE_LENDER, true, BODY_OPTIONAL,
-     "disbursement", NULL, disburse_parse, disburse_start},
-    {EVHTTP_REQ_GET, "/v1/borrowers/{}/loans", ALL_ROLES, false, BODY_NONE, "borrower",
-     h_borrower_loans, NULL, NULL},
-    {EVHTTP_REQ_GET, "/v1/audit", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "audit",
-     h_audit_list, NULL, NULL},
-    {EVHTTP_REQ_GET, "/v1/loans", ROLE_COMPLIANCE | ROLE_AUDITOR, false, BODY_NONE, "loans",
-     h_loans_list, NULL, NULL},
-    /* any lender may check any borrower, as with a credit report */
-    {EVHTTP_REQ_GET, "/v1/voluntary-refusals/{}", ALL_ROLES | ROLE_REGISTRY, false, BODY_NONE,
-     "voluntary-refusal", h_refusal_get, refusal_iin_parse, NULL},
-    {EVHTTP_REQ_PUT, "/v1/voluntary-refusals/{}", ROLE_REGISTRY, false, BODY_REQUIRED,
-     "voluntary-refusal-change", h_refusal_put, refusal_put_parse, NULL},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/loans/{}/events", ALL_ROLES, true, BODY_NONE, "events",
-     h_loan_events, NULL, NULL},
-    {EVHTTP_REQ_GET, "/v1/lenders/{}/events", ALL_ROLES, true, BODY_NONE, "lender-events",
-     h_lender_events, NULL, NULL},
-    {EVHTTP_REQ_GET, "/v1/stats/decisions", ALL_ROLES, false, BODY_NONE, "decision-stats",
-     h_decision_stats, NULL, NULL},
-    {EVHTTP_REQ_GET, "/openapi.yaml", 0, false, BODY_NONE, "openapi", h_openapi, NULL, NULL},
-    {EVHTTP_REQ_GET, "/console", 0, false, BODY_NONE, "console", h_console_redirect, NULL, NULL},
-    {EVHTTP_REQ_GET, "/console/", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
-    {EVHTTP_REQ_GET, "/console/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
-    {EVHTTP_REQ_GET, "/console/{}/{}", 0, false, BODY_NONE, "console", h_console_file, NULL, NULL},
-};
-
-const int routes_count = sizeof(routes) / sizeof(routes[0]);

@@ -18,15 +18,6 @@
 #include "http.h"
 #include "log.h"
 
-void worker_drain_check(struct worker *w)
-{
-	if (w->draining && w->in_flight == 0) {
-		/* a moment for the last replies to leave the socket buffers */
-		struct timeval tv = {0, 200 * 1000};
-		event_base_loopexit(w->base, &tv);
-	}
-}
-
 static bool resolve(const char *host, int port_num, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = {0}, *ai = NULL;

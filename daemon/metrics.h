@@ -33,7 +33,7 @@ void metrics_block_free(struct metrics_block *b);
 
 /* ---- counting: each called by the worker's own thread only ---- */
 
-/* One answer (daemon/reply.c): its route (NULL when none matched), method,
+/* One answer (daemon/request.c): its route (NULL when none matched), method,
  * status, and the time since the request arrived. */
 void metrics_request(struct worker *w, const struct route *route, enum evhttp_cmd_type method,
                      int status, int64_t duration_ns);

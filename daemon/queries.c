@@ -13,9 +13,11 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "calls.h"
 #include "codec.h"
 #include "log.h"
 #include "request.h"
+#include "text.h"
 #include "timeutil.h"
 
 #define DEFAULT_LIMIT 100
@@ -25,6 +27,13 @@ struct query_param {
 	const char *name;
 	const char *value; /* NULL when absent */
 };
+
+/* A count or a sequence number of the query string: plain digits, at most
+ * 18 of them. */
+static bool count_parse(const char *s, int64_t *out)
+{
+	return strlen(s) <= 18 && int_parse(s, out);
+}
 
 static bool reply_query_error(struct request *r, const char *field, const char *why)
 {
@@ -114,7 +123,7 @@ static bool parse_limit_or_reply(struct request *r, const char *s, int64_t *limi
 	*limit = DEFAULT_LIMIT;
 	if (s == NULL)
 		return true;
-	if (!parse_count(s, limit) || *limit < 1 || *limit > MAX_LIMIT)
+	if (!count_parse(s, limit) || *limit < 1 || *limit > MAX_LIMIT)
 		return reply_invalid(r, "limit", "must be a whole number from 1 to 1000");
 	return true;
 }
@@ -187,7 +196,7 @@ void h_audit_list(struct request *r)
 	if (!parse_query_or_reply(r, q, 2))
 		return;
 	int64_t after = 0, limit;
-	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
+	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
 		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
 		return;
 	}
@@ -311,12 +320,12 @@ void h_loan_events(struct request *r)
 	if (!parse_query_or_reply(r, q, 2))
 		return;
 	int64_t after = 0, limit = DB_LOAN_EVENTS_MAX;
-	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
+	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
 		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
 		return;
 	}
 	if (q[1].value != NULL &&
-	    (!parse_count(q[1].value, &limit) || limit < 1 || limit > DB_LOAN_EVENTS_MAX)) {
+	    (!count_parse(q[1].value, &limit) || limit < 1 || limit > DB_LOAN_EVENTS_MAX)) {
 		reply_invalid(r, "limit", "must be a whole number from 1 to 1000");
 		return;
 	}
@@ -423,7 +432,7 @@ void h_lender_events(struct request *r)
 	if (!parse_query_or_reply(r, q, 2))
 		return;
 	int64_t after = 0, limit;
-	if (q[0].value != NULL && !parse_count(q[0].value, &after)) {
+	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
 		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
 		return;
 	}

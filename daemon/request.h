@@ -1,13 +1,15 @@
 /*
  * One HTTP request in flight. Its states are r->state (request_state.h has
- * the diagram), changed only by request_set_state(): the head is checked
- * and routed (daemon/route.c), the token checked (daemon/auth.c), the call
- * handled in one or more statements (daemon/handlers.c, daemon/queries.c).
+ * the diagram), advanced by one driver alone (daemon/request.c): the head
+ * is checked and routed (daemon/route.c), the token checked
+ * (daemon/auth.c), the call handled in one or more statements
+ * (daemon/handlers.c, daemon/queries.c).
  *
  * Every path ends in exactly one reply_*() call (daemon/reply.c), which
- * sends the answer, writes the access-log line and frees the request. A
- * helper that may do so in its caller's stead is named *_or_reply and
- * returns false when it did: the caller must then not touch the request.
+ * hands the answer to the driver; the driver sends it, writes the
+ * access-log line and frees the request. A helper that may do so in its
+ * caller's stead is named *_or_reply and returns false when it did: the
+ * caller must then not touch the request.
  */
 #ifndef CD_REQUEST_H
 #define CD_REQUEST_H
@@ -30,21 +32,28 @@ typedef void (*handler_fn)(struct request *r);
 
 enum body_rule { BODY_NONE, BODY_OPTIONAL, BODY_REQUIRED };
 
+/* The flags of a route (struct route's .flags). */
+enum route_flag {
+	RF_PUBLIC = 1u << 0,        /* no authentication: .roles is 0 */
+	RF_LENDER_SCOPED = 1u << 1, /* a lender may use it only for its own lender */
+};
+
 struct route {
 	enum evhttp_cmd_type method;
 	const char *pattern; /* "/v1/lenders/{}/loans/{}" */
-	unsigned roles;      /* 0: no authentication */
-	bool lender_scoped;  /* a lender may use it only for its own lender */
+	const char *name;    /* for logs */
+	unsigned roles;      /* the roles that may make the call */
+	unsigned flags;      /* RF_* */
 	enum body_rule body;
-	const char *name; /* for logs */
 	/* A call is either a plain handler (called once authorized), or a parse
 	 * and a start. parse checks the path and the body without the database
 	 * (false with err: 404, 422); start sends the first read, together
 	 * with the authentication when `authenticate` (one round trip,
-	 * STMT_AUTH_*). daemon/auth.c takes that way when the body passes every
-	 * check that needs no database; else it authenticates first and then
-	 * answers the parse's error (kept in the request: parse runs once), so
-	 * that a field error is never reported before the token is checked. */
+	 * STMT_AUTH_*). The driver (daemon/request.c) takes that way when the
+	 * body passes every check that needs no database; else it
+	 * authenticates first and then answers the parse's error (kept in the
+	 * request: parse runs once), so that a field error is never reported
+	 * before the token is checked. */
 	handler_fn handler;
 	bool (*parse)(struct request *r, struct cd_error *err);
 	void (*start)(struct request *r, bool authenticate);
@@ -53,7 +62,7 @@ struct route {
 #define MAX_PATH_PARAMS 3
 
 struct request {
-	enum request_state state; /* request_set_state() */
+	enum request_state state; /* the driver's alone (daemon/request.c) */
 	struct worker *w;
 	struct http_conn *conn; /* NULL when not tracked */
 	struct evhttp_request *req;
@@ -77,11 +86,12 @@ struct request {
 
 	json_t *body;
 	/* the body checks' and the parse's failure, when it came before the
-	 * token was checked: answered once it is (request_parse) */
+	 * token was checked: answered once it is (route_parse) */
 	bool parse_failed;
 	struct cd_error parse_err;
 	int attempts;         /* reads of the loan, bounded (lost races) */
 	pgpool_cb after_auth; /* the first read's callback, once authenticated */
+	int status;           /* of the one answer, once it is given */
 
 	/* the loan a call on one loan read, and the database's now with it */
 	const struct act *act; /* what a loan read leads to (handlers.c) */
@@ -117,11 +127,6 @@ struct request {
 	} call;
 };
 
-/* The one place where r->state changes: checks the change against
- * request_state_legal() (an illegal one is logged as an error) and traces
- * it at log level debug. */
-void request_set_state(struct request *r, enum request_state to);
-
 /* Replies; each one ends the request. */
 void reply_json(struct request *r, int status, json_t *body);
 /* A body sent as it is, with its own Content-Type and Cache-Control (the
@@ -135,18 +140,17 @@ void reply_simple_error(struct request *r, int status, const char *code, const c
 void reply_unavailable(struct request *r);
 /* 503 unavailable with Retry-After: 1, and this message. */
 void reply_unavailable_because(struct request *r, const char *message);
-/* Adds Retry-After: seconds to the answer (nothing when seconds <= 0). */
+/* Adds Retry-After: seconds to the answer (nothing when seconds <= 0;
+ * daemon/http.c). */
 void set_retry_after(struct request *r, int64_t seconds);
 /* Sends a statement's failure: 503 when the database is out of reach,
  * 500 (logged) for anything else. */
 void reply_db_failure(struct request *r, const PGresult *res, const char *what);
 
-/* Checks a result that begins with the authentication columns
- * (AUTH_NCOLS, row 0) against the request's token, role and lender; answers
- * 503/500 for a failed statement, 401/403 when they do not fit, and then
- * returns false. On true the request is HANDLING. */
-bool request_check_auth_or_reply(struct request *r, const PGresult *res)
-    __attribute__((warn_unused_result));
+/* The result of a statement that carried the authentication with the
+ * call's first read (a route's start, when authenticate): the driver
+ * checks the token and then hands res to r->after_auth, or answers. */
+void request_auth_result(struct request *r, PGresult *res);
 
 /* Runs a statement for the request; on refusal by the pool answers 503 and
  * returns false (the request is then freed). */
@@ -157,14 +161,7 @@ bool request_exec_or_reply(struct request *r, enum stmt st, const char *const *p
  * its status at the database's now, as a JSON array (handlers.c). */
 json_t *loans_json(const PGresult *res);
 
-/* Query-string calls for compliance staff and auditors (queries.c). */
-void h_audit_list(struct request *r);
-void h_loans_list(struct request *r);
-void h_loan_events(struct request *r);
-void h_decision_stats(struct request *r);
-void h_lender_events(struct request *r);
-
-/* The routes, for daemon/route.c (handlers.c) */
+/* The routes, for daemon/route.c's router and daemon/metrics.c (route.c) */
 extern const struct route routes[];
 extern const int routes_count;
 

@@ -1,8 +1,9 @@
 /*
  * The states of a request in flight and the changes between them, as
- * data: request_set_state() (daemon/reply.c) checks every change against
- * request_state_legal() and traces it by request_state_name(). Pure, so
- * that the table is unit-tested alone (tests/unit/test_request_state.c).
+ * data: the request's driver (daemon/request.c, which draws the whole way)
+ * checks every change against request_state_legal() and traces it by
+ * request_state_name(). Pure, so that the table is unit-tested alone
+ * (tests/unit/test_request_state.c).
  *
  *   HEAD --(route found)--> ROUTED --(bearer token)--> AUTHENTICATING
  *     --(role, scope)--> HANDLING --(one reply)--> ANSWERED (freed)

@@ -1,8 +1,10 @@
 /*
- * Routing: the checks of a request head (its size, framing a proxy could
- * read otherwise, the target's bytes, Host), the route table's match with
- * its path parameters, 404 and 405, and the checks of the body that need no
- * database (its size, media type, JSON), run once per request.
+ * Routing, a step of the request's driver (daemon/request.c): the route
+ * table, the checks of a request head (its size, framing a proxy could
+ * read otherwise, the target's bytes, Host), the table's match with its
+ * path parameters, 404 and 405, and the checks of the body that need no
+ * database (its size, media type, JSON), run once per request. Each check
+ * returns its verdict; the driver answers.
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -14,35 +16,90 @@
 #include <string.h>
 #include <strings.h>
 
-#include "clock.h"
+#include "calls.h"
+#include "console.h"
 #include "hex.h"
 #include "http.h"
-#include "log.h"
 
-const char *http_method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	case EVHTTP_REQ_TRACE:
-		return "TRACE";
-	case EVHTTP_REQ_CONNECT:
-		return "CONNECT";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	}
-	return "OTHER";
-}
+/* ---- the route table ----
+ *
+ * Every route needs a token whose role is among .roles, unless it is
+ * RF_PUBLIC; RF_LENDER_SCOPED: a lender's token only for its own lender
+ * (the first path parameter). A call is a .handler, or a .parse and a
+ * .start (request.h, struct route). */
+
+#define ALL_ROLES (ROLE_LENDER | ROLE_COMPLIANCE | ROLE_AUDITOR)
+
+/* clang-format off */
+const struct route routes[] = {
+    {.method = EVHTTP_REQ_GET, .pattern = "/healthz", .name = "healthz",
+     .flags = RF_PUBLIC, .handler = h_healthz},
+    {.method = EVHTTP_REQ_GET, .pattern = "/readyz", .name = "readyz",
+     .flags = RF_PUBLIC, .handler = h_readyz},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans", .name = "approval",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_REQUIRED,
+     .parse = approval_parse, .start = approval_start},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans/{}", .name = "loan",
+     .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED,
+     .parse = loan_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/consent", .name = "consent",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_OPTIONAL,
+     .parse = consent_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/in-person-verification",
+     .name = "in-person-verification",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_REQUIRED,
+     .parse = verify_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/cancellation",
+     .name = "cancellation",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_REQUIRED,
+     .parse = cancel_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/reconfirmation",
+     .name = "reconfirmation",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_OPTIONAL,
+     .parse = reconfirm_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/extra-confirmation",
+     .name = "extra-confirmation",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_REQUIRED,
+     .parse = extra_confirm_parse, .start = act_start},
+    {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans/{}/disbursement",
+     .name = "disbursement",
+     .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_OPTIONAL,
+     .parse = disburse_parse, .start = disburse_start},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/borrowers/{}/loans", .name = "borrower",
+     .roles = ALL_ROLES, .handler = h_borrower_loans},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/audit", .name = "audit",
+     .roles = ROLE_COMPLIANCE | ROLE_AUDITOR, .handler = h_audit_list},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/loans", .name = "loans",
+     .roles = ROLE_COMPLIANCE | ROLE_AUDITOR, .handler = h_loans_list},
+    /* any lender may check any borrower, as with a credit report */
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/voluntary-refusals/{}",
+     .name = "voluntary-refusal",
+     .roles = ALL_ROLES | ROLE_REGISTRY,
+     .parse = refusal_iin_parse, .handler = h_refusal_get},
+    {.method = EVHTTP_REQ_PUT, .pattern = "/v1/voluntary-refusals/{}",
+     .name = "voluntary-refusal-change",
+     .roles = ROLE_REGISTRY, .body = BODY_REQUIRED,
+     .parse = refusal_put_parse, .handler = h_refusal_put},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans/{}/events", .name = "events",
+     .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_loan_events},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/events", .name = "lender-events",
+     .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_lender_events},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/stats/decisions", .name = "decision-stats",
+     .roles = ALL_ROLES, .handler = h_decision_stats},
+    {.method = EVHTTP_REQ_GET, .pattern = "/openapi.yaml", .name = "openapi",
+     .flags = RF_PUBLIC, .handler = h_openapi},
+    {.method = EVHTTP_REQ_GET, .pattern = "/console", .name = "console",
+     .flags = RF_PUBLIC, .handler = h_console_redirect},
+    {.method = EVHTTP_REQ_GET, .pattern = "/console/", .name = "console",
+     .flags = RF_PUBLIC, .handler = h_console_file},
+    {.method = EVHTTP_REQ_GET, .pattern = "/console/{}", .name = "console",
+     .flags = RF_PUBLIC, .handler = h_console_file},
+    {.method = EVHTTP_REQ_GET, .pattern = "/console/{}/{}", .name = "console",
+     .flags = RF_PUBLIC, .handler = h_console_file},
+};
+/* clang-format on */
+
+const int routes_count = sizeof(routes) / sizeof(routes[0]);
 
 /* ---- routing ---- */
 
@@ -158,8 +215,8 @@ static const char *json_content_type_fault(const char *ct)
  * type, and that it is a JSON object (r->body). False with err set. */
 static bool body_check(struct request *r, struct cd_error *err)
 {
-	const struct route *rt = r->route;
-	if (rt->body == BODY_NONE || r->body != NULL)
+	const struct route *route = r->route;
+	if (route->body == BODY_NONE || r->body != NULL)
 		return true;
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t len = evbuffer_get_length(in);
@@ -174,34 +231,21 @@ static bool body_check(struct request *r, struct cd_error *err)
 	if (ct_fault != NULL)
 		return cd_error_set(err, 415, "unsupported_media_type", "", "%s", ct_fault);
 	const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	r->body = codec_parse_body(data, len, rt->body == BODY_OPTIONAL, err);
+	r->body = codec_parse_body(data, len, route->body == BODY_OPTIONAL, err);
 	return r->body != NULL;
 }
 
 /* Run once: before the token is checked when the call can send its first
- * read with it (auth.c), else after; a failure is kept for
- * request_dispatch_or_reply, so that a field error is never reported
- * before the token is checked, and nothing is parsed twice. */
-bool request_parse(struct request *r)
+ * read with it, else after; the driver answers a failure once the token
+ * is checked, so that a field error is never reported before, and nothing
+ * is parsed twice. */
+bool route_parse(struct request *r)
 {
-	const struct route *rt = r->route;
+	const struct route *route = r->route;
 	cd_error_clear(&r->parse_err);
-	r->parse_failed =
-	    !body_check(r, &r->parse_err) || (rt->parse != NULL && !rt->parse(r, &r->parse_err));
+	r->parse_failed = !body_check(r, &r->parse_err) ||
+	                  (route->parse != NULL && !route->parse(r, &r->parse_err));
 	return !r->parse_failed;
-}
-
-void request_dispatch_or_reply(struct request *r)
-{
-	const struct route *rt = r->route;
-	if (r->parse_failed) {
-		reply_error(r, &r->parse_err);
-		return;
-	}
-	if (rt->start != NULL)
-		rt->start(r, false);
-	else
-		rt->handler(r);
 }
 
 /*
@@ -242,41 +286,23 @@ static void head_check(struct evhttp_request *req, struct head_check *hc)
 	}
 }
 
-void http_on_request(struct evhttp_request *req, void *arg)
+bool route_request(struct request *r, struct cd_error *err)
 {
-	struct worker *w = arg;
-	struct request *r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		evhttp_send_error(req, 503, "Service Unavailable");
-		return;
-	}
-	r->state = REQ_HEAD;
-	r->w = w;
-	r->req = req;
-	r->rt = server_runtime(w->srv);
-	r->started_ns = mono_ns();
-	r->conn = conn_request_begins(w, req);
-	w->in_flight++;
-
-	if (w->draining) {
-		reply_unavailable_because(r, "shutting down; nothing was decided");
-		return;
-	}
-
+	struct evhttp_request *req = r->req;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct head_check hc;
 	head_check(req, &hc);
 	if (hc.bytes > r->rt->cfg.max_header_bytes) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		reply_simple_error(r, 431, "request_header_fields_too_large", NULL,
-		                   "the request line and headers are larger than max_header_bytes");
-		return;
+		evhttp_add_header(out, "Connection", "close");
+		return cd_error_set(
+		    err, 431, "request_header_fields_too_large", "",
+		    "the request line and headers are larger than max_header_bytes");
 	}
 
 	if (hc.framing != NULL) {
 		/* what follows on this connection cannot be trusted: close it */
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-		reply_simple_error(r, 400, "bad_request", NULL, hc.framing);
-		return;
+		evhttp_add_header(out, "Connection", "close");
+		return cd_error_set(err, 400, "bad_request", "", "%s", hc.framing);
 	}
 
 	/* A request target is printable ASCII without spaces (RFC 9112 3.2,
@@ -286,30 +312,25 @@ void http_on_request(struct evhttp_request *req, void *arg)
 	const char *target = evhttp_request_get_uri(req);
 	for (const char *t = target ? target : ""; *t != '\0'; t++) {
 		if ((unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f) {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-			                  "close");
-			reply_simple_error(r, 400, "bad_request", NULL,
-			                   "the request target holds a space or a control byte");
-			return;
+			evhttp_add_header(out, "Connection", "close");
+			return cd_error_set(err, 400, "bad_request", "",
+			                    "the request target holds a space or a control byte");
 		}
 	}
 	/* RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without
 	 * Host. */
 	if (req->major == 1 && req->minor >= 1 &&
-	    evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL) {
-		reply_simple_error(r, 400, "bad_request", NULL, "an HTTP/1.1 request needs a Host");
-		return;
-	}
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Host") == NULL)
+		return cd_error_set(err, 400, "bad_request", "",
+		                    "an HTTP/1.1 request needs a Host");
 
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	if (path == NULL) {
-		reply_simple_error(r, 400, "bad_request", NULL, "no request path");
-		return;
-	}
+	if (path == NULL)
+		return cd_error_set(err, 400, "bad_request", "", "no request path");
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	/* HEAD is GET without the body (RFC 9110 9.3.2): it takes the GET
-	 * route, and reply_raw() leaves the body out. */
+	 * route, and the answer leaves the body out. */
 	enum evhttp_cmd_type as = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : method;
 
 	char allow[64] = "";
@@ -318,28 +339,15 @@ void http_on_request(struct evhttp_request *req, void *arg)
 			continue;
 		if (routes[i].method == as) {
 			r->route = &routes[i];
-			break;
+			return true;
 		}
 		size_t used = strlen(allow);
 		snprintf(allow + used, sizeof(allow) - used, "%s%s%s", used ? ", " : "",
 		         http_method_name(routes[i].method),
 		         routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
 	}
-	if (r->route == NULL) {
-		if (allow[0] != '\0') {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-			reply_simple_error(r, 405, "method_not_allowed", NULL,
-			                   "method not allowed on this path");
-		} else {
-			reply_simple_error(r, 404, "not_found", NULL, "no such resource");
-		}
-		return;
-	}
-	request_set_state(r, REQ_ROUTED);
-	if (r->route->roles == 0) {
-		request_set_state(r, REQ_HANDLING);
-		r->route->handler(r);
-		return;
-	}
-	request_authenticate_or_reply(r);
+	if (allow[0] == '\0')
+		return cd_error_set(err, 404, "not_found", "", "no such resource");
+	evhttp_add_header(out, "Allow", allow);
+	return cd_error_set(err, 405, "method_not_allowed", "", "method not allowed on this path");
 }

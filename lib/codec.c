@@ -17,97 +17,6 @@
 /* The longest cancellation reason, in characters. */
 #define CANCEL_REASON_MAX_CHARS 200
 
-bool id_is_dot_segment(const char *s)
-{
-	return strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
-}
-
-bool id_valid(const char *s)
-{
-	/* a path segment that HTTP clients remove: such a loan or lender could
-	 * never be addressed */
-	if (id_is_dot_segment(s))
-		return false;
-	size_t n = 0;
-	for (; s[n] != '\0'; n++) {
-		char c = s[n];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
-		if (!ok || n >= ID_MAX)
-			return false;
-	}
-	return n >= 1;
-}
-
-/* White space of Unicode (White_Space, less the controls that text_valid()
- * refuses anyway), and the zero-width space and BOM, which show as nothing
- * too. */
-static bool blank_code_point(uint32_t c)
-{
-	return c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200b) ||
-	       c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000 ||
-	       c == 0xfeff;
-}
-
-bool text_blank(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : 4;
-		uint32_t c = len == 1   ? p[0]
-		             : len == 2 ? (uint32_t)(p[0] & 0x1f)
-		             : len == 3 ? (uint32_t)(p[0] & 0x0f)
-		                        : (uint32_t)(p[0] & 0x07);
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false; /* not UTF-8: text_valid() says so */
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (!blank_code_point(c))
-			return false;
-		p += len;
-	}
-	return true;
-}
-
-bool text_valid(const char *s, size_t max_chars, enum text_fault *fault)
-{
-	size_t chars = 0;
-	bool control = false;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int len = *p < 0x80         ? 1
-		          : (*p >> 5) == 6  ? 2
-		          : (*p >> 4) == 14 ? 3
-		          : (*p >> 3) == 30 ? 4
-		                            : 0;
-		if (len == 0 || (len == 2 && *p < 0xc2)) {
-			*fault = TEXT_NOT_UTF8;
-			return false;
-		}
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				*fault = TEXT_NOT_UTF8;
-				return false;
-			}
-		}
-		/* C0 and DEL; C1 is U+0080-U+009F, C2 80-9F in UTF-8 */
-		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0))
-			control = true;
-		p += len;
-		chars++;
-	}
-	if (chars == 0 || chars > max_chars) {
-		*fault = TEXT_LENGTH;
-		return false;
-	}
-	if (control) {
-		*fault = TEXT_CONTROL;
-		return false;
-	}
-	return true;
-}
-
 bool idempotency_key_valid(const char *s)
 {
 	size_t n = 0;
@@ -727,21 +636,6 @@ bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id)
 	const int64_t hi = INT64_C(253402300799) * USEC_PER_SEC + (USEC_PER_SEC - 1);
 	return parse_signed(raw, colon, approved_at) && parse_signed(colon + 1, raw + o, id) &&
 	       *id > 0 && *approved_at >= lo && *approved_at <= hi;
-}
-
-bool parse_count(const char *s, int64_t *out)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 18)
-		return false;
-	int64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
 }
 
 /* ---- the direct loan writer ---- */

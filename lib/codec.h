@@ -14,27 +14,7 @@
 #include "loan.h"
 #include "policy.h"
 #include "refusal.h"
-
-/* 1-64 characters of A-Z a-z 0-9 . _ : -, but not "." or ".." */
-bool id_valid(const char *s);
-/* "." or "..": refused as identifiers (id_valid() is false for them). */
-bool id_is_dot_segment(const char *s);
-
-/* True when s (UTF-8) holds nothing but white space (or nothing at all). */
-bool text_blank(const char *s);
-
-/* The rule text_valid() found broken; each caller words its own message. */
-enum text_fault {
-	TEXT_NOT_UTF8, /* not well-formed UTF-8 */
-	TEXT_LENGTH,   /* no character, or more than max_chars */
-	TEXT_CONTROL,  /* a C0 control, DEL or a C1 control (U+0080-U+009F) */
-};
-
-/* Free text for people (a lender's display name, a cancellation reason):
- * 1-max_chars characters (code points) of UTF-8 without control
- * characters. On false, *fault is the first rule broken, in the order of
- * enum text_fault. */
-bool text_valid(const char *s, size_t max_chars, enum text_fault *fault);
+#include "text.h"
 
 /* Parses a request body (bytes as received) into a JSON object. An empty
  * body is {} when empty_ok, otherwise 400. Not JSON, duplicate keys or not an
@@ -82,9 +62,6 @@ bool idempotency_key_valid(const char *s);
 #define CURSOR_BUF 64
 void cursor_encode(int64_t approved_at, int64_t id, char out[CURSOR_BUF]);
 bool cursor_decode(const char *s, int64_t *approved_at, int64_t *id);
-
-/* A non-negative decimal integer of at most 18 digits. */
-bool parse_count(const char *s, int64_t *out);
 
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
 

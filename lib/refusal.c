@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "codec.h"
 #include "iin.h"
+#include "text.h"
 #include "timeutil.h"
 
 int refusal_in_force(const struct refusal_change *c, size_t n, int64_t now)

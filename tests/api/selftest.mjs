@@ -95,16 +95,19 @@ expect('nothing recorded', [empty], 1, 'no exchange recorded');
 function sources(edit) {
   const dir = join(tmp, `src${n++}`);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'handlers.c'), edit(readFileSync(join(root, 'daemon', 'handlers.c'), 'utf8')));
+  writeFileSync(join(dir, 'route.c'), edit(readFileSync(join(root, 'daemon', 'route.c'), 'utf8')));
   return dir;
 }
 expect('routes as served', ['--routes-only'], 0, '0 failed');
 expect('a route the document lacks', ['--routes-only', '--sources', sources((s) =>
-  s.replace('const struct route routes[] = {', 'const struct route routes[] = {\n    {EVHTTP_REQ_GET, "/v1/secret", 0, false, BODY_NONE, "secret", NULL, NULL, NULL},'))],
+  s.replace('const struct route routes[] = {', 'const struct route routes[] = {\n    {.method = EVHTTP_REQ_GET, .pattern = "/v1/secret", .name = "secret",\n     .flags = RF_PUBLIC, .handler = h_healthz},'))],
   1, 'route GET /v1/secret is served but not in docs/openapi.yaml');
 expect('an operation the server lacks', ['--routes-only', '--sources', sources((s) =>
-  s.replace(/\{EVHTTP_REQ_GET, "\/v1\/audit"[^}]*\},/, ''))],
+  s.replace(/\{\.method = EVHTTP_REQ_GET, \.pattern = "\/v1\/audit"[^}]*\},/, ''))],
   1, 'operation GET /v1/audit is in docs/openapi.yaml but not a route of the server');
+expect('a route the check cannot read', ['--routes-only', '--sources', sources((s) =>
+  s.replace('.pattern = "/readyz", ', ''))],
+  1, 'without .method or .pattern');
 const doc = join(tmp, 'openapi.yaml');
 copyFileSync(join(root, 'docs', 'openapi.yaml'), doc);
 writeFileSync(doc, readFileSync(doc, 'utf8').replace('  /v1/loans:\n    get:', '  /v1/loans:\n    put:'));

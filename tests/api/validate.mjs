@@ -78,15 +78,20 @@ const escape = (k) => k.replace(/~/g, '~0').replace(/\//g, '~1');
 
 // ---- 1. routes both ways ----
 
-// A route table entry: {EVHTTP_REQ_GET, "/v1/lenders/{}/loans", ...}
+// A route table entry: {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans", ...}
 function serverRoutes() {
   const dir = sourceDir;
   const routes = new Set();
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.c'))) {
     const src = readFileSync(join(dir, f), 'utf8');
     for (const table of src.matchAll(/\broutes\s*\[\s*\]\s*=\s*\{([\s\S]*?)\n\};/g)) {
-      for (const m of table[1].matchAll(/\{\s*EVHTTP_REQ_([A-Z]+)\s*,\s*"([^"]+)"/g))
-        routes.add(`${m[1]} ${m[2]}`);
+      // an entry's strings may hold braces: "/v1/lenders/{}/loans"
+      for (const [entry] of table[1].matchAll(/\{(?:[^{}"]|"[^"]*")*\}/g)) {
+        const method = entry.match(/\.method\s*=\s*EVHTTP_REQ_([A-Z]+)/);
+        const pattern = entry.match(/\.pattern\s*=\s*"([^"]+)"/);
+        if (!method || !pattern) fail(`a route of ${f} without .method or .pattern: ${entry}`);
+        else routes.add(`${method[1]} ${pattern[1]}`);
+      }
     }
   }
   return routes;

@@ -993,24 +993,6 @@ START_TEST(test_cursor_that_was_not_issued_is_refused)
 }
 END_TEST
 
-START_TEST(test_count_is_a_non_negative_decimal_of_at_most_18_digits)
-{
-	int64_t v = -1;
-
-	ck_assert(parse_count("0", &v));
-	ck_assert_int_eq(v, 0);
-	ck_assert(parse_count("1000", &v));
-	ck_assert_int_eq(v, 1000);
-	ck_assert(parse_count("999999999999999999", &v));
-	ck_assert_int_eq(v, 999999999999999999);
-
-	static const char *const bad[] = {
-	    "", "-1", "+1", "1.0", "1e3", " 1", "1 ", "0x10", "1000000000000000000"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(!parse_count(bad[i], &v), "\"%s\" accepted", bad[i]);
-}
-END_TEST
-
 /* ---- codec_loan_json and codec_error_json ------------------------------ */
 
 /* The loan of the contract's example, as recorded, at 06:00Z. */
@@ -1458,7 +1440,6 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_cursor_round_trips_the_position);
 	tcase_add_test(tc, test_cursor_is_url_safe);
 	tcase_add_test(tc, test_cursor_that_was_not_issued_is_refused);
-	tcase_add_test(tc, test_count_is_a_non_negative_decimal_of_at_most_18_digits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
