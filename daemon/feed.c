@@ -19,7 +19,8 @@
  *        --2xx---> delivered_seq moved in the database (under the lease),
  *                  then the next batch at once
  *        --else--> failures and next_attempt_at recorded; the same batch
- *                  again after the backoff (1 s doubling to 10 minutes)
+ *                  (kept in memory, signed afresh) again after the backoff
+ *                  (1 s doubling to 10 minutes), and the next waits
  *
  * The cursor moves only after a 2xx, so a crash repeats a batch and never
  * loses one. The secret is opened in memory from its sealed form with the
@@ -206,6 +207,8 @@ static void on_recorded(PGresult *res, void *arg)
 	ep->step = EP_IDLE;
 	bool moved = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 	if (ep->failures == 0) { /* a STMT_WEBHOOK_DELIVERED */
+		free(ep->body);
+		ep->body = NULL;
 		if (moved) {
 			ep->delivered_seq = ep->batch_last_seq;
 			ep->behind =
@@ -266,8 +269,6 @@ static void post_done(struct endpoint *ep, CURLcode rc)
 	curl_multi_remove_handle(hooks.multi, ep->easy);
 	curl_easy_cleanup(ep->easy);
 	ep->easy = NULL;
-	free(ep->body);
-	ep->body = NULL;
 	curl_slist_free_all(ep->headers);
 	ep->headers = NULL;
 	char why[ERROR_BUF];
@@ -451,6 +452,10 @@ static void endpoint_next(struct endpoint *ep)
 	if (ep->step != EP_IDLE || !ep->leased || ep->w->draining ||
 	    mono_ms() < ep->next_attempt_ms)
 		return;
+	if (ep->body != NULL) { /* a failed batch: the same again, signed afresh */
+		post_start(ep);
+		return;
+	}
 	struct db_num n[2];
 	const char *params[] = {ep->lender, db_num(&n[0], ep->delivered_seq),
 	                        db_num(&n[1], WEBHOOK_BATCH_MAX)};
@@ -524,6 +529,10 @@ static void on_leased(PGresult *res, void *arg)
 		if (ep->step == EP_IDLE) {
 			/* the database's word: another daemon may have moved it
 			 * while this one did not hold the lease */
+			if (row.delivered_seq != ep->delivered_seq) { /* the batch is stale */
+				free(ep->body);
+				ep->body = NULL;
+			}
 			ep->delivered_seq = row.delivered_seq;
 			ep->failures = row.failures;
 			if (row.next_attempt_at != TS_NULL && row.next_attempt_at > row.now &&
