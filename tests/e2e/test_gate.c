@@ -249,7 +249,7 @@ START_TEST(test_refusal_writes_disbursement_refused_audit_event_with_blockers)
 	/* The auditor reads it from GET /v1/audit once it is sealed. */
 	char *aud = e2e_client_add(&env, "auditor1", "auditor", NULL);
 	json_t *found = NULL;
-	for (int tries = 0; !found && tries < 30; tries++) {
+	for (long long deadline = test_now_ms() + 30000; !found && test_now_ms() < deadline;) {
 		long long after = 0;
 		for (int page = 0; !found && page < 50; page++) {
 			char path[64];
