@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds a normal and an
-# ASan+UBSan tree, starts a throwaway PostgreSQL and runs every CTest suite
-# (unit, integration, e2e) against both builds.
+# The test command: installs what is missing, builds a plain tree (with the
+# flags of a Debian package) and an ASan+UBSan tree, starts a throwaway
+# PostgreSQL and runs every CTest suite (unit, integration, e2e) against both
+# builds.
 #
 #   scripts/test.sh [--fast] [--no-fuzz] [-L LABEL]... [-R REGEX]
 #
@@ -21,7 +22,7 @@ fast=0
 fuzz=1
 ctest_args=()
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -71,8 +72,15 @@ step "dependencies"
 scripts/deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
-step "build (build/)"
-cmake -S . -B build
+# The plain tree is built as a Debian package builds it (debhelper's cmake
+# step: build type None, dpkg-buildflags' CFLAGS with its CPPFLAGS, and its
+# LDFLAGS: -O2, _FORTIFY_SOURCE, the stack protector, format-security,
+# RELRO), so that the warnings of an optimised build stop the tests here.
+# dpkg-buildflags comes with build-essential (dpkg-dev).
+step "build (build/, with the flags of a Debian package)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=None \
+	-DCMAKE_C_FLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+	-DCMAKE_EXE_LINKER_FLAGS="$(dpkg-buildflags --get LDFLAGS)"
 cmake --build build -j"$jobs"
 if [ "$fast" -eq 0 ]; then
 	step "build with ASan+UBSan (build-asan/)"

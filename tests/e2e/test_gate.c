@@ -836,7 +836,7 @@ static Suite *gate_suite(void)
 	Suite *s = suite_create("gate");
 	TCase *tc = tcase_create("gate");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc,
 	               test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_allowed);
 	tcase_add_test(tc, test_missing_consent_and_visit_are_blockers_in_contract_order);

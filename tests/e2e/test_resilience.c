@@ -428,7 +428,7 @@ static Suite *resilience_suite(void)
 	TCase *tc = tcase_create("resilience");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_checked_fixture(tc, ensure_server_up, NULL);
-	tcase_set_timeout(tc, 45);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fast_shutdown_gives_503_then_calls_succeed_again_without_restart);
 	tcase_add_test(
 	    tc, test_crash_of_the_database_gives_503_then_calls_succeed_again_without_restart);

@@ -1335,7 +1335,7 @@ static Suite *validation_suite(void)
 	Suite *s = suite_create("e2e_validation");
 	TCase *tc = tcase_create("validation");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_approval_each_missing_required_field_is_422_naming_it);
 	tcase_add_test(tc, test_approval_unknown_field_is_422_naming_it);
 	tcase_add_test(tc, test_approval_amount_as_json_number_is_422);
