@@ -88,11 +88,11 @@ if [ "$fast" -eq 0 ]; then
 	cmake --build build-asan -j"$jobs"
 fi
 
-# The first loopback port nobody answers on; the cluster also gets its own
-# socket directory, so it never meets a system cluster.
+# The first loopback port from $1 on that nobody answers on; the cluster
+# also gets its own socket directory, so it never meets a system cluster.
 free_port() {
 	local p
-	for ((p = 55432; p < 55532; p++)); do
+	for ((p = $1; p < 55532; p++)); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -104,8 +104,19 @@ free_port() {
 
 step "throwaway PostgreSQL"
 pgdir=$(mktemp -d)
-port=$(free_port)
-url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1)
+# A port that answered nothing may still be taken by the time the server
+# binds it (a socket that does not listen, another run starting): the next.
+port=55431 url=
+for _ in 1 2 3 4 5; do
+	port=$(free_port $((port + 1)))
+	url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1) && break
+	url=
+	echo "test.sh: port $port was taken; trying the next" >&2
+done
+[ -n "$url" ] || {
+	echo "test.sh: the throwaway PostgreSQL did not start" >&2
+	exit 1
+}
 echo "$url"
 
 # Settings of the developer's shell must not leak into the daemon under test.
