@@ -619,7 +619,7 @@ START_TEST(test_sigterm_answers_requests_in_flight_then_exits_0)
 		snprintf(id, sizeof id, "TERM-%d", i);
 		eligible_loan(d.port, id, 400 + (unsigned)i);
 	}
-	int probe = ka_open(d.port);
+	int probe = ka_open(d.port), later = ka_open(d.port);
 
 	/* Hold the loans so that every request stays in flight. */
 	PGconn *c = testdb_connect(env.db_url);
@@ -645,9 +645,17 @@ START_TEST(test_sigterm_answers_requests_in_flight_then_exits_0)
 
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	/* No new work is taken on while draining (the probe is answered 503),
-	 * and coolingd stays for the requests it holds. */
+	 * and coolingd stays for the requests it holds: a second on, five
+	 * times the moment it gives its last answers before it exits, it is
+	 * there and its worker still answers. */
 	await_draining(probe);
+	test_sleep_ms(1000);
 	ck_assert_msg(waitpid(d.pid, NULL, WNOHANG) == 0, "coolingd exited with requests held");
+	char buf[8192];
+	ck_assert(ka_send(later, "/healthz"));
+	ck_assert_msg(ka_read(later, buf, sizeof buf, 30000) == 503,
+	              "a request while draining with requests held: %s", buf);
+	close(later);
 
 	exec_ok(c, "COMMIT");
 	PQfinish(c);
