@@ -1,7 +1,8 @@
 /*
- * print_sql: prints statements of lib/db.c's db_statements table as pgbench
- * SQL commands, so that bench/run.sh makes pgbench run exactly the SQL that
- * coolingd runs (not a copy made by hand that could drift from db.c).
+ * print_sql: prints statements of the db_statements table
+ * (lib/db/statements.c) as pgbench SQL commands, so that bench/run.sh makes
+ * pgbench run exactly the SQL that coolingd runs (not a copy made by hand
+ * that could drift from it).
  *
  *   print_sql NAME[=VAR1,VAR2,...] ...
  *
@@ -13,7 +14,7 @@
  * Every parameter $N becomes a pgbench variable: ":pN" by default, or, when
  * variables are listed after "=", the N-th listed name (there must be
  * exactly as many names as the statement has parameters, so that a change
- * of db.c is caught here). The name NULL writes a NULL literal instead:
+ * of a statement is caught here). The name NULL writes a NULL literal instead:
  * pgbench variables cannot be NULL, while coolingd sends some parameters
  * as NULL (e.g. no Idempotency-Key).
  *

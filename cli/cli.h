@@ -95,7 +95,7 @@ int cli_opt_all(const struct cli *cli, const struct cli_args *a, const char *nam
  * returns code. */
 int cli_fail(struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Reports an error of lib/db.c: exit 3 when the database is out of reach,
+/* Reports an error of lib/db/: exit 3 when the database is out of reach,
  * else 1. */
 int cli_db_fail(struct cli *cli, const struct cd_error *err);
 

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "conninfo.h"
 #include "db.h"
 #include "timeutil.h"
 
@@ -83,7 +84,7 @@ int cli_db_fail(struct cli *cli, const struct cd_error *err)
 	int code = CLI_FAIL;
 	if (err->status == 503 || (cli->conn != NULL && PQstatus(cli->conn) != CONNECTION_OK))
 		code = CLI_UNAVAILABLE;
-	/* lib/db.c prefixes some messages with the command's name already */
+	/* lib/db/sync.c prefixes some messages with the command's name already */
 	const char *msg = err->message;
 	size_t n = cli->cmd ? strlen(cli->cmd->name) : 0;
 	if (n > 0 && strncmp(msg, cli->cmd->name, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
@@ -99,50 +100,11 @@ static void ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
-/* libpq's complaint about a connection string it cannot parse may quote
- * the offending piece, which may be the password: quoted pieces become
- * "...". */
-static void mask_quoted(const char *in, char *out, size_t size)
-{
-	bool inside = false;
-	size_t w = 0;
-	for (const char *r = in; *r && w + 5 < size; r++) {
-		if (*r == '"' && !inside && r[1] == '=' && r[2] == '"') {
-			/* missing "=" after ...: harmless, and the point */
-			memcpy(out + w, "\"=\"", 3);
-			w += 3;
-			r += 2;
-		} else if (*r == '"') {
-			if (!inside) {
-				memcpy(out + w, "\"...", 4);
-				w += 4;
-			} else {
-				out[w++] = '"';
-			}
-			inside = !inside;
-		} else if (!inside) {
-			out[w++] = *r;
-		}
-	}
-	out[w] = '\0';
-}
-
 /* Keeps the password of url, to scrub it from messages; false when url is
  * not a connection string libpq understands. */
 static bool note_password(struct cli *cli, const char *url, char *why, size_t why_size)
 {
-	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
-	if (opts == NULL) {
-		mask_quoted(errmsg ? errmsg : "out of memory", why, why_size);
-		PQfreemem(errmsg);
-		return false;
-	}
-	for (PQconninfoOption *o = opts; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-			snprintf(cli->password, sizeof(cli->password), "%s", o->val);
-	PQconninfoFree(opts);
-	return true;
+	return conninfo_password(url, cli->password, sizeof(cli->password), why, why_size);
 }
 
 /* "coolingctl:" + the operator's user name: $SUDO_USER, $USER, or the

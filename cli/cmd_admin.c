@@ -2,7 +2,7 @@
  * The operator commands of coolingctl: migrations, lenders, API clients and
  * the MRP table. Each validates its arguments before it touches the
  * database (a usage error never needs a connection), then calls one
- * function of lib/db.c, which writes the change and its audit event in one
+ * function of lib/db/sync.c, which writes the change and its audit event in one
  * transaction.
  */
 #include <inttypes.h>

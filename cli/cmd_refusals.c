@@ -6,7 +6,7 @@
  * parsed (lib/refusal.c, RFC 4180) and checked as it comes, and each good
  * one sent on into a COPY to a temporary staging table; one INSERT ...
  * SELECT then adds the changes not known yet with their audit events
- * (lib/db.c). Memory stays the same for any number of lines. One bad line
+ * (lib/db/sync.c). Memory stays the same for any number of lines. One bad line
  * and nothing is imported: every bad line is named, the transaction is
  * rolled back, exit 1.
  */

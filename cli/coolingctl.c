@@ -22,6 +22,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "db.h"
+#include "migrations.h"
 
 /* A command that takes exactly n arguments; none when left out. */
 #define NARGS(n) .min_args = (n), .max_args = (n)
@@ -345,7 +347,8 @@ static void print_command_help(const struct command *c)
 
 static void print_version(void)
 {
-	printf("coolingctl %s\n", COOLINGD_VERSION);
+	printf("coolingctl %s schema %d-%d\n", COOLINGD_VERSION, DB_SCHEMA_VERSION,
+	       migrations[migrations_count - 1].version);
 }
 
 /* ---- pass 1: the command words ---- */

@@ -19,36 +19,21 @@
 #include "tls.h"
 
 /*
- * server.max_connections. libevent 2.1's evhttp has no such limit, but every
- * connection it accepts gets its bufferevent from our bevcb, so that is
- * where we count. To count the connection's end, we ask evhttp to call us
- * when it frees the connection (evhttp_connection_set_closecb(), which
- * evhttp_connection_free() calls whatever the reason: a reply with
- * Connection: close, the client gone, a timeout, a failed TLS handshake,
- * evhttp_free() at exit). The bevcb does not see the connection object
- * itself; evhttp makes it right after the bevcb returns and makes itself the
- * bufferevent's callback argument. So the bevcb keeps a reference to the new
- * bufferevent and activates conns_ev, which runs once the accept callback
- * has returned, before any I/O on the new connection: it finds the
- * connection through bufferevent_getcb() and sets the close callback. A
- * bufferevent whose callbacks are gone by then was already freed by evhttp
- * (it could not set up the connection), and counts as closed at once.
- *
- * (A pass-through bufferevent_filter with a free-context callback looks
- * simpler, and libevent 2.1.12 does forward evhttp's bufferevent_setfd()
- * through it, but replies then stall or get lost, as tried: evhttp queues a
- * reply while EV_WRITE is disabled and then enables it, which a filter does
- * not take as a cue to pass the data on (be_filter_enable); and a filter's
- * write callback means "moved to the bufferevent below", not "sent", which
- * is when evhttp frees a Connection: close connection.)
+ * server.max_connections. evhttp has no such limit, so we count in our
+ * bevcb (every accepted connection gets its bufferevent there) and at
+ * evhttp's close callback, which evhttp_connection_free() calls whatever the
+ * reason. The bevcb cannot set that callback itself: evhttp makes the
+ * connection only after the bevcb returns, so conns_ev, run before any I/O,
+ * finds it through bufferevent_getcb(); a bufferevent whose callbacks are gone
+ * by then was freed by evhttp and counts as closed at once. (A pass-through
+ * bufferevent_filter would stall replies: evhttp enables EV_WRITE after
+ * queueing, which a filter does not pass on.)
  *
  * At the limit a worker stops accepting (evconnlistener_disable), so that
  * new connections wait in the kernel's listen backlog instead of being
- * accepted and dropped; below it again every worker resumes. The count is
- * shared by the workers; the worker that crosses the limit tells the others
- * through their limits_ev, since a worker touches only its own listeners.
- * Workers that accept at the very same moment may overshoot the limit by a
- * few connections.
+ * accepted and dropped; below it again every worker resumes, told through
+ * its limits_ev, since a worker touches only its own listeners. Workers that
+ * accept at the same moment may overshoot the limit by a few connections.
  */
 
 static void notify_workers(struct server *s)
@@ -514,7 +499,7 @@ struct bufferevent *conn_plain_bevcb(struct event_base *base, void *arg)
 struct bufferevent *conn_tls_bevcb(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
-	struct bufferevent *bev = tls_bufferevent_new(base, w->srv->tls_ctx);
+	struct bufferevent *bev = tls_bufferevent_new(base, &w->srv->tls_ctx);
 	if (bev == NULL) {
 		log_kv(LOG_ERROR, "cannot set up TLS for a connection; dropping it", NULL);
 		struct bufferevent *under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "money.h"
 #include "request.h"
+#include "schema_compat.h"
 #include "timeutil.h"
 
 #define MAX_ATTEMPTS 5
@@ -199,15 +200,20 @@ static void on_ready(PGresult *res, void *arg)
 		return;
 	}
 	int64_t v = db_schema_version_of(res);
-	if (v != DB_SCHEMA_VERSION) {
+	const char *min = db_schema_min_release_of(res);
+	enum schema_verdict verdict = schema_verdict(v, min, DB_SCHEMA_VERSION, COOLINGD_VERSION);
+	if (verdict != SCHEMA_READY) {
+		set_retry_after(r, 1);
 		reply_json(r, 503,
-		           json_pack("{s:s,s:s,s:I,s:I}", "status", "unavailable", "reason",
-		                     "schema version differs", "schema_version", (json_int_t)v,
-		                     "expected", (json_int_t)DB_SCHEMA_VERSION));
+		           json_pack("{s:s,s:s,s:I,s:I,s:s*,s:s}", "status", "unavailable",
+		                     "reason", schema_verdict_reason(verdict), "schema_version",
+		                     (json_int_t)v, "expected", (json_int_t)DB_SCHEMA_VERSION,
+		                     "min_release", min, "release", COOLINGD_VERSION));
 		return;
 	}
 	reply_json(r, 200,
-	           json_pack("{s:s,s:I}", "status", "ready", "schema_version", (json_int_t)v));
+	           json_pack("{s:s,s:I,s:s}", "status", "ready", "schema_version", (json_int_t)v,
+	                     "min_release", min));
 }
 
 static void h_readyz(struct request *r)

@@ -17,11 +17,14 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "conninfo.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrations.h"
 #include "ratelimit.h"
 #include "sealer.h"
 #include "server.h"
+#include "timeutil.h"
 #include "tls.h"
 
 static struct server srv;
@@ -95,6 +98,8 @@ static void worker_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(w->seal_timer);
 	if (w->unsealed_timer)
 		event_del(w->unsealed_timer);
+	if (w->signals_timer)
+		event_del(w->signals_timer);
 	worker_begin_drain(w);
 	/* requests still running after their own timeout are cut short */
 	struct timeval tv = {w->srv->cfg.request_timeout_s + 2, 0};
@@ -228,7 +233,7 @@ static bool workers_setup(struct server *s)
 			return false;
 		if (i == 0 && s->cfg.audit_seal && !sealer_setup(w))
 			return false;
-		if (i == 0 && !unsealed_count_setup(w))
+		if (i == 0 && (!unsealed_count_setup(w) || !operator_signals_setup(w)))
 			return false;
 	}
 	return true;
@@ -247,33 +252,73 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(s->main_base, NULL);
 }
 
+/* What `systemctl status` shows while the daemon serves (STATUS=): the
+ * profile in force and the time of the last configuration load, and after
+ * a failed reload, the failure, until a reload succeeds. */
+static void notify_status(bool ok, const char *profile, const char *why)
+{
+	char at[TS_BUF];
+	ts_format_utc((int64_t)time(NULL) * USEC_PER_SEC, at);
+	if (ok)
+		sd_notifyf(0, "READY=1\nSTATUS=serving, profile %s; configuration loaded at %s",
+		           profile, at);
+	else
+		sd_notifyf(0,
+		           "READY=1\nSTATUS=reload failed at %s: %s; still serving with the "
+		           "previous configuration (profile %s)",
+		           at, why, profile);
+}
+
+/* Loads the configuration file again and, with HTTPS, the certificate and
+ * key: all of it, or (false, msg naming the key) nothing. */
+static bool reload(struct server *s, char *msg, size_t msg_size)
+{
+	struct config c;
+	if (!config_load(&c, s->config_path, s->config_path_is_default, msg, msg_size))
+		return false;
+	char which[512];
+	if (config_restart_needed(&s->cfg, &c, which, sizeof(which)))
+		log_kv(LOG_WARN, "these keys change only at restart", "keys", which, NULL);
+	/* the HTTPS listener itself (tls.listen) is there or not until a restart */
+	SSL_CTX *tls = NULL;
+	if (s->tls_ctx != NULL && c.tls_listen[0] != '\0' &&
+	    (tls = tls_ctx_new(&c, msg, msg_size)) == NULL)
+		return false;
+	struct runtime *rt = runtime_new(&c);
+	if (rt == NULL) {
+		if (tls != NULL)
+			SSL_CTX_free(tls);
+		snprintf(msg, msg_size, "out of memory");
+		return false;
+	}
+	/* Requests in flight keep the snapshot they started with; retired
+	 * snapshots are freed at exit. */
+	rt->older = atomic_load(&s->rt);
+	atomic_store(&s->rt, rt);
+	if (tls != NULL) {
+		tls_ctx_replace(&s->tls_ctx, tls);
+		metrics_tls_certificate(tls_ctx_not_after(tls));
+	}
+	log_setup(c.log_level, c.log_format);
+	warn_if_below_legal_minimum(&c);
+	return true;
+}
+
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
 	struct server *s = arg;
 	sd_notify(0, "RELOADING=1");
-	struct config c;
 	char msg[512];
-	if (!config_load(&c, s->config_path, s->config_path_is_default, msg, sizeof(msg))) {
+	bool ok = reload(s, msg, sizeof(msg));
+	metrics_config_reload(ok, (int64_t)time(NULL));
+	if (ok)
+		log_kv(LOG_INFO, "configuration reloaded", NULL);
+	else
 		log_kv(LOG_ERROR, "reload failed; keeping the running configuration", "error", msg,
 		       NULL);
-	} else {
-		char which[512];
-		if (config_restart_needed(&s->cfg, &c, which, sizeof(which)))
-			log_kv(LOG_WARN, "these keys change only at restart", "keys", which, NULL);
-		struct runtime *rt = runtime_new(&c);
-		if (rt != NULL) {
-			/* Requests in flight keep the snapshot they started with;
-			 * retired snapshots are freed at exit. */
-			rt->older = atomic_load(&s->rt);
-			atomic_store(&s->rt, rt);
-			log_setup(c.log_level, c.log_format);
-			warn_if_below_legal_minimum(&c);
-			log_kv(LOG_INFO, "configuration reloaded", NULL);
-		}
-	}
-	sd_notify(0, "READY=1");
+	notify_status(ok, server_runtime(s)->cfg.profile, msg);
 }
 
 static void server_free(struct server *s)
@@ -292,6 +337,8 @@ static void server_free(struct server *s)
 			event_free(w->seal_timer);
 		if (w->unsealed_timer)
 			event_free(w->unsealed_timer);
+		if (w->signals_timer)
+			event_free(w->signals_timer);
 		if (w->heartbeat_timer)
 			event_free(w->heartbeat_timer);
 		if (w->base)
@@ -302,7 +349,7 @@ static void server_free(struct server *s)
 	metrics_free(s); /* the listening socket, when the listener never took it */
 	/* every connection's SSL is gone with the event bases */
 	if (s->tls_ctx != NULL)
-		SSL_CTX_free(s->tls_ctx);
+		tls_ctx_replace(&s->tls_ctx, NULL);
 	ratelimit_free();
 	sealer_key_free();
 	struct runtime *rt = atomic_load(&s->rt);
@@ -333,7 +380,9 @@ int main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'V':
-			printf("coolingd %s\n", COOLINGD_VERSION);
+			/* its own schema and the newest whose migration it carries */
+			printf("coolingd %s schema %d-%d\n", COOLINGD_VERSION, DB_SCHEMA_VERSION,
+			       migrations[migrations_count - 1].version);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -373,7 +422,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
-		config_dump(&srv.cfg, stdout);
+		config_dump(&srv.cfg, stdout, conninfo_mask);
 		print_policy_table(&srv.cfg);
 		if (sealer_key_id()[0] != '\0')
 			printf("audit checkpoint key id: %s\n", sealer_key_id());
@@ -436,7 +485,7 @@ int main(int argc, char **argv)
 		}
 	}
 	char masked[1024], nworkers[16];
-	config_mask_conninfo(srv.cfg.database_url, masked, sizeof(masked));
+	conninfo_mask(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
 	       "threads", nworkers, "database", masked, "policy", rt->policy.name, "metrics_listen",
@@ -444,7 +493,10 @@ int main(int argc, char **argv)
 	       srv.tls_ctx ? "tls_listen" : NULL, srv.cfg.tls_listen,
 	       srv.cfg.tls_client_ca_file[0] ? "tls_client_ca_file" : NULL,
 	       srv.cfg.tls_client_ca_file, NULL);
-	sd_notify(0, "READY=1");
+	metrics_config_reload(true, (int64_t)time(NULL));
+	if (srv.tls_ctx != NULL)
+		metrics_tls_certificate(tls_ctx_not_after(srv.tls_ctx));
+	notify_status(true, rt->policy.name, NULL);
 
 	event_base_dispatch(srv.main_base);
 

@@ -515,6 +515,74 @@ static void put_process(struct evbuffer *out)
 	}
 }
 
+/* ---- the operator's signals: set by the main thread (the reload, the
+ * certificate) or worker 0 (what the database says), read by a scrape ---- */
+
+static _Atomic bool reload_ok = true;
+static _Atomic int64_t reload_success_s;
+static _Atomic int64_t tls_not_after_s = -1;
+/* -1 until worker 0 has read them: then NaN, "not known yet" */
+static _Atomic int64_t checkpoint_s = -1;
+static _Atomic int mrp_missing = -1;
+
+void metrics_config_reload(bool ok, int64_t now_s)
+{
+	atomic_store(&reload_ok, ok);
+	if (ok)
+		atomic_store(&reload_success_s, now_s);
+}
+
+void metrics_tls_certificate(int64_t not_after_s)
+{
+	atomic_store(&tls_not_after_s, not_after_s);
+}
+
+void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing)
+{
+	atomic_store(&checkpoint_s, last_checkpoint_s);
+	atomic_store(&mrp_missing, mrp_next_year_missing ? 1 : 0);
+}
+
+static void put_operator_signals(struct evbuffer *out, struct server *s)
+{
+	put_family(out, "coolingd_config_last_reload_successful", "gauge",
+	           "1 when the last configuration load (start or SIGHUP) succeeded, else 0.");
+	evbuffer_add_printf(out, "coolingd_config_last_reload_successful %d\n",
+	                    atomic_load(&reload_ok) ? 1 : 0);
+	put_family(out, "coolingd_config_last_reload_success_timestamp_seconds", "gauge",
+	           "When the configuration in force was loaded, in seconds since the epoch.");
+	evbuffer_add_printf(out, "coolingd_config_last_reload_success_timestamp_seconds %lld\n",
+	                    (long long)atomic_load(&reload_success_s));
+	put_family(out, "coolingd_policy_info", "gauge", "The policy profile in force; always 1.");
+	evbuffer_add_printf(out, "coolingd_policy_info{profile=\"");
+	put_label_value(out, server_runtime(s)->cfg.profile);
+	evbuffer_add_printf(out, "\"} 1\n");
+	int64_t not_after = atomic_load(&tls_not_after_s);
+	if (not_after >= 0) {
+		put_family(out, "coolingd_tls_certificate_expiry_timestamp_seconds", "gauge",
+		           "The notAfter of the HTTPS certificate in force, in seconds since the "
+		           "epoch.");
+		evbuffer_add_printf(out, "coolingd_tls_certificate_expiry_timestamp_seconds %lld\n",
+		                    (long long)not_after);
+	}
+	int64_t checkpoint = atomic_load(&checkpoint_s);
+	put_family(out, "coolingd_audit_last_checkpoint_timestamp_seconds", "gauge",
+	           "When the newest signed audit checkpoint in the database was signed, in "
+	           "seconds since the epoch; 0 when there is none.");
+	if (checkpoint < 0)
+		evbuffer_add_printf(out, "coolingd_audit_last_checkpoint_timestamp_seconds NaN\n");
+	else
+		evbuffer_add_printf(out, "coolingd_audit_last_checkpoint_timestamp_seconds %lld\n",
+		                    (long long)checkpoint);
+	int missing = atomic_load(&mrp_missing);
+	put_family(out, "coolingd_mrp_next_year_missing", "gauge",
+	           "1 from 1 December while the MRP table has no value for the next year.");
+	if (missing < 0)
+		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing NaN\n");
+	else
+		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing %d\n", missing);
+}
+
 void metrics_write(struct server *s, struct evbuffer *out)
 {
 	struct totals *t = calloc(1, sizeof(*t));
@@ -533,6 +601,7 @@ void metrics_write(struct server *s, struct evbuffer *out)
 	evbuffer_add_printf(out, "coolingd_build_info{version=\"");
 	put_label_value(out, COOLINGD_VERSION);
 	evbuffer_add_printf(out, "\"} 1\n");
+	put_operator_signals(out, s);
 	put_process(out);
 	free(t);
 }

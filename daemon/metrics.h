@@ -47,6 +47,19 @@ void metrics_decision_refused(struct worker *w, const struct loan *l, int64_t no
 /* The audit events not sealed yet, as last counted (daemon/sealer.c). */
 void metrics_audit_unsealed(struct worker *w, int64_t n);
 
+/* ---- the operator's signals (docs/operations.md, "Signals for the operator") ---- */
+
+/* A configuration load: at start (ok) and at every SIGHUP, from the main
+ * thread; now_s is the time of it, in seconds since the epoch. */
+void metrics_config_reload(bool ok, int64_t now_s);
+/* The notAfter of the TLS certificate in force (seconds since the epoch),
+ * from the main thread; -1: no HTTPS. */
+void metrics_tls_certificate(int64_t not_after_s);
+/* What worker 0 read from the database (daemon/signals.c): the newest
+ * checkpoint's time in seconds since the epoch (0 when there is none) and
+ * whether the MRP of the coming year is missing. */
+void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing);
+
 /* ---- the listener, on the main thread ---- */
 
 /* Serves GET /metrics on s->metrics_fd (bound by server_listen) from

@@ -21,7 +21,6 @@
  */
 #include "sealer.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "audit_sign.h"
@@ -198,12 +197,13 @@ static void on_unsealed(PGresult *res, void *arg)
 	counting = false;
 	if (res == NULL)
 		return; /* the database is away: the gauge keeps its last value */
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+	int64_t n = PQresultStatus(res) == PGRES_TUPLES_OK ? db_unsealed_of(res) : -1;
+	if (n < 0) {
 		log_kv(LOG_WARN, "counting the unsealed audit events failed", "error",
 		       PQresultErrorMessage(res), NULL);
 		return;
 	}
-	metrics_audit_unsealed(w, atoll(PQgetvalue(res, 0, 0)));
+	metrics_audit_unsealed(w, n);
 }
 
 static void on_unsealed_timer(evutil_socket_t fd, short what, void *arg)

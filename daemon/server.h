@@ -65,6 +65,7 @@ struct worker {
 	struct event *drain_timer;
 	struct event *seal_timer;     /* worker 0 only: seals the audit chain */
 	struct event *unsealed_timer; /* worker 0 only: counts what is not sealed yet */
+	struct event *signals_timer;  /* worker 0 only: daemon/signals.c */
 	/* this worker's counters for GET /metrics (daemon/metrics.c): written
 	 * by this thread alone, summed by the main thread at a scrape */
 	struct metrics_block *metrics;
@@ -86,7 +87,9 @@ struct server {
 	int nworkers;
 	struct worker *workers;
 	struct event_base *main_base;
-	struct ssl_ctx_st *tls_ctx;   /* SSL_CTX, shared by the workers; NULL without TLS */
+	/* SSL_CTX, shared by the workers; NULL without TLS; replaced on SIGHUP
+	 * (tls_ctx_replace), so workers read it only in tls_bufferevent_new */
+	struct ssl_ctx_st *tls_ctx;
 	int listen_fd, tls_listen_fd; /* -1 when none; the workers hold dup()s */
 	int metrics_fd;               /* [metrics] listen; -1 when off */
 	struct evhttp *metrics_http;  /* GET /metrics, on main_base */
@@ -109,6 +112,11 @@ void server_listen_close(struct server *s);
 bool worker_http_setup(struct worker *w);
 void worker_begin_drain(struct worker *w);
 void worker_http_free(struct worker *w);
+
+/* daemon/signals.c: worker 0 reads, every few seconds, what the operator's
+ * metrics need from the database (the last audit checkpoint, the MRP of
+ * the coming year). */
+bool operator_signals_setup(struct worker *w);
 
 /* daemon/sealer.c */
 bool sealer_setup(struct worker *w);

@@ -1,8 +1,10 @@
 /*
  * HTTPS with OpenSSL 3 and libevent's OpenSSL bufferevents (tls.h). The
- * context is made once, before the workers start, and shared by all of them
+ * context is made before the workers start, and shared by all of them
  * (OpenSSL contexts are safe to share between threads once set up); each
- * connection gets its own SSL object.
+ * connection gets its own SSL object. A reload replaces the context whole:
+ * a context is never changed once in use, and each SSL holds a reference
+ * to its own, so connections open at the reload go on with the old one.
  */
 #include "tls.h"
 
@@ -13,11 +15,17 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "log.h"
+
+/* Held while a worker takes a reference to the context in force and while
+ * the main thread replaces it, so that no worker takes one to a context
+ * being freed. */
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* "KEY: PATH: why" with OpenSSL's most recent error, if any, as the why. */
 static void tls_setup_fail(char *msg, size_t msg_size, const char *key, const char *path,
@@ -148,9 +156,32 @@ err:
 	return NULL;
 }
 
-struct bufferevent *tls_bufferevent_new(struct event_base *base, SSL_CTX *ctx)
+void tls_ctx_replace(SSL_CTX **slot, SSL_CTX *next)
 {
-	SSL *ssl = SSL_new(ctx);
+	pthread_mutex_lock(&ctx_lock);
+	SSL_CTX *old = *slot;
+	*slot = next;
+	pthread_mutex_unlock(&ctx_lock);
+	if (old != NULL)
+		SSL_CTX_free(old); /* the connections that use it hold their own references */
+}
+
+int64_t tls_ctx_not_after(SSL_CTX *ctx)
+{
+	X509 *cert = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
+	const ASN1_TIME *end = cert != NULL ? X509_get0_notAfter(cert) : NULL;
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+	bool ok = end != NULL && epoch != NULL && ASN1_TIME_diff(&days, &secs, epoch, end) == 1;
+	ASN1_TIME_free(epoch);
+	return ok ? (int64_t)days * 86400 + secs : -1;
+}
+
+struct bufferevent *tls_bufferevent_new(struct event_base *base, SSL_CTX **slot)
+{
+	pthread_mutex_lock(&ctx_lock);
+	SSL *ssl = SSL_new(*slot);
+	pthread_mutex_unlock(&ctx_lock);
 	if (ssl == NULL)
 		return NULL;
 	/* frees ssl itself when it fails, and on bufferevent_free */

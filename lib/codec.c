@@ -549,55 +549,97 @@ json_t *codec_blockers_json(unsigned blockers)
 	return a;
 }
 
+/* A names.h name, NULL for the table's empty name (none). */
+static const char *name_or_null(const struct name_table *t, int index)
+{
+	const char *name = name_of(t, index);
+	return name[0] != '\0' ? name : NULL;
+}
+
+static const char *empty_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+static json_t *str_or_null_json(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *int_or_null_json(int64_t n)
+{
+	return n != TS_NULL ? json_integer(n) : json_null();
+}
+
+/*
+ * The loan's answer, field by field in the contract's order: X(key, kind,
+ * value), value an expression over l (the loan) and v (its view). Both
+ * writers are made from it, codec_loan_json() (a jansson tree) and
+ * codec_loan_write() (straight into a buffer), so that a field is added
+ * here once. kinds: STR, STR_OR_NULL (NULL: null), BOOL, INT, INT_OR_NULL
+ * (TS_NULL: null), MONEY (tiyn, as "123.45"), TS (TS_NULL: null), BLOCKERS
+ * (a blocker set, as an array of names).
+ */
+/* clang-format off */
+#define LOAN_JSON_FIELDS(X)                                                                        \
+	X("lender",                      STR,         l->lender)                                   \
+	X("loan_id",                     STR,         l->loan_id)                                  \
+	X("borrower_iin",                STR,         l->borrower_iin)                             \
+	X("amount",                      MONEY,       l->amount_tiyn)                              \
+	X("currency",                    STR,         "KZT")                                       \
+	X("channel",                     STR,         channel_name(l->channel))                    \
+	X("secured",                     BOOL,        l->secured)                                  \
+	X("first_time_borrower",         BOOL,        l->first_time_borrower)                      \
+	X("status",                      STR,         status_name(v->status))                      \
+	X("cooling_required",            BOOL,        l->cooling_required)                         \
+	X("cooling_period_seconds",      INT_OR_NULL, l->cooling_required ? l->cooling_period_s    \
+	                                                                  : TS_NULL)               \
+	X("threshold_amount",            MONEY,       l->threshold_tiyn)                           \
+	X("mrp",                         INT,         l->mrp_tenge)                                \
+	X("policy",                      STR,         l->policy)                                   \
+	X("approved_at",                 TS,          l->approved_at)                              \
+	X("consent_at",                  TS,          l->consent_at)                               \
+	X("cooling_ends_at",             TS,          l->cooling_required ? l->cooling_ends_at     \
+	                                                                  : TS_NULL)               \
+	X("in_person_required",          BOOL,        l->in_person_required)                       \
+	X("in_person_verified_at",       TS,          l->in_person_verified_at)                    \
+	X("disbursed_at",                TS,          l->disbursed_at)                             \
+	X("cancelled_at",                TS,          l->cancelled_at)                             \
+	X("lender_kind",                 STR,         name_of(&lender_kind_names, l->lender_kind)) \
+	X("product",                     STR,         name_of(&product_names, l->product))         \
+	X("exemption",                   STR_OR_NULL, name_or_null(&exemption_names,               \
+	                                                           l->exemption))                  \
+	X("aggregated_amount",           MONEY,       l->aggregated_tiyn)                          \
+	X("rule",                        STR_OR_NULL, name_or_null(&rule_names, l->rule))          \
+	X("borrower_age",                INT_OR_NULL, l->borrower_age >= 0 ? l->borrower_age       \
+	                                                                   : TS_NULL)              \
+	X("extra_confirmation_required", BOOL,        l->extra_confirmation_required)              \
+	X("extra_confirmed_at",          TS,          l->extra_confirmed_at)                       \
+	X("extra_confirmation_method",   STR_OR_NULL, empty_null(l->extra_confirmation_method))    \
+	X("reconfirmation_required",     BOOL,        l->reconfirmation_required)                  \
+	X("reconfirmed_at",              TS,          l->reconfirmed_at)                           \
+	X("blockers",                    BLOCKERS,    v->blockers)                                 \
+	X("earliest_disbursement_at",    TS,          v->earliest_disbursement_at)                 \
+	/* the fields of v1.1, in the contract's order */                                          \
+	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)
+
+/* Each kind as a jansson value. */
+#define JSON_STR(x)         json_string(x)
+#define JSON_STR_OR_NULL(x) str_or_null_json(x)
+#define JSON_BOOL(x)        json_boolean(x)
+#define JSON_INT(x)         json_integer(x)
+#define JSON_INT_OR_NULL(x) int_or_null_json(x)
+#define JSON_MONEY(x)       money_json(x)
+#define JSON_TS(x)          codec_ts_json(x)
+#define JSON_BLOCKERS(x)    codec_blockers_json(x)
+/* clang-format on */
+
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "lender", json_string(l->lender));
-	json_object_set_new(o, "loan_id", json_string(l->loan_id));
-	json_object_set_new(o, "borrower_iin", json_string(l->borrower_iin));
-	json_object_set_new(o, "amount", money_json(l->amount_tiyn));
-	json_object_set_new(o, "currency", json_string("KZT"));
-	json_object_set_new(o, "channel", json_string(channel_name(l->channel)));
-	json_object_set_new(o, "secured", json_boolean(l->secured));
-	json_object_set_new(o, "first_time_borrower", json_boolean(l->first_time_borrower));
-	json_object_set_new(o, "status", json_string(status_name(v->status)));
-	json_object_set_new(o, "cooling_required", json_boolean(l->cooling_required));
-	json_object_set_new(o, "cooling_period_seconds",
-	                    l->cooling_required ? json_integer(l->cooling_period_s) : json_null());
-	json_object_set_new(o, "threshold_amount", money_json(l->threshold_tiyn));
-	json_object_set_new(o, "mrp", json_integer(l->mrp_tenge));
-	json_object_set_new(o, "policy", json_string(l->policy));
-	json_object_set_new(o, "approved_at", codec_ts_json(l->approved_at));
-	json_object_set_new(o, "consent_at", codec_ts_json(l->consent_at));
-	json_object_set_new(o, "cooling_ends_at",
-	                    codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL));
-	json_object_set_new(o, "in_person_required", json_boolean(l->in_person_required));
-	json_object_set_new(o, "in_person_verified_at", codec_ts_json(l->in_person_verified_at));
-	json_object_set_new(o, "disbursed_at", codec_ts_json(l->disbursed_at));
-	json_object_set_new(o, "cancelled_at", codec_ts_json(l->cancelled_at));
-	json_object_set_new(o, "lender_kind",
-	                    json_string(name_of(&lender_kind_names, l->lender_kind)));
-	json_object_set_new(o, "product", json_string(name_of(&product_names, l->product)));
-	json_object_set_new(o, "exemption", codec_name_json(&exemption_names, l->exemption));
-	json_object_set_new(o, "aggregated_amount", money_json(l->aggregated_tiyn));
-	json_object_set_new(o, "rule", codec_name_json(&rule_names, l->rule));
-	json_object_set_new(o, "borrower_age",
-	                    l->borrower_age >= 0 ? json_integer(l->borrower_age) : json_null());
-	json_object_set_new(o, "extra_confirmation_required",
-	                    json_boolean(l->extra_confirmation_required));
-	json_object_set_new(o, "extra_confirmed_at", codec_ts_json(l->extra_confirmed_at));
-	json_object_set_new(o, "extra_confirmation_method",
-	                    l->extra_confirmation_method[0] != '\0'
-	                        ? json_string(l->extra_confirmation_method)
-	                        : json_null());
-	json_object_set_new(o, "reconfirmation_required", json_boolean(l->reconfirmation_required));
-	json_object_set_new(o, "reconfirmed_at", codec_ts_json(l->reconfirmed_at));
-	json_object_set_new(o, "blockers", codec_blockers_json(v->blockers));
-	json_object_set_new(o, "earliest_disbursement_at",
-	                    codec_ts_json(v->earliest_disbursement_at));
-	/* the fields of v1.1, in the contract's order */
-	json_object_set_new(o, "voluntary_refusal_active",
-	                    json_boolean(l->voluntary_refusal_active));
+#define LOAN_JSON_SET(key, kind, value) json_object_set_new(o, key, JSON_##kind(value));
+	LOAN_JSON_FIELDS(LOAN_JSON_SET)
+#undef LOAN_JSON_SET
 	return o;
 }
 
@@ -809,83 +851,61 @@ static void out_kv_money(struct out *o, const char *key, int64_t tiyn)
 	out_kv_str(o, key, b);
 }
 
-/* A name of t, null for its empty name. */
-static void out_kv_name(struct out *o, const char *key, const struct name_table *t, int index)
+static void out_kv_null(struct out *o, const char *key)
 {
-	const char *name = name_of(t, index);
-	if (name[0] != '\0') {
-		out_kv_str(o, key, name);
-		return;
-	}
 	out_key(o, key);
 	out_str(o, "null");
 }
+
+static void out_kv_str_or_null(struct out *o, const char *key, const char *value)
+{
+	if (value != NULL)
+		out_kv_str(o, key, value);
+	else
+		out_kv_null(o, key);
+}
+
+static void out_kv_int_or_null(struct out *o, const char *key, int64_t value)
+{
+	if (value != TS_NULL)
+		out_kv_int(o, key, value);
+	else
+		out_kv_null(o, key);
+}
+
+static void out_kv_blockers(struct out *o, const char *key, unsigned blockers)
+{
+	out_key(o, key);
+	out_raw(o, "[", 1);
+	bool first = true;
+	for (int i = 0; i < BLOCKER__COUNT; i++) {
+		if (!(blockers & (1u << i)))
+			continue;
+		if (!first)
+			out_raw(o, ",", 1);
+		out_json_string(o, blocker_name((enum blocker)i));
+		first = false;
+	}
+	out_raw(o, "]", 1);
+}
+
+/* Each kind of LOAN_JSON_FIELDS as written by codec_loan_write(). */
+#define OUT_STR         out_kv_str
+#define OUT_STR_OR_NULL out_kv_str_or_null
+#define OUT_BOOL        out_kv_bool
+#define OUT_INT         out_kv_int
+#define OUT_INT_OR_NULL out_kv_int_or_null
+#define OUT_MONEY       out_kv_money
+#define OUT_TS          out_kv_ts
+#define OUT_BLOCKERS    out_kv_blockers
 
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
 {
 	struct out o = {buf, size, 0};
 	out_raw(&o, "{", 1);
-	out_kv_str(&o, "lender", l->lender);
-	out_kv_str(&o, "loan_id", l->loan_id);
-	out_kv_str(&o, "borrower_iin", l->borrower_iin);
-	out_kv_money(&o, "amount", l->amount_tiyn);
-	out_kv_str(&o, "currency", "KZT");
-	out_kv_str(&o, "channel", channel_name(l->channel));
-	out_kv_bool(&o, "secured", l->secured);
-	out_kv_bool(&o, "first_time_borrower", l->first_time_borrower);
-	out_kv_str(&o, "status", status_name(v->status));
-	out_kv_bool(&o, "cooling_required", l->cooling_required);
-	if (l->cooling_required) {
-		out_kv_int(&o, "cooling_period_seconds", l->cooling_period_s);
-	} else {
-		out_key(&o, "cooling_period_seconds");
-		out_str(&o, "null");
-	}
-	out_kv_money(&o, "threshold_amount", l->threshold_tiyn);
-	out_kv_int(&o, "mrp", l->mrp_tenge);
-	out_kv_str(&o, "policy", l->policy);
-	out_kv_ts(&o, "approved_at", l->approved_at);
-	out_kv_ts(&o, "consent_at", l->consent_at);
-	out_kv_ts(&o, "cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
-	out_kv_bool(&o, "in_person_required", l->in_person_required);
-	out_kv_ts(&o, "in_person_verified_at", l->in_person_verified_at);
-	out_kv_ts(&o, "disbursed_at", l->disbursed_at);
-	out_kv_ts(&o, "cancelled_at", l->cancelled_at);
-	out_kv_str(&o, "lender_kind", name_of(&lender_kind_names, l->lender_kind));
-	out_kv_str(&o, "product", name_of(&product_names, l->product));
-	out_kv_name(&o, "exemption", &exemption_names, l->exemption);
-	out_kv_money(&o, "aggregated_amount", l->aggregated_tiyn);
-	out_kv_name(&o, "rule", &rule_names, l->rule);
-	if (l->borrower_age >= 0) {
-		out_kv_int(&o, "borrower_age", l->borrower_age);
-	} else {
-		out_key(&o, "borrower_age");
-		out_str(&o, "null");
-	}
-	out_kv_bool(&o, "extra_confirmation_required", l->extra_confirmation_required);
-	out_kv_ts(&o, "extra_confirmed_at", l->extra_confirmed_at);
-	if (l->extra_confirmation_method[0] != '\0') {
-		out_kv_str(&o, "extra_confirmation_method", l->extra_confirmation_method);
-	} else {
-		out_key(&o, "extra_confirmation_method");
-		out_str(&o, "null");
-	}
-	out_kv_bool(&o, "reconfirmation_required", l->reconfirmation_required);
-	out_kv_ts(&o, "reconfirmed_at", l->reconfirmed_at);
-	out_key(&o, "blockers");
-	out_raw(&o, "[", 1);
-	bool first = true;
-	for (int i = 0; i < BLOCKER__COUNT; i++) {
-		if (!(v->blockers & (1u << i)))
-			continue;
-		if (!first)
-			out_raw(&o, ",", 1);
-		out_json_string(&o, blocker_name((enum blocker)i));
-		first = false;
-	}
-	out_raw(&o, "]", 1);
-	out_kv_ts(&o, "earliest_disbursement_at", v->earliest_disbursement_at);
-	out_kv_bool(&o, "voluntary_refusal_active", l->voluntary_refusal_active);
+#define LOAN_JSON_WRITE(key, kind, value) OUT_##kind(&o, key, value);
+	LOAN_JSON_FIELDS(LOAN_JSON_WRITE)
+#undef LOAN_JSON_WRITE
 	out_raw(&o, "}", 1);
 	if (size > 0)
 		buf[o.len < size ? o.len : size - 1] = '\0';

@@ -131,10 +131,11 @@ static const struct param params[] = {
     {KEY(policy, allow_below_legal_minimum, P_BOOL), .flags = CF_RELOAD,
      NUM(allow_below_legal_minimum), .def = "off"},
     {KEY(tls, listen, P_LISTEN), LISTEN(tls_listen), .def = ""},
-    {KEY(tls, cert_file, P_STRING), STR(tls_cert_file), .def = ""},
-    {KEY(tls, key_file, P_STRING), STR(tls_key_file), .def = ""},
-    {KEY(tls, client_ca_file, P_STRING), STR(tls_client_ca_file), .def = ""},
-    {KEY(tls, min_version, P_STRING), STR(tls_min_version), .def = "TLSv1.2",
+    {KEY(tls, cert_file, P_STRING), .flags = CF_RELOAD, STR(tls_cert_file), .def = ""},
+    {KEY(tls, key_file, P_STRING), .flags = CF_RELOAD, STR(tls_key_file), .def = ""},
+    {KEY(tls, client_ca_file, P_STRING), .flags = CF_RELOAD,
+     STR(tls_client_ca_file), .def = ""},
+    {KEY(tls, min_version, P_STRING), .flags = CF_RELOAD, STR(tls_min_version), .def = "TLSv1.2",
      .names = &tls_version_names},
     {KEY(metrics, listen, P_LISTEN), .flags = CF_EMPTY_OFF, LISTEN(metrics_listen),
      .def = "127.0.0.1:9464"},
@@ -530,15 +531,17 @@ static int64_t profile_value(const struct config *c, const struct param *pm)
 	return *(const int64_t *)((const char *)&p + pm->policy_offset);
 }
 
-static void value_text(const struct config *c, const struct param *pm, char *out, size_t size)
+/* A value as text; a secret through mask, or as it is when mask is NULL. */
+static void value_text(const struct config *c, const struct param *pm, char *out, size_t size,
+                       config_mask_fn *mask)
 {
 	const char *base = (const char *)c + pm->offset;
 	int64_t v;
 	switch (pm->type) {
 	case P_STRING:
 	case P_LISTEN:
-		if (pm->flags & CF_SECRET)
-			config_mask_conninfo(base, out, size);
+		if ((pm->flags & CF_SECRET) && mask != NULL)
+			mask(base, out, size);
 		else
 			snprintf(out, size, "%s", base);
 		break;
@@ -574,8 +577,10 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 		if (params[i].flags & CF_RELOAD)
 			continue;
 		char va[1024], vb[1024];
-		value_text(a, &params[i], va, sizeof(va));
-		value_text(b, &params[i], vb, sizeof(vb));
+		/* compared unmasked: a changed password changes the URL, and
+		 * only the key's name is written */
+		value_text(a, &params[i], va, sizeof(va), NULL);
+		value_text(b, &params[i], vb, sizeof(vb), NULL);
 		if (strcmp(va, vb) != 0) {
 			size_t used = strlen(msg);
 			snprintf(msg + used, msg_size - used, "%s%s.%s", differ ? ", " : "",
@@ -586,65 +591,17 @@ bool config_restart_needed(const struct config *a, const struct config *b, char 
 	return differ;
 }
 
-void config_dump(const struct config *c, FILE *out)
+static void mask_all(const char *in, char *out, size_t out_size)
+{
+	(void)in;
+	snprintf(out, out_size, "***");
+}
+
+void config_dump(const struct config *c, FILE *out, config_mask_fn *mask)
 {
 	for (size_t i = 0; i < NPARAMS; i++) {
 		char v[1024];
-		value_text(c, &params[i], v, sizeof(v));
+		value_text(c, &params[i], v, sizeof(v), mask != NULL ? mask : mask_all);
 		fprintf(out, "%s.%s = %s\n", params[i].section, params[i].key, v);
 	}
-}
-
-void config_mask_conninfo(const char *in, char *out, size_t out_size)
-{
-	/* URI form: scheme://user:PASSWORD@host, and ?password=... in its query;
-	 * key=value form: password = value or password = 'quoted value'. */
-	char buf[1024];
-	snprintf(buf, sizeof(buf), "%s", in);
-	char *scheme = strstr(buf, "://");
-	if (scheme != NULL) {
-		char *auth = scheme + 3;
-		char *at = strchr(auth, '@');
-		char *slash = strchr(auth, '/');
-		if (at != NULL && (slash == NULL || at < slash)) {
-			char *colon = memchr(auth, ':', (size_t)(at - auth));
-			if (colon != NULL) {
-				char tail[1024];
-				snprintf(tail, sizeof(tail), "%s", at);
-				snprintf(colon, sizeof(buf) - (size_t)(colon - buf), ":***%s",
-				         tail);
-			}
-		}
-	}
-	char *p = buf;
-	while ((p = strcasestr(p, "password")) != NULL) {
-		char *v = p + 8;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		if (*v != '=') {
-			p = v;
-			continue;
-		}
-		v++;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		char *end = v;
-		if (*end == '\'') {
-			for (end++; *end && *end != '\''; end++)
-				if (*end == '\\' && end[1] != '\0')
-					end++;
-			if (*end == '\'')
-				end++;
-		} else {
-			while (*end && *end != '&' && *end != ' ' && *end != '\t')
-				end++;
-		}
-		char tail[1024];
-		snprintf(tail, sizeof(tail), "%s", end);
-		snprintf(v, sizeof(buf) - (size_t)(v - buf), "***%s", tail);
-		/* "***" may have been cut short by a full buffer: never step
-		 * past the NUL. */
-		p = v + strnlen(v, 3);
-	}
-	snprintf(out, out_size, "%s", buf);
 }

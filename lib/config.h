@@ -98,11 +98,12 @@ void config_policy(const struct config *c, struct policy *p);
 bool config_restart_needed(const struct config *a, const struct config *b, char *msg,
                            size_t msg_size);
 
-/* Writes "key = value" lines of the effective configuration (the database
- * URL with any password masked). */
-void config_dump(const struct config *c, FILE *out);
+/* Writes a secret (the database URL) without its password: conninfo_mask()
+ * of the database layer, which the configuration does not link. */
+typedef void config_mask_fn(const char *in, char *out, size_t out_size);
 
-/* Masks a password in a libpq URL or key=value string: "***". */
-void config_mask_conninfo(const char *in, char *out, size_t out_size);
+/* Writes "key = value" lines of the effective configuration, the database
+ * URL through mask (NULL: "***"). */
+void config_dump(const struct config *c, FILE *out, config_mask_fn *mask);
 
 #endif

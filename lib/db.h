@@ -5,6 +5,12 @@
  * the daemon executes them asynchronously (daemon/pgpool.c), the CLI
  * synchronously. Each write is one statement, and so one transaction, that
  * also appends its audit event.
+ *
+ * One file per concern under lib/db/: the daemon's statements with each
+ * batched write's batch form (statements.c), the batch machinery
+ * (batch.c), the decoders (decode.c), the parameter builders (params.c)
+ * and coolingctl's synchronous API (sync.c); internal.h holds what they
+ * share, the columns of each result above all.
  */
 #ifndef CD_DB_H
 #define CD_DB_H
@@ -21,8 +27,8 @@
 #include "token.h"
 
 /* Bumped with every migration in sql/; /readyz compares it with the
- * database. */
-#define DB_SCHEMA_VERSION 11
+ * database's (lib/schema_compat.h). */
+#define DB_SCHEMA_VERSION 12
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -31,7 +37,7 @@
 
 /* The first reads of a call, each of which has a STMT_AUTH_* twin that
  * runs it together with the authentication in one round trip (one wrapper
- * in db.c, AUTH_TWIN): the twin's columns are STMT_AUTH's, then the first
+ * in lib/db/statements.c, AUTH_TWIN): the twin's columns are STMT_AUTH's, then the first
  * read's; its parameters are the first read's, then the token_id. No row
  * when the token is unknown or revoked. X(NAME, parameters of the read, $n
  * of the twin's token_id: one more). */
@@ -49,12 +55,13 @@
  * alone would have given it.
  *
  * A read's batch form is made from the read itself: each request's read
- * as a LATERAL subquery (db.c, batch_wrap_read). A write's is its own
- * (db.c, BATCH_WRITE_*): one statement, so one transaction and one commit,
+ * as a LATERAL subquery (lib/db/batch.c). A write's is its own
+ * (lib/db/statements.c, BATCH_WRITE_*): one statement, so one transaction and one commit,
  * that writes the rows of every request, with the write's guards and
  * checks per row, and takes its locks in one order (sql/011). Two
  * requests that db_batch_conflict() keeps apart never share a batch.
- * X(NAME, parameters of the statement alone); db.c checks the number. */
+ * X(NAME, parameters of the statement alone); lib/db/batch.c checks the
+ * number. */
 #define DB_BATCHED_READS(X)                                                                        \
 	X(LOAN_GET, 2)                                                                             \
 	X(AUTH_LOAN_GET, 3)                                                                        \
@@ -102,7 +109,8 @@ enum stmt {
 	STMT_AUDIT_LIST,        /* after, limit -> db_audit_event_row each */
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
-	STMT_AUDIT_UNSEALED,       /* cap -> events not sealed yet, at most cap */
+	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
+	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -167,7 +175,7 @@ bool db_batch_split(const PGresult *batch, int n, PGresult **out);
 /* ---- typed rows ----
  *
  * Results are decoded here and nowhere else: the column layout of every
- * statement is this file's business. Strings in the structs below point
+ * statement is the database layer's business. Strings in the structs below point
  * into the PGresult and live as long as it does. */
 
 /* The client of a token: the first columns of STMT_AUTH and STMT_AUTH_*.
@@ -208,6 +216,24 @@ bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
 int64_t db_schema_version_of(const PGresult *r); /* STMT_SCHEMA_VERSION */
 int64_t db_local_date_of(const PGresult *r);     /* STMT_LOCAL_DATE, days since 1970 */
 int64_t db_sealed_of(const PGresult *r);         /* STMT_AUDIT_SEAL: events sealed */
+/* STMT_AUDIT_UNSEALED: the events not sealed yet, at most the cap; -1 when
+ * the result is not the one row it always is. */
+int64_t db_unsealed_of(const PGresult *r);
+
+/* STMT_SCHEMA_VERSION: the oldest release that can run on the database's
+ * newest schema version (schema_release), NULL when it records none; valid
+ * while r is. */
+const char *db_schema_min_release_of(const PGresult *r);
+
+/* STMT_OPERATOR_SIGNALS: what the metrics of docs/operations.md ("Signals
+ * for the operator") read from the database, by its clock and its local
+ * date. */
+struct db_operator_signals {
+	int64_t today_days;         /* the local date of the zone, days since 1970 */
+	int64_t newest_mrp_days;    /* the newest MRP row's valid_from; POLICY_NO_MRP: none */
+	int64_t last_checkpoint_us; /* the newest signed checkpoint's signed_at; TS_NULL: none */
+};
+bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o);
 
 /* Events sealed per call of cd_audit_seal(), by the daemon's sealer and by
  * db_audit_seal_all(): a full batch means there may be more. */
@@ -311,7 +337,7 @@ struct db_params {
 const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
                                          const char *actor, const char *detail);
 /* The day an approval was decided with, for STMT_LOAN_INSERT to check under
- * the day's lock (lib/db.c, cd_day_loans in sql/006). */
+ * the day's lock (lib/db/statements.c, cd_day_loans in sql/006). */
 struct db_day {
 	const char *tz;     /* policy.timezone; NULL: the profile adds nothing up */
 	const char *lender; /* whose loans count; NULL: every lender's */

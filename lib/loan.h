@@ -32,7 +32,7 @@
  *                 of another loan is a 422); otherwise allowed exactly when
  *                 loan_evaluate() finds no blocker.
  *
- * Each guarded write in lib/db.c re-checks in SQL what these functions
+ * Each guarded write in lib/db/statements.c re-checks in SQL what these functions
  * relied on; tests/integration/test_gate_agreement.c keeps the two in step.
  */
 #ifndef CD_LOAN_H

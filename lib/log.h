@@ -1,7 +1,9 @@
 /*
- * Structured logs on stderr, one line per event, JSON or text. Safe to call
- * from any thread. Personal data never goes in unmasked: callers mask IINs
- * with iin_mask() and connection strings with config_mask_conninfo().
+ * Structured logs on stderr, one line per event, JSON or text; under
+ * journald (stderr is the stream JOURNAL_STREAM names, checked by
+ * log_setup()) each line starts with its priority. Safe to call from any
+ * thread. Personal data never goes in unmasked: callers mask IINs
+ * with iin_mask() and connection strings with conninfo_mask().
  */
 #ifndef CD_LOG_H
 #define CD_LOG_H
@@ -10,6 +12,10 @@
 
 void log_setup(enum log_level level, enum log_format format);
 bool log_enabled(enum log_level level);
+
+/* The sd-daemon(3) prefix of a level's lines under journald: "<3>" for
+ * errors, "<4>" warnings, "<6>" info, "<7>" debug. */
+const char *log_priority_prefix(enum log_level level);
 
 /* A message plus key/value pairs: log_kv(LOG_INFO, "listening", "addr",
  * "127.0.0.1:8080", NULL). Values are strings. */

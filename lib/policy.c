@@ -423,3 +423,13 @@ int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_
 		return 0;
 	return (left + USEC_PER_SEC - 1) / USEC_PER_SEC;
 }
+
+bool policy_mrp_next_year_missing(int64_t today_days, int64_t newest_valid_from_days)
+{
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(today_days, &y, &m, &d);
+	/* from 1 December on, the year that has to be covered is the next */
+	int64_t due = days_from_civil(m == 12 ? y + 1 : y, 1, 1);
+	return newest_valid_from_days == POLICY_NO_MRP || newest_valid_from_days < due;
+}

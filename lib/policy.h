@@ -4,7 +4,7 @@
  * in-person visit); loan_evaluate() says, at a given "now", what still stands
  * in the way of paying it out. This file is where "the 24-hour rule" lives.
  *
- * The SQL guard of a disbursement (db.c, GUARD) must agree with
+ * The SQL guard of a disbursement (lib/db/statements.c, GUARD) must agree with
  * loan_evaluate(): tests/integration/test_gate_agreement.c checks both on the
  * same loans.
  */
@@ -236,5 +236,18 @@ static inline bool loan_view_has(const struct loan_view *v, enum blocker b)
 /* Seconds until the cooling period ends, rounded up, for Retry-After; 0 when
  * cooling is not the only blocker. */
 int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_t now);
+
+/*
+ * The MRP of the coming year (coolingd_mrp_next_year_missing): the MRP table
+ * (mrp, valid_from local dates) has to hold the next year's value before
+ * 1 January, or the old value silently stays in force. Missing from
+ * 1 December of a year while no row is dated in the following year, and
+ * still missing after New Year until such a row exists (no row dated in
+ * the current year). today_days and newest_valid_from_days are local dates
+ * (policy.timezone) in days since 1970-01-01; newest_valid_from_days is
+ * POLICY_NO_MRP when the table is empty.
+ */
+#define POLICY_NO_MRP INT64_MIN
+bool policy_mrp_next_year_missing(int64_t today_days, int64_t newest_valid_from_days);
 
 #endif

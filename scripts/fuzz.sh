@@ -4,9 +4,9 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET]...
 #
-#   SECONDS_PER_TARGET  default 20 (six targets: about two and a half minutes)
+#   SECONDS_PER_TARGET  default 20 (seven targets: about three minutes)
 #   TARGET              fuzz_codec_approval fuzz_money fuzz_time fuzz_iin
-#                       fuzz_config fuzz_cursor (default: all)
+#                       fuzz_config fuzz_cursor fuzz_refusal_csv (default: all)
 #
 # Prints the executions of each target and exits non-zero when any target
 # crashed, failed a check, leaked, timed out or ran out of memory; the input
@@ -18,7 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$root"
 
-all_targets=(fuzz_codec_approval fuzz_money fuzz_time fuzz_iin fuzz_config fuzz_cursor)
+all_targets=(fuzz_codec_approval fuzz_money fuzz_time fuzz_iin fuzz_config fuzz_cursor fuzz_refusal_csv)
 usage() {
 	sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
 	exit 2

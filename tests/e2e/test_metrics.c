@@ -16,12 +16,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -542,6 +544,175 @@ START_TEST(test_unsealed_events_are_counted_until_a_sealer_seals_them)
 }
 END_TEST
 
+/* ---- the operator's signals ---- */
+
+/* Writes the config file of a daemon started by daemon_start (beside its
+ * log). */
+static void write_config(const struct daemon *d, const char *text)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s", d->log_path);
+	char *slash = strrchr(path, '/');
+	ck_assert_ptr_nonnull(slash);
+	snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "coolingd.conf");
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The cooling period that an approval on daemon d gets, in seconds. */
+static long long approved_period(const struct daemon *d, const char *loan_id, unsigned seed)
+{
+	struct e2e_env on_d = {.db_url = env.db_url, .d = *d};
+	struct http_resp r;
+	e2e_approve(&on_d, tok1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed, .amount = E2E_BIG_AMOUNT}, &r);
+	long long period = json_integer_value(e2e_json_at(r.json, "cooling_period_seconds"));
+	http_resp_free(&r);
+	return period;
+}
+
+START_TEST(test_a_refused_reload_reads_0_keeps_the_configuration_and_a_good_one_reads_1_later)
+{
+	int port = daemon_free_port();
+	char kv[64];
+	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", port);
+	const char *const extra[] = {kv, "COOLINGD_AUDIT_SEAL=off", NULL};
+	struct daemon d;
+	ck_assert_msg(daemon_start(&d, env.db_url, extra), "coolingd did not start");
+	write_config(&d, "[policy]\ncooling_period = 2h\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	char *text = await_sample(port, "coolingd_policy_info{profile=\"kz-card\"}", 1, 5000);
+	free(text);
+	long long t0 = test_now_ms();
+	while (approved_period(&d, "RELOAD-0", 70) != 7200) {
+		ck_assert_msg(test_now_ms() - t0 < 5000,
+		              "the reload of cooling_period = 2h never applied");
+		test_sleep_ms(50);
+	}
+	text = await_sample(port, "coolingd_config_last_reload_successful", 1, 5000);
+	double loaded = sample_must(text, "coolingd_config_last_reload_success_timestamp_seconds");
+	free(text);
+	double now = (double)time(NULL);
+	ck_assert_msg(loaded > now - 60 && loaded <= now, "loaded at %.0f, now %.0f", loaded, now);
+
+	/* an unknown profile: refused, the 2 h stay */
+	write_config(&d, "[policy]\ncooling_period = 3h\nprofile = no-such-profile\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	text = await_sample(port, "coolingd_config_last_reload_successful", 0, 5000);
+	ck_assert(sample_must(text, "coolingd_config_last_reload_success_timestamp_seconds") ==
+	          loaded);
+	ck_assert(sample_must(text, "coolingd_policy_info{profile=\"kz-card\"}") == 1);
+	free(text);
+	ck_assert(e2e_file_has_line(d.log_path, "reload failed", "policy.profile"));
+	ck_assert_int_eq(approved_period(&d, "RELOAD-1", 71), 7200);
+
+	/* fixed, a second later at least: 1, and the time moves */
+	t0 = test_now_ms();
+	while ((double)time(NULL) <= loaded) {
+		ck_assert(test_now_ms() - t0 < 3000);
+		test_sleep_ms(20);
+	}
+	write_config(&d, "[policy]\ncooling_period = 3h\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	text = await_sample(port, "coolingd_config_last_reload_successful", 1, 5000);
+	double reloaded =
+	    sample_must(text, "coolingd_config_last_reload_success_timestamp_seconds");
+	free(text);
+	ck_assert_msg(reloaded > loaded, "the timestamp stayed at %.0f", loaded);
+	ck_assert_int_eq(approved_period(&d, "RELOAD-2", 72), 3 * 3600);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* The calendar rule of coolingd_mrp_next_year_missing, as SQL on the
+ * database's own date: its twin, policy_mrp_next_year_missing(), is
+ * unit-tested at the boundaries. */
+#define MRP_MISSING_SQL                                                                            \
+	"SELECT (coalesce(max(m.valid_from) < make_date(extract(year FROM t.d)::int + "            \
+	"  CASE WHEN extract(month FROM t.d) = 12 THEN 1 ELSE 0 END, 1, 1), true))::int "          \
+	"FROM (SELECT (now() AT TIME ZONE 'Asia/Almaty')::date AS d) t LEFT JOIN mrp m ON true "   \
+	"GROUP BY t.d"
+
+START_TEST(test_profile_checkpoint_and_mrp_signals_are_there_with_plausible_values)
+{
+	char *text =
+	    await_sample(metrics_port, "coolingd_policy_info{profile=\"kz-card\"}", 1, 5000);
+	free(text);
+	/* no HTTPS: no certificate to say anything of */
+	text = scrape();
+	ck_assert_ptr_null(strstr(text, "coolingd_tls_certificate_expiry_timestamp_seconds "));
+	free(text);
+
+	/* the MRP of the coming year, as the calendar and the table say; then
+	 * set for the next year: not missing, whatever today is */
+	double want = (double)e2e_sql_num(&env, MRP_MISSING_SQL, NULL);
+	text = await_sample(metrics_port, "coolingd_mrp_next_year_missing", want, 5000);
+	free(text);
+	long long next = e2e_sql_num(
+	    &env, "SELECT extract(year FROM now() AT TIME ZONE 'Asia/Almaty')::int + 1", NULL);
+	int rc = -1;
+	char *out = run_ctl(env.db_url, &rc, "mrp set %lld-01-01 4500", next);
+	free(out);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_eq(e2e_sql_num(&env, MRP_MISSING_SQL, NULL), 0);
+	text = await_sample(metrics_port, "coolingd_mrp_next_year_missing", 0, 5000);
+	free(text);
+
+	/* this daemon signs nothing: no checkpoint yet, 0 */
+	ck_assert_int_eq(e2e_sql_num(&env, "SELECT count(*) FROM audit_checkpoint", NULL), 0);
+	text =
+	    await_sample(metrics_port, "coolingd_audit_last_checkpoint_timestamp_seconds", 0, 5000);
+	free(text);
+	/* a daemon that seals and signs, on the same database */
+	char key_dir[256], key_path[300], key_kv[340], kv[64];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(key_dir, sizeof key_dir, "%s/coolingd-key-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(key_dir));
+	snprintf(key_path, sizeof key_path, "%s/audit.key", key_dir);
+	out = run_ctl(NULL, &rc, "audit keygen --output %s", key_path);
+	free(out);
+	ck_assert_int_eq(rc, 0);
+	snprintf(key_kv, sizeof key_kv, "COOLINGD_AUDIT_SIGNING_KEY=%s", key_path);
+	int port = daemon_free_port();
+	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", port);
+	const char *const extra[] = {kv, key_kv, NULL};
+	struct daemon signer;
+	ck_assert_msg(daemon_start(&signer, env.db_url, extra), "the signing daemon did not start");
+	e2e_approve(&env, tok1, "BANK1", "CKPT-1", &(struct e2e_loan){.iin_seed = 80}, NULL);
+	long long t0 = test_now_ms();
+	double at = 0;
+	for (;;) {
+		text = scrape();
+		bool found =
+		    sample_find(text, "coolingd_audit_last_checkpoint_timestamp_seconds", &at);
+		free(text);
+		if (found && at > 0)
+			break;
+		ck_assert_msg(test_now_ms() - t0 < 10000, "no checkpoint time after 10 s");
+		test_sleep_ms(100);
+	}
+	double now = (double)time(NULL);
+	ck_assert_msg(at > now - 60 && at <= now + 1, "checkpoint at %.0f, now %.0f", at, now);
+	/* the signer says the same */
+	text = await_sample(
+	    port, "coolingd_audit_last_checkpoint_timestamp_seconds",
+	    (double)e2e_sql_num(&env,
+	                        "SELECT floor(extract(epoch FROM signed_at))::bigint FROM "
+	                        "audit_checkpoint ORDER BY seq DESC LIMIT 1",
+	                        NULL),
+	    5000);
+	free(text);
+	ck_assert_int_eq(daemon_stop(&signer), 0);
+	unlink(key_path);
+	char pub[320];
+	snprintf(pub, sizeof pub, "%s.pub", key_path);
+	unlink(pub);
+	rmdir(key_dir);
+}
+END_TEST
+
 /* ---- the listener ---- */
 
 /* The TCP sockets in LISTEN state that process pid holds, counted once
@@ -656,6 +827,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_no_iin_loan_id_or_lender_becomes_a_label_value);
 	tcase_add_test(tc, test_database_stopped_gives_db_up_0_and_back_up_gives_1);
 	tcase_add_test(tc, test_unsealed_events_are_counted_until_a_sealer_seals_them);
+	tcase_add_test(
+	    tc, test_a_refused_reload_reads_0_keeps_the_configuration_and_a_good_one_reads_1_later);
+	tcase_add_test(tc, test_profile_checkpoint_and_mrp_signals_are_there_with_plausible_values);
 	tcase_add_test(tc, test_empty_metrics_listen_means_no_metrics_listener);
 	tcase_add_test(tc, test_metrics_port_in_use_or_a_bad_value_stops_the_start_naming_the_key);
 	suite_add_tcase(s, tc);

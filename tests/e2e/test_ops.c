@@ -7,6 +7,7 @@
  * request, no full IIN and no token anywhere in them.
  */
 #include "check_main.h"
+#include "db.h"
 #include "support/e2e.h"
 #include "support/rawhttp.h"
 #include "support/testdb.h"
@@ -273,13 +274,17 @@ static const char *printed_value(const char *out, const char *key)
 	return value;
 }
 
-START_TEST(test_version_prints_the_version_and_exits_0)
+/* "coolingd VERSION schema A-B": the schema it was built for and the newest
+ * it knows, which for one build are the same (docs/upgrading.md). */
+START_TEST(test_version_prints_the_version_and_schema_range_and_exits_0)
 {
 	struct run_result r;
 	run_coolingd(&r, NULL, "--version", NULL);
 	ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
-	ck_assert_msg(strncmp(r.out, "coolingd ", 9) == 0 && strpbrk(r.out, "0123456789"),
-	              "--version printed: %s", r.out);
+	char want[96];
+	snprintf(want, sizeof want, "coolingd %s schema %d-%d\n", COOLINGD_VERSION,
+	         DB_SCHEMA_VERSION, DB_SCHEMA_VERSION);
+	ck_assert_str_eq(r.out, want);
 }
 END_TEST
 
@@ -1426,7 +1431,7 @@ static Suite *ops_suite(void)
 	TCase *tc = tcase_create("ops");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_version_prints_the_version_and_exits_0);
+	tcase_add_test(tc, test_version_prints_the_version_and_schema_range_and_exits_0);
 	tcase_add_test(tc, test_openapi_yaml_is_served_without_a_token_as_the_document_in_docs);
 	tcase_add_test(tc, test_check_config_prints_effective_config_and_ok_and_exits_0);
 	tcase_add_test(tc, test_check_config_shows_the_profiles_values_when_not_overridden);

@@ -13,7 +13,12 @@
  *   self-signed one are refused in the handshake, one signed by the CA is
  *   served, and its subject CN is in the access log ("tls_client");
  * - an unreadable certificate, and a key that does not match it, stop the
- *   daemon at start with a message naming the key.
+ *   daemon at start with a message naming the key;
+ * - SIGHUP loads the certificate and key again: new connections get the new
+ *   certificate, and coolingd_tls_certificate_expiry_timestamp_seconds its
+ *   notAfter; a pair that does not load is refused whole (the log and
+ *   coolingd_config_last_reload_successful say so) and the one in force
+ *   stays.
  */
 #include "check_main.h"
 #include "support/e2e.h"
@@ -30,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -39,7 +45,7 @@ static char *tok; /* lender core1 of BANK1 */
 static char dir[256];
 
 static char ca_crt[320], server_crt[320], server_key[320], client_crt[320], client_key[320],
-    self_crt[320], self_key[320], other_key[320];
+    self_crt[320], self_key[320], other_key[320], renewed_crt[320], renewed_key[320];
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -89,6 +95,11 @@ static void make_certificates(void)
 	sh("openssl req -x509 %s -keyout self.key -out self.crt -days 2"
 	   " -subj '/CN=core-bank-1/O=Bank One'",
 	   ec);
+	/* the server's next certificate: another key, another name, a day more */
+	sh("openssl req %s -keyout renewed.key -out renewed.csr -subj '/CN=127.0.0.1/O=renewed'",
+	   ec);
+	sh("openssl x509 -req -in renewed.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+	   " -out renewed.crt -days 3 -extfile server.ext");
 	/* a key that belongs to no certificate here */
 	sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.key");
 
@@ -100,6 +111,8 @@ static void make_certificates(void)
 	snprintf(self_crt, sizeof self_crt, "%s/self.crt", dir);
 	snprintf(self_key, sizeof self_key, "%s/self.key", dir);
 	snprintf(other_key, sizeof other_key, "%s/other.key", dir);
+	snprintf(renewed_crt, sizeof renewed_crt, "%s/renewed.crt", dir);
+	snprintf(renewed_key, sizeof renewed_key, "%s/renewed.key", dir);
 }
 
 /* "COOLINGD_TLS_..." settings for a daemon with HTTPS on port; client_ca
@@ -176,7 +189,30 @@ struct https_result {
 	int status;      /* the HTTP status, 0 when no response came */
 	char body[4096]; /* the response body */
 	char error[256]; /* what OpenSSL said when something failed */
+	/* the server's certificate, after a handshake */
+	char peer_subject[256];
+	char peer_serial[80];     /* hex */
+	long long peer_not_after; /* seconds since the epoch */
 };
+
+static void peer_certificate(SSL *ssl, struct https_result *res)
+{
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	if (cert == NULL)
+		return;
+	X509_NAME_oneline(X509_get_subject_name(cert), res->peer_subject, sizeof res->peer_subject);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	snprintf(res->peer_serial, sizeof res->peer_serial, "%s", hex ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+	if (ASN1_TIME_diff(&days, &secs, epoch, X509_get0_notAfter(cert)) == 1)
+		res->peer_not_after = (long long)days * 86400 + secs;
+	ASN1_TIME_free(epoch);
+	X509_free(cert);
+}
 
 static void ssl_error(struct https_result *res)
 {
@@ -212,6 +248,7 @@ static void https_req_body(SSL_CTX *c, int port, const char *method, const char 
 		goto out;
 	}
 	res->handshake = SSL_get_verify_result(ssl) == X509_V_OK;
+	peer_certificate(ssl, res);
 	char req[2048];
 	int n = snprintf(req, sizeof req,
 	                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
@@ -443,6 +480,134 @@ START_TEST(test_bad_certificate_or_key_stops_the_daemon_at_start_naming_the_key)
 }
 END_TEST
 
+/* Copies src over dst, as an operator renewing a certificate would. */
+static void copy_over(const char *src, const char *dst)
+{
+	size_t len = 0;
+	char *data = e2e_read_file(src, &len);
+	ck_assert_ptr_nonnull(data);
+	FILE *f = fopen(dst, "wb");
+	ck_assert_msg(f != NULL, "%s: %s", dst, strerror(errno));
+	ck_assert_int_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+	free(data);
+}
+
+/* The value of a series without labels on the metrics listener of port;
+ * -1 when the scrape has none. */
+static double metric(int port, const char *name)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+	                          "Connection: close\r\n\r\n";
+	char *resp = NULL;
+	ck_assert_int_eq(http_raw(port, req, sizeof req - 1, &resp, 10000), 0);
+	ck_assert_ptr_nonnull(resp);
+	char pattern[200];
+	snprintf(pattern, sizeof pattern, "\n%s ", name);
+	const char *at = strstr(resp, pattern);
+	double v = at ? strtod(at + strlen(pattern), NULL) : -1;
+	free(resp);
+	return v;
+}
+
+/* The certificate that a new connection to port gets; waits up to 5 s for
+ * one with the serial `want` (NULL: any). */
+static void new_connection_sees(SSL_CTX *c, int port, const char *want, struct https_result *res)
+{
+	long long t0 = test_now_ms();
+	for (;;) {
+		https_req(c, port, "GET", "/healthz", NULL, res);
+		ck_assert_msg(res->handshake && res->status == 200, "status %d: %s", res->status,
+		              res->error);
+		if (want == NULL || strcmp(res->peer_serial, want) == 0)
+			return;
+		ck_assert_msg(test_now_ms() - t0 < 5000, "still serial %s (%s), not %s",
+		              res->peer_serial, res->peer_subject, want);
+		test_sleep_ms(50);
+	}
+}
+
+START_TEST(test_sighup_loads_a_renewed_certificate_and_keeps_the_old_one_for_a_bad_pair)
+{
+	/* the daemon's own copies of the files, which the test replaces */
+	char live_crt[340], live_key[340], metrics_kv[64];
+	snprintf(live_crt, sizeof live_crt, "%s/live.crt", dir);
+	snprintf(live_key, sizeof live_key, "%s/live.key", dir);
+	copy_over(server_crt, live_crt);
+	copy_over(server_key, live_key);
+	ck_assert_int_eq(chmod(live_key, 0600), 0);
+	int port = daemon_free_port(), metrics_port = daemon_free_port();
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	char kv[7][400];
+	const char *e[8];
+	tls_env(kv, e, port, live_crt, live_key, NULL, NULL, metrics_kv);
+	struct daemon d;
+	ck_assert(daemon_start(&d, env.db_url, e));
+	SSL_CTX *c = client_ctx(NULL, NULL, 0);
+	struct https_result first, renewed, res;
+	new_connection_sees(c, port, NULL, &first);
+	ck_assert_msg(strstr(first.peer_subject, "renewed") == NULL, "%s", first.peer_subject);
+	ck_assert(metric(metrics_port, "coolingd_tls_certificate_expiry_timestamp_seconds") ==
+	          (double)first.peer_not_after);
+
+	/* renewed: new connections get the new certificate */
+	copy_over(renewed_crt, live_crt);
+	copy_over(renewed_key, live_key);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	char serial[80];
+	{
+		/* the renewed certificate's serial, as the CA wrote it */
+		char cmd[700], line[200] = "";
+		snprintf(cmd, sizeof cmd, "openssl x509 -in '%s' -noout -serial", renewed_crt);
+		FILE *p = popen(cmd, "r");
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_nonnull(fgets(line, sizeof line, p));
+		pclose(p);
+		ck_assert_int_eq(sscanf(line, "serial=%79s", serial), 1);
+	}
+	ck_assert_str_ne(serial, first.peer_serial);
+	new_connection_sees(c, port, serial, &renewed);
+	ck_assert_msg(strstr(renewed.peer_subject, "O=renewed") != NULL, "%s",
+	              renewed.peer_subject);
+	ck_assert(renewed.peer_not_after > first.peer_not_after);
+	long long t0 = test_now_ms();
+	while (metric(metrics_port, "coolingd_tls_certificate_expiry_timestamp_seconds") !=
+	       (double)renewed.peer_not_after) {
+		ck_assert_msg(test_now_ms() - t0 < 5000, "the expiry metric did not move");
+		test_sleep_ms(50);
+	}
+	ck_assert(metric(metrics_port, "coolingd_config_last_reload_successful") == 1);
+
+	/* a key of another certificate: refused, the renewed pair stays */
+	copy_over(other_key, live_key);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	t0 = test_now_ms();
+	while (!e2e_file_has_line(d.log_path, "reload failed", "tls.key_file")) {
+		ck_assert_msg(test_now_ms() - t0 < 5000, "no reload failure naming tls.key_file");
+		test_sleep_ms(50);
+	}
+	ck_assert(metric(metrics_port, "coolingd_config_last_reload_successful") == 0);
+	ck_assert(metric(metrics_port, "coolingd_tls_certificate_expiry_timestamp_seconds") ==
+	          (double)renewed.peer_not_after);
+	new_connection_sees(c, port, NULL, &res);
+	ck_assert_str_eq(res.peer_serial, serial);
+	/* and a file that is no certificate at all */
+	copy_over(renewed_key, live_key);
+	copy_over(renewed_key, live_crt);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	t0 = test_now_ms();
+	while (!e2e_file_has_line(d.log_path, "reload failed", "tls.cert_file")) {
+		ck_assert_msg(test_now_ms() - t0 < 5000, "no reload failure naming tls.cert_file");
+		test_sleep_ms(50);
+	}
+	new_connection_sees(c, port, NULL, &res);
+	ck_assert_str_eq(res.peer_serial, serial);
+	SSL_CTX_free(c);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -455,6 +620,8 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_min_version_tls_1_3_refuses_a_tls_1_2_client);
 	tcase_add_test(tc, test_mutual_tls_requires_a_client_certificate_signed_by_the_ca);
 	tcase_add_test(tc, test_bad_certificate_or_key_stops_the_daemon_at_start_naming_the_key);
+	tcase_add_test(
+	    tc, test_sighup_loads_a_renewed_certificate_and_keeps_the_old_one_for_a_bad_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }

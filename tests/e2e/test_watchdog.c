@@ -4,7 +4,8 @@
  * that NOTIFY_SOCKET names and reads what the daemon sends. READY=1 once it
  * serves; WATCHDOG=1 every half WATCHDOG_USEC while every worker loop is
  * alive, and none while one is stalled (so that systemd restarts it);
- * RELOADING=1 then READY=1 on SIGHUP; STOPPING=1 on SIGTERM.
+ * RELOADING=1 then READY=1 on SIGHUP, with a STATUS= that names what a
+ * refused reload refused until a reload succeeds; STOPPING=1 on SIGTERM.
  */
 #include "check_main.h"
 #include "support/e2e.h"
@@ -63,7 +64,7 @@ static void teardown(void)
 
 struct message {
 	long long at_ms;
-	char text[64];
+	char text[512];
 };
 
 struct notify {
@@ -146,12 +147,16 @@ static void notify_close(struct notify *n)
 }
 
 /* True when the datagram has `line` as one of its lines (sd_notify sends
- * newline-separated assignments). */
+ * newline-separated assignments), or with `line` ending in '*', a line that
+ * starts with the rest. */
 static bool has_line(const char *msg, const char *line)
 {
 	size_t len = strlen(line);
+	bool prefix = len > 0 && line[len - 1] == '*';
+	if (prefix)
+		len--;
 	for (const char *p = msg;; p++) {
-		if (strncmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+		if (strncmp(p, line, len) == 0 && (prefix || p[len] == '\n' || p[len] == '\0'))
 			return true;
 		p = strchr(p, '\n');
 		if (p == NULL)
@@ -342,6 +347,65 @@ START_TEST(test_sigterm_sends_stopping_and_exits_0)
 }
 END_TEST
 
+/* The STATUS= line of the next datagram that has one (static: one test at a
+ * time); "" when none comes within timeout_ms. */
+static const char *next_status(struct notify *n, long timeout_ms)
+{
+	static char status[512];
+	status[0] = '\0';
+	if (!notify_wait(n, "STATUS=*", timeout_ms))
+		return status;
+	pthread_mutex_lock(&n->lock);
+	const char *line = strstr(n->msgs[n->cursor - 1].text, "STATUS=");
+	snprintf(status, sizeof status, "%.*s", (int)strcspn(line, "\n"), line);
+	pthread_mutex_unlock(&n->lock);
+	return status;
+}
+
+/* Writes the config file that daemon_start gave d (beside its log). */
+static void write_config(const struct daemon *d, const char *text)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s", d->log_path);
+	char *slash = strrchr(path, '/');
+	ck_assert_ptr_nonnull(slash);
+	snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "coolingd.conf");
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_status_names_a_refused_reload_until_a_reload_succeeds)
+{
+	struct notify *n = notify_open();
+	struct daemon d;
+	start_daemon(&d, n, NULL);
+	const char *status = next_status(n, WAIT_MS);
+	ck_assert_msg(strncmp(status, "STATUS=serving, profile kz-card;", 32) == 0, "at start: %s",
+	              status);
+
+	write_config(&d, "[policy]\nprofile = no-such-profile\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert(notify_wait(n, "RELOADING=1", WAIT_MS));
+	status = next_status(n, WAIT_MS);
+	ck_assert_msg(strncmp(status, "STATUS=reload failed at ", 24) == 0 &&
+	                  strstr(status, "policy.profile: unknown profile") != NULL &&
+	                  strstr(status, "still serving with the previous configuration") != NULL,
+	              "after a refused reload: %s", status);
+	ck_assert_int_eq(http_get_status(d.port, "/healthz", 1000), 200);
+
+	write_config(&d, "[policy]\nprofile = kz-2025-09\n");
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert(notify_wait(n, "RELOADING=1", WAIT_MS));
+	status = next_status(n, WAIT_MS);
+	ck_assert_msg(strncmp(status, "STATUS=serving, profile kz-2025-09;", 35) == 0,
+	              "after a good reload: %s", status);
+	stop_daemon(&d);
+	notify_close(n);
+}
+END_TEST
+
 /* The worker threads: every thread of the daemon but the main one. */
 static int worker_tids(pid_t pid, pid_t *tids, int max)
 {
@@ -414,6 +478,7 @@ static Suite *watchdog_suite(void)
 	tcase_add_test(tc, test_no_keepalives_when_systemd_asks_for_no_watchdog);
 	tcase_add_test(tc, test_watchdog_meant_for_another_process_is_ignored);
 	tcase_add_test(tc, test_sighup_sends_reloading_then_ready_and_keepalives_go_on);
+	tcase_add_test(tc, test_status_names_a_refused_reload_until_a_reload_succeeds);
 	tcase_add_test(tc, test_sigterm_sends_stopping_and_exits_0);
 	tcase_add_test(tc, test_stalled_worker_loop_withholds_keepalives_until_it_runs_again);
 	suite_add_tcase(s, tc);

@@ -1,6 +1,6 @@
 /*
  * The decision statistics' rollup (sql/008_decision_stats.sql) and its
- * statement (STMT_DECISION_STATS, lib/db.c) against the real PostgreSQL:
+ * statement (STMT_DECISION_STATS, lib/db/statements.c) against the real PostgreSQL:
  *
  * - decision_hourly, kept by the trigger on audit_chain as the sealer
  *   chains events, always equals a recount written here from the sealed

@@ -28,7 +28,7 @@
 #include "db.h"
 
 /* What coolingctl --since-last uses: the key of its advisory lock is
- * (EXPORT_JOB_LOCK, hashtext(job)) in lib/db.c, and it waits 10 s. */
+ * (EXPORT_JOB_LOCK, hashtext(job)) in lib/db/sync.c, and it waits 10 s. */
 #define JOB_LOCK_SQL  "SELECT pg_advisory_lock(73011263, hashtext('nightly'))"
 #define LOCK_WAIT_S   10
 #define EMPTY_SHA256  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -1,5 +1,5 @@
 /*
- * The SQL that guards each write (lib/db.c: GUARD, CONSENT_GUARD,
+ * The SQL that guards each write (lib/db/statements.c: GUARD, CONSENT_GUARD,
  * VERIFY_GUARD, CANCEL_GUARD) and the C that decides it (loan_evaluate,
  * loan_consent_decide, loan_verify_decide, loan_cancel_decide) must never
  * drift apart: for every combination of loan state, each guarded UPDATE

@@ -143,6 +143,16 @@ bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra
 		return false;
 	char exe[4096];
 	snprintf(exe, sizeof exe, "%s/coolingd", dir);
+	return daemon_start_exe(d, exe, db_url, extra_env);
+}
+
+bool daemon_start_exe(struct daemon *d, const char *exe_path, const char *db_url,
+                      const char *const *extra_env)
+{
+	memset(d, 0, sizeof *d);
+	d->pid = -1;
+	char exe[4096];
+	snprintf(exe, sizeof exe, "%s", exe_path);
 
 	const char *tmp = getenv("TMPDIR");
 	char work[200];

@@ -38,6 +38,11 @@ struct daemon {
  */
 bool daemon_start(struct daemon *d, const char *db_url, const char *const *extra_env);
 
+/* The same with another build's coolingd (an earlier release's, for the
+ * upgrade test) at exe_path. */
+bool daemon_start_exe(struct daemon *d, const char *exe_path, const char *db_url,
+                      const char *const *extra_env);
+
 /*
  * SIGTERM, then waits up to 30 s for the exit (then SIGKILL). Returns the
  * exit status (0-255), 128+N when signal N ended it, or -1 when it had to be

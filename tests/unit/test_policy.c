@@ -705,6 +705,51 @@ START_TEST(test_other_channel_names_are_refused)
 }
 END_TEST
 
+/* ---- the MRP of the coming year ---- */
+
+#define DAY(y, m, d) days_from_civil((y), (m), (d))
+
+START_TEST(test_next_years_mrp_is_not_missing_on_30_november)
+{
+	ck_assert(!policy_mrp_next_year_missing(DAY(2026, 11, 30), DAY(2026, 1, 1)));
+}
+END_TEST
+
+START_TEST(test_next_years_mrp_is_missing_from_1_december_while_not_set)
+{
+	ck_assert(policy_mrp_next_year_missing(DAY(2026, 12, 1), DAY(2026, 1, 1)));
+	ck_assert(policy_mrp_next_year_missing(DAY(2026, 12, 31), DAY(2026, 1, 1)));
+}
+END_TEST
+
+START_TEST(test_next_years_mrp_set_for_1_january_is_not_missing_in_december)
+{
+	ck_assert(!policy_mrp_next_year_missing(DAY(2026, 12, 1), DAY(2027, 1, 1)));
+	ck_assert(!policy_mrp_next_year_missing(DAY(2026, 12, 31), DAY(2027, 1, 1)));
+}
+END_TEST
+
+START_TEST(test_a_row_dated_in_december_is_not_next_years_mrp)
+{
+	ck_assert(policy_mrp_next_year_missing(DAY(2026, 12, 10), DAY(2026, 12, 15)));
+}
+END_TEST
+
+START_TEST(test_mrp_still_missing_after_new_year_until_the_years_row_is_set)
+{
+	ck_assert(policy_mrp_next_year_missing(DAY(2027, 1, 1), DAY(2026, 1, 1)));
+	ck_assert(policy_mrp_next_year_missing(DAY(2027, 6, 1), DAY(2026, 1, 1)));
+	ck_assert(!policy_mrp_next_year_missing(DAY(2027, 1, 1), DAY(2027, 1, 1)));
+}
+END_TEST
+
+START_TEST(test_an_empty_mrp_table_is_missing_every_day)
+{
+	ck_assert(policy_mrp_next_year_missing(DAY(2026, 11, 30), POLICY_NO_MRP));
+	ck_assert(policy_mrp_next_year_missing(DAY(2026, 12, 1), POLICY_NO_MRP));
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -765,6 +810,14 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_status_names_are_the_contract_names);
 	tcase_add_test(tc, test_channel_names_are_online_and_branch);
 	tcase_add_test(tc, test_other_channel_names_are_refused);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("mrp_next_year");
+	tcase_add_test(tc, test_next_years_mrp_is_not_missing_on_30_november);
+	tcase_add_test(tc, test_next_years_mrp_is_missing_from_1_december_while_not_set);
+	tcase_add_test(tc, test_next_years_mrp_set_for_1_january_is_not_missing_in_december);
+	tcase_add_test(tc, test_a_row_dated_in_december_is_not_next_years_mrp);
+	tcase_add_test(tc, test_mrp_still_missing_after_new_year_until_the_years_row_is_set);
+	tcase_add_test(tc, test_an_empty_mrp_table_is_missing_every_day);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,3 +1,0 @@
-\set loan_no 1000000 + random(1, 2000)
-SELECT name, role, lender_id, token_hash FROM api_client WHERE token_id = :token_id::text AND revoked_at IS NULL;
-SELECT l.lender_id, l.loan_id, l.borrower_iin, l.amount_tiyn, l.channel, l.secured, l.first_time_borrower, l.first_time_given, l.policy, l.mrp_tenge, l.threshold_tiyn, l.cooling_required, l.cooling_period_s, l.in_person_required, cd_us(l.approved_at), cd_us(l.consent_at), cd_us(l.cooling_ends_at), cd_us(l.in_person_verified_at), l.in_person_branch_id, l.in_person_officer_id, cd_us(l.disbursed_at), cd_us(l.cancelled_at), l.cancel_reason, l.id, cd_us(now()) FROM loan l WHERE l.lender_id = :lender::text AND l.loan_id = :loan_no::text;

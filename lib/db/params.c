@@ -1,0 +1,210 @@
+/*
+ * The parameters of the daemon's statements: each builder fills a
+ * db_params in the order and form (text, NULL) of its statement's $n
+ * (statements.c); the approval's INSERT takes them from the loan's column
+ * table (internal.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "timeutil.h"
+
+const char *const *db_loan_insert_params(struct db_params *p, const struct loan *l,
+                                         const char *actor, const char *detail)
+{
+	memset(p->v, 0, sizeof(p->v));
+	for (int i = 0; i < LOAN_NCOLS; i++) {
+		const struct loan_col_def *d = &db_loan_cols[i];
+		if (d->param == 0)
+			continue;
+		const void *f = (const char *)l + d->offset;
+		const char **v = &p->v[d->param - 1];
+		switch (d->kind) {
+		case KIND_TEXT:
+			*v = f;
+			break;
+		case KIND_INT:
+		case KIND_TS:
+			*v = db_num(&p->num[d->param - 1], *(const int64_t *)f);
+			break;
+		case KIND_PERIOD:
+			*v = l->cooling_required
+			         ? db_num(&p->num[d->param - 1], *(const int64_t *)f)
+			         : NULL;
+			break;
+		case KIND_BOOL:
+			*v = *(const bool *)f ? "true" : "false";
+			break;
+		case KIND_CHANNEL:
+			*v = channel_name(*(const enum channel *)f);
+			break;
+		case KIND_PRODUCT:
+		case KIND_LKIND:
+		case KIND_EXEMPTION:
+		case KIND_RULE: {
+			const char *name = name_of(db_kind_names[d->kind], *(const int *)f);
+			*v = name[0] != '\0' ? name : NULL;
+			break;
+		}
+		case KIND_READ:
+			break; /* never inserted */
+		}
+	}
+	p->v[LOAN_INSERT_ACTOR - 1] = actor;
+	p->v[LOAN_INSERT_DETAIL - 1] = detail;
+	p->v[LOAN_INSERT_DAY_TZ - 1] = NULL;
+	p->v[LOAN_INSERT_DAY_LENDER - 1] = NULL;
+	p->v[LOAN_INSERT_DAY_TOTAL - 1] = NULL;
+	return p->v;
+}
+
+const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
+                                             const char *actor, const char *detail,
+                                             const struct db_day *day)
+{
+	db_loan_insert_params(p, l, actor, detail);
+	if (day == NULL || day->tz == NULL)
+		return p->v;
+	p->v[LOAN_INSERT_DAY_TZ - 1] = day->tz;
+	p->v[LOAN_INSERT_DAY_LENDER - 1] = day->lender;
+	p->v[LOAN_INSERT_DAY_TOTAL - 1] =
+	    db_num(&p->num[LOAN_INSERT_DAY_TOTAL - 1], day->others_tiyn);
+	return p->v;
+}
+
+const char *const *db_params_loan_get(struct db_params *p, const char *lender, const char *loan_id,
+                                      const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = loan_id;
+	p->v[2] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_approval_context(struct db_params *p, const char *lender,
+                                              const struct approval_req *a, const char *tz,
+                                              const char *day_lender, const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = a->loan_id;
+	p->v[2] = db_num(&p->num[0], a->approved_at);
+	p->v[3] = tz;
+	p->v[4] = a->borrower_iin;
+	p->v[5] = day_lender;
+	p->v[6] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
+                                              const char *loan_id, const char *key,
+                                              const char *token_id)
+{
+	p->v[0] = lender;
+	p->v[1] = loan_id;
+	p->v[2] = key;
+	p->v[3] = token_id;
+	return p->v;
+}
+
+const char *const *db_params_consent(struct db_params *p, const struct loan *l,
+                                     const struct act_outcome *o, const char *actor,
+                                     const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = db_num(&p->num[2], o->cooling_ends_at);
+	p->v[3] = actor;
+	p->v[4] = detail;
+	return p->v;
+}
+
+const char *const *db_params_verify(struct db_params *p, const struct loan *l,
+                                    const struct act_outcome *o, const struct verification_req *q,
+                                    const char *actor, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = q->branch_id;
+	p->v[3] = q->officer_id;
+	p->v[4] = actor;
+	p->v[5] = detail;
+	return p->v;
+}
+
+const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
+                                    const struct cancellation_req *q, const char *actor)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = q->reason;
+	p->v[2] = actor;
+	return p->v;
+}
+
+const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
+                                       const struct act_outcome *o, const char *actor,
+                                       const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = actor;
+	p->v[3] = detail;
+	return p->v;
+}
+
+const char *const *db_params_extra_confirm(struct db_params *p, const struct loan *l,
+                                           const struct act_outcome *o,
+                                           const struct extra_confirmation_req *q,
+                                           const char *actor, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = name_of(&extra_method_names, (int)q->method);
+	p->v[3] = actor;
+	p->v[4] = detail;
+	return p->v;
+}
+
+const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
+                                      const char *key, const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = actor;
+	p->v[2] = key;
+	p->v[3] = l->lender;
+	p->v[4] = detail;
+	return p->v;
+}
+
+const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
+                                    const char *detail, const char *key, const char *body)
+{
+	p->v[0] = l->lender;
+	p->v[1] = l->loan_id;
+	p->v[2] = actor;
+	p->v[3] = detail;
+	p->v[4] = key;
+	p->v[5] = db_num(&p->num[0], l->pk);
+	p->v[6] = body;
+	return p->v;
+}
+
+const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
+                                         const char *actor)
+{
+	p->v[0] = q->iin;
+	p->v[1] = q->active ? "true" : "false";
+	p->v[2] = db_num(&p->num[0], q->effective_at);
+	p->v[3] = q->source;
+	p->v[4] = q->has_reference ? q->reference : NULL;
+	p->v[5] = actor;
+	return p->v;
+}
+
+const char *db_num(struct db_num *buf, int64_t v)
+{
+	if (v == TS_NULL)
+		return NULL;
+	snprintf(buf->s, sizeof(buf->s), "%lld", (long long)v);
+	return buf->s;
+}
