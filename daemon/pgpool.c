@@ -46,12 +46,13 @@
  * it for the established ones. A statement, or the preparing of them, that
  * the server has not answered by statement_timeout + health_timeout (the
  * server cancels its own statements at statement_timeout) is given up on
- * too: a server that no longer runs its own timers never holds a
- * connection for good. libpq always tries the hosts in the url's
- * order, so a host that failed (no answer, gone, or a commit that could not
- * reach its standby) is tried last by that connection's next attempt
- * (hosts_rotated): a dead or cut-off old primary named first never stands
- * in front of the new one.
+ * too, with every other connection to that host: a server that no longer
+ * runs its own timers never holds the pool for good.
+ *
+ * libpq always tries the hosts in the url's order, so a host that failed
+ * (no answer, gone, or a commit that could not reach its standby) is tried
+ * last by that connection's next attempt (hosts_rotated): a dead or cut-off
+ * old primary named first never stands in front of the new one.
  */
 #include "pgpool.h"
 
@@ -771,9 +772,21 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct conn *c = arg;
-	conn_fail(c, c->state == CONN_CONNECTING
-	                 ? "no answer within database.health_timeout"
-	                 : "no answer within the statement timeout and database.health_timeout");
+	if (c->state == CONN_CONNECTING) {
+		conn_fail(c, "no answer within database.health_timeout");
+		return;
+	}
+	/* the server let its own statement_timeout pass: it runs no timer
+	 * any more, and its other connections here wait in vain too */
+	struct pgpool *p = c->pool;
+	int host = p->nhosts > 1 ? host_index(c) : 0; /* one host: every connection's */
+	conn_fail(c, "no answer within the statement timeout and database.health_timeout");
+	for (int i = 0; host >= 0 && i < p->opts.size; i++) {
+		struct conn *o = &p->conns[i];
+		if (o->state != CONN_DOWN && o->state != CONN_CONNECTING &&
+		    (p->nhosts <= 1 || host_index(o) == host))
+			conn_fail(o, "another connection to this host got no answer");
+	}
 }
 
 static void conn_start(struct conn *c)
