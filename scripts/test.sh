@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds a normal and an
-# ASan+UBSan tree, starts a throwaway PostgreSQL and runs every CTest suite
-# (unit, integration, e2e) against both builds.
+# The test command: installs what is missing, builds a plain tree (with the
+# flags of a Debian package) and an ASan+UBSan tree, starts a throwaway
+# PostgreSQL and runs every CTest suite (unit, integration, e2e) against both
+# builds.
 #
 #   scripts/test.sh [--fast] [--no-fuzz] [-L LABEL]... [-R REGEX]
 #
@@ -22,7 +23,7 @@ fast=0
 fuzz=1
 ctest_args=()
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -72,8 +73,15 @@ step "dependencies"
 scripts/deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
-step "build (build/)"
-cmake -S . -B build
+# The plain tree is built as a Debian package builds it (debhelper's cmake
+# step: build type None, dpkg-buildflags' CFLAGS with its CPPFLAGS, and its
+# LDFLAGS: -O2, _FORTIFY_SOURCE, the stack protector, format-security,
+# RELRO), so that the warnings of an optimised build stop the tests here.
+# dpkg-buildflags comes with build-essential (dpkg-dev).
+step "build (build/, with the flags of a Debian package)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=None \
+	-DCMAKE_C_FLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+	-DCMAKE_EXE_LINKER_FLAGS="$(dpkg-buildflags --get LDFLAGS)"
 cmake --build build -j"$jobs"
 if [ "$fast" -eq 0 ]; then
 	step "build with ASan+UBSan (build-asan/)"
@@ -81,11 +89,11 @@ if [ "$fast" -eq 0 ]; then
 	cmake --build build-asan -j"$jobs"
 fi
 
-# The first loopback port nobody answers on; the cluster also gets its own
-# socket directory, so it never meets a system cluster.
+# The first loopback port from $1 on that nobody answers on; the cluster
+# also gets its own socket directory, so it never meets a system cluster.
 free_port() {
 	local p
-	for ((p = 55432; p < 55532; p++)); do
+	for ((p = $1; p < 55532; p++)); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -97,8 +105,19 @@ free_port() {
 
 step "throwaway PostgreSQL"
 pgdir=$(mktemp -d)
-port=$(free_port)
-url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1)
+# A port that answered nothing may still be taken by the time the server
+# binds it (a socket that does not listen, another run starting): the next.
+port=55431 url=
+for _ in 1 2 3 4 5; do
+	port=$(free_port $((port + 1)))
+	url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1) && break
+	url=
+	echo "test.sh: port $port was taken; trying the next" >&2
+done
+[ -n "$url" ] || {
+	echo "test.sh: the throwaway PostgreSQL did not start" >&2
+	exit 1
+}
 echo "$url"
 
 # Settings of the developer's shell must not leak into the daemon under test.
