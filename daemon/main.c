@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "migrations.h"
 #include "ratelimit.h"
+#include "feed.h"
 #include "sealer.h"
 #include "server.h"
 #include "timeutil.h"
@@ -236,6 +237,8 @@ static bool workers_setup(struct server *s)
 			return false;
 		if (i == 0 && (!unsealed_count_setup(w) || !operator_signals_setup(w)))
 			return false;
+		if (i == 0 && !feed_setup(w))
+			return false;
 	}
 	return true;
 }
@@ -330,6 +333,10 @@ static void server_free(struct server *s)
 		worker_http_free(w);
 		pgpool_free(w->pool);
 		pgpool_free(w->read_pool);
+		if (i == 0)
+			feed_free(); /* before its loop: libcurl's socket events */
+		if (w->time_events_timer)
+			event_free(w->time_events_timer);
 		if (w->shutdown_ev)
 			event_free(w->shutdown_ev);
 		if (w->drain_timer)
@@ -417,6 +424,13 @@ int main(int argc, char **argv)
 	/* So is the audit signing key: a key that others could read signs
 	 * nothing an auditor could trust. */
 	if (!sealer_key_load(&srv.cfg, msg, sizeof(msg))) {
+		fprintf(stderr, "coolingd: configuration: %s\n", msg);
+		if (srv.tls_ctx != NULL)
+			SSL_CTX_free(srv.tls_ctx);
+		return 1;
+	}
+	/* and the key of the webhooks' secrets */
+	if (!feed_key_load(&srv.cfg, msg, sizeof(msg))) {
 		fprintf(stderr, "coolingd: configuration: %s\n", msg);
 		if (srv.tls_ctx != NULL)
 			SSL_CTX_free(srv.tls_ctx);
