@@ -507,20 +507,24 @@ static void eligible_loan(int port, const char *loan_id, unsigned seed)
  * same drain; its metrics listener on *mport, for the pool's queue; no
  * sealer, whose statements would count with the requests; and
  * request_timeout (start_for_holding: far above what a loaded machine needs
- * to set the scene). Returns once every connection of the pool is up, so
- * that a request goes to the database or to the queue at once and stays
- * there.
+ * to set the scene) and, unless NULL, database.health_timeout. Returns once
+ * every connection of the pool is up, so that a request goes to the
+ * database or to the queue at once and stays there.
  */
-static void start_for_holding_with(struct daemon *d, int *mport, const char *request_timeout)
+static void start_for_holding_with(struct daemon *d, int *mport, const char *request_timeout,
+                                   const char *health_timeout)
 {
 	*mport = daemon_free_port();
 	ck_assert(*mport > 0);
-	char metrics_kv[64], timeout_kv[64];
+	char metrics_kv[64], timeout_kv[64], health_kv[64];
 	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", *mport);
 	snprintf(timeout_kv, sizeof timeout_kv, "COOLINGD_SERVER_REQUEST_TIMEOUT=%s",
 	         request_timeout);
-	const char *extra[] = {metrics_kv, "COOLINGD_SERVER_THREADS=1", "COOLINGD_AUDIT_SEAL=off",
-	                       timeout_kv, NULL};
+	snprintf(health_kv, sizeof health_kv, "COOLINGD_DATABASE_HEALTH_TIMEOUT=%s",
+	         health_timeout ? health_timeout : "");
+	const char *extra[] = {
+	    metrics_kv, "COOLINGD_SERVER_THREADS=1",       "COOLINGD_AUDIT_SEAL=off",
+	    timeout_kv, health_timeout ? health_kv : NULL, NULL};
 	ck_assert(daemon_start(d, env.db_url, extra));
 	long long deadline = test_now_ms() + 30000;
 	while (e2e_metric(*mport, "coolingd_db_pool_connections{state=\"connecting\"}") +
@@ -533,7 +537,7 @@ static void start_for_holding_with(struct daemon *d, int *mport, const char *req
 
 static void start_for_holding(struct daemon *d, int *mport)
 {
-	start_for_holding_with(d, mport, "120s");
+	start_for_holding_with(d, mport, "120s", NULL);
 }
 
 /* Requests held while c holds the loans: each waiting backend runs one
@@ -768,7 +772,9 @@ static int lock_waiter_pids(PGconn *c, pid_t *pids, int max)
  * sanitizer report aborts it: a non-zero exit). A lock alone would not do:
  * the statement_timeout (request_timeout) ends a lock wait before the drain
  * times out; so the backends waiting on the lock are stopped (SIGSTOP),
- * as a database that no longer answers, until coolingd has exited.
+ * as a database that no longer answers, until coolingd has exited. The
+ * pool gives up on such a statement at statement_timeout +
+ * health_timeout: set far above the drain, so that the drain ends first.
  */
 START_TEST(test_a_drain_that_times_out_answers_each_request_still_waiting_then_exits_0)
 {
@@ -779,7 +785,7 @@ START_TEST(test_a_drain_that_times_out_answers_each_request_still_waiting_then_e
 	int mport;
 	char timeout[16];
 	snprintf(timeout, sizeof timeout, "%ds", REQUEST_TIMEOUT_S);
-	start_for_holding_with(&d, &mport, timeout);
+	start_for_holding_with(&d, &mport, timeout, "600s");
 
 	PGconn *c = testdb_connect(env.db_url);
 	exec_ok(c, "BEGIN");
