@@ -83,10 +83,31 @@ static void print_policy_table(const struct config *c)
 	free(text);
 }
 
+/*
+ * A loop that ends on the drain's timeout leaves requests waiting on the
+ * database, and the pools' callbacks answer them: so the pools are closed
+ * here, while evhttp still holds those requests (server_free() frees it
+ * before the pools), and a closed pool refuses any job a callback retries.
+ * Each such request is answered 503, and a moment more of the loop sends
+ * the answers, as worker_drain_check() gives the last ones.
+ */
+static void worker_close_pools(struct worker *w)
+{
+	bool waiting = w->in_flight > 0;
+	pgpool_close(w->pool);
+	pgpool_close(w->read_pool);
+	if (!waiting)
+		return;
+	struct timeval tv = {0, 200 * 1000};
+	event_base_loopexit(w->base, &tv);
+	event_base_dispatch(w->base);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	event_base_dispatch(w->base);
+	worker_close_pools(w);
 	return NULL;
 }
 
