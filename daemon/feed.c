@@ -23,7 +23,9 @@
  *                  (1 s doubling to 10 minutes), and the next waits
  *
  * The cursor moves only after a 2xx, so a crash repeats a batch and never
- * loses one. The secret is opened in memory from its sealed form with the
+ * loses one. A clean stop drops the POSTs under way and releases the leases,
+ * so that another daemon takes the endpoints over at its next lease round
+ * instead of after LEASE_S. The secret is opened in memory from its sealed form with the
  * key of [webhooks] secret_key (docs/security.md) and is never logged.
  */
 #include "feed.h"
@@ -43,6 +45,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "hex.h"
+#include "http.h"
 #include "log.h"
 #include "timeutil.h"
 #include "webhook.h"
@@ -144,6 +147,7 @@ static struct {
 	int neps;
 	int tick;
 	bool leasing;
+	bool releasing; /* STMT_WEBHOOK_RELEASE in flight; holds the drain */
 	CURLM *multi;
 	struct event *curl_timer;
 	struct event *tick_timer;
@@ -444,6 +448,8 @@ static void on_batch(PGresult *res, void *arg)
 		return;
 	ep->batch_last_seq = last;
 	ep->batch_events = n;
+	if (ep->w->draining)
+		return; /* the leases are being released: no POST after that */
 	post_start(ep);
 }
 
@@ -569,6 +575,44 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	for (int i = 0; i < hooks.neps; i++)
 		endpoint_next(hooks.eps[i]);
+}
+
+/* ---- a clean stop ---- */
+
+static void on_released(PGresult *res, void *arg)
+{
+	struct worker *w = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_kv(LOG_WARN, "releasing the webhook leases failed; they lapse after 10 s",
+		       "error", res ? PQresultErrorMessage(res) : "no answer", NULL);
+	hooks.releasing = false;
+	w->in_flight--;
+	worker_drain_check(w);
+}
+
+void feed_drain(struct worker *w)
+{
+	if (!hooks.on || hooks.w != w || hooks.releasing)
+		return;
+	/* dropped, not awaited: the batch goes again from delivered_seq, by
+	 * the daemon that takes the endpoint (at least once) */
+	for (int i = 0; i < hooks.neps; i++) {
+		struct endpoint *ep = hooks.eps[i];
+		ep->leased = false;
+		if (ep->easy == NULL)
+			continue;
+		curl_multi_remove_handle(hooks.multi, ep->easy);
+		curl_easy_cleanup(ep->easy);
+		ep->easy = NULL;
+		curl_slist_free_all(ep->headers);
+		ep->headers = NULL;
+		ep->step = EP_IDLE;
+	}
+	const char *params[] = {hooks.owner};
+	/* the drain waits for it as for a request (worker_drain_check) */
+	hooks.releasing = pgpool_exec(w->pool, STMT_WEBHOOK_RELEASE, params, on_released, w);
+	if (hooks.releasing)
+		w->in_flight++;
 }
 
 /* ---- set-up ---- */
