@@ -23,10 +23,11 @@
  *                  (1 s doubling to 10 minutes), and the next waits
  *
  * The cursor moves only after a 2xx, so a crash repeats a batch and never
- * loses one. A clean stop drops the POSTs under way and releases the leases,
- * so that another daemon takes the endpoints over at its next lease round
- * instead of after LEASE_S. The secret is opened in memory from its sealed form with the
- * key of [webhooks] secret_key (docs/security.md) and is never logged.
+ * loses one. A clean stop drops the POSTs under way and releases the
+ * leases, so that another daemon takes the endpoints over at its next lease
+ * round instead of after LEASE_S. The secret is opened in memory from its
+ * sealed form with the key of [webhooks] secret_key (docs/security.md) and
+ * is never logged.
  */
 #include "feed.h"
 
@@ -147,7 +148,7 @@ static struct {
 	int neps;
 	int tick;
 	bool leasing;
-	bool releasing; /* STMT_WEBHOOK_RELEASE in flight; holds the drain */
+	bool releasing; /* a clean stop: the leases are (to be) released */
 	CURLM *multi;
 	struct event *curl_timer;
 	struct event *tick_timer;
@@ -512,10 +513,8 @@ static struct endpoint *endpoint_add(const struct db_webhook_row *row)
 	return ep;
 }
 
-static void on_leased(PGresult *res, void *arg)
+static void lease_result(PGresult *res)
 {
-	(void)arg;
-	hooks.leasing = false;
 	if (res == NULL)
 		return;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -562,6 +561,19 @@ static void on_leased(PGresult *res, void *arg)
 		endpoint_next(hooks.eps[i]);
 }
 
+static void release_leases(void);
+
+static void on_leased(PGresult *res, void *arg)
+{
+	(void)arg;
+	hooks.leasing = false;
+	lease_result(res);
+	/* a drain that began during the round releases after it, so that the
+	 * round cannot take the endpoints back */
+	if (hooks.releasing)
+		release_leases();
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -579,21 +591,35 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- a clean stop ---- */
 
+/* The drain waits for the release as for a request (worker_drain_check). */
+static void release_done(void)
+{
+	hooks.w->in_flight--;
+	worker_drain_check(hooks.w);
+}
+
 static void on_released(PGresult *res, void *arg)
 {
-	struct worker *w = arg;
+	(void)arg;
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
 		log_kv(LOG_WARN, "releasing the webhook leases failed; they lapse after 10 s",
 		       "error", res ? PQresultErrorMessage(res) : "no answer", NULL);
-	hooks.releasing = false;
-	w->in_flight--;
-	worker_drain_check(w);
+	release_done();
+}
+
+static void release_leases(void)
+{
+	const char *params[] = {hooks.owner};
+	if (!pgpool_exec(hooks.w->pool, STMT_WEBHOOK_RELEASE, params, on_released, NULL))
+		release_done();
 }
 
 void feed_drain(struct worker *w)
 {
 	if (!hooks.on || hooks.w != w || hooks.releasing)
 		return;
+	hooks.releasing = true;
+	w->in_flight++;
 	/* dropped, not awaited: the batch goes again from delivered_seq, by
 	 * the daemon that takes the endpoint (at least once) */
 	for (int i = 0; i < hooks.neps; i++) {
@@ -608,11 +634,8 @@ void feed_drain(struct worker *w)
 		ep->headers = NULL;
 		ep->step = EP_IDLE;
 	}
-	const char *params[] = {hooks.owner};
-	/* the drain waits for it as for a request (worker_drain_check) */
-	hooks.releasing = pgpool_exec(w->pool, STMT_WEBHOOK_RELEASE, params, on_released, w);
-	if (hooks.releasing)
-		w->in_flight++;
+	if (!hooks.leasing)
+		release_leases();
 }
 
 /* ---- set-up ---- */
