@@ -140,7 +140,7 @@ static void access_entry_log(const struct request *r, const struct access_entry 
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
 	log_kv(LOG_INFO, "request", "method", a->method, "path", a->path, "status", st,
-	       "duration_ms", dur, "client", r->client, "request_id", r->request_id,
+	       "duration_ms", dur, "request_id", r->request_id, "client", r->client,
 	       a->tls_client[0] ? "tls_client" : NULL, a->tls_client, NULL);
 }
 
