@@ -39,6 +39,7 @@ void h_refusal_put(struct request *r);
 /* queries.c: query-string calls for compliance staff and auditors */
 void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
+void h_lender_loans_list(struct request *r);
 void h_loan_events(struct request *r);
 void h_decision_stats(struct request *r);
 void h_lender_events(struct request *r);

@@ -1,7 +1,7 @@
 /*
- * GET /v1/audit, GET /v1/loans, a loan's events and the decision
- * statistics: reads for compliance staff and auditors (the last two for a
- * lender too, its own only). Query parameters are checked as strictly as
+ * GET /v1/audit, GET /v1/loans, a lender's loans, a loan's events and the
+ * decision statistics: reads for compliance staff and auditors (the last
+ * three for a lender too, its own only). Query parameters are checked as strictly as
  * bodies: an unknown or repeated parameter is a 422 naming it. They decide
  * nothing, so they are served from the read replica ([database] read_url)
  * when there is one.
@@ -232,13 +232,22 @@ static void on_loans_list(PGresult *res, void *arg)
 	reply_json(r, 200, json_pack("{s:o,s:o}", "loans", loans, "next", next));
 }
 
-void h_loans_list(struct request *r)
+/* GET /v1/loans, or one lender's list when fixed_lender is not NULL: the
+ * same parameters and answer, but the lender is the path's. */
+static void loans_list(struct request *r, const char *fixed_lender)
 {
 	struct query_param q[] = {{"status", NULL}, {"lender", NULL}, {"from", NULL},
 	                          {"to", NULL},     {"limit", NULL},  {"after", NULL}};
 	if (!parse_query_or_reply(r, q, 6))
 		return;
 	const char *status = q[0].value, *lender = q[1].value, *why = NULL;
+	if (fixed_lender != NULL) {
+		if (lender != NULL) {
+			reply_invalid(r, "lender", "is the path's lender here: leave it out");
+			return;
+		}
+		lender = fixed_lender;
+	}
 	if (status != NULL) {
 		bool known = false;
 		for (int i = 0; i <= STATUS_ELIGIBLE; i++)
@@ -282,6 +291,29 @@ void h_loans_list(struct request *r)
 	if (!read_exec_or_reply(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params,
 	                        on_loans_list))
 		return; /* answered 503 */
+}
+
+void h_loans_list(struct request *r)
+{
+	loans_list(r, NULL);
+}
+
+/* ---- GET /v1/lenders/{lender}/loans ---- */
+
+/* The lender has been checked against a lender's token (the route is
+ * lender-scoped). A lender without loans, or unknown, has an empty list, as
+ * GET /v1/loans?lender= gives it. */
+void h_lender_loans_list(struct request *r)
+{
+	if (id_is_dot_segment(r->params[0])) {
+		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+		return;
+	}
+	if (!id_valid(r->params[0])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+		return;
+	}
+	loans_list(r, r->params[0]);
 }
 
 /* ---- GET /v1/lenders/{lender}/loans/{loan_id}/events ---- */

@@ -24,6 +24,7 @@
 #include "ratelimit.h"
 #include "request_state.h"
 #include "server.h"
+#include "text.h"
 #include "token.h"
 
 struct request;
@@ -70,6 +71,10 @@ struct request {
 	const struct runtime *rt; /* the configuration at arrival */
 	char params[MAX_PATH_PARAMS][ID_BUF];
 	int64_t started_ns;
+	/* set once, at arrival: the client's X-Request-Id when valid, else
+	 * one made here; in the Request-Id header of the answer, its error
+	 * body and its access-log line */
+	char request_id[REQUEST_ID_BUF];
 
 	/* the authenticated client */
 	char token_id[TOKEN_ID_BUF];

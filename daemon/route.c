@@ -39,6 +39,8 @@ const struct route routes[] = {
     {.method = EVHTTP_REQ_POST, .pattern = "/v1/lenders/{}/loans", .name = "approval",
      .roles = ROLE_LENDER, .flags = RF_LENDER_SCOPED, .body = BODY_REQUIRED,
      .parse = approval_parse, .start = approval_start},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans", .name = "lender-loans",
+     .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_lender_loans_list},
     {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans/{}", .name = "loan",
      .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED,
      .parse = loan_parse, .start = act_start},

@@ -552,13 +552,18 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	return o;
 }
 
-json_t *codec_error_json(const struct cd_error *err)
+json_t *codec_error_json(const struct cd_error *err, const char *request_id)
 {
 	json_t *e = json_object();
 	json_object_set_new(e, "code", json_string(err->code ? err->code : "internal_error"));
 	json_object_set_new(e, "message", json_string(err->message));
 	if (err->field[0] != '\0')
 		json_object_set_new(e, "field", json_string(err->field));
+	if (err->reason != REASON_NONE)
+		json_object_set_new(e, "reason",
+		                    json_string(name_of(&state_reason_names, (int)err->reason)));
+	if (request_id != NULL)
+		json_object_set_new(e, "request_id", json_string(request_id));
 	json_t *o = json_object();
 	json_object_set_new(o, "error", e);
 	return o;

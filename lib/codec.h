@@ -76,7 +76,9 @@ json_t *codec_blockers_json(unsigned blockers);
 json_t *codec_name_json(const struct name_table *t, int index);
 /* A timestamp as "....Z", or JSON null for TS_NULL. */
 json_t *codec_ts_json(int64_t ts);
-json_t *codec_error_json(const struct cd_error *err);
+/* {"error": {"code", "message", "field" (when set), "reason" (a 409
+ * invalid_state's), "request_id" (unless NULL)}}. */
+json_t *codec_error_json(const struct cd_error *err, const char *request_id);
 
 /* The effective table of rules (`coolingctl policy show --json`):
  * {"profile", "aggregation", "rules": [...], "exemptions": [...],
