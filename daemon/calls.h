@@ -28,6 +28,8 @@ bool extra_confirm_parse(struct request *r, struct cd_error *err);
 void act_start(struct request *r, bool authenticate);
 bool disburse_parse(struct request *r, struct cd_error *err);
 void disburse_start(struct request *r, bool authenticate);
+bool borrower_parse(struct request *r, struct cd_error *err);
+bool borrower_search_parse(struct request *r, struct cd_error *err);
 void h_borrower_loans(struct request *r);
 
 /* handlers.c: the voluntary refusal registry */
@@ -41,5 +43,9 @@ void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
 void h_loan_events(struct request *r);
 void h_decision_stats(struct request *r);
+/* queries.c: the personal-data access log, for auditors */
+bool access_search_parse(struct request *r, struct cd_error *err);
+void h_access_log_list(struct request *r);
+void h_access_log_search(struct request *r);
 
 #endif

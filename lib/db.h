@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 12
+#define DB_SCHEMA_VERSION 15
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -122,6 +122,9 @@ enum stmt {
 	                        (no row: no such loan) */
 	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
 	                        db_decision_buckets_of, db_decision_row each */
+	/* the personal-data access log (sql/015) */
+	STMT_ACCESS_RECORD, /* db_params_access_record -> the entry's id */
+	STMT_ACCESS_LOG,    /* db_params_access_log -> db_access_entry_row each */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -267,6 +270,22 @@ struct db_audit_event {
 };
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
 
+/* ---- the personal-data access log ---- */
+
+/* Who looked at a borrower or a loan (STMT_ACCESS_LOG). */
+struct db_access_entry {
+	int64_t id;
+	int64_t at; /* microseconds */
+	const char *client;
+	const char *role;
+	const char *route;
+	const char *borrower_iin; /* NULL when none */
+	const char *lender;       /* NULL when none */
+	const char *loan_id;      /* NULL when none */
+	const char *request_id;
+};
+bool db_access_entry_row(const PGresult *r, int row, struct db_access_entry *e);
+
 /* ---- a loan's events and the decision statistics ---- */
 
 /* STMT_LOAN_EVENTS: the loan's sealed events with seq > after, in seq
@@ -384,6 +403,17 @@ const char *const *db_params_refuse(struct db_params *p, const struct loan *l, c
 /* STMT_REFUSAL_PUT: one change, the actor of its audit event. */
 const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
                                          const char *actor);
+
+/* STMT_ACCESS_RECORD: who (client, role), by which route, whom (an IIN,
+ * a loan, or both; NULL when none) and the request's Request-Id. */
+struct access_record {
+	const char *client, *role, *route;
+	const char *borrower_iin, *lender, *loan_id;
+	const char *request_id;
+};
+const char *const *db_params_access_record(struct db_params *p, const struct access_record *a);
+/* STMT_ACCESS_LOG: the filters of q (codec.h), absent ones NULL. */
+const char *const *db_params_access_log(struct db_params *p, const struct access_query *q);
 
 /* The SQLSTATE of a failed result, "" when none. */
 const char *db_sqlstate(const PGresult *r);
