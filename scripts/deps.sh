@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
-	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
+	  libinih-dev libsystemd-dev libssl-dev libcurl4-openssl-dev check postgresql tzdata curl
 	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium
 	  prometheus)
 # prometheus is for its promtool, which checks a scrape of GET /metrics and
