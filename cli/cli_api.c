@@ -188,7 +188,11 @@ json_t *cli_api_call(struct cli *cli, const char *method, const char *path, json
 	free(payload);
 
 	json_t *out = NULL;
-	if (res != CURLE_OK) {
+	if (res == CURLE_PEER_FAILED_VERIFICATION || res == CURLE_SSL_CACERT_BADFILE) {
+		/* reached, but not the daemon it claims to be: not a retry */
+		*rc = cli_fail(cli, CLI_FAIL, "the API at %s is not verified: %s", api->base,
+		               errbuf[0] ? errbuf : curl_easy_strerror(res));
+	} else if (res != CURLE_OK) {
 		*rc = cli_fail(cli, CLI_UNAVAILABLE, "the API at %s cannot be reached: %s",
 		               api->base, errbuf[0] ? errbuf : curl_easy_strerror(res));
 	} else if (status < 200 || status > 299) {
