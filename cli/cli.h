@@ -161,6 +161,10 @@ struct loan_view;
  * the visit, the cancellation's reason, whether first_time_borrower was
  * stated) is left empty. False when it is not such a loan. */
 bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v);
+struct policy_table;
+/* The policy of GET /v1/policy (codec_policy_json's shape) as its table;
+ * its strings point into o. False when it is not such a policy. */
+bool cli_policy_from_json(const json_t *o, struct policy_table *t);
 
 /* The commands (cmd_*.c). */
 int cmd_migrate(struct cli *cli, const struct cli_args *a);

@@ -324,3 +324,61 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	}
 	return known;
 }
+
+/* ---- the API's policy (GET /v1/policy), back into its table ---- */
+
+bool cli_policy_from_json(const json_t *o, struct policy_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->profile = json_string_value(json_object_get(o, "profile"));
+	if (t->profile == NULL || !policy_profile_fixed(t->profile, t))
+		return false;
+	json_t *agg = json_object_get(o, "aggregation");
+	int index = 0;
+	t->aggregates = json_is_string(agg);
+	if (t->aggregates && !name_lookup(&aggregation_names, json_string_value(agg), &index))
+		return false;
+	t->aggregation = index;
+	size_t i;
+	json_t *b;
+	json_array_foreach(json_object_get(o, "rules"), i, b)
+	{
+		if (t->nbands == POLICY_MAX_BANDS)
+			return false;
+		struct policy_table_band *band = &t->bands[t->nbands++];
+		json_t *keys = json_object_get(b, "keys");
+		json_t *up_to = json_object_get(b, "up_to_mrp");
+		int rule = 0, kind = -1;
+		if (!j_name(b, "rule", &rule_names, false, &rule) ||
+		    (!json_is_null(json_object_get(b, "lender_kind")) &&
+		     !j_name(b, "lender_kind", &lender_kind_names, false, &kind)))
+			return false;
+		band->rule = (enum rule)rule;
+		band->lender_kind = kind;
+		band->above_mrp = json_integer_value(json_object_get(b, "above_mrp"));
+		band->up_to_mrp = json_is_integer(up_to) ? json_integer_value(up_to) : -1;
+		band->period_s = json_integer_value(json_object_get(b, "period_seconds"));
+		band->above_key = json_string_value(json_object_get(keys, "above_mrp"));
+		band->up_to_key = json_string_value(json_object_get(keys, "up_to_mrp"));
+		band->period_key = json_string_value(json_object_get(keys, "period_seconds"));
+		if (band->above_key == NULL || band->period_key == NULL)
+			return false;
+	}
+	json_t *x;
+	json_array_foreach(json_object_get(o, "exemptions"), i, x)
+	{
+		int e = 0;
+		if (!j_name(x, "exemption", &exemption_names, false, &e))
+			return false;
+		t->exemptions |= 1u << e;
+		if (e == EXEMPT_CARD_LIMIT)
+			t->card_limit_mrp = json_integer_value(json_object_get(x, "up_to_mrp"));
+	}
+	json_t *extra = json_object_get(o, "extra_confirmation");
+	t->age_rule = json_is_object(extra);
+	if (t->age_rule) {
+		t->under_age = json_integer_value(json_object_get(extra, "under_age"));
+		t->from_age = json_integer_value(json_object_get(extra, "from_age"));
+	}
+	return true;
+}

@@ -116,6 +116,7 @@ static const struct command commands[] = {
                 "  --json            {\"profile\": ..., \"aggregation\": ..., \"rules\": [...],\n"
                 "                    \"exemptions\": [...], \"extra_confirmation\": {...}}\n",
         .options = {"json"},
+        .flags = CMD_API,
         NARGS(0),
     },
     {
@@ -292,8 +293,8 @@ static const char global_help[] =
     "  --database URL      libpq connection string or URI; beats COOLINGD_DATABASE_URL,\n"
     "                      which beats the configuration's [database] url\n"
     "  --api URL           the read commands (loan show, loan events, borrower, stats\n"
-    "                      decisions) through coolingd's HTTP API instead of the\n"
-    "                      database: no database login needed\n"
+    "                      decisions, policy show) through coolingd's HTTP API instead\n"
+    "                      of the database: no database login needed\n"
     "  --token-file FILE   with --api: the file that holds the API token\n"
     "  --cacert FILE       with --api over HTTPS: the CA to verify the daemon with;\n"
     "                      default the configuration's [tls] cert_file\n"

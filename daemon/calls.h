@@ -14,6 +14,7 @@ struct cd_error;
 /* handlers.c: the service */
 void h_healthz(struct request *r);
 void h_readyz(struct request *r);
+void h_policy(struct request *r);
 
 /* handlers.c: the loans */
 bool approval_parse(struct request *r, struct cd_error *err);

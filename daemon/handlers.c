@@ -281,6 +281,15 @@ static void access_record_or_reply(struct request *r, const char *iin, const cha
 		return; /* answered 503 */
 }
 
+/* The policy this daemon enforces, as `coolingctl policy show --json`
+ * prints it: the configuration at the request's arrival. */
+void h_policy(struct request *r)
+{
+	struct policy_table t;
+	policy_table_of(&r->rt->policy, &t);
+	reply_json(r, 200, codec_policy_json(&t));
+}
+
 /* ---- reads ---- */
 
 static void on_borrower_loans(PGresult *res, void *arg)

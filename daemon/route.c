@@ -93,6 +93,8 @@ const struct route routes[] = {
      .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_loan_events},
     {.method = EVHTTP_REQ_GET, .pattern = "/v1/stats/decisions", .name = "decision-stats",
      .roles = ALL_ROLES, .handler = h_decision_stats},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/policy", .name = "policy",
+     .roles = ALL_ROLES | ROLE_REGISTRY, .handler = h_policy},
     {.method = EVHTTP_REQ_GET, .pattern = "/openapi.yaml", .name = "openapi",
      .flags = RF_PUBLIC, .handler = h_openapi},
     {.method = EVHTTP_REQ_GET, .pattern = "/console", .name = "console",

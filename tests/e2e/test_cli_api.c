@@ -1,7 +1,9 @@
 /*
  * coolingctl --api URL --token-file F against the real coolingd (CONTRACT.md
  * v1.2, "Least privilege and personal data"): every read command that runs
- * through the API prints what it prints from the database, byte for byte,
+ * through the API (loan show, loan events, borrower, stats decisions,
+ * policy show: the daemon's, GET /v1/policy, here configured as coolingctl
+ * is) prints what it prints from the database, byte for byte,
  * with and without --json (loan show without --json: but for the lines of
  * what the API's loan does not hold); an HTTP error exits 1 with the
  * API's message, a daemon out of reach 3; a command that writes refuses
@@ -93,7 +95,7 @@ static void assert_same(const char *const *args)
 	free(e2);
 }
 
-START_TEST(test_loan_events_borrower_and_stats_print_the_same_both_ways)
+START_TEST(test_every_read_command_prints_the_same_both_ways)
 {
 	char from[32], to[32];
 	e2e_ts_from_now(from, -3600);
@@ -108,6 +110,8 @@ START_TEST(test_loan_events_borrower_and_stats_print_the_same_both_ways)
 	    {"stats", "decisions", "--from", from, "--to", to, "--lender", "CL1", NULL},
 	    {"loan", "show", "CL1", "CLI-1", "--json", NULL},
 	    {"loan", "show", "CL1", "CLI-2", "--json", NULL},
+	    {"policy", "show", NULL},
+	    {"policy", "show", "--json", NULL},
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		assert_same(cmds[i]);
@@ -223,7 +227,7 @@ static Suite *cli_api_suite(void)
 	TCase *tc = tcase_create("cli_api");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_loan_events_borrower_and_stats_print_the_same_both_ways);
+	tcase_add_test(tc, test_every_read_command_prints_the_same_both_ways);
 	tcase_add_test(tc, test_loan_show_prints_the_same_lines_but_what_the_api_does_not_hold);
 	tcase_add_test(tc, test_errors_exit_nonzero_with_the_apis_message);
 	tcase_add_test(tc, test_a_lookup_through_the_api_is_in_the_access_log);
