@@ -32,7 +32,7 @@ enum cli_exit {
 /* "2025-06-15 10:05:00.123456 +05:00" */
 #define CLI_TIME_BUF 96
 
-#define CLI_MAX_OPTIONS 5
+#define CLI_MAX_OPTIONS 6
 #define CLI_MAX_ARGS    4
 /* How often an option declared "name=*" may be given. */
 #define CLI_MAX_REPEAT 8
@@ -177,6 +177,7 @@ int cmd_policy_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_events(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
+int cmd_loans(struct cli *cli, const struct cli_args *a);
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
 int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);

@@ -531,3 +531,137 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 	free(vs);
 	return CLI_OK;
 }
+
+/* ---- loans: GET /v1/loans, every page ---- */
+
+struct loans_query {
+	const char *status, *lender;
+	int64_t from, to, limit;
+};
+
+/* Appends every page of the database's list to loans (codec_loan_json). */
+static bool loans_db(struct cli *cli, const struct loans_query *q, json_t *loans, int *rc)
+{
+	if (!cli_connect(cli, true, rc))
+		return false;
+	int64_t cur_at = TS_NULL, cur_id = TS_NULL;
+	for (;;) {
+		struct cd_error err;
+		cd_error_clear(&err);
+		PGresult *r = db_loans_list(cli->conn, q->from, q->to, cur_at, cur_id, q->status,
+		                            q->limit, q->lender, &err);
+		if (r == NULL) {
+			*rc = cli_db_fail(cli, &err);
+			return false;
+		}
+		int n = PQntuples(r);
+		for (int i = 0; i < n; i++) {
+			struct loan l;
+			struct loan_view v;
+			int64_t now;
+			if (!db_loan_row(r, i, &l, &now))
+				continue;
+			loan_evaluate(&l, now, &v);
+			json_array_append_new(loans, codec_loan_json(&l, &v));
+			cur_at = l.approved_at;
+			cur_id = l.pk;
+		}
+		PQclear(r);
+		if (n < q->limit)
+			return true;
+	}
+}
+
+/* The same through the API, following "next". */
+static bool loans_api(struct cli *cli, const struct loans_query *q, json_t *loans, int *rc)
+{
+	if (!cli_api_setup(cli, rc))
+		return false;
+	char base[512], from[TS_BUF], to[TS_BUF];
+	int w = snprintf(base, sizeof(base), "/v1/loans?limit=%lld", (long long)q->limit);
+	if (q->status)
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&status=%s", q->status);
+	if (q->lender)
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&lender=%s", q->lender);
+	if (q->from != TS_NULL) {
+		ts_format_utc(q->from, from);
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&from=%s", from);
+	}
+	if (q->to != TS_NULL) {
+		ts_format_utc(q->to, to);
+		snprintf(base + w, sizeof(base) - (size_t)w, "&to=%s", to);
+	}
+	char after[CURSOR_BUF] = "";
+	for (;;) {
+		char path[700];
+		snprintf(path, sizeof(path), "%s%s%s", base, after[0] ? "&after=" : "", after);
+		json_t *o = cli_api_call(cli, "GET", path, NULL, rc);
+		if (o == NULL)
+			return false;
+		json_array_extend(loans, json_object_get(o, "loans"));
+		const char *next = json_string_value(json_object_get(o, "next"));
+		bool more = next != NULL && strlen(next) < sizeof(after);
+		if (more)
+			snprintf(after, sizeof(after), "%s", next);
+		json_decref(o);
+		if (!more)
+			return true;
+	}
+}
+
+int cmd_loans(struct cli *cli, const struct cli_args *a)
+{
+	struct loans_query q = {.status = cli_opt(cli, a, "status"),
+	                        .lender = cli_opt(cli, a, "lender"),
+	                        .from = TS_NULL,
+	                        .to = TS_NULL,
+	                        .limit = 100};
+	bool json = cli_opt(cli, a, "json") != NULL;
+	const char *from = cli_opt(cli, a, "from"), *to = cli_opt(cli, a, "to"),
+	           *limit = cli_opt(cli, a, "limit"), *why = NULL;
+	if (q.status != NULL) {
+		bool known = false;
+		for (int i = 0; i <= STATUS_ELIGIBLE && !known; i++)
+			known = strcmp(q.status, status_name((enum loan_status)i)) == 0;
+		if (!known)
+			return cli_usage(cli,
+			                 "--status must be one of cancelled, disbursed, "
+			                 "awaiting_consent, cooling, awaiting_in_person, eligible");
+	}
+	if (q.lender != NULL && !id_valid(q.lender))
+		return cli_usage(cli, "--lender must be " ID_RULE);
+	if (from != NULL && !ts_parse_rfc3339(from, &q.from, &why))
+		return cli_usage(cli, "--from: %s", why ? why : "not an RFC 3339 timestamp");
+	if (to != NULL && !ts_parse_rfc3339(to, &q.to, &why))
+		return cli_usage(cli, "--to: %s", why ? why : "not an RFC 3339 timestamp");
+	if (limit != NULL &&
+	    (strlen(limit) > 4 || !int_parse(limit, &q.limit) || q.limit < 1 || q.limit > 1000))
+		return cli_usage(cli, "--limit must be a whole number from 1 to 1000");
+
+	json_t *loans = json_array();
+	int rc;
+	if (!(cli->api_url != NULL ? loans_api(cli, &q, loans, &rc)
+	                           : loans_db(cli, &q, loans, &rc))) {
+		json_decref(loans);
+		return rc;
+	}
+	if (json)
+		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
+	size_t n = json_array_size(loans);
+	if (n == 0) {
+		printf("no loans\n");
+		json_decref(loans);
+		return CLI_OK;
+	}
+	struct loan *ls = calloc(n, sizeof(*ls));
+	struct loan_view *vs = calloc(n, sizeof(*vs));
+	bool ok = ls != NULL && vs != NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
+	json_decref(loans);
+	if (ok)
+		print_loan_table(cli, ls, vs, (int)n);
+	free(ls);
+	free(vs);
+	return ok ? CLI_OK : cli_fail(cli, CLI_FAIL, "a loan of the list cannot be read back");
+}

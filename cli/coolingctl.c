@@ -172,6 +172,25 @@ static const struct command commands[] = {
         .flags = CMD_API,
     },
     {
+        .name = "loans",
+        .run = cmd_loans,
+        .synopsis = "[--status S] [--lender L] [--from TS] [--to TS] [--limit N] [--json]",
+        .summary = "list the loans approved in a period, every page",
+        .help = "Lists the loans of GET /v1/loans, newest approval first, every page of\n"
+                "it: the borrower command's table, or with --json {\"loans\": [...]}.\n"
+                "\n"
+                "options:\n"
+                "  --status S        cancelled, disbursed, awaiting_consent, cooling,\n"
+                "                    awaiting_in_person or eligible, at this moment\n"
+                "  --lender L        one lender's loans\n"
+                "  --from TS         approved at or after (RFC 3339 with an offset)\n"
+                "  --to TS           approved before\n"
+                "  --limit N         loans per page read (1-1000, default 100)\n"
+                "  --json            {\"loans\": [...]} with the HTTP API's loans\n",
+        .options = {"status=", "lender=", "from=", "to=", "limit=", "json"},
+        .flags = CMD_API,
+    },
+    {
         .name = "borrower",
         .run = cmd_borrower,
         .synopsis = "IIN [--json]",
@@ -292,9 +311,9 @@ static const char global_help[] =
     "                      the default may be missing)\n"
     "  --database URL      libpq connection string or URI; beats COOLINGD_DATABASE_URL,\n"
     "                      which beats the configuration's [database] url\n"
-    "  --api URL           the read commands (loan show, loan events, borrower, stats\n"
-    "                      decisions, policy show) through coolingd's HTTP API instead\n"
-    "                      of the database: no database login needed\n"
+    "  --api URL           the read commands (loan show, loan events, borrower, loans,\n"
+    "                      stats decisions, policy show) through coolingd's HTTP API\n"
+    "                      instead of the database: no database login needed\n"
     "  --token-file FILE   with --api: the file that holds the API token\n"
     "  --cacert FILE       with --api over HTTPS: the CA to verify the daemon with;\n"
     "                      default the configuration's [tls] cert_file\n"

@@ -458,6 +458,12 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 #define DB_BORROWER_MAX_LOANS 1000
 /* Rows: db_loan_row. */
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
+/* One page of GET /v1/loans (STMT_LOANS_LIST, or _LENDER when lender is
+ * not NULL): from, to, the cursor (cursor_at, cursor_id) TS_NULL when
+ * absent; status NULL for any; newest first. */
+PGresult *db_loans_list(PGconn *c, int64_t from, int64_t to, int64_t cursor_at, int64_t cursor_id,
+                        const char *status, int64_t limit, const char *lender,
+                        struct cd_error *err);
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);

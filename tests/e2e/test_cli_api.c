@@ -1,8 +1,8 @@
 /*
  * coolingctl --api URL --token-file F against the real coolingd (CONTRACT.md
  * v1.2, "Least privilege and personal data"): every read command that runs
- * through the API (loan show, loan events, borrower, stats decisions,
- * policy show: the daemon's, GET /v1/policy, here configured as coolingctl
+ * through the API (loan show, loan events, borrower, loans (every page),
+ * stats decisions, policy show: the daemon's, GET /v1/policy, here configured as coolingctl
  * is) prints what it prints from the database, byte for byte,
  * with and without --json (loan show without --json: but for the lines of
  * what the API's loan does not hold); an HTTP error exits 1 with the
@@ -110,6 +110,9 @@ START_TEST(test_every_read_command_prints_the_same_both_ways)
 	    {"stats", "decisions", "--from", from, "--to", to, "--lender", "CL1", NULL},
 	    {"loan", "show", "CL1", "CLI-1", "--json", NULL},
 	    {"loan", "show", "CL1", "CLI-2", "--json", NULL},
+	    {"loans", NULL},
+	    {"loans", "--lender", "CL1", "--limit", "1", "--json", NULL},
+	    {"loans", "--status", "disbursed", "--from", from, "--to", to, NULL},
 	    {"policy", "show", NULL},
 	    {"policy", "show", "--json", NULL},
 	};
