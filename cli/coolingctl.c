@@ -300,6 +300,7 @@ static const struct command commands[] = {
                 "                       once both are written and synced, so a crash repeats\n"
                 "                       nothing and loses nothing (see docs/export.md)\n",
         .options = {"format=", "from=", "to=", "output=", "since-last="},
+        .flags = CMD_API,
     },
 };
 
@@ -312,8 +313,8 @@ static const char global_help[] =
     "  --database URL      libpq connection string or URI; beats COOLINGD_DATABASE_URL,\n"
     "                      which beats the configuration's [database] url\n"
     "  --api URL           the read commands (loan show, loan events, borrower, loans,\n"
-    "                      stats decisions, policy show) through coolingd's HTTP API\n"
-    "                      instead of the database: no database login needed\n"
+    "                      stats decisions, policy show, export) through coolingd's\n"
+    "                      HTTP API instead of the database: no database login needed\n"
     "  --token-file FILE   with --api: the file that holds the API token\n"
     "  --cacert FILE       with --api over HTTPS: the CA to verify the daemon with;\n"
     "                      default the configuration's [tls] cert_file\n"

@@ -2,11 +2,11 @@
  * coolingctl --api URL --token-file F against the real coolingd (CONTRACT.md
  * v1.2, "Least privilege and personal data"): every read command that runs
  * through the API (loan show, loan events, borrower, loans (every page),
- * stats decisions, policy show: the daemon's, GET /v1/policy, here configured as coolingctl
- * is) prints what it prints from the database, byte for byte,
- * with and without --json (loan show without --json: but for the lines of
- * what the API's loan does not hold); an HTTP error exits 1 with the
- * API's message, a daemon out of reach 3; a command that writes refuses
+ * stats decisions, policy show, export to standard output: the daemon's, GET /v1/policy, here
+ * configured as coolingctl is) prints what it prints from the database, byte for byte, with and
+ * without --json (loan show without --json: but for the lines of what the API's loan does not
+ * hold); an HTTP error exits 1 with the API's message, a daemon out of reach 3; a command that
+ * writes refuses
  * --api; the token is read from its file; a look-up through the API is in
  * the personal-data access log under the token's client.
  */
@@ -113,6 +113,9 @@ START_TEST(test_every_read_command_prints_the_same_both_ways)
 	    {"loans", NULL},
 	    {"loans", "--lender", "CL1", "--limit", "1", "--json", NULL},
 	    {"loans", "--status", "disbursed", "--from", from, "--to", to, NULL},
+	    {"export", NULL},
+	    {"export", "--format", "jsonl", NULL},
+	    {"export", "--from", from, "--to", to, "--format", "csv", NULL},
 	    {"policy", "show", NULL},
 	    {"policy", "show", "--json", NULL},
 	};
@@ -154,6 +157,44 @@ START_TEST(test_loan_show_prints_the_same_lines_but_what_the_api_does_not_hold)
 	free(api);
 	free(e1);
 	free(e2);
+}
+END_TEST
+
+/* export --output FILE: the same file both ways, every event with its
+ * detail as the hash covers it (audit verify --against is the database's
+ * check of such a file). */
+START_TEST(test_export_to_a_file_is_the_same_both_ways)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char a[300], b[300];
+	snprintf(a, sizeof a, "%s/cli-api-db-%d.csv", tmp, (int)getpid());
+	snprintf(b, sizeof b, "%s/cli-api-api-%d.csv", tmp, (int)getpid());
+	const char *const to_a[] = {"export", "--output", a, NULL};
+	const char *const to_b[] = {"export", "--output", b, NULL};
+	int code;
+	char *err;
+	free(ctl(false, &code, &err, to_a));
+	ck_assert_msg(code == 0, "%s", err);
+	free(err);
+	free(ctl(true, &code, &err, to_b));
+	ck_assert_msg(code == 0, "%s", err);
+	ck_assert_msg(strstr(err, "exported ") != NULL, "%s", err);
+	free(err);
+	char *fa = e2e_read_file(a, NULL), *fb = e2e_read_file(b, NULL);
+	ck_assert(fa != NULL && fb != NULL);
+	ck_assert_str_eq(fa, fb);
+	ck_assert_msg(strstr(fa, ",disbursement_allowed,") != NULL, "%s", fa);
+	ck_assert_msg(strstr(fa, ",approval_recorded,") != NULL, "%s", fa);
+	free(fa);
+	free(fb);
+	unlink(a);
+	unlink(b);
+
+	/* the watermark of --since-last is the database's */
+	const char *const job[] = {"export", "--since-last", "j1", "--output", b, NULL};
+	free(ctl(true, &code, &err, job));
+	ck_assert_int_eq(code, 2);
+	free(err);
 }
 END_TEST
 
@@ -232,6 +273,7 @@ static Suite *cli_api_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_every_read_command_prints_the_same_both_ways);
 	tcase_add_test(tc, test_loan_show_prints_the_same_lines_but_what_the_api_does_not_hold);
+	tcase_add_test(tc, test_export_to_a_file_is_the_same_both_ways);
 	tcase_add_test(tc, test_errors_exit_nonzero_with_the_apis_message);
 	tcase_add_test(tc, test_a_lookup_through_the_api_is_in_the_access_log);
 	suite_add_tcase(s, tc);
