@@ -69,6 +69,8 @@ struct cli {
 	 * API (cli_api.c); api is its handle once set up */
 	const char *api_url, *token_file, *cacert;
 	struct cli_api *api;
+	/* [webhooks] secret_key of the configuration, set by cli_connect() */
+	char webhook_key[1024];
 };
 
 typedef int (*command_fn)(struct cli *cli, const struct cli_args *a);
@@ -184,5 +186,8 @@ int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_show(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_add(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_list(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_remove(struct cli *cli, const struct cli_args *a);
 
 #endif

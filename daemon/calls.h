@@ -48,5 +48,6 @@ void h_decision_stats(struct request *r);
 bool access_search_parse(struct request *r, struct cd_error *err);
 void h_access_log_list(struct request *r);
 void h_access_log_search(struct request *r);
+void h_lender_events(struct request *r);
 
 #endif

@@ -35,6 +35,9 @@ struct config {
 	/* a replica for the compliance reads; empty: everything on url */
 	char database_read_url[1024];
 	int64_t pool_size;
+	/* a server that does not answer is given up on after this (connection
+	 * attempts, TCP), and the next host of url tried first */
+	int64_t database_health_timeout_s;
 	/* [policy] */
 	char profile[POLICY_NAME_BUF];
 	int64_t cooling_period_s; /* -1: the profile's */
@@ -71,6 +74,10 @@ struct config {
 	/* Ed25519 private key (PEM) that signs checkpoints of the chain; empty:
 	 * no checkpoints. Read once at start (docs/audit.md). */
 	char audit_signing_key[1024];
+	/* [webhooks] */
+	/* the file of the key that seals the endpoints' secrets at rest
+	 * (docs/security.md); empty: no webhooks are delivered or added */
+	char webhook_secret_key[1024];
 	/* [log] */
 	enum log_level log_level;
 	enum log_format log_format;
