@@ -248,6 +248,30 @@ START_TEST(test_lookups_and_loan_reads_are_recorded_as_made)
 }
 END_TEST
 
+/* The record names the request that made it: its request_id is the
+ * Request-Id of the look-up's answer, so an auditor can join the two. */
+START_TEST(test_a_record_carries_the_request_id_of_its_lookup)
+{
+	char iin[13];
+	e2e_iin(iin, 212);
+	approve(tok_len, "AL1", "Q-1", 212);
+	struct http_resp r;
+	borrower_search(tok_comp, iin, &r);
+	ck_assert_int_eq(r.status, 200);
+	const char *hdr = http_header(&r, "Request-Id");
+	ck_assert(hdr != NULL && hdr[0] != '\0');
+	char rid[80];
+	snprintf(rid, sizeof rid, "%s", hdr);
+	http_resp_free(&r);
+
+	struct http_resp q;
+	json_t *entries = entries_of_iin(iin, &q);
+	ck_assert_int_eq(json_array_size(entries), 1);
+	ck_assert_str_eq(e2e_jstr(json_array_get(entries, 0), "request_id"), rid);
+	http_resp_free(&q);
+}
+END_TEST
+
 START_TEST(test_only_auditors_read_the_access_log)
 {
 	struct http_resp r;
@@ -412,6 +436,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_search_answers_as_the_get_and_a_lender_sees_its_own_loans);
 	tcase_add_test(tc, test_search_bad_bodies_are_422_naming_the_field);
 	tcase_add_test(tc, test_lookups_and_loan_reads_are_recorded_as_made);
+	tcase_add_test(tc, test_a_record_carries_the_request_id_of_its_lookup);
 	tcase_add_test(tc, test_only_auditors_read_the_access_log);
 	tcase_add_test(tc, test_pages_see_every_entry_once_oldest_first);
 	tcase_add_test(tc, test_a_lookup_that_cannot_be_recorded_is_503_and_returns_nothing);
