@@ -56,7 +56,8 @@ static const struct command commands[] = {
     {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID]",
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
+                    "[--expires-in DURATION]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
                 "stdout. The token is shown this once: only its SHA-256 is stored.\n"
@@ -67,8 +68,13 @@ static const struct command commands[] = {
                 "                    that brings the credit bureau's voluntary refusals in:\n"
                 "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
-                "                    lender role, refused for the others\n",
-        .options = {"name=", "role=", "lender="},
+                "                    lender role, refused for the others\n"
+                "  --expires-in DURATION\n"
+                "                    the token expires this long after now (the database's\n"
+                "                    clock): a whole number and s, m, h or d (90d, 12h);\n"
+                "                    from then on the daemon answers 401 \"token expired\".\n"
+                "                    Without it the token lasts until revoked.\n",
+        .options = {"name=", "role=", "lender=", "expires-in="},
     },
     {
         .name = "client revoke",
@@ -78,6 +84,36 @@ static const struct command commands[] = {
         .help = "Revokes the token of the API client NAME; the daemon refuses it from the\n"
                 "next request on. Revoking a client twice fails.\n",
         NARGS(1),
+    },
+    {
+        .name = "client list",
+        .run = cmd_client_list,
+        .synopsis = "[--json]",
+        .summary = "list the API clients for an access review (never a token)",
+        .help =
+            "Lists the API clients by name: role, lender, when each was created, when\n"
+            "its token expires and when it was revoked (\"-\": never). Never prints a\n"
+            "token or its hash; a coolingd_admin login cannot even read them.\n"
+            "\n"
+            "options:\n"
+            "  --json            {\"clients\": [{\"name\", \"role\", \"lender\", \"created_at\",\n"
+            "                    \"expires_at\", \"revoked_at\"}, ...]} (times in UTC, null:\n"
+            "                    never)\n",
+        .options = {"json"},
+        NARGS(0),
+    },
+    {
+        .name = "lender list",
+        .run = cmd_lender_list,
+        .synopsis = "[--json]",
+        .summary = "list the lenders",
+        .help = "Lists the lenders by id: kind, display name and when each was added.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"lenders\": [{\"lender\", \"kind\", \"name\",\n"
+                "                    \"created_at\"}, ...]}\n",
+        .options = {"json"},
+        NARGS(0),
     },
     {
         .name = "mrp set",

@@ -37,8 +37,9 @@ static bool too_many_failures(struct request *r, int64_t retry_s, struct cd_erro
 	                    "try again after Retry-After seconds");
 }
 
-/* A presented token that did not verify: counts against the source address. */
-static bool auth_failed(struct request *r, struct cd_error *err)
+/* A presented token that did not verify: counts against the source address.
+ * why is the 401's message. */
+static bool auth_failed(struct request *r, const char *why, struct cd_error *err)
 {
 	if (r->auth_blocked_retry_s > 0) {
 		ratelimit_failure(&r->source);
@@ -52,7 +53,7 @@ static bool auth_failed(struct request *r, struct cd_error *err)
 		       "too many failed authentications; refusing this address for a while", "peer",
 		       r->peer, "failures", n, "window", win, NULL);
 	}
-	return cd_error_set(err, 401, "unauthorized", "", "unknown or revoked token");
+	return cd_error_set(err, 401, "unauthorized", "", "%s", why);
 }
 
 bool auth_check(struct request *r, const PGresult *res, struct cd_error *err)
@@ -64,7 +65,14 @@ bool auth_check(struct request *r, const PGresult *res, struct cd_error *err)
 		/* revoked, perhaps: no longer spared by the rate limit */
 		if (ratelimit_enabled())
 			ratelimit_valid_forget(r->token_hash);
-		return auth_failed(r, err);
+		return auth_failed(r, "unknown or revoked token", err);
+	}
+	/* An expired token is no longer spared either; saying so tells its
+	 * holder (who proved to hold it) to ask for a new one. */
+	if (a.expired) {
+		if (ratelimit_enabled())
+			ratelimit_valid_forget(r->token_hash);
+		return auth_failed(r, "token expired", err);
 	}
 	if (ratelimit_enabled())
 		ratelimit_valid_remember(r->token_hash);
