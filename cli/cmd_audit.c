@@ -101,34 +101,49 @@ static bool checkpoint_misfit(const struct keys *keys, const struct checkpoint *
 	return false;
 }
 
-/* ---- an earlier export, read alongside the chain ---- */
+/* ---- the CSV of an export ---- */
 
-struct against {
-	const char *path;
-	FILE *f;
-	bool csv;
-	int64_t line;     /* of the record read last */
-	bool have;        /* seq/hash hold the next record */
-	int64_t seq;      /* its seq */
-	char hash[80];    /* its hash */
-	int64_t first, n; /* records matched */
-	char error[320];  /* a record that cannot be read */
-	/* EXPORT.checkpoints, when there is one */
-	FILE *cf;
-	int64_t cline;
-	bool chave;
-	struct checkpoint c;
-	int64_t cn;
+/* One CSV record (RFC 4180; a quoted field may hold line breaks): its
+ * fields NUL-separated in buf, field i at buf + off[i] (the first
+ * CSV_MAX_FIELDS; n counts them all), and the lines of the file it took. */
+#define CSV_MAX_FIELDS 8
+struct csv_record {
+	char *buf;
+	size_t len, cap;
+	size_t off[CSV_MAX_FIELDS];
+	int n;
+	int64_t lines;
+	bool oom;
 };
 
-/* One CSV record (RFC 4180, fields may hold quoted line breaks): the first
- * field into first, the last into last. False at the end of the file. */
-static bool csv_record(FILE *f, char *first, size_t first_size, char *last, size_t last_size,
-                       int *nfields)
+static void csv_put(struct csv_record *r, char ch)
 {
-	size_t fl = 0, ll = 0;
+	if (r->len + 1 >= r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4096;
+		char *b = realloc(r->buf, cap);
+		if (b == NULL) {
+			r->oom = true;
+			return;
+		}
+		r->buf = b;
+		r->cap = cap;
+	}
+	r->buf[r->len++] = ch;
+}
+
+static const char *csv_field(const struct csv_record *r, int i)
+{
+	return r->buf + r->off[i];
+}
+
+/* Reads the next record into r; false at the end of the file. */
+static bool csv_read(FILE *f, struct csv_record *r)
+{
+	r->len = 0;
+	r->n = 1;
+	r->off[0] = 0;
+	r->lines = 0;
 	bool quoted = false, any = false;
-	int field = 0;
 	int ch;
 	while ((ch = getc(f)) != EOF) {
 		any = true;
@@ -142,32 +157,131 @@ static bool csv_record(FILE *f, char *first, size_t first_size, char *last, size
 					ungetc(next, f);
 					continue;
 				}
-			} else {
-				goto keep;
+			} else if (ch == '\n') {
+				r->lines++;
 			}
 		} else if (ch == '"') {
 			quoted = true;
 			continue;
 		} else if (ch == ',') {
-			field++;
-			ll = 0;
+			csv_put(r, '\0');
+			if (r->n < CSV_MAX_FIELDS)
+				r->off[r->n] = r->len;
+			r->n++;
 			continue;
 		} else if (ch == '\n') {
 			break;
 		} else if (ch == '\r') {
 			continue;
 		}
-	keep:
-		if (field == 0 && fl + 1 < first_size)
-			first[fl++] = (char)ch;
-		if (ll + 1 < last_size)
-			last[ll++] = (char)ch;
+		csv_put(r, (char)ch);
 	}
-	first[fl] = '\0';
-	last[ll] = '\0';
-	*nfields = field + 1;
+	csv_put(r, '\0');
+	if (r->oom) { /* the fields read as empty: the record does not fit */
+		r->len = 0;
+		r->n = 0;
+	}
+	r->lines++;
 	return any;
 }
+
+static void csv_free(struct csv_record *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = r->len = 0;
+}
+
+/* ---- an export's side file EXPORT.checkpoints, in seq order ---- */
+
+struct checkpoint_file {
+	const char *path; /* the export's; the file is path + ".checkpoints" */
+	FILE *f;          /* NULL: there is none */
+	int64_t line;     /* of the checkpoint read last */
+	bool have;        /* c holds the next checkpoint */
+	struct checkpoint c;
+	int64_t n;       /* checkpoints that fit */
+	char error[320]; /* a line that is not a checkpoint */
+};
+
+/* Reads the next checkpoint into k->c; k->have false at the end; false
+ * (k->error set) on a line that is not a checkpoint. */
+static bool checkpoint_next(struct checkpoint_file *k)
+{
+	k->have = false;
+	k->line++;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&buf, &cap, k->f);
+	if (n < 0) {
+		free(buf);
+		return true;
+	}
+	json_t *o = json_loads(buf, 0, NULL);
+	free(buf);
+	json_t *seq = json_object_get(o, "seq");
+	const char *hash = json_string_value(json_object_get(o, "hash"));
+	const char *at = json_string_value(json_object_get(o, "signed_at"));
+	const char *key = json_string_value(json_object_get(o, "key_id"));
+	const char *sig = json_string_value(json_object_get(o, "signature"));
+	const char *why;
+	if (!json_is_integer(seq) || hash == NULL || at == NULL || key == NULL || sig == NULL ||
+	    !ts_parse_rfc3339(at, &k->c.signed_at, &why)) {
+		json_decref(o);
+		snprintf(k->error, sizeof(k->error),
+		         "%s.checkpoints: line %" PRId64 " is not a checkpoint", k->path, k->line);
+		return false;
+	}
+	k->c.seq = json_integer_value(seq);
+	snprintf(k->c.hash, sizeof(k->c.hash), "%s", hash);
+	snprintf(k->c.key_id, sizeof(k->c.key_id), "%s", key);
+	snprintf(k->c.sig, sizeof(k->c.sig), "%s", sig);
+	json_decref(o);
+	k->have = true;
+	return true;
+}
+
+/* Opens path.checkpoints (none is no error: k->f stays NULL) and reads its
+ * first checkpoint. */
+static bool checkpoint_open(struct checkpoint_file *k, const char *path, char *msg, size_t size)
+{
+	k->path = path;
+	char side[4096];
+	snprintf(side, sizeof(side), "%s.checkpoints", path);
+	k->f = fopen(side, "re");
+	if (k->f == NULL && errno != ENOENT) {
+		snprintf(msg, size, "%.400s: %s", side, strerror(errno));
+		return false;
+	}
+	if (k->f != NULL && !checkpoint_next(k)) {
+		snprintf(msg, size, "%s", k->error);
+		return false;
+	}
+	return true;
+}
+
+static void checkpoint_close(struct checkpoint_file *k)
+{
+	if (k->f != NULL)
+		fclose(k->f);
+	k->f = NULL;
+}
+
+/* ---- an earlier export, read alongside the chain ---- */
+
+struct against {
+	const char *path;
+	FILE *f;
+	bool csv;
+	int64_t line; /* of the record read last */
+	struct csv_record rec;
+	bool have;        /* seq/hash hold the next record */
+	int64_t seq;      /* its seq */
+	char hash[80];    /* its hash */
+	int64_t first, n; /* records matched */
+	char error[320];  /* a record that cannot be read */
+	struct checkpoint_file k;
+};
 
 /* Reads the next event of the export into a->seq/hash; a->have false at
  * its end; false (a->error set) on a record that is not an export's. */
@@ -176,21 +290,21 @@ static bool against_next(struct against *a)
 	a->have = false;
 	a->line++;
 	if (a->csv) {
-		char first[32], last[80];
-		int nf;
-		if (!csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf))
+		if (!csv_read(a->f, &a->rec))
 			return true;
+		const char *first = csv_field(&a->rec, 0);
 		char *end;
 		errno = 0;
 		long long seq = strtoll(first, &end, 10);
-		if (nf < 8 || end == first || *end != '\0' || errno != 0 || seq < 1) {
+		if (a->rec.n != CSV_MAX_FIELDS || end == first || *end != '\0' || errno != 0 ||
+		    seq < 1) {
 			snprintf(a->error, sizeof(a->error),
 			         "%s: record %" PRId64 " is not an event of an export", a->path,
 			         a->line);
 			return false;
 		}
 		a->seq = seq;
-		snprintf(a->hash, sizeof(a->hash), "%s", last);
+		snprintf(a->hash, sizeof(a->hash), "%s", csv_field(&a->rec, CSV_MAX_FIELDS - 1));
 	} else {
 		char *buf = NULL;
 		size_t cap = 0;
@@ -217,42 +331,6 @@ static bool against_next(struct against *a)
 	return true;
 }
 
-/* Reads the next checkpoint of EXPORT.checkpoints into a->c. */
-static bool against_next_checkpoint(struct against *a)
-{
-	a->chave = false;
-	a->cline++;
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&buf, &cap, a->cf);
-	if (n < 0) {
-		free(buf);
-		return true;
-	}
-	json_t *o = json_loads(buf, 0, NULL);
-	free(buf);
-	json_t *seq = json_object_get(o, "seq");
-	const char *hash = json_string_value(json_object_get(o, "hash"));
-	const char *at = json_string_value(json_object_get(o, "signed_at"));
-	const char *key = json_string_value(json_object_get(o, "key_id"));
-	const char *sig = json_string_value(json_object_get(o, "signature"));
-	const char *why;
-	if (!json_is_integer(seq) || hash == NULL || at == NULL || key == NULL || sig == NULL ||
-	    !ts_parse_rfc3339(at, &a->c.signed_at, &why)) {
-		json_decref(o);
-		snprintf(a->error, sizeof(a->error),
-		         "%s.checkpoints: line %" PRId64 " is not a checkpoint", a->path, a->cline);
-		return false;
-	}
-	a->c.seq = json_integer_value(seq);
-	snprintf(a->c.hash, sizeof(a->c.hash), "%s", hash);
-	snprintf(a->c.key_id, sizeof(a->c.key_id), "%s", key);
-	snprintf(a->c.sig, sizeof(a->c.sig), "%s", sig);
-	json_decref(o);
-	a->chave = true;
-	return true;
-}
-
 static bool against_open(struct against *a, const char *path, char *msg, size_t size)
 {
 	a->path = path;
@@ -267,10 +345,9 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 		ungetc(ch, a->f);
 	a->csv = ch == 's';
 	if (a->csv) {
-		char first[32], last[80];
-		int nf;
-		csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf);
-		if (strcmp(first, "seq") != 0 || strcmp(last, "hash") != 0) {
+		csv_read(a->f, &a->rec);
+		if (a->rec.n != CSV_MAX_FIELDS || strcmp(csv_field(&a->rec, 0), "seq") != 0 ||
+		    strcmp(csv_field(&a->rec, CSV_MAX_FIELDS - 1), "hash") != 0) {
 			snprintf(msg, size,
 			         "--against %s: not a CSV export (no seq,...,hash header)", path);
 			return false;
@@ -283,15 +360,9 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 		snprintf(msg, size, "%s", a->error);
 		return false;
 	}
-	char side[4096];
-	snprintf(side, sizeof(side), "%s.checkpoints", path);
-	a->cf = fopen(side, "re");
-	if (a->cf == NULL && errno != ENOENT) {
-		snprintf(msg, size, "--against %.400s: %s", side, strerror(errno));
-		return false;
-	}
-	if (a->cf != NULL && !against_next_checkpoint(a)) {
-		snprintf(msg, size, "%s", a->error);
+	char why[480];
+	if (!checkpoint_open(&a->k, path, why, sizeof(why))) {
+		snprintf(msg, size, "--against %s", why);
 		return false;
 	}
 	return true;
@@ -299,10 +370,10 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 
 static void against_close(struct against *a)
 {
+	csv_free(&a->rec);
 	if (a->f != NULL)
 		fclose(a->f);
-	if (a->cf != NULL)
-		fclose(a->cf);
+	checkpoint_close(&a->k);
 }
 
 /* ---- the walk ---- */
@@ -346,18 +417,18 @@ static bool check_against(struct verify *v, int64_t seq, const unsigned char h[A
 			return false;
 		}
 	}
-	while (a->cf != NULL && a->chave && a->c.seq <= seq) {
+	while (a->k.have && a->k.c.seq <= seq) {
 		char why[320];
-		if (checkpoint_misfit(v->keys, &a->c, a->c.seq == seq ? h : NULL, why,
+		if (checkpoint_misfit(v->keys, &a->k.c, a->k.c.seq == seq ? h : NULL, why,
 		                      sizeof(why))) {
 			snprintf(v->misfit, sizeof(v->misfit),
 			         "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
-			         a->c.seq, a->path, why);
+			         a->k.c.seq, a->path, why);
 			return false;
 		}
-		a->cn++;
-		if (!against_next_checkpoint(a)) {
-			snprintf(v->misfit, sizeof(v->misfit), "%s", a->error);
+		a->k.n++;
+		if (!checkpoint_next(&a->k)) {
+			snprintf(v->misfit, sizeof(v->misfit), "%s", a->k.error);
 			return false;
 		}
 	}
@@ -499,12 +570,12 @@ static int verify(struct cli *cli, const struct cli_args *a, struct keys *keys, 
 		                ": the exported event is missing from the chain (its end was cut "
 		                "off)",
 		                ag->path, ag->seq);
-	if (ag->cf != NULL && ag->chave) {
+	if (ag->k.have) {
 		char why[320];
-		checkpoint_misfit(v.keys, &ag->c, NULL, why, sizeof(why));
+		checkpoint_misfit(v.keys, &ag->k.c, NULL, why, sizeof(why));
 		return cli_fail(cli, CLI_FAIL,
 		                "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
-		                ag->c.seq, ag->path, why);
+		                ag->k.c.seq, ag->path, why);
 	}
 
 	struct db_checkpoints d = {.keys = keys};
@@ -537,8 +608,8 @@ static int verify(struct cli *cli, const struct cli_args *a, struct keys *keys, 
 			       against_path, ag->n, ag->first, ag->first + ag->n - 1);
 		else
 			printf("matches %s: 0 events", against_path);
-		if (ag->cf != NULL)
-			printf(", %" PRId64 " checkpoints", ag->cn);
+		if (ag->k.f != NULL)
+			printf(", %" PRId64 " checkpoints", ag->k.n);
 		printf("\n");
 	}
 	return CLI_OK;
