@@ -144,6 +144,7 @@ int cmd_loan_events(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
+int cmd_audit_verify_export(struct cli *cli, const struct cli_args *a);
 int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);

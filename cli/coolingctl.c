@@ -277,6 +277,30 @@ static const struct command commands[] = {
         .options = {"public-key=*", "against="},
     },
     {
+        .name = "audit verify-export",
+        .run = cmd_audit_verify_export,
+        .synopsis = "FILE --public-key FILE.pub...",
+        .summary = "verify an export and its checkpoints with no database",
+        .help = "Checks an export (CSV or JSON Lines) and its FILE.checkpoints alone,\n"
+                "without a database: every event's hash re-computed from its fields and\n"
+                "the one before it (the first event of a file that starts at seq 1 from\n"
+                "the genesis), seq running on without a gap, and every checkpoint of the\n"
+                "side file signed by one of the keys and, when its seq is in the file, on\n"
+                "the event's hash. A checkpoint past the file's end is a cut end; a file\n"
+                "with events but no checkpoint among them is refused.\n"
+                "\n"
+                "options:\n"
+                "  --public-key FILE  the auditors' public key(s) (repeatable, as for audit\n"
+                "                     verify); required\n"
+                "\n"
+                "output: export chain intact: N events (exit 0) and the newest checkpoint\n"
+                "        (a cut after it cannot be seen in an export alone), or one line on\n"
+                "        stderr naming the file's first line that does not fit (exit 1;\n"
+                "        the CSV header is line 1)\n",
+        .options = {"public-key=*"},
+        NARGS(1),
+    },
+    {
         .name = "audit keygen",
         .run = cmd_audit_keygen,
         .synopsis = "--output FILE",
