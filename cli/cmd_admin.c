@@ -196,28 +196,31 @@ int cmd_client_list(struct cli *cli, const struct cli_args *a)
 		json_t *list = json_array();
 		for (int i = 0; db_client_row(r, i, &k); i++)
 			json_array_append_new(
-			    list, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "name", k.name,
+			    list, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", k.name,
 			                    "role", k.role, "lender", json_text(k.lender),
 			                    "created_at", json_time(k.created_at), "expires_at",
-			                    json_time(k.expires_at), "revoked_at",
+			                    json_time(k.expires_at), "last_used_at",
+			                    json_time(k.last_used_at), "revoked_at",
 			                    json_time(k.revoked_at)));
 		PQclear(r);
 		return cli_print_json(cli, json_pack("{s:o}", "clients", list));
 	}
 
-	static const char *const header[] = {"name",       "role",       "lender",
-	                                     "created_at", "expires_at", "revoked_at"};
-	static const bool right[] = {false, false, false, false, false, false};
+	static const char *const header[] = {
+	    "name", "role", "lender", "created_at", "expires_at", "last_used_at", "revoked_at"};
+	static const bool right[] = {false, false, false, false, false, false, false};
 	struct cli_table t;
-	cli_table_init(&t, 6, header, right);
+	cli_table_init(&t, 7, header, right);
 	int n = 0;
 	for (; db_client_row(r, n, &k); n++) {
-		char created[CLI_TIME_BUF], expires[CLI_TIME_BUF], revoked[CLI_TIME_BUF];
+		char created[CLI_TIME_BUF], expires[CLI_TIME_BUF], used[CLI_TIME_BUF],
+		    revoked[CLI_TIME_BUF];
 		cli_local_time(k.created_at, false, created);
 		cli_local_time(k.expires_at, false, expires);
+		cli_local_time(k.last_used_at, false, used);
 		cli_local_time(k.revoked_at, false, revoked);
-		const char *row[] = {k.name,  k.role,  k.lender ? k.lender : "-",
-		                     created, expires, revoked};
+		const char *row[] = {k.name, k.role, k.lender ? k.lender : "-", created, expires,
+		                     used,   revoked};
 		cli_table_add(&t, row);
 	}
 	PQclear(r);

@@ -111,6 +111,7 @@ enum stmt {
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
 	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
+	STMT_CLIENT_SEEN,          /* client name: its last_used_at is the database's now */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -428,6 +429,7 @@ struct db_client_row {
 	const char *name, *role;
 	const char *lender;                         /* NULL but for the lender role */
 	int64_t created_at, expires_at, revoked_at; /* TS_NULL: never */
+	int64_t last_used_at; /* the daemon's last acceptance, to a minute; TS_NULL: never */
 };
 PGresult *db_client_list(PGconn *c, struct cd_error *err);
 bool db_client_row(const PGresult *r, int row, struct db_client_row *k);

@@ -35,6 +35,10 @@ $$;
 -- A token may have an end: from then on it is answered 401 (token
 -- expired), by the database's clock. NULL: it never expires.
 ALTER TABLE api_client ADD COLUMN expires_at timestamptz;
+-- When the daemon last accepted the token, to a minute (for an access
+-- review); NULL: never.
+ALTER TABLE api_client ADD COLUMN last_used_at timestamptz;
+GRANT UPDATE (last_used_at) ON api_client TO coolingd_app;
 
 GRANT USAGE ON SCHEMA public TO coolingd_reader, coolingd_admin;
 GRANT SELECT ON lender, mrp, loan, audit_event, audit_chain, audit_checkpoint,
@@ -46,7 +50,7 @@ GRANT INSERT ON lender TO coolingd_admin;
 GRANT INSERT, UPDATE ON mrp TO coolingd_admin;
 -- the client's columns, never token_id or token_hash: an access review
 -- (client list) needs no secret
-GRANT SELECT (id, name, role, lender_id, created_at, revoked_at, expires_at),
+GRANT SELECT (id, name, role, lender_id, created_at, revoked_at, expires_at, last_used_at),
     INSERT (name, role, lender_id, token_id, token_hash, expires_at),
     UPDATE (revoked_at)
     ON api_client TO coolingd_admin;

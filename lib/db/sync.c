@@ -224,6 +224,7 @@ enum client_col {
 	CLIENT_LENDER,
 	CLIENT_CREATED,
 	CLIENT_EXPIRES,
+	CLIENT_LAST_USED,
 	CLIENT_REVOKED
 };
 
@@ -231,7 +232,7 @@ PGresult *db_client_list(PGconn *c, struct cd_error *err)
 {
 	return run(c,
 	           "SELECT name, role, lender_id, cd_us(created_at), cd_us(expires_at), "
-	           "cd_us(revoked_at) FROM api_client ORDER BY name",
+	           "cd_us(last_used_at), cd_us(revoked_at) FROM api_client ORDER BY name",
 	           0, NULL, "client list", NULL, err);
 }
 
@@ -244,6 +245,7 @@ bool db_client_row(const PGresult *r, int row, struct db_client_row *k)
 	k->lender = db_text_or_null(r, row, CLIENT_LENDER);
 	k->created_at = db_ts(r, row, CLIENT_CREATED);
 	k->expires_at = db_ts(r, row, CLIENT_EXPIRES);
+	k->last_used_at = db_ts(r, row, CLIENT_LAST_USED);
 	k->revoked_at = db_ts(r, row, CLIENT_REVOKED);
 	return true;
 }

@@ -474,7 +474,7 @@ START_TEST(test_client_list_shows_clients_but_never_a_token_or_its_hash)
 			core = e;
 		if (strcmp(name, "list-aud") == 0)
 			aud = e;
-		ck_assert_int_eq(json_object_size(e), 6);
+		ck_assert_int_eq(json_object_size(e), 7);
 	}
 	ck_assert_ptr_nonnull(core);
 	ck_assert_ptr_nonnull(aud);
@@ -483,6 +483,7 @@ START_TEST(test_client_list_shows_clients_but_never_a_token_or_its_hash)
 	ck_assert(json_is_string(json_object_get(core, "created_at")));
 	ck_assert(json_is_string(json_object_get(core, "expires_at")));
 	ck_assert(json_is_null(json_object_get(core, "revoked_at")));
+	ck_assert(json_is_null(json_object_get(core, "last_used_at"))); /* no daemon here */
 	ck_assert(json_is_null(json_object_get(aud, "lender")));
 	ck_assert(json_is_null(json_object_get(aud, "expires_at")));
 	ck_assert(json_is_string(json_object_get(aud, "revoked_at")));
