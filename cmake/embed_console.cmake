@@ -1,5 +1,5 @@
-# Turns the console's files (daemon/console/, and the chart library copied
-# from node_modules) and docs/openapi.yaml into a C table, so that coolingd serves them from its
+# Turns the console's files (daemon/console/, and the chart library taken
+# from the vendored tarball) and docs/openapi.yaml into a C table, so that coolingd serves them from its
 # own binary with nothing installed beside it.
 # FILES: '|'-separated "URL-PATH=FILE" pairs (CMakeLists.txt, CD_CONSOLE_*).
 # OUT: the C file to write.

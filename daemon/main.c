@@ -213,6 +213,7 @@ static bool workers_setup(struct server *s)
 		    .size = per_worker,
 		    .statement_timeout_s = s->cfg.request_timeout_s,
 		    .queue_timeout_s = s->cfg.request_timeout_s,
+		    .health_timeout_ms = s->cfg.database_health_timeout_s * 1000,
 		    .max_queue = 4096,
 		    .name = "primary",
 		};

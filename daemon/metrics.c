@@ -288,6 +288,9 @@ static const char *method_label(size_t m)
 	return m < NMETHODS ? http_method_name(methods[m]) : "OTHER";
 }
 
+/* Every route's answers with its own method and 200 are written from the
+ * first scrape, at 0, so that a series is never absent only because no
+ * request came yet; the other codes appear with their first answer. */
 static void put_requests(struct evbuffer *out, const struct totals *t)
 {
 	put_family(out, "coolingd_http_requests_total", "counter",
@@ -298,7 +301,8 @@ static void put_requests(struct evbuffer *out, const struct totals *t)
 		for (size_t m = 0; m < METHODS_N; m++) {
 			for (size_t c = 0; c < CODES_N; c++) {
 				uint64_t n = t->requests[r][m][c];
-				if (n == 0)
+				if (n == 0 && !(c == code_index(200) && r < (size_t)routes_count &&
+				                m == method_index(routes[r].method)))
 					continue;
 				evbuffer_add_printf(out, "coolingd_http_requests_total{route=\"");
 				put_label_value(out, route);
@@ -324,8 +328,8 @@ static void put_durations(struct evbuffer *out, const struct totals *t)
 		uint64_t count = 0;
 		for (size_t i = 0; i <= NBUCKETS; i++)
 			count += t->duration[r][i];
-		if (count == 0)
-			continue;
+		if (count == 0 && r == (size_t)routes_count)
+			continue; /* every route's from the first scrape; "unmatched" once seen */
 		route_label(r, route, sizeof(route));
 		uint64_t cumulative = 0;
 		for (size_t i = 0; i <= NBUCKETS; i++) {
@@ -437,12 +441,17 @@ static void put_database(struct evbuffer *out, struct server *s, const struct to
 			                    (long long)v);
 		}
 	}
-	if (t->audit_unsealed >= 0) {
-		put_family(out, "coolingd_audit_unsealed_events", "gauge",
-		           "Audit events not sealed into the hash chain yet, as last counted.");
+	/* NaN until worker 0 has counted once: present from the first scrape
+	 * (an alert on absent() means the daemon or its scrape is gone), and
+	 * never a 0 that would say "all sealed" before anyone looked */
+	put_family(out, "coolingd_audit_unsealed_events", "gauge",
+	           "Audit events not sealed into the hash chain yet, as last counted; NaN before "
+	           "the first count.");
+	if (t->audit_unsealed >= 0)
 		evbuffer_add_printf(out, "coolingd_audit_unsealed_events %lld\n",
 		                    (long long)t->audit_unsealed);
-	}
+	else
+		evbuffer_add_printf(out, "coolingd_audit_unsealed_events NaN\n");
 }
 
 /* The process_* series of the Prometheus client libraries, from

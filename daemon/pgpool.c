@@ -33,11 +33,26 @@
  * Failover: with a multi-host url and target_session_attrs=read-write, libpq
  * tries the hosts in turn and keeps the one that accepts writes. A lost
  * connection, or an answer that says this server can no longer take writes
- * (pgpool_sqlstate_drops), closes the connection; the retry timer then
+ * (pgpool_sqlstate_drops) or that a commit's wait for the synchronous
+ * standby was cancelled, closes the connection; the retry timer then
  * reconnects to whichever host is the primary now. The retry delay is capped
  * low (PGPOOL_BACKOFF_MAX_MS): while no host is primary each connection
  * costs one refused connect (or one read-only check) per delay, and the new
  * primary is found within that delay of it accepting writes.
+ *
+ * A server that does not answer at all costs at most health_timeout: libpq
+ * ignores connect_timeout on a non-blocking connection, so the pool bounds
+ * each attempt itself (conn->deadline), and TCP's own timeouts are set from
+ * it for the established ones. A statement, or the preparing of them, that
+ * the server has not answered by statement_timeout + health_timeout (the
+ * server cancels its own statements at statement_timeout) is given up on
+ * too, with every other connection to that host: a server that no longer
+ * runs its own timers never holds the pool for good.
+ *
+ * libpq always tries the hosts in the url's order, so a host that failed
+ * (no answer, gone, or a commit that could not reach its standby) is tried
+ * last by that connection's next attempt (hosts_rotated): a dead or cut-off
+ * old primary named first never stands in front of the new one.
  */
 #include "pgpool.h"
 
@@ -82,6 +97,10 @@ struct conn {
 	struct event *rev; /* readable; persistent while connected */
 	struct event *wev; /* writable; added while output is pending */
 	struct event *retry_timer;
+	/* while CONNECTING: health_timeout; PREPARING and BUSY: the statement's
+	 * own timeout and health_timeout */
+	struct event *deadline;
+	int first_host; /* the host the next attempt tries first */
 	int backoff_ms;
 	int prep_index;
 	struct job *job;
@@ -96,6 +115,11 @@ struct pgpool {
 	struct pgpool_opts opts;
 	char *url;
 	char options[128];
+	/* the url's hosts, when it names several: each attempt passes them
+	 * rotated to start at its connection's first_host (NULL: one host) */
+	char **host, **hostaddr, **port;
+	int nhosts;
+	char keepalive_idle[24], user_timeout[24];
 	struct conn *conns;
 	int n_up; /* connections in IDLE or BUSY */
 	bool ever_up;
@@ -234,6 +258,46 @@ static void job_ended(struct conn *c)
 		event_active(p->kick, 0, 0);
 }
 
+static void deadline_arm(struct conn *c, int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(c->deadline, &tv);
+}
+
+/* For a statement (or the preparing of them): the server cancels it at
+ * statement_timeout, so no answer by then and health_timeout after means
+ * no answer at all. */
+static void deadline_arm_statement(struct conn *c)
+{
+	const struct pgpool_opts *o = &c->pool->opts;
+	deadline_arm(c, o->statement_timeout_s * 1000 + o->health_timeout_ms);
+}
+
+/* The index in p->host of the host c's server (or its attempt) is on; -1
+ * when not known. */
+static int host_index(const struct conn *c)
+{
+	const struct pgpool *p = c->pool;
+	const char *h = PQhost(c->pg), *port = PQport(c->pg);
+	for (int i = 0; h != NULL && i < p->nhosts; i++) {
+		const char *want = p->hostaddr[i][0] != '\0' ? PQhostaddr(c->pg) : h;
+		const char *name = p->hostaddr[i][0] != '\0' ? p->hostaddr[i] : p->host[i];
+		if (want != NULL && strcmp(want, name) == 0 &&
+		    (port == NULL || p->port[i][0] == '\0' || strcmp(port, p->port[i]) == 0))
+			return i;
+	}
+	return -1;
+}
+
+/* c is given up on its host: its next attempt tries the host after it
+ * first, and that one last. */
+static void host_failed(struct conn *c)
+{
+	int i = c->pool->nhosts > 1 ? host_index(c) : -1;
+	if (i >= 0)
+		c->first_host = (i + 1) % c->pool->nhosts;
+}
+
 static void conn_fail(struct conn *c, const char *why)
 {
 	struct pgpool *p = c->pool;
@@ -248,6 +312,9 @@ static void conn_fail(struct conn *c, const char *why)
 			log_kv(LOG_WARN, "database connection lost", "pool", p_name(p), "reason",
 			       why, "error", msg, NULL);
 	}
+	evtimer_del(c->deadline);
+	if (c->pg)
+		host_failed(c);
 	conn_events_free(c);
 	if (c->pg) {
 		PQfinish(c->pg);
@@ -308,6 +375,7 @@ static void conn_became_idle(struct conn *c)
 		p->db_down = false;
 		c->backoff_ms = 0;
 	}
+	evtimer_del(c->deadline);
 	conn_set_state(c, CONN_IDLE);
 	conn_dispatch(c);
 }
@@ -461,6 +529,8 @@ static void conn_dispatch(struct conn *c)
 	int f = PQflush(c->pg);
 	if (f < 0 || !conn_watch(c, f == 1))
 		conn_fail(c, "send");
+	else
+		deadline_arm_statement(c);
 }
 
 /* Reads what arrived; returns true when the current command's results are
@@ -559,6 +629,7 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		if (ps == PGRES_POLLING_FAILED) {
 			conn_fail(c, "connect");
 		} else if (ps == PGRES_POLLING_OK) {
+			deadline_arm_statement(c);
 			conn_set_state(c, CONN_PREPARING);
 			c->prep_index = 0;
 			if (conn_watch(c, false))
@@ -634,13 +705,18 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 	 * mistake for a decision. */
 	struct job *j = c->job;
 	c->job = NULL;
+	evtimer_del(c->deadline);
 	job_ended(c);
 	conn_set_state(c, CONN_IDLE);
 	bool conn_broken = PQstatus(c->pg) != CONNECTION_OK;
 	bool res_failed = res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&
 	                                  PQresultStatus(res) != PGRES_COMMAND_OK);
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	bool drop = conn_broken || (res_failed && pgpool_sqlstate_drops(state ? state : ""));
+	/* a commit whose wait for the synchronous standby was cancelled: this
+	 * server cannot reach its standby (cut off, or no longer the primary),
+	 * and the next statement here would wait as long again */
+	bool drop =
+	    conn_broken || c->warned || (res_failed && pgpool_sqlstate_drops(state ? state : ""));
 	if (c->warned && !res_failed)
 		log_kv(LOG_WARN,
 		       "the server warned while committing (a synchronous standby's "
@@ -652,7 +728,9 @@ static void conn_on_io(evutil_socket_t fd, short what, void *arg)
 		job_finish(j, drop || c->warned ? NULL : res);
 	PQclear(res);
 	if (drop)
-		conn_fail(c, state && *state ? state : "after result");
+		conn_fail(c, state && *state ? state
+		             : c->warned     ? "commit not confirmed by the standby"
+		                             : "after result");
 	else
 		conn_dispatch(c);
 }
@@ -675,25 +753,80 @@ static void on_notice(void *arg, const PGresult *res)
 	log_kv(LOG_WARN, "database notice", "notice", msg, NULL);
 }
 
+/* Joins list[first..] and list[..first) with commas into out; false when
+ * it does not fit. */
+static bool hosts_rotated(char *const *list, int n, int first, char *out, size_t size)
+{
+	size_t o = 0;
+	for (int k = 0; k < n; k++) {
+		int r = snprintf(out + o, size - o, "%s%s", k ? "," : "", list[(first + k) % n]);
+		if (r < 0 || (size_t)r >= size - o)
+			return false;
+		o += (size_t)r;
+	}
+	return true;
+}
+
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	if (c->state == CONN_CONNECTING) {
+		conn_fail(c, "no answer within database.health_timeout");
+		return;
+	}
+	/* the server let its own statement_timeout pass: it runs no timer
+	 * any more, and its other connections here wait in vain too */
+	struct pgpool *p = c->pool;
+	int host = p->nhosts > 1 ? host_index(c) : 0; /* one host: every connection's */
+	conn_fail(c, "no answer within the statement timeout and database.health_timeout");
+	for (int i = 0; host >= 0 && i < p->opts.size; i++) {
+		struct conn *o = &p->conns[i];
+		if (o->state != CONN_DOWN && o->state != CONN_CONNECTING &&
+		    (p->nhosts <= 1 || host_index(o) == host))
+			conn_fail(o, "another connection to this host got no answer");
+	}
+}
+
 static void conn_start(struct conn *c)
 {
 	struct pgpool *p = c->pool;
 	/* Later entries override earlier ones: the url may set its own
-	 * connect_timeout and keepalives, never the session options. The
-	 * keepalives and tcp_user_timeout notice a host that stopped answering
-	 * under an established connection. */
-	const char *keys[] = {"connect_timeout",  "keepalives_idle",  "keepalives_interval",
-	                      "keepalives_count", "tcp_user_timeout", "fallback_application_name",
-	                      "dbname",           "options",          NULL};
-	const char *vals[] = {PGPOOL_CONNECT_TIMEOUT_S,
-	                      "5",
-	                      "2",
-	                      "3",
-	                      "10000",
-	                      p->opts.read_only ? "coolingd-read" : "coolingd",
-	                      p->url,
-	                      p->options,
-	                      NULL};
+	 * keepalives and tcp_user_timeout, never the session options, nor the
+	 * order of its hosts. The keepalives and tcp_user_timeout notice a host
+	 * that stopped answering under an established connection, within about
+	 * health_timeout. */
+	const char *keys[12] = {"keepalives_idle",  "keepalives_interval",       "keepalives_count",
+	                        "tcp_user_timeout", "fallback_application_name", "dbname",
+	                        "options"};
+	const char *vals[12] = {p->keepalive_idle,
+	                        "1",
+	                        "2",
+	                        p->user_timeout,
+	                        p->opts.read_only ? "coolingd-read" : "coolingd",
+	                        p->url,
+	                        p->options};
+	int k = 7;
+	char host[1024], hostaddr[1024], port[256];
+	if (p->nhosts > 1 && hosts_rotated(p->host, p->nhosts, c->first_host, host, sizeof(host)) &&
+	    hosts_rotated(p->hostaddr, p->nhosts, c->first_host, hostaddr, sizeof(hostaddr)) &&
+	    hosts_rotated(p->port, p->nhosts, c->first_host, port, sizeof(port))) {
+		if (p->host[0][0] != '\0' || p->host[1][0] != '\0') {
+			keys[k] = "host";
+			vals[k++] = host;
+		}
+		if (p->hostaddr[0][0] != '\0') {
+			keys[k] = "hostaddr";
+			vals[k++] = hostaddr;
+		}
+		if (p->port[0][0] != '\0') {
+			keys[k] = "port";
+			vals[k++] = port;
+		}
+	}
+	keys[k] = NULL;
+	vals[k] = NULL;
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	c->fd = -1;
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -704,6 +837,7 @@ static void conn_start(struct conn *c)
 	PQsetnonblocking(c->pg, 1);
 	PQsetNoticeReceiver(c->pg, on_notice, c);
 	conn_set_state(c, CONN_CONNECTING);
+	deadline_arm(c, p->opts.health_timeout_ms);
 	/* libpq wants the first poll once the socket is writable. */
 	if (!conn_watch(c, true)) {
 		conn_fail(c, "connect");
@@ -734,6 +868,82 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void hosts_free(struct pgpool *p)
+{
+	for (int i = 0; i < p->nhosts; i++) {
+		free(p->host ? p->host[i] : NULL);
+		free(p->hostaddr ? p->hostaddr[i] : NULL);
+		free(p->port ? p->port[i] : NULL);
+	}
+	free(p->host);
+	free(p->hostaddr);
+	free(p->port);
+	p->host = p->hostaddr = p->port = NULL;
+	p->nhosts = 0;
+}
+
+/* How many elements a comma-separated list has (0 when empty). */
+static int list_len(const char *list)
+{
+	int n = *list != '\0';
+	for (const char *q = list; *q; q++)
+		n += *q == ',';
+	return n;
+}
+
+/* Element i of a comma-separated list of n, or its only element, or ""
+ * when empty; malloc'd. */
+static char *list_at(const char *list, int i)
+{
+	if (list_len(list) <= 1)
+		return strdup(list);
+	const char *start = list;
+	for (int k = 0; k < i; k++)
+		start = strchr(start, ',') + 1;
+	return strndup(start, strcspn(start, ","));
+}
+
+/* The url's hosts, addresses and ports, one of each per host, when it
+ * names more than one host (libpq's own parser reads the url). A list
+ * whose length libpq would refuse leaves the order alone: the connection
+ * fails as it always did. False only when out of memory. */
+static bool hosts_parse(struct pgpool *p)
+{
+	PQconninfoOption *opts = PQconninfoParse(p->url, NULL);
+	if (opts == NULL)
+		return true;
+	const char *host = "", *hostaddr = "", *port = "";
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		const char *v = o->val ? o->val : "";
+		if (strcmp(o->keyword, "host") == 0)
+			host = v;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = v;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = v;
+	}
+	int n = list_len(*host ? host : hostaddr);
+	bool fits = n > 1 && (list_len(host) == n || *host == '\0') &&
+	            (list_len(hostaddr) == n || *hostaddr == '\0') && list_len(port) <= n &&
+	            (list_len(port) <= 1 || list_len(port) == n);
+	bool ok = true;
+	if (fits) {
+		p->host = calloc((size_t)n, sizeof(char *));
+		p->hostaddr = calloc((size_t)n, sizeof(char *));
+		p->port = calloc((size_t)n, sizeof(char *));
+		ok = p->host && p->hostaddr && p->port;
+		for (int i = 0; ok && i < n; i++) {
+			p->nhosts = i + 1;
+			p->host[i] = list_at(host, i);
+			p->hostaddr[i] = list_at(hostaddr, i);
+			p->port[i] = list_at(port, i);
+			ok = p->host[i] && p->hostaddr[i] && p->port[i];
+		}
+	}
+	PQconninfoFree(opts);
+	return ok;
+}
+
 struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 {
 	struct pgpool *p = calloc(1, sizeof(*p));
@@ -745,6 +955,16 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 	snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%lld%s",
 	         (long long)o->statement_timeout_s * 1000,
 	         o->read_only ? " -c default_transaction_read_only=on" : "");
+	/* a silent connection to a host that went away: keepalives after
+	 * health_timeout less two seconds (one at least), then two probes a
+	 * second apart, so that one lost probe closes nothing */
+	long long idle_s = (o->health_timeout_ms + 999) / 1000 - 2;
+	snprintf(p->keepalive_idle, sizeof(p->keepalive_idle), "%lld", idle_s < 1 ? 1 : idle_s);
+	snprintf(p->user_timeout, sizeof(p->user_timeout), "%lld", (long long)o->health_timeout_ms);
+	if (!hosts_parse(p)) {
+		pgpool_free(p);
+		return NULL;
+	}
 	p->conns = calloc((size_t)o->size, sizeof(*p->conns));
 	atomic_init(&p->in_state[CONN_DOWN], o->size); /* calloc: every connection DOWN */
 	p->sweep_timer = event_new(base, -1, EV_PERSIST, sweep_cb, p);
@@ -762,6 +982,11 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 		c->fd = -1;
 		c->rng = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)c;
 		c->retry_timer = evtimer_new(base, conn_retry_cb, c);
+		c->deadline = evtimer_new(base, conn_deadline_cb, c);
+		if (c->retry_timer == NULL || c->deadline == NULL) {
+			pgpool_free(p);
+			return NULL;
+		}
 		conn_start(c);
 	}
 	return p;
@@ -777,6 +1002,8 @@ void pgpool_free(struct pgpool *p)
 		conn_events_free(c);
 		if (c->retry_timer)
 			event_free(c->retry_timer);
+		if (c->deadline)
+			event_free(c->deadline);
 		if (c->pg)
 			PQfinish(c->pg);
 		if (c->result)
@@ -790,6 +1017,7 @@ void pgpool_free(struct pgpool *p)
 		event_free(p->kick);
 	free(p->conns);
 	free(p->url);
+	hosts_free(p);
 	free(p);
 }
 

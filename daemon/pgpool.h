@@ -3,7 +3,8 @@
  * loop: libpq in non-blocking mode, statements prepared once per connection,
  * a bounded queue while every connection is busy, reconnection with a short
  * capped backoff so that a new primary is found within a second of it
- * accepting writes. The loop never waits on the database.
+ * accepting writes, and a bound on how long a server that does not answer
+ * holds a connection. The loop never waits on the database.
  */
 #ifndef CD_PGPOOL_H
 #define CD_PGPOOL_H
@@ -35,6 +36,9 @@ struct pgpool_opts {
 	int size;
 	int64_t statement_timeout_s; /* the server aborts a statement after this */
 	int64_t queue_timeout_s;     /* a statement waits this long for a connection */
+	/* a server that does not answer is given up on after this: each
+	 * connection attempt, and TCP's tcp_user_timeout and keepalives */
+	int64_t health_timeout_ms;
 	int max_queue;
 	/* The pool serves reads only: every session is opened with
 	 * default_transaction_read_only=on, and a server that does not report
@@ -87,12 +91,6 @@ void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g);
  * cap bounds how long after a new primary accepts writes the pool finds it. */
 #define PGPOOL_BACKOFF_FIRST_MS 50
 #define PGPOOL_BACKOFF_MAX_MS   300
-
-/* libpq's connect_timeout (seconds, per host of a multi-host url) unless the
- * url sets one: how long a host that does not answer at all (hung, or
- * unreachable behind a firewall that drops) delays the next host of the
- * list. A host that is down refuses at once. 2 is libpq's minimum. */
-#define PGPOOL_CONNECT_TIMEOUT_S "2"
 
 /* The SQLSTATEs after which the connection is no use for writes and is
  * replaced: the server became read-only (a demoted primary) or is going away

@@ -96,6 +96,8 @@ static const struct param params[] = {
      .def = "postgresql:///coolingd"},
     {KEY(database, read_url, P_STRING), .flags = CF_SECRET, STR(database_read_url), .def = ""},
     {KEY(database, pool_size, P_INT), NUM(pool_size), .def = "8", .min = 1, .max = 1024},
+    {KEY(database, health_timeout, P_DURATION), NUM(database_health_timeout_s), .def = "2s",
+     .min = 1, .max = 600},
     {KEY(policy, profile, P_STRING), .flags = CF_RELOAD, STR(profile), .def = "kz-card",
      .check = profile_known},
     {KEY(policy, cooling_period, P_DURATION), PROFILE_V1(cooling_period_s),

@@ -35,6 +35,9 @@ struct config {
 	/* a replica for the compliance reads; empty: everything on url */
 	char database_read_url[1024];
 	int64_t pool_size;
+	/* a server that does not answer is given up on after this (connection
+	 * attempts, TCP), and the next host of url tried first */
+	int64_t database_health_timeout_s;
 	/* [policy] */
 	char profile[POLICY_NAME_BUF];
 	int64_t cooling_period_s; /* -1: the profile's */

@@ -6,16 +6,20 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
 	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium
-	  prometheus)
+	  prometheus scdoc debhelper dpkg-dev lintian)
 # prometheus is for its promtool, which checks a scrape of GET /metrics and
 # docs/alerts.yml; Debian packages it with the server, whose service it
 # enables (systemctl disable --now prometheus where that is not wanted).
 
+# scdoc turns the man pages (docs/man/*.scd) into roff at build. debhelper,
+# dpkg-dev and lintian build and check the Debian package (debian/,
+# tests/package/check.sh).
+
 # chromium: the browser that the console's tests drive (tests/console,
 # /usr/bin/chromium, headless). Node.js and npm run the checks of
-# docs/openapi.yaml (tests/api) and the console's tests, and npm installs the
-# console's chart library at build time (daemon/console/package-lock.json);
-# any installation that provides the commands will do.
+# docs/openapi.yaml (tests/api) and the console's tests; the build needs
+# neither (the console's chart library is vendored: daemon/console/vendor/).
+# Any installation that provides the commands will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

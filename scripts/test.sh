@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds a normal and an
-# ASan+UBSan tree, starts a throwaway PostgreSQL and runs every CTest suite
-# (unit, integration, e2e) against both builds.
+# The test command: installs what is missing, builds a plain tree (with the
+# flags of a Debian package) and an ASan+UBSan tree, starts a throwaway
+# PostgreSQL and runs every CTest suite (unit, integration, e2e) against both
+# builds.
 #
 #   scripts/test.sh [--fast] [--no-fuzz] [-L LABEL]... [-R REGEX]
 #
 #   --fast      skip the sanitizer build and fuzzing
 #   --no-fuzz   skip fuzzing (scripts/fuzz.sh, clang, after the ASan tests)
-#   -L LABEL    only tests with that CTest label (unit, integration, e2e, api, console)
+#   -L LABEL    only tests with that CTest label (unit, integration, e2e, api, console,
+#               package)
 #   -R REGEX    only tests whose name matches
 #
 # PG_FSYNC=off in the environment runs the throwaway cluster without fsync.
@@ -21,7 +23,7 @@ fast=0
 fuzz=1
 ctest_args=()
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,14s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -71,8 +73,15 @@ step "dependencies"
 scripts/deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
-step "build (build/)"
-cmake -S . -B build
+# The plain tree is built as a Debian package builds it (debhelper's cmake
+# step: build type None, dpkg-buildflags' CFLAGS with its CPPFLAGS, and its
+# LDFLAGS: -O2, _FORTIFY_SOURCE, the stack protector, format-security,
+# RELRO), so that the warnings of an optimised build stop the tests here.
+# dpkg-buildflags comes with build-essential (dpkg-dev).
+step "build (build/, with the flags of a Debian package)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=None \
+	-DCMAKE_C_FLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+	-DCMAKE_EXE_LINKER_FLAGS="$(dpkg-buildflags --get LDFLAGS)"
 cmake --build build -j"$jobs"
 if [ "$fast" -eq 0 ]; then
 	step "build with ASan+UBSan (build-asan/)"
@@ -80,11 +89,11 @@ if [ "$fast" -eq 0 ]; then
 	cmake --build build-asan -j"$jobs"
 fi
 
-# The first loopback port nobody answers on; the cluster also gets its own
-# socket directory, so it never meets a system cluster.
+# The first loopback port from $1 on that nobody answers on; the cluster
+# also gets its own socket directory, so it never meets a system cluster.
 free_port() {
 	local p
-	for ((p = 55432; p < 55532; p++)); do
+	for ((p = $1; p < 55532; p++)); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -96,8 +105,19 @@ free_port() {
 
 step "throwaway PostgreSQL"
 pgdir=$(mktemp -d)
-port=$(free_port)
-url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1)
+# A port that answered nothing may still be taken by the time the server
+# binds it (a socket that does not listen, another run starting): the next.
+port=55431 url=
+for _ in 1 2 3 4 5; do
+	port=$(free_port $((port + 1)))
+	url=$(scripts/pg.sh start "$pgdir" "$port" | tail -n 1) && break
+	url=
+	echo "test.sh: port $port was taken; trying the next" >&2
+done
+[ -n "$url" ] || {
+	echo "test.sh: the throwaway PostgreSQL did not start" >&2
+	exit 1
+}
 echo "$url"
 
 # Settings of the developer's shell must not leak into the daemon under test.
@@ -140,12 +160,19 @@ else
 fi
 unset COOLINGD_TEST_RECORD_DIR
 
+# The package test (label package) builds a package of its own from the
+# sources: it runs once, with the plain build's tests above, not again here.
 if [ "$fast" -eq 0 ]; then
 	step "tests with ASan+UBSan (build-asan/)"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir build-asan --output-on-failure --no-tests=error -j1 \
-		"${ctest_args[@]}" || failed+=(build-asan)
+	if ctest --test-dir build-asan -N -LE package "${ctest_args[@]}" |
+		grep -q 'Total Tests: [1-9]'; then
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			ctest --test-dir build-asan --output-on-failure --no-tests=error -j1 \
+			-LE package "${ctest_args[@]}" || failed+=(build-asan)
+	else
+		echo "no test selected that runs under ASan"
+	fi
 fi
 if [ "$fast" -eq 0 ] && [ "$fuzz" -eq 1 ]; then
 	step "fuzzing, 20 s per target (build-fuzz/)"

@@ -55,11 +55,11 @@ static long long sql_num(const char *sql)
 	return n;
 }
 
-/* Waits up to 10 s until a checkpoint names the chain's head and that head
+/* Waits up to 30 s until a checkpoint names the chain's head and that head
  * is at least min_seq; the head, or 0 when none came. */
 static long long wait_head_signed(long long min_seq)
 {
-	for (long long until = test_now_ms() + 10000; test_now_ms() < until;) {
+	for (long long until = test_now_ms() + 30000; test_now_ms() < until;) {
 		long long head = sql_num("SELECT coalesce(max(seq), 0) FROM audit_chain");
 		if (head >= min_seq &&
 		    sql_num("SELECT count(*) FROM audit_checkpoint k "

@@ -479,7 +479,7 @@ static Suite *auth_suite(void)
 	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 20);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_missing_or_malformed_token_is_401_unauthorized);
 	tcase_add_test(tc, test_unknown_token_is_401_unauthorized);
 	tcase_add_test(tc, test_bearer_scheme_is_case_insensitive);

@@ -16,6 +16,7 @@
 
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/testdb.h"
 
 static struct e2e_env env;
 static char *tok1, *tok2, *tok_revoked;
@@ -30,9 +31,21 @@ static const char *const daemon_env[] = {
 
 #define LOANS 8
 
+static int metrics_port; /* of the fixture's coolingd */
+
 static void setup(void)
 {
-	e2e_start(&env, "e2e_batches", daemon_env);
+	metrics_port = daemon_free_port();
+	static char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	const char *with_metrics[16];
+	size_t n = 0;
+	for (const char *const *e = daemon_env; *e; e++)
+		with_metrics[n++] = *e;
+	with_metrics[n++] = metrics_kv;
+	with_metrics[n] = NULL;
+	e2e_start(&env, "e2e_batches", with_metrics);
 	e2e_lender_add(&env, "BANK1", "bank");
 	e2e_lender_add(&env, "BANK2", "mfo");
 	tok1 = e2e_client_add(&env, "core1", "lender", "BANK1");
@@ -106,6 +119,40 @@ static void call_make(struct call *c, int i)
 	}
 }
 
+/* The loans locked in a transaction of its own: the first statement of
+ * every request (a read of its loan, with its token) waits behind it. */
+static PGconn *loans_locked(void)
+{
+	PGconn *c = testdb_connect(env.db_url);
+	testdb_exec(c, "BEGIN; LOCK TABLE loan IN ACCESS EXCLUSIVE MODE");
+	return c;
+}
+
+#define BATCHES "coolingd_db_batches_total{pool=\"primary\"}"
+
+/*
+ * Waits (at most 30 s) until the requests held by c go out in batches,
+ * however the clients were scheduled, then lets them all go: a batch of
+ * them already runs (the fixture's coolingd has sent more batches than
+ * batches_before), or at least two wait in its queue beside the sealer's
+ * statement and the count of unsealed events (one each at most), so that
+ * they go together once the first ends.
+ */
+static void release_when_batched(PGconn *c, double batches_before)
+{
+	long long deadline = test_now_ms() + 30000;
+	for (;;) {
+		double q = e2e_metric(metrics_port, "coolingd_db_queue_length");
+		if (q >= 4 || e2e_metric(metrics_port, BATCHES) > batches_before)
+			break;
+		ck_assert_msg(test_now_ms() < deadline,
+		              "after 30 s no batch ran and %g statements were queued", q);
+		test_sleep_ms(10);
+	}
+	testdb_exec(c, "COMMIT");
+	PQfinish(c);
+}
+
 #define THREADS    16
 #define PER_THREAD 30
 
@@ -139,8 +186,11 @@ START_TEST(test_concurrent_reads_each_get_their_own_answer_in_batches)
 	for (int t = 0; t < THREADS; t++)
 		for (int i = 0; i < PER_THREAD; i++)
 			call_make(&ws[t].calls[i], t * PER_THREAD + i + t);
+	double batches = e2e_metric(metrics_port, BATCHES);
+	PGconn *held = loans_locked();
 	for (int t = 0; t < THREADS; t++)
 		ck_assert_int_eq(pthread_create(&ws[t].t, NULL, run_worker, &ws[t]), 0);
+	release_when_batched(held, batches);
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(ws[t].t, NULL);
 	int by_status[5] = {0};
@@ -240,12 +290,17 @@ static void *run_post(void *arg)
 	return NULL;
 }
 
+/* Runs the posts at once, held back by the loans' lock until those to the
+ * fixture's coolingd go out in batches. */
 static void run_posts(struct post *ps, int n)
 {
 	pthread_t t[64];
 	ck_assert_int_le(n, 64);
+	double batches = e2e_metric(metrics_port, BATCHES);
+	PGconn *held = loans_locked();
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, run_post, &ps[i]), 0);
+	release_when_batched(held, batches);
 	for (int i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 }

@@ -249,7 +249,7 @@ START_TEST(test_refusal_writes_disbursement_refused_audit_event_with_blockers)
 	/* The auditor reads it from GET /v1/audit once it is sealed. */
 	char *aud = e2e_client_add(&env, "auditor1", "auditor", NULL);
 	json_t *found = NULL;
-	for (int tries = 0; !found && tries < 30; tries++) {
+	for (long long deadline = test_now_ms() + 30000; !found && test_now_ms() < deadline;) {
 		long long after = 0;
 		for (int page = 0; !found && page < 50; page++) {
 			char path[64];
@@ -836,7 +836,7 @@ static Suite *gate_suite(void)
 	Suite *s = suite_create("gate");
 	TCase *tc = tcase_create("gate");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc,
 	               test_cooled_loan_is_refused_with_retry_after_until_period_ends_then_allowed);
 	tcase_add_test(tc, test_missing_consent_and_visit_are_blockers_in_contract_order);

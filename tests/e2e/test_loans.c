@@ -1261,7 +1261,7 @@ static Suite *loans_suite(void)
 	Suite *s = suite_create("e2e_loans");
 	TCase *tc = tcase_create("loans");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_approval_new_is_201_same_again_200_other_fields_409_loan_exists);
 	tcase_add_test(tc, test_approval_retry_without_optional_fields_matches_after_consent);
 	tcase_add_test(tc, test_timestamps_are_answered_in_utc_with_z);

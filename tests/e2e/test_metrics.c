@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -187,16 +188,18 @@ START_TEST(test_scrape_is_the_text_format_that_promtool_accepts_without_warnings
 	e2e_call(&env, "GET", "/no/such/thing", NULL, NULL, NULL, &r);
 	http_resp_free(&r);
 
-	/* the unsealed events are there once worker 0 has counted them (every
-	 * second) */
+	/* the unsealed events are a number once worker 0 has counted them
+	 * (every second), NaN before */
 	char *text = NULL;
 	double unsealed;
 	for (long long t0 = test_now_ms();; test_sleep_ms(100)) {
 		free(text);
 		text = scrape();
-		if (sample_find(text, "coolingd_audit_unsealed_events", &unsealed))
+		if (sample_find(text, "coolingd_audit_unsealed_events", &unsealed) &&
+		    !isnan(unsealed))
 			break;
-		ck_assert_msg(test_now_ms() - t0 < 5000, "no coolingd_audit_unsealed_events");
+		ck_assert_msg(test_now_ms() - t0 < 30000,
+		              "coolingd_audit_unsealed_events not counted");
 	}
 	assert_promtool_accepts(text);
 
@@ -480,7 +483,7 @@ START_TEST(test_database_stopped_gives_db_up_0_and_back_up_gives_1)
 	free(text);
 
 	ck_assert_msg(testdb_server_stop_mode("fast"), "pg_ctl stop -m fast failed");
-	text = await_sample(metrics_port, "coolingd_db_up", 0, 5000);
+	text = await_sample(metrics_port, "coolingd_db_up", 0, 30000);
 	ck_assert(sample_must(text, "coolingd_db_pool_connections{state=\"idle\"}") == 0);
 	ck_assert(sample_must(text, "coolingd_db_pool_connections{state=\"busy\"}") == 0);
 	ck_assert(sample_must(text, "coolingd_db_pool_connections{state=\"down\"}") +
@@ -502,7 +505,7 @@ START_TEST(test_database_stopped_gives_db_up_0_and_back_up_gives_1)
 	free(after);
 
 	ck_assert_msg(testdb_server_start(), "the test server did not start again");
-	text = await_sample(metrics_port, "coolingd_db_up", 1, 10000);
+	text = await_sample(metrics_port, "coolingd_db_up", 1, 30000);
 	free(text);
 }
 END_TEST
@@ -518,7 +521,7 @@ START_TEST(test_unsealed_events_are_counted_until_a_sealer_seals_them)
 	                                              "NOT EXISTS (SELECT 1 FROM audit_chain c "
 	                                              "WHERE c.event_id = a.id)",
 	                                              NULL),
-	                          5000);
+	                          30000);
 	double before = sample_must(text, "coolingd_audit_unsealed_events");
 	free(text);
 	char id[32];
@@ -526,7 +529,7 @@ START_TEST(test_unsealed_events_are_counted_until_a_sealer_seals_them)
 		snprintf(id, sizeof id, "UNS-%u", i);
 		e2e_approve(&env, tok1, "BANK1", id, &(struct e2e_loan){.iin_seed = 60 + i}, NULL);
 	}
-	text = await_sample(metrics_port, "coolingd_audit_unsealed_events", before + 3, 5000);
+	text = await_sample(metrics_port, "coolingd_audit_unsealed_events", before + 3, 30000);
 	free(text);
 
 	/* a daemon that seals, on the same database: both see the backlog go */
@@ -536,9 +539,9 @@ START_TEST(test_unsealed_events_are_counted_until_a_sealer_seals_them)
 	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", port);
 	const char *const extra[] = {kv, NULL};
 	ck_assert_msg(daemon_start(&sealer, env.db_url, extra), "the sealing daemon did not start");
-	text = await_sample(port, "coolingd_audit_unsealed_events", 0, 10000);
+	text = await_sample(port, "coolingd_audit_unsealed_events", 0, 30000);
 	free(text);
-	text = await_sample(metrics_port, "coolingd_audit_unsealed_events", 0, 5000);
+	text = await_sample(metrics_port, "coolingd_audit_unsealed_events", 0, 30000);
 	free(text);
 	ck_assert_int_eq(daemon_stop(&sealer), 0);
 }
@@ -622,6 +625,78 @@ START_TEST(test_a_refused_reload_reads_0_keeps_the_configuration_and_a_good_one_
 	free(text);
 	ck_assert_msg(reloaded > loaded, "the timestamp stayed at %.0f", loaded);
 	ck_assert_int_eq(approved_period(&d, "RELOAD-2", 72), 3 * 3600);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+}
+END_TEST
+
+/* ---- the first scrape ---- */
+
+/* Whether the scrape has a sample (not only HELP and TYPE) of the family
+ * `name`: a line "name ", "name{", or for a histogram "name_bucket{". */
+static bool has_sample(const char *text, const char *name)
+{
+	static const char *const tails[] = {" ", "{", "_bucket{"};
+	size_t n = strlen(name);
+	for (const char *line = text; *line != '\0';) {
+		for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++)
+			if (strncmp(line, name, n) == 0 &&
+			    strncmp(line + n, tails[i], strlen(tails[i])) == 0)
+				return true;
+		const char *end = strchr(line, '\n');
+		line = end ? end + 1 : line + strlen(line);
+	}
+	return false;
+}
+
+/* An alert on absent() must not fire at a restart: the first scrape of a
+ * daemon that has answered nothing but its start's /healthz has a sample of
+ * every series the contract lists (CONTRACT.md, "Operations"), the unsealed
+ * events NaN until counted, and the answers and durations of every route at
+ * 0, not only of /healthz. */
+START_TEST(test_the_first_scrape_after_start_has_every_contract_series)
+{
+	struct daemon d = {.pid = -1};
+	int port = daemon_free_port();
+	char kv[64];
+	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", port);
+	/* no sealing: this daemon's only statement on the audit chain is the
+	 * count */
+	const char *const extra[] = {kv, "COOLINGD_AUDIT_SEAL=off", NULL};
+	ck_assert_msg(daemon_start(&d, env.db_url, extra), "coolingd did not start");
+	char *text = scrape_port(port);
+
+	static const char *const contract[] = {
+	    "coolingd_http_requests_total",
+	    "coolingd_http_request_duration_seconds",
+	    "coolingd_decisions_total",
+	    "coolingd_refusals_total",
+	    "coolingd_approvals_total",
+	    "coolingd_db_up",
+	    "coolingd_db_pool_connections",
+	    "coolingd_db_queue_length",
+	    "coolingd_audit_unsealed_events",
+	    "coolingd_build_info",
+	    "process_cpu_seconds_total",
+	    "process_resident_memory_bytes",
+	    "process_virtual_memory_bytes",
+	    "process_open_fds",
+	    "process_max_fds",
+	    "process_start_time_seconds",
+	};
+	for (size_t i = 0; i < sizeof contract / sizeof contract[0]; i++)
+		ck_assert_msg(has_sample(text, contract[i]), "no sample of %s in the first scrape",
+		              contract[i]);
+	/* a count or NaN (not counted yet), never a made-up 0 */
+	double unsealed = sample_must(text, "coolingd_audit_unsealed_events");
+	ck_assert_msg(isnan(unsealed) || unsealed >= 0, "unsealed %g", unsealed);
+	/* routes that no request has reached yet */
+	ck_assert(sample_must(text, "coolingd_http_requests_total{route=\"" APPROVALS
+	                            "\",method=\"POST\",code=\"200\"}") == 0);
+	ck_assert(sample_must(text,
+	                      "coolingd_http_request_duration_seconds_count{route=\"" DISBURSEMENT
+	                      "\"}") == 0);
+	assert_promtool_accepts(text);
+	free(text);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 }
 END_TEST
@@ -830,6 +905,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(
 	    tc, test_a_refused_reload_reads_0_keeps_the_configuration_and_a_good_one_reads_1_later);
 	tcase_add_test(tc, test_profile_checkpoint_and_mrp_signals_are_there_with_plausible_values);
+	tcase_add_test(tc, test_the_first_scrape_after_start_has_every_contract_series);
 	tcase_add_test(tc, test_empty_metrics_listen_means_no_metrics_listener);
 	tcase_add_test(tc, test_metrics_port_in_use_or_a_bad_value_stops_the_start_naming_the_key);
 	suite_add_tcase(s, tc);

@@ -326,7 +326,7 @@ START_TEST(test_https_serves_healthz_and_authenticated_calls)
 	    {"\"path\":\"/v1/lenders/BANK1/loans/TLS-1\"", "\"client\":\"core1\""},
 	    {"\"path\":\"/v1/lenders/BANK1/loans/TLS-1\"", "\"client\":\"\""}};
 	for (int i = 0; i < 2; i++) {
-		long long deadline = test_now_ms() + 5000;
+		long long deadline = test_now_ms() + 30000;
 		while (!e2e_file_has_line(env.d.log_path, lines[i][0], lines[i][1]) &&
 		       test_now_ms() < deadline)
 			test_sleep_ms(20);

@@ -41,7 +41,7 @@
 #include "support/testdb.h"
 
 #define TEST_TIMEOUT_S 1500 /* the previous release's build, when not cached */
-#define WAIT_MS        15000
+#define WAIT_MS        30000
 
 /* ---- the previous release ---- */
 
@@ -450,7 +450,9 @@ static void *poll_main(void *arg)
 			struct backend *b = &backends[i];
 			if (!atomic_load(&b->started) || atomic_load(&b->drained))
 				continue;
-			bool ready = http_get_status(b->d.port, "/readyz", 1000) == 200;
+			/* an answer, however late on a busy machine: only one that is
+			 * not 200 says the backend is not ready */
+			bool ready = http_get_status(b->d.port, "/readyz", 30000) == 200;
 			if (atomic_load(&b->drained))
 				continue;
 			if (!ready && atomic_load(&b->in_rotation))

@@ -79,6 +79,7 @@ static void pool_open(int size)
 	                        .size = size,
 	                        .statement_timeout_s = 10,
 	                        .queue_timeout_s = 10,
+	                        .health_timeout_ms = 2000,
 	                        .max_queue = 1000,
 	                        .name = "primary"};
 	pool = pgpool_new(base, &o);
@@ -771,6 +772,7 @@ START_TEST(test_batches_in_opposite_orders_on_two_pools_never_deadlock)
 	                        .size = 2,
 	                        .statement_timeout_s = 10,
 	                        .queue_timeout_s = 10,
+	                        .health_timeout_ms = 2000,
 	                        .max_queue = 1000,
 	                        .name = "primary"};
 	/* The update's plan visits the loans in each batch's own order, as it

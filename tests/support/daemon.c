@@ -23,8 +23,8 @@
 
 extern char **environ;
 
-#define START_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS  10000
+#define START_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS  30000
 
 void test_sleep_ms(long ms)
 {
@@ -263,7 +263,7 @@ bool daemon_start_exe(struct daemon *d, const char *exe_path, const char *db_url
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	d->pid = -1;
-	fail_with_log(d, "GET /healthz did not answer 200 within 10 s");
+	fail_with_log(d, "GET /healthz did not answer 200 within 30 s");
 	return false;
 }
 
@@ -284,7 +284,7 @@ int daemon_stop(struct daemon *d)
 			return -1;
 		test_sleep_ms(10);
 	}
-	fprintf(stderr, "daemon_stop: coolingd (pid %d) ignored SIGTERM for 10 s; killing it\n",
+	fprintf(stderr, "daemon_stop: coolingd (pid %d) ignored SIGTERM for 30 s; killing it\n",
 	        (int)pid);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);

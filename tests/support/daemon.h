@@ -27,7 +27,7 @@ struct daemon {
  * change what a test sees. The config file and the log live in a fresh
  * directory under $TMPDIR (default /tmp).
  *
- * Waits up to 10 s for GET /healthz to answer 200. Returns true when it did;
+ * Waits up to 30 s for GET /healthz to answer 200. Returns true when it did;
  * false when the process exited (reaped, d->pid = -1) or never became
  * healthy (killed); on false the log's tail is copied to stderr.
  *
@@ -44,9 +44,9 @@ bool daemon_start_exe(struct daemon *d, const char *exe_path, const char *db_url
                       const char *const *extra_env);
 
 /*
- * SIGTERM, then waits up to 10 s for the exit (then SIGKILL). Returns the
+ * SIGTERM, then waits up to 30 s for the exit (then SIGKILL). Returns the
  * exit status (0-255), 128+N when signal N ended it, or -1 when it had to be
- * killed after the 10 s or was not running. d->pid becomes -1.
+ * killed after the 30 s or was not running. d->pid becomes -1.
  */
 int daemon_stop(struct daemon *d);
 

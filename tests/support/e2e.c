@@ -258,6 +258,31 @@ void e2e_ensure_server_up(const char *label)
 		fprintf(stderr, "%s: could not start the test server again\n", label);
 }
 
+double e2e_metric(int port, const char *series)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\n"
+	                          "Connection: close\r\n\r\n";
+	char *resp = NULL;
+	int rc = http_raw(port, req, sizeof req - 1, &resp, HTTPC_TIMEOUT_MS);
+	ck_assert_msg(rc == 0 && resp != NULL && strncmp(resp, "HTTP/1.1 200 ", 13) == 0,
+	              "no scrape from the metrics listener on %d: %.200s", port, resp ? resp : "");
+	size_t n = strlen(series);
+	const char *body = strstr(resp, "\r\n\r\n");
+	for (const char *line = body ? body + 4 : ""; *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		if (end == NULL)
+			end = line + strlen(line);
+		if ((size_t)(end - line) > n && strncmp(line, series, n) == 0 && line[n] == ' ') {
+			double v = strtod(line + n + 1, NULL);
+			free(resp);
+			return v;
+		}
+		line = *end ? end + 1 : end;
+	}
+	ck_abort_msg("no %s in the scrape:\n%s", series, resp);
+	return 0;
+}
+
 char *e2e_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "r");

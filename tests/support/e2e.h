@@ -95,6 +95,13 @@ long long e2e_audit_count(const struct e2e_env *e, const char *lender, const cha
  * "label: ", when that fails. */
 void e2e_ensure_server_up(const char *label);
 
+/* The value of one series on the metrics listener at 127.0.0.1:port (GET
+ * /metrics, sent raw so that it is not recorded as an API exchange): name
+ * and labels exactly as written ("coolingd_db_queue_length",
+ * "coolingd_db_pool_connections{state=\"busy\"}"). Fails the test when the
+ * listener does not answer 200 or the series is absent. */
+double e2e_metric(int port, const char *series);
+
 /* The whole file, NUL-terminated (malloc'd); *len (unless NULL) gets its
  * size. NULL when it cannot be read. */
 char *e2e_read_file(const char *path, size_t *len);

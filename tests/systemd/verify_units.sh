@@ -143,11 +143,22 @@ else
 fi
 
 # ---- the installed configuration loads ----
+# It names the audit signing key that a host makes before the first start
+# (/etc/coolingd/audit.key); here a key of this test's own stands in for it.
+grep -Fxq "signing_key = /etc/coolingd/audit.key" "$conf" ||
+	fail "the installed configuration does not sign audit checkpoints"
+if ! "$prefix/bin/coolingctl" audit keygen --output "$tmp/audit.key" >"$tmp/keygen.log" 2>&1; then
+	cat "$tmp/keygen.log" >&2
+	fail "coolingctl audit keygen failed"
+fi
 if ! env -i PATH="$PATH" ${ASAN_OPTIONS+"ASAN_OPTIONS=$ASAN_OPTIONS"} \
-	${UBSAN_OPTIONS+"UBSAN_OPTIONS=$UBSAN_OPTIONS"} \
+	${UBSAN_OPTIONS+"UBSAN_OPTIONS=$UBSAN_OPTIONS"} COOLINGD_AUDIT_SIGNING_KEY="$tmp/audit.key" \
 	"$prefix/bin/coolingd" --check-config -c "$conf" >"$tmp/check.log" 2>&1; then
 	cat "$tmp/check.log" >&2
 	fail "coolingd --check-config rejects the installed $conf"
+elif ! grep -Fxq "policy.profile = kz-2025-09" "$tmp/check.log"; then
+	cat "$tmp/check.log" >&2
+	fail "the installed configuration is not the law in force (profile kz-2025-09)"
 fi
 
 # ---- an upgrade keeps the operator's configuration ----

@@ -114,6 +114,7 @@ static void assert_contract_defaults(const struct config *c)
 	ck_assert_int_eq(c->request_timeout_s, 10);
 	ck_assert_str_eq(c->database_url, "postgresql:///coolingd");
 	ck_assert_int_eq(c->pool_size, 8);
+	ck_assert_int_eq(c->database_health_timeout_s, 2);
 	ck_assert_str_eq(c->profile, "kz-card");
 	ck_assert_str_eq(c->timezone, "Asia/Almaty");
 	ck_assert_int_eq(c->max_clock_skew_s, 120);
@@ -205,6 +206,7 @@ START_TEST(test_file_sets_every_key)
 	                              "[database]\n"
 	                              "url = host=db dbname=loans\n"
 	                              "pool_size = 16\n"
+	                              "health_timeout = 5s\n"
 	                              "[policy]\n"
 	                              "profile = kz-card\n"
 	                              "cooling_period = 2s\n"
@@ -226,6 +228,7 @@ START_TEST(test_file_sets_every_key)
 	ck_assert_int_eq(c.request_timeout_s, 30);
 	ck_assert_str_eq(c.database_url, "host=db dbname=loans");
 	ck_assert_int_eq(c.pool_size, 16);
+	ck_assert_int_eq(c.database_health_timeout_s, 5);
 	ck_assert_str_eq(c.profile, "kz-card");
 	ck_assert_int_eq(c.cooling_period_s, 2);
 	ck_assert_int_eq(c.threshold_mrp, 75);
