@@ -14,7 +14,7 @@ _coolingctl() {
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
-	--database | --name | --lender | --from | --to | --since-last) return ;;
+	--database | --name | --lender | --from | --to | --since-last | --expires-in) return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'bank mfo' -- "$cur") && return ;;
 	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
@@ -26,7 +26,7 @@ _coolingctl() {
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
 		-c | --config | --database | --output | --public-key | --against | --kind | --role | \
-			--bucket | --format | --name | --lender | --from | --to | --since-last) ((i++)) ;;
+			--bucket | --format | --name | --lender | --from | --to | --since-last | --expires-in) ((i++)) ;;
 		-*) ;;
 		*) typed+=("${COMP_WORDS[i]}") ;;
 		esac
