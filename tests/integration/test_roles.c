@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
+
 static const char *ctl_path;
 
 /* coolingctl's environment: a user name that is not the database login, as
@@ -322,6 +324,41 @@ START_TEST(test_actor_is_the_session_user_whatever_user_says)
 }
 END_TEST
 
+/* The daemon's role gains one thing: noting a client's last use, with the
+ * daemon's own statement, and nothing else of a client. */
+START_TEST(test_app_notes_a_clients_last_use_and_nothing_else_of_it)
+{
+	char app[64], sql[256];
+	snprintf(app, sizeof(app), "cd_roles_app_%d", (int)getpid());
+	PGconn *server = testdb_connect_quiet(getenv("COOLINGD_TEST_DATABASE_URL"));
+	make_login(server, app, "coolingd_app");
+	CTL_OK(fx.admin, "client", "add", "--name", "seen", "--role", "auditor");
+	char *url = url_as(fx.url, app);
+	PGconn *c = login(url);
+	const char *p[] = {"seen"};
+	PGresult *r =
+	    PQexecParams(c, db_statements[STMT_CLIENT_SEEN].sql, 1, NULL, p, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+	ck_assert_str_eq(PQcmdTuples(r), "1");
+	PQclear(r);
+	refused(c, "UPDATE api_client SET revoked_at = now()");
+	refused(c, "UPDATE api_client SET expires_at = NULL");
+	refused(c, "UPDATE api_client SET token_hash = sha256('x')");
+	refused(c, "INSERT INTO api_client (name, role, token_id, token_hash) VALUES "
+	           "('x', 'auditor', 'x', sha256('x'))");
+	PQfinish(c);
+	free(url);
+	ck_assert_int_eq(testdb_num(fx.c,
+	                            "SELECT count(*) FROM api_client WHERE name = 'seen' AND "
+	                            "last_used_at IS NOT NULL",
+	                            NULL),
+	                 1);
+	snprintf(sql, sizeof(sql), "DROP ROLE %s", app);
+	testdb_exec(server, sql);
+	PQfinish(server);
+}
+END_TEST
+
 static Suite *roles_suite(void)
 {
 	Suite *s = suite_create("roles");
@@ -334,6 +371,7 @@ static Suite *roles_suite(void)
 	tcase_add_test(tc, test_admin_runs_the_operator_commands_as_its_login);
 	tcase_add_test(tc, test_admin_cannot_write_loans_seal_or_read_a_token);
 	tcase_add_test(tc, test_actor_is_the_session_user_whatever_user_says);
+	tcase_add_test(tc, test_app_notes_a_clients_last_use_and_nothing_else_of_it);
 	suite_add_tcase(s, tc);
 	return s;
 }
