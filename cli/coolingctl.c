@@ -54,6 +54,19 @@ static const struct command commands[] = {
         NARGS(1),
     },
     {
+        .name = "lender list",
+        .run = cmd_lender_list,
+        .synopsis = "[--json]",
+        .summary = "list the lenders",
+        .help = "Lists the lenders by id: kind, display name and when each was added.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"lenders\": [{\"lender\", \"kind\", \"name\",\n"
+                "                    \"created_at\"}, ...]}\n",
+        .options = {"json"},
+        NARGS(0),
+    },
+    {
         .name = "client add",
         .run = cmd_client_add,
         .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
@@ -99,19 +112,6 @@ static const struct command commands[] = {
             "  --json            {\"clients\": [{\"name\", \"role\", \"lender\", \"created_at\",\n"
             "                    \"expires_at\", \"revoked_at\"}, ...]} (times in UTC, null:\n"
             "                    never)\n",
-        .options = {"json"},
-        NARGS(0),
-    },
-    {
-        .name = "lender list",
-        .run = cmd_lender_list,
-        .synopsis = "[--json]",
-        .summary = "list the lenders",
-        .help = "Lists the lenders by id: kind, display name and when each was added.\n"
-                "\n"
-                "options:\n"
-                "  --json            {\"lenders\": [{\"lender\", \"kind\", \"name\",\n"
-                "                    \"created_at\"}, ...]}\n",
         .options = {"json"},
         NARGS(0),
     },
