@@ -1,7 +1,7 @@
 -- Least privilege (CONTRACT.md v1.2, docs/security.md): a role for those
 -- who only look and one for the operator commands, so that nobody but the
 -- daemon logs in with coolingd_app's right to write loans and seal; and
--- tokens that expire.
+-- tokens that expire and show when they were last used.
 --
 -- coolingd_reader reads what compliance and auditors read (loans, lenders,
 --   the MRP, the refusal registry, the audit trail and its checkpoints, the
