@@ -62,6 +62,8 @@ struct cli {
 	char password[256];
 	/* policy.timezone of the configuration, set by cli_connect() */
 	char timezone[64];
+	/* [webhooks] secret_key of the configuration, set by cli_connect() */
+	char webhook_key[1024];
 };
 
 typedef int (*command_fn)(struct cli *cli, const struct cli_args *a);
@@ -149,5 +151,8 @@ int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_show(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_add(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_list(struct cli *cli, const struct cli_args *a);
+int cmd_webhook_remove(struct cli *cli, const struct cli_args *a);
 
 #endif

@@ -141,6 +141,7 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 		return false;
 	}
 	snprintf(cli->timezone, sizeof(cli->timezone), "%s", cfg.timezone);
+	snprintf(cli->webhook_key, sizeof(cli->webhook_key), "%s", cfg.webhook_secret_key);
 	/* times are shown in the zone the daemon decides local dates in */
 	setenv("TZ", cli->timezone, 1);
 	tzset();

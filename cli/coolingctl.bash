@@ -9,12 +9,12 @@ _coolingctl() {
 	COMPREPLY=()
 
 	case $prev in
-	-c | --config | --output | --public-key | --against)
+	-c | --config | --output | --public-key | --against | --secret-file)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
-	--database | --name | --lender | --from | --to | --since-last | --expires-in) return ;;
+	--database | --name | --lender | --from | --to | --since-last | --url | --after | --expires-in) return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'bank mfo' -- "$cur") && return ;;
 	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
@@ -26,7 +26,8 @@ _coolingctl() {
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
 		-c | --config | --database | --output | --public-key | --against | --kind | --role | \
-			--bucket | --format | --name | --lender | --from | --to | --since-last | --expires-in) ((i++)) ;;
+			--bucket | --format | --name | --lender | --from | --to | --since-last | --url | \
+			--after | --secret-file | --expires-in) ((i++)) ;;
 		-*) ;;
 		*) typed+=("${COMP_WORDS[i]}") ;;
 		esac

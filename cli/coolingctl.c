@@ -252,6 +252,48 @@ static const struct command commands[] = {
         NARGS(1),
     },
     {
+        .name = "webhook add",
+        .run = cmd_webhook_add,
+        .synopsis = "--lender ID --url URL [--secret-file FILE] [--after SEQ]",
+        .summary = "register an endpoint that the lender's events are pushed to",
+        .help = "Registers a webhook endpoint of a lender and prints \"id: ID\" and, when\n"
+                "the secret was generated, \"secret: SECRET\": shown this once, the only\n"
+                "time it is ever printed. Deliveries are signed with it (HMAC-SHA256;\n"
+                "docs/api.md). The secret is stored sealed with the key that\n"
+                "[webhooks] secret_key names (docs/security.md): the command needs it.\n"
+                "\n"
+                "options:\n"
+                "  --lender ID        the lender whose events are delivered (required)\n"
+                "  --url URL          https://..., or http:// to a loopback address (required)\n"
+                "  --secret-file FILE the secret to sign with, 64 lowercase hex characters\n"
+                "                     (a trailing newline is dropped); default: a new one\n"
+                "  --after SEQ        deliver the events after SEQ; default: from the\n"
+                "                     lender's first event\n",
+        .options = {"lender=", "url=", "secret-file=", "after="},
+    },
+    {
+        .name = "webhook list",
+        .run = cmd_webhook_list,
+        .synopsis = "[--json]",
+        .summary = "list the webhook endpoints and how far each is delivered",
+        .help = "Lists the endpoints not removed: id, lender, url, delivered_seq (the last\n"
+                "event the endpoint acknowledged), events_behind, failures (in a row),\n"
+                "next_attempt_at and last_error. Never a secret.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"webhooks\": [...]}\n",
+        .options = {"json"},
+    },
+    {
+        .name = "webhook remove",
+        .run = cmd_webhook_remove,
+        .synopsis = "ID",
+        .summary = "stop deliveries to a webhook endpoint",
+        .help = "Stops the deliveries to the endpoint ID (as webhook list shows it); exit 1\n"
+                "when there is no such endpoint.\n",
+        NARGS(1),
+    },
+    {
         .name = "audit verify",
         .run = cmd_audit_verify,
         .synopsis = "[--public-key FILE.pub]... [--against EXPORT]",

@@ -41,5 +41,6 @@ void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
 void h_loan_events(struct request *r);
 void h_decision_stats(struct request *r);
+void h_lender_events(struct request *r);
 
 #endif

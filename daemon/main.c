@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "migrations.h"
 #include "ratelimit.h"
+#include "feed.h"
 #include "sealer.h"
 #include "server.h"
 #include "timeutil.h"
@@ -82,10 +83,31 @@ static void print_policy_table(const struct config *c)
 	free(text);
 }
 
+/*
+ * A loop that ends on the drain's timeout leaves requests waiting on the
+ * database, and the pools' callbacks answer them: so the pools are closed
+ * here, while evhttp still holds those requests (server_free() frees it
+ * before the pools), and a closed pool refuses any job a callback retries.
+ * Each such request is answered 503, and a moment more of the loop sends
+ * the answers, as worker_drain_check() gives the last ones.
+ */
+static void worker_close_pools(struct worker *w)
+{
+	bool waiting = w->in_flight > 0;
+	pgpool_close(w->pool);
+	pgpool_close(w->read_pool);
+	if (!waiting)
+		return;
+	struct timeval tv = {0, 200 * 1000};
+	event_base_loopexit(w->base, &tv);
+	event_base_dispatch(w->base);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	event_base_dispatch(w->base);
+	worker_close_pools(w);
 	return NULL;
 }
 
@@ -236,6 +258,8 @@ static bool workers_setup(struct server *s)
 			return false;
 		if (i == 0 && (!unsealed_count_setup(w) || !operator_signals_setup(w)))
 			return false;
+		if (i == 0 && !feed_setup(w))
+			return false;
 	}
 	return true;
 }
@@ -330,6 +354,10 @@ static void server_free(struct server *s)
 		worker_http_free(w);
 		pgpool_free(w->pool);
 		pgpool_free(w->read_pool);
+		if (i == 0)
+			feed_free(); /* before its loop: libcurl's socket events */
+		if (w->time_events_timer)
+			event_free(w->time_events_timer);
 		if (w->shutdown_ev)
 			event_free(w->shutdown_ev);
 		if (w->drain_timer)
@@ -417,6 +445,13 @@ int main(int argc, char **argv)
 	/* So is the audit signing key: a key that others could read signs
 	 * nothing an auditor could trust. */
 	if (!sealer_key_load(&srv.cfg, msg, sizeof(msg))) {
+		fprintf(stderr, "coolingd: configuration: %s\n", msg);
+		if (srv.tls_ctx != NULL)
+			SSL_CTX_free(srv.tls_ctx);
+		return 1;
+	}
+	/* and the key of the webhooks' secrets */
+	if (!feed_key_load(&srv.cfg, msg, sizeof(msg))) {
 		fprintf(stderr, "coolingd: configuration: %s\n", msg);
 		if (srv.tls_ctx != NULL)
 			SSL_CTX_free(srv.tls_ctx);

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "feed.h"
 #include "http.h"
 #include "log.h"
 
@@ -605,6 +606,7 @@ void metrics_write(struct server *s, struct evbuffer *out)
 	put_durations(out, t);
 	put_decisions(out, t);
 	put_database(out, s, t);
+	feed_metrics_write(out);
 	put_family(out, "coolingd_build_info", "gauge",
 	           "The running coolingd's version; always 1.");
 	evbuffer_add_printf(out, "coolingd_build_info{version=\"");

@@ -124,6 +124,7 @@ struct pgpool {
 	int n_up; /* connections in IDLE or BUSY */
 	bool ever_up;
 	bool db_down;
+	bool closed; /* pgpool_close(): no connection, and no job taken, ever again */
 	struct job *queue_head, *queue_tail;
 	int queue_len;
 	/* What pgpool_gauges() reads from other threads: the connections in
@@ -992,25 +993,58 @@ struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o)
 	return p;
 }
 
-void pgpool_free(struct pgpool *p)
+void pgpool_close(struct pgpool *p)
 {
-	if (p == NULL)
+	if (p == NULL || p->closed)
 		return;
+	/* first, so that a callback below can queue nothing here */
+	p->closed = true;
 	p->db_down = true;
+	if (p->sweep_timer)
+		event_del(p->sweep_timer);
+	if (p->kick)
+		event_del(p->kick);
 	for (int i = 0; p->conns && i < p->opts.size; i++) {
 		struct conn *c = &p->conns[i];
 		conn_events_free(c);
 		if (c->retry_timer)
+			event_del(c->retry_timer);
+		if (c->deadline)
+			event_del(c->deadline);
+		if (c->pg) {
+			PQfinish(c->pg);
+			c->pg = NULL;
+		}
+		if (c->result) {
+			PQclear(c->result);
+			c->result = NULL;
+		}
+		if (c->state != CONN_DOWN)
+			conn_set_state(c, CONN_DOWN);
+	}
+	p->n_up = 0;
+	/* the callbacks run once every connection is closed: none of them
+	 * sees a pool half closed */
+	for (int i = 0; p->conns && i < p->opts.size; i++) {
+		struct job *j = p->conns[i].job;
+		p->conns[i].job = NULL;
+		jobs_finish_null(j);
+	}
+	fail_queue(p);
+}
+
+void pgpool_free(struct pgpool *p)
+{
+	if (p == NULL)
+		return;
+	pgpool_close(p);
+	for (int i = 0; p->conns && i < p->opts.size; i++) {
+		struct conn *c = &p->conns[i];
+		if (c->retry_timer)
 			event_free(c->retry_timer);
 		if (c->deadline)
 			event_free(c->deadline);
-		if (c->pg)
-			PQfinish(c->pg);
-		if (c->result)
-			PQclear(c->result);
-		jobs_finish_null(c->job);
 	}
-	fail_queue(p);
 	if (p->sweep_timer)
 		event_free(p->sweep_timer);
 	if (p->kick)
@@ -1051,7 +1085,7 @@ void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g)
 
 bool pgpool_exec(struct pgpool *p, enum stmt st, const char *const *params, pgpool_cb cb, void *arg)
 {
-	if (p->db_down || p->queue_len >= p->opts.max_queue)
+	if (p->closed || p->db_down || p->queue_len >= p->opts.max_queue)
 		return false;
 	int n = db_statements[st].nparams;
 	if (n < 0 || n > DB_MAX_PARAMS) {

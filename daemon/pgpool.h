@@ -48,6 +48,12 @@ struct pgpool_opts {
 };
 
 struct pgpool *pgpool_new(struct event_base *base, const struct pgpool_opts *o);
+/* Closes the connections and answers every job still waiting, in flight or
+ * queued, with NULL (outcome unknown); from then on pgpool_exec() refuses
+ * every job, so a callback's retry is refused too, never lost. Safe to call
+ * twice; the pool stays readable (pgpool_gauges, pgpool_up) until freed. */
+void pgpool_close(struct pgpool *p);
+/* pgpool_close(), then frees the pool. */
 void pgpool_free(struct pgpool *p);
 
 /* Runs a prepared statement with text parameters (NULL = SQL NULL; copied).

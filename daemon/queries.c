@@ -411,3 +411,36 @@ void h_decision_stats(struct request *r)
 	if (!read_exec_or_reply(r, STMT_DECISION_STATS, params, on_decision_stats))
 		return; /* answered 503 */
 }
+
+/* ---- GET /v1/lenders/{lender}/events ---- */
+
+/* The lender's sealed events after `after`, in seq order, in the form of
+ * GET /v1/audit: a client that keeps next_after misses nothing and sees
+ * nothing twice. The lender has been checked against a lender's token (the
+ * route is lender-scoped). */
+void h_lender_events(struct request *r)
+{
+	if (id_is_dot_segment(r->params[0])) {
+		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+		return;
+	}
+	if (!id_valid(r->params[0])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+		return;
+	}
+	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
+	if (!parse_query_or_reply(r, q, 2))
+		return;
+	int64_t after = 0, limit;
+	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
+		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
+		return;
+	}
+	if (!parse_limit_or_reply(r, q[1].value, &limit))
+		return;
+	r->call.query.page_after = after;
+	struct db_num n[2];
+	const char *params[] = {r->params[0], db_num(&n[0], after), db_num(&n[1], limit)};
+	if (!read_exec_or_reply(r, STMT_LENDER_EVENTS, params, on_audit_list))
+		return; /* answered 503 */
+}

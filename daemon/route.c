@@ -82,6 +82,8 @@ const struct route routes[] = {
      .parse = refusal_put_parse, .handler = h_refusal_put},
     {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/loans/{}/events", .name = "events",
      .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_loan_events},
+    {.method = EVHTTP_REQ_GET, .pattern = "/v1/lenders/{}/events", .name = "lender-events",
+     .roles = ALL_ROLES, .flags = RF_LENDER_SCOPED, .handler = h_lender_events},
     {.method = EVHTTP_REQ_GET, .pattern = "/v1/stats/decisions", .name = "decision-stats",
      .roles = ALL_ROLES, .handler = h_decision_stats},
     {.method = EVHTTP_REQ_GET, .pattern = "/openapi.yaml", .name = "openapi",

@@ -143,6 +143,7 @@ static const struct param params[] = {
      .def = "127.0.0.1:9464"},
     {KEY(audit, seal, P_BOOL), NUM(audit_seal), .def = "on"},
     {KEY(audit, signing_key, P_STRING), STR(audit_signing_key), .def = ""},
+    {KEY(webhooks, secret_key, P_STRING), STR(webhook_secret_key), .def = ""},
     {KEY(log, level, P_ENUM), .flags = CF_RELOAD, NUM(log_level), .def = "info",
      .names = &log_level_names},
     {KEY(log, format, P_ENUM), .flags = CF_RELOAD, NUM(log_format), .def = "json",

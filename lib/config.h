@@ -74,6 +74,10 @@ struct config {
 	/* Ed25519 private key (PEM) that signs checkpoints of the chain; empty:
 	 * no checkpoints. Read once at start (docs/audit.md). */
 	char audit_signing_key[1024];
+	/* [webhooks] */
+	/* the file of the key that seals the endpoints' secrets at rest
+	 * (docs/security.md); empty: no webhooks are delivered or added */
+	char webhook_secret_key[1024];
 	/* [log] */
 	enum log_level log_level;
 	enum log_format log_format;

@@ -123,6 +123,13 @@ enum stmt {
 	                        (no row: no such loan) */
 	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
 	                        db_decision_buckets_of, db_decision_row each */
+	/* the lender's event feed, time events and webhooks (lib/db/feed.c) */
+	STMT_TIME_EVENTS,       /* max moments -> db_time_events_of */
+	STMT_LENDER_EVENTS,     /* lender, after seq, limit -> db_audit_event_row each */
+	STMT_WEBHOOK_LEASE,     /* owner, lease seconds -> db_webhook_row each */
+	STMT_WEBHOOK_DELIVERED, /* id, owner, seq delivered before, seq delivered now ->
+	                           a row when it moved */
+	STMT_WEBHOOK_FAILED,    /* id, owner, error, delay ms -> a row when recorded */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT
@@ -287,6 +294,57 @@ int64_t db_decision_buckets_of(const PGresult *r);
 /* Row `row` as a count of codec_buckets_add(), in bucket order; false past
  * the last row or when the window has too many buckets. */
 bool db_decision_row(const PGresult *r, int row, struct decision_count *c);
+
+/* ---- the lender's event feed, time events and webhooks (lib/db/feed.c) ---- */
+
+/* STMT_TIME_EVENTS: the moments taken (as many as asked: there may be
+ * more), 0 when none had come, -1 when another session writes them now
+ * (one writer at a time) or the result is not the one row it always is. */
+int64_t db_time_events_of(const PGresult *r);
+/* Moments per call of cd_time_events() (sql/013). */
+#define DB_TIME_EVENTS_BATCH 1000
+/* STMT_LENDER_EVENTS: at most this many events a page. */
+#define DB_LENDER_EVENTS_MAX 1000
+
+/* An endpoint this daemon holds the lease of (STMT_WEBHOOK_LEASE). */
+struct db_webhook_row {
+	int64_t id;
+	const char *lender;
+	const char *url;
+	const char *secret_sealed; /* hex */
+	int64_t delivered_seq;
+	int64_t failures;
+	int64_t next_attempt_at; /* microseconds; TS_NULL: now */
+	int64_t events_behind;   /* sealed events after delivered_seq, at most DB_BEHIND_CAP */
+	int64_t now;             /* the database's */
+};
+#define DB_BEHIND_CAP 100000
+bool db_webhook_row(const PGresult *r, int row, struct db_webhook_row *w);
+
+/* coolingctl webhook ...: each writes its audit event (webhook_added,
+ * webhook_removed: lender, url, never the secret) in the same statement.
+ * add: sealed is the secret sealed at rest (WEBHOOK_SEALED_LEN bytes as
+ * hex); deliveries start after seq `after`; 404 naming the lender when
+ * there is none. remove: 404 when there is no such endpoint (or it was
+ * removed). */
+bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,
+                    int64_t after, int64_t *id, struct cd_error *err);
+bool db_webhook_remove(PGconn *c, int64_t id, struct cd_error *err);
+/* The endpoints not removed, by id; rows: db_webhook_list_row. */
+struct db_webhook_list_row {
+	int64_t id;
+	const char *lender;
+	const char *url;
+	int64_t delivered_seq;
+	int64_t events_behind;
+	int64_t failures;
+	int64_t next_attempt_at; /* TS_NULL: none pending */
+	const char *last_error;  /* NULL: none */
+};
+PGresult *db_webhook_list(PGconn *c, struct cd_error *err);
+bool db_webhook_list_row(const PGresult *r, int row, struct db_webhook_list_row *w);
+/* One call of cd_time_events() (tests, coolingctl): as db_time_events_of. */
+int64_t db_time_events(PGconn *c, int64_t max, struct cd_error *err);
 
 /* A signed checkpoint (db_audit_checkpoint_stream()). */
 struct db_checkpoint_row {

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
+	  libcurl4-openssl-dev
 	  libinih-dev libsystemd-dev libssl-dev check postgresql tzdata curl
 	  clang libclang-rt-14-dev openssl postgresql-15-auto-failover chromium
 	  prometheus scdoc debhelper dpkg-dev lintian)

@@ -8,8 +8,9 @@
 --   decision counts): no write of any kind, no sealing, no API client.
 -- coolingd_admin is a member of coolingd_reader and may do what coolingctl's
 --   operator commands do (lender add, client add/revoke/list, mrp set,
---   refusals import) and append their audit events; it cannot write a loan,
---   seal, or read a token's id or hash.
+--   refusals import, webhook add/list/remove) and append their audit
+--   events; it cannot write a loan, seal, or read a token's id or hash or a
+--   webhook's sealed secret.
 --
 -- Both are NOLOGIN group roles, as coolingd_app: a person's login role is
 -- made a member of one (docs/operations.md). Creating them needs a
@@ -57,6 +58,13 @@ GRANT SELECT (id, name, role, lender_id, created_at, revoked_at, expires_at, las
 GRANT USAGE ON SEQUENCE api_client_id_seq TO coolingd_admin;
 GRANT INSERT ON voluntary_refusal TO coolingd_admin;
 GRANT USAGE ON SEQUENCE voluntary_refusal_seq_seq TO coolingd_admin;
+-- webhook add/list/remove, never the sealed secret back
+GRANT SELECT (id, lender_id, url, delivered_seq, failures, next_attempt_at, last_error,
+              created_at, removed_at),
+    INSERT (lender_id, url, secret_sealed, delivered_seq),
+    UPDATE (removed_at, lease_owner)
+    ON webhook TO coolingd_admin;
+GRANT USAGE ON SEQUENCE webhook_id_seq TO coolingd_admin;
 GRANT INSERT ON audit_event TO coolingd_admin;
 GRANT USAGE ON SEQUENCE audit_event_seq_seq TO coolingd_admin;
 

@@ -349,3 +349,68 @@ bool db_error_is_unknown_timezone(const PGresult *r)
 	return r != NULL && strcmp(db_sqlstate(r), "22023") == 0 && msg != NULL &&
 	       strncmp(msg, "time zone", 9) == 0;
 }
+
+/* ---- the lender's event feed, time events and webhooks ---- */
+
+int64_t db_time_events_of(const PGresult *r)
+{
+	if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0))
+		return -1;
+	return db_int(r, 0, 0);
+}
+
+enum webhook_lease_col {
+	WL_ID,
+	WL_LENDER,
+	WL_URL,
+	WL_SECRET,
+	WL_DELIVERED,
+	WL_FAILURES,
+	WL_NEXT,
+	WL_BEHIND,
+	WL_NOW,
+	WL_NCOLS
+};
+
+bool db_webhook_row(const PGresult *r, int row, struct db_webhook_row *w)
+{
+	if (row >= PQntuples(r) || PQnfields(r) != WL_NCOLS)
+		return false;
+	w->id = db_int(r, row, WL_ID);
+	w->lender = PQgetvalue(r, row, WL_LENDER);
+	w->url = PQgetvalue(r, row, WL_URL);
+	w->secret_sealed = PQgetvalue(r, row, WL_SECRET);
+	w->delivered_seq = db_int(r, row, WL_DELIVERED);
+	w->failures = db_int(r, row, WL_FAILURES);
+	w->next_attempt_at = db_ts(r, row, WL_NEXT);
+	w->events_behind = db_int(r, row, WL_BEHIND);
+	w->now = db_ts(r, row, WL_NOW);
+	return true;
+}
+
+enum webhook_list_col {
+	WLS_ID,
+	WLS_LENDER,
+	WLS_URL,
+	WLS_DELIVERED,
+	WLS_BEHIND,
+	WLS_FAILURES,
+	WLS_NEXT,
+	WLS_ERROR,
+	WLS_NCOLS
+};
+
+bool db_webhook_list_row(const PGresult *r, int row, struct db_webhook_list_row *w)
+{
+	if (row >= PQntuples(r) || PQnfields(r) != WLS_NCOLS)
+		return false;
+	w->id = db_int(r, row, WLS_ID);
+	w->lender = PQgetvalue(r, row, WLS_LENDER);
+	w->url = PQgetvalue(r, row, WLS_URL);
+	w->delivered_seq = db_int(r, row, WLS_DELIVERED);
+	w->events_behind = db_int(r, row, WLS_BEHIND);
+	w->failures = db_int(r, row, WLS_FAILURES);
+	w->next_attempt_at = db_ts(r, row, WLS_NEXT);
+	w->last_error = db_text_or_null(r, row, WLS_ERROR);
+	return true;
+}

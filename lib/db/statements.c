@@ -344,6 +344,44 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"FROM w LEFT JOIN (s LEFT JOIN c ON c.start = s.start) ON w.buckets <= " STATS_MAX         \
 	" ORDER BY s.start, c.decision, c.blocker"
 
+/* ---- the lender's event feed and webhooks (sql/013) ---- */
+
+/* Where a reader that has seen the chain up to seq S stands in the
+ * sealing order (txid, id): the entry at S, or the last before it (an S
+ * past the head), or the start. The sealer gives seq in that order, so a
+ * lender's sealed events after S are the range of
+ * audit_event_lender_feed_idx after this position. */
+#define FEED_CURSOR_TXID(seq)                                                                      \
+	"coalesce((SELECT k.txid FROM audit_chain k WHERE k.seq <= " seq " "                       \
+	"  ORDER BY k.seq DESC LIMIT 1), '0'::xid8)"
+#define FEED_CURSOR_ID(seq)                                                                        \
+	"coalesce((SELECT k.event_id FROM audit_chain k WHERE k.seq <= " seq " "                   \
+	"  ORDER BY k.seq DESC LIMIT 1), 0)"
+#define FEED_AFTER(lender, seq)                                                                    \
+	"e.lender_id = " lender " AND (e.txid, e.id) > (" FEED_CURSOR_TXID(seq) ", "               \
+	FEED_CURSOR_ID(seq) ") "
+
+#define LENDER_EVENTS_SQL                                                                          \
+	"SELECT " AUDIT_COLS " FROM audit_event e JOIN audit_chain c ON c.event_id = e.id "        \
+	"WHERE " FEED_AFTER("$1::text", "$2::bigint") "ORDER BY e.txid, e.id LIMIT $3::integer"
+
+/* Takes (or keeps) the lease of every endpoint that no other daemon
+ * holds: a row lock orders two daemons, and the second sees the first's
+ * lease and skips the row. With each, how far behind it is. */
+#define WEBHOOK_LEASE_SQL                                                                          \
+	"WITH m AS (UPDATE webhook w SET lease_owner = $1::text, "                                 \
+	"  lease_until = now() + make_interval(secs => $2::integer) "                              \
+	"  WHERE w.removed_at IS NULL AND (w.lease_owner = $1::text OR w.lease_until IS NULL "     \
+	"    OR w.lease_until < now()) "                                                           \
+	"  RETURNING w.id, w.lender_id, w.url, w.secret_sealed, w.delivered_seq, w.failures, "     \
+	"  w.next_attempt_at) "                                                                    \
+	"SELECT m.id, m.lender_id, m.url, encode(m.secret_sealed, 'hex'), m.delivered_seq, "       \
+	"  m.failures, cd_us(m.next_attempt_at), b.n, cd_us(now()) "                               \
+	"FROM m LEFT JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM audit_event e "        \
+	"  JOIN audit_chain c ON c.event_id = e.id "                                               \
+	"  WHERE " FEED_AFTER("m.lender_id", "m.delivered_seq")                                    \
+	"  LIMIT " DB_STR(DB_BEHIND_CAP) ") x) b ON true ORDER BY m.id"
+
 /* ---- the table ---- */
 
 _Static_assert(DB_BATCH_PAD <= DB_BATCH_MAX && DB_BATCH_MAX <= 1000, "a batch's arrays stay small");
@@ -482,6 +520,24 @@ const struct stmt_def db_statements[STMT__COUNT] = {
 
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},
+    [STMT_TIME_EVENTS] = {"time_events", "SELECT cd_time_events($1::integer)", 1},
+    [STMT_LENDER_EVENTS] = {"lender_events", LENDER_EVENTS_SQL, 3},
+    [STMT_WEBHOOK_LEASE] = {"webhook_lease", WEBHOOK_LEASE_SQL, 2},
+    /* only while this daemon holds the lease, and from where it read */
+    [STMT_WEBHOOK_DELIVERED] =
+        {"webhook_delivered",
+         "UPDATE webhook SET delivered_seq = $4::bigint, failures = 0, "
+         "next_attempt_at = NULL, last_error = NULL "
+         "WHERE id = $1::bigint AND lease_owner = $2::text AND delivered_seq = $3::bigint "
+         "AND removed_at IS NULL RETURNING id",
+         4},
+    [STMT_WEBHOOK_FAILED] =
+        {"webhook_failed",
+         "UPDATE webhook SET failures = failures + 1, last_error = $3::text, "
+         "next_attempt_at = now() + make_interval(secs => $4::bigint / 1000.0) "
+         "WHERE id = $1::bigint AND lease_owner = $2::text AND removed_at IS NULL "
+         "RETURNING failures",
+         4},
     DB_FIRST_READS(AUTH_TWIN_DEF)
     /* written by batch.c before main() */
 #define BATCH_DEF(name, n)                                                                         \

@@ -769,3 +769,82 @@ bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *adde
 	}
 	return true;
 }
+
+/* ---- webhooks (coolingctl webhook ...) and time events ---- */
+
+bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,
+                    int64_t after, int64_t *id, struct cd_error *err)
+{
+	struct db_num n;
+	const char *p[] = {lender, url, sealed_hex, db_num(&n, after)};
+	PGresult *r =
+	    run(c,
+	        "WITH i AS (INSERT INTO webhook (lender_id, url, secret_sealed, delivered_seq) "
+	        "  SELECT l.id, $2::text, decode($3::text, 'hex'), $4::bigint FROM lender l "
+	        "  WHERE l.id = $1::text RETURNING id, lender_id, url), "
+	        "a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", lender_id, NULL, 'webhook_added', "
+	        "  jsonb_build_object('webhook', id, 'url', url) FROM i) "
+	        "SELECT id FROM i",
+	        4, p, "webhook add", NULL, err);
+	if (r == NULL)
+		return false;
+	bool found = PQntuples(r) == 1;
+	if (found)
+		*id = db_int(r, 0, 0);
+	PQclear(r);
+	if (!found)
+		return cd_error_set(err, 404, "not_found", "lender", "no lender %s", lender);
+	return true;
+}
+
+bool db_webhook_remove(PGconn *c, int64_t id, struct cd_error *err)
+{
+	struct db_num n;
+	const char *p[] = {db_num(&n, id)};
+	PGresult *r =
+	    run(c,
+	        "WITH u AS (UPDATE webhook SET removed_at = now(), lease_owner = NULL "
+	        "  WHERE id = $1::bigint AND removed_at IS NULL RETURNING id, lender_id, url), "
+	        "a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", lender_id, NULL, 'webhook_removed', "
+	        "  jsonb_build_object('webhook', id, 'url', url) FROM u) "
+	        "SELECT count(*) FROM u",
+	        1, p, "webhook remove", NULL, err);
+	if (r == NULL)
+		return false;
+	bool found = atoi(PQgetvalue(r, 0, 0)) == 1;
+	PQclear(r);
+	if (!found)
+		return cd_error_set(err, 404, "not_found", "", "no webhook %lld", (long long)id);
+	return true;
+}
+
+PGresult *db_webhook_list(PGconn *c, struct cd_error *err)
+{
+	return run(
+	    c,
+	    "SELECT w.id, w.lender_id, w.url, w.delivered_seq, "
+	    "  (SELECT count(*) FROM (SELECT 1 FROM audit_event e "
+	    "    JOIN audit_chain c ON c.event_id = e.id "
+	    "    WHERE e.lender_id = w.lender_id AND (e.txid, e.id) > ("
+	    "      coalesce((SELECT k.txid FROM audit_chain k WHERE k.seq <= w.delivered_seq "
+	    "        ORDER BY k.seq DESC LIMIT 1), '0'::xid8), "
+	    "      coalesce((SELECT k.event_id FROM audit_chain k "
+	    "        WHERE k.seq <= w.delivered_seq ORDER BY k.seq DESC LIMIT 1), 0)) "
+	    "    LIMIT " DB_STR(
+	        DB_BEHIND_CAP) ") x), "
+	                       "  w.failures, cd_us(w.next_attempt_at), w.last_error "
+	                       "FROM webhook w WHERE w.removed_at IS NULL ORDER BY w.id",
+	    0, NULL, "webhook list", NULL, err);
+}
+
+int64_t db_time_events(PGconn *c, int64_t max, struct cd_error *err)
+{
+	struct db_num n;
+	const char *p[] = {db_num(&n, max)};
+	PGresult *r = run(c, db_statements[STMT_TIME_EVENTS].sql, 1, p, "time events", NULL, err);
+	if (r == NULL)
+		return -2;
+	int64_t v = db_time_events_of(r);
+	PQclear(r);
+	return v;
+}

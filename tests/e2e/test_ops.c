@@ -457,6 +457,7 @@ struct inflight {
 	const char *body;
 	int rc; /* http_req(): 0 = a complete answer */
 	int status;
+	int retry_after; /* -1 when none */
 	char decision[16];
 };
 
@@ -467,6 +468,7 @@ static void *inflight_main(void *arg)
 	f->rc = http_req(f->port, f->method, f->path, tok1, f->body, NULL, &r);
 	if (f->rc == 0) {
 		f->status = r.status;
+		f->retry_after = e2e_retry_after(&r);
 		const char *d = e2e_jstr(r.json, "decision");
 		snprintf(f->decision, sizeof f->decision, "%s", d ? d : "");
 		http_resp_free(&r);
@@ -503,19 +505,26 @@ static void eligible_loan(int port, const char *loan_id, unsigned seed)
  * A coolingd for holding requests in the database while it stops: one
  * worker, so that every connection of the test meets the same pool and the
  * same drain; its metrics listener on *mport, for the pool's queue; no
- * sealer, whose statements would count with the requests; and a request
- * timeout far above what a loaded machine needs to set the scene. Returns
- * once every connection of the pool is up, so that a request goes to the
+ * sealer, whose statements would count with the requests; and
+ * request_timeout (start_for_holding: far above what a loaded machine needs
+ * to set the scene) and, unless NULL, database.health_timeout. Returns once
+ * every connection of the pool is up, so that a request goes to the
  * database or to the queue at once and stays there.
  */
-static void start_for_holding(struct daemon *d, int *mport)
+static void start_for_holding_with(struct daemon *d, int *mport, const char *request_timeout,
+                                   const char *health_timeout)
 {
 	*mport = daemon_free_port();
 	ck_assert(*mport > 0);
-	char metrics_kv[64];
+	char metrics_kv[64], timeout_kv[64], health_kv[64];
 	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", *mport);
-	const char *extra[] = {metrics_kv, "COOLINGD_SERVER_THREADS=1", "COOLINGD_AUDIT_SEAL=off",
-	                       "COOLINGD_SERVER_REQUEST_TIMEOUT=120s", NULL};
+	snprintf(timeout_kv, sizeof timeout_kv, "COOLINGD_SERVER_REQUEST_TIMEOUT=%s",
+	         request_timeout);
+	snprintf(health_kv, sizeof health_kv, "COOLINGD_DATABASE_HEALTH_TIMEOUT=%s",
+	         health_timeout ? health_timeout : "");
+	const char *extra[] = {
+	    metrics_kv, "COOLINGD_SERVER_THREADS=1",       "COOLINGD_AUDIT_SEAL=off",
+	    timeout_kv, health_timeout ? health_kv : NULL, NULL};
 	ck_assert(daemon_start(d, env.db_url, extra));
 	long long deadline = test_now_ms() + 30000;
 	while (e2e_metric(*mport, "coolingd_db_pool_connections{state=\"connecting\"}") +
@@ -524,6 +533,11 @@ static void start_for_holding(struct daemon *d, int *mport)
 		ck_assert_msg(test_now_ms() < deadline, "the pool's connections never came up");
 		test_sleep_ms(20);
 	}
+}
+
+static void start_for_holding(struct daemon *d, int *mport)
+{
+	start_for_holding_with(d, mport, "120s", NULL);
 }
 
 /* Requests held while c holds the loans: each waiting backend runs one
@@ -734,6 +748,93 @@ START_TEST(test_request_on_a_kept_alive_connection_while_draining_gets_503_with_
 		ck_assert_msg(f[i].rc == 0 && f[i].status == 200, "held request: rc %d status %d",
 		              f[i].rc, f[i].status);
 	ck_assert_int_eq(code, 0);
+}
+END_TEST
+
+/* The backends of our database waiting for a lock: their pids, at most max. */
+static int lock_waiter_pids(PGconn *c, pid_t *pids, int max)
+{
+	PGresult *r = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE datname = "
+	                        "current_database() AND wait_event_type = 'Lock'");
+	int n = 0;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		for (int i = 0; i < PQntuples(r) && n < max; i++)
+			pids[n++] = (pid_t)atoi(PQgetvalue(r, i, 0));
+	PQclear(r);
+	return n;
+}
+
+/*
+ * A request may wait on the database longer than the drain allows
+ * (request_timeout + 2 s): when the drain times out, each request still
+ * waiting gets its one answer, 503 with Retry-After, and coolingd exits 0,
+ * touching no freed memory and leaking nothing (under the ASan build a
+ * sanitizer report aborts it: a non-zero exit). A lock alone would not do:
+ * the statement_timeout (request_timeout) ends a lock wait before the drain
+ * times out; so the backends waiting on the lock are stopped (SIGSTOP),
+ * as a database that no longer answers, until coolingd has exited. The
+ * pool gives up on such a statement at statement_timeout +
+ * health_timeout: set far above the drain, so that the drain ends first.
+ */
+START_TEST(test_a_drain_that_times_out_answers_each_request_still_waiting_then_exits_0)
+{
+	/* two requests of one kind run at once (PGPOOL_KIND_PARALLEL): both
+	 * wait on the lock, none in the queue */
+	enum { HELD = 2, REQUEST_TIMEOUT_S = 4 };
+	struct daemon d;
+	int mport;
+	char timeout[16];
+	snprintf(timeout, sizeof timeout, "%ds", REQUEST_TIMEOUT_S);
+	start_for_holding_with(&d, &mport, timeout, "600s");
+
+	PGconn *c = testdb_connect(env.db_url);
+	exec_ok(c, "BEGIN");
+	exec_ok(c, "LOCK TABLE loan IN ACCESS EXCLUSIVE MODE");
+	static struct inflight f[HELD];
+	for (int i = 0; i < HELD; i++) {
+		memset(&f[i], 0, sizeof f[i]);
+		f[i].port = d.port;
+		f[i].rc = -2;
+		f[i].method = "GET";
+		snprintf(f[i].path, sizeof f[i].path, "/v1/lenders/BANK1/loans/DRAIN-%d", i);
+		start_held(&f[i], c, mport, i);
+	}
+	pid_t pids[HELD + 1];
+	ck_assert_int_eq(lock_waiter_pids(c, pids, HELD + 1), HELD);
+
+	/* No assertion until the backends run again: a failed one would leave
+	 * them stopped, holding their locks, for the tests after this one. */
+	int stopped = 0, stop_errno = 0;
+	for (; stopped < HELD; stopped++)
+		if (kill(pids[stopped], SIGSTOP) != 0) {
+			stop_errno = errno;
+			break;
+		}
+	int term = stopped == HELD ? kill(d.pid, SIGTERM) : -1;
+	int code = term == 0 ? wait_exit(d.pid, (REQUEST_TIMEOUT_S + 2) * 1000 + 30000) : -1;
+	for (int i = 0; i < stopped; i++)
+		kill(pids[i], SIGCONT);
+	if (term != 0)
+		daemon_stop(&d);
+	d.pid = -1;
+	exec_ok(c, "COMMIT");
+	PQfinish(c);
+	for (int i = 0; i < HELD; i++)
+		pthread_join(f[i].th, NULL);
+
+	ck_assert_msg(stopped == HELD, "SIGSTOP to a backend: %s", strerror(stop_errno));
+	ck_assert_msg(e2e_file_has_line(d.log_path, "drain timed out", NULL),
+	              "the drain did not time out: nothing was left to answer at its end");
+	char *report = e2e_log_sanitizer_report(d.log_path);
+	if (report != NULL)
+		daemon_dump_log(&d);
+	ck_assert_msg(report == NULL, "a sanitizer report: %s", report);
+	ck_assert_msg(code == 0, "coolingd exit status %d after a drain that timed out", code);
+	for (int i = 0; i < HELD; i++)
+		ck_assert_msg(f[i].rc == 0 && f[i].status == 503 && f[i].retry_after >= 1,
+		              "a request still waiting when the drain timed out: rc %d, status %d, "
+		              "Retry-After %d",
+		              f[i].rc, f[i].status, f[i].retry_after);
 }
 END_TEST
 
@@ -1442,6 +1543,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_sigterm_answers_requests_in_flight_then_exits_0);
 	tcase_add_test(
 	    tc, test_request_on_a_kept_alive_connection_while_draining_gets_503_with_retry_after);
+	tcase_add_test(tc,
+	               test_a_drain_that_times_out_answers_each_request_still_waiting_then_exits_0);
 	tcase_add_test(tc, test_sighup_reloads_cooling_period_for_new_approvals);
 	tcase_add_test(tc, test_sighup_reloads_log_level);
 	tcase_add_test(tc, test_start_is_refused_for_settings_that_switch_the_gate_off);

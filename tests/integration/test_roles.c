@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -155,6 +156,15 @@ static void ctl(struct proc_run *r, const char *url, ...)
 		proc_run_free(&ok_);                                                               \
 	} while (0)
 
+/* coolingctl with argv and more environment, which must succeed. */
+#define CTL_ENV_OK(argv, env)                                                                      \
+	do {                                                                                       \
+		struct proc_run ok_;                                                               \
+		proc_run(&ok_, ctl_path, (argv), ctl_env, (env));                                  \
+		ck_assert_msg(ok_.status == 0, "exit %d; stderr: %s", ok_.status, ok_.err);        \
+		proc_run_free(&ok_);                                                               \
+	} while (0)
+
 /* Fails with exit 1 and "permission denied" on stderr. */
 #define CTL_DENIED(url, ...)                                                                       \
 	do {                                                                                       \
@@ -259,6 +269,37 @@ START_TEST(test_admin_runs_the_operator_commands_as_its_login)
 	fclose(f);
 	CTL_OK(fx.admin, "refusals", "import", path);
 	unlink(path);
+	/* webhooks: the key that seals their secrets, as coolingd's */
+	snprintf(path, sizeof(path), "%s/roles-webhook-key-%d",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fchmod(fileno(f), 0600);
+	fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+	fclose(f);
+	char key_env[300];
+	snprintf(key_env, sizeof(key_env), "COOLINGD_WEBHOOKS_SECRET_KEY=%s", path);
+	const char *hook_env[] = {key_env, NULL};
+	const char *add[] = {"coolingctl",
+	                     "-c",
+	                     "/dev/null",
+	                     "--database",
+	                     fx.admin,
+	                     "webhook",
+	                     "add",
+	                     "--lender",
+	                     "MFO1",
+	                     "--url",
+	                     "https://example.com/hook",
+	                     NULL};
+	CTL_ENV_OK(add, hook_env);
+	const char *list[] = {"coolingctl", "-c",      "/dev/null", "--database",
+	                      fx.admin,     "webhook", "list",      NULL};
+	CTL_ENV_OK(list, hook_env);
+	const char *rm[] = {"coolingctl", "-c",     "/dev/null", "--database", fx.admin,
+	                    "webhook",    "remove", "1",         NULL};
+	CTL_ENV_OK(rm, hook_env);
+	unlink(path);
 
 	/* every event names the database login, not $USER or $SUDO_USER */
 	char actor[96];
@@ -266,9 +307,10 @@ START_TEST(test_admin_runs_the_operator_commands_as_its_login)
 	ck_assert_int_eq(testdb_num(fx.c,
 	                            "SELECT count(*) FROM audit_event WHERE type IN "
 	                            "('lender_added', 'client_added', 'client_revoked', 'mrp_set', "
-	                            "'voluntary_refusal_set') AND actor = $1",
+	                            "'voluntary_refusal_set', 'webhook_added', 'webhook_removed') "
+	                            "AND actor = $1",
 	                            actor, NULL),
-	                 5);
+	                 7);
 	ck_assert_int_eq(testdb_num(fx.c,
 	                            "SELECT count(*) FROM audit_event WHERE actor LIKE "
 	                            "'%someone-else%' OR actor LIKE '%root-by-sudo%'",
@@ -291,6 +333,8 @@ START_TEST(test_admin_cannot_write_loans_seal_or_read_a_token)
 	refused(c, "UPDATE api_client SET token_hash = sha256('x')");
 	refused(c, "UPDATE api_client SET expires_at = NULL");
 	refused(c, "DELETE FROM api_client");
+	refused(c, "SELECT secret_sealed FROM webhook");
+	refused(c, "UPDATE webhook SET delivered_seq = 0");
 	refused(c, "UPDATE audit_event SET actor = 'x'");
 	refused(c, "DELETE FROM audit_event");
 	refused(c, "INSERT INTO audit_chain (seq, event_id, txid, hash) "
