@@ -32,7 +32,7 @@ enum cli_exit {
 /* "2025-06-15 10:05:00.123456 +05:00" */
 #define CLI_TIME_BUF 96
 
-#define CLI_MAX_OPTIONS 5
+#define CLI_MAX_OPTIONS 6
 #define CLI_MAX_ARGS    4
 /* How often an option declared "name=*" may be given. */
 #define CLI_MAX_REPEAT 8
@@ -62,6 +62,10 @@ struct cli {
 	char password[256];
 	/* policy.timezone of the configuration, set by cli_connect() */
 	char timezone[64];
+	/* --api, --token-file, --cacert: the read commands through the HTTP
+	 * API (cli_api.c); api is its handle once set up */
+	const char *api_url, *token_file, *cacert;
+	struct cli_api *api;
 	/* [webhooks] secret_key of the configuration, set by cli_connect() */
 	char webhook_key[1024];
 };
@@ -79,6 +83,12 @@ struct command {
 	                                             repeated; the unused slots (one at least)
 	                                             are NULL */
 	int min_args, max_args;
+	unsigned flags; /* CMD_* */
+};
+
+/* struct command's flags */
+enum command_flag {
+	CMD_API = 1u << 0, /* a read command that also runs through the API (--api) */
 };
 
 /* The value of the command's option name (one of cmd->options, without
@@ -131,6 +141,30 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 void cli_table_print(const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
+/* ---- the HTTP API (cli_api.c, libcurl's easy interface) ---- */
+
+/* Loads the configuration (the display zone, [tls] cert_file) and reads
+ * the token file; on false, *rc is the exit code and the message printed. */
+bool cli_api_setup(struct cli *cli, int *rc);
+/* One call of the API: the answer's JSON (the caller owns it) on a 2xx;
+ * NULL with *rc set and the message printed otherwise: 1 with the API's
+ * error message for an HTTP error, 3 when the daemon cannot be reached.
+ * body (may be NULL) is sent as JSON; path is absolute ("/v1/..."). */
+json_t *cli_api_call(struct cli *cli, const char *method, const char *path, json_t *body, int *rc);
+void cli_api_free(struct cli *cli);
+struct loan;
+struct loan_view;
+/* A loan of the API's answer (codec_loan_json's shape) as the database
+ * mode's printers take it, with its status and blockers as the daemon
+ * evaluated them; what the answer does not hold (the branch and officer of
+ * the visit, the cancellation's reason, whether first_time_borrower was
+ * stated) is left empty. False when it is not such a loan. */
+bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v);
+struct policy_table;
+/* The policy of GET /v1/policy (codec_policy_json's shape) as its table;
+ * its strings point into o. False when it is not such a policy. */
+bool cli_policy_from_json(const json_t *o, struct policy_table *t);
+
 /* The commands (cmd_*.c). */
 int cmd_migrate(struct cli *cli, const struct cli_args *a);
 int cmd_lender_add(struct cli *cli, const struct cli_args *a);
@@ -144,6 +178,7 @@ int cmd_policy_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_events(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
+int cmd_loans(struct cli *cli, const struct cli_args *a);
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify_export(struct cli *cli, const struct cli_args *a);

@@ -359,9 +359,37 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
+/* The running daemon's policy (GET /v1/policy), printed as from the
+ * configuration. */
+static int policy_show_api(struct cli *cli, bool json)
+{
+	int rc;
+	if (!cli_api_setup(cli, &rc))
+		return rc;
+	json_t *o = cli_api_call(cli, "GET", "/v1/policy", NULL, &rc);
+	if (o == NULL)
+		return rc;
+	struct policy_table t;
+	if (!cli_policy_from_json(o, &t)) {
+		json_decref(o);
+		return cli_fail(cli, CLI_FAIL,
+		                "the API's answer is not a policy this coolingctl reads");
+	}
+	if (json)
+		return cli_print_json(cli, o);
+	char *text = codec_policy_text(&t);
+	json_decref(o);
+	if (text != NULL)
+		fputs(text, stdout);
+	free(text);
+	return CLI_OK;
+}
+
 int cmd_policy_show(struct cli *cli, const struct cli_args *a)
 {
 	bool json = cli_opt(cli, a, "json") != NULL;
+	if (cli->api_url != NULL)
+		return policy_show_api(cli, json);
 	struct config cfg;
 	char msg[512];
 	/* the daemon's own reading of the configuration, so that what is shown

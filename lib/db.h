@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 14
+#define DB_SCHEMA_VERSION 15
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -123,6 +123,9 @@ enum stmt {
 	                        (no row: no such loan) */
 	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
 	                        db_decision_buckets_of, db_decision_row each */
+	/* the personal-data access log (sql/015) */
+	STMT_ACCESS_RECORD, /* db_params_access_record -> the entry's id */
+	STMT_ACCESS_LOG,    /* db_params_access_log -> db_access_entry_row each */
 	/* the lender's event feed, time events and webhooks (lib/db/feed.c) */
 	STMT_TIME_EVENTS,       /* max moments -> db_time_events_of */
 	STMT_LENDER_EVENTS,     /* lender, after seq, limit -> db_audit_event_row each */
@@ -275,6 +278,22 @@ struct db_audit_event {
 	bool missing;
 };
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
+
+/* ---- the personal-data access log ---- */
+
+/* Who looked at a borrower or a loan (STMT_ACCESS_LOG). */
+struct db_access_entry {
+	int64_t id;
+	int64_t at; /* microseconds */
+	const char *client;
+	const char *role;
+	const char *route;
+	const char *borrower_iin; /* NULL when none */
+	const char *lender;       /* NULL when none */
+	const char *loan_id;      /* NULL when none */
+	const char *request_id;
+};
+bool db_access_entry_row(const PGresult *r, int row, struct db_access_entry *e);
 
 /* ---- a loan's events and the decision statistics ---- */
 
@@ -445,6 +464,17 @@ const char *const *db_params_refuse(struct db_params *p, const struct loan *l, c
 const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
                                          const char *actor);
 
+/* STMT_ACCESS_RECORD: who (client, role), by which route, whom (an IIN,
+ * a loan, or both; NULL when none) and the request's Request-Id. */
+struct access_record {
+	const char *client, *role, *route;
+	const char *borrower_iin, *lender, *loan_id;
+	const char *request_id;
+};
+const char *const *db_params_access_record(struct db_params *p, const struct access_record *a);
+/* STMT_ACCESS_LOG: the filters of q (codec.h), absent ones NULL. */
+const char *const *db_params_access_log(struct db_params *p, const struct access_query *q);
+
 /* The SQLSTATE of a failed result, "" when none. */
 const char *db_sqlstate(const PGresult *r);
 /* True for errors that mean "the database is out of reach or shutting
@@ -509,6 +539,12 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 #define DB_BORROWER_MAX_LOANS 1000
 /* Rows: db_loan_row. */
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
+/* One page of GET /v1/loans (STMT_LOANS_LIST, or _LENDER when lender is
+ * not NULL): from, to, the cursor (cursor_at, cursor_id) TS_NULL when
+ * absent; status NULL for any; newest first. */
+PGresult *db_loans_list(PGconn *c, int64_t from, int64_t to, int64_t cursor_at, int64_t cursor_id,
+                        const char *status, int64_t limit, const char *lender,
+                        struct cd_error *err);
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);

@@ -246,6 +246,22 @@ bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e)
 	return true;
 }
 
+bool db_access_entry_row(const PGresult *r, int row, struct db_access_entry *e)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < ACCESS_NCOLS)
+		return false;
+	e->id = db_int(r, row, ACCESS_ID);
+	e->at = db_ts(r, row, ACCESS_AT);
+	e->client = PQgetvalue(r, row, ACCESS_CLIENT);
+	e->role = PQgetvalue(r, row, ACCESS_ROLE);
+	e->route = PQgetvalue(r, row, ACCESS_ROUTE);
+	e->borrower_iin = db_text_or_null(r, row, ACCESS_IIN);
+	e->lender = db_text_or_null(r, row, ACCESS_LENDER);
+	e->loan_id = db_text_or_null(r, row, ACCESS_LOAN);
+	e->request_id = PQgetvalue(r, row, ACCESS_REQUEST_ID);
+	return true;
+}
+
 bool db_loan_events_found(const PGresult *r)
 {
 	return PQntuples(r) > 0;

@@ -226,6 +226,21 @@ enum audit_col {
 	AUDIT_EVENT_MISSING, /* db_audit_chain_stream() only */
 };
 
+/* The columns of an entry of the personal-data access log: enum access_col. */
+#define ACCESS_COLS "id, cd_us(at), client, role, route, borrower_iin, lender, loan_id, request_id"
+enum access_col {
+	ACCESS_ID,
+	ACCESS_AT,
+	ACCESS_CLIENT,
+	ACCESS_ROLE,
+	ACCESS_ROUTE,
+	ACCESS_IIN,
+	ACCESS_LENDER,
+	ACCESS_LOAN,
+	ACCESS_REQUEST_ID,
+	ACCESS_NCOLS
+};
+
 /* ---- the voluntary refusal registry ----
  *
  * The columns of a change: enum refusal_col, then whether it is new (a

@@ -313,6 +313,21 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 	return run(c, db_statements[STMT_BORROWER_LOANS].sql, 2, p, "borrower", NULL, err);
 }
 
+PGresult *db_loans_list(PGconn *c, int64_t from, int64_t to, int64_t cursor_at, int64_t cursor_id,
+                        const char *status, int64_t limit, const char *lender, struct cd_error *err)
+{
+	struct db_num n[5];
+	const char *p[] = {db_num(&n[0], from),
+	                   db_num(&n[1], to),
+	                   db_num(&n[2], cursor_at),
+	                   db_num(&n[3], cursor_id),
+	                   status,
+	                   db_num(&n[4], limit),
+	                   lender};
+	enum stmt st = lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST;
+	return run(c, db_statements[st].sql, lender ? 7 : 6, p, "loans", NULL, err);
+}
+
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err)
 {
 	const char *p[] = {tz};

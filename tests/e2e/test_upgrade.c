@@ -317,8 +317,17 @@ static void assert_first_blocker(const struct http_resp *r, const char *want)
 	              "expected the blocker %s first: %s", want, r->body);
 }
 
+/* The previous release's answers follow its own OpenAPI document, not this
+ * one's (a header or a member added since): they are not recorded for
+ * tests/api's check of this build's answers. */
+static void do_not_record_answers(void)
+{
+	unsetenv("COOLINGD_TEST_RECORD_DIR");
+}
+
 START_TEST(test_previous_release_serves_approvals_acts_and_payouts_on_the_current_schema)
 {
+	do_not_record_answers();
 	struct e2e_env env = {.db_url = testdb_create("upgrade_cur"), .d = {.pid = -1}};
 	e2e_lender_add(&env, "OLD", "bank");
 	char *tok = e2e_client_add(&env, "old-core", "lender", "OLD");
@@ -677,6 +686,7 @@ static char *previous_release_database(void)
 
 START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_nothing)
 {
+	do_not_record_answers();
 	char *url = previous_release_database();
 	long long schema_before = sql_num(url, "SELECT max(version) FROM schema_migrations");
 
