@@ -57,9 +57,6 @@ struct cli {
 	bool config_is_default;
 	const char *database_opt; /* --database, beats env and config */
 	PGconn *conn;
-	/* "coolingctl:" + the operator's user name, the actor of the audit
-	 * events a command writes; set by cli_connect() */
-	char actor[128];
 	/* the password of the connection string, kept only to scrub it from
 	 * any message that might echo it */
 	char password[256];
@@ -111,7 +108,7 @@ int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(print
  * else 1. */
 int cli_db_fail(struct cli *cli, const struct cd_error *err);
 
-/* Loads the configuration, connects and sets cli->actor; on false, *rc is
+/* Loads the configuration and connects; on false, *rc is
  * the exit code and the message has been printed. need_schema: refuse a
  * database whose schema is older than this build (every command but
  * migrate). */
@@ -173,6 +170,8 @@ int cmd_migrate(struct cli *cli, const struct cli_args *a);
 int cmd_lender_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_revoke(struct cli *cli, const struct cli_args *a);
+int cmd_client_list(struct cli *cli, const struct cli_args *a);
+int cmd_lender_list(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
 int cmd_policy_show(struct cli *cli, const struct cli_args *a);
@@ -182,6 +181,7 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a);
 int cmd_loans(struct cli *cli, const struct cli_args *a);
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
+int cmd_audit_verify_export(struct cli *cli, const struct cli_args *a);
 int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);

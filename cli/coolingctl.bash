@@ -14,7 +14,8 @@ _coolingctl() {
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
-	--database | --name | --lender | --from | --to | --since-last | --url | --after | --api | --limit) return ;;
+	--database | --name | --lender | --from | --to | --since-last | --url | --after | --api | --limit | \
+		--expires-in) return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'bank mfo' -- "$cur") && return ;;
 	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
@@ -28,7 +29,8 @@ _coolingctl() {
 		case ${COMP_WORDS[i]} in
 		-c | --config | --database | --output | --public-key | --against | --kind | --role | \
 			--bucket | --format | --name | --lender | --from | --to | --since-last | --url | \
-			--after | --secret-file | --api | --token-file | --cacert | --status | --limit) ((i++)) ;;
+			--after | --secret-file | --api | --token-file | --cacert | --status | --limit | \
+			--expires-in) ((i++)) ;;
 		-*) ;;
 		*) typed+=("${COMP_WORDS[i]}") ;;
 		esac

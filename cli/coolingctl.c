@@ -54,9 +54,23 @@ static const struct command commands[] = {
         NARGS(1),
     },
     {
+        .name = "lender list",
+        .run = cmd_lender_list,
+        .synopsis = "[--json]",
+        .summary = "list the lenders",
+        .help = "Lists the lenders by id: kind, display name and when each was added.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"lenders\": [{\"lender\", \"kind\", \"name\",\n"
+                "                    \"created_at\"}, ...]}\n",
+        .options = {"json"},
+        NARGS(0),
+    },
+    {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID]",
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
+                    "[--expires-in DURATION]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
                 "stdout. The token is shown this once: only its SHA-256 is stored.\n"
@@ -67,8 +81,13 @@ static const struct command commands[] = {
                 "                    that brings the credit bureau's voluntary refusals in:\n"
                 "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
-                "                    lender role, refused for the others\n",
-        .options = {"name=", "role=", "lender="},
+                "                    lender role, refused for the others\n"
+                "  --expires-in DURATION\n"
+                "                    the token expires this long after now (the database's\n"
+                "                    clock): a whole number and s, m, h or d (90d, 12h);\n"
+                "                    from then on the daemon answers 401 \"token expired\".\n"
+                "                    Without it the token lasts until revoked.\n",
+        .options = {"name=", "role=", "lender=", "expires-in="},
     },
     {
         .name = "client revoke",
@@ -78,6 +97,23 @@ static const struct command commands[] = {
         .help = "Revokes the token of the API client NAME; the daemon refuses it from the\n"
                 "next request on. Revoking a client twice fails.\n",
         NARGS(1),
+    },
+    {
+        .name = "client list",
+        .run = cmd_client_list,
+        .synopsis = "[--json]",
+        .summary = "list the API clients for an access review (never a token)",
+        .help =
+            "Lists the API clients by name: role, lender, when each was created, when\n"
+            "its token expires and when it was revoked (\"-\": never). Never prints a\n"
+            "token or its hash; a coolingd_admin login cannot even read them.\n"
+            "\n"
+            "options:\n"
+            "  --json            {\"clients\": [{\"name\", \"role\", \"lender\", \"created_at\",\n"
+            "                    \"expires_at\", \"revoked_at\"}, ...]} (times in UTC, null:\n"
+            "                    never)\n",
+        .options = {"json"},
+        NARGS(0),
     },
     {
         .name = "mrp set",
@@ -305,6 +341,30 @@ static const struct command commands[] = {
                 "        one line on stderr naming the first event or checkpoint that does\n"
                 "        not fit (exit 1)\n",
         .options = {"public-key=*", "against="},
+    },
+    {
+        .name = "audit verify-export",
+        .run = cmd_audit_verify_export,
+        .synopsis = "FILE --public-key FILE.pub...",
+        .summary = "verify an export and its checkpoints with no database",
+        .help = "Checks an export (CSV or JSON Lines) and its FILE.checkpoints alone,\n"
+                "without a database: every event's hash re-computed from its fields and\n"
+                "the one before it (the first event of a file that starts at seq 1 from\n"
+                "the genesis), seq running on without a gap, and every checkpoint of the\n"
+                "side file signed by one of the keys and, when its seq is in the file, on\n"
+                "the event's hash. A checkpoint past the file's end is a cut end; a file\n"
+                "with events but no checkpoint among them is refused.\n"
+                "\n"
+                "options:\n"
+                "  --public-key FILE  the auditors' public key(s) (repeatable, as for audit\n"
+                "                     verify); required\n"
+                "\n"
+                "output: export chain intact: N events (exit 0) and the newest checkpoint\n"
+                "        (a cut after it cannot be seen in an export alone), or one line on\n"
+                "        stderr naming the file's first line that does not fit (exit 1;\n"
+                "        the CSV header is line 1)\n",
+        .options = {"public-key=*"},
+        NARGS(1),
     },
     {
         .name = "audit keygen",

@@ -111,6 +111,7 @@ enum stmt {
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
 	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
+	STMT_CLIENT_SEEN,          /* client name: its last_used_at is the database's now */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -196,6 +197,7 @@ struct db_auth_row {
 	const char *role;
 	const char *lender;
 	unsigned char token_hash[TOKEN_HASH_LEN];
+	bool expired; /* its expires_at has passed, by the database's now */
 };
 bool db_auth_row(const PGresult *r, struct db_auth_row *a);
 
@@ -345,8 +347,8 @@ bool db_webhook_row(const PGresult *r, int row, struct db_webhook_row *w);
  * there is none. remove: 404 when there is no such endpoint (or it was
  * removed). */
 bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,
-                    int64_t after, const char *actor, int64_t *id, struct cd_error *err);
-bool db_webhook_remove(PGconn *c, int64_t id, const char *actor, struct cd_error *err);
+                    int64_t after, int64_t *id, struct cd_error *err);
+bool db_webhook_remove(PGconn *c, int64_t id, struct cd_error *err);
 /* The endpoints not removed, by id; rows: db_webhook_list_row. */
 struct db_webhook_list_row {
 	int64_t id;
@@ -495,18 +497,39 @@ bool db_prepare_all(PGconn *c, struct cd_error *err);
 bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *err);
 int db_schema_version(PGconn *c);
 
-/* Operator commands; each writes its audit event in the same transaction.
- * actor names the operator. */
-bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name, const char *actor,
+/* Operator commands; each writes its audit event in the same transaction,
+ * with the actor "coolingctl:" + the database login (session_user). */
+bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name,
                    struct cd_error *err);
-/* Creates a client and writes its token (to be shown once) to token. */
+/* Creates a client and writes its token (to be shown once) to token;
+ * expires_in_s > 0: the token expires that many seconds after the
+ * database's now, 0: never. */
 bool db_client_add(PGconn *c, const char *name, const char *role, const char *lender,
-                   const char *actor, char *token, size_t token_size, struct cd_error *err);
-bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err);
-bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
-                struct cd_error *err);
+                   int64_t expires_in_s, char *token, size_t token_size, struct cd_error *err);
+bool db_client_revoke(PGconn *c, const char *name, struct cd_error *err);
+bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, struct cd_error *err);
 /* Rows: db_mrp_row. */
 PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
+
+/* The API clients for an access review, by name: what they are, never a
+ * token or its hash. Rows: db_client_row. */
+struct db_client_row {
+	const char *name, *role;
+	const char *lender;                         /* NULL but for the lender role */
+	int64_t created_at, expires_at, revoked_at; /* TS_NULL: never */
+	int64_t last_used_at; /* the daemon's last acceptance, to a minute; TS_NULL: never */
+};
+PGresult *db_client_list(PGconn *c, struct cd_error *err);
+bool db_client_row(const PGresult *r, int row, struct db_client_row *k);
+
+/* The lenders, by id. Rows: db_lender_row. */
+struct db_lender_row {
+	const char *lender, *kind;
+	const char *name; /* NULL when none was given */
+	int64_t created_at;
+};
+PGresult *db_lender_list(PGconn *c, struct cd_error *err);
+bool db_lender_row(const PGresult *r, int row, struct db_lender_row *l);
 
 /* Synchronous loan reads for the CLI: the loan(s) and the database's now. */
 bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
@@ -542,8 +565,8 @@ PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_e
 bool db_refusal_import_begin(PGconn *c, struct cd_error *err);
 bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
                            struct cd_error *err);
-bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
-                           int64_t *added, struct cd_error *err);
+bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                           struct cd_error *err);
 /* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
  * there is no such loan. */
 PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,
@@ -553,7 +576,9 @@ PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int
 PGresult *db_decision_stats(PGconn *c, int64_t from_us, int64_t to_us, const char *bucket,
                             const char *tz, const char *lender, struct cd_error *err);
 
-/* Seals every committed event not sealed yet; returns how many, or -1. */
+/* Seals every committed event not sealed yet; returns how many, or -1. A
+ * login that may not seal (coolingd_reader, coolingd_admin) seals nothing
+ * and gets 0: it reads what the daemon has sealed. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
 
 /* Streams sealed audit events in chain order, one row at a time (libpq

@@ -125,6 +125,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 	a->name = PQgetvalue(r, 0, AUTH_NAME);
 	a->role = PQgetvalue(r, 0, AUTH_ROLE);
 	a->lender = PQgetvalue(r, 0, AUTH_LENDER); /* "" when NULL */
+	a->expired = db_bool(r, 0, AUTH_EXPIRED);
 	return true;
 }
 

@@ -202,11 +202,11 @@ extern const struct loan_col_def db_loan_cols[LOAN_NCOLS];
 /* The client of a token, as the first columns of a request's first read. */
 #define AUTH_CTE(n)                                                                                \
 	"a AS (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "            \
-	"token_hash AS auth_token_hash FROM api_client WHERE token_id = $" n "::text "             \
-	"AND revoked_at IS NULL) "
-#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash"
+	"token_hash AS auth_token_hash, coalesce(expires_at <= now(), false) AS auth_expired "     \
+	"FROM api_client WHERE token_id = $" n "::text AND revoked_at IS NULL) "
+#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash, a.auth_expired"
 /* The columns AUTH_COLS are, first in STMT_AUTH's and the twins' rows. */
-enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS };
+enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_EXPIRED, AUTH_NCOLS };
 /* The first column's name, by which a decoder knows a twin's result. */
 #define AUTH_COL0 "auth_name"
 

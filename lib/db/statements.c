@@ -458,6 +458,14 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "SELECT sealed, head_seq, encode(head_hash, 'hex'), now_us, signed "
          "FROM cd_audit_seal_head($1::integer, $2::text)",
          2},
+    /* For the access review (coolingctl client list); the daemon sends it
+     * at most once a minute per client and worker (daemon/auth.c), and a
+     * row just written by another is left alone. */
+    [STMT_CLIENT_SEEN] = {"client_seen",
+                          "UPDATE api_client SET last_used_at = now() WHERE name = $1::text "
+                          "AND (last_used_at IS NULL OR last_used_at < now() - interval "
+                          "'10 seconds')",
+                          1},
     /* Only a checkpoint of what the chain holds: a signer that read a head
      * which is gone (a restore) adds nothing. */
     [STMT_AUDIT_CHECKPOINT_ADD] =

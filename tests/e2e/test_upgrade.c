@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "migrations.h"
 #include "schema_compat.h"
 #include "support/daemon.h"
 #include "support/e2e.h"
@@ -210,7 +211,10 @@ START_TEST(test_every_schema_version_records_its_oldest_release)
 	                        "LEFT JOIN schema_release r USING (version) "
 	                        "WHERE m.version >= 12 ORDER BY m.version");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-	ck_assert_int_eq(PQntuples(r), DB_SCHEMA_VERSION - 11);
+	int from_12 = 0; /* the migrations of this build from 012 on */
+	for (int i = 0; i < migrations_count; i++)
+		from_12 += migrations[i].version >= 12;
+	ck_assert_int_eq(PQntuples(r), from_12);
 	struct release_version before = {0}, own;
 	ck_assert(release_version_parse(COOLINGD_VERSION, &own));
 	for (int i = 0; i < PQntuples(r); i++) {
