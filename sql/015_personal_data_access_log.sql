@@ -45,5 +45,7 @@ ALTER TABLE access_log OWNER TO coolingd_owner;
 ALTER FUNCTION cd_access_log_refuse_change() OWNER TO coolingd_owner;
 GRANT SELECT, INSERT ON access_log TO coolingd_app;
 GRANT USAGE ON SEQUENCE access_log_id_seq TO coolingd_app;
+-- an auditor with a database login answers "who looked at whom" too; reads only
+GRANT SELECT ON access_log TO coolingd_reader;
 
 INSERT INTO schema_release (version, min_release) VALUES (15, '0.2.0');

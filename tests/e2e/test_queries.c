@@ -253,16 +253,40 @@ static void evlist_free(struct evlist *l)
 	memset(l, 0, sizeof *l);
 }
 
-static const char *const event_types[] = {"approval_recorded",    "consent_recorded",
-                                          "in_person_verified",   "cancelled",
-                                          "disbursement_allowed", "disbursement_refused",
-                                          "lender_added",         "client_added",
-                                          "client_revoked",       "mrp_set"};
+/* Every type of the audit_event CHECK (sql/013): a loan's events, and those
+ * of no loan (an operator's act, the registry, a webhook). The clock's own
+ * events (cooling_period_ended, ...) may come in any test whose period ends
+ * while it runs. */
+static const char *const event_types[] = {"approval_recorded",
+                                          "consent_recorded",
+                                          "in_person_verified",
+                                          "cancelled",
+                                          "disbursement_allowed",
+                                          "disbursement_refused",
+                                          "reconfirmation_recorded",
+                                          "extra_confirmation_recorded",
+                                          "cooling_period_ended",
+                                          "voluntary_refusal_applied",
+                                          "voluntary_refusal_lifted",
+                                          "lender_added",
+                                          "client_added",
+                                          "client_revoked",
+                                          "mrp_set",
+                                          "voluntary_refusal_set",
+                                          "voluntary_refusal_withdrawn",
+                                          "webhook_added",
+                                          "webhook_removed"};
 
 static bool is_operator_type(const char *t)
 {
-	return strcmp(t, "lender_added") == 0 || strcmp(t, "client_added") == 0 ||
-	       strcmp(t, "client_revoked") == 0 || strcmp(t, "mrp_set") == 0;
+	static const char *const no_loan[] = {
+	    "lender_added",  "client_added",          "client_revoked",
+	    "mrp_set",       "voluntary_refusal_set", "voluntary_refusal_withdrawn",
+	    "webhook_added", "webhook_removed"};
+	for (size_t i = 0; i < sizeof no_loan / sizeof no_loan[0]; i++)
+		if (strcmp(t, no_loan[i]) == 0)
+			return true;
+	return false;
 }
 
 /* Checks one event object's shape and appends it. */

@@ -185,7 +185,7 @@ START_TEST(test_reader_reads_what_compliance_reads)
 	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_event", NULL), 1);
 	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_chain", NULL), 1);
 	allowed(c, "SELECT * FROM lender, mrp, audit_checkpoint, voluntary_refusal, "
-	           "decision_hourly, schema_migrations, schema_release");
+	           "decision_hourly, schema_migrations, schema_release, access_log");
 	PQfinish(c);
 
 	struct proc_run r;
@@ -219,6 +219,7 @@ START_TEST(test_reader_cannot_write_seal_or_change_the_registry)
 	refused(c, "SELECT token_hash FROM api_client");
 	refused(c, "SELECT name FROM api_client");
 	refused(c, "INSERT INTO export_job (name) VALUES ('x')");
+	refused(c, "INSERT INTO access_log (client, role, route, borrower_iin) VALUES ('x', 'auditor', 'x', '900101300126')");
 	PQfinish(c);
 
 	CTL_DENIED(fx.reader, "lender", "add", "BANK3", "--kind", "bank");
