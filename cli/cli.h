@@ -32,7 +32,7 @@ enum cli_exit {
 /* "2025-06-15 10:05:00.123456 +05:00" */
 #define CLI_TIME_BUF 96
 
-#define CLI_MAX_OPTIONS 5
+#define CLI_MAX_OPTIONS 6
 #define CLI_MAX_ARGS    4
 /* How often an option declared "name=*" may be given. */
 #define CLI_MAX_REPEAT 8
@@ -57,14 +57,15 @@ struct cli {
 	bool config_is_default;
 	const char *database_opt; /* --database, beats env and config */
 	PGconn *conn;
-	/* "coolingctl:" + the operator's user name, the actor of the audit
-	 * events a command writes; set by cli_connect() */
-	char actor[128];
 	/* the password of the connection string, kept only to scrub it from
 	 * any message that might echo it */
 	char password[256];
 	/* policy.timezone of the configuration, set by cli_connect() */
 	char timezone[64];
+	/* --api, --token-file, --cacert: the read commands through the HTTP
+	 * API (cli_api.c); api is its handle once set up */
+	const char *api_url, *token_file, *cacert;
+	struct cli_api *api;
 	/* [webhooks] secret_key of the configuration, set by cli_connect() */
 	char webhook_key[1024];
 };
@@ -82,6 +83,12 @@ struct command {
 	                                             repeated; the unused slots (one at least)
 	                                             are NULL */
 	int min_args, max_args;
+	unsigned flags; /* CMD_* */
+};
+
+/* struct command's flags */
+enum command_flag {
+	CMD_API = 1u << 0, /* a read command that also runs through the API (--api) */
 };
 
 /* The value of the command's option name (one of cmd->options, without
@@ -101,7 +108,7 @@ int cli_usage(struct cli *cli, const char *fmt, ...) __attribute__((format(print
  * else 1. */
 int cli_db_fail(struct cli *cli, const struct cd_error *err);
 
-/* Loads the configuration, connects and sets cli->actor; on false, *rc is
+/* Loads the configuration and connects; on false, *rc is
  * the exit code and the message has been printed. need_schema: refuse a
  * database whose schema is older than this build (every command but
  * migrate). */
@@ -134,19 +141,47 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 void cli_table_print(const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
+/* ---- the HTTP API (cli_api.c, libcurl's easy interface) ---- */
+
+/* Loads the configuration (the display zone, [tls] cert_file) and reads
+ * the token file; on false, *rc is the exit code and the message printed. */
+bool cli_api_setup(struct cli *cli, int *rc);
+/* One call of the API: the answer's JSON (the caller owns it) on a 2xx;
+ * NULL with *rc set and the message printed otherwise: 1 with the API's
+ * error message for an HTTP error, 3 when the daemon cannot be reached.
+ * body (may be NULL) is sent as JSON; path is absolute ("/v1/..."). */
+json_t *cli_api_call(struct cli *cli, const char *method, const char *path, json_t *body, int *rc);
+void cli_api_free(struct cli *cli);
+struct loan;
+struct loan_view;
+/* A loan of the API's answer (codec_loan_json's shape) as the database
+ * mode's printers take it, with its status and blockers as the daemon
+ * evaluated them; what the answer does not hold (the branch and officer of
+ * the visit, the cancellation's reason, whether first_time_borrower was
+ * stated) is left empty. False when it is not such a loan. */
+bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v);
+struct policy_table;
+/* The policy of GET /v1/policy (codec_policy_json's shape) as its table;
+ * its strings point into o. False when it is not such a policy. */
+bool cli_policy_from_json(const json_t *o, struct policy_table *t);
+
 /* The commands (cmd_*.c). */
 int cmd_migrate(struct cli *cli, const struct cli_args *a);
 int cmd_lender_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_add(struct cli *cli, const struct cli_args *a);
 int cmd_client_revoke(struct cli *cli, const struct cli_args *a);
+int cmd_client_list(struct cli *cli, const struct cli_args *a);
+int cmd_lender_list(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_set(struct cli *cli, const struct cli_args *a);
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a);
 int cmd_policy_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_show(struct cli *cli, const struct cli_args *a);
 int cmd_loan_events(struct cli *cli, const struct cli_args *a);
 int cmd_borrower(struct cli *cli, const struct cli_args *a);
+int cmd_loans(struct cli *cli, const struct cli_args *a);
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a);
 int cmd_audit_verify(struct cli *cli, const struct cli_args *a);
+int cmd_audit_verify_export(struct cli *cli, const struct cli_args *a);
 int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);

@@ -4,7 +4,6 @@
  * operator's name for the audit trail, and output for people: local times
  * with their offset, aligned tables, indented JSON.
  */
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,29 +132,6 @@ static bool note_password(struct cli *cli, const char *url, char *why, size_t wh
 	return conninfo_password(url, cli->password, sizeof(cli->password), why, why_size);
 }
 
-/* "coolingctl:" + the operator's user name: $SUDO_USER, $USER, or the
- * effective user id's name. */
-static void operator_actor(char *out, size_t size)
-{
-	const char *user = getenv("SUDO_USER");
-	if (user == NULL || user[0] == '\0')
-		user = getenv("USER");
-	char uid[32];
-	if (user == NULL || user[0] == '\0') {
-		struct passwd pw, *found = NULL;
-		char buf[1024];
-		if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &found) == 0 && found != NULL) {
-			snprintf(uid, sizeof(uid), "%.31s", found->pw_name);
-		} else {
-			snprintf(uid, sizeof(uid), "uid%lu", (unsigned long)geteuid());
-		}
-		user = uid;
-	}
-	char name[65];
-	cli_printable(user, name, sizeof(name));
-	snprintf(out, size, "coolingctl:%s", name);
-}
-
 bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 {
 	struct config cfg;
@@ -209,7 +185,6 @@ bool cli_connect(struct cli *cli, bool need_schema, int *rc)
 			return false;
 		}
 	}
-	operator_actor(cli->actor, sizeof(cli->actor));
 	return true;
 }
 

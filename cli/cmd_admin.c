@@ -83,7 +83,7 @@ int cmd_lender_add(struct cli *cli, const struct cli_args *a)
 		return rc;
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_lender_add(cli->conn, id, kind, name, cli->actor, &err))
+	if (!db_lender_add(cli->conn, id, kind, name, &err))
 		return cli_db_fail(cli, &err);
 	printf("lender %s added (%s)\n", id, kind);
 	return CLI_OK;
@@ -94,6 +94,7 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 	const char *name = cli_opt(cli, a, "name");
 	const char *role = cli_opt(cli, a, "role");
 	const char *lender = cli_opt(cli, a, "lender");
+	const char *expires_in = cli_opt(cli, a, "expires-in");
 
 	if (name == NULL)
 		return cli_usage(cli, "--name NAME is required");
@@ -114,6 +115,12 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "--lender is only for the lender role");
 	if (lender != NULL && !id_valid(lender))
 		return cli_usage(cli, "--lender must be " ID_RULE);
+	int64_t expires_in_s = 0;
+	const char *why;
+	if (expires_in != NULL && !duration_parse(expires_in, &expires_in_s, &why))
+		return cli_usage(cli, "--expires-in: %s", why);
+	if (expires_in != NULL && expires_in_s == 0)
+		return cli_usage(cli, "--expires-in must be more than 0");
 
 	int rc;
 	if (!cli_connect(cli, true, &rc))
@@ -121,7 +128,7 @@ int cmd_client_add(struct cli *cli, const struct cli_args *a)
 	char token[TOKEN_BUF];
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_client_add(cli->conn, name, role, lender, cli->actor, token, sizeof(token), &err))
+	if (!db_client_add(cli->conn, name, role, lender, expires_in_s, token, sizeof(token), &err))
 		return cli_db_fail(cli, &err);
 
 	/* The token alone on stdout, so that it can be piped into a secret
@@ -151,9 +158,121 @@ int cmd_client_revoke(struct cli *cli, const struct cli_args *a)
 		return rc;
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_client_revoke(cli->conn, name, cli->actor, &err))
+	if (!db_client_revoke(cli->conn, name, &err))
 		return cli_db_fail(cli, &err);
 	printf("client %s revoked\n", name);
+	return CLI_OK;
+}
+
+/* A time for --json: UTC with Z, or null. */
+static json_t *json_time(int64_t usec)
+{
+	if (usec == TS_NULL)
+		return json_null();
+	char ts[TS_BUF];
+	ts_format_utc(usec, ts);
+	return json_string(ts);
+}
+
+static json_t *json_text(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+int cmd_client_list(struct cli *cli, const struct cli_args *a)
+{
+	bool json = cli_opt(cli, a, "json") != NULL;
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	PGresult *r = db_client_list(cli->conn, &err);
+	if (r == NULL)
+		return cli_db_fail(cli, &err);
+
+	struct db_client_row k;
+	if (json) {
+		json_t *list = json_array();
+		for (int i = 0; db_client_row(r, i, &k); i++)
+			json_array_append_new(
+			    list, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", k.name,
+			                    "role", k.role, "lender", json_text(k.lender),
+			                    "created_at", json_time(k.created_at), "expires_at",
+			                    json_time(k.expires_at), "last_used_at",
+			                    json_time(k.last_used_at), "revoked_at",
+			                    json_time(k.revoked_at)));
+		PQclear(r);
+		return cli_print_json(cli, json_pack("{s:o}", "clients", list));
+	}
+
+	static const char *const header[] = {
+	    "name", "role", "lender", "created_at", "expires_at", "last_used_at", "revoked_at"};
+	static const bool right[] = {false, false, false, false, false, false, false};
+	struct cli_table t;
+	cli_table_init(&t, 7, header, right);
+	int n = 0;
+	for (; db_client_row(r, n, &k); n++) {
+		char created[CLI_TIME_BUF], expires[CLI_TIME_BUF], used[CLI_TIME_BUF],
+		    revoked[CLI_TIME_BUF];
+		cli_local_time(k.created_at, false, created);
+		cli_local_time(k.expires_at, false, expires);
+		cli_local_time(k.last_used_at, false, used);
+		cli_local_time(k.revoked_at, false, revoked);
+		const char *row[] = {k.name, k.role, k.lender ? k.lender : "-", created, expires,
+		                     used,   revoked};
+		cli_table_add(&t, row);
+	}
+	PQclear(r);
+	if (n == 0)
+		printf("no API clients\n");
+	else
+		cli_table_print(&t);
+	cli_table_free(&t);
+	return CLI_OK;
+}
+
+int cmd_lender_list(struct cli *cli, const struct cli_args *a)
+{
+	bool json = cli_opt(cli, a, "json") != NULL;
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	PGresult *r = db_lender_list(cli->conn, &err);
+	if (r == NULL)
+		return cli_db_fail(cli, &err);
+
+	struct db_lender_row l;
+	if (json) {
+		json_t *list = json_array();
+		for (int i = 0; db_lender_row(r, i, &l); i++)
+			json_array_append_new(list,
+			                      json_pack("{s:s, s:s, s:o, s:o}", "lender", l.lender,
+			                                "kind", l.kind, "name", json_text(l.name),
+			                                "created_at", json_time(l.created_at)));
+		PQclear(r);
+		return cli_print_json(cli, json_pack("{s:o}", "lenders", list));
+	}
+
+	static const char *const header[] = {"lender", "kind", "name", "created_at"};
+	static const bool right[] = {false, false, false, false};
+	struct cli_table t;
+	cli_table_init(&t, 4, header, right);
+	int n = 0;
+	for (; db_lender_row(r, n, &l); n++) {
+		char created[CLI_TIME_BUF];
+		cli_local_time(l.created_at, false, created);
+		const char *row[] = {l.lender, l.kind, l.name ? l.name : "-", created};
+		cli_table_add(&t, row);
+	}
+	PQclear(r);
+	if (n == 0)
+		printf("no lenders\n");
+	else
+		cli_table_print(&t);
+	cli_table_free(&t);
 	return CLI_OK;
 }
 
@@ -190,7 +309,7 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 		return rc;
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_mrp_set(cli->conn, date, tenge, cli->actor, &err))
+	if (!db_mrp_set(cli->conn, date, tenge, &err))
 		return cli_db_fail(cli, &err);
 	printf("MRP from %s: %lld tenge\n", date, (long long)tenge);
 	return CLI_OK;
@@ -240,9 +359,37 @@ int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
+/* The running daemon's policy (GET /v1/policy), printed as from the
+ * configuration. */
+static int policy_show_api(struct cli *cli, bool json)
+{
+	int rc;
+	if (!cli_api_setup(cli, &rc))
+		return rc;
+	json_t *o = cli_api_call(cli, "GET", "/v1/policy", NULL, &rc);
+	if (o == NULL)
+		return rc;
+	struct policy_table t;
+	if (!cli_policy_from_json(o, &t)) {
+		json_decref(o);
+		return cli_fail(cli, CLI_FAIL,
+		                "the API's answer is not a policy this coolingctl reads");
+	}
+	if (json)
+		return cli_print_json(cli, o);
+	char *text = codec_policy_text(&t);
+	json_decref(o);
+	if (text != NULL)
+		fputs(text, stdout);
+	free(text);
+	return CLI_OK;
+}
+
 int cmd_policy_show(struct cli *cli, const struct cli_args *a)
 {
 	bool json = cli_opt(cli, a, "json") != NULL;
+	if (cli->api_url != NULL)
+		return policy_show_api(cli, json);
 	struct config cfg;
 	char msg[512];
 	/* the daemon's own reading of the configuration, so that what is shown

@@ -101,34 +101,49 @@ static bool checkpoint_misfit(const struct keys *keys, const struct checkpoint *
 	return false;
 }
 
-/* ---- an earlier export, read alongside the chain ---- */
+/* ---- the CSV of an export ---- */
 
-struct against {
-	const char *path;
-	FILE *f;
-	bool csv;
-	int64_t line;     /* of the record read last */
-	bool have;        /* seq/hash hold the next record */
-	int64_t seq;      /* its seq */
-	char hash[80];    /* its hash */
-	int64_t first, n; /* records matched */
-	char error[320];  /* a record that cannot be read */
-	/* EXPORT.checkpoints, when there is one */
-	FILE *cf;
-	int64_t cline;
-	bool chave;
-	struct checkpoint c;
-	int64_t cn;
+/* One CSV record (RFC 4180; a quoted field may hold line breaks): its
+ * fields NUL-separated in buf, field i at buf + off[i] (the first
+ * CSV_MAX_FIELDS; n counts them all), and the lines of the file it took. */
+#define CSV_MAX_FIELDS 8
+struct csv_record {
+	char *buf;
+	size_t len, cap;
+	size_t off[CSV_MAX_FIELDS];
+	int n;
+	int64_t lines;
+	bool oom;
 };
 
-/* One CSV record (RFC 4180, fields may hold quoted line breaks): the first
- * field into first, the last into last. False at the end of the file. */
-static bool csv_record(FILE *f, char *first, size_t first_size, char *last, size_t last_size,
-                       int *nfields)
+static void csv_put(struct csv_record *r, char ch)
 {
-	size_t fl = 0, ll = 0;
+	if (r->len + 1 >= r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 4096;
+		char *b = realloc(r->buf, cap);
+		if (b == NULL) {
+			r->oom = true;
+			return;
+		}
+		r->buf = b;
+		r->cap = cap;
+	}
+	r->buf[r->len++] = ch;
+}
+
+static const char *csv_field(const struct csv_record *r, int i)
+{
+	return r->buf + r->off[i];
+}
+
+/* Reads the next record into r; false at the end of the file. */
+static bool csv_read(FILE *f, struct csv_record *r)
+{
+	r->len = 0;
+	r->n = 1;
+	r->off[0] = 0;
+	r->lines = 0;
 	bool quoted = false, any = false;
-	int field = 0;
 	int ch;
 	while ((ch = getc(f)) != EOF) {
 		any = true;
@@ -142,32 +157,131 @@ static bool csv_record(FILE *f, char *first, size_t first_size, char *last, size
 					ungetc(next, f);
 					continue;
 				}
-			} else {
-				goto keep;
+			} else if (ch == '\n') {
+				r->lines++;
 			}
 		} else if (ch == '"') {
 			quoted = true;
 			continue;
 		} else if (ch == ',') {
-			field++;
-			ll = 0;
+			csv_put(r, '\0');
+			if (r->n < CSV_MAX_FIELDS)
+				r->off[r->n] = r->len;
+			r->n++;
 			continue;
 		} else if (ch == '\n') {
 			break;
 		} else if (ch == '\r') {
 			continue;
 		}
-	keep:
-		if (field == 0 && fl + 1 < first_size)
-			first[fl++] = (char)ch;
-		if (ll + 1 < last_size)
-			last[ll++] = (char)ch;
+		csv_put(r, (char)ch);
 	}
-	first[fl] = '\0';
-	last[ll] = '\0';
-	*nfields = field + 1;
+	csv_put(r, '\0');
+	if (r->oom) { /* the fields read as empty: the record does not fit */
+		r->len = 0;
+		r->n = 0;
+	}
+	r->lines++;
 	return any;
 }
+
+static void csv_free(struct csv_record *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = r->len = 0;
+}
+
+/* ---- an export's side file EXPORT.checkpoints, in seq order ---- */
+
+struct checkpoint_file {
+	const char *path; /* the export's; the file is path + ".checkpoints" */
+	FILE *f;          /* NULL: there is none */
+	int64_t line;     /* of the checkpoint read last */
+	bool have;        /* c holds the next checkpoint */
+	struct checkpoint c;
+	int64_t n;       /* checkpoints that fit */
+	char error[320]; /* a line that is not a checkpoint */
+};
+
+/* Reads the next checkpoint into k->c; k->have false at the end; false
+ * (k->error set) on a line that is not a checkpoint. */
+static bool checkpoint_next(struct checkpoint_file *k)
+{
+	k->have = false;
+	k->line++;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&buf, &cap, k->f);
+	if (n < 0) {
+		free(buf);
+		return true;
+	}
+	json_t *o = json_loads(buf, 0, NULL);
+	free(buf);
+	json_t *seq = json_object_get(o, "seq");
+	const char *hash = json_string_value(json_object_get(o, "hash"));
+	const char *at = json_string_value(json_object_get(o, "signed_at"));
+	const char *key = json_string_value(json_object_get(o, "key_id"));
+	const char *sig = json_string_value(json_object_get(o, "signature"));
+	const char *why;
+	if (!json_is_integer(seq) || hash == NULL || at == NULL || key == NULL || sig == NULL ||
+	    !ts_parse_rfc3339(at, &k->c.signed_at, &why)) {
+		json_decref(o);
+		snprintf(k->error, sizeof(k->error),
+		         "%s.checkpoints: line %" PRId64 " is not a checkpoint", k->path, k->line);
+		return false;
+	}
+	k->c.seq = json_integer_value(seq);
+	snprintf(k->c.hash, sizeof(k->c.hash), "%s", hash);
+	snprintf(k->c.key_id, sizeof(k->c.key_id), "%s", key);
+	snprintf(k->c.sig, sizeof(k->c.sig), "%s", sig);
+	json_decref(o);
+	k->have = true;
+	return true;
+}
+
+/* Opens path.checkpoints (none is no error: k->f stays NULL) and reads its
+ * first checkpoint. */
+static bool checkpoint_open(struct checkpoint_file *k, const char *path, char *msg, size_t size)
+{
+	k->path = path;
+	char side[4096];
+	snprintf(side, sizeof(side), "%s.checkpoints", path);
+	k->f = fopen(side, "re");
+	if (k->f == NULL && errno != ENOENT) {
+		snprintf(msg, size, "%.400s: %s", side, strerror(errno));
+		return false;
+	}
+	if (k->f != NULL && !checkpoint_next(k)) {
+		snprintf(msg, size, "%s", k->error);
+		return false;
+	}
+	return true;
+}
+
+static void checkpoint_close(struct checkpoint_file *k)
+{
+	if (k->f != NULL)
+		fclose(k->f);
+	k->f = NULL;
+}
+
+/* ---- an earlier export, read alongside the chain ---- */
+
+struct against {
+	const char *path;
+	FILE *f;
+	bool csv;
+	int64_t line; /* of the record read last */
+	struct csv_record rec;
+	bool have;        /* seq/hash hold the next record */
+	int64_t seq;      /* its seq */
+	char hash[80];    /* its hash */
+	int64_t first, n; /* records matched */
+	char error[320];  /* a record that cannot be read */
+	struct checkpoint_file k;
+};
 
 /* Reads the next event of the export into a->seq/hash; a->have false at
  * its end; false (a->error set) on a record that is not an export's. */
@@ -176,21 +290,21 @@ static bool against_next(struct against *a)
 	a->have = false;
 	a->line++;
 	if (a->csv) {
-		char first[32], last[80];
-		int nf;
-		if (!csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf))
+		if (!csv_read(a->f, &a->rec))
 			return true;
+		const char *first = csv_field(&a->rec, 0);
 		char *end;
 		errno = 0;
 		long long seq = strtoll(first, &end, 10);
-		if (nf < 8 || end == first || *end != '\0' || errno != 0 || seq < 1) {
+		if (a->rec.n != CSV_MAX_FIELDS || end == first || *end != '\0' || errno != 0 ||
+		    seq < 1) {
 			snprintf(a->error, sizeof(a->error),
 			         "%s: record %" PRId64 " is not an event of an export", a->path,
 			         a->line);
 			return false;
 		}
 		a->seq = seq;
-		snprintf(a->hash, sizeof(a->hash), "%s", last);
+		snprintf(a->hash, sizeof(a->hash), "%s", csv_field(&a->rec, CSV_MAX_FIELDS - 1));
 	} else {
 		char *buf = NULL;
 		size_t cap = 0;
@@ -217,42 +331,6 @@ static bool against_next(struct against *a)
 	return true;
 }
 
-/* Reads the next checkpoint of EXPORT.checkpoints into a->c. */
-static bool against_next_checkpoint(struct against *a)
-{
-	a->chave = false;
-	a->cline++;
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&buf, &cap, a->cf);
-	if (n < 0) {
-		free(buf);
-		return true;
-	}
-	json_t *o = json_loads(buf, 0, NULL);
-	free(buf);
-	json_t *seq = json_object_get(o, "seq");
-	const char *hash = json_string_value(json_object_get(o, "hash"));
-	const char *at = json_string_value(json_object_get(o, "signed_at"));
-	const char *key = json_string_value(json_object_get(o, "key_id"));
-	const char *sig = json_string_value(json_object_get(o, "signature"));
-	const char *why;
-	if (!json_is_integer(seq) || hash == NULL || at == NULL || key == NULL || sig == NULL ||
-	    !ts_parse_rfc3339(at, &a->c.signed_at, &why)) {
-		json_decref(o);
-		snprintf(a->error, sizeof(a->error),
-		         "%s.checkpoints: line %" PRId64 " is not a checkpoint", a->path, a->cline);
-		return false;
-	}
-	a->c.seq = json_integer_value(seq);
-	snprintf(a->c.hash, sizeof(a->c.hash), "%s", hash);
-	snprintf(a->c.key_id, sizeof(a->c.key_id), "%s", key);
-	snprintf(a->c.sig, sizeof(a->c.sig), "%s", sig);
-	json_decref(o);
-	a->chave = true;
-	return true;
-}
-
 static bool against_open(struct against *a, const char *path, char *msg, size_t size)
 {
 	a->path = path;
@@ -267,10 +345,9 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 		ungetc(ch, a->f);
 	a->csv = ch == 's';
 	if (a->csv) {
-		char first[32], last[80];
-		int nf;
-		csv_record(a->f, first, sizeof(first), last, sizeof(last), &nf);
-		if (strcmp(first, "seq") != 0 || strcmp(last, "hash") != 0) {
+		csv_read(a->f, &a->rec);
+		if (a->rec.n != CSV_MAX_FIELDS || strcmp(csv_field(&a->rec, 0), "seq") != 0 ||
+		    strcmp(csv_field(&a->rec, CSV_MAX_FIELDS - 1), "hash") != 0) {
 			snprintf(msg, size,
 			         "--against %s: not a CSV export (no seq,...,hash header)", path);
 			return false;
@@ -283,15 +360,9 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 		snprintf(msg, size, "%s", a->error);
 		return false;
 	}
-	char side[4096];
-	snprintf(side, sizeof(side), "%s.checkpoints", path);
-	a->cf = fopen(side, "re");
-	if (a->cf == NULL && errno != ENOENT) {
-		snprintf(msg, size, "--against %.400s: %s", side, strerror(errno));
-		return false;
-	}
-	if (a->cf != NULL && !against_next_checkpoint(a)) {
-		snprintf(msg, size, "%s", a->error);
+	char why[480];
+	if (!checkpoint_open(&a->k, path, why, sizeof(why))) {
+		snprintf(msg, size, "--against %s", why);
 		return false;
 	}
 	return true;
@@ -299,10 +370,10 @@ static bool against_open(struct against *a, const char *path, char *msg, size_t 
 
 static void against_close(struct against *a)
 {
+	csv_free(&a->rec);
 	if (a->f != NULL)
 		fclose(a->f);
-	if (a->cf != NULL)
-		fclose(a->cf);
+	checkpoint_close(&a->k);
 }
 
 /* ---- the walk ---- */
@@ -346,18 +417,18 @@ static bool check_against(struct verify *v, int64_t seq, const unsigned char h[A
 			return false;
 		}
 	}
-	while (a->cf != NULL && a->chave && a->c.seq <= seq) {
+	while (a->k.have && a->k.c.seq <= seq) {
 		char why[320];
-		if (checkpoint_misfit(v->keys, &a->c, a->c.seq == seq ? h : NULL, why,
+		if (checkpoint_misfit(v->keys, &a->k.c, a->k.c.seq == seq ? h : NULL, why,
 		                      sizeof(why))) {
 			snprintf(v->misfit, sizeof(v->misfit),
 			         "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
-			         a->c.seq, a->path, why);
+			         a->k.c.seq, a->path, why);
 			return false;
 		}
-		a->cn++;
-		if (!against_next_checkpoint(a)) {
-			snprintf(v->misfit, sizeof(v->misfit), "%s", a->error);
+		a->k.n++;
+		if (!checkpoint_next(&a->k)) {
+			snprintf(v->misfit, sizeof(v->misfit), "%s", a->k.error);
 			return false;
 		}
 	}
@@ -499,12 +570,12 @@ static int verify(struct cli *cli, const struct cli_args *a, struct keys *keys, 
 		                ": the exported event is missing from the chain (its end was cut "
 		                "off)",
 		                ag->path, ag->seq);
-	if (ag->cf != NULL && ag->chave) {
+	if (ag->k.have) {
 		char why[320];
-		checkpoint_misfit(v.keys, &ag->c, NULL, why, sizeof(why));
+		checkpoint_misfit(v.keys, &ag->k.c, NULL, why, sizeof(why));
 		return cli_fail(cli, CLI_FAIL,
 		                "checkpoint at seq %" PRId64 " of %s.checkpoints does not fit: %s",
-		                ag->c.seq, ag->path, why);
+		                ag->k.c.seq, ag->path, why);
 	}
 
 	struct db_checkpoints d = {.keys = keys};
@@ -537,8 +608,8 @@ static int verify(struct cli *cli, const struct cli_args *a, struct keys *keys, 
 			       against_path, ag->n, ag->first, ag->first + ag->n - 1);
 		else
 			printf("matches %s: 0 events", against_path);
-		if (ag->cf != NULL)
-			printf(", %" PRId64 " checkpoints", ag->cn);
+		if (ag->k.f != NULL)
+			printf(", %" PRId64 " checkpoints", ag->k.n);
 		printf("\n");
 	}
 	return CLI_OK;
@@ -554,6 +625,323 @@ int cmd_audit_verify(struct cli *cli, const struct cli_args *a)
 	if (rc < 0)
 		rc = verify(cli, a, keys, &ag);
 	against_close(&ag);
+	free_keys(keys);
+	free(keys);
+	return rc;
+}
+
+/* ---- audit verify-export: an export and its checkpoints, no database ---- */
+
+/* One event of an export file, as the hash covers it. */
+struct export_event {
+	int64_t line; /* the file's line where the record starts */
+	int64_t seq, at;
+	const char *actor, *lender, *loan, *type, *detail, *hash;
+};
+
+struct export_file {
+	const char *path;
+	FILE *f;
+	bool csv;
+	int64_t next_line; /* where the next record starts */
+	struct csv_record rec;
+	json_t *json; /* the JSON Lines record read last */
+	char *detail; /* its detail as jsonb::text */
+	size_t detail_cap;
+	char error[480];
+};
+
+/* The detail of a JSON Lines record back as jsonb::text, the text the hash
+ * covers: the export removed the blanks outside strings (cmd_export.c),
+ * jsonb::text has one after each ',' and ':' there and no other. */
+static bool jsonb_text(struct export_file *x, const char *compact, size_t n)
+{
+	if (x->detail_cap < 2 * n + 1) {
+		char *b = realloc(x->detail, 2 * n + 1);
+		if (b == NULL)
+			return false;
+		x->detail = b;
+		x->detail_cap = 2 * n + 1;
+	}
+	size_t o = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = compact[i];
+		x->detail[o++] = ch;
+		if (in_string) {
+			if (ch == '\\' && i + 1 < n)
+				x->detail[o++] = compact[++i];
+			else if (ch == '"')
+				in_string = false;
+		} else if (ch == '"') {
+			in_string = true;
+		} else if (ch == ',' || ch == ':') {
+			x->detail[o++] = ' ';
+		}
+	}
+	x->detail[o] = '\0';
+	return true;
+}
+
+static bool export_bad(struct export_file *x, int64_t line, const char *what)
+{
+	snprintf(x->error, sizeof(x->error), "%s: line %" PRId64 ": %s", x->path, line, what);
+	return false;
+}
+
+/* The next event into e; *got false at the end of the file; false
+ * (x->error set) on a record that is not an event of an export. */
+static bool export_next(struct export_file *x, struct export_event *e, bool *got)
+{
+	*got = false;
+	e->line = x->next_line;
+	const char *why;
+	if (x->csv) {
+		if (!csv_read(x->f, &x->rec))
+			return true;
+		x->next_line += x->rec.lines;
+		if (x->rec.n != CSV_MAX_FIELDS)
+			return export_bad(x, e->line, "not an event of an export (not 8 fields)");
+		const char *seq = csv_field(&x->rec, 0), *at = csv_field(&x->rec, 1);
+		char *end;
+		errno = 0;
+		long long v = strtoll(seq, &end, 10);
+		if (end == seq || *end != '\0' || errno != 0 || v < 1)
+			return export_bad(x, e->line, "its seq is not a positive number");
+		e->seq = v;
+		if (!ts_parse_rfc3339(at, &e->at, &why))
+			return export_bad(x, e->line, "its time is not an RFC 3339 timestamp");
+		e->actor = csv_field(&x->rec, 2);
+		e->lender = csv_field(&x->rec, 3)[0] ? csv_field(&x->rec, 3) : NULL;
+		e->loan = csv_field(&x->rec, 4)[0] ? csv_field(&x->rec, 4) : NULL;
+		e->type = csv_field(&x->rec, 5);
+		e->detail = csv_field(&x->rec, 6);
+		e->hash = csv_field(&x->rec, 7);
+		*got = true;
+		return true;
+	}
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&buf, &cap, x->f);
+	if (n < 0) {
+		free(buf);
+		return true;
+	}
+	x->next_line++;
+	json_decref(x->json);
+	x->json = json_loads(buf, 0, NULL);
+	/* the detail's own text, not a re-serialisation: between the key
+	 * "detail" (a quote inside a string is escaped, so the first match is
+	 * the key) and the hash, the last member */
+	const char *d = strstr(buf, ",\"detail\":");
+	const char *h = d ? strstr(d, ",\"hash\":\"") : NULL;
+	json_t *o = x->json;
+	json_t *seq = json_object_get(o, "seq");
+	const char *at = json_string_value(json_object_get(o, "at"));
+	json_t *lender = json_object_get(o, "lender"), *loan = json_object_get(o, "loan_id");
+	e->actor = json_string_value(json_object_get(o, "actor"));
+	e->type = json_string_value(json_object_get(o, "type"));
+	e->hash = json_string_value(json_object_get(o, "hash"));
+	bool ok = d != NULL && h != NULL && json_is_integer(seq) && json_integer_value(seq) >= 1 &&
+	          at != NULL && ts_parse_rfc3339(at, &e->at, &why) && e->actor != NULL &&
+	          e->type != NULL && e->hash != NULL &&
+	          (json_is_null(lender) || json_is_string(lender)) &&
+	          (json_is_null(loan) || json_is_string(loan)) &&
+	          json_is_object(json_object_get(o, "detail"));
+	if (ok) {
+		d += strlen(",\"detail\":");
+		ok = jsonb_text(x, d, (size_t)(h - d));
+	}
+	free(buf);
+	if (!ok)
+		return export_bad(x, e->line, "not an event of an export");
+	e->seq = json_integer_value(seq);
+	e->lender = json_string_value(lender);
+	e->loan = json_string_value(loan);
+	e->detail = x->detail;
+	*got = true;
+	return true;
+}
+
+static bool export_open(struct export_file *x, const char *path)
+{
+	x->path = path;
+	x->next_line = 1;
+	x->f = fopen(path, "re");
+	if (x->f == NULL) {
+		snprintf(x->error, sizeof(x->error), "%s: %s", path, strerror(errno));
+		return false;
+	}
+	/* a CSV export begins with its header row, a JSONL one with '{' */
+	int ch = getc(x->f);
+	if (ch != EOF)
+		ungetc(ch, x->f);
+	x->csv = ch == 's';
+	if (x->csv) {
+		csv_read(x->f, &x->rec);
+		x->next_line += x->rec.lines;
+		static const char *const header[CSV_MAX_FIELDS] = {
+		    "seq", "at", "actor", "lender", "loan_id", "type", "detail", "hash"};
+		bool ok = x->rec.n == CSV_MAX_FIELDS;
+		for (int i = 0; ok && i < CSV_MAX_FIELDS; i++)
+			ok = strcmp(csv_field(&x->rec, i), header[i]) == 0;
+		if (!ok)
+			return export_bad(x, 1, "not a CSV export (no seq,...,hash header)");
+	} else if (ch != EOF && ch != '{') {
+		return export_bad(x, 1, "neither a CSV nor a JSON Lines export");
+	}
+	return true;
+}
+
+static void export_close(struct export_file *x)
+{
+	if (x->f != NULL)
+		fclose(x->f);
+	csv_free(&x->rec);
+	json_decref(x->json);
+	free(x->detail);
+}
+
+/* The walk over the file: each event chained to the one before it (the
+ * first of a file that starts at seq 1 to the genesis), each checkpoint of
+ * the side file in the file's range on the event of its seq. */
+struct export_walk {
+	int64_t count, first_seq, last_seq, first_line, last_line;
+	unsigned char prev[AUDIT_HASH_LEN];
+	int64_t before; /* checkpoints before the file's first event (signature only) */
+	int64_t in_file;
+	struct checkpoint newest;
+};
+
+static int export_verify(struct cli *cli, struct export_file *x, struct checkpoint_file *k,
+                         const struct keys *keys)
+{
+	struct export_walk w = {0};
+	struct export_event e;
+	bool got;
+	char why[320];
+	for (;;) {
+		if (!export_next(x, &e, &got))
+			return cli_fail(cli, CLI_FAIL, "%s", x->error);
+		if (!got)
+			break;
+		unsigned char stated[AUDIT_HASH_LEN], h[AUDIT_HASH_LEN];
+		if (!audit_hash_from_hex(e.hash, stated))
+			return cli_fail(cli, CLI_FAIL,
+			                "%s: line %" PRId64 " (seq %" PRId64
+			                "): its hash is not 64 hex digits",
+			                x->path, e.line, e.seq);
+		if (w.count > 0 && e.seq != w.last_seq + 1)
+			return cli_fail(cli, CLI_FAIL, "%s: line %" PRId64 " (seq %" PRId64 "): %s",
+			                x->path, e.line, e.seq,
+			                e.seq <= w.last_seq
+			                    ? "out of chain order"
+			                    : "the event before it is missing (a line "
+			                      "was removed)");
+		if (w.count > 0 || e.seq == 1) {
+			audit_hash_next(w.prev, e.seq, e.at, e.actor, e.lender, e.loan, e.type,
+			                e.detail, h);
+			if (memcmp(h, stated, AUDIT_HASH_LEN) != 0)
+				return cli_fail(
+				    cli, CLI_FAIL,
+				    "%s: line %" PRId64 " (seq %" PRId64
+				    "): hash does not match (the event, or one before it, "
+				    "was changed)",
+				    x->path, e.line, e.seq);
+		} else {
+			/* the file's anchor: its hash carries the chain before it */
+			memcpy(h, stated, AUDIT_HASH_LEN);
+		}
+		if (w.count == 0) {
+			w.first_seq = e.seq;
+			w.first_line = e.line;
+		}
+		while (k->have && k->c.seq <= e.seq) {
+			unsigned char own[AUDIT_HASH_LEN];
+			bool before = k->c.seq < w.first_seq;
+			/* one before the file: only its signature can be checked */
+			if (before && !audit_hash_from_hex(k->c.hash, own))
+				memset(own, 0, sizeof(own));
+			if (checkpoint_misfit(keys, &k->c, before ? own : h, why, sizeof(why)))
+				return cli_fail(
+				    cli, CLI_FAIL,
+				    "%s: line %" PRId64 " (seq %" PRId64
+				    "): checkpoint at seq %" PRId64 " (%s.checkpoints line %" PRId64
+				    ") does not fit: %s",
+				    x->path, e.line, e.seq, k->c.seq, x->path, k->line, why);
+			if (before) {
+				w.before++;
+			} else {
+				w.in_file++;
+				w.newest = k->c;
+			}
+			k->n++;
+			if (!checkpoint_next(k))
+				return cli_fail(cli, CLI_FAIL, "%s", k->error);
+		}
+		memcpy(w.prev, h, AUDIT_HASH_LEN);
+		w.last_seq = e.seq;
+		w.last_line = e.line;
+		w.count++;
+	}
+	if (k->have) {
+		/* a checkpoint past the file's end: the end was cut off */
+		checkpoint_misfit(keys, &k->c, NULL, why, sizeof(why));
+		return cli_fail(cli, CLI_FAIL,
+		                "%s: line %" PRId64 ": the file ends at seq %" PRId64
+		                ", before the checkpoint at seq %" PRId64
+		                " (%s.checkpoints line %" PRId64 "): %s",
+		                x->path, w.count > 0 ? w.last_line : x->next_line - 1, w.last_seq,
+		                k->c.seq, x->path, k->line, why);
+	}
+	if (w.count > 0 && w.in_file == 0)
+		return cli_fail(cli, CLI_FAIL,
+		                "%s: no signed checkpoint in %s.checkpoints falls on its %" PRId64
+		                " events (seq %" PRId64 "..%" PRId64 "): nothing vouches for them",
+		                x->path, x->path, w.count, w.first_seq, w.last_seq);
+
+	if (w.count == 0) {
+		printf("export holds no events\n");
+		return CLI_OK;
+	}
+	printf("export chain intact: %" PRId64 " events (seq %" PRId64 "..%" PRId64
+	       ", lines %" PRId64 "..%" PRId64 ")\n",
+	       w.count, w.first_seq, w.last_seq, w.first_line, w.last_line);
+	char at[TS_BUF];
+	ts_format_utc(w.newest.signed_at, at);
+	printf("checkpoints: %" PRId64 " verified; the newest at seq %" PRId64
+	       " signed %s by key %s; %" PRId64
+	       " events after it (a cut after it cannot be seen in an export alone)\n",
+	       w.in_file + w.before, w.newest.seq, at, w.newest.key_id, w.last_seq - w.newest.seq);
+	if (w.first_seq > 1)
+		printf("the first event (seq %" PRId64 ", line %" PRId64
+		       ") is the file's anchor: its own fields are covered by the export "
+		       "before it\n",
+		       w.first_seq, w.first_line);
+	return CLI_OK;
+}
+
+int cmd_audit_verify_export(struct cli *cli, const struct cli_args *a)
+{
+	const char *const *files;
+	if (cli_opt_all(cli, a, "public-key", &files) == 0)
+		return cli_usage(cli, "--public-key FILE.pub is required: the checkpoints are what "
+		                      "vouches for the file");
+	struct keys *keys = calloc(1, sizeof(*keys));
+	if (keys == NULL)
+		return cli_fail(cli, CLI_FAIL, "out of memory");
+	struct export_file x = {0};
+	struct checkpoint_file k = {0};
+	char msg[512];
+	int rc = load_keys(cli, a, keys);
+	if (rc < 0 && !export_open(&x, a->arg[0]))
+		rc = cli_fail(cli, CLI_FAIL, "%s", x.error);
+	if (rc < 0 && !checkpoint_open(&k, a->arg[0], msg, sizeof(msg)))
+		rc = cli_fail(cli, CLI_FAIL, "%s", msg);
+	if (rc < 0)
+		rc = export_verify(cli, &x, &k, keys);
+	checkpoint_close(&k);
+	export_close(&x);
 	free_keys(keys);
 	free(keys);
 	return rc;

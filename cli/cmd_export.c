@@ -287,6 +287,63 @@ static bool write_row(const struct db_audit_event *e, void *arg)
 	return true;
 }
 
+/* The events of GET /v1/audit (every page) in [from, to) into the sink,
+ * as db_audit_stream() gives them: the detail written back as jsonb::text
+ * writes it (", " and ": ", keys in the answer's order, which is the
+ * stored one), the bytes the hash covers. */
+static bool stream_api(struct cli *cli, struct sink *s, int64_t from, int64_t to, int *rc)
+{
+	int64_t after = 0;
+	for (;;) {
+		char path[96];
+		snprintf(path, sizeof(path), "/v1/audit?after=%" PRId64 "&limit=1000", after);
+		json_t *o = cli_api_call(cli, "GET", path, NULL, rc);
+		if (o == NULL)
+			return false;
+		json_t *events = json_object_get(o, "events");
+		size_t i, n = json_array_size(events);
+		json_t *e;
+		bool ok = true;
+		json_array_foreach(events, i, e)
+		{
+			const char *why = NULL;
+			struct db_audit_event ev = {
+			    .seq = json_integer_value(json_object_get(e, "seq")),
+			    .actor = json_string_value(json_object_get(e, "actor")),
+			    .lender = json_string_value(json_object_get(e, "lender")),
+			    .loan_id = json_string_value(json_object_get(e, "loan_id")),
+			    .type = json_string_value(json_object_get(e, "type")),
+			    .hash = json_string_value(json_object_get(e, "hash"))};
+			after = ev.seq;
+			const char *at = json_string_value(json_object_get(e, "at"));
+			if (at == NULL || !ts_parse_rfc3339(at, &ev.at, &why) || ev.actor == NULL ||
+			    ev.type == NULL || ev.hash == NULL) {
+				*rc =
+				    cli_fail(cli, CLI_FAIL,
+				             "the API's event %" PRId64 " is not readable", ev.seq);
+				ok = false;
+				break;
+			}
+			if ((from != TS_NULL && ev.at < from) || (to != TS_NULL && ev.at >= to))
+				continue;
+			char *detail = json_dumps(json_object_get(e, "detail"), 0);
+			ev.detail = detail ? detail : "{}";
+			ok = write_row(&ev, s);
+			free(detail);
+			if (!ok) {
+				*rc =
+				    cli_fail(cli, CLI_FAIL, "cannot write: %s", strerror(s->werr));
+				break;
+			}
+		}
+		json_decref(o);
+		if (!ok)
+			return false;
+		if (n < 1000)
+			return true;
+	}
+}
+
 /* Streams the events of the filter into the sink. On false, *write_errno
  * is set when writing (not the database) failed. */
 static bool stream(struct cli *cli, struct sink *s, int64_t from, int64_t to, int64_t after,
@@ -829,6 +886,56 @@ static int export_plain(struct cli *cli, struct sink *s, const char *file, int64
 	return CLI_OK;
 }
 
+/* export --api: the events through GET /v1/audit, to standard output or
+ * --output FILE (through FILE.tmp, synced and renamed, as from the
+ * database). The API has no call for the signed checkpoints: no
+ * FILE.checkpoints is written. */
+static int export_api(struct cli *cli, struct sink *s, const char *file, int64_t from, int64_t to)
+{
+	bool to_stdout = file == NULL || strcmp(file, "-") == 0;
+	char abs[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 16];
+	const char *why;
+	if (!to_stdout && !resolve_path(file, abs, sizeof(abs), dir, sizeof(dir), &why))
+		return cli_fail(cli, CLI_FAIL, "--output %s: %s", file, why);
+	s->progress = false; /* the total is not known beforehand */
+	int rc;
+	if (!cli_api_setup(cli, &rc))
+		return rc;
+	if (to_stdout) {
+		s->f = stdout;
+	} else {
+		path_with(tmp, sizeof(tmp), abs, ".tmp");
+		if ((s->f = create_file(tmp)) == NULL)
+			return cli_fail(cli, CLI_FAIL, "cannot create %s: %s", tmp,
+			                strerror(errno));
+	}
+	bool ok = write_header(s);
+	if (!ok)
+		rc = cli_fail(cli, CLI_FAIL, "cannot write: %s", strerror(s->werr));
+	else
+		ok = stream_api(cli, s, from, to, &rc);
+	if (to_stdout) {
+		if (ok && (fflush(stdout) != 0 || ferror(stdout)))
+			return cli_fail(cli, CLI_FAIL, "cannot write to standard output: %s",
+			                strerror(errno));
+		if (ok)
+			summary(s, "standard output", "");
+		return ok ? CLI_OK : rc;
+	}
+	if (!ok) {
+		fclose(s->f);
+		unlink(tmp);
+		return rc;
+	}
+	if (!close_synced(s->f) || rename(tmp, abs) != 0 || !fsync_dir(dir)) {
+		int e = errno;
+		unlink(tmp);
+		return cli_fail(cli, CLI_FAIL, "cannot write %s: %s", file, strerror(e));
+	}
+	summary(s, file, "");
+	return CLI_OK;
+}
+
 int cmd_export(struct cli *cli, const struct cli_args *a)
 {
 	const char *format = cli_opt(cli, a, "format");
@@ -854,7 +961,12 @@ int cmd_export(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "--output must name a file, or - for standard output");
 
 	int rc;
-	if (job != NULL) {
+	if (cli->api_url != NULL && job != NULL) {
+		rc = cli_usage(cli,
+		               "--since-last keeps its watermark in the database: not with --api");
+	} else if (cli->api_url != NULL) {
+		rc = export_api(cli, &s, output, from, to);
+	} else if (job != NULL) {
 		if (!id_valid(job))
 			return cli_usage(cli, "--since-last JOB must be " ID_RULE);
 		if (output == NULL || strcmp(output, "-") == 0)

@@ -119,7 +119,13 @@ static void print_fields(const struct field *f, int n)
 
 #define YESNO(b) ((b) ? "yes" : "no")
 
-static void print_loan(const struct loan *l, const struct loan_view *v, int64_t now)
+/* What a loan read through the API (--api) cannot show: the API's loan
+ * does not hold it. */
+#define NOT_IN_API "- (not in the API's answer)"
+
+/* from_api: l came from the API's answer (cli_loan_from_json), and now is
+ * unknown. */
+static void print_loan(const struct loan *l, const struct loan_view *v, int64_t now, bool from_api)
 {
 	struct field f[48];
 	int n = 0;
@@ -134,15 +140,21 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	f[n++].key = "amount";
 	FIELD("channel", "%s", channel_name(l->channel));
 	FIELD("secured", "%s", YESNO(l->secured));
-	FIELD("first_time_borrower", "%s (%s)", YESNO(l->first_time_borrower),
-	      l->first_time_given ? "stated by the lender" : "from the loans on record");
+	if (from_api)
+		FIELD("first_time_borrower", "%s", YESNO(l->first_time_borrower));
+	else
+		FIELD("first_time_borrower", "%s (%s)", YESNO(l->first_time_borrower),
+		      l->first_time_given ? "stated by the lender" : "from the loans on record");
 	GAP();
 	FIELD("status", "%s", status_name(v->status));
 	blockers_text(v->blockers, f[n].value, sizeof(f[n].value));
 	f[n++].key = "blockers";
 	earliest_text(v, f[n].value, sizeof(f[n].value));
 	f[n++].key = "earliest_disbursement_at";
-	TIME("evaluated_at", now);
+	if (from_api)
+		FIELD("evaluated_at", "%s", "- (the daemon's clock)");
+	else
+		TIME("evaluated_at", now);
 	GAP();
 	FIELD("policy", "%s", l->policy);
 	FIELD("mrp", "%lld tenge", (long long)l->mrp_tenge);
@@ -177,12 +189,19 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	TIME("cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
 	TIME("in_person_verified_at", l->in_person_verified_at);
 	FIELD("in_person_branch_id", "%s",
-	      l->in_person_branch_id[0] ? l->in_person_branch_id : "-");
+	      from_api                    ? NOT_IN_API
+	      : l->in_person_branch_id[0] ? l->in_person_branch_id
+	                                  : "-");
 	FIELD("in_person_officer_id", "%s",
-	      l->in_person_officer_id[0] ? l->in_person_officer_id : "-");
+	      from_api                     ? NOT_IN_API
+	      : l->in_person_officer_id[0] ? l->in_person_officer_id
+	                                   : "-");
 	TIME("disbursed_at", l->disbursed_at);
 	TIME("cancelled_at", l->cancelled_at);
-	FIELD("cancel_reason", "%s", l->cancel_reason[0] ? l->cancel_reason : "-");
+	FIELD("cancel_reason", "%s",
+	      from_api              ? NOT_IN_API
+	      : l->cancel_reason[0] ? l->cancel_reason
+	                            : "-");
 	TIME("extra_confirmed_at", l->extra_confirmed_at);
 	FIELD("extra_confirmation_method", "%s",
 	      l->extra_confirmation_method[0] ? l->extra_confirmation_method : "-");
@@ -193,6 +212,30 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	print_fields(f, n);
 }
 
+/* GET of one loan through the API: the answer as it is with --json. */
+static int loan_show_api(struct cli *cli, const char *lender, const char *loan_id, bool json)
+{
+	int rc;
+	if (!cli_api_setup(cli, &rc))
+		return rc;
+	char path[256];
+	snprintf(path, sizeof(path), "/v1/lenders/%s/loans/%s", lender, loan_id);
+	json_t *o = cli_api_call(cli, "GET", path, NULL, &rc);
+	if (o == NULL)
+		return rc;
+	if (json)
+		return cli_print_json(cli, o);
+	struct loan l;
+	struct loan_view v;
+	bool ok = cli_loan_from_json(o, &l, &v);
+	json_decref(o);
+	if (!ok)
+		return cli_fail(cli, CLI_FAIL,
+		                "the API's answer is not a loan this coolingctl reads");
+	print_loan(&l, &v, TS_NULL, true);
+	return CLI_OK;
+}
+
 int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 {
 	const char *lender = a->arg[0], *loan_id = a->arg[1];
@@ -201,6 +244,8 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 		return cli_usage(cli, "LENDER must be " ID_RULE);
 	if (!id_valid(loan_id))
 		return cli_usage(cli, "LOAN_ID must be " ID_RULE);
+	if (cli->api_url != NULL)
+		return loan_show_api(cli, lender, loan_id, json);
 
 	int rc;
 	if (!cli_connect(cli, true, &rc))
@@ -216,7 +261,7 @@ int cmd_loan_show(struct cli *cli, const struct cli_args *a)
 	loan_evaluate(&l, now, &v);
 	if (json)
 		return cli_print_json(cli, codec_loan_json(&l, &v));
-	print_loan(&l, &v, now);
+	print_loan(&l, &v, now, false);
 	return CLI_OK;
 }
 
@@ -277,6 +322,35 @@ static void print_events_table(const struct cli *cli, json_t *events)
 	cli_table_free(&t);
 }
 
+/* Every page of the loan's events through the API (the daemon seals
+ * within a moment; what it has not sealed yet is not shown). */
+static json_t *events_api(struct cli *cli, const char *lender, const char *loan_id, int *rc)
+{
+	if (!cli_api_setup(cli, rc))
+		return NULL;
+	json_t *events = json_array();
+	int64_t after = 0;
+	for (;;) {
+		char path[320];
+		snprintf(path, sizeof(path), "/v1/lenders/%s/loans/%s/events?after=%lld&limit=%d",
+		         lender, loan_id, (long long)after, DB_LOAN_EVENTS_MAX);
+		json_t *o = cli_api_call(cli, "GET", path, NULL, rc);
+		if (o == NULL) {
+			json_decref(events);
+			return NULL;
+		}
+		json_t *page = json_object_get(o, "events");
+		size_t n = json_array_size(page);
+		if (n > 0)
+			after =
+			    json_integer_value(json_object_get(json_array_get(page, n - 1), "seq"));
+		json_array_extend(events, page);
+		json_decref(o);
+		if (n < DB_LOAN_EVENTS_MAX)
+			return events;
+	}
+}
+
 int cmd_loan_events(struct cli *cli, const struct cli_args *a)
 {
 	const char *lender = a->arg[0], *loan_id = a->arg[1];
@@ -286,22 +360,29 @@ int cmd_loan_events(struct cli *cli, const struct cli_args *a)
 	if (!id_valid(loan_id))
 		return cli_usage(cli, "LOAN_ID must be " ID_RULE);
 
+	json_t *events;
 	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	if (db_audit_seal_all(cli->conn, &err) < 0)
-		return cli_db_fail(cli, &err);
-	/* every page: a full one may have a successor */
-	json_t *events = json_array();
-	int64_t after = 0;
-	int n;
-	while ((n = events_page(cli, lender, loan_id, &after, events, &err)) == DB_LOAN_EVENTS_MAX)
-		;
-	if (n < 0) {
-		json_decref(events);
-		return cli_db_fail(cli, &err);
+	if (cli->api_url != NULL) {
+		if ((events = events_api(cli, lender, loan_id, &rc)) == NULL)
+			return rc;
+	} else {
+		if (!cli_connect(cli, true, &rc))
+			return rc;
+		struct cd_error err;
+		cd_error_clear(&err);
+		if (db_audit_seal_all(cli->conn, &err) < 0)
+			return cli_db_fail(cli, &err);
+		/* every page: a full one may have a successor */
+		events = json_array();
+		int64_t after = 0;
+		int n;
+		while ((n = events_page(cli, lender, loan_id, &after, events, &err)) ==
+		       DB_LOAN_EVENTS_MAX)
+			;
+		if (n < 0) {
+			json_decref(events);
+			return cli_db_fail(cli, &err);
+		}
 	}
 	if (json)
 		return cli_print_json(cli, json_pack("{s:o}", "events", events));
@@ -313,7 +394,8 @@ int cmd_loan_events(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
-static void print_loan_table(const struct cli *cli, const PGresult *r)
+static void print_loan_table(const struct cli *cli, const struct loan *ls,
+                             const struct loan_view *vs, int n)
 {
 	char approved_head[96];
 	snprintf(approved_head, sizeof(approved_head), "approved (%s)", cli->timezone);
@@ -324,34 +406,67 @@ static void print_loan_table(const struct cli *cli, const PGresult *r)
 	                             false, false, false, true,  false};
 	struct cli_table t;
 	cli_table_init(&t, 10, header, right);
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct loan l;
-		struct loan_view v;
-		int64_t now;
-		if (!db_loan_row(r, i, &l, &now))
-			continue;
-		loan_evaluate(&l, now, &v);
+	for (int i = 0; i < n; i++) {
+		const struct loan *l = &ls[i];
+		const struct loan_view *v = &vs[i];
 		char amount[MONEY_BUF], approved[CLI_TIME_BUF], blockers[256], day[MONEY_BUF],
 		    acts[160];
-		money_format(l.amount_tiyn, amount);
-		money_format(l.aggregated_tiyn, day);
-		pending_acts_text(&v, acts, sizeof(acts));
-		cli_local_time(l.approved_at, false, approved);
-		blockers_text(v.blockers, blockers, sizeof(blockers));
-		const char *row[] = {l.lender,
-		                     l.loan_id,
+		money_format(l->amount_tiyn, amount);
+		money_format(l->aggregated_tiyn, day);
+		pending_acts_text(v, acts, sizeof(acts));
+		cli_local_time(l->approved_at, false, approved);
+		blockers_text(v->blockers, blockers, sizeof(blockers));
+		const char *row[] = {l->lender,
+		                     l->loan_id,
 		                     amount,
-		                     channel_name(l.channel),
-		                     status_name(v.status),
+		                     channel_name(l->channel),
+		                     status_name(v->status),
 		                     approved,
-		                     v.blockers ? blockers : "-",
-		                     l.rule ? name_of(&rule_names, l.rule) : "-",
+		                     v->blockers ? blockers : "-",
+		                     l->rule ? name_of(&rule_names, l->rule) : "-",
 		                     day,
 		                     acts[0] ? acts : "-"};
 		cli_table_add(&t, row);
 	}
 	cli_table_print(&t);
 	cli_table_free(&t);
+}
+
+/* The borrower's loans through the API: POST /v1/borrowers/search, so
+ * that the IIN is in no URL (nor a proxy's log). */
+static int borrower_api(struct cli *cli, const char *iin, bool json)
+{
+	int rc;
+	if (!cli_api_setup(cli, &rc))
+		return rc;
+	json_t *o = cli_api_call(cli, "POST", "/v1/borrowers/search",
+	                         json_pack("{s:s}", "borrower_iin", iin), &rc);
+	if (o == NULL)
+		return rc;
+	json_t *loans = json_object_get(o, "loans");
+	size_t n = json_array_size(loans);
+	if (n >= DB_BORROWER_MAX_LOANS)
+		fprintf(stderr, "coolingctl: borrower: showing the newest %zu loans only\n", n);
+	if (json)
+		return cli_print_json(cli, o);
+	if (n == 0) {
+		printf("no loans for this borrower\n");
+		json_decref(o);
+		return CLI_OK;
+	}
+	struct loan *ls = calloc(n, sizeof(*ls));
+	struct loan_view *vs = calloc(n, sizeof(*vs));
+	bool ok = ls != NULL && vs != NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
+	json_decref(o);
+	if (ok)
+		print_loan_table(cli, ls, vs, (int)n);
+	free(ls);
+	free(vs);
+	return ok ? CLI_OK
+	          : cli_fail(cli, CLI_FAIL,
+	                     "the API's answer holds a loan this coolingctl cannot read");
 }
 
 int cmd_borrower(struct cli *cli, const struct cli_args *a)
@@ -362,6 +477,9 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 	/* the rejected input is not echoed: an IIN is personal data */
 	if (!iin_valid(iin, &why))
 		return cli_usage(cli, "not a valid IIN: %s", why ? why : "invalid");
+
+	if (cli->api_url != NULL)
+		return borrower_api(cli, iin, json);
 
 	int rc;
 	if (!cli_connect(cli, true, &rc))
@@ -380,8 +498,63 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 	int n = PQntuples(r);
 	if (n >= DB_BORROWER_MAX_LOANS)
 		fprintf(stderr, "coolingctl: borrower: showing the newest %d loans only\n", n);
+	struct loan *ls = calloc(n > 0 ? (size_t)n : 1, sizeof(*ls));
+	struct loan_view *vs = calloc(n > 0 ? (size_t)n : 1, sizeof(*vs));
+	if (ls == NULL || vs == NULL) {
+		free(ls);
+		free(vs);
+		PQclear(r);
+		return cli_fail(cli, CLI_FAIL, "out of memory");
+	}
+	int got = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t now;
+		if (!db_loan_row(r, i, &ls[got], &now))
+			continue;
+		loan_evaluate(&ls[got], now, &vs[got]);
+		got++;
+	}
+	PQclear(r);
 	if (json) {
 		json_t *loans = json_array();
+		for (int i = 0; i < got; i++)
+			json_array_append_new(loans, codec_loan_json(&ls[i], &vs[i]));
+		free(ls);
+		free(vs);
+		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
+	}
+	if (got == 0)
+		printf("no loans for this borrower\n");
+	else
+		print_loan_table(cli, ls, vs, got);
+	free(ls);
+	free(vs);
+	return CLI_OK;
+}
+
+/* ---- loans: GET /v1/loans, every page ---- */
+
+struct loans_query {
+	const char *status, *lender;
+	int64_t from, to, limit;
+};
+
+/* Appends every page of the database's list to loans (codec_loan_json). */
+static bool loans_db(struct cli *cli, const struct loans_query *q, json_t *loans, int *rc)
+{
+	if (!cli_connect(cli, true, rc))
+		return false;
+	int64_t cur_at = TS_NULL, cur_id = TS_NULL;
+	for (;;) {
+		struct cd_error err;
+		cd_error_clear(&err);
+		PGresult *r = db_loans_list(cli->conn, q->from, q->to, cur_at, cur_id, q->status,
+		                            q->limit, q->lender, &err);
+		if (r == NULL) {
+			*rc = cli_db_fail(cli, &err);
+			return false;
+		}
+		int n = PQntuples(r);
 		for (int i = 0; i < n; i++) {
 			struct loan l;
 			struct loan_view v;
@@ -390,14 +563,105 @@ int cmd_borrower(struct cli *cli, const struct cli_args *a)
 				continue;
 			loan_evaluate(&l, now, &v);
 			json_array_append_new(loans, codec_loan_json(&l, &v));
+			cur_at = l.approved_at;
+			cur_id = l.pk;
 		}
 		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
+		if (n < q->limit)
+			return true;
 	}
-	if (n == 0)
-		printf("no loans for this borrower\n");
-	else
-		print_loan_table(cli, r);
-	PQclear(r);
-	return CLI_OK;
+}
+
+/* The same through the API, following "next". */
+static bool loans_api(struct cli *cli, const struct loans_query *q, json_t *loans, int *rc)
+{
+	if (!cli_api_setup(cli, rc))
+		return false;
+	char base[512], from[TS_BUF], to[TS_BUF];
+	int w = snprintf(base, sizeof(base), "/v1/loans?limit=%lld", (long long)q->limit);
+	if (q->status)
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&status=%s", q->status);
+	if (q->lender)
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&lender=%s", q->lender);
+	if (q->from != TS_NULL) {
+		ts_format_utc(q->from, from);
+		w += snprintf(base + w, sizeof(base) - (size_t)w, "&from=%s", from);
+	}
+	if (q->to != TS_NULL) {
+		ts_format_utc(q->to, to);
+		snprintf(base + w, sizeof(base) - (size_t)w, "&to=%s", to);
+	}
+	char after[CURSOR_BUF] = "";
+	for (;;) {
+		char path[700];
+		snprintf(path, sizeof(path), "%s%s%s", base, after[0] ? "&after=" : "", after);
+		json_t *o = cli_api_call(cli, "GET", path, NULL, rc);
+		if (o == NULL)
+			return false;
+		json_array_extend(loans, json_object_get(o, "loans"));
+		const char *next = json_string_value(json_object_get(o, "next"));
+		bool more = next != NULL && strlen(next) < sizeof(after);
+		if (more)
+			snprintf(after, sizeof(after), "%s", next);
+		json_decref(o);
+		if (!more)
+			return true;
+	}
+}
+
+int cmd_loans(struct cli *cli, const struct cli_args *a)
+{
+	struct loans_query q = {.status = cli_opt(cli, a, "status"),
+	                        .lender = cli_opt(cli, a, "lender"),
+	                        .from = TS_NULL,
+	                        .to = TS_NULL,
+	                        .limit = 100};
+	bool json = cli_opt(cli, a, "json") != NULL;
+	const char *from = cli_opt(cli, a, "from"), *to = cli_opt(cli, a, "to"),
+	           *limit = cli_opt(cli, a, "limit"), *why = NULL;
+	if (q.status != NULL) {
+		bool known = false;
+		for (int i = 0; i <= STATUS_ELIGIBLE && !known; i++)
+			known = strcmp(q.status, status_name((enum loan_status)i)) == 0;
+		if (!known)
+			return cli_usage(cli,
+			                 "--status must be one of cancelled, disbursed, "
+			                 "awaiting_consent, cooling, awaiting_in_person, eligible");
+	}
+	if (q.lender != NULL && !id_valid(q.lender))
+		return cli_usage(cli, "--lender must be " ID_RULE);
+	if (from != NULL && !ts_parse_rfc3339(from, &q.from, &why))
+		return cli_usage(cli, "--from: %s", why ? why : "not an RFC 3339 timestamp");
+	if (to != NULL && !ts_parse_rfc3339(to, &q.to, &why))
+		return cli_usage(cli, "--to: %s", why ? why : "not an RFC 3339 timestamp");
+	if (limit != NULL &&
+	    (strlen(limit) > 4 || !int_parse(limit, &q.limit) || q.limit < 1 || q.limit > 1000))
+		return cli_usage(cli, "--limit must be a whole number from 1 to 1000");
+
+	json_t *loans = json_array();
+	int rc;
+	if (!(cli->api_url != NULL ? loans_api(cli, &q, loans, &rc)
+	                           : loans_db(cli, &q, loans, &rc))) {
+		json_decref(loans);
+		return rc;
+	}
+	if (json)
+		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
+	size_t n = json_array_size(loans);
+	if (n == 0) {
+		printf("no loans\n");
+		json_decref(loans);
+		return CLI_OK;
+	}
+	struct loan *ls = calloc(n, sizeof(*ls));
+	struct loan_view *vs = calloc(n, sizeof(*vs));
+	bool ok = ls != NULL && vs != NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
+	json_decref(loans);
+	if (ok)
+		print_loan_table(cli, ls, vs, (int)n);
+	free(ls);
+	free(vs);
+	return ok ? CLI_OK : cli_fail(cli, CLI_FAIL, "a loan of the list cannot be read back");
 }

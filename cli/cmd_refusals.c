@@ -149,7 +149,7 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	int64_t total = 0, added = 0;
 	struct cd_error end_err;
 	cd_error_clear(&end_err);
-	bool ended = db_refusal_import_end(cli->conn, commit, cli->actor, &total, &added, &end_err);
+	bool ended = db_refusal_import_end(cli->conn, commit, &total, &added, &end_err);
 	if (!db_ok)
 		return cli_db_fail(cli, &err);
 	if (read_error)

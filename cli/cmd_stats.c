@@ -98,6 +98,31 @@ static bool time_opt(struct cli *cli, const struct cli_args *a, const char *name
 	return true;
 }
 
+/* GET /v1/stats/decisions: the buckets, or NULL with *rc. The times go
+ * in UTC ("Z"), which needs no escaping in a query string. */
+static json_t *buckets_api(struct cli *cli, int64_t from, int64_t to, const char *bucket,
+                           const char *lender, int *rc)
+{
+	if (!cli_api_setup(cli, rc))
+		return NULL;
+	char f[TS_BUF], t[TS_BUF], path[512];
+	ts_format_utc(from, f);
+	ts_format_utc(to, t);
+	snprintf(path, sizeof(path), "/v1/stats/decisions?from=%s&to=%s&bucket=%s%s%s", f, t,
+	         bucket, lender ? "&lender=" : "", lender ? lender : "");
+	json_t *o = cli_api_call(cli, "GET", path, NULL, rc);
+	if (o == NULL)
+		return NULL;
+	json_t *buckets = json_incref(json_object_get(o, "buckets"));
+	json_decref(o);
+	if (!json_is_array(buckets)) {
+		json_decref(buckets);
+		*rc = cli_fail(cli, CLI_FAIL, "the API's answer holds no buckets");
+		return NULL;
+	}
+	return buckets;
+}
+
 int cmd_stats_decisions(struct cli *cli, const struct cli_args *a)
 {
 	const char *bucket = cli_opt(cli, a, "bucket"), *lender = cli_opt(cli, a, "lender");
@@ -115,23 +140,30 @@ int cmd_stats_decisions(struct cli *cli, const struct cli_args *a)
 	if (lender != NULL && !id_valid(lender))
 		return cli_usage(cli, "--lender must be " ID_RULE);
 
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_decision_stats(cli->conn, from, to, bucket, cli->timezone, lender, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-	if (db_decision_buckets_of(r) > DB_STATS_MAX_BUCKETS) {
+	json_t *buckets;
+	if (cli->api_url != NULL) {
+		if ((buckets = buckets_api(cli, from, to, bucket, lender, &rc)) == NULL)
+			return rc;
+	} else {
+		if (!cli_connect(cli, true, &rc))
+			return rc;
+		struct cd_error err;
+		cd_error_clear(&err);
+		PGresult *r =
+		    db_decision_stats(cli->conn, from, to, bucket, cli->timezone, lender, &err);
+		if (r == NULL)
+			return cli_db_fail(cli, &err);
+		if (db_decision_buckets_of(r) > DB_STATS_MAX_BUCKETS) {
+			PQclear(r);
+			return cli_usage(cli, "--to: at most %d buckets from --from to --to",
+			                 DB_STATS_MAX_BUCKETS);
+		}
+		buckets = json_array();
+		struct decision_count c;
+		for (int i = 0; db_decision_row(r, i, &c); i++)
+			codec_buckets_add(buckets, &c);
 		PQclear(r);
-		return cli_usage(cli, "--to: at most %d buckets from --from to --to",
-		                 DB_STATS_MAX_BUCKETS);
 	}
-	json_t *buckets = json_array();
-	struct decision_count c;
-	for (int i = 0; db_decision_row(r, i, &c); i++)
-		codec_buckets_add(buckets, &c);
-	PQclear(r);
 	if (json)
 		return cli_print_json(cli, json_pack("{s:o}", "buckets", buckets));
 	print_buckets(cli, buckets);

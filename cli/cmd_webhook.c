@@ -101,7 +101,7 @@ int cmd_webhook_add(struct cli *cli, const struct cli_args *a)
 	struct cd_error err;
 	cd_error_clear(&err);
 	int64_t id;
-	if (!db_webhook_add(cli->conn, lender, url, sealed_hex, after, cli->actor, &id, &err))
+	if (!db_webhook_add(cli->conn, lender, url, sealed_hex, after, &id, &err))
 		return cli_db_fail(cli, &err);
 	printf("id: %" PRId64 "\n", id);
 	if (generated)
@@ -181,7 +181,7 @@ int cmd_webhook_remove(struct cli *cli, const struct cli_args *a)
 		return rc;
 	struct cd_error err;
 	cd_error_clear(&err);
-	if (!db_webhook_remove(cli->conn, id, cli->actor, &err))
+	if (!db_webhook_remove(cli->conn, id, &err))
 		return cli_db_fail(cli, &err);
 	printf("webhook %" PRId64 " removed\n", id);
 	return CLI_OK;

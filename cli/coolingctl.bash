@@ -9,16 +9,18 @@ _coolingctl() {
 	COMPREPLY=()
 
 	case $prev in
-	-c | --config | --output | --public-key | --against | --secret-file)
+	-c | --config | --output | --public-key | --against | --secret-file | --token-file | --cacert)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return
 		;;
-	--database | --name | --lender | --from | --to | --since-last | --url | --after) return ;;
+	--database | --name | --lender | --from | --to | --since-last | --url | --after | --api | --limit | \
+		--expires-in) return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'bank mfo' -- "$cur") && return ;;
 	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
 	--format) mapfile -t COMPREPLY < <(compgen -W 'csv jsonl' -- "$cur") && return ;;
+	--status) mapfile -t COMPREPLY < <(compgen -W 'cancelled disbursed awaiting_consent cooling awaiting_in_person eligible' -- "$cur") && return ;;
 	esac
 
 	# The words typed before the cursor that are not options or their values.
@@ -27,7 +29,8 @@ _coolingctl() {
 		case ${COMP_WORDS[i]} in
 		-c | --config | --database | --output | --public-key | --against | --kind | --role | \
 			--bucket | --format | --name | --lender | --from | --to | --since-last | --url | \
-			--after | --secret-file) ((i++)) ;;
+			--after | --secret-file | --api | --token-file | --cacert | --status | --limit | \
+			--expires-in) ((i++)) ;;
 		-*) ;;
 		*) typed+=("${COMP_WORDS[i]}") ;;
 		esac
@@ -54,7 +57,7 @@ _coolingctl() {
 			print "--help"
 		}' <<<"$help" | sort -u)
 	if [ ${#typed[@]} -eq 0 ]; then
-		words+=$'\n-c\n--config\n--database\n--help\n--version'
+		words+=$'\n-c\n--config\n--database\n--api\n--token-file\n--cacert\n--help\n--version'
 	fi
 	if [[ $cur != -* ]]; then
 		words=$(grep -v '^-' <<<"$words")

@@ -54,9 +54,23 @@ static const struct command commands[] = {
         NARGS(1),
     },
     {
+        .name = "lender list",
+        .run = cmd_lender_list,
+        .synopsis = "[--json]",
+        .summary = "list the lenders",
+        .help = "Lists the lenders by id: kind, display name and when each was added.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"lenders\": [{\"lender\", \"kind\", \"name\",\n"
+                "                    \"created_at\"}, ...]}\n",
+        .options = {"json"},
+        NARGS(0),
+    },
+    {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID]",
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
+                    "[--expires-in DURATION]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
                 "stdout. The token is shown this once: only its SHA-256 is stored.\n"
@@ -67,8 +81,13 @@ static const struct command commands[] = {
                 "                    that brings the credit bureau's voluntary refusals in:\n"
                 "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
-                "                    lender role, refused for the others\n",
-        .options = {"name=", "role=", "lender="},
+                "                    lender role, refused for the others\n"
+                "  --expires-in DURATION\n"
+                "                    the token expires this long after now (the database's\n"
+                "                    clock): a whole number and s, m, h or d (90d, 12h);\n"
+                "                    from then on the daemon answers 401 \"token expired\".\n"
+                "                    Without it the token lasts until revoked.\n",
+        .options = {"name=", "role=", "lender=", "expires-in="},
     },
     {
         .name = "client revoke",
@@ -78,6 +97,23 @@ static const struct command commands[] = {
         .help = "Revokes the token of the API client NAME; the daemon refuses it from the\n"
                 "next request on. Revoking a client twice fails.\n",
         NARGS(1),
+    },
+    {
+        .name = "client list",
+        .run = cmd_client_list,
+        .synopsis = "[--json]",
+        .summary = "list the API clients for an access review (never a token)",
+        .help =
+            "Lists the API clients by name: role, lender, when each was created, when\n"
+            "its token expires and when it was revoked (\"-\": never). Never prints a\n"
+            "token or its hash; a coolingd_admin login cannot even read them.\n"
+            "\n"
+            "options:\n"
+            "  --json            {\"clients\": [{\"name\", \"role\", \"lender\", \"created_at\",\n"
+            "                    \"expires_at\", \"revoked_at\"}, ...]} (times in UTC, null:\n"
+            "                    never)\n",
+        .options = {"json"},
+        NARGS(0),
     },
     {
         .name = "mrp set",
@@ -116,6 +152,7 @@ static const struct command commands[] = {
                 "  --json            {\"profile\": ..., \"aggregation\": ..., \"rules\": [...],\n"
                 "                    \"exemptions\": [...], \"extra_confirmation\": {...}}\n",
         .options = {"json"},
+        .flags = CMD_API,
         NARGS(0),
     },
     {
@@ -131,6 +168,7 @@ static const struct command commands[] = {
                 "options:\n"
                 "  --json            the loan exactly as the HTTP API gives it\n",
         .options = {"json"},
+        .flags = CMD_API,
         NARGS(2),
     },
     {
@@ -146,6 +184,7 @@ static const struct command commands[] = {
                 "  --json            {\"events\": [...]} with GET /v1/audit's fields, as the\n"
                 "                    HTTP API gives them\n",
         .options = {"json"},
+        .flags = CMD_API,
         NARGS(2),
     },
     {
@@ -166,6 +205,26 @@ static const struct command commands[] = {
                 "  --lender ID        one lender's decisions; default all lenders\n"
                 "  --json             {\"buckets\": [...]} as GET /v1/stats/decisions gives it\n",
         .options = {"from=", "to=", "bucket=", "lender=", "json"},
+        .flags = CMD_API,
+    },
+    {
+        .name = "loans",
+        .run = cmd_loans,
+        .synopsis = "[--status S] [--lender L] [--from TS] [--to TS] [--limit N] [--json]",
+        .summary = "list the loans approved in a period, every page",
+        .help = "Lists the loans of GET /v1/loans, newest approval first, every page of\n"
+                "it: the borrower command's table, or with --json {\"loans\": [...]}.\n"
+                "\n"
+                "options:\n"
+                "  --status S        cancelled, disbursed, awaiting_consent, cooling,\n"
+                "                    awaiting_in_person or eligible, at this moment\n"
+                "  --lender L        one lender's loans\n"
+                "  --from TS         approved at or after (RFC 3339 with an offset)\n"
+                "  --to TS           approved before\n"
+                "  --limit N         loans per page read (1-1000, default 100)\n"
+                "  --json            {\"loans\": [...]} with the HTTP API's loans\n",
+        .options = {"status=", "lender=", "from=", "to=", "limit=", "json"},
+        .flags = CMD_API,
     },
     {
         .name = "borrower",
@@ -179,6 +238,7 @@ static const struct command commands[] = {
                 "options:\n"
                 "  --json            {\"loans\": [...]} exactly as the HTTP API gives it\n",
         .options = {"json"},
+        .flags = CMD_API,
         NARGS(1),
     },
     {
@@ -283,6 +343,30 @@ static const struct command commands[] = {
         .options = {"public-key=*", "against="},
     },
     {
+        .name = "audit verify-export",
+        .run = cmd_audit_verify_export,
+        .synopsis = "FILE --public-key FILE.pub...",
+        .summary = "verify an export and its checkpoints with no database",
+        .help = "Checks an export (CSV or JSON Lines) and its FILE.checkpoints alone,\n"
+                "without a database: every event's hash re-computed from its fields and\n"
+                "the one before it (the first event of a file that starts at seq 1 from\n"
+                "the genesis), seq running on without a gap, and every checkpoint of the\n"
+                "side file signed by one of the keys and, when its seq is in the file, on\n"
+                "the event's hash. A checkpoint past the file's end is a cut end; a file\n"
+                "with events but no checkpoint among them is refused.\n"
+                "\n"
+                "options:\n"
+                "  --public-key FILE  the auditors' public key(s) (repeatable, as for audit\n"
+                "                     verify); required\n"
+                "\n"
+                "output: export chain intact: N events (exit 0) and the newest checkpoint\n"
+                "        (a cut after it cannot be seen in an export alone), or one line on\n"
+                "        stderr naming the file's first line that does not fit (exit 1;\n"
+                "        the CSV header is line 1)\n",
+        .options = {"public-key=*"},
+        NARGS(1),
+    },
+    {
         .name = "audit keygen",
         .run = cmd_audit_keygen,
         .synopsis = "--output FILE",
@@ -318,6 +402,7 @@ static const struct command commands[] = {
                 "                       once both are written and synced, so a crash repeats\n"
                 "                       nothing and loses nothing (see docs/export.md)\n",
         .options = {"format=", "from=", "to=", "output=", "since-last="},
+        .flags = CMD_API,
     },
 };
 
@@ -329,6 +414,12 @@ static const char global_help[] =
     "                      the default may be missing)\n"
     "  --database URL      libpq connection string or URI; beats COOLINGD_DATABASE_URL,\n"
     "                      which beats the configuration's [database] url\n"
+    "  --api URL           the read commands (loan show, loan events, borrower, loans,\n"
+    "                      stats decisions, policy show, export) through coolingd's\n"
+    "                      HTTP API instead of the database: no database login needed\n"
+    "  --token-file FILE   with --api: the file that holds the API token\n"
+    "  --cacert FILE       with --api over HTTPS: the CA to verify the daemon with;\n"
+    "                      default the configuration's [tls] cert_file\n"
     "  -h, --help          help, also after any command: coolingctl lender add --help\n"
     "  --version           print the version\n"
     "\n"
@@ -338,13 +429,25 @@ static const char global_help[] =
     "  2  usage error: unknown command or option, missing or invalid argument\n"
     "  3  the database cannot be reached\n";
 
-enum { OPT_DATABASE = 256, OPT_VERSION, OPT_CONFIG, OPT_HELP, OPT_COMMAND };
+enum {
+	OPT_DATABASE = 256,
+	OPT_VERSION,
+	OPT_CONFIG,
+	OPT_HELP,
+	OPT_API,
+	OPT_TOKEN_FILE,
+	OPT_CACERT,
+	OPT_COMMAND
+};
 
 static const struct option global_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"database", required_argument, NULL, OPT_DATABASE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"api", required_argument, NULL, OPT_API},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"cacert", required_argument, NULL, OPT_CACERT},
 };
 
 #define NGLOBAL (sizeof(global_options) / sizeof(global_options[0]))
@@ -566,6 +669,12 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 			cli->config_is_default = false;
 		} else if (ch == OPT_DATABASE) {
 			cli->database_opt = optarg;
+		} else if (ch == OPT_API) {
+			cli->api_url = optarg;
+		} else if (ch == OPT_TOKEN_FILE) {
+			cli->token_file = optarg;
+		} else if (ch == OPT_CACERT) {
+			cli->cacert = optarg;
 		} else if (ch == 'h' || ch == OPT_HELP) {
 			help = true;
 		} else if (ch == OPT_VERSION) {
@@ -617,6 +726,12 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const bool
 	}
 	if (error[0] != '\0')
 		return cli_usage(cli, "%s", error);
+	if (cli->api_url != NULL && !(cmd->flags & CMD_API))
+		return cli_usage(cli, "--api: only the read commands run through the API");
+	if ((cli->token_file != NULL || cli->cacert != NULL) && cli->api_url == NULL)
+		return cli_usage(cli, "--token-file and --cacert go with --api");
+	if (cli->api_url != NULL && cli->database_opt != NULL)
+		return cli_usage(cli, "--api and --database exclude each other");
 	if (a->nargs < cmd->min_args || a->nargs > cmd->max_args) {
 		if (cmd->max_args == 0)
 			return cli_usage(cli, "takes no arguments; usage: coolingctl %s %s",
@@ -654,6 +769,7 @@ int main(int argc, char **argv)
 
 	if (cli.conn != NULL)
 		PQfinish(cli.conn);
+	cli_api_free(&cli);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "coolingctl: cannot write to standard output\n");
 		if (rc == CLI_OK)

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "pgpool.h"
 #include "ratelimit.h"
 
 /* The request's source address, as the failed-authentication limit counts
@@ -37,8 +39,9 @@ static bool too_many_failures(struct request *r, int64_t retry_s, struct cd_erro
 	                    "try again after Retry-After seconds");
 }
 
-/* A presented token that did not verify: counts against the source address. */
-static bool auth_failed(struct request *r, struct cd_error *err)
+/* A presented token that did not verify: counts against the source address.
+ * why is the 401's message. */
+static bool auth_failed(struct request *r, const char *why, struct cd_error *err)
 {
 	if (r->auth_blocked_retry_s > 0) {
 		ratelimit_failure(&r->source);
@@ -52,7 +55,47 @@ static bool auth_failed(struct request *r, struct cd_error *err)
 		       "too many failed authentications; refusing this address for a while", "peer",
 		       r->peer, "failures", n, "window", win, NULL);
 	}
-	return cd_error_set(err, 401, "unauthorized", "", "unknown or revoked token");
+	return cd_error_set(err, 401, "unauthorized", "", "%s", why);
+}
+
+/* ---- a client's last use, for the access review ---- */
+
+/* A client's use is written at most this often per worker, so that the
+ * review's last_used_at is right to a minute and costs a write per client
+ * and minute, not per request. */
+#define SEEN_EVERY_MS 60000
+#define SEEN_SLOTS    64
+
+/* Per worker thread: the clients written last, by a hash of the name (a
+ * collision only writes again sooner). */
+static _Thread_local struct {
+	char name[sizeof(((struct request *)0)->client)];
+	int64_t at_ms;
+} seen[SEEN_SLOTS];
+
+static void on_seen(PGresult *res, void *arg)
+{
+	(void)arg;
+	if (res != NULL && PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_kv(LOG_WARN, "recording a client's last use failed", "error",
+		       PQresultErrorMessage(res), NULL);
+}
+
+static void note_seen(struct request *r)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = r->client; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	int64_t now = mono_ms();
+	unsigned i = h % SEEN_SLOTS;
+	if (strcmp(seen[i].name, r->client) == 0 && now - seen[i].at_ms < SEEN_EVERY_MS)
+		return;
+	const char *params[] = {r->client};
+	/* best effort: a full queue or an absent database skips this use */
+	if (pgpool_exec(r->w->pool, STMT_CLIENT_SEEN, params, on_seen, NULL)) {
+		snprintf(seen[i].name, sizeof(seen[i].name), "%s", r->client);
+		seen[i].at_ms = now;
+	}
 }
 
 bool auth_check(struct request *r, const PGresult *res, struct cd_error *err)
@@ -64,11 +107,19 @@ bool auth_check(struct request *r, const PGresult *res, struct cd_error *err)
 		/* revoked, perhaps: no longer spared by the rate limit */
 		if (ratelimit_enabled())
 			ratelimit_valid_forget(r->token_hash);
-		return auth_failed(r, err);
+		return auth_failed(r, "unknown or revoked token", err);
+	}
+	/* An expired token is no longer spared either; saying so tells its
+	 * holder (who proved to hold it) to ask for a new one. */
+	if (a.expired) {
+		if (ratelimit_enabled())
+			ratelimit_valid_forget(r->token_hash);
+		return auth_failed(r, "token expired", err);
 	}
 	if (ratelimit_enabled())
 		ratelimit_valid_remember(r->token_hash);
 	snprintf(r->client, sizeof(r->client), "%s", a.name);
+	note_seen(r);
 	r->role = role_parse(a.role);
 	snprintf(r->client_lender, sizeof(r->client_lender), "%s", a.lender);
 

@@ -14,6 +14,7 @@ struct cd_error;
 /* handlers.c: the service */
 void h_healthz(struct request *r);
 void h_readyz(struct request *r);
+void h_policy(struct request *r);
 
 /* handlers.c: the loans */
 bool approval_parse(struct request *r, struct cd_error *err);
@@ -28,6 +29,8 @@ bool extra_confirm_parse(struct request *r, struct cd_error *err);
 void act_start(struct request *r, bool authenticate);
 bool disburse_parse(struct request *r, struct cd_error *err);
 void disburse_start(struct request *r, bool authenticate);
+bool borrower_parse(struct request *r, struct cd_error *err);
+bool borrower_search_parse(struct request *r, struct cd_error *err);
 void h_borrower_loans(struct request *r);
 
 /* handlers.c: the voluntary refusal registry */
@@ -39,8 +42,13 @@ void h_refusal_put(struct request *r);
 /* queries.c: query-string calls for compliance staff and auditors */
 void h_audit_list(struct request *r);
 void h_loans_list(struct request *r);
+void h_lender_loans_list(struct request *r);
 void h_loan_events(struct request *r);
 void h_decision_stats(struct request *r);
+/* queries.c: the personal-data access log, for auditors */
+bool access_search_parse(struct request *r, struct cd_error *err);
+void h_access_log_list(struct request *r);
+void h_access_log_search(struct request *r);
 void h_lender_events(struct request *r);
 
 #endif

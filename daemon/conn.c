@@ -17,6 +17,7 @@
 #include "http.h"
 #include "log.h"
 #include "tls.h"
+#include "token_random.h"
 
 /*
  * server.max_connections. evhttp has no such limit, so we count in our
@@ -357,15 +358,20 @@ static void replace_with_json_error(struct evbuffer *buf, int minor, int status)
 	for (size_t i = 0; i < sizeof(http_layer_errors) / sizeof(http_layer_errors[0]); i++)
 		if (http_layer_errors[i].status == status)
 			e = &http_layer_errors[i];
-	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
-	                 e->code, e->message);
+	/* no request was made of these bytes: a fresh id for the answer */
+	char id[REQUEST_ID_BUF];
+	if (!request_id_generate(id))
+		snprintf(id, sizeof(id), "http-layer-error");
+	char body[320];
+	int n = snprintf(body, sizeof(body),
+	                 "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"request_id\":\"%s\"}}\n",
+	                 e->code, e->message, id);
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 	evbuffer_add_printf(buf,
 	                    "HTTP/1.%d %d %s\r\nContent-Type: application/json\r\n"
-	                    "Cache-Control: no-store\r\nConnection: close\r\n"
+	                    "Cache-Control: no-store\r\nRequest-Id: %s\r\nConnection: close\r\n"
 	                    "Content-Length: %d\r\n\r\n%s",
-	                    minor, e->status, e->phrase, n, body);
+	                    minor, e->status, e->phrase, id, n, body);
 }
 
 static bool buffer_has_at(struct evbuffer *buf, size_t at, const char *s)

@@ -226,6 +226,65 @@ void h_readyz(struct request *r)
 	}
 }
 
+/* ---- the personal-data access log ----
+ *
+ * A borrower look-up and a read of a loan by a compliance or auditor token
+ * are recorded (sql/015) before they are answered: the record is its own
+ * statement, committed before the answer is handed to evhttp, and when it
+ * cannot be made the call is 503 and returns nothing. A lender reads only
+ * its own loans and borrowers, which is not recorded. */
+
+static bool access_recorded(const struct request *r)
+{
+	return r->role == ROLE_COMPLIANCE || r->role == ROLE_AUDITOR;
+}
+
+/* The request's Request-Id for its record: requests carry none yet, so it
+ * is recorded empty. */
+
+static void on_access_recorded(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_kv(LOG_ERROR, "personal-data access could not be recorded; answered 503",
+		       "route", r->route->name, "client", r->client, "sqlstate",
+		       res != NULL ? db_sqlstate(res) : "", NULL);
+		reply_unavailable_because(
+		    r, "the access could not be recorded in the personal-data access log; "
+		       "nothing was returned");
+		return;
+	}
+	r->recorded(r);
+}
+
+/* Records who reads whom (iin, or the loan of lender and loan_id; NULL
+ * when none), then runs then(r); or answers 503. */
+static void access_record_or_reply(struct request *r, const char *iin, const char *lender,
+                                   const char *loan_id, void (*then)(struct request *r))
+{
+	struct access_record a = {.client = r->client,
+	                          .role = name_of(&role_names, __builtin_ctz((unsigned)r->role)),
+	                          .route = r->route->name,
+	                          .borrower_iin = iin,
+	                          .lender = lender,
+	                          .loan_id = loan_id,
+	                          .request_id = r->request_id};
+	struct db_params p;
+	r->recorded = then;
+	if (!request_exec_or_reply(r, STMT_ACCESS_RECORD, db_params_access_record(&p, &a),
+	                           on_access_recorded))
+		return; /* answered 503 */
+}
+
+/* The policy this daemon enforces, as `coolingctl policy show --json`
+ * prints it: the configuration at the request's arrival. */
+void h_policy(struct request *r)
+{
+	struct policy_table t;
+	policy_table_of(&r->rt->policy, &t);
+	reply_json(r, 200, codec_policy_json(&t));
+}
+
 /* ---- reads ---- */
 
 static void on_borrower_loans(PGresult *res, void *arg)
@@ -236,6 +295,15 @@ static void on_borrower_loans(PGresult *res, void *arg)
 	reply_json(r, 200, json_pack("{s:o}", "loans", loans_json(res)));
 }
 
+static void borrower_read(struct request *r)
+{
+	/* A lender sees only its own loans of the borrower. */
+	const char *params[] = {r->call.borrower.iin,
+	                        r->role == ROLE_LENDER ? r->client_lender : NULL};
+	if (!request_exec_or_reply(r, STMT_BORROWER_LOANS, params, on_borrower_loans))
+		return; /* answered 503 */
+}
+
 static void on_borrower_today(PGresult *res, void *arg)
 {
 	struct request *r = arg;
@@ -243,27 +311,36 @@ static void on_borrower_today(PGresult *res, void *arg)
 		return;
 	const char *why = NULL;
 	int64_t today = db_local_date_of(res);
-	if (today == TS_NULL || !iin_born_by(r->params[0], today, &why)) {
+	if (today == TS_NULL || !iin_born_by(r->call.borrower.iin, today, &why)) {
 		struct cd_error err;
 		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
 		reply_error(r, &err);
 		return;
 	}
-	/* A lender sees only its own loans of the borrower. */
-	const char *params[] = {r->params[0], r->role == ROLE_LENDER ? r->client_lender : NULL};
-	if (!request_exec_or_reply(r, STMT_BORROWER_LOANS, params, on_borrower_loans))
-		return; /* answered 503 */
+	if (access_recorded(r))
+		access_record_or_reply(r, r->call.borrower.iin, NULL, NULL, borrower_read);
+	else
+		borrower_read(r);
 }
 
-void h_borrower_loans(struct request *r)
+bool borrower_parse(struct request *r, struct cd_error *err)
 {
 	const char *why = NULL;
-	if (!iin_valid(r->params[0], &why)) {
-		struct cd_error err;
-		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
-		reply_error(r, &err);
-		return;
-	}
+	if (!iin_valid(r->params[0], &why))
+		return cd_error_invalid(err, "borrower_iin", why ? why : "not a valid IIN");
+	memcpy(r->call.borrower.iin, r->params[0], sizeof(r->call.borrower.iin));
+	return true;
+}
+
+bool borrower_search_parse(struct request *r, struct cd_error *err)
+{
+	return codec_parse_borrower_search(r->body, r->call.borrower.iin, err);
+}
+
+/* The IIN has been checked by the route's parse (borrower_parse,
+ * borrower_search_parse). */
+void h_borrower_loans(struct request *r)
+{
 	/* Whether the birth date is after today is the database's today. */
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_borrower_today))
@@ -462,9 +539,20 @@ static bool act_answered(struct request *r, const struct act_outcome *o)
 	return false;
 }
 
-static void get_decide(struct request *r)
+static void loan_answer(struct request *r)
 {
 	reply_loan(r, 200, &r->loan, r->now);
+}
+
+/* The borrower of the loan is recorded too: "who looked at this person"
+ * finds the reads of the person's loans. */
+static void get_decide(struct request *r)
+{
+	if (access_recorded(r))
+		access_record_or_reply(r, r->loan.borrower_iin, r->loan.lender, r->loan.loan_id,
+		                       loan_answer);
+	else
+		loan_answer(r);
 }
 
 static void consent_decide(struct request *r)

@@ -1,6 +1,6 @@
 /*
  * What every HTTP file of the daemon may take, and that calls none of them:
- * the names of methods and statuses, the Retry-After header, the errors of
+ * the names of methods and statuses, a request's id, the Retry-After header, the errors of
  * a request that was not served (a 503) or whose statement failed, and the
  * end of a draining worker's loop.
  */
@@ -8,9 +8,12 @@
 #include <event2/http.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "log.h"
+#include "token_random.h"
 
 const char *http_method_name(enum evhttp_cmd_type m)
 {
@@ -75,6 +78,25 @@ const char *http_reason_phrase(int status)
 	default:
 		return status >= 500 ? "Internal Server Error" : "Error";
 	}
+}
+
+void http_request_id(struct evhttp_request *req, char out[REQUEST_ID_BUF])
+{
+	const char *given =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+	if (request_id_valid(given)) {
+		snprintf(out, REQUEST_ID_BUF, "%s", given);
+		return;
+	}
+	if (request_id_generate(out))
+		return;
+	/* no randomness from the kernel (never seen on a running system):
+	 * the wall clock, the process and the request's address still make a
+	 * repeat unlikely */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, REQUEST_ID_BUF, "t%llx.%lx-%lx.%lx", (unsigned long long)ts.tv_sec,
+	         (unsigned long)ts.tv_nsec, (unsigned long)getpid(), (unsigned long)(uintptr_t)req);
 }
 
 void set_retry_after(struct request *r, int64_t seconds)

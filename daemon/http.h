@@ -30,6 +30,9 @@
 const char *http_method_name(enum evhttp_cmd_type m);
 /* "OK", "Not Found", ...; "Error" or "Internal Server Error" for others. */
 const char *http_reason_phrase(int status);
+/* A request's id (CONTRACT.md v1.2), taken once at arrival: the client's
+ * X-Request-Id when it is 1-64 identifier characters, else a fresh one. */
+void http_request_id(struct evhttp_request *req, char out[REQUEST_ID_BUF]);
 #define HTTP_DB_UNAVAILABLE "the database is out of reach; nothing was decided, try again"
 /* 503 unavailable with this message, and Retry-After: 1 on the answer.
  * Returns false. */

@@ -629,6 +629,9 @@ static void metrics_on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-store");
+	char id[REQUEST_ID_BUF];
+	http_request_id(req, id);
+	evhttp_add_header(h, "Request-Id", id);
 	if (path == NULL || strcmp(path, "/metrics") != 0) {
 		evbuffer_add_printf(buf, "not found: the metrics are at /metrics\n");
 		evhttp_send_reply(req, 404, "Not Found", NULL);

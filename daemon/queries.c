@@ -1,7 +1,7 @@
 /*
- * GET /v1/audit, GET /v1/loans, a loan's events and the decision
- * statistics: reads for compliance staff and auditors (the last two for a
- * lender too, its own only). Query parameters are checked as strictly as
+ * GET /v1/audit, GET /v1/loans, a lender's loans, a loan's events and the
+ * decision statistics: reads for compliance staff and auditors (the last
+ * three for a lender too, its own only). Query parameters are checked as strictly as
  * bodies: an unknown or repeated parameter is a 422 naming it. They decide
  * nothing, so they are served from the read replica ([database] read_url)
  * when there is one.
@@ -232,13 +232,22 @@ static void on_loans_list(PGresult *res, void *arg)
 	reply_json(r, 200, json_pack("{s:o,s:o}", "loans", loans, "next", next));
 }
 
-void h_loans_list(struct request *r)
+/* GET /v1/loans, or one lender's list when fixed_lender is not NULL: the
+ * same parameters and answer, but the lender is the path's. */
+static void loans_list(struct request *r, const char *fixed_lender)
 {
 	struct query_param q[] = {{"status", NULL}, {"lender", NULL}, {"from", NULL},
 	                          {"to", NULL},     {"limit", NULL},  {"after", NULL}};
 	if (!parse_query_or_reply(r, q, 6))
 		return;
 	const char *status = q[0].value, *lender = q[1].value, *why = NULL;
+	if (fixed_lender != NULL) {
+		if (lender != NULL) {
+			reply_invalid(r, "lender", "is the path's lender here: leave it out");
+			return;
+		}
+		lender = fixed_lender;
+	}
 	if (status != NULL) {
 		bool known = false;
 		for (int i = 0; i <= STATUS_ELIGIBLE; i++)
@@ -282,6 +291,29 @@ void h_loans_list(struct request *r)
 	if (!read_exec_or_reply(r, lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST, params,
 	                        on_loans_list))
 		return; /* answered 503 */
+}
+
+void h_loans_list(struct request *r)
+{
+	loans_list(r, NULL);
+}
+
+/* ---- GET /v1/lenders/{lender}/loans ---- */
+
+/* The lender has been checked against a lender's token (the route is
+ * lender-scoped). A lender without loans, or unknown, has an empty list, as
+ * GET /v1/loans?lender= gives it. */
+void h_lender_loans_list(struct request *r)
+{
+	if (id_is_dot_segment(r->params[0])) {
+		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+		return;
+	}
+	if (!id_valid(r->params[0])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+		return;
+	}
+	loans_list(r, r->params[0]);
 }
 
 /* ---- GET /v1/lenders/{lender}/loans/{loan_id}/events ---- */
@@ -412,6 +444,93 @@ void h_decision_stats(struct request *r)
 		return; /* answered 503 */
 }
 
+/* ---- the personal-data access log: GET /v1/access-log, POST /v1/access-log/search ----
+ *
+ * Read from the primary, where the records are written: an auditor asking
+ * who looked at a person sees every look-up answered before. */
+
+static void on_access_log(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		reply_db_failure(r, res, "access_log");
+		return;
+	}
+	json_t *entries = json_array();
+	struct db_access_entry e;
+	int rows = 0;
+	int64_t last_at = TS_NULL, last_id = 0;
+	for (int i = 0; db_access_entry_row(res, i, &e); i++, rows++) {
+		json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s}", "at",
+		                      codec_ts_json(e.at), "client", e.client, "role", e.role,
+		                      "route", e.route, "borrower_iin", e.borrower_iin, "lender",
+		                      e.lender, "loan_id", e.loan_id, "request_id", e.request_id);
+		json_array_append_new(entries, o);
+		last_at = e.at;
+		last_id = e.id;
+	}
+	/* A full page may have a successor: the cursor is the last entry's
+	 * position. */
+	json_t *next = json_null();
+	if (rows > 0 && rows == r->call.access.limit) {
+		char cur[CURSOR_BUF];
+		cursor_encode(last_at, last_id, cur);
+		next = json_string(cur);
+	}
+	reply_json(r, 200, json_pack("{s:o,s:o}", "entries", entries, "next", next));
+}
+
+static void access_log_read(struct request *r)
+{
+	struct db_params p;
+	if (!request_exec_or_reply(r, STMT_ACCESS_LOG, db_params_access_log(&p, &r->call.access),
+	                           on_access_log))
+		return; /* answered 503 */
+}
+
+void h_access_log_list(struct request *r)
+{
+	struct query_param q[] = {
+	    {"from", NULL}, {"to", NULL}, {"client", NULL}, {"limit", NULL}, {"after", NULL}};
+	if (!parse_query_or_reply(r, q, 5))
+		return;
+	struct access_query *a = &r->call.access;
+	access_query_init(a);
+	const char *why = NULL;
+	if (q[0].value != NULL && !ts_parse_rfc3339(q[0].value, &a->from, &why)) {
+		reply_invalid(r, "from", why ? why : "not an RFC 3339 timestamp");
+		return;
+	}
+	if (q[1].value != NULL && !ts_parse_rfc3339(q[1].value, &a->to, &why)) {
+		reply_invalid(r, "to", why ? why : "not an RFC 3339 timestamp");
+		return;
+	}
+	if (q[2].value != NULL) {
+		if (!id_valid(q[2].value)) {
+			reply_invalid(r, "client",
+			              "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+			return;
+		}
+		snprintf(a->client, sizeof(a->client), "%s", q[2].value);
+	}
+	if (!parse_limit_or_reply(r, q[3].value, &a->limit))
+		return;
+	if (q[4].value != NULL && !cursor_decode(q[4].value, &a->after_at, &a->after_id)) {
+		reply_invalid(r, "after", "not a cursor from a previous page's \"next\"");
+		return;
+	}
+	access_log_read(r);
+}
+
+bool access_search_parse(struct request *r, struct cd_error *err)
+{
+	return codec_parse_access_search(r->body, &r->call.access, err);
+}
+
+void h_access_log_search(struct request *r)
+{
+	access_log_read(r);
+}
 /* ---- GET /v1/lenders/{lender}/events ---- */
 
 /* The lender's sealed events after `after`, in seq order, in the form of

@@ -140,8 +140,8 @@ static void access_entry_log(const struct request *r, const struct access_entry 
 	snprintf(st, sizeof(st), "%d", status);
 	snprintf(dur, sizeof(dur), "%.3f", (double)(mono_ns() - r->started_ns) / 1e6);
 	log_kv(LOG_INFO, "request", "method", a->method, "path", a->path, "status", st,
-	       "duration_ms", dur, "client", r->client, a->tls_client[0] ? "tls_client" : NULL,
-	       a->tls_client, NULL);
+	       "duration_ms", dur, "request_id", r->request_id, "client", r->client,
+	       a->tls_client[0] ? "tls_client" : NULL, a->tls_client, NULL);
 }
 
 void request_answer(struct request *r, int status, const char *content_type,
@@ -150,6 +150,7 @@ void request_answer(struct request *r, int status, const char *content_type,
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Type", content_type);
 	evhttp_add_header(h, "Cache-Control", cache_control);
+	evhttp_add_header(h, "Request-Id", r->request_id);
 	if (r->w->draining)
 		evhttp_add_header(h, "Connection", "close");
 	/* the request's own output buffer: no extra buffer, no extra copy */
@@ -172,7 +173,7 @@ void request_answer(struct request *r, int status, const char *content_type,
 
 void request_answer_error(struct request *r, const struct cd_error *err)
 {
-	json_t *body = codec_error_json(err);
+	json_t *body = codec_error_json(err, r->request_id);
 	char *s = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	request_answer(r, err->status ? err->status : 500, "application/json", "no-store", s,
@@ -316,6 +317,7 @@ void http_on_request(struct evhttp_request *req, void *arg)
 	r->req = req;
 	r->rt = server_runtime(w->srv);
 	r->started_ns = mono_ns();
+	http_request_id(req, r->request_id);
 	r->conn = conn_request_begins(w, req);
 	w->in_flight++;
 	request_drive(r, NULL);

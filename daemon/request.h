@@ -24,6 +24,7 @@
 #include "ratelimit.h"
 #include "request_state.h"
 #include "server.h"
+#include "text.h"
 #include "token.h"
 
 struct request;
@@ -70,6 +71,10 @@ struct request {
 	const struct runtime *rt; /* the configuration at arrival */
 	char params[MAX_PATH_PARAMS][ID_BUF];
 	int64_t started_ns;
+	/* set once, at arrival: the client's X-Request-Id when valid, else
+	 * one made here; in the Request-Id header of the answer, its error
+	 * body and its access-log line */
+	char request_id[REQUEST_ID_BUF];
 
 	/* the authenticated client */
 	char token_id[TOKEN_ID_BUF];
@@ -103,6 +108,9 @@ struct request {
 	 * the borrower's day was recorded first (handlers.c), and how often */
 	struct approval_context approval_ctx;
 	int day_attempts;
+	/* a read that the personal-data access log records: what it does once
+	 * its access is recorded (handlers.c, access_record_or_reply) */
+	void (*recorded)(struct request *r);
 
 	/* per call: the parsed request of the route's parse(), one member each */
 	union {
@@ -124,6 +132,10 @@ struct request {
 			struct refusal_req q; /* q.iin alone for a GET */
 			int status;           /* of the PUT's answer: 201 new, 200 known */
 		} refusal;                    /* GET, PUT /v1/voluntary-refusals/{iin} */
+		struct {
+			char iin[13];
+		} borrower; /* GET /v1/borrowers/{iin}/loans, POST /v1/borrowers/search */
+		struct access_query access; /* GET /v1/access-log, POST .../search */
 	} call;
 };
 

@@ -16,6 +16,7 @@ void cd_error_clear(struct cd_error *err)
 	err->code = "";
 	err->field[0] = '\0';
 	err->message[0] = '\0';
+	err->reason = REASON_NONE;
 }
 
 bool cd_error_set(struct cd_error *err, int status, const char *code, const char *field,
@@ -31,6 +32,21 @@ bool cd_error_set(struct cd_error *err, int status, const char *code, const char
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	err->reason = REASON_NONE;
+	return false;
+}
+
+bool cd_error_state(struct cd_error *err, enum state_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->status = 409;
+	err->code = "invalid_state";
+	err->field[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	err->reason = reason;
 	return false;
 }
 

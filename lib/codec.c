@@ -351,6 +351,96 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	return true;
 }
 
+/* An IIN field: 12 digits with a valid check digit. */
+static bool get_iin(const json_t *v, const char *field, char out[13], struct cd_error *err)
+{
+	const char *s = NULL, *why = NULL;
+	if (!get_string(v, field, &s, err))
+		return false;
+	if (!iin_valid(s, &why))
+		return cd_error_invalid(err, field, why ? why : "not a valid IIN");
+	memcpy(out, s, IIN_LEN);
+	out[IIN_LEN] = '\0';
+	return true;
+}
+
+bool codec_parse_borrower_search(const json_t *body, char iin[13], struct cd_error *err)
+{
+	bool has_iin = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "borrower_iin") != 0)
+			return unknown_field(key, err);
+		if (!get_iin(v, key, iin, err))
+			return false;
+		has_iin = true;
+	}
+	if (!has_iin)
+		return missing_field("borrower_iin", err);
+	return true;
+}
+
+void access_query_init(struct access_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->from = q->to = q->after_at = q->after_id = TS_NULL;
+	q->limit = ACCESS_LOG_DEFAULT_LIMIT;
+}
+
+bool codec_parse_access_search(const json_t *body, struct access_query *q, struct cd_error *err)
+{
+	access_query_init(q);
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		const char *s = NULL;
+		if (strcmp(key, "borrower_iin") == 0) {
+			if (!get_iin(v, key, q->borrower_iin, err))
+				return false;
+		} else if (strcmp(key, "lender") == 0) {
+			if (!get_id(v, key, q->lender, err))
+				return false;
+		} else if (strcmp(key, "loan_id") == 0) {
+			if (!get_id(v, key, q->loan_id, err))
+				return false;
+		} else if (strcmp(key, "client") == 0) {
+			if (!get_id(v, key, q->client, err))
+				return false;
+		} else if (strcmp(key, "from") == 0) {
+			if (!get_ts(v, key, &q->from, err))
+				return false;
+		} else if (strcmp(key, "to") == 0) {
+			if (!get_ts(v, key, &q->to, err))
+				return false;
+		} else if (strcmp(key, "limit") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > ACCESS_LOG_MAX_LIMIT)
+				return cd_error_invalid(err, key,
+				                        "must be a whole number from 1 to 1000");
+			q->limit = json_integer_value(v);
+		} else if (strcmp(key, "after") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_string(v, key, &s, err))
+				return false;
+			if (!cursor_decode(s, &q->after_at, &q->after_id))
+				return cd_error_invalid(
+				    err, key, "not a cursor from a previous page's \"next\"");
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	/* a loan is named by its lender and its id together */
+	if (q->lender[0] != '\0' && q->loan_id[0] == '\0')
+		return missing_field("loan_id", err);
+	if (q->loan_id[0] != '\0' && q->lender[0] == '\0')
+		return missing_field("lender", err);
+	return true;
+}
+
 bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_error *err)
 {
 	char iin[sizeof(q->iin)];
@@ -552,13 +642,18 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 	return o;
 }
 
-json_t *codec_error_json(const struct cd_error *err)
+json_t *codec_error_json(const struct cd_error *err, const char *request_id)
 {
 	json_t *e = json_object();
 	json_object_set_new(e, "code", json_string(err->code ? err->code : "internal_error"));
 	json_object_set_new(e, "message", json_string(err->message));
 	if (err->field[0] != '\0')
 		json_object_set_new(e, "field", json_string(err->field));
+	if (err->reason != REASON_NONE)
+		json_object_set_new(e, "reason",
+		                    json_string(name_of(&state_reason_names, (int)err->reason)));
+	if (request_id != NULL)
+		json_object_set_new(e, "request_id", json_string(request_id));
 	json_t *o = json_object();
 	json_object_set_new(o, "error", e);
 	return o;

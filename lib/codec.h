@@ -49,6 +49,29 @@ bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
  * none); q->iin is left to the caller. */
 bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_error *err);
 
+/* POST /v1/borrowers/search: {"borrower_iin": IIN}, so that the IIN need
+ * not be in a URL; checked as the path's IIN is (iin_valid). */
+bool codec_parse_borrower_search(const json_t *body, char iin[13], struct cd_error *err);
+
+/* Which entries of the personal-data access log to read: every filter is
+ * optional ("" or TS_NULL when absent); a loan is lender and loan_id
+ * together. Oldest first, after the cursor (after_at, after_id). */
+#define ACCESS_LOG_DEFAULT_LIMIT 100
+#define ACCESS_LOG_MAX_LIMIT     1000
+struct access_query {
+	char borrower_iin[13];
+	char lender[ID_BUF];
+	char loan_id[ID_BUF];
+	char client[ID_BUF];
+	int64_t from, to; /* microseconds; from inclusive, to exclusive */
+	int64_t after_at, after_id;
+	int64_t limit;
+};
+void access_query_init(struct access_query *q);
+/* POST /v1/access-log/search: {"borrower_iin", "lender", "loan_id",
+ * "client", "from", "to", "limit", "after"}, each optional. */
+bool codec_parse_access_search(const json_t *body, struct access_query *q, struct cd_error *err);
+
 /* The registry entry of an IIN: the state at now (refusal_in_force()) and
  * the changes as given, in (effective_at, arrival) order. */
 json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
@@ -76,7 +99,9 @@ json_t *codec_blockers_json(unsigned blockers);
 json_t *codec_name_json(const struct name_table *t, int index);
 /* A timestamp as "....Z", or JSON null for TS_NULL. */
 json_t *codec_ts_json(int64_t ts);
-json_t *codec_error_json(const struct cd_error *err);
+/* {"error": {"code", "message", "field" (when set), "reason" (a 409
+ * invalid_state's), "request_id" (unless NULL)}}. */
+json_t *codec_error_json(const struct cd_error *err, const char *request_id);
 
 /* The effective table of rules (`coolingctl policy show --json`):
  * {"profile", "aggregation", "rules": [...], "exemptions": [...],

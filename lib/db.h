@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 13
+#define DB_SCHEMA_VERSION 15
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -111,6 +111,7 @@ enum stmt {
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
 	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
+	STMT_CLIENT_SEEN,          /* client name: its last_used_at is the database's now */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
@@ -122,6 +123,9 @@ enum stmt {
 	                        (no row: no such loan) */
 	STMT_DECISION_STATS, /* from us, to us, "hour"|"day", tz, lender|NULL ->
 	                        db_decision_buckets_of, db_decision_row each */
+	/* the personal-data access log (sql/015) */
+	STMT_ACCESS_RECORD, /* db_params_access_record -> the entry's id */
+	STMT_ACCESS_LOG,    /* db_params_access_log -> db_access_entry_row each */
 	/* the lender's event feed, time events and webhooks (lib/db/feed.c) */
 	STMT_TIME_EVENTS,       /* max moments -> db_time_events_of */
 	STMT_LENDER_EVENTS,     /* lender, after seq, limit -> db_audit_event_row each */
@@ -194,6 +198,7 @@ struct db_auth_row {
 	const char *role;
 	const char *lender;
 	unsigned char token_hash[TOKEN_HASH_LEN];
+	bool expired; /* its expires_at has passed, by the database's now */
 };
 bool db_auth_row(const PGresult *r, struct db_auth_row *a);
 
@@ -275,6 +280,22 @@ struct db_audit_event {
 };
 bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e);
 
+/* ---- the personal-data access log ---- */
+
+/* Who looked at a borrower or a loan (STMT_ACCESS_LOG). */
+struct db_access_entry {
+	int64_t id;
+	int64_t at; /* microseconds */
+	const char *client;
+	const char *role;
+	const char *route;
+	const char *borrower_iin; /* NULL when none */
+	const char *lender;       /* NULL when none */
+	const char *loan_id;      /* NULL when none */
+	const char *request_id;
+};
+bool db_access_entry_row(const PGresult *r, int row, struct db_access_entry *e);
+
 /* ---- a loan's events and the decision statistics ---- */
 
 /* STMT_LOAN_EVENTS: the loan's sealed events with seq > after, in seq
@@ -327,8 +348,8 @@ bool db_webhook_row(const PGresult *r, int row, struct db_webhook_row *w);
  * there is none. remove: 404 when there is no such endpoint (or it was
  * removed). */
 bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,
-                    int64_t after, const char *actor, int64_t *id, struct cd_error *err);
-bool db_webhook_remove(PGconn *c, int64_t id, const char *actor, struct cd_error *err);
+                    int64_t after, int64_t *id, struct cd_error *err);
+bool db_webhook_remove(PGconn *c, int64_t id, struct cd_error *err);
 /* The endpoints not removed, by id; rows: db_webhook_list_row. */
 struct db_webhook_list_row {
 	int64_t id;
@@ -444,6 +465,17 @@ const char *const *db_params_refuse(struct db_params *p, const struct loan *l, c
 const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
                                          const char *actor);
 
+/* STMT_ACCESS_RECORD: who (client, role), by which route, whom (an IIN,
+ * a loan, or both; NULL when none) and the request's Request-Id. */
+struct access_record {
+	const char *client, *role, *route;
+	const char *borrower_iin, *lender, *loan_id;
+	const char *request_id;
+};
+const char *const *db_params_access_record(struct db_params *p, const struct access_record *a);
+/* STMT_ACCESS_LOG: the filters of q (codec.h), absent ones NULL. */
+const char *const *db_params_access_log(struct db_params *p, const struct access_query *q);
+
 /* The SQLSTATE of a failed result, "" when none. */
 const char *db_sqlstate(const PGresult *r);
 /* True for errors that mean "the database is out of reach or shutting
@@ -466,18 +498,39 @@ bool db_prepare_all(PGconn *c, struct cd_error *err);
 bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *err);
 int db_schema_version(PGconn *c);
 
-/* Operator commands; each writes its audit event in the same transaction.
- * actor names the operator. */
-bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name, const char *actor,
+/* Operator commands; each writes its audit event in the same transaction,
+ * with the actor "coolingctl:" + the database login (session_user). */
+bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name,
                    struct cd_error *err);
-/* Creates a client and writes its token (to be shown once) to token. */
+/* Creates a client and writes its token (to be shown once) to token;
+ * expires_in_s > 0: the token expires that many seconds after the
+ * database's now, 0: never. */
 bool db_client_add(PGconn *c, const char *name, const char *role, const char *lender,
-                   const char *actor, char *token, size_t token_size, struct cd_error *err);
-bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err);
-bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor,
-                struct cd_error *err);
+                   int64_t expires_in_s, char *token, size_t token_size, struct cd_error *err);
+bool db_client_revoke(PGconn *c, const char *name, struct cd_error *err);
+bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, struct cd_error *err);
 /* Rows: db_mrp_row. */
 PGresult *db_mrp_list(PGconn *c, struct cd_error *err);
+
+/* The API clients for an access review, by name: what they are, never a
+ * token or its hash. Rows: db_client_row. */
+struct db_client_row {
+	const char *name, *role;
+	const char *lender;                         /* NULL but for the lender role */
+	int64_t created_at, expires_at, revoked_at; /* TS_NULL: never */
+	int64_t last_used_at; /* the daemon's last acceptance, to a minute; TS_NULL: never */
+};
+PGresult *db_client_list(PGconn *c, struct cd_error *err);
+bool db_client_row(const PGresult *r, int row, struct db_client_row *k);
+
+/* The lenders, by id. Rows: db_lender_row. */
+struct db_lender_row {
+	const char *lender, *kind;
+	const char *name; /* NULL when none was given */
+	int64_t created_at;
+};
+PGresult *db_lender_list(PGconn *c, struct cd_error *err);
+bool db_lender_row(const PGresult *r, int row, struct db_lender_row *l);
 
 /* Synchronous loan reads for the CLI: the loan(s) and the database's now. */
 bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan *l, int64_t *now,
@@ -487,6 +540,12 @@ bool db_loan_get(PGconn *c, const char *lender, const char *loan_id, struct loan
 #define DB_BORROWER_MAX_LOANS 1000
 /* Rows: db_loan_row. */
 PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, struct cd_error *err);
+/* One page of GET /v1/loans (STMT_LOANS_LIST, or _LENDER when lender is
+ * not NULL): from, to, the cursor (cursor_at, cursor_id) TS_NULL when
+ * absent; status NULL for any; newest first. */
+PGresult *db_loans_list(PGconn *c, int64_t from, int64_t to, int64_t cursor_at, int64_t cursor_id,
+                        const char *status, int64_t limit, const char *lender,
+                        struct cd_error *err);
 /* Today's local date in the zone tz, by the database's clock: days since
  * 1970-01-01. */
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err);
@@ -507,8 +566,8 @@ PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_e
 bool db_refusal_import_begin(PGconn *c, struct cd_error *err);
 bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
                            struct cd_error *err);
-bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
-                           int64_t *added, struct cd_error *err);
+bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                           struct cd_error *err);
 /* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
  * there is no such loan. */
 PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,
@@ -518,7 +577,9 @@ PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int
 PGresult *db_decision_stats(PGconn *c, int64_t from_us, int64_t to_us, const char *bucket,
                             const char *tz, const char *lender, struct cd_error *err);
 
-/* Seals every committed event not sealed yet; returns how many, or -1. */
+/* Seals every committed event not sealed yet; returns how many, or -1. A
+ * login that may not seal (coolingd_reader, coolingd_admin) seals nothing
+ * and gets 0: it reads what the daemon has sealed. */
 int64_t db_audit_seal_all(PGconn *c, struct cd_error *err);
 
 /* Streams sealed audit events in chain order, one row at a time (libpq

@@ -42,9 +42,10 @@ static enum act_verdict repeat(struct act_outcome *o)
 	return o->verdict;
 }
 
-static enum act_verdict invalid_state(struct act_outcome *o, const char *why)
+static enum act_verdict invalid_state(struct act_outcome *o, enum state_reason reason,
+                                      const char *why)
 {
-	cd_error_set(&o->err, 409, "invalid_state", "", "%s", why);
+	cd_error_state(&o->err, reason, "%s", why);
 	o->verdict = ACT_REFUSE;
 	return o->verdict;
 }
@@ -80,14 +81,15 @@ enum act_verdict loan_consent_decide(const struct loan *l, const struct consent_
 	outcome_init(o);
 	/* anything after cancellation, then a repeat of what is recorded */
 	if (l->cancelled_at != TS_NULL)
-		return invalid_state(o, "the loan is cancelled");
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
 	if (l->consent_at != TS_NULL) {
 		if (q->consent_at == TS_NULL || q->consent_at == l->consent_at)
 			return repeat(o);
-		return invalid_state(o, "consent was recorded at another time");
+		return invalid_state(o, REASON_DIFFERENT_TIME,
+		                     "consent was recorded at another time");
 	}
 	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, "the loan is disbursed");
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
 	int64_t at = q->consent_at != TS_NULL ? q->consent_at : now;
 	if (q->consent_at != TS_NULL &&
 	    !ts_check_window(q->consent_at, now, w->skew_s, w->backdate_s, "consent_at", &o->err))
@@ -102,18 +104,23 @@ enum act_verdict loan_verify_decide(const struct loan *l, const struct verificat
 {
 	outcome_init(o);
 	if (l->cancelled_at != TS_NULL)
-		return invalid_state(o, "the loan is cancelled");
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
 	if (l->in_person_verified_at != TS_NULL) {
-		bool same =
-		    strcmp(l->in_person_branch_id, q->branch_id) == 0 &&
-		    strcmp(l->in_person_officer_id, q->officer_id) == 0 &&
-		    (q->verified_at == TS_NULL || q->verified_at == l->in_person_verified_at);
-		if (same)
+		bool same_people = strcmp(l->in_person_branch_id, q->branch_id) == 0 &&
+		                   strcmp(l->in_person_officer_id, q->officer_id) == 0;
+		bool same_time =
+		    q->verified_at == TS_NULL || q->verified_at == l->in_person_verified_at;
+		if (same_people && same_time)
 			return repeat(o);
-		return invalid_state(o, "in-person verification was recorded otherwise");
+		if (same_people)
+			return invalid_state(o, REASON_DIFFERENT_TIME,
+			                     "in-person verification was recorded at another time");
+		return invalid_state(o, REASON_DIFFERENT_DETAILS,
+		                     "in-person verification was recorded with another branch "
+		                     "or officer");
 	}
 	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, "the loan is disbursed");
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
 	if (q->verified_at != TS_NULL &&
 	    !ts_check_window(q->verified_at, now, w->skew_s, w->backdate_s, "verified_at", &o->err))
 		return refused(o);
@@ -130,10 +137,12 @@ enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellat
 	if (l->cancelled_at != TS_NULL) {
 		if (strcmp(l->cancel_reason, q->reason) == 0)
 			return repeat(o);
-		return invalid_state(o, "the loan was cancelled with another reason");
+		return invalid_state(o, REASON_DIFFERENT_DETAILS,
+		                     "the loan was cancelled with another reason");
 	}
 	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, "a disbursed loan cannot be cancelled");
+		return invalid_state(o, REASON_ALREADY_DISBURSED,
+		                     "a disbursed loan cannot be cancelled");
 	/* cancelled_at is the database's now */
 	return write_values(o, TS_NULL, TS_NULL);
 }
@@ -144,28 +153,30 @@ enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconf
 {
 	outcome_init(o);
 	if (l->cancelled_at != TS_NULL)
-		return invalid_state(o, "the loan is cancelled");
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
 	if (!l->reconfirmation_required)
-		return invalid_state(o,
+		return invalid_state(o, REASON_NOT_REQUIRED,
 		                     "the loan needs no reconfirmation: it is not cooled under a "
 		                     "profile that asks for one");
 	if (l->reconfirmed_at != TS_NULL) {
 		if (q->reconfirmed_at == TS_NULL || q->reconfirmed_at == l->reconfirmed_at)
 			return repeat(o);
-		return invalid_state(o, "reconfirmation was recorded at another time");
+		return invalid_state(o, REASON_DIFFERENT_TIME,
+		                     "reconfirmation was recorded at another time");
 	}
 	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, "the loan is disbursed");
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
 	if (l->consent_at == TS_NULL || l->cooling_ends_at == TS_NULL)
-		return invalid_state(o, "no consent is recorded: the cooling period has not begun, "
-		                        "and a reconfirmation counts only after it has ended");
+		return invalid_state(o, REASON_COOLING_NOT_ENDED,
+		                     "no consent is recorded: the cooling period has not begun, "
+		                     "and a reconfirmation counts only after it has ended");
 	char ends[TS_BUF];
 	ts_format_utc(l->cooling_ends_at, ends);
 	if (now < l->cooling_ends_at) {
-		cd_error_set(&o->err, 409, "invalid_state", "",
-		             "the cooling period has not ended (it ends at %s): a reconfirmation "
-		             "counts only after it",
-		             ends);
+		cd_error_state(&o->err, REASON_COOLING_NOT_ENDED,
+		               "the cooling period has not ended (it ends at %s): a reconfirmation "
+		               "counts only after it",
+		               ends);
 		return refused(o);
 	}
 	if (q->reconfirmed_at != TS_NULL &&
@@ -174,10 +185,10 @@ enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconf
 		return refused(o);
 	int64_t at = q->reconfirmed_at != TS_NULL ? q->reconfirmed_at : now;
 	if (at < l->cooling_ends_at) {
-		cd_error_set(&o->err, 409, "invalid_state", "",
-		             "reconfirmed_at is before the end of the cooling period (%s): a "
-		             "reconfirmation counts only after it",
-		             ends);
+		cd_error_state(&o->err, REASON_COOLING_NOT_ENDED,
+		               "reconfirmed_at is before the end of the cooling period (%s): a "
+		               "reconfirmation counts only after it",
+		               ends);
 		return refused(o);
 	}
 	return write_values(o, at, TS_NULL);
@@ -189,9 +200,9 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 {
 	outcome_init(o);
 	if (l->cancelled_at != TS_NULL)
-		return invalid_state(o, "the loan is cancelled");
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
 	if (!l->extra_confirmation_required)
-		return invalid_state(o,
+		return invalid_state(o, REASON_NOT_REQUIRED,
 		                     "the loan needs no extra confirmation: it is not cooled, or "
 		                     "the borrower's age does not call for one");
 	if (l->extra_confirmed_at != TS_NULL) {
@@ -201,10 +212,12 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 		    (q->confirmed_at == TS_NULL || q->confirmed_at == l->extra_confirmed_at);
 		if (same)
 			return repeat(o);
-		return invalid_state(o, "the extra confirmation was recorded otherwise");
+		return invalid_state(o, REASON_DIFFERENT_TIME,
+		                     "the extra confirmation was recorded with another method or "
+		                     "time");
 	}
 	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, "the loan is disbursed");
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
 	if (q->confirmed_at != TS_NULL && !ts_check_window(q->confirmed_at, now, w->skew_s,
 	                                                   w->backdate_s, "confirmed_at", &o->err))
 		return refused(o);

@@ -32,8 +32,15 @@
  *                 of another loan is a 422); otherwise allowed exactly when
  *                 loan_evaluate() finds no blocker.
  *
+ * Each 409 invalid_state names its reason (enum state_reason, names.h):
+ * cancelled, already_disbursed, different_time (a repeat with another time
+ * or method), different_details (another branch, officer or cancellation
+ * reason), not_required, cooling_not_ended.
+ *
  * Each guarded write in lib/db/statements.c re-checks in SQL what these functions
- * relied on; tests/integration/test_gate_agreement.c keeps the two in step.
+ * relied on; tests/integration/test_gate_agreement.c keeps the two in step. A
+ * guard that fails makes the daemon read the loan and decide here again, so
+ * every refusal, and its reason, comes from these functions.
  */
 #ifndef CD_LOAN_H
 #define CD_LOAN_H

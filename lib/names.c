@@ -54,6 +54,10 @@ TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "b
 TABLE(aggregation_names, [AGGREGATION_LENDER] = "lender", [AGGREGATION_ALL] = "all");
 TABLE(extra_method_names, [EXTRA_BRANCH] = "branch", [EXTRA_EGOV] = "egov",
       [EXTRA_CREDIT_BUREAU] = "credit_bureau", [EXTRA_LENDER_APP] = "lender_app");
+TABLE(state_reason_names, [REASON_NONE] = "", [REASON_CANCELLED] = "cancelled",
+      [REASON_ALREADY_DISBURSED] = "already_disbursed", [REASON_DIFFERENT_TIME] = "different_time",
+      [REASON_DIFFERENT_DETAILS] = "different_details", [REASON_NOT_REQUIRED] = "not_required",
+      [REASON_COOLING_NOT_ENDED] = "cooling_not_ended");
 TABLE(log_level_names, [LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
       [LOG_DEBUG] = "debug");
 TABLE(log_format_names, [LOG_FORMAT_JSON] = "json", [LOG_FORMAT_TEXT] = "text");

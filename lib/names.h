@@ -69,6 +69,21 @@ extern const struct name_table aggregation_names;
 enum extra_method { EXTRA_BRANCH, EXTRA_EGOV, EXTRA_CREDIT_BUREAU, EXTRA_LENDER_APP };
 extern const struct name_table extra_method_names;
 
+/* Why an act does not fit the loan: the `reason` of a 409 invalid_state,
+ * a stable code for the client's program (the message is free text).
+ * REASON_NONE has no name (no `reason` on the wire). */
+enum state_reason {
+	REASON_NONE,
+	REASON_CANCELLED,         /* an act after cancellation */
+	REASON_ALREADY_DISBURSED, /* an act or a cancellation after the payout */
+	REASON_DIFFERENT_TIME,    /* a repeat with another time or method */
+	REASON_DIFFERENT_DETAILS, /* a repeat with another branch, officer or cancellation reason */
+	REASON_NOT_REQUIRED,      /* an act the loan does not need */
+	REASON_COOLING_NOT_ENDED, /* a reconfirmation before the cooling period's end */
+	REASON__COUNT
+};
+extern const struct name_table state_reason_names;
+
 /* The daemon's log, [log] level and format. */
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 extern const struct name_table log_level_names;

@@ -149,6 +149,16 @@ bool policy_takes_v1_overrides(const char *name)
 	return profile_def_of(name)->v1_overrides;
 }
 
+bool policy_profile_fixed(const char *name, struct policy_table *t)
+{
+	const struct profile_def *d = profile_def_of(name);
+	if (strcmp(d->defaults.name, name) != 0)
+		return false;
+	t->reconfirmation = d->reconfirmation;
+	t->in_person_by_amount = d->in_person_by_amount;
+	return true;
+}
+
 void policy_table_of(const struct policy *p, struct policy_table *t)
 {
 	const struct profile_def *d = profile_def_of(p->name);

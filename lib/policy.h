@@ -88,6 +88,10 @@ struct policy_table {
 	int64_t under_age, from_age;
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
+/* What a profile fixes whatever the configuration says (reconfirmation,
+ * in_person_by_amount of its table): for a table read back from
+ * GET /v1/policy, which does not carry them. False for an unknown name. */
+bool policy_profile_fixed(const char *name, struct policy_table *t);
 
 /* Whether the profile adds up the borrower's loans of the day. */
 bool policy_aggregates(const struct policy *p);

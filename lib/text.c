@@ -28,12 +28,9 @@ bool id_is_dot_segment(const char *s)
 	return strcmp(s, ".") == 0 || strcmp(s, "..") == 0;
 }
 
-bool id_valid(const char *s)
+/* 1-64 characters of A-Z a-z 0-9 . _ : - */
+static bool id_chars_valid(const char *s)
 {
-	/* a path segment that HTTP clients remove: such a loan or lender could
-	 * never be addressed */
-	if (id_is_dot_segment(s))
-		return false;
 	size_t n = 0;
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
@@ -43,6 +40,19 @@ bool id_valid(const char *s)
 			return false;
 	}
 	return n >= 1;
+}
+
+bool id_valid(const char *s)
+{
+	/* a path segment that HTTP clients remove: such a loan or lender could
+	 * never be addressed */
+	return !id_is_dot_segment(s) && id_chars_valid(s);
+}
+
+bool request_id_valid(const char *s)
+{
+	_Static_assert(REQUEST_ID_BUF == ID_MAX + 1, "a request id is at most ID_MAX characters");
+	return s != NULL && id_chars_valid(s);
 }
 
 /* White space of Unicode (White_Space, less the controls that text_valid()

@@ -36,6 +36,12 @@ bool id_valid(const char *s);
 /* "." or "..": refused as identifiers (id_valid() is false for them). */
 bool id_is_dot_segment(const char *s);
 
+/* A request id: the client's X-Request-Id is taken when it is 1-64
+ * characters of A-Z a-z 0-9 . _ : - (CONTRACT.md v1.2; "." and ".." too:
+ * it is never a path segment); false for NULL. */
+#define REQUEST_ID_BUF 65
+bool request_id_valid(const char *s);
+
 /* True when s (UTF-8) holds nothing but white space (or nothing at all). */
 bool text_blank(const char *s);
 

@@ -1,5 +1,5 @@
 /*
- * New bearer tokens from the kernel's CSPRNG (getrandom). Apart from
+ * New bearer tokens and request ids from the kernel's CSPRNG (getrandom). Apart from
  * token.c, whose functions are pure, because every call reads the kernel.
  */
 #include "token_random.h"
@@ -29,4 +29,10 @@ bool token_generate(char token[TOKEN_BUF], char token_id[TOKEN_ID_BUF])
 	snprintf(token_id, TOKEN_ID_BUF, "%s", id);
 	snprintf(token, TOKEN_BUF, "cdt_%s_%s", id, secret);
 	return true;
+}
+
+bool request_id_generate(char out[REQUEST_ID_BUF])
+{
+	_Static_assert(REQUEST_ID_BUF > 32, "32 hex digits and the NUL");
+	return random_hex(out, 16);
 }

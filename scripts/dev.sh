@@ -28,6 +28,7 @@ cd "$root"
 
 LENDER=DEV-BANK
 DB_ROLE=coolingd_dev
+READER_ROLE=coolingd_dev_reader
 CONFIG=config/coolingd.dev.conf
 # A made-up IIN: born 1990-01-01, century/sex digit 3, serial 0012, and the
 # check digit 6 of REGULATION.md (weights 1..11, then 3..11,1,2, modulo 11).
@@ -153,6 +154,8 @@ server_url=$(scripts/pg.sh url "$dev/pg")
 admin_url=${server_url/:\/\/\/postgres\?/:\/\/\/coolingd?}
 # The daemon's login, over TCP (libpq wants an absolute socket path).
 app_url=postgresql://$DB_ROLE@127.0.0.1:$pg_port/coolingd
+# Compliance's: coolingctl's reads, as a member of coolingd_reader.
+reader_url=postgresql://$READER_ROLE@127.0.0.1:$pg_port/coolingd
 
 step "database coolingd: migrations, login role $DB_ROLE (in coolingd_app), lender $LENDER"
 psql_admin() { psql "$1" -X -v ON_ERROR_STOP=1 -qAt -c "$2"; }
@@ -168,7 +171,14 @@ quiet psql_admin "$admin_url" "
 		END IF;
 	END \$\$;
 	ALTER ROLE $DB_ROLE LOGIN NOSUPERUSER;
-	GRANT coolingd_app TO $DB_ROLE;"
+	GRANT coolingd_app TO $DB_ROLE;
+	DO \$\$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$READER_ROLE') THEN
+			CREATE ROLE $READER_ROLE LOGIN;
+		END IF;
+	END \$\$;
+	ALTER ROLE $READER_ROLE LOGIN NOSUPERUSER;
+	GRANT coolingd_reader TO $READER_ROLE;"
 if [ -z "$(psql_admin "$admin_url" "SELECT 1 FROM lender WHERE id = '$LENDER'")" ]; then
 	quiet admin lender add "$LENDER" --kind bank --name "Development bank"
 fi
@@ -210,6 +220,11 @@ export COOLINGD_DATABASE_URL='$app_url'
 export COOLINGD_SERVER_LISTEN='$listen'
 export COOLINGD_WEBHOOKS_SECRET_KEY='$hook_key'
 EOF
+cat >"$dev/reader.env" <<EOF
+# Written by scripts/dev.sh: a member of coolingd_reader, for coolingctl's
+# read commands (loan show, borrower, export, audit verify), as compliance.
+export COOLINGD_DATABASE_URL='$reader_url'
+EOF
 cat >"$dev/admin.env" <<EOF
 # Written by scripts/dev.sh: the database superuser, for the operator commands
 # of coolingctl (lender add, client add/revoke, mrp set, migrate).
@@ -219,7 +234,7 @@ EOF
 
 loan=LN-$(date +%Y%m%d-%H%M%S)-$$
 base=$url/v1/lenders/$LENDER/loans
-ctl_show="(. $(show "$envfile") && $(show "$bin/coolingctl") -c $CONFIG loan show $LENDER $loan)"
+ctl_show="(. $(show "$dev/reader.env") && $(show "$bin/coolingctl") -c $CONFIG loan show $LENDER $loan)"
 ctl_admin="(. $(show "$dev/admin.env") && $(show "$bin/coolingctl") -c $CONFIG client add --name core2 --role lender --lender $LENDER)"
 hook_receiver="python3 docs/webhooks/receiver.py --port $hook_port --secret-file $(show "$dev/webhook.secret")"
 hook_add="(. $(show "$dev/admin.env") && $(show "$bin/coolingctl") -c $CONFIG webhook add --lender $LENDER --url http://127.0.0.1:$hook_port/ --secret-file $(show "$dev/webhook.secret"))"
@@ -237,8 +252,10 @@ next_steps() {
 dev.sh: coolingd is ready at $url (pid $1; Ctrl-C stops it, scripts/pg.sh stop $(show "$dev/pg") stops the database)
 
 Database:  $app_url
-           (login role $DB_ROLE, a member of coolingd_app; coolingd and coolingctl
-           read it from $(show "$envfile"), written by every run)
+           (login role $DB_ROLE, a member of coolingd_app, the daemon's alone;
+           coolingd reads it from $(show "$envfile"), written by every run;
+           coolingctl reads as $READER_ROLE, a member of coolingd_reader,
+           from $(show "$dev/reader.env"))
 Client:    $client (role lender, lender $LENDER)
 Token:     $token
 
@@ -263,7 +280,8 @@ $(curl_cmd "/$loan/disbursement" "{}")
 
 $(curl_cmd "/$loan/cancellation" '{"reason": "the borrower changed their mind"}')
 
-5. The loan as compliance sees it, straight from the database:
+5. The loan as compliance sees it, straight from the database (a login of
+   coolingd_reader, which reads and cannot change anything):
 
   $ctl_show
 

@@ -40,12 +40,25 @@ export const seg = (s) => encodeURIComponent(s);
 
 // GET path ('/v1/...') → the decoded JSON body, or throws ApiError.
 export async function get(path) {
+  return call('GET', path, undefined);
+}
+
+// POST path with a JSON body: for what must stay out of URLs (an IIN).
+export async function post(path, body) {
+  return call('POST', path, body);
+}
+
+async function call(method, path, payload) {
   const t = token();
   if (!t) throw new ApiError('no_token');
+  const headers = { Authorization: `Bearer ${t}`, Accept: 'application/json' };
+  if (payload !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(path, {
-      headers: { Authorization: `Bearer ${t}`, Accept: 'application/json' },
+      method,
+      headers,
+      body: payload === undefined ? undefined : JSON.stringify(payload),
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',

@@ -125,6 +125,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 	a->name = PQgetvalue(r, 0, AUTH_NAME);
 	a->role = PQgetvalue(r, 0, AUTH_ROLE);
 	a->lender = PQgetvalue(r, 0, AUTH_LENDER); /* "" when NULL */
+	a->expired = db_bool(r, 0, AUTH_EXPIRED);
 	return true;
 }
 
@@ -242,6 +243,22 @@ bool db_audit_event_row(const PGresult *r, int row, struct db_audit_event *e)
 	e->detail = PQgetvalue(r, row, AUDIT_DETAIL);
 	e->hash = PQgetvalue(r, row, AUDIT_HASH);
 	e->missing = PQnfields(r) > AUDIT_EVENT_MISSING && db_bool(r, row, AUDIT_EVENT_MISSING);
+	return true;
+}
+
+bool db_access_entry_row(const PGresult *r, int row, struct db_access_entry *e)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < ACCESS_NCOLS)
+		return false;
+	e->id = db_int(r, row, ACCESS_ID);
+	e->at = db_ts(r, row, ACCESS_AT);
+	e->client = PQgetvalue(r, row, ACCESS_CLIENT);
+	e->role = PQgetvalue(r, row, ACCESS_ROLE);
+	e->route = PQgetvalue(r, row, ACCESS_ROUTE);
+	e->borrower_iin = db_text_or_null(r, row, ACCESS_IIN);
+	e->lender = db_text_or_null(r, row, ACCESS_LENDER);
+	e->loan_id = db_text_or_null(r, row, ACCESS_LOAN);
+	e->request_id = PQgetvalue(r, row, ACCESS_REQUEST_ID);
 	return true;
 }
 

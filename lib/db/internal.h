@@ -202,11 +202,11 @@ extern const struct loan_col_def db_loan_cols[LOAN_NCOLS];
 /* The client of a token, as the first columns of a request's first read. */
 #define AUTH_CTE(n)                                                                                \
 	"a AS (SELECT name AS auth_name, role AS auth_role, lender_id AS auth_lender, "            \
-	"token_hash AS auth_token_hash FROM api_client WHERE token_id = $" n "::text "             \
-	"AND revoked_at IS NULL) "
-#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash"
+	"token_hash AS auth_token_hash, coalesce(expires_at <= now(), false) AS auth_expired "     \
+	"FROM api_client WHERE token_id = $" n "::text AND revoked_at IS NULL) "
+#define AUTH_COLS "a.auth_name, a.auth_role, a.auth_lender, a.auth_token_hash, a.auth_expired"
 /* The columns AUTH_COLS are, first in STMT_AUTH's and the twins' rows. */
-enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_NCOLS };
+enum auth_col { AUTH_NAME, AUTH_ROLE, AUTH_LENDER, AUTH_TOKEN_HASH, AUTH_EXPIRED, AUTH_NCOLS };
 /* The first column's name, by which a decoder knows a twin's result. */
 #define AUTH_COL0 "auth_name"
 
@@ -224,6 +224,21 @@ enum audit_col {
 	AUDIT_DETAIL,
 	AUDIT_HASH,
 	AUDIT_EVENT_MISSING, /* db_audit_chain_stream() only */
+};
+
+/* The columns of an entry of the personal-data access log: enum access_col. */
+#define ACCESS_COLS "id, cd_us(at), client, role, route, borrower_iin, lender, loan_id, request_id"
+enum access_col {
+	ACCESS_ID,
+	ACCESS_AT,
+	ACCESS_CLIENT,
+	ACCESS_ROLE,
+	ACCESS_ROUTE,
+	ACCESS_IIN,
+	ACCESS_LENDER,
+	ACCESS_LOAN,
+	ACCESS_REQUEST_ID,
+	ACCESS_NCOLS
 };
 
 /* ---- the voluntary refusal registry ----

@@ -201,6 +201,37 @@ const char *const *db_params_refusal_put(struct db_params *p, const struct refus
 	return p->v;
 }
 
+const char *const *db_params_access_record(struct db_params *p, const struct access_record *a)
+{
+	p->v[0] = a->client;
+	p->v[1] = a->role;
+	p->v[2] = a->route;
+	p->v[3] = a->borrower_iin;
+	p->v[4] = a->lender;
+	p->v[5] = a->loan_id;
+	p->v[6] = a->request_id;
+	return p->v;
+}
+
+static const char *text_or_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+const char *const *db_params_access_log(struct db_params *p, const struct access_query *q)
+{
+	p->v[0] = db_num(&p->num[0], q->from);
+	p->v[1] = db_num(&p->num[1], q->to);
+	p->v[2] = text_or_null(q->client);
+	p->v[3] = text_or_null(q->borrower_iin);
+	p->v[4] = text_or_null(q->lender);
+	p->v[5] = text_or_null(q->loan_id);
+	p->v[6] = db_num(&p->num[2], q->after_at);
+	p->v[7] = db_num(&p->num[3], q->after_id);
+	p->v[8] = db_num(&p->num[4], q->limit);
+	return p->v;
+}
+
 const char *db_num(struct db_num *buf, int64_t v)
 {
 	if (v == TS_NULL)

@@ -458,6 +458,14 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "SELECT sealed, head_seq, encode(head_hash, 'hex'), now_us, signed "
          "FROM cd_audit_seal_head($1::integer, $2::text)",
          2},
+    /* For the access review (coolingctl client list); the daemon sends it
+     * at most once a minute per client and worker (daemon/auth.c), and a
+     * row just written by another is left alone. */
+    [STMT_CLIENT_SEEN] = {"client_seen",
+                          "UPDATE api_client SET last_used_at = now() WHERE name = $1::text "
+                          "AND (last_used_at IS NULL OR last_used_at < now() - interval "
+                          "'10 seconds')",
+                          1},
     /* Only a checkpoint of what the chain holds: a signer that read a head
      * which is gone (a restore) adds nothing. */
     [STMT_AUDIT_CHECKPOINT_ADD] =
@@ -512,6 +520,25 @@ const struct stmt_def db_statements[STMT__COUNT] = {
 
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},
+    /* the personal-data access log: one plain insert, committed before the
+     * answer it records is sent */
+    [STMT_ACCESS_RECORD] =
+        {"access_record",
+         "INSERT INTO access_log (client, role, route, borrower_iin, lender, loan_id, "
+         "request_id) VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, "
+         "$7::text) RETURNING id",
+         7},
+    [STMT_ACCESS_LOG] =
+        {"access_log",
+         "SELECT " ACCESS_COLS " FROM access_log "
+         "WHERE ($1::bigint IS NULL OR at >= cd_ts($1::bigint)) "
+         "AND ($2::bigint IS NULL OR at < cd_ts($2::bigint)) "
+         "AND ($3::text IS NULL OR client = $3::text) "
+         "AND ($4::text IS NULL OR borrower_iin = $4::text) "
+         "AND ($5::text IS NULL OR (lender = $5::text AND loan_id = $6::text)) "
+         "AND ($7::bigint IS NULL OR (at, id) > (cd_ts($7::bigint), $8::bigint)) "
+         "ORDER BY at, id LIMIT $9::integer",
+         9},
     [STMT_TIME_EVENTS] = {"time_events", "SELECT cd_time_events($1::integer)", 1},
     [STMT_LENDER_EVENTS] = {"lender_events", LENDER_EVENTS_SQL, 3},
     [STMT_WEBHOOK_LEASE] = {"webhook_lease", WEBHOOK_LEASE_SQL, 2},

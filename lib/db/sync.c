@@ -122,6 +122,10 @@ bool db_migrate(PGconn *c, const char *sql_dir, int *applied, struct cd_error *e
 	return ok;
 }
 
+/* The actor of an event that coolingctl writes: the database login, which
+ * the caller's environment cannot change (CONTRACT.md v1.2). */
+#define CTL_ACTOR "('coolingctl:' || session_user)"
+
 /* Runs one parameterised statement; on a unique violation sets a 409 with
  * the given message. */
 static PGresult *run(PGconn *c, const char *sql, int n, const char *const *params, const char *what,
@@ -142,16 +146,16 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *param
 	return NULL;
 }
 
-bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name, const char *actor,
+bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name,
                    struct cd_error *err)
 {
-	const char *p[] = {id, kind, name, actor};
+	const char *p[] = {id, kind, name};
 	PGresult *r = run(c,
 	                  "WITH ins AS (INSERT INTO lender (id, kind, name) "
 	                  "  VALUES ($1::text, $2::text, $3::text) RETURNING *) " AUDIT_INSERT
-	                  "SELECT $4::text, id, NULL, 'lender_added', "
+	                  "SELECT " CTL_ACTOR ", id, NULL, 'lender_added', "
 	                  "  jsonb_build_object('kind', kind, 'name', name) FROM ins",
-	                  4, p, "lender add", "a lender with this id exists already", err);
+	                  3, p, "lender add", "a lender with this id exists already", err);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -159,7 +163,7 @@ bool db_lender_add(PGconn *c, const char *id, const char *kind, const char *name
 }
 
 bool db_client_add(PGconn *c, const char *name, const char *role, const char *lender,
-                   const char *actor, char *token, size_t token_size, struct cd_error *err)
+                   int64_t expires_in_s, char *token, size_t token_size, struct cd_error *err)
 {
 	char tok[TOKEN_BUF], tok_id[TOKEN_ID_BUF];
 	if (!token_generate(tok, tok_id))
@@ -168,14 +172,22 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 	token_hash(tok, hash);
 	char hex[2 + 2 * TOKEN_HASH_LEN + 1] = "\\x"; /* bytea's text form */
 	hex_encode(hash, TOKEN_HASH_LEN, hex + 2);
-	const char *p[] = {name, role, lender, tok_id, hex, actor};
-	PGresult *r = run(c,
-	                  "WITH ins AS (INSERT INTO api_client (name, role, lender_id, token_id, "
-	                  "  token_hash) VALUES ($1::text, $2::text, $3::text, $4::text, "
-	                  "  $5::bytea) RETURNING *) " AUDIT_INSERT
-	                  "SELECT $6::text, lender_id, NULL, 'client_added', "
-	                  "  jsonb_build_object('name', name, 'role', role) FROM ins",
-	                  6, p, "client add", "a client with this name exists already", err);
+	struct db_num expires;
+	const char *p[] = {name,   role, lender,
+	                   tok_id, hex,  expires_in_s > 0 ? db_num(&expires, expires_in_s) : NULL};
+	/* RETURNING names its columns: the operator's role may not read a
+	 * token's id or hash back */
+	PGresult *r =
+	    run(c,
+	        "WITH ins AS (INSERT INTO api_client (name, role, lender_id, token_id, "
+	        "  token_hash, expires_at) VALUES ($1::text, $2::text, $3::text, $4::text, "
+	        "  $5::bytea, now() + $6::bigint * interval '1 second') "
+	        "  RETURNING name, role, lender_id, expires_at) " AUDIT_INSERT "SELECT " CTL_ACTOR
+	        ", lender_id, NULL, 'client_added', "
+	        "  jsonb_build_object('name', name, 'role', role) || CASE WHEN "
+	        "  expires_at IS NULL THEN '{}' ELSE jsonb_build_object('expires_at', "
+	        "  cd_utc_text(expires_at)) END FROM ins",
+	        6, p, "client add", "a client with this name exists already", err);
 	if (r == NULL && err->status == 404) /* the only reference is to the lender */
 		return cd_error_set(err, 404, "not_found", "", "no lender %s", lender);
 	if (r == NULL)
@@ -185,17 +197,17 @@ bool db_client_add(PGconn *c, const char *name, const char *role, const char *le
 	return true;
 }
 
-bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_error *err)
+bool db_client_revoke(PGconn *c, const char *name, struct cd_error *err)
 {
-	const char *p[] = {name, actor};
+	const char *p[] = {name};
 	PGresult *r =
 	    run(c,
 	        "WITH u AS (UPDATE api_client SET revoked_at = now() "
-	        "  WHERE name = $1::text AND revoked_at IS NULL RETURNING *), "
-	        "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, NULL, 'client_revoked', "
+	        "  WHERE name = $1::text AND revoked_at IS NULL RETURNING name, lender_id), "
+	        "a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", lender_id, NULL, 'client_revoked', "
 	        "  jsonb_build_object('name', name) FROM u) "
 	        "SELECT count(*) FROM u",
-	        2, p, "client revoke", NULL, err);
+	        1, p, "client revoke", NULL, err);
 	if (r == NULL)
 		return false;
 	bool found = atoi(PQgetvalue(r, 0, 0)) == 1;
@@ -205,17 +217,69 @@ bool db_client_revoke(PGconn *c, const char *name, const char *actor, struct cd_
 	return true;
 }
 
-bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, const char *actor, struct cd_error *err)
+/* The columns the operator's role may read: never token_id or token_hash. */
+enum client_col {
+	CLIENT_NAME,
+	CLIENT_ROLE,
+	CLIENT_LENDER,
+	CLIENT_CREATED,
+	CLIENT_EXPIRES,
+	CLIENT_LAST_USED,
+	CLIENT_REVOKED
+};
+
+PGresult *db_client_list(PGconn *c, struct cd_error *err)
+{
+	return run(c,
+	           "SELECT name, role, lender_id, cd_us(created_at), cd_us(expires_at), "
+	           "cd_us(last_used_at), cd_us(revoked_at) FROM api_client ORDER BY name",
+	           0, NULL, "client list", NULL, err);
+}
+
+bool db_client_row(const PGresult *r, int row, struct db_client_row *k)
+{
+	if (row >= PQntuples(r))
+		return false;
+	k->name = PQgetvalue(r, row, CLIENT_NAME);
+	k->role = PQgetvalue(r, row, CLIENT_ROLE);
+	k->lender = db_text_or_null(r, row, CLIENT_LENDER);
+	k->created_at = db_ts(r, row, CLIENT_CREATED);
+	k->expires_at = db_ts(r, row, CLIENT_EXPIRES);
+	k->last_used_at = db_ts(r, row, CLIENT_LAST_USED);
+	k->revoked_at = db_ts(r, row, CLIENT_REVOKED);
+	return true;
+}
+
+enum lender_col { LENDER_ID, LENDER_KIND, LENDER_NAME, LENDER_CREATED };
+
+PGresult *db_lender_list(PGconn *c, struct cd_error *err)
+{
+	return run(c, "SELECT id, kind, name, cd_us(created_at) FROM lender ORDER BY id", 0, NULL,
+	           "lender list", NULL, err);
+}
+
+bool db_lender_row(const PGresult *r, int row, struct db_lender_row *l)
+{
+	if (row >= PQntuples(r))
+		return false;
+	l->lender = PQgetvalue(r, row, LENDER_ID);
+	l->kind = PQgetvalue(r, row, LENDER_KIND);
+	l->name = db_text_or_null(r, row, LENDER_NAME);
+	l->created_at = db_ts(r, row, LENDER_CREATED);
+	return true;
+}
+
+bool db_mrp_set(PGconn *c, const char *date, int64_t tenge, struct cd_error *err)
 {
 	struct db_num n;
-	const char *p[] = {date, db_num(&n, tenge), actor};
+	const char *p[] = {date, db_num(&n, tenge)};
 	PGresult *r = run(c,
 	                  "WITH up AS (INSERT INTO mrp (valid_from, tenge) "
 	                  "  VALUES ($1::date, $2::integer) ON CONFLICT (valid_from) DO UPDATE "
 	                  "  SET tenge = excluded.tenge, set_at = now() RETURNING *) " AUDIT_INSERT
-	                  "SELECT $3::text, NULL, NULL, 'mrp_set', "
+	                  "SELECT " CTL_ACTOR ", NULL, NULL, 'mrp_set', "
 	                  "  jsonb_build_object('valid_from', valid_from, 'tenge', tenge) FROM up",
-	                  3, p, "mrp set", NULL, err);
+	                  2, p, "mrp set", NULL, err);
 	if (r == NULL)
 		return false;
 	PQclear(r);
@@ -247,6 +311,21 @@ PGresult *db_borrower_loans(PGconn *c, const char *iin, const char *lender, stru
 {
 	const char *p[] = {iin, lender};
 	return run(c, db_statements[STMT_BORROWER_LOANS].sql, 2, p, "borrower", NULL, err);
+}
+
+PGresult *db_loans_list(PGconn *c, int64_t from, int64_t to, int64_t cursor_at, int64_t cursor_id,
+                        const char *status, int64_t limit, const char *lender, struct cd_error *err)
+{
+	struct db_num n[5];
+	const char *p[] = {db_num(&n[0], from),
+	                   db_num(&n[1], to),
+	                   db_num(&n[2], cursor_at),
+	                   db_num(&n[3], cursor_id),
+	                   status,
+	                   db_num(&n[4], limit),
+	                   lender};
+	enum stmt st = lender ? STMT_LOANS_LIST_LENDER : STMT_LOANS_LIST;
+	return run(c, db_statements[st].sql, lender ? 7 : 6, p, "loans", NULL, err);
 }
 
 bool db_local_date(PGconn *c, const char *tz, int64_t *days, struct cd_error *err)
@@ -292,6 +371,14 @@ int64_t db_audit_seal_all(PGconn *c, struct cd_error *err)
 {
 	struct db_num batch;
 	const char *p[] = {db_num(&batch, DB_SEAL_BATCH)};
+	PGresult *may = run(c, "SELECT has_function_privilege('cd_audit_seal(integer)', 'EXECUTE')",
+	                    0, NULL, "audit seal", NULL, err);
+	if (may == NULL)
+		return -1;
+	bool allowed = db_bool(may, 0, 0);
+	PQclear(may);
+	if (!allowed)
+		return 0;
 	int64_t total = 0;
 	for (;;) {
 		PGresult *r =
@@ -658,12 +745,12 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
 	"ins AS (INSERT INTO voluntary_refusal (iin, active, effective_at, source, reference) "    \
 	"  SELECT iin, active, effective_at, source, reference FROM s ORDER BY line "              \
 	"  ON CONFLICT (iin, active, effective_at, source) DO NOTHING RETURNING *), "              \
-	"a AS (" REFUSAL_AUDIT("$1") ") "                                                          \
+	"a AS (" REFUSAL_AUDIT(CTL_ACTOR) ") "                                                          \
 	"SELECT (SELECT count(*) FROM refusal_import), (SELECT count(*) FROM ins)"
 /* clang-format on */
 
-bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *total,
-                           int64_t *added, struct cd_error *err)
+bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                           struct cd_error *err)
 {
 	*total = *added = 0;
 	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
@@ -685,8 +772,7 @@ bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *t
 	            "SELECT cd_refusal_lock_bucket(b) FROM (SELECT DISTINCT cd_refusal_bucket(iin) "
 	            "AS b FROM refusal_import) s ORDER BY b",
 	            err);
-	const char *p[] = {actor};
-	r = ok ? run(c, REFUSAL_IMPORT_SQL, 1, p, "refusals import", NULL, err) : NULL;
+	r = ok ? run(c, REFUSAL_IMPORT_SQL, 0, NULL, "refusals import", NULL, err) : NULL;
 	if (r != NULL) {
 		*total = db_int(r, 0, 0);
 		*added = db_int(r, 0, 1);
@@ -702,19 +788,19 @@ bool db_refusal_import_end(PGconn *c, bool commit, const char *actor, int64_t *t
 /* ---- webhooks (coolingctl webhook ...) and time events ---- */
 
 bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,
-                    int64_t after, const char *actor, int64_t *id, struct cd_error *err)
+                    int64_t after, int64_t *id, struct cd_error *err)
 {
 	struct db_num n;
-	const char *p[] = {lender, url, sealed_hex, db_num(&n, after), actor};
+	const char *p[] = {lender, url, sealed_hex, db_num(&n, after)};
 	PGresult *r =
 	    run(c,
 	        "WITH i AS (INSERT INTO webhook (lender_id, url, secret_sealed, delivered_seq) "
 	        "  SELECT l.id, $2::text, decode($3::text, 'hex'), $4::bigint FROM lender l "
 	        "  WHERE l.id = $1::text RETURNING id, lender_id, url), "
-	        "a AS (" AUDIT_INSERT "SELECT $5::text, lender_id, NULL, 'webhook_added', "
+	        "a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", lender_id, NULL, 'webhook_added', "
 	        "  jsonb_build_object('webhook', id, 'url', url) FROM i) "
 	        "SELECT id FROM i",
-	        5, p, "webhook add", NULL, err);
+	        4, p, "webhook add", NULL, err);
 	if (r == NULL)
 		return false;
 	bool found = PQntuples(r) == 1;
@@ -726,18 +812,18 @@ bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *
 	return true;
 }
 
-bool db_webhook_remove(PGconn *c, int64_t id, const char *actor, struct cd_error *err)
+bool db_webhook_remove(PGconn *c, int64_t id, struct cd_error *err)
 {
 	struct db_num n;
-	const char *p[] = {db_num(&n, id), actor};
+	const char *p[] = {db_num(&n, id)};
 	PGresult *r =
 	    run(c,
 	        "WITH u AS (UPDATE webhook SET removed_at = now(), lease_owner = NULL "
-	        "  WHERE id = $1::bigint AND removed_at IS NULL RETURNING *), "
-	        "a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, NULL, 'webhook_removed', "
+	        "  WHERE id = $1::bigint AND removed_at IS NULL RETURNING id, lender_id, url), "
+	        "a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", lender_id, NULL, 'webhook_removed', "
 	        "  jsonb_build_object('webhook', id, 'url', url) FROM u) "
 	        "SELECT count(*) FROM u",
-	        2, p, "webhook remove", NULL, err);
+	        1, p, "webhook remove", NULL, err);
 	if (r == NULL)
 		return false;
 	bool found = atoi(PQgetvalue(r, 0, 0)) == 1;

@@ -37,7 +37,8 @@ function records(lines) {
   return dir;
 }
 
-const json = { 'Content-Type': 'application/json' };
+const rid = { 'Request-Id': '3f2c9a0d5b7e4f1a8c6d2e0b9a7f5c31' };
+const json = { 'Content-Type': 'application/json', ...rid };
 const loan = {
   lender: 'BANK1', loan_id: 'LN-1', borrower_iin: '900101300126', amount: '600000.00',
   currency: 'KZT', channel: 'online', secured: false, first_time_borrower: true, status: 'cooling',
@@ -50,7 +51,7 @@ const loan = {
 const ex = (method, path, status, body, headers = json) => ({
   method, path, status, headers, body: typeof body === 'string' ? body : JSON.stringify(body) + '\n',
 });
-const err = (code, field) => ({ error: { code, message: 'm', ...(field ? { field } : {}) } });
+const err = (code, field) => ({ error: { code, message: 'm', ...(field ? { field } : {}), request_id: rid['Request-Id'] } });
 const refused = { decision: 'refused', blockers: ['cooling_period_active'], earliest_disbursement_at: loan.cooling_ends_at, loan };
 const good = [
   ex('GET', '/healthz', 200, { status: 'ok' }),
@@ -61,8 +62,10 @@ const good = [
   ex('GET', '/v1/audit?after=0&limit=5', 200, { events: [], next_after: 0 }),
   ex('GET', '/nowhere', 404, err('not_found')),
   ex('DELETE', '/v1/lenders/BANK1/loans/LN-1', 405, err('method_not_allowed'), { ...json, Allow: 'GET' }),
-  ex('POST', '/v1/lenders/BANK1/loans', 413, '<HTML>too large</HTML>', { 'Content-Type': 'text/html' }),
+  ex('POST', '/v1/lenders/BANK1/loans', 413, '<HTML>too large</HTML>', { 'Content-Type': 'text/html', ...rid }),
   ex('POST', '/v1/lenders/BANK1/loans', 422, err('validation_failed', 'amount')),
+  ex('POST', '/v1/lenders/BANK1/loans/LN-1/consent', 409, { error: { ...err('invalid_state').error, reason: 'cancelled' } }),
+  ex('GET', '/v1/lenders/BANK1/loans?status=cooling', 200, { loans: [loan], next: null }),
 ];
 expect('good answers', [records(good)], 0, `validated ${good.length} responses against docs/openapi.yaml, 0 failed`);
 
@@ -72,7 +75,7 @@ const bad = {
   'a field missing': [ex('GET', '/v1/lenders/BANK1/loans/LN-1', 200, { ...loan, mrp: undefined }), "required property 'mrp'"],
   'amount with one decimal': [ex('GET', '/v1/lenders/BANK1/loans/LN-1', 200, { ...loan, amount: '600000.0' }), '/amount must match pattern'],
   'timestamp with an offset': [ex('GET', '/v1/lenders/BANK1/loans/LN-1', 200, { ...loan, approved_at: '2025-06-15T10:00:00+05:00' }), '/approved_at must match pattern'],
-  'error code of another status': [ex('POST', '/v1/lenders/BANK1/loans', 409, err('not_found')), '/error/code must be equal to one of the allowed values'],
+  'error code of another status': [ex('POST', '/v1/lenders/BANK1/loans', 409, err('not_found')), '/error/code must be equal to constant'],
   '422 without field': [ex('POST', '/v1/lenders/BANK1/loans', 422, err('validation_failed')), "required property 'field'"],
   'undocumented media type': [ex('GET', '/healthz', 200, 'ok', { 'Content-Type': 'text/plain' }), 'Content-Type "text/plain" not documented'],
   'not JSON': [ex('GET', '/healthz', 200, '{"status":'), 'body is not JSON'],
@@ -80,6 +83,11 @@ const bad = {
   'Retry-After not declared': [ex('GET', '/healthz', 200, { status: 'ok' }, { ...json, 'Retry-After': '1' }), 'Retry-After sent but not declared'],
   'Retry-After not a number': [ex('POST', '/v1/lenders/BANK1/loans/LN-1/disbursement', 409, refused, { ...json, 'Retry-After': 'soon' }), 'header Retry-After'],
   '405 without Allow': [ex('DELETE', '/v1/lenders/BANK1/loans/LN-1', 405, err('method_not_allowed')), 'required header Allow missing'],
+  'an answer without Request-Id': [ex('GET', '/healthz', 200, { status: 'ok' }, { 'Content-Type': 'application/json' }), 'required header Request-Id missing'],
+  'a Request-Id that is no identifier': [ex('GET', '/healthz', 200, { status: 'ok' }, { ...json, 'Request-Id': 'a b' }), 'header Request-Id'],
+  'an error without request_id': [ex('GET', '/nowhere', 404, { error: { code: 'not_found', message: 'm' } }), "required property 'request_id'"],
+  'invalid_state without reason': [ex('POST', '/v1/lenders/BANK1/loans/LN-1/consent', 409, err('invalid_state')), "required property 'reason'"],
+  'a reason of no list': [ex('POST', '/v1/lenders/BANK1/loans/LN-1/consent', 409, { error: { ...err('invalid_state').error, reason: 'because' } }), '/error/reason must be equal to one of the allowed values'],
   'no such path': [ex('GET', '/v2/loans', 200, { loans: [] }), 'no documented path'],
   'no such method': [ex('PUT', '/v1/audit', 200, { events: [], next_after: 0 }), 'no PUT operation on /v1/audit'],
   '404 on a known path and method, wrong shape': [ex('GET', '/v1/lenders/BANK1/loans/LN-1', 404, { error: 'no' }), '/error must be object'],

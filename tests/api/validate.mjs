@@ -14,8 +14,8 @@
 //    method (HEAD as the GET it stands for), its status must be documented
 //    there, its Content-Type must be one of the response's media types, its
 //    body must validate against the response's schema (JSON Schema 2020-12,
-//    ajv), and a Retry-After or Allow header must be declared by the response
-//    (and be there when declared required). An exchange that matches no path
+//    ajv), and a Request-Id, Retry-After or Allow header must be declared by
+//    the response (and be there when declared required: Request-Id always). An exchange that matches no path
 //    or no method may only be one of the document's
 //    x-coolingd-unrouted-responses (404, 405, and the checks before routing).
 //
@@ -146,7 +146,7 @@ function checkAnswer(ex, response, pointer, where) {
   const [resp, respPtr] = deref(response, pointer);
   const headers = ex.headers ?? {};
   const declared = resp.headers ?? {};
-  for (const name of ['Retry-After', 'Allow']) {
+  for (const name of ['Request-Id', 'Retry-After', 'Allow']) {
     const [h] = deref(declared[name], `${respPtr}/headers/${name}`);
     if (headers[name] !== undefined && !h) {
       fail(`${where}: ${name} sent but not declared`);

@@ -183,6 +183,45 @@ describe('the web console', () => {
     assert.deepEqual(await contrastFailures(page), []);
   });
 
+  test('an auditor sees who looked at the person, in English and Russian; others do not', async () => {
+    const before = await f.api('POST', '/v1/access-log/search', f.tokens.auditor, { borrower_iin: f.iin, limit: 1000 });
+    assert.equal(before.status, 200);
+    const lookup = await f.api('POST', '/v1/borrowers/search', f.tokens.compliance, { borrower_iin: f.iin });
+    assert.equal(lookup.status, 200);
+    const page = await open(1280);
+    await f.pasteToken(page, f.tokens.auditor);
+    await page.click('nav a[data-route=borrower]');
+    await page.fill('#borrower-iin', f.iin);
+    await page.click('#borrower-form button[type=submit]');
+    await page.waitForSelector('[data-testid=access-entries]');
+    assert.match(await page.textContent('[data-testid=access-log] h3'), /^Who looked at this person$/);
+    const rows = await page.$$eval('[data-testid=access-entries] tbody tr', (l) => l.map((r) => [...r.children].map((c) => c.textContent)));
+    // every earlier entry, then the officer's look-up and this one, oldest first
+    assert.equal(rows.length, before.body.entries.length + 2);
+    assert.deepEqual(rows.at(-2).slice(1), ['officer1', 'Compliance', 'Borrower look-up']);
+    assert.deepEqual(rows.at(-1).slice(1), ['auditor1', 'Auditor', 'Borrower look-up']);
+    assert.ok(!(await page.textContent('body')).includes(f.iin), 'the full IIN is nowhere on the page');
+    await page.selectOption('#lang-select', 'ru');
+    await page.waitForFunction(() => document.documentElement.lang === 'ru');
+    await page.click('#borrower-form button[type=submit]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid=access-entries] tbody tr').length === n,
+      before.body.entries.length + 3);
+    assert.equal(await page.textContent('[data-testid=access-log] h3'), 'Кто просматривал данные этого человека');
+    const ru = await page.$$eval('[data-testid=access-entries] tbody tr', (l) => l.map((r) => [...r.children].map((c) => c.textContent)));
+    assert.deepEqual(ru.at(-3).slice(1), ['officer1', 'Комплаенс', 'Поиск заёмщика']);
+    assert.deepEqual(ru.at(-1).slice(1), ['auditor1', 'Аудитор', 'Поиск заёмщика']);
+    await page.selectOption('#lang-select', 'en');
+    assert.deepEqual(await contrastFailures(page), []);
+    // a compliance officer's page has no such section: the log is the auditors'
+    const other = await open(1280);
+    await f.pasteToken(other, f.tokens.compliance);
+    await other.click('nav a[data-route=borrower]');
+    await other.fill('#borrower-iin', f.iin);
+    await other.click('#borrower-form button[type=submit]');
+    await other.waitForSelector('[data-testid=borrower-loans]');
+    assert.equal(await other.$('[data-testid=access-log]'), null);
+  });
+
   test('a lender sees only its own lender\'s loans of a borrower', async () => {
     const page = await open(1280);
     await f.pasteToken(page, f.tokens.lender2);
@@ -348,7 +387,9 @@ describe('the web console', () => {
           if (k !== 'authorization') assert.ok(!String(v).includes(s), `token in header ${k} of ${r.url}`);
       }
       if (r.headers.authorization) assert.ok(r.url.startsWith(`${f.base}/v1/`), `Authorization only to the API: ${r.url}`);
-      assert.ok(!r.url.includes(f.iin) || r.url.startsWith(`${f.base}/v1/borrowers/${f.iin}/loans`), `IIN only in the API's path: ${r.url}`);
+      assert.ok(!r.url.includes(f.iin), `IIN in the URL ${r.url}`);
+      if ((r.postData ?? '').includes(f.iin))
+        assert.ok([`${f.base}/v1/borrowers/search`, `${f.base}/v1/access-log/search`].includes(r.url), `IIN in the body of ${r.url}`);
     }
     for (const u of f.navigations) {
       for (const s of secrets) assert.ok(!u.includes(s), `token in a navigation ${u}`);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct e2e_env env;
 static char *tok1;    /* core1, lender BANK1 */
@@ -156,6 +157,127 @@ START_TEST(test_revoked_token_is_401_on_the_very_next_request)
 	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok1, NULL, NULL, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	http_resp_free(&r);
+	free(tok);
+}
+END_TEST
+
+/* The error's message of a 401 that says why. */
+static const char *error_message(const struct http_resp *r)
+{
+	const char *m = e2e_jstr(r->json, "error.message");
+	return m != NULL ? m : "";
+}
+
+START_TEST(test_expired_token_is_401_saying_it_expired)
+{
+	int code = -1;
+	char *tok = run_ctl(env.db_url, &code,
+	                    "client add --name core1-expiring --role lender --lender BANK1 "
+	                    "--expires-in 90d");
+	ck_assert_msg(tok && code == 0, "coolingctl client add: exit %d", code);
+	struct http_resp r;
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+
+	/* its end passes, by the database's clock */
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "WITH u AS (UPDATE api_client SET expires_at = now() - "
+	                             "interval '1 second' WHERE name = 'core1-expiring' "
+	                             "RETURNING 1) SELECT count(*) FROM u",
+	                             NULL),
+	                 1);
+	for (int i = 0; i < 6; i++) {
+		e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		ck_assert_str_eq(error_message(&r), "token expired");
+		http_resp_free(&r);
+	}
+	/* a token that never existed is not said to have expired */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1",
+	         "cdt_000000000000_0000000000000000000000000000000000000000", NULL, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+	ck_assert_str_eq(error_message(&r), "unknown or revoked token");
+	http_resp_free(&r);
+	/* other clients are untouched */
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok1, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	free(tok);
+}
+END_TEST
+
+/* A short expiry ends on its own: 200 until then, 401 after, within a
+ * deadline. */
+START_TEST(test_token_with_a_short_expiry_stops_working_by_itself)
+{
+	int code = -1;
+	char *tok = run_ctl(env.db_url, &code,
+	                    "client add --name core1-brief --role lender --lender BANK1 "
+	                    "--expires-in 2s");
+	ck_assert_msg(tok && code == 0, "coolingctl client add: exit %d", code);
+	struct http_resp r;
+	int status = 0;
+	for (int i = 0; i < 200 && status != 401; i++) { /* 20 s at most */
+		e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+		status = r.status;
+		ck_assert_msg(status == 200 || status == 401, "got %d: %s", status, r.body);
+		if (status == 401)
+			ck_assert_str_eq(error_message(&r), "token expired");
+		http_resp_free(&r);
+		if (status != 401)
+			usleep(100 * 1000);
+	}
+	ck_assert_int_eq(status, 401);
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "SELECT count(*) FROM api_client WHERE name = 'core1-brief' "
+	                             "AND expires_at <= now()",
+	                             NULL),
+	                 1);
+	free(tok);
+}
+END_TEST
+
+/* The access review's last_used_at: written by the daemon when it accepts
+ * a token, never for a client that made no call. */
+START_TEST(test_a_clients_last_use_is_recorded_for_the_access_review)
+{
+	int code = -1;
+	char *tok =
+	    run_ctl(env.db_url, &code, "client add --name core1-seen --role lender --lender BANK1");
+	ck_assert_msg(tok && code == 0, "coolingctl client add: exit %d", code);
+	char *idle = run_ctl(env.db_url, &code, "client add --name core1-idle --role auditor");
+	ck_assert_msg(idle && code == 0, "coolingctl client add: exit %d", code);
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "SELECT count(*) FROM api_client WHERE name IN "
+	                             "('core1-seen', 'core1-idle') AND last_used_at IS NULL",
+	                             NULL),
+	                 2);
+	struct http_resp r;
+	e2e_call(&env, "GET", "/v1/lenders/BANK1/loans/A-1", tok, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	long long seen = 0;
+	for (int i = 0; i < 100 && seen != 1; i++) { /* 10 s at most */
+		seen = e2e_sql_num(&env,
+		                   "SELECT count(*) FROM api_client WHERE name = 'core1-seen' AND "
+		                   "last_used_at BETWEEN created_at AND now()",
+		                   NULL);
+		if (seen != 1)
+			usleep(100 * 1000);
+	}
+	ck_assert_int_eq(seen, 1);
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "SELECT count(*) FROM api_client WHERE name = 'core1-idle' "
+	                             "AND last_used_at IS NULL",
+	                             NULL),
+	                 1);
+	char *list = run_ctl(env.db_url, &code, "client list --json");
+	ck_assert_msg(list && code == 0, "coolingctl client list: exit %d", code);
+	ck_assert_ptr_nonnull(strstr(list, "\"last_used_at\": \"20"));
+	ck_assert_ptr_null(strstr(list, tok + 4));
+	free(list);
+	free(idle);
 	free(tok);
 }
 END_TEST
@@ -362,6 +484,9 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_unknown_token_is_401_unauthorized);
 	tcase_add_test(tc, test_bearer_scheme_is_case_insensitive);
 	tcase_add_test(tc, test_revoked_token_is_401_on_the_very_next_request);
+	tcase_add_test(tc, test_expired_token_is_401_saying_it_expired);
+	tcase_add_test(tc, test_token_with_a_short_expiry_stops_working_by_itself);
+	tcase_add_test(tc, test_a_clients_last_use_is_recorded_for_the_access_review);
 	tcase_add_test(tc, test_lender_on_another_lenders_path_is_403_forbidden);
 	tcase_add_test(tc, test_bad_token_on_another_lenders_path_is_401_not_403);
 	tcase_add_test(tc, test_compliance_and_auditor_may_not_post_anything);

@@ -151,11 +151,11 @@ START_TEST(test_bank_loan_in_the_8h_band_waits_then_needs_reconfirmation)
 
 	/* too early: before consent, and during the period */
 	e2e_act(&env, bank, "BANK1", "B8-1", "reconfirmation", "{}", NULL, &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cooling_not_ended");
 	http_resp_free(&r);
 	e2e_consent(&env, bank, "BANK1", "B8-1");
 	e2e_act(&env, bank, "BANK1", "B8-1", "reconfirmation", "{}", NULL, &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cooling_not_ended");
 	ck_assert_ptr_nonnull(strstr(e2e_jstr(r.json, "error.message"), "has not ended"));
 	http_resp_free(&r);
 	/* while the period runs, cooling stands alone, with Retry-After */
@@ -201,7 +201,9 @@ START_TEST(test_bank_loan_in_the_8h_band_waits_then_needs_reconfirmation)
 	char later[32];
 	e2e_ts_from_now(later, 0);
 	snprintf(body, sizeof body, "{\"reconfirmed_at\":\"%s\"}", later);
-	e2e_act_expect(&env, bank, "BANK1", "B8-1", "reconfirmation", body, 409);
+	e2e_act(&env, bank, "BANK1", "B8-1", "reconfirmation", body, NULL, &r);
+	E2E_ASSERT_INVALID_STATE(&r, "different_time");
+	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "B8-1", "reconfirmation_recorded"), 1);
 
 	e2e_disburse(&env, bank, "BANK1", "B8-1", NULL, &r);
@@ -227,6 +229,11 @@ START_TEST(test_bank_loan_above_255_mrp_is_in_the_24h_band)
 	E2E_ASSERT_JSTR(r.json, "rule", NULL);
 	ck_assert(!jbool(r.json, "cooling_required"));
 	ck_assert(!jbool(r.json, "reconfirmation_required"));
+	http_resp_free(&r);
+	/* so it takes no reconfirmation */
+	e2e_consent(&env, bank, "BANK1", "B0-1");
+	e2e_act(&env, bank, "BANK1", "B0-1", "reconfirmation", "{}", NULL, &r);
+	E2E_ASSERT_INVALID_STATE(&r, "not_required");
 	http_resp_free(&r);
 }
 END_TEST
@@ -368,7 +375,7 @@ START_TEST(test_borrowers_under_21_and_from_55_confirm_once_more)
 		if (!cases[i].extra) {
 			e2e_act(&env, bank, "BANK1", loan_id, "extra-confirmation",
 			        "{\"method\":\"egov\"}", NULL, &r);
-			E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+			E2E_ASSERT_INVALID_STATE(&r, "not_required");
 			http_resp_free(&r);
 			continue;
 		}
@@ -398,8 +405,10 @@ START_TEST(test_borrowers_under_21_and_from_55_confirm_once_more)
 		http_resp_free(&r);
 		e2e_act_expect(&env, bank, "BANK1", loan_id, "extra-confirmation",
 		               "{\"method\":\"egov\"}", 200);
-		e2e_act_expect(&env, bank, "BANK1", loan_id, "extra-confirmation",
-		               "{\"method\":\"branch\"}", 409);
+		e2e_act(&env, bank, "BANK1", loan_id, "extra-confirmation",
+		        "{\"method\":\"branch\"}", NULL, &r);
+		E2E_ASSERT_INVALID_STATE(&r, "different_time");
+		http_resp_free(&r);
 		ck_assert_int_eq(
 		    e2e_audit_count(&env, "BANK1", loan_id, "extra_confirmation_recorded"), 1);
 	}

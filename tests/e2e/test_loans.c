@@ -781,7 +781,7 @@ START_TEST(test_full_path_approval_consent_visit_cooling_disbursement)
 
 	/* No cancellation after the money left. */
 	act("HP-1", "cancellation", "{\"reason\":\"too late\"}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "already_disbursed");
 	http_resp_free(&r);
 	act("HP-1", NULL, NULL, &r);
 	E2E_ASSERT_JSTR(r.json, "status", "disbursed");
@@ -824,10 +824,10 @@ START_TEST(test_cancelled_loan_is_refused_and_takes_no_further_act)
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "CX-1", "disbursement_refused"), 1);
 
 	act("CX-1", "consent", "{}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cancelled");
 	http_resp_free(&r);
 	act("CX-1", "in-person-verification", "{\"branch_id\":\"B1\",\"officer_id\":\"O1\"}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cancelled");
 	http_resp_free(&r);
 
 	act("CX-1", NULL, NULL, &r);
@@ -867,10 +867,10 @@ START_TEST(test_same_consent_again_after_cancellation_is_409)
 	consented_verified_cancelled("CX-2", 502, consent);
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", consent);
 	act("CX-2", "consent", body, &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cancelled");
 	http_resp_free(&r);
 	act("CX-2", "consent", "{}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cancelled");
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "CX-2", NULL), 3);
 }
@@ -882,7 +882,7 @@ START_TEST(test_same_verification_again_after_cancellation_is_409)
 	struct http_resp r;
 	consented_verified_cancelled("CX-4", 504, consent);
 	act("CX-4", "in-person-verification", "{\"branch_id\":\"B1\",\"officer_id\":\"O1\"}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "cancelled");
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "CX-4", NULL), 3);
 }
@@ -903,7 +903,7 @@ START_TEST(test_cancellation_again_same_reason_200_other_reason_409)
 	ck_assert_str_eq(e2e_jstr(r2.json, "cancelled_at"), e2e_jstr(r.json, "cancelled_at"));
 	http_resp_free(&r2);
 	act("CX-3", "cancellation", "{\"reason\":\"another reason\"}", &r2);
-	E2E_ASSERT_ERROR(&r2, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r2, "different_details");
 	http_resp_free(&r2);
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "CX-3", "cancelled"), 1);
@@ -951,7 +951,7 @@ START_TEST(test_consent_again_same_or_no_time_200_other_time_409)
 
 	snprintf(body, sizeof body, "{\"consent_at\":\"%s\"}", t_later);
 	act("RC-1", "consent", body, &r2);
-	E2E_ASSERT_ERROR(&r2, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r2, "different_time");
 	http_resp_free(&r2);
 
 	act("RC-1", NULL, NULL, &r2);
@@ -988,7 +988,7 @@ START_TEST(test_consent_again_same_instant_other_offset_is_200)
 	E2E_ASSERT_JSTR(r.json, "consent_at", utc);
 	http_resp_free(&r);
 	act("RC-2", "consent", "{\"consent_at\":\"2026-01-05T10:00:00Z\"}", &r);
-	E2E_ASSERT_ERROR(&r, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r, "different_time");
 	http_resp_free(&r);
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "RC-2", "consent_recorded"), 0);
 }
@@ -1026,16 +1026,16 @@ START_TEST(test_verification_again_same_branch_officer_200_otherwise_409)
 
 	act("RV-1", "in-person-verification", "{\"branch_id\":\"ALM-01\",\"officer_id\":\"off-8\"}",
 	    &r2);
-	E2E_ASSERT_ERROR(&r2, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r2, "different_details");
 	http_resp_free(&r2);
 	act("RV-1", "in-person-verification", "{\"branch_id\":\"ALM-02\",\"officer_id\":\"off-7\"}",
 	    &r2);
-	E2E_ASSERT_ERROR(&r2, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r2, "different_details");
 	http_resp_free(&r2);
 	snprintf(body, sizeof body,
 	         "{\"branch_id\":\"ALM-01\",\"officer_id\":\"off-7\",\"verified_at\":\"%s\"}", t2);
 	act("RV-1", "in-person-verification", body, &r2);
-	E2E_ASSERT_ERROR(&r2, 409, "invalid_state", NULL);
+	E2E_ASSERT_INVALID_STATE(&r2, "different_time");
 	http_resp_free(&r2);
 
 	act("RV-1", NULL, NULL, &r2);

@@ -87,6 +87,12 @@ static char *scrape_port(int port)
 	*body = '\0';
 	ck_assert_msg(strstr(resp, "\r\nContent-Type: " CONTENT_TYPE "\r\n") != NULL,
 	              "scrape: not the exposition format's Content-Type: %s", resp);
+	/* every answer has a request id, this listener's too (CONTRACT.md v1.2) */
+	char id[80] = "";
+	const char *rid = strstr(resp, "\r\nRequest-Id: ");
+	ck_assert_msg(rid != NULL && sscanf(rid, "\r\nRequest-Id: %79[0-9a-f]", id) == 1 &&
+	                  strlen(id) == 32,
+	              "scrape: no generated Request-Id: %s", resp);
 	char *out = strdup(body + 4);
 	free(resp);
 	return out;

@@ -172,14 +172,15 @@ static void assert_list(const char *query, const char *want)
 }
 
 /*
- * Follows "next" from GET /v1/loans?QUERY&limit=LIMIT to the end. Every page
+ * Follows "next" from GET BASE?QUERY&limit=LIMIT (BASE: /v1/loans, or a
+ * lender's /v1/lenders/{lender}/loans; walk() is the former) to the end. Every page
  * but the last is full and has a next; the last has next null (it may be
  * empty when the one before was exactly full). Writes "A,B,..." of all pages
  * to out and returns the number of pages. between(page_no) runs after each
  * page (may be NULL).
  */
-static int walk(const char *token, const char *query, int limit, char *out, size_t n,
-                void (*between)(int))
+static int walk_at(const char *token, const char *base, const char *query, int limit, char *out,
+                   size_t n, void (*between)(int))
 {
 	char cursor[128] = "";
 	out[0] = '\0';
@@ -187,7 +188,7 @@ static int walk(const char *token, const char *query, int limit, char *out, size
 	for (;;) {
 		ck_assert_msg(pages < 200, "more than 200 pages: the cursor does not advance");
 		char path[1024];
-		snprintf(path, sizeof path, "/v1/loans?%s%slimit=%d%s%s", query, *query ? "&" : "",
+		snprintf(path, sizeof path, "%s?%s%slimit=%d%s%s", base, query, *query ? "&" : "",
 		         limit, *cursor ? "&after=" : "", cursor);
 		struct http_resp r;
 		get(token, path, &r);
@@ -219,6 +220,12 @@ static int walk(const char *token, const char *query, int limit, char *out, size
 	}
 }
 
+static int walk(const char *token, const char *query, int limit, char *out, size_t n,
+                void (*between)(int))
+{
+	return walk_at(token, "/v1/loans", query, limit, out, n, between);
+}
+
 /* ---- audit helpers ---- */
 
 struct ev {
@@ -246,16 +253,40 @@ static void evlist_free(struct evlist *l)
 	memset(l, 0, sizeof *l);
 }
 
-static const char *const event_types[] = {"approval_recorded",    "consent_recorded",
-                                          "in_person_verified",   "cancelled",
-                                          "disbursement_allowed", "disbursement_refused",
-                                          "lender_added",         "client_added",
-                                          "client_revoked",       "mrp_set"};
+/* Every type of the audit_event CHECK (sql/013): a loan's events, and those
+ * of no loan (an operator's act, the registry, a webhook). The clock's own
+ * events (cooling_period_ended, ...) may come in any test whose period ends
+ * while it runs. */
+static const char *const event_types[] = {"approval_recorded",
+                                          "consent_recorded",
+                                          "in_person_verified",
+                                          "cancelled",
+                                          "disbursement_allowed",
+                                          "disbursement_refused",
+                                          "reconfirmation_recorded",
+                                          "extra_confirmation_recorded",
+                                          "cooling_period_ended",
+                                          "voluntary_refusal_applied",
+                                          "voluntary_refusal_lifted",
+                                          "lender_added",
+                                          "client_added",
+                                          "client_revoked",
+                                          "mrp_set",
+                                          "voluntary_refusal_set",
+                                          "voluntary_refusal_withdrawn",
+                                          "webhook_added",
+                                          "webhook_removed"};
 
 static bool is_operator_type(const char *t)
 {
-	return strcmp(t, "lender_added") == 0 || strcmp(t, "client_added") == 0 ||
-	       strcmp(t, "client_revoked") == 0 || strcmp(t, "mrp_set") == 0;
+	static const char *const no_loan[] = {
+	    "lender_added",  "client_added",          "client_revoked",
+	    "mrp_set",       "voluntary_refusal_set", "voluntary_refusal_withdrawn",
+	    "webhook_added", "webhook_removed"};
+	for (size_t i = 0; i < sizeof no_loan / sizeof no_loan[0]; i++)
+		if (strcmp(t, no_loan[i]) == 0)
+			return true;
+	return false;
 }
 
 /* Checks one event object's shape and appends it. */
@@ -1014,6 +1045,125 @@ START_TEST(test_loans_lender_filter_and_from_to_bounds)
 }
 END_TEST
 
+/* ---- GET /v1/lenders/{lender}/loans (v1.2) ---- */
+
+/* The lender's own list, as the lender's token sees it, page by page, is
+ * what GET /v1/loans?lender= shows compliance: the same loans in the same
+ * order, with and without filters, and the same pages. */
+static void assert_lender_list_is_the_loans_list(const char *lender, const char *token,
+                                                 const char *query, int limit)
+{
+	char base[96], full[256], got[8192], want[8192];
+	snprintf(base, sizeof base, "/v1/lenders/%s/loans", lender);
+	snprintf(full, sizeof full, "lender=%s%s%s", lender, *query ? "&" : "", query);
+	int want_pages = walk(tok_comp, full, limit, want, sizeof want, NULL);
+	ck_assert_msg(*want, "%s: nothing to compare", full);
+	const char *const tokens[] = {token, tok_comp, tok_audit};
+	for (size_t i = 0; i < 3; i++) {
+		int pages = walk_at(tokens[i], base, query, limit, got, sizeof got, NULL);
+		ck_assert_msg(strcmp(got, want) == 0, "%s?%s by %d (token %zu):\n got %s\nwant %s",
+		              base, query, limit, i, got, want);
+		ck_assert_int_eq(pages, want_pages);
+	}
+}
+
+START_TEST(test_lender_list_is_the_loans_list_with_the_lender_fixed)
+{
+	/* the loans of the tests above: PAGE1 (26), STAT1 (7 of every status),
+	 * BND1 (5 around T) */
+	assert_lender_list_is_the_loans_list("PAGE1", tok_page, "", 1000);
+	assert_lender_list_is_the_loans_list("PAGE1", tok_page, "", 7);
+	assert_lender_list_is_the_loans_list("PAGE1", tok_page, "status=awaiting_consent", 5);
+	assert_lender_list_is_the_loans_list("STAT1", tok_stat, "", 3);
+	assert_lender_list_is_the_loans_list("STAT1", tok_stat, "status=cooling", 2);
+	assert_lender_list_is_the_loans_list("STAT1", tok_stat, "status=disbursed", 1000);
+	assert_lender_list_is_the_loans_list("BND1", tok_bnd, "", 2);
+
+	/* from/to as on /v1/loans: [B0, B2) of BND1 */
+	long long t_s = e2e_sql_num(&env,
+	                            "SELECT extract(epoch FROM approved_at)::bigint FROM loan "
+	                            "WHERE lender_id = 'BND1' AND loan_id = 'B0'",
+	                            NULL);
+	char q[256], a[TS_FMT_BUF], b[TS_FMT_BUF], got[1024];
+	ts_fmt(a, t_s * USEC, 0, false);
+	ts_fmt(b, t_s * USEC + 2 * MINUTE, 0, false);
+	snprintf(q, sizeof q, "from=%s&to=%s", a, b);
+	walk_at(tok_bnd, "/v1/lenders/BND1/loans", q, 1000, got, sizeof got, NULL);
+	ck_assert_str_eq(got, "B1,B0b,B0");
+	assert_lender_list_is_the_loans_list("BND1", tok_bnd, q, 1);
+
+	/* the answer itself, byte for byte the same shape: BND1's loans wait
+	 * for consent, so nothing changes between the two reads */
+	struct http_resp mine, all;
+	get(tok_bnd, "/v1/lenders/BND1/loans?limit=2", &mine);
+	get(tok_comp, "/v1/loans?lender=BND1&limit=2", &all);
+	E2E_ASSERT_STATUS(&mine, 200);
+	E2E_ASSERT_STATUS(&all, 200);
+	ck_assert_msg(json_equal(mine.json, all.json), "lender list %s\nloans list %s", mine.body,
+	              all.body);
+	ck_assert(json_is_string(e2e_json_at(mine.json, "next")));
+	http_resp_free(&mine);
+	http_resp_free(&all);
+
+	/* a lender without loans, or not recorded: an empty list */
+	get(tok_comp, "/v1/lenders/NO-SUCH-LENDER/loans", &mine);
+	E2E_ASSERT_STATUS(&mine, 200);
+	ck_assert_int_eq(json_array_size(e2e_json_at(mine.json, "loans")), 0);
+	ck_assert(json_is_null(e2e_json_at(mine.json, "next")));
+	http_resp_free(&mine);
+}
+END_TEST
+
+START_TEST(test_lender_list_refuses_another_lender_and_a_lender_parameter)
+{
+	struct http_resp r;
+	/* another lender's token, whatever the parameters */
+	static const char *const others[] = {
+	    "/v1/lenders/PAGE1/loans", "/v1/lenders/PAGE1/loans?status=bogus",
+	    "/v1/lenders/PAGE1/loans?lender=OTH1", "/v1/lenders/NO-SUCH-LENDER/loans"};
+	for (size_t i = 0; i < 4; i++) {
+		get(tok_oth, others[i], &r);
+		E2E_ASSERT_ERROR(&r, 403, "forbidden", NULL);
+		http_resp_free(&r);
+		get(NULL, others[i], &r);
+		E2E_ASSERT_ERROR(&r, 401, "unauthorized", NULL);
+		http_resp_free(&r);
+	}
+	/* the path fixes the lender: a lender parameter is 422 naming it, even
+	 * the path's own */
+	static const char *const lender_param[] = {"lender=PAGE1", "lender=OTH1",
+	                                           "status=cooling&lender=PAGE1"};
+	const char *const tokens[] = {tok_page, tok_comp, tok_audit};
+	for (size_t i = 0; i < 3; i++) {
+		char path[128];
+		snprintf(path, sizeof path, "/v1/lenders/PAGE1/loans?%s", lender_param[i]);
+		get(tokens[i], path, &r);
+		E2E_ASSERT_ERROR(&r, 422, "validation_failed", "lender");
+		http_resp_free(&r);
+	}
+	/* the other parameters are checked as on /v1/loans */
+	static const struct {
+		const char *query, *field;
+	} bad[] = {{"status=bogus", "status"}, {"limit=0", "limit"},        {"limit=1001", "limit"},
+	           {"from=yesterday", "from"}, {"to=2026-01-01", "to"},     {"after=%25", "after"},
+	           {"color=red", "color"},     {"limit=5&limit=6", "limit"}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char path[128];
+		snprintf(path, sizeof path, "/v1/lenders/PAGE1/loans?%s", bad[i].query);
+		get(tok_page, path, &r);
+		E2E_ASSERT_ERROR(&r, 422, "validation_failed", bad[i].field);
+		http_resp_free(&r);
+	}
+	/* ids as on the loan's other paths */
+	get(tok_comp, "/v1/lenders/a%20b/loans", &r);
+	E2E_ASSERT_ERROR(&r, 404, "not_found", NULL);
+	http_resp_free(&r);
+	get(tok_comp, "/v1/lenders/../loans", &r);
+	E2E_ASSERT_ERROR(&r, 422, "validation_failed", "lender");
+	http_resp_free(&r);
+}
+END_TEST
+
 /* ---- the query string itself ---- */
 
 START_TEST(test_nul_byte_in_a_parameter_is_422_not_cut_short)
@@ -1146,6 +1296,9 @@ static Suite *queries_suite(void)
 	tcase_add_test(tc, test_loans_paging_newest_first_each_loan_exactly_once);
 	tcase_add_test(tc, test_loans_status_filter_every_status_at_this_moment);
 	tcase_add_test(tc, test_loans_lender_filter_and_from_to_bounds);
+	/* after the three above, whose loans it lists */
+	tcase_add_test(tc, test_lender_list_is_the_loans_list_with_the_lender_fixed);
+	tcase_add_test(tc, test_lender_list_refuses_another_lender_and_a_lender_parameter);
 	tcase_add_test(tc, test_audit_every_act_in_order_with_a_verifiable_hash_chain);
 	tcase_add_test(tc, test_nul_byte_in_a_parameter_is_422_not_cut_short);
 	tcase_add_test(tc, test_parameter_without_value_is_422_naming_it);

@@ -18,9 +18,13 @@
  *   certificate, and coolingd_tls_certificate_expiry_timestamp_seconds its
  *   notAfter; a pair that does not load is refused whole (the log and
  *   coolingd_config_last_reload_successful say so) and the one in force
- *   stays.
+ *   stays;
+ * - coolingctl --api over HTTPS verifies the daemon against --cacert, or
+ *   the configuration's [tls] cert_file (a chain up to the CA), and prints
+ *   what it prints from the database; against another CA it refuses.
  */
 #include "check_main.h"
+#include "support/daemon.h"
 #include "support/e2e.h"
 
 #include <arpa/inet.h>
@@ -608,6 +612,61 @@ START_TEST(test_sighup_loads_a_renewed_certificate_and_keeps_the_old_one_for_a_b
 }
 END_TEST
 
+START_TEST(test_coolingctl_api_over_https_verifies_the_daemon)
+{
+	e2e_approve(&env, tok, "BANK1", "TLS-CLI", &(struct e2e_loan){.iin_seed = 9}, NULL);
+	char token_file[400], chain[400], url[64];
+	snprintf(token_file, sizeof token_file, "%s/token", dir);
+	snprintf(chain, sizeof chain, "%s/chain.pem", dir);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d", tls_port);
+	FILE *f = fopen(token_file, "w");
+	ck_assert(f != NULL);
+	fprintf(f, "%s\n", tok);
+	fclose(f);
+	sh("cat server.crt ca.crt > chain.pem");
+
+	const char *const db_args[] = {"loan", "show", "BANK1", "TLS-CLI", "--json", NULL};
+	int code;
+	char *err;
+	char *db = run_ctl_argv(env.db_url, db_args, &code, &err);
+	ck_assert_int_eq(code, 0);
+	free(err);
+
+	/* --cacert */
+	const char *const with_ca[] = {"--api",    url,       "--token-file", token_file,
+	                               "--cacert", ca_crt,    "loan",         "show",
+	                               "BANK1",    "TLS-CLI", "--json",       NULL};
+	char *out = run_ctl_argv(NULL, with_ca, &code, &err);
+	ck_assert_msg(code == 0, "exit %d: %s", code, err);
+	ck_assert_str_eq(out, db);
+	free(out);
+	free(err);
+
+	/* [tls] cert_file, a chain that ends with the CA */
+	setenv("COOLINGD_TLS_CERT_FILE", chain, 1);
+	const char *const from_config[] = {"--api", url,     "--token-file", token_file, "loan",
+	                                   "show",  "BANK1", "TLS-CLI",      "--json",   NULL};
+	out = run_ctl_argv(NULL, from_config, &code, &err);
+	unsetenv("COOLINGD_TLS_CERT_FILE");
+	ck_assert_msg(code == 0, "exit %d: %s", code, err);
+	ck_assert_str_eq(out, db);
+	free(out);
+	free(err);
+
+	/* another CA: refused before the request is sent */
+	const char *const other_ca[] = {"--api",  url,    "--token-file", token_file, "--cacert",
+	                                self_crt, "loan", "show",         "BANK1",    "TLS-CLI",
+	                                NULL};
+	out = run_ctl_argv(NULL, other_ca, &code, &err);
+	ck_assert_int_eq(code, 1);
+	ck_assert_msg(strstr(err, "not verified") != NULL, "%s", err);
+	ck_assert_str_eq(out, "");
+	free(out);
+	free(err);
+	free(db);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -622,6 +681,7 @@ static Suite *tls_suite(void)
 	tcase_add_test(tc, test_bad_certificate_or_key_stops_the_daemon_at_start_naming_the_key);
 	tcase_add_test(
 	    tc, test_sighup_loads_a_renewed_certificate_and_keeps_the_old_one_for_a_bad_pair);
+	tcase_add_test(tc, test_coolingctl_api_over_https_verifies_the_daemon);
 	suite_add_tcase(s, tc);
 	return s;
 }

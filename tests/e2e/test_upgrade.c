@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "migrations.h"
 #include "schema_compat.h"
 #include "support/daemon.h"
 #include "support/e2e.h"
@@ -210,7 +211,10 @@ START_TEST(test_every_schema_version_records_its_oldest_release)
 	                        "LEFT JOIN schema_release r USING (version) "
 	                        "WHERE m.version >= 12 ORDER BY m.version");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-	ck_assert_int_eq(PQntuples(r), DB_SCHEMA_VERSION - 11);
+	int from_12 = 0; /* the migrations of this build from 012 on */
+	for (int i = 0; i < migrations_count; i++)
+		from_12 += migrations[i].version >= 12;
+	ck_assert_int_eq(PQntuples(r), from_12);
 	struct release_version before = {0}, own;
 	ck_assert(release_version_parse(COOLINGD_VERSION, &own));
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -313,8 +317,17 @@ static void assert_first_blocker(const struct http_resp *r, const char *want)
 	              "expected the blocker %s first: %s", want, r->body);
 }
 
+/* The previous release's answers follow its own OpenAPI document, not this
+ * one's (a header or a member added since): they are not recorded for
+ * tests/api's check of this build's answers. */
+static void do_not_record_answers(void)
+{
+	unsetenv("COOLINGD_TEST_RECORD_DIR");
+}
+
 START_TEST(test_previous_release_serves_approvals_acts_and_payouts_on_the_current_schema)
 {
+	do_not_record_answers();
 	struct e2e_env env = {.db_url = testdb_create("upgrade_cur"), .d = {.pid = -1}};
 	e2e_lender_add(&env, "OLD", "bank");
 	char *tok = e2e_client_add(&env, "old-core", "lender", "OLD");
@@ -673,6 +686,7 @@ static char *previous_release_database(void)
 
 START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_nothing)
 {
+	do_not_record_answers();
 	char *url = previous_release_database();
 	long long schema_before = sql_num(url, "SELECT max(version) FROM schema_migrations");
 

@@ -989,7 +989,9 @@ START_TEST(test_wrong_method_is_405_with_allow_even_without_token)
 		assert_405("GET", "/v1/lenders/BANK1/loans/X/consent", t, "POST");
 		assert_405("GET", "/v1/lenders/BANK1/loans/X/disbursement", t, "POST");
 		assert_405("DELETE", "/v1/lenders/BANK1/loans/X/cancellation", t, "POST");
-		assert_405("GET", "/v1/lenders/BANK1/loans", t, "POST");
+		/* GET lists the lender's loans (v1.2); POST records one */
+		assert_405("DELETE", "/v1/lenders/BANK1/loans", t, "GET, HEAD");
+		assert_405("PUT", "/v1/lenders/BANK1/loans", t, "POST");
 		assert_405("POST", path, t, "GET");
 		assert_405("POST", "/healthz", t, "GET");
 	}
@@ -1271,7 +1273,7 @@ START_TEST(test_head_answers_as_get_without_a_body)
 		free(resp);
 	}
 	/* a POST-only path is still 405 for HEAD, and GET paths allow it */
-	const char *req = "HEAD /v1/lenders/BANK1/loans HTTP/1.1\r\nHost: x\r\n"
+	const char *req = "HEAD /v1/lenders/BANK1/loans/HEAD-1/consent HTTP/1.1\r\nHost: x\r\n"
 	                  "Connection: close\r\n\r\n";
 	char *resp;
 	raw_exchange(req, strlen(req), 5000, &resp);
@@ -1358,9 +1360,167 @@ START_TEST(test_body_above_the_hard_cap_gets_the_json_413)
 	json_t *j = json_loads(raw_body(resp), 0, &je);
 	ck_assert_msg(j != NULL, "not JSON: %s", raw_body(resp));
 	E2E_ASSERT_JSTR(j, "error.code", "payload_too_large");
+	/* the HTTP layer's own answer has a request id too, the body's */
+	const char *rid = strcasestr(resp, "\r\nRequest-Id: ");
+	ck_assert_msg(rid != NULL && rid < raw_body(resp), "no Request-Id: %.300s", resp);
+	char id[80];
+	ck_assert_int_eq(sscanf(rid + strlen("\r\nRequest-Id: "), "%79[^\r]", id), 1);
+	E2E_ASSERT_JSTR(j, "error.request_id", id);
 	json_decref(j);
 	free(resp);
 	ck_assert_int_eq(http_get_status(env.d.port, "/healthz", 5000), 200);
+}
+END_TEST
+
+/* ---- request ids (CONTRACT.md v1.2) ---- */
+
+/* Sends one request with "X-Request-Id: given" (no such header when given
+ * is NULL) and returns the answer's Request-Id (malloc'd); with an error
+ * answer, asserts that its body carries the same. */
+static char *request_id_of(const char *method, const char *path, const char *token,
+                           const char *body, const char *given, int want_status)
+{
+	char headers[256] = "";
+	if (given != NULL)
+		snprintf(headers, sizeof headers, "X-Request-Id: %s\r\n", given);
+	struct http_resp r;
+	e2e_call(&env, method, path, token, body, given ? headers : NULL, &r);
+	E2E_ASSERT_STATUS(&r, want_status);
+	const char *h = http_header(&r, "Request-Id");
+	ck_assert_msg(h != NULL, "%s %s: no Request-Id", method, path);
+	char *id = strdup(h);
+	if (want_status >= 400)
+		E2E_ASSERT_REQUEST_ID_IN_BODY(&r);
+	http_resp_free(&r);
+	return id;
+}
+
+/* A request id that coolingd made: 32 lowercase hex digits. */
+static bool generated_id(const char *id)
+{
+	return strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32;
+}
+
+START_TEST(test_a_valid_x_request_id_is_the_answers_request_id)
+{
+	char longest[65];
+	static const char every[] = "AZaz09._:-";
+	for (int i = 0; i < 64; i++)
+		longest[i] = every[i % 10];
+	longest[64] = '\0';
+	const char *const given[] = {"a", "req-1", "core:2026.12.07_1", ".", longest};
+	for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+		char *id[] = {
+		    request_id_of("GET", "/healthz", NULL, NULL, given[i], 200),
+		    request_id_of("GET", "/readyz", NULL, NULL, given[i], 200),
+		    request_id_of("GET", "/nowhere", NULL, NULL, given[i], 404),
+		    request_id_of("GET", "/v1/loans", NULL, NULL, given[i], 401),
+		    request_id_of("DELETE", "/v1/loans", tok_comp, NULL, given[i], 405),
+		    request_id_of("GET", "/v1/loans?limit=0", tok_comp, NULL, given[i], 422),
+		    request_id_of("POST", "/v1/lenders/BANK1/loans", tok1, "[]", given[i], 400),
+		    request_id_of("GET", "/v1/lenders/BANK1/loans/NO-SUCH", tok1, NULL, given[i],
+		                  404),
+		};
+		for (size_t k = 0; k < sizeof id / sizeof id[0]; k++) {
+			ck_assert_str_eq(id[k], given[i]);
+			free(id[k]);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_an_invalid_or_missing_x_request_id_is_replaced_by_a_generated_one)
+{
+	char too_long[66];
+	memset(too_long, 'a', 65);
+	too_long[65] = '\0';
+	/* NULL: no header at all */
+	const char *const given[] = {too_long, "a b", "a/b", "caf\xc3\xa9",
+	                             "a\"b",   "a,b", "",    NULL};
+	for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+		char *ok = request_id_of("GET", "/healthz", NULL, NULL, given[i], 200);
+		char *err = request_id_of("GET", "/nowhere", NULL, NULL, given[i], 404);
+		ck_assert_msg(generated_id(ok), "X-Request-Id \"%s\" gave \"%s\"",
+		              given[i] ? given[i] : "(none)", ok);
+		ck_assert_msg(generated_id(err), "X-Request-Id \"%s\" gave \"%s\"",
+		              given[i] ? given[i] : "(none)", err);
+		ck_assert_str_ne(ok, err);
+		free(ok);
+		free(err);
+	}
+}
+END_TEST
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* n ids generated by the daemon at port, appended to ids[*count]. */
+static void collect_ids(int port, int n, char **ids, int *count)
+{
+	for (int i = 0; i < n; i++) {
+		struct http_resp r;
+		ck_assert_int_eq(http_req(port, "GET", "/healthz", NULL, NULL, NULL, &r), 0);
+		const char *h = http_header(&r, "Request-Id");
+		ck_assert_msg(h != NULL && generated_id(h), "Request-Id \"%s\"", h ? h : "(none)");
+		ids[(*count)++] = strdup(h);
+		http_resp_free(&r);
+	}
+}
+
+START_TEST(test_generated_request_ids_are_unique_across_daemons_and_restarts)
+{
+	enum { PER_RUN = 300 };
+	static char *ids[4 * PER_RUN];
+	int count = 0;
+	struct daemon d2;
+	collect_ids(env.d.port, PER_RUN, ids, &count);
+	/* another daemon on the same database, at the same time */
+	ck_assert_msg(daemon_start(&d2, env.db_url, daemon_env), "second coolingd");
+	collect_ids(d2.port, PER_RUN, ids, &count);
+	collect_ids(env.d.port, PER_RUN, ids, &count);
+	/* and after its restart */
+	ck_assert_int_eq(daemon_stop(&d2), 0);
+	ck_assert_msg(daemon_start(&d2, env.db_url, daemon_env), "second coolingd again");
+	collect_ids(d2.port, PER_RUN, ids, &count);
+	ck_assert_int_eq(daemon_stop(&d2), 0);
+
+	qsort(ids, (size_t)count, sizeof ids[0], str_cmp);
+	for (int i = 1; i < count; i++)
+		ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "request id %s given twice", ids[i]);
+	for (int i = 0; i < count; i++)
+		free(ids[i]);
+}
+END_TEST
+
+/* True once the log holds the access-log line of that request id, waiting
+ * up to 5 s for it to be written. */
+static bool access_line_logged(const char *id)
+{
+	char needle[128];
+	snprintf(needle, sizeof needle, "\"request_id\":\"%s\"", id);
+	for (long long end = test_now_ms() + 5000;; test_sleep_ms(20)) {
+		if (e2e_file_has_line(env.d.log_path, needle, "\"msg\":\"request\""))
+			return true;
+		if (test_now_ms() > end)
+			return false;
+	}
+}
+
+START_TEST(test_the_access_log_line_carries_the_request_id)
+{
+	char given[64];
+	snprintf(given, sizeof given, "log-check-%d-%lld", (int)getpid(), test_now_ms());
+	char *id = request_id_of("GET", "/v1/loans?limit=0", tok_comp, NULL, given, 422);
+	ck_assert_msg(access_line_logged(id), "no access-log line with request_id %s", id);
+	free(id);
+	/* a generated one too */
+	id = request_id_of("GET", "/healthz", NULL, NULL, NULL, 200);
+	ck_assert_msg(access_line_logged(id), "no access-log line with request_id %s", id);
+	free(id);
+	/* and not another request's: the id is the request's own */
+	ck_assert(!access_line_logged("never-sent-0"));
 }
 END_TEST
 
@@ -1411,6 +1571,10 @@ static Suite *validation_suite(void)
 	tcase_add_test(tc, test_verified_at_earlier_than_approval_beyond_skew_is_422);
 	tcase_add_test(tc, test_cancellation_reason_of_only_white_space_is_422);
 	tcase_add_test(tc, test_loan_id_dot_or_dot_dot_is_422);
+	tcase_add_test(tc, test_a_valid_x_request_id_is_the_answers_request_id);
+	tcase_add_test(tc, test_an_invalid_or_missing_x_request_id_is_replaced_by_a_generated_one);
+	tcase_add_test(tc, test_generated_request_ids_are_unique_across_daemons_and_restarts);
+	tcase_add_test(tc, test_the_access_log_line_carries_the_request_id);
 	tcase_add_test(tc, test_daemon_still_healthy_after_every_refusal);
 	suite_add_tcase(s, tc);
 	return s;

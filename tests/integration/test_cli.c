@@ -394,6 +394,158 @@ START_TEST(test_client_revoke_sets_revoked_at_and_a_second_revoke_fails)
 }
 END_TEST
 
+START_TEST(test_client_add_expires_in_a_strict_duration)
+{
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in",
+	          "90");
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in",
+	          "90days");
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in",
+	          "-1d");
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in",
+	          "0s");
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in",
+	          "1.5h");
+	CTL_FAILS(2, "client", "add", "--name", "exp-bad", "--role", "auditor", "--expires-in", "");
+	PGconn *c = testdb_connect(db_url);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT count(*) FROM api_client WHERE name = 'exp-bad'", NULL), 0);
+
+	CTL_OK("client", "add", "--name", "exp-90d", "--role", "auditor", "--expires-in", "90d");
+	CTL_OK("client", "add", "--name", "exp-12h", "--role", "auditor", "--expires-in", "12h");
+	/* by the database's clock, from the moment of the insert */
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM api_client WHERE name = 'exp-90d' AND "
+	                            "expires_at - created_at = interval '90 days'",
+	                            NULL),
+	                 1);
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM api_client WHERE name = 'exp-12h' AND "
+	                            "expires_at - created_at = interval '12 hours'",
+	                            NULL),
+	                 1);
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM audit_event WHERE type = 'client_added' "
+	                            "AND detail->>'name' = 'exp-12h' AND detail ? 'expires_at'",
+	                            NULL),
+	                 1);
+	PQfinish(c);
+}
+END_TEST
+
+/* An access review: every client with what it may do and until when, and
+ * no token, hash or token id anywhere in the output. */
+START_TEST(test_client_list_shows_clients_but_never_a_token_or_its_hash)
+{
+	CTL_OK("lender", "add", "LIST-BANK", "--kind", "bank", "--name", "List Bank");
+	struct proc_run r;
+	CTL(&r, "client", "add", "--name", "list-core", "--role", "lender", "--lender", "LIST-BANK",
+	    "--expires-in", "30d");
+	assert_ok(&r);
+	char token[TOKEN_BUF];
+	snprintf(token, sizeof(token), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	proc_run_free(&r);
+	CTL_OK("client", "add", "--name", "list-aud", "--role", "auditor");
+	CTL_OK("client", "revoke", "list-aud");
+	char id[TOKEN_ID_BUF];
+	ck_assert(token_parse_id(token, id));
+	PGconn *c = testdb_connect(db_url);
+	const char *p[] = {"list-core"};
+	PGresult *h =
+	    sql(c, "SELECT encode(token_hash, 'hex') FROM api_client WHERE name = $1", 1, p);
+	char hash[80];
+	snprintf(hash, sizeof(hash), "%s", PQgetvalue(h, 0, 0));
+	PQclear(h);
+	PQfinish(c);
+
+	CTL(&r, "client", "list", "--json");
+	assert_ok(&r);
+	json_error_t jerr;
+	json_t *doc = json_loads(r.out, 0, &jerr);
+	ck_assert_msg(doc != NULL, "not JSON: %s", r.out);
+	json_t *list = json_object_get(doc, "clients");
+	ck_assert(json_is_array(list));
+	json_t *core = NULL, *aud = NULL, *e;
+	size_t i;
+	json_array_foreach(list, i, e)
+	{
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (strcmp(name, "list-core") == 0)
+			core = e;
+		if (strcmp(name, "list-aud") == 0)
+			aud = e;
+		ck_assert_int_eq(json_object_size(e), 7);
+	}
+	ck_assert_ptr_nonnull(core);
+	ck_assert_ptr_nonnull(aud);
+	ck_assert_str_eq(json_string_value(json_object_get(core, "role")), "lender");
+	ck_assert_str_eq(json_string_value(json_object_get(core, "lender")), "LIST-BANK");
+	ck_assert(json_is_string(json_object_get(core, "created_at")));
+	ck_assert(json_is_string(json_object_get(core, "expires_at")));
+	ck_assert(json_is_null(json_object_get(core, "revoked_at")));
+	ck_assert(json_is_null(json_object_get(core, "last_used_at"))); /* no daemon here */
+	ck_assert(json_is_null(json_object_get(aud, "lender")));
+	ck_assert(json_is_null(json_object_get(aud, "expires_at")));
+	ck_assert(json_is_string(json_object_get(aud, "revoked_at")));
+	json_decref(doc);
+	ck_assert_ptr_null(strstr(r.out, token + 4));
+	ck_assert_ptr_null(strstr(r.out, id));
+	ck_assert_ptr_null(strstr(r.out, hash));
+	proc_run_free(&r);
+
+	CTL(&r, "client", "list");
+	assert_ok(&r);
+	ck_assert_msg(strncmp(r.out, "name ", 5) == 0, "table: %s", r.out);
+	ck_assert_msg(strstr(r.out, "list-core") != NULL && strstr(r.out, "LIST-BANK") != NULL,
+	              "table: %s", r.out);
+	ck_assert_ptr_null(strstr(r.out, token + 4));
+	ck_assert_ptr_null(strstr(r.out, id));
+	ck_assert_ptr_null(strstr(r.out, hash));
+	proc_run_free(&r);
+}
+END_TEST
+
+START_TEST(test_lender_list_shows_each_lender_once)
+{
+	CTL_OK("lender", "add", "LL-NONAME", "--kind", "bank");
+	CTL_OK("lender", "add", "LL-BANK", "--kind", "bank", "--name", "LL Bank");
+	struct proc_run r;
+	CTL(&r, "lender", "list", "--json");
+	assert_ok(&r);
+	json_error_t jerr;
+	json_t *doc = json_loads(r.out, 0, &jerr);
+	ck_assert_msg(doc != NULL, "not JSON: %s", r.out);
+	json_t *list = json_object_get(doc, "lenders"), *e;
+	size_t i;
+	int seen = 0;
+	json_array_foreach(list, i, e)
+	{
+		ck_assert_int_eq(json_object_size(e), 4);
+		const char *id = json_string_value(json_object_get(e, "lender"));
+		if (strcmp(id, "LL-BANK") == 0) {
+			seen++;
+			ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "bank");
+			ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "LL Bank");
+			ck_assert(json_is_string(json_object_get(e, "created_at")));
+		}
+		if (strcmp(id, "LL-NONAME") == 0) {
+			seen++;
+			ck_assert(json_is_null(json_object_get(e, "name")));
+		}
+	}
+	ck_assert_int_eq(seen, 2);
+	json_decref(doc);
+	proc_run_free(&r);
+
+	CTL(&r, "lender", "list");
+	assert_ok(&r);
+	ck_assert_msg(strncmp(r.out, "lender ", 7) == 0 && strstr(r.out, "\nLL-BANK ") != NULL &&
+	                  strstr(r.out, "LL Bank") != NULL,
+	              "table: %s", r.out);
+	proc_run_free(&r);
+}
+END_TEST
+
 /* ---- MRP ---- */
 
 START_TEST(test_mrp_set_then_mrp_list_shows_it)
@@ -446,16 +598,18 @@ START_TEST(test_every_operator_command_writes_its_audit_event)
 	          {"client_revoked", "name", "audit-core"},
 	          {"mrp_set", "valid_from", "2033-01-01"}};
 	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
-		ck_assert_msg(testdb_num(c,
-		                         "SELECT count(*) FROM audit_event WHERE type = $1 "
-		                         "AND detail->>$2 = $3 AND actor = 'coolingctl:cli-test'",
-		                         ev[i].type, ev[i].key, ev[i].value, NULL) == 1,
-		              "no %s event by coolingctl:cli-test", ev[i].type);
+		ck_assert_msg(
+		    testdb_num(c,
+		               "SELECT count(*) FROM audit_event WHERE type = $1 "
+		               "AND detail->>$2 = $3 AND actor = 'coolingctl:' || session_user",
+		               ev[i].type, ev[i].key, ev[i].value, NULL) == 1,
+		    "no %s event by coolingctl and the database login", ev[i].type);
 	}
 	PQfinish(c);
 
-	/* sudo names the person, not root */
-	const char *env[] = {"SUDO_USER=alice", NULL};
+	/* the caller's environment names nobody: $USER and $SUDO_USER are
+	 * anyone's to set (tests/integration/test_roles.c logs in as others) */
+	const char *env[] = {"SUDO_USER=alice", "USER=someone-else", NULL};
 	const char *argv[] = {"coolingctl", "-c",  "/dev/null",  "--database", db_url,
 	                      "mrp",        "set", "2034-01-01", "7100",       NULL};
 	struct proc_run r;
@@ -466,9 +620,14 @@ START_TEST(test_every_operator_command_writes_its_audit_event)
 	ck_assert_int_eq(testdb_num(c,
 	                            "SELECT count(*) FROM audit_event WHERE type = 'mrp_set' "
 	                            "AND detail->>'valid_from' = '2034-01-01' "
-	                            "AND actor = 'coolingctl:alice'",
+	                            "AND actor = 'coolingctl:' || session_user",
 	                            NULL),
 	                 1);
+	ck_assert_int_eq(testdb_num(c,
+	                            "SELECT count(*) FROM audit_event WHERE actor IN "
+	                            "('coolingctl:alice', 'coolingctl:someone-else')",
+	                            NULL),
+	                 0);
 	PQfinish(c);
 }
 END_TEST
@@ -1049,6 +1208,9 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, test_client_add_prints_only_the_token_and_stores_only_its_hash);
 	tcase_add_test(tc, test_client_add_needs_a_lender_exactly_for_the_lender_role);
 	tcase_add_test(tc, test_client_revoke_sets_revoked_at_and_a_second_revoke_fails);
+	tcase_add_test(tc, test_client_add_expires_in_a_strict_duration);
+	tcase_add_test(tc, test_client_list_shows_clients_but_never_a_token_or_its_hash);
+	tcase_add_test(tc, test_lender_list_shows_each_lender_once);
 	tcase_add_test(tc, test_mrp_set_then_mrp_list_shows_it);
 	tcase_add_test(tc, test_mrp_set_refuses_impossible_dates_and_non_positive_amounts);
 	tcase_add_test(tc, test_every_operator_command_writes_its_audit_event);

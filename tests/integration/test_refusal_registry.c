@@ -386,7 +386,7 @@ START_TEST(test_import_is_idempotent_and_writes_one_event_per_new_change)
 	ck_assert_int_eq(testdb_num(conn,
 	                            "SELECT count(*) FROM audit_event WHERE type IN "
 	                            "('voluntary_refusal_set', 'voluntary_refusal_withdrawn') "
-	                            "AND actor = 'coolingctl:cli-test'",
+	                            "AND actor = 'coolingctl:' || session_user",
 	                            NULL),
 	                 3);
 	/* the same file again changes nothing */

@@ -242,6 +242,15 @@ role=$(psql "$app_url" -XAt -c "SELECT rolsuper, pg_has_role(current_user, 'cool
 [ "$role" = "f|t" ] || fail "the daemon's role: superuser|member of coolingd_app = '$role', want f|t"
 grep -q "as a superuser" "$out1" && fail "run1: coolingd warned about a superuser"
 
+# coolingctl's printed reads go as a member of coolingd_reader, not of the
+# daemon's coolingd_app.
+reader_url=$( (. "$dev/reader.env" && printf '%s' "$COOLINGD_DATABASE_URL") 2>/dev/null)
+role=$(psql "$reader_url" -XAt -c "SELECT rolsuper, pg_has_role(current_user, 'coolingd_reader', 'member'),
+	pg_has_role(current_user, 'coolingd_app', 'member') FROM pg_roles WHERE rolname = current_user" 2>&1)
+[ "$role" = "f|t|f" ] ||
+	fail "coolingctl's dev role: superuser|member of coolingd_reader|of coolingd_app = '$role', want f|t|f"
+grep -qF "reader.env" <<<"${ctl:-}" || fail "run1: the printed coolingctl command does not read .dev/reader.env: ${ctl:-}"
+
 # ---- a second dev.sh while the first runs --------------------------------
 
 for second in same other; do

@@ -236,6 +236,26 @@ struct e2e_env e2e_env_on(const struct e2e_env *e, int port);
 		              fd_ ? fd_ : "-", r_->status, r_->body ? r_->body : "");              \
 	} while (0)
 
+/* Asserts an error answer whose error.request_id is the answer's Request-Id
+ * header (CONTRACT.md v1.2). */
+#define E2E_ASSERT_REQUEST_ID_IN_BODY(resp)                                                        \
+	do {                                                                                       \
+		const struct http_resp *q_ = (resp);                                               \
+		const char *hdr_ = http_header(q_, "Request-Id");                                  \
+		ck_assert_msg(hdr_ != NULL, "no Request-Id header (status %d)", q_->status);       \
+		E2E_ASSERT_JSTR(q_->json, "error.request_id", hdr_);                               \
+	} while (0)
+
+/* Asserts a 409 invalid_state with that error.reason, and its request id
+ * (E2E_ASSERT_REQUEST_ID_IN_BODY). */
+#define E2E_ASSERT_INVALID_STATE(resp, reason_)                                                    \
+	do {                                                                                       \
+		const struct http_resp *s_ = (resp);                                               \
+		E2E_ASSERT_ERROR(s_, 409, "invalid_state", NULL);                                  \
+		E2E_ASSERT_JSTR(s_->json, "error.reason", (reason_));                              \
+		E2E_ASSERT_REQUEST_ID_IN_BODY(s_);                                                 \
+	} while (0)
+
 /* Asserts a status; the body is shown when it differs. */
 #define E2E_ASSERT_STATUS(resp, st)                                                                \
 	do {                                                                                       \

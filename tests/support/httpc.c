@@ -209,8 +209,8 @@ static bool has_header(const char *extra, const char *name)
  * Opt-in recording of every exchange, for checking the answers against
  * docs/openapi.yaml (tests/api/validate.mjs): when COOLINGD_TEST_RECORD_DIR
  * is set, each complete response is appended as one JSON line (method, the
- * request target as sent, status, Content-Type, Retry-After, Allow, the
- * body) to a file of this process in that folder. One write() per line on a
+ * request target as sent, status, Content-Type, Request-Id, Retry-After,
+ * Allow, the body) to a file of this process in that folder. One write() per line on a
  * file opened with O_APPEND, so that the threads of a racing test do not
  * interleave their lines.
  */
@@ -219,7 +219,7 @@ static void record_exchange(const char *method, const char *path, const struct h
 	const char *dir = getenv("COOLINGD_TEST_RECORD_DIR");
 	if (dir == NULL || *dir == '\0')
 		return;
-	static const char *const names[] = {"Content-Type", "Retry-After", "Allow"};
+	static const char *const names[] = {"Content-Type", "Request-Id", "Retry-After", "Allow"};
 	json_t *headers = json_object();
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		const char *v = http_header(resp, names[i]);

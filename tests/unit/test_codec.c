@@ -1194,7 +1194,7 @@ START_TEST(test_error_json_has_code_message_and_field)
 {
 	struct cd_error err;
 	cd_error_invalid(&err, "borrower_iin", "bad check digit");
-	json_t *j = codec_error_json(&err);
+	json_t *j = codec_error_json(&err, NULL);
 	char *s = dump(j);
 
 	ck_assert_str_eq(s, "{\"error\":{\"code\":\"validation_failed\","
@@ -1209,11 +1209,53 @@ START_TEST(test_error_json_omits_field_when_empty)
 {
 	struct cd_error err;
 	cd_error_set(&err, 404, "not_found", "", "no such loan");
-	json_t *j = codec_error_json(&err);
+	json_t *j = codec_error_json(&err, NULL);
 	char *s = dump(j);
 
 	ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such loan\"}}");
 	ck_assert_ptr_null(json_object_get(json_object_get(j, "error"), "field"));
+	free(s);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_error_json_of_an_invalid_state_has_its_reason)
+{
+	struct cd_error err;
+	cd_error_state(&err, REASON_ALREADY_DISBURSED, "the loan is %s", "disbursed");
+	json_t *j = codec_error_json(&err, NULL);
+	char *s = dump(j);
+
+	ck_assert_str_eq(s, "{\"error\":{\"code\":\"invalid_state\","
+	                    "\"message\":\"the loan is disbursed\","
+	                    "\"reason\":\"already_disbursed\"}}");
+	free(s);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_error_json_of_another_error_has_no_reason)
+{
+	struct cd_error err;
+	cd_error_state(&err, REASON_CANCELLED, "the loan is cancelled");
+	/* a later error in the same struct leaves no reason behind */
+	cd_error_invalid(&err, "amount", "must be positive");
+	json_t *j = codec_error_json(&err, NULL);
+
+	ck_assert_ptr_null(json_object_get(json_object_get(j, "error"), "reason"));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_error_json_carries_the_request_id)
+{
+	struct cd_error err;
+	cd_error_set(&err, 404, "not_found", "", "no such loan");
+	json_t *j = codec_error_json(&err, "req-1");
+	char *s = dump(j);
+
+	ck_assert_str_eq(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such loan\","
+	                    "\"request_id\":\"req-1\"}}");
 	free(s);
 	json_decref(j);
 }
@@ -1225,7 +1267,7 @@ START_TEST(test_error_json_of_a_parser_error_names_the_field)
 	struct cd_error err;
 
 	ck_assert(!parse_approval_obj(minimal_with_string("currency", "USD"), &r, &err));
-	json_t *j = codec_error_json(&err);
+	json_t *j = codec_error_json(&err, NULL);
 	json_t *e = json_object_get(j, "error");
 
 	ck_assert_int_eq(json_object_size(j), 1);
@@ -1453,6 +1495,9 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_error_json_has_code_message_and_field);
 	tcase_add_test(tc, test_error_json_omits_field_when_empty);
 	tcase_add_test(tc, test_error_json_of_a_parser_error_names_the_field);
+	tcase_add_test(tc, test_error_json_of_an_invalid_state_has_its_reason);
+	tcase_add_test(tc, test_error_json_of_another_error_has_no_reason);
+	tcase_add_test(tc, test_error_json_carries_the_request_id);
 	tcase_add_test(tc, test_direct_loan_writer_prints_exactly_what_jansson_prints);
 	tcase_add_test(tc, test_direct_loan_writer_reports_the_size_it_needs_when_cut_short);
 	tcase_add_test(tc, test_audit_event_json_has_the_eight_members_and_an_object_detail);

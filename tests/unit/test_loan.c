@@ -119,6 +119,7 @@ START_TEST(test_consent_after_cancellation_is_409)
 	ck_assert_int_eq(loan_consent_decide(&l, &q, now_(), &win, &o), ACT_REFUSE);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "the loan is cancelled");
+	ck_assert_int_eq(o.err.reason, REASON_CANCELLED);
 }
 END_TEST
 
@@ -163,6 +164,7 @@ START_TEST(test_repeated_consent_at_another_time_is_409)
 	loan_consent_decide(&l, &q, now_(), &win, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "consent was recorded at another time");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
 }
 END_TEST
 
@@ -175,6 +177,7 @@ START_TEST(test_consent_after_disbursement_is_409)
 	loan_consent_decide(&l, &q, now_(), &win, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "the loan is disbursed");
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
 }
 END_TEST
 
@@ -251,6 +254,7 @@ START_TEST(test_visit_after_cancellation_is_409)
 	loan_verify_decide(&l, &q, now_(), &win, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "the loan is cancelled");
+	ck_assert_int_eq(o.err.reason, REASON_CANCELLED);
 }
 END_TEST
 
@@ -268,21 +272,34 @@ START_TEST(test_repeated_visit_with_same_branch_and_officer_is_a_repeat)
 }
 END_TEST
 
-START_TEST(test_repeated_visit_with_another_branch_officer_or_time_is_409)
+START_TEST(test_repeated_visit_with_another_branch_or_officer_is_409_different_details)
 {
 	struct loan l = approved_loan();
 	l.in_person_verified_at = now_() - HOUR_US;
 	strcpy(l.in_person_branch_id, "BR-1");
 	strcpy(l.in_person_officer_id, "OF-1");
 	struct verification_req other[] = {visit("BR-2", "OF-1", TS_NULL),
-	                                   visit("BR-1", "OF-2", TS_NULL),
-	                                   visit("BR-1", "OF-1", l.in_person_verified_at + 1)};
+	                                   visit("BR-1", "OF-2", l.in_person_verified_at)};
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		struct act_outcome o;
 		loan_verify_decide(&l, &other[i], now_(), &win, &o);
 		assert_refused(&o, 409, "invalid_state", "");
-		ck_assert_str_eq(o.err.message, "in-person verification was recorded otherwise");
+		ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_DETAILS);
 	}
+}
+END_TEST
+
+START_TEST(test_repeated_visit_at_another_time_is_409_different_time)
+{
+	struct loan l = approved_loan();
+	l.in_person_verified_at = now_() - HOUR_US;
+	strcpy(l.in_person_branch_id, "BR-1");
+	strcpy(l.in_person_officer_id, "OF-1");
+	struct verification_req q = visit("BR-1", "OF-1", l.in_person_verified_at + 1);
+	struct act_outcome o;
+	loan_verify_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
 }
 END_TEST
 
@@ -294,6 +311,7 @@ START_TEST(test_visit_after_disbursement_is_409)
 	loan_verify_decide(&l, &q, now_(), &win, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "the loan is disbursed");
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
 }
 END_TEST
 
@@ -355,6 +373,7 @@ START_TEST(test_repeated_cancellation_with_another_reason_is_409)
 	loan_cancel_decide(&l, &q, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "the loan was cancelled with another reason");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_DETAILS);
 }
 END_TEST
 
@@ -366,6 +385,7 @@ START_TEST(test_a_disbursed_loan_cannot_be_cancelled)
 	loan_cancel_decide(&l, &q, &o);
 	assert_refused(&o, 409, "invalid_state", "");
 	ck_assert_str_eq(o.err.message, "a disbursed loan cannot be cancelled");
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
 }
 END_TEST
 
@@ -615,6 +635,137 @@ START_TEST(test_refused_disbursement_without_consent_has_no_retry_after)
 }
 END_TEST
 
+/* ---- reconfirmation and extra confirmation: the reasons of their 409s ---- */
+
+/* Consented at 10:01Z under a profile that asks for a reconfirmation; the
+ * period ends a day later. */
+static struct loan reconfirmable_loan(void)
+{
+	struct loan l = approved_loan();
+	l.reconfirmation_required = true;
+	l.consent_at = l.approved_at + 60 * SEC;
+	l.cooling_ends_at = l.consent_at + COOLING_S * SEC;
+	return l;
+}
+
+static int64_t after_the_period(const struct loan *l)
+{
+	return l->cooling_ends_at + HOUR_US;
+}
+
+START_TEST(test_reconfirmation_of_a_cancelled_loan_is_409_cancelled)
+{
+	struct loan l = reconfirmable_loan();
+	l.cancelled_at = l.consent_at + 60 * SEC;
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_reconfirm_decide(&l, &q, after_the_period(&l), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_CANCELLED);
+}
+END_TEST
+
+START_TEST(test_reconfirmation_a_loan_does_not_need_is_409_not_required)
+{
+	struct loan l = reconfirmable_loan();
+	l.reconfirmation_required = false;
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_reconfirm_decide(&l, &q, after_the_period(&l), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_NOT_REQUIRED);
+}
+END_TEST
+
+START_TEST(test_repeated_reconfirmation_at_another_time_is_409_different_time)
+{
+	struct loan l = reconfirmable_loan();
+	int64_t now = after_the_period(&l);
+	l.reconfirmed_at = now - 60 * SEC;
+	struct reconfirmation_req q = {.reconfirmed_at = now - 30 * SEC};
+	struct act_outcome o;
+	loan_reconfirm_decide(&l, &q, now, &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+}
+END_TEST
+
+START_TEST(test_reconfirmation_after_disbursement_is_409_already_disbursed)
+{
+	struct loan l = reconfirmable_loan();
+	int64_t now = after_the_period(&l);
+	l.disbursed_at = now - 60 * SEC;
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_reconfirm_decide(&l, &q, now, &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
+}
+END_TEST
+
+START_TEST(test_reconfirmation_before_consent_or_the_period_end_is_409_cooling_not_ended)
+{
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+
+	struct loan l = reconfirmable_loan();
+	l.consent_at = TS_NULL;
+	l.cooling_ends_at = TS_NULL;
+	loan_reconfirm_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_COOLING_NOT_ENDED);
+
+	l = reconfirmable_loan();
+	loan_reconfirm_decide(&l, &q, l.cooling_ends_at - 1, &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_COOLING_NOT_ENDED);
+
+	/* asked after the end, but stating a time before it */
+	q.reconfirmed_at = l.cooling_ends_at - 1;
+	loan_reconfirm_decide(&l, &q, l.cooling_ends_at + 60 * SEC, &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_COOLING_NOT_ENDED);
+}
+END_TEST
+
+START_TEST(test_reconfirmation_after_the_period_end_is_written)
+{
+	struct loan l = reconfirmable_loan();
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, l.cooling_ends_at, &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.err.reason, REASON_NONE);
+}
+END_TEST
+
+START_TEST(test_extra_confirmation_a_loan_does_not_need_is_409_not_required)
+{
+	struct loan l = approved_loan();
+	l.extra_confirmation_required = false;
+	struct extra_confirmation_req q = {.method = EXTRA_EGOV, .confirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_extra_confirm_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_NOT_REQUIRED);
+}
+END_TEST
+
+START_TEST(test_repeated_extra_confirmation_by_another_method_is_409_different_time)
+{
+	struct loan l = approved_loan();
+	l.extra_confirmation_required = true;
+	l.extra_confirmed_at = now_() - HOUR_US;
+	strcpy(l.extra_confirmation_method, "egov");
+	struct extra_confirmation_req q = {.method = EXTRA_BRANCH, .confirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_extra_confirm_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+	q = (struct extra_confirmation_req){.method = EXTRA_EGOV, .confirmed_at = TS_NULL};
+	ck_assert_int_eq(loan_extra_confirm_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+}
+END_TEST
+
 static Suite *loan_suite(void)
 {
 	Suite *s = suite_create("loan");
@@ -636,7 +787,9 @@ static Suite *loan_suite(void)
 	tc = tcase_create("verification");
 	tcase_add_test(tc, test_visit_after_cancellation_is_409);
 	tcase_add_test(tc, test_repeated_visit_with_same_branch_and_officer_is_a_repeat);
-	tcase_add_test(tc, test_repeated_visit_with_another_branch_officer_or_time_is_409);
+	tcase_add_test(tc,
+	               test_repeated_visit_with_another_branch_or_officer_is_409_different_details);
+	tcase_add_test(tc, test_repeated_visit_at_another_time_is_409_different_time);
 	tcase_add_test(tc, test_visit_after_disbursement_is_409);
 	tcase_add_test(tc, test_visit_without_a_time_is_written_at_now);
 	tcase_add_test(tc, test_visit_outside_the_clock_window_is_422_on_verified_at);
@@ -648,6 +801,19 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc, test_repeated_cancellation_with_another_reason_is_409);
 	tcase_add_test(tc, test_a_disbursed_loan_cannot_be_cancelled);
 	tcase_add_test(tc, test_cancellation_of_an_open_loan_is_written_at_the_database_now);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reconfirmation and extra confirmation");
+	tcase_add_test(tc, test_reconfirmation_of_a_cancelled_loan_is_409_cancelled);
+	tcase_add_test(tc, test_reconfirmation_a_loan_does_not_need_is_409_not_required);
+	tcase_add_test(tc, test_repeated_reconfirmation_at_another_time_is_409_different_time);
+	tcase_add_test(tc, test_reconfirmation_after_disbursement_is_409_already_disbursed);
+	tcase_add_test(
+	    tc, test_reconfirmation_before_consent_or_the_period_end_is_409_cooling_not_ended);
+	tcase_add_test(tc, test_reconfirmation_after_the_period_end_is_written);
+	tcase_add_test(tc, test_extra_confirmation_a_loan_does_not_need_is_409_not_required);
+	tcase_add_test(tc,
+	               test_repeated_extra_confirmation_by_another_method_is_409_different_time);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("approval");

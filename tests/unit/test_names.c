@@ -48,6 +48,45 @@ START_TEST(test_a_name_maps_to_its_value_and_back)
 }
 END_TEST
 
+START_TEST(test_every_state_reason_has_one_distinct_wire_name)
+{
+	char out[160];
+	/* REASON_NONE's empty name is never sent; the others are the list of
+	 * docs/api.md and docs/openapi.yaml */
+	ck_assert_str_eq(name_of(&state_reason_names, REASON_NONE), "");
+	ck_assert_int_eq(state_reason_names.count, REASON__COUNT);
+	ck_assert_str_eq(names_join(&state_reason_names, ",", ",", out, sizeof out),
+	                 ",cancelled,already_disbursed,different_time,different_details,"
+	                 "not_required,cooling_not_ended");
+	for (int i = 1; i < REASON__COUNT; i++) {
+		int back = -1;
+		ck_assert(name_lookup(&state_reason_names, name_of(&state_reason_names, i), &back));
+		ck_assert_int_eq(back, i);
+	}
+}
+END_TEST
+
+START_TEST(test_a_request_id_is_1_to_64_identifier_characters)
+{
+	char longest[REQUEST_ID_BUF + 1];
+	memset(longest, 'a', 64);
+	longest[64] = '\0';
+	ck_assert(request_id_valid("a"));
+	ck_assert(request_id_valid("Req-1.2_3:4"));
+	ck_assert(request_id_valid("."));
+	ck_assert(request_id_valid(longest));
+	longest[64] = 'a';
+	longest[65] = '\0';
+	ck_assert(!request_id_valid(longest));
+	ck_assert(!request_id_valid(""));
+	ck_assert(!request_id_valid(NULL));
+	ck_assert(!request_id_valid("a b"));
+	ck_assert(!request_id_valid("a/b"));
+	ck_assert(!request_id_valid("\xd0\x90"));
+	ck_assert(!request_id_valid("a\"b"));
+}
+END_TEST
+
 START_TEST(test_roles_parse_to_their_bits_and_anything_else_to_none)
 {
 	ck_assert_int_eq(role_parse("lender"), ROLE_LENDER);
@@ -112,6 +151,8 @@ static Suite *names_suite(void)
 	tcase_add_test(tc, test_a_list_of_names_reads_as_a_sentence_or_a_synopsis);
 	tcase_add_test(tc, test_a_short_buffer_cuts_the_list_and_stays_terminated);
 	tcase_add_test(tc, test_a_name_maps_to_its_value_and_back);
+	tcase_add_test(tc, test_every_state_reason_has_one_distinct_wire_name);
+	tcase_add_test(tc, test_a_request_id_is_1_to_64_identifier_characters);
 	tcase_add_test(tc, test_roles_parse_to_their_bits_and_anything_else_to_none);
 	tcase_add_test(tc, test_int_parse_takes_only_plain_digits_that_fit);
 	tcase_add_test(tc, test_a_date_is_real_only_on_the_calendar);

@@ -64,6 +64,20 @@ START_TEST(test_generated_tokens_differ_between_calls)
 }
 END_TEST
 
+START_TEST(test_a_generated_request_id_is_32_hex_digits_that_a_client_could_send)
+{
+	char id[8][REQUEST_ID_BUF];
+	for (int i = 0; i < 8; i++) {
+		ck_assert(request_id_generate(id[i]));
+		ck_assert_uint_eq(strlen(id[i]), 32);
+		ck_assert_uint_eq(strspn(id[i], "0123456789abcdef"), 32);
+		ck_assert(request_id_valid(id[i]));
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(id[i], id[j]);
+	}
+}
+END_TEST
+
 START_TEST(test_generated_token_parses_back_to_its_id)
 {
 	for (int i = 0; i < 16; i++) {
@@ -232,6 +246,7 @@ static Suite *token_suite(void)
 
 	tcase_add_test(tc, test_generated_token_has_the_documented_shape);
 	tcase_add_test(tc, test_generated_tokens_differ_between_calls);
+	tcase_add_test(tc, test_a_generated_request_id_is_32_hex_digits_that_a_client_could_send);
 	tcase_add_test(tc, test_generated_token_parses_back_to_its_id);
 	tcase_add_test(tc, test_well_formed_token_gives_its_id);
 	tcase_add_test(tc, test_token_with_wrong_prefix_is_refused);
