@@ -4,13 +4,15 @@
 # row per write, one primary-key lookup per read), and against pgbench
 # running exactly the same SQL as coolingd, side by side, in one run.
 #
-#   bench/run.sh [--quick] [--no-profile] [--preload N]
+#   bench/run.sh [--quick] [--no-profile] [--preload N] [--webhooks[=only]]
 #
 #   --quick       5 s per measurement and 20,000 requests for the memory
 #                 check instead of 10 s and 1,000,000 (BENCH_QUICK=1 too)
 #   --no-profile  skip the perf (or callgrind) profile
 #   --preload N   after the runs on the (nearly) empty database, insert N
 #                 loans of N/10 borrowers and measure again (1000000; 0: off)
+#   --webhooks    also measure approvals with webhooks on and off, alternating
+#                 (bench/lib/webhooks.sh); =only: that and nothing else
 #
 # Installs what is missing (wrk, jq, linux-perf), builds build-release/
 # (Release, no tests), starts its own PostgreSQL (scripts/pg.sh, fsync on,
@@ -31,6 +33,7 @@
 #   BENCH_MEM_REQS=N      requests between the two RSS samples
 #   BENCH_IIN_N=N         borrowers the approvals are drawn from (300)
 #   BENCH_PRELOAD=N       as --preload N
+#   BENCH_WEBHOOKS=1|only as --webhooks, --webhooks=only (0: off)
 #   BENCH_PRELOAD_REFUSALS=N  after the runs with data, insert N voluntary
 #                         refusals (3000000 for docs/refusals.md) and measure
 #                         approvals, reads and the gate again (0: off)
@@ -50,14 +53,17 @@ build=$root/build-release
 quick=${BENCH_QUICK:-0}
 profile=1
 preload=${BENCH_PRELOAD:-1000000}
+webhooks=${BENCH_WEBHOOKS:-0}
 usage() {
-	sed -n '2,41s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,44s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--no-profile) profile=0 ;;
+	--webhooks) webhooks=1 ;;
+	--webhooks=only) webhooks=only ;;
 	--preload)
 		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]] || usage
 		preload=$2
@@ -99,6 +105,7 @@ preload_refusals=${BENCH_PRELOAD_REFUSALS:-0}
 preload_borrowers=$((preload / 10))
 profiler=${BENCH_PROFILER:-perf}
 pgss=${BENCH_PGSS:-1}
+case $webhooks in 0 | 1 | only) ;; *) echo "run.sh: BENCH_WEBHOOKS must be 0, 1 or only" >&2; exit 2 ;; esac
 [[ "$iin_n" =~ ^[1-9][0-9]*$ ]] && [ "$iin_n" -le 10000 ] || { echo "run.sh: BENCH_IIN_N must be 1..10000" >&2; exit 2; }
 [[ "$preload" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD must be a number" >&2; exit 2; }
 [[ "$preload_refusals" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD_REFUSALS must be a number" >&2; exit 2; }
@@ -123,7 +130,7 @@ out_profile=$results_dir/$stamp-profile.txt
 
 # The harness's parts, each a file of functions (and a few settings they
 # share); this file runs them in order.
-for part in util setup postgres coolingd measure fixtures scripts peak memory data profile summary; do
+for part in util setup postgres coolingd measure fixtures scripts peak memory data profile webhooks summary; do
 	# shellcheck source=/dev/null
 	. "$bench/lib/$part.sh"
 done
@@ -155,8 +162,17 @@ wait_for_quiet
 setup_s=$(($(date +%s) - started))
 log "setup done in ${setup_s}s; measuring, ${dur}s each, $conns connections, $threads threads"
 
+if [ "$webhooks" = only ]; then
+	measure_webhooks
+	profile_done=none
+	elapsed=$(($(date +%s) - started))
+	write_results
+	exit 0
+fi
+
 # ---- 2. throughput at the peak, latency at half of it, memory, with data ----
 measure_peak
+[ "$webhooks" = 0 ] || measure_webhooks
 measure_gate
 measure_half_peak
 measure_memory

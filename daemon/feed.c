@@ -23,8 +23,11 @@
  *                  (1 s doubling to 10 minutes), and the next waits
  *
  * The cursor moves only after a 2xx, so a crash repeats a batch and never
- * loses one. The secret is opened in memory from its sealed form with the
- * key of [webhooks] secret_key (docs/security.md) and is never logged.
+ * loses one. A clean stop drops the POSTs under way and releases the
+ * leases, so that another daemon takes the endpoints over at its next lease
+ * round instead of after LEASE_S. The secret is opened in memory from its
+ * sealed form with the key of [webhooks] secret_key (docs/security.md) and
+ * is never logged.
  */
 #include "feed.h"
 
@@ -43,6 +46,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "hex.h"
+#include "http.h"
 #include "log.h"
 #include "timeutil.h"
 #include "webhook.h"
@@ -144,6 +148,7 @@ static struct {
 	int neps;
 	int tick;
 	bool leasing;
+	bool releasing; /* a clean stop: the leases are (to be) released */
 	CURLM *multi;
 	struct event *curl_timer;
 	struct event *tick_timer;
@@ -444,6 +449,8 @@ static void on_batch(PGresult *res, void *arg)
 		return;
 	ep->batch_last_seq = last;
 	ep->batch_events = n;
+	if (ep->w->draining)
+		return; /* the leases are being released: no POST after that */
 	post_start(ep);
 }
 
@@ -506,10 +513,8 @@ static struct endpoint *endpoint_add(const struct db_webhook_row *row)
 	return ep;
 }
 
-static void on_leased(PGresult *res, void *arg)
+static void lease_result(PGresult *res)
 {
-	(void)arg;
-	hooks.leasing = false;
 	if (res == NULL)
 		return;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -556,6 +561,19 @@ static void on_leased(PGresult *res, void *arg)
 		endpoint_next(hooks.eps[i]);
 }
 
+static void release_leases(void);
+
+static void on_leased(PGresult *res, void *arg)
+{
+	(void)arg;
+	hooks.leasing = false;
+	lease_result(res);
+	/* a drain that began during the round releases after it, so that the
+	 * round cannot take the endpoints back */
+	if (hooks.releasing)
+		release_leases();
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -569,6 +587,55 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	for (int i = 0; i < hooks.neps; i++)
 		endpoint_next(hooks.eps[i]);
+}
+
+/* ---- a clean stop ---- */
+
+/* The drain waits for the release as for a request (worker_drain_check). */
+static void release_done(void)
+{
+	hooks.w->in_flight--;
+	worker_drain_check(hooks.w);
+}
+
+static void on_released(PGresult *res, void *arg)
+{
+	(void)arg;
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		log_kv(LOG_WARN, "releasing the webhook leases failed; they lapse after 10 s",
+		       "error", res ? PQresultErrorMessage(res) : "no answer", NULL);
+	release_done();
+}
+
+static void release_leases(void)
+{
+	const char *params[] = {hooks.owner};
+	if (!pgpool_exec(hooks.w->pool, STMT_WEBHOOK_RELEASE, params, on_released, NULL))
+		release_done();
+}
+
+void feed_drain(struct worker *w)
+{
+	if (!hooks.on || hooks.w != w || hooks.releasing)
+		return;
+	hooks.releasing = true;
+	w->in_flight++;
+	/* dropped, not awaited: the batch goes again from delivered_seq, by
+	 * the daemon that takes the endpoint (at least once) */
+	for (int i = 0; i < hooks.neps; i++) {
+		struct endpoint *ep = hooks.eps[i];
+		ep->leased = false;
+		if (ep->easy == NULL)
+			continue;
+		curl_multi_remove_handle(hooks.multi, ep->easy);
+		curl_easy_cleanup(ep->easy);
+		ep->easy = NULL;
+		curl_slist_free_all(ep->headers);
+		ep->headers = NULL;
+		ep->step = EP_IDLE;
+	}
+	if (!hooks.leasing)
+		release_leases();
 }
 
 /* ---- set-up ---- */

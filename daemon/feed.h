@@ -20,6 +20,9 @@ bool feed_key_load(const struct config *cfg, char *msg, size_t msg_size);
 /* Worker 0: the time events' timer, and the deliverer when webhooks are
  * on. */
 bool feed_setup(struct worker *w);
+/* Worker w's drain begins (a clean stop): worker 0 drops the POSTs under
+ * way and releases its endpoints' leases, the drain waiting for that. */
+void feed_drain(struct worker *w);
 /* Before worker 0's loop is freed. */
 void feed_free(void);
 

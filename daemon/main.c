@@ -122,6 +122,7 @@ static void worker_shutdown_cb(evutil_socket_t fd, short what, void *arg)
 		event_del(w->unsealed_timer);
 	if (w->signals_timer)
 		event_del(w->signals_timer);
+	feed_drain(w);
 	worker_begin_drain(w);
 	/* requests still running after their own timeout are cut short */
 	struct timeval tv = {w->srv->cfg.request_timeout_s + 2, 0};

@@ -133,6 +133,7 @@ enum stmt {
 	STMT_WEBHOOK_DELIVERED, /* id, owner, seq delivered before, seq delivered now ->
 	                           a row when it moved */
 	STMT_WEBHOOK_FAILED,    /* id, owner, error, delay ms -> a row when recorded */
+	STMT_WEBHOOK_RELEASE,   /* owner -> nothing: its leases end now */
 #define DB_AUTH_STMT(name, n, token) STMT_AUTH_##name,
 	DB_FIRST_READS(DB_AUTH_STMT)
 #undef DB_AUTH_STMT

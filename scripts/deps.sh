@@ -22,6 +22,9 @@ packages=(build-essential cmake pkg-config libevent-dev libjansson-dev libpq-dev
 # neither (the console's chart library is vendored: daemon/console/vendor/).
 # Any installation that provides the commands will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# python3 runs the sample webhook receiver (docs/webhooks/receiver.py) of the
+# quick start and the e2e tests; any installation will do.
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,8 @@
 # database, registers lender DEV-BANK with a fresh API token (revoking the
 # token of the previous run), and runs the daemon on 127.0.0.1:8080 as the
 # login role coolingd_dev, a member of coolingd_app. Once it answers, prints
-# the next steps as commands that work as printed.
+# the next steps as commands that work as printed, the sample webhook
+# receiver of docs/webhooks/ and its `coolingctl webhook add` included.
 #
 #   scripts/dev.sh
 #
@@ -16,6 +17,8 @@
 #   COOLINGD_DEV_DIR      the state directory (default .dev)
 #   COOLINGD_DEV_PORT     coolingd's port on 127.0.0.1 (default 8080)
 #   COOLINGD_DEV_PG_PORT  PostgreSQL's port on 127.0.0.1 (default 54329)
+#   COOLINGD_DEV_HOOK_PORT the webhook receiver's port in the printed
+#                         commands (default 9000)
 #   COOLINGD_DEV_BIN_DIR  run coolingd and coolingctl from this directory
 #                         instead of building them in build-dev/
 set -euo pipefail
@@ -34,9 +37,11 @@ IIN=900101300126
 dev=${COOLINGD_DEV_DIR:-.dev}
 port=${COOLINGD_DEV_PORT:-8080}
 pg_port=${COOLINGD_DEV_PG_PORT:-54329}
+hook_port=${COOLINGD_DEV_HOOK_PORT:-9000}
 bin=${COOLINGD_DEV_BIN_DIR:-}
 # Only dev.sh reads these; coolingd and coolingctl must not see them.
-unset COOLINGD_DEV_DIR COOLINGD_DEV_PORT COOLINGD_DEV_PG_PORT COOLINGD_DEV_BIN_DIR
+unset COOLINGD_DEV_DIR COOLINGD_DEV_PORT COOLINGD_DEV_PG_PORT COOLINGD_DEV_BIN_DIR \
+	COOLINGD_DEV_HOOK_PORT
 
 die() {
 	echo "dev.sh: $*" >&2
@@ -177,6 +182,14 @@ quiet psql_admin "$admin_url" "
 if [ -z "$(psql_admin "$admin_url" "SELECT 1 FROM lender WHERE id = '$LENDER'")" ]; then
 	quiet admin lender add "$LENDER" --kind bank --name "Development bank"
 fi
+# Webhooks: the key that seals the endpoints' secrets in the database
+# ([webhooks] secret_key, docs/security.md) and a secret for the sample
+# receiver; made once, kept across runs, readable by this user alone.
+hex32() { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
+for f in webhooks.key webhook.secret; do
+	[ -s "$dev/$f" ] || (umask 077 && hex32 >"$dev/$f")
+done
+hook_key=$(cd "$dev" && pwd -P)/webhooks.key
 
 # Again, now that the build is done: another dev.sh may have started since.
 refuse_if_running
@@ -205,6 +218,7 @@ cat >"$envfile" <<EOF
 # besides $CONFIG. Read it with: . $(show "$envfile")
 export COOLINGD_DATABASE_URL='$app_url'
 export COOLINGD_SERVER_LISTEN='$listen'
+export COOLINGD_WEBHOOKS_SECRET_KEY='$hook_key'
 EOF
 cat >"$dev/reader.env" <<EOF
 # Written by scripts/dev.sh: a member of coolingd_reader, for coolingctl's
@@ -215,12 +229,15 @@ cat >"$dev/admin.env" <<EOF
 # Written by scripts/dev.sh: the database superuser, for the operator commands
 # of coolingctl (lender add, client add/revoke, mrp set, migrate).
 export COOLINGD_DATABASE_URL='$admin_url'
+export COOLINGD_WEBHOOKS_SECRET_KEY='$hook_key'
 EOF
 
 loan=LN-$(date +%Y%m%d-%H%M%S)-$$
 base=$url/v1/lenders/$LENDER/loans
 ctl_show="(. $(show "$dev/reader.env") && $(show "$bin/coolingctl") -c $CONFIG loan show $LENDER $loan)"
 ctl_admin="(. $(show "$dev/admin.env") && $(show "$bin/coolingctl") -c $CONFIG client add --name core2 --role lender --lender $LENDER)"
+hook_receiver="python3 docs/webhooks/receiver.py --port $hook_port --secret-file $(show "$dev/webhook.secret")"
+hook_add="(. $(show "$dev/admin.env") && $(show "$bin/coolingctl") -c $CONFIG webhook add --lender $LENDER --url http://127.0.0.1:$hook_port/ --secret-file $(show "$dev/webhook.secret"))"
 
 curl_cmd() { # PATH BODY
 	printf "  curl -sS -i -X POST %s \\\\\n" "$base$1"
@@ -267,6 +284,14 @@ $(curl_cmd "/$loan/cancellation" '{"reason": "the borrower changed their mind"}'
    coolingd_reader, which reads and cannot change anything):
 
   $ctl_show
+
+6. $LENDER's events pushed to you as signed webhooks (docs/webhooks.md): start
+   the sample receiver in a third terminal, then register it (once: it stays
+   registered across runs; coolingctl webhook list and webhook remove ID manage
+   it). It prints each event of the lender, those above included, as a line:
+
+  $hook_receiver
+  $hook_add
 
 Operator commands (client add, mrp set) need the database superuser:
 

@@ -20,6 +20,10 @@ summary() {
 	echo "machine: $(nproc) CPUs, $(lscpu | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2}'), $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)"
 	echo "coolingd $version, $cd_threads threads, pool_size ${pool_size:-?}, cooling_period $cooling_period; PostgreSQL $pg_version: $pg_settings"
 	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)"
+	if [ "$webhooks" = only ]; then
+		webhooks_summary
+		return
+	fi
 	echo
 	echo "## Against the essential work (reference: ref_loans + ref_audit, pgbench; database $ref_db, same server)"
 	printf "$row" "figure" "coolingd" "reference" "ratio" "target"
@@ -88,6 +92,7 @@ summary() {
 	for ph in writes reads gate; do
 		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.pgbench.cpu_ms_per_req.postgres)" "" ""
 	done
+	[ "$webhooks" = 0 ] || webhooks_summary
 	echo
 	echo "## CPU seconds per run (coolingd, PostgreSQL = postmaster + backends, load generator = wrk or pgbench)"
 	local crow="%-28s %9s %9s %9s %9s %8s %6s %6s\n"

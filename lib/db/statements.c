@@ -557,6 +557,11 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "WHERE id = $1::bigint AND lease_owner = $2::text AND removed_at IS NULL "
          "RETURNING failures",
          4},
+    /* a clean stop: another daemon may take the endpoints at once */
+    [STMT_WEBHOOK_RELEASE] = {"webhook_release",
+                              "UPDATE webhook SET lease_owner = NULL, lease_until = NULL "
+                              "WHERE lease_owner = $1::text",
+                              1},
     DB_FIRST_READS(AUTH_TWIN_DEF)
     /* written by batch.c before main() */
 #define BATCH_DEF(name, n)                                                                         \

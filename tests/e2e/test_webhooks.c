@@ -14,21 +14,29 @@
  *   (the same batch again), kill -9 during deliveries (every event at
  *   least once), two daemons (each event once: one deliverer);
  * - coolingctl webhook add/list/remove: bad input named, nothing written;
- *   the secret shown once and never listed.
+ *   the secret shown once and never listed;
+ * - the sample receivers of docs/webhooks.md (Python, Java) against the
+ *   real coolingd: every event handled once, a replayed batch skipped, a
+ *   tampered, wrongly signed or stale delivery refused.
  *
  * Every wait has a deadline (WAIT_MS); none is a fixed sleep.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/rawhttp.h"
 #include "support/receiver.h"
 #include "support/testdb.h"
 
@@ -144,14 +152,10 @@ static void hook_remove(const struct hook *h)
 	ck_assert_int_eq(code, 0);
 }
 
-/* The test's own check of Coolingd-Signature: t=T,v1=HEX with HEX the
- * HMAC-SHA256 of T "." body keyed with the secret's text. */
-static bool signature_ok(const char *secret, const char *header, const char *body)
+/* The test's own HMAC-SHA256 of T "." body keyed with the secret's text,
+ * in lowercase hex. */
+static void sign(const char *secret, long long t, const char *body, char hex[65])
 {
-	long long t;
-	char v1[80];
-	if (sscanf(header, "t=%lld,v1=%70s", &t, v1) != 2)
-		return false;
 	size_t blen = strlen(body);
 	char *msg = malloc(blen + 32);
 	int n = snprintf(msg, 32, "%lld.", t);
@@ -161,11 +165,22 @@ static bool signature_ok(const char *secret, const char *header, const char *bod
 	HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg, (size_t)n + blen, mac,
 	     &len);
 	free(msg);
-	char hex[65];
+	ck_assert_int_eq(len, 32);
 	for (unsigned i = 0; i < len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* The test's own check of Coolingd-Signature: t=T,v1=HEX with HEX the
+ * HMAC-SHA256 of T "." body keyed with the secret's text. */
+static bool signature_ok(const char *secret, const char *header, const char *body)
+{
+	long long t;
+	char v1[80], hex[65];
+	if (sscanf(header, "t=%lld,v1=%70s", &t, v1) != 2)
+		return false;
+	sign(secret, t, body, hex);
 	long long now = e2e_wall_us() / 1000000;
-	return len == 32 && strcmp(hex, v1) == 0 && t > now - 120 && t <= now + 5;
+	return strcmp(hex, v1) == 0 && t > now - 120 && t <= now + 5;
 }
 
 struct seen {
@@ -683,6 +698,276 @@ START_TEST(test_two_daemons_one_deliverer_per_endpoint_one_time_event_per_loan)
 }
 END_TEST
 
+/* ---- the sample receivers of docs/webhooks.md ---- */
+
+static const struct sample {
+	const char *name;
+	const char *program; /* run from PATH */
+	const char *file;    /* in docs/webhooks/ */
+	const char *needs;   /* on PATH, else the test is skipped */
+	const char *lender;
+} samples[] = {
+    {"Python", "python3", "receiver.py", "python3", "RPY"},
+    /* java runs the source file; that needs the JDK's compiler */
+    {"Java", "java", "Receiver.java", "javac", "RJV"},
+};
+
+static bool on_path(const char *program)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", program);
+	return system(cmd) == 0;
+}
+
+/* Starts the sample receiver on port, its stdout and stderr to out; waits
+ * until it says that it listens. It dies with this process. */
+static pid_t sample_start(const struct sample *s, int port, const char *secret_file,
+                          const char *out)
+{
+	const char *src = getenv("COOLINGD_SOURCE_DIR");
+	ck_assert_msg(src != NULL, "COOLINGD_SOURCE_DIR is not set");
+	char path[512], portstr[16];
+	snprintf(path, sizeof path, "%s/docs/webhooks/%s", src, s->file);
+	snprintf(portstr, sizeof portstr, "%d", port);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp(s->program, s->program, path, "--port", portstr, "--secret-file",
+		       secret_file, (char *)NULL);
+		_exit(127);
+	}
+	char want[64];
+	snprintf(want, sizeof want, "listening on http://127.0.0.1:%d/", port);
+	long long deadline = test_now_ms() + WAIT_MS;
+	while (test_now_ms() < deadline && waitpid(pid, NULL, WNOHANG) == 0) {
+		char *text = e2e_read_file(out, NULL);
+		bool up = text != NULL && strstr(text, want) != NULL;
+		free(text);
+		if (up)
+			return pid;
+		test_sleep_ms(50);
+	}
+	char *text = e2e_read_file(out, NULL);
+	ck_abort_msg("the %s receiver did not start: %s", s->name, text ? text : "(no output)");
+	return -1;
+}
+
+/* Counts, by seq, the "event SEQ TYPE LENDER LOAN_ID" lines the receiver
+ * printed; each of the lender, none above upto. */
+static int *sample_handled(const char *out, const char *lender, long long upto)
+{
+	int *count = calloc((size_t)upto + 2, sizeof(int));
+	char *text = e2e_read_file(out, NULL);
+	ck_assert_ptr_nonnull(text);
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long long seq;
+		char type[64], who[64];
+		if (sscanf(line, "event %lld %63s %63s", &seq, type, who) != 3)
+			continue;
+		ck_assert_msg(strcmp(who, lender) == 0, "an event of %s handled: %s", who, line);
+		ck_assert_msg(seq >= 1 && seq <= upto, "an event that coolingd never sent: %s",
+		              line);
+		count[seq]++;
+	}
+	free(text);
+	return count;
+}
+
+/* POSTs body to the receiver with Coolingd-Signature t=T,v1=HEX; its status. */
+static int sample_post(int port, long long id, long long t, const char *hex, const char *body)
+{
+	size_t blen = strlen(body), cap = blen + 512;
+	char *req = malloc(cap);
+	int n =
+	    snprintf(req, cap,
+	             "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+	             "Coolingd-Webhook-Id: %lld\r\nCoolingd-Signature: t=%lld,v1=%s\r\n"
+	             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	             port, id, t, hex, blen, body);
+	char *resp = NULL;
+	int rc = http_raw(port, req, (size_t)n, &resp, 10000);
+	free(req);
+	int status = rc == 0 && resp != NULL ? rawhttp_status(resp) : -1;
+	free(resp);
+	return status;
+}
+
+START_TEST(test_the_sample_receivers_verify_signatures_and_handle_each_event_once)
+{
+	const struct sample *s = &samples[_i];
+	if (!on_path(s->needs)) {
+		fprintf(stderr, "SKIPPED: the %s receiver of docs/webhooks.md: no %s on PATH\n",
+		        s->name, s->needs);
+		return;
+	}
+	static const char secret[] =
+	    "5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99";
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char secret_file[256], out[256];
+	snprintf(secret_file, sizeof secret_file, "%s/cd-sample-secret-%s-%d", tmp, s->lender,
+	         (int)getpid());
+	snprintf(out, sizeof out, "%s/cd-sample-%s-%d.out", tmp, s->lender, (int)getpid());
+	FILE *f = fopen(secret_file, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", secret);
+	fclose(f);
+
+	char *t = lender_token(s->lender);
+	approve_n(t, s->lender, "s", 101); /* with webhook_added: two batches */
+	int port = daemon_free_port();
+	pid_t pid = sample_start(s, port, secret_file, out);
+	int code;
+	char *added = run_ctl(env.db_url, &code,
+	                      "webhook add --lender %s --url http://127.0.0.1:%d/ --secret-file %s",
+	                      s->lender, port, secret_file);
+	ck_assert_int_eq(code, 0);
+	struct hook h = {0};
+	ck_assert_msg(sscanf(added, "id: %lld", &h.id) == 1, "%s", added);
+	ck_assert_ptr_null(strstr(added, "secret:")); /* a secret file's secret is not printed */
+	free(added);
+	snprintf(h.secret, sizeof h.secret, "%s", secret);
+	long long upto = lender_sealed(s->lender);
+	ck_assert(wait_delivered(&h, upto));
+
+	/* a batch of events already handled, signed right: acknowledged, and
+	 * skipped (the dedupe by seq) */
+	char path[128];
+	snprintf(path, sizeof path, "/v1/lenders/%s/events?limit=5", s->lender);
+	struct http_resp r;
+	e2e_call(&env, "GET", path, t, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	json_t *page = json_loads(r.body, 0, NULL);
+	json_t *batch = json_pack("{s:I,s:O}", "webhook", (json_int_t)h.id, "events",
+	                          json_object_get(page, "events"));
+	char *body = json_dumps(batch, JSON_COMPACT);
+	long long now = e2e_wall_us() / 1000000;
+	char hex[65];
+	sign(secret, now, body, hex);
+	int status = sample_post(port, h.id, now, hex, body);
+	ck_assert_msg(status >= 200 && status < 300, "a replayed batch answered %d", status);
+
+	/* a new event under the signature of another body: refused */
+	json_integer_set(
+	    json_object_get(json_array_get(json_object_get(batch, "events"), 0), "seq"),
+	    upto + 1000);
+	char *tampered = json_dumps(batch, JSON_COMPACT);
+	ck_assert_int_eq(sample_post(port, h.id, now, hex, tampered), 401);
+	/* signed with another secret: refused */
+	char other[65];
+	sign("0000000000000000000000000000000000000000000000000000000000000000", now, tampered,
+	     other);
+	ck_assert_int_eq(sample_post(port, h.id, now, other, tampered), 401);
+	/* signed right an hour ago (a replay of a recorded delivery): refused */
+	sign(secret, now - 3600, tampered, other);
+	ck_assert_int_eq(sample_post(port, h.id, now - 3600, other, tampered), 401);
+	free(body);
+	free(tampered);
+	json_decref(batch);
+	json_decref(page);
+	http_resp_free(&r);
+
+	/* every event of the lender handled exactly once, nothing else */
+	struct seen seen = {.count = sample_handled(out, s->lender, upto)};
+	assert_all_delivered(&seen, s->lender, 0, upto, true);
+	free(seen.count);
+
+	hook_remove(&h);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	unlink(secret_file);
+	unlink(out);
+	free(t);
+}
+END_TEST
+
+/* The daemon whose lease the endpoint is under, by the pid in the lease's
+ * owner ("host:pid:random"); NULL when none holds it. */
+static const struct daemon *lease_holder(const struct hook *h, const struct daemon *a,
+                                         const struct daemon *b)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%lld", h->id);
+	const char *p[] = {id};
+	PGconn *c = testdb_connect(env.db_url);
+	PGresult *r = PQexecParams(c,
+	                           "SELECT lease_owner FROM webhook WHERE id = $1::bigint AND "
+	                           "lease_until > now()",
+	                           1, NULL, p, NULL, NULL, 0);
+	PQfinish(c);
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	const struct daemon *who = NULL;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+		const struct daemon *ds[] = {a, b};
+		for (int i = 0; i < 2; i++) {
+			char pid[32];
+			snprintf(pid, sizeof pid, ":%d:", (int)ds[i]->pid);
+			if (strstr(PQgetvalue(r, 0, 0), pid) != NULL)
+				who = ds[i];
+		}
+		ck_assert_msg(who != NULL, "leased by neither daemon: %s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	return who;
+}
+
+START_TEST(test_a_clean_stop_hands_the_endpoint_to_another_daemon_before_the_lease_lapses)
+{
+	char *t = lender_token("W6");
+	struct receiver *rc = receiver_start();
+	struct hook h;
+	hook_add("W6", receiver_port(rc), 0, &h);
+	approve_n(t, "W6", "h", 3);
+	ck_assert(wait_delivered(&h, lender_sealed("W6")));
+	/* the second daemon comes once the first holds the endpoint */
+	ck_assert_ptr_eq(lease_holder(&h, &env.d, &env.d), &env.d);
+	struct daemon d2;
+	ck_assert(daemon_start(&d2, env.db_url, daemon_env));
+
+	/* the lease, renewed every 2 s, runs 10 s: without its release the
+	 * other daemon could not deliver for 8 s after the stop */
+	struct daemon first = env.d;
+	long long stop_at = test_now_ms();
+	ck_assert_int_eq(daemon_stop(&env.d), 0);
+	ck_assert_msg(lease_holder(&h, &first, &d2) != &first, "the stopped daemon still holds it");
+	long long stopped_ms = test_now_ms() - stop_at;
+	env.d = d2; /* the fixture stops it */
+	approve_n(t, "W6", "after", 1);
+	long long upto = lender_sealed("W6");
+	long long deadline = stop_at + 8000;
+	bool delivered_in_time = false;
+	while (!delivered_in_time && test_now_ms() < deadline) {
+		char id[24], to[24];
+		snprintf(id, sizeof id, "%lld", h.id);
+		snprintf(to, sizeof to, "%lld", upto);
+		delivered_in_time =
+		    e2e_sql_num(&env,
+		                "SELECT count(*) FROM webhook WHERE id = $1::bigint "
+		                "AND delivered_seq >= $2::bigint",
+		                id, to, NULL) == 1;
+		if (!delivered_in_time)
+			test_sleep_ms(50);
+	}
+	ck_assert_msg(delivered_in_time,
+	              "the other daemon did not deliver within 8 s of the stop (the stop took "
+	              "%lld ms)",
+	              stopped_ms);
+	ck_assert_ptr_eq(lease_holder(&h, &env.d, &env.d), &env.d);
+	struct seen seen;
+	check_deliveries(rc, &h, "W6", upto, &seen);
+	assert_all_delivered(&seen, "W6", 0, upto, false);
+	free(seen.count);
+	hook_remove(&h);
+	receiver_stop(rc);
+	free(t);
+}
+END_TEST
+
 /* ---- coolingctl webhook: bad input ---- */
 
 static long long webhook_rows(void)
@@ -783,6 +1068,9 @@ static Suite *webhooks_suite(void)
 	               test_deliveries_are_signed_in_order_in_batches_of_at_most_100_of_one_lender);
 	tcase_add_test(tc, test_a_failed_batch_is_retried_unchanged_after_5xx_and_after_a_timeout);
 	tcase_add_test(tc, test_webhook_add_refuses_bad_input_naming_it_and_writes_nothing);
+	tcase_add_loop_test(tc,
+	                    test_the_sample_receivers_verify_signatures_and_handle_each_event_once,
+	                    0, (int)(sizeof samples / sizeof samples[0]));
 	suite_add_tcase(s, tc);
 	/* tests that stop, kill or add daemons: a database and daemon of their
 	 * own, started and stopped in the test's process */
@@ -793,6 +1081,8 @@ static Suite *webhooks_suite(void)
 	               test_a_period_that_ends_while_coolingd_is_down_gets_its_event_once_at_start);
 	tcase_add_test(own, test_kill_9_during_deliveries_loses_no_event);
 	tcase_add_test(own, test_two_daemons_one_deliverer_per_endpoint_one_time_event_per_loan);
+	tcase_add_test(
+	    own, test_a_clean_stop_hands_the_endpoint_to_another_daemon_before_the_lease_lapses);
 	suite_add_tcase(s, own);
 	return s;
 }

@@ -189,12 +189,12 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 while read -r m; do
 	base=${m%_bucket}
-	grep -q "\"$base\|$base{" "$source_dir/daemon/metrics.c" ||
-		fail "the dashboard shows $m, which daemon/metrics.c does not export"
+	grep -q "\"$base\|$base{" "$source_dir/daemon/metrics.c" "$source_dir/daemon/feed.c" ||
+		fail "the dashboard shows $m, which daemon/metrics.c and feed.c do not export"
 done < <(grep -o 'coolingd_[a-z_]*' "$u/usr/share/coolingd/grafana-dashboard.json" | sort -u)
 for m in coolingd_http_requests_total coolingd_http_request_duration_seconds_bucket \
 	coolingd_decisions_total coolingd_refusals_total coolingd_db_pool_connections \
-	coolingd_audit_unsealed_events; do
+	coolingd_audit_unsealed_events coolingd_webhook_events_behind; do
 	grep -q "$m" "$u/usr/share/coolingd/grafana-dashboard.json" || fail "the dashboard lacks $m"
 done
 

@@ -8,6 +8,9 @@
 #     answer 201 (approval), 200 (consent), 409 with Retry-After
 #     (disbursement in the cooling period) and 200 (cancellation);
 #   - the printed coolingctl command shows that loan, cancelled;
+#   - the printed webhook commands, run as printed: the sample receiver
+#     starts, coolingctl webhook add registers it, and the receiver verifies
+#     and prints the loan's events, delivered by coolingd;
 #   - the console's URL, printed last, serves the console's page;
 #   - the daemon runs as a login role that is a member of coolingd_app and
 #     not a superuser, and logs no superuser warning;
@@ -69,7 +72,7 @@ trap cleanup EXIT
 # runs side by side rarely pick the same one, below the kernel's range of
 # ephemeral ports: a port there may be the local end of some client's
 # connection, which answers nothing and still cannot be bound.
-free_port() { # [EXCEPT]
+free_port() { # [EXCEPT...]
 	local low span p start i
 	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
 	span=$((low - 10000 - 200))
@@ -77,7 +80,7 @@ free_port() { # [EXCEPT]
 	start=$((10000 + RANDOM % span))
 	for ((i = 0; i < 200; i++)); do
 		p=$((start + i))
-		[ "$p" != "${1:-}" ] || continue
+		case " $* " in *" $p "*) continue ;; esac
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -93,9 +96,13 @@ pg_port=$(free_port "$port") || {
 	echo "no free port" >&2
 	exit 1
 }
+hook_port=$(free_port "$port" "$pg_port") || {
+	echo "no free port" >&2
+	exit 1
+}
 
 dev_env=(COOLINGD_DEV_DIR="$dev" COOLINGD_DEV_PORT="$port" COOLINGD_DEV_PG_PORT="$pg_port"
-	PG_FSYNC=off)
+	COOLINGD_DEV_HOOK_PORT="$hook_port" PG_FSYNC=off)
 [ -n "${COOLINGD_BIN_DIR:-}" ] && dev_env+=(COOLINGD_DEV_BIN_DIR="$COOLINGD_BIN_DIR")
 # Only this script reads it: the daemon gets its settings from dev.sh alone.
 unset COOLINGD_BIN_DIR
@@ -194,6 +201,36 @@ else
 	[ "$rc" -eq 0 ] || fail "'$ctl' exited $rc: $shown"
 	grep -qE "^loan_id: +$loan\$" <<<"$shown" || fail "'$ctl' does not show loan $loan: $shown"
 	grep -qE '^status: +cancelled$' <<<"$shown" || fail "'$ctl' does not show it cancelled: $shown"
+fi
+
+# The printed webhook commands: the sample receiver, started as printed,
+# gets the lender's events (the loan's above included) from coolingd,
+# signed; coolingctl webhook add, run as printed, registers it.
+recv=$(grep -E '^  python3 docs/webhooks/receiver\.py ' "$out1" | head -n 1)
+hook=$(grep -E '^  \(.*coolingctl .*webhook add ' "$out1" | head -n 1)
+if [ -z "$recv" ] || [ -z "$hook" ]; then
+	fail "run1: no webhook receiver or webhook add command printed"
+else
+	grep -qF -- "--port $hook_port " <<<"$recv" || fail "run1: the receiver's port is not $hook_port: $recv"
+	bash -c "exec $recv" >"$tmp/receiver.out" 2>&1 &
+	pids+=($!)
+	for ((i = 0; i < 300; i++)); do
+		grep -q '^listening on ' "$tmp/receiver.out" && break
+		sleep 0.1
+	done
+	grep -q '^listening on ' "$tmp/receiver.out" || fail "the printed receiver did not start: $(cat "$tmp/receiver.out")"
+	rc=0
+	added=$(bash -c "$hook" 2>&1) || rc=$?
+	[ "$rc" -eq 0 ] || fail "'$hook' exited $rc: $added"
+	grep -qE '^id: [0-9]+$' <<<"$added" || fail "'$hook' printed no id: $added"
+	want="cancelled DEV-BANK ${loan:-none}"
+	for ((i = 0; i < 300; i++)); do
+		grep -qE "^event [0-9]+ $want\$" "$tmp/receiver.out" && break
+		sleep 0.1
+	done
+	grep -qE "^event [0-9]+ approval_recorded DEV-BANK ${loan:-none}\$" "$tmp/receiver.out" &&
+		grep -qE "^event [0-9]+ $want\$" "$tmp/receiver.out" ||
+		fail "the receiver did not get the loan's events within 30 s: $(cat "$tmp/receiver.out")"
 fi
 
 # The daemon's database login: a member of coolingd_app, no superuser, and
