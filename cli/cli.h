@@ -141,8 +141,9 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 void cli_table_print(const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
-/* A listing command (client list, lender list, webhook list): one query whose
- * rows are printed as {"KEY": [row, ...]} with --json, else as a table. */
+/* A listing command (client list, lender list, mrp list, webhook list): one
+ * query whose rows are printed as {"KEY": [row, ...]} with --json, else as a
+ * table. */
 struct cli_listing {
 	PGresult *(*query)(PGconn *c, struct cd_error *err);
 	const char *json_key;

@@ -296,48 +296,37 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
+static json_t *mrp_json(const PGresult *r, int row)
+{
+	struct db_mrp_row m;
+	db_mrp_row(r, row, &m);
+	return json_pack("{s:s, s:I}", "valid_from", m.valid_from, "tenge", (json_int_t)m.tenge);
+}
+
+static void mrp_cells(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF])
+{
+	struct db_mrp_row m;
+	db_mrp_row(r, row, &m);
+	snprintf(buf[1], CLI_TIME_BUF, "%" PRId64, m.tenge);
+	cell[0] = m.valid_from;
+	cell[1] = buf[1];
+}
+
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 {
-	bool json = cli_opt(cli, a, "json") != NULL;
-	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_mrp_list(cli->conn, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-
-	int n = PQntuples(r);
-	if (json) {
-		json_t *list = json_array();
-		struct db_mrp_row m;
-		for (int i = 0; db_mrp_row(r, i, &m); i++)
-			json_array_append_new(list,
-			                      json_pack("{s:s, s:I}", "valid_from", m.valid_from,
-			                                "tenge", (json_int_t)m.tenge));
-		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "mrp", list));
-	}
-
 	static const char *const header[] = {"valid_from", "tenge"};
 	static const bool right[] = {false, true};
-	struct cli_table t;
-	cli_table_init(&t, 2, header, right);
-	struct db_mrp_row m;
-	for (int i = 0; db_mrp_row(r, i, &m); i++) {
-		char tenge[24];
-		snprintf(tenge, sizeof(tenge), "%" PRId64, m.tenge);
-		const char *row[] = {m.valid_from, tenge};
-		cli_table_add(&t, row);
-	}
-	PQclear(r);
-	if (n == 0)
-		printf("the MRP table is empty\n");
-	else
-		cli_table_print(&t);
-	cli_table_free(&t);
-	return CLI_OK;
+	static const struct cli_listing mrp = {
+	    .query = db_mrp_list,
+	    .json_key = "mrp",
+	    .row_json = mrp_json,
+	    .ncols = 2,
+	    .header = header,
+	    .right = right,
+	    .row_cells = mrp_cells,
+	    .none = "the MRP table is empty",
+	};
+	return cli_list(cli, a, &mrp);
 }
 
 /* The running daemon's policy (GET /v1/policy), printed as from the
