@@ -141,6 +141,26 @@ void cli_table_add(struct cli_table *t, const char *const *row);
 void cli_table_print(const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
+/* A listing command (client list, lender list, mrp list, webhook list): one
+ * query whose rows are printed as {"KEY": [row, ...]} with --json, else as a
+ * table. */
+struct cli_listing {
+	PGresult *(*query)(PGconn *c, struct cd_error *err);
+	const char *json_key;
+	json_t *(*row_json)(const PGresult *r, int row);
+	int ncols;
+	const char *const *header;
+	const bool *right;
+	/* Sets cell[0..ncols-1] for the table; buf[c] is room for a cell made
+	 * here (a number, a local time). */
+	void (*row_cells)(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF]);
+	/* printed instead of an empty table */
+	const char *none;
+};
+
+/* Connects, runs l->query and prints its rows; the command's exit code. */
+int cli_list(struct cli *cli, const struct cli_args *a, const struct cli_listing *l);
+
 /* ---- the HTTP API (cli_api.c, libcurl's easy interface) ---- */
 
 /* Loads the configuration (the display zone, [tls] cert_file) and reads

@@ -332,3 +332,41 @@ void cli_table_free(struct cli_table *t)
 	t->cells = NULL;
 	t->nrows = t->cap = 0;
 }
+
+int cli_list(struct cli *cli, const struct cli_args *a, const struct cli_listing *l)
+{
+	bool json = cli_opt(cli, a, "json") != NULL;
+	int rc;
+	if (!cli_connect(cli, true, &rc))
+		return rc;
+	struct cd_error err;
+	cd_error_clear(&err);
+	PGresult *r = l->query(cli->conn, &err);
+	if (r == NULL)
+		return cli_db_fail(cli, &err);
+	int n = PQntuples(r);
+
+	if (json) {
+		json_t *list = json_array();
+		for (int i = 0; i < n; i++)
+			json_array_append_new(list, l->row_json(r, i));
+		PQclear(r);
+		return cli_print_json(cli, json_pack("{s:o}", l->json_key, list));
+	}
+
+	struct cli_table t;
+	cli_table_init(&t, l->ncols, l->header, l->right);
+	for (int i = 0; i < n; i++) {
+		const char *cell[CLI_TABLE_MAX_COLS];
+		char buf[CLI_TABLE_MAX_COLS][CLI_TIME_BUF];
+		l->row_cells(r, i, cell, buf);
+		cli_table_add(&t, cell);
+	}
+	PQclear(r);
+	if (n == 0)
+		printf("%s\n", l->none);
+	else
+		cli_table_print(&t);
+	cli_table_free(&t);
+	return CLI_OK;
+}

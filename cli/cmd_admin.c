@@ -179,101 +179,82 @@ static json_t *json_text(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+static json_t *client_json(const PGresult *r, int row)
+{
+	struct db_client_row k;
+	db_client_row(r, row, &k);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", k.name, "role", k.role,
+	                 "lender", json_text(k.lender), "created_at", json_time(k.created_at),
+	                 "expires_at", json_time(k.expires_at), "last_used_at",
+	                 json_time(k.last_used_at), "revoked_at", json_time(k.revoked_at));
+}
+
+static void client_cells(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF])
+{
+	struct db_client_row k;
+	db_client_row(r, row, &k);
+	cell[0] = k.name;
+	cell[1] = k.role;
+	cell[2] = k.lender ? k.lender : "-";
+	int64_t times[] = {k.created_at, k.expires_at, k.last_used_at, k.revoked_at};
+	for (int c = 3; c < 7; c++) {
+		cli_local_time(times[c - 3], false, buf[c]);
+		cell[c] = buf[c];
+	}
+}
+
 int cmd_client_list(struct cli *cli, const struct cli_args *a)
 {
-	bool json = cli_opt(cli, a, "json") != NULL;
-	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_client_list(cli->conn, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-
-	struct db_client_row k;
-	if (json) {
-		json_t *list = json_array();
-		for (int i = 0; db_client_row(r, i, &k); i++)
-			json_array_append_new(
-			    list, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "name", k.name,
-			                    "role", k.role, "lender", json_text(k.lender),
-			                    "created_at", json_time(k.created_at), "expires_at",
-			                    json_time(k.expires_at), "last_used_at",
-			                    json_time(k.last_used_at), "revoked_at",
-			                    json_time(k.revoked_at)));
-		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "clients", list));
-	}
-
 	static const char *const header[] = {
 	    "name", "role", "lender", "created_at", "expires_at", "last_used_at", "revoked_at"};
 	static const bool right[] = {false, false, false, false, false, false, false};
-	struct cli_table t;
-	cli_table_init(&t, 7, header, right);
-	int n = 0;
-	for (; db_client_row(r, n, &k); n++) {
-		char created[CLI_TIME_BUF], expires[CLI_TIME_BUF], used[CLI_TIME_BUF],
-		    revoked[CLI_TIME_BUF];
-		cli_local_time(k.created_at, false, created);
-		cli_local_time(k.expires_at, false, expires);
-		cli_local_time(k.last_used_at, false, used);
-		cli_local_time(k.revoked_at, false, revoked);
-		const char *row[] = {k.name, k.role, k.lender ? k.lender : "-", created, expires,
-		                     used,   revoked};
-		cli_table_add(&t, row);
-	}
-	PQclear(r);
-	if (n == 0)
-		printf("no API clients\n");
-	else
-		cli_table_print(&t);
-	cli_table_free(&t);
-	return CLI_OK;
+	static const struct cli_listing clients = {
+	    .query = db_client_list,
+	    .json_key = "clients",
+	    .row_json = client_json,
+	    .ncols = 7,
+	    .header = header,
+	    .right = right,
+	    .row_cells = client_cells,
+	    .none = "no API clients",
+	};
+	return cli_list(cli, a, &clients);
+}
+
+static json_t *lender_json(const PGresult *r, int row)
+{
+	struct db_lender_row l;
+	db_lender_row(r, row, &l);
+	return json_pack("{s:s, s:s, s:o, s:o}", "lender", l.lender, "kind", l.kind, "name",
+	                 json_text(l.name), "created_at", json_time(l.created_at));
+}
+
+static void lender_cells(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF])
+{
+	struct db_lender_row l;
+	db_lender_row(r, row, &l);
+	cli_local_time(l.created_at, false, buf[3]);
+	cell[0] = l.lender;
+	cell[1] = l.kind;
+	cell[2] = l.name ? l.name : "-";
+	cell[3] = buf[3];
 }
 
 int cmd_lender_list(struct cli *cli, const struct cli_args *a)
 {
-	bool json = cli_opt(cli, a, "json") != NULL;
-	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_lender_list(cli->conn, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-
-	struct db_lender_row l;
-	if (json) {
-		json_t *list = json_array();
-		for (int i = 0; db_lender_row(r, i, &l); i++)
-			json_array_append_new(list,
-			                      json_pack("{s:s, s:s, s:o, s:o}", "lender", l.lender,
-			                                "kind", l.kind, "name", json_text(l.name),
-			                                "created_at", json_time(l.created_at)));
-		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "lenders", list));
-	}
-
 	static const char *const header[] = {"lender", "kind", "name", "created_at"};
 	static const bool right[] = {false, false, false, false};
-	struct cli_table t;
-	cli_table_init(&t, 4, header, right);
-	int n = 0;
-	for (; db_lender_row(r, n, &l); n++) {
-		char created[CLI_TIME_BUF];
-		cli_local_time(l.created_at, false, created);
-		const char *row[] = {l.lender, l.kind, l.name ? l.name : "-", created};
-		cli_table_add(&t, row);
-	}
-	PQclear(r);
-	if (n == 0)
-		printf("no lenders\n");
-	else
-		cli_table_print(&t);
-	cli_table_free(&t);
-	return CLI_OK;
+	static const struct cli_listing lenders = {
+	    .query = db_lender_list,
+	    .json_key = "lenders",
+	    .row_json = lender_json,
+	    .ncols = 4,
+	    .header = header,
+	    .right = right,
+	    .row_cells = lender_cells,
+	    .none = "no lenders",
+	};
+	return cli_list(cli, a, &lenders);
 }
 
 /* A positive whole number of tenge without leading zeros; the column is a
@@ -315,48 +296,37 @@ int cmd_mrp_set(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
+static json_t *mrp_json(const PGresult *r, int row)
+{
+	struct db_mrp_row m;
+	db_mrp_row(r, row, &m);
+	return json_pack("{s:s, s:I}", "valid_from", m.valid_from, "tenge", (json_int_t)m.tenge);
+}
+
+static void mrp_cells(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF])
+{
+	struct db_mrp_row m;
+	db_mrp_row(r, row, &m);
+	snprintf(buf[1], CLI_TIME_BUF, "%" PRId64, m.tenge);
+	cell[0] = m.valid_from;
+	cell[1] = buf[1];
+}
+
 int cmd_mrp_list(struct cli *cli, const struct cli_args *a)
 {
-	bool json = cli_opt(cli, a, "json") != NULL;
-	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_mrp_list(cli->conn, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-
-	int n = PQntuples(r);
-	if (json) {
-		json_t *list = json_array();
-		struct db_mrp_row m;
-		for (int i = 0; db_mrp_row(r, i, &m); i++)
-			json_array_append_new(list,
-			                      json_pack("{s:s, s:I}", "valid_from", m.valid_from,
-			                                "tenge", (json_int_t)m.tenge));
-		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "mrp", list));
-	}
-
 	static const char *const header[] = {"valid_from", "tenge"};
 	static const bool right[] = {false, true};
-	struct cli_table t;
-	cli_table_init(&t, 2, header, right);
-	struct db_mrp_row m;
-	for (int i = 0; db_mrp_row(r, i, &m); i++) {
-		char tenge[24];
-		snprintf(tenge, sizeof(tenge), "%" PRId64, m.tenge);
-		const char *row[] = {m.valid_from, tenge};
-		cli_table_add(&t, row);
-	}
-	PQclear(r);
-	if (n == 0)
-		printf("the MRP table is empty\n");
-	else
-		cli_table_print(&t);
-	cli_table_free(&t);
-	return CLI_OK;
+	static const struct cli_listing mrp = {
+	    .query = db_mrp_list,
+	    .json_key = "mrp",
+	    .row_json = mrp_json,
+	    .ncols = 2,
+	    .header = header,
+	    .right = right,
+	    .row_cells = mrp_cells,
+	    .none = "the MRP table is empty",
+	};
+	return cli_list(cli, a, &mrp);
 }
 
 /* The running daemon's policy (GET /v1/policy), printed as from the

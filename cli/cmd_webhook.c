@@ -110,64 +110,57 @@ int cmd_webhook_add(struct cli *cli, const struct cli_args *a)
 	return CLI_OK;
 }
 
+static json_t *webhook_json(const PGresult *r, int row)
+{
+	struct db_webhook_list_row w;
+	db_webhook_list_row(r, row, &w);
+	char next[TS_BUF];
+	if (w.next_attempt_at != TS_NULL)
+		ts_format_utc(w.next_attempt_at, next);
+	return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "id", (json_int_t)w.id, "lender",
+	                 w.lender, "url", w.url, "delivered_seq", (json_int_t)w.delivered_seq,
+	                 "events_behind", (json_int_t)w.events_behind, "failures",
+	                 (json_int_t)w.failures, "next_attempt_at",
+	                 w.next_attempt_at != TS_NULL ? json_string(next) : json_null(),
+	                 "last_error", w.last_error ? json_string(w.last_error) : json_null());
+}
+
+static void webhook_cells(const PGresult *r, int row, const char **cell, char (*buf)[CLI_TIME_BUF])
+{
+	struct db_webhook_list_row w;
+	db_webhook_list_row(r, row, &w);
+	snprintf(buf[0], CLI_TIME_BUF, "%" PRId64, w.id);
+	snprintf(buf[3], CLI_TIME_BUF, "%" PRId64, w.delivered_seq);
+	snprintf(buf[4], CLI_TIME_BUF, "%" PRId64, w.events_behind);
+	snprintf(buf[5], CLI_TIME_BUF, "%" PRId64, w.failures);
+	cli_local_time(w.next_attempt_at, false, buf[6]);
+	cell[0] = buf[0];
+	cell[1] = w.lender;
+	cell[2] = w.url;
+	cell[3] = buf[3];
+	cell[4] = buf[4];
+	cell[5] = buf[5];
+	cell[6] = buf[6];
+	cell[7] = w.last_error ? w.last_error : "-";
+}
+
 int cmd_webhook_list(struct cli *cli, const struct cli_args *a)
 {
-	bool json = cli_opt(cli, a, "json") != NULL;
-	int rc;
-	if (!cli_connect(cli, true, &rc))
-		return rc;
-	struct cd_error err;
-	cd_error_clear(&err);
-	PGresult *r = db_webhook_list(cli->conn, &err);
-	if (r == NULL)
-		return cli_db_fail(cli, &err);
-	struct db_webhook_list_row w;
-	if (json) {
-		json_t *list = json_array();
-		for (int i = 0; db_webhook_list_row(r, i, &w); i++) {
-			char next[TS_BUF];
-			if (w.next_attempt_at != TS_NULL)
-				ts_format_utc(w.next_attempt_at, next);
-			json_array_append_new(
-			    list,
-			    json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "id", (json_int_t)w.id,
-			              "lender", w.lender, "url", w.url, "delivered_seq",
-			              (json_int_t)w.delivered_seq, "events_behind",
-			              (json_int_t)w.events_behind, "failures",
-			              (json_int_t)w.failures, "next_attempt_at",
-			              w.next_attempt_at != TS_NULL ? json_string(next)
-			                                           : json_null(),
-			              "last_error",
-			              w.last_error ? json_string(w.last_error) : json_null()));
-		}
-		PQclear(r);
-		return cli_print_json(cli, json_pack("{s:o}", "webhooks", list));
-	}
 	static const char *const header[] = {
 	    "id",       "lender",          "url",       "delivered_seq", "events_behind",
 	    "failures", "next_attempt_at", "last_error"};
 	static const bool right[] = {true, false, false, true, true, true, false, false};
-	struct cli_table t;
-	cli_table_init(&t, 8, header, right);
-	int n = 0;
-	for (int i = 0; db_webhook_list_row(r, i, &w); i++, n++) {
-		char id[24], seq[24], behind[24], failures[24], next[CLI_TIME_BUF];
-		snprintf(id, sizeof(id), "%" PRId64, w.id);
-		snprintf(seq, sizeof(seq), "%" PRId64, w.delivered_seq);
-		snprintf(behind, sizeof(behind), "%" PRId64, w.events_behind);
-		snprintf(failures, sizeof(failures), "%" PRId64, w.failures);
-		cli_local_time(w.next_attempt_at, false, next);
-		const char *row[] = {id,     w.lender, w.url, seq,
-		                     behind, failures, next,  w.last_error ? w.last_error : "-"};
-		cli_table_add(&t, row);
-	}
-	PQclear(r);
-	if (n == 0)
-		printf("no webhooks\n");
-	else
-		cli_table_print(&t);
-	cli_table_free(&t);
-	return CLI_OK;
+	static const struct cli_listing webhooks = {
+	    .query = db_webhook_list,
+	    .json_key = "webhooks",
+	    .row_json = webhook_json,
+	    .ncols = 8,
+	    .header = header,
+	    .right = right,
+	    .row_cells = webhook_cells,
+	    .none = "no webhooks",
+	};
+	return cli_list(cli, a, &webhooks);
 }
 
 int cmd_webhook_remove(struct cli *cli, const struct cli_args *a)

@@ -34,6 +34,7 @@
 #include "support/daemon.h"
 #include "support/e2e.h"
 #include "support/httpc.h"
+#include "support/load.h"
 
 #define LOAD_THREADS     6
 #define LOANS_PER_THREAD 100000
@@ -130,18 +131,6 @@ static _Atomic long long kill_ms;      /* the current round's kill */
 static _Atomic long long first_503_ms; /* the first failure after it */
 static _Atomic long long first_2xx_ms; /* first 2xx of a call sent after that */
 
-struct loan_rec {
-	char id[32];
-	bool approved; /* answered 2xx */
-	bool allowed;  /* the payout answered 200 allowed */
-};
-struct load {
-	int n;
-	pthread_t th;
-	struct loan_rec *loans;
-	int count;
-	char other[512]; /* the first unexpected answer */
-};
 static struct load loads[LOAD_THREADS];
 
 /* Sends one call again until it is answered 2xx (every call of coolingd is
@@ -189,38 +178,6 @@ static bool until_2xx(struct load *l, const char *path, const char *body, const 
 	return false;
 }
 
-static void *load_main(void *arg)
-{
-	struct load *l = arg;
-	for (int i = 0; i < LOANS_PER_THREAD && !atomic_load(&stop_load); i++) {
-		struct loan_rec *rec = &l->loans[l->count];
-		snprintf(rec->id, sizeof(rec->id), "HA-%d-%d", l->n, i);
-		struct e2e_loan o = {.iin_seed = (unsigned)(l->n * 1000 + i % 1000)};
-		char consent[32], body[1024], path[256], headers[128];
-		e2e_ts_from_now(consent, 0);
-		o.consent_at = consent;
-		e2e_approval_body(body, sizeof(body), rec->id, &o);
-		/* a retried approval must be the same request, consent time included */
-		e2e_loan_path(path, sizeof(path), "HA", NULL, NULL);
-		struct http_resp r;
-		l->count++;
-		if (!until_2xx(l, path, body, NULL, &r))
-			break;
-		rec->approved = true;
-		http_resp_free(&r);
-		e2e_loan_path(path, sizeof(path), "HA", rec->id, "disbursement");
-		snprintf(headers, sizeof(headers), "Idempotency-Key: pay-%s\r\n", rec->id);
-		if (!until_2xx(l, path, "{}", headers, &r))
-			break;
-		const char *d = e2e_jstr(r.json, "decision");
-		rec->allowed = d != NULL && strcmp(d, "allowed") == 0;
-		if (!rec->allowed && l->other[0] == '\0')
-			snprintf(l->other, sizeof(l->other), "payout not allowed: %s", r.body);
-		http_resp_free(&r);
-	}
-	return NULL;
-}
-
 /* ---- the rounds ---- */
 
 static const char *other_node(const char *n)
@@ -234,12 +191,9 @@ START_TEST(failover_under_load)
 	int rounds = rs ? atoi(rs) : 2;
 	ck_assert_int_ge(rounds, 1);
 
-	for (int i = 0; i < LOAD_THREADS; i++) {
-		loads[i].n = i;
-		loads[i].loans = calloc(LOANS_PER_THREAD, sizeof(struct loan_rec));
-		ck_assert_ptr_nonnull(loads[i].loans);
-		ck_assert_int_eq(pthread_create(&loads[i].th, NULL, load_main, &loads[i]), 0);
-	}
+	static const struct load_spec spec = {
+	    .lender = "HA", .loans = LOANS_PER_THREAD, .stop = &stop_load, .until_2xx = until_2xx};
+	load_start(loads, LOAD_THREADS, &spec);
 	test_sleep_ms(3000);
 
 	long long worst_ready = LLONG_MIN, worst_write = LLONG_MIN, worst_outage = 0;
@@ -304,9 +258,7 @@ START_TEST(failover_under_load)
 		atomic_store(&kill_ms, 0);
 	}
 
-	atomic_store(&stop_load, true);
-	for (int i = 0; i < LOAD_THREADS; i++)
-		pthread_join(loads[i].th, NULL);
+	load_stop(loads, LOAD_THREADS);
 
 	/* What coolingd acknowledged is on the primary now. */
 	char conn[600];
@@ -315,34 +267,7 @@ START_TEST(failover_under_load)
 	         hosts[1]);
 	PGconn *c = PQconnectdb(conn);
 	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	long approved = 0, allowed = 0, missing = 0, unpaid = 0;
-	for (int i = 0; i < LOAD_THREADS; i++) {
-		for (int k = 0; k < loads[i].count; k++) {
-			struct loan_rec *rec = &loads[i].loans[k];
-			if (!rec->approved)
-				continue;
-			approved++;
-			const char *p[] = {rec->id};
-			PGresult *r = PQexecParams(c,
-			                           "SELECT disbursed_at IS NOT NULL FROM loan "
-			                           "WHERE lender_id = 'HA' AND loan_id = $1",
-			                           1, NULL, p, NULL, NULL, 0);
-			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-			if (PQntuples(r) != 1) {
-				missing++;
-				fprintf(stderr, "approved and lost: %s\n", rec->id);
-			} else if (rec->allowed) {
-				allowed++;
-				if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-					unpaid++;
-					fprintf(stderr, "allowed and not disbursed: %s\n", rec->id);
-				}
-			}
-			PQclear(r);
-		}
-		if (loads[i].other[0] != '\0')
-			fprintf(stderr, "unexpected answer: %s\n", loads[i].other);
-	}
+	struct load_acks a = load_check(c, loads, LOAD_THREADS);
 	PGresult *r = PQexec(c, "SELECT count(*) FROM (SELECT loan_id FROM audit_event "
 	                        "WHERE type = 'disbursement_allowed' GROUP BY lender_id, loan_id "
 	                        "HAVING count(*) > 1) twice");
@@ -356,14 +281,14 @@ START_TEST(failover_under_load)
 		printf(" %s=%ld", tally_names[t], atomic_load(&tally[t]));
 	printf("\nloans approved (2xx) %ld, paid out (allowed) %ld; lost %ld, allowed but unpaid "
 	       "%ld, paid twice %ld\n",
-	       approved, allowed, missing + unpaid, unpaid, twice);
+	       a.approved, a.allowed, a.missing + a.unpaid, a.unpaid, twice);
 	printf("worst time without a primary %lld ms; worst from the new primary's first write: "
 	       "/readyz %lld ms, an acknowledged write %lld ms\n",
 	       worst_outage, worst_ready, worst_write);
 	fflush(stdout);
 
-	ck_assert_int_eq(missing, 0);
-	ck_assert_int_eq(unpaid, 0);
+	ck_assert_int_eq(a.missing, 0);
+	ck_assert_int_eq(a.unpaid, 0);
 	ck_assert_int_eq(twice, 0);
 	ck_assert_int_eq(atomic_load(&tally[T_LOST]), 0);
 	ck_assert_int_eq(atomic_load(&tally[T_OTHER]), 0);

@@ -37,6 +37,7 @@
 #include "support/daemon.h"
 #include "support/e2e.h"
 #include "support/httpc.h"
+#include "support/load.h"
 #include "support/proc.h"
 #include "support/testdb.h"
 
@@ -489,18 +490,6 @@ static struct backend *pick(void)
 	return NULL;
 }
 
-struct loan_rec {
-	char id[32];
-	bool approved; /* answered 2xx */
-	bool allowed;  /* the payout answered 200 allowed */
-};
-struct load {
-	int n;
-	pthread_t th;
-	struct loan_rec *loans;
-	int count;
-	char other[512]; /* the first unexpected answer */
-};
 static struct load loads[LOAD_THREADS];
 
 /* Sends one call through the balancer again until it is answered 2xx (every
@@ -553,38 +542,6 @@ static bool until_2xx(struct load *l, const char *path, const char *body, const 
 	return false;
 }
 
-static void *load_main(void *arg)
-{
-	struct load *l = arg;
-	for (int i = 0; i < LOANS_PER_THREAD && !atomic_load(&stop_load); i++) {
-		struct loan_rec *rec = &l->loans[l->count];
-		snprintf(rec->id, sizeof rec->id, "UP-%d-%d", l->n, i);
-		struct e2e_loan o = {.iin_seed = (unsigned)(l->n * 1000 + i % 1000)};
-		char consent[32], body[1024], path[256], headers[128];
-		e2e_ts_from_now(consent, 0);
-		o.consent_at = consent;
-		/* a retried approval is the same request, consent time included */
-		e2e_approval_body(body, sizeof body, rec->id, &o);
-		e2e_loan_path(path, sizeof path, "UP", NULL, NULL);
-		struct http_resp r;
-		l->count++;
-		if (!until_2xx(l, path, body, NULL, &r))
-			break;
-		rec->approved = true;
-		http_resp_free(&r);
-		e2e_loan_path(path, sizeof path, "UP", rec->id, "disbursement");
-		snprintf(headers, sizeof headers, "Idempotency-Key: pay-%s\r\n", rec->id);
-		if (!until_2xx(l, path, "{}", headers, &r))
-			break;
-		const char *d = e2e_jstr(r.json, "decision");
-		rec->allowed = d != NULL && strcmp(d, "allowed") == 0;
-		if (!rec->allowed && l->other[0] == '\0')
-			snprintf(l->other, sizeof l->other, "payout not allowed: %s", r.body);
-		http_resp_free(&r);
-	}
-	return NULL;
-}
-
 /* Waits until *counter reaches at least want; fails the test at the
  * deadline, naming the step. */
 static void wait_count(_Atomic long *counter, long want, const char *step)
@@ -618,8 +575,7 @@ static void step(const char *what)
 
 /* What the load was answered 2xx for, checked against the database. */
 struct acknowledged {
-	long approved, allowed;   /* answered 2xx; of those, payouts allowed */
-	long missing, unpaid;     /* approvals not in the database; payouts not made */
+	struct load_acks loans;
 	long long twice;          /* loans paid out twice */
 	long long schema_version; /* the database's at the end */
 };
@@ -628,34 +584,9 @@ static struct acknowledged acknowledged_in(const char *url)
 {
 	struct acknowledged a = {0};
 	PGconn *c = testdb_connect_quiet(url);
-	for (int i = 0; i < LOAD_THREADS; i++) {
-		for (int k = 0; k < loads[i].count; k++) {
-			struct loan_rec *rec = &loads[i].loans[k];
-			if (!rec->approved)
-				continue;
-			a.approved++;
-			const char *p[] = {rec->id};
-			PGresult *r = PQexecParams(c,
-			                           "SELECT disbursed_at IS NOT NULL FROM loan "
-			                           "WHERE lender_id = 'UP' AND loan_id = $1",
-			                           1, NULL, p, NULL, NULL, 0);
-			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-			if (PQntuples(r) != 1) {
-				a.missing++;
-				fprintf(stderr, "approved and lost: %s\n", rec->id);
-			} else if (rec->allowed) {
-				a.allowed++;
-				if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
-					a.unpaid++;
-					fprintf(stderr, "allowed and not disbursed: %s\n", rec->id);
-				}
-			}
-			PQclear(r);
-		}
-		if (loads[i].other[0] != '\0')
-			fprintf(stderr, "unexpected answer: %s\n", loads[i].other);
+	a.loans = load_check(c, loads, LOAD_THREADS);
+	for (int i = 0; i < LOAD_THREADS; i++)
 		free(loads[i].loans);
-	}
 	a.twice = testdb_num(c,
 	                     "SELECT count(*) FROM (SELECT loan_id FROM audit_event "
 	                     "WHERE type = 'disbursement_allowed' "
@@ -697,12 +628,9 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	pthread_t poller;
 	ck_assert_int_eq(pthread_create(&poller, NULL, poll_main, NULL), 0);
 	wait_in_rotation(old);
-	for (int i = 0; i < LOAD_THREADS; i++) {
-		loads[i].n = i;
-		loads[i].loans = calloc(LOANS_PER_THREAD, sizeof(struct loan_rec));
-		ck_assert_ptr_nonnull(loads[i].loans);
-		ck_assert_int_eq(pthread_create(&loads[i].th, NULL, load_main, &loads[i]), 0);
-	}
+	static const struct load_spec spec = {
+	    .lender = "UP", .loans = LOANS_PER_THREAD, .stop = &stop_load, .until_2xx = until_2xx};
+	load_start(loads, LOAD_THREADS, &spec);
 	wait_count(&tally[T_2XX], STEP_2XX, "the previous release under load");
 
 	step("coolingctl migrate, the previous release serving");
@@ -736,9 +664,7 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	wait_count(&cur->served, atomic_load(&cur->served) + STEP_2XX, "the current release alone");
 
 	step("the load stopped");
-	atomic_store(&stop_load, true);
-	for (int i = 0; i < LOAD_THREADS; i++)
-		pthread_join(loads[i].th, NULL);
+	load_stop(loads, LOAD_THREADS);
 	atomic_store(&stop_poll, true);
 	pthread_join(poller, NULL);
 
@@ -750,8 +676,8 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	printf("\nupgrade: answers 2xx from the previous daemon %ld, from the current %ld; "
 	       "loans approved %ld, paid out %ld; lost %ld, allowed but unpaid %ld, paid twice "
 	       "%lld\n",
-	       atomic_load(&old->served), atomic_load(&cur->served), a.approved, a.allowed,
-	       a.missing + a.unpaid, a.unpaid, a.twice);
+	       atomic_load(&old->served), atomic_load(&cur->served), a.loans.approved,
+	       a.loans.allowed, a.loans.missing + a.loans.unpaid, a.loans.unpaid, a.twice);
 	fflush(stdout);
 
 	ck_assert_int_eq(daemon_stop(&cur->d), 0);
@@ -759,8 +685,8 @@ START_TEST(test_rolling_upgrade_under_load_answers_no_5xx_but_503_and_loses_noth
 	free(url);
 
 	ck_assert_int_eq(a.schema_version, DB_SCHEMA_VERSION);
-	ck_assert_int_eq(a.missing, 0);
-	ck_assert_int_eq(a.unpaid, 0);
+	ck_assert_int_eq(a.loans.missing, 0);
+	ck_assert_int_eq(a.loans.unpaid, 0);
 	ck_assert_int_eq(a.twice, 0);
 	ck_assert_int_eq(atomic_load(&tally[T_NO_BACKEND]), 0);
 	ck_assert_int_eq(atomic_load(&tally[T_LOST]), 0);

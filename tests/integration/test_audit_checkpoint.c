@@ -25,31 +25,13 @@
 #include "db.h"
 #include "hex.h"
 
-static const char *ctl_path, *coolingd_path;
+static const char *coolingd_path;
 
 static const char *const ctl_env[] = {"COOLINGD_DATABASE_URL", "USER=checkpoint-test", NULL};
 
 /* coolingctl -c /dev/null --database URL ARGS... (NULL-terminated; url NULL:
  * no --database). */
-static void ctl(struct proc_run *r, const char *url, ...)
-{
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null"};
-	int n = 3;
-	if (url != NULL) {
-		argv[n++] = "--database";
-		argv[n++] = url;
-	}
-	va_list ap;
-	va_start(ap, url);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	proc_run(r, ctl_path, argv, ctl_env, NULL);
-}
-
-#define CTL(r, url, ...) ctl(r, url, __VA_ARGS__, (const char *)NULL)
+#define CTL(r, url, ...) proc_ctl(r, ctl_env, NULL, url, __VA_ARGS__, (const char *)NULL)
 
 #define CTL_OK(url, ...)                                                                           \
 	do {                                                                                       \
@@ -649,7 +631,7 @@ END_TEST
 
 static void setup(void)
 {
-	ctl_path = test_bin("coolingctl");
+	test_bin("coolingctl"); /* exits here when it is not built */
 	coolingd_path = test_bin("coolingd");
 	umask(022);
 }

@@ -19,30 +19,14 @@
 
 #include "audit_hash.h"
 
-static const char *ctl_path;
-
 /* coolingctl's environment: no COOLINGD_* database URL, USER=verify-test. */
 static const char *const ctl_env[] = {"COOLINGD_DATABASE_URL", "USER=verify-test", NULL};
 
 /* ---- running coolingctl ---- */
 
-/* coolingctl -c /dev/null --database URL ARGS... (NULL-terminated); free r
- * with proc_run_free(). */
-static void ctl(struct proc_run *r, const char *url, ...)
-{
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", url};
-	int n = 5;
-	va_list ap;
-	va_start(ap, url);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	proc_run(r, ctl_path, argv, ctl_env, NULL);
-}
-
-#define CTL(r, url, ...) ctl(r, url, __VA_ARGS__, (const char *)NULL)
+/* coolingctl -c /dev/null --database URL ARGS...; free r with
+ * proc_run_free(). */
+#define CTL(r, url, ...) proc_ctl(r, ctl_env, NULL, url, __VA_ARGS__, (const char *)NULL)
 
 /* CTL, which must succeed; its output is not needed. */
 #define CTL_OK(url, ...)                                                                           \
@@ -386,7 +370,7 @@ END_TEST
 
 static void setup(void)
 {
-	ctl_path = test_bin("coolingctl");
+	test_bin("coolingctl"); /* exits here when it is not built */
 }
 
 static Suite *audit_verify_suite(void)

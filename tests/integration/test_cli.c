@@ -10,7 +10,6 @@
 
 #include <jansson.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,24 +33,9 @@ static const char *const base_env[] = {"COOLINGD_DATABASE_URL", "SUDO_USER", "US
 
 /* ---- running coolingctl ---- */
 
-/* coolingctl -c /dev/null --database URL ARGS... (NULL-terminated); free r
- * with proc_run_free(). */
-static void ctl_on(struct proc_run *r, const char *url, ...)
-{
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", url};
-	int n = 5;
-	va_list ap;
-	va_start(ap, url);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	proc_run(r, ctl_path, argv, base_env, NULL);
-}
-
-/* The same on the shared database. */
-#define CTL(r, ...) ctl_on(r, db_url, __VA_ARGS__, (const char *)NULL)
+/* coolingctl -c /dev/null --database URL ARGS... on the shared database;
+ * free r with proc_run_free(). */
+#define CTL(r, ...) proc_ctl(r, base_env, NULL, db_url, __VA_ARGS__, (const char *)NULL)
 
 static int count_lines(const char *s)
 {
@@ -175,7 +159,7 @@ START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing
 	char *url = empty_database("fresh");
 
 	struct proc_run r;
-	ctl_on(&r, url, "migrate", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, url, "migrate", (const char *)NULL);
 	assert_ok(&r);
 	snprintf(expected, sizeof(expected), "applied %d migration(s); schema version %d\n",
 	         migrations_count, DB_SCHEMA_VERSION);
@@ -187,7 +171,7 @@ START_TEST(test_migrate_applies_everything_once_and_a_second_run_changes_nothing
 	long long rows = testdb_num(c, q, NULL);
 	ck_assert_int_eq(rows, migrations_count);
 
-	ctl_on(&r, url, "migrate", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, url, "migrate", (const char *)NULL);
 	assert_ok(&r);
 	snprintf(expected, sizeof(expected), "applied 0 migration(s); schema version %d\n",
 	         DB_SCHEMA_VERSION);
@@ -205,7 +189,7 @@ START_TEST(test_commands_refuse_a_database_without_the_schema)
 {
 	char *url = empty_database("empty");
 	struct proc_run r;
-	ctl_on(&r, url, "mrp", "list", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, url, "mrp", "list", (const char *)NULL);
 	assert_fails(&r, 1);
 	ck_assert_ptr_nonnull(strstr(r.err, "run 'coolingctl migrate' first"));
 	proc_run_free(&r);
@@ -285,8 +269,8 @@ START_TEST(test_lender_add_with_bad_kind_is_a_usage_error_before_any_connection)
 {
 	/* an unreachable database: validation comes first */
 	struct proc_run r;
-	ctl_on(&r, UNREACHABLE, "lender", "add", "KIND-BANK", "--kind", "pawnshop",
-	       (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, UNREACHABLE, "lender", "add", "KIND-BANK", "--kind",
+	         "pawnshop", (const char *)NULL);
 	assert_fails(&r, 2);
 	ck_assert_ptr_nonnull(strstr(r.err, "--kind"));
 	proc_run_free(&r);
@@ -907,18 +891,20 @@ END_TEST
 START_TEST(test_unreachable_database_exits_3_without_showing_the_password)
 {
 	struct proc_run r;
-	ctl_on(&r, UNREACHABLE, "mrp", "list", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, UNREACHABLE, "mrp", "list", (const char *)NULL);
 	assert_fails(&r, 3);
 	ck_assert_ptr_null(strstr(r.err, "s3cretpw"));
 	proc_run_free(&r);
 
-	ctl_on(&r, "host=127.0.0.1 port=1 password=s3cretpw", "migrate", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, "host=127.0.0.1 port=1 password=s3cretpw", "migrate",
+	         (const char *)NULL);
 	assert_fails(&r, 3);
 	ck_assert_ptr_null(strstr(r.err, "s3cretpw"));
 	proc_run_free(&r);
 
 	/* a string libpq cannot parse may be quoted back by libpq */
-	ctl_on(&r, "postgresql://op:s3cr%zzetpw@localhost/x", "migrate", (const char *)NULL);
+	proc_ctl(&r, base_env, NULL, "postgresql://op:s3cr%zzetpw@localhost/x", "migrate",
+	         (const char *)NULL);
 	assert_fails(&r, 1);
 	ck_assert_ptr_null(strstr(r.err, "s3cr"));
 	proc_run_free(&r);

@@ -31,7 +31,6 @@
 
 #define UNREACHABLE "postgresql://nobody@127.0.0.1:1/coolingd"
 
-static const char *ctl_path;
 static const char *const ctl_env[] = {"COOLINGD_DATABASE_URL", NULL};
 static char dir[] = "/tmp/cd_xverify_XXXXXX";
 static char *db_url;
@@ -45,22 +44,8 @@ static const char *in_dir(const char *name)
 	return b;
 }
 
-/* coolingctl -c /dev/null ARGS... (NULL-terminated). */
-static void ctl(struct proc_run *r, ...)
-{
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null"};
-	int n = 3;
-	va_list ap;
-	va_start(ap, r);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	proc_run(r, ctl_path, argv, ctl_env, NULL);
-}
-
-#define CTL(r, ...) ctl(r, __VA_ARGS__, (const char *)NULL)
+/* coolingctl -c /dev/null ARGS..., no database. */
+#define CTL(r, ...) proc_ctl(r, ctl_env, NULL, NULL, __VA_ARGS__, (const char *)NULL)
 
 static void die(const char *what)
 {
@@ -72,17 +57,11 @@ static void die(const char *what)
 
 static void ctl_or_die(const char *what, ...)
 {
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", db_url};
-	int n = 5;
 	va_list ap;
 	va_start(ap, what);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
 	struct proc_run r;
-	proc_run(&r, ctl_path, argv, ctl_env, NULL);
+	proc_ctl_v(&r, ctl_env, NULL, db_url, ap);
+	va_end(ap);
 	if (r.status != 0) {
 		fprintf(stderr, "%s: exit %d: %s\n", what, r.status, r.err);
 		die(what);
@@ -134,7 +113,7 @@ static void add_events(PGconn *c, const char *loan)
 
 static void setup(void)
 {
-	ctl_path = test_bin("coolingctl");
+	test_bin("coolingctl"); /* exits here when it is not built */
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp");
 	db_url = testdb_create("xverify");

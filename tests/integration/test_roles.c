@@ -11,7 +11,6 @@
 #include "support/proc.h"
 #include "support/testdb.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,21 +131,7 @@ static void allowed(PGconn *c, const char *sql)
 
 /* ---- coolingctl as a login ---- */
 
-static void ctl(struct proc_run *r, const char *url, ...)
-{
-	const char *argv[32] = {"coolingctl", "-c", "/dev/null", "--database", url};
-	int n = 5;
-	va_list ap;
-	va_start(ap, url);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	proc_run(r, ctl_path, argv, ctl_env, NULL);
-}
-
-#define CTL(r, url, ...) ctl(r, url, __VA_ARGS__, (const char *)NULL)
+#define CTL(r, url, ...) proc_ctl(r, ctl_env, NULL, url, __VA_ARGS__, (const char *)NULL)
 
 #define CTL_OK(url, ...)                                                                           \
 	do {                                                                                       \
@@ -219,7 +204,8 @@ START_TEST(test_reader_cannot_write_seal_or_change_the_registry)
 	refused(c, "SELECT token_hash FROM api_client");
 	refused(c, "SELECT name FROM api_client");
 	refused(c, "INSERT INTO export_job (name) VALUES ('x')");
-	refused(c, "INSERT INTO access_log (client, role, route, borrower_iin) VALUES ('x', 'auditor', 'x', '900101300126')");
+	refused(c, "INSERT INTO access_log (client, role, route, borrower_iin) VALUES ('x', "
+	           "'auditor', 'x', '900101300126')");
 	PQfinish(c);
 
 	CTL_DENIED(fx.reader, "lender", "add", "BANK3", "--kind", "bank");

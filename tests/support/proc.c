@@ -105,6 +105,31 @@ void proc_run_free(struct proc_run *r)
 	r->out_len = r->err_len = 0;
 }
 
+void proc_ctl_v(struct proc_run *r, const char *const *base_env, const char *const *env,
+                const char *url, va_list args)
+{
+	const char *argv[32] = {"coolingctl", "-c", "/dev/null"};
+	int n = 3;
+	if (url != NULL) {
+		argv[n++] = "--database";
+		argv[n++] = url;
+	}
+	const char *a;
+	while ((a = va_arg(args, const char *)) != NULL && n < 31)
+		argv[n++] = a;
+	argv[n] = NULL;
+	proc_run(r, test_bin("coolingctl"), argv, base_env, env);
+}
+
+void proc_ctl(struct proc_run *r, const char *const *base_env, const char *const *env,
+              const char *url, ...)
+{
+	va_list ap;
+	va_start(ap, url);
+	proc_ctl_v(r, base_env, env, url, ap);
+	va_end(ap);
+}
+
 const char *test_bin(const char *name)
 {
 	static struct {

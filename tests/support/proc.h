@@ -7,6 +7,7 @@
 #ifndef CD_TEST_PROC_H
 #define CD_TEST_PROC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct proc_run {
@@ -30,6 +31,16 @@ void proc_run(struct proc_run *r, const char *path, const char *const *argv,
 
 /* Frees r's output; r may be run again. */
 void proc_run_free(struct proc_run *r);
+
+/*
+ * Runs coolingctl -c /dev/null --database URL ARGS... (NULL-terminated, at
+ * most 26 of them; without --database when url is NULL) as proc_run() does,
+ * with base_env and env. Free r with proc_run_free().
+ */
+void proc_ctl(struct proc_run *r, const char *const *base_env, const char *const *env,
+              const char *url, ...);
+void proc_ctl_v(struct proc_run *r, const char *const *base_env, const char *const *env,
+                const char *url, va_list args);
 
 /*
  * The child's side, for callers that fork themselves (forkpty, kill tests):
