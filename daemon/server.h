@@ -63,9 +63,9 @@ struct worker {
 	bool read_fallback;        /* reading from the primary while the replica is down */
 	struct event *shutdown_ev; /* activated by the main thread */
 	struct event *drain_timer;
-	struct event *seal_timer;     /* worker 0 only: seals the audit chain */
-	struct event *unsealed_timer; /* worker 0 only: counts what is not sealed yet */
-	struct event *signals_timer;  /* worker 0 only: daemon/signals.c */
+	struct event *seal_timer;        /* worker 0 only: seals the audit chain */
+	struct event *unsealed_timer;    /* worker 0 only: counts what is not sealed yet */
+	struct event *signals_timer;     /* worker 0 only: daemon/signals.c */
 	struct event *time_events_timer; /* worker 0 only: writes time events (daemon/feed.c) */
 	/* this worker's counters for GET /metrics (daemon/metrics.c): written
 	 * by this thread alone, summed by the main thread at a scrape */
