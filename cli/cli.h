@@ -169,7 +169,8 @@ bool cli_api_setup(struct cli *cli, int *rc);
 /* One call of the API: the answer's JSON (the caller owns it) on a 2xx;
  * NULL with *rc set and the message printed otherwise: 1 with the API's
  * error message for an HTTP error, 3 when the daemon cannot be reached.
- * body (may be NULL) is sent as JSON; path is absolute ("/v1/..."). */
+ * body (may be NULL; the call takes its reference) is sent as JSON; path is
+ * absolute ("/v1/..."). */
 json_t *cli_api_call(struct cli *cli, const char *method, const char *path, json_t *body, int *rc);
 void cli_api_free(struct cli *cli);
 struct loan;

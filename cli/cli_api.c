@@ -155,6 +155,7 @@ json_t *cli_api_call(struct cli *cli, const char *method, const char *path, json
 	snprintf(url, sizeof(url), "%s%s", api->base, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", api->token);
 	char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
 	struct curl_slist *h = curl_slist_append(NULL, auth);
 	h = curl_slist_append(h, "Accept: application/json");
 	if (payload != NULL)

@@ -458,7 +458,11 @@ static void setup(void)
 		perror("mkdtemp");
 		exit(1);
 	}
-	int port = daemon_free_port();
+	int port = daemon_free_port_run(3); /* the monitor and two nodes */
+	if (port < 0) {
+		fprintf(stderr, "failover: no three free ports in a row\n");
+		exit(1);
+	}
 	char p[16], uri[512];
 	snprintf(p, sizeof(p), "%d", port);
 	long long t0 = test_now_ms();

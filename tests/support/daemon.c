@@ -75,6 +75,51 @@ int daemon_free_port(void)
 	return port;
 }
 
+static bool port_bindable(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	close(fd);
+	return ok;
+}
+
+int daemon_free_port_run(int n)
+{
+	/* Below the kernel's ephemeral range: a port there is never the local
+	 * end of some client's connection, which a server started later could
+	 * not bind (a busy machine makes thousands of loopback connections). */
+	int low = 32768, high = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%d %d", &low, &high) != 2)
+			low = 32768;
+		fclose(f);
+	}
+	int first = 20000, last = low - n;
+	if (last <= first)
+		return -1;
+	/* a start of its own per process, so that two test runs rarely meet,
+	 * and past the ports this process was already given */
+	static int given;
+	int span = last - first, start = (int)((unsigned)getpid() * 2654435761u % (unsigned)span);
+	for (int i = given; i < span; i += n) {
+		int p = first + (start + i) % span, k = 0;
+		while (k < n && p + k < low && port_bindable(p + k))
+			k++;
+		if (k == n) {
+			given = i + n;
+			return p;
+		}
+	}
+	return -1;
+}
+
 static bool is_config_var(const char *kv)
 {
 	static const char *const prefixes[] = {"COOLINGD_SERVER_", "COOLINGD_DATABASE_",

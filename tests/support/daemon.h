@@ -58,6 +58,10 @@ void daemon_dump_log(const struct daemon *d);
 
 /* A loopback port that was free a moment ago; -1 when none could be had. */
 int daemon_free_port(void);
+/* The first of n consecutive loopback ports that can be bound now, below
+ * the ephemeral range (for servers that are told their port, such as a
+ * PostgreSQL formation); -1 if none. */
+int daemon_free_port_run(int n);
 
 /* The monotonic clock in milliseconds, for deadlines and durations. */
 long long test_now_ms(void);
