@@ -467,7 +467,12 @@ static void setup(void)
 	snprintf(p, sizeof(p), "%d", port);
 	long long t0 = test_now_ms();
 	if (formation("start", p, uri, sizeof(uri)) != 0 || strncmp(uri, "postgres", 8) != 0) {
-		fprintf(stderr, "failover: the formation did not start (logs in %s)\n", fdir);
+		fprintf(stderr, "failover: the formation did not start; its logs' ends:\n");
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "tail -n 20 %s/*.log >&2", fdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "failover: no logs in %s\n", fdir);
+		formation_down(); /* what did start (the monitor) must not outlive the test */
 		exit(1);
 	}
 	printf("formation up in %lld ms: %s\n", test_now_ms() - t0, uri);
