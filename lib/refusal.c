@@ -59,6 +59,7 @@ enum csv_state {
 	CSV_UNQUOTED,    /* inside a field without quotes */
 	CSV_QUOTED,      /* inside "..." */
 	CSV_QUOTE_SEEN,  /* a quote inside "...": the end, or the first of "" */
+	CSV_CLOSED,      /* past the closing quote and a \r: only the field's end */
 };
 
 static void record_reset(struct csv_reader *r)
@@ -173,6 +174,19 @@ bool csv_push(struct csv_reader *r, char c)
 			append(r, '"');
 			r->state = CSV_QUOTED;
 		} else if (c == ',') {
+			end_field(r);
+		} else if (c == '\n') {
+			completed = end_record(r);
+		} else if (c == '\r') {
+			r->state = CSV_CLOSED; /* a quote after it is text, not "" */
+		} else {
+			fault(r, "text after the closing quote of a field");
+			append(r, c);
+			r->state = CSV_UNQUOTED;
+		}
+		break;
+	case CSV_CLOSED:
+		if (c == ',') {
 			end_field(r);
 		} else if (c == '\n') {
 			completed = end_record(r);

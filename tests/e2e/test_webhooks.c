@@ -588,16 +588,21 @@ START_TEST(test_a_failed_batch_is_retried_unchanged_after_5xx_and_after_a_timeou
 	struct seen s;
 	check_deliveries(rc, &h, "W3", upto, &s);
 	assert_all_delivered(&s, "W3", 0, upto, true);
-	/* every attempt carried the same batch */
+	/* every attempt up to the first one accepted carried the same batch
+	 * (later ones are the events sealed after it: on a busy machine the
+	 * first batch need not hold every event of the approvals) */
 	struct delivery first, d;
 	ck_assert(receiver_get(rc, 0, &first));
-	for (int i = 1; receiver_get(rc, i, &d); i++) {
+	bool accepted = first.answered >= 200 && first.answered < 300;
+	for (int i = 1; !accepted && receiver_get(rc, i, &d); i++) {
 		json_t *a = json_loads(first.body, 0, NULL), *b = json_loads(d.body, 0, NULL);
 		ck_assert(json_equal(json_object_get(a, "events"), json_object_get(b, "events")));
+		accepted = d.answered >= 200 && d.answered < 300;
 		json_decref(a);
 		json_decref(b);
 		delivery_free(&d);
 	}
+	ck_assert(accepted);
 	delivery_free(&first);
 	free(s.count);
 	ck_assert_int_eq(

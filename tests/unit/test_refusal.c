@@ -192,6 +192,21 @@ START_TEST(test_csv_faults_are_named)
 }
 END_TEST
 
+/* A carriage return ends a quoted field's text: a quote after it is no
+ * escaped quote, and "x"\r,y is two fields, as "x",y is. */
+START_TEST(test_csv_a_quote_after_the_closing_quote_and_a_cr_is_a_fault)
+{
+	struct parsed p;
+	parse("\"a\"\r\"b\",c\n\"x\"\r,y\r\n", &p);
+	ck_assert_int_eq(p.n, 2);
+	ck_assert_ptr_nonnull(p.fault[0]);
+	ck_assert_ptr_null(p.fault[1]);
+	ck_assert_int_eq(p.nfields[1], 2);
+	ck_assert_str_eq(p.f[1][0], "x");
+	ck_assert_str_eq(p.f[1][1], "y");
+}
+END_TEST
+
 /* One record checked as a change; "" when it passes, else the field. */
 static const char *check_record(const char *text, struct refusal_req *q)
 {
@@ -364,6 +379,7 @@ static Suite *refusal_suite(void)
 	TCase *csv = tcase_create("csv");
 	tcase_add_test(csv, test_csv_records_are_rfc_4180_with_their_first_line);
 	tcase_add_test(csv, test_csv_faults_are_named);
+	tcase_add_test(csv, test_csv_a_quote_after_the_closing_quote_and_a_cr_is_a_fault);
 	tcase_add_test(csv, test_a_good_line_is_a_change);
 	tcase_add_test(csv, test_each_bad_field_is_named);
 	tcase_add_test(csv, test_the_header_is_exactly_the_five_names);
