@@ -2,7 +2,8 @@
 # The test command: installs what is missing, builds a plain tree (with the
 # flags of a Debian package) and an ASan+UBSan tree, starts a throwaway
 # PostgreSQL and runs every CTest suite (unit, integration, e2e) against both
-# builds.
+# builds (the package, failover, console and upgrade suites against the
+# plain one only).
 #
 #   scripts/test.sh [--fast] [--no-fuzz] [-L LABEL]... [-R REGEX]
 #
@@ -160,16 +161,19 @@ else
 fi
 unset COOLINGD_TEST_RECORD_DIR
 
-# The package test (label package) builds a package of its own from the
-# sources: it runs once, with the plain build's tests above, not again here.
+# Tests that mostly drive other programs run once, with the plain build's
+# tests above: the package (it builds its own from the sources), the
+# failover (pg_autoctl's formation), the console (Chromium) and the upgrade
+# (it builds the last release).
+once='^(package|ha|console|upgrade)$'
 if [ "$fast" -eq 0 ]; then
 	step "tests with ASan+UBSan (build-asan/)"
-	if ctest --test-dir build-asan -N -LE package "${ctest_args[@]}" |
+	if ctest --test-dir build-asan -N -LE "$once" "${ctest_args[@]}" |
 		grep -q 'Total Tests: [1-9]'; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ctest --test-dir build-asan --output-on-failure --no-tests=error -j1 \
-			-LE package "${ctest_args[@]}" || failed+=(build-asan)
+			-LE "$once" "${ctest_args[@]}" || failed+=(build-asan)
 	else
 		echo "no test selected that runs under ASan"
 	fi

@@ -137,7 +137,7 @@ static void format_ts(char out[32], int64_t us)
 
 static long long audit_all(void)
 {
-	return e2e_sql_num(&env, "SELECT count(*) FROM audit_event", NULL);
+	return e2e_sql_num(&env, "SELECT count(*) FROM audit_event WHERE " E2E_REQUEST_EVENT, NULL);
 }
 
 static long long loan_count(void)
@@ -748,6 +748,9 @@ START_TEST(test_full_path_approval_consent_visit_cooling_disbursement)
 	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "HP-1", "in_person_verified"), 1);
 
 	sleep_until(ends);
+	/* The clock writes the period's end within 2 s of it, once. */
+	ck_assert(e2e_wait_audit_event(&env, "BANK1", "HP-1", "cooling_period_ended", 30000));
+	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "HP-1", "cooling_period_ended"), 1);
 	act("HP-1", NULL, NULL, &r);
 	E2E_ASSERT_STATUS(&r, 200);
 	E2E_ASSERT_JSTR(r.json, "status", "eligible");

@@ -366,13 +366,7 @@ static void cooled_loan(const char *token, const char *lender, const char *loan_
 
 static bool wait_event(const char *lender, const char *loan_id, const char *type)
 {
-	long long deadline = test_now_ms() + WAIT_MS;
-	while (test_now_ms() < deadline) {
-		if (e2e_audit_count(&env, lender, loan_id, type) > 0)
-			return true;
-		test_sleep_ms(50);
-	}
-	return false;
+	return e2e_wait_audit_event(&env, lender, loan_id, type, WAIT_MS);
 }
 
 START_TEST(test_cooling_period_ended_is_written_once_within_2s_of_the_end)

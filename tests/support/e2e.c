@@ -241,12 +241,25 @@ long long e2e_audit_count(const struct e2e_env *e, const char *lender, const cha
 	if (type == NULL)
 		return e2e_sql_num(e,
 		                   "SELECT count(*) FROM audit_event WHERE lender_id = $1 AND "
-		                   "loan_id = $2",
+		                   "loan_id = $2 AND " E2E_REQUEST_EVENT,
 		                   lender, loan_id, NULL);
 	return e2e_sql_num(e,
 	                   "SELECT count(*) FROM audit_event WHERE lender_id = $1 AND loan_id = $2 "
 	                   "AND type = $3",
 	                   lender, loan_id, type, NULL);
+}
+
+bool e2e_wait_audit_event(const struct e2e_env *e, const char *lender, const char *loan_id,
+                          const char *type, long long timeout_ms)
+{
+	long long deadline = test_now_ms() + timeout_ms;
+	for (;;) {
+		if (e2e_audit_count(e, lender, loan_id, type) > 0)
+			return true;
+		if (test_now_ms() >= deadline)
+			return false;
+		test_sleep_ms(50);
+	}
 }
 
 void e2e_ensure_server_up(const char *label)

@@ -86,9 +86,20 @@ void e2e_call(const struct e2e_env *e, const char *method, const char *path, con
  * params are NULL-terminated text parameters. Fails the test on an error. */
 long long e2e_sql_num(const struct e2e_env *e, const char *sql, ...);
 
-/* Audit events of one loan, all types when type is NULL. */
+/* The audit events that requests write: all but the clock's, which come
+ * whenever a period of some earlier test's loan ends. */
+#define E2E_REQUEST_EVENT                                                                          \
+	"type NOT IN ('cooling_period_ended', 'voluntary_refusal_applied', "                       \
+	"'voluntary_refusal_lifted')"
+
+/* Audit events of one loan of the given type; when type is NULL, those
+ * that requests wrote (every type but the clock's time events). */
 long long e2e_audit_count(const struct e2e_env *e, const char *lender, const char *loan_id,
                           const char *type);
+
+/* Waits, up to timeout_ms, until the loan has an audit event of the type. */
+bool e2e_wait_audit_event(const struct e2e_env *e, const char *lender, const char *loan_id,
+                          const char *type, long long timeout_ms);
 
 /* Starts the shared test server ($COOLINGD_TEST_DATABASE_URL) again when it
  * does not answer, after a test that stopped it; says so on stderr, after
