@@ -309,19 +309,27 @@ void h_loans_list(struct request *r)
 
 /* ---- GET /v1/lenders/{lender}/loans ---- */
 
+/* The {lender} of a lender-scoped path: "." and ".." are refused (422) as
+ * everywhere, since HTTP clients remove those segments; any other invalid
+ * identifier names no lender (404). */
+static bool lender_param_or_reply(struct request *r)
+{
+	if (id_is_dot_segment(r->params[0]))
+		return reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!id_valid(r->params[0])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+		return false;
+	}
+	return true;
+}
+
 /* The lender has been checked against a lender's token (the route is
  * lender-scoped). A lender without loans, or unknown, has an empty list, as
  * GET /v1/loans?lender= gives it. */
 void h_lender_loans_list(struct request *r)
 {
-	if (id_is_dot_segment(r->params[0])) {
-		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!lender_param_or_reply(r))
 		return;
-	}
-	if (!id_valid(r->params[0])) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
-		return;
-	}
 	loans_list(r, r->params[0]);
 }
 
@@ -548,14 +556,8 @@ void h_access_log_search(struct request *r)
  * route is lender-scoped). */
 void h_lender_events(struct request *r)
 {
-	if (id_is_dot_segment(r->params[0])) {
-		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!lender_param_or_reply(r))
 		return;
-	}
-	if (!id_valid(r->params[0])) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
-		return;
-	}
 	int64_t after, limit;
 	if (!parse_page_or_reply(r, &after, &limit))
 		return;
