@@ -694,6 +694,26 @@ bool extra_confirm_parse(struct request *r, struct cd_error *err)
 
 /* ---- disbursement: the gate ---- */
 
+/* [policy] payee_required and payout_to_borrower_only, which implies it. */
+static struct payee_rules payee_rules_of(const struct request *r)
+{
+	const struct config *c = &r->rt->cfg;
+	return (struct payee_rules){.required = c->payee_required || c->payout_to_borrower_only,
+	                            .to_borrower_only = c->payout_to_borrower_only};
+}
+
+/* The decision's audit detail: its blockers (a refusal's; NULL for an
+ * allowed payout) and the payee, when the request named one. */
+static json_t *decision_detail(const struct disbursement_req *q, json_t *blockers)
+{
+	json_t *o = json_object();
+	if (blockers != NULL)
+		json_object_set_new(o, "blockers", blockers);
+	if (q->has_payee)
+		json_object_set_new(o, "payee", codec_payee_json(&q->payee));
+	return o;
+}
+
 static void on_disburse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
@@ -720,7 +740,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 	}
 	if (!tuples_or_reply(r, res, "refuse"))
 		return;
-	metrics_decision_refused(r->w, &r->loan, r->now);
+	metrics_decision_refused(r->w, r->call.disbursement.blockers);
 	set_retry_after(r, r->call.disbursement.retry_after);
 	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
 }
@@ -752,15 +772,19 @@ static void on_disburse_read(PGresult *res, void *arg)
 	if (!tuples_or_reply(r, res, "disburse_context"))
 		return;
 	struct idempotency_record k;
-	if (!db_disburse_context(res, &r->loan, &r->now, &k)) {
+	int64_t today;
+	if (!db_disburse_context(res, &r->loan, &r->now, &k, &today)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
 		return;
 	}
 	struct loan *l = &r->loan;
+	const struct disbursement_req *q = &r->call.disbursement.q;
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	struct payee_rules rules = payee_rules_of(r);
 	struct disburse_outcome o;
 	struct db_params p;
-	switch (loan_disburse_decide(l, &k, r->now, &o)) {
+	char *detail;
+	switch (loan_disburse_decide(l, q, &rules, &k, r->now, today, &o)) {
 	case DISBURSE_REFUSE:
 		reply_error(r, &o.err);
 		return;
@@ -768,10 +792,12 @@ static void on_disburse_read(PGresult *res, void *arg)
 		replay(r, &k, &o);
 		return;
 	case DISBURSE_ALLOW:
-		if (!request_exec_or_reply(r, STMT_DISBURSE,
-		                           db_params_disburse(&p, l, r->client, key, "{}"),
-		                           on_disburse_write))
-			return; /* answered 503 */
+		detail = detail_text(decision_detail(q, NULL));
+		bool sent = request_exec_or_reply(r, STMT_DISBURSE,
+		                                  db_params_disburse(&p, l, r->client, key, detail),
+		                                  on_disburse_write);
+		free(detail);
+		(void)sent; /* when not sent, 503 was answered */
 		return;
 	case DISBURSE_DENY:
 		break;
@@ -780,14 +806,14 @@ static void on_disburse_read(PGresult *res, void *arg)
 	const struct loan_view *v = &o.view;
 	json_t *body =
 	    json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
-	              codec_blockers_json(v->blockers), "earliest_disbursement_at",
-	              codec_ts_json(v->earliest_disbursement_at), "loan", codec_loan_json(l, v));
+	              codec_blockers_json(o.blockers), "earliest_disbursement_at",
+	              codec_ts_json(o.earliest_disbursement_at), "loan", codec_loan_json(l, v));
 	free(r->refusal_body);
 	r->refusal_body = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	char *detail =
-	    detail_text(json_pack("{s:o}", "blockers", codec_blockers_json(v->blockers)));
+	detail = detail_text(decision_detail(q, codec_blockers_json(o.blockers)));
 	r->call.disbursement.retry_after = o.retry_after;
+	r->call.disbursement.blockers = o.blockers;
 	bool queued = request_exec_or_reply(
 	    r, STMT_REFUSE, db_params_refuse(&p, l, r->client, detail, key, r->refusal_body),
 	    on_refuse_write);
@@ -798,7 +824,10 @@ static void on_disburse_read(PGresult *res, void *arg)
 
 bool disburse_parse(struct request *r, struct cd_error *err)
 {
-	if (!ids_parse(r, 2, err) || !codec_parse_disbursement(r->body, err))
+	struct payee_rules rules = payee_rules_of(r);
+	if (!ids_parse(r, 2, err) ||
+	    !codec_parse_disbursement(r->body, &r->call.disbursement.q, err) ||
+	    !disbursement_check(&r->call.disbursement.q, &rules, err))
 		return false;
 	const char *key =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
@@ -816,10 +845,10 @@ void disburse_start(struct request *r, bool authenticate)
 {
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
 	struct db_params p;
-	first_read_or_reply(
-	    r, STMT_DISBURSE_CONTEXT,
-	    db_params_disburse_context(&p, r->params[0], r->params[1], key, r->token_id),
-	    on_disburse_read, authenticate);
+	first_read_or_reply(r, STMT_DISBURSE_CONTEXT,
+	                    db_params_disburse_context(&p, r->params[0], r->params[1], key,
+	                                               r->rt->cfg.timezone, r->token_id),
+	                    on_disburse_read, authenticate);
 }
 
 /* ---- the voluntary refusal registry ----

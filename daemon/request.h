@@ -121,10 +121,12 @@ struct request {
 		struct reconfirmation_req reconfirmation; /* POST .../reconfirmation */
 		struct extra_confirmation_req extra_confirmation; /* POST .../extra-confirmation */
 		struct {
+			struct disbursement_req q;
 			char idem_key[65];
 			bool has_idem_key;
 			int64_t retry_after;
-		} disbursement; /* POST .../disbursement */
+			unsigned blockers; /* of a refusal, for the metrics */
+		} disbursement;            /* POST .../disbursement */
 		struct {
 			int64_t page_after, page_limit;
 		} query; /* GET /v1/audit, GET /v1/loans */

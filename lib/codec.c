@@ -505,16 +505,73 @@ json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c
 	                 f >= 0 ? json_string(c[f].source) : json_null(), "changes", changes);
 }
 
-bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
+/* A payee's id: the rules of payee_id_valid(), checked once the kind is
+ * known. The message never repeats the id (a card number must not reach a
+ * log). */
+static bool get_payee(const json_t *o, struct payee *p, struct cd_error *err)
 {
+	if (!json_is_object(o))
+		return cd_error_invalid(err, "payee", "must be an object");
+	memset(p, 0, sizeof(*p));
+	const char *id = NULL, *key, *why = NULL;
+	bool has_kind = false;
+	json_t *v;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (strcmp(key, "kind") == 0) {
+			const char *s = NULL;
+			int k;
+			if (!get_string(v, "payee.kind", &s, err))
+				return false;
+			if (!name_lookup(&payee_kind_names, s, &k))
+				return cd_error_invalid(err, "payee.kind",
+				                        "must be account, card or wallet");
+			p->kind = (enum payee_kind)k;
+			has_kind = true;
+		} else if (strcmp(key, "id") == 0) {
+			if (!get_string(v, "payee.id", &id, err))
+				return false;
+		} else if (strcmp(key, "owner_iin") == 0) {
+			if (!get_iin(v, "payee.owner_iin", p->owner_iin, err))
+				return false;
+			p->has_owner = true;
+		} else {
+			char field[64];
+			snprintf(field, sizeof(field), "payee.%s", key);
+			return unknown_field(field, err);
+		}
+	}
+	if (!has_kind)
+		return missing_field("payee.kind", err);
+	if (id == NULL)
+		return missing_field("payee.id", err);
+	if (!payee_id_valid(p->kind, id, &why))
+		return cd_error_invalid(err, "payee.id", why);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	return true;
+}
+
+bool codec_parse_disbursement(const json_t *body, struct disbursement_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)body, key, v)
 	{
-		(void)v;
-		return unknown_field(key, err);
+		if (strcmp(key, "payee") != 0)
+			return unknown_field(key, err);
+		if (!get_payee(v, &q->payee, err))
+			return false;
+		q->has_payee = true;
 	}
 	return true;
+}
+
+json_t *codec_payee_json(const struct payee *p)
+{
+	return json_pack("{s:s,s:s,s:o}", "kind", name_of(&payee_kind_names, (int)p->kind), "id",
+	                 p->id, "owner_iin",
+	                 p->has_owner ? json_string(p->owner_iin) : json_null());
 }
 
 json_t *codec_ts_json(int64_t ts)

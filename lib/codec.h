@@ -41,8 +41,13 @@ bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, str
 bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
                                     struct cd_error *err);
 
-/* {} only. */
-bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
+/* {"payee": {"kind": "account"|"card"|"wallet", "id": s, "owner_iin": iin}}
+ * with payee and owner_iin optional; a bad payee is 422 naming `payee` or
+ * `payee.<key>`. */
+bool codec_parse_disbursement(const json_t *body, struct disbursement_req *q, struct cd_error *err);
+/* The payee as the decision's audit event records it (owner_iin null when
+ * not given). */
+json_t *codec_payee_json(const struct payee *p);
 
 /* {"active": bool, "effective_at": ts, "source": s, "reference": s}
  * (PUT /v1/voluntary-refusals/{iin}): reference optional (null or absent:

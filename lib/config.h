@@ -46,6 +46,10 @@ struct config {
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
 	bool allow_below_legal_minimum; /* lifts the legal guards; for tests only */
+	/* a disbursement names its payee; ... and only the borrower's own
+	 * (which implies the first) */
+	bool payee_required;
+	bool payout_to_borrower_only;
 	/* kz-2025-09's numbers, each -1 for "the profile's" */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;

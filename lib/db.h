@@ -44,7 +44,7 @@
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
 	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
-	X(DISBURSE_CONTEXT, 3, 4)
+	X(DISBURSE_CONTEXT, 4, 5)
 
 /* The statements that the daemon's pool may run for several requests in
  * one statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes
@@ -67,8 +67,8 @@
 	X(AUTH_LOAN_GET, 3)                                                                        \
 	X(APPROVAL_CONTEXT, 6)                                                                     \
 	X(AUTH_APPROVAL_CONTEXT, 7)                                                                \
-	X(DISBURSE_CONTEXT, 3)                                                                     \
-	X(AUTH_DISBURSE_CONTEXT, 4)
+	X(DISBURSE_CONTEXT, 4)                                                                     \
+	X(AUTH_DISBURSE_CONTEXT, 5)
 #define DB_BATCHED_WRITES(X)                                                                       \
 	X(LOAN_INSERT, 31)                                                                         \
 	X(DISBURSE, 5)                                                                             \
@@ -97,7 +97,7 @@ enum stmt {
 	STMT_CONSENT,           /* db_params_consent -> db_loan_row (0 rows: guard failed) */
 	STMT_VERIFY,            /* db_params_verify -> db_loan_row (0 rows: guard failed) */
 	STMT_CANCEL,            /* db_params_cancel -> db_loan_row (0 rows: guard failed) */
-	STMT_DISBURSE_CONTEXT,  /* lender, loan_id, key|NULL -> db_disburse_context */
+	STMT_DISBURSE_CONTEXT,  /* lender, loan_id, key|NULL, tz -> db_disburse_context */
 	STMT_DISBURSE,          /* db_params_disburse -> db_loan_row (0 rows: guard failed) */
 	STMT_REFUSE,            /* db_params_refuse -> event id */
 	STMT_BORROWER_LOANS,    /* iin, lender|NULL -> db_loan_row each */
@@ -220,10 +220,10 @@ bool db_approval_context(const PGresult *r, struct approval_context *c);
 bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total);
 
 /* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan,
- * now and the Idempotency-Key's stored answer; false when there is no
- * such loan. */
+ * now, the Idempotency-Key's stored answer and today's local date (days
+ * since 1970-01-01); false when there is no such loan. */
 bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k);
+                         struct idempotency_record *k, int64_t *today_days);
 
 /* Single values of single-row statements. */
 int64_t db_schema_version_of(const PGresult *r); /* STMT_SCHEMA_VERSION */
@@ -436,7 +436,7 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, const char *token_id);
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key,
+                                              const char *loan_id, const char *key, const char *tz,
                                               const char *token_id);
 /* Guarded writes of the acts (act_outcome's values); detail is the audit
  * event's (JSON text). */

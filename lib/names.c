@@ -51,6 +51,8 @@ TABLE(exemption_names, [EXEMPT_NONE] = "", [EXEMPT_BRANCH] = "branch", [EXEMPT_S
       [EXEMPT_CARD_LIMIT] = "card_limit");
 TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "bank_short",
       [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo");
+TABLE(payee_kind_names, [PAYEE_ACCOUNT] = "account", [PAYEE_CARD] = "card",
+      [PAYEE_WALLET] = "wallet");
 TABLE(aggregation_names, [AGGREGATION_LENDER] = "lender", [AGGREGATION_ALL] = "all");
 TABLE(extra_method_names, [EXTRA_BRANCH] = "branch", [EXTRA_EGOV] = "egov",
       [EXTRA_CREDIT_BUREAU] = "credit_bureau", [EXTRA_LENDER_APP] = "lender_app");

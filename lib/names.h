@@ -61,6 +61,11 @@ extern const struct name_table exemption_names;
 enum rule { RULE_NONE, RULE_CARD, RULE_BANK_SHORT, RULE_BANK_LONG, RULE_MFO, RULE__COUNT };
 extern const struct name_table rule_names;
 
+/* Where a payout goes (the disbursement's `payee.kind`): an IBAN, the
+ * lender's token or hash of a card (never its number), an e-wallet. */
+enum payee_kind { PAYEE_ACCOUNT, PAYEE_CARD, PAYEE_WALLET };
+extern const struct name_table payee_kind_names;
+
 /* [policy] aggregation: whose loans of the day are added up. */
 enum aggregation { AGGREGATION_LENDER, AGGREGATION_ALL };
 extern const struct name_table aggregation_names;

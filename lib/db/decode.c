@@ -162,15 +162,16 @@ bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int6
 }
 
 bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k)
+                         struct idempotency_record *k, int64_t *today_days)
 {
 	int c = loan_col0(r);
 	memset(k, 0, sizeof(*k));
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_IDEM_BODY + 1 ||
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_TODAY + 1 ||
 	    !loan_from_row(r, 0, c, l))
 		return false;
 	int n = c + LOAN_NCOLS; /* now, then enum disburse_col */
 	*now = db_ts(r, 0, n);
+	*today_days = db_int(r, 0, n + DISBURSE_TODAY);
 	k->found = !PQgetisnull(r, 0, n + DISBURSE_IDEM_PK);
 	if (k->found) {
 		k->loan_pk = db_int(r, 0, n + DISBURSE_IDEM_PK);

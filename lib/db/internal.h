@@ -287,7 +287,12 @@ enum approval_col {
 };
 /* The columns of STMT_DISBURSE_CONTEXT after the loan's and now
  * (DISBURSE_CONTEXT_SQL, statements.c). */
-enum disburse_col { DISBURSE_IDEM_PK = 1, DISBURSE_IDEM_STATUS, DISBURSE_IDEM_BODY };
+enum disburse_col {
+	DISBURSE_IDEM_PK = 1,
+	DISBURSE_IDEM_STATUS,
+	DISBURSE_IDEM_BODY,
+	DISBURSE_TODAY
+};
 
 /* Columns of STMT_AUDIT_SEAL_HEAD. */
 enum seal_head_col { SEAL_SEALED, SEAL_HEAD_SEQ, SEAL_HEAD_HASH, SEAL_NOW, SEAL_HEAD_SIGNED };

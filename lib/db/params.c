@@ -97,13 +97,14 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 }
 
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key,
+                                              const char *loan_id, const char *key, const char *tz,
                                               const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = loan_id;
 	p->v[2] = key;
-	p->v[3] = token_id;
+	p->v[3] = tz;
+	p->v[4] = token_id;
 	return p->v;
 }
 

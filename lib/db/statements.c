@@ -103,10 +103,11 @@
 	"(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d "                             \
 	DAY_LOANS_OF("$5", "t.at", "$4", "$6") ") "                                                \
 	"FROM t LEFT JOIN loan l ON " LOAN_BY_ID
-/* The loan and the Idempotency-Key's stored answer: enum disburse_col after
- * the loan's columns and now. */
+/* The loan, the Idempotency-Key's stored answer and today's local date
+ * in the zone $4 (that a payee's owner must be born by): enum disburse_col
+ * after the loan's columns and now. */
 #define DISBURSE_CONTEXT_SQL                                                                       \
-	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body FROM loan l "                       \
+	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") "FROM loan l " \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
 	"WHERE " LOAN_BY_ID
 
@@ -423,7 +424,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  jsonb_build_object('reason', cancel_reason) FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          3},
-    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 3},
+    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 4},
     [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 5},
     [STMT_REFUSE] = {"refuse", REFUSE_SQL, 7},
     [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},

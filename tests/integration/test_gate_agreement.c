@@ -486,11 +486,11 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	PQclear(r);
 
 	/* and the disbursement context, with no stored answer */
-	const char *dis[] = {"B1", "TWIN", "k-1", "tid-1"};
+	const char *dis[] = {"B1", "TWIN", "k-1", "Asia/Almaty", "tid-1"};
 	r = exec_prepared(STMT_AUTH_DISBURSE_CONTEXT, dis);
-	int64_t now;
+	int64_t now, today;
 	struct idempotency_record k;
-	ck_assert(db_disburse_context(r, &got, &now, &k));
+	ck_assert(db_disburse_context(r, &got, &now, &k, &today));
 	ck_assert_int_eq(got.pk, want.pk);
 	ck_assert(!k.found);
 	PQclear(r);

@@ -4,6 +4,7 @@
  * disbursement's idempotency), each named after the rule it holds.
  */
 #include "check_main.h"
+#include "iin.h"
 #include "loan.h"
 #include "timeutil.h"
 
@@ -577,12 +578,46 @@ END_TEST
 
 /* ---- disbursement ---- */
 
+/* The local date of now_(), that a payee's owner must be born by. */
+#define TODAY_DAYS (T("2026-03-02T00:00:00Z") / (86400 * SEC))
+
+/* A disbursement without a payee under the default configuration. */
+static enum disburse_verdict decide_plain(const struct loan *l, const struct idempotency_record *k,
+                                          int64_t now, struct disburse_outcome *o)
+{
+	struct disbursement_req q = {.has_payee = false};
+	struct payee_rules rules = {0};
+	return loan_disburse_decide(l, &q, &rules, k, now, TODAY_DAYS, o);
+}
+
+/* An eligible loan of 900101300126: consented, cooled until now_(),
+ * verified in person. */
+static struct loan payable_loan(void)
+{
+	struct loan l = approved_loan();
+	l.consent_at = now_() - 2 * HOUR_US;
+	l.cooling_ends_at = now_();
+	l.in_person_required = false;
+	return l;
+}
+
+static struct disbursement_req to_payee(const char *owner_iin)
+{
+	struct disbursement_req q = {
+	    .has_payee = true, .payee = {.kind = PAYEE_ACCOUNT, .id = "KZ86125KZT5004100100"}};
+	if (owner_iin != NULL) {
+		q.payee.has_owner = true;
+		strcpy(q.payee.owner_iin, owner_iin);
+	}
+	return q;
+}
+
 START_TEST(test_disbursement_key_of_another_loan_is_422_on_idempotency_key)
 {
 	struct loan l = approved_loan();
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk + 1, .status = 200};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REFUSE);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REFUSE);
 	ck_assert_int_eq(o.err.status, 422);
 	ck_assert_str_eq(o.err.field, "Idempotency-Key");
 }
@@ -593,7 +628,7 @@ START_TEST(test_disbursement_with_a_stored_answer_is_replayed)
 	struct loan l = disbursed_loan();
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 200};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REPLAY);
 	ck_assert_int_eq(o.retry_after, 0);
 }
 END_TEST
@@ -605,7 +640,7 @@ START_TEST(test_replayed_cooling_refusal_has_retry_after_of_the_time_left)
 	l.cooling_ends_at = now_() + HOUR_US;
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 409, .body = "{}"};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REPLAY);
 	ck_assert_int_eq(o.retry_after, 3600);
 }
 END_TEST
@@ -617,8 +652,8 @@ START_TEST(test_disbursement_is_allowed_exactly_when_no_blocker_stands)
 	l.cooling_ends_at = now_();
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_ALLOW);
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_() - 1, &o), DISBURSE_DENY);
+	ck_assert_int_eq(decide_plain(&l, &none, now_(), &o), DISBURSE_ALLOW);
+	ck_assert_int_eq(decide_plain(&l, &none, now_() - 1, &o), DISBURSE_DENY);
 	ck_assert(loan_view_has(&o.view, BLOCKER_COOLING_PERIOD_ACTIVE));
 	ck_assert_int_eq(o.retry_after, 1);
 }
@@ -629,9 +664,126 @@ START_TEST(test_refused_disbursement_without_consent_has_no_retry_after)
 	struct loan l = approved_loan();
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_DENY);
+	ck_assert_int_eq(decide_plain(&l, &none, now_(), &o), DISBURSE_DENY);
 	ck_assert(loan_view_has(&o.view, BLOCKER_CONSENT_MISSING));
 	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_a_payee_is_required_only_when_the_configuration_says_so)
+{
+	struct cd_error err;
+	struct disbursement_req none = {.has_payee = false}, some = to_payee(NULL);
+	struct payee_rules off = {0}, on = {.required = true};
+	ck_assert(disbursement_check(&none, &off, &err));
+	ck_assert(disbursement_check(&some, &on, &err));
+	ck_assert(!disbursement_check(&none, &on, &err));
+	ck_assert_int_eq(err.status, 422);
+	ck_assert_str_eq(err.field, "payee");
+}
+END_TEST
+
+START_TEST(test_payout_to_the_borrowers_own_payee_is_allowed_under_borrower_only)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("900101300126");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_ALLOW);
+}
+END_TEST
+
+START_TEST(test_payee_of_another_owner_or_none_is_payee_not_borrower_alone)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct idempotency_record none = {.found = false};
+	struct disbursement_req other = to_payee("870412300545"), unstated = to_payee(NULL);
+	const struct disbursement_req *qs[] = {&other, &unstated};
+	for (int i = 0; i < 2; i++) {
+		struct disburse_outcome o;
+		ck_assert_int_eq(
+		    loan_disburse_decide(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
+		    DISBURSE_DENY);
+		ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_NOT_BORROWER);
+		/* the loan itself stays payable: the request alone is refused */
+		ck_assert_uint_eq(o.view.blockers, 0);
+		ck_assert_int_eq(o.view.status, STATUS_ELIGIBLE);
+		/* another request is needed, not time */
+		ck_assert_int_eq(o.earliest_disbursement_at, TS_NULL);
+		ck_assert_int_eq(o.retry_after, 0);
+	}
+}
+END_TEST
+
+START_TEST(test_any_payee_is_allowed_when_borrower_only_is_off)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true};
+	struct disbursement_req q = to_payee("870412300545");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_ALLOW);
+}
+END_TEST
+
+START_TEST(test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_after)
+{
+	struct loan l = payable_loan();
+	l.cooling_ends_at = now_() + HOUR_US;
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("870412300545");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_COOLING_PERIOD_ACTIVE) |
+	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
+	ck_assert_int_eq(o.earliest_disbursement_at, l.cooling_ends_at);
+	/* waiting alone would not help this request */
+	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_cooling_alone_with_the_borrowers_payee_keeps_retry_after)
+{
+	struct loan l = payable_loan();
+	l.cooling_ends_at = now_() + HOUR_US;
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("900101300126");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_COOLING_PERIOD_ACTIVE);
+	ck_assert_int_eq(o.retry_after, 3600);
+}
+END_TEST
+
+START_TEST(test_payee_owner_born_after_today_is_422_on_payee_owner_iin)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {0};
+	/* born 2026-03-03 (century digit 5: the 2000s), the day after now_() */
+	char iin[13];
+	memcpy(iin, "26030350001", 11);
+	int c = iin_check_digit(iin);
+	ck_assert_int_ge(c, 0);
+	iin[11] = (char)('0' + c);
+	iin[12] = '\0';
+	struct disbursement_req q = to_payee(iin);
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_REFUSE);
+	ck_assert_int_eq(o.err.status, 422);
+	ck_assert_str_eq(o.err.field, "payee.owner_iin");
+	/* born today is accepted */
+	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS + 1, &o),
+	                 DISBURSE_ALLOW);
 }
 END_TEST
 
@@ -835,6 +987,17 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc, test_replayed_cooling_refusal_has_retry_after_of_the_time_left);
 	tcase_add_test(tc, test_disbursement_is_allowed_exactly_when_no_blocker_stands);
 	tcase_add_test(tc, test_refused_disbursement_without_consent_has_no_retry_after);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("payee");
+	tcase_add_test(tc, test_a_payee_is_required_only_when_the_configuration_says_so);
+	tcase_add_test(tc, test_payout_to_the_borrowers_own_payee_is_allowed_under_borrower_only);
+	tcase_add_test(tc, test_payee_of_another_owner_or_none_is_payee_not_borrower_alone);
+	tcase_add_test(tc, test_any_payee_is_allowed_when_borrower_only_is_off);
+	tcase_add_test(tc,
+	               test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_after);
+	tcase_add_test(tc, test_cooling_alone_with_the_borrowers_payee_keeps_retry_after);
+	tcase_add_test(tc, test_payee_owner_born_after_today_is_422_on_payee_owner_iin);
 	suite_add_tcase(s, tc);
 	return s;
 }

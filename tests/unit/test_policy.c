@@ -530,6 +530,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	int checked = 0;
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
+		/* a request's blockers are never the loan's */
+		if (mask & BLOCKERS_OF_REQUEST)
+			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
@@ -576,7 +579,10 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
-	ck_assert_int_eq(BLOCKER__COUNT, 8);
+	/* then, in a disbursement's refusal only, the request's */
+	ck_assert_int_lt(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER_PAYEE_NOT_BORROWER);
+	ck_assert_uint_eq(BLOCKERS_OF_REQUEST, BIT(BLOCKER_PAYEE_NOT_BORROWER));
+	ck_assert_int_eq(BLOCKER__COUNT, 9);
 }
 END_TEST
 
@@ -625,6 +631,9 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 	int64_t now = T("2025-06-15T12:00:00+05:00");
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
+		/* a request's blockers are never the loan's */
+		if (mask & BLOCKERS_OF_REQUEST)
+			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
