@@ -69,7 +69,8 @@ static const struct command commands[] = {
     {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry|antifraud "
+                    "[--lender ID] "
                     "[--expires-in DURATION]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
@@ -77,9 +78,11 @@ static const struct command commands[] = {
                 "\n"
                 "options:\n"
                 "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
-                "  --role ROLE       lender, compliance, auditor or registry (the connector\n"
+                "  --role ROLE       lender, compliance, auditor, registry (the connector\n"
                 "                    that brings the credit bureau's voluntary refusals in:\n"
-                "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
+                "                    it may only PUT and GET /v1/voluntary-refusals/...) or\n"
+                "                    antifraud (the connector of the anti-fraud centre's\n"
+                "                    lists: PUT and GET /v1/suspicious-payees/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
                 "                    lender role, refused for the others\n"
                 "  --expires-in DURATION\n"

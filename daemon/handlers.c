@@ -771,30 +771,31 @@ static void on_disburse_read(PGresult *res, void *arg)
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "disburse_context"))
 		return;
-	struct idempotency_record k;
-	int64_t today;
-	if (!db_disburse_context(res, &r->loan, &r->now, &k, &today)) {
+	struct disburse_context c;
+	if (!db_disburse_context(res, &r->loan, &c)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
 		return;
 	}
+	r->now = c.now;
 	struct loan *l = &r->loan;
 	const struct disbursement_req *q = &r->call.disbursement.q;
+	const struct payee *payee = q->has_payee ? &q->payee : NULL;
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
 	struct payee_rules rules = payee_rules_of(r);
 	struct disburse_outcome o;
 	struct db_params p;
 	char *detail;
-	switch (loan_disburse_decide(l, q, &rules, &k, r->now, today, &o)) {
+	switch (loan_disburse_decide(l, q, &rules, &c, &o)) {
 	case DISBURSE_REFUSE:
 		reply_error(r, &o.err);
 		return;
 	case DISBURSE_REPLAY:
-		replay(r, &k, &o);
+		replay(r, &c.key, &o);
 		return;
 	case DISBURSE_ALLOW:
 		detail = detail_text(decision_detail(q, NULL));
 		bool sent = request_exec_or_reply(r, STMT_DISBURSE,
-		                                  db_params_disburse(&p, l, r->client, key, detail),
+		                                  db_params_disburse(&p, l, r->client, key, detail, payee),
 		                                  on_disburse_write);
 		free(detail);
 		(void)sent; /* when not sent, 503 was answered */
@@ -844,10 +845,12 @@ bool disburse_parse(struct request *r, struct cd_error *err)
 void disburse_start(struct request *r, bool authenticate)
 {
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	const struct disbursement_req *q = &r->call.disbursement.q;
 	struct db_params p;
 	first_read_or_reply(r, STMT_DISBURSE_CONTEXT,
 	                    db_params_disburse_context(&p, r->params[0], r->params[1], key,
-	                                               r->rt->cfg.timezone, r->token_id),
+	                                               r->rt->cfg.timezone,
+	                                               q->has_payee ? &q->payee : NULL, r->token_id),
 	                    on_disburse_read, authenticate);
 }
 

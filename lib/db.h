@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 15
+#define DB_SCHEMA_VERSION 16
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -44,7 +44,7 @@
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
 	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
-	X(DISBURSE_CONTEXT, 4, 5)
+	X(DISBURSE_CONTEXT, 6, 7)
 
 /* The statements that the daemon's pool may run for several requests in
  * one statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes
@@ -67,11 +67,11 @@
 	X(AUTH_LOAN_GET, 3)                                                                        \
 	X(APPROVAL_CONTEXT, 6)                                                                     \
 	X(AUTH_APPROVAL_CONTEXT, 7)                                                                \
-	X(DISBURSE_CONTEXT, 4)                                                                     \
-	X(AUTH_DISBURSE_CONTEXT, 5)
+	X(DISBURSE_CONTEXT, 6)                                                                     \
+	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
 	X(LOAN_INSERT, 31)                                                                         \
-	X(DISBURSE, 5)                                                                             \
+	X(DISBURSE, 7)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
 
@@ -97,7 +97,7 @@ enum stmt {
 	STMT_CONSENT,           /* db_params_consent -> db_loan_row (0 rows: guard failed) */
 	STMT_VERIFY,            /* db_params_verify -> db_loan_row (0 rows: guard failed) */
 	STMT_CANCEL,            /* db_params_cancel -> db_loan_row (0 rows: guard failed) */
-	STMT_DISBURSE_CONTEXT,  /* lender, loan_id, key|NULL, tz -> db_disburse_context */
+	STMT_DISBURSE_CONTEXT,  /* db_params_disburse_context -> db_disburse_context */
 	STMT_DISBURSE,          /* db_params_disburse -> db_loan_row (0 rows: guard failed) */
 	STMT_REFUSE,            /* db_params_refuse -> event id */
 	STMT_BORROWER_LOANS,    /* iin, lender|NULL -> db_loan_row each */
@@ -219,11 +219,10 @@ bool db_approval_context(const PGresult *r, struct approval_context *c);
  * it. */
 bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total);
 
-/* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan,
- * now, the Idempotency-Key's stored answer and today's local date (days
- * since 1970-01-01); false when there is no such loan. */
-bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k, int64_t *today_days);
+/* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan
+ * and what the database knows beside it; false when there is no such
+ * loan. */
+bool db_disburse_context(const PGresult *r, struct loan *l, struct disburse_context *c);
 
 /* Single values of single-row statements. */
 int64_t db_schema_version_of(const PGresult *r); /* STMT_SCHEMA_VERSION */
@@ -435,8 +434,12 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, const char *token_id);
+/* STMT_DISBURSE_CONTEXT: the loan, the Idempotency-Key (NULL: none), the
+ * zone of the local date, the payee (NULL: none) and, for the twin, the
+ * token's id. */
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key, const char *tz,
+                                              const char *loan_id, const char *key,
+                                              const char *tz, const struct payee *payee,
                                               const char *token_id);
 /* Guarded writes of the acts (act_outcome's values); detail is the audit
  * event's (JSON text). */
@@ -455,8 +458,10 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
                                            const struct act_outcome *o,
                                            const struct extra_confirmation_req *q,
                                            const char *actor, const char *detail);
+/* A payout to the payee (NULL: none), whose flag its guard checks. */
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
-                                      const char *key, const char *detail);
+                                      const char *key, const char *detail,
+                                      const struct payee *payee);
 /* The refusal's event and, with a key, its stored answer (body). */
 const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
                                     const char *detail, const char *key, const char *body);

@@ -317,9 +317,11 @@ bool disbursement_check(const struct disbursement_req *q, const struct payee_rul
 
 /* What the request itself puts in the way. */
 static unsigned request_blockers(const struct loan *l, const struct disbursement_req *q,
-                                 const struct payee_rules *rules)
+                                 const struct payee_rules *rules, bool payee_flagged)
 {
 	unsigned b = 0;
+	if (q->has_payee && payee_flagged)
+		b |= 1u << BLOCKER_PAYEE_FLAGGED;
 	if (rules->to_borrower_only &&
 	    !(q->has_payee && payee_is_borrower(&q->payee, l->borrower_iin)))
 		b |= 1u << BLOCKER_PAYEE_NOT_BORROWER;
@@ -328,18 +330,19 @@ static unsigned request_blockers(const struct loan *l, const struct disbursement
 
 enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct disbursement_req *q,
                                            const struct payee_rules *rules,
-                                           const struct idempotency_record *k, int64_t now,
-                                           int64_t today_days, struct disburse_outcome *o)
+                                           const struct disburse_context *c,
+                                           struct disburse_outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	cd_error_clear(&o->err);
-	loan_evaluate(l, now, &o->view);
+	loan_evaluate(l, c->now, &o->view);
 	const char *why = NULL;
 	if (q->has_payee && q->payee.has_owner &&
-	    !iin_born_by(q->payee.owner_iin, today_days, &why)) {
+	    !iin_born_by(q->payee.owner_iin, c->today_days, &why)) {
 		cd_error_invalid(&o->err, "payee.owner_iin", why);
 		return o->verdict = DISBURSE_REFUSE;
 	}
+	const struct idempotency_record *k = &c->key;
 	if (k->found) {
 		if (k->loan_pk != l->pk) {
 			cd_error_set(&o->err, 422, "validation_failed", "Idempotency-Key",
@@ -349,15 +352,16 @@ enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct di
 		/* The stored answer is given again; its Retry-After is what the
 		 * loan says now: the time left while cooling alone stands in the
 		 * way, as when it was first given. */
-		o->retry_after = k->status == 200 ? 0 : loan_retry_after(l, &o->view, now);
+		o->retry_after = k->status == 200 ? 0 : loan_retry_after(l, &o->view, c->now);
 		return o->verdict = DISBURSE_REPLAY;
 	}
-	o->blockers = o->view.blockers | request_blockers(l, q, rules);
+	o->blockers = o->view.blockers | request_blockers(l, q, rules, c->payee_flagged);
 	if (o->blockers == 0)
 		return o->verdict = DISBURSE_ALLOW;
 	o->earliest_disbursement_at =
 	    o->view.blockers == 0 ? TS_NULL : o->view.earliest_disbursement_at;
 	/* waiting helps only when nothing but the period stands in the way */
-	o->retry_after = o->blockers == o->view.blockers ? loan_retry_after(l, &o->view, now) : 0;
+	o->retry_after =
+	    o->blockers == o->view.blockers ? loan_retry_after(l, &o->view, c->now) : 0;
 	return o->verdict = DISBURSE_DENY;
 }

@@ -33,7 +33,7 @@
  *                 today is 422; a stored answer for the Idempotency-Key is
  *                 replayed (a key of another loan is a 422); otherwise
  *                 allowed exactly when loan_evaluate() finds no blocker and
- *                 the request none (payee_not_borrower).
+ *                 the request none (payee_flagged, payee_not_borrower).
  *
  * Each 409 invalid_state names its reason (enum state_reason, names.h):
  * cancelled, already_disbursed, different_time (a repeat with another time
@@ -197,6 +197,15 @@ struct idempotency_record {
 	const char *body; /* the 409's body; NULL for a 200 */
 };
 
+/* What the database knows when a disbursement arrives
+ * (STMT_DISBURSE_CONTEXT), besides the loan. */
+struct disburse_context {
+	int64_t now;
+	int64_t today_days; /* the local date a payee's owner must be born by */
+	struct idempotency_record key;
+	bool payee_flagged; /* the request's payee is a suspicious payee at now */
+};
+
 enum disburse_verdict {
 	DISBURSE_REPLAY, /* answer the stored answer again (a 200 renders the loan) */
 	DISBURSE_ALLOW,  /* pay out with the guarded statement */
@@ -221,11 +230,9 @@ struct disburse_outcome {
 bool disbursement_check(const struct disbursement_req *q, const struct payee_rules *rules,
                         struct cd_error *err);
 
-/* today_days: the local date (days since 1970-01-01) that a payee's
- * owner_iin must be born by. */
 enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct disbursement_req *q,
                                            const struct payee_rules *rules,
-                                           const struct idempotency_record *k, int64_t now,
-                                           int64_t today_days, struct disburse_outcome *o);
+                                           const struct disburse_context *c,
+                                           struct disburse_outcome *o);
 
 #endif

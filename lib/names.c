@@ -42,7 +42,7 @@ char *names_join(const struct name_table *t, const char *sep, const char *last, 
 	const struct name_table name = {name##_list,                                               \
 	                                (int)(sizeof(name##_list) / sizeof(name##_list[0]))}
 
-TABLE(role_names, "lender", "compliance", "auditor", "registry");
+TABLE(role_names, "lender", "compliance", "auditor", "registry", "antifraud");
 TABLE(lender_kind_names, [LENDER_BANK] = "bank", [LENDER_MFO] = "mfo");
 TABLE(product_names, [PRODUCT_CONSUMER] = "consumer", [PRODUCT_GOODS] = "goods",
       [PRODUCT_REFINANCING] = "refinancing", [PRODUCT_CARD_LIMIT] = "card_limit");

@@ -30,7 +30,8 @@ enum role {
 	ROLE_LENDER = 1,
 	ROLE_COMPLIANCE = 2,
 	ROLE_AUDITOR = 4,
-	ROLE_REGISTRY = 8, /* the connector of the voluntary refusal registry */
+	ROLE_REGISTRY = 8,   /* the connector of the voluntary refusal registry */
+	ROLE_ANTIFRAUD = 16, /* the connector of the anti-fraud centre's lists */
 };
 extern const struct name_table role_names;
 /* ROLE_NONE for a name that is none. */

@@ -277,6 +277,7 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
     [BLOCKER_RECONFIRMATION_MISSING] = "reconfirmation_missing",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
+    [BLOCKER_PAYEE_FLAGGED] = "payee_flagged",
     [BLOCKER_PAYEE_NOT_BORROWER] = "payee_not_borrower",
 };
 
@@ -303,6 +304,7 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
     /* a request's blocker never decides a loan's status */
+    [BLOCKER_PAYEE_FLAGGED] = STATUS_ELIGIBLE,
     [BLOCKER_PAYEE_NOT_BORROWER] = STATUS_ELIGIBLE,
 };
 

@@ -143,12 +143,13 @@ enum blocker {
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
 	/* a disbursement's request, not the loan, stands in the way: only in
 	 * a refusal, never in a loan's view (loan_disburse_decide()) */
+	BLOCKER_PAYEE_FLAGGED,
 	BLOCKER_PAYEE_NOT_BORROWER,
 	BLOCKER__COUNT
 };
 
 /* The blockers that come from a disbursement's request. */
-#define BLOCKERS_OF_REQUEST (1u << BLOCKER_PAYEE_NOT_BORROWER)
+#define BLOCKERS_OF_REQUEST ((1u << BLOCKER_PAYEE_FLAGGED) | (1u << BLOCKER_PAYEE_NOT_BORROWER))
 
 enum loan_status {
 	STATUS_CANCELLED,

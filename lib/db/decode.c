@@ -161,17 +161,18 @@ bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int6
 	return db_loan_row(r, 0, l, now);
 }
 
-bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k, int64_t *today_days)
+bool db_disburse_context(const PGresult *r, struct loan *l, struct disburse_context *ctx)
 {
 	int c = loan_col0(r);
-	memset(k, 0, sizeof(*k));
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_TODAY + 1 ||
+	memset(ctx, 0, sizeof(*ctx));
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_PAYEE_FLAGGED + 1 ||
 	    !loan_from_row(r, 0, c, l))
 		return false;
 	int n = c + LOAN_NCOLS; /* now, then enum disburse_col */
-	*now = db_ts(r, 0, n);
-	*today_days = db_int(r, 0, n + DISBURSE_TODAY);
+	struct idempotency_record *k = &ctx->key;
+	ctx->now = db_ts(r, 0, n);
+	ctx->today_days = db_int(r, 0, n + DISBURSE_TODAY);
+	ctx->payee_flagged = db_bool(r, 0, n + DISBURSE_PAYEE_FLAGGED);
 	k->found = !PQgetisnull(r, 0, n + DISBURSE_IDEM_PK);
 	if (k->found) {
 		k->loan_pk = db_int(r, 0, n + DISBURSE_IDEM_PK);

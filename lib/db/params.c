@@ -98,13 +98,15 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
                                               const char *loan_id, const char *key, const char *tz,
-                                              const char *token_id)
+                                              const struct payee *payee, const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = loan_id;
 	p->v[2] = key;
 	p->v[3] = tz;
-	p->v[4] = token_id;
+	p->v[4] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
+	p->v[5] = payee ? payee->id : NULL;
+	p->v[6] = token_id;
 	return p->v;
 }
 
@@ -167,13 +169,16 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
 }
 
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
-                                      const char *key, const char *detail)
+                                      const char *key, const char *detail,
+                                      const struct payee *payee)
 {
 	p->v[0] = db_num(&p->num[0], l->pk);
 	p->v[1] = actor;
 	p->v[2] = key;
 	p->v[3] = l->lender;
 	p->v[4] = detail;
+	p->v[5] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
+	p->v[6] = payee ? payee->id : NULL;
 	return p->v;
 }
 

@@ -30,6 +30,12 @@
  * docs/refusals.md). */
 #define REFUSAL_GUARD "AND NOT cd_refusal_gate(borrower_iin)"
 
+/* The payee in the payout's guard ($6 kind, $7 id; NULL: none), under the
+ * same discipline as the refusal: cd_payee_gate() shares the payee's lock
+ * with the registry's changes (sql/016_suspicious_payees.sql). The twin of
+ * loan_disburse_decide()'s payee_flagged. */
+#define PAYEE_GUARD "AND NOT cd_payee_gate($6::text, $7::text)"
+
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
 #define GUARD                                                                                      \
@@ -103,11 +109,13 @@
 	"(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d "                             \
 	DAY_LOANS_OF("$5", "t.at", "$4", "$6") ") "                                                \
 	"FROM t LEFT JOIN loan l ON " LOAN_BY_ID
-/* The loan, the Idempotency-Key's stored answer and today's local date
- * in the zone $4 (that a payee's owner must be born by): enum disburse_col
- * after the loan's columns and now. */
+/* The loan, the Idempotency-Key's stored answer, today's local date in the
+ * zone $4 (that a payee's owner must be born by) and whether the payee ($5
+ * kind, $6 id; NULL: none) is flagged now: enum disburse_col after the
+ * loan's columns and now. */
 #define DISBURSE_CONTEXT_SQL                                                                       \
-	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") "FROM loan l " \
+	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") ", "           \
+	"cd_payee_flagged($5::text, $6::text) FROM loan l "                                        \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
 	"WHERE " LOAN_BY_ID
 
@@ -195,23 +203,24 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, cdb.i FROM cdb JOIN d ON d.i = cdb.i " \
 	"LEFT JOIN ins l ON l.lender_id = $1::text AND l.loan_id = $2::text"
 
-/* A payout: the guarded update, its audit event and, with a key, its
- * stored answer. */
+/* A payout: the guarded update (the loan's guard, then its payee's), its
+ * audit event and, with a key, its stored answer. */
 #define DISBURSE_SQL                                                                               \
 	"WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD         \
-	"  RETURNING *), "                                                                         \
+	"  " PAYEE_GUARD " RETURNING *), "                                                         \
 	"a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, loan_id, 'disbursement_allowed', "      \
 	"  $5::jsonb FROM u), "                                                                    \
 	"k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "      \
 	"  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "           \
 	"SELECT " LOAN_COLS_NOW " FROM u l"
-/* Payouts: the refusal buckets and the rows of every loan of the batch (no
- * loan twice, db_batch_conflict), then STMT_DISBURSE's update, guard,
- * audit event and stored answer for each. */
+/* Payouts: the payees' buckets, the refusal buckets and the rows of every
+ * loan of the batch (no loan twice, db_batch_conflict), then
+ * STMT_DISBURSE's update, guards, audit event and stored answer for each. */
 #define BATCH_WRITE_DISBURSE                                                                       \
 	", u AS (UPDATE loan SET disbursed_at = now() FROM cdb "                                   \
-	"  WHERE (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "  \
-	"  AND " GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, "                \
+	"  WHERE (SELECT cd_payee_gate_lock(array_agg($6::text), array_agg($7::text)) FROM cdb) "  \
+	"  AND (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "    \
+	"  AND " GUARD " " PAYEE_GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, " \
 	"  $3::text AS cdb_key, $4::text AS cdb_lender, $5::jsonb AS cdb_detail), "                \
 	"a AS (" AUDIT_INSERT "SELECT cdb_actor, lender_id, loan_id, 'disbursement_allowed', "     \
 	"  cdb_detail FROM u ORDER BY cdb_i), "                                                    \
@@ -424,8 +433,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  jsonb_build_object('reason', cancel_reason) FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          3},
-    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 4},
-    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 5},
+    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 6},
+    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 7},
     [STMT_REFUSE] = {"refuse", REFUSE_SQL, 7},
     [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},
     [STMT_BORROWER_LOANS] =

@@ -1268,7 +1268,7 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
 	                    "\"reconfirmation_missing\",\"in_person_verification_missing\","
-	                    "\"payee_not_borrower\"]");
+	                    "\"payee_flagged\",\"payee_not_borrower\"]");
 	free(s);
 	json_decref(a);
 

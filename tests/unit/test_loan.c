@@ -581,13 +581,33 @@ END_TEST
 /* The local date of now_(), that a payee's owner must be born by. */
 #define TODAY_DAYS (T("2026-03-02T00:00:00Z") / (86400 * SEC))
 
+/* A decision with the context's now, today and stored answer; the payee
+ * (if any) flagged or not. */
+static enum disburse_verdict decide_flagged(const struct loan *l, const struct disbursement_req *q,
+                                            const struct payee_rules *rules,
+                                            const struct idempotency_record *k, int64_t now,
+                                            int64_t today, bool flagged, struct disburse_outcome *o)
+{
+	struct disburse_context c = {.now = now, .today_days = today, .key = *k,
+	                             .payee_flagged = flagged};
+	return loan_disburse_decide(l, q, rules, &c, o);
+}
+
+static enum disburse_verdict decide_with(const struct loan *l, const struct disbursement_req *q,
+                                         const struct payee_rules *rules,
+                                         const struct idempotency_record *k, int64_t now,
+                                         int64_t today, struct disburse_outcome *o)
+{
+	return decide_flagged(l, q, rules, k, now, today, false, o);
+}
+
 /* A disbursement without a payee under the default configuration. */
 static enum disburse_verdict decide_plain(const struct loan *l, const struct idempotency_record *k,
                                           int64_t now, struct disburse_outcome *o)
 {
 	struct disbursement_req q = {.has_payee = false};
 	struct payee_rules rules = {0};
-	return loan_disburse_decide(l, &q, &rules, k, now, TODAY_DAYS, o);
+	return decide_with(l, &q, &rules, k, now, TODAY_DAYS, o);
 }
 
 /* An eligible loan of 900101300126: consented, cooled until now_(),
@@ -690,7 +710,7 @@ START_TEST(test_payout_to_the_borrowers_own_payee_is_allowed_under_borrower_only
 	struct disbursement_req q = to_payee("900101300126");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
 	                 DISBURSE_ALLOW);
 }
 END_TEST
@@ -705,7 +725,7 @@ START_TEST(test_payee_of_another_owner_or_none_is_payee_not_borrower_alone)
 	for (int i = 0; i < 2; i++) {
 		struct disburse_outcome o;
 		ck_assert_int_eq(
-		    loan_disburse_decide(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
+		    decide_with(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
 		    DISBURSE_DENY);
 		ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_NOT_BORROWER);
 		/* the loan itself stays payable: the request alone is refused */
@@ -725,7 +745,7 @@ START_TEST(test_any_payee_is_allowed_when_borrower_only_is_off)
 	struct disbursement_req q = to_payee("870412300545");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
 	                 DISBURSE_ALLOW);
 }
 END_TEST
@@ -738,7 +758,7 @@ START_TEST(test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_
 	struct disbursement_req q = to_payee("870412300545");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
 	                 DISBURSE_DENY);
 	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_COOLING_PERIOD_ACTIVE) |
 	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
@@ -756,10 +776,41 @@ START_TEST(test_cooling_alone_with_the_borrowers_payee_keeps_retry_after)
 	struct disbursement_req q = to_payee("900101300126");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
 	                 DISBURSE_DENY);
 	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_eq(o.retry_after, 3600);
+}
+END_TEST
+
+START_TEST(test_flagged_payee_is_payee_flagged_whatever_the_rules)
+{
+	struct loan l = payable_loan();
+	struct idempotency_record none = {.found = false};
+	struct disbursement_req mine = to_payee("900101300126"), other = to_payee("870412300545");
+	struct payee_rules off = {0}, only = {.required = true, .to_borrower_only = true};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_flagged(&l, &mine, &off, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_FLAGGED);
+	ck_assert_uint_eq(o.view.blockers, 0);
+	ck_assert_int_eq(o.earliest_disbursement_at, TS_NULL);
+	ck_assert_int_eq(o.retry_after, 0);
+	/* both of the request's, in the contract's order, after the loan's */
+	l.consent_at = TS_NULL;
+	ck_assert_int_eq(decide_flagged(&l, &other, &only, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_CONSENT_MISSING) |
+	                                  (1u << BLOCKER_PAYEE_FLAGGED) |
+	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
+	/* not flagged: paid */
+	l = payable_loan();
+	ck_assert_int_eq(decide_flagged(&l, &mine, &off, &none, now_(), TODAY_DAYS, false, &o),
+	                 DISBURSE_ALLOW);
+	/* without a payee nothing can be flagged */
+	struct disbursement_req nobody = {.has_payee = false};
+	ck_assert_int_eq(decide_flagged(&l, &nobody, &off, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_ALLOW);
 }
 END_TEST
 
@@ -777,12 +828,12 @@ START_TEST(test_payee_owner_born_after_today_is_422_on_payee_owner_iin)
 	struct disbursement_req q = to_payee(iin);
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
 	                 DISBURSE_REFUSE);
 	ck_assert_int_eq(o.err.status, 422);
 	ck_assert_str_eq(o.err.field, "payee.owner_iin");
 	/* born today is accepted */
-	ck_assert_int_eq(loan_disburse_decide(&l, &q, &rules, &none, now_(), TODAY_DAYS + 1, &o),
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS + 1, &o),
 	                 DISBURSE_ALLOW);
 }
 END_TEST
@@ -997,6 +1048,7 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc,
 	               test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_after);
 	tcase_add_test(tc, test_cooling_alone_with_the_borrowers_payee_keeps_retry_after);
+	tcase_add_test(tc, test_flagged_payee_is_payee_flagged_whatever_the_rules);
 	tcase_add_test(tc, test_payee_owner_born_after_today_is_422_on_payee_owner_iin);
 	suite_add_tcase(s, tc);
 	return s;
