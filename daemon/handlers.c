@@ -794,9 +794,9 @@ static void on_disburse_read(PGresult *res, void *arg)
 		return;
 	case DISBURSE_ALLOW:
 		detail = detail_text(decision_detail(q, NULL));
-		bool sent = request_exec_or_reply(r, STMT_DISBURSE,
-		                                  db_params_disburse(&p, l, r->client, key, detail, payee),
-		                                  on_disburse_write);
+		bool sent = request_exec_or_reply(
+		    r, STMT_DISBURSE, db_params_disburse(&p, l, r->client, key, detail, payee),
+		    on_disburse_write);
 		free(detail);
 		(void)sent; /* when not sent, 503 was answered */
 		return;
@@ -847,11 +847,11 @@ void disburse_start(struct request *r, bool authenticate)
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
 	const struct disbursement_req *q = &r->call.disbursement.q;
 	struct db_params p;
-	first_read_or_reply(r, STMT_DISBURSE_CONTEXT,
-	                    db_params_disburse_context(&p, r->params[0], r->params[1], key,
-	                                               r->rt->cfg.timezone,
-	                                               q->has_payee ? &q->payee : NULL, r->token_id),
-	                    on_disburse_read, authenticate);
+	first_read_or_reply(
+	    r, STMT_DISBURSE_CONTEXT,
+	    db_params_disburse_context(&p, r->params[0], r->params[1], key, r->rt->cfg.timezone,
+	                               q->has_payee ? &q->payee : NULL, r->token_id),
+	    on_disburse_read, authenticate);
 }
 
 /* ---- the voluntary refusal registry ----
@@ -979,5 +979,95 @@ void h_refusal_put(struct request *r)
 {
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_refusal_today))
+		return; /* answered 503 */
+}
+
+/* ---- the suspicious payee registry ----
+ *
+ * The refusal registry's calls for a payee (kind and id of the path): a
+ * GET reads the payee's changes, a PUT records one with its audit event
+ * after the payee's lock (PAYEE_PUT_SQL) and answers the entry with it. */
+
+bool payee_key_parse(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.payee_flag, 0, sizeof(r->call.payee_flag));
+	struct payee *p = &r->call.payee_flag.key;
+	int kind;
+	if (!name_lookup(&payee_kind_names, r->params[0], &kind))
+		return cd_error_invalid(err, "kind", "must be account, card or wallet");
+	p->kind = (enum payee_kind)kind;
+	const char *why = NULL;
+	if (!payee_id_valid(p->kind, r->params[1], &why))
+		return cd_error_invalid(err, "id", why);
+	snprintf(p->id, sizeof(p->id), "%s", r->params[1]);
+	return true;
+}
+
+bool payee_put_parse(struct request *r, struct cd_error *err)
+{
+	return payee_key_parse(r, err) && codec_parse_refusal(r->body, &r->call.payee_flag.q, err);
+}
+
+/* The entry of the changes in res, 404 when there are none. */
+static void reply_payee_entry(struct request *r, int status, const PGresult *res)
+{
+	size_t n;
+	struct db_refusal_meta m;
+	struct refusal_change *c = db_refusal_rows(res, &n, &m);
+	if (c == NULL) {
+		reply_simple_error(r, 404, "not_found", NULL,
+		                   "no change was ever recorded for this payee");
+		return;
+	}
+	reply_json(r, status, codec_payee_entry_json(&r->call.payee_flag.key, c, n, m.now));
+	free(c);
+}
+
+static void on_payee_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "payee_get"))
+		return;
+	reply_payee_entry(r, r->call.payee_flag.status ? r->call.payee_flag.status : 200, res);
+}
+
+static void payee_read_or_reply(struct request *r)
+{
+	const struct payee *p = &r->call.payee_flag.key;
+	const char *params[] = {name_of(&payee_kind_names, (int)p->kind), p->id};
+	if (!request_exec_or_reply(r, STMT_PAYEE_GET, params, on_payee_get))
+		return; /* answered 503 */
+}
+
+void h_payee_get(struct request *r)
+{
+	payee_read_or_reply(r);
+}
+
+static void on_payee_put(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "payee_put"))
+		return;
+	size_t n;
+	struct db_refusal_meta m;
+	free(db_refusal_rows(res, &n, &m));
+	r->call.payee_flag.status = m.inserted ? 201 : 200;
+	/* The same change, committed by a concurrent request after this
+	 * statement's snapshot: known, but not in the list read with it. */
+	if (!m.inserted && !refusal_listed(&r->call.payee_flag.q, res)) {
+		payee_read_or_reply(r);
+		return;
+	}
+	reply_payee_entry(r, r->call.payee_flag.status, res);
+}
+
+void h_payee_put(struct request *r)
+{
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_PAYEE_PUT,
+	        db_params_payee_put(&p, &r->call.payee_flag.key, &r->call.payee_flag.q, r->client),
+	        on_payee_put))
 		return; /* answered 503 */
 }

@@ -25,7 +25,7 @@
 /* ---- what is counted, as tables: every label value comes from here ---- */
 
 /* routes[] and one more, for the requests that matched no route */
-#define ROUTES_MAX 32
+#define ROUTES_MAX 40
 
 static const enum evhttp_cmd_type methods[] = {
     EVHTTP_REQ_GET,     EVHTTP_REQ_POST,  EVHTTP_REQ_HEAD,    EVHTTP_REQ_PUT,   EVHTTP_REQ_DELETE,

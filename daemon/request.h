@@ -135,6 +135,11 @@ struct request {
 			int status;           /* of the PUT's answer: 201 new, 200 known */
 		} refusal;                    /* GET, PUT /v1/voluntary-refusals/{iin} */
 		struct {
+			struct payee key;     /* kind and id of the path */
+			struct refusal_req q; /* a PUT's change; q.iin unused */
+			int status;           /* of the PUT's answer: 201 new, 200 known */
+		} payee_flag;                 /* GET, PUT /v1/suspicious-payees/{kind}/{id} */
+		struct {
 			char iin[13];
 		} borrower; /* GET /v1/borrowers/{iin}/loans, POST /v1/borrowers/search */
 		struct access_query access; /* GET /v1/access-log, POST .../search */

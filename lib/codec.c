@@ -487,8 +487,10 @@ bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_er
 	return true;
 }
 
-json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
-                                 int64_t now)
+/* A registry's entry: head (its key's members) with the state at now
+ * (refusal_in_force()) and the changes as given. */
+static json_t *registry_entry_json(json_t *head, const struct refusal_change *c, size_t n,
+                                   int64_t now)
 {
 	int f = refusal_in_force(c, n, now);
 	json_t *changes = json_array();
@@ -499,10 +501,26 @@ json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c
 		              codec_ts_json(c[i].effective_at), "source", c[i].source, "reference",
 		              c[i].reference ? json_string(c[i].reference) : json_null(),
 		              "recorded_at", codec_ts_json(c[i].recorded_at)));
-	return json_pack("{s:s,s:b,s:o,s:o,s:o}", "borrower_iin", iin, "active",
-	                 f >= 0 && c[f].active, "effective_at",
-	                 codec_ts_json(f >= 0 ? c[f].effective_at : TS_NULL), "source",
-	                 f >= 0 ? json_string(c[f].source) : json_null(), "changes", changes);
+	json_object_set_new(head, "active", json_boolean(f >= 0 && c[f].active));
+	json_object_set_new(head, "effective_at",
+	                    codec_ts_json(f >= 0 ? c[f].effective_at : TS_NULL));
+	json_object_set_new(head, "source", f >= 0 ? json_string(c[f].source) : json_null());
+	json_object_set_new(head, "changes", changes);
+	return head;
+}
+
+json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
+                                 int64_t now)
+{
+	return registry_entry_json(json_pack("{s:s}", "borrower_iin", iin), c, n, now);
+}
+
+json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
+                               int64_t now)
+{
+	return registry_entry_json(
+	    json_pack("{s:s,s:s}", "kind", name_of(&payee_kind_names, (int)p->kind), "id", p->id),
+	    c, n, now);
 }
 
 /* A payee's id: the rules of payee_id_valid(), checked once the kind is

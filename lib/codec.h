@@ -81,6 +81,10 @@ bool codec_parse_access_search(const json_t *body, struct access_query *q, struc
  * the changes as given, in (effective_at, arrival) order. */
 json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
                                  int64_t now);
+/* The suspicious payee registry's entry of a payee: the same, with kind and
+ * id in place of borrower_iin. */
+json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
+                                 int64_t now);
 
 /* Idempotency-Key header: 1-64 printable ASCII characters. */
 bool idempotency_key_valid(const char *s);

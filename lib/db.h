@@ -118,6 +118,10 @@ enum stmt {
 	/* the voluntary refusal registry */
 	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
 	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
+	/* the suspicious payee registry: the changes in the columns of the
+	 * refusal registry's */
+	STMT_PAYEE_GET, /* kind, id -> db_refusal_rows (one row without a change when none) */
+	STMT_PAYEE_PUT, /* db_params_payee_put -> db_refusal_rows */
 	/* a loan's events and the decision statistics: compliance reads */
 	STMT_LOAN_EVENTS,    /* lender, loan_id, after, limit -> db_audit_event_row each
 	                        (no row: no such loan) */
@@ -465,6 +469,11 @@ const char *const *db_params_disburse(struct db_params *p, const struct loan *l,
 /* The refusal's event and, with a key, its stored answer (body). */
 const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
                                     const char *detail, const char *key, const char *body);
+
+/* STMT_PAYEE_PUT: one change of a payee (q's iin unused), the actor of
+ * its audit event. */
+const char *const *db_params_payee_put(struct db_params *p, const struct payee *payee,
+                                       const struct refusal_req *q, const char *actor);
 
 /* STMT_REFUSAL_PUT: one change, the actor of its audit event. */
 const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,

@@ -272,6 +272,14 @@ enum refusal_col {
 	"cd_utc_text(effective_at), 'source', source, 'reference', reference, "                    \
 	"'change_seq', seq) "                                                                      \
 	"FROM ins"
+/* The event of a new change of a suspicious payee, from the rows of `ins`. */
+#define PAYEE_AUDIT(actor)                                                                         \
+	AUDIT_INSERT "SELECT " actor "::text, NULL, NULL, "                                        \
+	"CASE WHEN active THEN 'suspicious_payee_set' ELSE 'suspicious_payee_withdrawn' END, "     \
+	"jsonb_build_object('kind', kind, 'id', id, 'active', active, 'effective_at', "            \
+	"cd_utc_text(effective_at), 'source', source, 'reference', reference, "                    \
+	"'change_seq', seq) "                                                                      \
+	"FROM ins"
 /* clang-format on */
 
 /* The columns of STMT_APPROVAL_CONTEXT after the loan's and now

@@ -207,6 +207,19 @@ const char *const *db_params_refusal_put(struct db_params *p, const struct refus
 	return p->v;
 }
 
+const char *const *db_params_payee_put(struct db_params *p, const struct payee *payee,
+                                       const struct refusal_req *q, const char *actor)
+{
+	p->v[0] = name_of(&payee_kind_names, (int)payee->kind);
+	p->v[1] = payee->id;
+	p->v[2] = q->active ? "true" : "false";
+	p->v[3] = db_num(&p->num[0], q->effective_at);
+	p->v[4] = q->source;
+	p->v[5] = q->has_reference ? q->reference : NULL;
+	p->v[6] = actor;
+	return p->v;
+}
+
 const char *const *db_params_access_record(struct db_params *p, const struct access_record *a)
 {
 	p->v[0] = a->client;

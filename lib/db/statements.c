@@ -311,6 +311,29 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"  WHERE iin = $1::text UNION ALL SELECT " REFUSAL_ROW_COLS ", true FROM ins) "            \
 	"SELECT " REFUSAL_COLS "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
 
+/* ---- the suspicious payee registry: the refusal registry's statements
+ * for a payee (kind $1, id $2), in the same columns ---- */
+
+#define PAYEE_GET_SQL                                                                              \
+	"SELECT " REFUSAL_COLS "NULL::integer FROM (SELECT 1) AS one "                             \
+	"LEFT JOIN LATERAL (SELECT " REFUSAL_ROW_COLS ", false AS is_new FROM suspicious_payee "   \
+	"  WHERE kind = $1::text AND id = $2::text) c ON true ORDER BY c.effective_at, c.seq"
+/* The lock first (cd_payee_lock: the payee's bucket, exclusively, so that
+ * a payout to it either committed before or sees this change), then the
+ * insert unless the same change is known, its event, and the payee's
+ * changes with the new one. */
+#define PAYEE_PUT_SQL                                                                              \
+	"WITH lk AS (SELECT cd_payee_lock($1::text, $2::text) AS locked), "                        \
+	"ins AS (INSERT INTO suspicious_payee (kind, id, active, effective_at, source, reference) " \
+	"  SELECT $1::text, $2::text, $3::boolean, cd_ts($4::bigint), $5::text, $6::text FROM lk " \
+	"  WHERE lk.locked ON CONFLICT (kind, id, active, effective_at, source) DO NOTHING "       \
+	"  RETURNING *), "                                                                         \
+	"a AS (" PAYEE_AUDIT("$7") "), "                                                           \
+	"c AS (SELECT " REFUSAL_ROW_COLS ", false AS is_new FROM suspicious_payee "                \
+	"  WHERE kind = $1::text AND id = $2::text "                                               \
+	"  UNION ALL SELECT " REFUSAL_ROW_COLS ", true FROM ins) "                                  \
+	"SELECT " REFUSAL_COLS "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
+
 /* ---- a loan's events and the decision statistics ---- */
 
 /* A loan's sealed events after a seq, in order, through
@@ -527,6 +550,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},
     [STMT_REFUSAL_PUT] = {"refusal_put", REFUSAL_PUT_SQL, 6},
+    [STMT_PAYEE_GET] = {"payee_get", PAYEE_GET_SQL, 2},
+    [STMT_PAYEE_PUT] = {"payee_put", PAYEE_PUT_SQL, 7},
 
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},

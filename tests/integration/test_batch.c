@@ -311,9 +311,10 @@ START_TEST(test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_
 			          i % 3 ? NULL : lender, token}};
 			break;
 		default:
-			qs[i] = (struct req){
-			    .st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT : STMT_DISBURSE_CONTEXT,
-			    .p = {lender, ids[i], i % 6 == 2 ? "K1" : NULL, "Asia/Almaty", NULL, NULL, token}};
+			qs[i] = (struct req){.st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT
+			                                     : STMT_DISBURSE_CONTEXT,
+			                     .p = {lender, ids[i], i % 6 == 2 ? "K1" : NULL,
+			                           "Asia/Almaty", NULL, NULL, token}};
 			break;
 		}
 	}

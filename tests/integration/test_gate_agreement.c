@@ -215,8 +215,8 @@ static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
 		struct disburse_outcome o;
 		enum disburse_verdict v = loan_disburse_decide(&got, &q, &rules, &c, &o);
 		PQclear(r);
-		bool sql = sql_writes(STMT_DISBURSE, db_params_disburse(&p, &got, "test", NULL,
-		                                                          "{}", py));
+		bool sql =
+		    sql_writes(STMT_DISBURSE, db_params_disburse(&p, &got, "test", NULL, "{}", py));
 		ck_assert_msg(sql == (v == DISBURSE_ALLOW),
 		              "state %u, payee %d: SQL guard %s, C blockers 0x%x", bits, i,
 		              sql ? "pays" : "refuses", o.blockers);

@@ -588,8 +588,8 @@ static enum disburse_verdict decide_flagged(const struct loan *l, const struct d
                                             const struct idempotency_record *k, int64_t now,
                                             int64_t today, bool flagged, struct disburse_outcome *o)
 {
-	struct disburse_context c = {.now = now, .today_days = today, .key = *k,
-	                             .payee_flagged = flagged};
+	struct disburse_context c = {
+	    .now = now, .today_days = today, .key = *k, .payee_flagged = flagged};
 	return loan_disburse_decide(l, q, rules, &c, o);
 }
 
@@ -724,9 +724,8 @@ START_TEST(test_payee_of_another_owner_or_none_is_payee_not_borrower_alone)
 	const struct disbursement_req *qs[] = {&other, &unstated};
 	for (int i = 0; i < 2; i++) {
 		struct disburse_outcome o;
-		ck_assert_int_eq(
-		    decide_with(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
-		    DISBURSE_DENY);
+		ck_assert_int_eq(decide_with(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
+		                 DISBURSE_DENY);
 		ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_NOT_BORROWER);
 		/* the loan itself stays payable: the request alone is refused */
 		ck_assert_uint_eq(o.view.blockers, 0);
@@ -758,8 +757,7 @@ START_TEST(test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_
 	struct disbursement_req q = to_payee("870412300545");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
-	                 DISBURSE_DENY);
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o), DISBURSE_DENY);
 	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_COOLING_PERIOD_ACTIVE) |
 	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
 	ck_assert_int_eq(o.earliest_disbursement_at, l.cooling_ends_at);
@@ -776,8 +774,7 @@ START_TEST(test_cooling_alone_with_the_borrowers_payee_keeps_retry_after)
 	struct disbursement_req q = to_payee("900101300126");
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
-	                 DISBURSE_DENY);
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o), DISBURSE_DENY);
 	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_eq(o.retry_after, 3600);
 }
