@@ -279,6 +279,41 @@ static const struct command commands[] = {
         NARGS(1),
     },
     {
+        .name = "payees import",
+        .run = cmd_payees_import,
+        .synopsis = "FILE|-",
+        .summary = "import the anti-fraud centre's suspicious payees (CSV), all or nothing",
+        .help = "Imports the changes of the suspicious payee registry from the anti-fraud\n"
+                "centre's file (- for stdin): RFC 4180 CSV with the header\n"
+                "kind,id,active,effective_at,source,reference; kind is account, card or\n"
+                "wallet, id 1-64 of A-Z a-z 0-9 . _ : - (a card by the lender's token or\n"
+                "hash, never its number: 13-19 digits under card are refused), the other\n"
+                "fields as in refusals import. All or nothing, in one transaction: each\n"
+                "bad line is named with its line number and field (never its id), and\n"
+                "then nothing is imported (exit 1). A change already known, or given\n"
+                "twice, is kept once; each new change is one audit event. Streams: memory\n"
+                "stays flat for millions of lines. A progress bar goes to a terminal.\n"
+                "\n"
+                "output: imported N changes (M new, K already known)\n",
+        NARGS(1),
+    },
+    {
+        .name = "payees show",
+        .run = cmd_payees_show,
+        .synopsis = "KIND ID [--json]",
+        .summary = "show one payee's suspicious flag and its changes",
+        .help = "Shows whether the payee (KIND account, card or wallet, and its ID) is\n"
+                "flagged at the database's clock, since when and from which source, and\n"
+                "every change in (effective_at, arrival) order; exit 1 when the payee has\n"
+                "never had one.\n"
+                "\n"
+                "options:\n"
+                "  --json            the entry exactly as\n"
+                "                    GET /v1/suspicious-payees/{kind}/{id} gives it\n",
+        .options = {"json"},
+        NARGS(2),
+    },
+    {
         .name = "webhook add",
         .run = cmd_webhook_add,
         .synopsis = "--lender ID --url URL [--secret-file FILE] [--after SEQ]",

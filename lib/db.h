@@ -582,6 +582,16 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
                            struct cd_error *err);
 bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
                            struct cd_error *err);
+
+/* The suspicious payee registry, synchronously (coolingctl payees): one
+ * payee's changes (STMT_PAYEE_GET, decoded by db_refusal_rows), and an
+ * import of the anti-fraud centre's file, as the refusals' import. */
+PGresult *db_payee_get(PGconn *c, const struct payee *p, struct cd_error *err);
+bool db_payee_import_begin(PGconn *c, struct cd_error *err);
+bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
+                         const struct refusal_req *q, struct cd_error *err);
+bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                         struct cd_error *err);
 /* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
  * there is no such loan. */
 PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,

@@ -13,6 +13,7 @@
 
 #include "names.h"
 #include "policy.h"
+#include "refusal.h"
 
 struct payee {
 	enum payee_kind kind;
@@ -43,5 +44,17 @@ bool payee_id_valid(enum payee_kind kind, const char *id, const char **why);
 /* Whether a payout to p may go ahead under to_borrower_only: its owner is
  * stated and is the borrower. */
 bool payee_is_borrower(const struct payee *p, const char *borrower_iin);
+
+/* ---- the anti-fraud centre's file (coolingctl payees import) ----
+ *
+ * RFC 4180 CSV (refusal.h's reader) with the refusal file's change fields
+ * after the payee's kind and id. A bad line's message never repeats its
+ * id. */
+#define PAYEE_CSV_HEADER "kind,id,active,effective_at,source,reference"
+bool payee_csv_header_check(const struct csv_reader *r, struct cd_error *err);
+/* A record as a change of a payee: false with err naming the field (kind,
+ * id, active, effective_at, source, reference). */
+bool payee_csv_record(const struct csv_reader *r, struct payee *p, struct refusal_req *q,
+                      struct cd_error *err);
 
 #endif
