@@ -272,6 +272,7 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	          j_bool(o, "extra_confirmation_required", &l->extra_confirmation_required) &&
 	          j_bool(o, "reconfirmation_required", &l->reconfirmation_required) &&
 	          j_bool(o, "voluntary_refusal_active", &l->voluntary_refusal_active) &&
+	          j_bool(o, "fraud_claim_open", &l->fraud_claim_open) &&
 	          j_ts(o, "approved_at", &l->approved_at) &&
 	          j_ts(o, "consent_at", &l->consent_at) &&
 	          j_ts(o, "cooling_ends_at", &l->cooling_ends_at) &&

@@ -1071,3 +1071,154 @@ void h_payee_put(struct request *r)
 	        on_payee_put))
 		return; /* answered 503 */
 }
+
+/* ---- fraud claims ----
+ *
+ * An opening reads today's local date (an IIN born after it is refused,
+ * as everywhere), then records the claim with its event after the
+ * borrower's lock (CLAIM_OPEN_SQL). A closure writes when the claim is
+ * open; when it is not, the claim is read and claim_close_decide() says
+ * whether it is a repeat (200) or a conflict (409). A lender reads only the
+ * claims its own clients opened; another's is 404, as one that does not
+ * exist. */
+
+bool claim_open_parse(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.claim, 0, sizeof(r->call.claim));
+	return codec_parse_claim_open(r->body, &r->call.claim.open, err);
+}
+
+static void on_claim_opened(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_open"))
+		return;
+	struct fraud_claim c;
+	if (!db_claim_row(res, 0, &c)) {
+		reply_simple_error(r, 500, "internal_error", NULL, "the claim was not recorded");
+		return;
+	}
+	reply_json(r, 201, codec_claim_json(&c));
+}
+
+static void on_claim_today(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "local_date"))
+		return;
+	const char *why = NULL;
+	if (!iin_born_by(r->call.claim.open.borrower_iin, db_local_date_of(res), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+		reply_error(r, &err);
+		return;
+	}
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_CLAIM_OPEN,
+	        db_params_claim_open(&p, &r->call.claim.open, r->client,
+	                             r->role == ROLE_LENDER ? r->client_lender : NULL),
+	        on_claim_opened))
+		return; /* answered 503 */
+}
+
+void h_claim_open(struct request *r)
+{
+	const char *params[] = {r->rt->cfg.timezone};
+	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_claim_today))
+		return; /* answered 503 */
+}
+
+bool claim_id_parse_path(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.claim, 0, sizeof(r->call.claim));
+	if (!claim_id_parse(r->params[0], &r->call.claim.id))
+		return cd_error_set(err, 404, "not_found", "", "no such fraud claim");
+	return true;
+}
+
+bool claim_close_parse(struct request *r, struct cd_error *err)
+{
+	return claim_id_parse_path(r, err) &&
+	       codec_parse_claim_close(r->body, &r->call.claim.close, err);
+}
+
+/* The claim of res, or a 404 when there is none or it is another lender's. */
+static bool claim_visible_or_reply(struct request *r, const PGresult *res, struct fraud_claim *c)
+{
+	if (db_claim_row(res, 0, c) &&
+	    (r->role != ROLE_LENDER || strcmp(c->opener_lender, r->client_lender) == 0))
+		return true;
+	reply_simple_error(r, 404, "not_found", NULL, "no such fraud claim");
+	return false;
+}
+
+static void on_claim_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_get"))
+		return;
+	struct fraud_claim c;
+	if (claim_visible_or_reply(r, res, &c))
+		reply_json(r, 200, codec_claim_json(&c));
+}
+
+static void claim_read_or_reply(struct request *r, pgpool_cb cb)
+{
+	struct db_num n;
+	const char *params[] = {db_num(&n, r->call.claim.id)};
+	if (!request_exec_or_reply(r, STMT_CLAIM_GET, params, cb))
+		return; /* answered 503 */
+}
+
+void h_claim_get(struct request *r)
+{
+	claim_read_or_reply(r, on_claim_get);
+}
+
+/* The claim was not open when the closure ran: a repeat or a conflict. */
+static void on_claim_closed_before(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_get"))
+		return;
+	struct fraud_claim c;
+	if (!claim_visible_or_reply(r, res, &c))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	switch (claim_close_decide(&c, &r->call.claim.close, &err)) {
+	case CLAIM_CLOSE_REPEAT:
+		reply_json(r, 200, codec_claim_json(&c));
+		return;
+	case CLAIM_CLOSE_REFUSE:
+		reply_error(r, &err);
+		return;
+	case CLAIM_CLOSE_WRITE: /* opened again cannot be: closed once */
+		break;
+	}
+	reply_simple_error(r, 500, "internal_error", NULL, "the claim could not be closed");
+}
+
+static void on_claim_close(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_close"))
+		return;
+	struct fraud_claim c;
+	if (!db_claim_row(res, 0, &c)) {
+		claim_read_or_reply(r, on_claim_closed_before);
+		return;
+	}
+	reply_json(r, 200, codec_claim_json(&c));
+}
+
+void h_claim_close(struct request *r)
+{
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_CLAIM_CLOSE,
+	        db_params_claim_close(&p, r->call.claim.id, &r->call.claim.close, r->client),
+	        on_claim_close))
+		return; /* answered 503 */
+}

@@ -140,6 +140,11 @@ struct request {
 			int status;           /* of the PUT's answer: 201 new, 200 known */
 		} payee_flag;                 /* GET, PUT /v1/suspicious-payees/{kind}/{id} */
 		struct {
+			int64_t id;                 /* of the path */
+			struct claim_open_req open; /* POST /v1/fraud-claims */
+			struct claim_close_req close;
+		} claim; /* the fraud claims' calls */
+		struct {
 			char iin[13];
 		} borrower; /* GET /v1/borrowers/{iin}/loans, POST /v1/borrowers/search */
 		struct access_query access; /* GET /v1/access-log, POST .../search */

@@ -592,6 +592,94 @@ json_t *codec_payee_json(const struct payee *p)
 	                 p->has_owner ? json_string(p->owner_iin) : json_null());
 }
 
+/* A free text field of a claim, checked by check; copied into out. */
+static bool get_claim_text(const json_t *v, const char *field, char *out, size_t size,
+                           bool (*check)(const char *, const char *, struct cd_error *),
+                           struct cd_error *err)
+{
+	const char *s = NULL;
+	if (!get_string(v, field, &s, err) || !check(s, field, err))
+		return false;
+	if (strlen(s) >= size)
+		return cd_error_invalid(err, field, "too long");
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+bool codec_parse_claim_open(const json_t *body, struct claim_open_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	bool has_iin = false, has_reference = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "borrower_iin") == 0) {
+			if (!get_iin(v, "borrower_iin", q->borrower_iin, err))
+				return false;
+			has_iin = true;
+		} else if (strcmp(key, "reference") == 0) {
+			if (!get_claim_text(v, "reference", q->reference, sizeof(q->reference),
+			                    claim_reference_check, err))
+				return false;
+			has_reference = true;
+		} else if (strcmp(key, "note") == 0) {
+			if (!get_claim_text(v, "note", q->note, sizeof(q->note), claim_note_check,
+			                    err))
+				return false;
+			q->has_note = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_iin)
+		return missing_field("borrower_iin", err);
+	if (!has_reference)
+		return missing_field("reference", err);
+	return true;
+}
+
+bool codec_parse_claim_close(const json_t *body, struct claim_close_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "outcome") == 0) {
+			const char *s = NULL;
+			if (!get_string(v, "outcome", &s, err))
+				return false;
+			if (!claim_outcome_parse(s, &q->outcome))
+				return cd_error_invalid(err, "outcome",
+				                        "must be confirmed or unfounded");
+		} else if (strcmp(key, "note") == 0) {
+			if (!get_claim_text(v, "note", q->note, sizeof(q->note), claim_note_check,
+			                    err))
+				return false;
+			q->has_note = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (q->outcome == CLAIM_OUTCOME_NONE)
+		return missing_field("outcome", err);
+	return true;
+}
+
+json_t *codec_claim_json(const struct fraud_claim *c)
+{
+	char id[CLAIM_ID_BUF];
+	claim_id_format(c->id, id);
+	const char *outcome = claim_outcome_name(c->outcome);
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:o}", "claim_id", id, "borrower_iin",
+	                 c->borrower_iin, "status", c->closed_at == TS_NULL ? "open" : "closed",
+	                 "outcome", outcome ? json_string(outcome) : json_null(), "opened_at",
+	                 codec_ts_json(c->opened_at), "opened_by", c->opened_by, "closed_at",
+	                 codec_ts_json(c->closed_at), "reference", c->reference, "note",
+	                 c->note[0] ? json_string(c->note) : json_null());
+}
+
 json_t *codec_ts_json(int64_t ts)
 {
 	if (ts == TS_NULL)
@@ -695,7 +783,9 @@ static json_t *int_or_null_json(int64_t n)
 	X("blockers",                    BLOCKERS,    v->blockers)                                 \
 	X("earliest_disbursement_at",    TS,          v->earliest_disbursement_at)                 \
 	/* the fields of v1.1, in the contract's order */                                          \
-	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)
+	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
+	/* the fields of v1.2 */                                                                   \
+	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)

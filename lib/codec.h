@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "claim.h"
 #include "loan.h"
 #include "policy.h"
 #include "refusal.h"
@@ -85,6 +86,15 @@ json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c
  * id in place of borrower_iin. */
 json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
                                  int64_t now);
+
+/* POST /v1/fraud-claims: {"borrower_iin": iin, "reference": s, "note": s}
+ * with note optional (the IIN's birth date is the caller's to check). */
+bool codec_parse_claim_open(const json_t *body, struct claim_open_req *q, struct cd_error *err);
+/* POST /v1/fraud-claims/{id}/closure: {"outcome": "confirmed"|"unfounded",
+ * "note": s} with note optional. */
+bool codec_parse_claim_close(const json_t *body, struct claim_close_req *q, struct cd_error *err);
+/* The claim as the API answers it. */
+json_t *codec_claim_json(const struct fraud_claim *c);
 
 /* Idempotency-Key header: 1-64 printable ASCII characters. */
 bool idempotency_key_valid(const char *s);

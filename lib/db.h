@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 16
+#define DB_SCHEMA_VERSION 17
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -122,6 +122,10 @@ enum stmt {
 	 * refusal registry's */
 	STMT_PAYEE_GET, /* kind, id -> db_refusal_rows (one row without a change when none) */
 	STMT_PAYEE_PUT, /* db_params_payee_put -> db_refusal_rows */
+	/* fraud claims */
+	STMT_CLAIM_OPEN,  /* db_params_claim_open -> db_claim_row */
+	STMT_CLAIM_GET,   /* id -> db_claim_row (no row: no such claim) */
+	STMT_CLAIM_CLOSE, /* db_params_claim_close -> db_claim_row (no row: not open) */
 	/* a loan's events and the decision statistics: compliance reads */
 	STMT_LOAN_EVENTS,    /* lender, loan_id, after, limit -> db_audit_event_row each
 	                        (no row: no such loan) */
@@ -442,9 +446,8 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
  * zone of the local date, the payee (NULL: none) and, for the twin, the
  * token's id. */
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key,
-                                              const char *tz, const struct payee *payee,
-                                              const char *token_id);
+                                              const char *loan_id, const char *key, const char *tz,
+                                              const struct payee *payee, const char *token_id);
 /* Guarded writes of the acts (act_outcome's values); detail is the audit
  * event's (JSON text). */
 const char *const *db_params_consent(struct db_params *p, const struct loan *l,
@@ -469,6 +472,15 @@ const char *const *db_params_disburse(struct db_params *p, const struct loan *l,
 /* The refusal's event and, with a key, its stored answer (body). */
 const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
                                     const char *detail, const char *key, const char *body);
+
+/* STMT_CLAIM_OPEN: the claim, who opens it (client, lender or NULL). */
+const char *const *db_params_claim_open(struct db_params *p, const struct claim_open_req *q,
+                                        const char *client, const char *lender);
+/* STMT_CLAIM_CLOSE: the claim's id, the closure, who closes it. */
+const char *const *db_params_claim_close(struct db_params *p, int64_t id,
+                                         const struct claim_close_req *q, const char *client);
+/* A claim's row (STMT_CLAIM_*); false when there is none. */
+bool db_claim_row(const PGresult *r, int row, struct fraud_claim *c);
 
 /* STMT_PAYEE_PUT: one change of a payee (q's iin unused), the actor of
  * its audit event. */

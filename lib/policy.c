@@ -272,6 +272,7 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = "cancelled",
     [BLOCKER_ALREADY_DISBURSED] = "already_disbursed",
     [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = "voluntary_refusal_active",
+    [BLOCKER_FRAUD_CLAIM_OPEN] = "fraud_claim_open",
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
@@ -285,6 +286,7 @@ static const char *const status_names[] = {
     [STATUS_CANCELLED] = "cancelled",
     [STATUS_DISBURSED] = "disbursed",
     [STATUS_BLOCKED_BY_REFUSAL] = "blocked_by_refusal",
+    [STATUS_BLOCKED_BY_FRAUD_CLAIM] = "blocked_by_fraud_claim",
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
@@ -298,6 +300,7 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = STATUS_CANCELLED,
     [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
     [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
+    [BLOCKER_FRAUD_CLAIM_OPEN] = STATUS_BLOCKED_BY_FRAUD_CLAIM,
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
@@ -387,6 +390,9 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	/* under every profile: the borrower refused credit (REGULATION.md) */
 	if (l->voluntary_refusal_active)
 		b |= 1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE;
+	/* a claim holds every loan of the borrower that could still be paid */
+	if (l->fraud_claim_open && l->cancelled_at == TS_NULL && l->disbursed_at == TS_NULL)
+		b |= 1u << BLOCKER_FRAUD_CLAIM_OPEN;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
 	if (l->extra_confirmation_required && l->extra_confirmed_at == TS_NULL)

@@ -136,6 +136,7 @@ enum blocker {
 	BLOCKER_CANCELLED,
 	BLOCKER_ALREADY_DISBURSED,
 	BLOCKER_VOLUNTARY_REFUSAL_ACTIVE,
+	BLOCKER_FRAUD_CLAIM_OPEN,
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
@@ -155,6 +156,7 @@ enum loan_status {
 	STATUS_CANCELLED,
 	STATUS_DISBURSED,
 	STATUS_BLOCKED_BY_REFUSAL,
+	STATUS_BLOCKED_BY_FRAUD_CLAIM,
 	STATUS_AWAITING_CONSENT,
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
@@ -212,6 +214,9 @@ struct loan {
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */
 	bool voluntary_refusal_active;
+	/* read, not recorded: a fraud claim of the borrower is open
+	 * (cd_claim_open) */
+	bool fraud_claim_open;
 };
 
 /* Fills the approval-time fields of l (policy, mrp, threshold, exemption,

@@ -338,6 +338,25 @@ struct refusal_change *db_refusal_rows(const PGresult *r, size_t *n, struct db_r
 	return c;
 }
 
+bool db_claim_row(const PGresult *r, int row, struct fraud_claim *c)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < CLAIM_NCOLS || PQgetisnull(r, row, CLAIM_ID))
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->id = db_int(r, row, CLAIM_ID);
+	copy_text(r, row, CLAIM_IIN, c->borrower_iin, sizeof(c->borrower_iin));
+	copy_text(r, row, CLAIM_REFERENCE, c->reference, sizeof(c->reference));
+	copy_text(r, row, CLAIM_NOTE, c->note, sizeof(c->note));
+	c->opened_at = db_ts(r, row, CLAIM_OPENED_AT);
+	copy_text(r, row, CLAIM_OPENED_BY, c->opened_by, sizeof(c->opened_by));
+	copy_text(r, row, CLAIM_OPENER_LENDER, c->opener_lender, sizeof(c->opener_lender));
+	c->closed_at = db_ts(r, row, CLAIM_CLOSED_AT);
+	c->outcome = CLAIM_OUTCOME_NONE;
+	if (!PQgetisnull(r, row, CLAIM_OUTCOME))
+		claim_outcome_parse(PQgetvalue(r, row, CLAIM_OUTCOME), &c->outcome);
+	return true;
+}
+
 /* ---- errors ---- */
 
 const char *db_sqlstate(const PGresult *r)

@@ -75,6 +75,7 @@
 	X(extra_confirmation_method, "extra_confirmation_method", TEXT, 0, 0, "")    \
 	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
+	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")
 /* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
 #define LOAN_INSERT_ACTOR  27
@@ -272,6 +273,10 @@ enum refusal_col {
 	"cd_utc_text(effective_at), 'source', source, 'reference', reference, "                    \
 	"'change_seq', seq) "                                                                      \
 	"FROM ins"
+/* The columns of a fraud claim (db_claim_row), from `c`. */
+#define CLAIM_COLS                                                                                 \
+	"c.id, c.borrower_iin, c.reference, c.note, cd_us(c.opened_at), c.opened_by, "             \
+	"c.opener_lender, cd_us(c.closed_at), c.outcome"
 /* The event of a new change of a suspicious payee, from the rows of `ins`. */
 #define PAYEE_AUDIT(actor)                                                                         \
 	AUDIT_INSERT "SELECT " actor "::text, NULL, NULL, "                                        \
@@ -281,6 +286,19 @@ enum refusal_col {
 	"'change_seq', seq) "                                                                      \
 	"FROM ins"
 /* clang-format on */
+
+enum claim_col {
+	CLAIM_ID,
+	CLAIM_IIN,
+	CLAIM_REFERENCE,
+	CLAIM_NOTE,
+	CLAIM_OPENED_AT,
+	CLAIM_OPENED_BY,
+	CLAIM_OPENER_LENDER,
+	CLAIM_CLOSED_AT,
+	CLAIM_OUTCOME,
+	CLAIM_NCOLS
+};
 
 /* The columns of STMT_APPROVAL_CONTEXT after the loan's and now
  * (APPROVAL_CONTEXT_SQL, statements.c). */

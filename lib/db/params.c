@@ -207,6 +207,27 @@ const char *const *db_params_refusal_put(struct db_params *p, const struct refus
 	return p->v;
 }
 
+const char *const *db_params_claim_open(struct db_params *p, const struct claim_open_req *q,
+                                        const char *client, const char *lender)
+{
+	p->v[0] = q->borrower_iin;
+	p->v[1] = q->reference;
+	p->v[2] = q->has_note ? q->note : NULL;
+	p->v[3] = client;
+	p->v[4] = lender;
+	return p->v;
+}
+
+const char *const *db_params_claim_close(struct db_params *p, int64_t id,
+                                         const struct claim_close_req *q, const char *client)
+{
+	p->v[0] = db_num(&p->num[0], id);
+	p->v[1] = claim_outcome_name(q->outcome);
+	p->v[2] = q->has_note ? q->note : NULL;
+	p->v[3] = client;
+	return p->v;
+}
+
 const char *const *db_params_payee_put(struct db_params *p, const struct payee *payee,
                                        const struct refusal_req *q, const char *actor)
 {

@@ -29,6 +29,9 @@
  * never missed, however close (sql/007_voluntary_refusals.sql,
  * docs/refusals.md). */
 #define REFUSAL_GUARD "AND NOT cd_refusal_gate(borrower_iin)"
+/* An open fraud claim of the borrower, under the same lock as the refusal
+ * (cd_claim_gate, sql/017_fraud_claims.sql). */
+#define CLAIM_GUARD "AND NOT cd_claim_gate(borrower_iin)"
 
 /* The payee in the payout's guard ($6 kind, $7 id; NULL: none), under the
  * same discipline as the refusal: cd_payee_gate() shares the payee's lock
@@ -43,7 +46,8 @@
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
 	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
-	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD           \
+	" " CLAIM_GUARD
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
  * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
@@ -262,6 +266,7 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
 	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
 	"WHEN cd_refusal_active(l.borrower_iin) THEN 'blocked_by_refusal' "                        \
+	"WHEN cd_claim_open(l.borrower_iin) THEN 'blocked_by_fraud_claim' "                        \
 	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \
@@ -333,6 +338,31 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"  WHERE kind = $1::text AND id = $2::text "                                               \
 	"  UNION ALL SELECT " REFUSAL_ROW_COLS ", true FROM ins) "                                  \
 	"SELECT " REFUSAL_COLS "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
+
+/* ---- fraud claims ---- */
+
+/* The borrower's lock first (cd_refusal_lock, exclusively: the payout's
+ * guard shares it, so that a payout either committed before the claim or
+ * sees it), then the claim and its event. */
+#define CLAIM_OPEN_SQL                                                                             \
+	"WITH lk AS (SELECT cd_refusal_lock($1::text) AS locked), "                                \
+	"ins AS (INSERT INTO fraud_claim (borrower_iin, reference, note, opened_by, opener_lender) " \
+	"  SELECT $1::text, $2::text, $3::text, $4::text, $5::text FROM lk WHERE lk.locked "       \
+	"  RETURNING *), "                                                                         \
+	"a AS (" AUDIT_INSERT "SELECT $4::text, NULL, NULL, 'fraud_claim_opened', "                \
+	"  jsonb_build_object('claim_id', 'FC-' || id, 'borrower_iin', borrower_iin, "             \
+	"  'reference', reference) FROM ins) "                                                     \
+	"SELECT " CLAIM_COLS " FROM ins c"
+#define CLAIM_GET_SQL "SELECT " CLAIM_COLS " FROM fraud_claim c WHERE c.id = $1::bigint"
+/* The closure of a claim still open, and its event. */
+#define CLAIM_CLOSE_SQL                                                                            \
+	"WITH u AS (UPDATE fraud_claim SET closed_at = now(), closed_by = $4::text, "              \
+	"  outcome = $2::text, closure_note = $3::text WHERE id = $1::bigint AND closed_at IS NULL " \
+	"  RETURNING *), "                                                                         \
+	"a AS (" AUDIT_INSERT "SELECT $4::text, NULL, NULL, 'fraud_claim_closed', "                \
+	"  jsonb_build_object('claim_id', 'FC-' || id, 'borrower_iin', borrower_iin, "             \
+	"  'outcome', outcome) FROM u) "                                                           \
+	"SELECT " CLAIM_COLS " FROM u c"
 
 /* ---- a loan's events and the decision statistics ---- */
 
@@ -552,6 +582,9 @@ const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_REFUSAL_PUT] = {"refusal_put", REFUSAL_PUT_SQL, 6},
     [STMT_PAYEE_GET] = {"payee_get", PAYEE_GET_SQL, 2},
     [STMT_PAYEE_PUT] = {"payee_put", PAYEE_PUT_SQL, 7},
+    [STMT_CLAIM_OPEN] = {"claim_open", CLAIM_OPEN_SQL, 5},
+    [STMT_CLAIM_GET] = {"claim_get", CLAIM_GET_SQL, 1},
+    [STMT_CLAIM_CLOSE] = {"claim_close", CLAIM_CLOSE_SQL, 4},
 
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},

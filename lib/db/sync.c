@@ -797,11 +797,12 @@ bool db_payee_import_begin(PGconn *c, struct cd_error *err)
 {
 	if (!exec_ok(c, "BEGIN", err))
 		return false;
-	if (!exec_ok(c,
-	             "CREATE TEMP TABLE payee_import (line bigint NOT NULL, kind text NOT NULL, "
-	             "id text NOT NULL, active boolean NOT NULL, effective_at timestamptz NOT NULL, "
-	             "source text NOT NULL, reference text) ON COMMIT DROP",
-	             err)) {
+	if (!exec_ok(
+	        c,
+	        "CREATE TEMP TABLE payee_import (line bigint NOT NULL, kind text NOT NULL, "
+	        "id text NOT NULL, active boolean NOT NULL, effective_at timestamptz NOT NULL, "
+	        "source text NOT NULL, reference text) ON COMMIT DROP",
+	        err)) {
 		PQclear(PQexec(c, "ROLLBACK"));
 		return false;
 	}
@@ -864,10 +865,11 @@ bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
 	}
 	/* the payees' buckets, ascending, after the COPY (as a refusals
 	 * import takes the IINs') */
-	ok = exec_ok(c,
-	             "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT cd_payee_bucket(kind, id) "
-	             "AS b FROM payee_import) s ORDER BY b",
-	             err);
+	ok = exec_ok(
+	    c,
+	    "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT cd_payee_bucket(kind, id) "
+	    "AS b FROM payee_import) s ORDER BY b",
+	    err);
 	r = ok ? run(c, PAYEE_IMPORT_SQL, 0, NULL, "payees import", NULL, err) : NULL;
 	if (r != NULL) {
 		*total = db_int(r, 0, 0);

@@ -65,6 +65,9 @@ struct state {
 #define BORROWER_REFUSED   "900101300001"
 #define BORROWER_WITHDRAWN "900101300002"
 #define BORROWER_FUTURE    "900101300003"
+/* ... and by their fraud claims: one open, one closed */
+#define BORROWER_CLAIMED      "900101300004"
+#define BORROWER_CLAIM_CLOSED "900101300005"
 
 static void setup_refusals(void)
 {
@@ -74,6 +77,13 @@ static void setup_refusals(void)
 	                 "('" BORROWER_WITHDRAWN "', true, now() - interval '2 days', 'fcb'), "
 	                 "('" BORROWER_WITHDRAWN "', false, now() - interval '1 day', 'fcb'), "
 	                 "('" BORROWER_FUTURE "', true, now() + interval '1 day', 'fcb')");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(conn, "INSERT INTO fraud_claim (borrower_iin, reference, opened_by) VALUES "
+	                 "('" BORROWER_CLAIMED "', 'C-1', 'test'); "
+	                 "INSERT INTO fraud_claim (borrower_iin, reference, opened_by, closed_at, "
+	                 "closed_by, outcome) VALUES ('" BORROWER_CLAIM_CLOSED "', 'C-2', 'test', "
+	                 "now(), 'test', 'confirmed')");
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
 }
@@ -144,6 +154,7 @@ static void check_status_filter_agrees(const struct loan *l, const struct loan_v
 	static const enum loan_status all[] = {STATUS_CANCELLED,
 	                                       STATUS_DISBURSED,
 	                                       STATUS_BLOCKED_BY_REFUSAL,
+	                                       STATUS_BLOCKED_BY_FRAUD_CLAIM,
 	                                       STATUS_AWAITING_CONSENT,
 	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
 	                                       STATUS_COOLING,
@@ -285,12 +296,14 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
-	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0;
+	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
 	setup_refusals();
 	setup_payees();
 	/* bit 2048: the borrower's refusal is in force; without it, the
-	 * borrower has none, a withdrawn one or a future one, in turn */
-	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE};
+	 * borrower has none, a withdrawn one, a future one, an open fraud
+	 * claim or a closed one, in turn */
+	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE,
+	                                          BORROWER_CLAIMED, BORROWER_CLAIM_CLOSED};
 	for (unsigned bits = 0; bits < 4096; bits++) {
 		struct state s = {
 		    .cancelled = bits & 1,
@@ -304,7 +317,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		    .extra_confirmed = bits & 256,
 		    .reconfirmation_required = bits & 512,
 		    .reconfirmed = bits & 1024,
-		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 3],
+		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 5],
 		};
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
@@ -353,11 +366,16 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		ck_assert_msg(l.voluntary_refusal_active == ((bits & 2048) != 0), "state %u", bits);
 		allowed += sql_allowed;
 		refused_by_registry += v.blockers == (1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
+		ck_assert_msg(l.fraud_claim_open == (strcmp(s.iin, BORROWER_CLAIMED) == 0), "state %u",
+		              bits);
+		by_claim += v.blockers == (1u << BLOCKER_FRAUD_CLAIM_OPEN);
 	}
 	/* a loan that only the refusal holds back was met, and refused */
 	ck_assert_int_ge(refused_by_registry, 1);
-	/* and a payout that only its payee's flag holds back */
+	/* and a payout that only its payee's flag holds back, and a loan that
+	 * only its borrower's open claim holds back */
 	ck_assert_int_ge(refused_by_flag, 1);
+	ck_assert_int_ge(by_claim, 1);
 	ck_assert_int_ge(combos, 60);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);

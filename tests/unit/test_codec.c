@@ -1140,7 +1140,9 @@ static const char CONTRACT_LOAN[] =
     "  \"reconfirmation_required\": false, \"reconfirmed_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
-    "  \"voluntary_refusal_active\": false }";
+    "  \"voluntary_refusal_active\": false,"
+    /* v1.2 */
+    "  \"fraud_claim_open\": false }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1265,6 +1267,7 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	char *s = dump(a);
 
 	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"voluntary_refusal_active\","
+	                    "\"fraud_claim_open\","
 	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
 	                    "\"reconfirmation_missing\",\"in_person_verification_missing\","
