@@ -324,6 +324,15 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 			    strcmp(json_string_value(b), blocker_name((enum blocker)k)) == 0)
 				v->blockers |= 1u << k;
 	}
+	json_t *reasons = json_object_get(o, "in_person_reasons");
+	l->in_person_reasons = json_is_array(reasons) ? 0 : TS_NULL;
+	json_array_foreach(reasons, i, b)
+	{
+		int k;
+		if (json_is_string(b) &&
+		    name_lookup(&in_person_reason_names, json_string_value(b), &k))
+			l->in_person_reasons |= 1 << k;
+	}
 	return known;
 }
 

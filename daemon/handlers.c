@@ -474,7 +474,7 @@ void approval_start(struct request *r, bool authenticate)
 	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
 	                    db_params_approval_context(&p, r->params[0], &r->call.approval,
 	                                               r->rt->cfg.timezone, day_lender_of(r),
-	                                               r->token_id),
+	                                               r->rt->cfg.prior_victim_days, r->token_id),
 	                    on_approval_context, authenticate);
 }
 

@@ -785,6 +785,7 @@ static json_t *int_or_null_json(int64_t n)
 	/* the fields of v1.1, in the contract's order */                                          \
 	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
 	/* the fields of v1.2 */                                                                   \
+	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
 	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)
 
 /* Each kind as a jansson value. */
@@ -796,7 +797,18 @@ static json_t *int_or_null_json(int64_t n)
 #define JSON_MONEY(x)       money_json(x)
 #define JSON_TS(x)          codec_ts_json(x)
 #define JSON_BLOCKERS(x)    codec_blockers_json(x)
+#define JSON_REASONS(x)     names_json(&in_person_reason_names, x)
 /* clang-format on */
+
+/* The names of the bits set, in the table's order. */
+static json_t *names_json(const struct name_table *t, unsigned bits)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < t->count; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(t->names[i]));
+	return a;
+}
 
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 {
@@ -1043,6 +1055,22 @@ static void out_kv_blockers(struct out *o, const char *key, unsigned blockers)
 	out_raw(o, "]", 1);
 }
 
+static void out_kv_reasons(struct out *o, const char *key, unsigned reasons)
+{
+	out_key(o, key);
+	out_raw(o, "[", 1);
+	bool first = true;
+	for (int i = 0; i < in_person_reason_names.count; i++) {
+		if (!(reasons & (1u << i)))
+			continue;
+		if (!first)
+			out_raw(o, ",", 1);
+		out_json_string(o, in_person_reason_names.names[i]);
+		first = false;
+	}
+	out_raw(o, "]", 1);
+}
+
 /* Each kind of LOAN_JSON_FIELDS as written by codec_loan_write(). */
 #define OUT_STR         out_kv_str
 #define OUT_STR_OR_NULL out_kv_str_or_null
@@ -1052,6 +1080,7 @@ static void out_kv_blockers(struct out *o, const char *key, unsigned blockers)
 #define OUT_MONEY       out_kv_money
 #define OUT_TS          out_kv_ts
 #define OUT_BLOCKERS    out_kv_blockers
+#define OUT_REASONS     out_kv_reasons
 
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
 {

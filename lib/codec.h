@@ -85,7 +85,7 @@ json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c
 /* The suspicious payee registry's entry of a payee: the same, with kind and
  * id in place of borrower_iin. */
 json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
-                                 int64_t now);
+                               int64_t now);
 
 /* POST /v1/fraud-claims: {"borrower_iin": iin, "reference": s, "note": s}
  * with note optional (the IIN's birth date is the caller's to check). */

@@ -135,6 +135,8 @@ static const struct param params[] = {
     {KEY(policy, payee_required, P_BOOL), .flags = CF_RELOAD, NUM(payee_required), .def = "off"},
     {KEY(policy, payout_to_borrower_only, P_BOOL), .flags = CF_RELOAD,
      NUM(payout_to_borrower_only), .def = "off"},
+    {KEY(policy, prior_victim_days, P_INT), .flags = CF_RELOAD, NUM(prior_victim_days),
+     .def = "365", .min = 0, .max = 36500},
     {KEY(tls, listen, P_LISTEN), LISTEN(tls_listen), .def = ""},
     {KEY(tls, cert_file, P_STRING), .flags = CF_RELOAD, STR(tls_cert_file), .def = ""},
     {KEY(tls, key_file, P_STRING), .flags = CF_RELOAD, STR(tls_key_file), .def = ""},

@@ -50,6 +50,9 @@ struct config {
 	 * (which implies the first) */
 	bool payee_required;
 	bool payout_to_borrower_only;
+	/* a fraud claim closed confirmed this many days before an approval
+	 * makes the borrower a repeat victim; 0: off */
+	int64_t prior_victim_days;
 	/* kz-2025-09's numbers, each -1 for "the profile's" */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;

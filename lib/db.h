@@ -28,12 +28,12 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 17
+#define DB_SCHEMA_VERSION 18
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
  * more, and tests/integration/test_gate_agreement.c checks every one). */
-#define DB_MAX_PARAMS 32
+#define DB_MAX_PARAMS 40
 
 /* The first reads of a call, each of which has a STMT_AUTH_* twin that
  * runs it together with the authentication in one round trip (one wrapper
@@ -43,7 +43,7 @@
  * of the twin's token_id: one more). */
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
-	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
+	X(APPROVAL_CONTEXT, 7, 8)                                                                  \
 	X(DISBURSE_CONTEXT, 6, 7)
 
 /* The statements that the daemon's pool may run for several requests in
@@ -65,12 +65,12 @@
 #define DB_BATCHED_READS(X)                                                                        \
 	X(LOAN_GET, 2)                                                                             \
 	X(AUTH_LOAN_GET, 3)                                                                        \
-	X(APPROVAL_CONTEXT, 6)                                                                     \
-	X(AUTH_APPROVAL_CONTEXT, 7)                                                                \
+	X(APPROVAL_CONTEXT, 7)                                                                     \
+	X(AUTH_APPROVAL_CONTEXT, 8)                                                                \
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 31)                                                                         \
+	X(LOAN_INSERT, 32)                                                                         \
 	X(DISBURSE, 7)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
@@ -439,9 +439,12 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
                                       const char *token_id);
 /* day_lender: whose loans of the day count (policy.aggregation): the
  * lender, or NULL for every lender. */
+/* STMT_APPROVAL_CONTEXT: ..., policy.prior_victim_days (0: off) and, for
+ * the twin, the token's id. */
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *day_lender, const char *token_id);
+                                              const char *day_lender, int64_t prior_victim_days,
+                                              const char *token_id);
 /* STMT_DISBURSE_CONTEXT: the loan, the Idempotency-Key (NULL: none), the
  * zone of the local date, the payee (NULL: none) and, for the twin, the
  * token's id. */

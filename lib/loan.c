@@ -300,6 +300,7 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->cancelled_at = TS_NULL;
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
+	l->prior_fraud_victim = c->prior_fraud_victim;
 	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);

@@ -169,6 +169,7 @@ struct approval_context {
 	int lender_kind;         /* enum lender_kind */
 	int64_t approval_day;    /* approved_at's local date, days since 1970-01-01 */
 	int64_t day_others_tiyn; /* the other loans of that day that count (policy.aggregation) */
+	bool prior_fraud_victim; /* a confirmed claim within policy.prior_victim_days */
 };
 
 /* True when a retried approval states the same facts as the recorded loan.

@@ -53,6 +53,9 @@ TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "b
       [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo");
 TABLE(payee_kind_names, [PAYEE_ACCOUNT] = "account", [PAYEE_CARD] = "card",
       [PAYEE_WALLET] = "wallet");
+TABLE(in_person_reason_names, [INPERSON_FIRST_TIME] = "first_time",
+      [INPERSON_PRIOR_FRAUD_VICTIM] = "prior_fraud_victim",
+      [INPERSON_MULTI_LENDER_BURST] = "multi_lender_burst");
 TABLE(aggregation_names, [AGGREGATION_LENDER] = "lender", [AGGREGATION_ALL] = "all");
 TABLE(extra_method_names, [EXTRA_BRANCH] = "branch", [EXTRA_EGOV] = "egov",
       [EXTRA_CREDIT_BUREAU] = "credit_bureau", [EXTRA_LENDER_APP] = "lender_app");

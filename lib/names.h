@@ -67,6 +67,16 @@ extern const struct name_table rule_names;
 enum payee_kind { PAYEE_ACCOUNT, PAYEE_CARD, PAYEE_WALLET };
 extern const struct name_table payee_kind_names;
 
+/* Why a loan needs an in-person verification (its `in_person_reasons`), in
+ * the contract's order. */
+enum in_person_reason {
+	INPERSON_FIRST_TIME,         /* unsecured and first-time (the profile's rule) */
+	INPERSON_PRIOR_FRAUD_VICTIM, /* a cooled loan of a confirmed fraud victim */
+	INPERSON_MULTI_LENDER_BURST, /* a cooled loan in a burst of lenders */
+	INPERSON__COUNT
+};
+extern const struct name_table in_person_reason_names;
+
 /* [policy] aggregation: whose loans of the day are added up. */
 enum aggregation { AGGREGATION_LENDER, AGGREGATION_ALL };
 extern const struct name_table aggregation_names;

@@ -256,12 +256,16 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
 	 * kind's first threshold, and for an MFO only online */
-	out->in_person_required = !in->secured && in->first_time;
+	bool first_time = !in->secured && in->first_time;
 	if (d->in_person_by_amount)
-		out->in_person_required =
-		    out->in_person_required && first_mrp >= 0 &&
-		    out->aggregated_tiyn > first_tiyn &&
-		    (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+		first_time = first_time && first_mrp >= 0 && out->aggregated_tiyn > first_tiyn &&
+		             (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+	/* a repeat victim comes in person for every cooled loan, whatever the
+	 * profile says (REGULATION.md: the same people are defrauded again) */
+	bool prior_victim = in->prior_fraud_victim && out->cooling_required;
+	out->in_person_reasons = (first_time ? 1u << INPERSON_FIRST_TIME : 0) |
+	                         (prior_victim ? 1u << INPERSON_PRIOR_FRAUD_VICTIM : 0);
+	out->in_person_required = out->in_person_reasons != 0;
 
 	out->extra_confirmation_required = d->age_rule && out->cooling_required && in->age >= 0 &&
 	                                   (in->age < p->extra_confirmation_under_age ||
@@ -355,7 +359,8 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	                          .amount_tiyn = l->amount_tiyn,
 	                          .day_others_tiyn = day_others_tiyn,
 	                          .mrp_tenge = mrp_tenge,
-	                          .age = (int)l->borrower_age};
+	                          .age = (int)l->borrower_age,
+	                          .prior_fraud_victim = l->prior_fraud_victim};
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
@@ -368,9 +373,17 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	l->cooling_period_s = d.cooling_period_s;
 	l->reconfirmation_required = d.reconfirmation_required;
 	l->in_person_required = d.in_person_required;
+	l->in_person_reasons = d.in_person_reasons;
 	l->extra_confirmation_required = d.extra_confirmation_required;
 	if (l->channel == CHANNEL_BRANCH && l->in_person_verified_at == TS_NULL)
 		l->in_person_verified_at = l->approved_at;
+}
+
+unsigned loan_in_person_reasons(const struct loan *l)
+{
+	if (l->in_person_reasons != TS_NULL)
+		return (unsigned)l->in_person_reasons;
+	return l->in_person_required ? 1u << INPERSON_FIRST_TIME : 0;
 }
 
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at)

@@ -113,6 +113,9 @@ struct policy_input {
 	int64_t day_others_tiyn;
 	int64_t mrp_tenge; /* in force on the approval's local date */
 	int age;           /* on the approval's local date; -1 unknown */
+	/* a fraud claim of the borrower was closed confirmed within
+	 * policy.prior_victim_days before the approval */
+	bool prior_fraud_victim;
 };
 
 /* What the rules fix at approval. */
@@ -125,6 +128,7 @@ struct policy_decision {
 	int64_t threshold_tiyn;   /* the kind's first threshold x MRP */
 	bool reconfirmation_required;
 	bool in_person_required;
+	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
 	bool extra_confirmation_required;
 };
 
@@ -197,6 +201,11 @@ struct loan {
 	int64_t borrower_age; /* on the approval's local date */
 	bool extra_confirmation_required;
 	bool reconfirmation_required;
+	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
+	 * before they were (loan_in_person_reasons()) */
+	int64_t in_person_reasons;
+	/* an input of the approval, not recorded: see struct policy_input */
+	bool prior_fraud_victim;
 
 	int64_t approved_at;
 	int64_t consent_at;
@@ -229,6 +238,10 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
                        struct loan *l);
 /* The same for a loan that is the borrower's first of its day. */
 void policy_assess(const struct policy *p, int64_t mrp_tenge, struct loan *l);
+
+/* Why the loan needs a visit: its recorded reasons, or for a loan recorded
+ * before reasons were, first_time when it needs one (the only reason then). */
+unsigned loan_in_person_reasons(const struct loan *l);
 
 /* consent_at + period for a cooled loan, TS_NULL otherwise. */
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at);

@@ -3,7 +3,8 @@
 -- the anti-fraud centre or to compliance; while the claim is open, no loan
 -- of that borrower at any lender that is neither disbursed nor cancelled
 -- may be paid out. A claim is opened once and closed once, confirmed or
--- unfounded; it is never removed.
+-- unfounded; it is never removed. A claim closed confirmed makes the
+-- borrower a repeat victim for a while (sql/018, in_person_reasons).
 --
 -- An expand migration: a table, functions and event types that the
 -- previous release does not use.

@@ -132,7 +132,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 {
 	int c = loan_col0(r);
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_DAY_OTHERS + 1)
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_PRIOR_VICTIM + 1)
 		return false;
 	memset(ctx, 0, sizeof(*ctx));
 	int n = c + LOAN_NCOLS; /* now, then enum approval_col */
@@ -150,6 +150,7 @@ bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 	ctx->lender_kind = kind;
 	ctx->approval_day = db_int(r, 0, n + APPROVAL_DAY);
 	ctx->day_others_tiyn = db_int(r, 0, n + APPROVAL_DAY_OTHERS);
+	ctx->prior_fraud_victim = db_bool(r, 0, n + APPROVAL_PRIOR_VICTIM);
 	return true;
 }
 

@@ -84,7 +84,8 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *day_lender, const char *token_id)
+                                              const char *day_lender, int64_t prior_victim_days,
+                                              const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = a->loan_id;
@@ -92,7 +93,8 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 	p->v[3] = tz;
 	p->v[4] = a->borrower_iin;
 	p->v[5] = day_lender;
-	p->v[6] = token_id;
+	p->v[6] = db_num(&p->num[1], prior_victim_days);
+	p->v[7] = token_id;
 	return p->v;
 }
 

@@ -97,8 +97,11 @@
 /* The approval's time ($3, or now); the loan if it exists; the MRP in
  * force on the approval's local date, whether the borrower has had an
  * unsecured loan paid out (one lookup in loan_first_time_idx), the
- * approval's time, and today's local date (for the IIN's birth date):
- * enum approval_col after the loan's columns and now. */
+ * approval's time, and today's local date (for the IIN's birth date), the
+ * lender's kind, the day and its other loans, and whether a fraud claim of
+ * the borrower was closed confirmed within $7 days (0: never; one probe of
+ * fraud_claim_confirmed_idx): enum approval_col after the loan's columns
+ * and now. */
 #define APPROVAL_CONTEXT_SQL                                                                       \
 	"WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "                      \
 	"SELECT " LOAN_COLS_NOW ", "                                                               \
@@ -111,7 +114,10 @@
 	"(SELECT k.kind FROM lender k WHERE k.id = $1::text), "                                    \
 	"((t.at AT TIME ZONE $4::text)::date - DATE '1970-01-01'), "                               \
 	"(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d "                             \
-	DAY_LOANS_OF("$5", "t.at", "$4", "$6") ") "                                                \
+	DAY_LOANS_OF("$5", "t.at", "$4", "$6") "), "                                               \
+	"EXISTS (SELECT 1 FROM fraud_claim c WHERE c.borrower_iin = $5::text "                     \
+	"  AND c.outcome = 'confirmed' AND $7::integer > 0 "                                       \
+	"  AND c.closed_at > t.at - make_interval(days => $7::integer)) "                          \
 	"FROM t LEFT JOIN loan l ON " LOAN_BY_ID
 /* The loan, the Idempotency-Key's stored answer, today's local date in the
  * zone $4 (that a payee's owner must be born by) and whether the payee ($5
@@ -458,7 +464,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "FROM v LEFT JOIN schema_release r USING (version)",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
-    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 6},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 7},
     [STMT_LOAN_INSERT] = {"loan_insert", LOAN_INSERT_SQL, LOAN_INSERT_NPARAMS},
     [STMT_CONSENT] =
         {"consent",

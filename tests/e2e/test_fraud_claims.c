@@ -284,6 +284,75 @@ START_TEST(test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every
 }
 END_TEST
 
+/* ---- repeat victims ---- */
+
+/* A cooled loan (and a small one) of the IIN of seed, by a repeat
+ * borrower, on e; asserts its in_person_reasons. */
+static void assert_visit_reasons(const struct e2e_env *e, const char *loan_id, unsigned seed,
+                                 const char *amount, const char *want)
+{
+	struct http_resp r;
+	e2e_approve(e, lender1, "BANK1", loan_id,
+	            &(struct e2e_loan){.iin_seed = seed, .amount = amount, .consent_now = true},
+	            &r);
+	json_t *reasons = e2e_json_at(r.json, "in_person_reasons");
+	ck_assert_msg(json_is_array(reasons), "%s", r.body);
+	if (want == NULL) {
+		ck_assert_msg(json_array_size(reasons) == 0, "%s: %s", loan_id, r.body);
+		ck_assert(json_is_false(e2e_json_at(r.json, "in_person_required")));
+	} else {
+		e2e_assert_strings(reasons, "in_person_reasons", want, NULL);
+		ck_assert(json_is_true(e2e_json_at(r.json, "in_person_required")));
+		e2e_assert_strings(e2e_json_at(r.json, "blockers"), "blockers",
+		                   "cooling_period_active", "in_person_verification_missing", NULL);
+	}
+	http_resp_free(&r);
+}
+
+START_TEST(test_a_confirmed_victim_comes_in_person_for_every_new_cooled_loan)
+{
+	struct http_resp r;
+	const char *id = open_claim(&env, antifraud, 49, 201);
+	char kept[32];
+	snprintf(kept, sizeof kept, "%s", id);
+	/* while open, not yet a repeat victim (the claim blocks the loans) */
+	assert_visit_reasons(&env, "V-OPEN", 49, E2E_BIG_AMOUNT, NULL);
+	close_claim(compliance, kept, "confirmed", &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	assert_visit_reasons(&env, "V-COOLED", 49, E2E_BIG_AMOUNT, "prior_fraud_victim");
+	assert_visit_reasons(&env, "V-SMALL", 49, E2E_SMALL_AMOUNT, NULL);
+
+	/* an unfounded claim makes nobody a victim */
+	id = open_claim(&env, antifraud, 50, 201);
+	snprintf(kept, sizeof kept, "%s", id);
+	close_claim(compliance, kept, "unfounded", &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	http_resp_free(&r);
+	assert_visit_reasons(&env, "V-UNFOUNDED", 50, E2E_BIG_AMOUNT, NULL);
+
+	/* a confirmation older than prior_victim_days (365) is over */
+	char iin[13];
+	e2e_iin(iin, 51);
+	ck_assert_int_eq(e2e_sql_num(&env,
+	                             "INSERT INTO fraud_claim (borrower_iin, reference, opened_by, "
+	                             "opened_at, closed_at, closed_by, outcome) VALUES ($1, 'OLD', "
+	                             "'test', now() - interval '400 days', now() - interval "
+	                             "'366 days', 'test', 'confirmed') RETURNING 1",
+	                             iin, NULL),
+	                 1);
+	assert_visit_reasons(&env, "V-LONG-AGO", 51, E2E_BIG_AMOUNT, NULL);
+
+	/* prior_victim_days = 0 switches it off */
+	struct daemon d2;
+	const char *const off[] = {"COOLINGD_POLICY_PRIOR_VICTIM_DAYS=0", NULL};
+	ck_assert(daemon_start(&d2, env.db_url, off));
+	struct e2e_env env2 = e2e_env_on(&env, d2.port);
+	assert_visit_reasons(&env2, "V-OFF", 49, E2E_BIG_AMOUNT, NULL);
+	ck_assert_int_eq(daemon_stop(&d2), 0);
+}
+END_TEST
+
 /* ---- the race on two daemons ---- */
 
 #define RACE_LOANS 40
@@ -427,6 +496,7 @@ static Suite *claims_suite(void)
 	tcase_add_test(tc, test_bad_input_is_422_naming_the_field_and_writes_nothing);
 	tcase_add_test(
 	    tc, test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every_lender);
+	tcase_add_test(tc, test_a_confirmed_victim_comes_in_person_for_every_new_cooled_loan);
 	tcase_add_test(tc, test_no_payout_is_allowed_after_the_claim_commits_on_two_daemons);
 	suite_add_tcase(s, tc);
 	return s;

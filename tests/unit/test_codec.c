@@ -1142,7 +1142,7 @@ static const char CONTRACT_LOAN[] =
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
-    "  \"fraud_claim_open\": false }";
+    "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {

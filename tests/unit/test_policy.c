@@ -794,6 +794,53 @@ START_TEST(test_an_empty_mrp_table_is_missing_every_day)
 }
 END_TEST
 
+/* ---- repeat victims ------------------------------------------------- */
+
+/* A repeat borrower's loan (no visit of its own) of a confirmed victim. */
+static struct loan victims_loan(int64_t amount_tiyn, enum channel ch, bool first_time)
+{
+	struct policy p = kz_card();
+	struct loan l = new_loan(amount_tiyn, ch, false, first_time);
+	l.prior_fraud_victim = true;
+	policy_assess(&p, MRP_2025, &l);
+	return l;
+}
+
+START_TEST(test_a_repeat_victims_cooled_loan_needs_the_visit)
+{
+	struct loan l = victims_loan(60000000, CHANNEL_ONLINE, false);
+	ck_assert(l.cooling_required);
+	ck_assert(l.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&l), BIT(INPERSON_PRIOR_FRAUD_VICTIM));
+	/* first-time too: both reasons, in the contract's order */
+	l = victims_loan(60000000, CHANNEL_ONLINE, true);
+	ck_assert_uint_eq(loan_in_person_reasons(&l),
+	                  BIT(INPERSON_FIRST_TIME) | BIT(INPERSON_PRIOR_FRAUD_VICTIM));
+}
+END_TEST
+
+START_TEST(test_a_repeat_victims_loan_that_is_not_cooled_needs_no_visit_for_it)
+{
+	struct loan l = victims_loan(100000, CHANNEL_ONLINE, false); /* below the threshold */
+	ck_assert(!l.cooling_required);
+	ck_assert(!l.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&l), 0);
+	l = victims_loan(60000000, CHANNEL_BRANCH, false); /* a branch loan is not cooled */
+	ck_assert(!l.in_person_required);
+}
+END_TEST
+
+START_TEST(test_a_loan_recorded_before_reasons_has_first_time_when_it_needs_a_visit)
+{
+	struct loan l = assessed(60000000, CHANNEL_ONLINE, false, true);
+	l.in_person_reasons = TS_NULL; /* a row of an earlier release */
+	ck_assert_uint_eq(loan_in_person_reasons(&l), BIT(INPERSON_FIRST_TIME));
+	l = assessed(60000000, CHANNEL_ONLINE, false, false);
+	l.in_person_reasons = TS_NULL;
+	ck_assert_uint_eq(loan_in_person_reasons(&l), 0);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -840,6 +887,13 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_a_claim_blocks_only_a_loan_that_could_still_be_paid);
 	tcase_add_test(tc, test_every_combination_of_blockers_in_contract_order);
 	tcase_add_test(tc, test_blockers_json_order_is_the_contract_order);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("repeat_victims");
+	tcase_add_test(tc, test_a_repeat_victims_cooled_loan_needs_the_visit);
+	tcase_add_test(tc, test_a_repeat_victims_loan_that_is_not_cooled_needs_no_visit_for_it);
+	tcase_add_test(tc,
+	               test_a_loan_recorded_before_reasons_has_first_time_when_it_needs_a_visit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retry_after");
