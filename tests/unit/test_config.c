@@ -488,6 +488,17 @@ START_TEST(test_payee_keys_are_off_by_default_and_take_on_or_off)
 }
 END_TEST
 
+START_TEST(test_prior_victim_days_is_365_by_default_and_0_switches_it_off)
+{
+	struct config c = load_ok(NULL);
+	ck_assert_int_eq(c.prior_victim_days, 365);
+	c = load_ok(write_conf("[policy]\nprior_victim_days = 0\n"));
+	ck_assert_int_eq(c.prior_victim_days, 0);
+	ck_assert_contains(load_fails(write_conf("[policy]\nprior_victim_days = -1\n")),
+	                   "policy.prior_victim_days");
+}
+END_TEST
+
 START_TEST(test_metrics_listen_defaults_to_loopback_9464_and_empty_switches_it_off)
 {
 	struct config c = load_ok(NULL);
@@ -935,6 +946,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_listen_without_port_fails);
 	tcase_add_test(tc, test_audit_seal_is_on_by_default_and_takes_on_or_off);
 	tcase_add_test(tc, test_payee_keys_are_off_by_default_and_take_on_or_off);
+	tcase_add_test(tc, test_prior_victim_days_is_365_by_default_and_0_switches_it_off);
 	tcase_add_test(tc, test_limits_and_tls_defaults_and_values);
 	tcase_add_test(tc, test_file_that_is_not_ini_fails);
 	suite_add_tcase(s, tc);
