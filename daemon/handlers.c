@@ -391,6 +391,12 @@ static const char *day_lender_of(const struct request *r)
 	return r->rt->policy.aggregation == AGGREGATION_ALL ? NULL : r->params[0];
 }
 
+/* policy.burst_window in seconds while policy.burst_lenders is on, else 0. */
+static int64_t burst_window_of(const struct request *r)
+{
+	return r->rt->cfg.burst_lenders > 0 ? r->rt->cfg.burst_window_s : 0;
+}
+
 /* Another approval of the borrower's day may come first however often a
  * burst of them races; each time one does, the day has one loan more, so
  * this bounds a day of that many concurrent approvals. */
@@ -403,13 +409,18 @@ static void on_loan_insert(PGresult *res, void *arg)
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "loan_insert"))
 		return;
-	int64_t day_total = TS_NULL;
-	if (!db_loan_insert_result(res, &r->loan, &r->now, &day_total)) {
-		if (day_total != TS_NULL && day_total != r->approval_ctx.day_others_tiyn &&
-		    ++r->day_attempts <= MAX_DAY_ATTEMPTS) {
-			/* another approval of the day came first: decide again with
-			 * the day as it now is */
-			r->approval_ctx.day_others_tiyn = day_total;
+	int64_t day_total = TS_NULL, burst = TS_NULL;
+	if (!db_loan_insert_result(res, &r->loan, &r->now, &day_total, &burst)) {
+		bool day_moved =
+		    day_total != TS_NULL && day_total != r->approval_ctx.day_others_tiyn;
+		bool burst_moved = burst != TS_NULL && burst != r->approval_ctx.burst_others;
+		if ((day_moved || burst_moved) && ++r->day_attempts <= MAX_DAY_ATTEMPTS) {
+			/* another approval of the day (or of the burst) came first:
+			 * decide again with them as they now are */
+			if (day_moved)
+				r->approval_ctx.day_others_tiyn = day_total;
+			if (burst_moved)
+				r->approval_ctx.burst_others = burst;
 			approval_decide(r);
 			return;
 		}
@@ -440,7 +451,9 @@ static void approval_decide(struct request *r)
 	char *detail = detail_text(approval_detail(&r->loan));
 	struct db_day day = {.tz = policy_aggregates(&r->rt->policy) ? r->rt->cfg.timezone : NULL,
 	                     .lender = day_lender_of(r),
-	                     .others_tiyn = ctx->day_others_tiyn};
+	                     .others_tiyn = ctx->day_others_tiyn,
+	                     .burst_window_s = burst_window_of(r),
+	                     .burst_others = ctx->burst_others};
 	struct db_params p;
 	bool queued = request_exec_or_reply(
 	    r, STMT_LOAN_INSERT, db_loan_insert_day_params(&p, &r->loan, r->client, detail, &day),
@@ -460,6 +473,7 @@ static void on_approval_context(PGresult *res, void *arg)
 		return;
 	}
 	r->now = r->approval_ctx.now;
+	r->approval_ctx.burst_lenders = r->rt->cfg.burst_lenders;
 	approval_decide(r);
 }
 
@@ -474,7 +488,8 @@ void approval_start(struct request *r, bool authenticate)
 	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
 	                    db_params_approval_context(&p, r->params[0], &r->call.approval,
 	                                               r->rt->cfg.timezone, day_lender_of(r),
-	                                               r->rt->cfg.prior_victim_days, r->token_id),
+	                                               r->rt->cfg.prior_victim_days,
+	                                               burst_window_of(r), r->token_id),
 	                    on_approval_context, authenticate);
 }
 

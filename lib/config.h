@@ -53,6 +53,10 @@ struct config {
 	/* a fraud claim closed confirmed this many days before an approval
 	 * makes the borrower a repeat victim; 0: off */
 	int64_t prior_victim_days;
+	/* a cooled loan of a borrower approved online at this many distinct
+	 * lenders within burst_window_s needs the visit; 0: off */
+	int64_t burst_lenders;
+	int64_t burst_window_s;
 	/* kz-2025-09's numbers, each -1 for "the profile's" */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;

@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 18
+#define DB_SCHEMA_VERSION 19
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -43,7 +43,7 @@
  * of the twin's token_id: one more). */
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
-	X(APPROVAL_CONTEXT, 7, 8)                                                                  \
+	X(APPROVAL_CONTEXT, 8, 9)                                                                  \
 	X(DISBURSE_CONTEXT, 6, 7)
 
 /* The statements that the daemon's pool may run for several requests in
@@ -65,12 +65,12 @@
 #define DB_BATCHED_READS(X)                                                                        \
 	X(LOAN_GET, 2)                                                                             \
 	X(AUTH_LOAN_GET, 3)                                                                        \
-	X(APPROVAL_CONTEXT, 7)                                                                     \
-	X(AUTH_APPROVAL_CONTEXT, 8)                                                                \
+	X(APPROVAL_CONTEXT, 8)                                                                     \
+	X(AUTH_APPROVAL_CONTEXT, 9)                                                                \
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 32)                                                                         \
+	X(LOAN_INSERT, 34)                                                                         \
 	X(DISBURSE, 7)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
@@ -224,8 +224,10 @@ bool db_approval_context(const PGresult *r, struct approval_context *c);
  * the day's lock (TS_NULL when the profile adds nothing up): when no loan
  * was inserted and it is not the total the decision took, another approval
  * of the borrower's day came first and the approval is decided again with
- * it. */
-bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total);
+ * it; and the same for the burst's other lenders (TS_NULL when bursts do
+ * not count). */
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total,
+                           int64_t *burst_others);
 
 /* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan
  * and what the database knows beside it; false when there is no such
@@ -429,6 +431,8 @@ struct db_day {
 	const char *tz;     /* policy.timezone; NULL: the profile adds nothing up */
 	const char *lender; /* whose loans count; NULL: every lender's */
 	int64_t others_tiyn;
+	int64_t burst_window_s; /* policy.burst_window; 0: bursts do not count */
+	int64_t burst_others;   /* the burst's other lenders the decision took */
 };
 const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
                                              const char *actor, const char *detail,
@@ -439,12 +443,13 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
                                       const char *token_id);
 /* day_lender: whose loans of the day count (policy.aggregation): the
  * lender, or NULL for every lender. */
-/* STMT_APPROVAL_CONTEXT: ..., policy.prior_victim_days (0: off) and, for
- * the twin, the token's id. */
+/* STMT_APPROVAL_CONTEXT: ..., policy.prior_victim_days (0: off), the
+ * burst's window in seconds (0: bursts do not count) and, for the twin,
+ * the token's id. */
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, int64_t prior_victim_days,
-                                              const char *token_id);
+                                              int64_t burst_window_s, const char *token_id);
 /* STMT_DISBURSE_CONTEXT: the loan, the Idempotency-Key (NULL: none), the
  * zone of the local date, the payee (NULL: none) and, for the twin, the
  * token's id. */

@@ -301,6 +301,10 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
 	l->prior_fraud_victim = c->prior_fraud_victim;
+	/* this one counts when it is online itself */
+	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&
+	                        c->burst_others != TS_NULL &&
+	                        1 + c->burst_others >= c->burst_lenders;
 	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);

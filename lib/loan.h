@@ -170,6 +170,11 @@ struct approval_context {
 	int64_t approval_day;    /* approved_at's local date, days since 1970-01-01 */
 	int64_t day_others_tiyn; /* the other loans of that day that count (policy.aggregation) */
 	bool prior_fraud_victim; /* a confirmed claim within policy.prior_victim_days */
+	/* policy.burst_lenders (0: bursts do not count), set by the caller,
+	 * and the most distinct other lenders whose online approvals of the
+	 * borrower fall with this one within policy.burst_window */
+	int64_t burst_lenders;
+	int64_t burst_others;
 };
 
 /* True when a retried approval states the same facts as the recorded loan.

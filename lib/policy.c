@@ -263,8 +263,11 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 	/* a repeat victim comes in person for every cooled loan, whatever the
 	 * profile says (REGULATION.md: the same people are defrauded again) */
 	bool prior_victim = in->prior_fraud_victim && out->cooling_required;
+	/* and so does a borrower applying at several lenders in a burst */
+	bool burst = in->multi_lender_burst && out->cooling_required;
 	out->in_person_reasons = (first_time ? 1u << INPERSON_FIRST_TIME : 0) |
-	                         (prior_victim ? 1u << INPERSON_PRIOR_FRAUD_VICTIM : 0);
+	                         (prior_victim ? 1u << INPERSON_PRIOR_FRAUD_VICTIM : 0) |
+	                         (burst ? 1u << INPERSON_MULTI_LENDER_BURST : 0);
 	out->in_person_required = out->in_person_reasons != 0;
 
 	out->extra_confirmation_required = d->age_rule && out->cooling_required && in->age >= 0 &&
@@ -360,7 +363,8 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	                          .day_others_tiyn = day_others_tiyn,
 	                          .mrp_tenge = mrp_tenge,
 	                          .age = (int)l->borrower_age,
-	                          .prior_fraud_victim = l->prior_fraud_victim};
+	                          .prior_fraud_victim = l->prior_fraud_victim,
+	                          .multi_lender_burst = l->multi_lender_burst};
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);

@@ -116,6 +116,9 @@ struct policy_input {
 	/* a fraud claim of the borrower was closed confirmed within
 	 * policy.prior_victim_days before the approval */
 	bool prior_fraud_victim;
+	/* the borrower's online approvals at policy.burst_lenders or more
+	 * distinct lenders, this one included, fall within policy.burst_window */
+	bool multi_lender_burst;
 };
 
 /* What the rules fix at approval. */
@@ -204,8 +207,9 @@ struct loan {
 	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
 	 * before they were (loan_in_person_reasons()) */
 	int64_t in_person_reasons;
-	/* an input of the approval, not recorded: see struct policy_input */
+	/* inputs of the approval, not recorded: see struct policy_input */
 	bool prior_fraud_victim;
+	bool multi_lender_burst;
 
 	int64_t approved_at;
 	int64_t consent_at;

@@ -132,7 +132,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 {
 	int c = loan_col0(r);
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_PRIOR_VICTIM + 1)
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_BURST_OTHERS + 1)
 		return false;
 	memset(ctx, 0, sizeof(*ctx));
 	int n = c + LOAN_NCOLS; /* now, then enum approval_col */
@@ -151,14 +151,16 @@ bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 	ctx->approval_day = db_int(r, 0, n + APPROVAL_DAY);
 	ctx->day_others_tiyn = db_int(r, 0, n + APPROVAL_DAY_OTHERS);
 	ctx->prior_fraud_victim = db_bool(r, 0, n + APPROVAL_PRIOR_VICTIM);
+	ctx->burst_others = db_int(r, 0, n + APPROVAL_BURST_OTHERS);
 	return true;
 }
 
-bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total)
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total,
+                           int64_t *burst_others)
 {
-	*day_total = PQntuples(r) == 1 && PQnfields(r) > LOAN_NCOLS + 1
-	                 ? db_int(r, 0, LOAN_NCOLS + 1)
-	                 : TS_NULL;
+	bool one = PQntuples(r) == 1 && PQnfields(r) > LOAN_NCOLS + 2;
+	*day_total = one ? db_int(r, 0, LOAN_NCOLS + 1) : TS_NULL;
+	*burst_others = one ? db_int(r, 0, LOAN_NCOLS + 2) : TS_NULL;
 	return db_loan_row(r, 0, l, now);
 }
 

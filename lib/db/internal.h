@@ -88,6 +88,11 @@
 #define LOAN_INSERT_DAY_TZ     29
 #define LOAN_INSERT_DAY_LENDER 30
 #define LOAN_INSERT_DAY_TOTAL  31
+/* The burst the approval was decided with ($n of STMT_LOAN_INSERT): the
+ * window in seconds (NULL: policy.burst_lenders is off) and the other
+ * lenders it counted (cd_burst_others). */
+#define LOAN_INSERT_BURST_WINDOW 33
+#define LOAN_INSERT_BURST_OTHERS 34
 /* clang-format on */
 
 #define LOAN_IF_0(...)
@@ -143,7 +148,7 @@ enum {
 	LOAN_COLUMNS(LOAN_INS_ENUM)
 #undef LOAN_INS_ENUM
 	    LOAN_INSERT_NCOLS,
-	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 5
+	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 7
 };
 #define LOAN_INS_SUM(f, col, kind, ins, n, type)     +(ins * n)
 #define LOAN_INS_SQUARES(f, col, kind, ins, n, type) +(ins * n * n)
@@ -152,12 +157,14 @@ enum {
 LOAN_COLUMNS(LOAN_INS_RANGE)
 #define LOAN_INSERT_EXTRA_SUM                                                                      \
 	(LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL + LOAN_INSERT_DAY_TZ + LOAN_INSERT_DAY_LENDER +    \
-	 LOAN_INSERT_DAY_TOTAL)
+	 LOAN_INSERT_DAY_TOTAL + LOAN_INSERT_BURST_WINDOW + LOAN_INSERT_BURST_OTHERS)
 #define LOAN_INSERT_EXTRA_SQUARES                                                                  \
 	(LOAN_INSERT_ACTOR * LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL * LOAN_INSERT_DETAIL +         \
 	 LOAN_INSERT_DAY_TZ * LOAN_INSERT_DAY_TZ +                                                 \
 	 LOAN_INSERT_DAY_LENDER * LOAN_INSERT_DAY_LENDER +                                         \
-	 LOAN_INSERT_DAY_TOTAL * LOAN_INSERT_DAY_TOTAL)
+	 LOAN_INSERT_DAY_TOTAL * LOAN_INSERT_DAY_TOTAL +                                           \
+	 LOAN_INSERT_BURST_WINDOW * LOAN_INSERT_BURST_WINDOW +                                     \
+	 LOAN_INSERT_BURST_OTHERS * LOAN_INSERT_BURST_OTHERS)
 _Static_assert(LOAN_INSERT_EXTRA_SUM LOAN_COLUMNS(LOAN_INS_SUM) ==
                    LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) / 2,
                "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
@@ -311,7 +318,8 @@ enum approval_col {
 	APPROVAL_LENDER_KIND,
 	APPROVAL_DAY,
 	APPROVAL_DAY_OTHERS,
-	APPROVAL_PRIOR_VICTIM
+	APPROVAL_PRIOR_VICTIM,
+	APPROVAL_BURST_OTHERS
 };
 /* The columns of STMT_DISBURSE_CONTEXT after the loan's and now
  * (DISBURSE_CONTEXT_SQL, statements.c). */

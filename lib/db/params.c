@@ -64,6 +64,12 @@ const char *const *db_loan_insert_day_params(struct db_params *p, const struct l
                                              const struct db_day *day)
 {
 	db_loan_insert_params(p, l, actor, detail);
+	if (day != NULL && day->burst_window_s > 0) {
+		p->v[LOAN_INSERT_BURST_WINDOW - 1] =
+		    db_num(&p->num[LOAN_INSERT_BURST_WINDOW - 1], day->burst_window_s);
+		p->v[LOAN_INSERT_BURST_OTHERS - 1] =
+		    db_num(&p->num[LOAN_INSERT_BURST_OTHERS - 1], day->burst_others);
+	}
 	if (day == NULL || day->tz == NULL)
 		return p->v;
 	p->v[LOAN_INSERT_DAY_TZ - 1] = day->tz;
@@ -85,7 +91,7 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, int64_t prior_victim_days,
-                                              const char *token_id)
+                                              int64_t burst_window_s, const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = a->loan_id;
@@ -94,7 +100,8 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 	p->v[4] = a->borrower_iin;
 	p->v[5] = day_lender;
 	p->v[6] = db_num(&p->num[1], prior_victim_days);
-	p->v[7] = token_id;
+	p->v[7] = burst_window_s > 0 ? db_num(&p->num[2], burst_window_s) : NULL;
+	p->v[8] = token_id;
 	return p->v;
 }
 

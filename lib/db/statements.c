@@ -100,8 +100,9 @@
  * approval's time, and today's local date (for the IIN's birth date), the
  * lender's kind, the day and its other loans, and whether a fraud claim of
  * the borrower was closed confirmed within $7 days (0: never; one probe of
- * fraud_claim_confirmed_idx): enum approval_col after the loan's columns
- * and now. */
+ * fraud_claim_confirmed_idx), and the other lenders of the borrower's burst
+ * in a window of $8 seconds (NULL: off): enum approval_col after the loan's
+ * columns and now. */
 #define APPROVAL_CONTEXT_SQL                                                                       \
 	"WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "                      \
 	"SELECT " LOAN_COLS_NOW ", "                                                               \
@@ -117,7 +118,9 @@
 	DAY_LOANS_OF("$5", "t.at", "$4", "$6") "), "                                               \
 	"EXISTS (SELECT 1 FROM fraud_claim c WHERE c.borrower_iin = $5::text "                     \
 	"  AND c.outcome = 'confirmed' AND $7::integer > 0 "                                       \
-	"  AND c.closed_at > t.at - make_interval(days => $7::integer)) "                          \
+	"  AND c.closed_at > t.at - make_interval(days => $7::integer)), "                         \
+	"CASE WHEN $8::bigint IS NULL THEN NULL "                                                  \
+	"  ELSE cd_burst_others($5::text, t.at, $8::bigint, $1::text, false) END "                 \
 	"FROM t LEFT JOIN loan l ON " LOAN_BY_ID
 /* The loan, the Idempotency-Key's stored answer, today's local date in the
  * zone $4 (that a payee's owner must be born by) and whether the payee ($5
@@ -164,6 +167,8 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 #define P_DAY_TZ     "$" DB_STR(LOAN_INSERT_DAY_TZ)
 #define P_DAY_LENDER "$" DB_STR(LOAN_INSERT_DAY_LENDER)
 #define P_DAY_TOTAL  "$" DB_STR(LOAN_INSERT_DAY_TOTAL)
+#define P_BURST_WIN  "$" DB_STR(LOAN_INSERT_BURST_WINDOW)
+#define P_BURST_N    "$" DB_STR(LOAN_INSERT_BURST_OTHERS)
 
 /* The approval_recorded event's detail, over the inserted row (ins) and
  * the day (d): the request's, and the day's loans with this one when the
@@ -175,42 +180,60 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 	"  'loan_id', ins.loan_id, 'amount', (ins.amount_tiyn / 100)::text || '.' "                \
 	"  || lpad((ins.amount_tiyn % 100)::text, 2, '0')))) END "
 
-/* An approval: the day's loans under the day's lock (cd_day_loans(...,
- * true), sql/006) when the profile adds them up, the loan inserted when
- * the day is still the day the decision took, its audit event, its row. */
+/* The other lenders of the borrower's burst (cd_burst_others, sql/019)
+ * when policy.burst_lenders is on: under the borrower's burst lock, or
+ * (a batch's, which took the locks first) without it. */
+#define BURST_OF(take_lock)                                                                        \
+	"CASE WHEN " P_BURST_WIN "::bigint IS NULL THEN NULL "                                     \
+	"  ELSE cd_burst_others($3::text, cd_ts($15::bigint), " P_BURST_WIN "::bigint, "           \
+	"  $1::text, " take_lock ") END"
+/* The approval is still what it was decided as: the day's total and the
+ * burst's other lenders as the decision took them. */
+#define AS_DECIDED                                                                                 \
+	"(" P_DAY_TOTAL "::bigint IS NULL OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint) "  \
+	"AND (" P_BURST_WIN "::bigint IS NULL OR b.n = " P_BURST_N "::bigint) "
+
+/* An approval: the burst's other lenders under the borrower's burst lock
+ * (sql/019) when bursts count, then the day's loans under the day's lock
+ * (cd_day_loans(..., true), sql/006) when the profile adds them up; the
+ * loan inserted when both are still what the decision took, its audit
+ * event, its row. */
 #define LOAN_INSERT_SQL                                                                            \
-	"WITH d AS (SELECT CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                        \
+	"WITH b AS (SELECT " BURST_OF("true") " AS n), "                                           \
+	"d AS (SELECT CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                             \
 	"  ELSE cd_day_loans($3::text, cd_ts($15::bigint), " P_DAY_TZ "::text, "                   \
-	"  " P_DAY_LENDER "::text, true) END AS j), "                                              \
+	"  " P_DAY_LENDER "::text, true) END AS j FROM b), "                                       \
 	"ins AS (INSERT INTO loan (" LOAN_COLUMNS(LOAN_INS_COL) "created_at) "                     \
-	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM d "                                     \
-	"  WHERE " P_DAY_TOTAL "::bigint IS NULL "                                                 \
-	"  OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint "                                  \
+	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM d, b WHERE " AS_DECIDED                 \
 	"  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "                             \
 	"a AS (" AUDIT_INSERT "SELECT " P_ACTOR "::text, ins.lender_id, "                          \
 	"  ins.loan_id, 'approval_recorded', " APPROVAL_EVENT_DETAIL "FROM ins, d) "               \
-	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint FROM d LEFT JOIN ins l ON true"
-/* Approvals: the day locks of every borrower of the batch (no two
- * approvals of one borrower share a batch, db_batch_conflict), then each
- * one's day read with cd_day_loans(..., false), its loan inserted when the
- * day is still the day it was decided with, its audit event, its row. */
+	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, b.n FROM d CROSS JOIN b "              \
+	"LEFT JOIN ins l ON true"
+/* Approvals: the burst locks and the day locks of every borrower of the
+ * batch (no two approvals of one borrower share a batch,
+ * db_batch_conflict), in a single approval's order (cd_approval_locks,
+ * sql/019), then each one's burst and day read without them, its loan
+ * inserted when both are still what it was decided with, its audit event,
+ * its row. */
 #define BATCH_WRITE_LOAN_INSERT                                                                    \
 	", d AS (SELECT cdb.i, CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                    \
 	"  ELSE cd_day_loans($3::text, cd_ts($15::bigint), " P_DAY_TZ "::text, "                   \
-	"  " P_DAY_LENDER "::text, false) END AS j FROM cdb "                                      \
-	"  WHERE (SELECT cd_day_lock(array_agg(cd_day_key($3::text, cd_ts($15::bigint), "          \
+	"  " P_DAY_LENDER "::text, false) END AS j, " BURST_OF("false") " AS n FROM cdb "          \
+	"  WHERE (SELECT cd_approval_locks(array_agg(CASE WHEN " P_BURST_WIN "::bigint IS NULL "    \
+	"  THEN NULL ELSE $3::text END), array_agg(cd_day_key($3::text, cd_ts($15::bigint), "      \
 	"  " P_DAY_TZ "::text))) FROM cdb)), "                                                     \
 	"ins AS (INSERT INTO loan (" LOAN_COLUMNS(LOAN_INS_COL) "created_at) "                     \
 	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM cdb JOIN d ON d.i = cdb.i "             \
-	"  WHERE " P_DAY_TOTAL "::bigint IS NULL "                                                 \
-	"  OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint "                                  \
+	"  JOIN d b ON b.i = cdb.i WHERE " AS_DECIDED                                              \
 	"  ORDER BY $1::text, $2::text "                                                           \
 	"  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "                             \
 	"a AS (" AUDIT_INSERT "SELECT " P_ACTOR "::text, ins.lender_id, "                          \
 	"  ins.loan_id, 'approval_recorded', " APPROVAL_EVENT_DETAIL                               \
 	"  FROM ins JOIN cdb ON ins.lender_id = $1::text AND ins.loan_id = $2::text "              \
 	"  JOIN d ON d.i = cdb.i ORDER BY cdb.i) "                                                 \
-	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, cdb.i FROM cdb JOIN d ON d.i = cdb.i " \
+	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, d.n, cdb.i "                           \
+	"FROM cdb JOIN d ON d.i = cdb.i "                                                          \
 	"LEFT JOIN ins l ON l.lender_id = $1::text AND l.loan_id = $2::text"
 
 /* A payout: the guarded update (the loan's guard, then its payee's), its
@@ -464,7 +487,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "FROM v LEFT JOIN schema_release r USING (version)",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
-    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 7},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 8},
     [STMT_LOAN_INSERT] = {"loan_insert", LOAN_INSERT_SQL, LOAN_INSERT_NPARAMS},
     [STMT_CONSENT] =
         {"consent",

@@ -431,7 +431,7 @@ static int64_t mrp_for(const char *at)
 	ck_assert(ts_parse_rfc3339(at, &us, NULL));
 	struct db_num n;
 	const char *p[] = {"B1",           "NONE", db_num(&n, us), "Asia/Almaty",
-	                   "900101300126", "B1",   "365"};
+	                   "900101300126", "B1",   "365",          NULL};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	struct approval_context c;
@@ -469,7 +469,7 @@ END_TEST
 
 START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 {
-	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1", "365"};
+	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1", "365", NULL};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -554,15 +554,15 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	ck_assert_int_eq(PQntuples(r), 0);
 	ck_assert(!db_auth_row(r, &a));
 	PQclear(r);
-	const char *bad_ctx[] = {"B1",           "TWIN", NULL,  "Asia/Almaty",
-	                         "900101300126", "B1",   "365", "tid-x"};
+	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
+	                         "B1", "365",  NULL, "tid-x"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, bad_ctx);
 	ck_assert_int_eq(PQntuples(r), 0);
 	PQclear(r);
 
 	/* the approval context beside the client is the context alone */
-	const char *ctx[] = {"B1",           "TWIN", NULL,  "Asia/Almaty",
-	                     "900101300126", "B1",   "365", "tid-1"};
+	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
+	                     "B1", "365",  NULL, "tid-1"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, ctx);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));

@@ -576,6 +576,57 @@ START_TEST(test_approval_builds_the_assessed_loan_with_cooling_from_its_consent)
 }
 END_TEST
 
+/* A repeat borrower's cooled approval with policy.burst_lenders = 3 and
+ * others other lenders in its window. */
+static enum act_verdict burst_decide(int64_t others, enum channel ch, int64_t amount_tiyn,
+                                     struct loan *out)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.channel = ch;
+	a.amount_tiyn = amount_tiyn;
+	a.has_first_time = true;
+	a.first_time_borrower = false;
+	struct approval_context c = context();
+	c.burst_lenders = 3;
+	c.burst_others = others;
+	struct act_outcome o;
+	return loan_approval_decide(&p, "BANK1", &a, &c, &win, out, &o);
+}
+
+START_TEST(test_approval_at_the_nth_lender_of_a_burst_needs_the_visit)
+{
+	struct loan out;
+	ck_assert_int_eq(burst_decide(2, CHANNEL_ONLINE, 70000000, &out), ACT_WRITE);
+	ck_assert(out.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 1u << INPERSON_MULTI_LENDER_BURST);
+	/* one lender short of the burst: no visit */
+	ck_assert_int_eq(burst_decide(1, CHANNEL_ONLINE, 70000000, &out), ACT_WRITE);
+	ck_assert(!out.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+}
+END_TEST
+
+START_TEST(test_a_burst_asks_nothing_of_a_loan_not_cooled_or_not_online)
+{
+	struct loan out;
+	ck_assert_int_eq(burst_decide(5, CHANNEL_ONLINE, 100000, &out), ACT_WRITE); /* small */
+	ck_assert(!out.in_person_required);
+	ck_assert_int_eq(burst_decide(5, CHANNEL_BRANCH, 70000000, &out), ACT_WRITE);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+	/* switched off: never */
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.has_first_time = true;
+	struct approval_context c = context();
+	c.burst_lenders = 0;
+	c.burst_others = 9;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_WRITE);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+}
+END_TEST
+
 /* ---- disbursement ---- */
 
 /* The local date of now_(), that a payee's owner must be born by. */
@@ -1035,6 +1086,11 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc, test_replayed_cooling_refusal_has_retry_after_of_the_time_left);
 	tcase_add_test(tc, test_disbursement_is_allowed_exactly_when_no_blocker_stands);
 	tcase_add_test(tc, test_refused_disbursement_without_consent_has_no_retry_after);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("burst");
+	tcase_add_test(tc, test_approval_at_the_nth_lender_of_a_burst_needs_the_visit);
+	tcase_add_test(tc, test_a_burst_asks_nothing_of_a_loan_not_cooled_or_not_online);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("payee");
