@@ -85,18 +85,7 @@ for part in util setup postgres coolingd measure fixtures peak access; do
 	. "$bench/lib/$part.sh"
 done
 
-install_deps
-raise_fd_limit
-
-work=$(mktemp -d /tmp/coolingd-bench.XXXXXX)
-chmod 0755 "$work" # the postgres user must reach the cluster inside
-cd_pid=
-bg_pids=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-build_coolingd
-start_postgres
+prepare_run
 create_lender_client
 create_compliance_client
 launch_coolingd

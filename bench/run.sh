@@ -136,18 +136,7 @@ for part in util setup postgres coolingd measure fixtures scripts peak memory da
 done
 
 # ---- 1. what we need ----
-install_deps
-raise_fd_limit
-
-work=$(mktemp -d /tmp/coolingd-bench.XXXXXX)
-chmod 0755 "$work" # the postgres user must reach the cluster inside
-cd_pid=
-bg_pids=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-build_coolingd
-start_postgres
+prepare_run
 create_reference
 create_lender_client
 launch_coolingd

@@ -448,6 +448,31 @@ static void print_loan_table(const struct cli *cli, const struct loan *ls,
 	cli_table_free(&t);
 }
 
+/* A JSON array of loans (codec_loan_json()) as the loan table, or `none`
+ * when it is empty. `owner` is the reference that holds `loans`: it is
+ * released here, on every path. */
+static int print_loan_list(struct cli *cli, const json_t *loans, json_t *owner, const char *none,
+                           const char *unreadable)
+{
+	size_t n = json_array_size(loans);
+	if (n == 0) {
+		printf("%s\n", none);
+		json_decref(owner);
+		return CLI_OK;
+	}
+	struct loan *ls = calloc(n, sizeof(*ls));
+	struct loan_view *vs = calloc(n, sizeof(*vs));
+	bool ok = ls != NULL && vs != NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
+	json_decref(owner);
+	if (ok)
+		print_loan_table(cli, ls, vs, (int)n);
+	free(ls);
+	free(vs);
+	return ok ? CLI_OK : cli_fail(cli, CLI_FAIL, "%s", unreadable);
+}
+
 /* The borrower's loans through the API: POST /v1/borrowers/search, so
  * that the IIN is in no URL (nor a proxy's log). */
 static int borrower_api(struct cli *cli, const char *iin, bool json)
@@ -465,24 +490,8 @@ static int borrower_api(struct cli *cli, const char *iin, bool json)
 		fprintf(stderr, "coolingctl: borrower: showing the newest %zu loans only\n", n);
 	if (json)
 		return cli_print_json(cli, o);
-	if (n == 0) {
-		printf("no loans for this borrower\n");
-		json_decref(o);
-		return CLI_OK;
-	}
-	struct loan *ls = calloc(n, sizeof(*ls));
-	struct loan_view *vs = calloc(n, sizeof(*vs));
-	bool ok = ls != NULL && vs != NULL;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
-	json_decref(o);
-	if (ok)
-		print_loan_table(cli, ls, vs, (int)n);
-	free(ls);
-	free(vs);
-	return ok ? CLI_OK
-	          : cli_fail(cli, CLI_FAIL,
-	                     "the API's answer holds a loan this coolingctl cannot read");
+	return print_loan_list(cli, loans, o, "no loans for this borrower",
+	                       "the API's answer holds a loan this coolingctl cannot read");
 }
 
 int cmd_borrower(struct cli *cli, const struct cli_args *a)
@@ -663,21 +672,6 @@ int cmd_loans(struct cli *cli, const struct cli_args *a)
 	}
 	if (json)
 		return cli_print_json(cli, json_pack("{s:o}", "loans", loans));
-	size_t n = json_array_size(loans);
-	if (n == 0) {
-		printf("no loans\n");
-		json_decref(loans);
-		return CLI_OK;
-	}
-	struct loan *ls = calloc(n, sizeof(*ls));
-	struct loan_view *vs = calloc(n, sizeof(*vs));
-	bool ok = ls != NULL && vs != NULL;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = cli_loan_from_json(json_array_get(loans, i), &ls[i], &vs[i]);
-	json_decref(loans);
-	if (ok)
-		print_loan_table(cli, ls, vs, (int)n);
-	free(ls);
-	free(vs);
-	return ok ? CLI_OK : cli_fail(cli, CLI_FAIL, "a loan of the list cannot be read back");
+	return print_loan_list(cli, loans, loans, "no loans",
+	                       "a loan of the list cannot be read back");
 }

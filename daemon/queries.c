@@ -128,6 +128,23 @@ static bool parse_limit_or_reply(struct request *r, const char *s, int64_t *limi
 	return true;
 }
 
+/* The query of a page of sealed events (GET /v1/audit and a lender's
+ * events): ?after=SEQ&limit=N, both optional. The page's `after` is kept in
+ * the request, for the next_after of an empty page. */
+static bool parse_page_or_reply(struct request *r, int64_t *after, int64_t *limit)
+{
+	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
+	if (!parse_query_or_reply(r, q, 2))
+		return false;
+	*after = 0;
+	if (q[0].value != NULL && !count_parse(q[0].value, after))
+		return reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
+	if (!parse_limit_or_reply(r, q[1].value, limit))
+		return false;
+	r->call.query.page_after = *after;
+	return true;
+}
+
 /* Runs a compliance read on the replica's pool, or on the primary's when
  * there is no replica or its pool is known to be out of reach (said once in
  * the log each time that changes). A read that was in flight when the
@@ -192,17 +209,9 @@ static void on_audit_list(PGresult *res, void *arg)
 
 void h_audit_list(struct request *r)
 {
-	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
-	if (!parse_query_or_reply(r, q, 2))
+	int64_t after, limit;
+	if (!parse_page_or_reply(r, &after, &limit))
 		return;
-	int64_t after = 0, limit;
-	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
-		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
-		return;
-	}
-	if (!parse_limit_or_reply(r, q[1].value, &limit))
-		return;
-	r->call.query.page_after = after;
 	struct db_num n[2];
 	const char *params[] = {db_num(&n[0], after), db_num(&n[1], limit)};
 	if (!read_exec_or_reply(r, STMT_AUDIT_LIST, params, on_audit_list))
@@ -300,19 +309,27 @@ void h_loans_list(struct request *r)
 
 /* ---- GET /v1/lenders/{lender}/loans ---- */
 
+/* The {lender} of a lender-scoped path: "." and ".." are refused (422) as
+ * everywhere, since HTTP clients remove those segments; any other invalid
+ * identifier names no lender (404). */
+static bool lender_param_or_reply(struct request *r)
+{
+	if (id_is_dot_segment(r->params[0]))
+		return reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!id_valid(r->params[0])) {
+		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+		return false;
+	}
+	return true;
+}
+
 /* The lender has been checked against a lender's token (the route is
  * lender-scoped). A lender without loans, or unknown, has an empty list, as
  * GET /v1/loans?lender= gives it. */
 void h_lender_loans_list(struct request *r)
 {
-	if (id_is_dot_segment(r->params[0])) {
-		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!lender_param_or_reply(r))
 		return;
-	}
-	if (!id_valid(r->params[0])) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
-		return;
-	}
 	loans_list(r, r->params[0]);
 }
 
@@ -539,25 +556,11 @@ void h_access_log_search(struct request *r)
  * route is lender-scoped). */
 void h_lender_events(struct request *r)
 {
-	if (id_is_dot_segment(r->params[0])) {
-		reply_invalid(r, "lender", "\".\" and \"..\" are not identifiers");
+	if (!lender_param_or_reply(r))
 		return;
-	}
-	if (!id_valid(r->params[0])) {
-		reply_simple_error(r, 404, "not_found", NULL, "no such lender");
+	int64_t after, limit;
+	if (!parse_page_or_reply(r, &after, &limit))
 		return;
-	}
-	struct query_param q[] = {{"after", NULL}, {"limit", NULL}};
-	if (!parse_query_or_reply(r, q, 2))
-		return;
-	int64_t after = 0, limit;
-	if (q[0].value != NULL && !count_parse(q[0].value, &after)) {
-		reply_invalid(r, "after", "must be a sequence number (a whole number >= 0)");
-		return;
-	}
-	if (!parse_limit_or_reply(r, q[1].value, &limit))
-		return;
-	r->call.query.page_after = after;
 	struct db_num n[2];
 	const char *params[] = {r->params[0], db_num(&n[0], after), db_num(&n[1], limit)};
 	if (!read_exec_or_reply(r, STMT_LENDER_EVENTS, params, on_audit_list))

@@ -2,6 +2,25 @@
 # The same workloads again after preloading loans (--preload) and voluntary
 # refusals (BENCH_PRELOAD_REFUSALS). Sourced, not run.
 
+# One workload (writes: approvals, reads, gate) against coolingd, as the
+# figures PREFIX.PHASE.coolingd.*: approvals numbered from ID_BASE, the gate
+# over the pool that make_pool made at POOL_BASE.
+run_coolingd_phase() { # prefix phase id_base pool_base
+	local mark a n
+	case $2 in
+	writes) run_wrk "$1.writes.coolingd" approvals.lua "$dur" BENCH_ID_BASE="$3" ;;
+	reads) run_wrk "$1.reads.coolingd" reads.lua "$dur" "${read_env[@]}" ;;
+	gate)
+		mark=$(audit_mark)
+		run_wrk "$1.gate.coolingd" gate.lua "$dur" BENCH_POOL_BASE="$4" \
+			BENCH_POOL_N="$pool_w" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2))
+		read -r a n < <(decisions_since "$mark")
+		put "$1.gate.coolingd.allowed" "$a"
+		put "$1.gate.coolingd.refused" "$n"
+		;;
+	esac
+}
+
 # One INSERT ... SELECT generate_series per table: $preload loans of
 # $preload_borrowers borrowers (10 each; the first $iin_n of them are the
 # borrowers approvals.lua draws from), in coolingd's loan table and in
@@ -71,18 +90,7 @@ SQL
 		log "with data: approvals, reads and the gate (coolingd), the reference write and read"
 		pgss_run=1 # pg_stat_statements around each of these runs
 		for ph in writes reads gate; do
-			case $ph in
-			writes) run_wrk data.writes.coolingd approvals.lua "$dur" BENCH_ID_BASE=6500000000 ;;
-			reads) run_wrk data.reads.coolingd reads.lua "$dur" "${read_env[@]}" ;;
-			gate)
-				mark=$(audit_mark)
-				run_wrk data.gate.coolingd gate.lua "$dur" BENCH_POOL_BASE=3800000000 \
-					BENCH_POOL_N="$pool_w" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2))
-				read -r a n < <(decisions_since "$mark")
-				put data.gate.coolingd.allowed "$a"
-				put data.gate.coolingd.refused "$n"
-				;;
-			esac
+			run_coolingd_phase data "$ph" 6500000000 3800000000
 			put "data.$ph.vs_empty" "$(calc "${R[data.$ph.coolingd.rps]} / ${R[$ph.coolingd.rps]}" 3)"
 			log "  $ph: ${R[data.$ph.coolingd.rps]} req/s with data vs ${R[$ph.coolingd.rps]} without: ${R[data.$ph.vs_empty]}"
 			quiesce
@@ -131,18 +139,7 @@ SQL
 		quiesce
 		log "with refusals: approvals, reads and the gate (coolingd)"
 		for ph in writes reads gate; do
-			case $ph in
-			writes) run_wrk refusals.writes.coolingd approvals.lua "$dur" BENCH_ID_BASE=6600000000 ;;
-			reads) run_wrk refusals.reads.coolingd reads.lua "$dur" "${read_env[@]}" ;;
-			gate)
-				mark=$(audit_mark)
-				run_wrk refusals.gate.coolingd gate.lua "$dur" BENCH_POOL_BASE=3900000000 \
-					BENCH_POOL_N="$pool_w" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2))
-				read -r a n < <(decisions_since "$mark")
-				put refusals.gate.coolingd.allowed "$a"
-				put refusals.gate.coolingd.refused "$n"
-				;;
-			esac
+			run_coolingd_phase refusals "$ph" 6600000000 3900000000
 			put "refusals.$ph.vs_data" "$(calc "${R[refusals.$ph.coolingd.rps]} / ${R[data.$ph.coolingd.rps]}" 3)"
 			log "  $ph: ${R[refusals.$ph.coolingd.rps]} req/s with refusals vs ${R[data.$ph.coolingd.rps]} without: ${R[refusals.$ph.vs_data]}"
 			quiesce

@@ -65,6 +65,22 @@ cleanup() {
 	exit $rc
 }
 
+# What a harness does before its own steps: the tools, the descriptor
+# limit, the temporary directory ($work) with the teardown on exit, the
+# build and the PostgreSQL cluster.
+prepare_run() {
+	install_deps
+	raise_fd_limit
+	work=$(mktemp -d /tmp/coolingd-bench.XXXXXX)
+	chmod 0755 "$work" # the postgres user must reach the cluster inside
+	cd_pid=
+	bg_pids=()
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	build_coolingd
+	start_postgres
+}
+
 # Builds build-release/ (or BENCH_REV's commit in the temporary directory),
 # print_sql and idle_conns.
 build_coolingd() {

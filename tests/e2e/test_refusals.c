@@ -500,9 +500,10 @@ START_TEST(test_no_payout_is_allowed_after_the_refusal_commits_on_two_daemons)
 	/* and the trail tells the order: every allowed payout's transaction
 	 * comes before the refusal's in the chain, every refusal of a payout
 	 * after it */
-	PGconn *c = testdb_connect(env.db_url);
-	testdb_seal(c);
-	PQfinish(c);
+	e2e_seal_until(&env,
+	               "e.loan_id LIKE 'RACE-%' OR (e.type = 'voluntary_refusal_set' AND "
+	               "e.detail->>'borrower_iin' = $1)",
+	               iin);
 	long long refusal_seq =
 	    e2e_sql_num(&env,
 	                "SELECT c.seq FROM audit_chain c JOIN audit_event e ON e.id = c.event_id "

@@ -249,6 +249,26 @@ long long e2e_audit_count(const struct e2e_env *e, const char *lender, const cha
 	                   lender, loan_id, type, NULL);
 }
 
+void e2e_seal_until(const struct e2e_env *e, const char *where, const char *param)
+{
+	char sql[1024];
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM audit_event e WHERE (%s) AND NOT EXISTS (SELECT 1 FROM "
+	         "audit_chain c WHERE c.event_id = e.id)",
+	         where);
+	PGconn *c = testdb_connect(e->db_url);
+	long long deadline = test_now_ms() + 30000, left;
+	for (;;) {
+		testdb_seal(c);
+		left = e2e_sql_num(e, sql, param, NULL);
+		if (left == 0)
+			break;
+		ck_assert_msg(test_now_ms() < deadline, "%lld events unsealed after 30 s", left);
+		test_sleep_ms(20);
+	}
+	PQfinish(c);
+}
+
 bool e2e_wait_audit_event(const struct e2e_env *e, const char *lender, const char *loan_id,
                           const char *type, long long timeout_ms)
 {

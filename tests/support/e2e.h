@@ -97,6 +97,12 @@ long long e2e_sql_num(const struct e2e_env *e, const char *sql, ...);
 long long e2e_audit_count(const struct e2e_env *e, const char *lender, const char *loan_id,
                           const char *type);
 
+/* Seals until every audit event `e` that the SQL condition `where` picks
+ * ($1: param) is in the chain, at most 30 s. A daemon's sealer may hold the
+ * sealing lock when the test asks, and then the test's own call seals
+ * nothing. */
+void e2e_seal_until(const struct e2e_env *e, const char *where, const char *param);
+
 /* Waits, up to timeout_ms, until the loan has an audit event of the type. */
 bool e2e_wait_audit_event(const struct e2e_env *e, const char *lender, const char *loan_id,
                           const char *type, long long timeout_ms);
