@@ -6,6 +6,9 @@
 --     the pool runs out, when it wraps and answers turn "already_disbursed");
 --   * a loan in its cooling period (even requests), drawn at random from the
 --     even ids BENCH_COOL_BASE+2 .. BENCH_COOL_BASE+2*BENCH_COOL_N: "refused".
+-- With BENCH_PAYEE_N > 0 (bench/fraud.sh) every request names a payee instead,
+-- {"payee": {"kind": "account", "id": "BP-<k>"}}, k drawn at random from
+-- 1 .. BENCH_PAYEE_N.
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local common = dofile(dir .. "common.lua")
 
@@ -13,6 +16,7 @@ local pool_base = tonumber(os.getenv("BENCH_POOL_BASE") or "2000000000")
 local pool_n = tonumber(os.getenv("BENCH_POOL_N") or "1000")
 local cool_base = tonumber(os.getenv("BENCH_COOL_BASE") or "1000000")
 local cool_n = tonumber(os.getenv("BENCH_COOL_N") or "1000")
+local payee_n = tonumber(os.getenv("BENCH_PAYEE_N") or "0")
 local counter = 0
 local prefix, headers
 
@@ -31,5 +35,9 @@ function request()
 	else
 		id = cool_base + 2 * math.random(cool_n)
 	end
-	return wrk.format("POST", string.format("%s%.0f/disbursement", prefix, id), headers, "{}")
+	local body = "{}"
+	if payee_n > 0 then
+		body = string.format('{"payee":{"kind":"account","id":"BP-%d"}}', math.random(payee_n))
+	end
+	return wrk.format("POST", string.format("%s%.0f/disbursement", prefix, id), headers, body)
 end

@@ -207,6 +207,26 @@ int cmd_audit_keygen(struct cli *cli, const struct cli_args *a);
 int cmd_export(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_show(struct cli *cli, const struct cli_args *a);
+int cmd_payees_import(struct cli *cli, const struct cli_args *a);
+int cmd_payees_show(struct cli *cli, const struct cli_args *a);
+
+/* The import of a registry's CSV file (a->arg[0], - for stdin), all or
+ * nothing, streamed (cmd_refusals.c): the header checked, each record
+ * parsed into item and sent into the staging COPY, then ended (committed
+ * only when every line was good). */
+struct csv_reader;
+struct registry_import {
+	const char *name;   /* "refusals import", for messages and the progress bar */
+	const char *header; /* the header's text, for a file without one */
+	void *item;         /* the parsed record, between parse and send */
+	bool (*begin)(PGconn *c, struct cd_error *err);
+	bool (*header_check)(const struct csv_reader *r, struct cd_error *err);
+	bool (*parse)(const struct csv_reader *r, int64_t today, void *item, struct cd_error *err);
+	bool (*send)(PGconn *c, int64_t line, const void *item, struct cd_error *err);
+	bool (*end)(PGconn *c, bool commit, int64_t *total, int64_t *added, struct cd_error *err);
+};
+int cli_registry_import(struct cli *cli, const struct cli_args *a,
+                        const struct registry_import *imp);
 int cmd_webhook_add(struct cli *cli, const struct cli_args *a);
 int cmd_webhook_list(struct cli *cli, const struct cli_args *a);
 int cmd_webhook_remove(struct cli *cli, const struct cli_args *a);

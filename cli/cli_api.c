@@ -272,6 +272,7 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	          j_bool(o, "extra_confirmation_required", &l->extra_confirmation_required) &&
 	          j_bool(o, "reconfirmation_required", &l->reconfirmation_required) &&
 	          j_bool(o, "voluntary_refusal_active", &l->voluntary_refusal_active) &&
+	          j_bool(o, "fraud_claim_open", &l->fraud_claim_open) &&
 	          j_ts(o, "approved_at", &l->approved_at) &&
 	          j_ts(o, "consent_at", &l->consent_at) &&
 	          j_ts(o, "cooling_ends_at", &l->cooling_ends_at) &&
@@ -322,6 +323,15 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 			if (json_is_string(b) &&
 			    strcmp(json_string_value(b), blocker_name((enum blocker)k)) == 0)
 				v->blockers |= 1u << k;
+	}
+	json_t *reasons = json_object_get(o, "in_person_reasons");
+	l->in_person_reasons = json_is_array(reasons) ? 0 : TS_NULL;
+	json_array_foreach(reasons, i, b)
+	{
+		int k;
+		if (json_is_string(b) &&
+		    name_lookup(&in_person_reason_names, json_string_value(b), &k))
+			l->in_person_reasons |= 1 << k;
 	}
 	return known;
 }

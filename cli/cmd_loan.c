@@ -119,6 +119,19 @@ static void print_fields(const struct field *f, int n)
 
 #define YESNO(b) ((b) ? "yes" : "no")
 
+/* "first_time, prior_fraud_victim", or "none". */
+static void reasons_text(unsigned reasons, char *out, size_t size)
+{
+	size_t w = 0;
+	out[0] = '\0';
+	for (int i = 0; i < in_person_reason_names.count && w < size; i++)
+		if (reasons & (1u << i))
+			w += (size_t)snprintf(out + w, size - w, "%s%s", w ? ", " : "",
+			                      in_person_reason_names.names[i]);
+	if (w == 0)
+		snprintf(out, size, "none");
+}
+
 /* What a loan read through the API (--api) cannot show: the API's loan
  * does not hold it. */
 #define NOT_IN_API "- (not in the API's answer)"
@@ -167,6 +180,9 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 		snprintf(f[n].value, sizeof(f[n].value), "-");
 	f[n++].key = "cooling_period";
 	FIELD("in_person_required", "%s", YESNO(l->in_person_required));
+	reasons_text(loan_in_person_reasons(l), f[n].value, sizeof(f[n].value));
+	f[n++].key = "in_person_reasons";
+	FIELD("fraud_claim_open", "%s", YESNO(l->fraud_claim_open));
 	FIELD("lender_kind", "%s", name_of(&lender_kind_names, l->lender_kind));
 	FIELD("product", "%s", name_of(&product_names, l->product));
 	FIELD("exemption", "%s", l->exemption ? name_of(&exemption_names, l->exemption) : "-");

@@ -1,6 +1,7 @@
 /*
  * The voluntary refusal registry from the command line: the import of the
- * credit bureau's file and one borrower's entry.
+ * credit bureau's file and one borrower's entry; and the import that the
+ * registries share (cli_registry_import()).
  *
  * The import streams: the file is read a block at a time, each record
  * parsed (lib/refusal.c, RFC 4180) and checked as it comes, and each good
@@ -31,6 +32,7 @@
 #define PROGRESS_NS 100000000L
 
 struct progress {
+	const char *name;
 	bool on;
 	int64_t size; /* bytes of the file, 0 when unknown (a pipe) */
 	int64_t read;
@@ -55,22 +57,63 @@ static void progress_draw(struct progress *p, int64_t records, bool force)
 		memset(bar, '#', (size_t)filled);
 		memset(bar + filled, '.', (size_t)(30 - filled));
 		bar[30] = '\0';
-		fprintf(stderr, "\rrefusals import [%s] %3d%% %" PRId64 " lines", bar, pct,
-		        records);
+		fprintf(stderr, "\r%s [%s] %3d%% %" PRId64 " lines", p->name, bar, pct, records);
 	} else {
-		fprintf(stderr, "\rrefusals import %" PRId64 " lines", records);
+		fprintf(stderr, "\r%s %" PRId64 " lines", p->name, records);
 	}
 	fflush(stderr);
 }
 
-int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
+/* The records of the file f (name for messages) through imp, after its
+ * header; *bad counts the bad lines, *db_ok false when the database
+ * failed (err). */
+static void import_records(struct cli *cli, const struct registry_import *imp, FILE *f,
+                           const char *name, struct progress *prog, int64_t today,
+                           struct csv_reader *csv, int64_t *bad, bool *db_ok, struct cd_error *err)
+{
+	void *item = imp->item;
+	bool header = true, stop = false;
+	char buf[65536];
+	while (!stop) {
+		size_t got = fread(buf, 1, sizeof(buf), f);
+		bool at_end = got < sizeof(buf);
+		prog->read += (int64_t)got;
+		for (size_t i = 0; i <= got && !stop; i++) {
+			bool record = i < got ? csv_push(csv, buf[i]) : at_end && csv_end(csv);
+			if (!record)
+				continue;
+			struct cd_error line_err;
+			cd_error_clear(&line_err);
+			bool good = header ? imp->header_check(csv, &line_err)
+			                   : imp->parse(csv, today, item, &line_err);
+			if (!good) {
+				if ((*bad)++ < MAX_BAD_SHOWN)
+					fprintf(stderr,
+					        "%scoolingctl: %s: %s line %" PRId64 ": %s\n",
+					        prog->on ? "\r\033[K" : "", imp->name, name,
+					        csv->record_line, line_err.message);
+				stop = header; /* without the header nothing reads right */
+			} else if (!header && *bad == 0 && *db_ok) {
+				/* after a bad line nothing more is sent: it is all rolled back */
+				*db_ok = imp->send(cli->conn, csv->record_line, item, err);
+			}
+			header = false;
+			if ((csv->records & 1023) == 0)
+				progress_draw(prog, csv->records - 1, false);
+		}
+		stop = stop || at_end;
+	}
+}
+
+int cli_registry_import(struct cli *cli, const struct cli_args *a,
+                        const struct registry_import *imp)
 {
 	const char *path = a->arg[0];
 	bool from_stdin = strcmp(path, "-") == 0;
 	FILE *f = from_stdin ? stdin : fopen(path, "rb");
 	if (f == NULL)
 		return cli_fail(cli, CLI_FAIL, "cannot open %s", path);
-	struct progress prog = {.on = isatty(STDERR_FILENO) != 0};
+	struct progress prog = {.name = imp->name, .on = isatty(STDERR_FILENO) != 0};
 	struct stat st;
 	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
 		prog.size = st.st_size;
@@ -85,7 +128,7 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	cd_error_clear(&err);
 	int64_t today;
 	if (!db_local_date(cli->conn, cli->timezone, &today, &err) ||
-	    !db_refusal_import_begin(cli->conn, &err)) {
+	    !imp->begin(cli->conn, &err)) {
 		if (!from_stdin)
 			fclose(f);
 		return cli_db_fail(cli, &err);
@@ -100,41 +143,8 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	csv_init(csv);
 	const char *name = from_stdin ? "stdin" : path;
 	int64_t bad = 0;
-	bool header = true, db_ok = true;
-	char buf[65536];
-	bool stop = false;
-	while (!stop) {
-		size_t got = fread(buf, 1, sizeof(buf), f);
-		bool at_end = got < sizeof(buf);
-		prog.read += (int64_t)got;
-		for (size_t i = 0; i <= got && !stop; i++) {
-			bool record = i < got ? csv_push(csv, buf[i]) : at_end && csv_end(csv);
-			if (!record)
-				continue;
-			struct refusal_req q;
-			struct cd_error line_err;
-			cd_error_clear(&line_err);
-			bool good = header ? refusal_csv_header_check(csv, &line_err)
-			                   : refusal_csv_record(csv, today, &q, &line_err);
-			if (!good) {
-				if (bad++ < MAX_BAD_SHOWN)
-					fprintf(stderr,
-					        "%scoolingctl: refusals import: %s line %" PRId64
-					        ": %s\n",
-					        prog.on ? "\r\033[K" : "", name, csv->record_line,
-					        line_err.message);
-				stop = header; /* without the header nothing reads right */
-			} else if (!header && bad == 0 && db_ok) {
-				/* after a bad line nothing more is sent: it is all rolled back */
-				db_ok =
-				    db_refusal_import_row(cli->conn, csv->record_line, &q, &err);
-			}
-			header = false;
-			if ((csv->records & 1023) == 0)
-				progress_draw(&prog, csv->records - 1, false);
-		}
-		stop = stop || at_end;
-	}
+	bool db_ok = true;
+	import_records(cli, imp, f, name, &prog, today, csv, &bad, &db_ok, &err);
 	bool read_error = ferror(f) != 0;
 	if (!from_stdin)
 		fclose(f);
@@ -149,15 +159,14 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	int64_t total = 0, added = 0;
 	struct cd_error end_err;
 	cd_error_clear(&end_err);
-	bool ended = db_refusal_import_end(cli->conn, commit, &total, &added, &end_err);
+	bool ended = imp->end(cli->conn, commit, &total, &added, &end_err);
 	if (!db_ok)
 		return cli_db_fail(cli, &err);
 	if (read_error)
 		return cli_fail(cli, CLI_FAIL, "cannot read %s; nothing imported", name);
 	if (no_header)
-		return cli_fail(
-		    cli, CLI_FAIL,
-		    "%s line 1: header: must be " REFUSAL_CSV_HEADER "; nothing imported", name);
+		return cli_fail(cli, CLI_FAIL, "%s line 1: header: must be %s; nothing imported",
+		                name, imp->header);
 	if (bad > 0)
 		return cli_fail(cli, CLI_FAIL, "%" PRId64 " bad line(s) in %s; nothing imported",
 		                bad, name);
@@ -166,6 +175,31 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	printf("imported %" PRId64 " changes (%" PRId64 " new, %" PRId64 " already known)\n", total,
 	       added, total - added);
 	return CLI_OK;
+}
+
+static bool refusal_parse(const struct csv_reader *r, int64_t today, void *item,
+                          struct cd_error *err)
+{
+	return refusal_csv_record(r, today, item, err);
+}
+
+static bool refusal_send(PGconn *c, int64_t line, const void *item, struct cd_error *err)
+{
+	return db_refusal_import_row(c, line, item, err);
+}
+
+int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
+{
+	struct refusal_req q;
+	const struct registry_import imp = {.name = "refusals import",
+	                                    .header = REFUSAL_CSV_HEADER,
+	                                    .item = &q,
+	                                    .begin = db_refusal_import_begin,
+	                                    .header_check = refusal_csv_header_check,
+	                                    .parse = refusal_parse,
+	                                    .send = refusal_send,
+	                                    .end = db_refusal_import_end};
+	return cli_registry_import(cli, a, &imp);
 }
 
 int cmd_refusals_show(struct cli *cli, const struct cli_args *a)

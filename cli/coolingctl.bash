@@ -17,7 +17,7 @@ _coolingctl() {
 	--database | --name | --lender | --from | --to | --since-last | --url | --after | --api | --limit | \
 		--expires-in) return ;;
 	--kind) mapfile -t COMPREPLY < <(compgen -W 'bank mfo' -- "$cur") && return ;;
-	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry' -- "$cur") && return ;;
+	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry antifraud' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
 	--format) mapfile -t COMPREPLY < <(compgen -W 'csv jsonl' -- "$cur") && return ;;
 	--status) mapfile -t COMPREPLY < <(compgen -W 'cancelled disbursed awaiting_consent cooling awaiting_in_person eligible' -- "$cur") && return ;;

@@ -69,7 +69,8 @@ static const struct command commands[] = {
     {
         .name = "client add",
         .run = cmd_client_add,
-        .synopsis = "--name NAME --role lender|compliance|auditor|registry [--lender ID] "
+        .synopsis = "--name NAME --role lender|compliance|auditor|registry|antifraud "
+                    "[--lender ID] "
                     "[--expires-in DURATION]",
         .summary = "create an API client and print its bearer token",
         .help = "Creates an API client and prints its bearer token, alone on one line of\n"
@@ -77,9 +78,11 @@ static const struct command commands[] = {
                 "\n"
                 "options:\n"
                 "  --name NAME       the client's unique name, 1-64 of A-Z a-z 0-9 . _ : -\n"
-                "  --role ROLE       lender, compliance, auditor or registry (the connector\n"
+                "  --role ROLE       lender, compliance, auditor, registry (the connector\n"
                 "                    that brings the credit bureau's voluntary refusals in:\n"
-                "                    it may only PUT and GET /v1/voluntary-refusals/...)\n"
+                "                    it may only PUT and GET /v1/voluntary-refusals/...) or\n"
+                "                    antifraud (the connector of the anti-fraud centre's\n"
+                "                    lists: PUT and GET /v1/suspicious-payees/...)\n"
                 "  --lender ID       the lender a lender client acts for; required for the\n"
                 "                    lender role, refused for the others\n"
                 "  --expires-in DURATION\n"
@@ -274,6 +277,41 @@ static const struct command commands[] = {
                 "                    gives it\n",
         .options = {"json"},
         NARGS(1),
+    },
+    {
+        .name = "payees import",
+        .run = cmd_payees_import,
+        .synopsis = "FILE|-",
+        .summary = "import the anti-fraud centre's suspicious payees (CSV), all or nothing",
+        .help = "Imports the changes of the suspicious payee registry from the anti-fraud\n"
+                "centre's file (- for stdin): RFC 4180 CSV with the header\n"
+                "kind,id,active,effective_at,source,reference; kind is account, card or\n"
+                "wallet, id 1-64 of A-Z a-z 0-9 . _ : - (a card by the lender's token or\n"
+                "hash, never its number: 13-19 digits under card are refused), the other\n"
+                "fields as in refusals import. All or nothing, in one transaction: each\n"
+                "bad line is named with its line number and field (never its id), and\n"
+                "then nothing is imported (exit 1). A change already known, or given\n"
+                "twice, is kept once; each new change is one audit event. Streams: memory\n"
+                "stays flat for millions of lines. A progress bar goes to a terminal.\n"
+                "\n"
+                "output: imported N changes (M new, K already known)\n",
+        NARGS(1),
+    },
+    {
+        .name = "payees show",
+        .run = cmd_payees_show,
+        .synopsis = "KIND ID [--json]",
+        .summary = "show one payee's suspicious flag and its changes",
+        .help = "Shows whether the payee (KIND account, card or wallet, and its ID) is\n"
+                "flagged at the database's clock, since when and from which source, and\n"
+                "every change in (effective_at, arrival) order; exit 1 when the payee has\n"
+                "never had one.\n"
+                "\n"
+                "options:\n"
+                "  --json            the entry exactly as\n"
+                "                    GET /v1/suspicious-payees/{kind}/{id} gives it\n",
+        .options = {"json"},
+        NARGS(2),
     },
     {
         .name = "webhook add",

@@ -38,6 +38,16 @@ bool refusal_iin_parse(struct request *r, struct cd_error *err);
 bool refusal_put_parse(struct request *r, struct cd_error *err);
 void h_refusal_get(struct request *r);
 void h_refusal_put(struct request *r);
+bool payee_key_parse(struct request *r, struct cd_error *err);
+bool payee_put_parse(struct request *r, struct cd_error *err);
+void h_payee_get(struct request *r);
+void h_payee_put(struct request *r);
+bool claim_open_parse(struct request *r, struct cd_error *err);
+void h_claim_open(struct request *r);
+bool claim_id_parse_path(struct request *r, struct cd_error *err);
+void h_claim_get(struct request *r);
+bool claim_close_parse(struct request *r, struct cd_error *err);
+void h_claim_close(struct request *r);
 
 /* queries.c: query-string calls for compliance staff and auditors */
 void h_audit_list(struct request *r);

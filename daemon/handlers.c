@@ -391,6 +391,12 @@ static const char *day_lender_of(const struct request *r)
 	return r->rt->policy.aggregation == AGGREGATION_ALL ? NULL : r->params[0];
 }
 
+/* policy.burst_window in seconds while policy.burst_lenders is on, else 0. */
+static int64_t burst_window_of(const struct request *r)
+{
+	return r->rt->cfg.burst_lenders > 0 ? r->rt->cfg.burst_window_s : 0;
+}
+
 /* Another approval of the borrower's day may come first however often a
  * burst of them races; each time one does, the day has one loan more, so
  * this bounds a day of that many concurrent approvals. */
@@ -403,13 +409,18 @@ static void on_loan_insert(PGresult *res, void *arg)
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "loan_insert"))
 		return;
-	int64_t day_total = TS_NULL;
-	if (!db_loan_insert_result(res, &r->loan, &r->now, &day_total)) {
-		if (day_total != TS_NULL && day_total != r->approval_ctx.day_others_tiyn &&
-		    ++r->day_attempts <= MAX_DAY_ATTEMPTS) {
-			/* another approval of the day came first: decide again with
-			 * the day as it now is */
-			r->approval_ctx.day_others_tiyn = day_total;
+	int64_t day_total = TS_NULL, burst = TS_NULL;
+	if (!db_loan_insert_result(res, &r->loan, &r->now, &day_total, &burst)) {
+		bool day_moved =
+		    day_total != TS_NULL && day_total != r->approval_ctx.day_others_tiyn;
+		bool burst_moved = burst != TS_NULL && burst != r->approval_ctx.burst_others;
+		if ((day_moved || burst_moved) && ++r->day_attempts <= MAX_DAY_ATTEMPTS) {
+			/* another approval of the day (or of the burst) came first:
+			 * decide again with them as they now are */
+			if (day_moved)
+				r->approval_ctx.day_others_tiyn = day_total;
+			if (burst_moved)
+				r->approval_ctx.burst_others = burst;
 			approval_decide(r);
 			return;
 		}
@@ -440,7 +451,9 @@ static void approval_decide(struct request *r)
 	char *detail = detail_text(approval_detail(&r->loan));
 	struct db_day day = {.tz = policy_aggregates(&r->rt->policy) ? r->rt->cfg.timezone : NULL,
 	                     .lender = day_lender_of(r),
-	                     .others_tiyn = ctx->day_others_tiyn};
+	                     .others_tiyn = ctx->day_others_tiyn,
+	                     .burst_window_s = burst_window_of(r),
+	                     .burst_others = ctx->burst_others};
 	struct db_params p;
 	bool queued = request_exec_or_reply(
 	    r, STMT_LOAN_INSERT, db_loan_insert_day_params(&p, &r->loan, r->client, detail, &day),
@@ -460,6 +473,7 @@ static void on_approval_context(PGresult *res, void *arg)
 		return;
 	}
 	r->now = r->approval_ctx.now;
+	r->approval_ctx.burst_lenders = r->rt->cfg.burst_lenders;
 	approval_decide(r);
 }
 
@@ -474,7 +488,8 @@ void approval_start(struct request *r, bool authenticate)
 	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
 	                    db_params_approval_context(&p, r->params[0], &r->call.approval,
 	                                               r->rt->cfg.timezone, day_lender_of(r),
-	                                               r->token_id),
+	                                               r->rt->cfg.prior_victim_days,
+	                                               burst_window_of(r), r->token_id),
 	                    on_approval_context, authenticate);
 }
 
@@ -694,6 +709,26 @@ bool extra_confirm_parse(struct request *r, struct cd_error *err)
 
 /* ---- disbursement: the gate ---- */
 
+/* [policy] payee_required and payout_to_borrower_only, which implies it. */
+static struct payee_rules payee_rules_of(const struct request *r)
+{
+	const struct config *c = &r->rt->cfg;
+	return (struct payee_rules){.required = c->payee_required || c->payout_to_borrower_only,
+	                            .to_borrower_only = c->payout_to_borrower_only};
+}
+
+/* The decision's audit detail: its blockers (a refusal's; NULL for an
+ * allowed payout) and the payee, when the request named one. */
+static json_t *decision_detail(const struct disbursement_req *q, json_t *blockers)
+{
+	json_t *o = json_object();
+	if (blockers != NULL)
+		json_object_set_new(o, "blockers", blockers);
+	if (q->has_payee)
+		json_object_set_new(o, "payee", codec_payee_json(&q->payee));
+	return o;
+}
+
 static void on_disburse_write(PGresult *res, void *arg)
 {
 	struct request *r = arg;
@@ -720,7 +755,7 @@ static void on_refuse_write(PGresult *res, void *arg)
 	}
 	if (!tuples_or_reply(r, res, "refuse"))
 		return;
-	metrics_decision_refused(r->w, &r->loan, r->now);
+	metrics_decision_refused(r->w, r->call.disbursement.blockers);
 	set_retry_after(r, r->call.disbursement.retry_after);
 	reply_raw(r, 409, r->refusal_body, strlen(r->refusal_body));
 }
@@ -751,27 +786,34 @@ static void on_disburse_read(PGresult *res, void *arg)
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "disburse_context"))
 		return;
-	struct idempotency_record k;
-	if (!db_disburse_context(res, &r->loan, &r->now, &k)) {
+	struct disburse_context c;
+	if (!db_disburse_context(res, &r->loan, &c)) {
 		reply_simple_error(r, 404, "not_found", NULL, "no such loan");
 		return;
 	}
+	r->now = c.now;
 	struct loan *l = &r->loan;
+	const struct disbursement_req *q = &r->call.disbursement.q;
+	const struct payee *payee = q->has_payee ? &q->payee : NULL;
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	struct payee_rules rules = payee_rules_of(r);
 	struct disburse_outcome o;
 	struct db_params p;
-	switch (loan_disburse_decide(l, &k, r->now, &o)) {
+	char *detail;
+	switch (loan_disburse_decide(l, q, &rules, &c, &o)) {
 	case DISBURSE_REFUSE:
 		reply_error(r, &o.err);
 		return;
 	case DISBURSE_REPLAY:
-		replay(r, &k, &o);
+		replay(r, &c.key, &o);
 		return;
 	case DISBURSE_ALLOW:
-		if (!request_exec_or_reply(r, STMT_DISBURSE,
-		                           db_params_disburse(&p, l, r->client, key, "{}"),
-		                           on_disburse_write))
-			return; /* answered 503 */
+		detail = detail_text(decision_detail(q, NULL));
+		bool sent = request_exec_or_reply(
+		    r, STMT_DISBURSE, db_params_disburse(&p, l, r->client, key, detail, payee),
+		    on_disburse_write);
+		free(detail);
+		(void)sent; /* when not sent, 503 was answered */
 		return;
 	case DISBURSE_DENY:
 		break;
@@ -780,14 +822,14 @@ static void on_disburse_read(PGresult *res, void *arg)
 	const struct loan_view *v = &o.view;
 	json_t *body =
 	    json_pack("{s:s,s:o,s:o,s:o}", "decision", "refused", "blockers",
-	              codec_blockers_json(v->blockers), "earliest_disbursement_at",
-	              codec_ts_json(v->earliest_disbursement_at), "loan", codec_loan_json(l, v));
+	              codec_blockers_json(o.blockers), "earliest_disbursement_at",
+	              codec_ts_json(o.earliest_disbursement_at), "loan", codec_loan_json(l, v));
 	free(r->refusal_body);
 	r->refusal_body = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	char *detail =
-	    detail_text(json_pack("{s:o}", "blockers", codec_blockers_json(v->blockers)));
+	detail = detail_text(decision_detail(q, codec_blockers_json(o.blockers)));
 	r->call.disbursement.retry_after = o.retry_after;
+	r->call.disbursement.blockers = o.blockers;
 	bool queued = request_exec_or_reply(
 	    r, STMT_REFUSE, db_params_refuse(&p, l, r->client, detail, key, r->refusal_body),
 	    on_refuse_write);
@@ -798,7 +840,10 @@ static void on_disburse_read(PGresult *res, void *arg)
 
 bool disburse_parse(struct request *r, struct cd_error *err)
 {
-	if (!ids_parse(r, 2, err) || !codec_parse_disbursement(r->body, err))
+	struct payee_rules rules = payee_rules_of(r);
+	if (!ids_parse(r, 2, err) ||
+	    !codec_parse_disbursement(r->body, &r->call.disbursement.q, err) ||
+	    !disbursement_check(&r->call.disbursement.q, &rules, err))
 		return false;
 	const char *key =
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
@@ -815,10 +860,12 @@ bool disburse_parse(struct request *r, struct cd_error *err)
 void disburse_start(struct request *r, bool authenticate)
 {
 	const char *key = r->call.disbursement.has_idem_key ? r->call.disbursement.idem_key : NULL;
+	const struct disbursement_req *q = &r->call.disbursement.q;
 	struct db_params p;
 	first_read_or_reply(
 	    r, STMT_DISBURSE_CONTEXT,
-	    db_params_disburse_context(&p, r->params[0], r->params[1], key, r->token_id),
+	    db_params_disburse_context(&p, r->params[0], r->params[1], key, r->rt->cfg.timezone,
+	                               q->has_payee ? &q->payee : NULL, r->token_id),
 	    on_disburse_read, authenticate);
 }
 
@@ -947,5 +994,246 @@ void h_refusal_put(struct request *r)
 {
 	const char *params[] = {r->rt->cfg.timezone};
 	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_refusal_today))
+		return; /* answered 503 */
+}
+
+/* ---- the suspicious payee registry ----
+ *
+ * The refusal registry's calls for a payee (kind and id of the path): a
+ * GET reads the payee's changes, a PUT records one with its audit event
+ * after the payee's lock (PAYEE_PUT_SQL) and answers the entry with it. */
+
+bool payee_key_parse(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.payee_flag, 0, sizeof(r->call.payee_flag));
+	struct payee *p = &r->call.payee_flag.key;
+	int kind;
+	if (!name_lookup(&payee_kind_names, r->params[0], &kind))
+		return cd_error_invalid(err, "kind", "must be account, card or wallet");
+	p->kind = (enum payee_kind)kind;
+	const char *why = NULL;
+	if (!payee_id_valid(p->kind, r->params[1], &why))
+		return cd_error_invalid(err, "id", why);
+	snprintf(p->id, sizeof(p->id), "%s", r->params[1]);
+	return true;
+}
+
+bool payee_put_parse(struct request *r, struct cd_error *err)
+{
+	return payee_key_parse(r, err) && codec_parse_refusal(r->body, &r->call.payee_flag.q, err);
+}
+
+/* The entry of the changes in res, 404 when there are none. */
+static void reply_payee_entry(struct request *r, int status, const PGresult *res)
+{
+	size_t n;
+	struct db_refusal_meta m;
+	struct refusal_change *c = db_refusal_rows(res, &n, &m);
+	if (c == NULL) {
+		reply_simple_error(r, 404, "not_found", NULL,
+		                   "no change was ever recorded for this payee");
+		return;
+	}
+	reply_json(r, status, codec_payee_entry_json(&r->call.payee_flag.key, c, n, m.now));
+	free(c);
+}
+
+static void on_payee_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "payee_get"))
+		return;
+	reply_payee_entry(r, r->call.payee_flag.status ? r->call.payee_flag.status : 200, res);
+}
+
+static void payee_read_or_reply(struct request *r)
+{
+	const struct payee *p = &r->call.payee_flag.key;
+	const char *params[] = {name_of(&payee_kind_names, (int)p->kind), p->id};
+	if (!request_exec_or_reply(r, STMT_PAYEE_GET, params, on_payee_get))
+		return; /* answered 503 */
+}
+
+void h_payee_get(struct request *r)
+{
+	payee_read_or_reply(r);
+}
+
+static void on_payee_put(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "payee_put"))
+		return;
+	size_t n;
+	struct db_refusal_meta m;
+	free(db_refusal_rows(res, &n, &m));
+	r->call.payee_flag.status = m.inserted ? 201 : 200;
+	/* The same change, committed by a concurrent request after this
+	 * statement's snapshot: known, but not in the list read with it. */
+	if (!m.inserted && !refusal_listed(&r->call.payee_flag.q, res)) {
+		payee_read_or_reply(r);
+		return;
+	}
+	reply_payee_entry(r, r->call.payee_flag.status, res);
+}
+
+void h_payee_put(struct request *r)
+{
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_PAYEE_PUT,
+	        db_params_payee_put(&p, &r->call.payee_flag.key, &r->call.payee_flag.q, r->client),
+	        on_payee_put))
+		return; /* answered 503 */
+}
+
+/* ---- fraud claims ----
+ *
+ * An opening reads today's local date (an IIN born after it is refused,
+ * as everywhere), then records the claim with its event after the
+ * borrower's lock (CLAIM_OPEN_SQL). A closure writes when the claim is
+ * open; when it is not, the claim is read and claim_close_decide() says
+ * whether it is a repeat (200) or a conflict (409). A lender reads only the
+ * claims its own clients opened; another's is 404, as one that does not
+ * exist. */
+
+bool claim_open_parse(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.claim, 0, sizeof(r->call.claim));
+	return codec_parse_claim_open(r->body, &r->call.claim.open, err);
+}
+
+static void on_claim_opened(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_open"))
+		return;
+	struct fraud_claim c;
+	if (!db_claim_row(res, 0, &c)) {
+		reply_simple_error(r, 500, "internal_error", NULL, "the claim was not recorded");
+		return;
+	}
+	reply_json(r, 201, codec_claim_json(&c));
+}
+
+static void on_claim_today(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "local_date"))
+		return;
+	const char *why = NULL;
+	if (!iin_born_by(r->call.claim.open.borrower_iin, db_local_date_of(res), &why)) {
+		struct cd_error err;
+		cd_error_invalid(&err, "borrower_iin", why ? why : "not a valid IIN");
+		reply_error(r, &err);
+		return;
+	}
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_CLAIM_OPEN,
+	        db_params_claim_open(&p, &r->call.claim.open, r->client,
+	                             r->role == ROLE_LENDER ? r->client_lender : NULL),
+	        on_claim_opened))
+		return; /* answered 503 */
+}
+
+void h_claim_open(struct request *r)
+{
+	const char *params[] = {r->rt->cfg.timezone};
+	if (!request_exec_or_reply(r, STMT_LOCAL_DATE, params, on_claim_today))
+		return; /* answered 503 */
+}
+
+bool claim_id_parse_path(struct request *r, struct cd_error *err)
+{
+	memset(&r->call.claim, 0, sizeof(r->call.claim));
+	if (!claim_id_parse(r->params[0], &r->call.claim.id))
+		return cd_error_set(err, 404, "not_found", "", "no such fraud claim");
+	return true;
+}
+
+bool claim_close_parse(struct request *r, struct cd_error *err)
+{
+	return claim_id_parse_path(r, err) &&
+	       codec_parse_claim_close(r->body, &r->call.claim.close, err);
+}
+
+/* The claim of res, or a 404 when there is none or it is another lender's. */
+static bool claim_visible_or_reply(struct request *r, const PGresult *res, struct fraud_claim *c)
+{
+	if (db_claim_row(res, 0, c) &&
+	    (r->role != ROLE_LENDER || strcmp(c->opener_lender, r->client_lender) == 0))
+		return true;
+	reply_simple_error(r, 404, "not_found", NULL, "no such fraud claim");
+	return false;
+}
+
+static void on_claim_get(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_get"))
+		return;
+	struct fraud_claim c;
+	if (claim_visible_or_reply(r, res, &c))
+		reply_json(r, 200, codec_claim_json(&c));
+}
+
+static void claim_read_or_reply(struct request *r, pgpool_cb cb)
+{
+	struct db_num n;
+	const char *params[] = {db_num(&n, r->call.claim.id)};
+	if (!request_exec_or_reply(r, STMT_CLAIM_GET, params, cb))
+		return; /* answered 503 */
+}
+
+void h_claim_get(struct request *r)
+{
+	claim_read_or_reply(r, on_claim_get);
+}
+
+/* The claim was not open when the closure ran: a repeat or a conflict. */
+static void on_claim_closed_before(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_get"))
+		return;
+	struct fraud_claim c;
+	if (!claim_visible_or_reply(r, res, &c))
+		return;
+	struct cd_error err;
+	cd_error_clear(&err);
+	switch (claim_close_decide(&c, &r->call.claim.close, &err)) {
+	case CLAIM_CLOSE_REPEAT:
+		reply_json(r, 200, codec_claim_json(&c));
+		return;
+	case CLAIM_CLOSE_REFUSE:
+		reply_error(r, &err);
+		return;
+	case CLAIM_CLOSE_WRITE: /* opened again cannot be: closed once */
+		break;
+	}
+	reply_simple_error(r, 500, "internal_error", NULL, "the claim could not be closed");
+}
+
+static void on_claim_close(PGresult *res, void *arg)
+{
+	struct request *r = arg;
+	if (!tuples_or_reply(r, res, "claim_close"))
+		return;
+	struct fraud_claim c;
+	if (!db_claim_row(res, 0, &c)) {
+		claim_read_or_reply(r, on_claim_closed_before);
+		return;
+	}
+	reply_json(r, 200, codec_claim_json(&c));
+}
+
+void h_claim_close(struct request *r)
+{
+	struct db_params p;
+	if (!request_exec_or_reply(
+	        r, STMT_CLAIM_CLOSE,
+	        db_params_claim_close(&p, r->call.claim.id, &r->call.claim.close, r->client),
+	        on_claim_close))
 		return; /* answered 503 */
 }

@@ -25,7 +25,7 @@
 /* ---- what is counted, as tables: every label value comes from here ---- */
 
 /* routes[] and one more, for the requests that matched no route */
-#define ROUTES_MAX 32
+#define ROUTES_MAX 40
 
 static const enum evhttp_cmd_type methods[] = {
     EVHTTP_REQ_GET,     EVHTTP_REQ_POST,  EVHTTP_REQ_HEAD,    EVHTTP_REQ_PUT,   EVHTTP_REQ_DELETE,
@@ -179,18 +179,14 @@ void metrics_decision_allowed(struct worker *w)
 		add(&w->metrics->decisions[DECISION_ALLOWED], 1);
 }
 
-void metrics_decision_refused(struct worker *w, const struct loan *l, int64_t now)
+void metrics_decision_refused(struct worker *w, unsigned blockers)
 {
 	struct metrics_block *b = w->metrics;
 	if (b == NULL)
 		return;
-	/* the same evaluation, of the same loan at the same now, as the
-	 * refusal that was stored */
-	struct loan_view v;
-	loan_evaluate(l, now, &v);
 	add(&b->decisions[DECISION_REFUSED], 1);
 	for (int i = 0; i < BLOCKER__COUNT; i++)
-		if (loan_view_has(&v, (enum blocker)i))
+		if (blockers & (1u << i))
 			add(&b->refusals[i], 1);
 }
 

@@ -40,10 +40,10 @@ void metrics_request(struct worker *w, const struct route *route, enum evhttp_cm
 /* A new loan recorded (201), by the rule that it was approved under. */
 void metrics_approval(struct worker *w, const struct loan *l);
 /* A disbursement decided and stored: allowed, or refused with the blockers
- * that loan_evaluate(l, now) gives (the ones in the answer). A replay of a
- * stored answer is not a new decision and is not counted. */
+ * of the answer (bits of enum blocker, the request's included). A replay
+ * of a stored answer is not a new decision and is not counted. */
 void metrics_decision_allowed(struct worker *w);
-void metrics_decision_refused(struct worker *w, const struct loan *l, int64_t now);
+void metrics_decision_refused(struct worker *w, unsigned blockers);
 /* The audit events not sealed yet, as last counted (daemon/sealer.c). */
 void metrics_audit_unsealed(struct worker *w, int64_t n);
 

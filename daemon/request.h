@@ -121,10 +121,12 @@ struct request {
 		struct reconfirmation_req reconfirmation; /* POST .../reconfirmation */
 		struct extra_confirmation_req extra_confirmation; /* POST .../extra-confirmation */
 		struct {
+			struct disbursement_req q;
 			char idem_key[65];
 			bool has_idem_key;
 			int64_t retry_after;
-		} disbursement; /* POST .../disbursement */
+			unsigned blockers; /* of a refusal, for the metrics */
+		} disbursement;            /* POST .../disbursement */
 		struct {
 			int64_t page_after, page_limit;
 		} query; /* GET /v1/audit, GET /v1/loans */
@@ -132,6 +134,16 @@ struct request {
 			struct refusal_req q; /* q.iin alone for a GET */
 			int status;           /* of the PUT's answer: 201 new, 200 known */
 		} refusal;                    /* GET, PUT /v1/voluntary-refusals/{iin} */
+		struct {
+			struct payee key;     /* kind and id of the path */
+			struct refusal_req q; /* a PUT's change; q.iin unused */
+			int status;           /* of the PUT's answer: 201 new, 200 known */
+		} payee_flag;                 /* GET, PUT /v1/suspicious-payees/{kind}/{id} */
+		struct {
+			int64_t id;                 /* of the path */
+			struct claim_open_req open; /* POST /v1/fraud-claims */
+			struct claim_close_req close;
+		} claim; /* the fraud claims' calls */
 		struct {
 			char iin[13];
 		} borrower; /* GET /v1/borrowers/{iin}/loans, POST /v1/borrowers/search */

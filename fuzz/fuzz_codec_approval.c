@@ -17,6 +17,7 @@
 #include "fuzz_util.h"
 #include "iin.h"
 #include "money.h"
+#include "payee.h"
 #include "timeutil.h"
 
 static void check_error(const struct cd_error *err, int status, const char *what)
@@ -173,10 +174,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	cd_error_clear(&err);
-	bool empty = json_object_size(body) == 0;
-	bool disb = codec_parse_disbursement(body, &err);
-	FUZZ_CHECK(disb == empty, "disbursement body of %zu keys accepted=%d",
-	           json_object_size(body), disb);
+	struct disbursement_req dq;
+	bool disb = codec_parse_disbursement(body, &dq, &err);
+	bool only_payee = json_object_size(body) == 0 ||
+	                  (json_object_size(body) == 1 && json_object_get(body, "payee") != NULL);
+	FUZZ_CHECK(!disb || only_payee, "disbursement body of %zu keys accepted",
+	           json_object_size(body));
+	if (disb && dq.has_payee) {
+		const char *why = NULL;
+		FUZZ_CHECK(payee_id_valid(dq.payee.kind, dq.payee.id, &why),
+		           "a payee id accepted against its rule");
+		FUZZ_CHECK(!(dq.payee.kind == PAYEE_CARD && payee_looks_like_pan(dq.payee.id)),
+		           "a card number accepted as a payee");
+	}
 	if (!disb)
 		check_error(&err, 422, "codec_parse_disbursement");
 

@@ -487,8 +487,10 @@ bool codec_parse_refusal(const json_t *body, struct refusal_req *q, struct cd_er
 	return true;
 }
 
-json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
-                                 int64_t now)
+/* A registry's entry: head (its key's members) with the state at now
+ * (refusal_in_force()) and the changes as given. */
+static json_t *registry_entry_json(json_t *head, const struct refusal_change *c, size_t n,
+                                   int64_t now)
 {
 	int f = refusal_in_force(c, n, now);
 	json_t *changes = json_array();
@@ -499,22 +501,183 @@ json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c
 		              codec_ts_json(c[i].effective_at), "source", c[i].source, "reference",
 		              c[i].reference ? json_string(c[i].reference) : json_null(),
 		              "recorded_at", codec_ts_json(c[i].recorded_at)));
-	return json_pack("{s:s,s:b,s:o,s:o,s:o}", "borrower_iin", iin, "active",
-	                 f >= 0 && c[f].active, "effective_at",
-	                 codec_ts_json(f >= 0 ? c[f].effective_at : TS_NULL), "source",
-	                 f >= 0 ? json_string(c[f].source) : json_null(), "changes", changes);
+	json_object_set_new(head, "active", json_boolean(f >= 0 && c[f].active));
+	json_object_set_new(head, "effective_at",
+	                    codec_ts_json(f >= 0 ? c[f].effective_at : TS_NULL));
+	json_object_set_new(head, "source", f >= 0 ? json_string(c[f].source) : json_null());
+	json_object_set_new(head, "changes", changes);
+	return head;
 }
 
-bool codec_parse_disbursement(const json_t *body, struct cd_error *err)
+json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
+                                 int64_t now)
 {
+	return registry_entry_json(json_pack("{s:s}", "borrower_iin", iin), c, n, now);
+}
+
+json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
+                               int64_t now)
+{
+	return registry_entry_json(
+	    json_pack("{s:s,s:s}", "kind", name_of(&payee_kind_names, (int)p->kind), "id", p->id),
+	    c, n, now);
+}
+
+/* A payee's id: the rules of payee_id_valid(), checked once the kind is
+ * known. The message never repeats the id (a card number must not reach a
+ * log). */
+static bool get_payee(const json_t *o, struct payee *p, struct cd_error *err)
+{
+	if (!json_is_object(o))
+		return cd_error_invalid(err, "payee", "must be an object");
+	memset(p, 0, sizeof(*p));
+	const char *id = NULL, *key, *why = NULL;
+	bool has_kind = false;
+	json_t *v;
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (strcmp(key, "kind") == 0) {
+			const char *s = NULL;
+			int k;
+			if (!get_string(v, "payee.kind", &s, err))
+				return false;
+			if (!name_lookup(&payee_kind_names, s, &k))
+				return cd_error_invalid(err, "payee.kind",
+				                        "must be account, card or wallet");
+			p->kind = (enum payee_kind)k;
+			has_kind = true;
+		} else if (strcmp(key, "id") == 0) {
+			if (!get_string(v, "payee.id", &id, err))
+				return false;
+		} else if (strcmp(key, "owner_iin") == 0) {
+			if (!get_iin(v, "payee.owner_iin", p->owner_iin, err))
+				return false;
+			p->has_owner = true;
+		} else {
+			char field[64];
+			snprintf(field, sizeof(field), "payee.%s", key);
+			return unknown_field(field, err);
+		}
+	}
+	if (!has_kind)
+		return missing_field("payee.kind", err);
+	if (id == NULL)
+		return missing_field("payee.id", err);
+	if (!payee_id_valid(p->kind, id, &why))
+		return cd_error_invalid(err, "payee.id", why);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	return true;
+}
+
+bool codec_parse_disbursement(const json_t *body, struct disbursement_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)body, key, v)
 	{
-		(void)v;
-		return unknown_field(key, err);
+		if (strcmp(key, "payee") != 0)
+			return unknown_field(key, err);
+		if (!get_payee(v, &q->payee, err))
+			return false;
+		q->has_payee = true;
 	}
 	return true;
+}
+
+json_t *codec_payee_json(const struct payee *p)
+{
+	return json_pack("{s:s,s:s,s:o}", "kind", name_of(&payee_kind_names, (int)p->kind), "id",
+	                 p->id, "owner_iin",
+	                 p->has_owner ? json_string(p->owner_iin) : json_null());
+}
+
+/* A free text field of a claim, checked by check; copied into out. */
+static bool get_claim_text(const json_t *v, const char *field, char *out, size_t size,
+                           bool (*check)(const char *, const char *, struct cd_error *),
+                           struct cd_error *err)
+{
+	const char *s = NULL;
+	if (!get_string(v, field, &s, err) || !check(s, field, err))
+		return false;
+	if (strlen(s) >= size)
+		return cd_error_invalid(err, field, "too long");
+	memcpy(out, s, strlen(s) + 1);
+	return true;
+}
+
+bool codec_parse_claim_open(const json_t *body, struct claim_open_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	bool has_iin = false, has_reference = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "borrower_iin") == 0) {
+			if (!get_iin(v, "borrower_iin", q->borrower_iin, err))
+				return false;
+			has_iin = true;
+		} else if (strcmp(key, "reference") == 0) {
+			if (!get_claim_text(v, "reference", q->reference, sizeof(q->reference),
+			                    claim_reference_check, err))
+				return false;
+			has_reference = true;
+		} else if (strcmp(key, "note") == 0) {
+			if (!get_claim_text(v, "note", q->note, sizeof(q->note), claim_note_check,
+			                    err))
+				return false;
+			q->has_note = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_iin)
+		return missing_field("borrower_iin", err);
+	if (!has_reference)
+		return missing_field("reference", err);
+	return true;
+}
+
+bool codec_parse_claim_close(const json_t *body, struct claim_close_req *q, struct cd_error *err)
+{
+	memset(q, 0, sizeof(*q));
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "outcome") == 0) {
+			const char *s = NULL;
+			if (!get_string(v, "outcome", &s, err))
+				return false;
+			if (!claim_outcome_parse(s, &q->outcome))
+				return cd_error_invalid(err, "outcome",
+				                        "must be confirmed or unfounded");
+		} else if (strcmp(key, "note") == 0) {
+			if (!get_claim_text(v, "note", q->note, sizeof(q->note), claim_note_check,
+			                    err))
+				return false;
+			q->has_note = true;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (q->outcome == CLAIM_OUTCOME_NONE)
+		return missing_field("outcome", err);
+	return true;
+}
+
+json_t *codec_claim_json(const struct fraud_claim *c)
+{
+	char id[CLAIM_ID_BUF];
+	claim_id_format(c->id, id);
+	const char *outcome = claim_outcome_name(c->outcome);
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:o}", "claim_id", id, "borrower_iin",
+	                 c->borrower_iin, "status", c->closed_at == TS_NULL ? "open" : "closed",
+	                 "outcome", outcome ? json_string(outcome) : json_null(), "opened_at",
+	                 codec_ts_json(c->opened_at), "opened_by", c->opened_by, "closed_at",
+	                 codec_ts_json(c->closed_at), "reference", c->reference, "note",
+	                 c->note[0] ? json_string(c->note) : json_null());
 }
 
 json_t *codec_ts_json(int64_t ts)
@@ -620,7 +783,10 @@ static json_t *int_or_null_json(int64_t n)
 	X("blockers",                    BLOCKERS,    v->blockers)                                 \
 	X("earliest_disbursement_at",    TS,          v->earliest_disbursement_at)                 \
 	/* the fields of v1.1, in the contract's order */                                          \
-	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)
+	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
+	/* the fields of v1.2 */                                                                   \
+	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
+	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -631,7 +797,18 @@ static json_t *int_or_null_json(int64_t n)
 #define JSON_MONEY(x)       money_json(x)
 #define JSON_TS(x)          codec_ts_json(x)
 #define JSON_BLOCKERS(x)    codec_blockers_json(x)
+#define JSON_REASONS(x)     names_json(&in_person_reason_names, x)
 /* clang-format on */
+
+/* The names of the bits set, in the table's order. */
+static json_t *names_json(const struct name_table *t, unsigned bits)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < t->count; i++)
+		if (bits & (1u << i))
+			json_array_append_new(a, json_string(t->names[i]));
+	return a;
+}
 
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 {
@@ -878,6 +1055,22 @@ static void out_kv_blockers(struct out *o, const char *key, unsigned blockers)
 	out_raw(o, "]", 1);
 }
 
+static void out_kv_reasons(struct out *o, const char *key, unsigned reasons)
+{
+	out_key(o, key);
+	out_raw(o, "[", 1);
+	bool first = true;
+	for (int i = 0; i < in_person_reason_names.count; i++) {
+		if (!(reasons & (1u << i)))
+			continue;
+		if (!first)
+			out_raw(o, ",", 1);
+		out_json_string(o, in_person_reason_names.names[i]);
+		first = false;
+	}
+	out_raw(o, "]", 1);
+}
+
 /* Each kind of LOAN_JSON_FIELDS as written by codec_loan_write(). */
 #define OUT_STR         out_kv_str
 #define OUT_STR_OR_NULL out_kv_str_or_null
@@ -887,6 +1080,7 @@ static void out_kv_blockers(struct out *o, const char *key, unsigned blockers)
 #define OUT_MONEY       out_kv_money
 #define OUT_TS          out_kv_ts
 #define OUT_BLOCKERS    out_kv_blockers
+#define OUT_REASONS     out_kv_reasons
 
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size)
 {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "claim.h"
 #include "loan.h"
 #include "policy.h"
 #include "refusal.h"
@@ -41,8 +42,13 @@ bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, str
 bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
                                     struct cd_error *err);
 
-/* {} only. */
-bool codec_parse_disbursement(const json_t *body, struct cd_error *err);
+/* {"payee": {"kind": "account"|"card"|"wallet", "id": s, "owner_iin": iin}}
+ * with payee and owner_iin optional; a bad payee is 422 naming `payee` or
+ * `payee.<key>`. */
+bool codec_parse_disbursement(const json_t *body, struct disbursement_req *q, struct cd_error *err);
+/* The payee as the decision's audit event records it (owner_iin null when
+ * not given). */
+json_t *codec_payee_json(const struct payee *p);
 
 /* {"active": bool, "effective_at": ts, "source": s, "reference": s}
  * (PUT /v1/voluntary-refusals/{iin}): reference optional (null or absent:
@@ -76,6 +82,19 @@ bool codec_parse_access_search(const json_t *body, struct access_query *q, struc
  * the changes as given, in (effective_at, arrival) order. */
 json_t *codec_refusal_entry_json(const char *iin, const struct refusal_change *c, size_t n,
                                  int64_t now);
+/* The suspicious payee registry's entry of a payee: the same, with kind and
+ * id in place of borrower_iin. */
+json_t *codec_payee_entry_json(const struct payee *p, const struct refusal_change *c, size_t n,
+                               int64_t now);
+
+/* POST /v1/fraud-claims: {"borrower_iin": iin, "reference": s, "note": s}
+ * with note optional (the IIN's birth date is the caller's to check). */
+bool codec_parse_claim_open(const json_t *body, struct claim_open_req *q, struct cd_error *err);
+/* POST /v1/fraud-claims/{id}/closure: {"outcome": "confirmed"|"unfounded",
+ * "note": s} with note optional. */
+bool codec_parse_claim_close(const json_t *body, struct claim_close_req *q, struct cd_error *err);
+/* The claim as the API answers it. */
+json_t *codec_claim_json(const struct fraud_claim *c);
 
 /* Idempotency-Key header: 1-64 printable ASCII characters. */
 bool idempotency_key_valid(const char *s);

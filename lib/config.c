@@ -132,6 +132,15 @@ static const struct param params[] = {
      .min = 0, .max = 36500 * 86400LL},
     {KEY(policy, allow_below_legal_minimum, P_BOOL), .flags = CF_RELOAD,
      NUM(allow_below_legal_minimum), .def = "off"},
+    {KEY(policy, payee_required, P_BOOL), .flags = CF_RELOAD, NUM(payee_required), .def = "off"},
+    {KEY(policy, payout_to_borrower_only, P_BOOL), .flags = CF_RELOAD,
+     NUM(payout_to_borrower_only), .def = "off"},
+    {KEY(policy, prior_victim_days, P_INT), .flags = CF_RELOAD, NUM(prior_victim_days),
+     .def = "365", .min = 0, .max = 36500},
+    {KEY(policy, burst_lenders, P_INT), .flags = CF_RELOAD, NUM(burst_lenders), .def = "0",
+     .min = 0, .max = 1000},
+    {KEY(policy, burst_window, P_DURATION), .flags = CF_RELOAD, NUM(burst_window_s),
+     .def = "1h", .min = 1, .max = 30 * 86400LL},
     {KEY(tls, listen, P_LISTEN), LISTEN(tls_listen), .def = ""},
     {KEY(tls, cert_file, P_STRING), .flags = CF_RELOAD, STR(tls_cert_file), .def = ""},
     {KEY(tls, key_file, P_STRING), .flags = CF_RELOAD, STR(tls_key_file), .def = ""},
@@ -468,6 +477,21 @@ static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 	return true;
 }
 
+/* A burst of lenders is counted over every lender's loans: it needs
+ * policy.aggregation = all (one database shared by the lenders). */
+static bool bursts_see_every_lender(const struct config *c, char *msg, size_t msg_size)
+{
+	struct policy p;
+	config_policy(c, &p);
+	if (c->burst_lenders == 0 || p.aggregation == AGGREGATION_ALL)
+		return true;
+	snprintf(msg, msg_size,
+	         "policy.burst_lenders: %lld needs policy.aggregation = all (a burst counts "
+	         "every lender's approvals)",
+	         (long long)c->burst_lenders);
+	return false;
+}
+
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
                  size_t msg_size)
 {
@@ -509,7 +533,8 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 			c->explicit_keys |= UINT64_C(1) << i;
 	}
 	return env_names_known(msg, msg_size) && timezone_on_system(c->timezone, msg, msg_size) &&
-	       v1_overrides_fit(c, msg, msg_size) && legal_minimums_kept(c, msg, msg_size);
+	       v1_overrides_fit(c, msg, msg_size) && legal_minimums_kept(c, msg, msg_size) &&
+	       bursts_see_every_lender(c, msg, msg_size);
 }
 
 void config_policy(const struct config *c, struct policy *p)

@@ -46,6 +46,17 @@ struct config {
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
 	bool allow_below_legal_minimum; /* lifts the legal guards; for tests only */
+	/* a disbursement names its payee; ... and only the borrower's own
+	 * (which implies the first) */
+	bool payee_required;
+	bool payout_to_borrower_only;
+	/* a fraud claim closed confirmed this many days before an approval
+	 * makes the borrower a repeat victim; 0: off */
+	int64_t prior_victim_days;
+	/* a cooled loan of a borrower approved online at this many distinct
+	 * lenders within burst_window_s needs the visit; 0: off */
+	int64_t burst_lenders;
+	int64_t burst_window_s;
 	/* kz-2025-09's numbers, each -1 for "the profile's" */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;

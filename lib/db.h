@@ -28,12 +28,12 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 15
+#define DB_SCHEMA_VERSION 19
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
  * more, and tests/integration/test_gate_agreement.c checks every one). */
-#define DB_MAX_PARAMS 32
+#define DB_MAX_PARAMS 40
 
 /* The first reads of a call, each of which has a STMT_AUTH_* twin that
  * runs it together with the authentication in one round trip (one wrapper
@@ -43,8 +43,8 @@
  * of the twin's token_id: one more). */
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
-	X(APPROVAL_CONTEXT, 6, 7)                                                                  \
-	X(DISBURSE_CONTEXT, 3, 4)
+	X(APPROVAL_CONTEXT, 8, 9)                                                                  \
+	X(DISBURSE_CONTEXT, 6, 7)
 
 /* The statements that the daemon's pool may run for several requests in
  * one statement (daemon/pgpool.c): each has a STMT_BATCH_* form that takes
@@ -65,13 +65,13 @@
 #define DB_BATCHED_READS(X)                                                                        \
 	X(LOAN_GET, 2)                                                                             \
 	X(AUTH_LOAN_GET, 3)                                                                        \
-	X(APPROVAL_CONTEXT, 6)                                                                     \
-	X(AUTH_APPROVAL_CONTEXT, 7)                                                                \
-	X(DISBURSE_CONTEXT, 3)                                                                     \
-	X(AUTH_DISBURSE_CONTEXT, 4)
+	X(APPROVAL_CONTEXT, 8)                                                                     \
+	X(AUTH_APPROVAL_CONTEXT, 9)                                                                \
+	X(DISBURSE_CONTEXT, 6)                                                                     \
+	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 31)                                                                         \
-	X(DISBURSE, 5)                                                                             \
+	X(LOAN_INSERT, 34)                                                                         \
+	X(DISBURSE, 7)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
 
@@ -97,7 +97,7 @@ enum stmt {
 	STMT_CONSENT,           /* db_params_consent -> db_loan_row (0 rows: guard failed) */
 	STMT_VERIFY,            /* db_params_verify -> db_loan_row (0 rows: guard failed) */
 	STMT_CANCEL,            /* db_params_cancel -> db_loan_row (0 rows: guard failed) */
-	STMT_DISBURSE_CONTEXT,  /* lender, loan_id, key|NULL -> db_disburse_context */
+	STMT_DISBURSE_CONTEXT,  /* db_params_disburse_context -> db_disburse_context */
 	STMT_DISBURSE,          /* db_params_disburse -> db_loan_row (0 rows: guard failed) */
 	STMT_REFUSE,            /* db_params_refuse -> event id */
 	STMT_BORROWER_LOANS,    /* iin, lender|NULL -> db_loan_row each */
@@ -118,6 +118,14 @@ enum stmt {
 	/* the voluntary refusal registry */
 	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
 	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
+	/* the suspicious payee registry: the changes in the columns of the
+	 * refusal registry's */
+	STMT_PAYEE_GET, /* kind, id -> db_refusal_rows (one row without a change when none) */
+	STMT_PAYEE_PUT, /* db_params_payee_put -> db_refusal_rows */
+	/* fraud claims */
+	STMT_CLAIM_OPEN,  /* db_params_claim_open -> db_claim_row */
+	STMT_CLAIM_GET,   /* id -> db_claim_row (no row: no such claim) */
+	STMT_CLAIM_CLOSE, /* db_params_claim_close -> db_claim_row (no row: not open) */
 	/* a loan's events and the decision statistics: compliance reads */
 	STMT_LOAN_EVENTS,    /* lender, loan_id, after, limit -> db_audit_event_row each
 	                        (no row: no such loan) */
@@ -216,14 +224,15 @@ bool db_approval_context(const PGresult *r, struct approval_context *c);
  * the day's lock (TS_NULL when the profile adds nothing up): when no loan
  * was inserted and it is not the total the decision took, another approval
  * of the borrower's day came first and the approval is decided again with
- * it. */
-bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total);
+ * it; and the same for the burst's other lenders (TS_NULL when bursts do
+ * not count). */
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total,
+                           int64_t *burst_others);
 
-/* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan,
- * now and the Idempotency-Key's stored answer; false when there is no
- * such loan. */
-bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k);
+/* The disbursement context (STMT_DISBURSE_CONTEXT or its twin): the loan
+ * and what the database knows beside it; false when there is no such
+ * loan. */
+bool db_disburse_context(const PGresult *r, struct loan *l, struct disburse_context *c);
 
 /* Single values of single-row statements. */
 int64_t db_schema_version_of(const PGresult *r); /* STMT_SCHEMA_VERSION */
@@ -422,6 +431,8 @@ struct db_day {
 	const char *tz;     /* policy.timezone; NULL: the profile adds nothing up */
 	const char *lender; /* whose loans count; NULL: every lender's */
 	int64_t others_tiyn;
+	int64_t burst_window_s; /* policy.burst_window; 0: bursts do not count */
+	int64_t burst_others;   /* the burst's other lenders the decision took */
 };
 const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
                                              const char *actor, const char *detail,
@@ -432,12 +443,19 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
                                       const char *token_id);
 /* day_lender: whose loans of the day count (policy.aggregation): the
  * lender, or NULL for every lender. */
+/* STMT_APPROVAL_CONTEXT: ..., policy.prior_victim_days (0: off), the
+ * burst's window in seconds (0: bursts do not count) and, for the twin,
+ * the token's id. */
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *day_lender, const char *token_id);
+                                              const char *day_lender, int64_t prior_victim_days,
+                                              int64_t burst_window_s, const char *token_id);
+/* STMT_DISBURSE_CONTEXT: the loan, the Idempotency-Key (NULL: none), the
+ * zone of the local date, the payee (NULL: none) and, for the twin, the
+ * token's id. */
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key,
-                                              const char *token_id);
+                                              const char *loan_id, const char *key, const char *tz,
+                                              const struct payee *payee, const char *token_id);
 /* Guarded writes of the acts (act_outcome's values); detail is the audit
  * event's (JSON text). */
 const char *const *db_params_consent(struct db_params *p, const struct loan *l,
@@ -455,11 +473,27 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
                                            const struct act_outcome *o,
                                            const struct extra_confirmation_req *q,
                                            const char *actor, const char *detail);
+/* A payout to the payee (NULL: none), whose flag its guard checks. */
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
-                                      const char *key, const char *detail);
+                                      const char *key, const char *detail,
+                                      const struct payee *payee);
 /* The refusal's event and, with a key, its stored answer (body). */
 const char *const *db_params_refuse(struct db_params *p, const struct loan *l, const char *actor,
                                     const char *detail, const char *key, const char *body);
+
+/* STMT_CLAIM_OPEN: the claim, who opens it (client, lender or NULL). */
+const char *const *db_params_claim_open(struct db_params *p, const struct claim_open_req *q,
+                                        const char *client, const char *lender);
+/* STMT_CLAIM_CLOSE: the claim's id, the closure, who closes it. */
+const char *const *db_params_claim_close(struct db_params *p, int64_t id,
+                                         const struct claim_close_req *q, const char *client);
+/* A claim's row (STMT_CLAIM_*); false when there is none. */
+bool db_claim_row(const PGresult *r, int row, struct fraud_claim *c);
+
+/* STMT_PAYEE_PUT: one change of a payee (q's iin unused), the actor of
+ * its audit event. */
+const char *const *db_params_payee_put(struct db_params *p, const struct payee *payee,
+                                       const struct refusal_req *q, const char *actor);
 
 /* STMT_REFUSAL_PUT: one change, the actor of its audit event. */
 const char *const *db_params_refusal_put(struct db_params *p, const struct refusal_req *q,
@@ -568,6 +602,16 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
                            struct cd_error *err);
 bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
                            struct cd_error *err);
+
+/* The suspicious payee registry, synchronously (coolingctl payees): one
+ * payee's changes (STMT_PAYEE_GET, decoded by db_refusal_rows), and an
+ * import of the anti-fraud centre's file, as the refusals' import. */
+PGresult *db_payee_get(PGconn *c, const struct payee *p, struct cd_error *err);
+bool db_payee_import_begin(PGconn *c, struct cd_error *err);
+bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
+                         const struct refusal_req *q, struct cd_error *err);
+bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                         struct cd_error *err);
 /* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
  * there is no such loan. */
 PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,

@@ -300,6 +300,11 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->cancelled_at = TS_NULL;
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
+	l->prior_fraud_victim = c->prior_fraud_victim;
+	/* this one counts when it is online itself */
+	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&
+	                        c->burst_others != TS_NULL &&
+	                        1 + c->burst_others >= c->burst_lenders;
 	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);
@@ -307,12 +312,42 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 
 /* ---- disbursement ---- */
 
-enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct idempotency_record *k,
-                                           int64_t now, struct disburse_outcome *o)
+bool disbursement_check(const struct disbursement_req *q, const struct payee_rules *rules,
+                        struct cd_error *err)
+{
+	if (rules->required && !q->has_payee)
+		return cd_error_invalid(err, "payee", "is required");
+	return true;
+}
+
+/* What the request itself puts in the way. */
+static unsigned request_blockers(const struct loan *l, const struct disbursement_req *q,
+                                 const struct payee_rules *rules, bool payee_flagged)
+{
+	unsigned b = 0;
+	if (q->has_payee && payee_flagged)
+		b |= 1u << BLOCKER_PAYEE_FLAGGED;
+	if (rules->to_borrower_only &&
+	    !(q->has_payee && payee_is_borrower(&q->payee, l->borrower_iin)))
+		b |= 1u << BLOCKER_PAYEE_NOT_BORROWER;
+	return b;
+}
+
+enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct disbursement_req *q,
+                                           const struct payee_rules *rules,
+                                           const struct disburse_context *c,
+                                           struct disburse_outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	cd_error_clear(&o->err);
-	loan_evaluate(l, now, &o->view);
+	loan_evaluate(l, c->now, &o->view);
+	const char *why = NULL;
+	if (q->has_payee && q->payee.has_owner &&
+	    !iin_born_by(q->payee.owner_iin, c->today_days, &why)) {
+		cd_error_invalid(&o->err, "payee.owner_iin", why);
+		return o->verdict = DISBURSE_REFUSE;
+	}
+	const struct idempotency_record *k = &c->key;
 	if (k->found) {
 		if (k->loan_pk != l->pk) {
 			cd_error_set(&o->err, 422, "validation_failed", "Idempotency-Key",
@@ -322,11 +357,16 @@ enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct id
 		/* The stored answer is given again; its Retry-After is what the
 		 * loan says now: the time left while cooling alone stands in the
 		 * way, as when it was first given. */
-		o->retry_after = k->status == 200 ? 0 : loan_retry_after(l, &o->view, now);
+		o->retry_after = k->status == 200 ? 0 : loan_retry_after(l, &o->view, c->now);
 		return o->verdict = DISBURSE_REPLAY;
 	}
-	if (o->view.blockers == 0)
+	o->blockers = o->view.blockers | request_blockers(l, q, rules, c->payee_flagged);
+	if (o->blockers == 0)
 		return o->verdict = DISBURSE_ALLOW;
-	o->retry_after = loan_retry_after(l, &o->view, now);
+	o->earliest_disbursement_at =
+	    o->view.blockers == 0 ? TS_NULL : o->view.earliest_disbursement_at;
+	/* waiting helps only when nothing but the period stands in the way */
+	o->retry_after =
+	    o->blockers == o->view.blockers ? loan_retry_after(l, &o->view, c->now) : 0;
 	return o->verdict = DISBURSE_DENY;
 }

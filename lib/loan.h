@@ -28,9 +28,12 @@
  *                 not before approved_at beyond max_clock_skew (422).
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
- *   disbursement  a stored answer for the Idempotency-Key is replayed (a key
- *                 of another loan is a 422); otherwise allowed exactly when
- *                 loan_evaluate() finds no blocker.
+ *   disbursement  a payee is required when the configuration says so
+ *                 (422, disbursement_check()); a payee's owner born after
+ *                 today is 422; a stored answer for the Idempotency-Key is
+ *                 replayed (a key of another loan is a 422); otherwise
+ *                 allowed exactly when loan_evaluate() finds no blocker and
+ *                 the request none (payee_flagged, payee_not_borrower).
  *
  * Each 409 invalid_state names its reason (enum state_reason, names.h):
  * cancelled, already_disbursed, different_time (a repeat with another time
@@ -49,6 +52,7 @@
 #include <stdint.h>
 
 #include "cd_error.h"
+#include "payee.h"
 #include "policy.h"
 
 /* 200 characters of up to 4 bytes, and the NUL. */
@@ -85,6 +89,11 @@ struct cancellation_req {
 
 struct reconfirmation_req {
 	int64_t reconfirmed_at; /* TS_NULL when omitted: now */
+};
+
+struct disbursement_req {
+	bool has_payee;
+	struct payee payee;
 };
 
 struct extra_confirmation_req {
@@ -160,6 +169,12 @@ struct approval_context {
 	int lender_kind;         /* enum lender_kind */
 	int64_t approval_day;    /* approved_at's local date, days since 1970-01-01 */
 	int64_t day_others_tiyn; /* the other loans of that day that count (policy.aggregation) */
+	bool prior_fraud_victim; /* a confirmed claim within policy.prior_victim_days */
+	/* policy.burst_lenders (0: bursts do not count), set by the caller,
+	 * and the most distinct other lenders whose online approvals of the
+	 * borrower fall with this one within policy.burst_window */
+	int64_t burst_lenders;
+	int64_t burst_others;
 };
 
 /* True when a retried approval states the same facts as the recorded loan.
@@ -188,6 +203,15 @@ struct idempotency_record {
 	const char *body; /* the 409's body; NULL for a 200 */
 };
 
+/* What the database knows when a disbursement arrives
+ * (STMT_DISBURSE_CONTEXT), besides the loan. */
+struct disburse_context {
+	int64_t now;
+	int64_t today_days; /* the local date a payee's owner must be born by */
+	struct idempotency_record key;
+	bool payee_flagged; /* the request's payee is a suspicious payee at now */
+};
+
 enum disburse_verdict {
 	DISBURSE_REPLAY, /* answer the stored answer again (a 200 renders the loan) */
 	DISBURSE_ALLOW,  /* pay out with the guarded statement */
@@ -198,11 +222,23 @@ enum disburse_verdict {
 struct disburse_outcome {
 	enum disburse_verdict verdict;
 	struct cd_error err;   /* DISBURSE_REFUSE */
-	struct loan_view view; /* DISBURSE_DENY (and DISBURSE_REPLAY) */
-	int64_t retry_after;   /* seconds for Retry-After, 0 for none */
+	struct loan_view view; /* the loan's own (DISBURSE_DENY, DISBURSE_REPLAY) */
+	/* DISBURSE_DENY: the loan's blockers and the request's, and when the
+	 * loan could be paid: the view's, but null when the request's
+	 * blockers alone stand in the way (another request is needed) */
+	unsigned blockers;
+	int64_t earliest_disbursement_at;
+	int64_t retry_after; /* seconds for Retry-After, 0 for none */
 };
 
-enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct idempotency_record *k,
-                                           int64_t now, struct disburse_outcome *o);
+/* The request against the configuration before anything is read: a
+ * payee is required (422 `payee`) when rules->required. */
+bool disbursement_check(const struct disbursement_req *q, const struct payee_rules *rules,
+                        struct cd_error *err);
+
+enum disburse_verdict loan_disburse_decide(const struct loan *l, const struct disbursement_req *q,
+                                           const struct payee_rules *rules,
+                                           const struct disburse_context *c,
+                                           struct disburse_outcome *o);
 
 #endif

@@ -42,7 +42,7 @@ char *names_join(const struct name_table *t, const char *sep, const char *last, 
 	const struct name_table name = {name##_list,                                               \
 	                                (int)(sizeof(name##_list) / sizeof(name##_list[0]))}
 
-TABLE(role_names, "lender", "compliance", "auditor", "registry");
+TABLE(role_names, "lender", "compliance", "auditor", "registry", "antifraud");
 TABLE(lender_kind_names, [LENDER_BANK] = "bank", [LENDER_MFO] = "mfo");
 TABLE(product_names, [PRODUCT_CONSUMER] = "consumer", [PRODUCT_GOODS] = "goods",
       [PRODUCT_REFINANCING] = "refinancing", [PRODUCT_CARD_LIMIT] = "card_limit");
@@ -51,6 +51,11 @@ TABLE(exemption_names, [EXEMPT_NONE] = "", [EXEMPT_BRANCH] = "branch", [EXEMPT_S
       [EXEMPT_CARD_LIMIT] = "card_limit");
 TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "bank_short",
       [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo");
+TABLE(payee_kind_names, [PAYEE_ACCOUNT] = "account", [PAYEE_CARD] = "card",
+      [PAYEE_WALLET] = "wallet");
+TABLE(in_person_reason_names, [INPERSON_FIRST_TIME] = "first_time",
+      [INPERSON_PRIOR_FRAUD_VICTIM] = "prior_fraud_victim",
+      [INPERSON_MULTI_LENDER_BURST] = "multi_lender_burst");
 TABLE(aggregation_names, [AGGREGATION_LENDER] = "lender", [AGGREGATION_ALL] = "all");
 TABLE(extra_method_names, [EXTRA_BRANCH] = "branch", [EXTRA_EGOV] = "egov",
       [EXTRA_CREDIT_BUREAU] = "credit_bureau", [EXTRA_LENDER_APP] = "lender_app");

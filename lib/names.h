@@ -30,7 +30,8 @@ enum role {
 	ROLE_LENDER = 1,
 	ROLE_COMPLIANCE = 2,
 	ROLE_AUDITOR = 4,
-	ROLE_REGISTRY = 8, /* the connector of the voluntary refusal registry */
+	ROLE_REGISTRY = 8,   /* the connector of the voluntary refusal registry */
+	ROLE_ANTIFRAUD = 16, /* the connector of the anti-fraud centre's lists */
 };
 extern const struct name_table role_names;
 /* ROLE_NONE for a name that is none. */
@@ -60,6 +61,21 @@ extern const struct name_table exemption_names;
 /* The tier that cooled a loan (its `rule`); RULE_NONE has no name. */
 enum rule { RULE_NONE, RULE_CARD, RULE_BANK_SHORT, RULE_BANK_LONG, RULE_MFO, RULE__COUNT };
 extern const struct name_table rule_names;
+
+/* Where a payout goes (the disbursement's `payee.kind`): an IBAN, the
+ * lender's token or hash of a card (never its number), an e-wallet. */
+enum payee_kind { PAYEE_ACCOUNT, PAYEE_CARD, PAYEE_WALLET };
+extern const struct name_table payee_kind_names;
+
+/* Why a loan needs an in-person verification (its `in_person_reasons`), in
+ * the contract's order. */
+enum in_person_reason {
+	INPERSON_FIRST_TIME,         /* unsecured and first-time (the profile's rule) */
+	INPERSON_PRIOR_FRAUD_VICTIM, /* a cooled loan of a confirmed fraud victim */
+	INPERSON_MULTI_LENDER_BURST, /* a cooled loan in a burst of lenders */
+	INPERSON__COUNT
+};
+extern const struct name_table in_person_reason_names;
 
 /* [policy] aggregation: whose loans of the day are added up. */
 enum aggregation { AGGREGATION_LENDER, AGGREGATION_ALL };

@@ -256,12 +256,19 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
 	 * kind's first threshold, and for an MFO only online */
-	out->in_person_required = !in->secured && in->first_time;
+	bool first_time = !in->secured && in->first_time;
 	if (d->in_person_by_amount)
-		out->in_person_required =
-		    out->in_person_required && first_mrp >= 0 &&
-		    out->aggregated_tiyn > first_tiyn &&
-		    (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+		first_time = first_time && first_mrp >= 0 && out->aggregated_tiyn > first_tiyn &&
+		             (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+	/* a repeat victim comes in person for every cooled loan, whatever the
+	 * profile says (REGULATION.md: the same people are defrauded again) */
+	bool prior_victim = in->prior_fraud_victim && out->cooling_required;
+	/* and so does a borrower applying at several lenders in a burst */
+	bool burst = in->multi_lender_burst && out->cooling_required;
+	out->in_person_reasons = (first_time ? 1u << INPERSON_FIRST_TIME : 0) |
+	                         (prior_victim ? 1u << INPERSON_PRIOR_FRAUD_VICTIM : 0) |
+	                         (burst ? 1u << INPERSON_MULTI_LENDER_BURST : 0);
+	out->in_person_required = out->in_person_reasons != 0;
 
 	out->extra_confirmation_required = d->age_rule && out->cooling_required && in->age >= 0 &&
 	                                   (in->age < p->extra_confirmation_under_age ||
@@ -272,17 +279,21 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = "cancelled",
     [BLOCKER_ALREADY_DISBURSED] = "already_disbursed",
     [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = "voluntary_refusal_active",
+    [BLOCKER_FRAUD_CLAIM_OPEN] = "fraud_claim_open",
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
     [BLOCKER_RECONFIRMATION_MISSING] = "reconfirmation_missing",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
+    [BLOCKER_PAYEE_FLAGGED] = "payee_flagged",
+    [BLOCKER_PAYEE_NOT_BORROWER] = "payee_not_borrower",
 };
 
 static const char *const status_names[] = {
     [STATUS_CANCELLED] = "cancelled",
     [STATUS_DISBURSED] = "disbursed",
     [STATUS_BLOCKED_BY_REFUSAL] = "blocked_by_refusal",
+    [STATUS_BLOCKED_BY_FRAUD_CLAIM] = "blocked_by_fraud_claim",
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
@@ -296,11 +307,15 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CANCELLED] = STATUS_CANCELLED,
     [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
     [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
+    [BLOCKER_FRAUD_CLAIM_OPEN] = STATUS_BLOCKED_BY_FRAUD_CLAIM,
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
     [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
+    /* a request's blocker never decides a loan's status */
+    [BLOCKER_PAYEE_FLAGGED] = STATUS_ELIGIBLE,
+    [BLOCKER_PAYEE_NOT_BORROWER] = STATUS_ELIGIBLE,
 };
 
 const char *blocker_name(enum blocker b)
@@ -347,7 +362,9 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	                          .amount_tiyn = l->amount_tiyn,
 	                          .day_others_tiyn = day_others_tiyn,
 	                          .mrp_tenge = mrp_tenge,
-	                          .age = (int)l->borrower_age};
+	                          .age = (int)l->borrower_age,
+	                          .prior_fraud_victim = l->prior_fraud_victim,
+	                          .multi_lender_burst = l->multi_lender_burst};
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
@@ -360,9 +377,17 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	l->cooling_period_s = d.cooling_period_s;
 	l->reconfirmation_required = d.reconfirmation_required;
 	l->in_person_required = d.in_person_required;
+	l->in_person_reasons = d.in_person_reasons;
 	l->extra_confirmation_required = d.extra_confirmation_required;
 	if (l->channel == CHANNEL_BRANCH && l->in_person_verified_at == TS_NULL)
 		l->in_person_verified_at = l->approved_at;
+}
+
+unsigned loan_in_person_reasons(const struct loan *l)
+{
+	if (l->in_person_reasons != TS_NULL)
+		return (unsigned)l->in_person_reasons;
+	return l->in_person_required ? 1u << INPERSON_FIRST_TIME : 0;
 }
 
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at)
@@ -382,6 +407,9 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 	/* under every profile: the borrower refused credit (REGULATION.md) */
 	if (l->voluntary_refusal_active)
 		b |= 1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE;
+	/* a claim holds every loan of the borrower that could still be paid */
+	if (l->fraud_claim_open && l->cancelled_at == TS_NULL && l->disbursed_at == TS_NULL)
+		b |= 1u << BLOCKER_FRAUD_CLAIM_OPEN;
 	if (l->consent_at == TS_NULL)
 		b |= 1u << BLOCKER_CONSENT_MISSING;
 	if (l->extra_confirmation_required && l->extra_confirmed_at == TS_NULL)

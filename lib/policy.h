@@ -113,6 +113,12 @@ struct policy_input {
 	int64_t day_others_tiyn;
 	int64_t mrp_tenge; /* in force on the approval's local date */
 	int age;           /* on the approval's local date; -1 unknown */
+	/* a fraud claim of the borrower was closed confirmed within
+	 * policy.prior_victim_days before the approval */
+	bool prior_fraud_victim;
+	/* the borrower's online approvals at policy.burst_lenders or more
+	 * distinct lenders, this one included, fall within policy.burst_window */
+	bool multi_lender_burst;
 };
 
 /* What the rules fix at approval. */
@@ -125,6 +131,7 @@ struct policy_decision {
 	int64_t threshold_tiyn;   /* the kind's first threshold x MRP */
 	bool reconfirmation_required;
 	bool in_person_required;
+	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
 	bool extra_confirmation_required;
 };
 
@@ -136,18 +143,27 @@ enum blocker {
 	BLOCKER_CANCELLED,
 	BLOCKER_ALREADY_DISBURSED,
 	BLOCKER_VOLUNTARY_REFUSAL_ACTIVE,
+	BLOCKER_FRAUD_CLAIM_OPEN,
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
 	BLOCKER_RECONFIRMATION_MISSING,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
+	/* a disbursement's request, not the loan, stands in the way: only in
+	 * a refusal, never in a loan's view (loan_disburse_decide()) */
+	BLOCKER_PAYEE_FLAGGED,
+	BLOCKER_PAYEE_NOT_BORROWER,
 	BLOCKER__COUNT
 };
+
+/* The blockers that come from a disbursement's request. */
+#define BLOCKERS_OF_REQUEST ((1u << BLOCKER_PAYEE_FLAGGED) | (1u << BLOCKER_PAYEE_NOT_BORROWER))
 
 enum loan_status {
 	STATUS_CANCELLED,
 	STATUS_DISBURSED,
 	STATUS_BLOCKED_BY_REFUSAL,
+	STATUS_BLOCKED_BY_FRAUD_CLAIM,
 	STATUS_AWAITING_CONSENT,
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
@@ -188,6 +204,12 @@ struct loan {
 	int64_t borrower_age; /* on the approval's local date */
 	bool extra_confirmation_required;
 	bool reconfirmation_required;
+	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
+	 * before they were (loan_in_person_reasons()) */
+	int64_t in_person_reasons;
+	/* inputs of the approval, not recorded: see struct policy_input */
+	bool prior_fraud_victim;
+	bool multi_lender_burst;
 
 	int64_t approved_at;
 	int64_t consent_at;
@@ -205,6 +227,9 @@ struct loan {
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */
 	bool voluntary_refusal_active;
+	/* read, not recorded: a fraud claim of the borrower is open
+	 * (cd_claim_open) */
+	bool fraud_claim_open;
 };
 
 /* Fills the approval-time fields of l (policy, mrp, threshold, exemption,
@@ -217,6 +242,10 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
                        struct loan *l);
 /* The same for a loan that is the borrower's first of its day. */
 void policy_assess(const struct policy *p, int64_t mrp_tenge, struct loan *l);
+
+/* Why the loan needs a visit: its recorded reasons, or for a loan recorded
+ * before reasons were, first_time when it needs one (the only reason then). */
+unsigned loan_in_person_reasons(const struct loan *l);
 
 /* consent_at + period for a cooled loan, TS_NULL otherwise. */
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at);

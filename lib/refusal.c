@@ -221,18 +221,51 @@ bool csv_end(struct csv_reader *r)
 static const char *const csv_columns[] = {"iin", "active", "effective_at", "source", "reference"};
 #define CSV_COLUMNS ((int)(sizeof(csv_columns) / sizeof(csv_columns[0])))
 
-bool refusal_csv_header_check(const struct csv_reader *r, struct cd_error *err)
+bool csv_header_is(const struct csv_reader *r, const char *const *names, int n)
 {
-	bool ok = r->fault == NULL && r->nfields == CSV_COLUMNS;
-	for (int i = 0; ok && i < CSV_COLUMNS; i++) {
+	bool ok = r->fault == NULL && r->nfields == n;
+	for (int i = 0; ok && i < n; i++) {
 		const char *f = r->field[i];
 		/* a UTF-8 byte order mark before the first name */
 		if (i == 0 && strncmp(f, "\xef\xbb\xbf", 3) == 0)
 			f += 3;
-		ok = strcmp(f, csv_columns[i]) == 0;
+		ok = strcmp(f, names[i]) == 0;
 	}
-	if (!ok)
+	return ok;
+}
+
+bool refusal_csv_header_check(const struct csv_reader *r, struct cd_error *err)
+{
+	if (!csv_header_is(r, csv_columns, CSV_COLUMNS))
 		return cd_error_invalid(err, "header", "must be " REFUSAL_CSV_HEADER);
+	return true;
+}
+
+bool refusal_csv_change(const char *const f[4], struct refusal_req *q, struct cd_error *err)
+{
+	const char *why = NULL;
+	if (strcmp(f[0], "true") == 0)
+		q->active = true;
+	else if (strcmp(f[0], "false") == 0)
+		q->active = false;
+	else
+		return cd_error_invalid(err, "active", "must be true or false");
+
+	if (!ts_parse_rfc3339(f[1], &q->effective_at, &why))
+		return cd_error_invalid(err, "effective_at",
+		                        why ? why : "not an RFC 3339 timestamp with offset");
+
+	if (!refusal_source_check(f[2], "source", err))
+		return false;
+	memcpy(q->source, f[2], strlen(f[2]) + 1); /* checked: 1-64 bytes */
+
+	/* an empty reference is none */
+	if (f[3][0] != '\0') {
+		if (!refusal_reference_check(f[3], "reference", err))
+			return false;
+		q->has_reference = true;
+		memcpy(q->reference, f[3], strlen(f[3]) + 1); /* checked: < 801 */
+	}
 	return true;
 }
 
@@ -262,28 +295,6 @@ bool refusal_csv_record(const struct csv_reader *r, int64_t today_days, struct r
 	if (!iin_born_by(iin, today_days, &why))
 		return cd_error_invalid(err, "iin", why);
 	memcpy(q->iin, iin, sizeof(q->iin));
-
-	if (strcmp(r->field[1], "true") == 0)
-		q->active = true;
-	else if (strcmp(r->field[1], "false") == 0)
-		q->active = false;
-	else
-		return cd_error_invalid(err, "active", "must be true or false");
-
-	if (!ts_parse_rfc3339(r->field[2], &q->effective_at, &why))
-		return cd_error_invalid(err, "effective_at",
-		                        why ? why : "not an RFC 3339 timestamp with offset");
-
-	if (!refusal_source_check(r->field[3], "source", err))
-		return false;
-	memcpy(q->source, r->field[3], strlen(r->field[3]) + 1); /* checked: 1-64 bytes */
-
-	/* an empty reference is none */
-	if (r->field[4][0] != '\0') {
-		if (!refusal_reference_check(r->field[4], "reference", err))
-			return false;
-		q->has_reference = true;
-		memcpy(q->reference, r->field[4], strlen(r->field[4]) + 1); /* checked: < 801 */
-	}
-	return true;
+	const char *const change[4] = {r->field[1], r->field[2], r->field[3], r->field[4]};
+	return refusal_csv_change(change, q, err);
 }

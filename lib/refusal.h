@@ -92,6 +92,14 @@ bool csv_end(struct csv_reader *r);
 /* The header of the file: exactly iin,active,effective_at,source,reference. */
 #define REFUSAL_CSV_HEADER "iin,active,effective_at,source,reference"
 bool refusal_csv_header_check(const struct csv_reader *r, struct cd_error *err);
+/* Whether the record is exactly these n names (after a UTF-8 byte order
+ * mark), well-formed. */
+bool csv_header_is(const struct csv_reader *r, const char *const *names, int n);
+
+/* The fields of a change (active, effective_at, source, reference; an
+ * empty reference is none) into q; false with err naming the field. Shared
+ * by the files of every registry. */
+bool refusal_csv_change(const char *const f[4], struct refusal_req *q, struct cd_error *err);
 
 /* A record of the file as a change: every field checked, the IIN against
  * today's local date (days since 1970-01-01) too; false with err naming the

@@ -6,7 +6,7 @@ import * as fmt from './format.js';
 import { t } from './i18n.js';
 import { badge } from './page_loan.js';
 
-export const STATUSES = ['cancelled', 'disbursed', 'blocked_by_refusal', 'awaiting_consent',
+export const STATUSES = ['cancelled', 'disbursed', 'blocked_by_refusal', 'blocked_by_fraud_claim', 'awaiting_consent',
   'awaiting_extra_confirmation', 'cooling', 'awaiting_reconfirmation', 'awaiting_in_person', 'eligible'];
 
 let query = null; // the filters of the search shown

@@ -157,8 +157,8 @@ size_t db_array_literal(char *buf, size_t size, const char *const *values, int n
 /* At most this many columns in a batch's result: the widest is a first
  * read's twin, the client's and the loan's columns, now, the read's own
  * (enum approval_col, enum disburse_col) and the request's number. */
-#define BATCH_MAX_COLS (AUTH_NCOLS + LOAN_NCOLS + 2 + APPROVAL_DAY_OTHERS)
-_Static_assert((int)DISBURSE_IDEM_BODY <= (int)APPROVAL_DAY_OTHERS, "the widest first read");
+#define BATCH_MAX_COLS (AUTH_NCOLS + LOAN_NCOLS + 2 + APPROVAL_BURST_OTHERS)
+_Static_assert((int)DISBURSE_PAYEE_FLAGGED <= (int)APPROVAL_BURST_OTHERS, "the widest first read");
 
 bool db_batch_split(const PGresult *b, int n, PGresult **out)
 {

@@ -132,7 +132,7 @@ bool db_auth_row(const PGresult *r, struct db_auth_row *a)
 bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 {
 	int c = loan_col0(r);
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_DAY_OTHERS + 1)
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + APPROVAL_BURST_OTHERS + 1)
 		return false;
 	memset(ctx, 0, sizeof(*ctx));
 	int n = c + LOAN_NCOLS; /* now, then enum approval_col */
@@ -150,27 +150,32 @@ bool db_approval_context(const PGresult *r, struct approval_context *ctx)
 	ctx->lender_kind = kind;
 	ctx->approval_day = db_int(r, 0, n + APPROVAL_DAY);
 	ctx->day_others_tiyn = db_int(r, 0, n + APPROVAL_DAY_OTHERS);
+	ctx->prior_fraud_victim = db_bool(r, 0, n + APPROVAL_PRIOR_VICTIM);
+	ctx->burst_others = db_int(r, 0, n + APPROVAL_BURST_OTHERS);
 	return true;
 }
 
-bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total)
+bool db_loan_insert_result(const PGresult *r, struct loan *l, int64_t *now, int64_t *day_total,
+                           int64_t *burst_others)
 {
-	*day_total = PQntuples(r) == 1 && PQnfields(r) > LOAN_NCOLS + 1
-	                 ? db_int(r, 0, LOAN_NCOLS + 1)
-	                 : TS_NULL;
+	bool one = PQntuples(r) == 1 && PQnfields(r) > LOAN_NCOLS + 2;
+	*day_total = one ? db_int(r, 0, LOAN_NCOLS + 1) : TS_NULL;
+	*burst_others = one ? db_int(r, 0, LOAN_NCOLS + 2) : TS_NULL;
 	return db_loan_row(r, 0, l, now);
 }
 
-bool db_disburse_context(const PGresult *r, struct loan *l, int64_t *now,
-                         struct idempotency_record *k)
+bool db_disburse_context(const PGresult *r, struct loan *l, struct disburse_context *ctx)
 {
 	int c = loan_col0(r);
-	memset(k, 0, sizeof(*k));
-	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_IDEM_BODY + 1 ||
+	memset(ctx, 0, sizeof(*ctx));
+	if (PQntuples(r) != 1 || PQnfields(r) < c + LOAN_NCOLS + DISBURSE_PAYEE_FLAGGED + 1 ||
 	    !loan_from_row(r, 0, c, l))
 		return false;
 	int n = c + LOAN_NCOLS; /* now, then enum disburse_col */
-	*now = db_ts(r, 0, n);
+	struct idempotency_record *k = &ctx->key;
+	ctx->now = db_ts(r, 0, n);
+	ctx->today_days = db_int(r, 0, n + DISBURSE_TODAY);
+	ctx->payee_flagged = db_bool(r, 0, n + DISBURSE_PAYEE_FLAGGED);
 	k->found = !PQgetisnull(r, 0, n + DISBURSE_IDEM_PK);
 	if (k->found) {
 		k->loan_pk = db_int(r, 0, n + DISBURSE_IDEM_PK);
@@ -334,6 +339,25 @@ struct refusal_change *db_refusal_rows(const PGresult *r, size_t *n, struct db_r
 		return NULL;
 	}
 	return c;
+}
+
+bool db_claim_row(const PGresult *r, int row, struct fraud_claim *c)
+{
+	if (row >= PQntuples(r) || PQnfields(r) < CLAIM_NCOLS || PQgetisnull(r, row, CLAIM_ID))
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->id = db_int(r, row, CLAIM_ID);
+	copy_text(r, row, CLAIM_IIN, c->borrower_iin, sizeof(c->borrower_iin));
+	copy_text(r, row, CLAIM_REFERENCE, c->reference, sizeof(c->reference));
+	copy_text(r, row, CLAIM_NOTE, c->note, sizeof(c->note));
+	c->opened_at = db_ts(r, row, CLAIM_OPENED_AT);
+	copy_text(r, row, CLAIM_OPENED_BY, c->opened_by, sizeof(c->opened_by));
+	copy_text(r, row, CLAIM_OPENER_LENDER, c->opener_lender, sizeof(c->opener_lender));
+	c->closed_at = db_ts(r, row, CLAIM_CLOSED_AT);
+	c->outcome = CLAIM_OUTCOME_NONE;
+	if (!PQgetisnull(r, row, CLAIM_OUTCOME))
+		claim_outcome_parse(PQgetvalue(r, row, CLAIM_OUTCOME), &c->outcome);
+	return true;
 }
 
 /* ---- errors ---- */

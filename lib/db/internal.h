@@ -74,7 +74,9 @@
 	X(extra_confirmed_at,    "extra_confirmed_at",    TS,      0,  0, "")        \
 	X(extra_confirmation_method, "extra_confirmation_method", TEXT, 0, 0, "")    \
 	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
+	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
+	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")
 /* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
 #define LOAN_INSERT_ACTOR  27
@@ -86,6 +88,11 @@
 #define LOAN_INSERT_DAY_TZ     29
 #define LOAN_INSERT_DAY_LENDER 30
 #define LOAN_INSERT_DAY_TOTAL  31
+/* The burst the approval was decided with ($n of STMT_LOAN_INSERT): the
+ * window in seconds (NULL: policy.burst_lenders is off) and the other
+ * lenders it counted (cd_burst_others). */
+#define LOAN_INSERT_BURST_WINDOW 33
+#define LOAN_INSERT_BURST_OTHERS 34
 /* clang-format on */
 
 #define LOAN_IF_0(...)
@@ -141,7 +148,7 @@ enum {
 	LOAN_COLUMNS(LOAN_INS_ENUM)
 #undef LOAN_INS_ENUM
 	    LOAN_INSERT_NCOLS,
-	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 5
+	LOAN_INSERT_NPARAMS = LOAN_INSERT_NCOLS + 7
 };
 #define LOAN_INS_SUM(f, col, kind, ins, n, type)     +(ins * n)
 #define LOAN_INS_SQUARES(f, col, kind, ins, n, type) +(ins * n * n)
@@ -150,12 +157,14 @@ enum {
 LOAN_COLUMNS(LOAN_INS_RANGE)
 #define LOAN_INSERT_EXTRA_SUM                                                                      \
 	(LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL + LOAN_INSERT_DAY_TZ + LOAN_INSERT_DAY_LENDER +    \
-	 LOAN_INSERT_DAY_TOTAL)
+	 LOAN_INSERT_DAY_TOTAL + LOAN_INSERT_BURST_WINDOW + LOAN_INSERT_BURST_OTHERS)
 #define LOAN_INSERT_EXTRA_SQUARES                                                                  \
 	(LOAN_INSERT_ACTOR * LOAN_INSERT_ACTOR + LOAN_INSERT_DETAIL * LOAN_INSERT_DETAIL +         \
 	 LOAN_INSERT_DAY_TZ * LOAN_INSERT_DAY_TZ +                                                 \
 	 LOAN_INSERT_DAY_LENDER * LOAN_INSERT_DAY_LENDER +                                         \
-	 LOAN_INSERT_DAY_TOTAL * LOAN_INSERT_DAY_TOTAL)
+	 LOAN_INSERT_DAY_TOTAL * LOAN_INSERT_DAY_TOTAL +                                           \
+	 LOAN_INSERT_BURST_WINDOW * LOAN_INSERT_BURST_WINDOW +                                     \
+	 LOAN_INSERT_BURST_OTHERS * LOAN_INSERT_BURST_OTHERS)
 _Static_assert(LOAN_INSERT_EXTRA_SUM LOAN_COLUMNS(LOAN_INS_SUM) ==
                    LOAN_INSERT_NPARAMS * (LOAN_INSERT_NPARAMS + 1) / 2,
                "the INSERT's $n are 1..LOAN_INSERT_NPARAMS, each once");
@@ -272,7 +281,32 @@ enum refusal_col {
 	"cd_utc_text(effective_at), 'source', source, 'reference', reference, "                    \
 	"'change_seq', seq) "                                                                      \
 	"FROM ins"
+/* The columns of a fraud claim (db_claim_row), from `c`. */
+#define CLAIM_COLS                                                                                 \
+	"c.id, c.borrower_iin, c.reference, c.note, cd_us(c.opened_at), c.opened_by, "             \
+	"c.opener_lender, cd_us(c.closed_at), c.outcome"
+/* The event of a new change of a suspicious payee, from the rows of `ins`. */
+#define PAYEE_AUDIT(actor)                                                                         \
+	AUDIT_INSERT "SELECT " actor "::text, NULL, NULL, "                                        \
+	"CASE WHEN active THEN 'suspicious_payee_set' ELSE 'suspicious_payee_withdrawn' END, "     \
+	"jsonb_build_object('kind', kind, 'id', id, 'active', active, 'effective_at', "            \
+	"cd_utc_text(effective_at), 'source', source, 'reference', reference, "                    \
+	"'change_seq', seq) "                                                                      \
+	"FROM ins"
 /* clang-format on */
+
+enum claim_col {
+	CLAIM_ID,
+	CLAIM_IIN,
+	CLAIM_REFERENCE,
+	CLAIM_NOTE,
+	CLAIM_OPENED_AT,
+	CLAIM_OPENED_BY,
+	CLAIM_OPENER_LENDER,
+	CLAIM_CLOSED_AT,
+	CLAIM_OUTCOME,
+	CLAIM_NCOLS
+};
 
 /* The columns of STMT_APPROVAL_CONTEXT after the loan's and now
  * (APPROVAL_CONTEXT_SQL, statements.c). */
@@ -283,11 +317,19 @@ enum approval_col {
 	APPROVAL_TODAY,
 	APPROVAL_LENDER_KIND,
 	APPROVAL_DAY,
-	APPROVAL_DAY_OTHERS
+	APPROVAL_DAY_OTHERS,
+	APPROVAL_PRIOR_VICTIM,
+	APPROVAL_BURST_OTHERS
 };
 /* The columns of STMT_DISBURSE_CONTEXT after the loan's and now
  * (DISBURSE_CONTEXT_SQL, statements.c). */
-enum disburse_col { DISBURSE_IDEM_PK = 1, DISBURSE_IDEM_STATUS, DISBURSE_IDEM_BODY };
+enum disburse_col {
+	DISBURSE_IDEM_PK = 1,
+	DISBURSE_IDEM_STATUS,
+	DISBURSE_IDEM_BODY,
+	DISBURSE_TODAY,
+	DISBURSE_PAYEE_FLAGGED
+};
 
 /* Columns of STMT_AUDIT_SEAL_HEAD. */
 enum seal_head_col { SEAL_SEALED, SEAL_HEAD_SEQ, SEAL_HEAD_HASH, SEAL_NOW, SEAL_HEAD_SIGNED };

@@ -64,6 +64,12 @@ const char *const *db_loan_insert_day_params(struct db_params *p, const struct l
                                              const struct db_day *day)
 {
 	db_loan_insert_params(p, l, actor, detail);
+	if (day != NULL && day->burst_window_s > 0) {
+		p->v[LOAN_INSERT_BURST_WINDOW - 1] =
+		    db_num(&p->num[LOAN_INSERT_BURST_WINDOW - 1], day->burst_window_s);
+		p->v[LOAN_INSERT_BURST_OTHERS - 1] =
+		    db_num(&p->num[LOAN_INSERT_BURST_OTHERS - 1], day->burst_others);
+	}
 	if (day == NULL || day->tz == NULL)
 		return p->v;
 	p->v[LOAN_INSERT_DAY_TZ - 1] = day->tz;
@@ -84,7 +90,8 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
-                                              const char *day_lender, const char *token_id)
+                                              const char *day_lender, int64_t prior_victim_days,
+                                              int64_t burst_window_s, const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = a->loan_id;
@@ -92,18 +99,23 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 	p->v[3] = tz;
 	p->v[4] = a->borrower_iin;
 	p->v[5] = day_lender;
-	p->v[6] = token_id;
+	p->v[6] = db_num(&p->num[1], prior_victim_days);
+	p->v[7] = burst_window_s > 0 ? db_num(&p->num[2], burst_window_s) : NULL;
+	p->v[8] = token_id;
 	return p->v;
 }
 
 const char *const *db_params_disburse_context(struct db_params *p, const char *lender,
-                                              const char *loan_id, const char *key,
-                                              const char *token_id)
+                                              const char *loan_id, const char *key, const char *tz,
+                                              const struct payee *payee, const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = loan_id;
 	p->v[2] = key;
-	p->v[3] = token_id;
+	p->v[3] = tz;
+	p->v[4] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
+	p->v[5] = payee ? payee->id : NULL;
+	p->v[6] = token_id;
 	return p->v;
 }
 
@@ -166,13 +178,16 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
 }
 
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
-                                      const char *key, const char *detail)
+                                      const char *key, const char *detail,
+                                      const struct payee *payee)
 {
 	p->v[0] = db_num(&p->num[0], l->pk);
 	p->v[1] = actor;
 	p->v[2] = key;
 	p->v[3] = l->lender;
 	p->v[4] = detail;
+	p->v[5] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
+	p->v[6] = payee ? payee->id : NULL;
 	return p->v;
 }
 
@@ -198,6 +213,40 @@ const char *const *db_params_refusal_put(struct db_params *p, const struct refus
 	p->v[3] = q->source;
 	p->v[4] = q->has_reference ? q->reference : NULL;
 	p->v[5] = actor;
+	return p->v;
+}
+
+const char *const *db_params_claim_open(struct db_params *p, const struct claim_open_req *q,
+                                        const char *client, const char *lender)
+{
+	p->v[0] = q->borrower_iin;
+	p->v[1] = q->reference;
+	p->v[2] = q->has_note ? q->note : NULL;
+	p->v[3] = client;
+	p->v[4] = lender;
+	return p->v;
+}
+
+const char *const *db_params_claim_close(struct db_params *p, int64_t id,
+                                         const struct claim_close_req *q, const char *client)
+{
+	p->v[0] = db_num(&p->num[0], id);
+	p->v[1] = claim_outcome_name(q->outcome);
+	p->v[2] = q->has_note ? q->note : NULL;
+	p->v[3] = client;
+	return p->v;
+}
+
+const char *const *db_params_payee_put(struct db_params *p, const struct payee *payee,
+                                       const struct refusal_req *q, const char *actor)
+{
+	p->v[0] = name_of(&payee_kind_names, (int)payee->kind);
+	p->v[1] = payee->id;
+	p->v[2] = q->active ? "true" : "false";
+	p->v[3] = db_num(&p->num[0], q->effective_at);
+	p->v[4] = q->source;
+	p->v[5] = q->has_reference ? q->reference : NULL;
+	p->v[6] = actor;
 	return p->v;
 }
 

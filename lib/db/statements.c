@@ -29,6 +29,15 @@
  * never missed, however close (sql/007_voluntary_refusals.sql,
  * docs/refusals.md). */
 #define REFUSAL_GUARD "AND NOT cd_refusal_gate(borrower_iin)"
+/* An open fraud claim of the borrower, under the same lock as the refusal
+ * (cd_claim_gate, sql/017_fraud_claims.sql). */
+#define CLAIM_GUARD "AND NOT cd_claim_gate(borrower_iin)"
+
+/* The payee in the payout's guard ($6 kind, $7 id; NULL: none), under the
+ * same discipline as the refusal: cd_payee_gate() shares the payee's lock
+ * with the registry's changes (sql/016_suspicious_payees.sql). The twin of
+ * loan_disburse_decide()'s payee_flagged. */
+#define PAYEE_GUARD "AND NOT cd_payee_gate($6::text, $7::text)"
 
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
@@ -37,7 +46,8 @@
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
 	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
-	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD           \
+	" " CLAIM_GUARD
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
  * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
@@ -87,8 +97,12 @@
 /* The approval's time ($3, or now); the loan if it exists; the MRP in
  * force on the approval's local date, whether the borrower has had an
  * unsecured loan paid out (one lookup in loan_first_time_idx), the
- * approval's time, and today's local date (for the IIN's birth date):
- * enum approval_col after the loan's columns and now. */
+ * approval's time, and today's local date (for the IIN's birth date), the
+ * lender's kind, the day and its other loans, and whether a fraud claim of
+ * the borrower was closed confirmed within $7 days (0: never; one probe of
+ * fraud_claim_confirmed_idx), and the other lenders of the borrower's burst
+ * in a window of $8 seconds (NULL: off): enum approval_col after the loan's
+ * columns and now. */
 #define APPROVAL_CONTEXT_SQL                                                                       \
 	"WITH t AS (SELECT cd_ts(coalesce($3::bigint, cd_us(now()))) AS at) "                      \
 	"SELECT " LOAN_COLS_NOW ", "                                                               \
@@ -101,12 +115,20 @@
 	"(SELECT k.kind FROM lender k WHERE k.id = $1::text), "                                    \
 	"((t.at AT TIME ZONE $4::text)::date - DATE '1970-01-01'), "                               \
 	"(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d "                             \
-	DAY_LOANS_OF("$5", "t.at", "$4", "$6") ") "                                                \
+	DAY_LOANS_OF("$5", "t.at", "$4", "$6") "), "                                               \
+	"EXISTS (SELECT 1 FROM fraud_claim c WHERE c.borrower_iin = $5::text "                     \
+	"  AND c.outcome = 'confirmed' AND $7::integer > 0 "                                       \
+	"  AND c.closed_at > t.at - make_interval(days => $7::integer)), "                         \
+	"CASE WHEN $8::bigint IS NULL THEN NULL "                                                  \
+	"  ELSE cd_burst_others($5::text, t.at, $8::bigint, $1::text, false) END "                 \
 	"FROM t LEFT JOIN loan l ON " LOAN_BY_ID
-/* The loan and the Idempotency-Key's stored answer: enum disburse_col after
- * the loan's columns and now. */
+/* The loan, the Idempotency-Key's stored answer, today's local date in the
+ * zone $4 (that a payee's owner must be born by) and whether the payee ($5
+ * kind, $6 id; NULL: none) is flagged now: enum disburse_col after the
+ * loan's columns and now. */
 #define DISBURSE_CONTEXT_SQL                                                                       \
-	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body FROM loan l "                       \
+	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") ", "           \
+	"cd_payee_flagged($5::text, $6::text) FROM loan l "                                        \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
 	"WHERE " LOAN_BY_ID
 
@@ -145,6 +167,8 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 #define P_DAY_TZ     "$" DB_STR(LOAN_INSERT_DAY_TZ)
 #define P_DAY_LENDER "$" DB_STR(LOAN_INSERT_DAY_LENDER)
 #define P_DAY_TOTAL  "$" DB_STR(LOAN_INSERT_DAY_TOTAL)
+#define P_BURST_WIN  "$" DB_STR(LOAN_INSERT_BURST_WINDOW)
+#define P_BURST_N    "$" DB_STR(LOAN_INSERT_BURST_OTHERS)
 
 /* The approval_recorded event's detail, over the inserted row (ins) and
  * the day (d): the request's, and the day's loans with this one when the
@@ -156,61 +180,80 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 	"  'loan_id', ins.loan_id, 'amount', (ins.amount_tiyn / 100)::text || '.' "                \
 	"  || lpad((ins.amount_tiyn % 100)::text, 2, '0')))) END "
 
-/* An approval: the day's loans under the day's lock (cd_day_loans(...,
- * true), sql/006) when the profile adds them up, the loan inserted when
- * the day is still the day the decision took, its audit event, its row. */
+/* The other lenders of the borrower's burst (cd_burst_others, sql/019)
+ * when policy.burst_lenders is on: under the borrower's burst lock, or
+ * (a batch's, which took the locks first) without it. */
+#define BURST_OF(take_lock)                                                                        \
+	"CASE WHEN " P_BURST_WIN "::bigint IS NULL THEN NULL "                                     \
+	"  ELSE cd_burst_others($3::text, cd_ts($15::bigint), " P_BURST_WIN "::bigint, "           \
+	"  $1::text, " take_lock ") END"
+/* The approval is still what it was decided as: the day's total and the
+ * burst's other lenders as the decision took them. */
+#define AS_DECIDED                                                                                 \
+	"(" P_DAY_TOTAL "::bigint IS NULL OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint) "  \
+	"AND (" P_BURST_WIN "::bigint IS NULL OR b.n = " P_BURST_N "::bigint) "
+
+/* An approval: the burst's other lenders under the borrower's burst lock
+ * (sql/019) when bursts count, then the day's loans under the day's lock
+ * (cd_day_loans(..., true), sql/006) when the profile adds them up; the
+ * loan inserted when both are still what the decision took, its audit
+ * event, its row. */
 #define LOAN_INSERT_SQL                                                                            \
-	"WITH d AS (SELECT CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                        \
+	"WITH b AS (SELECT " BURST_OF("true") " AS n), "                                           \
+	"d AS (SELECT CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                             \
 	"  ELSE cd_day_loans($3::text, cd_ts($15::bigint), " P_DAY_TZ "::text, "                   \
-	"  " P_DAY_LENDER "::text, true) END AS j), "                                              \
+	"  " P_DAY_LENDER "::text, true) END AS j FROM b), "                                       \
 	"ins AS (INSERT INTO loan (" LOAN_COLUMNS(LOAN_INS_COL) "created_at) "                     \
-	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM d "                                     \
-	"  WHERE " P_DAY_TOTAL "::bigint IS NULL "                                                 \
-	"  OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint "                                  \
+	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM d, b WHERE " AS_DECIDED                 \
 	"  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "                             \
 	"a AS (" AUDIT_INSERT "SELECT " P_ACTOR "::text, ins.lender_id, "                          \
 	"  ins.loan_id, 'approval_recorded', " APPROVAL_EVENT_DETAIL "FROM ins, d) "               \
-	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint FROM d LEFT JOIN ins l ON true"
-/* Approvals: the day locks of every borrower of the batch (no two
- * approvals of one borrower share a batch, db_batch_conflict), then each
- * one's day read with cd_day_loans(..., false), its loan inserted when the
- * day is still the day it was decided with, its audit event, its row. */
+	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, b.n FROM d CROSS JOIN b "              \
+	"LEFT JOIN ins l ON true"
+/* Approvals: the burst locks and the day locks of every borrower of the
+ * batch (no two approvals of one borrower share a batch,
+ * db_batch_conflict), in a single approval's order (cd_approval_locks,
+ * sql/019), then each one's burst and day read without them, its loan
+ * inserted when both are still what it was decided with, its audit event,
+ * its row. */
 #define BATCH_WRITE_LOAN_INSERT                                                                    \
 	", d AS (SELECT cdb.i, CASE WHEN " P_DAY_TZ "::text IS NULL THEN NULL "                    \
 	"  ELSE cd_day_loans($3::text, cd_ts($15::bigint), " P_DAY_TZ "::text, "                   \
-	"  " P_DAY_LENDER "::text, false) END AS j FROM cdb "                                      \
-	"  WHERE (SELECT cd_day_lock(array_agg(cd_day_key($3::text, cd_ts($15::bigint), "          \
+	"  " P_DAY_LENDER "::text, false) END AS j, " BURST_OF("false") " AS n FROM cdb "          \
+	"  WHERE (SELECT cd_approval_locks(array_agg(CASE WHEN " P_BURST_WIN "::bigint IS NULL "    \
+	"  THEN NULL ELSE $3::text END), array_agg(cd_day_key($3::text, cd_ts($15::bigint), "      \
 	"  " P_DAY_TZ "::text))) FROM cdb)), "                                                     \
 	"ins AS (INSERT INTO loan (" LOAN_COLUMNS(LOAN_INS_COL) "created_at) "                     \
 	"  SELECT " LOAN_COLUMNS(LOAN_INS_VAL) "now() FROM cdb JOIN d ON d.i = cdb.i "             \
-	"  WHERE " P_DAY_TOTAL "::bigint IS NULL "                                                 \
-	"  OR (d.j->>'total')::bigint = " P_DAY_TOTAL "::bigint "                                  \
+	"  JOIN d b ON b.i = cdb.i WHERE " AS_DECIDED                                              \
 	"  ORDER BY $1::text, $2::text "                                                           \
 	"  ON CONFLICT (lender_id, loan_id) DO NOTHING RETURNING *), "                             \
 	"a AS (" AUDIT_INSERT "SELECT " P_ACTOR "::text, ins.lender_id, "                          \
 	"  ins.loan_id, 'approval_recorded', " APPROVAL_EVENT_DETAIL                               \
 	"  FROM ins JOIN cdb ON ins.lender_id = $1::text AND ins.loan_id = $2::text "              \
 	"  JOIN d ON d.i = cdb.i ORDER BY cdb.i) "                                                 \
-	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, cdb.i FROM cdb JOIN d ON d.i = cdb.i " \
+	"SELECT " LOAN_COLS_NOW ", (d.j->>'total')::bigint, d.n, cdb.i "                           \
+	"FROM cdb JOIN d ON d.i = cdb.i "                                                          \
 	"LEFT JOIN ins l ON l.lender_id = $1::text AND l.loan_id = $2::text"
 
-/* A payout: the guarded update, its audit event and, with a key, its
- * stored answer. */
+/* A payout: the guarded update (the loan's guard, then its payee's), its
+ * audit event and, with a key, its stored answer. */
 #define DISBURSE_SQL                                                                               \
 	"WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD         \
-	"  RETURNING *), "                                                                         \
+	"  " PAYEE_GUARD " RETURNING *), "                                                         \
 	"a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, loan_id, 'disbursement_allowed', "      \
 	"  $5::jsonb FROM u), "                                                                    \
 	"k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "      \
 	"  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "           \
 	"SELECT " LOAN_COLS_NOW " FROM u l"
-/* Payouts: the refusal buckets and the rows of every loan of the batch (no
- * loan twice, db_batch_conflict), then STMT_DISBURSE's update, guard,
- * audit event and stored answer for each. */
+/* Payouts: the payees' buckets, the refusal buckets and the rows of every
+ * loan of the batch (no loan twice, db_batch_conflict), then
+ * STMT_DISBURSE's update, guards, audit event and stored answer for each. */
 #define BATCH_WRITE_DISBURSE                                                                       \
 	", u AS (UPDATE loan SET disbursed_at = now() FROM cdb "                                   \
-	"  WHERE (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "  \
-	"  AND " GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, "                \
+	"  WHERE (SELECT cd_payee_gate_lock(array_agg($6::text), array_agg($7::text)) FROM cdb) "  \
+	"  AND (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "    \
+	"  AND " GUARD " " PAYEE_GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, " \
 	"  $3::text AS cdb_key, $4::text AS cdb_lender, $5::jsonb AS cdb_detail), "                \
 	"a AS (" AUDIT_INSERT "SELECT cdb_actor, lender_id, loan_id, 'disbursement_allowed', "     \
 	"  cdb_detail FROM u ORDER BY cdb_i), "                                                    \
@@ -252,6 +295,7 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
 	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
 	"WHEN cd_refusal_active(l.borrower_iin) THEN 'blocked_by_refusal' "                        \
+	"WHEN cd_claim_open(l.borrower_iin) THEN 'blocked_by_fraud_claim' "                        \
 	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \
@@ -300,6 +344,54 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"c AS (SELECT " REFUSAL_ROW_COLS ", false AS is_new FROM voluntary_refusal "               \
 	"  WHERE iin = $1::text UNION ALL SELECT " REFUSAL_ROW_COLS ", true FROM ins) "            \
 	"SELECT " REFUSAL_COLS "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
+
+/* ---- the suspicious payee registry: the refusal registry's statements
+ * for a payee (kind $1, id $2), in the same columns ---- */
+
+#define PAYEE_GET_SQL                                                                              \
+	"SELECT " REFUSAL_COLS "NULL::integer FROM (SELECT 1) AS one "                             \
+	"LEFT JOIN LATERAL (SELECT " REFUSAL_ROW_COLS ", false AS is_new FROM suspicious_payee "   \
+	"  WHERE kind = $1::text AND id = $2::text) c ON true ORDER BY c.effective_at, c.seq"
+/* The lock first (cd_payee_lock: the payee's bucket, exclusively, so that
+ * a payout to it either committed before or sees this change), then the
+ * insert unless the same change is known, its event, and the payee's
+ * changes with the new one. */
+#define PAYEE_PUT_SQL                                                                              \
+	"WITH lk AS (SELECT cd_payee_lock($1::text, $2::text) AS locked), "                        \
+	"ins AS (INSERT INTO suspicious_payee (kind, id, active, effective_at, source, reference) " \
+	"  SELECT $1::text, $2::text, $3::boolean, cd_ts($4::bigint), $5::text, $6::text FROM lk " \
+	"  WHERE lk.locked ON CONFLICT (kind, id, active, effective_at, source) DO NOTHING "       \
+	"  RETURNING *), "                                                                         \
+	"a AS (" PAYEE_AUDIT("$7") "), "                                                           \
+	"c AS (SELECT " REFUSAL_ROW_COLS ", false AS is_new FROM suspicious_payee "                \
+	"  WHERE kind = $1::text AND id = $2::text "                                               \
+	"  UNION ALL SELECT " REFUSAL_ROW_COLS ", true FROM ins) "                                  \
+	"SELECT " REFUSAL_COLS "NULL::integer FROM c ORDER BY c.effective_at, c.seq"
+
+/* ---- fraud claims ---- */
+
+/* The borrower's lock first (cd_refusal_lock, exclusively: the payout's
+ * guard shares it, so that a payout either committed before the claim or
+ * sees it), then the claim and its event. */
+#define CLAIM_OPEN_SQL                                                                             \
+	"WITH lk AS (SELECT cd_refusal_lock($1::text) AS locked), "                                \
+	"ins AS (INSERT INTO fraud_claim (borrower_iin, reference, note, opened_by, opener_lender) " \
+	"  SELECT $1::text, $2::text, $3::text, $4::text, $5::text FROM lk WHERE lk.locked "       \
+	"  RETURNING *), "                                                                         \
+	"a AS (" AUDIT_INSERT "SELECT $4::text, NULL, NULL, 'fraud_claim_opened', "                \
+	"  jsonb_build_object('claim_id', 'FC-' || id, 'borrower_iin', borrower_iin, "             \
+	"  'reference', reference) FROM ins) "                                                     \
+	"SELECT " CLAIM_COLS " FROM ins c"
+#define CLAIM_GET_SQL "SELECT " CLAIM_COLS " FROM fraud_claim c WHERE c.id = $1::bigint"
+/* The closure of a claim still open, and its event. */
+#define CLAIM_CLOSE_SQL                                                                            \
+	"WITH u AS (UPDATE fraud_claim SET closed_at = now(), closed_by = $4::text, "              \
+	"  outcome = $2::text, closure_note = $3::text WHERE id = $1::bigint AND closed_at IS NULL " \
+	"  RETURNING *), "                                                                         \
+	"a AS (" AUDIT_INSERT "SELECT $4::text, NULL, NULL, 'fraud_claim_closed', "                \
+	"  jsonb_build_object('claim_id', 'FC-' || id, 'borrower_iin', borrower_iin, "             \
+	"  'outcome', outcome) FROM u) "                                                           \
+	"SELECT " CLAIM_COLS " FROM u c"
 
 /* ---- a loan's events and the decision statistics ---- */
 
@@ -395,7 +487,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "FROM v LEFT JOIN schema_release r USING (version)",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
-    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 6},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 8},
     [STMT_LOAN_INSERT] = {"loan_insert", LOAN_INSERT_SQL, LOAN_INSERT_NPARAMS},
     [STMT_CONSENT] =
         {"consent",
@@ -423,8 +515,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  jsonb_build_object('reason', cancel_reason) FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          3},
-    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 3},
-    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 5},
+    [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 6},
+    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 7},
     [STMT_REFUSE] = {"refuse", REFUSE_SQL, 7},
     [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},
     [STMT_BORROWER_LOANS] =
@@ -517,6 +609,11 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},
     [STMT_REFUSAL_PUT] = {"refusal_put", REFUSAL_PUT_SQL, 6},
+    [STMT_PAYEE_GET] = {"payee_get", PAYEE_GET_SQL, 2},
+    [STMT_PAYEE_PUT] = {"payee_put", PAYEE_PUT_SQL, 7},
+    [STMT_CLAIM_OPEN] = {"claim_open", CLAIM_OPEN_SQL, 5},
+    [STMT_CLAIM_GET] = {"claim_get", CLAIM_GET_SQL, 1},
+    [STMT_CLAIM_CLOSE] = {"claim_close", CLAIM_CLOSE_SQL, 4},
 
     [STMT_LOAN_EVENTS] = {"loan_events", LOAN_EVENTS_SQL, 4},
     [STMT_DECISION_STATS] = {"decision_stats", DECISION_STATS_SQL, 5},

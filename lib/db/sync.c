@@ -785,6 +785,104 @@ bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *adde
 	return true;
 }
 
+/* ---- the suspicious payee registry (coolingctl payees) ---- */
+
+PGresult *db_payee_get(PGconn *c, const struct payee *p, struct cd_error *err)
+{
+	const char *params[] = {name_of(&payee_kind_names, (int)p->kind), p->id};
+	return run(c, db_statements[STMT_PAYEE_GET].sql, 2, params, "payees show", NULL, err);
+}
+
+bool db_payee_import_begin(PGconn *c, struct cd_error *err)
+{
+	if (!exec_ok(c, "BEGIN", err))
+		return false;
+	if (!exec_ok(
+	        c,
+	        "CREATE TEMP TABLE payee_import (line bigint NOT NULL, kind text NOT NULL, "
+	        "id text NOT NULL, active boolean NOT NULL, effective_at timestamptz NOT NULL, "
+	        "source text NOT NULL, reference text) ON COMMIT DROP",
+	        err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	PGresult *r = PQexec(c, "COPY payee_import FROM STDIN");
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+	if (!ok)
+		sync_result_ok(r, err, "payees import: COPY");
+	PQclear(r);
+	if (!ok)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return ok;
+}
+
+bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
+                         const struct refusal_req *q, struct cd_error *err)
+{
+	char ts[TS_BUF], ref[2 * REFUSAL_REFERENCE_BUF], buf[4 * REFUSAL_REFERENCE_BUF];
+	ts_format_utc(q->effective_at, ts);
+	if (q->has_reference)
+		copy_escape(ref, sizeof(ref), q->reference);
+	else
+		snprintf(ref, sizeof(ref), "\\N");
+	/* the kind, the id and the source are identifiers: nothing to escape */
+	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)line,
+	                 name_of(&payee_kind_names, (int)p->kind), p->id, q->active ? "t" : "f", ts,
+	                 q->source, ref);
+	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
+		return cd_error_set(err, 500, "database_error", "", "payees import: COPY: %s",
+		                    PQerrorMessage(c));
+	return true;
+}
+
+/* As REFUSAL_IMPORT_SQL, for the payees' staging table. */
+/* clang-format off */
+#define PAYEE_IMPORT_SQL                                                                           \
+	"WITH s AS (SELECT DISTINCT ON (kind, id, active, effective_at, source) line, kind, id, "  \
+	"  active, effective_at, source, reference FROM payee_import "                             \
+	"  ORDER BY kind, id, active, effective_at, source, line), "                               \
+	"ins AS (INSERT INTO suspicious_payee (kind, id, active, effective_at, source, reference) " \
+	"  SELECT kind, id, active, effective_at, source, reference FROM s ORDER BY line "         \
+	"  ON CONFLICT (kind, id, active, effective_at, source) DO NOTHING RETURNING *), "         \
+	"a AS (" PAYEE_AUDIT(CTL_ACTOR) ") "                                                            \
+	"SELECT (SELECT count(*) FROM payee_import), (SELECT count(*) FROM ins)"
+/* clang-format on */
+
+bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
+                         struct cd_error *err)
+{
+	*total = *added = 0;
+	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (commit && ok)
+			ok = sync_result_ok(r, err, "payees import: COPY");
+		PQclear(r);
+	}
+	if (!commit || !ok) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return ok; /* rolled back as asked, or the COPY failed */
+	}
+	/* the payees' buckets, ascending, after the COPY (as a refusals
+	 * import takes the IINs') */
+	ok = exec_ok(
+	    c,
+	    "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT cd_payee_bucket(kind, id) "
+	    "AS b FROM payee_import) s ORDER BY b",
+	    err);
+	r = ok ? run(c, PAYEE_IMPORT_SQL, 0, NULL, "payees import", NULL, err) : NULL;
+	if (r != NULL) {
+		*total = db_int(r, 0, 0);
+		*added = db_int(r, 0, 1);
+		PQclear(r);
+	}
+	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	return true;
+}
+
 /* ---- webhooks (coolingctl webhook ...) and time events ---- */
 
 bool db_webhook_add(PGconn *c, const char *lender, const char *url, const char *sealed_hex,

@@ -46,7 +46,7 @@ const loan = {
   policy: 'kz-card', approved_at: '2025-06-15T05:00:00Z', consent_at: '2025-06-15T05:05:00Z',
   cooling_ends_at: '2025-06-16T05:05:00Z', in_person_required: false, in_person_verified_at: null,
   disbursed_at: null, cancelled_at: null, blockers: ['cooling_period_active'],
-  earliest_disbursement_at: '2025-06-16T05:05:00Z', voluntary_refusal_active: false,
+  earliest_disbursement_at: '2025-06-16T05:05:00Z', voluntary_refusal_active: false, in_person_reasons: [], fraud_claim_open: false,
 };
 const ex = (method, path, status, body, headers = json) => ({
   method, path, status, headers, body: typeof body === 'string' ? body : JSON.stringify(body) + '\n',

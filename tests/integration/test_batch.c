@@ -308,12 +308,13 @@ START_TEST(test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_
 			qs[i] = (struct req){
 			    .st = i % 8 < 4 ? STMT_AUTH_APPROVAL_CONTEXT : STMT_APPROVAL_CONTEXT,
 			    .p = {lender, ids[i], "1796210400000000", "Asia/Almaty", iins[i],
-			          i % 3 ? NULL : lender, token}};
+			          i % 3 ? NULL : lender, "365", i % 2 ? NULL : "3600", token}};
 			break;
 		default:
-			qs[i] = (struct req){
-			    .st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT : STMT_DISBURSE_CONTEXT,
-			    .p = {lender, ids[i], i % 6 == 2 ? "K1" : NULL, token}};
+			qs[i] = (struct req){.st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT
+			                                     : STMT_DISBURSE_CONTEXT,
+			                     .p = {lender, ids[i], i % 6 == 2 ? "K1" : NULL,
+			                           "Asia/Almaty", NULL, NULL, token}};
 			break;
 		}
 	}
@@ -676,6 +677,7 @@ struct payout {
 	struct loan l;
 	struct db_params p;
 	char key[16];
+	struct payee payee;
 };
 
 static void payout_make(struct payout *o, int n, const char *key)
@@ -686,7 +688,11 @@ static void payout_make(struct payout *o, int n, const char *key)
 	snprintf(o->l.loan_id, sizeof(o->l.loan_id), "P%d", n);
 	if (key != NULL)
 		snprintf(o->key, sizeof(o->key), "%s", key);
-	db_params_disburse(&o->p, &o->l, "core", key ? o->key : NULL, "{}");
+	/* every third to a payee of its own; P8's is flagged (below) */
+	o->payee = (struct payee){.kind = PAYEE_ACCOUNT};
+	snprintf(o->payee.id, sizeof(o->payee.id), "ACC%d", n);
+	db_params_disburse(&o->p, &o->l, "core", key ? o->key : NULL, "{}",
+	                   n % 3 == 2 ? &o->payee : NULL);
 }
 
 static void req_of(struct req *q, enum stmt st, const struct db_params *p)
@@ -705,6 +711,11 @@ START_TEST(test_payouts_and_refusals_queued_together_are_one_statement_each_as_i
 	                     "VALUES ('870101400007', true, now() - interval '1 minute', 'egov')";
 	testdb_exec(side, refuse);
 	testdb_exec(side2, refuse);
+	/* P8's payee flagged: its payout's payee guard fails */
+	const char *flag = "INSERT INTO suspicious_payee (kind, id, active, effective_at, source) "
+	                   "VALUES ('account', 'ACC8', true, now() - interval '1 minute', 'afc')";
+	testdb_exec(side, flag);
+	testdb_exec(side2, flag);
 	enum { NP = 24, NR = 8, N = NP + NR };
 	static struct payout os[NP];
 	static struct db_params rp[NR];
@@ -745,8 +756,9 @@ START_TEST(test_payouts_and_refusals_queued_together_are_one_statement_each_as_i
 		ck_assert_int_eq(qs[i].status, PGRES_TUPLES_OK);
 		allowed += qs[i].rows;
 	}
-	/* P1..P20 but P5, P10, P15, P20 (no consent) and P7 (refused) */
-	ck_assert_int_eq(allowed, 15);
+	/* P1..P20 but P5, P10, P15, P20 (no consent), P7 (refused) and P8
+	 * (its payee flagged) */
+	ck_assert_int_eq(allowed, 14);
 	/* each refusal its own event */
 	for (int i = NP; i < N; i++)
 		if (qs[i].status == PGRES_TUPLES_OK)

@@ -3,7 +3,9 @@
  * VERIFY_GUARD, CANCEL_GUARD) and the C that decides it (loan_evaluate,
  * loan_consent_decide, loan_verify_decide, loan_cancel_decide) must never
  * drift apart: for every combination of loan state, each guarded UPDATE
- * succeeds exactly when the C rules choose to write. Also: the MRP in force
+ * succeeds exactly when the C rules choose to write, and the payout's
+ * payee guard exactly when loan_disburse_decide() finds its payee
+ * flagged. Also: the MRP in force
  * is the one of the approval's Asia/Almaty local date, as the database
  * computes it; the STMT_AUTH_* twins return their read beside the client;
  * every statement fits the pool's parameter bound.
@@ -63,6 +65,9 @@ struct state {
 #define BORROWER_REFUSED   "900101300001"
 #define BORROWER_WITHDRAWN "900101300002"
 #define BORROWER_FUTURE    "900101300003"
+/* ... and by their fraud claims: one open, one closed */
+#define BORROWER_CLAIMED      "900101300004"
+#define BORROWER_CLAIM_CLOSED "900101300005"
 
 static void setup_refusals(void)
 {
@@ -72,6 +77,38 @@ static void setup_refusals(void)
 	                 "('" BORROWER_WITHDRAWN "', true, now() - interval '2 days', 'fcb'), "
 	                 "('" BORROWER_WITHDRAWN "', false, now() - interval '1 day', 'fcb'), "
 	                 "('" BORROWER_FUTURE "', true, now() + interval '1 day', 'fcb')");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(conn, "INSERT INTO fraud_claim (borrower_iin, reference, opened_by) VALUES "
+	                 "('" BORROWER_CLAIMED "', 'C-1', 'test'); "
+	                 "INSERT INTO fraud_claim (borrower_iin, reference, opened_by, closed_at, "
+	                 "closed_by, outcome) VALUES ('" BORROWER_CLAIM_CLOSED "', 'C-2', 'test', "
+	                 "now(), 'test', 'confirmed')");
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* The payees of the payouts, by what the suspicious payee registry holds
+ * for them (setup_payees()): nothing, a flag in force, one set and
+ * withdrawn, one that takes effect only tomorrow; and no payee at all. */
+static const struct payee payees[] = {
+    {.kind = PAYEE_ACCOUNT, .id = "ACC-CLEAN"},
+    {.kind = PAYEE_CARD, .id = "tok-flagged"},
+    {.kind = PAYEE_WALLET, .id = "W-WITHDRAWN"},
+    {.kind = PAYEE_ACCOUNT, .id = "ACC-FUTURE"},
+};
+#define PAYEE_FLAGGED_AT 1 /* the index of the one flagged now */
+
+static void setup_payees(void)
+{
+	PGresult *r = PQexec(
+	    conn, "INSERT INTO suspicious_payee (kind, id, active, effective_at, source) VALUES "
+	          "('card', 'tok-flagged', true, now() - interval '1 day', 'afc'), "
+	          "('wallet', 'W-WITHDRAWN', true, now() - interval '2 days', 'afc'), "
+	          "('wallet', 'W-WITHDRAWN', false, now() - interval '1 day', 'afc'), "
+	          "('account', 'ACC-FUTURE', true, now() + interval '1 day', 'afc'), "
+	          /* the same id as another kind's: a flag is of one kind */
+	          "('account', 'tok-flagged', false, now() - interval '1 day', 'afc')");
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
 }
@@ -117,6 +154,7 @@ static void check_status_filter_agrees(const struct loan *l, const struct loan_v
 	static const enum loan_status all[] = {STATUS_CANCELLED,
 	                                       STATUS_DISBURSED,
 	                                       STATUS_BLOCKED_BY_REFUSAL,
+	                                       STATUS_BLOCKED_BY_FRAUD_CLAIM,
 	                                       STATUS_AWAITING_CONSENT,
 	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
 	                                       STATUS_COOLING,
@@ -162,6 +200,40 @@ static bool sql_writes(enum stmt st, const char *const *params)
 	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	return wrote;
+}
+
+/* The payout to each payee (and to none): the guarded statement pays
+ * exactly when loan_disburse_decide(), on the context the database reads
+ * for it, allows it. Each payout is rolled back. Returns how many of them
+ * only the payee's flag refused. */
+static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
+{
+	int by_flag = 0;
+	struct payee_rules rules = {0};
+	for (int i = -1; i < (int)(sizeof(payees) / sizeof(payees[0])); i++) {
+		const struct payee *py = i < 0 ? NULL : &payees[i];
+		struct disbursement_req q = {.has_payee = py != NULL};
+		if (py != NULL)
+			q.payee = *py;
+		struct db_params p;
+		PGresult *r = exec_prepared(
+		    STMT_DISBURSE_CONTEXT,
+		    db_params_disburse_context(&p, l->lender, l->loan_id, NULL, "UTC", py, NULL));
+		struct loan got;
+		struct disburse_context c;
+		ck_assert(db_disburse_context(r, &got, &c));
+		ck_assert_msg(c.payee_flagged == (i == PAYEE_FLAGGED_AT), "payee %d", i);
+		struct disburse_outcome o;
+		enum disburse_verdict v = loan_disburse_decide(&got, &q, &rules, &c, &o);
+		PQclear(r);
+		bool sql =
+		    sql_writes(STMT_DISBURSE, db_params_disburse(&p, &got, "test", NULL, "{}", py));
+		ck_assert_msg(sql == (v == DISBURSE_ALLOW),
+		              "state %u, payee %d: SQL guard %s, C blockers 0x%x", bits, i,
+		              sql ? "pays" : "refuses", o.blockers);
+		by_flag += v == DISBURSE_DENY && o.blockers == (1u << BLOCKER_PAYEE_FLAGGED);
+	}
+	return by_flag;
 }
 
 static int act_writes; /* writes the C rules chose, over all states */
@@ -224,11 +296,14 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
-	int combos = 0, allowed = 0, refused_by_registry = 0;
+	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
 	setup_refusals();
+	setup_payees();
 	/* bit 2048: the borrower's refusal is in force; without it, the
-	 * borrower has none, a withdrawn one or a future one, in turn */
-	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE};
+	 * borrower has none, a withdrawn one, a future one, an open fraud
+	 * claim or a closed one, in turn */
+	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE,
+	                                          BORROWER_CLAIMED, BORROWER_CLAIM_CLOSED};
 	for (unsigned bits = 0; bits < 4096; bits++) {
 		struct state s = {
 		    .cancelled = bits & 1,
@@ -242,7 +317,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		    .extra_confirmed = bits & 256,
 		    .reconfirmation_required = bits & 512,
 		    .reconfirmed = bits & 1024,
-		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 3],
+		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 5],
 		};
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
@@ -277,9 +352,10 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		loan_evaluate(&l, now, &v);
 		check_status_filter_agrees(&l, &v);
 		check_act_guards_agree(bits, &l, now);
+		refused_by_flag += check_payee_guard_agrees(bits, &l);
 
 		struct db_num n;
-		const char *dis[] = {db_num(&n, l.pk), "test", NULL, "B1", "{}"};
+		const char *dis[] = {db_num(&n, l.pk), "test", NULL, "B1", "{}", NULL, NULL};
 		r = exec_prepared(STMT_DISBURSE, dis);
 		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 		bool sql_allowed = PQntuples(r) == 1;
@@ -290,9 +366,16 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		ck_assert_msg(l.voluntary_refusal_active == ((bits & 2048) != 0), "state %u", bits);
 		allowed += sql_allowed;
 		refused_by_registry += v.blockers == (1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
+		ck_assert_msg(l.fraud_claim_open == (strcmp(s.iin, BORROWER_CLAIMED) == 0),
+		              "state %u", bits);
+		by_claim += v.blockers == (1u << BLOCKER_FRAUD_CLAIM_OPEN);
 	}
 	/* a loan that only the refusal holds back was met, and refused */
 	ck_assert_int_ge(refused_by_registry, 1);
+	/* and a payout that only its payee's flag holds back, and a loan that
+	 * only its borrower's open claim holds back */
+	ck_assert_int_ge(refused_by_flag, 1);
+	ck_assert_int_ge(by_claim, 1);
 	ck_assert_int_ge(combos, 60);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
@@ -347,7 +430,8 @@ static int64_t mrp_for(const char *at)
 	int64_t us;
 	ck_assert(ts_parse_rfc3339(at, &us, NULL));
 	struct db_num n;
-	const char *p[] = {"B1", "NONE", db_num(&n, us), "Asia/Almaty", "900101300126", "B1"};
+	const char *p[] = {"B1",           "NONE", db_num(&n, us), "Asia/Almaty",
+	                   "900101300126", "B1",   "365",          NULL};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	struct approval_context c;
@@ -385,7 +469,7 @@ END_TEST
 
 START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 {
-	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1"};
+	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1", "365", NULL};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -470,13 +554,15 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	ck_assert_int_eq(PQntuples(r), 0);
 	ck_assert(!db_auth_row(r, &a));
 	PQclear(r);
-	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "B1", "tid-x"};
+	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
+	                         "B1", "365",  NULL, "tid-x"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, bad_ctx);
 	ck_assert_int_eq(PQntuples(r), 0);
 	PQclear(r);
 
 	/* the approval context beside the client is the context alone */
-	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126", "B1", "tid-1"};
+	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
+	                     "B1", "365",  NULL, "tid-1"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, ctx);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -486,13 +572,13 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	PQclear(r);
 
 	/* and the disbursement context, with no stored answer */
-	const char *dis[] = {"B1", "TWIN", "k-1", "tid-1"};
+	const char *dis[] = {"B1", "TWIN", "k-1", "Asia/Almaty", NULL, NULL, "tid-1"};
 	r = exec_prepared(STMT_AUTH_DISBURSE_CONTEXT, dis);
-	int64_t now;
-	struct idempotency_record k;
-	ck_assert(db_disburse_context(r, &got, &now, &k));
+	struct disburse_context dc;
+	ck_assert(db_disburse_context(r, &got, &dc));
 	ck_assert_int_eq(got.pk, want.pk);
-	ck_assert(!k.found);
+	ck_assert(!dc.key.found);
+	ck_assert(!dc.payee_flagged);
 	PQclear(r);
 }
 END_TEST

@@ -678,23 +678,127 @@ START_TEST(test_cancellation_with_unknown_field_is_refused)
 }
 END_TEST
 
-START_TEST(test_disbursement_body_must_be_empty_object)
+START_TEST(test_disbursement_body_takes_only_a_payee)
 {
 	struct cd_error err;
+	struct disbursement_req q;
 	json_t *o = J("{}");
 
-	ck_assert(codec_parse_disbursement(o, &err));
+	ck_assert(codec_parse_disbursement(o, &q, &err));
+	ck_assert(!q.has_payee);
 	json_decref(o);
 
 	o = J("{\"amount\": \"600000.00\"}");
-	ck_assert(!codec_parse_disbursement(o, &err));
+	ck_assert(!codec_parse_disbursement(o, &q, &err));
 	assert_invalid(&err, "amount");
 	json_decref(o);
 
 	o = J("{\"force\": null}");
-	ck_assert(!codec_parse_disbursement(o, &err));
+	ck_assert(!codec_parse_disbursement(o, &q, &err));
 	assert_invalid(&err, "force");
 	json_decref(o);
+}
+END_TEST
+
+START_TEST(test_disbursement_payee_is_read_with_its_optional_owner)
+{
+	struct cd_error err;
+	struct disbursement_req q;
+	json_t *o = J("{\"payee\": {\"kind\": \"account\", \"id\": \"KZ86125KZT5004100100\", "
+	              "\"owner_iin\": \"900101300126\"}}");
+	ck_assert(codec_parse_disbursement(o, &q, &err));
+	ck_assert(q.has_payee);
+	ck_assert_int_eq(q.payee.kind, PAYEE_ACCOUNT);
+	ck_assert_str_eq(q.payee.id, "KZ86125KZT5004100100");
+	ck_assert(q.payee.has_owner);
+	ck_assert_str_eq(q.payee.owner_iin, "900101300126");
+	json_decref(o);
+
+	o = J("{\"payee\": {\"kind\": \"wallet\", \"id\": \"W:77010000000\"}}");
+	ck_assert(codec_parse_disbursement(o, &q, &err));
+	ck_assert_int_eq(q.payee.kind, PAYEE_WALLET);
+	ck_assert(!q.payee.has_owner);
+	json_t *j = codec_payee_json(&q.payee);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "wallet");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "id")), "W:77010000000");
+	ck_assert(json_is_null(json_object_get(j, "owner_iin")));
+	json_decref(j);
+	json_decref(o);
+}
+END_TEST
+
+/* Each bad payee names its own field. */
+START_TEST(test_disbursement_bad_payee_is_422_naming_payee_or_its_key)
+{
+	static const struct {
+		const char *body, *field;
+	} cases[] = {
+	    {"{\"payee\": null}", "payee"},
+	    {"{\"payee\": \"KZ86125KZT5004100100\"}", "payee"},
+	    {"{\"payee\": {\"id\": \"A1\"}}", "payee.kind"},
+	    {"{\"payee\": {\"kind\": \"iban\", \"id\": \"A1\"}}", "payee.kind"},
+	    {"{\"payee\": {\"kind\": 1, \"id\": \"A1\"}}", "payee.kind"},
+	    {"{\"payee\": {\"kind\": \"account\"}}", "payee.id"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"\"}}", "payee.id"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"KZ 86\"}}", "payee.id"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"..\"}}", "payee.id"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": "
+	     "\"A1234567890123456789012345678901234567890123456789012345678901234\"}}",
+	     "payee.id"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"A1\", \"owner_iin\": "
+	     "\"900101300127\"}}",
+	     "payee.owner_iin"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"A1\", \"owner_iin\": null}}",
+	     "payee.owner_iin"},
+	    {"{\"payee\": {\"kind\": \"account\", \"id\": \"A1\", \"bank\": \"X\"}}", "payee.bank"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cd_error err;
+		struct disbursement_req q;
+		json_t *o = J(cases[i].body);
+		ck_assert_msg(!codec_parse_disbursement(o, &q, &err), "%s", cases[i].body);
+		assert_invalid(&err, cases[i].field);
+		json_decref(o);
+	}
+}
+END_TEST
+
+/* A card is the lender's token or hash of it: a number of 13-19 digits is
+ * refused, and the message never repeats it. */
+START_TEST(test_disbursement_card_id_of_13_to_19_digits_is_422_and_not_echoed)
+{
+	static const char *const pans[] = {"4111111111111", "4111111111111111",
+	                                   "4111111111111111111"};
+	for (size_t i = 0; i < sizeof(pans) / sizeof(pans[0]); i++) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"payee\": {\"kind\": \"card\", \"id\": \"%s\"}}",
+		         pans[i]);
+		struct cd_error err;
+		struct disbursement_req q;
+		json_t *o = J(body);
+		ck_assert_msg(!codec_parse_disbursement(o, &q, &err), "%s", pans[i]);
+		assert_invalid(&err, "payee.id");
+		ck_assert_ptr_null(strstr(err.message, pans[i]));
+		ck_assert_ptr_null(strstr(err.message, "411111"));
+		json_decref(o);
+	}
+	/* 12 or 20 digits are not a card number; a token with letters is
+	 * none either; the same digits name an account */
+	static const char *const ok[][2] = {{"card", "411111111111"},
+	                                    {"card", "41111111111111111111"},
+	                                    {"card", "tok_4111111111111111"},
+	                                    {"account", "4111111111111111"},
+	                                    {"wallet", "4111111111111111"}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"payee\": {\"kind\": \"%s\", \"id\": \"%s\"}}",
+		         ok[i][0], ok[i][1]);
+		struct cd_error err;
+		struct disbursement_req q;
+		json_t *o = J(body);
+		ck_assert_msg(codec_parse_disbursement(o, &q, &err), "%s: %s", body, err.message);
+		json_decref(o);
+	}
 }
 END_TEST
 
@@ -1036,7 +1140,9 @@ static const char CONTRACT_LOAN[] =
     "  \"reconfirmation_required\": false, \"reconfirmed_at\": null,"
     "  \"blockers\": [\"cooling_period_active\", \"in_person_verification_missing\"],"
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
-    "  \"voluntary_refusal_active\": false }";
+    "  \"voluntary_refusal_active\": false,"
+    /* v1.2 */
+    "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1161,9 +1267,11 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	char *s = dump(a);
 
 	ck_assert_str_eq(s, "[\"cancelled\",\"already_disbursed\",\"voluntary_refusal_active\","
+	                    "\"fraud_claim_open\","
 	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
-	                    "\"reconfirmation_missing\",\"in_person_verification_missing\"]");
+	                    "\"reconfirmation_missing\",\"in_person_verification_missing\","
+	                    "\"payee_flagged\",\"payee_not_borrower\"]");
 	free(s);
 	json_decref(a);
 
@@ -1457,7 +1565,10 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_reason_with_c1_control_characters_is_refused);
 	tcase_add_test(tc, test_reason_must_be_a_string_and_is_required);
 	tcase_add_test(tc, test_cancellation_with_unknown_field_is_refused);
-	tcase_add_test(tc, test_disbursement_body_must_be_empty_object);
+	tcase_add_test(tc, test_disbursement_body_takes_only_a_payee);
+	tcase_add_test(tc, test_disbursement_payee_is_read_with_its_optional_owner);
+	tcase_add_test(tc, test_disbursement_bad_payee_is_422_naming_payee_or_its_key);
+	tcase_add_test(tc, test_disbursement_card_id_of_13_to_19_digits_is_422_and_not_echoed);
 	tcase_add_test(tc, test_idempotency_key_of_1_to_64_printable_ascii_is_valid);
 	tcase_add_test(tc, test_idempotency_key_empty_too_long_or_not_printable_is_invalid);
 	suite_add_tcase(s, tc);

@@ -29,6 +29,9 @@ static const char *const ENV_VARS[] = {
     "COOLINGD_POLICY_MAX_CLOCK_SKEW",
     "COOLINGD_POLICY_MAX_BACKDATE",
     "COOLINGD_POLICY_ALLOW_BELOW_LEGAL_MINIMUM",
+    "COOLINGD_POLICY_PAYEE_REQUIRED",
+    "COOLINGD_POLICY_PAYOUT_TO_BORROWER_ONLY",
+    "COOLINGD_POLICY_BURST_LENDERS",
     "COOLINGD_POLICY_COOLINGPERIOD",
     "COOLINGD_SERVER_LISTN",
     "COOLINGD_LOG_",
@@ -463,6 +466,55 @@ START_TEST(test_audit_seal_is_on_by_default_and_takes_on_or_off)
 	clear_env();
 
 	ck_assert_contains(load_fails(write_conf("[audit]\nseal = maybe\n")), "audit.seal");
+}
+END_TEST
+
+START_TEST(test_payee_keys_are_off_by_default_and_take_on_or_off)
+{
+	struct config c = load_ok(NULL);
+	ck_assert(!c.payee_required);
+	ck_assert(!c.payout_to_borrower_only);
+
+	c = load_ok(write_conf("[policy]\npayee_required = true\npayout_to_borrower_only = on\n"));
+	ck_assert(c.payee_required);
+	ck_assert(c.payout_to_borrower_only);
+
+	setenv("COOLINGD_POLICY_PAYOUT_TO_BORROWER_ONLY", "false", 1);
+	c = load_ok(write_conf("[policy]\npayout_to_borrower_only = on\n"));
+	ck_assert(!c.payout_to_borrower_only);
+	clear_env();
+
+	ck_assert_contains(load_fails(write_conf("[policy]\npayee_required = sometimes\n")),
+	                   "policy.payee_required");
+}
+END_TEST
+
+START_TEST(test_burst_lenders_is_off_by_default_and_needs_aggregation_all)
+{
+	struct config c = load_ok(NULL);
+	ck_assert_int_eq(c.burst_lenders, 0);
+	ck_assert_int_eq(c.burst_window_s, 3600);
+	ck_assert_contains(load_fails(write_conf("[policy]\nburst_lenders = 3\n")),
+	                   "policy.burst_lenders");
+	setenv("COOLINGD_POLICY_BURST_LENDERS", "2", 1);
+	ck_assert_contains(load_fails(write_conf("[policy]\naggregation = lender\n")),
+	                   "policy.burst_lenders");
+	clear_env();
+	c = load_ok(write_conf("[policy]\nburst_lenders = 3\nburst_window = 30m\n"
+	                       "aggregation = all\n"));
+	ck_assert_int_eq(c.burst_lenders, 3);
+	ck_assert_int_eq(c.burst_window_s, 1800);
+}
+END_TEST
+
+START_TEST(test_prior_victim_days_is_365_by_default_and_0_switches_it_off)
+{
+	struct config c = load_ok(NULL);
+	ck_assert_int_eq(c.prior_victim_days, 365);
+	c = load_ok(write_conf("[policy]\nprior_victim_days = 0\n"));
+	ck_assert_int_eq(c.prior_victim_days, 0);
+	ck_assert_contains(load_fails(write_conf("[policy]\nprior_victim_days = -1\n")),
+	                   "policy.prior_victim_days");
 }
 END_TEST
 
@@ -912,6 +964,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_unknown_profile_fails);
 	tcase_add_test(tc, test_listen_without_port_fails);
 	tcase_add_test(tc, test_audit_seal_is_on_by_default_and_takes_on_or_off);
+	tcase_add_test(tc, test_payee_keys_are_off_by_default_and_take_on_or_off);
+	tcase_add_test(tc, test_prior_victim_days_is_365_by_default_and_0_switches_it_off);
+	tcase_add_test(tc, test_burst_lenders_is_off_by_default_and_needs_aggregation_all);
 	tcase_add_test(tc, test_limits_and_tls_defaults_and_values);
 	tcase_add_test(tc, test_file_that_is_not_ini_fails);
 	suite_add_tcase(s, tc);

@@ -4,6 +4,7 @@
  * disbursement's idempotency), each named after the rule it holds.
  */
 #include "check_main.h"
+#include "iin.h"
 #include "loan.h"
 #include "timeutil.h"
 
@@ -575,14 +576,119 @@ START_TEST(test_approval_builds_the_assessed_loan_with_cooling_from_its_consent)
 }
 END_TEST
 
+/* A repeat borrower's cooled approval with policy.burst_lenders = 3 and
+ * others other lenders in its window. */
+static enum act_verdict burst_decide(int64_t others, enum channel ch, int64_t amount_tiyn,
+                                     struct loan *out)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.channel = ch;
+	a.amount_tiyn = amount_tiyn;
+	a.has_first_time = true;
+	a.first_time_borrower = false;
+	struct approval_context c = context();
+	c.burst_lenders = 3;
+	c.burst_others = others;
+	struct act_outcome o;
+	return loan_approval_decide(&p, "BANK1", &a, &c, &win, out, &o);
+}
+
+START_TEST(test_approval_at_the_nth_lender_of_a_burst_needs_the_visit)
+{
+	struct loan out;
+	ck_assert_int_eq(burst_decide(2, CHANNEL_ONLINE, 70000000, &out), ACT_WRITE);
+	ck_assert(out.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 1u << INPERSON_MULTI_LENDER_BURST);
+	/* one lender short of the burst: no visit */
+	ck_assert_int_eq(burst_decide(1, CHANNEL_ONLINE, 70000000, &out), ACT_WRITE);
+	ck_assert(!out.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+}
+END_TEST
+
+START_TEST(test_a_burst_asks_nothing_of_a_loan_not_cooled_or_not_online)
+{
+	struct loan out;
+	ck_assert_int_eq(burst_decide(5, CHANNEL_ONLINE, 100000, &out), ACT_WRITE); /* small */
+	ck_assert(!out.in_person_required);
+	ck_assert_int_eq(burst_decide(5, CHANNEL_BRANCH, 70000000, &out), ACT_WRITE);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+	/* switched off: never */
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	a.has_first_time = true;
+	struct approval_context c = context();
+	c.burst_lenders = 0;
+	c.burst_others = 9;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_WRITE);
+	ck_assert_uint_eq(loan_in_person_reasons(&out), 0);
+}
+END_TEST
+
 /* ---- disbursement ---- */
+
+/* The local date of now_(), that a payee's owner must be born by. */
+#define TODAY_DAYS (T("2026-03-02T00:00:00Z") / (86400 * SEC))
+
+/* A decision with the context's now, today and stored answer; the payee
+ * (if any) flagged or not. */
+static enum disburse_verdict decide_flagged(const struct loan *l, const struct disbursement_req *q,
+                                            const struct payee_rules *rules,
+                                            const struct idempotency_record *k, int64_t now,
+                                            int64_t today, bool flagged, struct disburse_outcome *o)
+{
+	struct disburse_context c = {
+	    .now = now, .today_days = today, .key = *k, .payee_flagged = flagged};
+	return loan_disburse_decide(l, q, rules, &c, o);
+}
+
+static enum disburse_verdict decide_with(const struct loan *l, const struct disbursement_req *q,
+                                         const struct payee_rules *rules,
+                                         const struct idempotency_record *k, int64_t now,
+                                         int64_t today, struct disburse_outcome *o)
+{
+	return decide_flagged(l, q, rules, k, now, today, false, o);
+}
+
+/* A disbursement without a payee under the default configuration. */
+static enum disburse_verdict decide_plain(const struct loan *l, const struct idempotency_record *k,
+                                          int64_t now, struct disburse_outcome *o)
+{
+	struct disbursement_req q = {.has_payee = false};
+	struct payee_rules rules = {0};
+	return decide_with(l, &q, &rules, k, now, TODAY_DAYS, o);
+}
+
+/* An eligible loan of 900101300126: consented, cooled until now_(),
+ * verified in person. */
+static struct loan payable_loan(void)
+{
+	struct loan l = approved_loan();
+	l.consent_at = now_() - 2 * HOUR_US;
+	l.cooling_ends_at = now_();
+	l.in_person_required = false;
+	return l;
+}
+
+static struct disbursement_req to_payee(const char *owner_iin)
+{
+	struct disbursement_req q = {
+	    .has_payee = true, .payee = {.kind = PAYEE_ACCOUNT, .id = "KZ86125KZT5004100100"}};
+	if (owner_iin != NULL) {
+		q.payee.has_owner = true;
+		strcpy(q.payee.owner_iin, owner_iin);
+	}
+	return q;
+}
 
 START_TEST(test_disbursement_key_of_another_loan_is_422_on_idempotency_key)
 {
 	struct loan l = approved_loan();
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk + 1, .status = 200};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REFUSE);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REFUSE);
 	ck_assert_int_eq(o.err.status, 422);
 	ck_assert_str_eq(o.err.field, "Idempotency-Key");
 }
@@ -593,7 +699,7 @@ START_TEST(test_disbursement_with_a_stored_answer_is_replayed)
 	struct loan l = disbursed_loan();
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 200};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REPLAY);
 	ck_assert_int_eq(o.retry_after, 0);
 }
 END_TEST
@@ -605,7 +711,7 @@ START_TEST(test_replayed_cooling_refusal_has_retry_after_of_the_time_left)
 	l.cooling_ends_at = now_() + HOUR_US;
 	struct idempotency_record k = {.found = true, .loan_pk = l.pk, .status = 409, .body = "{}"};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &k, now_(), &o), DISBURSE_REPLAY);
+	ck_assert_int_eq(decide_plain(&l, &k, now_(), &o), DISBURSE_REPLAY);
 	ck_assert_int_eq(o.retry_after, 3600);
 }
 END_TEST
@@ -617,8 +723,8 @@ START_TEST(test_disbursement_is_allowed_exactly_when_no_blocker_stands)
 	l.cooling_ends_at = now_();
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_ALLOW);
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_() - 1, &o), DISBURSE_DENY);
+	ck_assert_int_eq(decide_plain(&l, &none, now_(), &o), DISBURSE_ALLOW);
+	ck_assert_int_eq(decide_plain(&l, &none, now_() - 1, &o), DISBURSE_DENY);
 	ck_assert(loan_view_has(&o.view, BLOCKER_COOLING_PERIOD_ACTIVE));
 	ck_assert_int_eq(o.retry_after, 1);
 }
@@ -629,9 +735,154 @@ START_TEST(test_refused_disbursement_without_consent_has_no_retry_after)
 	struct loan l = approved_loan();
 	struct idempotency_record none = {.found = false};
 	struct disburse_outcome o;
-	ck_assert_int_eq(loan_disburse_decide(&l, &none, now_(), &o), DISBURSE_DENY);
+	ck_assert_int_eq(decide_plain(&l, &none, now_(), &o), DISBURSE_DENY);
 	ck_assert(loan_view_has(&o.view, BLOCKER_CONSENT_MISSING));
 	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_a_payee_is_required_only_when_the_configuration_says_so)
+{
+	struct cd_error err;
+	struct disbursement_req none = {.has_payee = false}, some = to_payee(NULL);
+	struct payee_rules off = {0}, on = {.required = true};
+	ck_assert(disbursement_check(&none, &off, &err));
+	ck_assert(disbursement_check(&some, &on, &err));
+	ck_assert(!disbursement_check(&none, &on, &err));
+	ck_assert_int_eq(err.status, 422);
+	ck_assert_str_eq(err.field, "payee");
+}
+END_TEST
+
+START_TEST(test_payout_to_the_borrowers_own_payee_is_allowed_under_borrower_only)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("900101300126");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_ALLOW);
+}
+END_TEST
+
+START_TEST(test_payee_of_another_owner_or_none_is_payee_not_borrower_alone)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct idempotency_record none = {.found = false};
+	struct disbursement_req other = to_payee("870412300545"), unstated = to_payee(NULL);
+	const struct disbursement_req *qs[] = {&other, &unstated};
+	for (int i = 0; i < 2; i++) {
+		struct disburse_outcome o;
+		ck_assert_int_eq(decide_with(&l, qs[i], &rules, &none, now_(), TODAY_DAYS, &o),
+		                 DISBURSE_DENY);
+		ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_NOT_BORROWER);
+		/* the loan itself stays payable: the request alone is refused */
+		ck_assert_uint_eq(o.view.blockers, 0);
+		ck_assert_int_eq(o.view.status, STATUS_ELIGIBLE);
+		/* another request is needed, not time */
+		ck_assert_int_eq(o.earliest_disbursement_at, TS_NULL);
+		ck_assert_int_eq(o.retry_after, 0);
+	}
+}
+END_TEST
+
+START_TEST(test_any_payee_is_allowed_when_borrower_only_is_off)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {.required = true};
+	struct disbursement_req q = to_payee("870412300545");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_ALLOW);
+}
+END_TEST
+
+START_TEST(test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_after)
+{
+	struct loan l = payable_loan();
+	l.cooling_ends_at = now_() + HOUR_US;
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("870412300545");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o), DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_COOLING_PERIOD_ACTIVE) |
+	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
+	ck_assert_int_eq(o.earliest_disbursement_at, l.cooling_ends_at);
+	/* waiting alone would not help this request */
+	ck_assert_int_eq(o.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_cooling_alone_with_the_borrowers_payee_keeps_retry_after)
+{
+	struct loan l = payable_loan();
+	l.cooling_ends_at = now_() + HOUR_US;
+	struct payee_rules rules = {.required = true, .to_borrower_only = true};
+	struct disbursement_req q = to_payee("900101300126");
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o), DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_COOLING_PERIOD_ACTIVE);
+	ck_assert_int_eq(o.retry_after, 3600);
+}
+END_TEST
+
+START_TEST(test_flagged_payee_is_payee_flagged_whatever_the_rules)
+{
+	struct loan l = payable_loan();
+	struct idempotency_record none = {.found = false};
+	struct disbursement_req mine = to_payee("900101300126"), other = to_payee("870412300545");
+	struct payee_rules off = {0}, only = {.required = true, .to_borrower_only = true};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_flagged(&l, &mine, &off, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, 1u << BLOCKER_PAYEE_FLAGGED);
+	ck_assert_uint_eq(o.view.blockers, 0);
+	ck_assert_int_eq(o.earliest_disbursement_at, TS_NULL);
+	ck_assert_int_eq(o.retry_after, 0);
+	/* both of the request's, in the contract's order, after the loan's */
+	l.consent_at = TS_NULL;
+	ck_assert_int_eq(decide_flagged(&l, &other, &only, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_DENY);
+	ck_assert_uint_eq(o.blockers, (1u << BLOCKER_CONSENT_MISSING) |
+	                                  (1u << BLOCKER_PAYEE_FLAGGED) |
+	                                  (1u << BLOCKER_PAYEE_NOT_BORROWER));
+	/* not flagged: paid */
+	l = payable_loan();
+	ck_assert_int_eq(decide_flagged(&l, &mine, &off, &none, now_(), TODAY_DAYS, false, &o),
+	                 DISBURSE_ALLOW);
+	/* without a payee nothing can be flagged */
+	struct disbursement_req nobody = {.has_payee = false};
+	ck_assert_int_eq(decide_flagged(&l, &nobody, &off, &none, now_(), TODAY_DAYS, true, &o),
+	                 DISBURSE_ALLOW);
+}
+END_TEST
+
+START_TEST(test_payee_owner_born_after_today_is_422_on_payee_owner_iin)
+{
+	struct loan l = payable_loan();
+	struct payee_rules rules = {0};
+	/* born 2026-03-03 (century digit 5: the 2000s), the day after now_() */
+	char iin[13];
+	memcpy(iin, "26030350001", 11);
+	int c = iin_check_digit(iin);
+	ck_assert_int_ge(c, 0);
+	iin[11] = (char)('0' + c);
+	iin[12] = '\0';
+	struct disbursement_req q = to_payee(iin);
+	struct idempotency_record none = {.found = false};
+	struct disburse_outcome o;
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS, &o),
+	                 DISBURSE_REFUSE);
+	ck_assert_int_eq(o.err.status, 422);
+	ck_assert_str_eq(o.err.field, "payee.owner_iin");
+	/* born today is accepted */
+	ck_assert_int_eq(decide_with(&l, &q, &rules, &none, now_(), TODAY_DAYS + 1, &o),
+	                 DISBURSE_ALLOW);
 }
 END_TEST
 
@@ -835,6 +1086,23 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc, test_replayed_cooling_refusal_has_retry_after_of_the_time_left);
 	tcase_add_test(tc, test_disbursement_is_allowed_exactly_when_no_blocker_stands);
 	tcase_add_test(tc, test_refused_disbursement_without_consent_has_no_retry_after);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("burst");
+	tcase_add_test(tc, test_approval_at_the_nth_lender_of_a_burst_needs_the_visit);
+	tcase_add_test(tc, test_a_burst_asks_nothing_of_a_loan_not_cooled_or_not_online);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("payee");
+	tcase_add_test(tc, test_a_payee_is_required_only_when_the_configuration_says_so);
+	tcase_add_test(tc, test_payout_to_the_borrowers_own_payee_is_allowed_under_borrower_only);
+	tcase_add_test(tc, test_payee_of_another_owner_or_none_is_payee_not_borrower_alone);
+	tcase_add_test(tc, test_any_payee_is_allowed_when_borrower_only_is_off);
+	tcase_add_test(tc,
+	               test_cooling_with_a_foreign_payee_keeps_the_periods_end_but_no_retry_after);
+	tcase_add_test(tc, test_cooling_alone_with_the_borrowers_payee_keeps_retry_after);
+	tcase_add_test(tc, test_flagged_payee_is_payee_flagged_whatever_the_rules);
+	tcase_add_test(tc, test_payee_owner_born_after_today_is_422_on_payee_owner_iin);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,9 +15,9 @@ START_TEST(test_a_list_of_names_reads_as_a_sentence_or_a_synopsis)
 {
 	char out[96];
 	ck_assert_str_eq(names_join(&role_names, ", ", " or ", out, sizeof out),
-	                 "lender, compliance, auditor or registry");
+	                 "lender, compliance, auditor, registry or antifraud");
 	ck_assert_str_eq(names_join(&role_names, "|", "|", out, sizeof out),
-	                 "lender|compliance|auditor|registry");
+	                 "lender|compliance|auditor|registry|antifraud");
 	ck_assert_str_eq(names_join(&lender_kind_names, ", ", " or ", out, sizeof out),
 	                 "bank or mfo");
 	ck_assert_str_eq(names_join(&log_level_names, ", ", " or ", out, sizeof out),
@@ -93,6 +93,7 @@ START_TEST(test_roles_parse_to_their_bits_and_anything_else_to_none)
 	ck_assert_int_eq(role_parse("compliance"), ROLE_COMPLIANCE);
 	ck_assert_int_eq(role_parse("auditor"), ROLE_AUDITOR);
 	ck_assert_int_eq(role_parse("registry"), ROLE_REGISTRY);
+	ck_assert_int_eq(role_parse("antifraud"), ROLE_ANTIFRAUD);
 	ck_assert_int_eq(role_parse("admin"), ROLE_NONE);
 	ck_assert_int_eq(role_parse(""), ROLE_NONE);
 	ck_assert_int_eq(role_parse("Lender"), ROLE_NONE);

@@ -511,8 +511,30 @@ static struct loan loan_with_blockers(unsigned mask, int64_t now)
 	if (mask & BIT(BLOCKER_ALREADY_DISBURSED))
 		l.disbursed_at = now - 20 * MINUTE_US;
 	l.voluntary_refusal_active = mask & BIT(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
+	l.fraud_claim_open = mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN);
 	return l;
 }
+
+START_TEST(test_a_claim_blocks_only_a_loan_that_could_still_be_paid)
+{
+	int64_t now = T("2025-06-15T12:00:00+05:00");
+	struct loan l = loan_with_blockers(0, now);
+	l.fraud_claim_open = true;
+	struct loan_view v = evaluate(&l, now);
+	ck_assert_uint_eq(v.blockers, BIT(BLOCKER_FRAUD_CLAIM_OPEN));
+	ck_assert_int_eq(v.status, STATUS_BLOCKED_BY_FRAUD_CLAIM);
+	ck_assert_int_eq(v.earliest_disbursement_at, TS_NULL);
+	/* a paid or cancelled loan of the borrower keeps its own status */
+	l = loan_with_blockers(BIT(BLOCKER_ALREADY_DISBURSED), now);
+	l.fraud_claim_open = true;
+	v = evaluate(&l, now);
+	ck_assert_uint_eq(v.blockers, BIT(BLOCKER_ALREADY_DISBURSED));
+	l = loan_with_blockers(BIT(BLOCKER_CANCELLED), now);
+	l.fraud_claim_open = true;
+	v = evaluate(&l, now);
+	ck_assert_uint_eq(v.blockers, BIT(BLOCKER_CANCELLED));
+}
+END_TEST
 
 START_TEST(test_every_combination_of_blockers_in_contract_order)
 {
@@ -520,6 +542,7 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	    [BLOCKER_CANCELLED] = STATUS_CANCELLED,
 	    [BLOCKER_ALREADY_DISBURSED] = STATUS_DISBURSED,
 	    [BLOCKER_VOLUNTARY_REFUSAL_ACTIVE] = STATUS_BLOCKED_BY_REFUSAL,
+	    [BLOCKER_FRAUD_CLAIM_OPEN] = STATUS_BLOCKED_BY_FRAUD_CLAIM,
 	    [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
 	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
@@ -530,6 +553,13 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	int checked = 0;
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
+		/* a request's blockers are never the loan's */
+		if (mask & BLOCKERS_OF_REQUEST)
+			continue;
+		/* a claim holds only a loan that could still be paid */
+		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
+			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
@@ -560,8 +590,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
-	/* 64 states of the other blockers, each with and without a refusal */
-	ck_assert_int_eq(checked, 128);
+	/* 64 states of the other blockers, each with and without a refusal;
+	 * the 16 of them neither cancelled nor disbursed with a claim too */
+	ck_assert_int_eq(checked, 128 + 2 * 16);
 }
 END_TEST
 
@@ -571,12 +602,18 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	 * lists the blockers as the contract does. */
 	ck_assert_int_lt(BLOCKER_CANCELLED, BLOCKER_ALREADY_DISBURSED);
 	ck_assert_int_lt(BLOCKER_ALREADY_DISBURSED, BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
-	ck_assert_int_lt(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE, BLOCKER_CONSENT_MISSING);
+	ck_assert_int_lt(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE, BLOCKER_FRAUD_CLAIM_OPEN);
+	ck_assert_int_lt(BLOCKER_FRAUD_CLAIM_OPEN, BLOCKER_CONSENT_MISSING);
 	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
-	ck_assert_int_eq(BLOCKER__COUNT, 8);
+	/* then, in a disbursement's refusal only, the request's */
+	ck_assert_int_lt(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER_PAYEE_FLAGGED);
+	ck_assert_int_lt(BLOCKER_PAYEE_FLAGGED, BLOCKER_PAYEE_NOT_BORROWER);
+	ck_assert_uint_eq(BLOCKERS_OF_REQUEST,
+	                  BIT(BLOCKER_PAYEE_FLAGGED) | BIT(BLOCKER_PAYEE_NOT_BORROWER));
+	ck_assert_int_eq(BLOCKER__COUNT, 11);
 }
 END_TEST
 
@@ -625,6 +662,13 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 	int64_t now = T("2025-06-15T12:00:00+05:00");
 
 	for (unsigned mask = 0; mask < BIT(BLOCKER__COUNT); mask++) {
+		/* a request's blockers are never the loan's */
+		if (mask & BLOCKERS_OF_REQUEST)
+			continue;
+		/* a claim holds only a loan that could still be paid */
+		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
+			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
 		    (mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE)))
 			continue;
@@ -750,6 +794,53 @@ START_TEST(test_an_empty_mrp_table_is_missing_every_day)
 }
 END_TEST
 
+/* ---- repeat victims ------------------------------------------------- */
+
+/* A repeat borrower's loan (no visit of its own) of a confirmed victim. */
+static struct loan victims_loan(int64_t amount_tiyn, enum channel ch, bool first_time)
+{
+	struct policy p = kz_card();
+	struct loan l = new_loan(amount_tiyn, ch, false, first_time);
+	l.prior_fraud_victim = true;
+	policy_assess(&p, MRP_2025, &l);
+	return l;
+}
+
+START_TEST(test_a_repeat_victims_cooled_loan_needs_the_visit)
+{
+	struct loan l = victims_loan(60000000, CHANNEL_ONLINE, false);
+	ck_assert(l.cooling_required);
+	ck_assert(l.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&l), BIT(INPERSON_PRIOR_FRAUD_VICTIM));
+	/* first-time too: both reasons, in the contract's order */
+	l = victims_loan(60000000, CHANNEL_ONLINE, true);
+	ck_assert_uint_eq(loan_in_person_reasons(&l),
+	                  BIT(INPERSON_FIRST_TIME) | BIT(INPERSON_PRIOR_FRAUD_VICTIM));
+}
+END_TEST
+
+START_TEST(test_a_repeat_victims_loan_that_is_not_cooled_needs_no_visit_for_it)
+{
+	struct loan l = victims_loan(100000, CHANNEL_ONLINE, false); /* below the threshold */
+	ck_assert(!l.cooling_required);
+	ck_assert(!l.in_person_required);
+	ck_assert_uint_eq(loan_in_person_reasons(&l), 0);
+	l = victims_loan(60000000, CHANNEL_BRANCH, false); /* a branch loan is not cooled */
+	ck_assert(!l.in_person_required);
+}
+END_TEST
+
+START_TEST(test_a_loan_recorded_before_reasons_has_first_time_when_it_needs_a_visit)
+{
+	struct loan l = assessed(60000000, CHANNEL_ONLINE, false, true);
+	l.in_person_reasons = TS_NULL; /* a row of an earlier release */
+	ck_assert_uint_eq(loan_in_person_reasons(&l), BIT(INPERSON_FIRST_TIME));
+	l = assessed(60000000, CHANNEL_ONLINE, false, false);
+	l.in_person_reasons = TS_NULL;
+	ck_assert_uint_eq(loan_in_person_reasons(&l), 0);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -793,8 +884,16 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_cooling_holds_right_after_consent);
 	tcase_add_test(tc, test_cooling_and_missing_visit_are_both_listed_and_earliest_is_null);
 	tcase_add_test(tc, test_cancelled_and_disbursed_status_is_cancelled);
+	tcase_add_test(tc, test_a_claim_blocks_only_a_loan_that_could_still_be_paid);
 	tcase_add_test(tc, test_every_combination_of_blockers_in_contract_order);
 	tcase_add_test(tc, test_blockers_json_order_is_the_contract_order);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("repeat_victims");
+	tcase_add_test(tc, test_a_repeat_victims_cooled_loan_needs_the_visit);
+	tcase_add_test(tc, test_a_repeat_victims_loan_that_is_not_cooled_needs_no_visit_for_it);
+	tcase_add_test(tc,
+	               test_a_loan_recorded_before_reasons_has_first_time_when_it_needs_a_visit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("retry_after");
