@@ -21,9 +21,16 @@
 static struct e2e_env env;
 static char *lender1, *lender2, *antifraud, *compliance, *auditor;
 
+static int metrics_port;
+
 static void setup(void)
 {
-	e2e_start(&env, "claims", NULL);
+	metrics_port = daemon_free_port();
+	static char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	const char *const daemon_env[] = {metrics_kv, NULL};
+	e2e_start(&env, "claims", daemon_env);
 	e2e_lender_add(&env, "BANK1", "bank");
 	e2e_lender_add(&env, "MFO2", "mfo");
 	lender1 = e2e_client_add(&env, "core1", "lender", "BANK1");
@@ -220,6 +227,12 @@ END_TEST
 
 START_TEST(test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every_lender)
 {
+	/* every refusal so far counted, so that the two of this test are the
+	 * difference */
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	long long stats_before = e2e_stats_refused_by(&env, compliance, "fraud_claim_open");
+	double metric_before =
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"fraud_claim_open\"}");
 	e2e_eligible_loan(&env, lender1, "BANK1", "C-B1", 47);
 	e2e_eligible_loan(&env, lender2, "MFO2", "C-M2", 47);
 	e2e_eligible_loan(&env, lender1, "BANK1", "C-PAID", 47);
@@ -271,6 +284,13 @@ START_TEST(test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every
 	}
 	ck_assert_int_eq(listed, 2);
 	http_resp_free(&r);
+	/* the two refusals, by their blocker, in the metrics and the statistics */
+	ck_assert(
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"fraud_claim_open\"}") ==
+	    metric_before + 2);
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	ck_assert_int_eq(e2e_stats_refused_by(&env, compliance, "fraud_claim_open"),
+	                 stats_before + 2);
 
 	/* closed unfounded: paid again */
 	close_claim(compliance, kept, "unfounded", &r);

@@ -25,9 +25,16 @@ static char *registry;
 static char *compliance;
 static char *auditor;
 
+static int metrics_port;
+
 static void setup(void)
 {
-	e2e_start(&env, "payees", NULL);
+	metrics_port = daemon_free_port();
+	static char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	const char *const daemon_env[] = {metrics_kv, NULL};
+	e2e_start(&env, "payees", daemon_env);
 	e2e_lender_add(&env, "BANK1", "bank");
 	lender1 = e2e_client_add(&env, "core1", "lender", "BANK1");
 	antifraud = e2e_client_add(&env, "afc-connector", "antifraud", NULL);
@@ -220,6 +227,11 @@ START_TEST(test_a_flag_blocks_the_payout_and_its_withdrawal_lifts_it)
 {
 	e2e_eligible_loan(&env, lender1, "BANK1", "PF-1", 31);
 	flag("wallet", "W-MULE", true, -60, 201);
+	/* every refusal so far counted, so that this test's is the difference */
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	long long stats_before = e2e_stats_refused_by(&env, compliance, "payee_flagged");
+	double metric_before =
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"payee_flagged\"}");
 	struct http_resp r;
 	disburse_to(&env, "PF-1", "wallet", "W-MULE", &r);
 	E2E_ASSERT_STATUS(&r, 409);
@@ -236,6 +248,11 @@ START_TEST(test_a_flag_blocks_the_payout_and_its_withdrawal_lifts_it)
 	                             "'W-MULE'",
 	                             NULL),
 	                 1);
+	/* the refusal, by its blocker, in the metrics and the statistics */
+	ck_assert(e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"payee_flagged\"}") ==
+	          metric_before + 1);
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	ck_assert_int_eq(e2e_stats_refused_by(&env, compliance, "payee_flagged"), stats_before + 1);
 
 	/* another payee of the same loan is paid; so is this one once cleared */
 	e2e_eligible_loan(&env, lender1, "BANK1", "PF-2", 31);
