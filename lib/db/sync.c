@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "hex.h"
 #include "internal.h"
 #include "migrations.h"
@@ -866,6 +867,114 @@ bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
 	                  "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT "
 	                  "cd_payee_bucket(kind, id) AS b FROM payee_import) s ORDER BY b",
 	                  PAYEE_IMPORT_SQL, "payees import", total, added, err);
+}
+
+/* ---- the calendar of non-working days (coolingctl holidays) ---- */
+
+bool db_holiday_import_begin(PGconn *c, struct cd_error *err)
+{
+	if (!exec_ok(c, "BEGIN", err))
+		return false;
+	if (!exec_ok(c,
+	             "CREATE TEMP TABLE holiday_import (line bigint NOT NULL, day date NOT NULL, "
+	             "name text NOT NULL) ON COMMIT DROP",
+	             err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	PGresult *r = PQexec(c, "COPY holiday_import FROM STDIN");
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+	if (!ok)
+		sync_result_ok(r, err, "holidays import: COPY");
+	PQclear(r);
+	if (!ok)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return ok;
+}
+
+bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, struct cd_error *err)
+{
+	char name[2 * HOLIDAY_NAME_BUF], buf[2 * HOLIDAY_NAME_BUF + 64];
+	copy_escape(name, sizeof(name), h->name);
+	/* the date is YYYY-MM-DD, checked: nothing to escape */
+	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\n", (long long)line, h->date, name);
+	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
+		return cd_error_set(err, 500, "database_error", "", "holidays import: COPY: %s",
+		                    PQerrorMessage(c));
+	return true;
+}
+
+/* The file's days (a day given twice: its first line) replace the days of
+ * the years they fall in: the others of those years are removed, the new
+ * ones added, the renamed ones updated, each change with its event, in
+ * the order of the dates; the rest of the table is left as it is. old is
+ * the table before the statement (every part of it sees that snapshot). */
+/* clang-format off */
+#define HOLIDAY_YEAR_OF(t) "t.day >= y.y0 AND t.day < (y.y0 + interval '1 year')::date"
+#define HOLIDAY_IMPORT_SQL                                                                         \
+	"WITH f AS (SELECT DISTINCT ON (day) line, day, name FROM holiday_import "                 \
+	"  ORDER BY day, line), "                                                                  \
+	"y AS (SELECT DISTINCT date_trunc('year', day)::date AS y0 FROM f), "                      \
+	"old AS (SELECT t.day, t.name FROM non_working_day t JOIN y ON " HOLIDAY_YEAR_OF(t) "), "  \
+	"del AS (DELETE FROM non_working_day t USING y WHERE " HOLIDAY_YEAR_OF(t) " "              \
+	"  AND NOT EXISTS (SELECT 1 FROM f WHERE f.day = t.day) RETURNING t.day, t.name), "        \
+	"up AS (INSERT INTO non_working_day (day, name) SELECT day, name FROM f "                  \
+	"  ON CONFLICT (day) DO UPDATE SET name = excluded.name, recorded_at = now() "             \
+	"  WHERE non_working_day.name <> excluded.name RETURNING day, name), "                     \
+	"a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", NULL, NULL, e.type, e.detail FROM ("         \
+	"  SELECT up.day, 'holiday_set' AS type, jsonb_build_object('date', up.day, "              \
+	"    'name', up.name, 'previous_name', o.name) AS detail "                                 \
+	"  FROM up LEFT JOIN old o ON o.day = up.day "                                             \
+	"  UNION ALL SELECT day, 'holiday_removed', jsonb_build_object('date', day, 'name', name) " \
+	"  FROM del) e ORDER BY e.day) "                                                           \
+	"SELECT count(*), count(*) FILTER (WHERE o.day IS NULL), "                                 \
+	"  count(*) FILTER (WHERE o.name <> f.name), count(*) FILTER (WHERE o.name = f.name), "    \
+	"  (SELECT count(*) FROM del) FROM f LEFT JOIN old o ON o.day = f.day"
+/* clang-format on */
+
+bool db_holiday_import_end(PGconn *c, bool commit, struct db_holiday_counts *n,
+                           struct cd_error *err)
+{
+	memset(n, 0, sizeof(*n));
+	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (commit && ok)
+			ok = sync_result_ok(r, err, "holidays import: COPY");
+		PQclear(r);
+	}
+	if (!commit || !ok) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return ok; /* rolled back as asked, or the COPY failed */
+	}
+	/* Two imports one after the other, never interleaved; reads go on. */
+	ok = exec_ok(c, "LOCK TABLE non_working_day IN SHARE ROW EXCLUSIVE MODE", err);
+	r = ok ? run(c, HOLIDAY_IMPORT_SQL, 0, NULL, "holidays import", NULL, err) : NULL;
+	if (r != NULL) {
+		n->total = db_int(r, 0, 0);
+		n->added = db_int(r, 0, 1);
+		n->renamed = db_int(r, 0, 2);
+		n->unchanged = db_int(r, 0, 3);
+		n->removed = db_int(r, 0, 4);
+		PQclear(r);
+	}
+	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	return true;
+}
+
+PGresult *db_holiday_list(PGconn *c, int64_t year, struct cd_error *err)
+{
+	struct db_num y;
+	const char *p[] = {db_num(&y, year)};
+	return run(c,
+	           "SELECT to_char(day, 'YYYY-MM-DD'), day - DATE '1970-01-01', name, "
+	           "cd_us(recorded_at) FROM non_working_day "
+	           "WHERE day >= make_date($1::int, 1, 1) AND day < make_date($1::int + 1, 1, 1) "
+	           "ORDER BY day",
+	           1, p, "holidays show", NULL, err);
 }
 
 /* ---- webhooks (coolingctl webhook ...) and time events ---- */
