@@ -68,6 +68,11 @@ static bool holiday_end(PGconn *c, bool commit, void *item, int64_t *total, int6
 static void holiday_report(const void *item, int64_t total, int64_t added)
 {
 	const struct holiday_import *x = item;
+	if (total == 0) {
+		printf("imported 0 non-working days: the file holds no year, the calendar is "
+		       "unchanged\n");
+		return;
+	}
 	char years[CALENDAR_YEARS * 6 + 1] = "";
 	size_t len = 0;
 	for (int i = 0; i < CALENDAR_YEARS; i++)

@@ -280,6 +280,12 @@ START_TEST(test_import_replaces_the_years_of_the_file_and_no_others)
 	                 "Sundays are always non-working\n");
 	ck_assert_int_eq(testdb_num(conn, "SELECT count(*) FROM audit_event", NULL), events + 3);
 
+	/* a file of no day changes nothing */
+	ck_assert_str_eq(import_ok("date,name\n"), "imported 0 non-working days: the file holds "
+	                                           "no year, the calendar is unchanged\n");
+	ck_assert_int_eq(testdb_num(conn, "SELECT count(*) FROM non_working_day", NULL), 25);
+	ck_assert_int_eq(testdb_num(conn, "SELECT count(*) FROM audit_event", NULL), events + 3);
+
 	/* and the next working day follows the new calendar */
 	ck_assert_int_eq(testdb_num(conn,
 	                            "SELECT (cd_next_working_date('2026-04-17') = "
