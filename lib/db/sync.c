@@ -674,12 +674,12 @@ PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_e
 	return run(c, db_statements[STMT_REFUSAL_GET].sql, 2, p, "refusals show", NULL, err);
 }
 
-/* The frame of a registry's import (coolingctl refusals|payees import): a
- * transaction, a staging table (create) that one COPY fills, line by line,
- * and at the end the changes of the staging table applied after the
- * registry's bucket locks (lock, ascending, taken after the COPY so that
- * payouts wait only for the insert). Nothing is imported unless every line
- * was good. */
+/* The frame of a registry's import (coolingctl refusals|payees|holidays
+ * import): a transaction, a staging table (create) that one COPY fills,
+ * line by line, and at the end the changes of the staging table applied
+ * after the registry's bucket locks (lock, ascending, taken after the COPY
+ * so that payouts wait only for the insert; the calendar's: its table).
+ * Nothing is imported unless every line was good. */
 static bool import_begin(PGconn *c, const char *create, const char *copy, const char *what,
                          struct cd_error *err)
 {
@@ -710,12 +710,13 @@ static bool import_put(PGconn *c, const char *buf, int n, size_t size, const cha
 	return true;
 }
 
-/* import applies the staging table and answers the counts of the file's
- * changes and of the new ones. */
-static bool import_end(PGconn *c, bool commit, const char *lock, const char *import,
-                       const char *what, int64_t *total, int64_t *added, struct cd_error *err)
+/* import applies the staging table and answers one row of n counts
+ * (counts[0..n-1], its first n columns). */
+static bool import_end_counts(PGconn *c, bool commit, const char *lock, const char *import,
+                              const char *what, int64_t *counts, int n, struct cd_error *err)
 {
-	*total = *added = 0;
+	for (int i = 0; i < n; i++)
+		counts[i] = 0;
 	char copy_what[64];
 	snprintf(copy_what, sizeof(copy_what), "%s: COPY", what);
 	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
@@ -732,8 +733,8 @@ static bool import_end(PGconn *c, bool commit, const char *lock, const char *imp
 	ok = exec_ok(c, lock, err);
 	r = ok ? run(c, import, 0, NULL, what, NULL, err) : NULL;
 	if (r != NULL) {
-		*total = db_int(r, 0, 0);
-		*added = db_int(r, 0, 1);
+		for (int i = 0; i < n; i++)
+			counts[i] = db_int(r, 0, i);
 		PQclear(r);
 	}
 	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
@@ -741,6 +742,18 @@ static bool import_end(PGconn *c, bool commit, const char *lock, const char *imp
 		return false;
 	}
 	return true;
+}
+
+/* A registry's import: the counts of the file's changes and of the new
+ * ones. */
+static bool import_end(PGconn *c, bool commit, const char *lock, const char *import,
+                       const char *what, int64_t *total, int64_t *added, struct cd_error *err)
+{
+	int64_t n[2];
+	bool ok = import_end_counts(c, commit, lock, import, what, n, 2, err);
+	*total = n[0];
+	*added = n[1];
+	return ok;
 }
 
 bool db_refusal_import_begin(PGconn *c, struct cd_error *err)
@@ -873,23 +886,10 @@ bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
 
 bool db_holiday_import_begin(PGconn *c, struct cd_error *err)
 {
-	if (!exec_ok(c, "BEGIN", err))
-		return false;
-	if (!exec_ok(c,
-	             "CREATE TEMP TABLE holiday_import (line bigint NOT NULL, day date NOT NULL, "
-	             "name text NOT NULL) ON COMMIT DROP",
-	             err)) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return false;
-	}
-	PGresult *r = PQexec(c, "COPY holiday_import FROM STDIN");
-	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
-	if (!ok)
-		sync_result_ok(r, err, "holidays import: COPY");
-	PQclear(r);
-	if (!ok)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return ok;
+	return import_begin(c,
+	                    "CREATE TEMP TABLE holiday_import (line bigint NOT NULL, day date NOT "
+	                    "NULL, name text NOT NULL) ON COMMIT DROP",
+	                    "COPY holiday_import FROM STDIN", "holidays import", err);
 }
 
 bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, struct cd_error *err)
@@ -898,10 +898,7 @@ bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, str
 	copy_escape(name, sizeof(name), h->name);
 	/* the date is YYYY-MM-DD, checked: nothing to escape */
 	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\n", (long long)line, h->date, name);
-	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
-		return cd_error_set(err, 500, "database_error", "", "holidays import: COPY: %s",
-		                    PQerrorMessage(c));
-	return true;
+	return import_put(c, buf, n, sizeof(buf), "holidays import", err);
 }
 
 /* The file's days (a day given twice: its first line) replace the days of
@@ -935,34 +932,15 @@ bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, str
 bool db_holiday_import_end(PGconn *c, bool commit, struct db_holiday_counts *n,
                            struct cd_error *err)
 {
-	memset(n, 0, sizeof(*n));
-	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
-	PGresult *r;
-	while ((r = PQgetResult(c)) != NULL) {
-		if (commit && ok)
-			ok = sync_result_ok(r, err, "holidays import: COPY");
-		PQclear(r);
-	}
-	if (!commit || !ok) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return ok; /* rolled back as asked, or the COPY failed */
-	}
-	/* Two imports one after the other, never interleaved; reads go on. */
-	ok = exec_ok(c, "LOCK TABLE non_working_day IN SHARE ROW EXCLUSIVE MODE", err);
-	r = ok ? run(c, HOLIDAY_IMPORT_SQL, 0, NULL, "holidays import", NULL, err) : NULL;
-	if (r != NULL) {
-		n->total = db_int(r, 0, 0);
-		n->added = db_int(r, 0, 1);
-		n->renamed = db_int(r, 0, 2);
-		n->unchanged = db_int(r, 0, 3);
-		n->removed = db_int(r, 0, 4);
-		PQclear(r);
-	}
-	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return false;
-	}
-	return true;
+	int64_t k[5];
+	/* no bucket to lock: the table itself, so that two imports run one
+	 * after the other; reads go on */
+	bool ok =
+	    import_end_counts(c, commit, "LOCK TABLE non_working_day IN SHARE ROW EXCLUSIVE MODE",
+	                      HOLIDAY_IMPORT_SQL, "holidays import", k, 5, err);
+	*n = (struct db_holiday_counts){
+	    .total = k[0], .added = k[1], .renamed = k[2], .unchanged = k[3], .removed = k[4]};
+	return ok;
 }
 
 PGresult *db_holiday_list(PGconn *c, int64_t year, struct cd_error *err)
