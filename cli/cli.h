@@ -209,6 +209,8 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a);
 int cmd_refusals_show(struct cli *cli, const struct cli_args *a);
 int cmd_payees_import(struct cli *cli, const struct cli_args *a);
 int cmd_payees_show(struct cli *cli, const struct cli_args *a);
+int cmd_holidays_import(struct cli *cli, const struct cli_args *a);
+int cmd_holidays_show(struct cli *cli, const struct cli_args *a);
 
 /* The import of a registry's CSV file (a->arg[0], - for stdin), all or
  * nothing, streamed (cmd_refusals.c): the header checked, each record
@@ -223,7 +225,11 @@ struct registry_import {
 	bool (*header_check)(const struct csv_reader *r, struct cd_error *err);
 	bool (*parse)(const struct csv_reader *r, int64_t today, void *item, struct cd_error *err);
 	bool (*send)(PGconn *c, int64_t line, const void *item, struct cd_error *err);
-	bool (*end)(PGconn *c, bool commit, int64_t *total, int64_t *added, struct cd_error *err);
+	bool (*end)(PGconn *c, bool commit, void *item, int64_t *total, int64_t *added,
+	            struct cd_error *err);
+	/* prints what a committed import did; NULL: "imported N changes (M new,
+	 * K already known)" */
+	void (*report)(const void *item, int64_t total, int64_t added);
 };
 int cli_registry_import(struct cli *cli, const struct cli_args *a,
                         const struct registry_import *imp);

@@ -33,6 +33,13 @@ static bool payee_send(PGconn *c, int64_t line, const void *item, struct cd_erro
 	return db_payee_import_row(c, line, &x->p, &x->q, err);
 }
 
+static bool payee_end(PGconn *c, bool commit, void *item, int64_t *total, int64_t *added,
+                      struct cd_error *err)
+{
+	(void)item;
+	return db_payee_import_end(c, commit, total, added, err);
+}
+
 int cmd_payees_import(struct cli *cli, const struct cli_args *a)
 {
 	struct payee_line x;
@@ -43,7 +50,7 @@ int cmd_payees_import(struct cli *cli, const struct cli_args *a)
 	                                    .header_check = payee_csv_header_check,
 	                                    .parse = payee_parse,
 	                                    .send = payee_send,
-	                                    .end = db_payee_import_end};
+	                                    .end = payee_end};
 	return cli_registry_import(cli, a, &imp);
 }
 

@@ -190,7 +190,7 @@ int cli_registry_import(struct cli *cli, const struct cli_args *a,
 	int64_t total = 0, added = 0;
 	struct cd_error end_err;
 	cd_error_clear(&end_err);
-	bool ended = imp->end(cli->conn, commit, &total, &added, &end_err);
+	bool ended = imp->end(cli->conn, commit, imp->item, &total, &added, &end_err);
 	if (!db_ok)
 		return cli_db_fail(cli, &err);
 	if (read_error)
@@ -203,8 +203,12 @@ int cli_registry_import(struct cli *cli, const struct cli_args *a,
 		                bad, name);
 	if (!ended)
 		return cli_db_fail(cli, &end_err);
-	printf("imported %" PRId64 " changes (%" PRId64 " new, %" PRId64 " already known)\n", total,
-	       added, total - added);
+	if (imp->report != NULL)
+		imp->report(imp->item, total, added);
+	else
+		printf("imported %" PRId64 " changes (%" PRId64 " new, %" PRId64
+		       " already known)\n",
+		       total, added, total - added);
 	return CLI_OK;
 }
 
@@ -219,6 +223,13 @@ static bool refusal_send(PGconn *c, int64_t line, const void *item, struct cd_er
 	return db_refusal_import_row(c, line, item, err);
 }
 
+static bool refusal_end(PGconn *c, bool commit, void *item, int64_t *total, int64_t *added,
+                        struct cd_error *err)
+{
+	(void)item;
+	return db_refusal_import_end(c, commit, total, added, err);
+}
+
 int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 {
 	struct refusal_req q;
@@ -229,7 +240,7 @@ int cmd_refusals_import(struct cli *cli, const struct cli_args *a)
 	                                    .header_check = refusal_csv_header_check,
 	                                    .parse = refusal_parse,
 	                                    .send = refusal_send,
-	                                    .end = db_refusal_import_end};
+	                                    .end = refusal_end};
 	return cli_registry_import(cli, a, &imp);
 }
 

@@ -36,6 +36,13 @@ _coolingctl() {
 		esac
 	done
 
+	# An import's FILE (refusals, payees, holidays): a file name.
+	if [ ${#typed[@]} -eq 2 ] && [ "${typed[1]}" = import ] && [[ $cur != -* ]]; then
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		return
+	fi
+
 	# One synopsis per command: "lender add ID --kind bank|mfo [--name TEXT]".
 	local help
 	help=$("${COMP_WORDS[0]}" --help 2>/dev/null) || return

@@ -5,8 +5,9 @@
  * synopsis, options), the parsing of the command line and the help texts.
  * The commands themselves live in cmd_admin.c (migrations, lenders, clients,
  * MRP), cmd_loan.c (loans, their events and borrowers, read-only),
- * cmd_stats.c (decision statistics), cmd_audit.c (audit verify) and
- * cmd_export.c (export); cli_util.c holds what they share.
+ * cmd_stats.c (decision statistics), cmd_audit.c (audit verify),
+ * cmd_export.c (export) and cmd_holidays.c (the calendar of non-working
+ * days); cli_util.c holds what they share.
  *
  * The command line is read in two passes. The first finds the command words
  * ("lender add"), skipping the global options that may come before them;
@@ -312,6 +313,45 @@ static const struct command commands[] = {
                 "                    GET /v1/suspicious-payees/{kind}/{id} gives it\n",
         .options = {"json"},
         NARGS(2),
+    },
+    {
+        .name = "holidays import",
+        .run = cmd_holidays_import,
+        .synopsis = "FILE|-",
+        .summary = "import the calendar of non-working days (CSV), replacing the years it holds",
+        .help = "Imports the calendar of non-working days (- for stdin) that the Belarus\n"
+                "profile's next working day is counted with: RFC 4180 CSV with the header\n"
+                "date,name; date YYYY-MM-DD (a local date of the years 2000-2099), name\n"
+                "1-200 characters. Saturdays and Sundays are always non-working and need\n"
+                "no line; a holiday that falls on one may be listed. The file replaces the\n"
+                "calendar of every year it holds: a day of those years that the file does\n"
+                "not list is removed (a day off moved by decree), the other years are left\n"
+                "as they are. All or nothing, in one transaction: each bad line is named\n"
+                "with its line number and field (a date given twice too), and then nothing\n"
+                "is imported (exit 1). Each day added, renamed or removed is one audit\n"
+                "event (holiday_set, holiday_removed); a second import of the same file\n"
+                "changes nothing.\n"
+                "\n"
+                "output: imported N non-working days of YEARS (A new, R renamed,\n"
+                "        U unchanged, D removed): the file is now the calendar of these\n"
+                "        years; ...\n",
+        NARGS(1),
+    },
+    {
+        .name = "holidays show",
+        .run = cmd_holidays_show,
+        .synopsis = "YEAR [--json]",
+        .summary = "show one year's non-working days besides Saturdays and Sundays",
+        .help = "Shows the non-working days of YEAR (2000-2099) in the calendar, by date,\n"
+                "with their weekday and name. Saturdays and Sundays are always\n"
+                "non-working and are listed only when a holiday falls on one.\n"
+                "\n"
+                "options:\n"
+                "  --json            {\"year\", \"weekend\": [\"saturday\", \"sunday\"],\n"
+                "                    \"days\": [{\"date\", \"weekday\", \"name\",\n"
+                "                    \"recorded_at\"}, ...]}\n",
+        .options = {"json"},
+        NARGS(1),
     },
     {
         .name = "webhook add",

@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 20
+#define DB_SCHEMA_VERSION 22
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -612,6 +612,36 @@ bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
                          const struct refusal_req *q, struct cd_error *err);
 bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
                          struct cd_error *err);
+
+/* The calendar of non-working days, synchronously (coolingctl holidays).
+ * An import of the calendar's file, all in one transaction, as the
+ * registries' (begin, a row per day, end), but replacing: with commit,
+ * end() makes the days of every year that the file holds the file's days,
+ * each day added, renamed or removed one audit event (holiday_set,
+ * holiday_removed), under a lock of the table so that two imports do not
+ * interleave; the daemon's reads do not wait for it. */
+struct holiday;
+struct db_holiday_counts {
+	int64_t total;     /* days in the file */
+	int64_t added;     /* new */
+	int64_t renamed;   /* there already under another name */
+	int64_t unchanged; /* there already under this name */
+	int64_t removed;   /* of the file's years, not in the file */
+};
+bool db_holiday_import_begin(PGconn *c, struct cd_error *err);
+bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, struct cd_error *err);
+bool db_holiday_import_end(PGconn *c, bool commit, struct db_holiday_counts *n,
+                           struct cd_error *err);
+/* The non-working days of one year in the table, by date (Saturdays and
+ * Sundays are not there unless named). Rows: db_holiday_row. */
+PGresult *db_holiday_list(PGconn *c, int64_t year, struct cd_error *err);
+struct db_holiday_row {
+	const char *date; /* YYYY-MM-DD */
+	int64_t day;      /* days since 1970-01-01 */
+	const char *name;
+	int64_t recorded_at;
+};
+bool db_holiday_row(const PGresult *r, int row, struct db_holiday_row *h);
 /* A loan's events (STMT_LOAN_EVENTS) for the CLI; NULL with a 404 when
  * there is no such loan. */
 PGresult *db_loan_events(PGconn *c, const char *lender, const char *loan_id, int64_t after,

@@ -307,6 +307,17 @@ bool db_mrp_row(const PGresult *r, int row, struct db_mrp_row *m)
 	return true;
 }
 
+bool db_holiday_row(const PGresult *r, int row, struct db_holiday_row *h)
+{
+	if (row >= PQntuples(r))
+		return false;
+	h->date = PQgetvalue(r, row, 0);
+	h->day = db_int(r, row, 1);
+	h->name = PQgetvalue(r, row, 2);
+	h->recorded_at = db_int(r, row, 3);
+	return true;
+}
+
 struct refusal_change *db_refusal_rows(const PGresult *r, size_t *n, struct db_refusal_meta *m)
 {
 	*n = 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "hex.h"
 #include "internal.h"
 #include "migrations.h"
@@ -673,12 +674,12 @@ PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_e
 	return run(c, db_statements[STMT_REFUSAL_GET].sql, 2, p, "refusals show", NULL, err);
 }
 
-/* The frame of a registry's import (coolingctl refusals|payees import): a
- * transaction, a staging table (create) that one COPY fills, line by line,
- * and at the end the changes of the staging table applied after the
- * registry's bucket locks (lock, ascending, taken after the COPY so that
- * payouts wait only for the insert). Nothing is imported unless every line
- * was good. */
+/* The frame of a registry's import (coolingctl refusals|payees|holidays
+ * import): a transaction, a staging table (create) that one COPY fills,
+ * line by line, and at the end the changes of the staging table applied
+ * after the registry's bucket locks (lock, ascending, taken after the COPY
+ * so that payouts wait only for the insert; the calendar's: its table).
+ * Nothing is imported unless every line was good. */
 static bool import_begin(PGconn *c, const char *create, const char *copy, const char *what,
                          struct cd_error *err)
 {
@@ -709,12 +710,13 @@ static bool import_put(PGconn *c, const char *buf, int n, size_t size, const cha
 	return true;
 }
 
-/* import applies the staging table and answers the counts of the file's
- * changes and of the new ones. */
-static bool import_end(PGconn *c, bool commit, const char *lock, const char *import,
-                       const char *what, int64_t *total, int64_t *added, struct cd_error *err)
+/* import applies the staging table and answers one row of n counts
+ * (counts[0..n-1], its first n columns). */
+static bool import_end_counts(PGconn *c, bool commit, const char *lock, const char *import,
+                              const char *what, int64_t *counts, int n, struct cd_error *err)
 {
-	*total = *added = 0;
+	for (int i = 0; i < n; i++)
+		counts[i] = 0;
 	char copy_what[64];
 	snprintf(copy_what, sizeof(copy_what), "%s: COPY", what);
 	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
@@ -731,8 +733,8 @@ static bool import_end(PGconn *c, bool commit, const char *lock, const char *imp
 	ok = exec_ok(c, lock, err);
 	r = ok ? run(c, import, 0, NULL, what, NULL, err) : NULL;
 	if (r != NULL) {
-		*total = db_int(r, 0, 0);
-		*added = db_int(r, 0, 1);
+		for (int i = 0; i < n; i++)
+			counts[i] = db_int(r, 0, i);
 		PQclear(r);
 	}
 	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
@@ -740,6 +742,18 @@ static bool import_end(PGconn *c, bool commit, const char *lock, const char *imp
 		return false;
 	}
 	return true;
+}
+
+/* A registry's import: the counts of the file's changes and of the new
+ * ones. */
+static bool import_end(PGconn *c, bool commit, const char *lock, const char *import,
+                       const char *what, int64_t *total, int64_t *added, struct cd_error *err)
+{
+	int64_t n[2];
+	bool ok = import_end_counts(c, commit, lock, import, what, n, 2, err);
+	*total = n[0];
+	*added = n[1];
+	return ok;
 }
 
 bool db_refusal_import_begin(PGconn *c, struct cd_error *err)
@@ -866,6 +880,79 @@ bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
 	                  "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT "
 	                  "cd_payee_bucket(kind, id) AS b FROM payee_import) s ORDER BY b",
 	                  PAYEE_IMPORT_SQL, "payees import", total, added, err);
+}
+
+/* ---- the calendar of non-working days (coolingctl holidays) ---- */
+
+bool db_holiday_import_begin(PGconn *c, struct cd_error *err)
+{
+	return import_begin(c,
+	                    "CREATE TEMP TABLE holiday_import (line bigint NOT NULL, day date NOT "
+	                    "NULL, name text NOT NULL) ON COMMIT DROP",
+	                    "COPY holiday_import FROM STDIN", "holidays import", err);
+}
+
+bool db_holiday_import_row(PGconn *c, int64_t line, const struct holiday *h, struct cd_error *err)
+{
+	char name[2 * HOLIDAY_NAME_BUF], buf[2 * HOLIDAY_NAME_BUF + 64];
+	copy_escape(name, sizeof(name), h->name);
+	/* the date is YYYY-MM-DD, checked: nothing to escape */
+	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\n", (long long)line, h->date, name);
+	return import_put(c, buf, n, sizeof(buf), "holidays import", err);
+}
+
+/* The file's days (a day given twice: its first line) replace the days of
+ * the years they fall in: the others of those years are removed, the new
+ * ones added, the renamed ones updated, each change with its event, in
+ * the order of the dates; the rest of the table is left as it is. old is
+ * the table before the statement (every part of it sees that snapshot). */
+/* clang-format off */
+#define HOLIDAY_YEAR_OF(t) "t.day >= y.y0 AND t.day < (y.y0 + interval '1 year')::date"
+#define HOLIDAY_IMPORT_SQL                                                                         \
+	"WITH f AS (SELECT DISTINCT ON (day) line, day, name FROM holiday_import "                 \
+	"  ORDER BY day, line), "                                                                  \
+	"y AS (SELECT DISTINCT date_trunc('year', day)::date AS y0 FROM f), "                      \
+	"old AS (SELECT t.day, t.name FROM non_working_day t JOIN y ON " HOLIDAY_YEAR_OF(t) "), "  \
+	"del AS (DELETE FROM non_working_day t USING y WHERE " HOLIDAY_YEAR_OF(t) " "              \
+	"  AND NOT EXISTS (SELECT 1 FROM f WHERE f.day = t.day) RETURNING t.day, t.name), "        \
+	"up AS (INSERT INTO non_working_day (day, name) SELECT day, name FROM f "                  \
+	"  ON CONFLICT (day) DO UPDATE SET name = excluded.name, recorded_at = now() "             \
+	"  WHERE non_working_day.name <> excluded.name RETURNING day, name), "                     \
+	"a AS (" AUDIT_INSERT "SELECT " CTL_ACTOR ", NULL, NULL, e.type, e.detail FROM ("         \
+	"  SELECT up.day, 'holiday_set' AS type, jsonb_build_object('date', up.day, "              \
+	"    'name', up.name, 'previous_name', o.name) AS detail "                                 \
+	"  FROM up LEFT JOIN old o ON o.day = up.day "                                             \
+	"  UNION ALL SELECT day, 'holiday_removed', jsonb_build_object('date', day, 'name', name) " \
+	"  FROM del) e ORDER BY e.day) "                                                           \
+	"SELECT count(*), count(*) FILTER (WHERE o.day IS NULL), "                                 \
+	"  count(*) FILTER (WHERE o.name <> f.name), count(*) FILTER (WHERE o.name = f.name), "    \
+	"  (SELECT count(*) FROM del) FROM f LEFT JOIN old o ON o.day = f.day"
+/* clang-format on */
+
+bool db_holiday_import_end(PGconn *c, bool commit, struct db_holiday_counts *n,
+                           struct cd_error *err)
+{
+	int64_t k[5];
+	/* no bucket to lock: the table itself, so that two imports run one
+	 * after the other; reads go on */
+	bool ok =
+	    import_end_counts(c, commit, "LOCK TABLE non_working_day IN SHARE ROW EXCLUSIVE MODE",
+	                      HOLIDAY_IMPORT_SQL, "holidays import", k, 5, err);
+	*n = (struct db_holiday_counts){
+	    .total = k[0], .added = k[1], .renamed = k[2], .unchanged = k[3], .removed = k[4]};
+	return ok;
+}
+
+PGresult *db_holiday_list(PGconn *c, int64_t year, struct cd_error *err)
+{
+	struct db_num y;
+	const char *p[] = {db_num(&y, year)};
+	return run(c,
+	           "SELECT to_char(day, 'YYYY-MM-DD'), day - DATE '1970-01-01', name, "
+	           "cd_us(recorded_at) FROM non_working_day "
+	           "WHERE day >= make_date($1::int, 1, 1) AND day < make_date($1::int + 1, 1, 1) "
+	           "ORDER BY day",
+	           1, p, "holidays show", NULL, err);
 }
 
 /* ---- webhooks (coolingctl webhook ...) and time events ---- */
