@@ -36,6 +36,7 @@ static void on_signals(PGresult *res, void *arg)
 	    o.last_checkpoint_us == TS_NULL ? 0 : o.last_checkpoint_us / USEC_PER_SEC;
 	metrics_operator_signals(checkpoint_s,
 	                         policy_mrp_next_year_missing(o.today_days, o.newest_mrp_days));
+	metrics_policy_today(o.today_days);
 }
 
 static void on_signals_timer(evutil_socket_t fd, short what, void *arg)
