@@ -348,6 +348,19 @@ START_TEST(test_a_bad_schedule_stops_the_start_and_check_config_naming_the_key)
 		ck_assert_msg(!daemon_start(&d, env.db_url, e), "%s: coolingd started", bad[i]);
 		ck_assert(e2e_file_has_line(d.log_path, "policy.profile", NULL));
 	}
+
+	/* a good one: the key as written, and the schedule's table */
+	const char *const good[] = {profile_today, NULL};
+	const char *const argv[] = {"coolingd", "-c", "/dev/null", "--check-config", NULL};
+	struct proc_run r;
+	proc_run(&r, test_bin("coolingd"), argv, NULL, good);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	char want[160];
+	snprintf(want, sizeof want, "policy.profile = %s\n", sched_today);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	snprintf(want, sizeof want, "  before %s  kz-card\n", today);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	proc_run_free(&r);
 }
 END_TEST
 
