@@ -571,6 +571,20 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 	       bursts_see_every_lender(c, msg, msg_size);
 }
 
+/* The configured keys over a profile's defaults; each profile takes the
+ * ones its table names. */
+static void keys_over_profile(const struct config *c, struct policy *p)
+{
+	for (size_t i = 0; i < NPARAMS; i++) {
+		const struct param *pm = &params[i];
+		if (!(pm->flags & CF_FROM_PROFILE))
+			continue;
+		int64_t v = *(const int64_t *)((const char *)c + pm->offset);
+		if (v >= 0)
+			*(int64_t *)((char *)p + pm->policy_offset) = v;
+	}
+}
+
 void config_schedule(const struct config *c, struct policy_schedule *s)
 {
 	const char *why;
@@ -581,19 +595,8 @@ void config_schedule(const struct config *c, struct policy_schedule *s)
 		s->entries[0].from_days = POLICY_NO_DATE;
 		policy_profile("kz-card", &s->entries[0].policy);
 	}
-	/* the keys are the same for every profile; each takes the ones its
-	 * table names */
-	for (int e = 0; e < s->n; e++) {
-		struct policy *p = &s->entries[e].policy;
-		for (size_t i = 0; i < NPARAMS; i++) {
-			const struct param *pm = &params[i];
-			if (!(pm->flags & CF_FROM_PROFILE))
-				continue;
-			int64_t v = *(const int64_t *)((const char *)c + pm->offset);
-			if (v >= 0)
-				*(int64_t *)((char *)p + pm->policy_offset) = v;
-		}
-	}
+	for (int e = 0; e < s->n; e++)
+		keys_over_profile(c, &s->entries[e].policy);
 }
 
 void config_policy(const struct config *c, struct policy *p)

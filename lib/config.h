@@ -39,9 +39,10 @@ struct config {
 	 * attempts, TCP), and the next host of url tried first */
 	int64_t database_health_timeout_s;
 	/* [policy] */
-	char profile[POLICY_SCHEDULE_BUF]; /* a profile, or a schedule of them */
-	int64_t cooling_period_s;          /* -1: the profile's */
-	int64_t threshold_mrp;             /* -1: the profile's */
+	/* a profile, or a schedule of them */
+	char profile[POLICY_SCHEDULE_BUF];
+	int64_t cooling_period_s; /* -1: the profile's */
+	int64_t threshold_mrp;    /* -1: the profile's */
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
