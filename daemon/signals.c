@@ -6,7 +6,8 @@
  * today's local date in policy.timezone. The database's clock and date, as
  * for every other rule: several daemons on one database then agree.
  * Whether the MRP of the coming year is missing is
- * policy_mrp_next_year_missing()'s to say.
+ * policy_mrp_next_year_missing()'s to say; today's date also picks the
+ * profile of a schedule that coolingd_policy_info shows.
  */
 #include <stdbool.h>
 
