@@ -185,6 +185,10 @@ struct policy_table;
 /* The policy of GET /v1/policy (codec_policy_json's shape) as its table;
  * its strings point into o. False when it is not such a policy. */
 bool cli_policy_from_json(const json_t *o, struct policy_table *t);
+struct policy_schedule_table;
+/* GET /v1/policy's schedule back into its table: its "schedule" and
+ * "profiles", or (a daemon from before schedules) its one table. */
+bool cli_policy_schedule_from_json(const json_t *o, struct policy_schedule_table *t);
 
 /* The commands (cmd_*.c). */
 int cmd_migrate(struct cli *cli, const struct cli_args *a);

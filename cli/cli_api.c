@@ -393,3 +393,46 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 	}
 	return true;
 }
+
+bool cli_policy_schedule_from_json(const json_t *o, struct policy_schedule_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	json_t *profiles = json_object_get(o, "profiles");
+	if (!json_is_array(profiles)) {
+		t->n = t->nprofiles = 1;
+		t->schedule[0].from_days = POLICY_NO_DATE;
+		if (!cli_policy_from_json(o, &t->profiles[0]))
+			return false;
+		t->schedule[0].profile = t->profiles[0].profile;
+		return true;
+	}
+	size_t i;
+	json_t *x;
+	json_array_foreach(profiles, i, x)
+	{
+		if (t->nprofiles == POLICY_MAX_SCHEDULE ||
+		    !cli_policy_from_json(x, &t->profiles[t->nprofiles++]))
+			return false;
+	}
+	json_array_foreach(json_object_get(o, "schedule"), i, x)
+	{
+		if (t->n == POLICY_MAX_SCHEDULE)
+			return false;
+		const char *name = json_string_value(json_object_get(x, "profile"));
+		const char *from = json_string_value(json_object_get(x, "from"));
+		long long y;
+		unsigned m, d;
+		t->schedule[t->n].from_days = POLICY_NO_DATE;
+		if (from != NULL) {
+			if (!date_valid_iso(from) || sscanf(from, "%4lld-%2u-%2u", &y, &m, &d) != 3)
+				return false;
+			t->schedule[t->n].from_days = days_from_civil(y, m, d);
+		}
+		for (int k = 0; k < t->nprofiles && name != NULL; k++)
+			if (strcmp(t->profiles[k].profile, name) == 0)
+				t->schedule[t->n].profile = t->profiles[k].profile;
+		if (t->schedule[t->n++].profile == NULL)
+			return false;
+	}
+	return t->n > 0;
+}

@@ -339,15 +339,15 @@ static int policy_show_api(struct cli *cli, bool json)
 	json_t *o = cli_api_call(cli, "GET", "/v1/policy", NULL, &rc);
 	if (o == NULL)
 		return rc;
-	struct policy_table t;
-	if (!cli_policy_from_json(o, &t)) {
+	struct policy_schedule_table t;
+	if (!cli_policy_schedule_from_json(o, &t)) {
 		json_decref(o);
 		return cli_fail(cli, CLI_FAIL,
 		                "the API's answer is not a policy this coolingctl reads");
 	}
 	if (json)
 		return cli_print_json(cli, o);
-	char *text = codec_policy_text(&t);
+	char *text = codec_policy_schedule_text(&t);
 	json_decref(o);
 	if (text != NULL)
 		fputs(text, stdout);
@@ -366,13 +366,13 @@ int cmd_policy_show(struct cli *cli, const struct cli_args *a)
 	 * is what it would enforce; no database needed */
 	if (!config_load(&cfg, cli->config_path, cli->config_is_default, msg, sizeof(msg)))
 		return cli_fail(cli, CLI_FAIL, "configuration: %s", msg);
-	struct policy p;
-	struct policy_table t;
-	config_policy(&cfg, &p);
-	policy_table_of(&p, &t);
+	struct policy_schedule s;
+	struct policy_schedule_table t;
+	config_schedule(&cfg, &s);
+	policy_schedule_table_of(&s, &t);
 	if (json)
-		return cli_print_json(cli, codec_policy_json(&t));
-	char *text = codec_policy_text(&t);
+		return cli_print_json(cli, codec_policy_schedule_json(&t));
+	char *text = codec_policy_schedule_text(&t);
 	if (text != NULL)
 		fputs(text, stdout);
 	free(text);

@@ -149,12 +149,16 @@ static const struct command commands[] = {
         .help = "Prints the effective table of rules of the configured [policy] profile:\n"
                 "each band (lender kind, above / up to how many MRP, the period), the\n"
                 "exemptions, reconfirmation, the in-person and the age rules, each number\n"
-                "beside the configuration key that sets it. Reads the configuration and\n"
-                "the environment as coolingd does; needs no database.\n"
+                "beside the configuration key that sets it; under a schedule of profiles\n"
+                "(kz-card, kz-2025-09@2025-09-30), its entries and each profile's table.\n"
+                "Reads the configuration and the environment as coolingd does; needs no\n"
+                "database.\n"
                 "\n"
                 "options:\n"
                 "  --json            {\"profile\": ..., \"aggregation\": ..., \"rules\": [...],\n"
-                "                    \"exemptions\": [...], \"extra_confirmation\": {...}}\n",
+                "                    \"exemptions\": [...], \"extra_confirmation\": {...},\n"
+                "                    \"schedule\": [...], \"profiles\": [...]}; a schedule of\n"
+                "                    several: {\"schedule\": [...], \"profiles\": [...]}\n",
         .options = {"json"},
         .flags = CMD_API,
         NARGS(0),

@@ -281,9 +281,9 @@ static void access_record_or_reply(struct request *r, const char *iin, const cha
  * prints it: the configuration at the request's arrival. */
 void h_policy(struct request *r)
 {
-	struct policy_table t;
-	policy_table_of(&r->rt->policy, &t);
-	reply_json(r, 200, codec_policy_json(&t));
+	struct policy_schedule_table t;
+	policy_schedule_table_of(&r->rt->schedule, &t);
+	reply_json(r, 200, codec_policy_schedule_json(&t));
 }
 
 /* ---- reads ---- */
@@ -389,7 +389,9 @@ static json_t *approval_detail(const struct loan *l)
  * must still find under the day's lock. */
 static const char *day_lender_of(const struct request *r)
 {
-	return r->rt->policy.aggregation == AGGREGATION_ALL ? NULL : r->params[0];
+	/* the profiles of a schedule agree on it (config_load()) */
+	return r->rt->schedule.entries[0].policy.aggregation == AGGREGATION_ALL ? NULL
+	                                                                        : r->params[0];
 }
 
 /* policy.burst_window in seconds while policy.burst_lenders is on, else 0. */
@@ -439,7 +441,10 @@ static void approval_decide(struct request *r)
 	struct approval_context *ctx = &r->approval_ctx;
 	struct ts_window w = ts_window_of(r);
 	struct act_outcome o;
-	switch (loan_approval_decide(&r->rt->policy, r->params[0], a, ctx, &w, &r->loan, &o)) {
+	/* the profile of the approval's local date, the database's reading of
+	 * approved_at in policy.timezone */
+	const struct policy *policy = policy_in_force(&r->rt->schedule, ctx->approval_day);
+	switch (loan_approval_decide(policy, r->params[0], a, ctx, &w, &r->loan, &o)) {
 	case ACT_REPEAT:
 		reply_loan(r, 200, &ctx->existing, r->now);
 		return;
@@ -450,7 +455,7 @@ static void approval_decide(struct request *r)
 		break;
 	}
 	char *detail = detail_text(approval_detail(&r->loan));
-	struct db_day day = {.tz = policy_aggregates(&r->rt->policy) ? r->rt->cfg.timezone : NULL,
+	struct db_day day = {.tz = policy_aggregates(policy) ? r->rt->cfg.timezone : NULL,
 	                     .lender = day_lender_of(r),
 	                     .others_tiyn = ctx->day_others_tiyn,
 	                     .burst_window_s = burst_window_of(r),

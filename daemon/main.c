@@ -48,7 +48,7 @@ static struct runtime *runtime_new(const struct config *c)
 	if (rt == NULL)
 		return NULL;
 	rt->cfg = *c;
-	config_policy(c, &rt->policy);
+	config_schedule(c, &rt->schedule);
 	return rt;
 }
 
@@ -73,11 +73,11 @@ static void warn_if_below_legal_minimum(const struct config *c)
 /* The rules in force, as `coolingctl policy show` prints them. */
 static void print_policy_table(const struct config *c)
 {
-	struct policy p;
-	struct policy_table t;
-	config_policy(c, &p);
-	policy_table_of(&p, &t);
-	char *text = codec_policy_text(&t);
+	struct policy_schedule s;
+	struct policy_schedule_table t;
+	config_schedule(c, &s);
+	policy_schedule_table_of(&s, &t);
+	char *text = codec_policy_schedule_text(&t);
 	if (text != NULL)
 		fputs(text, stdout);
 	free(text);
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 	conninfo_mask(srv.cfg.database_url, masked, sizeof(masked));
 	snprintf(nworkers, sizeof(nworkers), "%d", srv.nworkers);
 	log_kv(LOG_INFO, "coolingd ready", "version", COOLINGD_VERSION, "listen", srv.cfg.listen,
-	       "threads", nworkers, "database", masked, "policy", rt->policy.name, "metrics_listen",
+	       "threads", nworkers, "database", masked, "policy", rt->cfg.profile, "metrics_listen",
 	       srv.cfg.metrics_listen[0] ? srv.cfg.metrics_listen : "off",
 	       srv.tls_ctx ? "tls_listen" : NULL, srv.cfg.tls_listen,
 	       srv.cfg.tls_client_ca_file[0] ? "tls_client_ca_file" : NULL,
@@ -533,7 +533,7 @@ int main(int argc, char **argv)
 	metrics_config_reload(true, (int64_t)time(NULL));
 	if (srv.tls_ctx != NULL)
 		metrics_tls_certificate(tls_ctx_not_after(srv.tls_ctx));
-	notify_status(true, rt->policy.name, NULL);
+	notify_status(true, rt->cfg.profile, NULL);
 
 	event_base_dispatch(srv.main_base);
 

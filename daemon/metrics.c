@@ -21,6 +21,7 @@
 #include "feed.h"
 #include "http.h"
 #include "log.h"
+#include "timeutil.h"
 
 /* ---- what is counted, as tables: every label value comes from here ---- */
 
@@ -530,6 +531,8 @@ static _Atomic int64_t tls_not_after_s = -1;
 /* -1 until worker 0 has read them: then NaN, "not known yet" */
 static _Atomic int64_t checkpoint_s = -1;
 static _Atomic int mrp_missing = -1;
+/* TS_NULL until worker 0 has read today's local date */
+static _Atomic int64_t policy_today = TS_NULL;
 
 void metrics_config_reload(bool ok, int64_t now_s)
 {
@@ -549,6 +552,29 @@ void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_miss
 	atomic_store(&mrp_missing, mrp_next_year_missing ? 1 : 0);
 }
 
+void metrics_policy_today(int64_t today_days)
+{
+	atomic_store(&policy_today, today_days);
+}
+
+/* The profile in force: a single one at once; under a schedule, the one of
+ * the database's today, labelled with the whole schedule so that daemons
+ * with other schedules differ too, and absent until today has been read. */
+static void put_policy_info(struct evbuffer *out, const struct runtime *rt)
+{
+	put_family(out, "coolingd_policy_info", "gauge", "The policy profile in force; always 1.");
+	int64_t today = atomic_load(&policy_today);
+	if (rt->schedule.n > 1 && today == TS_NULL)
+		return;
+	evbuffer_add_printf(out, "coolingd_policy_info{profile=\"");
+	put_label_value(out, policy_in_force(&rt->schedule, today)->name);
+	if (rt->schedule.n > 1) {
+		evbuffer_add_printf(out, "\",schedule=\"");
+		put_label_value(out, rt->cfg.profile);
+	}
+	evbuffer_add_printf(out, "\"} 1\n");
+}
+
 static void put_operator_signals(struct evbuffer *out, struct server *s)
 {
 	put_family(out, "coolingd_config_last_reload_successful", "gauge",
@@ -559,10 +585,7 @@ static void put_operator_signals(struct evbuffer *out, struct server *s)
 	           "When the configuration in force was loaded, in seconds since the epoch.");
 	evbuffer_add_printf(out, "coolingd_config_last_reload_success_timestamp_seconds %lld\n",
 	                    (long long)atomic_load(&reload_success_s));
-	put_family(out, "coolingd_policy_info", "gauge", "The policy profile in force; always 1.");
-	evbuffer_add_printf(out, "coolingd_policy_info{profile=\"");
-	put_label_value(out, server_runtime(s)->cfg.profile);
-	evbuffer_add_printf(out, "\"} 1\n");
+	put_policy_info(out, server_runtime(s));
 	int64_t not_after = atomic_load(&tls_not_after_s);
 	if (not_after >= 0) {
 		put_family(out, "coolingd_tls_certificate_expiry_timestamp_seconds", "gauge",

@@ -59,6 +59,9 @@ void metrics_tls_certificate(int64_t not_after_s);
  * checkpoint's time in seconds since the epoch (0 when there is none) and
  * whether the MRP of the coming year is missing. */
 void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing);
+/* Today's local date that worker 0 read with them (days since 1970-01-01):
+ * which profile of a schedule is in force (coolingd_policy_info). */
+void metrics_policy_today(int64_t today_days);
 
 /* ---- the listener, on the main thread ---- */
 

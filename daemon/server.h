@@ -26,8 +26,8 @@
 /* What a request reads of the configuration; replaced whole on reload. */
 struct runtime {
 	struct config cfg;
-	struct policy policy;
-	struct runtime *older; /* retired snapshots, freed at exit */
+	struct policy_schedule schedule; /* the profile of each approval's local date */
+	struct runtime *older;           /* retired snapshots, freed at exit */
 };
 
 struct server;

@@ -6,7 +6,8 @@
  * today's local date in policy.timezone. The database's clock and date, as
  * for every other rule: several daemons on one database then agree.
  * Whether the MRP of the coming year is missing is
- * policy_mrp_next_year_missing()'s to say.
+ * policy_mrp_next_year_missing()'s to say; today's date also picks the
+ * profile of a schedule that coolingd_policy_info shows.
  */
 #include <stdbool.h>
 
@@ -36,6 +37,7 @@ static void on_signals(PGresult *res, void *arg)
 	    o.last_checkpoint_us == TS_NULL ? 0 : o.last_checkpoint_us / USEC_PER_SEC;
 	metrics_operator_signals(checkpoint_s,
 	                         policy_mrp_next_year_missing(o.today_days, o.newest_mrp_days));
+	metrics_policy_today(o.today_days);
 }
 
 static void on_signals_timer(evutil_socket_t fd, short what, void *arg)

@@ -90,6 +90,13 @@ static void check_loaded(const struct config *c)
 	struct policy p;
 	config_policy(c, &p);
 	FUZZ_CHECK(p.cooling_period_s >= 0 && p.threshold_mrp >= 0, "policy in force is negative");
+	struct policy_schedule s;
+	config_schedule(c, &s);
+	FUZZ_CHECK(s.n >= 1 && s.n <= POLICY_MAX_SCHEDULE, "a schedule of %d entries", s.n);
+	for (int e = 1; e < s.n; e++)
+		FUZZ_CHECK(s.entries[e].from_days > s.entries[e - 1].from_days &&
+		               strcmp(s.entries[e].policy.name, s.entries[e - 1].policy.name) != 0,
+		           "schedule entry %d does not follow the one before", e);
 
 	static char dump[16384];
 	FILE *f = fmemopen(dump, sizeof(dump), "w");

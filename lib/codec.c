@@ -1234,6 +1234,67 @@ char *codec_policy_text(const struct policy_table *t)
 	return x.s;
 }
 
+static void date_text(int64_t days, char out[16])
+{
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(days, &y, &m, &d);
+	snprintf(out, 16, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+json_t *codec_policy_schedule_json(const struct policy_schedule_table *t)
+{
+	json_t *schedule = json_array(), *profiles = json_array();
+	for (int i = 0; i < t->n; i++) {
+		char from[16];
+		if (t->schedule[i].from_days != POLICY_NO_DATE)
+			date_text(t->schedule[i].from_days, from);
+		json_array_append_new(schedule, json_pack("{s:s,s:o}", "profile",
+		                                          t->schedule[i].profile, "from",
+		                                          t->schedule[i].from_days == POLICY_NO_DATE
+		                                              ? json_null()
+		                                              : json_string(from)));
+	}
+	for (int i = 0; i < t->nprofiles; i++)
+		json_array_append_new(profiles, codec_policy_json(&t->profiles[i]));
+	/* a single profile keeps the form of v1.1 at the top, for its clients */
+	json_t *o = t->n == 1 ? codec_policy_json(&t->profiles[0]) : json_object();
+	json_object_set_new(o, "schedule", schedule);
+	json_object_set_new(o, "profiles", profiles);
+	return o;
+}
+
+char *codec_policy_schedule_text(const struct policy_schedule_table *t)
+{
+	if (t->n == 1)
+		return codec_policy_text(&t->profiles[0]);
+	struct text x = {0};
+	text_add(&x, "schedule (policy.profile; the profile of the approval's local date decides, "
+	             "and the loan keeps it):\n");
+	for (int i = 0; i < t->n; i++) {
+		char from[16];
+		if (i == 0) {
+			date_text(t->schedule[1].from_days, from);
+			text_add(&x, "  before %s  %s\n", from, t->schedule[i].profile);
+		} else {
+			date_text(t->schedule[i].from_days, from);
+			text_add(&x, "  from %s    %s\n", from, t->schedule[i].profile);
+		}
+	}
+	for (int i = 0; i < t->nprofiles; i++) {
+		char *one = codec_policy_text(&t->profiles[i]);
+		text_add(&x, "\n");
+		/* text_add() takes a line at a time */
+		for (char *line = one, *end; line != NULL && *line != '\0'; line = end) {
+			end = strchr(line, '\n');
+			end = end != NULL ? end + 1 : line + strlen(line);
+			text_add(&x, "%.*s", (int)(end - line), line);
+		}
+		free(one);
+	}
+	return x.s;
+}
+
 /* ---- audit events and decision statistics ---- */
 
 json_t *codec_audit_event_json(const struct codec_audit_event *e)

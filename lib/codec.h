@@ -128,6 +128,14 @@ json_t *codec_error_json(const struct cd_error *err, const char *request_id);
 json_t *codec_policy_json(const struct policy_table *t);
 /* The same for people, one line each (malloc'd; the caller frees it). */
 char *codec_policy_text(const struct policy_table *t);
+/* The schedule (`coolingctl policy show --json`, GET /v1/policy):
+ * {"schedule": [{"profile", "from": "YYYY-MM-DD"|null}, ...], "profiles":
+ * [table, ...]}, each table as codec_policy_json() writes it; for a single
+ * profile, its table's members first, as before schedules. */
+json_t *codec_policy_schedule_json(const struct policy_schedule_table *t);
+/* The same for people: a single profile's table as codec_policy_text();
+ * a schedule's entries, then each profile's table. */
+char *codec_policy_schedule_text(const struct policy_schedule_table *t);
 
 /* ---- audit events and decision statistics ---- */
 

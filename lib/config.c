@@ -203,11 +203,11 @@ static bool timezone_valid(const char *tz, const char **why)
 	return true;
 }
 
-static bool profile_known(const char *name, const char **why)
+/* A profile, or a schedule of known profiles (policy_schedule_parse()). */
+static bool profile_known(const char *text, const char **why)
 {
-	struct policy p;
-	*why = "unknown profile";
-	return policy_profile(name, &p);
+	struct policy_schedule s;
+	return policy_schedule_parse(text, &s, why);
 }
 
 static bool set_param(struct config *c, const struct param *pm, const char *value, char *msg,
@@ -426,26 +426,32 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 {
 	if (c->allow_below_legal_minimum)
 		return true;
-	struct policy legal_p, p;
-	if (!policy_profile(c->profile, &legal_p))
-		return true; /* refused by the profile's own check */
-	config_policy(c, &p);
-	struct policy_table legal, t;
-	policy_table_of(&legal_p, &legal);
-	policy_table_of(&p, &t);
+	struct policy_schedule s;
+	config_schedule(c, &s);
 	int64_t shortest = -1;
-	for (int i = 0; i < t.nbands; i++) {
-		if (t.bands[i].period_s < legal.bands[i].period_s) {
-			snprintf(msg, msg_size,
-			         "%s: %llds is below the legal minimum of %llds of "
-			         "profile %s (policy.allow_below_legal_minimum = true lifts this, "
-			         "for tests only)",
-			         t.bands[i].period_key, (long long)t.bands[i].period_s,
-			         (long long)legal.bands[i].period_s, p.name);
-			return false;
+	/* every profile of a schedule: each decides the loans of its dates */
+	for (int e = 0; e < s.n; e++) {
+		const struct policy *p = &s.entries[e].policy;
+		struct policy legal_p;
+		if (!policy_profile(p->name, &legal_p))
+			return true; /* refused by the profile's own check */
+		struct policy_table legal, t;
+		policy_table_of(&legal_p, &legal);
+		policy_table_of(p, &t);
+		for (int i = 0; i < t.nbands; i++) {
+			if (t.bands[i].period_s < legal.bands[i].period_s) {
+				snprintf(
+				    msg, msg_size,
+				    "%s: %llds is below the legal minimum of %llds of "
+				    "profile %s (policy.allow_below_legal_minimum = true lifts "
+				    "this, for tests only)",
+				    t.bands[i].period_key, (long long)t.bands[i].period_s,
+				    (long long)legal.bands[i].period_s, p->name);
+				return false;
+			}
+			if (shortest < 0 || t.bands[i].period_s < shortest)
+				shortest = t.bands[i].period_s;
 		}
-		if (shortest < 0 || t.bands[i].period_s < shortest)
-			shortest = t.bands[i].period_s;
 	}
 	if (shortest >= 0 && c->max_backdate_s >= shortest) {
 		snprintf(
@@ -463,8 +469,13 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
  * policy.allow_below_legal_minimum says. */
 static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 {
-	if (policy_takes_v1_overrides(c->profile))
-		return true;
+	/* under a schedule, one profile that takes them is enough: they tune
+	 * its dates */
+	struct policy_schedule s;
+	config_schedule(c, &s);
+	for (int e = 0; e < s.n; e++)
+		if (policy_takes_v1_overrides(s.entries[e].policy.name))
+			return true;
 	for (size_t i = 0; i < NPARAMS; i++) {
 		if (!(params[i].flags & CF_V1_OVERRIDE) || !(c->explicit_keys & (UINT64_C(1) << i)))
 			continue;
@@ -472,6 +483,28 @@ static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 		         "%s.%s: applies to profile kz-card only and may not be set under "
 		         "profile %s (its numbers have keys of their own: coolingctl policy show)",
 		         params[i].section, params[i].key, c->profile);
+		return false;
+	}
+	return true;
+}
+
+/* The approval reads the day's loans before it knows the date that picks
+ * the profile, so every profile of a schedule must add up the same
+ * lenders' loans: they do unless their own defaults differ and the key is
+ * not set. */
+static bool schedule_aggregates_alike(const struct config *c, char *msg, size_t msg_size)
+{
+	struct policy_schedule s;
+	config_schedule(c, &s);
+	for (int e = 1; e < s.n; e++) {
+		const struct policy *first = &s.entries[0].policy, *p = &s.entries[e].policy;
+		if (p->aggregation == first->aggregation)
+			continue;
+		snprintf(msg, msg_size,
+		         "policy.aggregation: the profiles of policy.profile add up the day's "
+		         "loans differently (%s: %s, %s: %s); set policy.aggregation",
+		         first->name, name_of(&aggregation_names, (int)first->aggregation), p->name,
+		         name_of(&aggregation_names, (int)p->aggregation));
 		return false;
 	}
 	return true;
@@ -534,13 +567,14 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 	}
 	return env_names_known(msg, msg_size) && timezone_on_system(c->timezone, msg, msg_size) &&
 	       v1_overrides_fit(c, msg, msg_size) && legal_minimums_kept(c, msg, msg_size) &&
+	       schedule_aggregates_alike(c, msg, msg_size) &&
 	       bursts_see_every_lender(c, msg, msg_size);
 }
 
-void config_policy(const struct config *c, struct policy *p)
+/* The configured keys over a profile's defaults; each profile takes the
+ * ones its table names. */
+static void keys_over_profile(const struct config *c, struct policy *p)
 {
-	if (!policy_profile(c->profile, p))
-		policy_profile("kz-card", p);
 	for (size_t i = 0; i < NPARAMS; i++) {
 		const struct param *pm = &params[i];
 		if (!(pm->flags & CF_FROM_PROFILE))
@@ -549,6 +583,27 @@ void config_policy(const struct config *c, struct policy *p)
 		if (v >= 0)
 			*(int64_t *)((char *)p + pm->policy_offset) = v;
 	}
+}
+
+void config_schedule(const struct config *c, struct policy_schedule *s)
+{
+	const char *why;
+	if (!policy_schedule_parse(c->profile, s, &why)) {
+		/* refused by config_load(); a zeroed config is kz-card's */
+		memset(s, 0, sizeof(*s));
+		s->n = 1;
+		s->entries[0].from_days = POLICY_NO_DATE;
+		policy_profile("kz-card", &s->entries[0].policy);
+	}
+	for (int e = 0; e < s->n; e++)
+		keys_over_profile(c, &s->entries[e].policy);
+}
+
+void config_policy(const struct config *c, struct policy *p)
+{
+	struct policy_schedule s;
+	config_schedule(c, &s);
+	*p = s.entries[0].policy;
 }
 
 /* The value in force of a CF_FROM_PROFILE key that is unset. */

@@ -39,7 +39,8 @@ struct config {
 	 * attempts, TCP), and the next host of url tried first */
 	int64_t database_health_timeout_s;
 	/* [policy] */
-	char profile[POLICY_NAME_BUF];
+	/* a profile, or a schedule of them */
+	char profile[POLICY_SCHEDULE_BUF];
 	int64_t cooling_period_s; /* -1: the profile's */
 	int64_t threshold_mrp;    /* -1: the profile's */
 	char timezone[64];
@@ -108,7 +109,11 @@ struct config {
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
                  size_t msg_size);
 
-/* The policy in force: the profile with the configured overrides. */
+/* The schedule in force: each entry's profile with the configured keys. */
+void config_schedule(const struct config *c, struct policy_schedule *s);
+
+/* The policy of the schedule's first entry (of a single profile: the
+ * policy in force), with the configured keys. */
 void config_policy(const struct config *c, struct policy *p);
 
 /* Names the non-reloadable keys whose value differs between a and b, in

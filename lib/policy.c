@@ -471,3 +471,116 @@ bool policy_mrp_next_year_missing(int64_t today_days, int64_t newest_valid_from_
 	int64_t due = days_from_civil(m == 12 ? y + 1 : y, 1, 1);
 	return newest_valid_from_days == POLICY_NO_MRP || newest_valid_from_days < due;
 }
+
+/* ---- schedules ---- */
+
+/* One entry of a schedule, blanks around it removed, into name and date
+ * ("" when it has none); false when either does not fit. */
+static bool schedule_entry(const char *start, size_t len, char name[POLICY_NAME_BUF], char date[11])
+{
+	while (len > 0 && (*start == ' ' || *start == '\t')) {
+		start++;
+		len--;
+	}
+	while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t'))
+		len--;
+	const char *at = memchr(start, '@', len);
+	size_t name_len = at != NULL ? (size_t)(at - start) : len;
+	size_t date_len = at != NULL ? len - name_len - 1 : 0;
+	if (name_len >= POLICY_NAME_BUF || date_len > 10)
+		return false;
+	memcpy(name, start, name_len);
+	name[name_len] = '\0';
+	memcpy(date, at != NULL ? at + 1 : "", date_len);
+	date[date_len] = '\0';
+	return at == NULL || date_len == 10;
+}
+
+static int64_t iso_days(const char *s)
+{
+	return days_from_civil((s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	                           (s[3] - '0'),
+	                       (unsigned)((s[5] - '0') * 10 + (s[6] - '0')),
+	                       (unsigned)((s[8] - '0') * 10 + (s[9] - '0')));
+}
+
+bool policy_schedule_parse(const char *text, struct policy_schedule *s, const char **why)
+{
+	memset(s, 0, sizeof(*s));
+	const char *p = text;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		char name[POLICY_NAME_BUF], date[11];
+		if (s->n == POLICY_MAX_SCHEDULE) {
+			*why = "more than 16 entries";
+			return false;
+		}
+		struct policy_entry *e = &s->entries[s->n];
+		if (!schedule_entry(p, len, name, date)) {
+			*why = "an entry is not name or name@YYYY-MM-DD";
+			return false;
+		}
+		if (name[0] == '\0' && date[0] == '\0') {
+			*why = "an empty entry";
+			return false;
+		}
+		if (!policy_profile(name, &e->policy)) {
+			*why = "unknown profile";
+			return false;
+		}
+		if (s->n == 0 && date[0] != '\0') {
+			*why = "the first entry has a date: before it no profile would be in force";
+			return false;
+		}
+		if (s->n > 0 && date[0] == '\0') {
+			*why = "an entry after the first has no date (name@YYYY-MM-DD)";
+			return false;
+		}
+		if (s->n > 0 && !date_valid_iso(date)) {
+			*why = "not a date YYYY-MM-DD";
+			return false;
+		}
+		e->from_days = s->n == 0 ? POLICY_NO_DATE : iso_days(date);
+		if (s->n > 0 && e->from_days <= s->entries[s->n - 1].from_days) {
+			*why = "the dates are not strictly increasing";
+			return false;
+		}
+		if (s->n > 0 && strcmp(name, s->entries[s->n - 1].policy.name) == 0) {
+			*why = "the same profile as the entry before it: a switch that changes "
+			       "nothing";
+			return false;
+		}
+		s->n++;
+		if (comma == NULL)
+			return true;
+		p = comma + 1;
+	}
+}
+
+const struct policy *policy_in_force(const struct policy_schedule *s, int64_t day)
+{
+	int i = s->n - 1;
+	while (i > 0 && s->entries[i].from_days > day)
+		i--;
+	return &s->entries[i].policy;
+}
+
+void policy_schedule_table_of(const struct policy_schedule *s, struct policy_schedule_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = s->n;
+	for (int i = 0; i < s->n; i++) {
+		const struct policy *p = &s->entries[i].policy;
+		t->schedule[i].from_days = s->entries[i].from_days;
+		bool shown = false;
+		for (int j = 0; j < t->nprofiles && !shown; j++)
+			shown = strcmp(t->profiles[j].profile, p->name) == 0;
+		if (!shown)
+			policy_table_of(p, &t->profiles[t->nprofiles++]);
+		/* the table's name lives in the profile table, as long as t */
+		for (int j = 0; j < t->nprofiles; j++)
+			if (strcmp(t->profiles[j].profile, p->name) == 0)
+				t->schedule[i].profile = t->profiles[j].profile;
+	}
+}

@@ -100,6 +100,51 @@ bool policy_aggregates(const struct policy *p);
  * to the profile (kz-card); any other refuses them when they are set. */
 bool policy_takes_v1_overrides(const char *name);
 
+/*
+ * A schedule of profiles, [policy] profile = "kz-card, kz-2025-09@2025-09-30":
+ * rules change on a date, as the MRP does. The first entry has no date and
+ * is in force before every other; each later one, name@YYYY-MM-DD, from
+ * that local date (policy.timezone) on. A single name is a schedule of one
+ * entry. The profile in force on an approval's local date decides the
+ * loan, which records its name (struct loan's policy) and is judged by what
+ * was recorded from then on.
+ */
+#define POLICY_MAX_SCHEDULE 16
+#define POLICY_SCHEDULE_BUF 512
+#define POLICY_NO_DATE      INT64_MIN /* the first entry's from_days */
+
+struct policy_schedule {
+	int n;
+	struct policy_entry {
+		int64_t from_days;    /* local date, days since 1970-01-01 */
+		struct policy policy; /* the profile's defaults (config_schedule(): and the keys) */
+	} entries[POLICY_MAX_SCHEDULE];
+};
+
+/* Reads a schedule: entries separated by commas (blanks around each are
+ * ignored), each a known profile, the first without a date, every later
+ * one with a real date after the one before, never the same profile twice
+ * in a row (a switch that changes nothing hides a typo). False with *why,
+ * a static text, otherwise. */
+bool policy_schedule_parse(const char *text, struct policy_schedule *s, const char **why);
+
+/* The policy in force on a local date (days since 1970-01-01): the last
+ * entry whose date is not after it. */
+const struct policy *policy_in_force(const struct policy_schedule *s, int64_t day);
+
+/* The schedule as `coolingctl policy show` prints it: each entry's profile
+ * and date, and each profile's table once, in the order of its first entry. */
+struct policy_schedule_table {
+	int n;
+	struct {
+		const char *profile;
+		int64_t from_days; /* POLICY_NO_DATE for the first */
+	} schedule[POLICY_MAX_SCHEDULE];
+	int nprofiles;
+	struct policy_table profiles[POLICY_MAX_SCHEDULE];
+};
+void policy_schedule_table_of(const struct policy_schedule *s, struct policy_schedule_table *t);
+
 /* What an approval brings to the rules (policy_decide()). */
 struct policy_input {
 	int lender_kind; /* enum lender_kind */
