@@ -1112,17 +1112,22 @@ json_t *codec_policy_json(const struct policy_table *t)
 	json_t *rules = json_array();
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
+		bool open_ended = b->up_to_mrp < 0;
 		json_array_append_new(
-		    rules,
-		    json_pack("{s:s,s:o,s:I,s:o,s:I,s:{s:s,s:o,s:s}}", "rule",
-		              name_of(&rule_names, b->rule), "lender_kind",
-		              b->lender_kind < 0
-		                  ? json_null()
-		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
-		              "above_mrp", (json_int_t)b->above_mrp, "up_to_mrp",
-		              mrp_or_null(b->up_to_mrp), "period_seconds", (json_int_t)b->period_s,
-		              "keys", "above_mrp", b->above_key, "up_to_mrp",
-		              key_or_null(b->up_to_key), "period_seconds", b->period_key));
+		    rules, json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:s,s:o,s:o,s:s}}",
+		                     "rule", name_of(&rule_names, b->rule), "lender_kind",
+		                     b->lender_kind < 0
+		                         ? json_null()
+		                         : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		                     "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
+		                     b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
+		                     "up_to_exclusive",
+		                     open_ended ? json_null() : json_boolean(b->up_to_exclusive),
+		                     "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
+		                     b->above_key, "above_inclusive", b->above_inclusive_key,
+		                     "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
+		                     key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
+		                     "period_seconds", b->period_key));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1179,6 +1184,17 @@ __attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const
 	t->s[t->len] = '\0';
 }
 
+/* A bound's keys: its number's, and its reading's with its value (none
+ * from a daemon that reads every bound "above" and names no such key). */
+static void bound_keys(const char *key, const char *inclusive_key, bool inclusive, char *out,
+                       size_t size)
+{
+	if (inclusive_key != NULL)
+		snprintf(out, size, "%s, %s = %s", key, inclusive_key, inclusive ? "on" : "off");
+	else
+		snprintf(out, size, "%s", key);
+}
+
 char *codec_policy_text(const struct policy_table *t)
 {
 	struct text x = {0};
@@ -1192,19 +1208,26 @@ char *codec_policy_text(const struct policy_table *t)
 		         name_of(&aggregation_names, (int)t->aggregation));
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
-	text_add(&x, "rules (cooled when the day's amount is above, strictly, N x the MRP of the "
-	             "approval's local date):\n");
+	text_add(&x, "rules (cooled when the day's amount is above N x the MRP of the approval's "
+	             "local date, strictly, or from it, equal included, as each bound's "
+	             "*_inclusive key says):\n");
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
-		char up[96] = "";
-		if (b->up_to_mrp >= 0)
-			snprintf(up, sizeof(up), ", up to %lld MRP (%s)", (long long)b->up_to_mrp,
-			         b->up_to_key);
-		text_add(&x, "  %-10s %-4s above %lld MRP (%s)%s: wait %llds after consent (%s)\n",
+		char lower[128], upper[128], up[192] = "";
+		bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
+		           sizeof(lower));
+		if (b->up_to_mrp >= 0) {
+			bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive, upper,
+			           sizeof(upper));
+			snprintf(up, sizeof(up), ", %s %lld MRP (%s)",
+			         b->up_to_exclusive ? "below" : "up to", (long long)b->up_to_mrp,
+			         upper);
+		}
+		text_add(&x, "  %-10s %-4s %s %lld MRP (%s)%s: wait %llds after consent (%s)\n",
 		         name_of(&rule_names, b->rule),
 		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
-		         (long long)b->above_mrp, b->above_key, up, (long long)b->period_s,
-		         b->period_key);
+		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, lower, up,
+		         (long long)b->period_s, b->period_key);
 	}
 	text_add(&x, "exemptions (the first that applies; not cooled):");
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1221,7 +1244,8 @@ char *codec_policy_text(const struct policy_table *t)
 	         t->reconfirmation ? "required for every cooled loan" : "not required");
 	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
 	         t->in_person_by_amount
-	             ? " whose day's amount is above the kind's first threshold (MFO: online only)"
+	             ? " whose day's amount is above the kind's first threshold, or from it when "
+	               "that bound is inclusive (MFO: online only)"
 	             : "");
 	if (t->age_rule)
 		text_add(&x,
