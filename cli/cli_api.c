@@ -297,6 +297,10 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	const char *method = json_string_value(json_object_get(o, "extra_confirmation_method"));
 	snprintf(l->extra_confirmation_method, sizeof(l->extra_confirmation_method), "%s",
 	         method ? method : "");
+	/* absent from a daemon older than the field: none shown */
+	method = json_string_value(json_object_get(o, "reconfirmation_method"));
+	snprintf(l->reconfirmation_method, sizeof(l->reconfirmation_method), "%s",
+	         method ? method : "");
 	json_t *period = json_object_get(o, "cooling_period_seconds");
 	l->cooling_period_s = json_is_integer(period) ? json_integer_value(period) : 0;
 	l->mrp_tenge = json_integer_value(json_object_get(o, "mrp"));

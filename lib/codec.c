@@ -296,9 +296,26 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 	return true;
 }
 
-bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err)
+/* A confirmation's channel: one of extra_method_names. */
+static bool get_method(json_t *v, const char *key, enum extra_method *m, struct cd_error *err)
 {
-	*reconfirmed_at = TS_NULL;
+	const char *s = NULL;
+	int index;
+	if (!get_string(v, key, &s, err))
+		return false;
+	if (!name_lookup(&extra_method_names, s, &index))
+		return cd_error_invalid(err, key,
+		                        "must be \"branch\", \"egov\", \"credit_bureau\" "
+		                        "or \"lender_app\"");
+	*m = (enum extra_method)index;
+	return true;
+}
+
+bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r,
+                                struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->reconfirmed_at = TS_NULL;
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)body, key, v)
@@ -306,8 +323,14 @@ bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, str
 		if (strcmp(key, "reconfirmed_at") == 0) {
 			if (json_is_null(v))
 				continue;
-			if (!get_ts(v, key, reconfirmed_at, err))
+			if (!get_ts(v, key, &r->reconfirmed_at, err))
 				return false;
+		} else if (strcmp(key, "method") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_method(v, key, &r->method, err))
+				return false;
+			r->has_method = true;
 		} else {
 			return unknown_field(key, err);
 		}
@@ -326,16 +349,8 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	json_object_foreach((json_t *)body, key, v)
 	{
 		if (strcmp(key, "method") == 0) {
-			const char *s = NULL;
-			int index;
-			if (!get_string(v, key, &s, err))
+			if (!get_method(v, key, &r->method, err))
 				return false;
-			if (!name_lookup(&extra_method_names, s, &index))
-				return cd_error_invalid(
-				    err, key,
-				    "must be \"branch\", \"egov\", \"credit_bureau\" "
-				    "or \"lender_app\"");
-			r->method = (enum extra_method)index;
 			has_method = true;
 		} else if (strcmp(key, "confirmed_at") == 0) {
 			if (json_is_null(v))
@@ -786,7 +801,8 @@ static json_t *int_or_null_json(int64_t n)
 	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
 	/* the fields of v1.2 */                                                                   \
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
-	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)
+	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
+	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -1208,9 +1224,9 @@ char *codec_policy_text(const struct policy_table *t)
 		         name_of(&aggregation_names, (int)t->aggregation));
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
-	text_add(&x, "rules (cooled when the day's amount is above N x the MRP of the approval's "
-	             "local date, strictly, or from it, equal included, as each bound's "
-	             "*_inclusive key says):\n");
+	text_add(&x, "rules (the day's amount against N x the MRP of the approval's local date: "
+	             "\"above\" is strictly greater, \"from\" greater or equal, as each bound's "
+	             "*_threshold_inclusive key says):\n");
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
 		char lower[128], upper[128], up[192] = "";

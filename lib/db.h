@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 19
+#define DB_SCHEMA_VERSION 21
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -467,7 +467,8 @@ const char *const *db_params_verify(struct db_params *p, const struct loan *l,
 const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
                                     const struct cancellation_req *q, const char *actor);
 const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
-                                       const struct act_outcome *o, const char *actor,
+                                       const struct act_outcome *o,
+                                       const struct reconfirmation_req *q, const char *actor,
                                        const char *detail);
 const char *const *db_params_extra_confirm(struct db_params *p, const struct loan *l,
                                            const struct act_outcome *o,
