@@ -13,6 +13,7 @@
  * Amounts are N x the MRP in force today, read from the database's table.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,82 @@ static json_t *band(json_t *policy, size_t i)
 	return json_array_get(json_object_get(policy, "rules"), i);
 }
 
+/* ---- the day's amount at the bound, decided under the day's lock ---- */
+
+#define PAIRS 10
+
+struct approver {
+	pthread_barrier_t *barrier;
+	int port;
+	const char *token;
+	char body[512];
+	int status;
+};
+
+static void *approver_main(void *arg)
+{
+	struct approver *a = arg;
+	struct http_resp resp;
+	pthread_barrier_wait(a->barrier);
+	if (http_req(a->port, "POST", "/v1/lenders/BANK1/loans", a->token, a->body, NULL, &resp) ==
+	    0) {
+		a->status = resp.status;
+		http_resp_free(&resp);
+	}
+	return NULL;
+}
+
+/* Two loans of 75 MRP of each of PAIRS borrowers, all approved at once: for
+ * each borrower the loan recorded second (its day's amount taken again
+ * under the day's lock when the first got in before it) adds up to exactly
+ * 150 MRP, which is cooled (bank_short) only when the bank's bound reads
+ * "from"; the first is never cooled. */
+static void pairs_at_the_bound(const char *prefix, const char *second_rule)
+{
+	static struct approver as[2 * PAIRS];
+	pthread_barrier_t barrier;
+	pthread_barrier_init(&barrier, NULL, 2 * PAIRS);
+	pthread_t th[2 * PAIRS];
+	for (int i = 0; i < 2 * PAIRS; i++) {
+		memset(&as[i], 0, sizeof as[i]);
+		as[i].barrier = &barrier;
+		as[i].port = env.d.port;
+		as[i].token = bank;
+		char loan_id[32];
+		snprintf(loan_id, sizeof loan_id, "%s-%02d-%d", prefix, i / 2, i % 2);
+		struct e2e_loan o = {.iin_seed = 200 + (unsigned)(i / 2),
+		                     .amount = mrp_amount(75, 0)};
+		e2e_approval_body(as[i].body, sizeof as[i].body, loan_id, &o);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, approver_main, &as[i]), 0);
+	}
+	for (int i = 0; i < 2 * PAIRS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	for (int i = 0; i < 2 * PAIRS; i++)
+		ck_assert_msg(as[i].status == 201, "%s approver %d: %d", prefix, i, as[i].status);
+
+	for (int b = 0; b < PAIRS; b++) {
+		char like[32];
+		snprintf(like, sizeof like, "%s-%02d-%%", prefix, b);
+		for (int k = 0; k < 2; k++) {
+			char sql[256];
+			snprintf(
+			    sql, sizeof sql,
+			    "SELECT substr(loan_id, length(loan_id))::int FROM loan WHERE loan_id "
+			    "LIKE $1 ORDER BY id OFFSET %d LIMIT 1",
+			    k);
+			char loan_id[32];
+			snprintf(loan_id, sizeof loan_id, "%s-%02d-%lld", prefix, b,
+			         e2e_sql_num(&env, sql, like, NULL));
+			struct http_resp r;
+			e2e_get_loan(&env, bank, "BANK1", loan_id, &r);
+			E2E_ASSERT_JSTR(r.json, "aggregated_amount", mrp_amount(75 * (k + 1), 0));
+			E2E_ASSERT_JSTR(r.json, "rule", k == 0 ? NULL : second_rule);
+			http_resp_free(&r);
+		}
+	}
+}
+
 #define H8  (8 * 3600)
 #define H24 (24 * 3600)
 
@@ -172,6 +249,7 @@ START_TEST(test_150_mrp_at_a_bank_is_not_cooled_when_every_bound_reads_above)
 	ck_assert(json_is_false(e2e_json_at(band(r.json, 0), "up_to_exclusive")));
 	E2E_ASSERT_JSTR(band(r.json, 0), "keys.above_inclusive", "policy.bank_threshold_inclusive");
 	http_resp_free(&r);
+	pairs_at_the_bound("AP", NULL);
 }
 END_TEST
 
@@ -191,6 +269,7 @@ START_TEST(test_150_mrp_at_a_bank_is_cooled_8h_when_its_bound_reads_from)
 	/* the visit follows the same bound */
 	ck_assert(!in_person_at(bank, "BANK1", "FV150-DN", 7, mrp_amount(150, -1)));
 	ck_assert(in_person_at(bank, "BANK1", "FV150", 8, mrp_amount(150, 0)));
+	pairs_at_the_bound("FP", "bank_short");
 }
 END_TEST
 
