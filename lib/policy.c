@@ -20,12 +20,14 @@
 /* A bound's reading beside its number: the bool of struct policy and its
  * key, named after the *_threshold_mrp key (policy.bank_threshold_mrp:
  * policy.bank_threshold_inclusive). */
-#define LOWER_BOUND(name)                                                                          \
-	.above_inclusive = F(name##_inclusive), .above_inclusive_key = "policy." #name "_inclusiv" \
-	                                                                               "e"
-#define UPPER_BOUND(name)                                                                          \
-	.up_to_inclusive = F(name##_inclusive), .up_to_inclusive_key = "policy." #name "_inclusiv" \
-	                                                                               "e"
+/* clang-format off */
+#define LOWER_BOUND(name) \
+	.above_inclusive = F(name##_inclusive), \
+	.above_inclusive_key = "policy." #name "_inclusive"
+#define UPPER_BOUND(name) \
+	.up_to_inclusive = F(name##_inclusive), \
+	.up_to_inclusive_key = "policy." #name "_inclusive"
+/* clang-format on */
 #define ANY_KIND (-1)
 
 struct profile_def {

@@ -32,7 +32,7 @@ struct policy {
 	char name[POLICY_NAME_BUF];
 	/* kz-card */
 	int64_t cooling_period_s; /* wait after consent for a cooled loan */
-	int64_t threshold_mrp;    /* cooled when amount > threshold_mrp x MRP */
+	int64_t threshold_mrp;    /* cooled when amount > (>= when inclusive) threshold_mrp x MRP */
 	bool cool_online;         /* which channels are cooled */
 	bool cool_branch;
 	/* Each bound's reading ("Open readings"): false "above" (an amount
