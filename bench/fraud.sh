@@ -3,16 +3,18 @@
 # test): the gate's workload (bench/gate.lua: fresh eligible loans and
 # cooling ones alternating, half allowed) against one coolingd, without a
 # payee (off: no payee check) and with a payee that is not flagged (on: the
-# payee check), in alternating rounds off, on, off, on, ...; one pair on
-# empty registries, then the rounds with the suspicious payees and fraud
-# claims preloaded (INSERT ... SELECT generate_series). The claim check runs
-# in every payout: what shows of it is how its cost grows with the claims.
+# payee check), in pairs off, on. Each round measures a pair on empty
+# registries, preloads the suspicious payees and fraud claims (INSERT ...
+# SELECT generate_series), measures a pair on them and empties them again.
+# The claim check runs in every payout: what shows of it is how its cost
+# grows with the claims.
 #
 #   bench/fraud.sh [--quick] [--rounds N] [--seconds S] [--payees N] [--claims N] [--pool N]
 #
 #   --quick       2 rounds of 5 s, 20,000 payees, 2,000 claims (BENCH_QUICK=1
 #                 too); else 3 rounds of 30 s, 1,000,000 and 100,000
-#   --rounds N    off/on pairs with the registries preloaded
+#   --rounds N    rounds of an off/on pair on empty registries and one on
+#                 preloaded ones
 #   --seconds S   seconds per measurement
 #   --payees N    suspicious payee rows preloaded (at least 2,000)
 #   --claims N    fraud claims preloaded, half of them open
@@ -40,7 +42,7 @@ payees_n=
 claims_n=
 pool_n=
 usage() {
-	sed -n '2,27s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,29s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -124,18 +126,15 @@ quiesce
 put fraud.pool_n "$pool_n"
 # Every pool before the first measurement: the loan table is the same for
 # the runs on empty registries and on preloaded ones.
-log "creating $((2 * (rounds + 1))) pools of $pool_n eligible loans"
-for ((i = 1; i <= 2 * (rounds + 1); i++)); do
+log "creating $((4 * rounds)) pools of $pool_n eligible loans"
+for ((i = 1; i <= 4 * rounds; i++)); do
 	make_pool "$(fraud_pool "$i")" "$pool_n"
 done
 sql -c "VACUUM ANALYZE loan" >/dev/null
 wait_for_quiet
 
-log "on empty registries: 1 round of off (no payee) and on (a payee), ${dur}s each"
-measure_fraud_phase empty 1 1
-preload_fraud
-log "preloaded: $rounds rounds of off and on, ${dur}s each"
-measure_fraud_phase data "$rounds" 3
+log "$rounds rounds of off (no payee) and on (a payee), ${dur}s each, on empty registries then preloaded ones"
+measure_fraud_rounds
 
 elapsed=$(($(date +%s) - started))
 write_fraud_results

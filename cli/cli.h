@@ -227,6 +227,10 @@ struct registry_import {
 };
 int cli_registry_import(struct cli *cli, const struct cli_args *a,
                         const struct registry_import *imp);
+/* `refusals show` and `payees show`: the changes of one entry, the one in
+ * force (index f, -1 for none) at now. */
+struct refusal_change;
+void cli_print_registry_changes(const struct refusal_change *c, size_t n, int f, int64_t now);
 int cmd_webhook_add(struct cli *cli, const struct cli_args *a);
 int cmd_webhook_list(struct cli *cli, const struct cli_args *a);
 int cmd_webhook_remove(struct cli *cli, const struct cli_args *a);

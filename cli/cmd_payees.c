@@ -82,32 +82,9 @@ int cmd_payees_show(struct cli *cli, const struct cli_args *a)
 		return cli_print_json(cli, entry);
 	}
 	int f = refusal_in_force(c, n, m.now);
-	char t[CLI_TIME_BUF];
 	printf("payee:        %s %s\n", name_of(&payee_kind_names, (int)p.kind), p.id);
 	printf("flagged:      %s\n", f >= 0 && c[f].active ? "yes: no payout may go to it" : "no");
-	if (f >= 0) {
-		cli_local_time(c[f].effective_at, true, t);
-		printf("since:        %s (source %s)\n", t, c[f].source);
-	} else {
-		printf("since:        - (no change in effect yet)\n");
-	}
-	cli_local_time(m.now, true, t);
-	printf("evaluated_at: %s\n\n", t);
-	static const char *const header[] = {"active", "effective_at", "source", "reference",
-	                                     "recorded_at"};
-	struct cli_table tab;
-	static const bool right[] = {false, false, false, false, false};
-	cli_table_init(&tab, 5, header, right);
-	for (size_t i = 0; i < n; i++) {
-		char eff[CLI_TIME_BUF], rec[CLI_TIME_BUF];
-		cli_local_time(c[i].effective_at, true, eff);
-		cli_local_time(c[i].recorded_at, true, rec);
-		const char *row[] = {c[i].active ? "set" : "withdrawn", eff, c[i].source,
-		                     c[i].reference ? c[i].reference : "-", rec};
-		cli_table_add(&tab, row);
-	}
-	cli_table_print(&tab);
-	cli_table_free(&tab);
+	cli_print_registry_changes(c, n, f, m.now);
 	free(c);
 	PQclear(r);
 	return CLI_OK;

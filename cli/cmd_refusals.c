@@ -105,6 +105,37 @@ static void import_records(struct cli *cli, const struct registry_import *imp, F
 	}
 }
 
+/* The lines of `refusals show` and `payees show` after the first two: since
+ * when the change in force (index f, -1 for none) holds, the evaluation's
+ * time and every change of the entry, oldest first. */
+void cli_print_registry_changes(const struct refusal_change *c, size_t n, int f, int64_t now)
+{
+	char t[CLI_TIME_BUF];
+	if (f >= 0) {
+		cli_local_time(c[f].effective_at, true, t);
+		printf("since:        %s (source %s)\n", t, c[f].source);
+	} else {
+		printf("since:        - (no change in effect yet)\n");
+	}
+	cli_local_time(now, true, t);
+	printf("evaluated_at: %s\n\n", t);
+	static const char *const header[] = {"active", "effective_at", "source", "reference",
+	                                     "recorded_at"};
+	struct cli_table tab;
+	static const bool right[] = {false, false, false, false, false};
+	cli_table_init(&tab, 5, header, right);
+	for (size_t i = 0; i < n; i++) {
+		char eff[CLI_TIME_BUF], rec[CLI_TIME_BUF];
+		cli_local_time(c[i].effective_at, true, eff);
+		cli_local_time(c[i].recorded_at, true, rec);
+		const char *row[] = {c[i].active ? "set" : "withdrawn", eff, c[i].source,
+		                     c[i].reference ? c[i].reference : "-", rec};
+		cli_table_add(&tab, row);
+	}
+	cli_table_print(&tab);
+	cli_table_free(&tab);
+}
+
 int cli_registry_import(struct cli *cli, const struct cli_args *a,
                         const struct registry_import *imp)
 {
@@ -238,32 +269,9 @@ int cmd_refusals_show(struct cli *cli, const struct cli_args *a)
 		return cli_print_json(cli, entry);
 	}
 	int f = refusal_in_force(c, n, m.now);
-	char t[CLI_TIME_BUF];
 	printf("borrower_iin: %s\n", iin);
 	printf("active:       %s\n", f >= 0 && c[f].active ? "yes: no loan may be paid out" : "no");
-	if (f >= 0) {
-		cli_local_time(c[f].effective_at, true, t);
-		printf("since:        %s (source %s)\n", t, c[f].source);
-	} else {
-		printf("since:        - (no change in effect yet)\n");
-	}
-	cli_local_time(m.now, true, t);
-	printf("evaluated_at: %s\n\n", t);
-	static const char *const header[] = {"active", "effective_at", "source", "reference",
-	                                     "recorded_at"};
-	struct cli_table tab;
-	static const bool right[] = {false, false, false, false, false};
-	cli_table_init(&tab, 5, header, right);
-	for (size_t i = 0; i < n; i++) {
-		char eff[CLI_TIME_BUF], rec[CLI_TIME_BUF];
-		cli_local_time(c[i].effective_at, true, eff);
-		cli_local_time(c[i].recorded_at, true, rec);
-		const char *row[] = {c[i].active ? "set" : "withdrawn", eff, c[i].source,
-		                     c[i].reference ? c[i].reference : "-", rec};
-		cli_table_add(&tab, row);
-	}
-	cli_table_print(&tab);
-	cli_table_free(&tab);
+	cli_print_registry_changes(c, n, f, m.now);
 	free(c);
 	PQclear(r);
 	return CLI_OK;

@@ -228,15 +228,16 @@ void h_readyz(struct request *r)
 
 /* ---- the personal-data access log ----
  *
- * A borrower look-up and a read of a loan by a compliance or auditor token
- * are recorded (sql/015) before they are answered: the record is its own
- * statement, committed before the answer is handed to evhttp, and when it
- * cannot be made the call is 503 and returns nothing. A lender reads only
- * its own loans and borrowers, which is not recorded. */
+ * A borrower look-up, a read of a loan and a read of a fraud claim by a
+ * compliance, auditor or anti-fraud token are recorded (sql/015, sql/020)
+ * before they are answered: the record is its own statement, committed
+ * before the answer is handed to evhttp, and when it cannot be made the
+ * call is 503 and returns nothing. A lender reads only its own loans,
+ * borrowers and claims, which is not recorded. */
 
 static bool access_recorded(const struct request *r)
 {
-	return r->role == ROLE_COMPLIANCE || r->role == ROLE_AUDITOR;
+	return r->role == ROLE_COMPLIANCE || r->role == ROLE_AUDITOR || r->role == ROLE_ANTIFRAUD;
 }
 
 /* The request's Request-Id for its record: requests carry none yet, so it
@@ -1171,14 +1172,23 @@ static bool claim_visible_or_reply(struct request *r, const PGresult *res, struc
 	return false;
 }
 
+static void claim_answer(struct request *r)
+{
+	reply_json(r, 200, codec_claim_json(&r->call.claim.got));
+}
+
+/* A claim names its borrower: "who looked at this person" finds its reads. */
 static void on_claim_get(PGresult *res, void *arg)
 {
 	struct request *r = arg;
 	if (!tuples_or_reply(r, res, "claim_get"))
 		return;
-	struct fraud_claim c;
-	if (claim_visible_or_reply(r, res, &c))
-		reply_json(r, 200, codec_claim_json(&c));
+	if (!claim_visible_or_reply(r, res, &r->call.claim.got))
+		return;
+	if (access_recorded(r))
+		access_record_or_reply(r, r->call.claim.got.borrower_iin, NULL, NULL, claim_answer);
+	else
+		claim_answer(r);
 }
 
 static void claim_read_or_reply(struct request *r, pgpool_cb cb)

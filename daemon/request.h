@@ -143,7 +143,8 @@ struct request {
 			int64_t id;                 /* of the path */
 			struct claim_open_req open; /* POST /v1/fraud-claims */
 			struct claim_close_req close;
-		} claim; /* the fraud claims' calls */
+			struct fraud_claim got; /* a read's, while its access is recorded */
+		} claim;                        /* the fraud claims' calls */
 		struct {
 			char iin[13];
 		} borrower; /* GET /v1/borrowers/{iin}/loans, POST /v1/borrowers/search */

@@ -61,20 +61,8 @@ bool payee_csv_record(const struct csv_reader *r, struct payee *p, struct refusa
 {
 	memset(p, 0, sizeof(*p));
 	memset(q, 0, sizeof(*q));
-	if (r->fault != NULL)
-		return cd_error_invalid(
-		    err,
-		    csv_columns[r->fault_field < CSV_COLUMNS ? r->fault_field : CSV_COLUMNS - 1],
-		    r->fault);
-	if (r->nfields < CSV_COLUMNS)
-		return cd_error_invalid(err, csv_columns[r->nfields],
-		                        "missing (a line has 6 fields: " PAYEE_CSV_HEADER ")");
-	if (r->nfields > CSV_COLUMNS)
-		return cd_error_invalid(err, "reference",
-		                        "more than 6 fields (" PAYEE_CSV_HEADER ")");
-	for (int i = 0; i < CSV_COLUMNS; i++)
-		if (r->too_long[i])
-			return cd_error_invalid(err, csv_columns[i], "too long");
+	if (!csv_record_fits(r, csv_columns, CSV_COLUMNS, PAYEE_CSV_HEADER, err))
+		return false;
 
 	int kind;
 	if (!name_lookup(&payee_kind_names, r->field[0], &kind))

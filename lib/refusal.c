@@ -234,6 +234,27 @@ bool csv_header_is(const struct csv_reader *r, const char *const *names, int n)
 	return ok;
 }
 
+bool csv_record_fits(const struct csv_reader *r, const char *const *names, int n,
+                     const char *header, struct cd_error *err)
+{
+	if (r->fault != NULL)
+		return cd_error_invalid(err, names[r->fault_field < n ? r->fault_field : n - 1],
+		                        r->fault);
+	char why[160];
+	if (r->nfields < n) {
+		snprintf(why, sizeof(why), "missing (a line has %d fields: %s)", n, header);
+		return cd_error_invalid(err, names[r->nfields], why);
+	}
+	if (r->nfields > n) {
+		snprintf(why, sizeof(why), "more than %d fields (%s)", n, header);
+		return cd_error_invalid(err, names[n - 1], why);
+	}
+	for (int i = 0; i < n; i++)
+		if (r->too_long[i])
+			return cd_error_invalid(err, names[i], "too long");
+	return true;
+}
+
 bool refusal_csv_header_check(const struct csv_reader *r, struct cd_error *err)
 {
 	if (!csv_header_is(r, csv_columns, CSV_COLUMNS))
@@ -273,20 +294,8 @@ bool refusal_csv_record(const struct csv_reader *r, int64_t today_days, struct r
                         struct cd_error *err)
 {
 	memset(q, 0, sizeof(*q));
-	if (r->fault != NULL)
-		return cd_error_invalid(
-		    err,
-		    csv_columns[r->fault_field < CSV_COLUMNS ? r->fault_field : CSV_COLUMNS - 1],
-		    r->fault);
-	if (r->nfields < CSV_COLUMNS)
-		return cd_error_invalid(err, csv_columns[r->nfields],
-		                        "missing (a line has 5 fields: " REFUSAL_CSV_HEADER ")");
-	if (r->nfields > CSV_COLUMNS)
-		return cd_error_invalid(err, "reference",
-		                        "more than 5 fields (" REFUSAL_CSV_HEADER ")");
-	for (int i = 0; i < CSV_COLUMNS; i++)
-		if (r->too_long[i])
-			return cd_error_invalid(err, csv_columns[i], "too long");
+	if (!csv_record_fits(r, csv_columns, CSV_COLUMNS, REFUSAL_CSV_HEADER, err))
+		return false;
 
 	const char *why = NULL;
 	const char *iin = r->field[0];

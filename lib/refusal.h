@@ -95,6 +95,11 @@ bool refusal_csv_header_check(const struct csv_reader *r, struct cd_error *err);
 /* Whether the record is exactly these n names (after a UTF-8 byte order
  * mark), well-formed. */
 bool csv_header_is(const struct csv_reader *r, const char *const *names, int n);
+/* Whether a record of a file of the n columns names (header: their line,
+ * for messages) is whole: no fault, n fields, none too long; else a 422
+ * naming the column. */
+bool csv_record_fits(const struct csv_reader *r, const char *const *names, int n,
+                     const char *header, struct cd_error *err);
 
 /* The fields of a change (active, effective_at, source, reference; an
  * empty reference is none) into q; false with err naming the field. Shared

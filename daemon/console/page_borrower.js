@@ -80,7 +80,8 @@ function accessSection(access) {
         [t('access.at'), (e) => fmt.time(e.at)],
         [t('access.client'), (e) => e.client],
         [t('access.role'), (e) => t(`access.role.${e.role}`)],
-        [t('access.what'), (e) => (e.loan_id ? t('access.what_loan', { lender: e.lender, loan_id: e.loan_id }) : t('access.what_lookup'))],
+        [t('access.what'), (e) => (e.loan_id ? t('access.what_loan', { lender: e.lender, loan_id: e.loan_id })
+          : t(e.route === 'fraud-claim' ? 'access.what_claim' : 'access.what_lookup'))],
       ], access, { 'data-testid': 'access-entries' }));
 }
 

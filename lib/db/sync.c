@@ -673,26 +673,82 @@ PGresult *db_refusal_get(PGconn *c, const char *iin, const char *tz, struct cd_e
 	return run(c, db_statements[STMT_REFUSAL_GET].sql, 2, p, "refusals show", NULL, err);
 }
 
-bool db_refusal_import_begin(PGconn *c, struct cd_error *err)
+/* The frame of a registry's import (coolingctl refusals|payees import): a
+ * transaction, a staging table (create) that one COPY fills, line by line,
+ * and at the end the changes of the staging table applied after the
+ * registry's bucket locks (lock, ascending, taken after the COPY so that
+ * payouts wait only for the insert). Nothing is imported unless every line
+ * was good. */
+static bool import_begin(PGconn *c, const char *create, const char *copy, const char *what,
+                         struct cd_error *err)
 {
 	if (!exec_ok(c, "BEGIN", err))
 		return false;
-	if (!exec_ok(c,
-	             "CREATE TEMP TABLE refusal_import (line bigint NOT NULL, iin text NOT NULL, "
-	             "active boolean NOT NULL, effective_at timestamptz NOT NULL, "
-	             "source text NOT NULL, reference text) ON COMMIT DROP",
-	             err)) {
+	if (!exec_ok(c, create, err)) {
 		PQclear(PQexec(c, "ROLLBACK"));
 		return false;
 	}
-	PGresult *r = PQexec(c, "COPY refusal_import FROM STDIN");
+	char copy_what[64];
+	snprintf(copy_what, sizeof(copy_what), "%s: COPY", what);
+	PGresult *r = PQexec(c, copy);
 	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 	if (!ok)
-		sync_result_ok(r, err, "refusals import: COPY");
+		sync_result_ok(r, err, copy_what);
 	PQclear(r);
 	if (!ok)
 		PQclear(PQexec(c, "ROLLBACK"));
 	return ok;
+}
+
+static bool import_put(PGconn *c, const char *buf, int n, size_t size, const char *what,
+                       struct cd_error *err)
+{
+	if (n < 0 || (size_t)n >= size || PQputCopyData(c, buf, n) != 1)
+		return cd_error_set(err, 500, "database_error", "", "%s: COPY: %s", what,
+		                    PQerrorMessage(c));
+	return true;
+}
+
+/* import applies the staging table and answers the counts of the file's
+ * changes and of the new ones. */
+static bool import_end(PGconn *c, bool commit, const char *lock, const char *import,
+                       const char *what, int64_t *total, int64_t *added, struct cd_error *err)
+{
+	*total = *added = 0;
+	char copy_what[64];
+	snprintf(copy_what, sizeof(copy_what), "%s: COPY", what);
+	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (commit && ok)
+			ok = sync_result_ok(r, err, copy_what);
+		PQclear(r);
+	}
+	if (!commit || !ok) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return ok; /* rolled back as asked, or the COPY failed */
+	}
+	ok = exec_ok(c, lock, err);
+	r = ok ? run(c, import, 0, NULL, what, NULL, err) : NULL;
+	if (r != NULL) {
+		*total = db_int(r, 0, 0);
+		*added = db_int(r, 0, 1);
+		PQclear(r);
+	}
+	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
+		PQclear(PQexec(c, "ROLLBACK"));
+		return false;
+	}
+	return true;
+}
+
+bool db_refusal_import_begin(PGconn *c, struct cd_error *err)
+{
+	return import_begin(c,
+	                    "CREATE TEMP TABLE refusal_import (line bigint NOT NULL, iin text NOT "
+	                    "NULL, active boolean NOT NULL, effective_at timestamptz NOT NULL, "
+	                    "source text NOT NULL, reference text) ON COMMIT DROP",
+	                    "COPY refusal_import FROM STDIN", "refusals import", err);
 }
 
 /* A text for COPY's text format: backslash, tab, line ends escaped. */
@@ -728,10 +784,7 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
 	/* the source is an identifier: nothing to escape */
 	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\t%s\t%s\t%s\n", (long long)line, q->iin,
 	                 q->active ? "t" : "f", ts, q->source, ref);
-	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
-		return cd_error_set(err, 500, "database_error", "", "refusals import: COPY: %s",
-		                    PQerrorMessage(c));
-	return true;
+	return import_put(c, buf, n, sizeof(buf), "refusals import", err);
 }
 
 /* The changes of the staging table not known yet, each once (the first
@@ -752,37 +805,11 @@ bool db_refusal_import_row(PGconn *c, int64_t line, const struct refusal_req *q,
 bool db_refusal_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
                            struct cd_error *err)
 {
-	*total = *added = 0;
-	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
-	PGresult *r;
-	while ((r = PQgetResult(c)) != NULL) {
-		if (commit && ok)
-			ok = sync_result_ok(r, err, "refusals import: COPY");
-		PQclear(r);
-	}
-	if (!commit || !ok) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return ok; /* rolled back as asked, or the COPY failed */
-	}
-	/* The buckets of the changes, in ascending order (the payout's guard
-	 * shares them): taken after the COPY, so that payouts wait only for
-	 * the insert below. */
-	ok =
-	    exec_ok(c,
-	            "SELECT cd_refusal_lock_bucket(b) FROM (SELECT DISTINCT cd_refusal_bucket(iin) "
-	            "AS b FROM refusal_import) s ORDER BY b",
-	            err);
-	r = ok ? run(c, REFUSAL_IMPORT_SQL, 0, NULL, "refusals import", NULL, err) : NULL;
-	if (r != NULL) {
-		*total = db_int(r, 0, 0);
-		*added = db_int(r, 0, 1);
-		PQclear(r);
-	}
-	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return false;
-	}
-	return true;
+	return import_end(
+	    c, commit,
+	    "SELECT cd_refusal_lock_bucket(b) FROM (SELECT DISTINCT cd_refusal_bucket(iin) "
+	    "AS b FROM refusal_import) s ORDER BY b",
+	    REFUSAL_IMPORT_SQL, "refusals import", total, added, err);
 }
 
 /* ---- the suspicious payee registry (coolingctl payees) ---- */
@@ -795,25 +822,12 @@ PGresult *db_payee_get(PGconn *c, const struct payee *p, struct cd_error *err)
 
 bool db_payee_import_begin(PGconn *c, struct cd_error *err)
 {
-	if (!exec_ok(c, "BEGIN", err))
-		return false;
-	if (!exec_ok(
-	        c,
-	        "CREATE TEMP TABLE payee_import (line bigint NOT NULL, kind text NOT NULL, "
-	        "id text NOT NULL, active boolean NOT NULL, effective_at timestamptz NOT NULL, "
-	        "source text NOT NULL, reference text) ON COMMIT DROP",
-	        err)) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return false;
-	}
-	PGresult *r = PQexec(c, "COPY payee_import FROM STDIN");
-	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
-	if (!ok)
-		sync_result_ok(r, err, "payees import: COPY");
-	PQclear(r);
-	if (!ok)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return ok;
+	return import_begin(
+	    c,
+	    "CREATE TEMP TABLE payee_import (line bigint NOT NULL, kind text NOT NULL, "
+	    "id text NOT NULL, active boolean NOT NULL, effective_at timestamptz NOT "
+	    "NULL, source text NOT NULL, reference text) ON COMMIT DROP",
+	    "COPY payee_import FROM STDIN", "payees import", err);
 }
 
 bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
@@ -829,10 +843,7 @@ bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
 	int n = snprintf(buf, sizeof(buf), "%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)line,
 	                 name_of(&payee_kind_names, (int)p->kind), p->id, q->active ? "t" : "f", ts,
 	                 q->source, ref);
-	if (n < 0 || (size_t)n >= sizeof(buf) || PQputCopyData(c, buf, n) != 1)
-		return cd_error_set(err, 500, "database_error", "", "payees import: COPY: %s",
-		                    PQerrorMessage(c));
-	return true;
+	return import_put(c, buf, n, sizeof(buf), "payees import", err);
 }
 
 /* As REFUSAL_IMPORT_SQL, for the payees' staging table. */
@@ -851,36 +862,10 @@ bool db_payee_import_row(PGconn *c, int64_t line, const struct payee *p,
 bool db_payee_import_end(PGconn *c, bool commit, int64_t *total, int64_t *added,
                          struct cd_error *err)
 {
-	*total = *added = 0;
-	bool ok = PQputCopyEnd(c, commit ? NULL : "a bad line: nothing is imported") == 1;
-	PGresult *r;
-	while ((r = PQgetResult(c)) != NULL) {
-		if (commit && ok)
-			ok = sync_result_ok(r, err, "payees import: COPY");
-		PQclear(r);
-	}
-	if (!commit || !ok) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return ok; /* rolled back as asked, or the COPY failed */
-	}
-	/* the payees' buckets, ascending, after the COPY (as a refusals
-	 * import takes the IINs') */
-	ok = exec_ok(
-	    c,
-	    "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT cd_payee_bucket(kind, id) "
-	    "AS b FROM payee_import) s ORDER BY b",
-	    err);
-	r = ok ? run(c, PAYEE_IMPORT_SQL, 0, NULL, "payees import", NULL, err) : NULL;
-	if (r != NULL) {
-		*total = db_int(r, 0, 0);
-		*added = db_int(r, 0, 1);
-		PQclear(r);
-	}
-	if (r == NULL || !exec_ok(c, "COMMIT", err)) {
-		PQclear(PQexec(c, "ROLLBACK"));
-		return false;
-	}
-	return true;
+	return import_end(c, commit,
+	                  "SELECT cd_payee_lock_bucket(b) FROM (SELECT DISTINCT "
+	                  "cd_payee_bucket(kind, id) AS b FROM payee_import) s ORDER BY b",
+	                  PAYEE_IMPORT_SQL, "payees import", total, added, err);
 }
 
 /* ---- webhooks (coolingctl webhook ...) and time events ---- */

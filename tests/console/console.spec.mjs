@@ -186,6 +186,14 @@ describe('the web console', () => {
   test('an auditor sees who looked at the person, in English and Russian; others do not', async () => {
     const before = await f.api('POST', '/v1/access-log/search', f.tokens.auditor, { borrower_iin: f.iin, limit: 1000 });
     assert.equal(before.status, 200);
+    // a fraud claim's read names the person too; the claim is closed at once,
+    // so that it blocks none of the later tests' loans
+    const claim = await f.api('POST', '/v1/fraud-claims', f.tokens.compliance, { borrower_iin: f.iin, reference: 'POLICE-7' });
+    assert.equal(claim.status, 201);
+    const read = await f.api('GET', `/v1/fraud-claims/${claim.body.claim_id}`, f.tokens.compliance);
+    assert.equal(read.status, 200);
+    const closed = await f.api('POST', `/v1/fraud-claims/${claim.body.claim_id}/closure`, f.tokens.compliance, { outcome: 'unfounded' });
+    assert.equal(closed.status, 200);
     const lookup = await f.api('POST', '/v1/borrowers/search', f.tokens.compliance, { borrower_iin: f.iin });
     assert.equal(lookup.status, 200);
     const page = await open(1280);
@@ -196,8 +204,9 @@ describe('the web console', () => {
     await page.waitForSelector('[data-testid=access-entries]');
     assert.match(await page.textContent('[data-testid=access-log] h3'), /^Who looked at this person$/);
     const rows = await page.$$eval('[data-testid=access-entries] tbody tr', (l) => l.map((r) => [...r.children].map((c) => c.textContent)));
-    // every earlier entry, then the officer's look-up and this one, oldest first
-    assert.equal(rows.length, before.body.entries.length + 2);
+    // every earlier entry, then the officer's claim read and look-up and this one, oldest first
+    assert.equal(rows.length, before.body.entries.length + 3);
+    assert.deepEqual(rows.at(-3).slice(1), ['officer1', 'Compliance', 'Fraud claim']);
     assert.deepEqual(rows.at(-2).slice(1), ['officer1', 'Compliance', 'Borrower look-up']);
     assert.deepEqual(rows.at(-1).slice(1), ['auditor1', 'Auditor', 'Borrower look-up']);
     assert.ok(!(await page.textContent('body')).includes(f.iin), 'the full IIN is nowhere on the page');
@@ -205,9 +214,10 @@ describe('the web console', () => {
     await page.waitForFunction(() => document.documentElement.lang === 'ru');
     await page.click('#borrower-form button[type=submit]');
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=access-entries] tbody tr').length === n,
-      before.body.entries.length + 3);
+      before.body.entries.length + 4);
     assert.equal(await page.textContent('[data-testid=access-log] h3'), 'Кто просматривал данные этого человека');
     const ru = await page.$$eval('[data-testid=access-entries] tbody tr', (l) => l.map((r) => [...r.children].map((c) => c.textContent)));
+    assert.deepEqual(ru.at(-4).slice(1), ['officer1', 'Комплаенс', 'Заявление о мошенничестве']);
     assert.deepEqual(ru.at(-3).slice(1), ['officer1', 'Комплаенс', 'Поиск заёмщика']);
     assert.deepEqual(ru.at(-1).slice(1), ['auditor1', 'Аудитор', 'Поиск заёмщика']);
     await page.selectOption('#lang-select', 'en');

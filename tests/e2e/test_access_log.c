@@ -10,6 +10,9 @@
  *   database's time), oldest first; a lender's own reads, a loan's events
  *   and lists are not;
  * - auditors alone read the log; its pages see every entry once;
+ * - a read of a fraud claim by compliance, an auditor or the anti-fraud
+ *   connector is in the log with the claim's borrower; a lender's read of
+ *   its own claim, and a claim nobody may see, are not;
  * - a look-up that cannot be recorded is 503 with no data, and nothing is
  *   recorded for it;
  * - the log is append-only: no UPDATE or DELETE, whoever asks, and the
@@ -29,6 +32,7 @@ static char *tok_comp;  /* compliance "comp-a" */
 static char *tok_audit; /* auditor "audit-a" */
 static char *tok_len;   /* lender "al1-core" of AL1 */
 static char *tok_len2;  /* lender "al2-core" of AL2 */
+static char *tok_af;    /* antifraud "af-a" */
 
 static void setup(void)
 {
@@ -39,6 +43,7 @@ static void setup(void)
 	tok_audit = e2e_client_add(&env, "audit-a", "auditor", NULL);
 	tok_len = e2e_client_add(&env, "al1-core", "lender", "AL1");
 	tok_len2 = e2e_client_add(&env, "al2-core", "lender", "AL2");
+	tok_af = e2e_client_add(&env, "af-a", "antifraud", NULL);
 }
 
 static void teardown(void)
@@ -48,6 +53,7 @@ static void teardown(void)
 	free(tok_audit);
 	free(tok_len);
 	free(tok_len2);
+	free(tok_af);
 }
 
 /* ---- helpers ---- */
@@ -349,6 +355,77 @@ START_TEST(test_pages_see_every_entry_once_oldest_first)
 }
 END_TEST
 
+/* A claim opened by token for iin; its path "/v1/fraud-claims/FC-n". */
+static void claim_open(const char *token, const char *iin, char path[64])
+{
+	char body[128];
+	snprintf(body, sizeof body, "{\"borrower_iin\":\"%s\",\"reference\":\"POLICE-1\"}", iin);
+	struct http_resp r;
+	call("POST", "/v1/fraud-claims", token, body, &r);
+	ck_assert_msg(r.status == 201, "claim: %d %s", r.status, r.body);
+	snprintf(path, 64, "/v1/fraud-claims/%s", e2e_jstr(r.json, "claim_id"));
+	http_resp_free(&r);
+}
+
+START_TEST(test_claim_reads_are_recorded_with_the_claims_borrower)
+{
+	char iin[13], path[64];
+	e2e_iin(iin, 606);
+	claim_open(tok_len, iin, path);
+	/* opening a claim is a write, not a read of the person */
+	ck_assert_int_eq(
+	    e2e_sql_num(&env, "SELECT count(*) FROM access_log WHERE borrower_iin = $1", iin, NULL),
+	    0);
+	int64_t t0 = e2e_wall_us();
+	struct http_resp r;
+	const char *recorded[] = {tok_comp, tok_audit, tok_af};
+	for (int i = 0; i < 3; i++) {
+		call("GET", path, recorded[i], NULL, &r);
+		ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+		E2E_ASSERT_JSTR(r.json, "borrower_iin", iin);
+		http_resp_free(&r);
+	}
+	/* not recorded: the opener's own read, another lender's (404), and an
+	 * unknown claim */
+	call("GET", path, tok_len, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_resp_free(&r);
+	call("GET", path, tok_len2, NULL, &r);
+	ck_assert(e2e_is_error(&r, 404, "not_found", NULL));
+	http_resp_free(&r);
+	call("GET", "/v1/fraud-claims/FC-999999999", tok_comp, NULL, &r);
+	ck_assert(e2e_is_error(&r, 404, "not_found", NULL));
+	http_resp_free(&r);
+	int64_t t1 = e2e_wall_us();
+
+	json_t *entries = entries_of_iin(iin, &r);
+	ck_assert_uint_eq(json_array_size(entries), 3);
+	assert_entry(json_array_get(entries, 0), "comp-a", "compliance", "fraud-claim", iin, NULL,
+	             NULL, t0, t1);
+	assert_entry(json_array_get(entries, 1), "audit-a", "auditor", "fraud-claim", iin, NULL,
+	             NULL, t0, t1);
+	assert_entry(json_array_get(entries, 2), "af-a", "antifraud", "fraud-claim", iin, NULL,
+	             NULL, t0, t1);
+	http_resp_free(&r);
+
+	/* a read that cannot be recorded is 503 and names nobody */
+	PGconn *c = testdb_connect(env.db_url);
+	testdb_exec(c, "ALTER TABLE access_log ADD CONSTRAINT test_refuse CHECK (false) NOT VALID");
+	call("GET", path, tok_af, NULL, &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert(strstr(r.body, iin) == NULL && strstr(r.body, "POLICE") == NULL);
+	http_resp_free(&r);
+	call("GET", path, tok_len, NULL, &r); /* not recorded, not held back */
+	ck_assert_int_eq(r.status, 200);
+	http_resp_free(&r);
+	testdb_exec(c, "ALTER TABLE access_log DROP CONSTRAINT test_refuse");
+	PQfinish(c);
+	ck_assert_int_eq(
+	    e2e_sql_num(&env, "SELECT count(*) FROM access_log WHERE borrower_iin = $1", iin, NULL),
+	    3);
+}
+END_TEST
+
 START_TEST(test_a_lookup_that_cannot_be_recorded_is_503_and_returns_nothing)
 {
 	char iin[13];
@@ -439,6 +516,7 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_a_record_carries_the_request_id_of_its_lookup);
 	tcase_add_test(tc, test_only_auditors_read_the_access_log);
 	tcase_add_test(tc, test_pages_see_every_entry_once_oldest_first);
+	tcase_add_test(tc, test_claim_reads_are_recorded_with_the_claims_borrower);
 	tcase_add_test(tc, test_a_lookup_that_cannot_be_recorded_is_503_and_returns_nothing);
 	tcase_add_test(tc, test_the_access_log_is_append_only);
 	suite_add_tcase(s, tc);

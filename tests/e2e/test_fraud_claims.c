@@ -11,21 +11,26 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/race.h"
 #include "support/testdb.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static struct e2e_env env;
 static char *lender1, *lender2, *antifraud, *compliance, *auditor;
 
+static int metrics_port;
+
 static void setup(void)
 {
-	e2e_start(&env, "claims", NULL);
+	metrics_port = daemon_free_port();
+	static char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	const char *const daemon_env[] = {metrics_kv, NULL};
+	e2e_start(&env, "claims", daemon_env);
 	e2e_lender_add(&env, "BANK1", "bank");
 	e2e_lender_add(&env, "MFO2", "mfo");
 	lender1 = e2e_client_add(&env, "core1", "lender", "BANK1");
@@ -222,6 +227,12 @@ END_TEST
 
 START_TEST(test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every_lender)
 {
+	/* every refusal so far counted, so that the two of this test are the
+	 * difference */
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	long long stats_before = e2e_stats_refused_by(&env, compliance, "fraud_claim_open");
+	double metric_before =
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"fraud_claim_open\"}");
 	e2e_eligible_loan(&env, lender1, "BANK1", "C-B1", 47);
 	e2e_eligible_loan(&env, lender2, "MFO2", "C-M2", 47);
 	e2e_eligible_loan(&env, lender1, "BANK1", "C-PAID", 47);
@@ -273,6 +284,13 @@ START_TEST(test_an_open_claim_blocks_every_payable_loan_of_the_borrower_at_every
 	}
 	ck_assert_int_eq(listed, 2);
 	http_resp_free(&r);
+	/* the two refusals, by their blocker, in the metrics and the statistics */
+	ck_assert(
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"fraud_claim_open\"}") ==
+	    metric_before + 2);
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	ck_assert_int_eq(e2e_stats_refused_by(&env, compliance, "fraud_claim_open"),
+	                 stats_before + 2);
 
 	/* closed unfounded: paid again */
 	close_claim(compliance, kept, "unfounded", &r);
@@ -355,48 +373,19 @@ END_TEST
 
 /* ---- the race on two daemons ---- */
 
-#define RACE_LOANS 40
-#define RACE_FIRST 5
-#define RACE_LAST  10
-#define RACE_SEED  48
+#define RACE_SEED 48
 
-struct racer {
-	int port;
-	int k;
-	pthread_barrier_t *barrier;
-	atomic_int *first_done;
-	atomic_bool *claim_done;
-	int status;
-	char decision[16];
-	char blockers[128];
+struct claim_write {
+	const struct e2e_env *env; /* the second daemon's */
+	char claim_id[32];         /* the claim opened */
 };
 
-static void *racer_main(void *arg)
+/* the claim, through the second daemon, while the others race */
+static void claim_write(void *arg)
 {
-	struct racer *r = arg;
-	char path[128];
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/CRACE-%d/disbursement", r->k);
-	pthread_barrier_wait(r->barrier);
-	if (r->k >= RACE_LOANS - RACE_LAST)
-		while (!atomic_load(r->claim_done))
-			usleep(1000);
-	else if (r->k >= RACE_FIRST)
-		usleep((useconds_t)(r->k - RACE_FIRST) * 4000);
-	struct http_resp resp;
-	if (http_req(r->port, "POST", path, lender1, "{}", NULL, &resp) == 0) {
-		r->status = resp.status;
-		const char *d =
-		    resp.json ? json_string_value(json_object_get(resp.json, "decision")) : NULL;
-		snprintf(r->decision, sizeof r->decision, "%s", d ? d : "");
-		json_t *b = resp.json ? json_object_get(resp.json, "blockers") : NULL;
-		char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
-		snprintf(r->blockers, sizeof r->blockers, "%s", s ? s : "");
-		free(s);
-		http_resp_free(&resp);
-	}
-	if (r->k < RACE_FIRST)
-		atomic_fetch_add(r->first_done, 1);
-	return NULL;
+	struct claim_write *w = arg;
+	snprintf(w->claim_id, sizeof w->claim_id, "%s",
+	         open_claim(w->env, antifraud, RACE_SEED, 201));
 }
 
 START_TEST(test_no_payout_is_allowed_after_the_claim_commits_on_two_daemons)
@@ -404,83 +393,24 @@ START_TEST(test_no_payout_is_allowed_after_the_claim_commits_on_two_daemons)
 	struct daemon d2;
 	ck_assert(daemon_start(&d2, env.db_url, NULL));
 	struct e2e_env env2 = e2e_env_on(&env, d2.port);
-	for (int k = 0; k < RACE_LOANS; k++) {
+	for (int k = 0; k < PAYOUT_RACE_LOANS; k++) {
 		char id[32];
 		snprintf(id, sizeof id, "CRACE-%d", k);
 		e2e_eligible_loan(k % 2 ? &env2 : &env, lender1, "BANK1", id, RACE_SEED);
 	}
-	static struct racer rs[RACE_LOANS];
-	pthread_t th[RACE_LOANS];
-	pthread_barrier_t barrier;
-	atomic_int first_done = 0;
-	atomic_bool claim_done = false;
-	pthread_barrier_init(&barrier, NULL, RACE_LOANS + 1);
-	for (int k = 0; k < RACE_LOANS; k++) {
-		rs[k] = (struct racer){.port = k % 2 ? d2.port : env.d.port,
-		                       .k = k,
-		                       .barrier = &barrier,
-		                       .first_done = &first_done,
-		                       .claim_done = &claim_done};
-		ck_assert_int_eq(pthread_create(&th[k], NULL, racer_main, &rs[k]), 0);
-	}
-	pthread_barrier_wait(&barrier);
-	while (atomic_load(&first_done) < RACE_FIRST)
-		usleep(1000);
-	const char *cid = open_claim(&env2, antifraud, RACE_SEED, 201);
-	char claim_id[32];
-	snprintf(claim_id, sizeof claim_id, "%s", cid);
-	atomic_store(&claim_done, true);
-	for (int k = 0; k < RACE_LOANS; k++)
-		pthread_join(th[k], NULL);
-	pthread_barrier_destroy(&barrier);
-
-	int allowed = 0, refused = 0;
-	for (int k = 0; k < RACE_LOANS; k++) {
-		bool ok = rs[k].status == 200 && !strcmp(rs[k].decision, "allowed");
-		bool no = rs[k].status == 409 && !strcmp(rs[k].decision, "refused") &&
-		          !strcmp(rs[k].blockers, "[\"fraud_claim_open\"]");
-		ck_assert_msg(ok || no, "CRACE-%d: %d %s %s", k, rs[k].status, rs[k].decision,
-		              rs[k].blockers);
-		if (k < RACE_FIRST)
-			ck_assert_msg(ok, "CRACE-%d was sent before the claim", k);
-		if (k >= RACE_LOANS - RACE_LAST)
-			ck_assert_msg(no, "CRACE-%d was sent after the claim's commit", k);
-		allowed += ok;
-		refused += no;
-	}
-	ck_assert_int_eq(e2e_sql_num(&env,
-	                             "SELECT count(*) FROM loan WHERE loan_id LIKE 'CRACE-%' "
-	                             "AND disbursed_at IS NOT NULL",
-	                             NULL),
-	                 allowed);
-	e2e_seal_until(&env,
-	               "e.loan_id LIKE 'CRACE-%' OR (e.type = 'fraud_claim_opened' AND "
-	               "e.detail->>'claim_id' = $1)",
-	               claim_id);
-	long long claim_seq = e2e_sql_num(&env,
-	                                  "SELECT c.seq FROM audit_chain c JOIN audit_event e ON "
-	                                  "e.id = c.event_id WHERE e.type = 'fraud_claim_opened' "
-	                                  "AND e.detail->>'claim_id' = $1",
-	                                  claim_id, NULL);
-	char seq[24];
-	snprintf(seq, sizeof seq, "%lld", claim_seq);
-	ck_assert_int_eq(
-	    e2e_sql_num(&env,
-	                "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                "e.id = c.event_id WHERE e.loan_id LIKE 'CRACE-%' AND e.type = "
-	                "'disbursement_allowed' AND c.seq < $1::bigint",
-	                seq, NULL),
-	    allowed);
-	ck_assert_int_eq(
-	    e2e_sql_num(&env,
-	                "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                "e.id = c.event_id WHERE e.loan_id LIKE 'CRACE-%' AND e.type = "
-	                "'disbursement_refused' AND c.seq > $1::bigint AND "
-	                "e.detail->'blockers' ? 'fraud_claim_open'",
-	                seq, NULL),
-	    refused);
-	fprintf(stderr, "claims: race: %d allowed before the claim, %d refused after it\n", allowed,
-	        refused);
+	struct claim_write w = {.env = &env2};
+	payout_race_run(&env,
+	                &(struct payout_race){.ports = {env.d.port, d2.port},
+	                                      .token = lender1,
+	                                      .lender = "BANK1",
+	                                      .prefix = "CRACE",
+	                                      .body = "{}",
+	                                      .write = claim_write,
+	                                      .write_arg = &w,
+	                                      .blocker = "fraud_claim_open",
+	                                      .event_where = "e.type = 'fraud_claim_opened' AND "
+	                                                     "e.detail->>'claim_id' = $1",
+	                                      .event_param = w.claim_id});
 	ck_assert_int_eq(daemon_stop(&d2), 0);
 }
 END_TEST

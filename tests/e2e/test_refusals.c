@@ -11,8 +11,6 @@
  * first.
  */
 #include <check.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/race.h"
 #include "support/testdb.h"
 
 static struct e2e_env env;
@@ -388,48 +387,21 @@ END_TEST
 
 /* ---- the race on two daemons ---- */
 
-#define RACE_LOANS 40
-#define RACE_FIRST 5  /* answered before the refusal is sent */
-#define RACE_LAST  10 /* sent once the refusal was answered */
-
-struct racer {
-	int port;
-	int k;
-	const char *token;
-	pthread_barrier_t *barrier;
-	atomic_int *first_done;
-	atomic_bool *refusal_done;
-	int status;
-	char decision[16];
-	char blockers[128];
+struct refusal_write {
+	const struct e2e_env *env; /* the second daemon's */
+	const char *iin;
 };
 
-static void *racer_main(void *arg)
+/* the refusal, through the second daemon, while the others race */
+static void refusal_write(void *arg)
 {
-	struct racer *r = arg;
-	char path[128];
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/RACE-%d/disbursement", r->k);
-	pthread_barrier_wait(r->barrier);
-	if (r->k >= RACE_LOANS - RACE_LAST)
-		while (!atomic_load(r->refusal_done))
-			usleep(1000);
-	else if (r->k >= RACE_FIRST)
-		usleep((useconds_t)(r->k - RACE_FIRST) * 4000); /* spread over ~100 ms */
-	struct http_resp resp;
-	if (http_req(r->port, "POST", path, r->token, "{}", NULL, &resp) == 0) {
-		r->status = resp.status;
-		const char *d =
-		    resp.json ? json_string_value(json_object_get(resp.json, "decision")) : NULL;
-		snprintf(r->decision, sizeof r->decision, "%s", d ? d : "");
-		json_t *b = resp.json ? json_object_get(resp.json, "blockers") : NULL;
-		char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
-		snprintf(r->blockers, sizeof r->blockers, "%s", s ? s : "");
-		free(s);
-		http_resp_free(&resp);
-	}
-	if (r->k < RACE_FIRST)
-		atomic_fetch_add(r->first_done, 1);
-	return NULL;
+	const struct refusal_write *w = arg;
+	char body[256];
+	change_body(body, sizeof body, true, -1, "fcb", "RACE");
+	struct http_resp r;
+	put_refusal(w->env, registry, w->iin, body, &r);
+	E2E_ASSERT_STATUS(&r, 201);
+	http_resp_free(&r);
 }
 
 START_TEST(test_no_payout_is_allowed_after_the_refusal_commits_on_two_daemons)
@@ -439,93 +411,24 @@ START_TEST(test_no_payout_is_allowed_after_the_refusal_commits_on_two_daemons)
 	struct e2e_env env2 = e2e_env_on(&env, d2.port);
 	char iin[13];
 	e2e_iin(iin, 109);
-	for (int k = 0; k < RACE_LOANS; k++) {
+	for (int k = 0; k < PAYOUT_RACE_LOANS; k++) {
 		char id[32];
 		snprintf(id, sizeof id, "RACE-%d", k);
 		e2e_eligible_loan(k % 2 ? &env2 : &env, lender1, "BANK1", id, 109);
 	}
-
-	static struct racer rs[RACE_LOANS];
-	pthread_t th[RACE_LOANS];
-	pthread_barrier_t barrier;
-	atomic_int first_done = 0;
-	atomic_bool refusal_done = false;
-	pthread_barrier_init(&barrier, NULL, RACE_LOANS + 1);
-	for (int k = 0; k < RACE_LOANS; k++) {
-		rs[k] = (struct racer){.port = k % 2 ? d2.port : env.d.port,
-		                       .k = k,
-		                       .token = lender1,
-		                       .barrier = &barrier,
-		                       .first_done = &first_done,
-		                       .refusal_done = &refusal_done};
-		ck_assert_int_eq(pthread_create(&th[k], NULL, racer_main, &rs[k]), 0);
-	}
-	pthread_barrier_wait(&barrier);
-	while (atomic_load(&first_done) < RACE_FIRST)
-		usleep(1000);
-	/* the refusal, through the second daemon, while the others race */
-	char body[256];
-	change_body(body, sizeof body, true, -1, "fcb", "RACE");
-	struct http_resp r;
-	put_refusal(&env2, registry, iin, body, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
-	atomic_store(&refusal_done, true);
-	for (int k = 0; k < RACE_LOANS; k++)
-		pthread_join(th[k], NULL);
-	pthread_barrier_destroy(&barrier);
-
-	int allowed = 0, refused = 0;
-	for (int k = 0; k < RACE_LOANS; k++) {
-		bool ok = rs[k].status == 200 && !strcmp(rs[k].decision, "allowed");
-		bool no = rs[k].status == 409 && !strcmp(rs[k].decision, "refused") &&
-		          !strcmp(rs[k].blockers, "[\"voluntary_refusal_active\"]");
-		ck_assert_msg(ok || no, "RACE-%d: %d %s %s", k, rs[k].status, rs[k].decision,
-		              rs[k].blockers);
-		/* before the refusal: paid; after it was answered: refused */
-		if (k < RACE_FIRST)
-			ck_assert_msg(ok, "RACE-%d was sent before the refusal", k);
-		if (k >= RACE_LOANS - RACE_LAST)
-			ck_assert_msg(no, "RACE-%d was sent after the refusal's commit", k);
-		allowed += ok;
-		refused += no;
-	}
-	ck_assert_int_eq(allowed + refused, RACE_LOANS);
-	/* the records agree with the answers */
-	ck_assert_int_eq(e2e_sql_num(&env,
-	                             "SELECT count(*) FROM loan WHERE loan_id LIKE 'RACE-%' "
-	                             "AND disbursed_at IS NOT NULL",
-	                             NULL),
-	                 allowed);
-	/* and the trail tells the order: every allowed payout's transaction
-	 * comes before the refusal's in the chain, every refusal of a payout
-	 * after it */
-	e2e_seal_until(&env,
-	               "e.loan_id LIKE 'RACE-%' OR (e.type = 'voluntary_refusal_set' AND "
-	               "e.detail->>'borrower_iin' = $1)",
-	               iin);
-	long long refusal_seq =
-	    e2e_sql_num(&env,
-	                "SELECT c.seq FROM audit_chain c JOIN audit_event e ON e.id = c.event_id "
-	                "WHERE e.type = 'voluntary_refusal_set' AND e.detail->>'borrower_iin' = $1",
-	                iin, NULL);
-	char seq[24];
-	snprintf(seq, sizeof seq, "%lld", refusal_seq);
-	ck_assert_int_eq(e2e_sql_num(&env,
-	                             "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                             "e.id = c.event_id WHERE e.loan_id LIKE 'RACE-%' AND e.type = "
-	                             "'disbursement_allowed' AND c.seq < $1::bigint",
-	                             seq, NULL),
-	                 allowed);
-	ck_assert_int_eq(e2e_sql_num(&env,
-	                             "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                             "e.id = c.event_id WHERE e.loan_id LIKE 'RACE-%' AND e.type = "
-	                             "'disbursement_refused' AND c.seq > $1::bigint AND "
-	                             "e.detail->'blockers' ? 'voluntary_refusal_active'",
-	                             seq, NULL),
-	                 refused);
-	fprintf(stderr, "refusals: race: %d allowed before the refusal, %d refused after it\n",
-	        allowed, refused);
+	struct refusal_write w = {.env = &env2, .iin = iin};
+	payout_race_run(&env,
+	                &(struct payout_race){.ports = {env.d.port, d2.port},
+	                                      .token = lender1,
+	                                      .lender = "BANK1",
+	                                      .prefix = "RACE",
+	                                      .body = "{}",
+	                                      .write = refusal_write,
+	                                      .write_arg = &w,
+	                                      .blocker = "voluntary_refusal_active",
+	                                      .event_where = "e.type = 'voluntary_refusal_set' AND "
+	                                                     "e.detail->>'borrower_iin' = $1",
+	                                      .event_param = iin});
 	ck_assert_int_eq(daemon_stop(&d2), 0);
 }
 END_TEST

@@ -11,14 +11,12 @@
  */
 #include "check_main.h"
 #include "support/e2e.h"
+#include "support/race.h"
 #include "support/testdb.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static struct e2e_env env;
 static char *lender1;
@@ -27,9 +25,16 @@ static char *registry;
 static char *compliance;
 static char *auditor;
 
+static int metrics_port;
+
 static void setup(void)
 {
-	e2e_start(&env, "payees", NULL);
+	metrics_port = daemon_free_port();
+	static char metrics_kv[64];
+	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
+	         metrics_port);
+	const char *const daemon_env[] = {metrics_kv, NULL};
+	e2e_start(&env, "payees", daemon_env);
 	e2e_lender_add(&env, "BANK1", "bank");
 	lender1 = e2e_client_add(&env, "core1", "lender", "BANK1");
 	antifraud = e2e_client_add(&env, "afc-connector", "antifraud", NULL);
@@ -222,6 +227,11 @@ START_TEST(test_a_flag_blocks_the_payout_and_its_withdrawal_lifts_it)
 {
 	e2e_eligible_loan(&env, lender1, "BANK1", "PF-1", 31);
 	flag("wallet", "W-MULE", true, -60, 201);
+	/* every refusal so far counted, so that this test's is the difference */
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	long long stats_before = e2e_stats_refused_by(&env, compliance, "payee_flagged");
+	double metric_before =
+	    e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"payee_flagged\"}");
 	struct http_resp r;
 	disburse_to(&env, "PF-1", "wallet", "W-MULE", &r);
 	E2E_ASSERT_STATUS(&r, 409);
@@ -238,6 +248,11 @@ START_TEST(test_a_flag_blocks_the_payout_and_its_withdrawal_lifts_it)
 	                             "'W-MULE'",
 	                             NULL),
 	                 1);
+	/* the refusal, by its blocker, in the metrics and the statistics */
+	ck_assert(e2e_metric(metrics_port, "coolingd_refusals_total{blocker=\"payee_flagged\"}") ==
+	          metric_before + 1);
+	e2e_seal_until(&env, "e.type = 'disbursement_refused' AND $1 = $1", "-");
+	ck_assert_int_eq(e2e_stats_refused_by(&env, compliance, "payee_flagged"), stats_before + 1);
 
 	/* another payee of the same loan is paid; so is this one once cleared */
 	e2e_eligible_loan(&env, lender1, "BANK1", "PF-2", 31);
@@ -288,48 +303,16 @@ END_TEST
 
 /* ---- the race on two daemons ---- */
 
-#define RACE_LOANS 40
-#define RACE_FIRST 5  /* answered before the flag is sent */
-#define RACE_LAST  10 /* sent once the flag was answered */
-
-struct racer {
-	int port;
-	int k;
-	pthread_barrier_t *barrier;
-	atomic_int *first_done;
-	atomic_bool *flag_done;
-	int status;
-	char decision[16];
-	char blockers[128];
-};
-
-static void *racer_main(void *arg)
+/* the flag, through the second daemon, while the others race */
+static void flag_write(void *arg)
 {
-	struct racer *r = arg;
-	char path[128];
-	snprintf(path, sizeof path, "/v1/lenders/BANK1/loans/PRACE-%d/disbursement", r->k);
-	pthread_barrier_wait(r->barrier);
-	if (r->k >= RACE_LOANS - RACE_LAST)
-		while (!atomic_load(r->flag_done))
-			usleep(1000);
-	else if (r->k >= RACE_FIRST)
-		usleep((useconds_t)(r->k - RACE_FIRST) * 4000); /* spread over ~100 ms */
-	struct http_resp resp;
-	if (http_req(r->port, "POST", path, lender1,
-	             "{\"payee\":{\"kind\":\"account\",\"id\":\"KZ-RACE\"}}", NULL, &resp) == 0) {
-		r->status = resp.status;
-		const char *d =
-		    resp.json ? json_string_value(json_object_get(resp.json, "decision")) : NULL;
-		snprintf(r->decision, sizeof r->decision, "%s", d ? d : "");
-		json_t *b = resp.json ? json_object_get(resp.json, "blockers") : NULL;
-		char *s = b ? json_dumps(b, JSON_COMPACT) : NULL;
-		snprintf(r->blockers, sizeof r->blockers, "%s", s ? s : "");
-		free(s);
-		http_resp_free(&resp);
-	}
-	if (r->k < RACE_FIRST)
-		atomic_fetch_add(r->first_done, 1);
-	return NULL;
+	const struct e2e_env *env2 = arg;
+	char body[256];
+	change_body(body, sizeof body, true, -1, "afc", "RACE");
+	struct http_resp r;
+	put_flag(env2, antifraud, "account", "KZ-RACE", body, &r);
+	E2E_ASSERT_STATUS(&r, 201);
+	http_resp_free(&r);
 }
 
 START_TEST(test_no_payout_is_allowed_after_the_flag_commits_on_two_daemons)
@@ -337,91 +320,23 @@ START_TEST(test_no_payout_is_allowed_after_the_flag_commits_on_two_daemons)
 	struct daemon d2;
 	ck_assert(daemon_start(&d2, env.db_url, NULL));
 	struct e2e_env env2 = e2e_env_on(&env, d2.port);
-	for (int k = 0; k < RACE_LOANS; k++) {
+	for (int k = 0; k < PAYOUT_RACE_LOANS; k++) {
 		char id[32];
 		snprintf(id, sizeof id, "PRACE-%d", k);
 		e2e_eligible_loan(k % 2 ? &env2 : &env, lender1, "BANK1", id, 200 + k);
 	}
-
-	static struct racer rs[RACE_LOANS];
-	pthread_t th[RACE_LOANS];
-	pthread_barrier_t barrier;
-	atomic_int first_done = 0;
-	atomic_bool flag_done = false;
-	pthread_barrier_init(&barrier, NULL, RACE_LOANS + 1);
-	for (int k = 0; k < RACE_LOANS; k++) {
-		rs[k] = (struct racer){.port = k % 2 ? d2.port : env.d.port,
-		                       .k = k,
-		                       .barrier = &barrier,
-		                       .first_done = &first_done,
-		                       .flag_done = &flag_done};
-		ck_assert_int_eq(pthread_create(&th[k], NULL, racer_main, &rs[k]), 0);
-	}
-	pthread_barrier_wait(&barrier);
-	while (atomic_load(&first_done) < RACE_FIRST)
-		usleep(1000);
-	/* the flag, through the second daemon, while the others race */
-	char body[256];
-	change_body(body, sizeof body, true, -1, "afc", "RACE");
-	struct http_resp r;
-	put_flag(&env2, antifraud, "account", "KZ-RACE", body, &r);
-	E2E_ASSERT_STATUS(&r, 201);
-	http_resp_free(&r);
-	atomic_store(&flag_done, true);
-	for (int k = 0; k < RACE_LOANS; k++)
-		pthread_join(th[k], NULL);
-	pthread_barrier_destroy(&barrier);
-
-	int allowed = 0, refused = 0;
-	for (int k = 0; k < RACE_LOANS; k++) {
-		bool ok = rs[k].status == 200 && !strcmp(rs[k].decision, "allowed");
-		bool no = rs[k].status == 409 && !strcmp(rs[k].decision, "refused") &&
-		          !strcmp(rs[k].blockers, "[\"payee_flagged\"]");
-		ck_assert_msg(ok || no, "PRACE-%d: %d %s %s", k, rs[k].status, rs[k].decision,
-		              rs[k].blockers);
-		if (k < RACE_FIRST)
-			ck_assert_msg(ok, "PRACE-%d was sent before the flag", k);
-		if (k >= RACE_LOANS - RACE_LAST)
-			ck_assert_msg(no, "PRACE-%d was sent after the flag's commit", k);
-		allowed += ok;
-		refused += no;
-	}
-	ck_assert_int_eq(allowed + refused, RACE_LOANS);
-	ck_assert_int_eq(e2e_sql_num(&env,
-	                             "SELECT count(*) FROM loan WHERE loan_id LIKE 'PRACE-%' "
-	                             "AND disbursed_at IS NOT NULL",
-	                             NULL),
-	                 allowed);
-	/* the sealed chain: every allowed payout before the flag's event,
-	 * every refusal after it */
-	e2e_seal_until(&env,
-	               "e.loan_id LIKE 'PRACE-%' OR (e.type = 'suspicious_payee_set' AND "
-	               "e.detail->>'id' = $1)",
-	               "KZ-RACE");
-	long long flag_seq =
-	    e2e_sql_num(&env,
-	                "SELECT c.seq FROM audit_chain c JOIN audit_event e ON e.id = c.event_id "
-	                "WHERE e.type = 'suspicious_payee_set' AND e.detail->>'id' = 'KZ-RACE'",
-	                NULL);
-	char seq[24];
-	snprintf(seq, sizeof seq, "%lld", flag_seq);
-	ck_assert_int_eq(
-	    e2e_sql_num(&env,
-	                "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                "e.id = c.event_id WHERE e.loan_id LIKE 'PRACE-%' AND e.type = "
-	                "'disbursement_allowed' AND c.seq < $1::bigint",
-	                seq, NULL),
-	    allowed);
-	ck_assert_int_eq(
-	    e2e_sql_num(&env,
-	                "SELECT count(*) FROM audit_chain c JOIN audit_event e ON "
-	                "e.id = c.event_id WHERE e.loan_id LIKE 'PRACE-%' AND e.type = "
-	                "'disbursement_refused' AND c.seq > $1::bigint AND "
-	                "e.detail->'blockers' ? 'payee_flagged'",
-	                seq, NULL),
-	    refused);
-	fprintf(stderr, "payees: race: %d allowed before the flag, %d refused after it\n", allowed,
-	        refused);
+	payout_race_run(&env, &(struct payout_race){
+	                          .ports = {env.d.port, d2.port},
+	                          .token = lender1,
+	                          .lender = "BANK1",
+	                          .prefix = "PRACE",
+	                          .body = "{\"payee\":{\"kind\":\"account\",\"id\":\"KZ-RACE\"}}",
+	                          .write = flag_write,
+	                          .write_arg = &env2,
+	                          .blocker = "payee_flagged",
+	                          .event_where = "e.type = 'suspicious_payee_set' AND "
+	                                         "e.detail->>'id' = $1",
+	                          .event_param = "KZ-RACE"});
 	ck_assert_int_eq(daemon_stop(&d2), 0);
 }
 END_TEST

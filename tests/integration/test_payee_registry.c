@@ -208,24 +208,6 @@ static void send_disburse(PGconn *c, long long pk)
 	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 7, p, NULL, NULL, 0));
 }
 
-static bool still_waiting(PGconn *c)
-{
-	usleep(300000);
-	ck_assert(PQconsumeInput(c));
-	return PQisBusy(c);
-}
-
-static int rows_of(PGconn *c)
-{
-	PGresult *r = PQgetResult(c);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-	int n = PQntuples(r);
-	PQclear(r);
-	while ((r = PQgetResult(c)) != NULL)
-		PQclear(r);
-	return n;
-}
-
 START_TEST(test_a_flag_committed_while_the_payout_waits_is_seen)
 {
 	long long pk = eligible_loan("RACE-1");
@@ -235,9 +217,9 @@ START_TEST(test_a_flag_committed_while_the_payout_waits_is_seen)
 	testdb_exec(afc, "BEGIN");
 	ck_assert(put_on(afc, &MULE, true, "2020-01-01T00:00:00Z", NULL));
 	send_disburse(pay, pk);
-	ck_assert_msg(still_waiting(pay), "the payout did not wait for the flag's lock");
+	ck_assert_msg(testdb_still_waiting(pay), "the payout did not wait for the flag's lock");
 	testdb_exec(afc, "COMMIT");
-	ck_assert_int_eq(rows_of(pay), 0); /* refused */
+	ck_assert_int_eq(testdb_rows_of(pay), 0); /* refused */
 	ck_assert_int_eq(
 	    testdb_num(conn, "SELECT count(*) FROM loan WHERE disbursed_at IS NOT NULL", NULL), 0);
 	PQfinish(afc);
@@ -253,16 +235,16 @@ START_TEST(test_a_flag_waits_for_a_payout_in_progress_and_commits_after_it)
 	ck_assert(db_prepare_all(afc, &err) && db_prepare_all(pay, &err));
 	testdb_exec(pay, "BEGIN");
 	send_disburse(pay, pk);
-	ck_assert_int_eq(rows_of(pay), 1); /* allowed, not committed yet */
+	ck_assert_int_eq(testdb_rows_of(pay), 1); /* allowed, not committed yet */
 	struct refusal_req q = {.active = true};
 	snprintf(q.source, sizeof(q.source), "afc");
 	ck_assert(ts_parse_rfc3339("2020-01-01T00:00:00Z", &q.effective_at, NULL));
 	struct db_params p;
 	ck_assert(PQsendQueryPrepared(afc, db_statements[STMT_PAYEE_PUT].name, 7,
 	                              db_params_payee_put(&p, &MULE, &q, "afc1"), NULL, NULL, 0));
-	ck_assert_msg(still_waiting(afc), "the flag did not wait for the payout");
+	ck_assert_msg(testdb_still_waiting(afc), "the flag did not wait for the payout");
 	testdb_exec(pay, "COMMIT");
-	ck_assert_int_eq(rows_of(afc), 1);
+	ck_assert_int_eq(testdb_rows_of(afc), 1);
 	testdb_seal(conn);
 	ck_assert_int_eq(testdb_num(conn,
 	                            "SELECT ((SELECT c.seq FROM audit_chain c JOIN audit_event e "

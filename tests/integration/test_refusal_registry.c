@@ -250,26 +250,6 @@ static void send_disburse(PGconn *c, long long pk)
 	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 7, p, NULL, NULL, 0));
 }
 
-/* True when c's query is still waiting after 300 ms. */
-static bool still_waiting(PGconn *c)
-{
-	usleep(300000);
-	ck_assert(PQconsumeInput(c));
-	return PQisBusy(c);
-}
-
-/* The rows of c's one result. */
-static int rows_of(PGconn *c)
-{
-	PGresult *r = PQgetResult(c);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-	int n = PQntuples(r);
-	PQclear(r);
-	while ((r = PQgetResult(c)) != NULL)
-		PQclear(r);
-	return n;
-}
-
 START_TEST(test_a_refusal_committed_while_the_payout_waits_is_seen)
 {
 	/* READ COMMITTED: the payout's statement takes its snapshot first and
@@ -282,9 +262,9 @@ START_TEST(test_a_refusal_committed_while_the_payout_waits_is_seen)
 	testdb_exec(reg, "BEGIN");
 	ck_assert(put_on(reg, IIN, true, "2020-01-01T00:00:00Z", "fcb", NULL));
 	send_disburse(pay, pk);
-	ck_assert_msg(still_waiting(pay), "the payout did not wait for the refusal's lock");
+	ck_assert_msg(testdb_still_waiting(pay), "the payout did not wait for the refusal's lock");
 	testdb_exec(reg, "COMMIT");
-	ck_assert_int_eq(rows_of(pay), 0); /* refused */
+	ck_assert_int_eq(testdb_rows_of(pay), 0); /* refused */
 	ck_assert_int_eq(
 	    testdb_num(conn, "SELECT count(*) FROM loan WHERE disbursed_at IS NOT NULL", NULL), 0);
 	PQfinish(reg);
@@ -300,7 +280,7 @@ START_TEST(test_a_refusal_waits_for_a_payout_in_progress_and_commits_after_it)
 	ck_assert(db_prepare_all(reg, &err) && db_prepare_all(pay, &err));
 	testdb_exec(pay, "BEGIN");
 	send_disburse(pay, pk);
-	ck_assert_int_eq(rows_of(pay), 1); /* allowed, not committed yet */
+	ck_assert_int_eq(testdb_rows_of(pay), 1); /* allowed, not committed yet */
 	struct refusal_req q = {.active = true};
 	snprintf(q.iin, sizeof(q.iin), "%s", IIN);
 	snprintf(q.source, sizeof(q.source), "fcb");
@@ -308,9 +288,9 @@ START_TEST(test_a_refusal_waits_for_a_payout_in_progress_and_commits_after_it)
 	struct db_params p;
 	ck_assert(PQsendQueryPrepared(reg, db_statements[STMT_REFUSAL_PUT].name, 6,
 	                              db_params_refusal_put(&p, &q, "reg1"), NULL, NULL, 0));
-	ck_assert_msg(still_waiting(reg), "the refusal did not wait for the payout");
+	ck_assert_msg(testdb_still_waiting(reg), "the refusal did not wait for the payout");
 	testdb_exec(pay, "COMMIT");
-	ck_assert_int_eq(rows_of(reg), 1);
+	ck_assert_int_eq(testdb_rows_of(reg), 1);
 	/* the trail tells the order: the payout's transaction before the
 	 * refusal's */
 	testdb_seal(conn);
@@ -335,7 +315,7 @@ START_TEST(test_a_future_refusal_takes_effect_by_itself_in_the_guard)
 	sleep(2);
 	testdb_exec(conn, "BEGIN");
 	send_disburse(conn, pk);
-	ck_assert_int_eq(rows_of(conn), 0);
+	ck_assert_int_eq(testdb_rows_of(conn), 0);
 	testdb_exec(conn, "ROLLBACK");
 }
 END_TEST

@@ -569,3 +569,27 @@ struct e2e_env e2e_env_on(const struct e2e_env *e, int port)
 	struct e2e_env other = {.db_url = e->db_url, .d = {.pid = -1, .port = port}};
 	return other;
 }
+
+long long e2e_stats_refused_by(const struct e2e_env *e, const char *token, const char *b)
+{
+	char path[160], from[32], to[32];
+	time_t t[2] = {(time_t)(e2e_wall_us() / 1000000) - 3600,
+	               (time_t)(e2e_wall_us() / 1000000) + 3600};
+	struct tm tm;
+	strftime(from, sizeof from, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t[0], &tm));
+	strftime(to, sizeof to, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t[1], &tm));
+	snprintf(path, sizeof path, "/v1/stats/decisions?from=%s&to=%s", from, to);
+	struct http_resp r;
+	e2e_call(e, "GET", path, token, NULL, NULL, &r);
+	E2E_ASSERT_STATUS(&r, 200);
+	long long n = 0;
+	size_t i;
+	json_t *bucket;
+	json_array_foreach(e2e_json_at(r.json, "buckets"), i, bucket)
+	{
+		n += json_integer_value(
+		    json_object_get(json_object_get(bucket, "refused_by_blocker"), b));
+	}
+	http_resp_free(&r);
+	return n;
+}

@@ -119,6 +119,10 @@ void e2e_ensure_server_up(const char *label);
  * listener does not answer 200 or the series is absent. */
 double e2e_metric(int port, const char *series);
 
+/* The refusals with blocker b in the decision statistics (sealed events)
+ * of the last and the next hour, as token reads them. */
+long long e2e_stats_refused_by(const struct e2e_env *e, const char *token, const char *b);
+
 /* The whole file, NUL-terminated (malloc'd); *len (unless NULL) gets its
  * size. NULL when it cannot be read. */
 char *e2e_read_file(const char *path, size_t *len);

@@ -332,3 +332,21 @@ bool testdb_server_start(void)
 	const char *args[] = {"-l", log, "start", NULL};
 	return pg_ctl(args);
 }
+
+bool testdb_still_waiting(PGconn *c)
+{
+	usleep(300000);
+	ck_assert(PQconsumeInput(c));
+	return PQisBusy(c);
+}
+
+int testdb_rows_of(PGconn *c)
+{
+	PGresult *r = PQgetResult(c);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	int n = PQntuples(r);
+	PQclear(r);
+	while ((r = PQgetResult(c)) != NULL)
+		PQclear(r);
+	return n;
+}

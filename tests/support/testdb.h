@@ -47,6 +47,12 @@ void testdb_exec(PGconn *c, const char *sql);
  */
 long long testdb_num(PGconn *c, const char *sql, ...) __attribute__((sentinel));
 
+/* For lock-ordering tests, on a query sent asynchronously: true when it is
+ * still waiting after 300 ms (a lock it cannot take holds it); and the rows
+ * of its one result, which fails the test unless it has tuples. */
+bool testdb_still_waiting(PGconn *c);
+int testdb_rows_of(PGconn *c);
+
 /* Seals every committed audit event (db_audit_seal_all()); fails the test
  * when that fails. */
 void testdb_seal(PGconn *c);

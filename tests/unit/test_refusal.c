@@ -149,7 +149,7 @@ static void parse(const char *text, struct parsed *p)
 			p->nfields[p->n] = r.nfields;
 			p->fault[p->n] = r.fault;
 			for (int i = 0; i < r.nfields && i < 5; i++)
-				snprintf(p->f[p->n][i], 64, "%s", r.field[i]);
+				snprintf(p->f[p->n][i], 64, "%.63s", r.field[i]);
 			p->n++;
 		}
 		if (!*c)
