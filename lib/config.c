@@ -59,10 +59,9 @@ struct param {
 	const struct name_table *names; /* P_ENUM, or a P_STRING that is one of them */
 	/* a P_STRING's own check; false with *why */
 	bool (*check)(const char *value, const char **why);
-	size_t host, port; /* P_LISTEN: where the parts go */
-	size_t host_size;  /* P_LISTEN */
-	/* CF_FROM_PROFILE: the int64_t of struct policy; CF_POLICY_BOOL: the bool */
-	size_t policy_offset;
+	size_t host, port;    /* P_LISTEN: where the parts go */
+	size_t host_size;     /* P_LISTEN */
+	size_t policy_offset; /* CF_FROM_PROFILE (int64_t), CF_POLICY_BOOL: in struct policy */
 };
 
 #define KEY(s, k, t) .section = #s, .key = #k, .type = t
