@@ -297,6 +297,10 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	const char *method = json_string_value(json_object_get(o, "extra_confirmation_method"));
 	snprintf(l->extra_confirmation_method, sizeof(l->extra_confirmation_method), "%s",
 	         method ? method : "");
+	/* absent from a daemon older than the field: none shown */
+	method = json_string_value(json_object_get(o, "reconfirmation_method"));
+	snprintf(l->reconfirmation_method, sizeof(l->reconfirmation_method), "%s",
+	         method ? method : "");
 	json_t *period = json_object_get(o, "cooling_period_seconds");
 	l->cooling_period_s = json_is_integer(period) ? json_integer_value(period) : 0;
 	l->mrp_tenge = json_integer_value(json_object_get(o, "mrp"));
@@ -369,9 +373,17 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		band->above_mrp = json_integer_value(json_object_get(b, "above_mrp"));
 		band->up_to_mrp = json_is_integer(up_to) ? json_integer_value(up_to) : -1;
 		band->period_s = json_integer_value(json_object_get(b, "period_seconds"));
+		band->above_inclusive = json_is_true(json_object_get(b, "above_inclusive"));
+		band->up_to_exclusive = json_is_true(json_object_get(b, "up_to_exclusive"));
 		band->above_key = json_string_value(json_object_get(keys, "above_mrp"));
 		band->up_to_key = json_string_value(json_object_get(keys, "up_to_mrp"));
 		band->period_key = json_string_value(json_object_get(keys, "period_seconds"));
+		band->above_inclusive_key =
+		    json_string_value(json_object_get(keys, "above_inclusive"));
+		band->up_to_inclusive_key =
+		    json_string_value(json_object_get(keys, "up_to_exclusive"));
+		/* a daemon older than the bounds' keys read them "above" and
+		 * names none */
 		if (band->above_key == NULL || band->period_key == NULL)
 			return false;
 	}

@@ -222,6 +222,8 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	FIELD("extra_confirmation_method", "%s",
 	      l->extra_confirmation_method[0] ? l->extra_confirmation_method : "-");
 	TIME("reconfirmed_at", l->reconfirmed_at);
+	FIELD("reconfirmation_method", "%s",
+	      l->reconfirmation_method[0] ? l->reconfirmation_method : "-");
 #undef FIELD
 #undef TIME
 #undef GAP

@@ -632,12 +632,15 @@ static void reconfirm_decide(struct request *r)
 	loan_reconfirm_decide(&r->loan, &r->call.reconfirmation, r->now, &w, &o);
 	if (act_answered(r, &o))
 		return;
-	char *detail =
-	    detail_text(json_pack("{s:o,s:o}", "reconfirmed_at", codec_ts_json(o.at),
-	                          "cooling_ends_at", codec_ts_json(r->loan.cooling_ends_at)));
+	const struct reconfirmation_req *q = &r->call.reconfirmation;
+	char *detail = detail_text(
+	    json_pack("{s:o,s:o,s:o}", "reconfirmed_at", codec_ts_json(o.at), "cooling_ends_at",
+	              codec_ts_json(r->loan.cooling_ends_at), "method",
+	              q->has_method ? json_string(name_of(&extra_method_names, (int)q->method))
+	                            : json_null()));
 	struct db_params p;
 	bool queued = request_exec_or_reply(
-	    r, STMT_RECONFIRM, db_params_reconfirm(&p, &r->loan, &o, r->client, detail),
+	    r, STMT_RECONFIRM, db_params_reconfirm(&p, &r->loan, &o, q, r->client, detail),
 	    on_act_write);
 	free(detail);
 	if (!queued)
@@ -703,7 +706,7 @@ bool reconfirm_parse(struct request *r, struct cd_error *err)
 {
 	r->act = &act_reconfirm;
 	return ids_parse(r, 2, err) &&
-	       codec_parse_reconfirmation(r->body, &r->call.reconfirmation.reconfirmed_at, err);
+	       codec_parse_reconfirmation(r->body, &r->call.reconfirmation, err);
 }
 
 bool extra_confirm_parse(struct request *r, struct cd_error *err)

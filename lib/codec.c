@@ -296,9 +296,26 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
 	return true;
 }
 
-bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err)
+/* A confirmation's channel: one of extra_method_names. */
+static bool get_method(json_t *v, const char *key, enum extra_method *m, struct cd_error *err)
 {
-	*reconfirmed_at = TS_NULL;
+	const char *s = NULL;
+	int index;
+	if (!get_string(v, key, &s, err))
+		return false;
+	if (!name_lookup(&extra_method_names, s, &index))
+		return cd_error_invalid(err, key,
+		                        "must be \"branch\", \"egov\", \"credit_bureau\" "
+		                        "or \"lender_app\"");
+	*m = (enum extra_method)index;
+	return true;
+}
+
+bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r,
+                                struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->reconfirmed_at = TS_NULL;
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)body, key, v)
@@ -306,8 +323,14 @@ bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, str
 		if (strcmp(key, "reconfirmed_at") == 0) {
 			if (json_is_null(v))
 				continue;
-			if (!get_ts(v, key, reconfirmed_at, err))
+			if (!get_ts(v, key, &r->reconfirmed_at, err))
 				return false;
+		} else if (strcmp(key, "method") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_method(v, key, &r->method, err))
+				return false;
+			r->has_method = true;
 		} else {
 			return unknown_field(key, err);
 		}
@@ -326,16 +349,8 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	json_object_foreach((json_t *)body, key, v)
 	{
 		if (strcmp(key, "method") == 0) {
-			const char *s = NULL;
-			int index;
-			if (!get_string(v, key, &s, err))
+			if (!get_method(v, key, &r->method, err))
 				return false;
-			if (!name_lookup(&extra_method_names, s, &index))
-				return cd_error_invalid(
-				    err, key,
-				    "must be \"branch\", \"egov\", \"credit_bureau\" "
-				    "or \"lender_app\"");
-			r->method = (enum extra_method)index;
 			has_method = true;
 		} else if (strcmp(key, "confirmed_at") == 0) {
 			if (json_is_null(v))
@@ -786,7 +801,8 @@ static json_t *int_or_null_json(int64_t n)
 	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
 	/* the fields of v1.2 */                                                                   \
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
-	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)
+	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
+	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -1112,17 +1128,22 @@ json_t *codec_policy_json(const struct policy_table *t)
 	json_t *rules = json_array();
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
+		bool open_ended = b->up_to_mrp < 0;
 		json_array_append_new(
-		    rules,
-		    json_pack("{s:s,s:o,s:I,s:o,s:I,s:{s:s,s:o,s:s}}", "rule",
-		              name_of(&rule_names, b->rule), "lender_kind",
-		              b->lender_kind < 0
-		                  ? json_null()
-		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
-		              "above_mrp", (json_int_t)b->above_mrp, "up_to_mrp",
-		              mrp_or_null(b->up_to_mrp), "period_seconds", (json_int_t)b->period_s,
-		              "keys", "above_mrp", b->above_key, "up_to_mrp",
-		              key_or_null(b->up_to_key), "period_seconds", b->period_key));
+		    rules, json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:s,s:o,s:o,s:s}}",
+		                     "rule", name_of(&rule_names, b->rule), "lender_kind",
+		                     b->lender_kind < 0
+		                         ? json_null()
+		                         : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		                     "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
+		                     b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
+		                     "up_to_exclusive",
+		                     open_ended ? json_null() : json_boolean(b->up_to_exclusive),
+		                     "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
+		                     b->above_key, "above_inclusive", b->above_inclusive_key,
+		                     "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
+		                     key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
+		                     "period_seconds", b->period_key));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1179,6 +1200,17 @@ __attribute__((format(printf, 2, 3))) static void text_add(struct text *t, const
 	t->s[t->len] = '\0';
 }
 
+/* A bound's keys: its number's, and its reading's with its value (none
+ * from a daemon that reads every bound "above" and names no such key). */
+static void bound_keys(const char *key, const char *inclusive_key, bool inclusive, char *out,
+                       size_t size)
+{
+	if (inclusive_key != NULL)
+		snprintf(out, size, "%s, %s = %s", key, inclusive_key, inclusive ? "on" : "off");
+	else
+		snprintf(out, size, "%s", key);
+}
+
 char *codec_policy_text(const struct policy_table *t)
 {
 	struct text x = {0};
@@ -1192,19 +1224,26 @@ char *codec_policy_text(const struct policy_table *t)
 		         name_of(&aggregation_names, (int)t->aggregation));
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
-	text_add(&x, "rules (cooled when the day's amount is above, strictly, N x the MRP of the "
-	             "approval's local date):\n");
+	text_add(&x, "rules (the day's amount against N x the MRP of the approval's local date: "
+	             "\"above\" is strictly greater, \"from\" greater or equal, as each bound's "
+	             "*_threshold_inclusive key says):\n");
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
-		char up[96] = "";
-		if (b->up_to_mrp >= 0)
-			snprintf(up, sizeof(up), ", up to %lld MRP (%s)", (long long)b->up_to_mrp,
-			         b->up_to_key);
-		text_add(&x, "  %-10s %-4s above %lld MRP (%s)%s: wait %llds after consent (%s)\n",
+		char lower[128], upper[128], up[192] = "";
+		bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
+		           sizeof(lower));
+		if (b->up_to_mrp >= 0) {
+			bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive, upper,
+			           sizeof(upper));
+			snprintf(up, sizeof(up), ", %s %lld MRP (%s)",
+			         b->up_to_exclusive ? "below" : "up to", (long long)b->up_to_mrp,
+			         upper);
+		}
+		text_add(&x, "  %-10s %-4s %s %lld MRP (%s)%s: wait %llds after consent (%s)\n",
 		         name_of(&rule_names, b->rule),
 		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
-		         (long long)b->above_mrp, b->above_key, up, (long long)b->period_s,
-		         b->period_key);
+		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, lower, up,
+		         (long long)b->period_s, b->period_key);
 	}
 	text_add(&x, "exemptions (the first that applies; not cooled):");
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1221,7 +1260,8 @@ char *codec_policy_text(const struct policy_table *t)
 	         t->reconfirmation ? "required for every cooled loan" : "not required");
 	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
 	         t->in_person_by_amount
-	             ? " whose day's amount is above the kind's first threshold (MFO: online only)"
+	             ? " whose day's amount is above the kind's first threshold, or from it when "
+	               "that bound is inclusive (MFO: online only)"
 	             : "");
 	if (t->age_rule)
 		text_add(&x,

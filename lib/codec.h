@@ -35,7 +35,8 @@ bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_si
                               struct cd_error *err);
 
 /* {"reconfirmed_at": ts} with reconfirmed_at optional (TS_NULL). */
-bool codec_parse_reconfirmation(const json_t *body, int64_t *reconfirmed_at, struct cd_error *err);
+bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r,
+                                struct cd_error *err);
 
 /* {"method": "branch"|"egov"|"credit_bureau"|"lender_app", "confirmed_at": ts}
  * with confirmed_at optional (TS_NULL). */

@@ -42,6 +42,9 @@ enum param_flags {
 	 * (policy_takes_v1_overrides): set under another, even to its
 	 * default, it is refused */
 	CF_V1_OVERRIDE = 1 << 4,
+	/* a P_BOOL of struct policy too (.policy_offset), put there by
+	 * config_policy() */
+	CF_POLICY_BOOL = 1 << 5,
 };
 
 struct param {
@@ -58,7 +61,7 @@ struct param {
 	bool (*check)(const char *value, const char **why);
 	size_t host, port;    /* P_LISTEN: where the parts go */
 	size_t host_size;     /* P_LISTEN */
-	size_t policy_offset; /* CF_FROM_PROFILE: the int64_t of struct policy */
+	size_t policy_offset; /* CF_FROM_PROFILE (int64_t), CF_POLICY_BOOL: in struct policy */
 };
 
 #define KEY(s, k, t) .section = #s, .key = #k, .type = t
@@ -72,6 +75,13 @@ struct param {
 #define PROFILE_V1(f)                                                                              \
 	.flags = CF_RELOAD | CF_FROM_PROFILE | CF_V1_OVERRIDE,                                     \
 	.policy_offset = offsetof(struct policy, f)
+/* A bound's reading (policy.*_threshold_inclusive): off "above", on "from". */
+#define BOUND(f)                                                                                   \
+	.flags = CF_RELOAD | CF_POLICY_BOOL, NUM(f), .policy_offset = offsetof(struct policy, f),  \
+	.def = "off"
+#define BOUND_V1(f)                                                                                \
+	.flags = CF_RELOAD | CF_POLICY_BOOL | CF_V1_OVERRIDE, NUM(f),                              \
+	.policy_offset = offsetof(struct policy, f), .def = "off"
 
 static bool timezone_valid(const char *tz, const char **why);
 static bool profile_known(const char *name, const char **why);
@@ -104,18 +114,22 @@ static const struct param params[] = {
      NUM(cooling_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, threshold_mrp, P_INT), PROFILE_V1(threshold_mrp),
      NUM(threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, threshold_inclusive, P_BOOL), BOUND_V1(threshold_inclusive)},
     {KEY(policy, aggregation, P_ENUM), PROFILE(aggregation), NUM(aggregation), .def = "",
      .names = &aggregation_names},
     {KEY(policy, bank_threshold_mrp, P_INT), PROFILE(bank_threshold_mrp),
      NUM(bank_threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, bank_threshold_inclusive, P_BOOL), BOUND(bank_threshold_inclusive)},
     {KEY(policy, bank_period, P_DURATION), PROFILE(bank_period_s), NUM(bank_period_s),
      .def = "", .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, bank_long_threshold_mrp, P_INT), PROFILE(bank_long_threshold_mrp),
      NUM(bank_long_threshold_mrp), .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, bank_long_threshold_inclusive, P_BOOL), BOUND(bank_long_threshold_inclusive)},
     {KEY(policy, bank_long_period, P_DURATION), PROFILE(bank_long_period_s),
      NUM(bank_long_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, mfo_threshold_mrp, P_INT), PROFILE(mfo_threshold_mrp), NUM(mfo_threshold_mrp),
      .def = "", .min = 0, .max = 1000000},
+    {KEY(policy, mfo_threshold_inclusive, P_BOOL), BOUND(mfo_threshold_inclusive)},
     {KEY(policy, mfo_period, P_DURATION), PROFILE(mfo_period_s), NUM(mfo_period_s), .def = "",
      .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, card_limit_exempt_mrp, P_INT), PROFILE(card_limit_exempt_mrp),
@@ -577,6 +591,9 @@ static void keys_over_profile(const struct config *c, struct policy *p)
 {
 	for (size_t i = 0; i < NPARAMS; i++) {
 		const struct param *pm = &params[i];
+		if (pm->flags & CF_POLICY_BOOL)
+			*(bool *)((char *)p + pm->policy_offset) =
+			    *(const bool *)((const char *)c + pm->offset);
 		if (!(pm->flags & CF_FROM_PROFILE))
 			continue;
 		int64_t v = *(const int64_t *)((const char *)c + pm->offset);

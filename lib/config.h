@@ -43,6 +43,7 @@ struct config {
 	char profile[POLICY_SCHEDULE_BUF];
 	int64_t cooling_period_s; /* -1: the profile's */
 	int64_t threshold_mrp;    /* -1: the profile's */
+	bool threshold_inclusive; /* each bound: "from" rather than "above" */
 	char timezone[64];
 	int64_t max_clock_skew_s;
 	int64_t max_backdate_s;
@@ -61,10 +62,13 @@ struct config {
 	/* kz-2025-09's numbers, each -1 for "the profile's" */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;
+	bool bank_threshold_inclusive;
 	int64_t bank_period_s;
 	int64_t bank_long_threshold_mrp;
+	bool bank_long_threshold_inclusive;
 	int64_t bank_long_period_s;
 	int64_t mfo_threshold_mrp;
+	bool mfo_threshold_inclusive;
 	int64_t mfo_period_s;
 	int64_t card_limit_exempt_mrp;
 	int64_t extra_confirmation_under_age;

@@ -467,7 +467,8 @@ const char *const *db_params_verify(struct db_params *p, const struct loan *l,
 const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
                                     const struct cancellation_req *q, const char *actor);
 const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
-                                       const struct act_outcome *o, const char *actor,
+                                       const struct act_outcome *o,
+                                       const struct reconfirmation_req *q, const char *actor,
                                        const char *detail);
 const char *const *db_params_extra_confirm(struct db_params *p, const struct loan *l,
                                            const struct act_outcome *o,

@@ -159,10 +159,18 @@ enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconf
 		                     "the loan needs no reconfirmation: it is not cooled under a "
 		                     "profile that asks for one");
 	if (l->reconfirmed_at != TS_NULL) {
-		if (q->reconfirmed_at == TS_NULL || q->reconfirmed_at == l->reconfirmed_at)
+		/* a repeat that names no method is one; one that names another
+		 * than the recorded (or one where none was) is not */
+		bool same_method =
+		    !q->has_method || strcmp(l->reconfirmation_method,
+		                             name_of(&extra_method_names, (int)q->method)) == 0;
+		bool same_time =
+		    q->reconfirmed_at == TS_NULL || q->reconfirmed_at == l->reconfirmed_at;
+		if (same_method && same_time)
 			return repeat(o);
 		return invalid_state(o, REASON_DIFFERENT_TIME,
-		                     "reconfirmation was recorded at another time");
+		                     same_time ? "reconfirmation was recorded with another method"
+		                               : "reconfirmation was recorded at another time");
 	}
 	if (l->disbursed_at != TS_NULL)
 		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");

@@ -17,8 +17,9 @@
  *                 otherwise 409; after disbursement 409; window; not before
  *                 approved_at beyond max_clock_skew.
  *   reconfirmation  after cancellation 409; a loan that needs none 409; one
- *                 recorded is a repeat at the same time or without a time
- *                 (after disbursement too), a 409 at another; after
+ *                 recorded is a repeat at the same time or without a time,
+ *                 and with the same method or none (after disbursement
+ *                 too), a 409 at another time or with another method; after
  *                 disbursement 409; before consent or before the cooling
  *                 period's end 409 (it does not count then); the time in the
  *                 clock window, and not before the period's end (409).
@@ -89,6 +90,8 @@ struct cancellation_req {
 
 struct reconfirmation_req {
 	int64_t reconfirmed_at; /* TS_NULL when omitted: now */
+	bool has_method;        /* the channel it was given through, when sent */
+	enum extra_method method;
 };
 
 struct disbursement_req {

@@ -17,6 +17,17 @@
  * the defaults are REGULATION.md's.
  */
 #define F(field) offsetof(struct policy, field)
+/* A bound's reading beside its number: the bool of struct policy and its
+ * key, named after the *_threshold_mrp key (policy.bank_threshold_mrp:
+ * policy.bank_threshold_inclusive). */
+/* clang-format off */
+#define LOWER_BOUND(name) \
+	.above_inclusive = F(name##_inclusive), \
+	.above_inclusive_key = "policy." #name "_inclusive"
+#define UPPER_BOUND(name) \
+	.up_to_inclusive = F(name##_inclusive), \
+	.up_to_inclusive_key = "policy." #name "_inclusive"
+/* clang-format on */
 #define ANY_KIND (-1)
 
 struct profile_def {
@@ -62,6 +73,7 @@ static const struct profile_def profiles[] = {
      .bands = {{.rule = RULE_CARD,
                 .lender_kind = ANY_KIND,
                 .above = F(threshold_mrp),
+                LOWER_BOUND(threshold),
                 .up_to = POLICY_NO_FIELD,
                 .period = F(cooling_period_s),
                 .above_key = "policy.threshold_mrp",
@@ -88,7 +100,9 @@ static const struct profile_def profiles[] = {
      .bands = {{.rule = RULE_BANK_SHORT,
                 .lender_kind = LENDER_BANK,
                 .above = F(bank_threshold_mrp),
+                LOWER_BOUND(bank_threshold),
                 .up_to = F(bank_long_threshold_mrp),
+                UPPER_BOUND(bank_long_threshold),
                 .period = F(bank_period_s),
                 .above_key = "policy.bank_threshold_mrp",
                 .up_to_key = "policy.bank_long_threshold_mrp",
@@ -96,6 +110,7 @@ static const struct profile_def profiles[] = {
                {.rule = RULE_BANK_LONG,
                 .lender_kind = LENDER_BANK,
                 .above = F(bank_long_threshold_mrp),
+                LOWER_BOUND(bank_long_threshold),
                 .up_to = POLICY_NO_FIELD,
                 .period = F(bank_long_period_s),
                 .above_key = "policy.bank_long_threshold_mrp",
@@ -103,6 +118,7 @@ static const struct profile_def profiles[] = {
                {.rule = RULE_MFO,
                 .lender_kind = LENDER_MFO,
                 .above = F(mfo_threshold_mrp),
+                LOWER_BOUND(mfo_threshold),
                 .up_to = POLICY_NO_FIELD,
                 .period = F(mfo_period_s),
                 .above_key = "policy.mfo_threshold_mrp",
@@ -139,6 +155,11 @@ static int64_t field(const struct policy *p, size_t offset)
 	return *(const int64_t *)((const char *)p + offset);
 }
 
+static bool flag(const struct policy *p, size_t offset)
+{
+	return *((const bool *)((const char *)p + offset));
+}
+
 bool policy_aggregates(const struct policy *p)
 {
 	return profile_def_of(p->name)->aggregates;
@@ -173,10 +194,15 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 		t->bands[i].lender_kind = b->lender_kind;
 		t->bands[i].above_mrp = field(p, b->above);
 		t->bands[i].up_to_mrp = b->up_to == POLICY_NO_FIELD ? -1 : field(p, b->up_to);
+		t->bands[i].above_inclusive = flag(p, b->above_inclusive);
+		t->bands[i].up_to_exclusive =
+		    b->up_to != POLICY_NO_FIELD && flag(p, b->up_to_inclusive);
 		t->bands[i].period_s = field(p, b->period);
 		t->bands[i].above_key = b->above_key;
 		t->bands[i].up_to_key = b->up_to_key;
 		t->bands[i].period_key = b->period_key;
+		t->bands[i].above_inclusive_key = b->above_inclusive_key;
+		t->bands[i].up_to_inclusive_key = b->up_to_inclusive_key;
 	}
 	t->exemptions = d->exemptions;
 	t->card_limit_mrp = p->card_limit_exempt_mrp;
@@ -196,6 +222,25 @@ static int64_t mrp_tiyn(int64_t n, int64_t mrp_tenge)
 static bool band_of_kind(const struct policy_band *b, int kind)
 {
 	return b->lender_kind == ANY_KIND || b->lender_kind == kind;
+}
+
+/* Whether an amount is beyond a bound: strictly greater ("above"), or, when
+ * the bound is inclusive ("from"), equal too. */
+static bool beyond(int64_t amount_tiyn, int64_t bound_tiyn, bool inclusive)
+{
+	return inclusive ? amount_tiyn >= bound_tiyn : amount_tiyn > bound_tiyn;
+}
+
+/* Whether the day's amount falls in the band: beyond its lower bound and
+ * not beyond its upper one. */
+static bool in_band(const struct policy *p, const struct policy_band *b, int64_t day_tiyn,
+                    int64_t mrp_tenge)
+{
+	if (!beyond(day_tiyn, mrp_tiyn(field(p, b->above), mrp_tenge), flag(p, b->above_inclusive)))
+		return false;
+	return b->up_to == POLICY_NO_FIELD ||
+	       !beyond(day_tiyn, mrp_tiyn(field(p, b->up_to), mrp_tenge),
+	               flag(p, b->up_to_inclusive));
 }
 
 /* The first exemption of the profile that the loan has. */
@@ -221,19 +266,20 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 {
 	const struct profile_def *d = profile_def_of(p->name);
 	memset(out, 0, sizeof(*out));
-	/* amounts compare in tiyn; "above" is strictly greater */
+	/* amounts compare in tiyn; "above" is strictly greater, "from" (an
+	 * inclusive bound) greater or equal */
 	out->aggregated_tiyn = in->amount_tiyn + (d->aggregates ? in->day_others_tiyn : 0);
 	out->exemption = exemption_of(d, p, in, out->aggregated_tiyn);
 
 	/* the kind's first threshold: the lowest band of its kind */
-	int64_t first_mrp = -1;
+	const struct policy_band *first = NULL;
 	for (int i = 0; i < d->nbands; i++) {
 		const struct policy_band *b = &d->bands[i];
 		if (band_of_kind(b, in->lender_kind) &&
-		    (first_mrp < 0 || field(p, b->above) < first_mrp))
-			first_mrp = field(p, b->above);
+		    (first == NULL || field(p, b->above) < field(p, first->above)))
+			first = b;
 	}
-	int64_t first_tiyn = first_mrp < 0 ? 0 : mrp_tiyn(first_mrp, in->mrp_tenge);
+	int64_t first_tiyn = first == NULL ? 0 : mrp_tiyn(field(p, first->above), in->mrp_tenge);
 	out->threshold_tiyn = first_tiyn;
 
 	bool channel_cooled = in->channel == CHANNEL_ONLINE ? p->cool_online : p->cool_branch;
@@ -241,10 +287,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 		for (int i = 0; i < d->nbands; i++) {
 			const struct policy_band *b = &d->bands[i];
 			if (!band_of_kind(b, in->lender_kind) ||
-			    out->aggregated_tiyn <= mrp_tiyn(field(p, b->above), in->mrp_tenge))
-				continue;
-			if (b->up_to != POLICY_NO_FIELD &&
-			    out->aggregated_tiyn > mrp_tiyn(field(p, b->up_to), in->mrp_tenge))
+			    !in_band(p, b, out->aggregated_tiyn, in->mrp_tenge))
 				continue;
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
@@ -255,11 +298,14 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 	out->reconfirmation_required = d->reconfirmation && out->cooling_required;
 
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
-	 * kind's first threshold, and for an MFO only online */
+	 * kind's first threshold (read as that bound's key says), and for an
+	 * MFO only online */
 	bool first_time = !in->secured && in->first_time;
 	if (d->in_person_by_amount)
-		first_time = first_time && first_mrp >= 0 && out->aggregated_tiyn > first_tiyn &&
-		             (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
+		first_time =
+		    first_time && first != NULL &&
+		    beyond(out->aggregated_tiyn, first_tiyn, flag(p, first->above_inclusive)) &&
+		    (in->lender_kind != LENDER_MFO || in->channel == CHANNEL_ONLINE);
 	/* a repeat victim comes in person for every cooled loan, whatever the
 	 * profile says (REGULATION.md: the same people are defrauded again) */
 	bool prior_victim = in->prior_fraud_victim && out->cooling_required;

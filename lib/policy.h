@@ -32,9 +32,16 @@ struct policy {
 	char name[POLICY_NAME_BUF];
 	/* kz-card */
 	int64_t cooling_period_s; /* wait after consent for a cooled loan */
-	int64_t threshold_mrp;    /* cooled when amount > threshold_mrp x MRP */
+	int64_t threshold_mrp;    /* cooled when amount > (>= when inclusive) threshold_mrp x MRP */
 	bool cool_online;         /* which channels are cooled */
 	bool cool_branch;
+	/* Each bound's reading ("Open readings"): false "above" (an amount
+	 * equal to the bound is in the band below it), true "from" (in the
+	 * band above it). */
+	bool threshold_inclusive;
+	bool bank_threshold_inclusive;
+	bool bank_long_threshold_inclusive;
+	bool mfo_threshold_inclusive;
 	/* kz-2025-09 */
 	int64_t aggregation; /* enum aggregation */
 	int64_t bank_threshold_mrp;
@@ -54,13 +61,17 @@ bool policy_profile(const char *name, struct policy *p);
 /* One band of a profile's table: loans of a lender kind whose day's amount
  * is above `above` and at most `up_to` (open-ended when it has none) MRP
  * wait `period`. Each number is a field of struct policy (its offset) and
- * a configuration key. */
+ * a configuration key; so is each bound's reading, a bool of struct policy
+ * (above_inclusive, up_to_inclusive: the bound's own key, true when an
+ * amount equal to the bound is in the band above it). */
 #define POLICY_NO_FIELD ((size_t)-1)
 struct policy_band {
 	enum rule rule;
 	int lender_kind;             /* enum lender_kind, or -1 for every kind */
 	size_t above, up_to, period; /* offsets in struct policy; up_to may be POLICY_NO_FIELD */
+	size_t above_inclusive, up_to_inclusive; /* offsets of bools; up_to's as up_to */
 	const char *above_key, *up_to_key, *period_key;
+	const char *above_inclusive_key, *up_to_inclusive_key;
 };
 
 #define POLICY_MAX_BANDS 4
@@ -77,8 +88,13 @@ struct policy_table {
 		enum rule rule;
 		int lender_kind;
 		int64_t above_mrp, up_to_mrp; /* up_to_mrp -1: open-ended */
+		/* an amount equal to above_mrp is in the band ("from"); one equal
+		 * to up_to_mrp is not (it is in the band above): each the value
+		 * of its bound's *_threshold_inclusive key */
+		bool above_inclusive, up_to_exclusive;
 		int64_t period_s;
 		const char *above_key, *up_to_key, *period_key;
+		const char *above_inclusive_key, *up_to_inclusive_key;
 	} bands[POLICY_MAX_BANDS];
 	unsigned exemptions;      /* bits (1u << enum exemption) */
 	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
@@ -268,6 +284,7 @@ struct loan {
 	int64_t extra_confirmed_at;
 	char extra_confirmation_method[16]; /* extra_method_names; "" when none */
 	int64_t reconfirmed_at;
+	char reconfirmation_method[16]; /* extra_method_names; "" when none */
 
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */

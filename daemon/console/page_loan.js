@@ -19,7 +19,7 @@ const ACTS = [
 // Fields of v1.1 that are shown only when the answer has them.
 const OPTIONAL = ['rule', 'exemption', 'lender_kind', 'product', 'aggregated_amount', 'borrower_age',
   'extra_confirmation_required', 'extra_confirmation_method', 'reconfirmation_required',
-  'voluntary_refusal_active', 'in_person_reasons', 'fraud_claim_open'];
+  'voluntary_refusal_active', 'in_person_reasons', 'fraud_claim_open', 'reconfirmation_method'];
 
 export function badge(status) {
   return h('span', { class: `badge badge-${String(status).replace(/[^a-z_]/g, '')}` },

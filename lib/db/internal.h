@@ -74,6 +74,7 @@
 	X(extra_confirmed_at,    "extra_confirmed_at",    TS,      0,  0, "")        \
 	X(extra_confirmation_method, "extra_confirmation_method", TEXT, 0, 0, "")    \
 	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
+	X(reconfirmation_method, "reconfirmation_method", TEXT,    0,  0, "")        \
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \

@@ -154,13 +154,15 @@ const char *const *db_params_cancel(struct db_params *p, const struct loan *l,
 }
 
 const char *const *db_params_reconfirm(struct db_params *p, const struct loan *l,
-                                       const struct act_outcome *o, const char *actor,
+                                       const struct act_outcome *o,
+                                       const struct reconfirmation_req *q, const char *actor,
                                        const char *detail)
 {
 	p->v[0] = db_num(&p->num[0], l->pk);
 	p->v[1] = db_num(&p->num[1], o->at);
 	p->v[2] = actor;
 	p->v[3] = detail;
+	p->v[4] = q->has_method ? name_of(&extra_method_names, (int)q->method) : NULL;
 	return p->v;
 }
 

@@ -592,12 +592,13 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          1},
     [STMT_RECONFIRM] =
         {"reconfirm",
-         "WITH u AS (UPDATE loan SET reconfirmed_at = cd_ts($2::bigint) "
+         "WITH u AS (UPDATE loan SET reconfirmed_at = cd_ts($2::bigint), "
+         "  reconfirmation_method = $5::text "
          "  WHERE id = $1::bigint AND " RECONFIRM_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, 'reconfirmation_recorded', "
          "  $4::jsonb FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
-         4},
+         5},
     [STMT_EXTRA_CONFIRM] =
         {"extra_confirm",
          "WITH u AS (UPDATE loan SET extra_confirmed_at = cd_ts($2::bigint), "

@@ -279,12 +279,13 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	check_one_act(bits, "cancellation", &o, STMT_CANCEL,
 	              db_params_cancel(&p, l, &cancel, "test"));
 
-	struct reconfirmation_req reconfirm = {.reconfirmed_at = TS_NULL};
+	struct reconfirmation_req reconfirm = {
+	    .reconfirmed_at = TS_NULL, .has_method = true, .method = EXTRA_LENDER_APP};
 	loan_reconfirm_decide(l, &reconfirm, now, &w, &o);
 	write = o;
 	write.at = now;
 	check_one_act(bits, "reconfirmation", &o, STMT_RECONFIRM,
-	              db_params_reconfirm(&p, l, &write, "test", "{}"));
+	              db_params_reconfirm(&p, l, &write, &reconfirm, "test", "{}"));
 
 	struct extra_confirmation_req extra = {.method = EXTRA_EGOV, .confirmed_at = TS_NULL};
 	loan_extra_confirm_decide(l, &extra, now, &w, &o);

@@ -485,6 +485,43 @@ START_TEST(test_consent_with_unknown_field_or_bad_time_is_refused)
 }
 END_TEST
 
+START_TEST(test_reconfirmation_takes_an_optional_method_of_the_four_channels)
+{
+	static const char *const names[] = {"branch", "egov", "credit_bureau", "lender_app"};
+	struct reconfirmation_req q;
+	struct cd_error err;
+	json_t *o = J("{}");
+	ck_assert(codec_parse_reconfirmation(o, &q, &err));
+	ck_assert(!q.has_method);
+	ck_assert_int_eq(q.reconfirmed_at, TS_NULL);
+	json_decref(o);
+	o = J("{\"method\": null, \"reconfirmed_at\": \"2025-06-16T10:06:00+05:00\"}");
+	ck_assert(codec_parse_reconfirmation(o, &q, &err));
+	ck_assert(!q.has_method);
+	ck_assert_int_eq(q.reconfirmed_at, T("2025-06-16T05:06:00Z"));
+	json_decref(o);
+	for (int i = 0; i < 4; i++) {
+		char text[64];
+		snprintf(text, sizeof text, "{\"method\": \"%s\"}", names[i]);
+		o = J(text);
+		ck_assert(codec_parse_reconfirmation(o, &q, &err));
+		ck_assert(q.has_method);
+		ck_assert_int_eq(q.method, i);
+		ck_assert_str_eq(name_of(&extra_method_names, (int)q.method), names[i]);
+		json_decref(o);
+	}
+	static const char *const bad[] = {"{\"method\": \"fax\"}", "{\"method\": \"Egov\"}",
+	                                  "{\"method\": \"\"}", "{\"method\": 1}",
+	                                  "{\"method\": false}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o = J(bad[i]);
+		ck_assert_msg(!codec_parse_reconfirmation(o, &q, &err), "%s accepted", bad[i]);
+		assert_invalid(&err, "method");
+		json_decref(o);
+	}
+}
+END_TEST
+
 static bool verification(const char *text, struct verification_req *r, struct cd_error *err)
 {
 	json_t *o = J(text);
@@ -1142,7 +1179,8 @@ static const char CONTRACT_LOAN[] =
     "  \"earliest_disbursement_at\": \"2025-06-16T05:05:00Z\","
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
-    "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false }";
+    "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
+    "  \"reconfirmation_method\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1555,6 +1593,7 @@ static Suite *codec_suite(void)
 	tc = tcase_create("acts");
 	tcase_add_test(tc, test_consent_body_may_be_empty_or_give_consent_at);
 	tcase_add_test(tc, test_consent_with_unknown_field_or_bad_time_is_refused);
+	tcase_add_test(tc, test_reconfirmation_takes_an_optional_method_of_the_four_channels);
 	tcase_add_test(tc, test_verification_is_parsed);
 	tcase_add_test(tc, test_verification_needs_branch_and_officer);
 	tcase_add_test(tc, test_verification_with_unknown_field_or_bad_time_is_refused);

@@ -8,7 +8,9 @@
 #include "check_main.h"
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ static const char *const ENV_VARS[] = {
     "COOLINGD_POLICY_PAYEE_REQUIRED",
     "COOLINGD_POLICY_PAYOUT_TO_BORROWER_ONLY",
     "COOLINGD_POLICY_BURST_LENDERS",
+    "COOLINGD_POLICY_BANK_THRESHOLD_INCLUSIVE",
     "COOLINGD_POLICY_COOLINGPERIOD",
     "COOLINGD_SERVER_LISTN",
     "COOLINGD_LOG_",
@@ -939,6 +942,75 @@ START_TEST(test_a_band_below_its_legal_period_is_refused_naming_its_key)
 }
 END_TEST
 
+/* Each bound's reading: off ("above") by default, on or off, a bad value
+ * naming its key, from the environment too; kz-card's own is a v1-style
+ * key that the law refuses. */
+START_TEST(test_each_bounds_inclusive_key_is_off_by_default_and_takes_on_or_off)
+{
+	static const struct {
+		const char *key;
+		size_t offset;
+	} keys[] = {
+	    {"threshold_inclusive", offsetof(struct policy, threshold_inclusive)},
+	    {"bank_threshold_inclusive", offsetof(struct policy, bank_threshold_inclusive)},
+	    {"bank_long_threshold_inclusive",
+	     offsetof(struct policy, bank_long_threshold_inclusive)},
+	    {"mfo_threshold_inclusive", offsetof(struct policy, mfo_threshold_inclusive)},
+	};
+	const char *profiles[] = {"kz-card", "kz-2025-09", "kz-2025-09", "kz-2025-09"};
+	struct policy p;
+	struct config c = text_ok("[policy]\nprofile = kz-2025-09\n");
+	config_policy(&c, &p);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		ck_assert(!*(const bool *)((const char *)&p + keys[i].offset));
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char text[160], want[96];
+		snprintf(text, sizeof(text), "[policy]\nprofile = %s\n%s = on\n", profiles[i],
+		         keys[i].key);
+		c = text_ok(text);
+		config_policy(&c, &p);
+		for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+			ck_assert_int_eq(*(const bool *)((const char *)&p + keys[j].offset),
+			                 i == j);
+		snprintf(text, sizeof(text), "[policy]\nprofile = %s\n%s = off\n", profiles[i],
+		         keys[i].key);
+		c = text_ok(text);
+		config_policy(&c, &p);
+		ck_assert(!*(const bool *)((const char *)&p + keys[i].offset));
+		snprintf(text, sizeof(text), "[policy]\nprofile = %s\n%s = from\n", profiles[i],
+		         keys[i].key);
+		snprintf(want, sizeof(want), "policy.%s: must be on or off", keys[i].key);
+		ck_assert_contains(text_fails(text), want);
+	}
+
+	setenv("COOLINGD_POLICY_BANK_THRESHOLD_INCLUSIVE", "true", 1);
+	c = text_ok("[policy]\nprofile = kz-2025-09\nbank_threshold_inclusive = off\n");
+	config_policy(&c, &p);
+	ck_assert(p.bank_threshold_inclusive);
+	setenv("COOLINGD_POLICY_BANK_THRESHOLD_INCLUSIVE", "2", 1);
+	ck_assert_contains(text_fails("[policy]\nprofile = kz-2025-09\n"),
+	                   "COOLINGD_POLICY_BANK_THRESHOLD_INCLUSIVE");
+	clear_env();
+
+	/* kz-card's bound is its alone, as policy.threshold_mrp is */
+	ck_assert_contains(
+	    text_fails("[policy]\nprofile = kz-2025-09\nthreshold_inclusive = off\n"),
+	    "policy.threshold_inclusive");
+
+	/* the dump shows each reading */
+	c = text_ok("[policy]\nprofile = kz-2025-09\nmfo_threshold_inclusive = yes\n");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	config_dump(&c, f, NULL);
+	fclose(f);
+	ck_assert_contains(buf, "policy.mfo_threshold_inclusive = on\n");
+	ck_assert_contains(buf, "policy.bank_threshold_inclusive = off\n");
+	free(buf);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -983,6 +1055,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_law_keys_default_to_the_enacted_numbers);
 	tcase_add_test(tc, test_v1_keys_set_under_the_law_are_refused_even_at_their_default);
 	tcase_add_test(tc, test_a_band_below_its_legal_period_is_refused_naming_its_key);
+	tcase_add_test(tc, test_each_bounds_inclusive_key_is_off_by_default_and_takes_on_or_off);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("use");

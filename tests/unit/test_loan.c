@@ -989,6 +989,39 @@ START_TEST(test_reconfirmation_after_the_period_end_is_written)
 }
 END_TEST
 
+/* A repeat as the extra confirmation's: the same method or none is one,
+ * another method (or one where none was recorded) 409 different_time. */
+START_TEST(test_repeated_reconfirmation_with_another_method_is_409_different_time)
+{
+	struct loan l = reconfirmable_loan();
+	int64_t now = after_the_period(&l);
+	l.reconfirmed_at = now - 60 * SEC;
+	strcpy(l.reconfirmation_method, "egov");
+	struct reconfirmation_req q = {.reconfirmed_at = TS_NULL};
+	struct act_outcome o;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REPEAT);
+	q = (struct reconfirmation_req){
+	    .reconfirmed_at = l.reconfirmed_at, .has_method = true, .method = EXTRA_EGOV};
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REPEAT);
+	q.method = EXTRA_BRANCH;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REFUSE);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+	ck_assert_ptr_nonnull(strstr(o.err.message, "another method"));
+
+	l.reconfirmation_method[0] = '\0';
+	q.has_method = false;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REPEAT);
+	q.has_method = true;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REFUSE);
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+	/* after the payout too */
+	l.disbursed_at = now;
+	q.has_method = false;
+	ck_assert_int_eq(loan_reconfirm_decide(&l, &q, now, &win, &o), ACT_REPEAT);
+}
+END_TEST
+
 START_TEST(test_extra_confirmation_a_loan_does_not_need_is_409_not_required)
 {
 	struct loan l = approved_loan();
@@ -1062,6 +1095,7 @@ static Suite *loan_suite(void)
 	tcase_add_test(
 	    tc, test_reconfirmation_before_consent_or_the_period_end_is_409_cooling_not_ended);
 	tcase_add_test(tc, test_reconfirmation_after_the_period_end_is_written);
+	tcase_add_test(tc, test_repeated_reconfirmation_with_another_method_is_409_different_time);
 	tcase_add_test(tc, test_extra_confirmation_a_loan_does_not_need_is_409_not_required);
 	tcase_add_test(tc,
 	               test_repeated_extra_confirmation_by_another_method_is_409_different_time);

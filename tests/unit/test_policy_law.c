@@ -371,16 +371,25 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	ck_assert_str_eq(
 	    s,
 	    "{\"profile\":\"kz-2025-09\",\"aggregation\":\"lender\",\"rules\":["
-	    "{\"rule\":\"bank_short\",\"lender_kind\":\"bank\",\"above_mrp\":150,\"up_to_mrp\":255,"
+	    "{\"rule\":\"bank_short\",\"lender_kind\":\"bank\",\"above_mrp\":150,"
+	    "\"above_inclusive\":false,\"up_to_mrp\":255,\"up_to_exclusive\":false,"
 	    "\"period_seconds\":32400,\"keys\":{\"above_mrp\":\"policy.bank_threshold_mrp\","
-	    "\"up_to_mrp\":\"policy.bank_long_threshold_mrp\",\"period_seconds\":"
+	    "\"above_inclusive\":\"policy.bank_threshold_inclusive\","
+	    "\"up_to_mrp\":\"policy.bank_long_threshold_mrp\","
+	    "\"up_to_exclusive\":\"policy.bank_long_threshold_inclusive\",\"period_seconds\":"
 	    "\"policy.bank_period\"}},"
-	    "{\"rule\":\"bank_long\",\"lender_kind\":\"bank\",\"above_mrp\":255,\"up_to_mrp\":null,"
+	    "{\"rule\":\"bank_long\",\"lender_kind\":\"bank\",\"above_mrp\":255,"
+	    "\"above_inclusive\":false,\"up_to_mrp\":null,\"up_to_exclusive\":null,"
 	    "\"period_seconds\":86400,\"keys\":{\"above_mrp\":\"policy.bank_long_threshold_mrp\","
-	    "\"up_to_mrp\":null,\"period_seconds\":\"policy.bank_long_period\"}},"
-	    "{\"rule\":\"mfo\",\"lender_kind\":\"mfo\",\"above_mrp\":75,\"up_to_mrp\":null,"
+	    "\"above_inclusive\":\"policy.bank_long_threshold_inclusive\","
+	    "\"up_to_mrp\":null,\"up_to_exclusive\":null,"
+	    "\"period_seconds\":\"policy.bank_long_period\"}},"
+	    "{\"rule\":\"mfo\",\"lender_kind\":\"mfo\",\"above_mrp\":75,"
+	    "\"above_inclusive\":false,\"up_to_mrp\":null,\"up_to_exclusive\":null,"
 	    "\"period_seconds\":86400,\"keys\":{\"above_mrp\":\"policy.mfo_threshold_mrp\","
-	    "\"up_to_mrp\":null,\"period_seconds\":\"policy.mfo_period\"}}],"
+	    "\"above_inclusive\":\"policy.mfo_threshold_inclusive\","
+	    "\"up_to_mrp\":null,\"up_to_exclusive\":null,"
+	    "\"period_seconds\":\"policy.mfo_period\"}}],"
 	    "\"exemptions\":[{\"exemption\":\"branch\"},{\"exemption\":\"secured\"},"
 	    "{\"exemption\":\"goods\"},{\"exemption\":\"refinancing\"},"
 	    "{\"exemption\":\"card_limit\",\"up_to_mrp\":150,\"keys\":{\"up_to_mrp\":"
@@ -397,9 +406,12 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	s = json_dumps(j, JSON_COMPACT);
 	ck_assert_str_eq(
 	    s, "{\"profile\":\"kz-card\",\"aggregation\":null,\"rules\":["
-	       "{\"rule\":\"card\",\"lender_kind\":null,\"above_mrp\":150,\"up_to_mrp\":null,"
+	       "{\"rule\":\"card\",\"lender_kind\":null,\"above_mrp\":150,"
+	       "\"above_inclusive\":false,\"up_to_mrp\":null,\"up_to_exclusive\":null,"
 	       "\"period_seconds\":86400,\"keys\":{\"above_mrp\":\"policy.threshold_mrp\","
-	       "\"up_to_mrp\":null,\"period_seconds\":\"policy.cooling_period\"}}],"
+	       "\"above_inclusive\":\"policy.threshold_inclusive\","
+	       "\"up_to_mrp\":null,\"up_to_exclusive\":null,"
+	       "\"period_seconds\":\"policy.cooling_period\"}}],"
 	       "\"exemptions\":[{\"exemption\":\"branch\"}],\"extra_confirmation\":null}");
 	free(s);
 	json_decref(j);
