@@ -5,14 +5,15 @@
 # payee (off: no payee check) and with a payee that is not flagged (on: the
 # payee check), in pairs off, on. Each round measures a pair on empty
 # registries, preloads the suspicious payees and fraud claims (INSERT ...
-# SELECT generate_series), measures a pair on them and empties them again.
+# SELECT generate_series), measures a pair on them and empties them again;
+# each phase starts with a warm-up of 10 s that is not measured.
 # The claim check runs in every payout: what shows of it is how its cost
 # grows with the claims.
 #
 #   bench/fraud.sh [--quick] [--rounds N] [--seconds S] [--payees N] [--claims N] [--pool N]
 #
 #   --quick       2 rounds of 5 s, 20,000 payees, 2,000 claims (BENCH_QUICK=1
-#                 too); else 3 rounds of 30 s, 1,000,000 and 100,000
+#                 too); else 5 rounds of 30 s, 1,000,000 and 100,000
 #   --rounds N    rounds of an off/on pair on empty registries and one on
 #                 preloaded ones
 #   --seconds S   seconds per measurement
@@ -68,8 +69,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$quick" = 1 ] || quick=0
-[ -n "$rounds" ] || rounds=$([ $quick -eq 1 ] && echo 2 || echo 3)
+[ -n "$rounds" ] || rounds=$([ $quick -eq 1 ] && echo 2 || echo 5)
 [ -n "$dur" ] || dur=$([ $quick -eq 1 ] && echo 5 || echo 30)
+warm_s=$([ $quick -eq 1 ] && echo 2 || echo 10) # each phase's warm-up (bench/lib/fraud.sh)
 [ -n "$payees_n" ] || payees_n=$([ $quick -eq 1 ] && echo 20000 || echo 1000000)
 [ -n "$claims_n" ] || claims_n=$([ $quick -eq 1 ] && echo 2000 || echo 100000)
 payee_n=1000 # the payees the payouts name, each with a withdrawn flag
@@ -126,9 +128,14 @@ quiesce
 put fraud.pool_n "$pool_n"
 # Every pool before the first measurement: the loan table is the same for
 # the runs on empty registries and on preloaded ones.
-log "creating $((4 * rounds)) pools of $pool_n eligible loans"
+warm_pool_n=$(calc "$pool_n * $warm_s / $dur + 1000" 0)
+log "creating $((4 * rounds)) pools of $pool_n eligible loans and $((2 * rounds)) of $warm_pool_n for the warm-ups"
 for ((i = 1; i <= 4 * rounds; i++)); do
 	make_pool "$(fraud_pool "$i")" "$pool_n"
+done
+for ((i = 1; i <= rounds; i++)); do
+	make_pool "$(fraud_warm_pool empty "$i")" "$warm_pool_n"
+	make_pool "$(fraud_warm_pool data "$i")" "$warm_pool_n"
 done
 sql -c "VACUUM ANALYZE loan" >/dev/null
 wait_for_quiet

@@ -117,6 +117,21 @@ fraud_phase_means() { # phase pairs
 	put "$p.ratio.max" "$(for ((r = 1; r <= pairs; r++)); do echo "${R[$p.ratio.r$r]}"; done | sort -n | tail -n 1)"
 }
 
+# The warm-up of a phase, not measured: the preload, or the emptying, has
+# just gone through PostgreSQL's shared buffers, and the pages the payouts
+# use come back into them here, so that neither phase pays for the other's
+# preparation. Its payouts name a payee (both checks), from a pool of their
+# own (fraud_warm_pool).
+fraud_warm_pool() { # phase(empty|data) round
+	fraud_pool $((100 + 2 * $2 + $([ "$1" = data ] && echo 1 || echo 0)))
+}
+fraud_warm() { # phase round
+	quiesce
+	run_wrk "warm.fraud.$1.r$2" gate.lua "$warm_s" BENCH_POOL_BASE="$(fraud_warm_pool "$1" "$2")" \
+		BENCH_POOL_N="$warm_pool_n" BENCH_COOL_BASE=$read_base BENCH_COOL_N=$((read_n / 2)) \
+		BENCH_PAYEE_N="$payee_n"
+}
+
 # Round r: a pair on empty registries, the preload, a pair on the preloaded
 # ones, and (but after the last) the registries emptied again; so that the
 # two phases alternate and the machine's drift over the run falls on both.
@@ -126,8 +141,10 @@ measure_fraud_rounds() {
 	local r pool=1
 	for ((r = 1; r <= rounds; r++)); do
 		log "round $r of $rounds: empty registries, then preloaded"
+		fraud_warm empty "$r"
 		fraud_pair empty "$r" "$pool"
 		preload_fraud
+		fraud_warm data "$r"
 		fraud_pair data "$r" $((pool + 2))
 		[ "$r" -eq "$rounds" ] || unload_fraud
 		put "fraud.size.r$r" "$(calc "${R[fraud.data.off.r$r.rps]} / ${R[fraud.empty.off.r$r.rps]}" 3)"
@@ -162,9 +179,12 @@ fraud_summary() {
 		printf "$row" "other% of the machine (mean)" "$(f fraud.$ph.off.other_cpu_pct)" "$(f fraud.$ph.on.other_cpu_pct)" ""
 	done
 	echo
-	printf "%-64s %s\n" "the payee check, on / off preloaded (target >= 0.9):" "$(f fraud.data.ratio) $(ok_ratio "${R[fraud.data.ratio]}" 0.9)"
-	printf "%-64s %s\n" "payee check and registries, on preloaded / off empty (>= 0.9):" "$(f fraud.both) $(ok_ratio "${R[fraud.both]}" 0.9)"
-	printf "%-64s %s\n" "the registries' size, off preloaded / off empty:" "$(f fraud.size)"
+	echo "the ratios: the median of the rounds' (each of two runs a minute apart at most, so that one"
+	echo "fast or slow minute of the machine moves no more than its round), then the ratio of the means"
+	printf "%-64s %s\n" "the payee check, on / off preloaded (target >= 0.9):" "$(f fraud.data.ratio.median) $(ok_ratio "${R[fraud.data.ratio.median]}" 0.9) (means $(f fraud.data.ratio))"
+	printf "%-64s %s\n" "both checks at size, on preloaded / off empty (>= 0.9):" "$(f fraud.both.median) $(ok_ratio "${R[fraud.both.median]}" 0.9) (means $(f fraud.both))"
+	printf "%-64s %s\n" "the registries' size, off preloaded / off empty:" "$(f fraud.size.median) (means $(f fraud.size))"
+	printf "%-64s %s\n" "  of the rounds: on / off preloaded" "$(for ((r = 1; r <= rounds; r++)); do printf '%s ' "$(f fraud.data.ratio.r$r)"; done)"
 	printf "%-64s %s\n" "  of the rounds: on preloaded / off empty" "$(for ((r = 1; r <= rounds; r++)); do printf '%s ' "$(f fraud.both.r$r)"; done)"
 	printf "%-64s %s\n" "  of the rounds: off preloaded / off empty" "$(for ((r = 1; r <= rounds; r++)); do printf '%s ' "$(f fraud.size.r$r)"; done)"
 	echo "(each round measures empty, then preloads, then measures preloaded: the phases alternate over the run)"
@@ -173,6 +193,11 @@ fraud_summary() {
 write_fraud_results() {
 	put fraud.both "$(calc "${R[fraud.data.on.rps]} / ${R[fraud.empty.off.rps]}" 3)"
 	put fraud.size "$(calc "${R[fraud.data.off.rps]} / ${R[fraud.empty.off.rps]}" 3)"
+	local k
+	for k in fraud.data.ratio fraud.both fraud.size; do
+		put "$k.median" "$(for ((r = 1; r <= rounds; r++)); do echo "${R[$k.r$r]}"; done | sort -n |
+			awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+	done
 	fraud_summary | tee "$out_txt"
 	{
 		echo
