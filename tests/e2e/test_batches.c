@@ -35,10 +35,7 @@ static int metrics_port; /* of the fixture's coolingd */
 
 static void setup(void)
 {
-	metrics_port = daemon_free_port();
-	static char metrics_kv[64];
-	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
-	         metrics_port);
+	const char *metrics_kv = e2e_metrics_listen(&metrics_port);
 	const char *with_metrics[16];
 	size_t n = 0;
 	for (const char *const *e = daemon_env; *e; e++)

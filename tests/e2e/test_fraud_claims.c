@@ -25,10 +25,7 @@ static int metrics_port;
 
 static void setup(void)
 {
-	metrics_port = daemon_free_port();
-	static char metrics_kv[64];
-	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
-	         metrics_port);
+	const char *metrics_kv = e2e_metrics_listen(&metrics_port);
 	const char *const daemon_env[] = {metrics_kv, NULL};
 	e2e_start(&env, "claims", daemon_env);
 	e2e_lender_add(&env, "BANK1", "bank");

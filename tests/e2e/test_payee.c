@@ -25,10 +25,7 @@ static int metrics_port;
 
 static void setup(void)
 {
-	metrics_port = daemon_free_port();
-	static char metrics_kv[64];
-	snprintf(metrics_kv, sizeof metrics_kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d",
-	         metrics_port);
+	const char *metrics_kv = e2e_metrics_listen(&metrics_port);
 	/* the most the daemon ever logs, so that a card number in any line
 	 * would be seen */
 	const char *const daemon_env[] = {"COOLINGD_POLICY_PAYOUT_TO_BORROWER_ONLY=true",

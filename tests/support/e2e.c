@@ -593,3 +593,11 @@ long long e2e_stats_refused_by(const struct e2e_env *e, const char *token, const
 	http_resp_free(&r);
 	return n;
 }
+
+const char *e2e_metrics_listen(int *port)
+{
+	static char kv[64];
+	*port = daemon_free_port();
+	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", *port);
+	return kv;
+}

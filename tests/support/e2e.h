@@ -119,6 +119,10 @@ void e2e_ensure_server_up(const char *label);
  * listener does not answer 200 or the series is absent. */
 double e2e_metric(int port, const char *series);
 
+/* "COOLINGD_METRICS_LISTEN=127.0.0.1:PORT" for a daemon's environment, on
+ * a free port (*port); one static buffer, kept for the process. */
+const char *e2e_metrics_listen(int *port);
+
 /* The refusals with blocker b in the decision statistics (sealed events)
  * of the last and the next hour, as token reads them. */
 long long e2e_stats_refused_by(const struct e2e_env *e, const char *token, const char *b);
