@@ -70,20 +70,11 @@ profile=0
 profiler=perf
 pgss=0
 
-bench_nice=${BENCH_NICE:-$([ "$(id -u)" -eq 0 ] && echo -10 || echo 0)}
-[ "$bench_nice" = 0 ] || renice -n "$bench_nice" -p $$ >/dev/null
-
-started=$(date +%s)
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-results_dir=$bench/results
-mkdir -p "$results_dir"
-out_txt=$results_dir/access-$stamp.txt
-out_json=$results_dir/access-$stamp.json
-
 for part in util setup postgres coolingd measure fixtures peak access; do
 	# shellcheck source=/dev/null
 	. "$bench/lib/$part.sh"
 done
+ab_begin access
 
 prepare_run
 create_lender_client

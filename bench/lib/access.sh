@@ -87,18 +87,5 @@ access_summary() {
 
 write_access_results() {
 	access_summary | tee "$out_txt"
-	{
-		echo
-		echo "# raw outputs"
-		for fname in "$work"/access.*.wrk; do
-			echo "## $(basename "$fname")"
-			cat "$fname"
-		done
-	} >>"$out_txt"
-	for k in "${R_ORDER[@]}"; do
-		printf '%s\t%s\n' "$k" "${R[$k]}"
-	done | jq -Rn --arg stamp "$stamp" --argjson quick "$quick" --argjson dur "$dur" --argjson rounds "$rounds" \
-		'[inputs | split("\t") | {(.[0]): (.[1] | tonumber? // .)}] | add + {stamp: $stamp, quick: ($quick == 1), duration_s: $dur, rounds: $rounds}' \
-		>"$out_json"
-	log "results: $out_txt, $out_json"
+	write_ab_results access
 }

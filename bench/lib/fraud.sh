@@ -199,18 +199,5 @@ write_fraud_results() {
 			awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 	done
 	fraud_summary | tee "$out_txt"
-	{
-		echo
-		echo "# raw outputs"
-		for fname in "$work"/fraud.*.wrk; do
-			echo "## $(basename "$fname")"
-			cat "$fname"
-		done
-	} >>"$out_txt"
-	for k in "${R_ORDER[@]}"; do
-		printf '%s\t%s\n' "$k" "${R[$k]}"
-	done | jq -Rn --arg stamp "$stamp" --argjson quick "$quick" --argjson dur "$dur" --argjson rounds "$rounds" \
-		'[inputs | split("\t") | {(.[0]): (.[1] | tonumber? // .)}] | add + {stamp: $stamp, quick: ($quick == 1), duration_s: $dur, rounds: $rounds}' \
-		>"$out_json"
-	log "results: $out_txt, $out_json"
+	write_ab_results fraud
 }

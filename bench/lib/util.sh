@@ -55,3 +55,38 @@ mib() { calc "$1 / 1024" 1; }
 f() { printf '%s' "${R[$1]:-?}"; }
 ok_ratio() { awk -v r="$1" -v t="$2" 'BEGIN { print ((r + 0 >= t + 0) ? "ok" : "BELOW") }'; }
 ok_below() { awk -v v="$1" -v t="$2" 'BEGIN { print ((v + 0 < t + 0) ? "ok" : "ABOVE") }'; }
+
+# The start of an A/B benchmark (bench/fraud.sh, bench/access_log.sh): its
+# niceness (BENCH_NICE, -10 as root), its start and stamp, and its results'
+# files bench/results/KIND-<stamp>.txt and .json.
+ab_begin() { # kind
+	bench_nice=${BENCH_NICE:-$([ "$(id -u)" -eq 0 ] && echo -10 || echo 0)}
+	[ "$bench_nice" = 0 ] || renice -n "$bench_nice" -p $$ >/dev/null
+	started=$(date +%s)
+	stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	results_dir=$bench/results
+	mkdir -p "$results_dir"
+	out_txt=$results_dir/$1-$stamp.txt
+	out_json=$results_dir/$1-$stamp.json
+}
+
+# The end of an A/B benchmark (bench/fraud.sh, bench/access_log.sh): after
+# its summary in out_txt, the raw wrk outputs of its runs ($work/KIND.*.wrk),
+# and every figure in out_json with the run's settings.
+write_ab_results() { # kind
+	{
+		echo
+		echo "# raw outputs"
+		for fname in "$work"/"$1".*.wrk; do
+			echo "## $(basename "$fname")"
+			cat "$fname"
+		done
+	} >>"$out_txt"
+	local k
+	for k in "${R_ORDER[@]}"; do
+		printf '%s\t%s\n' "$k" "${R[$k]}"
+	done | jq -Rn --arg stamp "$stamp" --argjson quick "$quick" --argjson dur "$dur" --argjson rounds "$rounds" \
+		'[inputs | split("\t") | {(.[0]): (.[1] | tonumber? // .)}] | add + {stamp: $stamp, quick: ($quick == 1), duration_s: $dur, rounds: $rounds}' \
+		>"$out_json"
+	log "results: $out_txt, $out_json"
+}
