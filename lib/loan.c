@@ -240,8 +240,8 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 bool approval_matches(const struct approval_req *r, const struct loan *l)
 {
 	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
-	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
-	    r->secured != l->secured || r->product != l->product)
+	    r->amount_tiyn != l->amount_tiyn || strcmp(r->currency, l->currency) != 0 ||
+	    r->channel != l->channel || r->secured != l->secured || r->product != l->product)
 		return false;
 	if (r->has_first_time &&
 	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
@@ -279,7 +279,12 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	                      &o->err) ||
 	     !consent_check_order(a->consent_at, c->approved_at, w->skew_s, &o->err)))
 		return refused(o);
-	if (!c->has_mrp) {
+	if (strcmp(a->currency, policy_currency(p)) != 0) {
+		cd_error_set(&o->err, 422, "validation_failed", "currency",
+		             "currency: must be \"%s\" (profile %s)", policy_currency(p), p->name);
+		return refused(o);
+	}
+	if (policy_amounts_in_mrp(p) && !c->has_mrp) {
 		cd_error_set(&o->err, 422, "validation_failed", "approved_at",
 		             "approved_at: no MRP is recorded for that date");
 		return refused(o);
@@ -313,7 +318,8 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&
 	                        c->burst_others != TS_NULL &&
 	                        1 + c->burst_others >= c->burst_lenders;
-	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
+	/* a profile of absolute amounts records no MRP */
+	policy_assess_day(p, policy_amounts_in_mrp(p) ? c->mrp_tenge : 0, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);
 }

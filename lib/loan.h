@@ -65,6 +65,7 @@ struct approval_req {
 	char loan_id[ID_BUF];
 	char borrower_iin[13];
 	int64_t amount_tiyn;
+	char currency[4]; /* three capital letters; the profile's, loan_approval_decide() */
 	enum channel channel;
 	bool secured;
 	enum product product; /* PRODUCT_CONSUMER when omitted */

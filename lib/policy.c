@@ -30,8 +30,16 @@
 /* clang-format on */
 #define ANY_KIND (-1)
 
+/* What a profile's amounts are counted in: N MRP of the approval's date
+ * (Kazakhstan's law), or N whole units of its currency (a foreign law's
+ * absolute amounts). Either way a bound is compared in the currency's
+ * minor unit (bound_minor()). */
+enum amount_unit { UNIT_MRP, UNIT_MAJOR };
+
 struct profile_def {
 	struct policy defaults;
+	const char *currency; /* ISO 4217: an approval's `currency` must be it */
+	enum amount_unit unit;
 	/* policy.cooling_period and policy.threshold_mrp may tune it */
 	bool v1_overrides;
 	/* the day's amount of the borrower (same lender or all, per
@@ -58,7 +66,9 @@ struct profile_def {
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
      * every first-time unsecured borrower comes in person. */
-    {.defaults = {.name = "kz-card",
+    {.currency = "KZT",
+     .unit = UNIT_MRP,
+     .defaults = {.name = "kz-card",
                   .cooling_period_s = 24 * 3600,
                   .threshold_mrp = 150,
                   .cool_online = true,
@@ -87,7 +97,9 @@ static const struct profile_def profiles[] = {
      * secured, goods, refinancing and card-limit loans (up to 150 MRP) are
      * exempt; after the period the borrower confirms again; under 21 and
      * from 55, once more. */
-    {.defaults = {.name = "kz-2025-09",
+    {.currency = "KZT",
+     .unit = UNIT_MRP,
+     .defaults = {.name = "kz-2025-09",
                   .cooling_period_s = 24 * 3600,
                   .threshold_mrp = 150,
                   .cool_online = true,
@@ -165,6 +177,16 @@ bool policy_aggregates(const struct policy *p)
 	return profile_def_of(p->name)->aggregates;
 }
 
+const char *policy_currency(const struct policy *p)
+{
+	return profile_def_of(p->name)->currency;
+}
+
+bool policy_amounts_in_mrp(const struct policy *p)
+{
+	return profile_def_of(p->name)->unit == UNIT_MRP;
+}
+
 bool policy_takes_v1_overrides(const char *name)
 {
 	return profile_def_of(name)->v1_overrides;
@@ -185,6 +207,8 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	const struct profile_def *d = profile_def_of(p->name);
 	memset(t, 0, sizeof(*t));
 	t->profile = d->defaults.name;
+	t->currency = d->currency;
+	t->unit = d->unit == UNIT_MRP ? "MRP" : d->currency;
 	t->aggregates = d->aggregates;
 	t->aggregation = p->aggregation;
 	t->nbands = d->nbands;
@@ -213,10 +237,12 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	t->from_age = p->extra_confirmation_from_age;
 }
 
-/* N MRP in tiyn (the MRP is whole tenge). */
-static int64_t mrp_tiyn(int64_t n, int64_t mrp_tenge)
+/* A bound of N of the profile's unit in the currency's minor unit: N MRP
+ * (whole tenge) in tiyn, or N whole units of the currency in its
+ * hundredths (kopecks, tyiyn, tiyin, kapeiki). */
+static int64_t bound_minor(const struct profile_def *d, int64_t n, int64_t mrp_tenge)
 {
-	return n * mrp_tenge * 100;
+	return d->unit == UNIT_MRP ? n * mrp_tenge * 100 : n * 100;
 }
 
 static bool band_of_kind(const struct policy_band *b, int kind)
@@ -233,13 +259,14 @@ static bool beyond(int64_t amount_tiyn, int64_t bound_tiyn, bool inclusive)
 
 /* Whether the day's amount falls in the band: beyond its lower bound and
  * not beyond its upper one. */
-static bool in_band(const struct policy *p, const struct policy_band *b, int64_t day_tiyn,
-                    int64_t mrp_tenge)
+static bool in_band(const struct profile_def *d, const struct policy *p,
+                    const struct policy_band *b, int64_t day_tiyn, int64_t mrp_tenge)
 {
-	if (!beyond(day_tiyn, mrp_tiyn(field(p, b->above), mrp_tenge), flag(p, b->above_inclusive)))
+	if (!beyond(day_tiyn, bound_minor(d, field(p, b->above), mrp_tenge),
+	            flag(p, b->above_inclusive)))
 		return false;
 	return b->up_to == POLICY_NO_FIELD ||
-	       !beyond(day_tiyn, mrp_tiyn(field(p, b->up_to), mrp_tenge),
+	       !beyond(day_tiyn, bound_minor(d, field(p, b->up_to), mrp_tenge),
 	               flag(p, b->up_to_inclusive));
 }
 
@@ -252,8 +279,9 @@ static enum exemption exemption_of(const struct profile_def *d, const struct pol
 	    [EXEMPT_SECURED] = in->secured,
 	    [EXEMPT_GOODS] = in->product == PRODUCT_GOODS,
 	    [EXEMPT_REFINANCING] = in->product == PRODUCT_REFINANCING,
-	    [EXEMPT_CARD_LIMIT] = in->product == PRODUCT_CARD_LIMIT &&
-	                          day_tiyn <= mrp_tiyn(p->card_limit_exempt_mrp, in->mrp_tenge),
+	    [EXEMPT_CARD_LIMIT] =
+	        in->product == PRODUCT_CARD_LIMIT &&
+	        day_tiyn <= bound_minor(d, p->card_limit_exempt_mrp, in->mrp_tenge),
 	};
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++)
 		if ((d->exemptions & EXEMPT(e)) && has[e])
@@ -279,7 +307,8 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 		    (first == NULL || field(p, b->above) < field(p, first->above)))
 			first = b;
 	}
-	int64_t first_tiyn = first == NULL ? 0 : mrp_tiyn(field(p, first->above), in->mrp_tenge);
+	int64_t first_tiyn =
+	    first == NULL ? 0 : bound_minor(d, field(p, first->above), in->mrp_tenge);
 	out->threshold_tiyn = first_tiyn;
 
 	bool channel_cooled = in->channel == CHANNEL_ONLINE ? p->cool_online : p->cool_branch;
@@ -287,7 +316,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 		for (int i = 0; i < d->nbands; i++) {
 			const struct policy_band *b = &d->bands[i];
 			if (!band_of_kind(b, in->lender_kind) ||
-			    !in_band(p, b, out->aggregated_tiyn, in->mrp_tenge))
+			    !in_band(d, p, b, out->aggregated_tiyn, in->mrp_tenge))
 				continue;
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
@@ -414,6 +443,7 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
+	snprintf(l->currency, sizeof(l->currency), "%s", profile_def_of(p->name)->currency);
 	l->mrp_tenge = mrp_tenge;
 	l->threshold_tiyn = d.threshold_tiyn;
 	l->exemption = d.exemption;

@@ -81,6 +81,10 @@ struct policy_band {
  * in the order they are tried, the age rule. */
 struct policy_table {
 	const char *profile;
+	const char *currency; /* ISO 4217 */
+	/* what the bands' numbers count: "MRP", or the currency's code for
+	 * whole units of it */
+	const char *unit;
 	bool aggregates;     /* the day's amount, or the loan's own */
 	int64_t aggregation; /* enum aggregation, when aggregates */
 	int nbands;
@@ -108,6 +112,14 @@ void policy_table_of(const struct policy *p, struct policy_table *t);
  * in_person_by_amount of its table): for a table read back from
  * GET /v1/policy, which does not carry them. False for an unknown name. */
 bool policy_profile_fixed(const char *name, struct policy_table *t);
+
+/* The currency of the profile's loans (ISO 4217): an approval in another
+ * is refused. */
+const char *policy_currency(const struct policy *p);
+
+/* Whether the profile's amounts are counted in MRP (and an approval needs
+ * the MRP of its date), or are absolute amounts of its currency. */
+bool policy_amounts_in_mrp(const struct policy *p);
 
 /* Whether the profile adds up the borrower's loans of the day. */
 bool policy_aggregates(const struct policy *p);
@@ -244,7 +256,8 @@ struct loan {
 	char lender[ID_BUF];
 	char loan_id[ID_BUF];
 	char borrower_iin[13];
-	int64_t amount_tiyn;
+	int64_t amount_tiyn; /* in the minor unit of currency */
+	char currency[4];    /* ISO 4217, the profile's */
 	enum channel channel;
 	bool secured;
 	bool first_time_borrower;
@@ -294,7 +307,7 @@ struct loan {
 	bool fraud_claim_open;
 };
 
-/* Fills the approval-time fields of l (policy, mrp, threshold, exemption,
+/* Fills the approval-time fields of l (policy, its currency, mrp, threshold, exemption,
  * day's amount, rule, cooling, reconfirmation, in-person, extra
  * confirmation) by policy_decide() from its amount, product, channel,
  * secured and first-time flags, lender kind and borrower_age, the other
