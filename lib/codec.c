@@ -182,7 +182,8 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 			if (!name_lookup(&product_names, s, &index))
 				return cd_error_invalid(err, key,
 				                        "must be \"consumer\", \"goods\", "
-				                        "\"refinancing\" or \"card_limit\"");
+				                        "\"refinancing\", \"card_limit\" or "
+				                        "\"education\"");
 			r->product = (enum product)index;
 		} else if (strcmp(key, "first_time_borrower") == 0) {
 			if (json_is_null(v))
@@ -1136,20 +1137,21 @@ json_t *codec_policy_json(const struct policy_table *t)
 		const struct policy_table_band *b = &t->bands[i];
 		bool open_ended = b->up_to_mrp < 0;
 		json_array_append_new(
-		    rules, json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:s,s:o,s:o,s:s}}",
-		                     "rule", name_of(&rule_names, b->rule), "lender_kind",
-		                     b->lender_kind < 0
-		                         ? json_null()
-		                         : json_string(name_of(&lender_kind_names, b->lender_kind)),
-		                     "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
-		                     b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
-		                     "up_to_exclusive",
-		                     open_ended ? json_null() : json_boolean(b->up_to_exclusive),
-		                     "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
-		                     b->above_key, "above_inclusive", b->above_inclusive_key,
-		                     "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
-		                     key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
-		                     "period_seconds", b->period_key));
+		    rules,
+		    json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:o,s:o,s:o,s:s}}", "rule",
+		              name_of(&rule_names, b->rule), "lender_kind",
+		              b->lender_kind < 0
+		                  ? json_null()
+		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		              "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
+		              b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
+		              "up_to_exclusive",
+		              open_ended ? json_null() : json_boolean(b->up_to_exclusive),
+		              "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
+		              b->above_key, "above_inclusive", key_or_null(b->above_inclusive_key),
+		              "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
+		              key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
+		              "period_seconds", b->period_key));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1274,11 +1276,15 @@ char *codec_policy_text(const struct policy_table *t)
 	text_add(&x, "\n");
 	text_add(&x, "reconfirmation after the period: %s\n",
 	         t->reconfirmation ? "required for every cooled loan" : "not required");
-	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
-	         t->in_person_by_amount
-	             ? " whose day's amount is above the kind's first threshold, or from it when "
-	               "that bound is inclusive (MFO: online only)"
-	             : "");
+	if (!t->in_person_rule)
+		text_add(&x, "in person: no rule of the profile (only a repeat victim's or a "
+		             "burst's cooled loan)\n");
+	else
+		text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
+		         t->in_person_by_amount ? " whose day's amount is above the kind's first "
+		                                  "threshold, or from it when "
+		                                  "that bound is inclusive (MFO: online only)"
+		                                : "");
 	if (t->age_rule)
 		text_add(&x,
 		         "extra confirmation: cooled loans of borrowers under %lld "

@@ -48,7 +48,9 @@ struct profile_def {
 	unsigned exemptions; /* bits (1u << enum exemption), tried in enum order */
 	int nbands;
 	struct policy_band bands[POLICY_MAX_BANDS];
-	bool reconfirmation;      /* a cooled loan is confirmed again after its period */
+	bool reconfirmation; /* a cooled loan is confirmed again after its period */
+	/* first-time borrowers of unsecured loans come in person */
+	bool in_person_rule;
 	bool in_person_by_amount; /* the visit only above the kind's first band (MFO: online) */
 	bool age_rule;            /* a cooled loan of the young or the old: one more confirmation */
 };
@@ -61,7 +63,13 @@ struct profile_def {
 	.aggregation = AGGREGATION_LENDER, .bank_threshold_mrp = 150, .bank_period_s = 8 * 3600,   \
 	.bank_long_threshold_mrp = 255, .bank_long_period_s = 24 * 3600, .mfo_threshold_mrp = 75,  \
 	.mfo_period_s = 24 * 3600, .card_limit_exempt_mrp = 150,                                   \
-	.extra_confirmation_under_age = 21, .extra_confirmation_from_age = 55
+	.extra_confirmation_under_age = 21, .extra_confirmation_from_age = 55, FOREIGN_NUMBERS
+
+/* The foreign profiles' numbers (REGULATION.md, "More countries"), the
+ * same way. */
+#define FOREIGN_NUMBERS                                                                            \
+	.ru_short_above = 50000, .ru_long_above = 200000, .ru_short_period_s = 4 * 3600,           \
+	.ru_long_period_s = 48 * 3600
 
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
@@ -89,6 +97,7 @@ static const struct profile_def profiles[] = {
                 .above_key = "policy.threshold_mrp",
                 .period_key = "policy.cooling_period"}},
      .reconfirmation = false,
+     .in_person_rule = true,
      .in_person_by_amount = false,
      .age_rule = false},
     /* kz-2025-09, the law as enacted (REGULATION.md, "Profile kz-2025-09"):
@@ -136,8 +145,50 @@ static const struct profile_def profiles[] = {
                 .above_key = "policy.mfo_threshold_mrp",
                 .period_key = "policy.mfo_period"}},
      .reconfirmation = true,
+     .in_person_rule = true,
      .in_person_by_amount = true,
      .age_rule = true},
+    /* ru-2025-09, Federal Law 9-FZ (REGULATION.md, "More countries"):
+     * online and branch loans above 50,000 up to 200,000 roubles wait 4
+     * hours after the signing (consent), above 200,000 48 hours; a credit
+     * card's limit increase is a loan like the others; secured (mortgage,
+     * a car paid to the seller), education, goods bought in person,
+     * refinancing and a loan that the borrower's trusted person confirms
+     * are exempt. No visit, no age rule, no reconfirmation. */
+    {.currency = "RUB",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "ru-2025-09",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = true,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_SECURED) | EXEMPT(EXEMPT_GOODS) | EXEMPT(EXEMPT_REFINANCING) |
+                   EXEMPT(EXEMPT_EDUCATION) | EXEMPT(EXEMPT_TRUSTED_PERSON),
+     .nbands = 2,
+     .bands = {{.rule = RULE_RU_SHORT,
+                .lender_kind = ANY_KIND,
+                .above = F(ru_short_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(ru_long_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(ru_short_period_s),
+                .above_key = "policy.ru_short_above",
+                .up_to_key = "policy.ru_long_above",
+                .period_key = "policy.ru_short_period"},
+               {.rule = RULE_RU_LONG,
+                .lender_kind = ANY_KIND,
+                .above = F(ru_long_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = POLICY_NO_FIELD,
+                .period = F(ru_long_period_s),
+                .above_key = "policy.ru_long_above",
+                .period_key = "policy.ru_long_period"}},
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false},
 };
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
@@ -167,9 +218,10 @@ static int64_t field(const struct policy *p, size_t offset)
 	return *(const int64_t *)((const char *)p + offset);
 }
 
+/* A bound's reading; "above" for a bound that has no key for it. */
 static bool flag(const struct policy *p, size_t offset)
 {
-	return *((const bool *)((const char *)p + offset));
+	return offset != POLICY_NO_FIELD && *((const bool *)((const char *)p + offset));
 }
 
 bool policy_aggregates(const struct policy *p)
@@ -198,6 +250,7 @@ bool policy_profile_fixed(const char *name, struct policy_table *t)
 	if (strcmp(d->defaults.name, name) != 0)
 		return false;
 	t->reconfirmation = d->reconfirmation;
+	t->in_person_rule = d->in_person_rule;
 	t->in_person_by_amount = d->in_person_by_amount;
 	return true;
 }
@@ -231,6 +284,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	t->exemptions = d->exemptions;
 	t->card_limit_mrp = p->card_limit_exempt_mrp;
 	t->reconfirmation = d->reconfirmation;
+	t->in_person_rule = d->in_person_rule;
 	t->in_person_by_amount = d->in_person_by_amount;
 	t->age_rule = d->age_rule;
 	t->under_age = p->extra_confirmation_under_age;
@@ -282,6 +336,7 @@ static enum exemption exemption_of(const struct profile_def *d, const struct pol
 	    [EXEMPT_CARD_LIMIT] =
 	        in->product == PRODUCT_CARD_LIMIT &&
 	        day_tiyn <= bound_minor(d, p->card_limit_exempt_mrp, in->mrp_tenge),
+	    [EXEMPT_EDUCATION] = in->product == PRODUCT_EDUCATION,
 	};
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++)
 		if ((d->exemptions & EXEMPT(e)) && has[e])
@@ -329,7 +384,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
 	 * kind's first threshold (read as that bound's key says), and for an
 	 * MFO only online */
-	bool first_time = !in->secured && in->first_time;
+	bool first_time = d->in_person_rule && !in->secured && in->first_time;
 	if (d->in_person_by_amount)
 		first_time =
 		    first_time && first != NULL &&

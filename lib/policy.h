@@ -53,6 +53,11 @@ struct policy {
 	int64_t card_limit_exempt_mrp;
 	int64_t extra_confirmation_under_age;
 	int64_t extra_confirmation_from_age;
+	/* ru-2025-09: whole roubles, compared in kopecks */
+	int64_t ru_short_above;
+	int64_t ru_long_above;
+	int64_t ru_short_period_s;
+	int64_t ru_long_period_s;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
@@ -63,7 +68,8 @@ bool policy_profile(const char *name, struct policy *p);
  * wait `period`. Each number is a field of struct policy (its offset) and
  * a configuration key; so is each bound's reading, a bool of struct policy
  * (above_inclusive, up_to_inclusive: the bound's own key, true when an
- * amount equal to the bound is in the band above it). */
+ * amount equal to the bound is in the band above it; POLICY_NO_FIELD for a
+ * bound whose law has one reading, "above"). */
 #define POLICY_NO_FIELD ((size_t)-1)
 struct policy_band {
 	enum rule rule;
@@ -103,13 +109,14 @@ struct policy_table {
 	unsigned exemptions;      /* bits (1u << enum exemption) */
 	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
 	bool reconfirmation;      /* a cooled loan is confirmed again after the period */
+	bool in_person_rule;      /* first-time unsecured borrowers come in person */
 	bool in_person_by_amount; /* the visit only above the kind's first threshold */
 	bool age_rule;
 	int64_t under_age, from_age;
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
- * in_person_by_amount of its table): for a table read back from
+ * in_person_rule, in_person_by_amount of its table): for a table read back from
  * GET /v1/policy, which does not carry them. False for an unknown name. */
 bool policy_profile_fixed(const char *name, struct policy_table *t);
 

@@ -1,13 +1,26 @@
--- Profiles in other currencies (CONTRACT.md v1.2, "Profiles as dated
--- data, and more countries"): a profile fixes its currency, an approval
--- must be in it, and the loan keeps it. The column was there since
--- sql/001, held to KZT; it now holds the profile's currency, an ISO 4217
--- code. Loans recorded before keep KZT.
+-- Profiles in other currencies and their rules (CONTRACT.md v1.2,
+-- "Profiles as dated data, and more countries"): a profile fixes its
+-- currency, an approval must be in it, and the loan keeps it. The column
+-- was there since sql/001, held to KZT; it now holds the profile's
+-- currency, an ISO 4217 code. Loans recorded before keep KZT. ru-2025-09
+-- adds a product (education), its exemptions (education, trusted_person)
+-- and its two bands (ru_short, ru_long).
 --
 -- An expand migration: the previous release writes no currency (the
--- default, KZT) and reads none.
+-- default, KZT) and reads none, and writes none of the new names.
 
 ALTER TABLE loan DROP CONSTRAINT loan_currency_check;
 ALTER TABLE loan ADD CONSTRAINT loan_currency_check CHECK (currency ~ '^[A-Z]{3}$');
+
+ALTER TABLE loan DROP CONSTRAINT loan_product_check;
+ALTER TABLE loan ADD CONSTRAINT loan_product_check
+    CHECK (product IN ('consumer', 'goods', 'refinancing', 'card_limit', 'education'));
+ALTER TABLE loan DROP CONSTRAINT loan_exemption_check;
+ALTER TABLE loan ADD CONSTRAINT loan_exemption_check
+    CHECK (exemption IN ('branch', 'secured', 'goods', 'refinancing', 'card_limit',
+                         'education', 'trusted_person'));
+ALTER TABLE loan DROP CONSTRAINT loan_rule_check;
+ALTER TABLE loan ADD CONSTRAINT loan_rule_check
+    CHECK (rule IN ('card', 'bank_short', 'bank_long', 'mfo', 'ru_short', 'ru_long'));
 
 INSERT INTO schema_release (version, min_release) VALUES (23, '0.2.0');
