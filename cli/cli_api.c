@@ -294,6 +294,11 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	l->product = (enum product)product;
 	l->exemption = (enum exemption)exemption;
 	l->rule = (enum rule)rule;
+	/* absent from a daemon older than the field: none */
+	l->trusted_person_confirmed_at = TS_NULL;
+	if (json_object_get(o, "trusted_person_confirmed_at") != NULL &&
+	    !j_ts(o, "trusted_person_confirmed_at", &l->trusted_person_confirmed_at))
+		return false;
 	const char *currency = json_string_value(json_object_get(o, "currency"));
 	snprintf(l->currency, sizeof(l->currency), "%s", currency ? currency : "");
 	const char *method = json_string_value(json_object_get(o, "extra_confirmation_method"));

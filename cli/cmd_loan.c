@@ -225,6 +225,7 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	TIME("reconfirmed_at", l->reconfirmed_at);
 	FIELD("reconfirmation_method", "%s",
 	      l->reconfirmation_method[0] ? l->reconfirmation_method : "-");
+	TIME("trusted_person_confirmed_at", l->trusted_person_confirmed_at);
 #undef FIELD
 #undef TIME
 #undef GAP

@@ -373,6 +373,26 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	return true;
 }
 
+bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r,
+                                struct cd_error *err)
+{
+	r->confirmed_at = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "confirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->confirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	return true;
+}
+
 /* An IIN field: 12 digits with a valid check digit. */
 static bool get_iin(const json_t *v, const char *field, char out[13], struct cd_error *err)
 {
@@ -809,7 +829,8 @@ static json_t *int_or_null_json(int64_t n)
 	/* the fields of v1.2 */                                                                   \
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
 	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
-	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))
+	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))    \
+	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)

@@ -235,6 +235,34 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 	return write_values(o, at, TS_NULL);
 }
 
+enum act_verdict loan_trusted_person_decide(const struct loan *l,
+                                            const struct trusted_person_req *q, int64_t now,
+                                            const struct ts_window *w, struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
+	if (!policy_takes_trusted_person(l->policy))
+		return invalid_state(o, REASON_NOT_REQUIRED,
+		                     "the loan's profile knows no trusted person's confirmation");
+	if (l->trusted_person_confirmed_at != TS_NULL) {
+		if (q->confirmed_at == TS_NULL || q->confirmed_at == l->trusted_person_confirmed_at)
+			return repeat(o);
+		return invalid_state(
+		    o, REASON_DIFFERENT_TIME,
+		    "the trusted person's confirmation was recorded at another time");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
+	if (q->confirmed_at != TS_NULL && !ts_check_window(q->confirmed_at, now, w->skew_s,
+	                                                   w->backdate_s, "confirmed_at", &o->err))
+		return refused(o);
+	int64_t at = q->confirmed_at != TS_NULL ? q->confirmed_at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "confirmed_at", &o->err))
+		return refused(o);
+	return write_values(o, at, TS_NULL);
+}
+
 /* ---- approval ---- */
 
 bool approval_matches(const struct approval_req *r, const struct loan *l)
@@ -313,6 +341,7 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->cancelled_at = TS_NULL;
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
+	l->trusted_person_confirmed_at = TS_NULL;
 	l->prior_fraud_victim = c->prior_fraud_victim;
 	/* this one counts when it is online itself */
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&

@@ -95,6 +95,10 @@ struct reconfirmation_req {
 	enum extra_method method;
 };
 
+struct trusted_person_req {
+	int64_t confirmed_at; /* TS_NULL when omitted: now */
+};
+
 struct disbursement_req {
 	bool has_payee;
 	struct payee payee;
@@ -155,6 +159,12 @@ enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconf
 enum act_verdict loan_extra_confirm_decide(const struct loan *l,
                                            const struct extra_confirmation_req *q, int64_t now,
                                            const struct ts_window *w, struct act_outcome *o);
+/* The borrower's trusted person confirms the loan, under a profile that
+ * knows the act (policy_takes_trusted_person), at any time before the
+ * payout: the loan is exempt from then on. */
+enum act_verdict loan_trusted_person_decide(const struct loan *l,
+                                            const struct trusted_person_req *q, int64_t now,
+                                            const struct ts_window *w, struct act_outcome *o);
 
 /* ---- approval ---- */
 

@@ -239,6 +239,13 @@ bool policy_amounts_in_mrp(const struct policy *p)
 	return profile_def_of(p->name)->unit == UNIT_MRP;
 }
 
+bool policy_takes_trusted_person(const char *name)
+{
+	const struct profile_def *d = profile_def_of(name);
+	return strcmp(d->defaults.name, name) == 0 &&
+	       (d->exemptions & EXEMPT(EXEMPT_TRUSTED_PERSON));
+}
+
 bool policy_takes_v1_overrides(const char *name)
 {
 	return profile_def_of(name)->v1_overrides;

@@ -128,6 +128,10 @@ const char *policy_currency(const struct policy *p);
  * the MRP of its date), or are absolute amounts of its currency. */
 bool policy_amounts_in_mrp(const struct policy *p);
 
+/* Whether a loan recorded under the profile `name` may be confirmed by the
+ * borrower's trusted person (its table has EXEMPT_TRUSTED_PERSON). */
+bool policy_takes_trusted_person(const char *name);
+
 /* Whether the profile adds up the borrower's loans of the day. */
 bool policy_aggregates(const struct policy *p);
 
@@ -305,6 +309,9 @@ struct loan {
 	char extra_confirmation_method[16]; /* extra_method_names; "" when none */
 	int64_t reconfirmed_at;
 	char reconfirmation_method[16]; /* extra_method_names; "" when none */
+	/* the borrower's trusted person confirmed the loan: exempt from then
+	 * on (EXEMPT_TRUSTED_PERSON), its cooling fields cleared */
+	int64_t trusted_person_confirmed_at;
 
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */

@@ -1011,6 +1011,7 @@ static struct loan recorded_loan(void)
 	l.cancelled_at = TS_NULL;
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
+	l.trusted_person_confirmed_at = TS_NULL;
 	return l;
 }
 
@@ -1184,7 +1185,7 @@ static const char CONTRACT_LOAN[] =
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
     "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
-    "  \"reconfirmation_method\": null }";
+    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
