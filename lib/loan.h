@@ -27,6 +27,11 @@
  *                 recorded with the same method (and time, when given) a
  *                 repeat, otherwise 409; after disbursement 409; window;
  *                 not before approved_at beyond max_clock_skew (422).
+ *   trusted person  after cancellation 409; under a profile without the
+ *                 act 409; recorded, a repeat at the same time or without
+ *                 a time (after disbursement too), 409 at another; after
+ *                 disbursement 409; window; not before approved_at beyond
+ *                 max_clock_skew (422).
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
  *   disbursement  a payee is required when the configuration says so

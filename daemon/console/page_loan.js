@@ -13,7 +13,7 @@ let revealed = false;
 // The acts of a loan, in the order they happen, by their timestamp field.
 const ACTS = [
   'approved_at', 'consent_at', 'extra_confirmed_at', 'cooling_ends_at', 'reconfirmed_at',
-  'in_person_verified_at', 'disbursed_at', 'cancelled_at',
+  'trusted_person_confirmed_at', 'in_person_verified_at', 'disbursed_at', 'cancelled_at',
 ];
 
 // Fields of v1.1 that are shown only when the answer has them.
