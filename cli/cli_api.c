@@ -294,6 +294,13 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	l->product = (enum product)product;
 	l->exemption = (enum exemption)exemption;
 	l->rule = (enum rule)rule;
+	/* absent from a daemon older than the field: none */
+	l->trusted_person_confirmed_at = TS_NULL;
+	if (json_object_get(o, "trusted_person_confirmed_at") != NULL &&
+	    !j_ts(o, "trusted_person_confirmed_at", &l->trusted_person_confirmed_at))
+		return false;
+	const char *currency = json_string_value(json_object_get(o, "currency"));
+	snprintf(l->currency, sizeof(l->currency), "%s", currency ? currency : "");
 	const char *method = json_string_value(json_object_get(o, "extra_confirmation_method"));
 	snprintf(l->extra_confirmation_method, sizeof(l->extra_confirmation_method), "%s",
 	         method ? method : "");
@@ -348,6 +355,13 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 	t->profile = json_string_value(json_object_get(o, "profile"));
 	if (t->profile == NULL || !policy_profile_fixed(t->profile, t))
 		return false;
+	/* absent from a daemon older than the fields: KZT in MRP, all it knew */
+	t->currency = json_string_value(json_object_get(o, "currency"));
+	t->unit = json_string_value(json_object_get(o, "unit"));
+	if (t->currency == NULL)
+		t->currency = "KZT";
+	if (t->unit == NULL)
+		t->unit = "MRP";
 	json_t *agg = json_object_get(o, "aggregation");
 	int index = 0;
 	t->aggregates = json_is_string(agg);

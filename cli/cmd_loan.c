@@ -33,11 +33,12 @@ static void blockers_text(unsigned blockers, char *out, size_t size)
 		snprintf(out, size, "none");
 }
 
-static void amount_text(int64_t tiyn, char *out, size_t size)
+/* currency "" (a daemon older than the field): KZT, the only one then */
+static void amount_text(int64_t tiyn, const char *currency, char *out, size_t size)
 {
 	char m[MONEY_BUF];
 	money_format(tiyn, m);
-	snprintf(out, size, "%s KZT", m);
+	snprintf(out, size, "%s %s", m, currency[0] != '\0' ? currency : "KZT");
 }
 
 /* "24h (86400 s)" */
@@ -149,7 +150,7 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	FIELD("lender", "%s", l->lender);
 	FIELD("loan_id", "%s", l->loan_id);
 	FIELD("borrower_iin", "%s", l->borrower_iin);
-	amount_text(l->amount_tiyn, f[n].value, sizeof(f[n].value));
+	amount_text(l->amount_tiyn, l->currency, f[n].value, sizeof(f[n].value));
 	f[n++].key = "amount";
 	FIELD("channel", "%s", channel_name(l->channel));
 	FIELD("secured", "%s", YESNO(l->secured));
@@ -171,7 +172,7 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	GAP();
 	FIELD("policy", "%s", l->policy);
 	FIELD("mrp", "%lld tenge", (long long)l->mrp_tenge);
-	amount_text(l->threshold_tiyn, f[n].value, sizeof(f[n].value));
+	amount_text(l->threshold_tiyn, l->currency, f[n].value, sizeof(f[n].value));
 	f[n++].key = "threshold_amount";
 	FIELD("cooling_required", "%s", YESNO(l->cooling_required));
 	if (l->cooling_required)
@@ -187,7 +188,7 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	FIELD("product", "%s", name_of(&product_names, l->product));
 	FIELD("exemption", "%s", l->exemption ? name_of(&exemption_names, l->exemption) : "-");
 	FIELD("rule", "%s", l->rule ? name_of(&rule_names, l->rule) : "- (not cooled)");
-	amount_text(l->aggregated_tiyn, f[n].value, sizeof(f[n].value));
+	amount_text(l->aggregated_tiyn, l->currency, f[n].value, sizeof(f[n].value));
 	f[n++].key = "days_amount";
 	if (l->borrower_age >= 0)
 		FIELD("borrower_age", "%lld", (long long)l->borrower_age);
@@ -224,6 +225,7 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	TIME("reconfirmed_at", l->reconfirmed_at);
 	FIELD("reconfirmation_method", "%s",
 	      l->reconfirmation_method[0] ? l->reconfirmation_method : "-");
+	TIME("trusted_person_confirmed_at", l->trusted_person_confirmed_at);
 #undef FIELD
 #undef TIME
 #undef GAP

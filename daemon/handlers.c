@@ -667,12 +667,32 @@ static void extra_confirm_decide(struct request *r)
 		return; /* answered 503 */
 }
 
+static void trusted_person_decide(struct request *r)
+{
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_trusted_person_decide(&r->loan, &r->call.trusted_person, r->now, &w, &o);
+	if (act_answered(r, &o))
+		return;
+	char *detail = detail_text(
+	    json_pack("{s:o,s:o}", "confirmed_at", codec_ts_json(o.at), "cooling_ends_at",
+	              codec_ts_json(r->loan.cooling_required ? r->loan.cooling_ends_at : TS_NULL)));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_TRUSTED_PERSON, db_params_trusted_person(&p, &r->loan, &o, r->client, detail),
+	    on_act_write);
+	free(detail);
+	if (!queued)
+		return; /* answered 503 */
+}
+
 static const struct act act_get = {"loan_get", get_decide};
 static const struct act act_consent = {"consent", consent_decide};
 static const struct act act_verify = {"verify", verify_decide};
 static const struct act act_cancel = {"cancel", cancel_decide};
 static const struct act act_reconfirm = {"reconfirm", reconfirm_decide};
 static const struct act act_extra_confirm = {"extra_confirm", extra_confirm_decide};
+static const struct act act_trusted_person = {"trusted_person", trusted_person_decide};
 
 bool loan_parse(struct request *r, struct cd_error *err)
 {
@@ -714,6 +734,13 @@ bool extra_confirm_parse(struct request *r, struct cd_error *err)
 	r->act = &act_extra_confirm;
 	return ids_parse(r, 2, err) &&
 	       codec_parse_extra_confirmation(r->body, &r->call.extra_confirmation, err);
+}
+
+bool trusted_person_parse(struct request *r, struct cd_error *err)
+{
+	r->act = &act_trusted_person;
+	return ids_parse(r, 2, err) &&
+	       codec_parse_trusted_person(r->body, &r->call.trusted_person, err);
 }
 
 /* ---- disbursement: the gate ---- */

@@ -120,6 +120,7 @@ struct request {
 		struct cancellation_req cancellation;     /* POST .../cancellation */
 		struct reconfirmation_req reconfirmation; /* POST .../reconfirmation */
 		struct extra_confirmation_req extra_confirmation; /* POST .../extra-confirmation */
+		struct trusted_person_req trusted_person; /* POST .../trusted-person-confirmation */
 		struct {
 			struct disbursement_req q;
 			char idem_key[65];

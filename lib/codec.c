@@ -5,6 +5,7 @@
  */
 #include "codec.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +156,13 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 		} else if (strcmp(key, "currency") == 0) {
 			if (!get_string(v, key, &s, err))
 				return false;
-			if (strcmp(s, "KZT") != 0)
-				return cd_error_invalid(err, key, "must be \"KZT\"");
+			/* which one the profile of the approval's date takes is
+			 * loan_approval_decide()'s */
+			if (strlen(s) != 3 || !isupper((unsigned char)s[0]) ||
+			    !isupper((unsigned char)s[1]) || !isupper((unsigned char)s[2]))
+				return cd_error_invalid(err, key,
+				                        "must be a currency code, e.g. \"KZT\"");
+			memcpy(r->currency, s, 4);
 			seen |= F_CURRENCY;
 		} else if (strcmp(key, "channel") == 0) {
 			if (!get_string(v, key, &s, err))
@@ -176,7 +182,8 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 			if (!name_lookup(&product_names, s, &index))
 				return cd_error_invalid(err, key,
 				                        "must be \"consumer\", \"goods\", "
-				                        "\"refinancing\" or \"card_limit\"");
+				                        "\"refinancing\", \"card_limit\" or "
+				                        "\"education\"");
 			r->product = (enum product)index;
 		} else if (strcmp(key, "first_time_borrower") == 0) {
 			if (json_is_null(v))
@@ -363,6 +370,26 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 	}
 	if (!has_method)
 		return missing_field("method", err);
+	return true;
+}
+
+bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r,
+                                struct cd_error *err)
+{
+	r->confirmed_at = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "confirmed_at") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!get_ts(v, key, &r->confirmed_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
 	return true;
 }
 
@@ -763,7 +790,7 @@ static json_t *int_or_null_json(int64_t n)
 	X("loan_id",                     STR,         l->loan_id)                                  \
 	X("borrower_iin",                STR,         l->borrower_iin)                             \
 	X("amount",                      MONEY,       l->amount_tiyn)                              \
-	X("currency",                    STR,         "KZT")                                       \
+	X("currency",                    STR,         l->currency)                                 \
 	X("channel",                     STR,         channel_name(l->channel))                    \
 	X("secured",                     BOOL,        l->secured)                                  \
 	X("first_time_borrower",         BOOL,        l->first_time_borrower)                      \
@@ -802,7 +829,8 @@ static json_t *int_or_null_json(int64_t n)
 	/* the fields of v1.2 */                                                                   \
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
 	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
-	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))
+	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))    \
+	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -1130,20 +1158,21 @@ json_t *codec_policy_json(const struct policy_table *t)
 		const struct policy_table_band *b = &t->bands[i];
 		bool open_ended = b->up_to_mrp < 0;
 		json_array_append_new(
-		    rules, json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:s,s:o,s:o,s:s}}",
-		                     "rule", name_of(&rule_names, b->rule), "lender_kind",
-		                     b->lender_kind < 0
-		                         ? json_null()
-		                         : json_string(name_of(&lender_kind_names, b->lender_kind)),
-		                     "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
-		                     b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
-		                     "up_to_exclusive",
-		                     open_ended ? json_null() : json_boolean(b->up_to_exclusive),
-		                     "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
-		                     b->above_key, "above_inclusive", b->above_inclusive_key,
-		                     "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
-		                     key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
-		                     "period_seconds", b->period_key));
+		    rules,
+		    json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:o,s:o,s:o,s:s}}", "rule",
+		              name_of(&rule_names, b->rule), "lender_kind",
+		              b->lender_kind < 0
+		                  ? json_null()
+		                  : json_string(name_of(&lender_kind_names, b->lender_kind)),
+		              "above_mrp", (json_int_t)b->above_mrp, "above_inclusive",
+		              b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
+		              "up_to_exclusive",
+		              open_ended ? json_null() : json_boolean(b->up_to_exclusive),
+		              "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
+		              b->above_key, "above_inclusive", key_or_null(b->above_inclusive_key),
+		              "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
+		              key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
+		              "period_seconds", b->period_key));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1164,7 +1193,10 @@ json_t *codec_policy_json(const struct policy_table *t)
 	                            "policy.extra_confirmation_under_age", "from_age",
 	                            "policy.extra_confirmation_from_age")
 	                : json_null();
-	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "aggregation",
+	/* the bands' numbers (above_mrp, up_to_mrp) count `unit`: MRP, or whole
+	 * units of the currency */
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "currency",
+	                 t->currency, "unit", t->unit, "aggregation",
 	                 t->aggregates
 	                     ? json_string(name_of(&aggregation_names, (int)t->aggregation))
 	                     : json_null(),
@@ -1224,9 +1256,16 @@ char *codec_policy_text(const struct policy_table *t)
 		         name_of(&aggregation_names, (int)t->aggregation));
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
-	text_add(&x, "rules (the day's amount against N x the MRP of the approval's local date: "
-	             "\"above\" is strictly greater, \"from\" greater or equal, as each bound's "
-	             "*_threshold_inclusive key says):\n");
+	text_add(&x, "currency: %s\n", t->currency);
+	if (strcmp(t->unit, "MRP") == 0)
+		text_add(&x, "rules (the day's amount against N x the MRP of the approval's local "
+		             "date: \"above\" is strictly greater, \"from\" greater or equal, as "
+		             "each bound's *_threshold_inclusive key says):\n");
+	else
+		text_add(&x,
+		         "rules (the amount against N %s, compared in its minor unit: "
+		         "\"above\" is strictly greater):\n",
+		         t->unit);
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
 		char lower[128], upper[128], up[192] = "";
@@ -1235,15 +1274,15 @@ char *codec_policy_text(const struct policy_table *t)
 		if (b->up_to_mrp >= 0) {
 			bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive, upper,
 			           sizeof(upper));
-			snprintf(up, sizeof(up), ", %s %lld MRP (%s)",
+			snprintf(up, sizeof(up), ", %s %lld %s (%s)",
 			         b->up_to_exclusive ? "below" : "up to", (long long)b->up_to_mrp,
-			         upper);
+			         t->unit, upper);
 		}
-		text_add(&x, "  %-10s %-4s %s %lld MRP (%s)%s: wait %llds after consent (%s)\n",
+		text_add(&x, "  %-10s %-4s %s %lld %s (%s)%s: wait %llds after consent (%s)\n",
 		         name_of(&rule_names, b->rule),
 		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
-		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, lower, up,
-		         (long long)b->period_s, b->period_key);
+		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, t->unit,
+		         lower, up, (long long)b->period_s, b->period_key);
 	}
 	text_add(&x, "exemptions (the first that applies; not cooled):");
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1258,11 +1297,15 @@ char *codec_policy_text(const struct policy_table *t)
 	text_add(&x, "\n");
 	text_add(&x, "reconfirmation after the period: %s\n",
 	         t->reconfirmation ? "required for every cooled loan" : "not required");
-	text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
-	         t->in_person_by_amount
-	             ? " whose day's amount is above the kind's first threshold, or from it when "
-	               "that bound is inclusive (MFO: online only)"
-	             : "");
+	if (!t->in_person_rule)
+		text_add(&x, "in person: no rule of the profile (only a repeat victim's or a "
+		             "burst's cooled loan)\n");
+	else
+		text_add(&x, "in person: first-time borrowers of unsecured loans%s\n",
+		         t->in_person_by_amount ? " whose day's amount is above the kind's first "
+		                                  "threshold, or from it when "
+		                                  "that bound is inclusive (MFO: online only)"
+		                                : "");
 	if (t->age_rule)
 		text_add(&x,
 		         "extra confirmation: cooled loans of borrowers under %lld "

@@ -40,6 +40,10 @@ bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r
 
 /* {"method": "branch"|"egov"|"credit_bureau"|"lender_app", "confirmed_at": ts}
  * with confirmed_at optional (TS_NULL). */
+/* {"confirmed_at": ts} with confirmed_at optional (TS_NULL). */
+bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r,
+                                struct cd_error *err);
+
 bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
                                     struct cd_error *err);
 

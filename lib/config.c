@@ -138,6 +138,14 @@ static const struct param params[] = {
      NUM(extra_confirmation_under_age), .def = "", .min = 0, .max = 200},
     {KEY(policy, extra_confirmation_from_age, P_INT), PROFILE(extra_confirmation_from_age),
      NUM(extra_confirmation_from_age), .def = "", .min = 0, .max = 200},
+    {KEY(policy, ru_short_above, P_INT), PROFILE(ru_short_above), NUM(ru_short_above),
+     .def = "", .min = 0, .max = 999999999999},
+    {KEY(policy, ru_long_above, P_INT), PROFILE(ru_long_above), NUM(ru_long_above), .def = "",
+     .min = 0, .max = 999999999999},
+    {KEY(policy, ru_short_period, P_DURATION), PROFILE(ru_short_period_s),
+     NUM(ru_short_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, ru_long_period, P_DURATION), PROFILE(ru_long_period_s), NUM(ru_long_period_s),
+     .def = "", .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, timezone, P_STRING), .flags = CF_RELOAD, STR(timezone), .def = "Asia/Almaty",
      .check = timezone_valid},
     {KEY(policy, max_clock_skew, P_DURATION), .flags = CF_RELOAD, NUM(max_clock_skew_s),
@@ -430,7 +438,9 @@ static bool timezone_on_system(const char *tz, char *msg, size_t msg_size)
 
 /*
  * The guards that keep a configuration from switching the legal gate off:
- * a cooling period below the profile's own (legal) value, and a max_backdate
+ * a cooling period below the profile's own (legal) value, a band's lower
+ * bound above it (fewer loans cooled; kz-card's v1 threshold excepted), and
+ * a max_backdate
  * as long as the cooling period, which would let a backdated approval and
  * consent end the period at once. policy.allow_below_legal_minimum lifts
  * both, for tests that need periods of seconds; the daemon then warns at
@@ -453,6 +463,18 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 		policy_table_of(&legal_p, &legal);
 		policy_table_of(p, &t);
 		for (int i = 0; i < t.nbands; i++) {
+			/* a bound above the law's leaves loans uncooled that it cools;
+			 * v1's threshold_mrp was a number to tune, and still is */
+			if (!policy_takes_v1_overrides(p->name) &&
+			    t.bands[i].above_mrp > legal.bands[i].above_mrp) {
+				snprintf(msg, msg_size,
+				         "%s: %lld is above the legal bound of %lld of profile %s "
+				         "(policy.allow_below_legal_minimum = true lifts this, for "
+				         "tests only)",
+				         t.bands[i].above_key, (long long)t.bands[i].above_mrp,
+				         (long long)legal.bands[i].above_mrp, p->name);
+				return false;
+			}
 			if (t.bands[i].period_s < legal.bands[i].period_s) {
 				snprintf(
 				    msg, msg_size,

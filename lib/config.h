@@ -73,6 +73,11 @@ struct config {
 	int64_t card_limit_exempt_mrp;
 	int64_t extra_confirmation_under_age;
 	int64_t extra_confirmation_from_age;
+	/* ru-2025-09's, the same way (amounts in whole roubles) */
+	int64_t ru_short_above;
+	int64_t ru_long_above;
+	int64_t ru_short_period_s;
+	int64_t ru_long_period_s;
 	/* [tls] */
 	char tls_listen[256]; /* empty: no HTTPS listener */
 	char tls_listen_host[256];

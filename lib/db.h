@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 22
+#define DB_SCHEMA_VERSION 23
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -70,7 +70,7 @@
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 34)                                                                         \
+	X(LOAN_INSERT, 35)                                                                         \
 	X(DISBURSE, 7)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
@@ -115,6 +115,8 @@ enum stmt {
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
+	/* the act of profile ru-2025-09 */
+	STMT_TRUSTED_PERSON, /* db_params_trusted_person -> db_loan_row (0 rows: guard failed) */
 	/* the voluntary refusal registry */
 	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
 	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
@@ -474,6 +476,9 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
                                            const struct act_outcome *o,
                                            const struct extra_confirmation_req *q,
                                            const char *actor, const char *detail);
+const char *const *db_params_trusted_person(struct db_params *p, const struct loan *l,
+                                            const struct act_outcome *o, const char *actor,
+                                            const char *detail);
 /* A payout to the payee (NULL: none), whose flag its guard checks. */
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail,

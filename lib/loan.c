@@ -235,13 +235,41 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 	return write_values(o, at, TS_NULL);
 }
 
+enum act_verdict loan_trusted_person_decide(const struct loan *l,
+                                            const struct trusted_person_req *q, int64_t now,
+                                            const struct ts_window *w, struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
+	if (!policy_takes_trusted_person(l->policy))
+		return invalid_state(o, REASON_NOT_REQUIRED,
+		                     "the loan's profile knows no trusted person's confirmation");
+	if (l->trusted_person_confirmed_at != TS_NULL) {
+		if (q->confirmed_at == TS_NULL || q->confirmed_at == l->trusted_person_confirmed_at)
+			return repeat(o);
+		return invalid_state(
+		    o, REASON_DIFFERENT_TIME,
+		    "the trusted person's confirmation was recorded at another time");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
+	if (q->confirmed_at != TS_NULL && !ts_check_window(q->confirmed_at, now, w->skew_s,
+	                                                   w->backdate_s, "confirmed_at", &o->err))
+		return refused(o);
+	int64_t at = q->confirmed_at != TS_NULL ? q->confirmed_at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "confirmed_at", &o->err))
+		return refused(o);
+	return write_values(o, at, TS_NULL);
+}
+
 /* ---- approval ---- */
 
 bool approval_matches(const struct approval_req *r, const struct loan *l)
 {
 	if (strcmp(r->loan_id, l->loan_id) != 0 || strcmp(r->borrower_iin, l->borrower_iin) != 0 ||
-	    r->amount_tiyn != l->amount_tiyn || r->channel != l->channel ||
-	    r->secured != l->secured || r->product != l->product)
+	    r->amount_tiyn != l->amount_tiyn || strcmp(r->currency, l->currency) != 0 ||
+	    r->channel != l->channel || r->secured != l->secured || r->product != l->product)
 		return false;
 	if (r->has_first_time &&
 	    (!l->first_time_given || r->first_time_borrower != l->first_time_borrower))
@@ -279,7 +307,12 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	                      &o->err) ||
 	     !consent_check_order(a->consent_at, c->approved_at, w->skew_s, &o->err)))
 		return refused(o);
-	if (!c->has_mrp) {
+	if (strcmp(a->currency, policy_currency(p)) != 0) {
+		cd_error_set(&o->err, 422, "validation_failed", "currency",
+		             "currency: must be \"%s\" (profile %s)", policy_currency(p), p->name);
+		return refused(o);
+	}
+	if (policy_amounts_in_mrp(p) && !c->has_mrp) {
 		cd_error_set(&o->err, 422, "validation_failed", "approved_at",
 		             "approved_at: no MRP is recorded for that date");
 		return refused(o);
@@ -308,12 +341,14 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->cancelled_at = TS_NULL;
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
+	l->trusted_person_confirmed_at = TS_NULL;
 	l->prior_fraud_victim = c->prior_fraud_victim;
 	/* this one counts when it is online itself */
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&
 	                        c->burst_others != TS_NULL &&
 	                        1 + c->burst_others >= c->burst_lenders;
-	policy_assess_day(p, c->mrp_tenge, c->day_others_tiyn, l);
+	/* a profile of absolute amounts records no MRP */
+	policy_assess_day(p, policy_amounts_in_mrp(p) ? c->mrp_tenge : 0, c->day_others_tiyn, l);
 	l->cooling_ends_at = policy_cooling_ends_at(l, l->consent_at);
 	return write_values(o, l->approved_at, l->cooling_ends_at);
 }

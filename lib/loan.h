@@ -27,6 +27,11 @@
  *                 recorded with the same method (and time, when given) a
  *                 repeat, otherwise 409; after disbursement 409; window;
  *                 not before approved_at beyond max_clock_skew (422).
+ *   trusted person  after cancellation 409; under a profile without the
+ *                 act 409; recorded, a repeat at the same time or without
+ *                 a time (after disbursement too), 409 at another; after
+ *                 disbursement 409; window; not before approved_at beyond
+ *                 max_clock_skew (422).
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
  *   disbursement  a payee is required when the configuration says so
@@ -65,6 +70,7 @@ struct approval_req {
 	char loan_id[ID_BUF];
 	char borrower_iin[13];
 	int64_t amount_tiyn;
+	char currency[4]; /* three capital letters; the profile's, loan_approval_decide() */
 	enum channel channel;
 	bool secured;
 	enum product product; /* PRODUCT_CONSUMER when omitted */
@@ -92,6 +98,10 @@ struct reconfirmation_req {
 	int64_t reconfirmed_at; /* TS_NULL when omitted: now */
 	bool has_method;        /* the channel it was given through, when sent */
 	enum extra_method method;
+};
+
+struct trusted_person_req {
+	int64_t confirmed_at; /* TS_NULL when omitted: now */
 };
 
 struct disbursement_req {
@@ -154,6 +164,12 @@ enum act_verdict loan_reconfirm_decide(const struct loan *l, const struct reconf
 enum act_verdict loan_extra_confirm_decide(const struct loan *l,
                                            const struct extra_confirmation_req *q, int64_t now,
                                            const struct ts_window *w, struct act_outcome *o);
+/* The borrower's trusted person confirms the loan, under a profile that
+ * knows the act (policy_takes_trusted_person), at any time before the
+ * payout: the loan is exempt from then on. */
+enum act_verdict loan_trusted_person_decide(const struct loan *l,
+                                            const struct trusted_person_req *q, int64_t now,
+                                            const struct ts_window *w, struct act_outcome *o);
 
 /* ---- approval ---- */
 

@@ -45,12 +45,15 @@ char *names_join(const struct name_table *t, const char *sep, const char *last, 
 TABLE(role_names, "lender", "compliance", "auditor", "registry", "antifraud");
 TABLE(lender_kind_names, [LENDER_BANK] = "bank", [LENDER_MFO] = "mfo");
 TABLE(product_names, [PRODUCT_CONSUMER] = "consumer", [PRODUCT_GOODS] = "goods",
-      [PRODUCT_REFINANCING] = "refinancing", [PRODUCT_CARD_LIMIT] = "card_limit");
+      [PRODUCT_REFINANCING] = "refinancing", [PRODUCT_CARD_LIMIT] = "card_limit",
+      [PRODUCT_EDUCATION] = "education");
 TABLE(exemption_names, [EXEMPT_NONE] = "", [EXEMPT_BRANCH] = "branch", [EXEMPT_SECURED] = "secured",
       [EXEMPT_GOODS] = "goods", [EXEMPT_REFINANCING] = "refinancing",
-      [EXEMPT_CARD_LIMIT] = "card_limit");
+      [EXEMPT_CARD_LIMIT] = "card_limit", [EXEMPT_EDUCATION] = "education",
+      [EXEMPT_TRUSTED_PERSON] = "trusted_person");
 TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "bank_short",
-      [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo");
+      [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo", [RULE_RU_SHORT] = "ru_short",
+      [RULE_RU_LONG] = "ru_long");
 TABLE(payee_kind_names, [PAYEE_ACCOUNT] = "account", [PAYEE_CARD] = "card",
       [PAYEE_WALLET] = "wallet");
 TABLE(in_person_reason_names, [INPERSON_FIRST_TIME] = "first_time",

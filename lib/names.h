@@ -42,7 +42,13 @@ enum lender_kind { LENDER_BANK, LENDER_MFO };
 extern const struct name_table lender_kind_names;
 
 /* What a loan is for (the approval's `product`). */
-enum product { PRODUCT_CONSUMER, PRODUCT_GOODS, PRODUCT_REFINANCING, PRODUCT_CARD_LIMIT };
+enum product {
+	PRODUCT_CONSUMER,
+	PRODUCT_GOODS,
+	PRODUCT_REFINANCING,
+	PRODUCT_CARD_LIMIT,
+	PRODUCT_EDUCATION
+};
 extern const struct name_table product_names;
 
 /* Why a loan is not cooled although its amount would be (its `exemption`);
@@ -54,12 +60,25 @@ enum exemption {
 	EXEMPT_GOODS,
 	EXEMPT_REFINANCING,
 	EXEMPT_CARD_LIMIT,
+	EXEMPT_EDUCATION,
+	/* never at approval: the act that confirms the loan (a trusted
+	 * person's confirmation) makes it exempt from then on */
+	EXEMPT_TRUSTED_PERSON,
 	EXEMPT__COUNT
 };
 extern const struct name_table exemption_names;
 
 /* The tier that cooled a loan (its `rule`); RULE_NONE has no name. */
-enum rule { RULE_NONE, RULE_CARD, RULE_BANK_SHORT, RULE_BANK_LONG, RULE_MFO, RULE__COUNT };
+enum rule {
+	RULE_NONE,
+	RULE_CARD,
+	RULE_BANK_SHORT,
+	RULE_BANK_LONG,
+	RULE_MFO,
+	RULE_RU_SHORT,
+	RULE_RU_LONG,
+	RULE__COUNT
+};
 extern const struct name_table rule_names;
 
 /* Where a payout goes (the disbursement's `payee.kind`): an IBAN, the

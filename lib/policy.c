@@ -30,8 +30,16 @@
 /* clang-format on */
 #define ANY_KIND (-1)
 
+/* What a profile's amounts are counted in: N MRP of the approval's date
+ * (Kazakhstan's law), or N whole units of its currency (a foreign law's
+ * absolute amounts). Either way a bound is compared in the currency's
+ * minor unit (bound_minor()). */
+enum amount_unit { UNIT_MRP, UNIT_MAJOR };
+
 struct profile_def {
 	struct policy defaults;
+	const char *currency; /* ISO 4217: an approval's `currency` must be it */
+	enum amount_unit unit;
 	/* policy.cooling_period and policy.threshold_mrp may tune it */
 	bool v1_overrides;
 	/* the day's amount of the borrower (same lender or all, per
@@ -40,7 +48,9 @@ struct profile_def {
 	unsigned exemptions; /* bits (1u << enum exemption), tried in enum order */
 	int nbands;
 	struct policy_band bands[POLICY_MAX_BANDS];
-	bool reconfirmation;      /* a cooled loan is confirmed again after its period */
+	bool reconfirmation; /* a cooled loan is confirmed again after its period */
+	/* first-time borrowers of unsecured loans come in person */
+	bool in_person_rule;
 	bool in_person_by_amount; /* the visit only above the kind's first band (MFO: online) */
 	bool age_rule;            /* a cooled loan of the young or the old: one more confirmation */
 };
@@ -53,12 +63,20 @@ struct profile_def {
 	.aggregation = AGGREGATION_LENDER, .bank_threshold_mrp = 150, .bank_period_s = 8 * 3600,   \
 	.bank_long_threshold_mrp = 255, .bank_long_period_s = 24 * 3600, .mfo_threshold_mrp = 75,  \
 	.mfo_period_s = 24 * 3600, .card_limit_exempt_mrp = 150,                                   \
-	.extra_confirmation_under_age = 21, .extra_confirmation_from_age = 55
+	.extra_confirmation_under_age = 21, .extra_confirmation_from_age = 55, FOREIGN_NUMBERS
+
+/* The foreign profiles' numbers (REGULATION.md, "More countries"), the
+ * same way. */
+#define FOREIGN_NUMBERS                                                                            \
+	.ru_short_above = 50000, .ru_long_above = 200000, .ru_short_period_s = 4 * 3600,           \
+	.ru_long_period_s = 48 * 3600
 
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
      * every first-time unsecured borrower comes in person. */
-    {.defaults = {.name = "kz-card",
+    {.currency = "KZT",
+     .unit = UNIT_MRP,
+     .defaults = {.name = "kz-card",
                   .cooling_period_s = 24 * 3600,
                   .threshold_mrp = 150,
                   .cool_online = true,
@@ -79,6 +97,7 @@ static const struct profile_def profiles[] = {
                 .above_key = "policy.threshold_mrp",
                 .period_key = "policy.cooling_period"}},
      .reconfirmation = false,
+     .in_person_rule = true,
      .in_person_by_amount = false,
      .age_rule = false},
     /* kz-2025-09, the law as enacted (REGULATION.md, "Profile kz-2025-09"):
@@ -87,7 +106,9 @@ static const struct profile_def profiles[] = {
      * secured, goods, refinancing and card-limit loans (up to 150 MRP) are
      * exempt; after the period the borrower confirms again; under 21 and
      * from 55, once more. */
-    {.defaults = {.name = "kz-2025-09",
+    {.currency = "KZT",
+     .unit = UNIT_MRP,
+     .defaults = {.name = "kz-2025-09",
                   .cooling_period_s = 24 * 3600,
                   .threshold_mrp = 150,
                   .cool_online = true,
@@ -124,8 +145,50 @@ static const struct profile_def profiles[] = {
                 .above_key = "policy.mfo_threshold_mrp",
                 .period_key = "policy.mfo_period"}},
      .reconfirmation = true,
+     .in_person_rule = true,
      .in_person_by_amount = true,
      .age_rule = true},
+    /* ru-2025-09, Federal Law 9-FZ (REGULATION.md, "More countries"):
+     * online and branch loans above 50,000 up to 200,000 roubles wait 4
+     * hours after the signing (consent), above 200,000 48 hours; a credit
+     * card's limit increase is a loan like the others; secured (mortgage,
+     * a car paid to the seller), education, goods bought in person,
+     * refinancing and a loan that the borrower's trusted person confirms
+     * are exempt. No visit, no age rule, no reconfirmation. */
+    {.currency = "RUB",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "ru-2025-09",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = true,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_SECURED) | EXEMPT(EXEMPT_GOODS) | EXEMPT(EXEMPT_REFINANCING) |
+                   EXEMPT(EXEMPT_EDUCATION) | EXEMPT(EXEMPT_TRUSTED_PERSON),
+     .nbands = 2,
+     .bands = {{.rule = RULE_RU_SHORT,
+                .lender_kind = ANY_KIND,
+                .above = F(ru_short_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(ru_long_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(ru_short_period_s),
+                .above_key = "policy.ru_short_above",
+                .up_to_key = "policy.ru_long_above",
+                .period_key = "policy.ru_short_period"},
+               {.rule = RULE_RU_LONG,
+                .lender_kind = ANY_KIND,
+                .above = F(ru_long_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = POLICY_NO_FIELD,
+                .period = F(ru_long_period_s),
+                .above_key = "policy.ru_long_above",
+                .period_key = "policy.ru_long_period"}},
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false},
 };
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
@@ -155,14 +218,32 @@ static int64_t field(const struct policy *p, size_t offset)
 	return *(const int64_t *)((const char *)p + offset);
 }
 
+/* A bound's reading; "above" for a bound that has no key for it. */
 static bool flag(const struct policy *p, size_t offset)
 {
-	return *((const bool *)((const char *)p + offset));
+	return offset != POLICY_NO_FIELD && *((const bool *)((const char *)p + offset));
 }
 
 bool policy_aggregates(const struct policy *p)
 {
 	return profile_def_of(p->name)->aggregates;
+}
+
+const char *policy_currency(const struct policy *p)
+{
+	return profile_def_of(p->name)->currency;
+}
+
+bool policy_amounts_in_mrp(const struct policy *p)
+{
+	return profile_def_of(p->name)->unit == UNIT_MRP;
+}
+
+bool policy_takes_trusted_person(const char *name)
+{
+	const struct profile_def *d = profile_def_of(name);
+	return strcmp(d->defaults.name, name) == 0 &&
+	       (d->exemptions & EXEMPT(EXEMPT_TRUSTED_PERSON));
 }
 
 bool policy_takes_v1_overrides(const char *name)
@@ -176,6 +257,7 @@ bool policy_profile_fixed(const char *name, struct policy_table *t)
 	if (strcmp(d->defaults.name, name) != 0)
 		return false;
 	t->reconfirmation = d->reconfirmation;
+	t->in_person_rule = d->in_person_rule;
 	t->in_person_by_amount = d->in_person_by_amount;
 	return true;
 }
@@ -185,6 +267,8 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	const struct profile_def *d = profile_def_of(p->name);
 	memset(t, 0, sizeof(*t));
 	t->profile = d->defaults.name;
+	t->currency = d->currency;
+	t->unit = d->unit == UNIT_MRP ? "MRP" : d->currency;
 	t->aggregates = d->aggregates;
 	t->aggregation = p->aggregation;
 	t->nbands = d->nbands;
@@ -207,16 +291,19 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	t->exemptions = d->exemptions;
 	t->card_limit_mrp = p->card_limit_exempt_mrp;
 	t->reconfirmation = d->reconfirmation;
+	t->in_person_rule = d->in_person_rule;
 	t->in_person_by_amount = d->in_person_by_amount;
 	t->age_rule = d->age_rule;
 	t->under_age = p->extra_confirmation_under_age;
 	t->from_age = p->extra_confirmation_from_age;
 }
 
-/* N MRP in tiyn (the MRP is whole tenge). */
-static int64_t mrp_tiyn(int64_t n, int64_t mrp_tenge)
+/* A bound of N of the profile's unit in the currency's minor unit: N MRP
+ * (whole tenge) in tiyn, or N whole units of the currency in its
+ * hundredths (kopecks, tyiyn, tiyin, kapeiki). */
+static int64_t bound_minor(const struct profile_def *d, int64_t n, int64_t mrp_tenge)
 {
-	return n * mrp_tenge * 100;
+	return d->unit == UNIT_MRP ? n * mrp_tenge * 100 : n * 100;
 }
 
 static bool band_of_kind(const struct policy_band *b, int kind)
@@ -233,13 +320,14 @@ static bool beyond(int64_t amount_tiyn, int64_t bound_tiyn, bool inclusive)
 
 /* Whether the day's amount falls in the band: beyond its lower bound and
  * not beyond its upper one. */
-static bool in_band(const struct policy *p, const struct policy_band *b, int64_t day_tiyn,
-                    int64_t mrp_tenge)
+static bool in_band(const struct profile_def *d, const struct policy *p,
+                    const struct policy_band *b, int64_t day_tiyn, int64_t mrp_tenge)
 {
-	if (!beyond(day_tiyn, mrp_tiyn(field(p, b->above), mrp_tenge), flag(p, b->above_inclusive)))
+	if (!beyond(day_tiyn, bound_minor(d, field(p, b->above), mrp_tenge),
+	            flag(p, b->above_inclusive)))
 		return false;
 	return b->up_to == POLICY_NO_FIELD ||
-	       !beyond(day_tiyn, mrp_tiyn(field(p, b->up_to), mrp_tenge),
+	       !beyond(day_tiyn, bound_minor(d, field(p, b->up_to), mrp_tenge),
 	               flag(p, b->up_to_inclusive));
 }
 
@@ -252,8 +340,10 @@ static enum exemption exemption_of(const struct profile_def *d, const struct pol
 	    [EXEMPT_SECURED] = in->secured,
 	    [EXEMPT_GOODS] = in->product == PRODUCT_GOODS,
 	    [EXEMPT_REFINANCING] = in->product == PRODUCT_REFINANCING,
-	    [EXEMPT_CARD_LIMIT] = in->product == PRODUCT_CARD_LIMIT &&
-	                          day_tiyn <= mrp_tiyn(p->card_limit_exempt_mrp, in->mrp_tenge),
+	    [EXEMPT_CARD_LIMIT] =
+	        in->product == PRODUCT_CARD_LIMIT &&
+	        day_tiyn <= bound_minor(d, p->card_limit_exempt_mrp, in->mrp_tenge),
+	    [EXEMPT_EDUCATION] = in->product == PRODUCT_EDUCATION,
 	};
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++)
 		if ((d->exemptions & EXEMPT(e)) && has[e])
@@ -279,7 +369,8 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 		    (first == NULL || field(p, b->above) < field(p, first->above)))
 			first = b;
 	}
-	int64_t first_tiyn = first == NULL ? 0 : mrp_tiyn(field(p, first->above), in->mrp_tenge);
+	int64_t first_tiyn =
+	    first == NULL ? 0 : bound_minor(d, field(p, first->above), in->mrp_tenge);
 	out->threshold_tiyn = first_tiyn;
 
 	bool channel_cooled = in->channel == CHANNEL_ONLINE ? p->cool_online : p->cool_branch;
@@ -287,7 +378,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 		for (int i = 0; i < d->nbands; i++) {
 			const struct policy_band *b = &d->bands[i];
 			if (!band_of_kind(b, in->lender_kind) ||
-			    !in_band(p, b, out->aggregated_tiyn, in->mrp_tenge))
+			    !in_band(d, p, b, out->aggregated_tiyn, in->mrp_tenge))
 				continue;
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
@@ -300,7 +391,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
 	 * kind's first threshold (read as that bound's key says), and for an
 	 * MFO only online */
-	bool first_time = !in->secured && in->first_time;
+	bool first_time = d->in_person_rule && !in->secured && in->first_time;
 	if (d->in_person_by_amount)
 		first_time =
 		    first_time && first != NULL &&
@@ -414,6 +505,7 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
+	snprintf(l->currency, sizeof(l->currency), "%s", profile_def_of(p->name)->currency);
 	l->mrp_tenge = mrp_tenge;
 	l->threshold_tiyn = d.threshold_tiyn;
 	l->exemption = d.exemption;

@@ -53,6 +53,11 @@ struct policy {
 	int64_t card_limit_exempt_mrp;
 	int64_t extra_confirmation_under_age;
 	int64_t extra_confirmation_from_age;
+	/* ru-2025-09: whole roubles, compared in kopecks */
+	int64_t ru_short_above;
+	int64_t ru_long_above;
+	int64_t ru_short_period_s;
+	int64_t ru_long_period_s;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
@@ -63,7 +68,8 @@ bool policy_profile(const char *name, struct policy *p);
  * wait `period`. Each number is a field of struct policy (its offset) and
  * a configuration key; so is each bound's reading, a bool of struct policy
  * (above_inclusive, up_to_inclusive: the bound's own key, true when an
- * amount equal to the bound is in the band above it). */
+ * amount equal to the bound is in the band above it; POLICY_NO_FIELD for a
+ * bound whose law has one reading, "above"). */
 #define POLICY_NO_FIELD ((size_t)-1)
 struct policy_band {
 	enum rule rule;
@@ -81,6 +87,10 @@ struct policy_band {
  * in the order they are tried, the age rule. */
 struct policy_table {
 	const char *profile;
+	const char *currency; /* ISO 4217 */
+	/* what the bands' numbers count: "MRP", or the currency's code for
+	 * whole units of it */
+	const char *unit;
 	bool aggregates;     /* the day's amount, or the loan's own */
 	int64_t aggregation; /* enum aggregation, when aggregates */
 	int nbands;
@@ -99,15 +109,28 @@ struct policy_table {
 	unsigned exemptions;      /* bits (1u << enum exemption) */
 	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
 	bool reconfirmation;      /* a cooled loan is confirmed again after the period */
+	bool in_person_rule;      /* first-time unsecured borrowers come in person */
 	bool in_person_by_amount; /* the visit only above the kind's first threshold */
 	bool age_rule;
 	int64_t under_age, from_age;
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
- * in_person_by_amount of its table): for a table read back from
+ * in_person_rule, in_person_by_amount of its table): for a table read back from
  * GET /v1/policy, which does not carry them. False for an unknown name. */
 bool policy_profile_fixed(const char *name, struct policy_table *t);
+
+/* The currency of the profile's loans (ISO 4217): an approval in another
+ * is refused. */
+const char *policy_currency(const struct policy *p);
+
+/* Whether the profile's amounts are counted in MRP (and an approval needs
+ * the MRP of its date), or are absolute amounts of its currency. */
+bool policy_amounts_in_mrp(const struct policy *p);
+
+/* Whether a loan recorded under the profile `name` may be confirmed by the
+ * borrower's trusted person (its table has EXEMPT_TRUSTED_PERSON). */
+bool policy_takes_trusted_person(const char *name);
 
 /* Whether the profile adds up the borrower's loans of the day. */
 bool policy_aggregates(const struct policy *p);
@@ -244,7 +267,8 @@ struct loan {
 	char lender[ID_BUF];
 	char loan_id[ID_BUF];
 	char borrower_iin[13];
-	int64_t amount_tiyn;
+	int64_t amount_tiyn; /* in the minor unit of currency */
+	char currency[4];    /* ISO 4217, the profile's */
 	enum channel channel;
 	bool secured;
 	bool first_time_borrower;
@@ -285,6 +309,9 @@ struct loan {
 	char extra_confirmation_method[16]; /* extra_method_names; "" when none */
 	int64_t reconfirmed_at;
 	char reconfirmation_method[16]; /* extra_method_names; "" when none */
+	/* the borrower's trusted person confirmed the loan: exempt from then
+	 * on (EXEMPT_TRUSTED_PERSON), its cooling fields cleared */
+	int64_t trusted_person_confirmed_at;
 
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */
@@ -294,7 +321,7 @@ struct loan {
 	bool fraud_claim_open;
 };
 
-/* Fills the approval-time fields of l (policy, mrp, threshold, exemption,
+/* Fills the approval-time fields of l (policy, its currency, mrp, threshold, exemption,
  * day's amount, rule, cooling, reconfirmation, in-person, extra
  * confirmation) by policy_decide() from its amount, product, channel,
  * secured and first-time flags, lender kind and borrower_age, the other

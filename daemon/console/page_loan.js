@@ -13,7 +13,7 @@ let revealed = false;
 // The acts of a loan, in the order they happen, by their timestamp field.
 const ACTS = [
   'approved_at', 'consent_at', 'extra_confirmed_at', 'cooling_ends_at', 'reconfirmed_at',
-  'in_person_verified_at', 'disbursed_at', 'cancelled_at',
+  'trusted_person_confirmed_at', 'in_person_verified_at', 'disbursed_at', 'cancelled_at',
 ];
 
 // Fields of v1.1 that are shown only when the answer has them.
@@ -36,9 +36,9 @@ function yesNo(v) {
   return v === null ? '—' : String(v);
 }
 
-function optionalValue(k, v) {
-  if (k === 'aggregated_amount') return fmt.amount(v, 'KZT');
-  if (Array.isArray(v)) return v.length ? v.map((x) => optionalValue(k, x)).join(', ') : '—';
+function optionalValue(k, v, currency) {
+  if (k === 'aggregated_amount') return fmt.amount(v, currency || 'KZT');
+  if (Array.isArray(v)) return v.length ? v.map((x) => optionalValue(k, x, currency)).join(', ') : '—';
   if (typeof v === 'boolean') return yesNo(v);
   if (v === null) return '—';
   const key = `value.${k}.${v}`;
@@ -139,12 +139,12 @@ function render() {
     [t('field.secured'), yesNo(l.secured)],
     [t('field.first_time_borrower'), yesNo(l.first_time_borrower)],
     [t('field.policy'), l.policy],
-    [t('field.threshold_amount'), fmt.amount(l.threshold_amount, 'KZT')],
+    [t('field.threshold_amount'), fmt.amount(l.threshold_amount, l.currency || 'KZT')],
     [t('field.cooling_period'), l.cooling_period_seconds ? fmt.duration(l.cooling_period_seconds * 1000, t('unit.day')) : t('loan.not_cooled')],
     [t('field.in_person_required'), yesNo(l.in_person_required)],
   ];
   for (const k of OPTIONAL)
-    if (k in l) rows.push([t(`field.${k}`), optionalValue(k, l[k])]);
+    if (k in l) rows.push([t(`field.${k}`), optionalValue(k, l[k], l.currency)]);
   const blockers = l.blockers ?? [];
   fill(out,
     h('h3', { class: 'loan-title' }, h('span', { 'data-testid': 'loan-id' }, l.loan_id), ' ', badge(l.status)),

@@ -76,6 +76,8 @@
 	X(reconfirmed_at,        "reconfirmed_at",        TS,      0,  0, "")        \
 	X(reconfirmation_method, "reconfirmation_method", TEXT,    0,  0, "")        \
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
+	X(currency,              "currency",              TEXT,    1, 35, "text")    \
+	X(trusted_person_confirmed_at, "trusted_person_confirmed_at", TS, 0, 0, "")  \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")

@@ -179,6 +179,18 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
 	return p->v;
 }
 
+const char *const *db_params_trusted_person(struct db_params *p, const struct loan *l,
+                                            const struct act_outcome *o, const char *actor,
+                                            const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = actor;
+	p->v[3] = detail;
+	p->v[4] = policy_takes_trusted_person(l->policy) ? l->policy : NULL;
+	return p->v;
+}
+
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail,
                                       const struct payee *payee)

@@ -62,6 +62,12 @@
 	"reconfirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "                \
 	"AND reconfirmation_required AND consent_at IS NOT NULL AND cooling_ends_at <= now() "     \
 	"AND cooling_ends_at <= cd_ts($2::bigint)"
+/* The trusted person's confirmation, as loan_trusted_person_decide()
+ * allows it: $5 is the loan's profile when its table knows the act, else
+ * NULL (policy_takes_trusted_person()). */
+#define TRUSTED_PERSON_GUARD                                                                       \
+	"trusted_person_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "   \
+	"AND policy = $5::text"
 #define EXTRA_CONFIRM_GUARD                                                                        \
 	"extra_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "            \
 	"AND extra_confirmation_required"
@@ -606,6 +612,20 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  WHERE id = $1::bigint AND " EXTRA_CONFIRM_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, "
          "  'extra_confirmation_recorded', $5::jsonb FROM u) "
+         "SELECT " LOAN_COLS_NOW " FROM u l",
+         5},
+    /* exempt from then on: not cooled, and the guard of the payout reads
+     * the same columns as loan_evaluate(); an earlier exemption stays the
+     * loan's first */
+    [STMT_TRUSTED_PERSON] =
+        {"trusted_person",
+         "WITH u AS (UPDATE loan SET trusted_person_confirmed_at = cd_ts($2::bigint), "
+         "  exemption = coalesce(exemption, 'trusted_person'), cooling_required = false, "
+         "  cooling_period_s = NULL, cooling_ends_at = NULL, rule = NULL, "
+         "  reconfirmation_required = false "
+         "  WHERE id = $1::bigint AND " TRUSTED_PERSON_GUARD " RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, "
+         "  'trusted_person_confirmed', $4::jsonb FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},

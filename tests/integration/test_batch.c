@@ -502,6 +502,7 @@ static void approval_make(struct approval *a, const char *lender, const char *lo
 	snprintf(l->loan_id, sizeof(l->loan_id), "%s", loan_id);
 	snprintf(l->borrower_iin, sizeof(l->borrower_iin), "%012lld", 900101000000LL + iin);
 	l->amount_tiyn = tiyn;
+	snprintf(l->currency, sizeof(l->currency), "KZT");
 	l->channel = CHANNEL_ONLINE;
 	snprintf(l->policy, sizeof(l->policy), "kz-2025-09");
 	l->mrp_tenge = 4325;

@@ -55,6 +55,9 @@ struct state {
 	    verified;
 	/* profile kz-2025-09's acts */
 	bool extra_required, extra_confirmed, reconfirmation_required, reconfirmed;
+	/* profile ru-2025-09's: a loan of it, confirmed by the trusted person
+	 * (exempt then, its cooling cleared) */
+	bool ru, trusted;
 	const char *iin; /* NULL: BORROWER */
 };
 
@@ -117,30 +120,35 @@ static void setup_payees(void)
 static void insert_loan(const char *loan_id, const struct state *s)
 {
 	char sql[2048];
-	snprintf(
-	    sql, sizeof(sql),
-	    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-	    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-	    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-	    "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
-	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
-	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
-	    "reconfirmed_at) VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
-	    "true, true, 'kz-2025-09', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s)",
-	    loan_id, s->iin ? s->iin : BORROWER, s->cooling_required ? "true" : "false",
-	    s->cooling_required ? "7200" : "NULL", s->in_person_required ? "true" : "false",
-	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
-	    s->cooling_required && s->consent
-	        ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
-	        : "NULL",
-	    s->verified ? "now() - interval '2 hours'" : "NULL",
-	    s->cancelled ? "now() - interval '1 hour'" : "NULL",
-	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
-	    s->cooling_required ? "'bank_short'" : "NULL", s->extra_required ? "true" : "false",
-	    s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
-	    s->extra_confirmed ? "'egov'" : "NULL", s->reconfirmation_required ? "true" : "false",
-	    s->reconfirmed ? "now() - interval '30 minutes'" : "NULL");
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	         "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
+	         "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
+	         "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
+	         "reconfirmed_at, currency, trusted_person_confirmed_at, exemption) "
+	         "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
+	         "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
+	         "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s)",
+	         loan_id, s->iin ? s->iin : BORROWER, s->ru ? "ru-2025-09" : "kz-2025-09",
+	         s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
+	         s->in_person_required ? "true" : "false",
+	         s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
+	         s->cooling_required && s->consent
+	             ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
+	             : "NULL",
+	         s->verified ? "now() - interval '2 hours'" : "NULL",
+	         s->cancelled ? "now() - interval '1 hour'" : "NULL",
+	         s->disbursed ? "now() - interval '10 minutes'" : "NULL",
+	         s->cooling_required ? (s->ru ? "'ru_short'" : "'bank_short'") : "NULL",
+	         s->extra_required ? "true" : "false",
+	         s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
+	         s->extra_confirmed ? "'egov'" : "NULL",
+	         s->reconfirmation_required ? "true" : "false",
+	         s->reconfirmed ? "now() - interval '30 minutes'" : "NULL", s->ru ? "RUB" : "KZT",
+	         s->trusted ? "now() - interval '20 minutes'" : "NULL",
+	         s->trusted ? "'trusted_person'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -236,7 +244,8 @@ static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
 	return by_flag;
 }
 
-static int act_writes; /* writes the C rules chose, over all states */
+static int act_writes;     /* writes the C rules chose, over all states */
+static int trusted_writes; /* of them, the trusted person's confirmation */
 
 static void check_one_act(unsigned bits, const char *act, const struct act_outcome *o, enum stmt st,
                           const char *const *params)
@@ -293,11 +302,20 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	write.at = now;
 	check_one_act(bits, "extra confirmation", &o, STMT_EXTRA_CONFIRM,
 	              db_params_extra_confirm(&p, l, &write, &extra, "test", "{}"));
+
+	struct trusted_person_req trusted = {.confirmed_at = TS_NULL};
+	loan_trusted_person_decide(l, &trusted, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "trusted person", &o, STMT_TRUSTED_PERSON,
+	              db_params_trusted_person(&p, l, &write, "test", "{}"));
+	trusted_writes += o.verdict == ACT_WRITE;
 }
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
+	int ru_loans = 0, trusted_loans = 0;
 	setup_refusals();
 	setup_payees();
 	/* bit 2048: the borrower's refusal is in force; without it, the
@@ -320,6 +338,11 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		    .reconfirmed = bits & 1024,
 		    .iin = bits & 2048 ? BORROWER_REFUSED : not_refused[bits % 5],
 		};
+		/* one state in three is a ru-2025-09 loan (which has neither of
+		 * kz-2025-09's acts), and of those every other one not cooled
+		 * is one that its borrower's trusted person confirmed */
+		s.ru = bits % 3 == 0 && !s.extra_required && !s.reconfirmation_required;
+		s.trusted = s.ru && !s.cooling_required && bits % 2 == 0;
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
 			continue;
@@ -341,6 +364,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		snprintf(loan_id, sizeof(loan_id), "S-%u", bits);
 		insert_loan(loan_id, &s);
 		combos++;
+		ru_loans += s.ru;
+		trusted_loans += s.trusted;
 
 		const char *get[] = {"B1", loan_id};
 		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
@@ -378,10 +403,13 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(refused_by_flag, 1);
 	ck_assert_int_ge(by_claim, 1);
 	ck_assert_int_ge(combos, 60);
+	ck_assert_int_ge(ru_loans, 20);
+	ck_assert_int_ge(trusted_loans, 5);
+	ck_assert_int_ge(trusted_writes, 1);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
 	ck_assert_int_ge(act_writes, 5); /* and for the acts */
-	ck_assert_int_lt(act_writes, 5 * combos);
+	ck_assert_int_lt(act_writes, 6 * combos);
 }
 END_TEST
 

@@ -54,6 +54,7 @@ static int64_t decide(const struct policy_schedule *s, int64_t approved_at, stru
 	struct approval_req a = {.loan_id = "L",
 	                         .borrower_iin = "900101300126",
 	                         .amount_tiyn = 70000000,
+	                         .currency = "KZT",
 	                         .channel = CHANNEL_ONLINE,
 	                         .product = PRODUCT_CONSUMER,
 	                         .has_first_time = true,

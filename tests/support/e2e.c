@@ -442,10 +442,11 @@ size_t e2e_approval_body(char *out, size_t size, const char *loan_id, const stru
 		snprintf(consent, sizeof consent, ",\"consent_at\":\"%s\"", consent_at);
 	int n = snprintf(out, size,
 	                 "{\"loan_id\":\"%s\",\"borrower_iin\":\"%s\",\"amount\":\"%s\","
-	                 "\"currency\":\"KZT\",\"channel\":\"%s\",\"secured\":%s%s%s%s%s}",
+	                 "\"currency\":\"%s\",\"channel\":\"%s\",\"secured\":%s%s%s%s%s}",
 	                 loan_id, iin, o->amount ? o->amount : E2E_SMALL_AMOUNT,
-	                 o->channel ? o->channel : "online", o->secured ? "true" : "false",
-	                 first_time[o->first_time], approved, consent, o->extra ? o->extra : "");
+	                 o->currency ? o->currency : "KZT", o->channel ? o->channel : "online",
+	                 o->secured ? "true" : "false", first_time[o->first_time], approved,
+	                 consent, o->extra ? o->extra : "");
 	ck_assert_msg(n > 0 && (size_t)n < size, "approval of %s: body too long", loan_id);
 	return (size_t)n;
 }

@@ -172,10 +172,11 @@ enum e2e_first_time {
  * without consent, for the IIN of seed 0.
  */
 struct e2e_loan {
-	unsigned iin_seed;   /* borrower_iin = e2e_iin(iin_seed) ... */
-	const char *iin;     /* ... unless this is set */
-	const char *amount;  /* tenge as text; NULL: E2E_SMALL_AMOUNT */
-	const char *channel; /* NULL: "online" */
+	unsigned iin_seed;    /* borrower_iin = e2e_iin(iin_seed) ... */
+	const char *iin;      /* ... unless this is set */
+	const char *amount;   /* tenge as text; NULL: E2E_SMALL_AMOUNT */
+	const char *currency; /* NULL: "KZT" */
+	const char *channel;  /* NULL: "online" */
 	bool secured;
 	enum e2e_first_time first_time;
 	const char *approved_at; /* sent when not NULL */
@@ -191,7 +192,7 @@ void e2e_loan_path(char *out, size_t size, const char *lender, const char *loan_
                    const char *act);
 
 /* The approval's JSON text, members in this order: loan_id,
- * borrower_iin, amount, currency (KZT), channel, secured,
+ * borrower_iin, amount, currency (KZT unless o says), channel, secured,
  * first_time_borrower, approved_at, consent_at, then extra. Returns its
  * length; fails the test when it does not fit. */
 size_t e2e_approval_body(char *out, size_t size, const char *loan_id, const struct e2e_loan *o);

@@ -229,9 +229,12 @@ START_TEST(test_iin_of_wrong_shape_or_type_is_refused)
 }
 END_TEST
 
-START_TEST(test_currency_other_than_kzt_is_refused)
+/* which code the profile takes is the approval's decision (test_loan) */
+START_TEST(test_currency_not_a_code_is_refused)
 {
-	approval_refused(minimal_with_string("currency", "USD"), "currency");
+	struct approval_req r = approval_ok(minimal_with_string("currency", "RUB"));
+	ck_assert_str_eq(r.currency, "RUB");
+	approval_refused(minimal_with_string("currency", "RU"), "currency");
 	approval_refused(minimal_with_string("currency", "kzt"), "currency");
 	approval_refused(minimal_with_string("currency", ""), "currency");
 	approval_refused(minimal_with_string("currency", "KZT "), "currency");
@@ -995,6 +998,7 @@ static struct loan recorded_loan(void)
 	strcpy(l.loan_id, "LN-1");
 	strcpy(l.borrower_iin, IIN_OK);
 	l.amount_tiyn = 60000000;
+	strcpy(l.currency, "KZT");
 	l.channel = CHANNEL_ONLINE;
 	l.secured = false;
 	l.first_time_borrower = true;
@@ -1007,6 +1011,7 @@ static struct loan recorded_loan(void)
 	l.cancelled_at = TS_NULL;
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
+	l.trusted_person_confirmed_at = TS_NULL;
 	return l;
 }
 
@@ -1180,7 +1185,7 @@ static const char CONTRACT_LOAN[] =
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
     "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
-    "  \"reconfirmation_method\": null }";
+    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1412,7 +1417,7 @@ START_TEST(test_error_json_of_a_parser_error_names_the_field)
 	struct approval_req r;
 	struct cd_error err;
 
-	ck_assert(!parse_approval_obj(minimal_with_string("currency", "USD"), &r, &err));
+	ck_assert(!parse_approval_obj(minimal_with_string("currency", "kzt"), &r, &err));
 	json_t *j = codec_error_json(&err, NULL);
 	json_t *e = json_object_get(j, "error");
 
@@ -1421,7 +1426,7 @@ START_TEST(test_error_json_of_a_parser_error_names_the_field)
 	ck_assert_str_eq(json_string_value(json_object_get(e, "code")), "validation_failed");
 	ck_assert_str_eq(json_string_value(json_object_get(e, "field")), "currency");
 	ck_assert_str_eq(json_string_value(json_object_get(e, "message")),
-	                 "currency: must be \"KZT\"");
+	                 "currency: must be a currency code, e.g. \"KZT\"");
 	json_decref(j);
 }
 END_TEST
@@ -1568,7 +1573,7 @@ static Suite *codec_suite(void)
 	tcase_add_test(tc, test_booleans_as_strings_or_numbers_are_refused);
 	tcase_add_test(tc, test_iin_with_bad_check_digit_is_refused_naming_borrower_iin);
 	tcase_add_test(tc, test_iin_of_wrong_shape_or_type_is_refused);
-	tcase_add_test(tc, test_currency_other_than_kzt_is_refused);
+	tcase_add_test(tc, test_currency_not_a_code_is_refused);
 	tcase_add_test(tc, test_channel_other_than_online_or_branch_is_refused);
 	tcase_add_test(tc, test_loan_id_of_64_allowed_characters_is_accepted);
 	tcase_add_test(tc, test_loan_id_with_space_65_characters_or_empty_is_refused);

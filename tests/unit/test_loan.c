@@ -41,6 +41,7 @@ static struct loan approved_loan(void)
 	strcpy(l.loan_id, "LN-1");
 	strcpy(l.borrower_iin, "900101300126");
 	l.amount_tiyn = 70000000;
+	strcpy(l.currency, "KZT");
 	l.channel = CHANNEL_ONLINE;
 	l.first_time_borrower = true;
 	l.first_time_given = true;
@@ -56,6 +57,7 @@ static struct loan approved_loan(void)
 	l.cancelled_at = TS_NULL;
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
+	l.trusted_person_confirmed_at = TS_NULL;
 	return l;
 }
 
@@ -410,6 +412,7 @@ static struct approval_req approval(void)
 	strcpy(a.loan_id, "LN-1");
 	strcpy(a.borrower_iin, "900101300126");
 	a.amount_tiyn = 70000000; /* 700,000 KZT: above 150 MRP */
+	strcpy(a.currency, "KZT");
 	a.channel = CHANNEL_ONLINE;
 	a.approved_at = TS_NULL;
 	a.consent_at = TS_NULL;
@@ -461,6 +464,72 @@ START_TEST(test_approval_of_a_recorded_loan_with_other_facts_is_409_loan_exists)
 	struct act_outcome o;
 	loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o);
 	assert_refused(&o, 409, "loan_exists", "loan_id");
+}
+END_TEST
+
+/* ---- the trusted person's confirmation (ru-2025-09) ---- */
+
+START_TEST(test_trusted_person_under_a_profile_without_it_is_409_not_required)
+{
+	struct loan l = approved_loan(); /* kz-card */
+	struct trusted_person_req q = {.confirmed_at = TS_NULL};
+	struct act_outcome o;
+	loan_trusted_person_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_NOT_REQUIRED);
+}
+END_TEST
+
+START_TEST(test_trusted_person_under_ru_writes_then_repeats)
+{
+	struct loan l = approved_loan();
+	strcpy(l.policy, "ru-2025-09");
+	l.trusted_person_confirmed_at = TS_NULL;
+	struct trusted_person_req q = {.confirmed_at = TS_NULL};
+	struct act_outcome o;
+	ck_assert_int_eq(loan_trusted_person_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, now_());
+	l.trusted_person_confirmed_at = o.at;
+	ck_assert_int_eq(loan_trusted_person_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	q.confirmed_at = o.at;
+	ck_assert_int_eq(loan_trusted_person_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	q.confirmed_at = now_() - 60 * USEC_PER_SEC;
+	loan_trusted_person_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+	l.trusted_person_confirmed_at = TS_NULL;
+	l.cancelled_at = now_();
+	loan_trusted_person_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_CANCELLED);
+	l.cancelled_at = TS_NULL;
+	l.disbursed_at = now_();
+	loan_trusted_person_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
+}
+END_TEST
+
+START_TEST(test_approval_in_another_currency_than_the_profiles_is_422_on_currency)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	strcpy(a.currency, "RUB");
+	struct approval_context c = context();
+	struct loan out;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_REFUSE);
+	assert_refused(&o, 422, "validation_failed", "currency");
+	ck_assert_str_eq(o.err.message, "currency: must be \"KZT\" (profile kz-card)");
+}
+END_TEST
+
+START_TEST(test_approval_in_the_profiles_currency_records_it)
+{
+	struct policy p = kz_card();
+	struct approval_req a = approval();
+	struct approval_context c = context();
+	struct loan out;
+	struct act_outcome o;
+	ck_assert_int_eq(loan_approval_decide(&p, "BANK1", &a, &c, &win, &out, &o), ACT_WRITE);
+	ck_assert_str_eq(out.currency, "KZT");
 }
 END_TEST
 
@@ -1104,6 +1173,10 @@ static Suite *loan_suite(void)
 	tc = tcase_create("approval");
 	tcase_add_test(tc, test_approval_of_a_recorded_loan_with_the_same_facts_is_a_repeat);
 	tcase_add_test(tc, test_approval_of_a_recorded_loan_with_other_facts_is_409_loan_exists);
+	tcase_add_test(tc, test_approval_in_another_currency_than_the_profiles_is_422_on_currency);
+	tcase_add_test(tc, test_approval_in_the_profiles_currency_records_it);
+	tcase_add_test(tc, test_trusted_person_under_a_profile_without_it_is_409_not_required);
+	tcase_add_test(tc, test_trusted_person_under_ru_writes_then_repeats);
 	tcase_add_test(tc, test_approval_of_a_borrower_born_after_today_is_422_on_borrower_iin);
 	tcase_add_test(tc, test_approval_time_outside_the_clock_window_is_422_on_approved_at);
 	tcase_add_test(

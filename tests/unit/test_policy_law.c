@@ -370,7 +370,8 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	char *s = json_dumps(j, JSON_COMPACT);
 	ck_assert_str_eq(
 	    s,
-	    "{\"profile\":\"kz-2025-09\",\"aggregation\":\"lender\",\"rules\":["
+	    "{\"profile\":\"kz-2025-09\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
+	    "\"lender\",\"rules\":["
 	    "{\"rule\":\"bank_short\",\"lender_kind\":\"bank\",\"above_mrp\":150,"
 	    "\"above_inclusive\":false,\"up_to_mrp\":255,\"up_to_exclusive\":false,"
 	    "\"period_seconds\":32400,\"keys\":{\"above_mrp\":\"policy.bank_threshold_mrp\","
@@ -405,7 +406,8 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	j = codec_policy_json(&t);
 	s = json_dumps(j, JSON_COMPACT);
 	ck_assert_str_eq(
-	    s, "{\"profile\":\"kz-card\",\"aggregation\":null,\"rules\":["
+	    s, "{\"profile\":\"kz-card\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
+	       "null,\"rules\":["
 	       "{\"rule\":\"card\",\"lender_kind\":null,\"above_mrp\":150,"
 	       "\"above_inclusive\":false,\"up_to_mrp\":null,\"up_to_exclusive\":null,"
 	       "\"period_seconds\":86400,\"keys\":{\"above_mrp\":\"policy.threshold_mrp\","
