@@ -92,6 +92,12 @@ static bool get_ts(const json_t *v, const char *field, int64_t *out, struct cd_e
 	return true;
 }
 
+/* An instant that may be null (left as it is: TS_NULL, "now" at the write). */
+static bool get_opt_ts(const json_t *v, const char *field, int64_t *out, struct cd_error *err)
+{
+	return json_is_null(v) || get_ts(v, field, out, err);
+}
+
 static bool get_bool(const json_t *v, const char *field, bool *out, struct cd_error *err)
 {
 	if (!json_is_boolean(v))
@@ -110,6 +116,22 @@ static bool unknown_field(const char *key, struct cd_error *err)
 static bool missing_field(const char *field, struct cd_error *err)
 {
 	return cd_error_invalid(err, field, "is required");
+}
+
+/* A body whose only field is the optional instant `field`. */
+static bool parse_ts_only(const json_t *body, const char *field, int64_t *out, struct cd_error *err)
+{
+	*out = TS_NULL;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, field) != 0)
+			return unknown_field(key, err);
+		if (!get_opt_ts(v, key, out, err))
+			return false;
+	}
+	return true;
 }
 
 bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_error *err)
@@ -192,14 +214,10 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 				return false;
 			r->has_first_time = true;
 		} else if (strcmp(key, "approved_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->approved_at, err))
+			if (!get_opt_ts(v, key, &r->approved_at, err))
 				return false;
 		} else if (strcmp(key, "consent_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->consent_at, err))
+			if (!get_opt_ts(v, key, &r->consent_at, err))
 				return false;
 		} else {
 			return unknown_field(key, err);
@@ -219,21 +237,7 @@ bool codec_parse_approval(const json_t *body, struct approval_req *r, struct cd_
 
 bool codec_parse_consent(const json_t *body, int64_t *consent_at, struct cd_error *err)
 {
-	*consent_at = TS_NULL;
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)body, key, v)
-	{
-		if (strcmp(key, "consent_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, consent_at, err))
-				return false;
-		} else {
-			return unknown_field(key, err);
-		}
-	}
-	return true;
+	return parse_ts_only(body, "consent_at", consent_at, err);
 }
 
 bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err)
@@ -254,9 +258,7 @@ bool codec_parse_verification(const json_t *body, struct verification_req *r, st
 				return false;
 			has_officer = true;
 		} else if (strcmp(key, "verified_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->verified_at, err))
+			if (!get_opt_ts(v, key, &r->verified_at, err))
 				return false;
 		} else {
 			return unknown_field(key, err);
@@ -328,9 +330,7 @@ bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r
 	json_object_foreach((json_t *)body, key, v)
 	{
 		if (strcmp(key, "reconfirmed_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->reconfirmed_at, err))
+			if (!get_opt_ts(v, key, &r->reconfirmed_at, err))
 				return false;
 		} else if (strcmp(key, "method") == 0) {
 			if (json_is_null(v))
@@ -360,9 +360,7 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 				return false;
 			has_method = true;
 		} else if (strcmp(key, "confirmed_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->confirmed_at, err))
+			if (!get_opt_ts(v, key, &r->confirmed_at, err))
 				return false;
 		} else {
 			return unknown_field(key, err);
@@ -376,21 +374,7 @@ bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmatio
 bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r,
                                 struct cd_error *err)
 {
-	r->confirmed_at = TS_NULL;
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)body, key, v)
-	{
-		if (strcmp(key, "confirmed_at") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!get_ts(v, key, &r->confirmed_at, err))
-				return false;
-		} else {
-			return unknown_field(key, err);
-		}
-	}
-	return true;
+	return parse_ts_only(body, "confirmed_at", &r->confirmed_at, err);
 }
 
 /* An IIN field: 12 digits with a valid check digit. */
