@@ -310,6 +310,10 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	         method ? method : "");
 	json_t *period = json_object_get(o, "cooling_period_seconds");
 	l->cooling_period_s = json_is_integer(period) ? json_integer_value(period) : 0;
+	/* absent from a daemon older than the field: a period with a length */
+	const char *zone = json_string_value(json_object_get(o, "cooling_calendar_zone"));
+	snprintf(l->cooling_calendar_zone, sizeof(l->cooling_calendar_zone), "%s",
+	         zone ? zone : "");
 	l->mrp_tenge = json_integer_value(json_object_get(o, "mrp"));
 	json_t *age = json_object_get(o, "borrower_age");
 	l->borrower_age = json_is_integer(age) ? json_integer_value(age) : -1;
@@ -362,6 +366,7 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		t->currency = "KZT";
 	if (t->unit == NULL)
 		t->unit = "MRP";
+	t->calendar_zone = json_string_value(json_object_get(o, "calendar_zone"));
 	json_t *agg = json_object_get(o, "aggregation");
 	int index = 0;
 	t->aggregates = json_is_string(agg);
@@ -387,6 +392,7 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		band->above_mrp = json_integer_value(json_object_get(b, "above_mrp"));
 		band->up_to_mrp = json_is_integer(up_to) ? json_integer_value(up_to) : -1;
 		band->period_s = json_integer_value(json_object_get(b, "period_seconds"));
+		band->until_next_working_day = json_is_null(json_object_get(b, "period_seconds"));
 		band->above_inclusive = json_is_true(json_object_get(b, "above_inclusive"));
 		band->up_to_exclusive = json_is_true(json_object_get(b, "up_to_exclusive"));
 		band->above_key = json_string_value(json_object_get(keys, "above_mrp"));
@@ -397,8 +403,10 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		band->up_to_inclusive_key =
 		    json_string_value(json_object_get(keys, "up_to_exclusive"));
 		/* a daemon older than the bounds' keys read them "above" and
-		 * names none */
-		if (band->above_key == NULL || band->period_key == NULL)
+		 * names none; a band of every amount has no bound, one until the
+		 * next working day no period */
+		if ((band->above_key == NULL && band->above_mrp != 0) ||
+		    (band->period_key == NULL && !band->until_next_working_day))
 			return false;
 	}
 	json_t *x;

@@ -77,6 +77,7 @@ enum rule {
 	RULE_MFO,
 	RULE_RU_SHORT,
 	RULE_RU_LONG,
+	RULE_NEXT_WORKING_DAY, /* until the start of the next working day after the consent */
 	RULE__COUNT
 };
 extern const struct name_table rule_names;

@@ -31,8 +31,10 @@
  * kinds: TEXT (char array; NULL reads as ""), INT (int64_t), BOOL, TS
  * (microseconds, timestamptz through cd_us/cd_ts; NULL is TS_NULL), CHANNEL
  * (enum channel by its name), PERIOD (int64_t seconds, NULL unless the loan
- * is cooled: 0 in the struct), READ (a boolean that is read, not stored:
- * `column` is its SQL expression over the row l). inserted is 1 for the
+ * is cooled: 0 in the struct), ENDS (a TS that the INSERT writes through
+ * LOAN_VAL_ENDS), READ (a boolean that is read, not stored:
+ * `column` is its SQL expression over the row l). An empty TEXT is
+ * inserted as NULL. inserted is 1 for the
  * columns the approval writes, 0 for those a later act writes (their $n
  * is 0); a new inserted
  * column takes the next free $n (the checks below). The columns are read in
@@ -56,7 +58,7 @@
 	X(in_person_required,    "in_person_required",    BOOL,    1, 14, "boolean") \
 	X(approved_at,           "approved_at",           TS,      1, 15, "bigint")  \
 	X(consent_at,            "consent_at",            TS,      1, 16, "bigint")  \
-	X(cooling_ends_at,       "cooling_ends_at",       TS,      1, 17, "bigint")  \
+	X(cooling_ends_at,       "cooling_ends_at",       ENDS,    1, 17, "bigint")  \
 	X(in_person_verified_at, "in_person_verified_at", TS,      1, 18, "bigint")  \
 	X(in_person_branch_id,   "in_person_branch_id",   TEXT,    0,  0, "")        \
 	X(in_person_officer_id,  "in_person_officer_id",  TEXT,    0,  0, "")        \
@@ -78,6 +80,7 @@
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(currency,              "currency",              TEXT,    1, 35, "text")    \
 	X(trusted_person_confirmed_at, "trusted_person_confirmed_at", TS, 0, 0, "")  \
+	X(cooling_calendar_zone, "cooling_calendar_zone", TEXT,    1, 36, "text")    \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")
@@ -112,11 +115,18 @@
 #define LOAN_READ_PRODUCT(col)                "l." col ", "
 #define LOAN_READ_PERIOD(col)                 "l." col ", "
 #define LOAN_READ_TS(col)                     "cd_us(l." col "), "
+#define LOAN_READ_ENDS(col)                   LOAN_READ_TS(col)
 #define LOAN_READ_READ(col)                   col ", "
 #define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
 /* The loan's columns, then "now" (microseconds): every statement that
  * returns loans returns them so. */
 #define LOAN_COLS_NOW LOAN_COLUMNS(LOAN_READ) "cd_us(now())"
+
+/* The cooling period's end as the approval records it: its own ($n), or
+ * with a consent ($16) and a calendar's zone ($36), the next working day's
+ * start (cd_cooling_ends_at, sql/026). */
+#define LOAN_ENDS_SQL(n)                                                                           \
+	"cd_cooling_ends_at(cd_ts($16::bigint), cd_ts($" #n "::bigint), $36::text), "
 
 /* The INSERT's column list and values; the list ends with the row id, which
  * takes its DEFAULT (the sequence), so that each row can end with ", ". */
@@ -131,6 +141,7 @@
 #define LOAN_VAL_PERIOD(n, type)                 "$" #n "::" type ", "
 #define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
 #define LOAN_VAL_READ(n, type)                   ""
+#define LOAN_VAL_ENDS(n, type)                   LOAN_ENDS_SQL(n)
 #define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
 #define LOAN_INS_VAL(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_VAL_##kind(n, type))
 #define LOAN_INSERT_COLS                         LOAN_COLUMNS(LOAN_INS_COL) "id"
@@ -182,6 +193,7 @@ enum col_kind {
 	KIND_INT,
 	KIND_BOOL,
 	KIND_TS,
+	KIND_ENDS, /* a KIND_TS that the database may compute (LOAN_ENDS_SQL) */
 	KIND_CHANNEL,
 	KIND_PERIOD,
 	/* an enum (int) by its name in a table of names.h; the name "" of

@@ -1185,7 +1185,8 @@ static const char CONTRACT_LOAN[] =
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
     "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
-    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null }";
+    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null,"
+    "  \"cooling_calendar_zone\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
