@@ -5,7 +5,8 @@
  * drift apart: for every combination of loan state, each guarded UPDATE
  * succeeds exactly when the C rules choose to write, and the payout's
  * payee guard exactly when loan_disburse_decide() finds its payee
- * flagged. Also: the MRP in force
+ * flagged; a consent of a loan cooled until the next working day writes
+ * the end that the C twin of the calendar gives. Also: the MRP in force
  * is the one of the approval's Asia/Almaty local date, as the database
  * computes it; the STMT_AUTH_* twins return their read beside the client;
  * every statement fits the pool's parameter bound.
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "check_main.h"
 #include "db.h"
 #include "loan.h"
@@ -58,6 +60,9 @@ struct state {
 	/* profile ru-2025-09's: a loan of it, confirmed by the trusted person
 	 * (exempt then, its cooling cleared) */
 	bool ru, trusted;
+	/* profile by-2025-11's: cooled until the next working day in Minsk
+	 * (a zone and no length) */
+	bool by;
 	const char *iin; /* NULL: BORROWER */
 };
 
@@ -120,35 +125,46 @@ static void setup_payees(void)
 static void insert_loan(const char *loan_id, const struct state *s)
 {
 	char sql[2048];
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-	         "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
-	         "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
-	         "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
-	         "reconfirmed_at, currency, trusted_person_confirmed_at, exemption) "
-	         "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
-	         "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	         "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s)",
-	         loan_id, s->iin ? s->iin : BORROWER, s->ru ? "ru-2025-09" : "kz-2025-09",
-	         s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
-	         s->in_person_required ? "true" : "false",
-	         s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
-	         s->cooling_required && s->consent
-	             ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
-	             : "NULL",
-	         s->verified ? "now() - interval '2 hours'" : "NULL",
-	         s->cancelled ? "now() - interval '1 hour'" : "NULL",
-	         s->disbursed ? "now() - interval '10 minutes'" : "NULL",
-	         s->cooling_required ? (s->ru ? "'ru_short'" : "'bank_short'") : "NULL",
-	         s->extra_required ? "true" : "false",
-	         s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
-	         s->extra_confirmed ? "'egov'" : "NULL",
-	         s->reconfirmation_required ? "true" : "false",
-	         s->reconfirmed ? "now() - interval '30 minutes'" : "NULL", s->ru ? "RUB" : "KZT",
-	         s->trusted ? "now() - interval '20 minutes'" : "NULL",
-	         s->trusted ? "'trusted_person'" : "NULL");
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	    "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
+	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
+	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
+	    "reconfirmed_at, currency, trusted_person_confirmed_at, exemption, "
+	    "cooling_calendar_zone) "
+	    "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
+	    "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
+	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s)",
+	    loan_id, s->iin ? s->iin : BORROWER,
+	    s->ru   ? "ru-2025-09"
+	    : s->by ? "by-2025-11"
+	            : "kz-2025-09",
+	    s->cooling_required ? "true" : "false", s->cooling_required && !s->by ? "7200" : "NULL",
+	    s->in_person_required ? "true" : "false",
+	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
+	    s->cooling_required && s->consent
+	        ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
+	        : "NULL",
+	    s->verified ? "now() - interval '2 hours'" : "NULL",
+	    s->cancelled ? "now() - interval '1 hour'" : "NULL",
+	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
+	    s->cooling_required ? (s->ru   ? "'ru_short'"
+	                           : s->by ? "'next_working_day'"
+	                                   : "'bank_short'")
+	                        : "NULL",
+	    s->extra_required ? "true" : "false",
+	    s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
+	    s->extra_confirmed ? "'egov'" : "NULL", s->reconfirmation_required ? "true" : "false",
+	    s->reconfirmed ? "now() - interval '30 minutes'" : "NULL",
+	    s->ru   ? "RUB"
+	    : s->by ? "BYN"
+	            : "KZT",
+	    s->trusted ? "now() - interval '20 minutes'" : "NULL",
+	    s->trusted ? "'trusted_person'" : "NULL",
+	    s->by && s->cooling_required ? "'Europe/Minsk'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -244,7 +260,40 @@ static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
 	return by_flag;
 }
 
-static int act_writes;     /* writes the C rules chose, over all states */
+static int act_writes;  /* writes the C rules chose, over all states */
+static int by_consents; /* consents of loans cooled until the next working day */
+
+/* A consent of a loan cooled until the next working day writes, as its
+ * end, the start of the next working day after it in the loan's zone:
+ * the C twin's (calendar_next_working_day(), no holiday in this database)
+ * at the local midnight that the database reads. */
+static void check_calendar_end(const struct loan *l, const struct act_outcome *write)
+{
+	struct db_params p;
+	PGresult *r = PQexec(conn, "BEGIN");
+	PQclear(r);
+	r = exec_prepared(STMT_CONSENT, db_params_consent(&p, l, write, "test", "{}"));
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s",
+	              PQresultErrorMessage(r));
+	struct loan got;
+	ck_assert(db_loan_row(r, 0, &got, NULL));
+	PQclear(r);
+	struct db_num n;
+	const char *q[] = {db_num(&n, write->at), l->cooling_calendar_zone};
+	int64_t day =
+	    testdb_num(conn, "SELECT (cd_ts($1::bigint) AT TIME ZONE $2)::date - DATE '1970-01-01'",
+	               q[0], q[1], NULL);
+	char next[32];
+	snprintf(next, sizeof(next), "%lld", (long long)calendar_next_working_day(day, NULL, 0));
+	int64_t want = testdb_num(
+	    conn, "SELECT cd_us((DATE '1970-01-01' + $1::integer)::timestamp AT TIME ZONE $2)",
+	    next, q[1], NULL);
+	ck_assert_msg(got.cooling_ends_at == want, "consent at %lld: SQL end %lld, C twin %lld",
+	              (long long)write->at, (long long)got.cooling_ends_at, (long long)want);
+	ck_assert_msg(got.cooling_ends_at > write->at, "the end is after the consent");
+	r = PQexec(conn, "ROLLBACK");
+	PQclear(r);
+}
 static int trusted_writes; /* of them, the trusted person's confirmation */
 
 static void check_one_act(unsigned bits, const char *act, const struct act_outcome *o, enum stmt st,
@@ -274,6 +323,10 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	write.cooling_ends_at = policy_cooling_ends_at(l, now);
 	check_one_act(bits, "consent", &o, STMT_CONSENT,
 	              db_params_consent(&p, l, &write, "test", "{}"));
+	if (o.verdict == ACT_WRITE && policy_cooled_by_calendar(l)) {
+		check_calendar_end(l, &write);
+		by_consents++;
+	}
 
 	struct verification_req visit = {
 	    .branch_id = "BR-T", .officer_id = "OF-T", .verified_at = TS_NULL};
@@ -315,7 +368,7 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
-	int ru_loans = 0, trusted_loans = 0;
+	int ru_loans = 0, trusted_loans = 0, by_loans = 0;
 	setup_refusals();
 	setup_payees();
 	/* bit 2048: the borrower's refusal is in force; without it, the
@@ -343,6 +396,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		 * is one that its borrower's trusted person confirmed */
 		s.ru = bits % 3 == 0 && !s.extra_required && !s.reconfirmation_required;
 		s.trusted = s.ru && !s.cooling_required && bits % 2 == 0;
+		/* and one in three a by-2025-11 loan, which has none either */
+		s.by = bits % 3 == 1 && !s.extra_required && !s.reconfirmation_required;
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
 			continue;
@@ -365,6 +420,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		insert_loan(loan_id, &s);
 		combos++;
 		ru_loans += s.ru;
+		by_loans += s.by && s.cooling_required;
 		trusted_loans += s.trusted;
 
 		const char *get[] = {"B1", loan_id};
@@ -405,6 +461,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(combos, 60);
 	ck_assert_int_ge(ru_loans, 20);
 	ck_assert_int_ge(trusted_loans, 5);
+	ck_assert_int_ge(by_loans, 10);
+	ck_assert_int_ge(by_consents, 1);
 	ck_assert_int_ge(trusted_writes, 1);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
