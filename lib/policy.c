@@ -193,6 +193,8 @@ static const struct profile_def profiles[] = {
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
 
+const char policy_default_profile[] = "kz-card";
+
 /* The profile's definition; kz-card's for an unknown name. */
 static const struct profile_def *profile_def_of(const char *name)
 {
@@ -249,6 +251,14 @@ bool policy_takes_trusted_person(const char *name)
 bool policy_takes_v1_overrides(const char *name)
 {
 	return profile_def_of(name)->v1_overrides;
+}
+
+const char *policy_v1_overrides_profile(void)
+{
+	for (size_t i = 0; i < NPROFILES; i++)
+		if (profiles[i].v1_overrides)
+			return profiles[i].defaults.name;
+	return "";
 }
 
 bool policy_profile_fixed(const char *name, struct policy_table *t)

@@ -63,6 +63,11 @@ struct policy {
 /* Fills p with a named profile's defaults; false for an unknown name. */
 bool policy_profile(const char *name, struct policy *p);
 
+/* The profile in force when [policy] profile is not set: v1's. The only
+ * names of profiles in the code are the table's (a check of the test
+ * command, tests/scripts/check_profile_names.sh). */
+extern const char policy_default_profile[];
+
 /* One band of a profile's table: loans of a lender kind whose day's amount
  * is above `above` and at most `up_to` (open-ended when it has none) MRP
  * wait `period`. Each number is a field of struct policy (its offset) and
@@ -138,6 +143,8 @@ bool policy_aggregates(const struct policy *p);
 /* Whether the v1 keys policy.cooling_period and policy.threshold_mrp apply
  * to the profile (kz-card); any other refuses them when they are set. */
 bool policy_takes_v1_overrides(const char *name);
+/* The profile that takes them, for a message that names it. */
+const char *policy_v1_overrides_profile(void);
 
 /*
  * A schedule of profiles, [policy] profile = "kz-card, kz-2025-09@2025-09-30":
