@@ -518,7 +518,8 @@ static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 		snprintf(msg, msg_size,
 		         "%s.%s: applies to profile %s only and may not be set under "
 		         "profile %s (its numbers have keys of their own: coolingctl policy show)",
-		         params[i].section, params[i].key, policy_v1_overrides_profile(), c->profile);
+		         params[i].section, params[i].key, policy_v1_overrides_profile(),
+		         c->profile);
 		return false;
 	}
 	return true;
