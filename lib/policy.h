@@ -12,6 +12,7 @@
 #define CD_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cd_error.h"
@@ -68,6 +69,9 @@ bool policy_profile(const char *name, struct policy *p);
  * command, tests/scripts/check_profile_names.sh). */
 extern const char policy_default_profile[];
 
+/* The i-th profile of the table's name; NULL past the last. */
+const char *policy_profile_name_at(size_t i);
+
 /* One band of a profile's table: loans of a lender kind whose day's amount
  * is above `above` and at most `up_to` (open-ended when it has none) MRP
  * wait `period`. Each number is a field of struct policy (its offset) and
@@ -92,6 +96,7 @@ struct policy_band {
  * in the order they are tried, the age rule. */
 struct policy_table {
 	const char *profile;
+	const char *source;   /* the law, and where REGULATION.md has it */
 	const char *currency; /* ISO 4217 */
 	/* what the bands' numbers count: "MRP", or the currency's code for
 	 * whole units of it */
@@ -121,7 +126,7 @@ struct policy_table {
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
- * in_person_rule, in_person_by_amount of its table): for a table read back from
+ * in_person_rule, in_person_by_amount and the source of its table): for a table read back from
  * GET /v1/policy, which does not carry them. False for an unknown name. */
 bool policy_profile_fixed(const char *name, struct policy_table *t);
 
