@@ -15,7 +15,8 @@
 #                 (bench/lib/webhooks.sh); =only: that and nothing else
 #   --http-only   only the HTTP floor: GET /healthz on coolingd and on nginx
 #                 serving the same answer (bench/lib/http.sh), which every
-#                 run measures after the peak for the read limit
+#                 run measures after the peak for the read limit; no loans,
+#                 pgbench scripts nor warm-up beforehand
 #
 # Installs what is missing (wrk, jq, linux-perf, nginx-light), builds
 # build-release/ (Release, no tests), starts its own PostgreSQL
@@ -61,7 +62,7 @@ preload=${BENCH_PRELOAD:-1000000}
 webhooks=${BENCH_WEBHOOKS:-0}
 http=${BENCH_HTTP:-1}
 usage() {
-	sed -n '2,49s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,50s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -150,13 +151,14 @@ prepare_run
 create_reference
 create_lender_client
 launch_coolingd
-create_fixtures
-probe_approval
-write_pgbench_scripts
-
-sql -c "VACUUM ANALYZE" >/dev/null
-quiesce
-warm_up
+if [ "$http" != only ]; then # /healthz needs no loans, no pgbench scripts, no warm database
+	create_fixtures
+	probe_approval
+	write_pgbench_scripts
+	sql -c "VACUUM ANALYZE" >/dev/null
+	quiesce
+	warm_up
+fi
 wait_for_quiet
 setup_s=$(($(date +%s) - started))
 log "setup done in ${setup_s}s; measuring, ${dur}s each, $conns connections, $threads threads"

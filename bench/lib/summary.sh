@@ -19,7 +19,8 @@ summary() {
 	echo "coolingd benchmark $stamp ($([ $quick -eq 1 ] && echo quick || echo full), ${dur}s per measurement, wrk -t$threads -c$conns / pgbench -M prepared -j$threads -c$conns; ${elapsed}s in all)"
 	echo "machine: $(nproc) CPUs, $(lscpu | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2}'), $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)"
 	echo "coolingd $version, $cd_threads threads, pool_size ${pool_size:-?}, cooling_period $cooling_period; PostgreSQL $pg_version: $pg_settings"
-	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)"
+	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice$([ "$http" = only ] ||
+		echo "; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)")"
 	if [ "$webhooks" = only ] || [ "$http" = only ]; then
 		if [ "$webhooks" = only ]; then webhooks_summary; else http_summary; fi
 		return
@@ -37,7 +38,7 @@ summary() {
 	printf "$row" "  gate decisions allowed/refused" "$(f gate.coolingd.allowed)/$(f gate.coolingd.refused)" "" "" ""
 	if [ "$http" != 0 ]; then
 		printf "$row" "/healthz req/s | nginx req/s" "$(f http.coolingd.rps)" "$(f http.nginx.rps)" "$(f http.ratio)" ">= 0.9: $(ok_ratio "$(f http.ratio)" 0.9)"
-		printf "$row" "  CPU ms/req: coolingd | nginx" "$(f http.coolingd.cpu_ms_per_req.coolingd)" "$(f http.nginx.cpu_ms_per_req.nginx)" "$(f http.cpu_ratio)" "(the HTTP servers alone)"
+		printf "$row" "  CPU us/req: coolingd | nginx" "$(f http.coolingd.cpu_us_per_req)" "$(f http.nginx.cpu_us_per_req)" "$(f http.cpu_ratio)" "(the HTTP servers alone)"
 	fi
 	for ph in writes reads gate; do
 		printf "$row" "$ph p50/p99 ms at peak" "$(f $ph.coolingd.p50_ms)/$(f $ph.coolingd.p99_ms)" "$(f $ph.ref.p50_ms)/$(f $ph.ref.p99_ms)" "" ""
@@ -147,12 +148,13 @@ write_results() {
 		echo
 		echo "# raw outputs"
 		for fname in "$work"/*.wrk "$work"/*.pgbench; do
+			[ -f "$fname" ] || continue # no pgbench run with --http-only
 			echo "## $(basename "$fname")"
 			cat "$fname"
 		done
 	} >>"$out_txt"
-	for s in writes reads gate ref_write ref_read; do # the pgbench scripts of this run
-		cp "$work/$s.sql" "$results_dir/$stamp-$s.sql"
+	for s in writes reads gate ref_write ref_read; do # the pgbench scripts of this run (none with --http-only)
+		[ ! -f "$work/$s.sql" ] || cp "$work/$s.sql" "$results_dir/$stamp-$s.sql"
 	done
 	for k in "${R_ORDER[@]}"; do
 		printf '%s\t%s\n' "$k" "${R[$k]}"
