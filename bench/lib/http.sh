@@ -21,7 +21,7 @@ start_nginx() {
 	nginx_port=$(free_port)
 	nginx_url=http://127.0.0.1:$nginx_port
 	{
-		# as root the workers would switch to nobody; they stay as the harness
+		# as root nginx switches its workers to nobody: keep them root, as the rest of the harness
 		[ "$(id -u)" -ne 0 ] || echo "user root;"
 		cat <<EOF
 worker_processes $nginx_workers;
