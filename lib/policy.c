@@ -204,7 +204,8 @@ static const struct profile_def profiles[] = {
      * 100,000 24 hours and need a control call; a branch loan is not
      * remote. No other exemption, no visit, no age rule, no
      * reconfirmation. */
-    {.currency = "KGS",
+    {.source = "the law adopted in November 2024: REGULATION.md, \"More countries\", Kyrgyzstan",
+     .currency = "KGS",
      .unit = UNIT_MAJOR,
      .defaults = {.name = "kg-2024-11",
                   .cooling_period_s = 24 * 3600,
