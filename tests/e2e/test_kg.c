@@ -11,6 +11,7 @@
  * are both behind the loan.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +367,35 @@ START_TEST(test_kg_policy_show_names_som_the_keys_and_the_call)
 }
 END_TEST
 
+/* coolingctl prints the same table from the configuration and from the
+ * daemon's answer, the control call's line included */
+START_TEST(test_kg_coolingctl_policy_show_from_the_configuration_and_the_api)
+{
+	char token_file[300], url[64];
+	snprintf(token_file, sizeof token_file, "%s/kg-token-%d",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	FILE *f = fopen(token_file, "w");
+	ck_assert_msg(f != NULL, "%s", strerror(errno));
+	fprintf(f, "%s\n", bank);
+	fclose(f);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", env.d.port);
+	const char *const cfg[] = {"COOLINGD_POLICY_PROFILE=kg-2024-11", NULL};
+	struct proc_run local, api;
+	proc_ctl(&local, NULL, cfg, NULL, "policy", "show", NULL);
+	proc_ctl(&api, NULL, NULL, NULL, "--api", url, "--token-file", token_file, "policy", "show",
+	         NULL);
+	unlink(token_file);
+	ck_assert_msg(local.status == 0 && api.status == 0, "%s %s", local.err, api.err);
+	ck_assert_str_eq(api.out, local.out);
+	ck_assert_msg(strstr(local.out, "above 100000 KGS (policy.kg_band3_above): wait 86400s "
+	                                "after consent (policy.kg_band3_period)\n"
+	                                "             and a control call") != NULL,
+	              "%s", local.out);
+	proc_run_free(&local);
+	proc_run_free(&api);
+}
+END_TEST
+
 /* ---- the payout, with the third band's period shortened ---- */
 
 /* Polls the loan until its status is `want`, at most 30 s. */
@@ -467,6 +497,7 @@ static Suite *kg_suite(void)
 	tcase_add_test(tc, test_kg_the_call_before_the_consent_and_its_repeats);
 	tcase_add_test(tc, test_kg_the_call_during_the_period_and_its_refusals);
 	tcase_add_test(tc, test_kg_policy_show_names_som_the_keys_and_the_call);
+	tcase_add_test(tc, test_kg_coolingctl_policy_show_from_the_configuration_and_the_api);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("short period");
 	tcase_set_timeout(tc, 120);
