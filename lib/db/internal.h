@@ -78,6 +78,9 @@
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(currency,              "currency",              TEXT,    1, 35, "text")    \
 	X(trusted_person_confirmed_at, "trusted_person_confirmed_at", TS, 0, 0, "")  \
+	X(control_call_required, "control_call_required", BOOL,    1, 36, "boolean") \
+	X(control_called_at,     "control_called_at",     TS,      0,  0, "")        \
+	X(control_call_officer_id, "control_call_officer_id", TEXT, 0, 0, "")        \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")
