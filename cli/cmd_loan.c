@@ -653,13 +653,11 @@ int cmd_loans(struct cli *cli, const struct cli_args *a)
 	const char *from = cli_opt(cli, a, "from"), *to = cli_opt(cli, a, "to"),
 	           *limit = cli_opt(cli, a, "limit"), *why = NULL;
 	if (q.status != NULL) {
-		bool known = false;
-		for (int i = 0; i <= STATUS_ELIGIBLE && !known; i++)
-			known = strcmp(q.status, status_name((enum loan_status)i)) == 0;
-		if (!known)
-			return cli_usage(cli,
-			                 "--status must be one of cancelled, disbursed, "
-			                 "awaiting_consent, cooling, awaiting_in_person, eligible");
+		enum loan_status st;
+		char names[STATUS_LIST_BUF];
+		status_list(names);
+		if (!status_parse(q.status, &st))
+			return cli_usage(cli, "--status must be one of %s", names);
 	}
 	if (q.lender != NULL && !id_valid(q.lender))
 		return cli_usage(cli, "--lender must be " ID_RULE);

@@ -547,6 +547,30 @@ const char *status_name(enum loan_status s)
 	return s <= STATUS_ELIGIBLE ? status_names[s] : "unknown";
 }
 
+bool status_parse(const char *s, enum loan_status *out)
+{
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		if (strcmp(s, status_names[i]) == 0) {
+			*out = (enum loan_status)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void status_list(char out[STATUS_LIST_BUF])
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		int n = snprintf(out + len, STATUS_LIST_BUF - len, "%s%s", i > 0 ? ", " : "",
+		                 status_names[i]);
+		if (n < 0 || (size_t)n >= STATUS_LIST_BUF - len)
+			return;
+		len += (size_t)n;
+	}
+}
+
 const char *channel_name(enum channel c)
 {
 	return c == CHANNEL_BRANCH ? "branch" : "online";

@@ -285,6 +285,12 @@ enum loan_status {
 
 const char *blocker_name(enum blocker b);
 const char *status_name(enum loan_status s);
+/* A status by its name; false for no status. */
+bool status_parse(const char *s, enum loan_status *out);
+/* Every status's name, in order, ", "-separated, for a message that
+ * lists them. */
+#define STATUS_LIST_BUF 512
+void status_list(char out[STATUS_LIST_BUF]);
 const char *channel_name(enum channel c);
 bool channel_parse(const char *s, enum channel *c);
 

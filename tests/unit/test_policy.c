@@ -732,6 +732,30 @@ START_TEST(test_status_names_are_the_contract_names)
 }
 END_TEST
 
+/* A status's name reads back to it, another word to none, and the list
+ * that messages give names every status once, in order. */
+START_TEST(test_every_status_parses_back_and_is_in_the_list)
+{
+	char list[STATUS_LIST_BUF];
+	status_list(list);
+	const char *at = list;
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		enum loan_status st = STATUS_ELIGIBLE;
+		ck_assert(status_parse(status_name((enum loan_status)i), &st));
+		ck_assert_int_eq(st, i);
+		const char *found = strstr(at, status_name((enum loan_status)i));
+		ck_assert_msg(found != NULL, "%s is not in \"%s\" after its predecessors",
+		              status_name((enum loan_status)i), list);
+		at = found + strlen(status_name((enum loan_status)i));
+	}
+	ck_assert_str_eq(at, "");
+	enum loan_status st;
+	ck_assert(!status_parse("unknown", &st));
+	ck_assert(!status_parse("Cooling", &st));
+	ck_assert(!status_parse("", &st));
+}
+END_TEST
+
 START_TEST(test_channel_names_are_online_and_branch)
 {
 	enum channel c = CHANNEL_BRANCH;
@@ -913,6 +937,7 @@ static Suite *policy_suite(void)
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_blocker_names_are_the_contract_names);
 	tcase_add_test(tc, test_status_names_are_the_contract_names);
+	tcase_add_test(tc, test_every_status_parses_back_and_is_in_the_list);
 	tcase_add_test(tc, test_channel_names_are_online_and_branch);
 	tcase_add_test(tc, test_other_channel_names_are_refused);
 	suite_add_tcase(s, tc);
