@@ -4,7 +4,7 @@
 # row per write, one primary-key lookup per read), and against pgbench
 # running exactly the same SQL as coolingd, side by side, in one run.
 #
-#   bench/run.sh [--quick] [--no-profile] [--preload N] [--webhooks[=only]]
+#   bench/run.sh [--quick] [--no-profile] [--preload N] [--webhooks[=only]] [--http-only]
 #
 #   --quick       5 s per measurement and 20,000 requests for the memory
 #                 check instead of 10 s and 1,000,000 (BENCH_QUICK=1 too)
@@ -13,12 +13,16 @@
 #                 loans of N/10 borrowers and measure again (1000000; 0: off)
 #   --webhooks    also measure approvals with webhooks on and off, alternating
 #                 (bench/lib/webhooks.sh); =only: that and nothing else
+#   --http-only   only the HTTP floor: GET /healthz on coolingd and on nginx
+#                 serving the same answer (bench/lib/http.sh), which every
+#                 run measures after the peak for the read limit; no loans,
+#                 pgbench scripts nor warm-up beforehand
 #
-# Installs what is missing (wrk, jq, linux-perf), builds build-release/
-# (Release, no tests), starts its own PostgreSQL (scripts/pg.sh, fsync on,
-# pg_stat_statements preloaded) in a temporary directory on a free port, a
-# coolingd on another, measures, and tears everything down. Everything talks
-# to 127.0.0.1 only. Results go to bench/results/<UTC timestamp>.txt and
+# Installs what is missing (wrk, jq, linux-perf, nginx-light), builds
+# build-release/ (Release, no tests), starts its own PostgreSQL
+# (scripts/pg.sh, fsync on, pg_stat_statements preloaded) in a temporary
+# directory on a free port, a coolingd on another (and an nginx on a third),
+# measures, and tears everything down. Everything talks to 127.0.0.1 only. Results go to bench/results/<UTC timestamp>.txt and
 # .json (and -profile.txt, and the generated pgbench scripts -*.sql), which
 # git ignores: docs/performance.md says what is measured, how to read it, and
 # how a run it cites is committed.
@@ -34,6 +38,8 @@
 #   BENCH_IIN_N=N         borrowers the approvals are drawn from (300)
 #   BENCH_PRELOAD=N       as --preload N
 #   BENCH_WEBHOOKS=1|only as --webhooks, --webhooks=only (0: off)
+#   BENCH_HTTP=1|0|only   the HTTP floor after the peak (1); 0: without it
+#                         nor the read limit; only: as --http-only
 #   BENCH_PRELOAD_REFUSALS=N  after the runs with data, insert N voluntary
 #                         refusals (3000000 for docs/refusals.md) and measure
 #                         approvals, reads and the gate again (0: off)
@@ -54,8 +60,9 @@ quick=${BENCH_QUICK:-0}
 profile=1
 preload=${BENCH_PRELOAD:-1000000}
 webhooks=${BENCH_WEBHOOKS:-0}
+http=${BENCH_HTTP:-1}
 usage() {
-	sed -n '2,44s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,50s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -64,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--no-profile) profile=0 ;;
 	--webhooks) webhooks=1 ;;
 	--webhooks=only) webhooks=only ;;
+	--http-only) http=only ;;
 	--preload)
 		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]] || usage
 		preload=$2
@@ -106,6 +114,9 @@ preload_borrowers=$((preload / 10))
 profiler=${BENCH_PROFILER:-perf}
 pgss=${BENCH_PGSS:-1}
 case $webhooks in 0 | 1 | only) ;; *) echo "run.sh: BENCH_WEBHOOKS must be 0, 1 or only" >&2; exit 2 ;; esac
+case $http in 0 | 1 | only) ;; *) echo "run.sh: BENCH_HTTP must be 0, 1 or only" >&2; exit 2 ;; esac
+[ "$webhooks" != only ] || [ "$http" != only ] ||
+	{ echo "run.sh: --webhooks=only and --http-only exclude each other" >&2; exit 2; }
 [[ "$iin_n" =~ ^[1-9][0-9]*$ ]] && [ "$iin_n" -le 10000 ] || { echo "run.sh: BENCH_IIN_N must be 1..10000" >&2; exit 2; }
 [[ "$preload" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD must be a number" >&2; exit 2; }
 [[ "$preload_refusals" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_PRELOAD_REFUSALS must be a number" >&2; exit 2; }
@@ -130,7 +141,7 @@ out_profile=$results_dir/$stamp-profile.txt
 
 # The harness's parts, each a file of functions (and a few settings they
 # share); this file runs them in order.
-for part in util setup postgres coolingd measure fixtures scripts peak memory data profile webhooks summary; do
+for part in util setup postgres coolingd measure fixtures scripts peak memory data profile webhooks http summary; do
 	# shellcheck source=/dev/null
 	. "$bench/lib/$part.sh"
 done
@@ -140,27 +151,29 @@ prepare_run
 create_reference
 create_lender_client
 launch_coolingd
-create_fixtures
-probe_approval
-write_pgbench_scripts
-
-sql -c "VACUUM ANALYZE" >/dev/null
-quiesce
-warm_up
+if [ "$http" != only ]; then # /healthz needs no loans, no pgbench scripts, no warm database
+	create_fixtures
+	probe_approval
+	write_pgbench_scripts
+	sql -c "VACUUM ANALYZE" >/dev/null
+	quiesce
+	warm_up
+fi
 wait_for_quiet
 setup_s=$(($(date +%s) - started))
 log "setup done in ${setup_s}s; measuring, ${dur}s each, $conns connections, $threads threads"
 
-if [ "$webhooks" = only ]; then
-	measure_webhooks
+if [ "$webhooks" = only ] || [ "$http" = only ]; then
+	if [ "$webhooks" = only ]; then measure_webhooks; else measure_http; fi
 	profile_done=none
 	elapsed=$(($(date +%s) - started))
 	write_results
 	exit 0
 fi
 
-# ---- 2. throughput at the peak, latency at half of it, memory, with data ----
+# ---- 2. throughput at the peak, the HTTP floor, latency at half the peak, memory, with data ----
 measure_peak
+[ "$http" = 0 ] || measure_http
 [ "$webhooks" = 0 ] || measure_webhooks
 measure_gate
 measure_half_peak

@@ -377,6 +377,31 @@ bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r
 	return parse_ts_only(body, "confirmed_at", &r->confirmed_at, err);
 }
 
+bool codec_parse_control_call(const json_t *body, struct control_call_req *r, struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->called_at = TS_NULL;
+	bool has_officer = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "officer_id") == 0) {
+			if (!get_id(v, key, r->officer_id, err))
+				return false;
+			has_officer = true;
+		} else if (strcmp(key, "called_at") == 0) {
+			if (!get_opt_ts(v, key, &r->called_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_officer)
+		return missing_field("officer_id", err);
+	return true;
+}
+
 /* An IIN field: 12 digits with a valid check digit. */
 static bool get_iin(const json_t *v, const char *field, char out[13], struct cd_error *err)
 {
@@ -815,7 +840,10 @@ static json_t *int_or_null_json(int64_t n)
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
 	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
 	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))    \
-	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)              \
+	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)             \
+	X("control_call_required",       BOOL,        l->control_call_required)                    \
+	X("control_called_at",           TS,          l->control_called_at)                        \
+	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id))     \
 	X("cooling_calendar_zone",       STR_OR_NULL, policy_cooled_by_calendar(l)                 \
 	                                                  ? l->cooling_calendar_zone : NULL)
 
@@ -1162,6 +1190,8 @@ json_t *codec_policy_json(const struct policy_table *t)
 		              key_or_null(b->up_to_key), "up_to_exclusive",
 		              key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
 		              "period_seconds", key_or_null(b->period_key)));
+		json_object_set_new(json_array_get(rules, (size_t)i), "control_call",
+		                    json_boolean(b->control_call));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1274,27 +1304,29 @@ char *codec_policy_text(const struct policy_table *t)
 		else
 			snprintf(wait, sizeof(wait), "wait %llds after consent (%s)",
 			         (long long)b->period_s, b->period_key);
+		const char *kind =
+		    b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind);
 		if (b->above_key == NULL) {
 			text_add(&x, "  %-10s %-4s every amount: %s\n",
-			         name_of(&rule_names, b->rule),
-			         b->lender_kind < 0 ? "any"
-			                            : name_of(&lender_kind_names, b->lender_kind),
-			         wait);
-			continue;
+			         name_of(&rule_names, b->rule), kind, wait);
+		} else {
+			bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
+			           sizeof(lower));
+			if (b->up_to_mrp >= 0) {
+				bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive,
+				           upper, sizeof(upper));
+				snprintf(up, sizeof(up), ", %s %lld %s (%s)",
+				         b->up_to_exclusive ? "below" : "up to",
+				         (long long)b->up_to_mrp, t->unit, upper);
+			}
+			text_add(&x, "  %-10s %-4s %s %lld %s (%s)%s: %s\n",
+			         name_of(&rule_names, b->rule), kind,
+			         b->above_inclusive ? "from" : "above", (long long)b->above_mrp,
+			         t->unit, lower, up, wait);
 		}
-		bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
-		           sizeof(lower));
-		if (b->up_to_mrp >= 0) {
-			bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive, upper,
-			           sizeof(upper));
-			snprintf(up, sizeof(up), ", %s %lld %s (%s)",
-			         b->up_to_exclusive ? "below" : "up to", (long long)b->up_to_mrp,
-			         t->unit, upper);
-		}
-		text_add(&x, "  %-10s %-4s %s %lld %s (%s)%s: %s\n", name_of(&rule_names, b->rule),
-		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
-		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, t->unit,
-		         lower, up, wait);
+		if (b->control_call)
+			text_add(&x, "             and a control call before the payout "
+			             "(POST .../control-call)\n");
 	}
 	text_add(&x, "exemptions (the first that applies; not cooled):");
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {

@@ -75,7 +75,9 @@ struct profile_def {
  * same way. */
 #define FOREIGN_NUMBERS                                                                            \
 	.ru_short_above = 50000, .ru_long_above = 200000, .ru_short_period_s = 4 * 3600,           \
-	.ru_long_period_s = 48 * 3600
+	.ru_long_period_s = 48 * 3600, .kg_band1_above = 15000, .kg_band2_above = 50000,           \
+	.kg_band3_above = 100000, .kg_band1_period_s = 3 * 3600, .kg_band2_period_s = 6 * 3600,    \
+	.kg_band3_period_s = 24 * 3600
 
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
@@ -195,6 +197,57 @@ static const struct profile_def profiles[] = {
                 .period = F(ru_long_period_s),
                 .above_key = "policy.ru_long_above",
                 .period_key = "policy.ru_long_period"}},
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false},
+    /* kg-2024-11, Kyrgyzstan's law of November 2024 (REGULATION.md, "More
+     * countries"): remotely issued loans above 15,000 up to 50,000 som wait
+     * 3 hours after consent, above 50,000 up to 100,000 6 hours, above
+     * 100,000 24 hours and need a control call; a branch loan is not
+     * remote. No other exemption, no visit, no age rule, no
+     * reconfirmation. */
+    {.source = "the law adopted in November 2024: REGULATION.md, \"More countries\", Kyrgyzstan",
+     .currency = "KGS",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "kg-2024-11",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_BRANCH),
+     .nbands = 3,
+     .bands = {{.rule = RULE_KG_BAND1,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band1_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(kg_band2_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(kg_band1_period_s),
+                .above_key = "policy.kg_band1_above",
+                .up_to_key = "policy.kg_band2_above",
+                .period_key = "policy.kg_band1_period"},
+               {.rule = RULE_KG_BAND2,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band2_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(kg_band3_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(kg_band2_period_s),
+                .above_key = "policy.kg_band2_above",
+                .up_to_key = "policy.kg_band3_above",
+                .period_key = "policy.kg_band2_period"},
+               {.rule = RULE_KG_BAND3,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band3_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = POLICY_NO_FIELD,
+                .period = F(kg_band3_period_s),
+                .above_key = "policy.kg_band3_above",
+                .period_key = "policy.kg_band3_period",
+                .control_call = true}},
      .reconfirmation = false,
      .in_person_rule = false,
      .in_person_by_amount = false,
@@ -349,6 +402,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 		t->bands[i].period_key = b->period_key;
 		t->bands[i].above_inclusive_key = b->above_inclusive_key;
 		t->bands[i].up_to_inclusive_key = b->up_to_inclusive_key;
+		t->bands[i].control_call = b->control_call;
 	}
 	t->exemptions = d->exemptions;
 	t->card_limit_mrp = p->card_limit_exempt_mrp;
@@ -445,6 +499,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 				continue;
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
+			out->control_call_required = b->control_call;
 			out->calendar_zone = b->until_next_working_day ? d->calendar_zone : NULL;
 			break;
 		}
@@ -484,6 +539,7 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
+    [BLOCKER_CONTROL_CALL_MISSING] = "control_call_missing",
     [BLOCKER_RECONFIRMATION_MISSING] = "reconfirmation_missing",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
     [BLOCKER_PAYEE_FLAGGED] = "payee_flagged",
@@ -498,6 +554,7 @@ static const char *const status_names[] = {
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
+    [STATUS_AWAITING_CONTROL_CALL] = "awaiting_control_call",
     [STATUS_AWAITING_RECONFIRMATION] = "awaiting_reconfirmation",
     [STATUS_AWAITING_IN_PERSON] = "awaiting_in_person",
     [STATUS_ELIGIBLE] = "eligible",
@@ -512,6 +569,7 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+    [BLOCKER_CONTROL_CALL_MISSING] = STATUS_AWAITING_CONTROL_CALL,
     [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
     /* a request's blocker never decides a loan's status */
@@ -527,6 +585,30 @@ const char *blocker_name(enum blocker b)
 const char *status_name(enum loan_status s)
 {
 	return s <= STATUS_ELIGIBLE ? status_names[s] : "unknown";
+}
+
+bool status_parse(const char *s, enum loan_status *out)
+{
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		if (strcmp(s, status_names[i]) == 0) {
+			*out = (enum loan_status)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void status_list(char out[STATUS_LIST_BUF])
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		int n = snprintf(out + len, STATUS_LIST_BUF - len, "%s%s", i > 0 ? ", " : "",
+		                 status_names[i]);
+		if (n < 0 || (size_t)n >= STATUS_LIST_BUF - len)
+			return;
+		len += (size_t)n;
+	}
 }
 
 const char *channel_name(enum channel c)
@@ -583,6 +665,7 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	l->in_person_required = d.in_person_required;
 	l->in_person_reasons = d.in_person_reasons;
 	l->extra_confirmation_required = d.extra_confirmation_required;
+	l->control_call_required = d.control_call_required;
 	if (l->channel == CHANNEL_BRANCH && l->in_person_verified_at == TS_NULL)
 		l->in_person_verified_at = l->approved_at;
 }
@@ -632,6 +715,10 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		else
 			cooling_over = true;
 	}
+	/* the call may come at any time before the payout, so its absence
+	 * stands from the approval on */
+	if (l->control_call_required && l->control_called_at == TS_NULL)
+		b |= 1u << BLOCKER_CONTROL_CALL_MISSING;
 	/* the reconfirmation can only be given once the period has ended, so
 	 * only then is its absence a blocker */
 	if (l->reconfirmation_required && cooling_over && l->reconfirmed_at == TS_NULL)

@@ -60,6 +60,13 @@ struct policy {
 	int64_t ru_long_above;
 	int64_t ru_short_period_s;
 	int64_t ru_long_period_s;
+	/* kg-2024-11: whole som, compared in tyiyn */
+	int64_t kg_band1_above;
+	int64_t kg_band2_above;
+	int64_t kg_band3_above;
+	int64_t kg_band1_period_s;
+	int64_t kg_band2_period_s;
+	int64_t kg_band3_period_s;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
@@ -93,6 +100,8 @@ struct policy_band {
 	size_t above_inclusive, up_to_inclusive; /* offsets of bools; up_to's as up_to */
 	const char *above_key, *up_to_key, *period_key;
 	const char *above_inclusive_key, *up_to_inclusive_key;
+	/* the band's loans also need a control call before the payout */
+	bool control_call;
 };
 
 #define POLICY_MAX_BANDS 4
@@ -126,6 +135,7 @@ struct policy_table {
 		/* above_key NULL: every amount; period_key NULL: until_next_working_day */
 		const char *above_key, *up_to_key, *period_key;
 		const char *above_inclusive_key, *up_to_inclusive_key;
+		bool control_call;
 	} bands[POLICY_MAX_BANDS];
 	unsigned exemptions;      /* bits (1u << enum exemption) */
 	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
@@ -244,6 +254,7 @@ struct policy_decision {
 	bool in_person_required;
 	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
 	bool extra_confirmation_required;
+	bool control_call_required; /* the band that cools it asks for a control call */
 };
 
 /* The one function that applies a profile's rules to an approval. Pure. */
@@ -258,6 +269,9 @@ enum blocker {
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
+	/* from the approval on, while the loan's band asks for a control
+	 * call and none is recorded */
+	BLOCKER_CONTROL_CALL_MISSING,
 	BLOCKER_RECONFIRMATION_MISSING,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
 	/* a disbursement's request, not the loan, stands in the way: only in
@@ -278,6 +292,7 @@ enum loan_status {
 	STATUS_AWAITING_CONSENT,
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
+	STATUS_AWAITING_CONTROL_CALL,
 	STATUS_AWAITING_RECONFIRMATION,
 	STATUS_AWAITING_IN_PERSON,
 	STATUS_ELIGIBLE
@@ -285,6 +300,12 @@ enum loan_status {
 
 const char *blocker_name(enum blocker b);
 const char *status_name(enum loan_status s);
+/* A status by its name; false for no status. */
+bool status_parse(const char *s, enum loan_status *out);
+/* Every status's name, in order, ", "-separated, for a message that
+ * lists them. */
+#define STATUS_LIST_BUF 512
+void status_list(char out[STATUS_LIST_BUF]);
 const char *channel_name(enum channel c);
 bool channel_parse(const char *s, enum channel *c);
 
@@ -320,6 +341,7 @@ struct loan {
 	int64_t borrower_age; /* on the approval's local date */
 	bool extra_confirmation_required;
 	bool reconfirmation_required;
+	bool control_call_required;
 	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
 	 * before they were (loan_in_person_reasons()) */
 	int64_t in_person_reasons;
@@ -343,6 +365,9 @@ struct loan {
 	/* the borrower's trusted person confirmed the loan: exempt from then
 	 * on (EXEMPT_TRUSTED_PERSON), its cooling fields cleared */
 	int64_t trusted_person_confirmed_at;
+	/* the control call that the loan's band asks for: when, by whom */
+	int64_t control_called_at;
+	char control_call_officer_id[ID_BUF];
 
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */
@@ -354,7 +379,7 @@ struct loan {
 
 /* Fills the approval-time fields of l (policy, its currency, mrp, threshold, exemption,
  * day's amount, rule, cooling, reconfirmation, in-person, extra
- * confirmation) by policy_decide() from its amount, product, channel,
+ * confirmation, control call) by policy_decide() from its amount, product, channel,
  * secured and first-time flags, lender kind and borrower_age, the other
  * loans of the day and the MRP in force on the local date of its approval.
  * A branch loan counts as verified in person at approved_at. */

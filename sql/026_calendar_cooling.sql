@@ -10,7 +10,8 @@
 --
 -- An expand migration: a nullable column, a function under a new name, a
 -- rule name, and a CHECK that every row the previous release writes (a
--- cooled loan with a length, no zone) still satisfies.
+-- cooled loan with a length, no zone) still satisfies; the CHECKs are NOT
+-- VALID as in sql/024 (every existing row satisfies them; none is read).
 
 ALTER TABLE loan ADD COLUMN cooling_calendar_zone text
     CHECK (char_length(cooling_calendar_zone) BETWEEN 1 AND 63);
@@ -32,12 +33,12 @@ END
 $$;
 ALTER TABLE loan ADD CONSTRAINT loan_cooling_period_check
     CHECK (cooling_required = (cooling_period_s IS NOT NULL OR cooling_calendar_zone IS NOT NULL)
-           AND (cooling_period_s IS NULL OR cooling_calendar_zone IS NULL));
+           AND (cooling_period_s IS NULL OR cooling_calendar_zone IS NULL)) NOT VALID;
 
 ALTER TABLE loan DROP CONSTRAINT loan_rule_check;
 ALTER TABLE loan ADD CONSTRAINT loan_rule_check
     CHECK (rule IN ('card', 'bank_short', 'bank_long', 'mfo', 'ru_short', 'ru_long',
-                    'next_working_day'));
+                    'kg_band1', 'kg_band2', 'kg_band3', 'next_working_day')) NOT VALID;
 
 -- The end of a loan's cooling period as its consent is recorded at
 -- p_consent: p_ends (consent + its length, computed by lib/policy.c) for a

@@ -9,19 +9,21 @@ proc_ticks() {
 	awk -v kids="${2:-0}" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " ");
 	  t = f[12] + f[13]; if (kids) t += f[14] + f[15]; print t }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-pg_ticks() { # the postmaster, the backends it reaped, and the live ones
-	local pm t c
-	pm=$(head -n 1 "$work/pg/data/postmaster.pid")
-	t=$(proc_ticks "$pm" 1)
-	for c in $(ps -o pid= --ppid "$pm"); do
+tree_ticks() { # a process, the children it reaped, and the live ones
+	local t c
+	t=$(proc_ticks "$1" 1)
+	for c in $(ps -o pid= --ppid "$1"); do
 		t=$((t + $(proc_ticks "$c")))
 	done
 	echo "$t"
 }
-cpu_snap() { # coolingd pg idle total (ticks)
+pg_ticks() { tree_ticks "$(head -n 1 "$work/pg/data/postmaster.pid")"; } # postmaster and backends
+# nginx's master and workers while bench/lib/http.sh runs it, else 0
+nginx_ticks() { if [ -n "${nginx_pid:-}" ]; then tree_ticks "$nginx_pid"; else echo 0; fi; }
+cpu_snap() { # coolingd pg idle total nginx (ticks)
 	local idle total
 	read -r idle total < <(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t }' /proc/stat)
-	echo "$(proc_ticks "$cd_pid") $(pg_ticks) $idle $total"
+	echo "$(proc_ticks "$cd_pid") $(pg_ticks) $idle $total $(nginx_ticks)"
 }
 # Puts per-request CPU figures for KEY from two snapshots, the client's
 # user+system seconds and the number of requests.
@@ -31,6 +33,7 @@ cpu_account() { # key before after client_seconds requests
 	read -ra b <<<"$2"
 	read -ra a <<<"$3"
 	local cd=$((a[0] - b[0])) pg=$((a[1] - b[1])) idle=$((a[2] - b[2])) total=$((a[3] - b[3]))
+	local ng=$((${a[4]:-0} - ${b[4]:-0}))
 	[ "$n" -gt 0 ] || n=1
 	put "$key.cpu_ms_per_req.coolingd" "$(calc "$cd * 1000 / $clk_tck / $n" 3)"
 	put "$key.cpu_ms_per_req.postgres" "$(calc "$pg * 1000 / $clk_tck / $n" 3)"
@@ -38,12 +41,16 @@ cpu_account() { # key before after client_seconds requests
 	put "$key.cpu_s.coolingd" "$(calc "$cd / $clk_tck" 2)"
 	put "$key.cpu_s.postgres" "$(calc "$pg / $clk_tck" 2)"
 	put "$key.cpu_s.client" "$(calc "$4" 2)"
+	if [ -n "${nginx_pid:-}" ]; then
+		put "$key.cpu_ms_per_req.nginx" "$(calc "$ng * 1000 / $clk_tck / $n" 3)"
+		put "$key.cpu_s.nginx" "$(calc "$ng / $clk_tck" 2)"
+	fi
 	put "$key.wall_s" "$(calc "($total / $(nproc)) / $clk_tck" 2)"
 	put "$key.machine_busy_pct" "$(calc "($total - $idle) * 100 / ($total > 0 ? $total : 1)" 1)"
-	# CPU that neither coolingd, PostgreSQL nor the load generator used:
-	# anything else on the machine disturbs the figure
+	# CPU that neither coolingd, PostgreSQL, nginx nor the load generator
+	# used: anything else on the machine disturbs the figure
 	local other
-	other=$(calc "(($total - $idle) - $cd - $pg - $4 * $clk_tck) * 100 / ($total > 0 ? $total : 1)" 1)
+	other=$(calc "(($total - $idle) - $cd - $pg - $ng - $4 * $clk_tck) * 100 / ($total > 0 ? $total : 1)" 1)
 	put "$key.other_cpu_pct" "$other"
 	awk -v o="$other" 'BEGIN { exit !(o > 10) }' &&
 		log "warning: $key: other processes used $other% of the machine meanwhile" || true

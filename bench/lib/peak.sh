@@ -25,9 +25,9 @@ wait_for_quiet() {
 	quiet_wait=${BENCH_QUIET_WAIT:-$([ $quick -eq 1 ] && echo 0 || echo 30)}
 	quiet_since=$(date +%s)
 	while :; do
-		read -r b0 b1 b2 b3 < <(cpu_snap)
+		read -r b0 b1 b2 b3 _ < <(cpu_snap)
 		sleep 2
-		read -r a0 a1 a2 a3 < <(cpu_snap)
+		read -r a0 a1 a2 a3 _ < <(cpu_snap)
 		busy=$(calc "(($a3 - $b3) - ($a2 - $b2) - ($a0 - $b0) - ($a1 - $b1)) * 100 / ($a3 - $b3)" 1)
 		awk -v v="$busy" 'BEGIN { exit !(v <= 10) }' && break
 		if [ $(($(date +%s) - quiet_since)) -ge "$quiet_wait" ]; then
@@ -44,7 +44,7 @@ wait_for_quiet() {
 measure() { # workload side(coolingd|pgbench|ref) round
 	local w=$1 side=$2 r=$3 key=$1.$2.r$3
 	local pgss_run=0
-	[ "$side" = pgbench ] || pgss_run=1
+	case $w.$side in *.pgbench | http.*) ;; *) pgss_run=1 ;; esac
 	case $w.$side in
 	writes.coolingd) run_wrk "$key" approvals.lua "$dur" BENCH_ID_BASE=$((5000000000 + (r - 1) * 300000000)) ;;
 	writes.ref | gate.ref)
@@ -61,6 +61,8 @@ measure() { # workload side(coolingd|pgbench|ref) round
 		;;
 	reads.coolingd) run_wrk "$key" reads.lua "$dur" "${read_env[@]}" ;;
 	reads.pgbench) run_pgbench "$key" "$work/reads.sql" "$dur" "$conns" "${reads_args[@]}" ;;
+	http.coolingd) run_wrk "$key" healthz.lua "$dur" ;;
+	http.nginx) url=$nginx_url run_wrk "$key" healthz.lua "$dur" ;;
 	gate.coolingd | gate.pgbench)
 		local mark a n
 		mark=$(audit_mark)
@@ -78,13 +80,13 @@ measure() { # workload side(coolingd|pgbench|ref) round
 	esac
 	local rate=${R[$key.rps]:-${R[$key.tps]:-}}
 	log "  $w $side round $r: $rate/s, p50 ${R[$key.p50_ms]} ms, p99 ${R[$key.p99_ms]} ms$([ "$w.$side" != gate.coolingd ] && [ "$w.$side" != gate.pgbench ] ||
-		echo ", allowed ${R[$key.allowed]}, refused ${R[$key.refused]}")$([ "$side" != coolingd ] ||
+		echo ", allowed ${R[$key.allowed]}, refused ${R[$key.refused]}")$([ -z "${R[$key.non2xx]+x}" ] ||
 		echo ", non-2xx ${R[$key.non2xx]}"); other processes ${R[$key.other_cpu_pct]}%"
 	quiesce
 }
 best_of() { # workload side: copies the best round's figures to workload.side.*
-	local w=$1 side=$2 metric=rps r best=0 bestv=-1 v list='' k
-	[ "$side" = coolingd ] || metric=tps
+	local w=$1 side=$2 metric=tps r best=0 bestv=-1 v list='' k
+	case $side in coolingd | nginx) metric=rps ;; esac # wrk's sides
 	for ((r = 1; r <= rounds; r++)); do
 		v=${R[$w.$side.r$r.$metric]}
 		list+="${list:+ }$v"

@@ -9,6 +9,7 @@ install_deps() {
 	command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 	command -v jq >/dev/null 2>&1 || missing+=(jq)
 	command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+	[ "${http:-0}" = 0 ] || [ -x "$nginx_bin" ] || missing+=(nginx-light) # bench/lib/http.sh
 	if [ $profile -eq 1 ] && [ "$profiler" = perf ] && ! command -v perf >/dev/null 2>&1; then
 		missing+=(linux-perf)
 	fi
@@ -36,26 +37,32 @@ raise_fd_limit() {
 		die "ulimit -n is $(ulimit -n); the idle-connection test needs more than $((idle_conns + 200))"
 }
 
+# SIGTERM, then SIGKILL if the process is still there after 10 s.
+terminate() { # pid
+	kill -0 "$1" 2>/dev/null || return 0
+	kill -TERM "$1" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
 	local rc=$?
 	set +e
 	for p in "${bg_pids[@]}"; do
 		kill "$p" 2>/dev/null
 	done
-	if [ -n "$cd_pid" ] && kill -0 "$cd_pid" 2>/dev/null; then
-		kill -TERM "$cd_pid"
-		for _ in $(seq 100); do
-			kill -0 "$cd_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$cd_pid" 2>/dev/null
-		wait "$cd_pid" 2>/dev/null
-	fi
+	[ -z "$cd_pid" ] || terminate "$cd_pid"
+	[ -z "${nginx_pid:-}" ] || terminate "$nginx_pid" # its master stops its workers
 	"$root/scripts/pg.sh" stop "$work/pg" >/dev/null 2>&1
 	if [ $rc -ne 0 ]; then
 		log "failed; last lines of the logs:"
 		tail -n 15 "$work/coolingd.log" >&2 2>/dev/null
 		tail -n 15 "$work/pg/postgres.log" >&2 2>/dev/null
+		tail -n 15 "$work/nginx/error.log" >&2 2>/dev/null
 	fi
 	if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
 		log "kept $work"
@@ -74,6 +81,7 @@ prepare_run() {
 	work=$(mktemp -d /tmp/coolingd-bench.XXXXXX)
 	chmod 0755 "$work" # the postgres user must reach the cluster inside
 	cd_pid=
+	nginx_pid=
 	bg_pids=()
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM

@@ -19,18 +19,27 @@ summary() {
 	echo "coolingd benchmark $stamp ($([ $quick -eq 1 ] && echo quick || echo full), ${dur}s per measurement, wrk -t$threads -c$conns / pgbench -M prepared -j$threads -c$conns; ${elapsed}s in all)"
 	echo "machine: $(nproc) CPUs, $(lscpu | awk -F: '/^Model name/ {gsub(/^ +/, "", $2); print $2}'), $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)"
 	echo "coolingd $version, $cd_threads threads, pool_size ${pool_size:-?}, cooling_period $cooling_period; PostgreSQL $pg_version: $pg_settings"
-	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)"
-	if [ "$webhooks" = only ]; then
-		webhooks_summary
+	echo "best of $rounds round(s) per workload; harness processes at nice $bench_nice$([ "$http" = only ] ||
+		echo "; approvals from $iin_n borrowers; same-SQL pgbench runs the $sql_mode statements (see docs/performance.md)")"
+	if [ "$webhooks" = only ] || [ "$http" = only ]; then
+		if [ "$webhooks" = only ]; then webhooks_summary; else http_summary; fi
 		return
 	fi
 	echo
 	echo "## Against the essential work (reference: ref_loans + ref_audit, pgbench; database $ref_db, same server)"
 	printf "$row" "figure" "coolingd" "reference" "ratio" "target"
 	printf "$row" "approvals req/s | ref write tps" "$(f writes.coolingd.rps)" "$(f writes.ref.tps)" "$(f writes.ref_ratio)" ">= 1.0: $(ok_ratio "$(f writes.ref_ratio)" 1.0)"
-	printf "$row" "loan reads req/s | ref read tps" "$(f reads.coolingd.rps)" "$(f reads.ref.tps)" "$(f reads.ref_ratio)" ">= 0.9: $(ok_ratio "$(f reads.ref_ratio)" 0.9)"
+	printf "$row" "loan reads req/s | ref read tps" "$(f reads.coolingd.rps)" "$(f reads.ref.tps)" "$(f reads.ref_ratio)" "$([ "$http" = 0 ] || echo "(the limit below is the target)")"
+	if [ "$http" != 0 ]; then
+		printf "$row" "loan reads req/s | read limit" "$(f reads.coolingd.rps)" "$(f reads.limit)" "$(f reads.limit_ratio)" ">= 1.0: $(ok_ratio "$(f reads.limit_ratio)" 1.0)"
+		printf "$row" "  limit = 1/(1/nginx + 1/ref read)" "" "$(f http.nginx.rps), $(f reads.ref.tps)" "" "(/healthz on nginx req/s, ref read tps)"
+	fi
 	printf "$row" "gate req/s | ref write tps (next to it)" "$(f gate.coolingd.rps)" "$(f gate.ref.tps)" "$(f gate.ref_ratio)" ">= 0.9: $(ok_ratio "$(f gate.ref_ratio)" 0.9)"
 	printf "$row" "  gate decisions allowed/refused" "$(f gate.coolingd.allowed)/$(f gate.coolingd.refused)" "" "" ""
+	if [ "$http" != 0 ]; then
+		printf "$row" "/healthz req/s | nginx req/s" "$(f http.coolingd.rps)" "$(f http.nginx.rps)" "$(f http.ratio)" ">= 0.9: $(ok_ratio "$(f http.ratio)" 0.9)"
+		printf "$row" "  CPU us/req: coolingd | nginx" "$(f http.coolingd.cpu_us_per_req)" "$(f http.nginx.cpu_us_per_req)" "$(f http.cpu_ratio)" "(the HTTP servers alone)"
+	fi
 	for ph in writes reads gate; do
 		printf "$row" "$ph p50/p99 ms at peak" "$(f $ph.coolingd.p50_ms)/$(f $ph.coolingd.p99_ms)" "$(f $ph.ref.p50_ms)/$(f $ph.ref.p99_ms)" "" ""
 	done
@@ -93,6 +102,7 @@ summary() {
 		printf "$row" "$ph CPU ms/req: daemon+postgres" "$(f $ph.coolingd.cpu_ms_per_req.coolingd)+$(f $ph.coolingd.cpu_ms_per_req.postgres)" "0+$(f $ph.pgbench.cpu_ms_per_req.postgres)" "" ""
 	done
 	[ "$webhooks" = 0 ] || webhooks_summary
+	[ "$http" = 0 ] || http_summary
 	echo
 	echo "## CPU seconds per run (coolingd, PostgreSQL = postmaster + backends, load generator = wrk or pgbench)"
 	local crow="%-28s %9s %9s %9s %9s %8s %6s %6s\n"
@@ -138,12 +148,13 @@ write_results() {
 		echo
 		echo "# raw outputs"
 		for fname in "$work"/*.wrk "$work"/*.pgbench; do
+			[ -f "$fname" ] || continue # no pgbench run with --http-only
 			echo "## $(basename "$fname")"
 			cat "$fname"
 		done
 	} >>"$out_txt"
-	for s in writes reads gate ref_write ref_read; do # the pgbench scripts of this run
-		cp "$work/$s.sql" "$results_dir/$stamp-$s.sql"
+	for s in writes reads gate ref_write ref_read; do # the pgbench scripts of this run (none with --http-only)
+		[ ! -f "$work/$s.sql" ] || cp "$work/$s.sql" "$results_dir/$stamp-$s.sql"
 	done
 	for k in "${R_ORDER[@]}"; do
 		printf '%s\t%s\n' "$k" "${R[$k]}"

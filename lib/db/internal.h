@@ -80,7 +80,10 @@
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(currency,              "currency",              TEXT,    1, 35, "text")    \
 	X(trusted_person_confirmed_at, "trusted_person_confirmed_at", TS, 0, 0, "")  \
-	X(cooling_calendar_zone, "cooling_calendar_zone", TEXT,    1, 36, "text")    \
+	X(control_call_required, "control_call_required", BOOL,    1, 36, "boolean") \
+	X(control_called_at,     "control_called_at",     TS,      0,  0, "")        \
+	X(control_call_officer_id, "control_call_officer_id", TEXT, 0, 0, "")        \
+	X(cooling_calendar_zone, "cooling_calendar_zone", TEXT,    1, 37, "text")    \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(pk,                    "id",                    INT,     0,  0, "")
@@ -123,10 +126,10 @@
 #define LOAN_COLS_NOW LOAN_COLUMNS(LOAN_READ) "cd_us(now())"
 
 /* The cooling period's end as the approval records it: its own ($n), or
- * with a consent ($16) and a calendar's zone ($36), the next working day's
+ * with a consent ($16) and a calendar's zone ($37), the next working day's
  * start (cd_cooling_ends_at, sql/026). */
 #define LOAN_ENDS_SQL(n)                                                                           \
-	"cd_cooling_ends_at(cd_ts($16::bigint), cd_ts($" #n "::bigint), $36::text), "
+	"cd_cooling_ends_at(cd_ts($16::bigint), cd_ts($" #n "::bigint), $37::text), "
 
 /* The INSERT's column list and values; the list ends with the row id, which
  * takes its DEFAULT (the sequence), so that each row can end with ", ". */

@@ -192,6 +192,19 @@ const char *const *db_params_trusted_person(struct db_params *p, const struct lo
 	return p->v;
 }
 
+const char *const *db_params_control_call(struct db_params *p, const struct loan *l,
+                                          const struct act_outcome *o,
+                                          const struct control_call_req *q, const char *actor,
+                                          const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = q->officer_id;
+	p->v[3] = actor;
+	p->v[4] = detail;
+	return p->v;
+}
+
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail,
                                       const struct payee *payee)

@@ -46,7 +46,8 @@
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
 	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
-	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD           \
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) "                         \
+	"AND (NOT control_call_required OR control_called_at IS NOT NULL) " REFUSAL_GUARD          \
 	" " CLAIM_GUARD
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
@@ -68,6 +69,11 @@
 #define TRUSTED_PERSON_GUARD                                                                       \
 	"trusted_person_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "   \
 	"AND policy = $5::text"
+/* The control call, as loan_control_call_decide() allows it: at any time
+ * before the payout, for a loan whose band asks for it. */
+#define CONTROL_CALL_GUARD                                                                         \
+	"control_called_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "             \
+	"AND control_call_required"
 #define EXTRA_CONFIRM_GUARD                                                                        \
 	"extra_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "            \
 	"AND extra_confirmation_required"
@@ -308,6 +314,8 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \
 	"WHEN l.cooling_required AND now() < l.cooling_ends_at THEN 'cooling' "                    \
+	"WHEN l.control_call_required AND l.control_called_at IS NULL "                            \
+	"THEN 'awaiting_control_call' "                                                            \
 	"WHEN l.reconfirmation_required AND l.reconfirmed_at IS NULL "                             \
 	"THEN 'awaiting_reconfirmation' "                                                          \
 	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
@@ -633,6 +641,15 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  WHERE id = $1::bigint AND " TRUSTED_PERSON_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, "
          "  'trusted_person_confirmed', $4::jsonb FROM u) "
+         "SELECT " LOAN_COLS_NOW " FROM u l",
+         5},
+    [STMT_CONTROL_CALL] =
+        {"control_call",
+         "WITH u AS (UPDATE loan SET control_called_at = cd_ts($2::bigint), "
+         "  control_call_officer_id = $3::text "
+         "  WHERE id = $1::bigint AND " CONTROL_CALL_GUARD " RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'control_call_recorded', "
+         "  $5::jsonb FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},

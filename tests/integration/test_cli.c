@@ -711,6 +711,9 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	                                   "fraud_claim_open",
 	                                   "reconfirmation_method",
 	                                   "trusted_person_confirmed_at",
+	                                   "control_call_required",
+	                                   "control_called_at",
+	                                   "control_call_officer_id",
 	                                   "cooling_calendar_zone"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(json_object_get(j, keys[i]) != NULL, "no %s", keys[i]);

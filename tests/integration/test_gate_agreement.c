@@ -1,7 +1,8 @@
 /*
  * The SQL that guards each write (lib/db/statements.c: GUARD, CONSENT_GUARD,
- * VERIFY_GUARD, CANCEL_GUARD) and the C that decides it (loan_evaluate,
- * loan_consent_decide, loan_verify_decide, loan_cancel_decide) must never
+ * VERIFY_GUARD, CANCEL_GUARD, CONTROL_CALL_GUARD, ...) and the C that
+ * decides it (loan_evaluate, loan_consent_decide, loan_verify_decide,
+ * loan_cancel_decide, loan_control_call_decide, ...) must never
  * drift apart: for every combination of loan state, each guarded UPDATE
  * succeeds exactly when the C rules choose to write, and the payout's
  * payee guard exactly when loan_disburse_decide() finds its payee
@@ -60,6 +61,9 @@ struct state {
 	/* profile ru-2025-09's: a loan of it, confirmed by the trusted person
 	 * (exempt then, its cooling cleared) */
 	bool ru, trusted;
+	/* profile kg-2024-11's: a loan of its third band, which asks for a
+	 * control call, and the call recorded */
+	bool kg, called;
 	/* profile by-2025-11's: cooled until the next working day in Minsk
 	 * (a zone and no length) */
 	bool by;
@@ -134,12 +138,15 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
 	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
 	    "reconfirmed_at, currency, trusted_person_confirmed_at, exemption, "
+	    "control_call_required, control_called_at, control_call_officer_id, "
 	    "cooling_calendar_zone) "
 	    "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
 	    "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s)",
+	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s, %s, %s, "
+	    "%s)",
 	    loan_id, s->iin ? s->iin : BORROWER,
 	    s->ru   ? "ru-2025-09"
+	    : s->kg ? "kg-2024-11"
 	    : s->by ? "by-2025-11"
 	            : "kz-2025-09",
 	    s->cooling_required ? "true" : "false", s->cooling_required && !s->by ? "7200" : "NULL",
@@ -152,6 +159,7 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    s->cancelled ? "now() - interval '1 hour'" : "NULL",
 	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
 	    s->cooling_required ? (s->ru   ? "'ru_short'"
+	                           : s->kg ? "'kg_band3'"
 	                           : s->by ? "'next_working_day'"
 	                                   : "'bank_short'")
 	                        : "NULL",
@@ -160,10 +168,13 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    s->extra_confirmed ? "'egov'" : "NULL", s->reconfirmation_required ? "true" : "false",
 	    s->reconfirmed ? "now() - interval '30 minutes'" : "NULL",
 	    s->ru   ? "RUB"
+	    : s->kg ? "KGS"
 	    : s->by ? "BYN"
 	            : "KZT",
 	    s->trusted ? "now() - interval '20 minutes'" : "NULL",
-	    s->trusted ? "'trusted_person'" : "NULL",
+	    s->trusted ? "'trusted_person'" : "NULL", s->kg ? "true" : "false",
+	    s->called ? "now() - interval '2 hours' - interval '45 minutes'" : "NULL",
+	    s->called ? "'OF-1'" : "NULL",
 	    s->by && s->cooling_required ? "'Europe/Minsk'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
@@ -182,6 +193,7 @@ static void check_status_filter_agrees(const struct loan *l, const struct loan_v
 	                                       STATUS_AWAITING_CONSENT,
 	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
 	                                       STATUS_COOLING,
+	                                       STATUS_AWAITING_CONTROL_CALL,
 	                                       STATUS_AWAITING_RECONFIRMATION,
 	                                       STATUS_AWAITING_IN_PERSON,
 	                                       STATUS_ELIGIBLE};
@@ -295,6 +307,7 @@ static void check_calendar_end(const struct loan *l, const struct act_outcome *w
 	PQclear(r);
 }
 static int trusted_writes; /* of them, the trusted person's confirmation */
+static int call_writes;    /* and the control call */
 
 static void check_one_act(unsigned bits, const char *act, const struct act_outcome *o, enum stmt st,
                           const char *const *params)
@@ -363,12 +376,21 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	check_one_act(bits, "trusted person", &o, STMT_TRUSTED_PERSON,
 	              db_params_trusted_person(&p, l, &write, "test", "{}"));
 	trusted_writes += o.verdict == ACT_WRITE;
+
+	struct control_call_req call = {.officer_id = "OF-T", .called_at = TS_NULL};
+	loan_control_call_decide(l, &call, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "control call", &o, STMT_CONTROL_CALL,
+	              db_params_control_call(&p, l, &write, &call, "test", "{}"));
+	call_writes += o.verdict == ACT_WRITE;
 }
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
-	int ru_loans = 0, trusted_loans = 0, by_loans = 0;
+	int ru_loans = 0, trusted_loans = 0, kg_loans = 0, called_loans = 0, by_call = 0;
+	int by_loans = 0;
 	setup_refusals();
 	setup_payees();
 	/* bit 2048: the borrower's refusal is in force; without it, the
@@ -376,7 +398,11 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	 * claim or a closed one, in turn */
 	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE,
 	                                          BORROWER_CLAIMED, BORROWER_CLAIM_CLOSED};
-	for (unsigned bits = 0; bits < 4096; bits++) {
+	/* each state twice: the second time (twin) only the cooled states
+	 * that kg-2024-11 takes, as a by-2025-11 loan instead */
+	for (unsigned pass = 0; pass < 2 * 4096; pass++) {
+		unsigned bits = pass % 4096;
+		bool twin = pass >= 4096;
 		struct state s = {
 		    .cancelled = bits & 1,
 		    .disbursed = bits & 2,
@@ -396,8 +422,20 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		 * is one that its borrower's trusted person confirmed */
 		s.ru = bits % 3 == 0 && !s.extra_required && !s.reconfirmation_required;
 		s.trusted = s.ru && !s.cooling_required && bits % 2 == 0;
-		/* and one in three a by-2025-11 loan, which has none either */
-		s.by = bits % 3 == 1 && !s.extra_required && !s.reconfirmation_required;
+		/* of the others, each cooled one without kz-2025-09's acts is a
+		 * kg-2024-11 loan of the third band (the call asked), called in
+		 * about half of them (a bit of a hash of the state: few of the
+		 * state's own bits are free then) */
+		s.kg = bits % 3 != 0 && s.cooling_required && !s.extra_required &&
+		       !s.reconfirmation_required;
+		s.called = s.kg && ((bits * 2654435761u) >> 20) & 1;
+		/* the twin: a by-2025-11 loan, cooled until the next working day */
+		if (twin && !s.kg)
+			continue;
+		if (twin) {
+			s.by = true;
+			s.kg = s.called = false;
+		}
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
 			continue;
@@ -415,13 +453,17 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		if (s.disbursed && ((s.extra_required && !s.extra_confirmed) ||
 		                    (s.reconfirmation_required && !s.reconfirmed)))
 			continue;
+		if (s.disbursed && s.kg && !s.called)
+			continue;
 		char loan_id[32];
-		snprintf(loan_id, sizeof(loan_id), "S-%u", bits);
+		snprintf(loan_id, sizeof(loan_id), "S-%u", pass);
 		insert_loan(loan_id, &s);
 		combos++;
 		ru_loans += s.ru;
-		by_loans += s.by && s.cooling_required;
 		trusted_loans += s.trusted;
+		kg_loans += s.kg;
+		called_loans += s.called;
+		by_loans += s.by;
 
 		const char *get[] = {"B1", loan_id};
 		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
@@ -451,6 +493,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		ck_assert_msg(l.fraud_claim_open == (strcmp(s.iin, BORROWER_CLAIMED) == 0),
 		              "state %u", bits);
 		by_claim += v.blockers == (1u << BLOCKER_FRAUD_CLAIM_OPEN);
+		by_call += v.blockers == (1u << BLOCKER_CONTROL_CALL_MISSING);
 	}
 	/* a loan that only the refusal holds back was met, and refused */
 	ck_assert_int_ge(refused_by_registry, 1);
@@ -461,13 +504,18 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(combos, 60);
 	ck_assert_int_ge(ru_loans, 20);
 	ck_assert_int_ge(trusted_loans, 5);
+	ck_assert_int_ge(trusted_writes, 1);
+	ck_assert_int_ge(kg_loans, 12);
+	ck_assert_int_ge(called_loans, 5);
+	ck_assert_int_ge(call_writes, 1);
 	ck_assert_int_ge(by_loans, 10);
 	ck_assert_int_ge(by_consents, 1);
-	ck_assert_int_ge(trusted_writes, 1);
+	/* a loan that only its missing call holds back was met, and refused */
+	ck_assert_int_ge(by_call, 1);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
 	ck_assert_int_ge(act_writes, 5); /* and for the acts */
-	ck_assert_int_lt(act_writes, 6 * combos);
+	ck_assert_int_lt(act_writes, 7 * combos);
 }
 END_TEST
 
@@ -502,6 +550,14 @@ START_TEST(test_schema_refuses_a_disbursed_loan_not_confirmed_again)
 		ck_assert_str_eq(db_sqlstate(r), "23514"); /* check_violation */
 		PQclear(r);
 	}
+	/* nor a loan whose band asked for a control call that was not made */
+	struct state k = {
+	    .consent = true, .cooling_required = true, .cooling_over = true, .kg = true};
+	insert_loan("NOCALL", &k);
+	PGresult *c = PQexec(conn, "UPDATE loan SET disbursed_at = now() WHERE loan_id = 'NOCALL'");
+	ck_assert_int_eq(PQresultStatus(c), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(db_sqlstate(c), "23514"); /* check_violation */
+	PQclear(c);
 	/* a reconfirmation before the period's end cannot be stored so either */
 	PGresult *r = PQexec(conn, "UPDATE loan SET reconfirmed_at = cooling_ends_at - "
 	                           "interval '1 second', disbursed_at = now() "

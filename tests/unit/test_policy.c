@@ -55,6 +55,7 @@ static struct loan new_loan(int64_t amount_tiyn, enum channel ch, bool secured, 
 	l.cancelled_at = TS_NULL;
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
+	l.control_called_at = TS_NULL;
 	return l;
 }
 
@@ -506,6 +507,7 @@ static struct loan loan_with_blockers(unsigned mask, int64_t now)
 		consent(&l, now - (reconfirm ? 48 * HOUR_US : HOUR_US));
 	l.reconfirmation_required = reconfirm;
 	l.extra_confirmation_required = mask & BIT(BLOCKER_EXTRA_CONFIRMATION_MISSING);
+	l.control_call_required = mask & BIT(BLOCKER_CONTROL_CALL_MISSING);
 	if (mask & BIT(BLOCKER_CANCELLED))
 		l.cancelled_at = now - 30 * MINUTE_US;
 	if (mask & BIT(BLOCKER_ALREADY_DISBURSED))
@@ -546,6 +548,7 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	    [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
 	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+	    [BLOCKER_CONTROL_CALL_MISSING] = STATUS_AWAITING_CONTROL_CALL,
 	    [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
 	    [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
 	};
@@ -591,8 +594,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		checked++;
 	}
 	/* 64 states of the other blockers, each with and without a refusal;
-	 * the 16 of them neither cancelled nor disbursed with a claim too */
-	ck_assert_int_eq(checked, 128 + 2 * 16);
+	 * the 16 of them neither cancelled nor disbursed with a claim too;
+	 * each with and without a missing control call */
+	ck_assert_int_eq(checked, 2 * (128 + 2 * 16));
 }
 END_TEST
 
@@ -606,14 +610,15 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	ck_assert_int_lt(BLOCKER_FRAUD_CLAIM_OPEN, BLOCKER_CONSENT_MISSING);
 	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
-	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
+	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_CONTROL_CALL_MISSING);
+	ck_assert_int_lt(BLOCKER_CONTROL_CALL_MISSING, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
 	/* then, in a disbursement's refusal only, the request's */
 	ck_assert_int_lt(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER_PAYEE_FLAGGED);
 	ck_assert_int_lt(BLOCKER_PAYEE_FLAGGED, BLOCKER_PAYEE_NOT_BORROWER);
 	ck_assert_uint_eq(BLOCKERS_OF_REQUEST,
 	                  BIT(BLOCKER_PAYEE_FLAGGED) | BIT(BLOCKER_PAYEE_NOT_BORROWER));
-	ck_assert_int_eq(BLOCKER__COUNT, 11);
+	ck_assert_int_eq(BLOCKER__COUNT, 12);
 }
 END_TEST
 
@@ -707,6 +712,7 @@ START_TEST(test_blocker_names_are_the_contract_names)
 	                 "voluntary_refusal_active");
 	ck_assert_str_eq(blocker_name(BLOCKER_CONSENT_MISSING), "consent_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_COOLING_PERIOD_ACTIVE), "cooling_period_active");
+	ck_assert_str_eq(blocker_name(BLOCKER_CONTROL_CALL_MISSING), "control_call_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_IN_PERSON_VERIFICATION_MISSING),
 	                 "in_person_verification_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER__COUNT), "unknown");
@@ -723,6 +729,30 @@ START_TEST(test_status_names_are_the_contract_names)
 	ck_assert_str_eq(status_name(STATUS_AWAITING_IN_PERSON), "awaiting_in_person");
 	ck_assert_str_eq(status_name(STATUS_ELIGIBLE), "eligible");
 	ck_assert_str_eq(status_name((enum loan_status)(STATUS_ELIGIBLE + 1)), "unknown");
+}
+END_TEST
+
+/* A status's name reads back to it, another word to none, and the list
+ * that messages give names every status once, in order. */
+START_TEST(test_every_status_parses_back_and_is_in_the_list)
+{
+	char list[STATUS_LIST_BUF];
+	status_list(list);
+	const char *at = list;
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		enum loan_status st = STATUS_ELIGIBLE;
+		ck_assert(status_parse(status_name((enum loan_status)i), &st));
+		ck_assert_int_eq(st, i);
+		const char *found = strstr(at, status_name((enum loan_status)i));
+		ck_assert_msg(found != NULL, "%s is not in \"%s\" after its predecessors",
+		              status_name((enum loan_status)i), list);
+		at = found + strlen(status_name((enum loan_status)i));
+	}
+	ck_assert_str_eq(at, "");
+	enum loan_status st;
+	ck_assert(!status_parse("unknown", &st));
+	ck_assert(!status_parse("Cooling", &st));
+	ck_assert(!status_parse("", &st));
 }
 END_TEST
 
@@ -907,6 +937,7 @@ static Suite *policy_suite(void)
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_blocker_names_are_the_contract_names);
 	tcase_add_test(tc, test_status_names_are_the_contract_names);
+	tcase_add_test(tc, test_every_status_parses_back_and_is_in_the_list);
 	tcase_add_test(tc, test_channel_names_are_online_and_branch);
 	tcase_add_test(tc, test_other_channel_names_are_refused);
 	suite_add_tcase(s, tc);
