@@ -1179,12 +1179,19 @@ json_t *codec_policy_json(const struct policy_table *t)
 	                : json_null();
 	/* the bands' numbers (above_mrp, up_to_mrp) count `unit`: MRP, or whole
 	 * units of the currency */
-	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "currency",
-	                 t->currency, "unit", t->unit, "aggregation",
-	                 t->aggregates
-	                     ? json_string(name_of(&aggregation_names, (int)t->aggregation))
-	                     : json_null(),
-	                 "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+	json_t *o =
+	    json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "currency",
+	              t->currency, "unit", t->unit, "aggregation",
+	              t->aggregates ? json_string(name_of(&aggregation_names, (int)t->aggregation))
+	                            : json_null(),
+	              "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+	/* only a profile that has the rule shows it */
+	if (t->cross_lender_window_s >= 0)
+		json_object_set_new(o, "cross_lender",
+		                    json_pack("{s:I,s:{s:s}}", "window_seconds",
+		                              (json_int_t)t->cross_lender_window_s, "keys",
+		                              "window_seconds", t->cross_lender_window_key));
+	return o;
 }
 
 /* A growing text buffer for codec_policy_text(). */
@@ -1298,6 +1305,11 @@ char *codec_policy_text(const struct policy_table *t)
 		         (long long)t->under_age, (long long)t->from_age);
 	else
 		text_add(&x, "extra confirmation: not required\n");
+	if (t->cross_lender_window_s >= 0)
+		text_add(&x,
+		         "across lenders: an online loan waits while another lender paid out an "
+		         "online loan of the borrower less than %llds ago (%s)\n",
+		         (long long)t->cross_lender_window_s, t->cross_lender_window_key);
 	return x.s;
 }
 

@@ -78,6 +78,8 @@ struct config {
 	int64_t ru_long_above;
 	int64_t ru_short_period_s;
 	int64_t ru_long_period_s;
+	/* uz-2026-01's */
+	int64_t uz_window_s;
 	/* [tls] */
 	char tls_listen[256]; /* empty: no HTTPS listener */
 	char tls_listen_host[256];

@@ -342,6 +342,7 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
 	l->trusted_person_confirmed_at = TS_NULL;
+	l->other_lender_paid_at = TS_NULL; /* read with the recorded loan */
 	l->prior_fraud_victim = c->prior_fraud_victim;
 	/* this one counts when it is online itself */
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&
