@@ -1248,7 +1248,9 @@ char *codec_policy_text(const struct policy_table *t)
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
 	text_add(&x, "currency: %s\n", t->currency);
-	if (strcmp(t->unit, "MRP") == 0)
+	if (t->nbands == 0)
+		text_add(&x, "rules: none (no loan is cooled)\n");
+	else if (strcmp(t->unit, "MRP") == 0)
 		text_add(&x, "rules (the day's amount against N x the MRP of the approval's local "
 		             "date: \"above\" is strictly greater, \"from\" greater or equal, as "
 		             "each bound's *_threshold_inclusive key says):\n");
