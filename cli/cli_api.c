@@ -362,6 +362,10 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		t->currency = "KZT";
 	if (t->unit == NULL)
 		t->unit = "MRP";
+	/* the daemon's words for its law, when it says them */
+	const char *source = json_string_value(json_object_get(o, "source"));
+	if (source != NULL)
+		t->source = source;
 	json_t *agg = json_object_get(o, "aggregation");
 	int index = 0;
 	t->aggregates = json_is_string(agg);

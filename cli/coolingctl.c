@@ -150,7 +150,7 @@ static const struct command commands[] = {
                 "each band (lender kind, above / up to how many MRP, the period), the\n"
                 "exemptions, reconfirmation, the in-person and the age rules, each number\n"
                 "beside the configuration key that sets it; under a schedule of profiles\n"
-                "(kz-card, kz-2025-09@2025-09-30), its entries and each profile's table.\n"
+                "(NAME, NAME@YYYY-MM-DD, ...), its entries and each profile's table.\n"
                 "Reads the configuration and the environment as coolingd does; needs no\n"
                 "database.\n"
                 "\n"

@@ -1179,12 +1179,12 @@ json_t *codec_policy_json(const struct policy_table *t)
 	                : json_null();
 	/* the bands' numbers (above_mrp, up_to_mrp) count `unit`: MRP, or whole
 	 * units of the currency */
-	json_t *o =
-	    json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "currency",
-	              t->currency, "unit", t->unit, "aggregation",
-	              t->aggregates ? json_string(name_of(&aggregation_names, (int)t->aggregation))
-	                            : json_null(),
-	              "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+	json_t *o = json_pack(
+	    "{s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "source",
+	    key_or_null(t->source), "currency", t->currency, "unit", t->unit, "aggregation",
+	    t->aggregates ? json_string(name_of(&aggregation_names, (int)t->aggregation))
+	                  : json_null(),
+	    "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
 	/* only a profile that has the rule shows it */
 	if (t->cross_lender_window_s >= 0)
 		json_object_set_new(o, "cross_lender",
@@ -1238,6 +1238,8 @@ char *codec_policy_text(const struct policy_table *t)
 {
 	struct text x = {0};
 	text_add(&x, "profile: %s\n", t->profile);
+	if (t->source != NULL)
+		text_add(&x, "source: %s\n", t->source);
 	if (t->aggregates)
 		text_add(&x,
 		         "day's amount: this loan and the borrower's other online, not exempt, "

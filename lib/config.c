@@ -108,7 +108,7 @@ static const struct param params[] = {
     {KEY(database, pool_size, P_INT), NUM(pool_size), .def = "8", .min = 1, .max = 1024},
     {KEY(database, health_timeout, P_DURATION), NUM(database_health_timeout_s), .def = "2s",
      .min = 1, .max = 600},
-    {KEY(policy, profile, P_STRING), .flags = CF_RELOAD, STR(profile), .def = "kz-card",
+    {KEY(policy, profile, P_STRING), .flags = CF_RELOAD, STR(profile), .def = policy_default_profile,
      .check = profile_known},
     {KEY(policy, cooling_period, P_DURATION), PROFILE_V1(cooling_period_s),
      NUM(cooling_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
@@ -527,9 +527,10 @@ static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 		if (!(params[i].flags & CF_V1_OVERRIDE) || !(c->explicit_keys & (UINT64_C(1) << i)))
 			continue;
 		snprintf(msg, msg_size,
-		         "%s.%s: applies to profile kz-card only and may not be set under "
+		         "%s.%s: applies to profile %s only and may not be set under "
 		         "profile %s (its numbers have keys of their own: coolingctl policy show)",
-		         params[i].section, params[i].key, c->profile);
+		         params[i].section, params[i].key, policy_v1_overrides_profile(),
+		         c->profile);
 		return false;
 	}
 	return true;
@@ -667,7 +668,7 @@ void config_schedule(const struct config *c, struct policy_schedule *s)
 		memset(s, 0, sizeof(*s));
 		s->n = 1;
 		s->entries[0].from_days = POLICY_NO_DATE;
-		policy_profile("kz-card", &s->entries[0].policy);
+		policy_profile(policy_default_profile, &s->entries[0].policy);
 	}
 	for (int e = 0; e < s->n; e++)
 		keys_over_profile(c, &s->entries[e].policy);

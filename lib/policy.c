@@ -38,6 +38,9 @@ enum amount_unit { UNIT_MRP, UNIT_MAJOR };
 
 struct profile_def {
 	struct policy defaults;
+	/* the law or rule the row carries, and where REGULATION.md has it:
+	 * policy show prints it */
+	const char *source;
 	const char *currency; /* ISO 4217: an approval's `currency` must be it */
 	enum amount_unit unit;
 	/* policy.cooling_period and policy.threshold_mrp may tune it */
@@ -81,7 +84,8 @@ struct profile_def {
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
      * every first-time unsecured borrower comes in person. */
-    {.currency = "KZT",
+    {.source = "the card's rule: REGULATION.md, \"Profile kz-card\"",
+     .currency = "KZT",
      .unit = UNIT_MRP,
      .defaults = {.name = "kz-card",
                   .cooling_period_s = 24 * 3600,
@@ -113,7 +117,9 @@ static const struct profile_def profiles[] = {
      * secured, goods, refinancing and card-limit loans (up to 150 MRP) are
      * exempt; after the period the borrower confirms again; under 21 and
      * from 55, once more. */
-    {.currency = "KZT",
+    {.source = "Law No. 205-VIII of 30.06.2025 and ARDFM resolutions of 28-29.08.2025, in "
+               "force from 30.09.2025: REGULATION.md, \"Profile kz-2025-09\"",
+     .currency = "KZT",
      .unit = UNIT_MRP,
      .defaults = {.name = "kz-2025-09",
                   .cooling_period_s = 24 * 3600,
@@ -162,7 +168,8 @@ static const struct profile_def profiles[] = {
      * a car paid to the seller), education, goods bought in person,
      * refinancing and a loan that the borrower's trusted person confirms
      * are exempt. No visit, no age rule, no reconfirmation. */
-    {.currency = "RUB",
+    {.source = "Federal Law 9-FZ, from 01.09.2025: REGULATION.md, \"More countries\", Russia",
+     .currency = "RUB",
      .unit = UNIT_MAJOR,
      .defaults = {.name = "ru-2025-09",
                   .cooling_period_s = 24 * 3600,
@@ -201,7 +208,9 @@ static const struct profile_def profiles[] = {
      * out an online loan of the borrower less than 24 hours ago, an online
      * loan waits. No bands, no visit, no age rule, no reconfirmation; a
      * branch loan is neither held nor counted (exempt: branch). */
-    {.currency = "UZS",
+    {.source = "Regulation No. 3759 of 21.01.2026: REGULATION.md, \"More countries\", "
+               "Uzbekistan",
+     .currency = "UZS",
      .unit = UNIT_MAJOR,
      .defaults = {.name = "uz-2026-01",
                   .cooling_period_s = 24 * 3600,
@@ -221,6 +230,8 @@ static const struct profile_def profiles[] = {
 };
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
+
+const char policy_default_profile[] = "kz-card";
 
 /* The profile's definition; kz-card's for an unknown name. */
 static const struct profile_def *profile_def_of(const char *name)
@@ -280,6 +291,19 @@ bool policy_takes_v1_overrides(const char *name)
 	return profile_def_of(name)->v1_overrides;
 }
 
+const char *policy_profile_name_at(size_t i)
+{
+	return i < NPROFILES ? profiles[i].defaults.name : NULL;
+}
+
+const char *policy_v1_overrides_profile(void)
+{
+	for (size_t i = 0; i < NPROFILES; i++)
+		if (profiles[i].v1_overrides)
+			return profiles[i].defaults.name;
+	return "";
+}
+
 bool policy_profile_fixed(const char *name, struct policy_table *t)
 {
 	const struct profile_def *d = profile_def_of(name);
@@ -288,6 +312,7 @@ bool policy_profile_fixed(const char *name, struct policy_table *t)
 	t->reconfirmation = d->reconfirmation;
 	t->in_person_rule = d->in_person_rule;
 	t->in_person_by_amount = d->in_person_by_amount;
+	t->source = d->source;
 	return true;
 }
 
@@ -296,6 +321,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	const struct profile_def *d = profile_def_of(p->name);
 	memset(t, 0, sizeof(*t));
 	t->profile = d->defaults.name;
+	t->source = d->source;
 	t->currency = d->currency;
 	t->unit = d->unit == UNIT_MRP ? "MRP" : d->currency;
 	t->aggregates = d->aggregates;

@@ -12,6 +12,7 @@
 #define CD_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cd_error.h"
@@ -65,6 +66,14 @@ struct policy {
 /* Fills p with a named profile's defaults; false for an unknown name. */
 bool policy_profile(const char *name, struct policy *p);
 
+/* The profile in force when [policy] profile is not set: v1's. The only
+ * names of profiles in the code are the table's (a check of the test
+ * command, tests/scripts/check_profile_names.sh). */
+extern const char policy_default_profile[];
+
+/* The i-th profile of the table's name; NULL past the last. */
+const char *policy_profile_name_at(size_t i);
+
 /* One band of a profile's table: loans of a lender kind whose day's amount
  * is above `above` and at most `up_to` (open-ended when it has none) MRP
  * wait `period`. Each number is a field of struct policy (its offset) and
@@ -89,6 +98,7 @@ struct policy_band {
  * in the order they are tried, the age rule. */
 struct policy_table {
 	const char *profile;
+	const char *source;   /* the law, and where REGULATION.md has it */
 	const char *currency; /* ISO 4217 */
 	/* what the bands' numbers count: "MRP", or the currency's code for
 	 * whole units of it */
@@ -122,7 +132,7 @@ struct policy_table {
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
- * in_person_rule, in_person_by_amount of its table): for a table read back from
+ * in_person_rule, in_person_by_amount and the source of its table): for a table read back from
  * GET /v1/policy, which does not carry them. False for an unknown name. */
 bool policy_profile_fixed(const char *name, struct policy_table *t);
 
@@ -144,6 +154,8 @@ bool policy_aggregates(const struct policy *p);
 /* Whether the v1 keys policy.cooling_period and policy.threshold_mrp apply
  * to the profile (kz-card); any other refuses them when they are set. */
 bool policy_takes_v1_overrides(const char *name);
+/* The profile that takes them, for a message that names it. */
+const char *policy_v1_overrides_profile(void);
 
 /*
  * A schedule of profiles, [policy] profile = "kz-card, kz-2025-09@2025-09-30":

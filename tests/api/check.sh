@@ -6,6 +6,7 @@
 #   tests/api/check.sh routes      the daemon's route tables against the document, both ways
 #   tests/api/check.sh responses DIR   every exchange recorded in DIR against the document
 #   tests/api/check.sh selftest    the validator fails on answers, routes and headers that do not fit
+#   tests/api/check.sh i18n        the console has words for every status, blocker, rule, exemption, product
 #
 # Needs tests/api/node_modules: `npm ci` in tests/api (scripts/test.sh does).
 set -euo pipefail
@@ -29,8 +30,9 @@ responses)
 	exec node validate.mjs "$2"
 	;;
 selftest) exec node selftest.mjs ;;
+i18n) exec node i18n.mjs ;;
 *)
-	sed -n '2,10s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,11s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 	;;
 esac

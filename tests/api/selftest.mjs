@@ -1,6 +1,7 @@
 // Shows that tests/api/validate.mjs can fail: answers that fit
 // docs/openapi.yaml pass, and each answer, route table and record folder
-// that does not fit makes it exit 1 with the reason. Run by
+// that does not fit makes it exit 1 with the reason; and that i18n.mjs
+// fails on a blocker and a rule the console has no words for. Run by
 // tests/api/check.sh selftest (CTest api_validator_selftest).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,13 +15,13 @@ const tmp = mkdtempSync(join(tmpdir(), 'coolingd-api-selftest-'));
 let failed = 0;
 let passed = 0;
 
-function run(args) {
-  const r = spawnSync(process.execPath, [join(here, 'validate.mjs'), ...args], { encoding: 'utf8' });
+function run(args, script = 'validate.mjs') {
+  const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8' });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
-function expect(name, args, status, needle) {
-  const r = run(args);
+function expect(name, args, status, needle, script) {
+  const r = run(args, script);
   if (r.status === status && (needle === undefined || r.out.includes(needle))) {
     passed++;
     return;
@@ -120,6 +121,15 @@ const doc = join(tmp, 'openapi.yaml');
 copyFileSync(join(root, 'docs', 'openapi.yaml'), doc);
 writeFileSync(doc, readFileSync(doc, 'utf8').replace('  /v1/loans:\n    get:', '  /v1/loans:\n    put:'));
 expect('a method the server does not take', ['--routes-only', '--doc', doc], 1, 'operation PUT /v1/loans is in');
+
+// i18n.mjs: a blocker and a rule the console has no words for
+expect('the console has words for every value', [], 0, 'values have their strings', 'i18n.mjs');
+const worded = join(tmp, 'worded.yaml');
+writeFileSync(worded, readFileSync(join(root, 'docs', 'openapi.yaml'), 'utf8')
+  .replace(/(    Blocker:\n(?:      .*\n)*?      enum: \[)/, '$1new_blocker, ')
+  .replace(/(enum: \[card, )/, '$1new_rule, '));
+expect('a blocker without words', ['--doc', worded], 1, 'ru.json: no string for blocker_short.new_blocker', 'i18n.mjs');
+expect('a rule without words', ['--doc', worded], 1, 'en.json: no string for value.rule.new_rule', 'i18n.mjs');
 
 rmSync(tmp, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);

@@ -370,7 +370,9 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	char *s = json_dumps(j, JSON_COMPACT);
 	ck_assert_str_eq(
 	    s,
-	    "{\"profile\":\"kz-2025-09\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
+	    "{\"profile\":\"kz-2025-09\",\"source\":\"Law No. 205-VIII of 30.06.2025 and ARDFM "
+	    "resolutions of 28-29.08.2025, in force from 30.09.2025: REGULATION.md, "
+	    "\\\"Profile kz-2025-09\\\"\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
 	    "\"lender\",\"rules\":["
 	    "{\"rule\":\"bank_short\",\"lender_kind\":\"bank\",\"above_mrp\":150,"
 	    "\"above_inclusive\":false,\"up_to_mrp\":255,\"up_to_exclusive\":false,"
@@ -406,7 +408,8 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	j = codec_policy_json(&t);
 	s = json_dumps(j, JSON_COMPACT);
 	ck_assert_str_eq(
-	    s, "{\"profile\":\"kz-card\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
+	    s, "{\"profile\":\"kz-card\",\"source\":\"the card's rule: REGULATION.md, "
+	       "\\\"Profile kz-card\\\"\",\"currency\":\"KZT\",\"unit\":\"MRP\",\"aggregation\":"
 	       "null,\"rules\":["
 	       "{\"rule\":\"card\",\"lender_kind\":null,\"above_mrp\":150,"
 	       "\"above_inclusive\":false,\"up_to_mrp\":null,\"up_to_exclusive\":null,"

@@ -369,6 +369,37 @@ START_TEST(test_the_legal_minimum_holds_for_every_profile_of_the_schedule)
 }
 END_TEST
 
+/* Every profile of the table names its law and where REGULATION.md has
+ * it, and policy show prints it in its text and its JSON. */
+START_TEST(test_every_profile_names_its_source_in_policy_show)
+{
+	size_t n = 0;
+	for (const char *name; (name = policy_profile_name_at(n)) != NULL; n++) {
+		struct policy p;
+		struct policy_table t;
+		ck_assert(policy_profile(name, &p));
+		policy_table_of(&p, &t);
+		ck_assert_msg(t.source != NULL && strstr(t.source, "REGULATION.md") != NULL,
+		              "%s: no source naming REGULATION.md", name);
+		char *text = codec_policy_text(&t);
+		char line[512];
+		snprintf(line, sizeof(line), "\nsource: %s\n", t.source);
+		ck_assert_contains(text, line);
+		free(text);
+		json_t *j = codec_policy_json(&t);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "source")), t.source);
+		json_decref(j);
+		struct policy_table fixed;
+		memset(&fixed, 0, sizeof(fixed));
+		ck_assert(policy_profile_fixed(name, &fixed));
+		ck_assert_str_eq(fixed.source, t.source);
+	}
+	ck_assert_uint_ge(n, 3);
+	ck_assert_ptr_null(policy_profile_name_at(n));
+	ck_assert_str_eq(policy_profile_name_at(0), policy_default_profile);
+}
+END_TEST
+
 static Suite *schedule_suite(void)
 {
 	Suite *s = suite_create("policy_schedule");
@@ -386,6 +417,7 @@ static Suite *schedule_suite(void)
 	tcase_add_test(tc, test_policy_show_of_a_schedule_lists_its_entries_and_each_profile_once);
 	tcase_add_test(tc,
 	               test_policy_show_of_one_profile_keeps_the_v11_form_and_adds_the_schedule);
+	tcase_add_test(tc, test_every_profile_names_its_source_in_policy_show);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, config_setup, config_teardown);
