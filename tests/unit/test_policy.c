@@ -633,7 +633,7 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	ck_assert_int_lt(BLOCKER_PAYEE_FLAGGED, BLOCKER_PAYEE_NOT_BORROWER);
 	ck_assert_uint_eq(BLOCKERS_OF_REQUEST,
 	                  BIT(BLOCKER_PAYEE_FLAGGED) | BIT(BLOCKER_PAYEE_NOT_BORROWER));
-	ck_assert_int_eq(BLOCKER__COUNT, 12);
+	ck_assert_int_eq(BLOCKER__COUNT, 13);
 }
 END_TEST
 
