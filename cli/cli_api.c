@@ -440,6 +440,17 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		t->under_age = json_integer_value(json_object_get(extra, "under_age"));
 		t->from_age = json_integer_value(json_object_get(extra, "from_age"));
 	}
+	/* absent from a daemon older than the rule: none */
+	json_t *cross = json_object_get(o, "cross_lender");
+	t->cross_lender_window_s = -1;
+	if (json_is_object(cross)) {
+		t->cross_lender_window_s =
+		    json_integer_value(json_object_get(cross, "window_seconds"));
+		t->cross_lender_window_key = json_string_value(
+		    json_object_get(json_object_get(cross, "keys"), "window_seconds"));
+		if (t->cross_lender_window_key == NULL)
+			return false;
+	}
 	return true;
 }
 

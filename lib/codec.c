@@ -1220,6 +1220,12 @@ json_t *codec_policy_json(const struct policy_table *t)
 	    t->aggregates ? json_string(name_of(&aggregation_names, (int)t->aggregation))
 	                  : json_null(),
 	    "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+	/* only a profile that has the rule shows it */
+	if (t->cross_lender_window_s >= 0)
+		json_object_set_new(o, "cross_lender",
+		                    json_pack("{s:I,s:{s:s}}", "window_seconds",
+		                              (json_int_t)t->cross_lender_window_s, "keys",
+		                              "window_seconds", t->cross_lender_window_key));
 	/* the zone of the calendar whose next working day ends a band of
 	 * period_seconds null, for a profile that has one */
 	if (t->calendar_zone != NULL)
@@ -1283,7 +1289,9 @@ char *codec_policy_text(const struct policy_table *t)
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
 	text_add(&x, "currency: %s\n", t->currency);
-	if (strcmp(t->unit, "MRP") == 0)
+	if (t->nbands == 0)
+		text_add(&x, "rules: none (no loan is cooled)\n");
+	else if (strcmp(t->unit, "MRP") == 0)
 		text_add(&x, "rules (the day's amount against N x the MRP of the approval's local "
 		             "date: \"above\" is strictly greater, \"from\" greater or equal, as "
 		             "each bound's *_threshold_inclusive key says):\n");
@@ -1358,6 +1366,11 @@ char *codec_policy_text(const struct policy_table *t)
 		         (long long)t->under_age, (long long)t->from_age);
 	else
 		text_add(&x, "extra confirmation: not required\n");
+	if (t->cross_lender_window_s >= 0)
+		text_add(&x,
+		         "across lenders: an online loan waits while another lender paid out an "
+		         "online loan of the borrower less than %llds ago (%s)\n",
+		         (long long)t->cross_lender_window_s, t->cross_lender_window_key);
 	return x.s;
 }
 

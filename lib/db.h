@@ -70,8 +70,8 @@
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 37)                                                                         \
-	X(DISBURSE, 7)                                                                             \
+	X(LOAN_INSERT, 38)                                                                         \
+	X(DISBURSE, 8)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
 

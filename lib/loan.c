@@ -377,6 +377,7 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->trusted_person_confirmed_at = TS_NULL;
 	l->control_called_at = TS_NULL;
 	l->control_call_officer_id[0] = '\0';
+	l->other_lender_paid_at = TS_NULL; /* read with the recorded loan */
 	l->prior_fraud_victim = c->prior_fraud_victim;
 	/* this one counts when it is online itself */
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&

@@ -67,6 +67,8 @@ struct policy {
 	int64_t kg_band1_period_s;
 	int64_t kg_band2_period_s;
 	int64_t kg_band3_period_s;
+	/* uz-2026-01 */
+	int64_t uz_window_s;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
@@ -144,6 +146,10 @@ struct policy_table {
 	bool in_person_by_amount; /* the visit only above the kind's first threshold */
 	bool age_rule;
 	int64_t under_age, from_age;
+	/* an online loan waits while another lender's payout of the
+	 * borrower's online loan is younger than this; -1: no such rule */
+	int64_t cross_lender_window_s;
+	const char *cross_lender_window_key;
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
@@ -255,6 +261,9 @@ struct policy_decision {
 	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
 	bool extra_confirmation_required;
 	bool control_call_required; /* the band that cools it asks for a control call */
+	/* how long another lender's payout of the borrower holds this loan
+	 * (the profile's cross-lender window); TS_NULL when it does not */
+	int64_t cross_lender_window_s;
 };
 
 /* The one function that applies a profile's rules to an approval. Pure. */
@@ -272,6 +281,7 @@ enum blocker {
 	/* from the approval on, while the loan's band asks for a control
 	 * call and none is recorded */
 	BLOCKER_CONTROL_CALL_MISSING,
+	BLOCKER_OTHER_LOAN_WITHIN_24H,
 	BLOCKER_RECONFIRMATION_MISSING,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
 	/* a disbursement's request, not the loan, stands in the way: only in
@@ -283,6 +293,10 @@ enum blocker {
 
 /* The blockers that come from a disbursement's request. */
 #define BLOCKERS_OF_REQUEST ((1u << BLOCKER_PAYEE_FLAGGED) | (1u << BLOCKER_PAYEE_NOT_BORROWER))
+/* The blockers that time alone ends: when no other stands in the way, the
+ * latest of their ends is the earliest moment of the payout. */
+#define BLOCKERS_OF_TIME                                                                           \
+	((1u << BLOCKER_COOLING_PERIOD_ACTIVE) | (1u << BLOCKER_OTHER_LOAN_WITHIN_24H))
 
 enum loan_status {
 	STATUS_CANCELLED,
@@ -293,6 +307,7 @@ enum loan_status {
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
 	STATUS_AWAITING_CONTROL_CALL,
+	STATUS_BLOCKED_BY_OTHER_LOAN,
 	STATUS_AWAITING_RECONFIRMATION,
 	STATUS_AWAITING_IN_PERSON,
 	STATUS_ELIGIBLE
@@ -345,6 +360,9 @@ struct loan {
 	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
 	 * before they were (loan_in_person_reasons()) */
 	int64_t in_person_reasons;
+	/* seconds that another lender's payout of the borrower's online loan
+	 * holds this one (policy_decision's); TS_NULL when none does */
+	int64_t cross_lender_window_s;
 	/* inputs of the approval, not recorded: see struct policy_input */
 	bool prior_fraud_victim;
 	bool multi_lender_burst;
@@ -375,6 +393,10 @@ struct loan {
 	/* read, not recorded: a fraud claim of the borrower is open
 	 * (cd_claim_open) */
 	bool fraud_claim_open;
+	/* read, not recorded, for a loan with a cross-lender window: the
+	 * latest payout of the borrower's loans that the window counts at
+	 * another lender (cd_cross_lender_last); TS_NULL when none */
+	int64_t other_lender_paid_at;
 };
 
 /* Fills the approval-time fields of l (policy, its currency, mrp, threshold, exemption,
@@ -417,8 +439,9 @@ static inline bool loan_view_has(const struct loan_view *v, enum blocker b)
 	return (v->blockers & (1u << b)) != 0;
 }
 
-/* Seconds until the cooling period ends, rounded up, for Retry-After; 0 when
- * cooling is not the only blocker. */
+/* Seconds until the earliest disbursement, rounded up, for Retry-After,
+ * when only blockers that time ends stand in the way (BLOCKERS_OF_TIME);
+ * 0 otherwise. */
 int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_t now);
 
 /*

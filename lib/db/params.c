@@ -49,6 +49,7 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 			break;
 		}
 		case KIND_READ:
+		case KIND_READ_TS:
 			break; /* never inserted */
 		}
 	}
@@ -216,6 +217,9 @@ const char *const *db_params_disburse(struct db_params *p, const struct loan *l,
 	p->v[4] = detail;
 	p->v[5] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
 	p->v[6] = payee ? payee->id : NULL;
+	/* the borrower's lock, for a loan that a cross-lender window holds (a
+	 * window of 0 holds nothing) */
+	p->v[7] = l->cross_lender_window_s > 0 ? l->borrower_iin : NULL;
 	return p->v;
 }
 

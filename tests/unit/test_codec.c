@@ -1318,6 +1318,7 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
 	                    "\"control_call_missing\","
+	                    "\"other_loan_within_24h\","
 	                    "\"reconfirmation_missing\",\"in_person_verification_missing\","
 	                    "\"payee_flagged\",\"payee_not_borrower\"]");
 	free(s);

@@ -514,6 +514,11 @@ static struct loan loan_with_blockers(unsigned mask, int64_t now)
 		l.disbursed_at = now - 20 * MINUTE_US;
 	l.voluntary_refusal_active = mask & BIT(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
 	l.fraud_claim_open = mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN);
+	/* another lender paid out half an hour ago, under a window of a day */
+	if (mask & BIT(BLOCKER_OTHER_LOAN_WITHIN_24H)) {
+		l.cross_lender_window_s = 24 * 3600;
+		l.other_lender_paid_at = now - 30 * MINUTE_US;
+	}
 	return l;
 }
 
@@ -549,6 +554,7 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
 	    [BLOCKER_CONTROL_CALL_MISSING] = STATUS_AWAITING_CONTROL_CALL,
+	    [BLOCKER_OTHER_LOAN_WITHIN_24H] = STATUS_BLOCKED_BY_OTHER_LOAN,
 	    [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
 	    [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
 	};
@@ -559,8 +565,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		/* a request's blockers are never the loan's */
 		if (mask & BLOCKERS_OF_REQUEST)
 			continue;
-		/* a claim holds only a loan that could still be paid */
-		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		/* a claim, and another lender's payout, hold only a loan that
+		 * could still be paid */
+		if ((mask & (BIT(BLOCKER_FRAUD_CLAIM_OPEN) | BIT(BLOCKER_OTHER_LOAN_WITHIN_24H))) &&
 		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
 			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
@@ -584,19 +591,26 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		ck_assert_msg(v.status == want, "mask 0x%x: status %s, want %s", mask,
 		              status_name(v.status), status_name(want));
 
-		int64_t want_earliest = mask == 0 ? now
-		                        : mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE)
-		                            ? l.cooling_ends_at
-		                            : TS_NULL;
+		/* only time in the way: the later end of the period and of the
+		 * other lender's payout's window */
+		int64_t other_ends = l.other_lender_paid_at + 24 * 3600 * USEC_PER_SEC;
+		int64_t want_earliest =
+		    mask == 0                                      ? now
+		    : (mask & ~BLOCKERS_OF_TIME) != 0              ? TS_NULL
+		    : !(mask & BIT(BLOCKER_OTHER_LOAN_WITHIN_24H)) ? l.cooling_ends_at
+		    : !(mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
+		        ? other_ends
+		        : (l.cooling_ends_at > other_ends ? l.cooling_ends_at : other_ends);
 		ck_assert_msg(v.earliest_disbursement_at == want_earliest,
 		              "mask 0x%x: earliest %lld, want %lld", mask,
 		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
 	/* 64 states of the other blockers, each with and without a refusal;
-	 * the 16 of them neither cancelled nor disbursed with a claim too;
-	 * each with and without a missing control call */
-	ck_assert_int_eq(checked, 2 * (128 + 2 * 16));
+	 * the 16 of them neither cancelled nor disbursed with a claim too; and
+	 * the 64 of all these neither cancelled nor disbursed with another
+	 * lender's payout too; each with and without a missing control call */
+	ck_assert_int_eq(checked, 2 * (128 + 2 * 16 + 64));
 }
 END_TEST
 
@@ -611,14 +625,15 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
 	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_CONTROL_CALL_MISSING);
-	ck_assert_int_lt(BLOCKER_CONTROL_CALL_MISSING, BLOCKER_RECONFIRMATION_MISSING);
+	ck_assert_int_lt(BLOCKER_CONTROL_CALL_MISSING, BLOCKER_OTHER_LOAN_WITHIN_24H);
+	ck_assert_int_lt(BLOCKER_OTHER_LOAN_WITHIN_24H, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
 	/* then, in a disbursement's refusal only, the request's */
 	ck_assert_int_lt(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER_PAYEE_FLAGGED);
 	ck_assert_int_lt(BLOCKER_PAYEE_FLAGGED, BLOCKER_PAYEE_NOT_BORROWER);
 	ck_assert_uint_eq(BLOCKERS_OF_REQUEST,
 	                  BIT(BLOCKER_PAYEE_FLAGGED) | BIT(BLOCKER_PAYEE_NOT_BORROWER));
-	ck_assert_int_eq(BLOCKER__COUNT, 12);
+	ck_assert_int_eq(BLOCKER__COUNT, 13);
 }
 END_TEST
 
@@ -662,7 +677,7 @@ START_TEST(test_retry_after_right_after_consent_is_the_whole_period)
 }
 END_TEST
 
-START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
+START_TEST(test_retry_after_is_zero_unless_time_alone_is_in_the_way)
 {
 	int64_t now = T("2025-06-15T12:00:00+05:00");
 
@@ -670,8 +685,9 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 		/* a request's blockers are never the loan's */
 		if (mask & BLOCKERS_OF_REQUEST)
 			continue;
-		/* a claim holds only a loan that could still be paid */
-		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		/* a claim, and another lender's payout, hold only a loan that
+		 * could still be paid */
+		if ((mask & (BIT(BLOCKER_FRAUD_CLAIM_OPEN) | BIT(BLOCKER_OTHER_LOAN_WITHIN_24H))) &&
 		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
 			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
@@ -680,7 +696,8 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 		if ((mask & BIT(BLOCKER_RECONFIRMATION_MISSING)) &&
 		    (mask & (BIT(BLOCKER_CONSENT_MISSING) | BIT(BLOCKER_COOLING_PERIOD_ACTIVE))))
 			continue;
-		if (mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
+		/* time alone in the way: the next test's */
+		if (mask != 0 && (mask & ~BLOCKERS_OF_TIME) == 0)
 			continue;
 		struct loan l = loan_with_blockers(mask, now);
 		struct loan_view v = evaluate(&l, now);
@@ -930,7 +947,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_retry_after_is_whole_seconds_left_of_cooling);
 	tcase_add_test(tc, test_retry_after_rounds_a_fraction_of_a_second_up);
 	tcase_add_test(tc, test_retry_after_right_after_consent_is_the_whole_period);
-	tcase_add_test(tc, test_retry_after_is_zero_unless_cooling_is_the_only_blocker);
+	tcase_add_test(tc, test_retry_after_is_zero_unless_time_alone_is_in_the_way);
 	tcase_add_test(tc, test_retry_after_is_zero_once_cooling_has_ended);
 	suite_add_tcase(s, tc);
 
