@@ -88,7 +88,8 @@ loan_insert_vars() {
 # pgbench's approval must insert the row and the event that coolingd's
 # does: one transaction of writes.sql (loan id_base + 1), compared with the
 # probe's column by column, all but those of each approval (the cooling
-# period's length instead of its end), the row id and its creation time.
+# period's length instead of its end; in the event's detail too), the row id
+# and its creation time.
 check_pgbench_approval() {
 	local args differ id_base=9100000000
 	mapfile -d '' args < <(writes_d $id_base)
@@ -104,7 +105,8 @@ WITH x AS (
            'consent_at', 'cooling_ends_at', 'created_at']
          || jsonb_build_object('cooling_s', extract(epoch FROM l.cooling_ends_at - l.consent_at),
               'events', (SELECT jsonb_agg(jsonb_build_object('actor', e.actor, 'type', e.type,
-                  'detail', e.detail) ORDER BY e.id) FROM audit_event e
+                  'detail', e.detail - ARRAY['approved_at', 'consent_at', 'cooling_ends_at'])
+                  ORDER BY e.id) FROM audit_event e
                 WHERE e.lender_id = l.lender_id AND e.loan_id = l.loan_id)) AS j
     FROM loan l WHERE l.lender_id = :'lender' AND l.loan_id IN (:'a', :'b')),
 a AS (SELECT j FROM x WHERE loan_id = :'a'), b AS (SELECT j FROM x WHERE loan_id = :'b')
