@@ -85,40 +85,6 @@ loan_insert_vars() {
 # the first read in one round trip. Parameters that coolingd sends as NULL
 # are NULL literals (pgbench variables cannot be NULL): no Idempotency-Key,
 # no payee, no burst window.
-# pgbench's approval must insert the row and the event that coolingd's
-# does: one transaction of writes.sql (loan id_base + 1), compared with the
-# probe's column by column, all but those of each approval (the cooling
-# period's length instead of its end; in the event's detail too), the row id
-# and its creation time.
-check_pgbench_approval() {
-	local args differ id_base=9100000000
-	mapfile -d '' args < <(writes_d $id_base)
-	"$pgbench" -n -M prepared -c 1 -t 1 -h "$work/pg" -p "$pg_port" -U postgres \
-		-f "$work/writes.sql" "${args[@]}" coolingd_bench >"$work/check.pgbench" 2>&1 ||
-		{
-			tail -n 20 "$work/check.pgbench" >&2
-			die "pgbench's approval failed"
-		}
-	differ=$(sql -v lender="$lender" -v a="$probe_id" -v b=$((id_base + 1)) <<'SQL'
-WITH x AS (
-  SELECT l.loan_id, to_jsonb(l) - ARRAY['id', 'loan_id', 'borrower_iin', 'approved_at',
-           'consent_at', 'cooling_ends_at', 'created_at']
-         || jsonb_build_object('cooling_s', extract(epoch FROM l.cooling_ends_at - l.consent_at),
-              'events', (SELECT jsonb_agg(jsonb_build_object('actor', e.actor, 'type', e.type,
-                  'detail', e.detail - ARRAY['approved_at', 'consent_at', 'cooling_ends_at'])
-                  ORDER BY e.id) FROM audit_event e
-                WHERE e.lender_id = l.lender_id AND e.loan_id = l.loan_id)) AS j
-    FROM loan l WHERE l.lender_id = :'lender' AND l.loan_id IN (:'a', :'b')),
-a AS (SELECT j FROM x WHERE loan_id = :'a'), b AS (SELECT j FROM x WHERE loan_id = :'b')
-SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM b) THEN 'no row inserted'
-  ELSE (SELECT string_agg(format('%s: coolingd %s, pgbench %s', k, a.j -> k, b.j -> k), '; ' ORDER BY k)
-          FROM a, b, jsonb_object_keys(a.j || b.j) k WHERE a.j -> k IS DISTINCT FROM b.j -> k) END;
-SQL
-	)
-	[ -z "$differ" ] || die "pgbench's approval differs from coolingd's: $differ"
-	log "pgbench's approval inserts what coolingd's does (every column but the approval's own)"
-}
-
 write_pgbench_scripts() {
 	read_coolingd_settings
 	loan_insert_vars
@@ -199,4 +165,38 @@ SELECT :'lender', (:base + g)::text, (850101300000 + g)::text,
   FROM generate_series(1, :n) g;
 VACUUM ANALYZE;
 SQL
+}
+
+# pgbench's approval must insert the row and the event that coolingd's
+# does: one transaction of writes.sql (loan id_base + 1), compared with the
+# probe's column by column, all but those of each approval (the cooling
+# period's length instead of its end; in the event's detail too), the row id
+# and its creation time.
+check_pgbench_approval() {
+	local args differ id_base=9100000000
+	mapfile -d '' args < <(writes_d $id_base)
+	"$pgbench" -n -M prepared -c 1 -t 1 -h "$work/pg" -p "$pg_port" -U postgres \
+		-f "$work/writes.sql" "${args[@]}" coolingd_bench >"$work/check.pgbench" 2>&1 ||
+		{
+			tail -n 20 "$work/check.pgbench" >&2
+			die "pgbench's approval failed"
+		}
+	differ=$(sql -v lender="$lender" -v a="$probe_id" -v b=$((id_base + 1)) <<'SQL'
+WITH x AS (
+  SELECT l.loan_id, to_jsonb(l) - ARRAY['id', 'loan_id', 'borrower_iin', 'approved_at',
+           'consent_at', 'cooling_ends_at', 'created_at']
+         || jsonb_build_object('cooling_s', extract(epoch FROM l.cooling_ends_at - l.consent_at),
+              'events', (SELECT jsonb_agg(jsonb_build_object('actor', e.actor, 'type', e.type,
+                  'detail', e.detail - ARRAY['approved_at', 'consent_at', 'cooling_ends_at'])
+                  ORDER BY e.id) FROM audit_event e
+                WHERE e.lender_id = l.lender_id AND e.loan_id = l.loan_id)) AS j
+    FROM loan l WHERE l.lender_id = :'lender' AND l.loan_id IN (:'a', :'b')),
+a AS (SELECT j FROM x WHERE loan_id = :'a'), b AS (SELECT j FROM x WHERE loan_id = :'b')
+SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM b) THEN 'no row inserted'
+  ELSE (SELECT string_agg(format('%s: coolingd %s, pgbench %s', k, a.j -> k, b.j -> k), '; ' ORDER BY k)
+          FROM a, b, jsonb_object_keys(a.j || b.j) k WHERE a.j -> k IS DISTINCT FROM b.j -> k) END;
+SQL
+	)
+	[ -z "$differ" ] || die "pgbench's approval differs from coolingd's: $differ"
+	log "pgbench's approval inserts what coolingd's does (every column but the approval's own)"
 }
