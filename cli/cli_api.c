@@ -299,6 +299,15 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	if (json_object_get(o, "trusted_person_confirmed_at") != NULL &&
 	    !j_ts(o, "trusted_person_confirmed_at", &l->trusted_person_confirmed_at))
 		return false;
+	/* absent from a daemon older than the fields: none asked, none made */
+	l->control_call_required = json_is_true(json_object_get(o, "control_call_required"));
+	l->control_called_at = TS_NULL;
+	if (json_object_get(o, "control_called_at") != NULL &&
+	    !j_ts(o, "control_called_at", &l->control_called_at))
+		return false;
+	const char *officer = json_string_value(json_object_get(o, "control_call_officer_id"));
+	snprintf(l->control_call_officer_id, sizeof(l->control_call_officer_id), "%s",
+	         officer ? officer : "");
 	const char *currency = json_string_value(json_object_get(o, "currency"));
 	snprintf(l->currency, sizeof(l->currency), "%s", currency ? currency : "");
 	const char *method = json_string_value(json_object_get(o, "extra_confirmation_method"));
@@ -400,6 +409,8 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		    json_string_value(json_object_get(keys, "above_inclusive"));
 		band->up_to_inclusive_key =
 		    json_string_value(json_object_get(keys, "up_to_exclusive"));
+		/* absent from a daemon older than the field: none */
+		band->control_call = json_is_true(json_object_get(b, "control_call"));
 		/* a daemon older than the bounds' keys read them "above" and
 		 * names none */
 		if (band->above_key == NULL || band->period_key == NULL)
@@ -420,6 +431,17 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 	if (t->age_rule) {
 		t->under_age = json_integer_value(json_object_get(extra, "under_age"));
 		t->from_age = json_integer_value(json_object_get(extra, "from_age"));
+	}
+	/* absent from a daemon older than the rule: none */
+	json_t *cross = json_object_get(o, "cross_lender");
+	t->cross_lender_window_s = -1;
+	if (json_is_object(cross)) {
+		t->cross_lender_window_s =
+		    json_integer_value(json_object_get(cross, "window_seconds"));
+		t->cross_lender_window_key = json_string_value(
+		    json_object_get(json_object_get(cross, "keys"), "window_seconds"));
+		if (t->cross_lender_window_key == NULL)
+			return false;
 	}
 	return true;
 }

@@ -141,7 +141,7 @@ static void reasons_text(unsigned reasons, char *out, size_t size)
  * unknown. */
 static void print_loan(const struct loan *l, const struct loan_view *v, int64_t now, bool from_api)
 {
-	struct field f[48];
+	struct field f[56];
 	int n = 0;
 #define FIELD(k, ...) (f[n].key = (k), snprintf(f[n].value, sizeof(f[n].value), __VA_ARGS__), n++)
 #define TIME(k, ts)   (f[n].key = (k), cli_local_time((ts), true, f[n].value), n++)
@@ -226,6 +226,10 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	FIELD("reconfirmation_method", "%s",
 	      l->reconfirmation_method[0] ? l->reconfirmation_method : "-");
 	TIME("trusted_person_confirmed_at", l->trusted_person_confirmed_at);
+	FIELD("control_call_required", "%s", YESNO(l->control_call_required));
+	TIME("control_called_at", l->control_called_at);
+	FIELD("control_call_officer_id", "%s",
+	      l->control_call_officer_id[0] ? l->control_call_officer_id : "-");
 #undef FIELD
 #undef TIME
 #undef GAP
@@ -649,13 +653,11 @@ int cmd_loans(struct cli *cli, const struct cli_args *a)
 	const char *from = cli_opt(cli, a, "from"), *to = cli_opt(cli, a, "to"),
 	           *limit = cli_opt(cli, a, "limit"), *why = NULL;
 	if (q.status != NULL) {
-		bool known = false;
-		for (int i = 0; i <= STATUS_ELIGIBLE && !known; i++)
-			known = strcmp(q.status, status_name((enum loan_status)i)) == 0;
-		if (!known)
-			return cli_usage(cli,
-			                 "--status must be one of cancelled, disbursed, "
-			                 "awaiting_consent, cooling, awaiting_in_person, eligible");
+		enum loan_status st;
+		char names[STATUS_LIST_BUF];
+		status_list(names);
+		if (!status_parse(q.status, &st))
+			return cli_usage(cli, "--status must be one of %s", names);
 	}
 	if (q.lender != NULL && !id_valid(q.lender))
 		return cli_usage(cli, "--lender must be " ID_RULE);

@@ -20,7 +20,7 @@ _coolingctl() {
 	--role) mapfile -t COMPREPLY < <(compgen -W 'lender compliance auditor registry antifraud' -- "$cur") && return ;;
 	--bucket) mapfile -t COMPREPLY < <(compgen -W 'hour day' -- "$cur") && return ;;
 	--format) mapfile -t COMPREPLY < <(compgen -W 'csv jsonl' -- "$cur") && return ;;
-	--status) mapfile -t COMPREPLY < <(compgen -W 'cancelled disbursed awaiting_consent cooling awaiting_in_person eligible' -- "$cur") && return ;;
+	--status) mapfile -t COMPREPLY < <(compgen -W 'cancelled disbursed blocked_by_refusal blocked_by_fraud_claim awaiting_consent awaiting_extra_confirmation cooling awaiting_control_call blocked_by_other_loan awaiting_reconfirmation awaiting_in_person eligible' -- "$cur") && return ;;
 	esac
 
 	# The words typed before the cursor that are not options or their values.

@@ -27,6 +27,7 @@ bool cancel_parse(struct request *r, struct cd_error *err);
 bool reconfirm_parse(struct request *r, struct cd_error *err);
 bool extra_confirm_parse(struct request *r, struct cd_error *err);
 bool trusted_person_parse(struct request *r, struct cd_error *err);
+bool control_call_parse(struct request *r, struct cd_error *err);
 void act_start(struct request *r, bool authenticate);
 bool disburse_parse(struct request *r, struct cd_error *err);
 void disburse_start(struct request *r, bool authenticate);

@@ -686,6 +686,26 @@ static void trusted_person_decide(struct request *r)
 		return; /* answered 503 */
 }
 
+static void control_call_decide(struct request *r)
+{
+	struct ts_window w = ts_window_of(r);
+	struct act_outcome o;
+	loan_control_call_decide(&r->loan, &r->call.control_call, r->now, &w, &o);
+	if (act_answered(r, &o))
+		return;
+	char *detail =
+	    detail_text(json_pack("{s:s,s:o}", "officer_id", r->call.control_call.officer_id,
+	                          "called_at", codec_ts_json(o.at)));
+	struct db_params p;
+	bool queued = request_exec_or_reply(
+	    r, STMT_CONTROL_CALL,
+	    db_params_control_call(&p, &r->loan, &o, &r->call.control_call, r->client, detail),
+	    on_act_write);
+	free(detail);
+	if (!queued)
+		return; /* answered 503 */
+}
+
 static const struct act act_get = {"loan_get", get_decide};
 static const struct act act_consent = {"consent", consent_decide};
 static const struct act act_verify = {"verify", verify_decide};
@@ -693,6 +713,7 @@ static const struct act act_cancel = {"cancel", cancel_decide};
 static const struct act act_reconfirm = {"reconfirm", reconfirm_decide};
 static const struct act act_extra_confirm = {"extra_confirm", extra_confirm_decide};
 static const struct act act_trusted_person = {"trusted_person", trusted_person_decide};
+static const struct act act_control_call = {"control_call", control_call_decide};
 
 bool loan_parse(struct request *r, struct cd_error *err)
 {
@@ -741,6 +762,13 @@ bool trusted_person_parse(struct request *r, struct cd_error *err)
 	r->act = &act_trusted_person;
 	return ids_parse(r, 2, err) &&
 	       codec_parse_trusted_person(r->body, &r->call.trusted_person, err);
+}
+
+bool control_call_parse(struct request *r, struct cd_error *err)
+{
+	r->act = &act_control_call;
+	return ids_parse(r, 2, err) &&
+	       codec_parse_control_call(r->body, &r->call.control_call, err);
 }
 
 /* ---- disbursement: the gate ---- */

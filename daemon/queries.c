@@ -258,14 +258,12 @@ static void loans_list(struct request *r, const char *fixed_lender)
 		lender = fixed_lender;
 	}
 	if (status != NULL) {
-		bool known = false;
-		for (int i = 0; i <= STATUS_ELIGIBLE; i++)
-			known = known || strcmp(status, status_name((enum loan_status)i)) == 0;
-		if (!known) {
-			reply_invalid(
-			    r, "status",
-			    "must be one of cancelled, disbursed, awaiting_consent, cooling, "
-			    "awaiting_in_person, eligible");
+		enum loan_status st;
+		if (!status_parse(status, &st)) {
+			char names[STATUS_LIST_BUF], msg[STATUS_LIST_BUF + 32];
+			status_list(names);
+			snprintf(msg, sizeof(msg), "must be one of %s", names);
+			reply_invalid(r, "status", msg);
 			return;
 		}
 	}

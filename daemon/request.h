@@ -121,6 +121,7 @@ struct request {
 		struct reconfirmation_req reconfirmation; /* POST .../reconfirmation */
 		struct extra_confirmation_req extra_confirmation; /* POST .../extra-confirmation */
 		struct trusted_person_req trusted_person; /* POST .../trusted-person-confirmation */
+		struct control_call_req control_call;     /* POST .../control-call */
 		struct {
 			struct disbursement_req q;
 			char idem_key[65];

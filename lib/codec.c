@@ -377,6 +377,31 @@ bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r
 	return parse_ts_only(body, "confirmed_at", &r->confirmed_at, err);
 }
 
+bool codec_parse_control_call(const json_t *body, struct control_call_req *r, struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->called_at = TS_NULL;
+	bool has_officer = false;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)body, key, v)
+	{
+		if (strcmp(key, "officer_id") == 0) {
+			if (!get_id(v, key, r->officer_id, err))
+				return false;
+			has_officer = true;
+		} else if (strcmp(key, "called_at") == 0) {
+			if (!get_opt_ts(v, key, &r->called_at, err))
+				return false;
+		} else {
+			return unknown_field(key, err);
+		}
+	}
+	if (!has_officer)
+		return missing_field("officer_id", err);
+	return true;
+}
+
 /* An IIN field: 12 digits with a valid check digit. */
 static bool get_iin(const json_t *v, const char *field, char out[13], struct cd_error *err)
 {
@@ -814,7 +839,10 @@ static json_t *int_or_null_json(int64_t n)
 	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
 	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
 	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))    \
-	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)
+	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)             \
+	X("control_call_required",       BOOL,        l->control_call_required)                    \
+	X("control_called_at",           TS,          l->control_called_at)                        \
+	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id))
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -1157,6 +1185,8 @@ json_t *codec_policy_json(const struct policy_table *t)
 		              "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
 		              key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
 		              "period_seconds", b->period_key));
+		json_object_set_new(json_array_get(rules, (size_t)i), "control_call",
+		                    json_boolean(b->control_call));
 	}
 	json_t *exemptions = json_array();
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1179,12 +1209,19 @@ json_t *codec_policy_json(const struct policy_table *t)
 	                : json_null();
 	/* the bands' numbers (above_mrp, up_to_mrp) count `unit`: MRP, or whole
 	 * units of the currency */
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:s,s:o,s:s,s:s,s:o,s:o,s:o,s:o}", "profile", t->profile, "source",
 	    key_or_null(t->source), "currency", t->currency, "unit", t->unit, "aggregation",
 	    t->aggregates ? json_string(name_of(&aggregation_names, (int)t->aggregation))
 	                  : json_null(),
 	    "rules", rules, "exemptions", exemptions, "extra_confirmation", extra);
+	/* only a profile that has the rule shows it */
+	if (t->cross_lender_window_s >= 0)
+		json_object_set_new(o, "cross_lender",
+		                    json_pack("{s:I,s:{s:s}}", "window_seconds",
+		                              (json_int_t)t->cross_lender_window_s, "keys",
+		                              "window_seconds", t->cross_lender_window_key));
+	return o;
 }
 
 /* A growing text buffer for codec_policy_text(). */
@@ -1243,7 +1280,9 @@ char *codec_policy_text(const struct policy_table *t)
 	else
 		text_add(&x, "day's amount: the loan's own amount (no aggregation)\n");
 	text_add(&x, "currency: %s\n", t->currency);
-	if (strcmp(t->unit, "MRP") == 0)
+	if (t->nbands == 0)
+		text_add(&x, "rules: none (no loan is cooled)\n");
+	else if (strcmp(t->unit, "MRP") == 0)
 		text_add(&x, "rules (the day's amount against N x the MRP of the approval's local "
 		             "date: \"above\" is strictly greater, \"from\" greater or equal, as "
 		             "each bound's *_threshold_inclusive key says):\n");
@@ -1269,6 +1308,9 @@ char *codec_policy_text(const struct policy_table *t)
 		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
 		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, t->unit,
 		         lower, up, (long long)b->period_s, b->period_key);
+		if (b->control_call)
+			text_add(&x, "             and a control call before the payout "
+			             "(POST .../control-call)\n");
 	}
 	text_add(&x, "exemptions (the first that applies; not cooled):");
 	for (int e = EXEMPT_BRANCH; e < EXEMPT__COUNT; e++) {
@@ -1300,6 +1342,11 @@ char *codec_policy_text(const struct policy_table *t)
 		         (long long)t->under_age, (long long)t->from_age);
 	else
 		text_add(&x, "extra confirmation: not required\n");
+	if (t->cross_lender_window_s >= 0)
+		text_add(&x,
+		         "across lenders: an online loan waits while another lender paid out an "
+		         "online loan of the borrower less than %llds ago (%s)\n",
+		         (long long)t->cross_lender_window_s, t->cross_lender_window_key);
 	return x.s;
 }
 

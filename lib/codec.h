@@ -44,6 +44,9 @@ bool codec_parse_reconfirmation(const json_t *body, struct reconfirmation_req *r
 bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r,
                                 struct cd_error *err);
 
+/* {"officer_id": id, "called_at": ts} with called_at optional (TS_NULL). */
+bool codec_parse_control_call(const json_t *body, struct control_call_req *r, struct cd_error *err);
+
 bool codec_parse_extra_confirmation(const json_t *body, struct extra_confirmation_req *r,
                                     struct cd_error *err);
 

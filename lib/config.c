@@ -146,6 +146,20 @@ static const struct param params[] = {
      NUM(ru_short_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, ru_long_period, P_DURATION), PROFILE(ru_long_period_s), NUM(ru_long_period_s),
      .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, kg_band1_above, P_INT), PROFILE(kg_band1_above), NUM(kg_band1_above),
+     .def = "", .min = 0, .max = 999999999999},
+    {KEY(policy, kg_band2_above, P_INT), PROFILE(kg_band2_above), NUM(kg_band2_above),
+     .def = "", .min = 0, .max = 999999999999},
+    {KEY(policy, kg_band3_above, P_INT), PROFILE(kg_band3_above), NUM(kg_band3_above),
+     .def = "", .min = 0, .max = 999999999999},
+    {KEY(policy, kg_band1_period, P_DURATION), PROFILE(kg_band1_period_s),
+     NUM(kg_band1_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, kg_band2_period, P_DURATION), PROFILE(kg_band2_period_s),
+     NUM(kg_band2_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, kg_band3_period, P_DURATION), PROFILE(kg_band3_period_s),
+     NUM(kg_band3_period_s), .def = "", .min = 0, .max = 3650 * 86400LL},
+    {KEY(policy, uz_window, P_DURATION), PROFILE(uz_window_s), NUM(uz_window_s), .def = "",
+     .min = 0, .max = 3650 * 86400LL},
     {KEY(policy, timezone, P_STRING), .flags = CF_RELOAD, STR(timezone), .def = "Asia/Almaty",
      .check = timezone_valid},
     {KEY(policy, max_clock_skew, P_DURATION), .flags = CF_RELOAD, NUM(max_clock_skew_s),
@@ -439,8 +453,8 @@ static bool timezone_on_system(const char *tz, char *msg, size_t msg_size)
 /*
  * The guards that keep a configuration from switching the legal gate off:
  * a cooling period below the profile's own (legal) value, a band's lower
- * bound above it (fewer loans cooled; kz-card's v1 threshold excepted), and
- * a max_backdate
+ * bound above it (fewer loans cooled; kz-card's v1 threshold excepted), a
+ * cross-lender window shorter than the law's, and a max_backdate
  * as long as the cooling period, which would let a backdated approval and
  * consent end the period at once. policy.allow_below_legal_minimum lifts
  * both, for tests that need periods of seconds; the daemon then warns at
@@ -487,6 +501,15 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 			}
 			if (shortest < 0 || t.bands[i].period_s < shortest)
 				shortest = t.bands[i].period_s;
+		}
+		if (t.cross_lender_window_s < legal.cross_lender_window_s) {
+			snprintf(
+			    msg, msg_size,
+			    "%s: %llds is below the legal minimum of %llds of profile %s "
+			    "(policy.allow_below_legal_minimum = true lifts this, for tests only)",
+			    t.cross_lender_window_key, (long long)t.cross_lender_window_s,
+			    (long long)legal.cross_lender_window_s, p->name);
+			return false;
 		}
 	}
 	if (shortest >= 0 && c->max_backdate_s >= shortest) {
@@ -562,6 +585,29 @@ static bool bursts_see_every_lender(const struct config *c, char *msg, size_t ms
 	return false;
 }
 
+/* A cross-lender window counts other lenders' payouts: a profile that has
+ * one needs policy.aggregation = all (one database shared by the
+ * lenders), or it would hold nothing. */
+static bool cross_lender_sees_every_lender(const struct config *c, char *msg, size_t msg_size)
+{
+	struct policy_schedule s;
+	config_schedule(c, &s);
+	for (int e = 0; e < s.n; e++) {
+		const struct policy *p = &s.entries[e].policy;
+		struct policy_table t;
+		policy_table_of(p, &t);
+		if (t.cross_lender_window_s < 0 || p->aggregation == AGGREGATION_ALL)
+			continue;
+		snprintf(msg, msg_size,
+		         "policy.aggregation: profile %s holds a loan for another lender's payout "
+		         "(%s) and needs policy.aggregation = all (every lender's loans in this "
+		         "database)",
+		         p->name, t.cross_lender_window_key);
+		return false;
+	}
+	return true;
+}
+
 bool config_load(struct config *c, const char *path, bool path_is_default, char *msg,
                  size_t msg_size)
 {
@@ -605,7 +651,8 @@ bool config_load(struct config *c, const char *path, bool path_is_default, char 
 	return env_names_known(msg, msg_size) && timezone_on_system(c->timezone, msg, msg_size) &&
 	       v1_overrides_fit(c, msg, msg_size) && legal_minimums_kept(c, msg, msg_size) &&
 	       schedule_aggregates_alike(c, msg, msg_size) &&
-	       bursts_see_every_lender(c, msg, msg_size);
+	       bursts_see_every_lender(c, msg, msg_size) &&
+	       cross_lender_sees_every_lender(c, msg, msg_size);
 }
 
 /* The configured keys over a profile's defaults; each profile takes the

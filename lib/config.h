@@ -78,6 +78,15 @@ struct config {
 	int64_t ru_long_above;
 	int64_t ru_short_period_s;
 	int64_t ru_long_period_s;
+	/* kg-2024-11's (whole som) */
+	int64_t kg_band1_above;
+	int64_t kg_band2_above;
+	int64_t kg_band3_above;
+	int64_t kg_band1_period_s;
+	int64_t kg_band2_period_s;
+	int64_t kg_band3_period_s;
+	/* uz-2026-01's */
+	int64_t uz_window_s;
 	/* [tls] */
 	char tls_listen[256]; /* empty: no HTTPS listener */
 	char tls_listen_host[256];

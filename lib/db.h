@@ -28,7 +28,7 @@
 
 /* Bumped with every migration in sql/; /readyz compares it with the
  * database's (lib/schema_compat.h). */
-#define DB_SCHEMA_VERSION 23
+#define DB_SCHEMA_VERSION 25
 
 /* The most parameters any statement takes: the daemon's pool holds this
  * many per queued statement (daemon/pgpool.c refuses a statement that has
@@ -70,8 +70,8 @@
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
-	X(LOAN_INSERT, 35)                                                                         \
-	X(DISBURSE, 7)                                                                             \
+	X(LOAN_INSERT, 37)                                                                         \
+	X(DISBURSE, 8)                                                                             \
 	X(REFUSE, 7)
 #define DB_BATCHED(X) DB_BATCHED_READS(X) DB_BATCHED_WRITES(X)
 
@@ -117,6 +117,8 @@ enum stmt {
 	STMT_EXTRA_CONFIRM, /* db_params_extra_confirm -> db_loan_row (0 rows: guard failed) */
 	/* the act of profile ru-2025-09 */
 	STMT_TRUSTED_PERSON, /* db_params_trusted_person -> db_loan_row (0 rows: guard failed) */
+	/* the act of a band that asks for a control call (kg-2024-11) */
+	STMT_CONTROL_CALL, /* db_params_control_call -> db_loan_row (0 rows: guard failed) */
 	/* the voluntary refusal registry */
 	STMT_REFUSAL_GET, /* iin, tz -> db_refusal_rows (one row without a change when none) */
 	STMT_REFUSAL_PUT, /* db_params_refusal_put -> db_refusal_rows */
@@ -485,6 +487,10 @@ const char *const *db_params_extra_confirm(struct db_params *p, const struct loa
 const char *const *db_params_trusted_person(struct db_params *p, const struct loan *l,
                                             const struct act_outcome *o, const char *actor,
                                             const char *detail);
+const char *const *db_params_control_call(struct db_params *p, const struct loan *l,
+                                          const struct act_outcome *o,
+                                          const struct control_call_req *q, const char *actor,
+                                          const char *detail);
 /* A payout to the payee (NULL: none), whose flag its guard checks. */
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail,

@@ -263,6 +263,39 @@ enum act_verdict loan_trusted_person_decide(const struct loan *l,
 	return write_values(o, at, TS_NULL);
 }
 
+enum act_verdict loan_control_call_decide(const struct loan *l, const struct control_call_req *q,
+                                          int64_t now, const struct ts_window *w,
+                                          struct act_outcome *o)
+{
+	outcome_init(o);
+	if (l->cancelled_at != TS_NULL)
+		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
+	if (!l->control_call_required)
+		return invalid_state(o, REASON_NOT_REQUIRED,
+		                     "the loan needs no control call: its profile's band does not "
+		                     "ask for one");
+	if (l->control_called_at != TS_NULL) {
+		bool same_officer = strcmp(l->control_call_officer_id, q->officer_id) == 0;
+		bool same_time = q->called_at == TS_NULL || q->called_at == l->control_called_at;
+		if (same_officer && same_time)
+			return repeat(o);
+		if (same_officer)
+			return invalid_state(o, REASON_DIFFERENT_TIME,
+			                     "the control call was recorded at another time");
+		return invalid_state(o, REASON_DIFFERENT_DETAILS,
+		                     "the control call was recorded with another officer");
+	}
+	if (l->disbursed_at != TS_NULL)
+		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
+	if (q->called_at != TS_NULL &&
+	    !ts_check_window(q->called_at, now, w->skew_s, w->backdate_s, "called_at", &o->err))
+		return refused(o);
+	int64_t at = q->called_at != TS_NULL ? q->called_at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "called_at", &o->err))
+		return refused(o);
+	return write_values(o, at, TS_NULL);
+}
+
 /* ---- approval ---- */
 
 bool approval_matches(const struct approval_req *r, const struct loan *l)
@@ -342,6 +375,9 @@ enum act_verdict loan_approval_decide(const struct policy *p, const char *lender
 	l->extra_confirmed_at = TS_NULL;
 	l->reconfirmed_at = TS_NULL;
 	l->trusted_person_confirmed_at = TS_NULL;
+	l->control_called_at = TS_NULL;
+	l->control_call_officer_id[0] = '\0';
+	l->other_lender_paid_at = TS_NULL; /* read with the recorded loan */
 	l->prior_fraud_victim = c->prior_fraud_victim;
 	/* this one counts when it is online itself */
 	l->multi_lender_burst = c->burst_lenders > 0 && a->channel == CHANNEL_ONLINE &&

@@ -32,6 +32,13 @@
  *                 a time (after disbursement too), 409 at another; after
  *                 disbursement 409; window; not before approved_at beyond
  *                 max_clock_skew (422).
+ *   control call  after cancellation 409; a loan whose band asks for none
+ *                 409; recorded by the same officer (and at the same time,
+ *                 when given) a repeat (after disbursement too), by
+ *                 another officer or at another time 409; after
+ *                 disbursement 409; window; not before approved_at beyond
+ *                 max_clock_skew (422). Before consent and during the
+ *                 period too.
  *   cancellation  a repeat with the same reason, another reason 409; a
  *                 disbursed loan cannot be cancelled (409).
  *   disbursement  a payee is required when the configuration says so
@@ -104,6 +111,11 @@ struct trusted_person_req {
 	int64_t confirmed_at; /* TS_NULL when omitted: now */
 };
 
+struct control_call_req {
+	char officer_id[ID_BUF];
+	int64_t called_at; /* TS_NULL when omitted: now */
+};
+
 struct disbursement_req {
 	bool has_payee;
 	struct payee payee;
@@ -170,6 +182,12 @@ enum act_verdict loan_extra_confirm_decide(const struct loan *l,
 enum act_verdict loan_trusted_person_decide(const struct loan *l,
                                             const struct trusted_person_req *q, int64_t now,
                                             const struct ts_window *w, struct act_outcome *o);
+
+/* The control call that the loan's band asks for (control_call_required),
+ * at any time before the payout. */
+enum act_verdict loan_control_call_decide(const struct loan *l, const struct control_call_req *q,
+                                          int64_t now, const struct ts_window *w,
+                                          struct act_outcome *o);
 
 /* ---- approval ---- */
 

@@ -77,6 +77,9 @@ enum rule {
 	RULE_MFO,
 	RULE_RU_SHORT,
 	RULE_RU_LONG,
+	RULE_KG_BAND1,
+	RULE_KG_BAND2,
+	RULE_KG_BAND3,
 	RULE__COUNT
 };
 extern const struct name_table rule_names;

@@ -56,6 +56,13 @@ struct profile_def {
 	bool in_person_rule;
 	bool in_person_by_amount; /* the visit only above the kind's first band (MFO: online) */
 	bool age_rule;            /* a cooled loan of the young or the old: one more confirmation */
+	/* one online loan across lenders: a loan of the channels the profile
+	 * holds, not exempt, waits while another lender's payout of such a
+	 * loan of the borrower is younger than this number of struct policy
+	 * (its offset), whose key is cross_lender_window_key; no such rule
+	 * when the key is NULL */
+	size_t cross_lender_window;
+	const char *cross_lender_window_key;
 };
 
 #define EXEMPT(e) (1u << (e))
@@ -72,7 +79,9 @@ struct profile_def {
  * same way. */
 #define FOREIGN_NUMBERS                                                                            \
 	.ru_short_above = 50000, .ru_long_above = 200000, .ru_short_period_s = 4 * 3600,           \
-	.ru_long_period_s = 48 * 3600
+	.ru_long_period_s = 48 * 3600, .kg_band1_above = 15000, .kg_band2_above = 50000,           \
+	.kg_band3_above = 100000, .kg_band1_period_s = 3 * 3600, .kg_band2_period_s = 6 * 3600,    \
+	.kg_band3_period_s = 24 * 3600, .uz_window_s = 24 * 3600
 
 static const struct profile_def profiles[] = {
     /* kz-card: online loans above 150 MRP wait 24 hours after consent;
@@ -196,6 +205,81 @@ static const struct profile_def profiles[] = {
      .in_person_rule = false,
      .in_person_by_amount = false,
      .age_rule = false},
+    /* kg-2024-11, Kyrgyzstan's law of November 2024 (REGULATION.md, "More
+     * countries"): remotely issued loans above 15,000 up to 50,000 som wait
+     * 3 hours after consent, above 50,000 up to 100,000 6 hours, above
+     * 100,000 24 hours and need a control call; a branch loan is not
+     * remote. No other exemption, no visit, no age rule, no
+     * reconfirmation. */
+    {.source = "the law adopted in November 2024: REGULATION.md, \"More countries\", Kyrgyzstan",
+     .currency = "KGS",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "kg-2024-11",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_BRANCH),
+     .nbands = 3,
+     .bands = {{.rule = RULE_KG_BAND1,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band1_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(kg_band2_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(kg_band1_period_s),
+                .above_key = "policy.kg_band1_above",
+                .up_to_key = "policy.kg_band2_above",
+                .period_key = "policy.kg_band1_period"},
+               {.rule = RULE_KG_BAND2,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band2_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = F(kg_band3_above),
+                .up_to_inclusive = POLICY_NO_FIELD,
+                .period = F(kg_band2_period_s),
+                .above_key = "policy.kg_band2_above",
+                .up_to_key = "policy.kg_band3_above",
+                .period_key = "policy.kg_band2_period"},
+               {.rule = RULE_KG_BAND3,
+                .lender_kind = ANY_KIND,
+                .above = F(kg_band3_above),
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = POLICY_NO_FIELD,
+                .period = F(kg_band3_period_s),
+                .above_key = "policy.kg_band3_above",
+                .period_key = "policy.kg_band3_period",
+                .control_call = true}},
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false},
+    /* uz-2026-01, Regulation No. 3759 (REGULATION.md, "More countries"):
+     * one online loan a day across all lenders: while another lender paid
+     * out an online loan of the borrower less than 24 hours ago, an online
+     * loan waits. No bands, no visit, no age rule, no reconfirmation; a
+     * branch loan is neither held nor counted (exempt: branch). */
+    {.source = "Regulation No. 3759 of 21.01.2026: REGULATION.md, \"More countries\", "
+               "Uzbekistan",
+     .currency = "UZS",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "uz-2026-01",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_BRANCH),
+     .nbands = 0,
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false,
+     .cross_lender_window = F(uz_window_s),
+     .cross_lender_window_key = "policy.uz_window"},
 };
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
@@ -311,6 +395,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 		t->bands[i].period_key = b->period_key;
 		t->bands[i].above_inclusive_key = b->above_inclusive_key;
 		t->bands[i].up_to_inclusive_key = b->up_to_inclusive_key;
+		t->bands[i].control_call = b->control_call;
 	}
 	t->exemptions = d->exemptions;
 	t->card_limit_mrp = p->card_limit_exempt_mrp;
@@ -320,6 +405,9 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	t->age_rule = d->age_rule;
 	t->under_age = p->extra_confirmation_under_age;
 	t->from_age = p->extra_confirmation_from_age;
+	t->cross_lender_window_s =
+	    d->cross_lender_window_key != NULL ? field(p, d->cross_lender_window) : -1;
+	t->cross_lender_window_key = d->cross_lender_window_key;
 }
 
 /* A bound of N of the profile's unit in the currency's minor unit: N MRP
@@ -406,10 +494,15 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 				continue;
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
+			out->control_call_required = b->control_call;
 			break;
 		}
 	}
 	out->cooling_required = out->rule != RULE_NONE;
+	out->cross_lender_window_s =
+	    d->cross_lender_window_key != NULL && out->exemption == EXEMPT_NONE && channel_cooled
+	        ? field(p, d->cross_lender_window)
+	        : TS_NULL;
 	out->reconfirmation_required = d->reconfirmation && out->cooling_required;
 
 	/* the visit: unsecured and first-time; under kz-2025-09 only above the
@@ -444,6 +537,8 @@ static const char *const blocker_names[BLOCKER__COUNT] = {
     [BLOCKER_CONSENT_MISSING] = "consent_missing",
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = "extra_confirmation_missing",
     [BLOCKER_COOLING_PERIOD_ACTIVE] = "cooling_period_active",
+    [BLOCKER_CONTROL_CALL_MISSING] = "control_call_missing",
+    [BLOCKER_OTHER_LOAN_WITHIN_24H] = "other_loan_within_24h",
     [BLOCKER_RECONFIRMATION_MISSING] = "reconfirmation_missing",
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = "in_person_verification_missing",
     [BLOCKER_PAYEE_FLAGGED] = "payee_flagged",
@@ -458,6 +553,8 @@ static const char *const status_names[] = {
     [STATUS_AWAITING_CONSENT] = "awaiting_consent",
     [STATUS_AWAITING_EXTRA_CONFIRMATION] = "awaiting_extra_confirmation",
     [STATUS_COOLING] = "cooling",
+    [STATUS_AWAITING_CONTROL_CALL] = "awaiting_control_call",
+    [STATUS_BLOCKED_BY_OTHER_LOAN] = "blocked_by_other_loan",
     [STATUS_AWAITING_RECONFIRMATION] = "awaiting_reconfirmation",
     [STATUS_AWAITING_IN_PERSON] = "awaiting_in_person",
     [STATUS_ELIGIBLE] = "eligible",
@@ -472,6 +569,8 @@ static const enum loan_status status_of_blocker[BLOCKER__COUNT] = {
     [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
     [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
     [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+    [BLOCKER_CONTROL_CALL_MISSING] = STATUS_AWAITING_CONTROL_CALL,
+    [BLOCKER_OTHER_LOAN_WITHIN_24H] = STATUS_BLOCKED_BY_OTHER_LOAN,
     [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
     [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
     /* a request's blocker never decides a loan's status */
@@ -487,6 +586,30 @@ const char *blocker_name(enum blocker b)
 const char *status_name(enum loan_status s)
 {
 	return s <= STATUS_ELIGIBLE ? status_names[s] : "unknown";
+}
+
+bool status_parse(const char *s, enum loan_status *out)
+{
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		if (strcmp(s, status_names[i]) == 0) {
+			*out = (enum loan_status)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void status_list(char out[STATUS_LIST_BUF])
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		int n = snprintf(out + len, STATUS_LIST_BUF - len, "%s%s", i > 0 ? ", " : "",
+		                 status_names[i]);
+		if (n < 0 || (size_t)n >= STATUS_LIST_BUF - len)
+			return;
+		len += (size_t)n;
+	}
 }
 
 const char *channel_name(enum channel c)
@@ -541,6 +664,8 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	l->in_person_required = d.in_person_required;
 	l->in_person_reasons = d.in_person_reasons;
 	l->extra_confirmation_required = d.extra_confirmation_required;
+	l->control_call_required = d.control_call_required;
+	l->cross_lender_window_s = d.cross_lender_window_s;
 	if (l->channel == CHANNEL_BRANCH && l->in_person_verified_at == TS_NULL)
 		l->in_person_verified_at = l->approved_at;
 }
@@ -557,6 +682,15 @@ int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at)
 	if (!l->cooling_required || consent_at == TS_NULL)
 		return TS_NULL;
 	return consent_at + l->cooling_period_s * USEC_PER_SEC;
+}
+
+/* When another lender's payout stops holding the loan: that payout plus
+ * the loan's window; TS_NULL when none holds it. */
+static int64_t cross_lender_ends_at(const struct loan *l)
+{
+	if (l->cross_lender_window_s == TS_NULL || l->other_lender_paid_at == TS_NULL)
+		return TS_NULL;
+	return l->other_lender_paid_at + l->cross_lender_window_s * USEC_PER_SEC;
 }
 
 void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
@@ -585,8 +719,18 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		else
 			cooling_over = true;
 	}
+	/* the call may come at any time before the payout, so its absence
+	 * stands from the approval on */
+	if (l->control_call_required && l->control_called_at == TS_NULL)
+		b |= 1u << BLOCKER_CONTROL_CALL_MISSING;
 	/* the reconfirmation can only be given once the period has ended, so
 	 * only then is its absence a blocker */
+	/* another lender paid the borrower out within the window: it holds a
+	 * loan that could still be paid, whatever its other acts */
+	int64_t other_ends_at = cross_lender_ends_at(l);
+	if (other_ends_at != TS_NULL && now < other_ends_at && l->cancelled_at == TS_NULL &&
+	    l->disbursed_at == TS_NULL)
+		b |= 1u << BLOCKER_OTHER_LOAN_WITHIN_24H;
 	if (l->reconfirmation_required && cooling_over && l->reconfirmed_at == TS_NULL)
 		b |= 1u << BLOCKER_RECONFIRMATION_MISSING;
 	if (l->in_person_required && l->in_person_verified_at == TS_NULL)
@@ -601,24 +745,32 @@ void loan_evaluate(const struct loan *l, int64_t now, struct loan_view *v)
 		}
 	}
 
-	/* Time alone can end only the cooling period; every other blocker
-	 * needs an act (or can never be lifted, or, a refusal, its
-	 * withdrawal). While the period runs, its end is the earliest moment
-	 * even when a reconfirmation will be needed: it can be given at once
-	 * then. */
+	/* Time alone ends only the cooling period and another lender's
+	 * payout's window; every other blocker needs an act (or can never be
+	 * lifted, or, a refusal, its withdrawal). While only they stand, the
+	 * later of their ends is the earliest moment, even when a
+	 * reconfirmation will be needed: it can be given at once then. */
 	if (b == 0)
 		v->earliest_disbursement_at = now;
-	else if (b == (1u << BLOCKER_COOLING_PERIOD_ACTIVE) && l->cooling_ends_at != TS_NULL)
-		v->earliest_disbursement_at = l->cooling_ends_at;
-	else
+	else if ((b & ~BLOCKERS_OF_TIME) == 0 &&
+	         (!(b & (1u << BLOCKER_COOLING_PERIOD_ACTIVE)) || l->cooling_ends_at != TS_NULL)) {
+		int64_t at = TS_NULL;
+		if (b & (1u << BLOCKER_COOLING_PERIOD_ACTIVE))
+			at = l->cooling_ends_at;
+		if ((b & (1u << BLOCKER_OTHER_LOAN_WITHIN_24H)) && other_ends_at > at)
+			at = other_ends_at;
+		v->earliest_disbursement_at = at;
+	} else
 		v->earliest_disbursement_at = TS_NULL;
 }
 
 int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_t now)
 {
-	if (v->blockers != (1u << BLOCKER_COOLING_PERIOD_ACTIVE))
+	(void)l; /* the view holds the end */
+	if (v->blockers == 0 || (v->blockers & ~BLOCKERS_OF_TIME) != 0 ||
+	    v->earliest_disbursement_at == TS_NULL)
 		return 0;
-	int64_t left = l->cooling_ends_at - now;
+	int64_t left = v->earliest_disbursement_at - now;
 	if (left <= 0)
 		return 0;
 	return (left + USEC_PER_SEC - 1) / USEC_PER_SEC;

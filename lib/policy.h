@@ -59,6 +59,15 @@ struct policy {
 	int64_t ru_long_above;
 	int64_t ru_short_period_s;
 	int64_t ru_long_period_s;
+	/* kg-2024-11: whole som, compared in tyiyn */
+	int64_t kg_band1_above;
+	int64_t kg_band2_above;
+	int64_t kg_band3_above;
+	int64_t kg_band1_period_s;
+	int64_t kg_band2_period_s;
+	int64_t kg_band3_period_s;
+	/* uz-2026-01 */
+	int64_t uz_window_s;
 };
 
 /* Fills p with a named profile's defaults; false for an unknown name. */
@@ -87,6 +96,8 @@ struct policy_band {
 	size_t above_inclusive, up_to_inclusive; /* offsets of bools; up_to's as up_to */
 	const char *above_key, *up_to_key, *period_key;
 	const char *above_inclusive_key, *up_to_inclusive_key;
+	/* the band's loans also need a control call before the payout */
+	bool control_call;
 };
 
 #define POLICY_MAX_BANDS 4
@@ -115,6 +126,7 @@ struct policy_table {
 		int64_t period_s;
 		const char *above_key, *up_to_key, *period_key;
 		const char *above_inclusive_key, *up_to_inclusive_key;
+		bool control_call;
 	} bands[POLICY_MAX_BANDS];
 	unsigned exemptions;      /* bits (1u << enum exemption) */
 	int64_t card_limit_mrp;   /* EXEMPT_CARD_LIMIT: up to this day's amount */
@@ -123,6 +135,10 @@ struct policy_table {
 	bool in_person_by_amount; /* the visit only above the kind's first threshold */
 	bool age_rule;
 	int64_t under_age, from_age;
+	/* an online loan waits while another lender's payout of the
+	 * borrower's online loan is younger than this; -1: no such rule */
+	int64_t cross_lender_window_s;
+	const char *cross_lender_window_key;
 };
 void policy_table_of(const struct policy *p, struct policy_table *t);
 /* What a profile fixes whatever the configuration says (reconfirmation,
@@ -229,6 +245,10 @@ struct policy_decision {
 	bool in_person_required;
 	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
 	bool extra_confirmation_required;
+	bool control_call_required; /* the band that cools it asks for a control call */
+	/* how long another lender's payout of the borrower holds this loan
+	 * (the profile's cross-lender window); TS_NULL when it does not */
+	int64_t cross_lender_window_s;
 };
 
 /* The one function that applies a profile's rules to an approval. Pure. */
@@ -243,6 +263,10 @@ enum blocker {
 	BLOCKER_CONSENT_MISSING,
 	BLOCKER_EXTRA_CONFIRMATION_MISSING,
 	BLOCKER_COOLING_PERIOD_ACTIVE,
+	/* from the approval on, while the loan's band asks for a control
+	 * call and none is recorded */
+	BLOCKER_CONTROL_CALL_MISSING,
+	BLOCKER_OTHER_LOAN_WITHIN_24H,
 	BLOCKER_RECONFIRMATION_MISSING,
 	BLOCKER_IN_PERSON_VERIFICATION_MISSING,
 	/* a disbursement's request, not the loan, stands in the way: only in
@@ -254,6 +278,10 @@ enum blocker {
 
 /* The blockers that come from a disbursement's request. */
 #define BLOCKERS_OF_REQUEST ((1u << BLOCKER_PAYEE_FLAGGED) | (1u << BLOCKER_PAYEE_NOT_BORROWER))
+/* The blockers that time alone ends: when no other stands in the way, the
+ * latest of their ends is the earliest moment of the payout. */
+#define BLOCKERS_OF_TIME                                                                           \
+	((1u << BLOCKER_COOLING_PERIOD_ACTIVE) | (1u << BLOCKER_OTHER_LOAN_WITHIN_24H))
 
 enum loan_status {
 	STATUS_CANCELLED,
@@ -263,6 +291,8 @@ enum loan_status {
 	STATUS_AWAITING_CONSENT,
 	STATUS_AWAITING_EXTRA_CONFIRMATION,
 	STATUS_COOLING,
+	STATUS_AWAITING_CONTROL_CALL,
+	STATUS_BLOCKED_BY_OTHER_LOAN,
 	STATUS_AWAITING_RECONFIRMATION,
 	STATUS_AWAITING_IN_PERSON,
 	STATUS_ELIGIBLE
@@ -270,6 +300,12 @@ enum loan_status {
 
 const char *blocker_name(enum blocker b);
 const char *status_name(enum loan_status s);
+/* A status by its name; false for no status. */
+bool status_parse(const char *s, enum loan_status *out);
+/* Every status's name, in order, ", "-separated, for a message that
+ * lists them. */
+#define STATUS_LIST_BUF 512
+void status_list(char out[STATUS_LIST_BUF]);
 const char *channel_name(enum channel c);
 bool channel_parse(const char *s, enum channel *c);
 
@@ -301,9 +337,13 @@ struct loan {
 	int64_t borrower_age; /* on the approval's local date */
 	bool extra_confirmation_required;
 	bool reconfirmation_required;
+	bool control_call_required;
 	/* bits (1u << enum in_person_reason); TS_NULL for a loan recorded
 	 * before they were (loan_in_person_reasons()) */
 	int64_t in_person_reasons;
+	/* seconds that another lender's payout of the borrower's online loan
+	 * holds this one (policy_decision's); TS_NULL when none does */
+	int64_t cross_lender_window_s;
 	/* inputs of the approval, not recorded: see struct policy_input */
 	bool prior_fraud_victim;
 	bool multi_lender_burst;
@@ -324,6 +364,9 @@ struct loan {
 	/* the borrower's trusted person confirmed the loan: exempt from then
 	 * on (EXEMPT_TRUSTED_PERSON), its cooling fields cleared */
 	int64_t trusted_person_confirmed_at;
+	/* the control call that the loan's band asks for: when, by whom */
+	int64_t control_called_at;
+	char control_call_officer_id[ID_BUF];
 
 	/* read, not recorded: a voluntary refusal of the borrower is active
 	 * at the database's now (cd_refusal_active) */
@@ -331,11 +374,15 @@ struct loan {
 	/* read, not recorded: a fraud claim of the borrower is open
 	 * (cd_claim_open) */
 	bool fraud_claim_open;
+	/* read, not recorded, for a loan with a cross-lender window: the
+	 * latest payout of the borrower's loans that the window counts at
+	 * another lender (cd_cross_lender_last); TS_NULL when none */
+	int64_t other_lender_paid_at;
 };
 
 /* Fills the approval-time fields of l (policy, its currency, mrp, threshold, exemption,
  * day's amount, rule, cooling, reconfirmation, in-person, extra
- * confirmation) by policy_decide() from its amount, product, channel,
+ * confirmation, control call) by policy_decide() from its amount, product, channel,
  * secured and first-time flags, lender kind and borrower_age, the other
  * loans of the day and the MRP in force on the local date of its approval.
  * A branch loan counts as verified in person at approved_at. */
@@ -367,8 +414,9 @@ static inline bool loan_view_has(const struct loan_view *v, enum blocker b)
 	return (v->blockers & (1u << b)) != 0;
 }
 
-/* Seconds until the cooling period ends, rounded up, for Retry-After; 0 when
- * cooling is not the only blocker. */
+/* Seconds until the earliest disbursement, rounded up, for Retry-After,
+ * when only blockers that time ends stand in the way (BLOCKERS_OF_TIME);
+ * 0 otherwise. */
 int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_t now);
 
 /*

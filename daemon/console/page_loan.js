@@ -13,13 +13,15 @@ let revealed = false;
 // The acts of a loan, in the order they happen, by their timestamp field.
 const ACTS = [
   'approved_at', 'consent_at', 'extra_confirmed_at', 'cooling_ends_at', 'reconfirmed_at',
-  'trusted_person_confirmed_at', 'in_person_verified_at', 'disbursed_at', 'cancelled_at',
+  'trusted_person_confirmed_at', 'control_called_at', 'in_person_verified_at', 'disbursed_at',
+  'cancelled_at',
 ];
 
 // Fields of v1.1 that are shown only when the answer has them.
 const OPTIONAL = ['rule', 'exemption', 'lender_kind', 'product', 'aggregated_amount', 'borrower_age',
   'extra_confirmation_required', 'extra_confirmation_method', 'reconfirmation_required',
-  'voluntary_refusal_active', 'in_person_reasons', 'fraud_claim_open', 'reconfirmation_method'];
+  'voluntary_refusal_active', 'in_person_reasons', 'fraud_claim_open', 'reconfirmation_method',
+  'control_call_required', 'control_call_officer_id'];
 
 export function badge(status) {
   return h('span', { class: `badge badge-${String(status).replace(/[^a-z_]/g, '')}` },

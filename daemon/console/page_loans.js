@@ -7,7 +7,8 @@ import { t } from './i18n.js';
 import { badge } from './page_loan.js';
 
 export const STATUSES = ['cancelled', 'disbursed', 'blocked_by_refusal', 'blocked_by_fraud_claim', 'awaiting_consent',
-  'awaiting_extra_confirmation', 'cooling', 'awaiting_reconfirmation', 'awaiting_in_person', 'eligible'];
+  'awaiting_extra_confirmation', 'cooling', 'awaiting_control_call', 'blocked_by_other_loan', 'awaiting_reconfirmation',
+  'awaiting_in_person', 'eligible'];
 
 let query = null; // the filters of the search shown
 let cursors = []; // cursors[i]: the `after` of page i (undefined for the first)

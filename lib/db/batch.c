@@ -110,8 +110,9 @@ bool db_batch_conflict(enum stmt st, const char *const *a, const char *const *b)
 	switch (st) {
 	case STMT_LOAN_INSERT: /* $1 lender, $2 loan_id, $3 borrower */
 		return same(a[2], b[2]) || (same(a[0], b[0]) && same(a[1], b[1]));
-	case STMT_DISBURSE: /* $1 loan, $3 key, $4 the key's lender */
-		return same(a[0], b[0]) || (same(a[2], b[2]) && same(a[3], b[3]));
+	case STMT_DISBURSE: /* $1 loan, $3 key, $4 the key's lender, $8 a windowed borrower */
+		return same(a[0], b[0]) || (same(a[2], b[2]) && same(a[3], b[3])) ||
+		       same(a[7], b[7]);
 	case STMT_REFUSE: /* $1 lender, $5 key */
 		return same(a[0], b[0]) && same(a[4], b[4]);
 	default:

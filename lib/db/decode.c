@@ -11,7 +11,7 @@
 #include "internal.h"
 #include "timeutil.h"
 
-const struct name_table *const db_kind_names[KIND_READ + 1] = {
+const struct name_table *const db_kind_names[KIND_READ_TS + 1] = {
     [KIND_PRODUCT] = &product_names,
     [KIND_LKIND] = &lender_kind_names,
     [KIND_EXEMPTION] = &exemption_names,
@@ -78,6 +78,7 @@ static bool loan_from_row(const PGresult *r, int row, int c, struct loan *l)
 			break;
 		case KIND_INT:
 		case KIND_TS:
+		case KIND_READ_TS:
 			*(int64_t *)f = db_int(r, row, col);
 			break;
 		case KIND_PERIOD:

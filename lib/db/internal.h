@@ -32,7 +32,8 @@
  * (microseconds, timestamptz through cd_us/cd_ts; NULL is TS_NULL), CHANNEL
  * (enum channel by its name), PERIOD (int64_t seconds, NULL unless the loan
  * is cooled: 0 in the struct), READ (a boolean that is read, not stored:
- * `column` is its SQL expression over the row l). inserted is 1 for the
+ * `column` is its SQL expression over the row l), READ_TS (the same for
+ * an instant, in microseconds). inserted is 1 for the
  * columns the approval writes, 0 for those a later act writes (their $n
  * is 0); a new inserted
  * column takes the next free $n (the checks below). The columns are read in
@@ -78,9 +79,19 @@
 	X(in_person_reasons,     "in_person_reasons",     INT,     1, 32, "smallint") \
 	X(currency,              "currency",              TEXT,    1, 35, "text")    \
 	X(trusted_person_confirmed_at, "trusted_person_confirmed_at", TS, 0, 0, "")  \
+	X(control_call_required, "control_call_required", BOOL,    1, 36, "boolean") \
+	X(control_called_at,     "control_called_at",     TS,      0,  0, "")        \
+	X(control_call_officer_id, "control_call_officer_id", TEXT, 0, 0, "")        \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
+	X(cross_lender_window_s, "cross_lender_window_s", INT,     1, 37, "bigint")  \
+	X(other_lender_paid_at,  OTHER_LENDER_PAID_AT,    READ_TS, 0,  0, "")        \
 	X(pk,                    "id",                    INT,     0,  0, "")
+/* Another lender's latest payout that the loan's cross-lender window
+ * counts (sql/025): one probe, and none for a loan without a window. */
+#define OTHER_LENDER_PAID_AT                                                                       \
+	"CASE WHEN l.cross_lender_window_s IS NULL THEN NULL "                                     \
+	"ELSE cd_us(cd_cross_lender_last(l.borrower_iin, l.lender_id)) END"
 /* The approval's actor and audit detail ($n of STMT_LOAN_INSERT). */
 #define LOAN_INSERT_ACTOR  27
 #define LOAN_INSERT_DETAIL 28
@@ -113,6 +124,7 @@
 #define LOAN_READ_PERIOD(col)                 "l." col ", "
 #define LOAN_READ_TS(col)                     "cd_us(l." col "), "
 #define LOAN_READ_READ(col)                   col ", "
+#define LOAN_READ_READ_TS(col)                col ", "
 #define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
 /* The loan's columns, then "now" (microseconds): every statement that
  * returns loans returns them so. */
@@ -131,6 +143,7 @@
 #define LOAN_VAL_PERIOD(n, type)                 "$" #n "::" type ", "
 #define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
 #define LOAN_VAL_READ(n, type)                   ""
+#define LOAN_VAL_READ_TS(n, type)                ""
 #define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
 #define LOAN_INS_VAL(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_VAL_##kind(n, type))
 #define LOAN_INSERT_COLS                         LOAN_COLUMNS(LOAN_INS_COL) "id"
@@ -192,10 +205,12 @@ enum col_kind {
 	KIND_RULE,
 	/* a boolean that is read, not stored: the column is an expression */
 	KIND_READ,
+	/* an instant (as KIND_TS) that is read, not stored */
+	KIND_READ_TS,
 };
 
 /* The names.h table of each KIND_ that is one (NULL for the others). */
-extern const struct name_table *const db_kind_names[KIND_READ + 1];
+extern const struct name_table *const db_kind_names[KIND_READ_TS + 1];
 
 /* One row of LOAN_COLUMNS as C sees it (decode.c). */
 struct loan_col_def {

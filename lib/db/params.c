@@ -48,6 +48,7 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 			break;
 		}
 		case KIND_READ:
+		case KIND_READ_TS:
 			break; /* never inserted */
 		}
 	}
@@ -211,6 +212,19 @@ const char *const *db_params_trusted_person(struct db_params *p, const struct lo
 	return p->v;
 }
 
+const char *const *db_params_control_call(struct db_params *p, const struct loan *l,
+                                          const struct act_outcome *o,
+                                          const struct control_call_req *q, const char *actor,
+                                          const char *detail)
+{
+	p->v[0] = db_num(&p->num[0], l->pk);
+	p->v[1] = db_num(&p->num[1], o->at);
+	p->v[2] = q->officer_id;
+	p->v[3] = actor;
+	p->v[4] = detail;
+	return p->v;
+}
+
 const char *const *db_params_disburse(struct db_params *p, const struct loan *l, const char *actor,
                                       const char *key, const char *detail,
                                       const struct payee *payee)
@@ -222,6 +236,9 @@ const char *const *db_params_disburse(struct db_params *p, const struct loan *l,
 	p->v[4] = detail;
 	p->v[5] = payee ? name_of(&payee_kind_names, (int)payee->kind) : NULL;
 	p->v[6] = payee ? payee->id : NULL;
+	/* the borrower's lock, for a loan that a cross-lender window holds (a
+	 * window of 0 holds nothing) */
+	p->v[7] = l->cross_lender_window_s > 0 ? l->borrower_iin : NULL;
 	return p->v;
 }
 

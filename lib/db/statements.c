@@ -39,6 +39,18 @@
  * loan_disburse_decide()'s payee_flagged. */
 #define PAYEE_GUARD "AND NOT cd_payee_gate($6::text, $7::text)"
 
+/* Another lender's payout within the loan's cross-lender window, for a
+ * loan that has one: cd_cross_lender_gate() holds the borrower's lock
+ * exclusively and reads with a snapshot of its own, so that of two payouts
+ * racing at two lenders the second sees the first (sql/025). */
+#define CROSS_LENDER_GUARD                                                                         \
+	"AND (cross_lender_window_s IS NULL "                                                      \
+	"  OR NOT cd_cross_lender_gate(borrower_iin, lender_id, cross_lender_window_s))"
+/* The borrowers' cross-lender locks of payouts ($8: the borrower of a loan
+ * that a window holds, else NULL), before any other lock: an uncorrelated
+ * subquery, run once before any row is read. */
+#define CROSS_LENDER_LOCK(iins) "(SELECT cd_cross_lender_lock(" iins "))"
+
 /* The disbursement guard: the SQL twin of loan_evaluate() returning no
  * blocker. tests/integration/test_gate_agreement.c keeps them in step. */
 #define GUARD                                                                                      \
@@ -46,8 +58,9 @@
 	"AND (NOT cooling_required OR cooling_ends_at <= now()) "                                  \
 	"AND (NOT in_person_required OR in_person_verified_at IS NOT NULL) "                       \
 	"AND (NOT extra_confirmation_required OR extra_confirmed_at IS NOT NULL) "                 \
-	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) " REFUSAL_GUARD           \
-	" " CLAIM_GUARD
+	"AND (NOT reconfirmation_required OR reconfirmed_at IS NOT NULL) "                         \
+	"AND (NOT control_call_required OR control_called_at IS NOT NULL) " REFUSAL_GUARD          \
+	" " CLAIM_GUARD " " CROSS_LENDER_GUARD
 
 /* The guards of the other acts: the SQL twins of loan_consent_decide(),
  * loan_verify_decide() and loan_cancel_decide() choosing to write, checked
@@ -68,6 +81,11 @@
 #define TRUSTED_PERSON_GUARD                                                                       \
 	"trusted_person_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "   \
 	"AND policy = $5::text"
+/* The control call, as loan_control_call_decide() allows it: at any time
+ * before the payout, for a loan whose band asks for it. */
+#define CONTROL_CALL_GUARD                                                                         \
+	"control_called_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "             \
+	"AND control_call_required"
 #define EXTRA_CONFIRM_GUARD                                                                        \
 	"extra_confirmed_at IS NULL AND cancelled_at IS NULL AND disbursed_at IS NULL "            \
 	"AND extra_confirmation_required"
@@ -246,19 +264,22 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 /* A payout: the guarded update (the loan's guard, then its payee's), its
  * audit event and, with a key, its stored answer. */
 #define DISBURSE_SQL                                                                               \
-	"WITH u AS (UPDATE loan SET disbursed_at = now() WHERE id = $1::bigint AND " GUARD         \
-	"  " PAYEE_GUARD " RETURNING *), "                                                         \
+	"WITH u AS (UPDATE loan SET disbursed_at = now() "                                         \
+	"  WHERE ($8::text IS NULL OR " CROSS_LENDER_LOCK("ARRAY[$8::text]") ") "                  \
+	"  AND id = $1::bigint AND " GUARD " " PAYEE_GUARD " RETURNING *), "                       \
 	"a AS (" AUDIT_INSERT "SELECT $2::text, lender_id, loan_id, 'disbursement_allowed', "      \
 	"  $5::jsonb FROM u), "                                                                    \
 	"k AS (INSERT INTO disbursement_idempotency (lender_id, key, loan_pk, status, body) "      \
 	"  SELECT $4::text, $3::text, id, 200, NULL FROM u WHERE $3::text IS NOT NULL) "           \
 	"SELECT " LOAN_COLS_NOW " FROM u l"
-/* Payouts: the payees' buckets, the refusal buckets and the rows of every
- * loan of the batch (no loan twice, db_batch_conflict), then
- * STMT_DISBURSE's update, guards, audit event and stored answer for each. */
+/* Payouts: the borrowers' cross-lender locks, the payees' buckets, the
+ * refusal buckets and the rows of every loan of the batch (no loan twice,
+ * no windowed borrower twice: db_batch_conflict), then STMT_DISBURSE's
+ * update, guards, audit event and stored answer for each. */
 #define BATCH_WRITE_DISBURSE                                                                       \
 	", u AS (UPDATE loan SET disbursed_at = now() FROM cdb "                                   \
-	"  WHERE (SELECT cd_payee_gate_lock(array_agg($6::text), array_agg($7::text)) FROM cdb) "  \
+	"  WHERE " CROSS_LENDER_LOCK("(SELECT array_agg($8::text) FROM cdb)") " "                  \
+	"  AND (SELECT cd_payee_gate_lock(array_agg($6::text), array_agg($7::text)) FROM cdb) "    \
 	"  AND (SELECT cd_gate_lock(array_agg($1::bigint)) FROM cdb) AND loan.id = $1::bigint "    \
 	"  AND " GUARD " " PAYEE_GUARD " RETURNING loan.*, cdb.i AS cdb_i, $2::text AS cdb_actor, " \
 	"  $3::text AS cdb_key, $4::text AS cdb_lender, $5::jsonb AS cdb_detail), "                \
@@ -307,6 +328,11 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \
 	"WHEN l.cooling_required AND now() < l.cooling_ends_at THEN 'cooling' "                    \
+	"WHEN l.control_call_required AND l.control_called_at IS NULL "                            \
+	"THEN 'awaiting_control_call' "                                                            \
+	"WHEN l.cross_lender_window_s IS NOT NULL AND now() < cd_cross_lender_last(l.borrower_iin, " \
+	"  l.lender_id) + l.cross_lender_window_s * interval '1 second' "                          \
+	"THEN 'blocked_by_other_loan' "                                                            \
 	"WHEN l.reconfirmation_required AND l.reconfirmed_at IS NULL "                             \
 	"THEN 'awaiting_reconfirmation' "                                                          \
 	"WHEN l.in_person_required AND l.in_person_verified_at IS NULL "                           \
@@ -523,7 +549,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "SELECT " LOAN_COLS_NOW " FROM u l",
          3},
     [STMT_DISBURSE_CONTEXT] = {DISBURSE_CONTEXT_NAME, DISBURSE_CONTEXT_SQL, 6},
-    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 7},
+    [STMT_DISBURSE] = {"disburse", DISBURSE_SQL, 8},
     [STMT_REFUSE] = {"refuse", REFUSE_SQL, 7},
     [STMT_LOCAL_DATE] = {"local_date", "SELECT " LOCAL_TODAY("$1"), 1},
     [STMT_BORROWER_LOANS] =
@@ -627,6 +653,15 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "  WHERE id = $1::bigint AND " TRUSTED_PERSON_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, "
          "  'trusted_person_confirmed', $4::jsonb FROM u) "
+         "SELECT " LOAN_COLS_NOW " FROM u l",
+         5},
+    [STMT_CONTROL_CALL] =
+        {"control_call",
+         "WITH u AS (UPDATE loan SET control_called_at = cd_ts($2::bigint), "
+         "  control_call_officer_id = $3::text "
+         "  WHERE id = $1::bigint AND " CONTROL_CALL_GUARD " RETURNING *), "
+         "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'control_call_recorded', "
+         "  $5::jsonb FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_REFUSAL_GET] = {"refusal_get", REFUSAL_GET_SQL, 2},

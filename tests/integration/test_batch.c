@@ -939,6 +939,19 @@ START_TEST(test_requests_that_must_not_share_a_batch)
 	ck_assert(db_batch_conflict(STMT_DISBURSE, x.p.v, y.p.v));
 	payout_make(&y, 2, "K"); /* one key */
 	ck_assert(db_batch_conflict(STMT_DISBURSE, x.p.v, y.p.v));
+	/* two loans of one borrower that a cross-lender window holds: each
+	 * payout must see the other committed */
+	payout_make(&y, 2, NULL);
+	struct payout *both[] = {&x, &y};
+	for (int i = 0; i < 2; i++) {
+		snprintf(both[i]->l.borrower_iin, sizeof(both[i]->l.borrower_iin), "900101300126");
+		both[i]->l.cross_lender_window_s = 86400;
+		db_params_disburse(&both[i]->p, &both[i]->l, "core", NULL, "{}", NULL);
+	}
+	ck_assert(db_batch_conflict(STMT_DISBURSE, x.p.v, y.p.v));
+	y.l.cross_lender_window_s = TS_NULL; /* one of them without a window */
+	db_params_disburse(&y.p, &y.l, "core", NULL, "{}", NULL);
+	ck_assert(!db_batch_conflict(STMT_DISBURSE, x.p.v, y.p.v));
 	const char *r1[] = {"B1", "L1", "core", "{}", "K", "1", "{}"};
 	const char *r2[] = {"B1", "L1", "core", "{}", NULL, "1", "{}"};
 	const char *r3[] = {"B1", "L2", "core", "{}", "K", "2", "{}"};

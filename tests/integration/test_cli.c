@@ -710,7 +710,10 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	                                   "in_person_reasons",
 	                                   "fraud_claim_open",
 	                                   "reconfirmation_method",
-	                                   "trusted_person_confirmed_at"};
+	                                   "trusted_person_confirmed_at",
+	                                   "control_call_required",
+	                                   "control_called_at",
+	                                   "control_call_officer_id"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(json_object_get(j, keys[i]) != NULL, "no %s", keys[i]);
 	ck_assert_int_eq(json_object_size(j), sizeof(keys) / sizeof(keys[0]));

@@ -1,11 +1,15 @@
 /*
  * The SQL that guards each write (lib/db/statements.c: GUARD, CONSENT_GUARD,
- * VERIFY_GUARD, CANCEL_GUARD) and the C that decides it (loan_evaluate,
- * loan_consent_decide, loan_verify_decide, loan_cancel_decide) must never
+ * VERIFY_GUARD, CANCEL_GUARD, CONTROL_CALL_GUARD, ...) and the C that
+ * decides it (loan_evaluate, loan_consent_decide, loan_verify_decide,
+ * loan_cancel_decide, loan_control_call_decide, ...) must never
  * drift apart: for every combination of loan state, each guarded UPDATE
  * succeeds exactly when the C rules choose to write, and the payout's
  * payee guard exactly when loan_disburse_decide() finds its payee
- * flagged. Also: the MRP in force
+ * flagged; the cross-lender window (uz-2026-01's) on loans whose borrower
+ * another lender paid out within it, beyond it, exactly at its end, or
+ * only through loans the window does not count, and two payouts of one
+ * borrower racing at two lenders. Also: the MRP in force
  * is the one of the approval's Asia/Almaty local date, as the database
  * computes it; the STMT_AUTH_* twins return their read beside the client;
  * every statement fits the pool's parameter bound.
@@ -58,6 +62,12 @@ struct state {
 	/* profile ru-2025-09's: a loan of it, confirmed by the trusted person
 	 * (exempt then, its cooling cleared) */
 	bool ru, trusted;
+	/* profile kg-2024-11's: a loan of its third band, which asks for a
+	 * control call, and the call recorded */
+	bool kg, called;
+	/* a loan that a cross-lender window holds, of this many seconds (0:
+	 * none) */
+	int64_t window_s;
 	const char *iin; /* NULL: BORROWER */
 };
 
@@ -91,6 +101,56 @@ static void setup_refusals(void)
 	PQclear(r);
 }
 
+/* Another lender (B2) and its payouts to the borrowers above, by what a
+ * window of 1 or 3 hours makes of them: a counted payout 2 hours ago
+ * (inside 3 hours, beyond 1) for BORROWER, BORROWER_REFUSED and
+ * BORROWER_CLAIMED; one 5 hours ago for BORROWER_CLAIM_CLOSED; for
+ * BORROWER_WITHDRAWN and BORROWER_FUTURE only payouts 10 minutes ago that
+ * no window counts (a loan without one: another profile's, or a branch
+ * loan). */
+#define OTHER_PAID_AGO_S 7200
+static void setup_other_lender(void)
+{
+	testdb_exec(conn, "INSERT INTO lender (id, kind) VALUES ('B2', 'mfo')");
+	static const struct {
+		const char *iin, *ago, *window;
+	} paid[] = {
+	    {BORROWER, "2 hours", "86400"},
+	    {BORROWER_REFUSED, "2 hours", "86400"},
+	    {BORROWER_CLAIMED, "2 hours", "3600"},
+	    {BORROWER_CLAIM_CLOSED, "5 hours", "86400"},
+	    {BORROWER_WITHDRAWN, "10 minutes", "NULL"},
+	    {BORROWER_FUTURE, "10 minutes", "NULL"},
+	};
+	for (size_t i = 0; i < sizeof(paid) / sizeof(paid[0]); i++) {
+		char sql[1024];
+		snprintf(
+		    sql, sizeof(sql),
+		    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+		    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+		    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+		    "approved_at, consent_at, disbursed_at, currency, cross_lender_window_s) "
+		    "VALUES ('B2', 'OTHER-%zu', '%s', 100000, 'online', false, false, true, "
+		    "'uz-2026-01', 0, 0, false, NULL, false, now() - interval '1 day', "
+		    "now() - interval '1 day', now() - interval '%s', 'UZS', %s)",
+		    i, paid[i].iin, paid[i].ago, paid[i].window);
+		testdb_exec(conn, sql);
+	}
+}
+
+/* Whether a window counts a payout of setup_other_lender() for the
+ * borrower, and whether one of window_s holds a loan of the borrower. */
+static bool other_lender_counted(const char *iin)
+{
+	return strcmp(iin, BORROWER) == 0 || strcmp(iin, BORROWER_REFUSED) == 0 ||
+	       strcmp(iin, BORROWER_CLAIMED) == 0 || strcmp(iin, BORROWER_CLAIM_CLOSED) == 0;
+}
+static bool other_lender_holds(const char *iin, int64_t window_s)
+{
+	return other_lender_counted(iin) && strcmp(iin, BORROWER_CLAIM_CLOSED) != 0 &&
+	       window_s > OTHER_PAID_AGO_S;
+}
+
 /* The payees of the payouts, by what the suspicious payee registry holds
  * for them (setup_payees()): nothing, a flag in force, one set and
  * withdrawn, one that takes effect only tomorrow; and no payee at all. */
@@ -119,36 +179,53 @@ static void setup_payees(void)
 /* Inserts a loan in the given state directly, bypassing the daemon. */
 static void insert_loan(const char *loan_id, const struct state *s)
 {
-	char sql[2048];
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
-	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
-	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
-	         "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
-	         "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
-	         "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
-	         "reconfirmed_at, currency, trusted_person_confirmed_at, exemption) "
-	         "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
-	         "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	         "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s)",
-	         loan_id, s->iin ? s->iin : BORROWER, s->ru ? "ru-2025-09" : "kz-2025-09",
-	         s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
-	         s->in_person_required ? "true" : "false",
-	         s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
-	         s->cooling_required && s->consent
-	             ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
-	             : "NULL",
-	         s->verified ? "now() - interval '2 hours'" : "NULL",
-	         s->cancelled ? "now() - interval '1 hour'" : "NULL",
-	         s->disbursed ? "now() - interval '10 minutes'" : "NULL",
-	         s->cooling_required ? (s->ru ? "'ru_short'" : "'bank_short'") : "NULL",
-	         s->extra_required ? "true" : "false",
-	         s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
-	         s->extra_confirmed ? "'egov'" : "NULL",
-	         s->reconfirmation_required ? "true" : "false",
-	         s->reconfirmed ? "now() - interval '30 minutes'" : "NULL", s->ru ? "RUB" : "KZT",
-	         s->trusted ? "now() - interval '20 minutes'" : "NULL",
-	         s->trusted ? "'trusted_person'" : "NULL");
+	char sql[2048], window[24] = "NULL";
+	if (s->window_s > 0)
+		snprintf(window, sizeof(window), "%lld", (long long)s->window_s);
+	snprintf(
+	    sql, sizeof(sql),
+	    "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	    "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	    "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	    "approved_at, consent_at, cooling_ends_at, in_person_verified_at, cancelled_at, "
+	    "disbursed_at, aggregated_amount_tiyn, rule, extra_confirmation_required, "
+	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
+	    "reconfirmed_at, currency, trusted_person_confirmed_at, exemption, "
+	    "control_call_required, control_called_at, control_call_officer_id, "
+	    "cross_lender_window_s) "
+	    "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
+	    "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
+	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s, %s, %s, %s)",
+	    loan_id, s->iin ? s->iin : BORROWER,
+	    s->ru         ? "ru-2025-09"
+	    : s->kg       ? "kg-2024-11"
+	    : s->window_s ? "uz-2026-01"
+	                  : "kz-2025-09",
+	    s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
+	    s->in_person_required ? "true" : "false",
+	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
+	    s->cooling_required && s->consent
+	        ? (s->cooling_over ? "now() - interval '1 hour'" : "now() + interval '1 hour'")
+	        : "NULL",
+	    s->verified ? "now() - interval '2 hours'" : "NULL",
+	    s->cancelled ? "now() - interval '1 hour'" : "NULL",
+	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
+	    s->cooling_required ? (s->ru   ? "'ru_short'"
+	                           : s->kg ? "'kg_band3'"
+	                                   : "'bank_short'")
+	                        : "NULL",
+	    s->extra_required ? "true" : "false",
+	    s->extra_confirmed ? "now() - interval '2 hours'" : "NULL",
+	    s->extra_confirmed ? "'egov'" : "NULL", s->reconfirmation_required ? "true" : "false",
+	    s->reconfirmed ? "now() - interval '30 minutes'" : "NULL",
+	    s->ru         ? "RUB"
+	    : s->kg       ? "KGS"
+	    : s->window_s ? "UZS"
+	                  : "KZT",
+	    s->trusted ? "now() - interval '20 minutes'" : "NULL",
+	    s->trusted ? "'trusted_person'" : "NULL", s->kg ? "true" : "false",
+	    s->called ? "now() - interval '2 hours' - interval '45 minutes'" : "NULL",
+	    s->called ? "'OF-1'" : "NULL", window);
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -166,6 +243,8 @@ static void check_status_filter_agrees(const struct loan *l, const struct loan_v
 	                                       STATUS_AWAITING_CONSENT,
 	                                       STATUS_AWAITING_EXTRA_CONFIRMATION,
 	                                       STATUS_COOLING,
+	                                       STATUS_AWAITING_CONTROL_CALL,
+	                                       STATUS_BLOCKED_BY_OTHER_LOAN,
 	                                       STATUS_AWAITING_RECONFIRMATION,
 	                                       STATUS_AWAITING_IN_PERSON,
 	                                       STATUS_ELIGIBLE};
@@ -246,6 +325,7 @@ static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
 
 static int act_writes;     /* writes the C rules chose, over all states */
 static int trusted_writes; /* of them, the trusted person's confirmation */
+static int call_writes;    /* and the control call */
 
 static void check_one_act(unsigned bits, const char *act, const struct act_outcome *o, enum stmt st,
                           const char *const *params)
@@ -310,14 +390,24 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	check_one_act(bits, "trusted person", &o, STMT_TRUSTED_PERSON,
 	              db_params_trusted_person(&p, l, &write, "test", "{}"));
 	trusted_writes += o.verdict == ACT_WRITE;
+
+	struct control_call_req call = {.officer_id = "OF-T", .called_at = TS_NULL};
+	loan_control_call_decide(l, &call, now, &w, &o);
+	write = o;
+	write.at = now;
+	check_one_act(bits, "control call", &o, STMT_CONTROL_CALL,
+	              db_params_control_call(&p, l, &write, &call, "test", "{}"));
+	call_writes += o.verdict == ACT_WRITE;
 }
 
 START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
-	int ru_loans = 0, trusted_loans = 0;
+	int ru_loans = 0, trusted_loans = 0, kg_loans = 0, called_loans = 0, by_call = 0;
+	int uz_loans = 0, by_other_loan = 0, uz_allowed = 0;
 	setup_refusals();
 	setup_payees();
+	setup_other_lender();
 	/* bit 2048: the borrower's refusal is in force; without it, the
 	 * borrower has none, a withdrawn one, a future one, an open fraud
 	 * claim or a closed one, in turn */
@@ -343,6 +433,17 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		 * is one that its borrower's trusted person confirmed */
 		s.ru = bits % 3 == 0 && !s.extra_required && !s.reconfirmation_required;
 		s.trusted = s.ru && !s.cooling_required && bits % 2 == 0;
+		/* one in three is a loan that a cross-lender window of 1 or 3
+		 * hours holds (with or without cooling: the two ends meet) */
+		if (bits % 3 == 1 && !s.extra_required && !s.reconfirmation_required)
+			s.window_s = (bits / 3) % 2 ? 3 * 3600 : 3600;
+		/* of the last third, each cooled one without kz-2025-09's acts is
+		 * a kg-2024-11 loan of the third band (the call asked), called in
+		 * about half of them (a bit of a hash of the state: few of the
+		 * state's own bits are free then) */
+		s.kg = bits % 3 == 2 && s.cooling_required && !s.extra_required &&
+		       !s.reconfirmation_required;
+		s.called = s.kg && ((bits * 2654435761u) >> 20) & 1;
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
 			continue;
@@ -360,12 +461,17 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		if (s.disbursed && ((s.extra_required && !s.extra_confirmed) ||
 		                    (s.reconfirmation_required && !s.reconfirmed)))
 			continue;
+		if (s.disbursed && s.kg && !s.called)
+			continue;
+		bool held = s.window_s > 0 && other_lender_holds(s.iin, s.window_s);
 		char loan_id[32];
 		snprintf(loan_id, sizeof(loan_id), "S-%u", bits);
 		insert_loan(loan_id, &s);
 		combos++;
 		ru_loans += s.ru;
 		trusted_loans += s.trusted;
+		kg_loans += s.kg;
+		called_loans += s.called;
 
 		const char *get[] = {"B1", loan_id};
 		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
@@ -380,9 +486,30 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		check_act_guards_agree(bits, &l, now);
 		refused_by_flag += check_payee_guard_agrees(bits, &l);
 
-		struct db_num n;
-		const char *dis[] = {db_num(&n, l.pk), "test", NULL, "B1", "{}", NULL, NULL};
-		r = exec_prepared(STMT_DISBURSE, dis);
+		/* the payouts that the window counts: another lender's, never
+		 * this lender's own (earlier states' loans paid out here) */
+		ck_assert_msg((l.other_lender_paid_at != TS_NULL) ==
+		                  (s.window_s > 0 && other_lender_counted(s.iin)),
+		              "state %u", bits);
+		ck_assert_msg(loan_view_has(&v, BLOCKER_OTHER_LOAN_WITHIN_24H) ==
+		                  (held && !s.cancelled && !s.disbursed),
+		              "state %u", bits);
+		if (loan_view_has(&v, BLOCKER_OTHER_LOAN_WITHIN_24H) &&
+		    (v.blockers & ~BLOCKERS_OF_TIME) == 0) {
+			int64_t ends = l.other_lender_paid_at + s.window_s * USEC_PER_SEC;
+			if (loan_view_has(&v, BLOCKER_COOLING_PERIOD_ACTIVE) &&
+			    l.cooling_ends_at > ends)
+				ends = l.cooling_ends_at;
+			ck_assert_int_eq(v.earliest_disbursement_at, ends);
+			ck_assert_int_eq(loan_retry_after(&l, &v, now),
+			                 (ends - now + USEC_PER_SEC - 1) / USEC_PER_SEC);
+		}
+		uz_loans += s.window_s > 0;
+		by_other_loan += v.blockers == (1u << BLOCKER_OTHER_LOAN_WITHIN_24H);
+
+		struct db_params dp;
+		r = exec_prepared(STMT_DISBURSE,
+		                  db_params_disburse(&dp, &l, "test", NULL, "{}", NULL));
 		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 		bool sql_allowed = PQntuples(r) == 1;
 		PQclear(r);
@@ -391,10 +518,12 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		              sql_allowed ? "allowed" : "refused", v.blockers);
 		ck_assert_msg(l.voluntary_refusal_active == ((bits & 2048) != 0), "state %u", bits);
 		allowed += sql_allowed;
+		uz_allowed += sql_allowed && s.window_s > 0;
 		refused_by_registry += v.blockers == (1u << BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
 		ck_assert_msg(l.fraud_claim_open == (strcmp(s.iin, BORROWER_CLAIMED) == 0),
 		              "state %u", bits);
 		by_claim += v.blockers == (1u << BLOCKER_FRAUD_CLAIM_OPEN);
+		by_call += v.blockers == (1u << BLOCKER_CONTROL_CALL_MISSING);
 	}
 	/* a loan that only the refusal holds back was met, and refused */
 	ck_assert_int_ge(refused_by_registry, 1);
@@ -406,10 +535,120 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(ru_loans, 20);
 	ck_assert_int_ge(trusted_loans, 5);
 	ck_assert_int_ge(trusted_writes, 1);
+	ck_assert_int_ge(kg_loans, 12);
+	ck_assert_int_ge(called_loans, 5);
+	ck_assert_int_ge(call_writes, 1);
+	/* a loan that only its missing call holds back was met, and refused */
+	ck_assert_int_ge(by_call, 1);
+	/* loans the window held, some by it alone, and some it let through */
+	ck_assert_int_ge(uz_loans, 20);
+	ck_assert_int_ge(by_other_loan, 1);
+	ck_assert_int_ge(uz_allowed, 1);
 	ck_assert_int_ge(allowed, 2); /* both outcomes were exercised */
 	ck_assert_int_lt(allowed, combos);
 	ck_assert_int_ge(act_writes, 5); /* and for the acts */
-	ck_assert_int_lt(act_writes, 6 * combos);
+	ck_assert_int_lt(act_writes, 7 * combos);
+}
+END_TEST
+
+/* Another lender's payout at the window's end, a microsecond either side:
+ * in one transaction, so that the C decision and the guard share the
+ * database's now. The window holds the loan while now < payout + window. */
+START_TEST(test_the_window_s_end_agrees_to_the_microsecond)
+{
+	setup_other_lender();
+	static const struct {
+		const char *offset; /* the payout's age beyond the window */
+		bool held;
+	} edge[] = {{"1 microsecond", false}, {"0", false}, {"-1 microsecond", true}};
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		testdb_exec(conn, "BEGIN");
+		char sql[512];
+		snprintf(sql, sizeof(sql),
+		         "UPDATE loan SET disbursed_at = now() - interval '3600 seconds' - "
+		         "interval '%s', cross_lender_window_s = 60 WHERE loan_id = 'OTHER-0'",
+		         edge[i].offset);
+		testdb_exec(conn, sql);
+		struct state st = {.consent = true, .window_s = 3600};
+		insert_loan("EDGE", &st);
+		const char *get[] = {"B1", "EDGE"};
+		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
+		struct loan l;
+		int64_t now;
+		ck_assert(db_loan_row(r, 0, &l, &now));
+		PQclear(r);
+		struct loan_view v;
+		loan_evaluate(&l, now, &v);
+		ck_assert_msg(loan_view_has(&v, BLOCKER_OTHER_LOAN_WITHIN_24H) == edge[i].held,
+		              "%s: blockers 0x%x", edge[i].offset, v.blockers);
+		ck_assert_int_eq(v.status,
+		                 edge[i].held ? STATUS_BLOCKED_BY_OTHER_LOAN : STATUS_ELIGIBLE);
+		ck_assert_int_eq(v.earliest_disbursement_at,
+		                 edge[i].held ? l.other_lender_paid_at + 3600 * USEC_PER_SEC : now);
+		ck_assert_int_eq(loan_retry_after(&l, &v, now), edge[i].held ? 1 : 0);
+		check_status_filter_agrees(&l, &v);
+		struct db_params p;
+		r = exec_prepared(STMT_DISBURSE,
+		                  db_params_disburse(&p, &l, "test", NULL, "{}", NULL));
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+		ck_assert_msg((PQntuples(r) == 1) == !edge[i].held, "%s: the guard disagrees",
+		              edge[i].offset);
+		PQclear(r);
+		testdb_exec(conn, "ROLLBACK");
+	}
+}
+END_TEST
+
+/* A windowed loan of BORROWER at lender `lender`, eligible but for the
+ * window; its row id. */
+static long long windowed_loan(const char *lender, const char *loan_id)
+{
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	         "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	         "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	         "approved_at, consent_at, currency, cross_lender_window_s) "
+	         "VALUES ('%s', '%s', '" BORROWER "', 100000, 'online', false, false, true, "
+	         "'uz-2026-01', 0, 0, false, NULL, false, now() - interval '1 hour', "
+	         "now() - interval '1 hour', 'UZS', 86400) RETURNING id",
+	         lender, loan_id);
+	return testdb_num(conn, sql, NULL);
+}
+
+static void send_windowed_payout(PGconn *c, long long pk)
+{
+	static char num[24];
+	snprintf(num, sizeof(num), "%lld", pk);
+	const char *p[] = {num, "test", NULL, "B1", "{}", NULL, NULL, BORROWER};
+	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 8, p, NULL, NULL, 0));
+}
+
+/* READ COMMITTED: the second payout's statement takes its snapshot, then
+ * waits for the borrower's lock; when the first commits, the snapshot does
+ * not hold it, the gate's own query does: exactly one is paid. */
+START_TEST(test_of_two_payouts_racing_at_two_lenders_only_the_first_is_paid)
+{
+	testdb_exec(conn, "INSERT INTO lender (id, kind) VALUES ('B2', 'mfo')");
+	long long first = windowed_loan("B1", "RACE-A"), second = windowed_loan("B2", "RACE-B");
+	PGconn *a = testdb_connect_quiet(url), *b = testdb_connect_quiet(url);
+	struct cd_error err;
+	ck_assert(db_prepare_all(a, &err) && db_prepare_all(b, &err));
+	testdb_exec(a, "BEGIN");
+	send_windowed_payout(a, first);
+	ck_assert_int_eq(testdb_rows_of(a), 1); /* paid, not committed yet */
+	send_windowed_payout(b, second);
+	ck_assert_msg(testdb_still_waiting(b), "the second payout did not wait for the lock");
+	testdb_exec(a, "COMMIT");
+	ck_assert_int_eq(testdb_rows_of(b), 0); /* refused */
+	ck_assert_int_eq(
+	    testdb_num(conn, "SELECT count(*) FROM loan WHERE disbursed_at IS NOT NULL", NULL), 1);
+	/* and the same lender's second loan is not held by the first */
+	long long again = windowed_loan("B1", "RACE-C");
+	send_windowed_payout(b, again);
+	ck_assert_int_eq(testdb_rows_of(b), 1);
+	PQfinish(a);
+	PQfinish(b);
 }
 END_TEST
 
@@ -444,6 +683,14 @@ START_TEST(test_schema_refuses_a_disbursed_loan_not_confirmed_again)
 		ck_assert_str_eq(db_sqlstate(r), "23514"); /* check_violation */
 		PQclear(r);
 	}
+	/* nor a loan whose band asked for a control call that was not made */
+	struct state k = {
+	    .consent = true, .cooling_required = true, .cooling_over = true, .kg = true};
+	insert_loan("NOCALL", &k);
+	PGresult *c = PQexec(conn, "UPDATE loan SET disbursed_at = now() WHERE loan_id = 'NOCALL'");
+	ck_assert_int_eq(PQresultStatus(c), PGRES_FATAL_ERROR);
+	ck_assert_str_eq(db_sqlstate(c), "23514"); /* check_violation */
+	PQclear(c);
 	/* a reconfirmation before the period's end cannot be stored so either */
 	PGresult *r = PQexec(conn, "UPDATE loan SET reconfirmed_at = cooling_ends_at - "
 	                           "interval '1 second', disbursed_at = now() "
@@ -687,6 +934,8 @@ static Suite *gate_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_sql_guard_allows_exactly_when_c_finds_no_blocker);
+	tcase_add_test(tc, test_the_window_s_end_agrees_to_the_microsecond);
+	tcase_add_test(tc, test_of_two_payouts_racing_at_two_lenders_only_the_first_is_paid);
 	tcase_add_test(tc, test_schema_refuses_a_disbursed_loan_whose_rules_were_unmet);
 	tcase_add_test(tc, test_schema_refuses_a_disbursed_loan_not_confirmed_again);
 	tcase_add_test(tc, test_mrp_is_the_one_of_the_almaty_local_date);

@@ -204,8 +204,8 @@ static void send_disburse(PGconn *c, long long pk)
 {
 	static char num[24];
 	snprintf(num, sizeof(num), "%lld", pk);
-	const char *p[] = {num, "test", NULL, "B1", "{}", "card", MULE.id};
-	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 7, p, NULL, NULL, 0));
+	const char *p[] = {num, "test", NULL, "B1", "{}", "card", MULE.id, NULL};
+	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 8, p, NULL, NULL, 0));
 }
 
 START_TEST(test_a_flag_committed_while_the_payout_waits_is_seen)

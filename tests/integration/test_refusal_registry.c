@@ -246,8 +246,8 @@ static void send_disburse(PGconn *c, long long pk)
 {
 	static char num[24];
 	snprintf(num, sizeof(num), "%lld", pk);
-	const char *p[] = {num, "test", NULL, "B1", "{}", NULL, NULL};
-	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 7, p, NULL, NULL, 0));
+	const char *p[] = {num, "test", NULL, "B1", "{}", NULL, NULL, NULL};
+	ck_assert(PQsendQueryPrepared(c, db_statements[STMT_DISBURSE].name, 8, p, NULL, NULL, 0));
 }
 
 START_TEST(test_a_refusal_committed_while_the_payout_waits_is_seen)

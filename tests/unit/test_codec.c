@@ -1012,6 +1012,7 @@ static struct loan recorded_loan(void)
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
 	l.trusted_person_confirmed_at = TS_NULL;
+	l.control_called_at = TS_NULL;
 	return l;
 }
 
@@ -1185,7 +1186,9 @@ static const char CONTRACT_LOAN[] =
     "  \"voluntary_refusal_active\": false,"
     /* v1.2 */
     "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
-    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null }";
+    "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null,"
+    "  \"control_call_required\": false, \"control_called_at\": null,"
+    "  \"control_call_officer_id\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
@@ -1313,6 +1316,8 @@ START_TEST(test_blockers_json_lists_names_in_contract_order)
 	                    "\"fraud_claim_open\","
 	                    "\"consent_missing\","
 	                    "\"extra_confirmation_missing\",\"cooling_period_active\","
+	                    "\"control_call_missing\","
+	                    "\"other_loan_within_24h\","
 	                    "\"reconfirmation_missing\",\"in_person_verification_missing\","
 	                    "\"payee_flagged\",\"payee_not_borrower\"]");
 	free(s);

@@ -58,6 +58,7 @@ static struct loan approved_loan(void)
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
 	l.trusted_person_confirmed_at = TS_NULL;
+	l.control_called_at = TS_NULL;
 	return l;
 }
 
@@ -504,6 +505,75 @@ START_TEST(test_trusted_person_under_ru_writes_then_repeats)
 	l.disbursed_at = now_();
 	loan_trusted_person_decide(&l, &q, now_(), &win, &o);
 	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
+}
+END_TEST
+
+/* ---- the control call (a band that asks for one: kg-2024-11's third) ---- */
+
+START_TEST(test_control_call_of_a_loan_that_needs_none_is_409_not_required)
+{
+	struct loan l = approved_loan();
+	struct control_call_req q = {.officer_id = "OF-1", .called_at = TS_NULL};
+	struct act_outcome o;
+	loan_control_call_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_NOT_REQUIRED);
+}
+END_TEST
+
+START_TEST(test_control_call_writes_before_consent_then_repeats_by_its_officer)
+{
+	struct loan l = approved_loan();
+	l.control_call_required = true;
+	l.consent_at = TS_NULL;
+	struct control_call_req q = {.officer_id = "OF-1", .called_at = TS_NULL};
+	struct act_outcome o;
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, now_());
+	l.control_called_at = o.at;
+	strcpy(l.control_call_officer_id, "OF-1");
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	q.called_at = l.control_called_at;
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	/* a repeat after the payout is still the loan */
+	l.disbursed_at = now_();
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_REPEAT);
+	l.disbursed_at = TS_NULL;
+	q.called_at = now_() - 60 * USEC_PER_SEC;
+	loan_control_call_decide(&l, &q, now_(), &win, &o);
+	assert_refused(&o, 409, "invalid_state", "");
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_TIME);
+	strcpy(q.officer_id, "OF-2");
+	q.called_at = TS_NULL;
+	loan_control_call_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_DIFFERENT_DETAILS);
+}
+END_TEST
+
+START_TEST(test_control_call_after_cancellation_or_payout_is_409_and_its_time_is_checked)
+{
+	struct loan l = approved_loan();
+	l.control_call_required = true;
+	struct control_call_req q = {.officer_id = "OF-1", .called_at = TS_NULL};
+	struct act_outcome o;
+	l.cancelled_at = now_();
+	loan_control_call_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_CANCELLED);
+	l.cancelled_at = TS_NULL;
+	l.disbursed_at = now_();
+	loan_control_call_decide(&l, &q, now_(), &win, &o);
+	ck_assert_int_eq(o.err.reason, REASON_ALREADY_DISBURSED);
+	l.disbursed_at = TS_NULL;
+	/* in the clock window, and not before the approval */
+	q.called_at = now_() + 3600 * USEC_PER_SEC;
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_REFUSE);
+	assert_refused(&o, 422, "validation_failed", "called_at");
+	q.called_at = l.approved_at - 3600 * USEC_PER_SEC;
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, l.approved_at, &win, &o), ACT_REFUSE);
+	assert_refused(&o, 422, "validation_failed", "called_at");
+	q.called_at = now_() - 30 * USEC_PER_SEC;
+	ck_assert_int_eq(loan_control_call_decide(&l, &q, now_(), &win, &o), ACT_WRITE);
+	ck_assert_int_eq(o.at, q.called_at);
 }
 END_TEST
 
@@ -1177,6 +1247,10 @@ static Suite *loan_suite(void)
 	tcase_add_test(tc, test_approval_in_the_profiles_currency_records_it);
 	tcase_add_test(tc, test_trusted_person_under_a_profile_without_it_is_409_not_required);
 	tcase_add_test(tc, test_trusted_person_under_ru_writes_then_repeats);
+	tcase_add_test(tc, test_control_call_of_a_loan_that_needs_none_is_409_not_required);
+	tcase_add_test(tc, test_control_call_writes_before_consent_then_repeats_by_its_officer);
+	tcase_add_test(
+	    tc, test_control_call_after_cancellation_or_payout_is_409_and_its_time_is_checked);
 	tcase_add_test(tc, test_approval_of_a_borrower_born_after_today_is_422_on_borrower_iin);
 	tcase_add_test(tc, test_approval_time_outside_the_clock_window_is_422_on_approved_at);
 	tcase_add_test(

@@ -55,6 +55,7 @@ static struct loan new_loan(int64_t amount_tiyn, enum channel ch, bool secured, 
 	l.cancelled_at = TS_NULL;
 	l.extra_confirmed_at = TS_NULL;
 	l.reconfirmed_at = TS_NULL;
+	l.control_called_at = TS_NULL;
 	return l;
 }
 
@@ -506,12 +507,18 @@ static struct loan loan_with_blockers(unsigned mask, int64_t now)
 		consent(&l, now - (reconfirm ? 48 * HOUR_US : HOUR_US));
 	l.reconfirmation_required = reconfirm;
 	l.extra_confirmation_required = mask & BIT(BLOCKER_EXTRA_CONFIRMATION_MISSING);
+	l.control_call_required = mask & BIT(BLOCKER_CONTROL_CALL_MISSING);
 	if (mask & BIT(BLOCKER_CANCELLED))
 		l.cancelled_at = now - 30 * MINUTE_US;
 	if (mask & BIT(BLOCKER_ALREADY_DISBURSED))
 		l.disbursed_at = now - 20 * MINUTE_US;
 	l.voluntary_refusal_active = mask & BIT(BLOCKER_VOLUNTARY_REFUSAL_ACTIVE);
 	l.fraud_claim_open = mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN);
+	/* another lender paid out half an hour ago, under a window of a day */
+	if (mask & BIT(BLOCKER_OTHER_LOAN_WITHIN_24H)) {
+		l.cross_lender_window_s = 24 * 3600;
+		l.other_lender_paid_at = now - 30 * MINUTE_US;
+	}
 	return l;
 }
 
@@ -546,6 +553,8 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 	    [BLOCKER_CONSENT_MISSING] = STATUS_AWAITING_CONSENT,
 	    [BLOCKER_EXTRA_CONFIRMATION_MISSING] = STATUS_AWAITING_EXTRA_CONFIRMATION,
 	    [BLOCKER_COOLING_PERIOD_ACTIVE] = STATUS_COOLING,
+	    [BLOCKER_CONTROL_CALL_MISSING] = STATUS_AWAITING_CONTROL_CALL,
+	    [BLOCKER_OTHER_LOAN_WITHIN_24H] = STATUS_BLOCKED_BY_OTHER_LOAN,
 	    [BLOCKER_RECONFIRMATION_MISSING] = STATUS_AWAITING_RECONFIRMATION,
 	    [BLOCKER_IN_PERSON_VERIFICATION_MISSING] = STATUS_AWAITING_IN_PERSON,
 	};
@@ -556,8 +565,9 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		/* a request's blockers are never the loan's */
 		if (mask & BLOCKERS_OF_REQUEST)
 			continue;
-		/* a claim holds only a loan that could still be paid */
-		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		/* a claim, and another lender's payout, hold only a loan that
+		 * could still be paid */
+		if ((mask & (BIT(BLOCKER_FRAUD_CLAIM_OPEN) | BIT(BLOCKER_OTHER_LOAN_WITHIN_24H))) &&
 		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
 			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
@@ -581,18 +591,26 @@ START_TEST(test_every_combination_of_blockers_in_contract_order)
 		ck_assert_msg(v.status == want, "mask 0x%x: status %s, want %s", mask,
 		              status_name(v.status), status_name(want));
 
-		int64_t want_earliest = mask == 0 ? now
-		                        : mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE)
-		                            ? l.cooling_ends_at
-		                            : TS_NULL;
+		/* only time in the way: the later end of the period and of the
+		 * other lender's payout's window */
+		int64_t other_ends = l.other_lender_paid_at + 24 * 3600 * USEC_PER_SEC;
+		int64_t want_earliest =
+		    mask == 0                                      ? now
+		    : (mask & ~BLOCKERS_OF_TIME) != 0              ? TS_NULL
+		    : !(mask & BIT(BLOCKER_OTHER_LOAN_WITHIN_24H)) ? l.cooling_ends_at
+		    : !(mask & BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
+		        ? other_ends
+		        : (l.cooling_ends_at > other_ends ? l.cooling_ends_at : other_ends);
 		ck_assert_msg(v.earliest_disbursement_at == want_earliest,
 		              "mask 0x%x: earliest %lld, want %lld", mask,
 		              (long long)v.earliest_disbursement_at, (long long)want_earliest);
 		checked++;
 	}
 	/* 64 states of the other blockers, each with and without a refusal;
-	 * the 16 of them neither cancelled nor disbursed with a claim too */
-	ck_assert_int_eq(checked, 128 + 2 * 16);
+	 * the 16 of them neither cancelled nor disbursed with a claim too; and
+	 * the 64 of all these neither cancelled nor disbursed with another
+	 * lender's payout too; each with and without a missing control call */
+	ck_assert_int_eq(checked, 2 * (128 + 2 * 16 + 64));
 }
 END_TEST
 
@@ -606,14 +624,16 @@ START_TEST(test_blockers_json_order_is_the_contract_order)
 	ck_assert_int_lt(BLOCKER_FRAUD_CLAIM_OPEN, BLOCKER_CONSENT_MISSING);
 	ck_assert_int_lt(BLOCKER_CONSENT_MISSING, BLOCKER_EXTRA_CONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_EXTRA_CONFIRMATION_MISSING, BLOCKER_COOLING_PERIOD_ACTIVE);
-	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_RECONFIRMATION_MISSING);
+	ck_assert_int_lt(BLOCKER_COOLING_PERIOD_ACTIVE, BLOCKER_CONTROL_CALL_MISSING);
+	ck_assert_int_lt(BLOCKER_CONTROL_CALL_MISSING, BLOCKER_OTHER_LOAN_WITHIN_24H);
+	ck_assert_int_lt(BLOCKER_OTHER_LOAN_WITHIN_24H, BLOCKER_RECONFIRMATION_MISSING);
 	ck_assert_int_lt(BLOCKER_RECONFIRMATION_MISSING, BLOCKER_IN_PERSON_VERIFICATION_MISSING);
 	/* then, in a disbursement's refusal only, the request's */
 	ck_assert_int_lt(BLOCKER_IN_PERSON_VERIFICATION_MISSING, BLOCKER_PAYEE_FLAGGED);
 	ck_assert_int_lt(BLOCKER_PAYEE_FLAGGED, BLOCKER_PAYEE_NOT_BORROWER);
 	ck_assert_uint_eq(BLOCKERS_OF_REQUEST,
 	                  BIT(BLOCKER_PAYEE_FLAGGED) | BIT(BLOCKER_PAYEE_NOT_BORROWER));
-	ck_assert_int_eq(BLOCKER__COUNT, 11);
+	ck_assert_int_eq(BLOCKER__COUNT, 13);
 }
 END_TEST
 
@@ -657,7 +677,7 @@ START_TEST(test_retry_after_right_after_consent_is_the_whole_period)
 }
 END_TEST
 
-START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
+START_TEST(test_retry_after_is_zero_unless_time_alone_is_in_the_way)
 {
 	int64_t now = T("2025-06-15T12:00:00+05:00");
 
@@ -665,8 +685,9 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 		/* a request's blockers are never the loan's */
 		if (mask & BLOCKERS_OF_REQUEST)
 			continue;
-		/* a claim holds only a loan that could still be paid */
-		if ((mask & BIT(BLOCKER_FRAUD_CLAIM_OPEN)) &&
+		/* a claim, and another lender's payout, hold only a loan that
+		 * could still be paid */
+		if ((mask & (BIT(BLOCKER_FRAUD_CLAIM_OPEN) | BIT(BLOCKER_OTHER_LOAN_WITHIN_24H))) &&
 		    (mask & (BIT(BLOCKER_CANCELLED) | BIT(BLOCKER_ALREADY_DISBURSED))))
 			continue;
 		if ((mask & BIT(BLOCKER_CONSENT_MISSING)) &&
@@ -675,7 +696,8 @@ START_TEST(test_retry_after_is_zero_unless_cooling_is_the_only_blocker)
 		if ((mask & BIT(BLOCKER_RECONFIRMATION_MISSING)) &&
 		    (mask & (BIT(BLOCKER_CONSENT_MISSING) | BIT(BLOCKER_COOLING_PERIOD_ACTIVE))))
 			continue;
-		if (mask == BIT(BLOCKER_COOLING_PERIOD_ACTIVE))
+		/* time alone in the way: the next test's */
+		if (mask != 0 && (mask & ~BLOCKERS_OF_TIME) == 0)
 			continue;
 		struct loan l = loan_with_blockers(mask, now);
 		struct loan_view v = evaluate(&l, now);
@@ -707,6 +729,7 @@ START_TEST(test_blocker_names_are_the_contract_names)
 	                 "voluntary_refusal_active");
 	ck_assert_str_eq(blocker_name(BLOCKER_CONSENT_MISSING), "consent_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_COOLING_PERIOD_ACTIVE), "cooling_period_active");
+	ck_assert_str_eq(blocker_name(BLOCKER_CONTROL_CALL_MISSING), "control_call_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER_IN_PERSON_VERIFICATION_MISSING),
 	                 "in_person_verification_missing");
 	ck_assert_str_eq(blocker_name(BLOCKER__COUNT), "unknown");
@@ -723,6 +746,30 @@ START_TEST(test_status_names_are_the_contract_names)
 	ck_assert_str_eq(status_name(STATUS_AWAITING_IN_PERSON), "awaiting_in_person");
 	ck_assert_str_eq(status_name(STATUS_ELIGIBLE), "eligible");
 	ck_assert_str_eq(status_name((enum loan_status)(STATUS_ELIGIBLE + 1)), "unknown");
+}
+END_TEST
+
+/* A status's name reads back to it, another word to none, and the list
+ * that messages give names every status once, in order. */
+START_TEST(test_every_status_parses_back_and_is_in_the_list)
+{
+	char list[STATUS_LIST_BUF];
+	status_list(list);
+	const char *at = list;
+	for (int i = 0; i <= STATUS_ELIGIBLE; i++) {
+		enum loan_status st = STATUS_ELIGIBLE;
+		ck_assert(status_parse(status_name((enum loan_status)i), &st));
+		ck_assert_int_eq(st, i);
+		const char *found = strstr(at, status_name((enum loan_status)i));
+		ck_assert_msg(found != NULL, "%s is not in \"%s\" after its predecessors",
+		              status_name((enum loan_status)i), list);
+		at = found + strlen(status_name((enum loan_status)i));
+	}
+	ck_assert_str_eq(at, "");
+	enum loan_status st;
+	ck_assert(!status_parse("unknown", &st));
+	ck_assert(!status_parse("Cooling", &st));
+	ck_assert(!status_parse("", &st));
 }
 END_TEST
 
@@ -900,13 +947,14 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_retry_after_is_whole_seconds_left_of_cooling);
 	tcase_add_test(tc, test_retry_after_rounds_a_fraction_of_a_second_up);
 	tcase_add_test(tc, test_retry_after_right_after_consent_is_the_whole_period);
-	tcase_add_test(tc, test_retry_after_is_zero_unless_cooling_is_the_only_blocker);
+	tcase_add_test(tc, test_retry_after_is_zero_unless_time_alone_is_in_the_way);
 	tcase_add_test(tc, test_retry_after_is_zero_once_cooling_has_ended);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_blocker_names_are_the_contract_names);
 	tcase_add_test(tc, test_status_names_are_the_contract_names);
+	tcase_add_test(tc, test_every_status_parses_back_and_is_in_the_list);
 	tcase_add_test(tc, test_channel_names_are_online_and_branch);
 	tcase_add_test(tc, test_other_channel_names_are_refused);
 	suite_add_tcase(s, tc);
