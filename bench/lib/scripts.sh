@@ -84,7 +84,7 @@ loan_insert_vars() {
 # 9d307bd), the combined STMT_AUTH_* statement that authenticates and does
 # the first read in one round trip. Parameters that coolingd sends as NULL
 # are NULL literals (pgbench variables cannot be NULL): no Idempotency-Key,
-# no payee, no burst window.
+# no payee, no burst window, no cross-lender window.
 write_pgbench_scripts() {
 	read_coolingd_settings
 	loan_insert_vars
@@ -125,8 +125,9 @@ write_pgbench_scripts() {
 		echo '\endif'
 		"$print_sql" "${first_gate[@]}"
 		echo '\if :seq % 2 = 1'
-		# loan, actor, key, lender, detail, payee kind, payee id
-		"$print_sql" disburse=id,actor,NULL,lender,empty_detail,NULL,NULL
+		# loan, actor, key, lender, detail, payee kind, payee id, the borrower
+		# whose cross-lender window the payout locks (none under kz-card)
+		"$print_sql" disburse=id,actor,NULL,lender,empty_detail,NULL,NULL,NULL
 		echo '\else'
 		"$print_sql" refuse=lender,loan_no,actor,refuse_detail,NULL,id,refusal_body
 		echo '\endif'
