@@ -19,6 +19,13 @@
  * as NULL (e.g. no Idempotency-Key).
  *
  *   print_sql --list     names and parameter counts of every statement
+ *   print_sql --params NAME
+ *                        the name of each parameter of NAME, one a line in
+ *                        the order $1, $2, ..., where the database layer
+ *                        knows them (loan_insert: its columns, from the
+ *                        table that numbers them, then actor, detail, ...),
+ *                        so that a script can bind them by name and a new
+ *                        column reaches it without an edit
  *
  * Exit status 2 on a usage error or an unknown name.
  */
@@ -93,12 +100,33 @@ static void print_stmt(const struct stmt_def *s, char *const *vars, int nvars, b
 	fputs(gset ? " \\gset\n" : ";\n", stdout);
 }
 
+static int print_params(const char *name)
+{
+	const struct stmt_def *s = find(name, strlen(name));
+	if (s != &db_statements[STMT_LOAN_INSERT]) {
+		fprintf(stderr, "print_sql: the names of %s's parameters are not known\n", name);
+		return 2;
+	}
+	for (int n = 1; n <= s->nparams; n++) {
+		const char *p = db_loan_insert_param_name(n);
+		if (p == NULL) {
+			fprintf(stderr, "print_sql: %s: $%d has no name\n", name, n);
+			return 2;
+		}
+		puts(p);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fprintf(stderr, "usage: print_sql NAME[=VAR,...][@gset] ... | print_sql --list\n");
+		fprintf(stderr, "usage: print_sql NAME[=VAR,...][@gset] ... | print_sql --list | "
+		                "print_sql --params NAME\n");
 		return 2;
 	}
+	if (strcmp(argv[1], "--params") == 0 && argc == 3)
+		return print_params(argv[2]);
 	if (strcmp(argv[1], "--list") == 0) {
 		for (int i = 0; i < STMT__COUNT; i++)
 			printf("%s %d\n", db_statements[i].name, db_statements[i].nparams);

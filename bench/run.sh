@@ -155,6 +155,7 @@ if [ "$http" != only ]; then # /healthz needs no loans, no pgbench scripts, no w
 	create_fixtures
 	probe_approval
 	write_pgbench_scripts
+	check_pgbench_approval
 	sql -c "VACUUM ANALYZE" >/dev/null
 	quiesce
 	warm_up

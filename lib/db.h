@@ -441,6 +441,12 @@ struct db_day {
 const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
                                              const char *actor, const char *detail,
                                              const struct db_day *day);
+/* The name of $n of STMT_LOAN_INSERT (n from 1): the loan's column for
+ * the columns (internal.h, LOAN_COLUMNS), then actor, detail, day_tz,
+ * day_lender, day_total, burst_window_s, burst_others; NULL out of range.
+ * For tools that bind its parameters by name (bench/print_sql), so that a
+ * new column reaches them without an edit. */
+const char *db_loan_insert_param_name(int n);
 /* First reads; token_id is the last parameter of the STMT_AUTH_* twin and
  * ignored by the read itself. */
 const char *const *db_params_loan_get(struct db_params *p, const char *lender, const char *loan_id,

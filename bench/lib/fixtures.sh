@@ -43,14 +43,35 @@ create_fixtures() {
 	[ "$statuses" = "$((read_n / 2)) $((read_n / 2))" ] || die "fixture loans are not as expected: $statuses"
 }
 
-# A probe approval of the shape approvals.lua sends: its stored row gives the
-# values that coolingd computes for such a loan, for pgbench's parameters.
+# The columns of a stored loan as loan_insert's parameters carry them (a
+# timestamptz as microseconds), a JSON object of strings and nulls.
+loan_params_json() { # loan_id
+	sql -v lender="$lender" -v id="$1" <<'SQL'
+SELECT jsonb_object_agg(c.column_name, CASE WHEN c.data_type = 'timestamp with time zone'
+         THEN to_jsonb(cd_us((p.j ->> c.column_name)::timestamptz)::text)
+         ELSE to_jsonb(p.j ->> c.column_name) END)
+  FROM (SELECT to_jsonb(l) AS j FROM loan l WHERE l.lender_id = :'lender' AND l.loan_id = :'id') p
+  JOIN information_schema.columns c ON c.table_schema = current_schema() AND c.table_name = 'loan';
+SQL
+}
+
+# Probe approvals of the shape approvals.lua sends, of two borrowers: their
+# stored rows give the values that coolingd computes for such a loan, for
+# pgbench's parameters (the second shows which of them are the same for
+# every approval of the shape).
 probe_approval() {
 	probe_id=9000000001
-	code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
-		-H 'Content-Type: application/json' "$url/v1/lenders/$lender/loans" \
-		--data "$(approval_body $probe_id 900101300126 cooling "$(now_rfc3339)")")
-	[ "$code" = 201 ] || die "probe approval answered $code"
+	local id iin code
+	for id in $probe_id $((probe_id + 1)); do
+		iin=900101300126
+		[ "$id" = $probe_id ] || iin=$(iin_for 90010130013 || iin_for 90010130014)
+		code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' "$url/v1/lenders/$lender/loans" \
+			--data "$(approval_body "$id" "$iin" cooling "$(now_rfc3339)")")
+		[ "$code" = 201 ] || die "probe approval $id answered $code"
+	done
+	probe_params=$(loan_params_json $probe_id)
+	probe2_params=$(loan_params_json $((probe_id + 1)))
 	IFS='|' read -r p_amount p_channel p_secured p_first p_first_given p_policy p_mrp p_threshold \
 		p_cooling p_period p_inperson p_product p_kind p_rule p_age < <(sql -F'|' -c "SELECT amount_tiyn, channel,
 		  CASE WHEN secured THEN 'true' ELSE 'false' END, CASE WHEN first_time_borrower THEN 'true' ELSE 'false' END,

@@ -61,6 +61,26 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 	return p->v;
 }
 
+/* From the same rows that number the parameters, so that the names cannot
+ * drift from the $n they name. */
+static const char *const loan_insert_names[LOAN_INSERT_NPARAMS] = {
+#define LOAN_INS_NAME(f, col, kind, ins, n, type) LOAN_IF_##ins([n - 1] = col, )
+    LOAN_COLUMNS(LOAN_INS_NAME)
+#undef LOAN_INS_NAME
+        [LOAN_INSERT_ACTOR - 1] = "actor",
+    [LOAN_INSERT_DETAIL - 1] = "detail",
+    [LOAN_INSERT_DAY_TZ - 1] = "day_tz",
+    [LOAN_INSERT_DAY_LENDER - 1] = "day_lender",
+    [LOAN_INSERT_DAY_TOTAL - 1] = "day_total",
+    [LOAN_INSERT_BURST_WINDOW - 1] = "burst_window_s",
+    [LOAN_INSERT_BURST_OTHERS - 1] = "burst_others",
+};
+
+const char *db_loan_insert_param_name(int n)
+{
+	return n >= 1 && n <= LOAN_INSERT_NPARAMS ? loan_insert_names[n - 1] : NULL;
+}
+
 const char *const *db_loan_insert_day_params(struct db_params *p, const struct loan *l,
                                              const char *actor, const char *detail,
                                              const struct db_day *day)

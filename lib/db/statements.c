@@ -149,9 +149,10 @@
 /* The loan, the Idempotency-Key's stored answer, today's local date in the
  * zone $4 (that a payee's owner must be born by) and whether the payee ($5
  * kind, $6 id; NULL: none) is flagged now: enum disburse_col after the
- * loan's columns and now. */
+ * loan's columns and now. Every column has a name, so that the benchmark's
+ * pgbench can store the row (\gset takes the names as variables). */
 #define DISBURSE_CONTEXT_SQL                                                                       \
-	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") ", "           \
+	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") "AS today, "   \
 	"cd_payee_flagged($5::text, $6::text) FROM loan l "                                        \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
 	"WHERE " LOAN_BY_ID
