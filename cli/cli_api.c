@@ -319,6 +319,10 @@ bool cli_loan_from_json(const json_t *o, struct loan *l, struct loan_view *v)
 	         method ? method : "");
 	json_t *period = json_object_get(o, "cooling_period_seconds");
 	l->cooling_period_s = json_is_integer(period) ? json_integer_value(period) : 0;
+	/* absent from a daemon older than the field: a period with a length */
+	const char *zone = json_string_value(json_object_get(o, "cooling_calendar_zone"));
+	snprintf(l->cooling_calendar_zone, sizeof(l->cooling_calendar_zone), "%s",
+	         zone ? zone : "");
 	l->mrp_tenge = json_integer_value(json_object_get(o, "mrp"));
 	json_t *age = json_object_get(o, "borrower_age");
 	l->borrower_age = json_is_integer(age) ? json_integer_value(age) : -1;
@@ -371,6 +375,7 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		t->currency = "KZT";
 	if (t->unit == NULL)
 		t->unit = "MRP";
+	t->calendar_zone = json_string_value(json_object_get(o, "calendar_zone"));
 	/* the daemon's words for its law, when it says them */
 	const char *source = json_string_value(json_object_get(o, "source"));
 	if (source != NULL)
@@ -400,6 +405,7 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		band->above_mrp = json_integer_value(json_object_get(b, "above_mrp"));
 		band->up_to_mrp = json_is_integer(up_to) ? json_integer_value(up_to) : -1;
 		band->period_s = json_integer_value(json_object_get(b, "period_seconds"));
+		band->until_next_working_day = json_is_null(json_object_get(b, "period_seconds"));
 		band->above_inclusive = json_is_true(json_object_get(b, "above_inclusive"));
 		band->up_to_exclusive = json_is_true(json_object_get(b, "up_to_exclusive"));
 		band->above_key = json_string_value(json_object_get(keys, "above_mrp"));
@@ -412,8 +418,10 @@ bool cli_policy_from_json(const json_t *o, struct policy_table *t)
 		/* absent from a daemon older than the field: none */
 		band->control_call = json_is_true(json_object_get(b, "control_call"));
 		/* a daemon older than the bounds' keys read them "above" and
-		 * names none */
-		if (band->above_key == NULL || band->period_key == NULL)
+		 * names none; a band of every amount has no bound, one until the
+		 * next working day no period */
+		if ((band->above_key == NULL && band->above_mrp != 0) ||
+		    (band->period_key == NULL && !band->until_next_working_day))
 			return false;
 	}
 	json_t *x;

@@ -175,7 +175,10 @@ static void print_loan(const struct loan *l, const struct loan_view *v, int64_t 
 	amount_text(l->threshold_tiyn, l->currency, f[n].value, sizeof(f[n].value));
 	f[n++].key = "threshold_amount";
 	FIELD("cooling_required", "%s", YESNO(l->cooling_required));
-	if (l->cooling_required)
+	if (policy_cooled_by_calendar(l))
+		snprintf(f[n].value, sizeof(f[n].value), "until the next working day (%s)",
+		         l->cooling_calendar_zone);
+	else if (l->cooling_required)
 		period_text(l->cooling_period_s, f[n].value, sizeof(f[n].value));
 	else
 		snprintf(f[n].value, sizeof(f[n].value), "-");

@@ -362,7 +362,9 @@ static json_t *approval_detail(const struct loan *l)
 	                      amount, "channel", channel_name(l->channel), "secured", l->secured,
 	                      "first_time_borrower", l->first_time_borrower, "cooling_required",
 	                      l->cooling_required, "cooling_period_seconds",
-	                      l->cooling_required ? json_integer(l->cooling_period_s) : json_null(),
+	                      l->cooling_required && !policy_cooled_by_calendar(l)
+	                          ? json_integer(l->cooling_period_s)
+	                          : json_null(),
 	                      "threshold_amount", threshold, "mrp", (json_int_t)l->mrp_tenge,
 	                      "policy", l->policy, "approved_at", codec_ts_json(l->approved_at),
 	                      "consent_at", codec_ts_json(l->consent_at), "cooling_ends_at",
@@ -583,8 +585,8 @@ static void consent_decide(struct request *r)
 	loan_consent_decide(&r->loan, &r->call.consent, r->now, &w, &o);
 	if (act_answered(r, &o))
 		return;
-	char *detail = detail_text(json_pack("{s:o,s:o}", "consent_at", codec_ts_json(o.at),
-	                                     "cooling_ends_at", codec_ts_json(o.cooling_ends_at)));
+	/* the statement adds the period's end as it writes it (STMT_CONSENT) */
+	char *detail = detail_text(json_pack("{s:o}", "consent_at", codec_ts_json(o.at)));
 	struct db_params p;
 	bool queued = request_exec_or_reply(
 	    r, STMT_CONSENT, db_params_consent(&p, &r->loan, &o, r->client, detail), on_act_write);

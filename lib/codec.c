@@ -805,8 +805,9 @@ static json_t *int_or_null_json(int64_t n)
 	X("first_time_borrower",         BOOL,        l->first_time_borrower)                      \
 	X("status",                      STR,         status_name(v->status))                      \
 	X("cooling_required",            BOOL,        l->cooling_required)                         \
-	X("cooling_period_seconds",      INT_OR_NULL, l->cooling_required ? l->cooling_period_s    \
-	                                                                  : TS_NULL)               \
+	X("cooling_period_seconds",      INT_OR_NULL, l->cooling_required &&                       \
+	                                              !policy_cooled_by_calendar(l)                \
+	                                                  ? l->cooling_period_s : TS_NULL)         \
 	X("threshold_amount",            MONEY,       l->threshold_tiyn)                           \
 	X("mrp",                         INT,         l->mrp_tenge)                                \
 	X("policy",                      STR,         l->policy)                                   \
@@ -842,7 +843,9 @@ static json_t *int_or_null_json(int64_t n)
 	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)             \
 	X("control_call_required",       BOOL,        l->control_call_required)                    \
 	X("control_called_at",           TS,          l->control_called_at)                        \
-	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id))
+	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id))     \
+	X("cooling_calendar_zone",       STR_OR_NULL, policy_cooled_by_calendar(l)                 \
+	                                                  ? l->cooling_calendar_zone : NULL)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -1171,7 +1174,7 @@ json_t *codec_policy_json(const struct policy_table *t)
 		bool open_ended = b->up_to_mrp < 0;
 		json_array_append_new(
 		    rules,
-		    json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:I,s:{s:s,s:o,s:o,s:o,s:s}}", "rule",
+		    json_pack("{s:s,s:o,s:I,s:b,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o}}", "rule",
 		              name_of(&rule_names, b->rule), "lender_kind",
 		              b->lender_kind < 0
 		                  ? json_null()
@@ -1180,11 +1183,13 @@ json_t *codec_policy_json(const struct policy_table *t)
 		              b->above_inclusive, "up_to_mrp", mrp_or_null(b->up_to_mrp),
 		              "up_to_exclusive",
 		              open_ended ? json_null() : json_boolean(b->up_to_exclusive),
-		              "period_seconds", (json_int_t)b->period_s, "keys", "above_mrp",
-		              b->above_key, "above_inclusive", key_or_null(b->above_inclusive_key),
-		              "up_to_mrp", key_or_null(b->up_to_key), "up_to_exclusive",
+		              "period_seconds",
+		              b->until_next_working_day ? json_null() : json_integer(b->period_s),
+		              "keys", "above_mrp", key_or_null(b->above_key), "above_inclusive",
+		              key_or_null(b->above_inclusive_key), "up_to_mrp",
+		              key_or_null(b->up_to_key), "up_to_exclusive",
 		              key_or_null(open_ended ? NULL : b->up_to_inclusive_key),
-		              "period_seconds", b->period_key));
+		              "period_seconds", key_or_null(b->period_key)));
 		json_object_set_new(json_array_get(rules, (size_t)i), "control_call",
 		                    json_boolean(b->control_call));
 	}
@@ -1221,6 +1226,10 @@ json_t *codec_policy_json(const struct policy_table *t)
 		                    json_pack("{s:I,s:{s:s}}", "window_seconds",
 		                              (json_int_t)t->cross_lender_window_s, "keys",
 		                              "window_seconds", t->cross_lender_window_key));
+	/* the zone of the calendar whose next working day ends a band of
+	 * period_seconds null, for a profile that has one */
+	if (t->calendar_zone != NULL)
+		json_object_set_new(o, "calendar_zone", json_string(t->calendar_zone));
 	return o;
 }
 
@@ -1293,21 +1302,36 @@ char *codec_policy_text(const struct policy_table *t)
 		         t->unit);
 	for (int i = 0; i < t->nbands; i++) {
 		const struct policy_table_band *b = &t->bands[i];
-		char lower[128], upper[128], up[192] = "";
-		bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
-		           sizeof(lower));
-		if (b->up_to_mrp >= 0) {
-			bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive, upper,
-			           sizeof(upper));
-			snprintf(up, sizeof(up), ", %s %lld %s (%s)",
-			         b->up_to_exclusive ? "below" : "up to", (long long)b->up_to_mrp,
-			         t->unit, upper);
+		char lower[128], upper[128], up[192] = "", wait[192];
+		if (b->until_next_working_day)
+			snprintf(wait, sizeof(wait),
+			         "wait until the start of the next working day after consent "
+			         "(%s, calendar of non-working days: coolingctl holidays show)",
+			         t->calendar_zone != NULL ? t->calendar_zone
+			                                  : "the profile's zone");
+		else
+			snprintf(wait, sizeof(wait), "wait %llds after consent (%s)",
+			         (long long)b->period_s, b->period_key);
+		const char *kind =
+		    b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind);
+		if (b->above_key == NULL) {
+			text_add(&x, "  %-10s %-4s every amount: %s\n",
+			         name_of(&rule_names, b->rule), kind, wait);
+		} else {
+			bound_keys(b->above_key, b->above_inclusive_key, b->above_inclusive, lower,
+			           sizeof(lower));
+			if (b->up_to_mrp >= 0) {
+				bound_keys(b->up_to_key, b->up_to_inclusive_key, b->up_to_exclusive,
+				           upper, sizeof(upper));
+				snprintf(up, sizeof(up), ", %s %lld %s (%s)",
+				         b->up_to_exclusive ? "below" : "up to",
+				         (long long)b->up_to_mrp, t->unit, upper);
+			}
+			text_add(&x, "  %-10s %-4s %s %lld %s (%s)%s: %s\n",
+			         name_of(&rule_names, b->rule), kind,
+			         b->above_inclusive ? "from" : "above", (long long)b->above_mrp,
+			         t->unit, lower, up, wait);
 		}
-		text_add(&x, "  %-10s %-4s %s %lld %s (%s)%s: wait %llds after consent (%s)\n",
-		         name_of(&rule_names, b->rule),
-		         b->lender_kind < 0 ? "any" : name_of(&lender_kind_names, b->lender_kind),
-		         b->above_inclusive ? "from" : "above", (long long)b->above_mrp, t->unit,
-		         lower, up, (long long)b->period_s, b->period_key);
 		if (b->control_call)
 			text_add(&x, "             and a control call before the payout "
 			             "(POST .../control-call)\n");

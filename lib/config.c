@@ -499,7 +499,10 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 				    (long long)legal.bands[i].period_s, p->name);
 				return false;
 			}
-			if (shortest < 0 || t.bands[i].period_s < shortest)
+			/* a period until the next working day has no length to
+			 * shorten: a consent of a given moment ends it when it ends */
+			if (!t.bands[i].until_next_working_day &&
+			    (shortest < 0 || t.bands[i].period_s < shortest))
 				shortest = t.bands[i].period_s;
 		}
 		if (t.cross_lender_window_s < legal.cross_lender_window_s) {

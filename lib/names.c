@@ -54,7 +54,7 @@ TABLE(exemption_names, [EXEMPT_NONE] = "", [EXEMPT_BRANCH] = "branch", [EXEMPT_S
 TABLE(rule_names, [RULE_NONE] = "", [RULE_CARD] = "card", [RULE_BANK_SHORT] = "bank_short",
       [RULE_BANK_LONG] = "bank_long", [RULE_MFO] = "mfo", [RULE_RU_SHORT] = "ru_short",
       [RULE_RU_LONG] = "ru_long", [RULE_KG_BAND1] = "kg_band1", [RULE_KG_BAND2] = "kg_band2",
-      [RULE_KG_BAND3] = "kg_band3");
+      [RULE_KG_BAND3] = "kg_band3", [RULE_NEXT_WORKING_DAY] = "next_working_day");
 TABLE(payee_kind_names, [PAYEE_ACCOUNT] = "account", [PAYEE_CARD] = "card",
       [PAYEE_WALLET] = "wallet");
 TABLE(in_person_reason_names, [INPERSON_FIRST_TIME] = "first_time",

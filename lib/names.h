@@ -80,6 +80,7 @@ enum rule {
 	RULE_KG_BAND1,
 	RULE_KG_BAND2,
 	RULE_KG_BAND3,
+	RULE_NEXT_WORKING_DAY, /* until the start of the next working day after the consent */
 	RULE__COUNT
 };
 extern const struct name_table rule_names;

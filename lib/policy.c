@@ -63,6 +63,9 @@ struct profile_def {
 	 * when the key is NULL */
 	size_t cross_lender_window;
 	const char *cross_lender_window_key;
+	/* the IANA zone whose local dates the calendar of non-working days
+	 * holds, for its bands until_next_working_day */
+	const char *calendar_zone;
 };
 
 #define EXEMPT(e) (1u << (e))
@@ -280,6 +283,37 @@ static const struct profile_def profiles[] = {
      .age_rule = false,
      .cross_lender_window = F(uz_window_s),
      .cross_lender_window_key = "policy.uz_window"},
+    /* by-2025-11, National Bank resolution 267 (REGULATION.md, "More
+     * countries", Belarus): every online loan is paid out no earlier than
+     * the start of the next working day after the consent, in Minsk, by the
+     * calendar of non-working days; paid to a seller (goods) is exempt. The
+     * law is about remote lending: a branch loan is not held. No amount
+     * bound, no visit, no age rule, no reconfirmation. */
+    {.source = "National Bank resolution 267, from 22.11.2025: REGULATION.md, \"More "
+               "countries\", Belarus",
+     .currency = "BYN",
+     .unit = UNIT_MAJOR,
+     .defaults = {.name = "by-2025-11",
+                  .cooling_period_s = 24 * 3600,
+                  .threshold_mrp = 150,
+                  .cool_online = true,
+                  .cool_branch = false,
+                  ENACTED_NUMBERS},
+     .aggregates = false,
+     .exemptions = EXEMPT(EXEMPT_BRANCH) | EXEMPT(EXEMPT_GOODS),
+     .nbands = 1,
+     .bands = {{.rule = RULE_NEXT_WORKING_DAY,
+                .lender_kind = ANY_KIND,
+                .above = POLICY_NO_FIELD,
+                .above_inclusive = POLICY_NO_FIELD,
+                .up_to = POLICY_NO_FIELD,
+                .period = POLICY_NO_FIELD,
+                .until_next_working_day = true}},
+     .reconfirmation = false,
+     .in_person_rule = false,
+     .in_person_by_amount = false,
+     .age_rule = false,
+     .calendar_zone = "Europe/Minsk"},
 };
 
 #define NPROFILES (sizeof(profiles) / sizeof(profiles[0]))
@@ -306,9 +340,11 @@ bool policy_profile(const char *name, struct policy *p)
 	return false;
 }
 
+/* A number of the band; 0 for one it does not have (a band of every
+ * amount, or one until the next working day). */
 static int64_t field(const struct policy *p, size_t offset)
 {
-	return *(const int64_t *)((const char *)p + offset);
+	return offset == POLICY_NO_FIELD ? 0 : *(const int64_t *)((const char *)p + offset);
 }
 
 /* A bound's reading; "above" for a bound that has no key for it. */
@@ -377,6 +413,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 	t->source = d->source;
 	t->currency = d->currency;
 	t->unit = d->unit == UNIT_MRP ? "MRP" : d->currency;
+	t->calendar_zone = d->calendar_zone;
 	t->aggregates = d->aggregates;
 	t->aggregation = p->aggregation;
 	t->nbands = d->nbands;
@@ -390,6 +427,7 @@ void policy_table_of(const struct policy *p, struct policy_table *t)
 		t->bands[i].up_to_exclusive =
 		    b->up_to != POLICY_NO_FIELD && flag(p, b->up_to_inclusive);
 		t->bands[i].period_s = field(p, b->period);
+		t->bands[i].until_next_working_day = b->until_next_working_day;
 		t->bands[i].above_key = b->above_key;
 		t->bands[i].up_to_key = b->up_to_key;
 		t->bands[i].period_key = b->period_key;
@@ -430,12 +468,13 @@ static bool beyond(int64_t amount_tiyn, int64_t bound_tiyn, bool inclusive)
 	return inclusive ? amount_tiyn >= bound_tiyn : amount_tiyn > bound_tiyn;
 }
 
-/* Whether the day's amount falls in the band: beyond its lower bound and
- * not beyond its upper one. */
+/* Whether the day's amount falls in the band: beyond its lower bound (a
+ * band without one holds every amount) and not beyond its upper one. */
 static bool in_band(const struct profile_def *d, const struct policy *p,
                     const struct policy_band *b, int64_t day_tiyn, int64_t mrp_tenge)
 {
-	if (!beyond(day_tiyn, bound_minor(d, field(p, b->above), mrp_tenge),
+	if (b->above != POLICY_NO_FIELD &&
+	    !beyond(day_tiyn, bound_minor(d, field(p, b->above), mrp_tenge),
 	            flag(p, b->above_inclusive)))
 		return false;
 	return b->up_to == POLICY_NO_FIELD ||
@@ -495,6 +534,7 @@ void policy_decide(const struct policy *p, const struct policy_input *in,
 			out->rule = b->rule;
 			out->cooling_period_s = field(p, b->period);
 			out->control_call_required = b->control_call;
+			out->calendar_zone = b->until_next_working_day ? d->calendar_zone : NULL;
 			break;
 		}
 	}
@@ -660,6 +700,8 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	l->rule = d.rule;
 	l->cooling_required = d.cooling_required;
 	l->cooling_period_s = d.cooling_period_s;
+	snprintf(l->cooling_calendar_zone, sizeof(l->cooling_calendar_zone), "%s",
+	         d.calendar_zone != NULL ? d.calendar_zone : "");
 	l->reconfirmation_required = d.reconfirmation_required;
 	l->in_person_required = d.in_person_required;
 	l->in_person_reasons = d.in_person_reasons;
@@ -679,9 +721,14 @@ unsigned loan_in_person_reasons(const struct loan *l)
 
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at)
 {
-	if (!l->cooling_required || consent_at == TS_NULL)
+	if (!l->cooling_required || consent_at == TS_NULL || policy_cooled_by_calendar(l))
 		return TS_NULL;
 	return consent_at + l->cooling_period_s * USEC_PER_SEC;
+}
+
+bool policy_cooled_by_calendar(const struct loan *l)
+{
+	return l->cooling_required && l->cooling_calendar_zone[0] != '\0';
 }
 
 /* When another lender's payout stops holding the loan: that payout plus

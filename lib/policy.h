@@ -21,6 +21,7 @@
 #define ID_MAX          64
 #define ID_BUF          (ID_MAX + 1)
 #define POLICY_NAME_BUF 32
+#define POLICY_ZONE_BUF 64 /* an IANA zone's name */
 
 enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
 
@@ -87,12 +88,17 @@ const char *policy_profile_name_at(size_t i);
  * a configuration key; so is each bound's reading, a bool of struct policy
  * (above_inclusive, up_to_inclusive: the bound's own key, true when an
  * amount equal to the bound is in the band above it; POLICY_NO_FIELD for a
- * bound whose law has one reading, "above"). */
+ * bound whose law has one reading, "above"). A band without `above` holds
+ * every amount; one `until_next_working_day` waits, instead of a period,
+ * until the start of the next working day after the consent in the
+ * profile's calendar zone (`period` POLICY_NO_FIELD). */
 #define POLICY_NO_FIELD ((size_t)-1)
 struct policy_band {
 	enum rule rule;
-	int lender_kind;             /* enum lender_kind, or -1 for every kind */
-	size_t above, up_to, period; /* offsets in struct policy; up_to may be POLICY_NO_FIELD */
+	int lender_kind; /* enum lender_kind, or -1 for every kind */
+	/* offsets in struct policy; above, up_to and period may be POLICY_NO_FIELD */
+	size_t above, up_to, period;
+	bool until_next_working_day;
 	size_t above_inclusive, up_to_inclusive; /* offsets of bools; up_to's as up_to */
 	const char *above_key, *up_to_key, *period_key;
 	const char *above_inclusive_key, *up_to_inclusive_key;
@@ -112,6 +118,9 @@ struct policy_table {
 	/* what the bands' numbers count: "MRP", or the currency's code for
 	 * whole units of it */
 	const char *unit;
+	/* the zone of the calendar whose next working day ends a band
+	 * until_next_working_day; NULL when no band does */
+	const char *calendar_zone;
 	bool aggregates;     /* the day's amount, or the loan's own */
 	int64_t aggregation; /* enum aggregation, when aggregates */
 	int nbands;
@@ -123,7 +132,9 @@ struct policy_table {
 		 * to up_to_mrp is not (it is in the band above): each the value
 		 * of its bound's *_threshold_inclusive key */
 		bool above_inclusive, up_to_exclusive;
-		int64_t period_s;
+		int64_t period_s; /* 0 when until_next_working_day */
+		bool until_next_working_day;
+		/* above_key NULL: every amount; period_key NULL: until_next_working_day */
 		const char *above_key, *up_to_key, *period_key;
 		const char *above_inclusive_key, *up_to_inclusive_key;
 		bool control_call;
@@ -239,8 +250,12 @@ struct policy_decision {
 	int64_t aggregated_tiyn; /* the day's amount (kz-card: the loan's own) */
 	enum rule rule;          /* RULE_NONE: not cooled */
 	bool cooling_required;
-	int64_t cooling_period_s; /* 0 when not cooled */
-	int64_t threshold_tiyn;   /* the kind's first threshold x MRP */
+	int64_t cooling_period_s; /* 0 when not cooled or cooled by the calendar */
+	/* the cooling period ends at the start of the next working day after
+	 * the consent in this zone (the profile's calendar_zone); NULL when it
+	 * is cooling_period_s long */
+	const char *calendar_zone;
+	int64_t threshold_tiyn; /* the kind's first threshold x MRP */
 	bool reconfirmation_required;
 	bool in_person_required;
 	unsigned in_person_reasons; /* bits (1u << enum in_person_reason) */
@@ -329,7 +344,11 @@ struct loan {
 	int64_t mrp_tenge;
 	int64_t threshold_tiyn;
 	bool cooling_required;
-	int64_t cooling_period_s; /* 0 when not required */
+	int64_t cooling_period_s; /* 0 when not required or by the calendar */
+	/* the period ends at the next working day's start after the consent in
+	 * this zone, which the database computes from its calendar when the
+	 * consent is recorded (cd_cooling_ends_at); "" when it is a length */
+	char cooling_calendar_zone[POLICY_ZONE_BUF];
 	bool in_person_required;
 	enum exemption exemption;
 	int64_t aggregated_tiyn; /* the day's amount */
@@ -395,8 +414,14 @@ void policy_assess(const struct policy *p, int64_t mrp_tenge, struct loan *l);
  * before reasons were, first_time when it needs one (the only reason then). */
 unsigned loan_in_person_reasons(const struct loan *l);
 
-/* consent_at + period for a cooled loan, TS_NULL otherwise. */
+/* consent_at + period for a cooled loan, TS_NULL otherwise, and TS_NULL
+ * for a loan cooled until the next working day: the database computes that
+ * end from its calendar as it records the consent. */
 int64_t policy_cooling_ends_at(const struct loan *l, int64_t consent_at);
+
+/* Whether the loan's period ends at a calendar's next working day, and so
+ * has no length (its cooling_period_seconds is null). */
+bool policy_cooled_by_calendar(const struct loan *l);
 
 struct loan_view {
 	unsigned blockers; /* bit (1u << enum blocker) */

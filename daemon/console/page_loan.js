@@ -142,7 +142,8 @@ function render() {
     [t('field.first_time_borrower'), yesNo(l.first_time_borrower)],
     [t('field.policy'), l.policy],
     [t('field.threshold_amount'), fmt.amount(l.threshold_amount, l.currency || 'KZT')],
-    [t('field.cooling_period'), l.cooling_period_seconds ? fmt.duration(l.cooling_period_seconds * 1000, t('unit.day')) : t('loan.not_cooled')],
+    [t('field.cooling_period'), l.cooling_calendar_zone ? t('loan.until_next_working_day', { zone: l.cooling_calendar_zone })
+      : l.cooling_period_seconds ? fmt.duration(l.cooling_period_seconds * 1000, t('unit.day')) : t('loan.not_cooled')],
     [t('field.in_person_required'), yesNo(l.in_person_required)],
   ];
   for (const k of OPTIONAL)

@@ -79,6 +79,7 @@ static bool loan_from_row(const PGresult *r, int row, int c, struct loan *l)
 		case KIND_INT:
 		case KIND_TS:
 		case KIND_READ_TS:
+		case KIND_ENDS:
 			*(int64_t *)f = db_int(r, row, col);
 			break;
 		case KIND_PERIOD:

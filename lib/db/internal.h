@@ -31,9 +31,11 @@
  * kinds: TEXT (char array; NULL reads as ""), INT (int64_t), BOOL, TS
  * (microseconds, timestamptz through cd_us/cd_ts; NULL is TS_NULL), CHANNEL
  * (enum channel by its name), PERIOD (int64_t seconds, NULL unless the loan
- * is cooled: 0 in the struct), READ (a boolean that is read, not stored:
+ * is cooled: 0 in the struct), ENDS (a TS that the INSERT writes through
+ * LOAN_VAL_ENDS), READ (a boolean that is read, not stored:
  * `column` is its SQL expression over the row l), READ_TS (the same for
- * an instant, in microseconds). inserted is 1 for the
+ * an instant, in microseconds). An empty TEXT is inserted as NULL.
+ * inserted is 1 for the
  * columns the approval writes, 0 for those a later act writes (their $n
  * is 0); a new inserted
  * column takes the next free $n (the checks below). The columns are read in
@@ -57,7 +59,7 @@
 	X(in_person_required,    "in_person_required",    BOOL,    1, 14, "boolean") \
 	X(approved_at,           "approved_at",           TS,      1, 15, "bigint")  \
 	X(consent_at,            "consent_at",            TS,      1, 16, "bigint")  \
-	X(cooling_ends_at,       "cooling_ends_at",       TS,      1, 17, "bigint")  \
+	X(cooling_ends_at,       "cooling_ends_at",       ENDS,    1, 17, "bigint")  \
 	X(in_person_verified_at, "in_person_verified_at", TS,      1, 18, "bigint")  \
 	X(in_person_branch_id,   "in_person_branch_id",   TEXT,    0,  0, "")        \
 	X(in_person_officer_id,  "in_person_officer_id",  TEXT,    0,  0, "")        \
@@ -82,6 +84,7 @@
 	X(control_call_required, "control_call_required", BOOL,    1, 36, "boolean") \
 	X(control_called_at,     "control_called_at",     TS,      0,  0, "")        \
 	X(control_call_officer_id, "control_call_officer_id", TEXT, 0, 0, "")        \
+	X(cooling_calendar_zone, "cooling_calendar_zone", TEXT,    1, 38, "text")    \
 	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
 	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
 	X(cross_lender_window_s, "cross_lender_window_s", INT,     1, 37, "bigint")  \
@@ -123,12 +126,19 @@
 #define LOAN_READ_PRODUCT(col)                "l." col ", "
 #define LOAN_READ_PERIOD(col)                 "l." col ", "
 #define LOAN_READ_TS(col)                     "cd_us(l." col "), "
+#define LOAN_READ_ENDS(col)                   LOAN_READ_TS(col)
 #define LOAN_READ_READ(col)                   col ", "
 #define LOAN_READ_READ_TS(col)                col ", "
 #define LOAN_READ(f, col, kind, ins, n, type) LOAN_READ_##kind(col)
 /* The loan's columns, then "now" (microseconds): every statement that
  * returns loans returns them so. */
 #define LOAN_COLS_NOW LOAN_COLUMNS(LOAN_READ) "cd_us(now())"
+
+/* The cooling period's end as the approval records it: its own ($n), or
+ * with a consent ($16) and a calendar's zone ($38), the next working day's
+ * start (cd_cooling_ends_at, sql/026). */
+#define LOAN_ENDS_SQL(n)                                                                           \
+	"cd_cooling_ends_at(cd_ts($16::bigint), cd_ts($" #n "::bigint), $38::text), "
 
 /* The INSERT's column list and values; the list ends with the row id, which
  * takes its DEFAULT (the sequence), so that each row can end with ", ". */
@@ -144,6 +154,7 @@
 #define LOAN_VAL_TS(n, type)                     "cd_ts($" #n "::bigint), "
 #define LOAN_VAL_READ(n, type)                   ""
 #define LOAN_VAL_READ_TS(n, type)                ""
+#define LOAN_VAL_ENDS(n, type)                   LOAN_ENDS_SQL(n)
 #define LOAN_INS_COL(f, col, kind, ins, n, type) LOAN_IF_##ins(col ", ")
 #define LOAN_INS_VAL(f, col, kind, ins, n, type) LOAN_IF_##ins(LOAN_VAL_##kind(n, type))
 #define LOAN_INSERT_COLS                         LOAN_COLUMNS(LOAN_INS_COL) "id"
@@ -195,6 +206,7 @@ enum col_kind {
 	KIND_INT,
 	KIND_BOOL,
 	KIND_TS,
+	KIND_ENDS, /* a KIND_TS that the database may compute (LOAN_ENDS_SQL) */
 	KIND_CHANNEL,
 	KIND_PERIOD,
 	/* an enum (int) by its name in a table of names.h; the name "" of

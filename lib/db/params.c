@@ -22,14 +22,15 @@ const char *const *db_loan_insert_params(struct db_params *p, const struct loan 
 		const char **v = &p->v[d->param - 1];
 		switch (d->kind) {
 		case KIND_TEXT:
-			*v = f;
+			*v = *(const char *)f != '\0' ? f : NULL;
 			break;
 		case KIND_INT:
 		case KIND_TS:
+		case KIND_ENDS:
 			*v = db_num(&p->num[d->param - 1], *(const int64_t *)f);
 			break;
 		case KIND_PERIOD:
-			*v = l->cooling_required
+			*v = l->cooling_required && !policy_cooled_by_calendar(l)
 			         ? db_num(&p->num[d->param - 1], *(const int64_t *)f)
 			         : NULL;
 			break;

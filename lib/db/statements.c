@@ -196,10 +196,12 @@ DB_FIRST_READS(AUTH_TWIN_CHECK)
 #define P_BURST_N    "$" DB_STR(LOAN_INSERT_BURST_OTHERS)
 
 /* The approval_recorded event's detail, over the inserted row (ins) and
- * the day (d): the request's, and the day's loans with this one when the
- * profile adds them up. */
+ * the day (d): the request's, the end of the cooling period as the row
+ * holds it (a calendar's is the database's), and the day's loans with this
+ * one when the profile adds them up. */
 #define APPROVAL_EVENT_DETAIL                                                                      \
 	P_DETAIL "::jsonb "                                                                        \
+	"  || jsonb_build_object('cooling_ends_at', cd_utc_text(ins.cooling_ends_at)) "            \
 	"  || CASE WHEN d.j IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('day_loans', "        \
 	"  (d.j->'loans') || jsonb_build_array(jsonb_build_object('lender', ins.lender_id, "       \
 	"  'loan_id', ins.loan_id, 'amount', (ins.amount_tiyn / 100)::text || '.' "                \
@@ -522,13 +524,17 @@ const struct stmt_def db_statements[STMT__COUNT] = {
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
     [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 8},
     [STMT_LOAN_INSERT] = {"loan_insert", LOAN_INSERT_SQL, LOAN_INSERT_NPARAMS},
+    /* the end: $3, or the next working day's start after the consent on
+     * the calendar of the loan's zone, as the database has it now */
     [STMT_CONSENT] =
         {"consent",
          "WITH u AS (UPDATE loan SET consent_at = cd_ts($2::bigint), "
-         "  cooling_ends_at = cd_ts($3::bigint) WHERE id = $1::bigint AND " CONSENT_GUARD
+         "  cooling_ends_at = cd_cooling_ends_at(cd_ts($2::bigint), cd_ts($3::bigint), "
+         "  cooling_calendar_zone) WHERE id = $1::bigint AND " CONSENT_GUARD
          "  RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $4::text, lender_id, loan_id, 'consent_recorded', "
-         "  $5::jsonb FROM u) "
+         "  $5::jsonb || jsonb_build_object('cooling_ends_at', cd_utc_text(cooling_ends_at)) "
+         "  FROM u) "
          "SELECT " LOAN_COLS_NOW " FROM u l",
          5},
     [STMT_VERIFY] =
@@ -648,7 +654,8 @@ const struct stmt_def db_statements[STMT__COUNT] = {
         {"trusted_person",
          "WITH u AS (UPDATE loan SET trusted_person_confirmed_at = cd_ts($2::bigint), "
          "  exemption = coalesce(exemption, 'trusted_person'), cooling_required = false, "
-         "  cooling_period_s = NULL, cooling_ends_at = NULL, rule = NULL, "
+         "  cooling_period_s = NULL, cooling_ends_at = NULL, cooling_calendar_zone = NULL, "
+         "  rule = NULL, "
          "  reconfirmation_required = false "
          "  WHERE id = $1::bigint AND " TRUSTED_PERSON_GUARD " RETURNING *), "
          "a AS (" AUDIT_INSERT "SELECT $3::text, lender_id, loan_id, "

@@ -7,7 +7,11 @@
  * days of the years its file holds and no others, writes one audit event
  * per change and none for a repeat; `holidays show` prints a year; and the
  * roles: the operators keep the calendar, compliance and the daemon read
- * it.
+ * it. A loan cooled until the next working day (by-2025-11) gets its end
+ * from the statement that records its consent, at approval or later, as
+ * the C twin computes it, on a Friday, before a run of holidays, at the
+ * last microsecond of a Minsk evening and at the midnight after it; a day
+ * imported later does not move an end already written.
  */
 #include <check.h>
 #include <stdio.h>
@@ -18,6 +22,8 @@
 #include "calendar.h"
 #include "check_main.h"
 #include "db.h"
+#include "loan.h"
+#include "policy.h"
 #include "support/proc.h"
 #include "support/testdb.h"
 #include "timeutil.h"
@@ -482,6 +488,175 @@ START_TEST(test_operators_keep_the_calendar_compliance_and_the_daemon_read_it)
 }
 END_TEST
 
+/* ---- the end of a loan cooled until the next working day ---- */
+
+static int64_t T(const char *s)
+{
+	int64_t t = 0;
+	ck_assert(ts_parse_rfc3339(s, &t, NULL));
+	return t;
+}
+
+/* The local date in Minsk of an instant. */
+static int64_t minsk_day(int64_t at)
+{
+	int64_t us = at + MINSK_OFFSET_US, day = us / (86400 * USEC_PER_SEC);
+	return us < 0 && us % (86400 * USEC_PER_SEC) != 0 ? day - 1 : day;
+}
+
+/* A by-2025-11 online loan approved at approved_at, with its consent then
+ * when consent_at is not TS_NULL, recorded by STMT_LOAN_INSERT; the row as
+ * written. */
+static struct loan approve_by(const char *loan_id, int64_t approved_at, int64_t consent_at)
+{
+	struct policy p;
+	ck_assert(policy_profile("by-2025-11", &p));
+	struct loan l;
+	memset(&l, 0, sizeof(l));
+	snprintf(l.lender, sizeof(l.lender), "B1");
+	snprintf(l.loan_id, sizeof(l.loan_id), "%s", loan_id);
+	memcpy(l.borrower_iin, "900101300126", 13);
+	l.amount_tiyn = 150000;
+	l.channel = CHANNEL_ONLINE;
+	l.approved_at = approved_at;
+	l.consent_at = consent_at;
+	l.in_person_verified_at = l.disbursed_at = l.cancelled_at = TS_NULL;
+	l.extra_confirmed_at = l.reconfirmed_at = l.trusted_person_confirmed_at = TS_NULL;
+	l.in_person_reasons = 0;
+	policy_assess(&p, 0, &l);
+	l.cooling_ends_at = policy_cooling_ends_at(&l, consent_at);
+	ck_assert(l.cooling_ends_at == TS_NULL); /* the database's */
+	struct db_params dp;
+	PGresult *r = PQexecPrepared(conn, db_statements[STMT_LOAN_INSERT].name,
+	                             db_statements[STMT_LOAN_INSERT].nparams,
+	                             db_loan_insert_params(&dp, &l, "test", "{}"), NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	struct loan got;
+	int64_t now, day_total, burst;
+	ck_assert(db_loan_insert_result(r, &got, &now, &day_total, &burst));
+	PQclear(r);
+	return got;
+}
+
+/* Records the consent of l at consent_at through STMT_CONSENT, as the
+ * daemon does: C decides, the statement computes the end. */
+static struct loan consent_by(const struct loan *l, int64_t consent_at)
+{
+	struct consent_req q = {.consent_at = consent_at};
+	/* the instants are the test's, not the clock's */
+	struct ts_window w = {.skew_s = 0, .backdate_s = INT64_C(100) * 365 * 86400};
+	struct act_outcome o;
+	ck_assert_int_eq(loan_consent_decide(l, &q, consent_at, &w, &o), ACT_WRITE);
+	struct db_params dp;
+	PGresult *r = PQexecPrepared(conn, db_statements[STMT_CONSENT].name,
+	                             db_statements[STMT_CONSENT].nparams,
+	                             db_params_consent(&dp, l, &o, "test", "{}"), NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	struct loan got;
+	int64_t now;
+	ck_assert(db_loan_row(r, 0, &got, &now));
+	PQclear(r);
+	return got;
+}
+
+/* The end that a consent event of the loan keeps, as the API writes it. */
+static void assert_event_end(const char *loan_id, const char *type, int64_t want)
+{
+	const char *params[] = {loan_id, type};
+	PGresult *r = PQexecParams(conn,
+	                           "SELECT detail->>'cooling_ends_at' FROM audit_event "
+	                           "WHERE loan_id = $1 AND type = $2",
+	                           2, NULL, params, NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s: %s", loan_id,
+	              PQresultErrorMessage(r));
+	char ts[TS_BUF];
+	ts_format_utc(want, ts);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), ts);
+	PQclear(r);
+}
+
+START_TEST(test_a_consent_ends_a_calendar_loan_at_the_next_working_day_as_the_c_twin_says)
+{
+	struct cd_error err;
+	ck_assert_msg(db_prepare_all(conn, &err), "%s", err.message);
+	testdb_exec(conn, "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	import_ok(BELARUS_2025_2026);
+	size_t n;
+	int64_t *off = listed_days(2025, 2027, &n);
+
+	static const struct {
+		const char *consent, *ends;
+	} cases[] = {
+	    /* Friday 28 November 2025, noon in Minsk: Monday 1 December */
+	    {"2025-11-28T09:00:00Z", "2025-11-30T21:00:00Z"},
+	    /* Friday 19 December, the last microsecond of its evening: Monday */
+	    {"2025-12-19T20:59:59.999999Z", "2025-12-21T21:00:00Z"},
+	    /* Wednesday 24 December: Christmas, a day off, the weekend */
+	    {"2025-12-24T09:00:00Z", "2025-12-28T21:00:00Z"},
+	    /* Tuesday 30 December, 23:59:59.999999 in Minsk: Wednesday 31 */
+	    {"2025-12-30T20:59:59.999999Z", "2025-12-30T21:00:00Z"},
+	    /* ... and a microsecond later, Wednesday 00:00: Monday 5 January */
+	    {"2025-12-30T21:00:00Z", "2026-01-04T21:00:00Z"},
+	    /* Sunday 6 July 2025 at 23:00 in Minsk: Monday 7 */
+	    {"2025-07-06T20:00:00Z", "2025-07-06T21:00:00Z"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t consent = T(cases[i].consent), want = T(cases[i].ends);
+		/* the C twin says the same */
+		ck_assert_msg(
+		    minsk_midnight(calendar_next_working_day(minsk_day(consent), off, n)) == want,
+		    "C twin, consent %s", cases[i].consent);
+
+		char id[32];
+		snprintf(id, sizeof(id), "LATER-%zu", i);
+		struct loan l = approve_by(id, consent - 3600 * USEC_PER_SEC, TS_NULL);
+		ck_assert(l.cooling_required);
+		ck_assert(l.cooling_ends_at == TS_NULL);
+		ck_assert_str_eq(l.cooling_calendar_zone, "Europe/Minsk");
+		struct loan c = consent_by(&l, consent);
+		ck_assert_msg(c.cooling_ends_at == want, "consent %s", cases[i].consent);
+		assert_event_end(id, "consent_recorded", want);
+
+		snprintf(id, sizeof(id), "WITH-%zu", i);
+		struct loan a = approve_by(id, consent, consent);
+		ck_assert_msg(a.cooling_ends_at == want, "approval with consent %s",
+		              cases[i].consent);
+		assert_event_end(id, "approval_recorded", want);
+	}
+	/* no length is recorded, the zone is */
+	ck_assert_int_eq(testdb_num(conn,
+	                            "SELECT count(*) FROM loan WHERE cooling_period_s IS NULL "
+	                            "AND cooling_calendar_zone = 'Europe/Minsk' "
+	                            "AND rule = 'next_working_day' AND currency = 'BYN'",
+	                            NULL),
+	                 12);
+	free(off);
+}
+END_TEST
+
+START_TEST(test_a_day_imported_after_the_consent_does_not_move_its_end)
+{
+	struct cd_error err;
+	ck_assert_msg(db_prepare_all(conn, &err), "%s", err.message);
+	testdb_exec(conn, "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	import_ok(BELARUS_2025_2026);
+	/* Monday 1 December 2025 is a working day when the consent comes */
+	int64_t friday = T("2025-11-28T09:00:00Z"), monday = T("2025-11-30T21:00:00Z");
+	struct loan kept = approve_by("KEPT", friday - 3600 * USEC_PER_SEC, TS_NULL);
+	ck_assert(consent_by(&kept, friday).cooling_ends_at == monday);
+
+	/* then the Monday becomes a day off */
+	import_ok(BELARUS_2025_2026 "2025-12-01,Day off (moved from Saturday 13 December)\r\n");
+	ck_assert_int_eq(
+	    testdb_num(conn, "SELECT cd_us(cooling_ends_at) FROM loan WHERE loan_id = 'KEPT'",
+	               NULL),
+	    monday);
+	/* a consent recorded after it takes it */
+	struct loan later = approve_by("LATER", friday - 3600 * USEC_PER_SEC, TS_NULL);
+	ck_assert(consent_by(&later, friday).cooling_ends_at == T("2025-12-01T21:00:00Z"));
+}
+END_TEST
+
 static Suite *calendar_suite(void)
 {
 	Suite *s = suite_create("calendar");
@@ -493,6 +668,9 @@ static Suite *calendar_suite(void)
 	tcase_add_test(tc, test_a_bad_file_is_refused_whole_naming_each_bad_line);
 	tcase_add_test(tc, test_show_prints_a_year_with_the_weekend_rule);
 	tcase_add_test(tc, test_operators_keep_the_calendar_compliance_and_the_daemon_read_it);
+	tcase_add_test(
+	    tc, test_a_consent_ends_a_calendar_loan_at_the_next_working_day_as_the_c_twin_says);
+	tcase_add_test(tc, test_a_day_imported_after_the_consent_does_not_move_its_end);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -713,7 +713,8 @@ START_TEST(test_loan_show_json_prints_the_contract_loan)
 	                                   "trusted_person_confirmed_at",
 	                                   "control_call_required",
 	                                   "control_called_at",
-	                                   "control_call_officer_id"};
+	                                   "control_call_officer_id",
+	                                   "cooling_calendar_zone"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(json_object_get(j, keys[i]) != NULL, "no %s", keys[i]);
 	ck_assert_int_eq(json_object_size(j), sizeof(keys) / sizeof(keys[0]));

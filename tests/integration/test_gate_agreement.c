@@ -9,7 +9,9 @@
  * flagged; the cross-lender window (uz-2026-01's) on loans whose borrower
  * another lender paid out within it, beyond it, exactly at its end, or
  * only through loans the window does not count, and two payouts of one
- * borrower racing at two lenders. Also: the MRP in force
+ * borrower racing at two lenders; a consent of a loan cooled until the
+ * next working day writes the end that the C twin of the calendar gives.
+ * Also: the MRP in force
  * is the one of the approval's Asia/Almaty local date, as the database
  * computes it; the STMT_AUTH_* twins return their read beside the client;
  * every statement fits the pool's parameter bound.
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
 #include "check_main.h"
 #include "db.h"
 #include "loan.h"
@@ -68,6 +71,9 @@ struct state {
 	/* a loan that a cross-lender window holds, of this many seconds (0:
 	 * none) */
 	int64_t window_s;
+	/* profile by-2025-11's: cooled until the next working day in Minsk
+	 * (a zone and no length) */
+	bool by;
 	const char *iin; /* NULL: BORROWER */
 };
 
@@ -192,16 +198,18 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    "extra_confirmed_at, extra_confirmation_method, reconfirmation_required, "
 	    "reconfirmed_at, currency, trusted_person_confirmed_at, exemption, "
 	    "control_call_required, control_called_at, control_call_officer_id, "
-	    "cross_lender_window_s) "
+	    "cross_lender_window_s, cooling_calendar_zone) "
 	    "VALUES ('B1', '%s', '%s', 70000000, 'online', false, "
 	    "true, true, '%s', 4325, 64875000, %s, %s, %s, now() - interval '3 hours', "
-	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s, %s, %s, %s)",
+	    "%s, %s, %s, %s, %s, 70000000, %s, %s, %s, %s, %s, %s, '%s', %s, %s, %s, %s, %s, %s, "
+	    "%s)",
 	    loan_id, s->iin ? s->iin : BORROWER,
 	    s->ru         ? "ru-2025-09"
 	    : s->kg       ? "kg-2024-11"
 	    : s->window_s ? "uz-2026-01"
+	    : s->by       ? "by-2025-11"
 	                  : "kz-2025-09",
-	    s->cooling_required ? "true" : "false", s->cooling_required ? "7200" : "NULL",
+	    s->cooling_required ? "true" : "false", s->cooling_required && !s->by ? "7200" : "NULL",
 	    s->in_person_required ? "true" : "false",
 	    s->consent ? "now() - interval '2 hours' - interval '30 minutes'" : "NULL",
 	    s->cooling_required && s->consent
@@ -212,6 +220,7 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    s->disbursed ? "now() - interval '10 minutes'" : "NULL",
 	    s->cooling_required ? (s->ru   ? "'ru_short'"
 	                           : s->kg ? "'kg_band3'"
+	                           : s->by ? "'next_working_day'"
 	                                   : "'bank_short'")
 	                        : "NULL",
 	    s->extra_required ? "true" : "false",
@@ -221,11 +230,13 @@ static void insert_loan(const char *loan_id, const struct state *s)
 	    s->ru         ? "RUB"
 	    : s->kg       ? "KGS"
 	    : s->window_s ? "UZS"
+	    : s->by       ? "BYN"
 	                  : "KZT",
 	    s->trusted ? "now() - interval '20 minutes'" : "NULL",
 	    s->trusted ? "'trusted_person'" : "NULL", s->kg ? "true" : "false",
 	    s->called ? "now() - interval '2 hours' - interval '45 minutes'" : "NULL",
-	    s->called ? "'OF-1'" : "NULL", window);
+	    s->called ? "'OF-1'" : "NULL", window,
+	    s->by && s->cooling_required ? "'Europe/Minsk'" : "NULL");
 	PGresult *r = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
 	PQclear(r);
@@ -323,7 +334,40 @@ static int check_payee_guard_agrees(unsigned bits, const struct loan *l)
 	return by_flag;
 }
 
-static int act_writes;     /* writes the C rules chose, over all states */
+static int act_writes;  /* writes the C rules chose, over all states */
+static int by_consents; /* consents of loans cooled until the next working day */
+
+/* A consent of a loan cooled until the next working day writes, as its
+ * end, the start of the next working day after it in the loan's zone:
+ * the C twin's (calendar_next_working_day(), no holiday in this database)
+ * at the local midnight that the database reads. */
+static void check_calendar_end(const struct loan *l, const struct act_outcome *write)
+{
+	struct db_params p;
+	PGresult *r = PQexec(conn, "BEGIN");
+	PQclear(r);
+	r = exec_prepared(STMT_CONSENT, db_params_consent(&p, l, write, "test", "{}"));
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1, "%s",
+	              PQresultErrorMessage(r));
+	struct loan got;
+	ck_assert(db_loan_row(r, 0, &got, NULL));
+	PQclear(r);
+	struct db_num n;
+	const char *q[] = {db_num(&n, write->at), l->cooling_calendar_zone};
+	int64_t day =
+	    testdb_num(conn, "SELECT (cd_ts($1::bigint) AT TIME ZONE $2)::date - DATE '1970-01-01'",
+	               q[0], q[1], NULL);
+	char next[32];
+	snprintf(next, sizeof(next), "%lld", (long long)calendar_next_working_day(day, NULL, 0));
+	int64_t want = testdb_num(
+	    conn, "SELECT cd_us((DATE '1970-01-01' + $1::integer)::timestamp AT TIME ZONE $2)",
+	    next, q[1], NULL);
+	ck_assert_msg(got.cooling_ends_at == want, "consent at %lld: SQL end %lld, C twin %lld",
+	              (long long)write->at, (long long)got.cooling_ends_at, (long long)want);
+	ck_assert_msg(got.cooling_ends_at > write->at, "the end is after the consent");
+	r = PQexec(conn, "ROLLBACK");
+	PQclear(r);
+}
 static int trusted_writes; /* of them, the trusted person's confirmation */
 static int call_writes;    /* and the control call */
 
@@ -354,6 +398,10 @@ static void check_act_guards_agree(unsigned bits, const struct loan *l, int64_t 
 	write.cooling_ends_at = policy_cooling_ends_at(l, now);
 	check_one_act(bits, "consent", &o, STMT_CONSENT,
 	              db_params_consent(&p, l, &write, "test", "{}"));
+	if (o.verdict == ACT_WRITE && policy_cooled_by_calendar(l)) {
+		check_calendar_end(l, &write);
+		by_consents++;
+	}
 
 	struct verification_req visit = {
 	    .branch_id = "BR-T", .officer_id = "OF-T", .verified_at = TS_NULL};
@@ -404,7 +452,7 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 {
 	int combos = 0, allowed = 0, refused_by_registry = 0, refused_by_flag = 0, by_claim = 0;
 	int ru_loans = 0, trusted_loans = 0, kg_loans = 0, called_loans = 0, by_call = 0;
-	int uz_loans = 0, by_other_loan = 0, uz_allowed = 0;
+	int uz_loans = 0, by_other_loan = 0, uz_allowed = 0, by_loans = 0;
 	setup_refusals();
 	setup_payees();
 	setup_other_lender();
@@ -413,7 +461,11 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	 * claim or a closed one, in turn */
 	static const char *const not_refused[] = {BORROWER, BORROWER_WITHDRAWN, BORROWER_FUTURE,
 	                                          BORROWER_CLAIMED, BORROWER_CLAIM_CLOSED};
-	for (unsigned bits = 0; bits < 4096; bits++) {
+	/* each state twice: the second time (twin) only the cooled states
+	 * that kg-2024-11 takes, as a by-2025-11 loan instead */
+	for (unsigned pass = 0; pass < 2 * 4096; pass++) {
+		unsigned bits = pass % 4096;
+		bool twin = pass >= 4096;
 		struct state s = {
 		    .cancelled = bits & 1,
 		    .disbursed = bits & 2,
@@ -444,6 +496,13 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 		s.kg = bits % 3 == 2 && s.cooling_required && !s.extra_required &&
 		       !s.reconfirmation_required;
 		s.called = s.kg && ((bits * 2654435761u) >> 20) & 1;
+		/* the twin: a by-2025-11 loan, cooled until the next working day */
+		if (twin && !s.kg)
+			continue;
+		if (twin) {
+			s.by = true;
+			s.kg = s.called = false;
+		}
 		/* States the schema itself forbids. */
 		if (s.cancelled && s.disbursed)
 			continue;
@@ -465,13 +524,14 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 			continue;
 		bool held = s.window_s > 0 && other_lender_holds(s.iin, s.window_s);
 		char loan_id[32];
-		snprintf(loan_id, sizeof(loan_id), "S-%u", bits);
+		snprintf(loan_id, sizeof(loan_id), "S-%u", pass);
 		insert_loan(loan_id, &s);
 		combos++;
 		ru_loans += s.ru;
 		trusted_loans += s.trusted;
 		kg_loans += s.kg;
 		called_loans += s.called;
+		by_loans += s.by;
 
 		const char *get[] = {"B1", loan_id};
 		PGresult *r = exec_prepared(STMT_LOAN_GET, get);
@@ -538,6 +598,8 @@ START_TEST(test_sql_guard_allows_exactly_when_c_finds_no_blocker)
 	ck_assert_int_ge(kg_loans, 12);
 	ck_assert_int_ge(called_loans, 5);
 	ck_assert_int_ge(call_writes, 1);
+	ck_assert_int_ge(by_loans, 10);
+	ck_assert_int_ge(by_consents, 1);
 	/* a loan that only its missing call holds back was met, and refused */
 	ck_assert_int_ge(by_call, 1);
 	/* loans the window held, some by it alone, and some it let through */

@@ -1188,7 +1188,8 @@ static const char CONTRACT_LOAN[] =
     "  \"in_person_reasons\": [\"first_time\"], \"fraud_claim_open\": false,"
     "  \"reconfirmation_method\": null, \"trusted_person_confirmed_at\": null,"
     "  \"control_call_required\": false, \"control_called_at\": null,"
-    "  \"control_call_officer_id\": null }";
+    "  \"control_call_officer_id\": null,"
+    "  \"cooling_calendar_zone\": null }";
 
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
