@@ -21,6 +21,7 @@
 #include "config.h"
 #include "policy.h"
 #include "timeutil.h"
+#include "unit/config_file.h"
 
 #define DAY_S  (24 * 3600)
 #define DAY_US (DAY_S * USEC_PER_SEC)
@@ -282,37 +283,7 @@ END_TEST
 
 /* ---- the configuration ---- */
 
-static char conf_path[64];
-
-static void config_setup(void)
-{
-	unsetenv("COOLINGD_POLICY_PROFILE");
-	conf_path[0] = '\0';
-}
-
-static void config_teardown(void)
-{
-	if (conf_path[0])
-		unlink(conf_path);
-}
-
-static const char *write_conf(const char *text)
-{
-	if (conf_path[0])
-		unlink(conf_path);
-	snprintf(conf_path, sizeof conf_path, "/tmp/coolingd-uz-XXXXXX");
-	int fd = mkstemp(conf_path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return conf_path;
-}
-
-static bool load(const char *text, struct config *c, char *msg, size_t size)
-{
-	msg[0] = '\0';
-	return config_load(c, write_conf(text), false, msg, size);
-}
+/* config_setup, config_teardown, write_conf and load: unit/config_file.h */
 
 START_TEST(test_uz_window_defaults_to_the_law_and_tunes_longer)
 {
