@@ -304,18 +304,11 @@ START_TEST(test_by_an_approval_in_another_currency_is_422_on_currency_and_writes
 {
 	static const char *const currencies[] = {"KZT", "RUB"};
 	for (size_t i = 0; i < 2; i++) {
-		char id[16], body[1024];
+		char id[16];
 		snprintf(id, sizeof id, "CUR-%s", currencies[i]);
 		struct e2e_loan o = {
 		    .iin_seed = 500 + (unsigned)i, .amount = "500.00", .currency = currencies[i]};
-		e2e_approval_body(body, sizeof body, id, &o);
-		struct http_resp r;
-		e2e_post_approval(&env, bank, "BANK1", body, NULL, &r);
-		E2E_ASSERT_ERROR(&r, 422, "validation_failed", "currency");
-		http_resp_free(&r);
-		e2e_get_loan(&env, bank, "BANK1", id, &r);
-		E2E_ASSERT_STATUS(&r, 404);
-		http_resp_free(&r);
+		e2e_assert_currency_refused(&env, bank, "BANK1", id, &o);
 	}
 }
 END_TEST

@@ -167,16 +167,7 @@ END_TEST
 START_TEST(test_uz_an_approval_in_tenge_is_422_on_currency_and_writes_nothing)
 {
 	struct e2e_loan o = {.iin_seed = 40, .amount = "3000000.00"};
-	char body[1024];
-	e2e_approval_body(body, sizeof body, "KZT-1", &o);
-	struct http_resp r;
-	e2e_post_approval(&env, bank, "BANK1", body, NULL, &r);
-	E2E_ASSERT_ERROR(&r, 422, "validation_failed", "currency");
-	http_resp_free(&r);
-	e2e_get_loan(&env, bank, "BANK1", "KZT-1", &r);
-	E2E_ASSERT_STATUS(&r, 404);
-	http_resp_free(&r);
-	ck_assert_int_eq(e2e_audit_count(&env, "BANK1", "KZT-1", "approval_recorded"), 0);
+	e2e_assert_currency_refused(&env, bank, "BANK1", "KZT-1", &o);
 }
 END_TEST
 

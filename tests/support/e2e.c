@@ -459,6 +459,21 @@ void e2e_post_approval(const struct e2e_env *e, const char *token, const char *l
 	e2e_call(e, "POST", path, token, body, headers, out);
 }
 
+void e2e_assert_currency_refused(const struct e2e_env *e, const char *token, const char *lender,
+                                 const char *loan_id, const struct e2e_loan *o)
+{
+	char body[1024];
+	struct http_resp r;
+	e2e_approval_body(body, sizeof body, loan_id, o);
+	e2e_post_approval(e, token, lender, body, NULL, &r);
+	E2E_ASSERT_ERROR(&r, 422, "validation_failed", "currency");
+	http_resp_free(&r);
+	e2e_get_loan(e, token, lender, loan_id, &r);
+	E2E_ASSERT_STATUS(&r, 404);
+	http_resp_free(&r);
+	ck_assert_int_eq(e2e_audit_count(e, lender, loan_id, "approval_recorded"), 0);
+}
+
 void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
                  const char *loan_id, const struct e2e_loan *o, struct http_resp *out)
 {

@@ -207,6 +207,12 @@ void e2e_post_approval(const struct e2e_env *e, const char *token, const char *l
 void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
                  const char *loan_id, const struct e2e_loan *o, struct http_resp *out);
 
+/* An approval of o in a currency the profile in force does not take:
+ * 422 naming currency, and nothing written (no loan, no approval's
+ * event). */
+void e2e_assert_currency_refused(const struct e2e_env *e, const char *token, const char *lender,
+                                 const char *loan_id, const struct e2e_loan *o);
+
 /* The same for an unchecked fixture: on anything but 201 it says why on
  * stderr, stops coolingd (e2e_stop()) and exits the process. */
 void e2e_approve_or_exit(struct e2e_env *e, const char *token, const char *lender,
