@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,16 @@ static void request_change_state(struct request *r, enum request_state to)
 		       request_state_name(from), "to", request_state_name(to), NULL);
 	assert(legal);
 	r->state = to;
+}
+
+/* A new request is zero up to its loan: the rest (17 of its 18 KiB) only a
+ * call with a token uses, and clearing it cost a public answer such as
+ * /healthz a quarter of its instructions. */
+#define REQUEST_HEAD_BYTES offsetof(struct request, loan)
+
+static void request_tail_clear(struct request *r)
+{
+	memset((char *)r + REQUEST_HEAD_BYTES, 0, sizeof(*r) - REQUEST_HEAD_BYTES);
 }
 
 /* ---- the answer ---- */
@@ -250,6 +261,7 @@ static void request_drive(struct request *r, PGresult *res)
 				request_change_state(r, REQ_HANDLING);
 				continue;
 			}
+			request_tail_clear(r);
 			if (!auth_token_take(r, &err)) {
 				request_answer_error(r, &err);
 				return;
@@ -302,17 +314,18 @@ static void request_drive(struct request *r, PGresult *res)
 	}
 }
 
-/* calloc() makes a request HEAD: the driver alone changes r->state */
+/* zeroing makes a request HEAD: the driver alone changes r->state */
 _Static_assert(REQ_HEAD == 0, "a new request is HEAD");
 
 void http_on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
-	struct request *r = calloc(1, sizeof(*r));
+	struct request *r = malloc(sizeof(*r));
 	if (r == NULL) {
 		evhttp_send_error(req, 503, "Service Unavailable");
 		return;
 	}
+	memset(r, 0, REQUEST_HEAD_BYTES);
 	r->w = w;
 	r->req = req;
 	r->rt = server_runtime(w->srv);
