@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +181,10 @@ void request_answer(struct request *r, int status, const char *content_type,
 		if (newline)
 			evbuffer_add(buf, "\n", 1);
 	}
+	/* evhttp adds the same Date to an HTTP/1.1 answer, where it is the
+	 * next header, but formats it anew for each answer */
+	if (r->req->major == 1 && r->req->minor >= 1)
+		evhttp_add_header(h, "Date", http_date(r->w));
 	r->status = status;
 	request_drive(r, NULL);
 }
