@@ -1,11 +1,12 @@
 /*
  * What every HTTP file of the daemon may take, and that calls none of them:
  * the names of methods and statuses, a request's id, the Retry-After header, the errors of
- * a request that was not served (a 503) or whose statement failed, and the
- * end of a draining worker's loop.
+ * a request that was not served (a 503) or whose statement failed, the
+ * Date of an answer, and the end of a draining worker's loop.
  */
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/util.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -123,6 +124,18 @@ bool db_failure_error(struct request *r, const PGresult *res, const char *what,
 	log_kv(LOG_ERROR, "database error", "statement", what, "sqlstate", db_sqlstate(res),
 	       "error", msg ? msg : "", NULL);
 	return cd_error_set(err, 500, "internal_error", "", "internal error; nothing was decided");
+}
+
+const char *http_date(struct worker *w)
+{
+	time_t now = time(NULL);
+	if (now != w->date_s || w->date[0] == '\0') {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		evutil_date_rfc1123(w->date, sizeof(w->date), &tm);
+		w->date_s = now;
+	}
+	return w->date;
 }
 
 void worker_drain_check(struct worker *w)

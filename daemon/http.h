@@ -43,6 +43,9 @@ bool db_failure_error(struct request *r, const PGresult *res, const char *what,
                       struct cd_error *err);
 /* A draining worker ends its loop once nothing is in flight. */
 void worker_drain_check(struct worker *w);
+/* The Date header of an answer now, as evhttp writes it (RFC 1123, GMT),
+ * formatted once a second per worker. */
+const char *http_date(struct worker *w);
 
 /* request.c: evhttp's request callback of every listener (arg: the
  * worker). */

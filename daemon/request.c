@@ -23,6 +23,8 @@
 #include <assert.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,18 @@ static void request_change_state(struct request *r, enum request_state to)
 		       request_state_name(from), "to", request_state_name(to), NULL);
 	assert(legal);
 	r->state = to;
+}
+
+/* A new request is zero up to its loan: the rest (17 of its 18 KiB) only a
+ * call with a token uses, and clearing it cost a public answer such as
+ * /healthz a quarter of its instructions. Such a call clears it up to the
+ * claim, which the claims' calls clear themselves (handlers.c). */
+#define REQUEST_HEAD_BYTES offsetof(struct request, loan)
+#define REQUEST_TAIL_BYTES (offsetof(struct request, claim) - REQUEST_HEAD_BYTES)
+
+static void request_tail_clear(struct request *r)
+{
+	memset((char *)r + REQUEST_HEAD_BYTES, 0, REQUEST_TAIL_BYTES);
 }
 
 /* ---- the answer ---- */
@@ -167,6 +181,10 @@ void request_answer(struct request *r, int status, const char *content_type,
 		if (newline)
 			evbuffer_add(buf, "\n", 1);
 	}
+	/* evhttp adds the same Date to an HTTP/1.1 answer, where it is the
+	 * next header, but formats it anew for each answer */
+	if (r->req->major == 1 && r->req->minor >= 1)
+		evhttp_add_header(h, "Date", http_date(r->w));
 	r->status = status;
 	request_drive(r, NULL);
 }
@@ -250,6 +268,7 @@ static void request_drive(struct request *r, PGresult *res)
 				request_change_state(r, REQ_HANDLING);
 				continue;
 			}
+			request_tail_clear(r);
 			if (!auth_token_take(r, &err)) {
 				request_answer_error(r, &err);
 				return;
@@ -302,17 +321,18 @@ static void request_drive(struct request *r, PGresult *res)
 	}
 }
 
-/* calloc() makes a request HEAD: the driver alone changes r->state */
+/* zeroing makes a request HEAD: the driver alone changes r->state */
 _Static_assert(REQ_HEAD == 0, "a new request is HEAD");
 
 void http_on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
-	struct request *r = calloc(1, sizeof(*r));
+	struct request *r = malloc(sizeof(*r));
 	if (r == NULL) {
 		evhttp_send_error(req, 503, "Service Unavailable");
 		return;
 	}
+	memset(r, 0, REQUEST_HEAD_BYTES);
 	r->w = w;
 	r->req = req;
 	r->rt = server_runtime(w->srv);

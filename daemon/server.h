@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "pgpool.h"
@@ -78,6 +79,9 @@ struct worker {
 	bool sealing;
 	int in_flight; /* requests accepted and not yet answered */
 	bool draining;
+	/* the Date header of the second date_s (daemon/http.c, http_date) */
+	time_t date_s;
+	char date[50];
 };
 
 struct server {

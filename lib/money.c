@@ -6,9 +6,8 @@
  */
 #include "money.h"
 
-#include <inttypes.h>
 #include <stddef.h>
-#include <stdio.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -73,6 +72,20 @@ void money_format(int64_t tiyn, char out[MONEY_BUF])
 	 * unsigned so that INT64_MIN does not overflow. */
 	uint64_t mag = tiyn < 0 ? (uint64_t)0 - (uint64_t)tiyn : (uint64_t)tiyn;
 
-	snprintf(out, MONEY_BUF, "%s%" PRIu64 ".%02u", tiyn < 0 ? "-" : "", mag / 100,
-	         (unsigned)(mag % 100));
+	/* written backwards, digit by digit: a loan's answer holds three
+	 * amounts, and snprintf cost more than the rest of their writing */
+	char tmp[MONEY_BUF];
+	size_t i = sizeof(tmp);
+	tmp[--i] = '\0';
+	tmp[--i] = (char)('0' + mag % 10);
+	tmp[--i] = (char)('0' + mag / 10 % 10);
+	tmp[--i] = '.';
+	uint64_t whole = mag / 100;
+	do {
+		tmp[--i] = (char)('0' + whole % 10);
+		whole /= 10;
+	} while (whole != 0);
+	if (tiyn < 0)
+		tmp[--i] = '-';
+	memcpy(out, tmp + i, sizeof(tmp) - i);
 }

@@ -49,9 +49,14 @@ const char *db_text_or_null(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
+/* As snprintf("%s") would, cut to size - 1 bytes, without its formatting:
+ * a loan's row has a dozen texts. */
 static void copy_text(const PGresult *r, int row, int col, char *out, size_t size)
 {
-	snprintf(out, size, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+	const char *s = PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col);
+	size_t n = strnlen(s, size - 1);
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 /* Where the loan's columns start: after the client's in a twin's result. */
