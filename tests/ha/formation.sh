@@ -44,45 +44,16 @@ pids_marked() { # MARK: the processes whose COOLINGD_HA_NODE is MARK
 	done
 }
 
-descendants() { # PID...: those processes and all their descendants
-	ps -e -o pid=,ppid= | awk -v roots="$*" '
-		BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
-		{ parent[$1] = $2 }
-		END {
-			do {
-				grew = 0
-				for (p in parent)
-					if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; grew = 1 }
-			} while (grew)
-			for (p in keep) print p
-		}'
-}
-
 kill_marked() { # MARK
-	local pids all p
+	local pids kids p
 	pids=$(pids_marked "$1")
 	[ -n "$pids" ] || return 0
-	# and every descendant: PostgreSQL writes its processes' titles over
-	# their environment, so the postmaster and its backends may no longer
-	# carry the mark; a backend that outlived its postmaster would keep the
-	# shared memory, and the node's next postmaster would not start
-	# shellcheck disable=SC2046
-	all=$(descendants $pids)
+	# and their children: PostgreSQL writes its processes' titles over their
+	# environment, so a server's logger and background workers no longer
+	# carry the mark, and would outlive the SIGKILL of their postmaster
+	kids=$(for p in $pids; do ps -o pid= --ppid "$p"; done)
 	# shellcheck disable=SC2086
-	kill -KILL $all 2>/dev/null || true
-	# gone (or zombies) before the node is started again: up to 5 s
-	local alive
-	for _ in $(seq 100); do
-		alive=0
-		for p in $all; do
-			if [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
-				alive=1
-				break
-			fi
-		done
-		[ "$alive" -eq 1 ] || return 0
-		sleep 0.05
-	done
+	kill -KILL $pids $kids 2>/dev/null || true
 }
 
 # The monitor declares a node unhealthy after about 4 s (instead of about
