@@ -43,7 +43,7 @@
  * of the twin's token_id: one more). */
 #define DB_FIRST_READS(X)                                                                          \
 	X(LOAN_GET, 2, 3)                                                                          \
-	X(APPROVAL_CONTEXT, 8, 9)                                                                  \
+	X(APPROVAL_CONTEXT, 9, 10)                                                                 \
 	X(DISBURSE_CONTEXT, 6, 7)
 
 /* The statements that the daemon's pool may run for several requests in
@@ -65,8 +65,8 @@
 #define DB_BATCHED_READS(X)                                                                        \
 	X(LOAN_GET, 2)                                                                             \
 	X(AUTH_LOAN_GET, 3)                                                                        \
-	X(APPROVAL_CONTEXT, 8)                                                                     \
-	X(AUTH_APPROVAL_CONTEXT, 9)                                                                \
+	X(APPROVAL_CONTEXT, 9)                                                                     \
+	X(AUTH_APPROVAL_CONTEXT, 10)                                                               \
 	X(DISBURSE_CONTEXT, 6)                                                                     \
 	X(AUTH_DISBURSE_CONTEXT, 7)
 #define DB_BATCHED_WRITES(X)                                                                       \
@@ -454,12 +454,14 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 /* day_lender: whose loans of the day count (policy.aggregation): the
  * lender, or NULL for every lender. */
 /* STMT_APPROVAL_CONTEXT: ..., policy.prior_victim_days (0: off), the
- * burst's window in seconds (0: bursts do not count) and, for the twin,
- * the token's id. */
+ * burst's window in seconds (0: bursts do not count), whether the day's
+ * other loans are summed (false: the sum is 0, for a schedule whose
+ * profiles add no day up) and, for the twin, the token's id. */
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, int64_t prior_victim_days,
-                                              int64_t burst_window_s, const char *token_id);
+                                              int64_t burst_window_s, bool day_sum,
+                                              const char *token_id);
 /* STMT_DISBURSE_CONTEXT: the loan, the Idempotency-Key (NULL: none), the
  * zone of the local date, the payee (NULL: none) and, for the twin, the
  * token's id. */

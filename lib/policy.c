@@ -927,6 +927,14 @@ const struct policy *policy_in_force(const struct policy_schedule *s, int64_t da
 	return &s->entries[i].policy;
 }
 
+bool policy_schedule_aggregates(const struct policy_schedule *s)
+{
+	for (int i = 0; i < s->n; i++)
+		if (policy_aggregates(&s->entries[i].policy))
+			return true;
+	return false;
+}
+
 void policy_schedule_table_of(const struct policy_schedule *s, struct policy_schedule_table *t)
 {
 	memset(t, 0, sizeof(*t));

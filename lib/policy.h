@@ -210,6 +210,11 @@ bool policy_schedule_parse(const char *text, struct policy_schedule *s, const ch
  * entry whose date is not after it. */
 const struct policy *policy_in_force(const struct policy_schedule *s, int64_t day);
 
+/* Whether a profile of the schedule adds up the borrower's loans of the
+ * day: an approval's first read sums them only then, since the profile in
+ * force is known only once it has read the approval's local date. */
+bool policy_schedule_aggregates(const struct policy_schedule *s);
+
 /* The schedule as `coolingctl policy show` prints it: each entry's profile
  * and date, and each profile's table once, in the order of its first entry. */
 struct policy_schedule_table {

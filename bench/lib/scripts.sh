@@ -9,7 +9,7 @@ writes_d() { # id_base -> pgbench -D options for writes.sql, timestamps of now
 	printf '%s\0' "${common_d[@]}" -D seq=0 -D id_base="$1" -D niins="$iin_n" \
 		-D approved_us="$now_us" -D consent_us="$now_us" \
 		-D cooling_ends_us="$((now_us + p_period * 1000000))" -D detail="$p_detail" \
-		-D prior_victim_days="$cd_prior_victim_days" "${insert_d[@]}"
+		-D prior_victim_days="$cd_prior_victim_days" -D day_sum=f "${insert_d[@]}"
 }
 gate_d() { # pool_base pool_n [clients]
 	printf '%s\0' "${common_d[@]}" -D seq=0 -D pool_base="$1" -D pool_n="$2" -D nclients="${3:-$conns}" \
@@ -89,9 +89,10 @@ write_pgbench_scripts() {
 	read_coolingd_settings
 	loan_insert_vars
 	# the approval's context: lender, loan, time, zone, borrower, whose loans
-	# of the day count, a repeat victim's window, the burst's (db_params_*,
+	# of the day count, a repeat victim's window, the burst's, whether the
+	# day is summed (no: read_coolingd_settings) (db_params_*,
 	# lib/db/params.c); the payout's: lender, loan, key, zone, payee kind, id
-	local approval_ctx=lender,loan_no,approved_us,tz,iin,$day_lender,prior_victim_days,NULL
+	local approval_ctx=lender,loan_no,approved_us,tz,iin,$day_lender,prior_victim_days,NULL,day_sum
 	local disburse_ctx=lender,loan_no,NULL,tz,NULL,NULL
 	# shellcheck disable=SC2054 # the commas are print_sql's, inside one word
 	if "$print_sql" --list | grep -q '^auth_loan_get '; then

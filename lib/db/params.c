@@ -113,7 +113,8 @@ const char *const *db_params_loan_get(struct db_params *p, const char *lender, c
 const char *const *db_params_approval_context(struct db_params *p, const char *lender,
                                               const struct approval_req *a, const char *tz,
                                               const char *day_lender, int64_t prior_victim_days,
-                                              int64_t burst_window_s, const char *token_id)
+                                              int64_t burst_window_s, bool day_sum,
+                                              const char *token_id)
 {
 	p->v[0] = lender;
 	p->v[1] = a->loan_id;
@@ -123,7 +124,8 @@ const char *const *db_params_approval_context(struct db_params *p, const char *l
 	p->v[5] = day_lender;
 	p->v[6] = db_num(&p->num[1], prior_victim_days);
 	p->v[7] = burst_window_s > 0 ? db_num(&p->num[2], burst_window_s) : NULL;
-	p->v[8] = token_id;
+	p->v[8] = day_sum ? "t" : "f";
+	p->v[9] = token_id;
 	return p->v;
 }
 

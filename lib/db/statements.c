@@ -122,7 +122,9 @@
  * force on the approval's local date, whether the borrower has had an
  * unsecured loan paid out (one lookup in loan_first_time_idx), the
  * approval's time, and today's local date (for the IIN's birth date), the
- * lender's kind, the day and its other loans, and whether a fraud claim of
+ * lender's kind, the day and its other loans (summed while $9: no
+ * profile of the schedule adds a day up, and a borrower of many loans a
+ * day costs a probe of each), and whether a fraud claim of
  * the borrower was closed confirmed within $7 days (0: never; one probe of
  * fraud_claim_confirmed_idx), and the other lenders of the borrower's burst
  * in a window of $8 seconds (NULL: off): enum approval_col after the loan's
@@ -139,7 +141,7 @@
 	"(SELECT k.kind FROM lender k WHERE k.id = $1::text), "                                    \
 	"((t.at AT TIME ZONE $4::text)::date - DATE '1970-01-01'), "                               \
 	"(SELECT coalesce(sum(d.amount_tiyn), 0)::bigint FROM loan d "                             \
-	DAY_LOANS_OF("$5", "t.at", "$4", "$6") "), "                                               \
+	DAY_LOANS_OF("$5", "t.at", "$4", "$6") " AND $9::boolean), "                               \
 	"EXISTS (SELECT 1 FROM fraud_claim c WHERE c.borrower_iin = $5::text "                     \
 	"  AND c.outcome = 'confirmed' AND $7::integer > 0 "                                       \
 	"  AND c.closed_at > t.at - make_interval(days => $7::integer)), "                         \
@@ -522,7 +524,7 @@ const struct stmt_def db_statements[STMT__COUNT] = {
                              "FROM v LEFT JOIN schema_release r USING (version)",
                              1},
     [STMT_LOAN_GET] = {LOAN_GET_NAME, LOAN_GET_SQL, 2},
-    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 8},
+    [STMT_APPROVAL_CONTEXT] = {APPROVAL_CONTEXT_NAME, APPROVAL_CONTEXT_SQL, 9},
     [STMT_LOAN_INSERT] = {"loan_insert", LOAN_INSERT_SQL, LOAN_INSERT_NPARAMS},
     /* the end: $3, or the next working day's start after the consent on
      * the calendar of the loan's zone, as the database has it now */

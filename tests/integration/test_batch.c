@@ -308,7 +308,8 @@ START_TEST(test_first_reads_of_approvals_and_payouts_queued_together_each_as_if_
 			qs[i] = (struct req){
 			    .st = i % 8 < 4 ? STMT_AUTH_APPROVAL_CONTEXT : STMT_APPROVAL_CONTEXT,
 			    .p = {lender, ids[i], "1796210400000000", "Asia/Almaty", iins[i],
-			          i % 3 ? NULL : lender, "365", i % 2 ? NULL : "3600", token}};
+			          i % 3 ? NULL : lender, "365", i % 2 ? NULL : "3600",
+			          i % 5 < 2 ? "f" : "t", token}};
 			break;
 		default:
 			qs[i] = (struct req){.st = i % 8 < 4 ? STMT_AUTH_DISBURSE_CONTEXT

@@ -768,8 +768,8 @@ static int64_t mrp_for(const char *at)
 	int64_t us;
 	ck_assert(ts_parse_rfc3339(at, &us, NULL));
 	struct db_num n;
-	const char *p[] = {"B1",           "NONE", db_num(&n, us), "Asia/Almaty",
-	                   "900101300126", "B1",   "365",          NULL};
+	const char *p[] = {"B1", "NONE", db_num(&n, us), "Asia/Almaty", "900101300126", "B1", "365",
+	                   NULL, "t"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	struct approval_context c;
@@ -807,7 +807,8 @@ END_TEST
 
 START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 {
-	const char *p[] = {"B1", "NONE", NULL, "Asia/Almaty", "900101300126", "B1", "365", NULL};
+	const char *p[] = {"B1",  "NONE", NULL, "Asia/Almaty", "900101300126", "B1",
+	                   "365", NULL,   "t"};
 	PGresult *r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -819,6 +820,34 @@ START_TEST(test_first_time_borrower_is_derived_from_disbursed_loans)
 	ck_assert(db_approval_context(r, &c));
 	ck_assert(!c.first_time_derived);
 	PQclear(r);
+}
+END_TEST
+
+/* The borrower's other online loans of the approval's day, summed only when
+ * a profile of the schedule adds the day up ($9); otherwise 0, as the
+ * profiles that do not count it take it. */
+START_TEST(test_the_day_is_summed_only_when_a_profile_adds_it_up)
+{
+	struct state s = {0};
+	insert_loan("DAY-1", &s);
+	insert_loan("DAY-2", &s);
+	PGresult *r =
+	    PQexec(conn, "SELECT cd_us(approved_at)::text FROM loan WHERE loan_id = 'DAY-1'");
+	ck_assert_int_eq(PQntuples(r), 1);
+	char at[32];
+	snprintf(at, sizeof(at), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	const char *p[] = {"B1", "DAY-3", at, "Asia/Almaty", BORROWER, "B1", "365", NULL, "t"};
+	struct approval_context c;
+	r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
+	ck_assert(db_approval_context(r, &c));
+	PQclear(r);
+	ck_assert_int_eq(c.day_others_tiyn, 2 * 70000000LL);
+	p[8] = "f";
+	r = exec_prepared(STMT_APPROVAL_CONTEXT, p);
+	ck_assert(db_approval_context(r, &c));
+	PQclear(r);
+	ck_assert_int_eq(c.day_others_tiyn, 0);
 }
 END_TEST
 
@@ -893,14 +922,14 @@ START_TEST(test_auth_twins_return_the_read_beside_the_client)
 	ck_assert(!db_auth_row(r, &a));
 	PQclear(r);
 	const char *bad_ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
-	                         "B1", "365",  NULL, "tid-x"};
+	                         "B1", "365",  NULL, "t",           "tid-x"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, bad_ctx);
 	ck_assert_int_eq(PQntuples(r), 0);
 	PQclear(r);
 
 	/* the approval context beside the client is the context alone */
 	const char *ctx[] = {"B1", "TWIN", NULL, "Asia/Almaty", "900101300126",
-	                     "B1", "365",  NULL, "tid-1"};
+	                     "B1", "365",  NULL, "t",           "tid-1"};
 	r = exec_prepared(STMT_AUTH_APPROVAL_CONTEXT, ctx);
 	struct approval_context c;
 	ck_assert(db_approval_context(r, &c));
@@ -1003,6 +1032,7 @@ static Suite *gate_suite(void)
 	tcase_add_test(tc, test_mrp_is_the_one_of_the_almaty_local_date);
 	tcase_add_test(tc, test_mrp_set_mid_year_applies_from_its_local_date);
 	tcase_add_test(tc, test_first_time_borrower_is_derived_from_disbursed_loans);
+	tcase_add_test(tc, test_the_day_is_summed_only_when_a_profile_adds_it_up);
 	tcase_add_test(tc, test_migrations_are_idempotent);
 	tcase_add_test(tc, test_every_statement_fits_the_pools_parameter_bound);
 	tcase_add_test(tc, test_auth_twins_return_the_read_beside_the_client);

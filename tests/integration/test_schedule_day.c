@@ -62,7 +62,7 @@ static int64_t decide(const struct policy_schedule *s, int64_t approved_at, stru
 	                         .approved_at = approved_at,
 	                         .consent_at = TS_NULL};
 	struct db_params p;
-	const char *const *v = db_params_approval_context(&p, "B", &a, TZ, "B", 0, 0, NULL);
+	const char *const *v = db_params_approval_context(&p, "B", &a, TZ, "B", 0, 0, true, NULL);
 	const struct stmt_def *st = &db_statements[STMT_APPROVAL_CONTEXT];
 	PGresult *res = PQexecParams(conn, st->sql, st->nparams, NULL, v, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));

@@ -54,6 +54,23 @@ START_TEST(test_a_single_name_is_a_schedule_of_one_entry_always_in_force)
 }
 END_TEST
 
+/* The approval's first read sums the day's other loans only for a schedule
+ * with a profile that adds them up, whichever entry it is. */
+START_TEST(test_a_schedule_aggregates_when_any_of_its_profiles_does)
+{
+	struct policy_schedule card = parse_ok("kz-card");
+	ck_assert(!policy_schedule_aggregates(&card));
+	struct policy_schedule law = parse_ok("kz-2025-09");
+	ck_assert(policy_schedule_aggregates(&law));
+	struct policy_schedule later = parse_ok("kz-card, kz-2025-09@2025-09-30");
+	ck_assert(policy_schedule_aggregates(&later));
+	struct policy_schedule earlier = parse_ok("kz-2025-09, kz-card@2030-01-01");
+	ck_assert(policy_schedule_aggregates(&earlier));
+	struct policy_schedule foreign = parse_ok("ru-2025-09, kg-2024-11@2030-01-01");
+	ck_assert(!policy_schedule_aggregates(&foreign));
+}
+END_TEST
+
 START_TEST(test_the_contracts_schedule_reads_with_its_dates)
 {
 	struct policy_schedule s = parse_ok("kz-card, kz-2025-09@2025-09-30");
@@ -425,6 +442,7 @@ static Suite *schedule_suite(void)
 	tcase_add_test(tc, test_a_schedule_loads_and_every_profile_takes_the_keys);
 	tcase_add_test(tc, test_v1_keys_are_allowed_under_a_schedule_holding_kz_card_only);
 	tcase_add_test(tc, test_the_legal_minimum_holds_for_every_profile_of_the_schedule);
+	tcase_add_test(tc, test_a_schedule_aggregates_when_any_of_its_profiles_does);
 	suite_add_tcase(s, tc);
 	return s;
 }
