@@ -1,7 +1,9 @@
 # bash completion for coolingctl: command words, their options, and the
 # values of the options that take one of a few. The commands and options are
 # read from `coolingctl --help` itself (needs no database), so that this
-# file never lags behind the CLI's table of commands.
+# file never lags behind the CLI's table of commands. The values of --status,
+# --role and --kind are written here: tests/unit/test_completion.c fails
+# when they differ from the code's tables.
 
 _coolingctl() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=

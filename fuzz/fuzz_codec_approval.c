@@ -8,8 +8,8 @@
  *   that survive format -> parse; the loan built from it matches it
  *   (approval_matches) when it is in the profile's currency, and its JSON
  *   answer parses back to the same amount, IIN and instants;
- * - accepted consent / verification / cancellation / disbursement bodies
- *   hold what their parsers promise.
+ * - accepted consent / verification / control call / cancellation /
+ *   disbursement bodies hold what their parsers promise.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -165,6 +165,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_ts(vr.verified_at, "verified_at");
 	} else {
 		check_error(&err, 422, "codec_parse_verification");
+	}
+
+	struct control_call_req cr;
+	cd_error_clear(&err);
+	if (codec_parse_control_call(body, &cr, &err)) {
+		FUZZ_CHECK(id_valid(cr.officer_id), "control call officer \"%s\"", cr.officer_id);
+		check_ts(cr.called_at, "called_at");
+	} else {
+		check_error(&err, 422, "codec_parse_control_call");
 	}
 
 	char reason[801];

@@ -240,35 +240,58 @@ bool codec_parse_consent(const json_t *body, int64_t *consent_at, struct cd_erro
 	return parse_ts_only(body, "consent_at", consent_at, err);
 }
 
-bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err)
+/* Where an officer's act puts what its body names: the officer, the act's
+ * optional instant (TS_NULL when omitted) and, for an act at a branch, the
+ * branch. */
+struct officer_act_fields {
+	char *branch_id; /* NULL: the act names no branch */
+	char *officer_id;
+	const char *at_field;
+	int64_t *at;
+};
+
+/* The body of an act an officer vouches for by id: the in-person
+ * verification and the control call. */
+static bool parse_officer_act(const json_t *body, const struct officer_act_fields *f,
+                              struct cd_error *err)
 {
-	memset(r, 0, sizeof(*r));
-	r->verified_at = TS_NULL;
+	*f->at = TS_NULL;
 	bool has_branch = false, has_officer = false;
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)body, key, v)
 	{
-		if (strcmp(key, "branch_id") == 0) {
-			if (!get_id(v, key, r->branch_id, err))
+		if (f->branch_id != NULL && strcmp(key, "branch_id") == 0) {
+			if (!get_id(v, key, f->branch_id, err))
 				return false;
 			has_branch = true;
 		} else if (strcmp(key, "officer_id") == 0) {
-			if (!get_id(v, key, r->officer_id, err))
+			if (!get_id(v, key, f->officer_id, err))
 				return false;
 			has_officer = true;
-		} else if (strcmp(key, "verified_at") == 0) {
-			if (!get_opt_ts(v, key, &r->verified_at, err))
+		} else if (strcmp(key, f->at_field) == 0) {
+			if (!get_opt_ts(v, key, f->at, err))
 				return false;
 		} else {
 			return unknown_field(key, err);
 		}
 	}
-	if (!has_branch)
+	if (f->branch_id != NULL && !has_branch)
 		return missing_field("branch_id", err);
 	if (!has_officer)
 		return missing_field("officer_id", err);
 	return true;
+}
+
+bool codec_parse_verification(const json_t *body, struct verification_req *r, struct cd_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	return parse_officer_act(body,
+	                         &(struct officer_act_fields){.branch_id = r->branch_id,
+	                                                      .officer_id = r->officer_id,
+	                                                      .at_field = "verified_at",
+	                                                      .at = &r->verified_at},
+	                         err);
 }
 
 bool codec_parse_cancellation(const json_t *body, char *reason, size_t reason_size,
@@ -380,26 +403,11 @@ bool codec_parse_trusted_person(const json_t *body, struct trusted_person_req *r
 bool codec_parse_control_call(const json_t *body, struct control_call_req *r, struct cd_error *err)
 {
 	memset(r, 0, sizeof(*r));
-	r->called_at = TS_NULL;
-	bool has_officer = false;
-	const char *key;
-	json_t *v;
-	json_object_foreach((json_t *)body, key, v)
-	{
-		if (strcmp(key, "officer_id") == 0) {
-			if (!get_id(v, key, r->officer_id, err))
-				return false;
-			has_officer = true;
-		} else if (strcmp(key, "called_at") == 0) {
-			if (!get_opt_ts(v, key, &r->called_at, err))
-				return false;
-		} else {
-			return unknown_field(key, err);
-		}
-	}
-	if (!has_officer)
-		return missing_field("officer_id", err);
-	return true;
+	return parse_officer_act(body,
+	                         &(struct officer_act_fields){.officer_id = r->officer_id,
+	                                                      .at_field = "called_at",
+	                                                      .at = &r->called_at},
+	                         err);
 }
 
 /* An IIN field: 12 digits with a valid check digit. */

@@ -479,7 +479,7 @@ static bool legal_minimums_kept(const struct config *c, char *msg, size_t msg_si
 		for (int i = 0; i < t.nbands; i++) {
 			/* a bound above the law's leaves loans uncooled that it cools;
 			 * v1's threshold_mrp was a number to tune, and still is */
-			if (!policy_takes_v1_overrides(p->name) &&
+			if (!policy_takes_v1_overrides(p) &&
 			    t.bands[i].above_mrp > legal.bands[i].above_mrp) {
 				snprintf(msg, msg_size,
 				         "%s: %lld is above the legal bound of %lld of profile %s "
@@ -536,7 +536,7 @@ static bool v1_overrides_fit(const struct config *c, char *msg, size_t msg_size)
 	struct policy_schedule s;
 	config_schedule(c, &s);
 	for (int e = 0; e < s.n; e++)
-		if (policy_takes_v1_overrides(s.entries[e].policy.name))
+		if (policy_takes_v1_overrides(&s.entries[e].policy))
 			return true;
 	for (size_t i = 0; i < NPARAMS; i++) {
 		if (!(params[i].flags & CF_V1_OVERRIDE) || !(c->explicit_keys & (UINT64_C(1) << i)))

@@ -99,35 +99,77 @@ enum act_verdict loan_consent_decide(const struct loan *l, const struct consent_
 	return write_values(o, at, policy_cooling_ends_at(l, at));
 }
 
-enum act_verdict loan_verify_decide(const struct loan *l, const struct verification_req *q,
-                                    int64_t now, const struct ts_window *w, struct act_outcome *o)
+/* An act an officer vouches for by id (and, at a branch, the branch's):
+ * the in-person verification and the control call. They differ in their
+ * columns, in whether every loan takes them and in their messages. */
+struct officer_act {
+	const char *at_field;      /* the request's instant */
+	const char *not_required;  /* the 409 of a loan that takes no such act */
+	const char *other_time;    /* recorded by the same people at another time */
+	const char *other_details; /* recorded by another branch or officer */
+};
+
+/* What a request claims, or the loan records, of an officer's act. */
+struct officer_record {
+	int64_t at;            /* TS_NULL: not given, or not recorded */
+	const char *branch_id; /* NULL: the act names no branch */
+	const char *officer_id;
+};
+
+static const struct officer_act in_person_verification = {
+    .at_field = "verified_at",
+    .other_time = "in-person verification was recorded at another time",
+    .other_details = "in-person verification was recorded with another branch or officer",
+};
+
+static const struct officer_act control_call = {
+    .at_field = "called_at",
+    .not_required = "the loan needs no control call: its profile's band does not ask for one",
+    .other_time = "the control call was recorded at another time",
+    .other_details = "the control call was recorded with another officer",
+};
+
+static enum act_verdict officer_act_decide(const struct officer_act *act, const struct loan *l,
+                                           bool required, struct officer_record done,
+                                           struct officer_record q, int64_t now,
+                                           const struct ts_window *w, struct act_outcome *o)
 {
 	outcome_init(o);
 	if (l->cancelled_at != TS_NULL)
 		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
-	if (l->in_person_verified_at != TS_NULL) {
-		bool same_people = strcmp(l->in_person_branch_id, q->branch_id) == 0 &&
-		                   strcmp(l->in_person_officer_id, q->officer_id) == 0;
-		bool same_time =
-		    q->verified_at == TS_NULL || q->verified_at == l->in_person_verified_at;
+	if (!required)
+		return invalid_state(o, REASON_NOT_REQUIRED, act->not_required);
+	if (done.at != TS_NULL) {
+		bool same_people =
+		    (done.branch_id == NULL || strcmp(done.branch_id, q.branch_id) == 0) &&
+		    strcmp(done.officer_id, q.officer_id) == 0;
+		bool same_time = q.at == TS_NULL || q.at == done.at;
 		if (same_people && same_time)
 			return repeat(o);
 		if (same_people)
-			return invalid_state(o, REASON_DIFFERENT_TIME,
-			                     "in-person verification was recorded at another time");
-		return invalid_state(o, REASON_DIFFERENT_DETAILS,
-		                     "in-person verification was recorded with another branch "
-		                     "or officer");
+			return invalid_state(o, REASON_DIFFERENT_TIME, act->other_time);
+		return invalid_state(o, REASON_DIFFERENT_DETAILS, act->other_details);
 	}
 	if (l->disbursed_at != TS_NULL)
 		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
-	if (q->verified_at != TS_NULL &&
-	    !ts_check_window(q->verified_at, now, w->skew_s, w->backdate_s, "verified_at", &o->err))
+	if (q.at != TS_NULL &&
+	    !ts_check_window(q.at, now, w->skew_s, w->backdate_s, act->at_field, &o->err))
 		return refused(o);
-	int64_t at = q->verified_at != TS_NULL ? q->verified_at : now;
-	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "verified_at", &o->err))
+	int64_t at = q.at != TS_NULL ? q.at : now;
+	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, act->at_field, &o->err))
 		return refused(o);
 	return write_values(o, at, TS_NULL);
+}
+
+enum act_verdict loan_verify_decide(const struct loan *l, const struct verification_req *q,
+                                    int64_t now, const struct ts_window *w, struct act_outcome *o)
+{
+	/* any loan may be verified in person, whether or not it needs it */
+	return officer_act_decide(
+	    &in_person_verification, l, true,
+	    (struct officer_record){l->in_person_verified_at, l->in_person_branch_id,
+	                            l->in_person_officer_id},
+	    (struct officer_record){q->verified_at, q->branch_id, q->officer_id}, now, w, o);
 }
 
 enum act_verdict loan_cancel_decide(const struct loan *l, const struct cancellation_req *q,
@@ -267,33 +309,10 @@ enum act_verdict loan_control_call_decide(const struct loan *l, const struct con
                                           int64_t now, const struct ts_window *w,
                                           struct act_outcome *o)
 {
-	outcome_init(o);
-	if (l->cancelled_at != TS_NULL)
-		return invalid_state(o, REASON_CANCELLED, "the loan is cancelled");
-	if (!l->control_call_required)
-		return invalid_state(o, REASON_NOT_REQUIRED,
-		                     "the loan needs no control call: its profile's band does not "
-		                     "ask for one");
-	if (l->control_called_at != TS_NULL) {
-		bool same_officer = strcmp(l->control_call_officer_id, q->officer_id) == 0;
-		bool same_time = q->called_at == TS_NULL || q->called_at == l->control_called_at;
-		if (same_officer && same_time)
-			return repeat(o);
-		if (same_officer)
-			return invalid_state(o, REASON_DIFFERENT_TIME,
-			                     "the control call was recorded at another time");
-		return invalid_state(o, REASON_DIFFERENT_DETAILS,
-		                     "the control call was recorded with another officer");
-	}
-	if (l->disbursed_at != TS_NULL)
-		return invalid_state(o, REASON_ALREADY_DISBURSED, "the loan is disbursed");
-	if (q->called_at != TS_NULL &&
-	    !ts_check_window(q->called_at, now, w->skew_s, w->backdate_s, "called_at", &o->err))
-		return refused(o);
-	int64_t at = q->called_at != TS_NULL ? q->called_at : now;
-	if (!ts_check_after_approval(at, l->approved_at, w->skew_s, "called_at", &o->err))
-		return refused(o);
-	return write_values(o, at, TS_NULL);
+	return officer_act_decide(
+	    &control_call, l, l->control_call_required,
+	    (struct officer_record){l->control_called_at, NULL, l->control_call_officer_id},
+	    (struct officer_record){q->called_at, NULL, q->officer_id}, now, w, o);
 }
 
 /* ---- approval ---- */

@@ -5,6 +5,7 @@
  */
 #include "policy.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -320,24 +321,30 @@ static const struct profile_def profiles[] = {
 
 const char policy_default_profile[] = "kz-card";
 
-/* The profile's definition; kz-card's for an unknown name. */
-static const struct profile_def *profile_def_of(const char *name)
+/* The profile's definition by name; NULL for an unknown name. */
+static const struct profile_def *profile_named(const char *name)
 {
 	for (size_t i = 0; i < NPROFILES; i++)
 		if (strcmp(profiles[i].defaults.name, name) == 0)
 			return &profiles[i];
-	return &profiles[0];
+	return NULL;
 }
 
 bool policy_profile(const char *name, struct policy *p)
 {
-	for (size_t i = 0; i < NPROFILES; i++) {
-		if (strcmp(profiles[i].defaults.name, name) == 0) {
-			*p = profiles[i].defaults;
-			return true;
-		}
-	}
-	return false;
+	const struct profile_def *d = profile_named(name);
+	if (d == NULL)
+		return false;
+	*p = d->defaults;
+	p->def = d;
+	return true;
+}
+
+/* The definition of the profile a policy was built from. */
+static const struct profile_def *def_of(const struct policy *p)
+{
+	assert(p->def != NULL); /* every policy comes from policy_profile() */
+	return p->def;
 }
 
 /* A number of the band; 0 for one it does not have (a band of every
@@ -355,29 +362,28 @@ static bool flag(const struct policy *p, size_t offset)
 
 bool policy_aggregates(const struct policy *p)
 {
-	return profile_def_of(p->name)->aggregates;
+	return def_of(p)->aggregates;
 }
 
 const char *policy_currency(const struct policy *p)
 {
-	return profile_def_of(p->name)->currency;
+	return def_of(p)->currency;
 }
 
 bool policy_amounts_in_mrp(const struct policy *p)
 {
-	return profile_def_of(p->name)->unit == UNIT_MRP;
+	return def_of(p)->unit == UNIT_MRP;
 }
 
 bool policy_takes_trusted_person(const char *name)
 {
-	const struct profile_def *d = profile_def_of(name);
-	return strcmp(d->defaults.name, name) == 0 &&
-	       (d->exemptions & EXEMPT(EXEMPT_TRUSTED_PERSON));
+	const struct profile_def *d = profile_named(name);
+	return d != NULL && (d->exemptions & EXEMPT(EXEMPT_TRUSTED_PERSON));
 }
 
-bool policy_takes_v1_overrides(const char *name)
+bool policy_takes_v1_overrides(const struct policy *p)
 {
-	return profile_def_of(name)->v1_overrides;
+	return def_of(p)->v1_overrides;
 }
 
 const char *policy_profile_name_at(size_t i)
@@ -395,8 +401,8 @@ const char *policy_v1_overrides_profile(void)
 
 bool policy_profile_fixed(const char *name, struct policy_table *t)
 {
-	const struct profile_def *d = profile_def_of(name);
-	if (strcmp(d->defaults.name, name) != 0)
+	const struct profile_def *d = profile_named(name);
+	if (d == NULL)
 		return false;
 	t->reconfirmation = d->reconfirmation;
 	t->in_person_rule = d->in_person_rule;
@@ -407,7 +413,7 @@ bool policy_profile_fixed(const char *name, struct policy_table *t)
 
 void policy_table_of(const struct policy *p, struct policy_table *t)
 {
-	const struct profile_def *d = profile_def_of(p->name);
+	const struct profile_def *d = def_of(p);
 	memset(t, 0, sizeof(*t));
 	t->profile = d->defaults.name;
 	t->source = d->source;
@@ -505,7 +511,7 @@ static enum exemption exemption_of(const struct profile_def *d, const struct pol
 void policy_decide(const struct policy *p, const struct policy_input *in,
                    struct policy_decision *out)
 {
-	const struct profile_def *d = profile_def_of(p->name);
+	const struct profile_def *d = def_of(p);
 	memset(out, 0, sizeof(*out));
 	/* amounts compare in tiyn; "above" is strictly greater, "from" (an
 	 * inclusive bound) greater or equal */
@@ -692,7 +698,7 @@ void policy_assess_day(const struct policy *p, int64_t mrp_tenge, int64_t day_ot
 	struct policy_decision d;
 	policy_decide(p, &in, &d);
 	snprintf(l->policy, sizeof(l->policy), "%s", p->name);
-	snprintf(l->currency, sizeof(l->currency), "%s", profile_def_of(p->name)->currency);
+	snprintf(l->currency, sizeof(l->currency), "%s", def_of(p)->currency);
 	l->mrp_tenge = mrp_tenge;
 	l->threshold_tiyn = d.threshold_tiyn;
 	l->exemption = d.exemption;

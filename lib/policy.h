@@ -25,6 +25,8 @@
 
 enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
 
+struct profile_def;
+
 /* A profile of the rules: its name and every number it applies, each a
  * configuration key ([policy], lib/config.c). What the numbers mean is the
  * profile's table of rules in policy.c (struct profile_def), so that a
@@ -32,6 +34,9 @@ enum channel { CHANNEL_ONLINE, CHANNEL_BRANCH };
  * applies it. */
 struct policy {
 	char name[POLICY_NAME_BUF];
+	/* the profile's table of rules, set by policy_profile(): the rules are
+	 * applied without looking the name up */
+	const struct profile_def *def;
 	/* kz-card */
 	int64_t cooling_period_s; /* wait after consent for a cooled loan */
 	int64_t threshold_mrp;    /* cooled when amount > (>= when inclusive) threshold_mrp x MRP */
@@ -174,7 +179,7 @@ bool policy_aggregates(const struct policy *p);
 
 /* Whether the v1 keys policy.cooling_period and policy.threshold_mrp apply
  * to the profile (kz-card); any other refuses them when they are set. */
-bool policy_takes_v1_overrides(const char *name);
+bool policy_takes_v1_overrides(const struct policy *p);
 /* The profile that takes them, for a message that names it. */
 const char *policy_v1_overrides_profile(void);
 
