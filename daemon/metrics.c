@@ -531,6 +531,7 @@ static _Atomic int64_t tls_not_after_s = -1;
 /* -1 until worker 0 has read them: then NaN, "not known yet" */
 static _Atomic int64_t checkpoint_s = -1;
 static _Atomic int mrp_missing = -1;
+static _Atomic int calendar_missing = -1;
 /* TS_NULL until worker 0 has read today's local date */
 static _Atomic int64_t policy_today = TS_NULL;
 
@@ -546,10 +547,12 @@ void metrics_tls_certificate(int64_t not_after_s)
 	atomic_store(&tls_not_after_s, not_after_s);
 }
 
-void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing)
+void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing,
+                              bool calendar_next_year_missing)
 {
 	atomic_store(&checkpoint_s, last_checkpoint_s);
 	atomic_store(&mrp_missing, mrp_next_year_missing ? 1 : 0);
+	atomic_store(&calendar_missing, calendar_next_year_missing ? 1 : 0);
 }
 
 void metrics_policy_today(int64_t today_days)
@@ -610,6 +613,15 @@ static void put_operator_signals(struct evbuffer *out, struct server *s)
 		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing NaN\n");
 	else
 		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing %d\n", missing);
+	missing = atomic_load(&calendar_missing);
+	put_family(out, "coolingd_holiday_calendar_next_year_missing", "gauge",
+	           "1 from 1 December while a scheduled profile waits on the calendar of "
+	           "non-working days and it holds no day of the next year.");
+	if (missing < 0)
+		evbuffer_add_printf(out, "coolingd_holiday_calendar_next_year_missing NaN\n");
+	else
+		evbuffer_add_printf(out, "coolingd_holiday_calendar_next_year_missing %d\n",
+		                    missing);
 }
 
 void metrics_write(struct server *s, struct evbuffer *out)

@@ -57,8 +57,9 @@ void metrics_config_reload(bool ok, int64_t now_s);
 void metrics_tls_certificate(int64_t not_after_s);
 /* What worker 0 read from the database (daemon/signals.c): the newest
  * checkpoint's time in seconds since the epoch (0 when there is none) and
- * whether the MRP of the coming year is missing. */
-void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing);
+ * whether the MRP and the holiday calendar of the coming year are missing. */
+void metrics_operator_signals(int64_t last_checkpoint_s, bool mrp_next_year_missing,
+                              bool calendar_next_year_missing);
 /* Today's local date that worker 0 read with them (days since 1970-01-01):
  * which profile of a schedule is in force (coolingd_policy_info). */
 void metrics_policy_today(int64_t today_days);

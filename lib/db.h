@@ -110,7 +110,7 @@ enum stmt {
 	STMT_AUDIT_SEAL_HEAD,   /* max events, key id -> db_audit_head_row */
 	STMT_AUDIT_CHECKPOINT_ADD, /* seq, hash hex, signed_at us, key id, signature hex */
 	STMT_AUDIT_UNSEALED,       /* cap -> db_unsealed_of */
-	STMT_OPERATOR_SIGNALS,     /* tz -> db_operator_signals_of */
+	STMT_OPERATOR_SIGNALS,     /* tz, calendar zone|NULL -> db_operator_signals_of */
 	STMT_CLIENT_SEEN,          /* client name: its last_used_at is the database's now */
 	/* the acts of profile kz-2025-09 */
 	STMT_RECONFIRM,     /* db_params_reconfirm -> db_loan_row (0 rows: guard failed) */
@@ -258,6 +258,10 @@ struct db_operator_signals {
 	int64_t today_days;         /* the local date of the zone, days since 1970 */
 	int64_t newest_mrp_days;    /* the newest MRP row's valid_from; POLICY_NO_MRP: none */
 	int64_t last_checkpoint_us; /* the newest signed checkpoint's signed_at; TS_NULL: none */
+	/* the local date in the calendar's zone; TS_NULL when none was asked */
+	int64_t calendar_today_days;
+	/* non_working_day holds a day of that date's year, of the next one */
+	bool calendar_this_year, calendar_next_year;
 };
 bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o);
 

@@ -941,6 +941,37 @@ bool policy_schedule_aggregates(const struct policy_schedule *s)
 	return false;
 }
 
+const char *policy_schedule_calendar_zone(const struct policy_schedule *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		const char *zone = def_of(&s->entries[i].policy)->calendar_zone;
+		if (zone != NULL)
+			return zone;
+	}
+	return NULL;
+}
+
+bool policy_calendar_next_year_missing(const struct policy_schedule *s, int64_t today_days,
+                                       bool this_year, bool next_year)
+{
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(today_days, &y, &m, &d);
+	bool next = m == 12;
+	if (next ? next_year : this_year)
+		return false;
+	int64_t due_end = days_from_civil(next ? y + 1 : y, 12, 31);
+	/* entry i is in force from its date until the day before the next one's */
+	for (int i = 0; i < s->n; i++) {
+		bool starts_by_end = i == 0 || s->entries[i].from_days <= due_end;
+		bool ends_from_today = i + 1 == s->n || s->entries[i + 1].from_days > today_days;
+		if (starts_by_end && ends_from_today &&
+		    def_of(&s->entries[i].policy)->calendar_zone != NULL)
+			return true;
+	}
+	return false;
+}
+
 void policy_schedule_table_of(const struct policy_schedule *s, struct policy_schedule_table *t)
 {
 	memset(t, 0, sizeof(*t));

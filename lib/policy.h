@@ -467,4 +467,25 @@ int64_t loan_retry_after(const struct loan *l, const struct loan_view *v, int64_
 #define POLICY_NO_MRP INT64_MIN
 bool policy_mrp_next_year_missing(int64_t today_days, int64_t newest_valid_from_days);
 
+/* The zone of the calendar of non-working days that a profile of the
+ * schedule waits on (its calendar_zone), the first entry's that has one;
+ * NULL when none has. */
+const char *policy_schedule_calendar_zone(const struct policy_schedule *s);
+
+/*
+ * The calendar of the coming year (coolingd_holiday_calendar_next_year_missing):
+ * the table non_working_day, which `coolingctl holidays import` fills a
+ * year at a time, has to hold a day of the next year before 1 January, or
+ * loans are judged as if that year had no holiday. The year due is the
+ * next from 1 December on, the current one before (a year with no day
+ * held is still missing after New Year). Missing when the due year holds
+ * no day and a profile with a calendar is in force on some day from today
+ * to the due year's end (a schedule may switch to one, or away from it);
+ * never otherwise. today_days is the local date in the calendar's zone
+ * (days since 1970-01-01); this_year and next_year say whether the table
+ * holds a day of today's year and of the next.
+ */
+bool policy_calendar_next_year_missing(const struct policy_schedule *s, int64_t today_days,
+                                       bool this_year, bool next_year);
+
 #endif

@@ -221,11 +221,14 @@ int64_t db_unsealed_of(const PGresult *r)
 
 bool db_operator_signals_of(const PGresult *r, struct db_operator_signals *o)
 {
-	if (PQntuples(r) != 1 || PQnfields(r) != 3 || PQgetisnull(r, 0, 0))
+	if (PQntuples(r) != 1 || PQnfields(r) != 6 || PQgetisnull(r, 0, 0))
 		return false;
 	o->today_days = db_int(r, 0, 0);
 	o->newest_mrp_days = PQgetisnull(r, 0, 1) ? POLICY_NO_MRP : db_int(r, 0, 1);
 	o->last_checkpoint_us = PQgetisnull(r, 0, 2) ? TS_NULL : db_int(r, 0, 2);
+	o->calendar_today_days = PQgetisnull(r, 0, 3) ? TS_NULL : db_int(r, 0, 3);
+	o->calendar_this_year = db_bool(r, 0, 4);
+	o->calendar_next_year = db_bool(r, 0, 5);
 	return true;
 }
 

@@ -624,13 +624,23 @@ const struct stmt_def db_statements[STMT__COUNT] = {
          "LIMIT $1::integer) u",
          1},
     /* The newest checkpoint by seq, on the primary key's index: signed_at
-     * has none, and a checkpoint of a later seq is never signed earlier. */
+     * has none, and a checkpoint of a later seq is never signed earlier.
+     * The calendar's today in its zone and whether the table holds a day
+     * of its year and of the next: two ranges of the primary key; no zone
+     * (NULL), no date and neither. */
     [STMT_OPERATOR_SIGNALS] =
         {"operator_signals",
          "SELECT " LOCAL_TODAY("$1") ", "
          "(SELECT max(valid_from) - DATE '1970-01-01' FROM mrp), "
-         "(SELECT cd_us(signed_at) FROM audit_checkpoint ORDER BY seq DESC LIMIT 1)",
-         1},
+         "(SELECT cd_us(signed_at) FROM audit_checkpoint ORDER BY seq DESC LIMIT 1), "
+         "c.d - DATE '1970-01-01', "
+         "EXISTS (SELECT 1 FROM non_working_day n "
+         "  WHERE n.day BETWEEN make_date(c.y, 1, 1) AND make_date(c.y, 12, 31)), "
+         "EXISTS (SELECT 1 FROM non_working_day n "
+         "  WHERE n.day BETWEEN make_date(c.y + 1, 1, 1) AND make_date(c.y + 1, 12, 31)) "
+         "FROM (SELECT t.d, extract(year FROM t.d)::integer AS y "
+         "  FROM (SELECT (now() AT TIME ZONE $2::text)::date AS d) t) c",
+         2},
     [STMT_RECONFIRM] =
         {"reconfirm",
          "WITH u AS (UPDATE loan SET reconfirmed_at = cd_ts($2::bigint), "

@@ -794,6 +794,76 @@ START_TEST(test_profile_checkpoint_and_mrp_signals_are_there_with_plausible_valu
 }
 END_TEST
 
+/* The rule of coolingd_holiday_calendar_next_year_missing under a profile
+ * with a calendar in force all along, as SQL on the database's own date in
+ * the calendar's zone: its twin, policy_calendar_next_year_missing(), is
+ * unit-tested at the boundaries. */
+#define CALENDAR_MISSING_SQL                                                                       \
+	"SELECT (NOT EXISTS (SELECT 1 FROM non_working_day n "                                     \
+	"  WHERE extract(year FROM n.day) = extract(year FROM t.d) + "                             \
+	"  CASE WHEN extract(month FROM t.d) = 12 THEN 1 ELSE 0 END))::int "                       \
+	"FROM (SELECT (now() AT TIME ZONE 'Europe/Minsk')::date AS d) t"
+
+/* coolingctl holidays import of one day, 15 June of the year */
+static void import_holiday(long long year)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/metrics-holidays-%d.csv",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "date,name\n%lld-06-15,Test holiday\n", year);
+	fclose(f);
+	int rc = -1;
+	char *out = run_ctl(env.db_url, &rc, "holidays import %s", path);
+	free(out);
+	unlink(path);
+	ck_assert_msg(rc == 0, "holidays import: exit %d", rc);
+}
+
+START_TEST(test_holiday_calendar_signal_is_1_under_a_calendar_profile_until_the_year_is_imported)
+{
+	/* this daemon's profile has no calendar: 0, though the table is empty */
+	ck_assert_int_eq(e2e_sql_num(&env, "SELECT count(*) FROM non_working_day", NULL), 0);
+	char *text =
+	    await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	free(text);
+
+	/* a daemon of the Belarus profile, whose payouts wait on the calendar,
+	 * on the same database: no day of any year, so the year due (this one,
+	 * or the next in December) is missing, whatever today is */
+	char kv[64];
+	int port = daemon_free_port();
+	snprintf(kv, sizeof kv, "COOLINGD_METRICS_LISTEN=127.0.0.1:%d", port);
+	const char *const extra[] = {"COOLINGD_POLICY_PROFILE=by-2025-11",
+	                             "COOLINGD_POLICY_TIMEZONE=Europe/Minsk",
+	                             "COOLINGD_AUDIT_SEAL=off", kv, NULL};
+	struct daemon by;
+	ck_assert_msg(daemon_start(&by, env.db_url, extra), "the by-2025-11 daemon did not start");
+	ck_assert_int_eq(e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL), 1);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 1, 5000);
+	assert_promtool_accepts(text);
+	free(text);
+
+	/* a day of this year alone: still missing in December, as the rule says */
+	long long year = e2e_sql_num(
+	    &env, "SELECT extract(year FROM now() AT TIME ZONE 'Europe/Minsk')::int", NULL);
+	import_holiday(year);
+	double want = (double)e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", want, 5000);
+	free(text);
+	/* and one of the next year too: not missing, whatever today is */
+	import_holiday(year + 1);
+	ck_assert_int_eq(e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL), 0);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	free(text);
+	/* the daemon without a calendar profile never said otherwise */
+	text = await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	free(text);
+	ck_assert_int_eq(daemon_stop(&by), 0);
+}
+END_TEST
+
 /* ---- the listener ---- */
 
 /* The TCP sockets in LISTEN state that process pid holds, counted once
@@ -911,6 +981,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(
 	    tc, test_a_refused_reload_reads_0_keeps_the_configuration_and_a_good_one_reads_1_later);
 	tcase_add_test(tc, test_profile_checkpoint_and_mrp_signals_are_there_with_plausible_values);
+	tcase_add_test(
+	    tc,
+	    test_holiday_calendar_signal_is_1_under_a_calendar_profile_until_the_year_is_imported);
 	tcase_add_test(tc, test_the_first_scrape_after_start_has_every_contract_series);
 	tcase_add_test(tc, test_empty_metrics_listen_means_no_metrics_listener);
 	tcase_add_test(tc, test_metrics_port_in_use_or_a_bad_value_stops_the_start_naming_the_key);

@@ -841,6 +841,94 @@ START_TEST(test_an_empty_mrp_table_is_missing_every_day)
 }
 END_TEST
 
+/* ---- the holiday calendar of the coming year ---- */
+
+static const struct policy_schedule *schedule_of(const char *text)
+{
+	static struct policy_schedule s;
+	const char *why = NULL;
+	ck_assert_msg(policy_schedule_parse(text, &s, &why), "\"%s\": %s", text, why);
+	return &s;
+}
+
+/* no day of either year: missing whenever the calendar is needed */
+#define CALENDAR_MISSING(text, day)                                                                \
+	policy_calendar_next_year_missing(schedule_of(text), (day), false, false)
+
+START_TEST(test_the_calendar_zone_is_the_first_calendar_profiles_of_the_schedule)
+{
+	ck_assert_str_eq(policy_schedule_calendar_zone(schedule_of("by-2025-11")), "Europe/Minsk");
+	ck_assert_str_eq(
+	    policy_schedule_calendar_zone(schedule_of("kz-card, by-2025-11@2027-01-01")),
+	    "Europe/Minsk");
+	ck_assert_ptr_null(
+	    policy_schedule_calendar_zone(schedule_of("kz-card, kz-2025-09@2025-09-30")));
+}
+END_TEST
+
+START_TEST(test_next_years_calendar_is_not_missing_on_30_november)
+{
+	const struct policy_schedule *by = schedule_of("by-2025-11");
+	ck_assert(!policy_calendar_next_year_missing(by, DAY(2026, 11, 30), true, false));
+}
+END_TEST
+
+START_TEST(test_next_years_calendar_is_missing_from_1_december_to_31_december_while_not_imported)
+{
+	const struct policy_schedule *by = schedule_of("by-2025-11");
+	ck_assert(policy_calendar_next_year_missing(by, DAY(2026, 12, 1), true, false));
+	ck_assert(policy_calendar_next_year_missing(by, DAY(2026, 12, 31), true, false));
+}
+END_TEST
+
+START_TEST(test_next_years_calendar_with_a_day_is_not_missing_in_december)
+{
+	const struct policy_schedule *by = schedule_of("by-2025-11");
+	ck_assert(!policy_calendar_next_year_missing(by, DAY(2026, 12, 1), true, true));
+	ck_assert(!policy_calendar_next_year_missing(by, DAY(2026, 12, 31), false, true));
+}
+END_TEST
+
+START_TEST(test_the_calendar_is_still_missing_after_new_year_until_the_year_is_imported)
+{
+	const struct policy_schedule *by = schedule_of("by-2025-11");
+	ck_assert(policy_calendar_next_year_missing(by, DAY(2027, 1, 1), false, false));
+	ck_assert(policy_calendar_next_year_missing(by, DAY(2027, 11, 30), false, true));
+	ck_assert(!policy_calendar_next_year_missing(by, DAY(2027, 1, 1), true, false));
+}
+END_TEST
+
+START_TEST(test_no_calendar_profile_in_the_schedule_is_never_missing)
+{
+	ck_assert(!CALENDAR_MISSING("kz-card", DAY(2026, 12, 1)));
+	ck_assert(!CALENDAR_MISSING("kz-card, kz-2025-09@2025-09-30", DAY(2026, 12, 31)));
+	ck_assert(!CALENDAR_MISSING("ru-2025-09", DAY(2027, 6, 1)));
+}
+END_TEST
+
+START_TEST(test_a_switch_to_the_calendar_profile_needs_the_calendar_of_its_year)
+{
+	const char *to_by = "kz-card, by-2025-11@2027-01-01";
+	/* in force from the next year: its calendar is due in December */
+	ck_assert(!CALENDAR_MISSING(to_by, DAY(2026, 11, 30)));
+	ck_assert(CALENDAR_MISSING(to_by, DAY(2026, 12, 1)));
+	/* in force from a later year: not yet */
+	ck_assert(!CALENDAR_MISSING("kz-card, by-2025-11@2028-01-01", DAY(2026, 12, 31)));
+	/* from a date within the year due */
+	ck_assert(CALENDAR_MISSING("kz-card, by-2025-11@2026-07-01", DAY(2026, 3, 1)));
+}
+END_TEST
+
+START_TEST(test_a_switch_away_from_the_calendar_profile_needs_no_more_calendar)
+{
+	const char *from_by = "by-2025-11, kz-card@2027-01-01";
+	/* in force until the year's last day, whose payouts wait on January's */
+	ck_assert(CALENDAR_MISSING(from_by, DAY(2026, 12, 31)));
+	ck_assert(!CALENDAR_MISSING(from_by, DAY(2027, 1, 1)));
+	ck_assert(!CALENDAR_MISSING(from_by, DAY(2027, 12, 1)));
+}
+END_TEST
+
 /* ---- repeat victims ------------------------------------------------- */
 
 /* A repeat borrower's loan (no visit of its own) of a confirmed victim. */
@@ -965,6 +1053,19 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_a_row_dated_in_december_is_not_next_years_mrp);
 	tcase_add_test(tc, test_mrp_still_missing_after_new_year_until_the_years_row_is_set);
 	tcase_add_test(tc, test_an_empty_mrp_table_is_missing_every_day);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("calendar_next_year");
+	tcase_add_test(tc, test_the_calendar_zone_is_the_first_calendar_profiles_of_the_schedule);
+	tcase_add_test(tc, test_next_years_calendar_is_not_missing_on_30_november);
+	tcase_add_test(
+	    tc,
+	    test_next_years_calendar_is_missing_from_1_december_to_31_december_while_not_imported);
+	tcase_add_test(tc, test_next_years_calendar_with_a_day_is_not_missing_in_december);
+	tcase_add_test(
+	    tc, test_the_calendar_is_still_missing_after_new_year_until_the_year_is_imported);
+	tcase_add_test(tc, test_no_calendar_profile_in_the_schedule_is_never_missing);
+	tcase_add_test(tc, test_a_switch_to_the_calendar_profile_needs_the_calendar_of_its_year);
+	tcase_add_test(tc, test_a_switch_away_from_the_calendar_profile_needs_no_more_calendar);
 	suite_add_tcase(s, tc);
 	return s;
 }
