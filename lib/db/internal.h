@@ -85,11 +85,17 @@
 	X(control_called_at,     "control_called_at",     TS,      0,  0, "")        \
 	X(control_call_officer_id, "control_call_officer_id", TEXT, 0, 0, "")        \
 	X(cooling_calendar_zone, "cooling_calendar_zone", TEXT,    1, 38, "text")    \
-	X(voluntary_refusal_active, "cd_refusal_active(l.borrower_iin)", READ, 0, 0, "") \
-	X(fraud_claim_open,      "cd_claim_open(l.borrower_iin)", READ, 0, 0, "")    \
+	X(voluntary_refusal_active, REFUSAL_ACTIVE_NOW, READ, 0, 0, "")               \
+	X(fraud_claim_open,      CLAIM_OPEN,              READ,    0,  0, "")        \
 	X(cross_lender_window_s, "cross_lender_window_s", INT,     1, 37, "bigint")  \
 	X(other_lender_paid_at,  OTHER_LENDER_PAID_AT,    READ_TS, 0,  0, "")        \
 	X(pk,                    "id",                    INT,     0,  0, "")
+/* The borrower's refusal at now() and open fraud claim (sql/027): the
+ * table functions' bodies are inlined into the statement and planned with
+ * it, where cd_refusal_active() and cd_claim_open() would be planned again
+ * on each execution. */
+#define REFUSAL_ACTIVE_NOW "(SELECT s.active FROM cd_refusal_state_at(l.borrower_iin, now()) s)"
+#define CLAIM_OPEN         "(SELECT s.open FROM cd_claim_state(l.borrower_iin) s)"
 /* Another lender's latest payout that the loan's cross-lender window
  * counts (sql/025): one probe, and none for a loan without a window. */
 #define OTHER_LENDER_PAID_AT                                                                       \

@@ -326,8 +326,8 @@ const char *const db_batch_write_sql[STMT__COUNT] = {
 #define STATUS_EXPR                                                                                \
 	"(CASE WHEN l.cancelled_at IS NOT NULL THEN 'cancelled' "                                  \
 	"WHEN l.disbursed_at IS NOT NULL THEN 'disbursed' "                                        \
-	"WHEN cd_refusal_active(l.borrower_iin) THEN 'blocked_by_refusal' "                        \
-	"WHEN cd_claim_open(l.borrower_iin) THEN 'blocked_by_fraud_claim' "                        \
+	"WHEN " REFUSAL_ACTIVE_NOW " THEN 'blocked_by_refusal' "                                   \
+	"WHEN " CLAIM_OPEN " THEN 'blocked_by_fraud_claim' "                                       \
 	"WHEN l.consent_at IS NULL THEN 'awaiting_consent' "                                       \
 	"WHEN l.extra_confirmation_required AND l.extra_confirmed_at IS NULL "                     \
 	"THEN 'awaiting_extra_confirmation' "                                                      \

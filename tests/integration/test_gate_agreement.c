@@ -969,6 +969,32 @@ static void explain_status_plan(const char *status, bool lender, char *out, size
 	PQclear(r);
 }
 
+/* A loan's read plans the borrower's refusal and fraud claim with itself
+ * (sql/027): the tables appear in its plan, and no call of a function that
+ * would plan them again on every execution. */
+START_TEST(test_a_loan_read_plans_the_borrowers_state_with_itself)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "EXPLAIN VERBOSE EXECUTE %s('B1', 'X')",
+	         db_statements[STMT_LOAN_GET].name);
+	PGresult *r = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	char plan[16384] = "";
+	for (int i = 0; i < PQntuples(r); i++) {
+		strncat(plan, PQgetvalue(r, i, 0), sizeof(plan) - strlen(plan) - 2);
+		strcat(plan, "\n");
+	}
+	PQclear(r);
+	ck_assert_msg(strstr(plan, "public.voluntary_refusal") != NULL, "no refusal read:\n%s",
+	              plan);
+	ck_assert_msg(strstr(plan, "public.fraud_claim") != NULL, "no claim read:\n%s", plan);
+	static const char *const calls[] = {"cd_refusal_state_at", "cd_claim_state",
+	                                    "cd_refusal_active", "cd_claim_open"};
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		ck_assert_msg(strstr(plan, calls[i]) == NULL, "%s is called:\n%s", calls[i], plan);
+}
+END_TEST
+
 /* A list filtered by status reads the loans of the state that the status
  * implies from the state's index, for each status, with and without a
  * lender; never a scan of every loan. */
@@ -1037,6 +1063,7 @@ static Suite *gate_suite(void)
 	tcase_add_test(tc, test_every_statement_fits_the_pools_parameter_bound);
 	tcase_add_test(tc, test_auth_twins_return_the_read_beside_the_client);
 	tcase_add_test(tc, test_a_status_filter_reads_the_index_of_its_state);
+	tcase_add_test(tc, test_a_loan_read_plans_the_borrowers_state_with_itself);
 	suite_add_tcase(s, tc);
 	return s;
 }
