@@ -30,25 +30,12 @@ static const char *ctl;
 
 static void setup(void)
 {
-	url = testdb_create("payees");
-	conn = testdb_connect_quiet(url);
-	struct cd_error err;
-	ck_assert_msg(db_prepare_all(conn, &err), "%s", err.message);
-	testdb_exec(conn, "SET TimeZone = 'UTC'; "
-	                  "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	conn = testdb_create_prepared("payees", &url);
 }
 
 static void teardown(void)
 {
-	PQfinish(conn);
-	testdb_drop(url);
-	free(url);
-}
-
-static PGresult *exec_prepared_on(PGconn *c, enum stmt st, const char *const *params)
-{
-	return PQexecPrepared(c, db_statements[st].name, db_statements[st].nparams, params, NULL,
-	                      NULL, 0);
+	testdb_release(conn, url);
 }
 
 static const struct payee MULE = {.kind = PAYEE_CARD, .id = "tok-mule"};
@@ -63,7 +50,8 @@ static bool put_on(PGconn *c, const struct payee *p, bool active, const char *ef
 	if (reference)
 		snprintf(q.reference, sizeof(q.reference), "%s", reference);
 	struct db_params dp;
-	PGresult *r = exec_prepared_on(c, STMT_PAYEE_PUT, db_params_payee_put(&dp, p, &q, "afc1"));
+	PGresult *r =
+	    testdb_exec_prepared(c, STMT_PAYEE_PUT, db_params_payee_put(&dp, p, &q, "afc1"));
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	size_t n;
 	struct db_refusal_meta m;
@@ -125,7 +113,7 @@ START_TEST(test_sql_state_agrees_with_the_c_twin)
 	int compared = 0, flagged = 0;
 	for (int b = 0; b < 30; b++) {
 		const char *p[] = {name_of(&payee_kind_names, (int)ps[b].kind), ps[b].id};
-		PGresult *r = exec_prepared_on(conn, STMT_PAYEE_GET, p);
+		PGresult *r = testdb_exec_prepared(conn, STMT_PAYEE_GET, p);
 		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 		size_t n;
 		struct db_refusal_meta m;

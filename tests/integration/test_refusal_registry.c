@@ -28,25 +28,12 @@ static PGconn *conn;
 
 static void setup(void)
 {
-	url = testdb_create("refusals");
-	conn = testdb_connect_quiet(url);
-	struct cd_error err;
-	ck_assert_msg(db_prepare_all(conn, &err), "%s", err.message);
-	testdb_exec(conn, "SET TimeZone = 'UTC'; "
-	                  "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	conn = testdb_create_prepared("refusals", &url);
 }
 
 static void teardown(void)
 {
-	PQfinish(conn);
-	testdb_drop(url);
-	free(url);
-}
-
-static PGresult *exec_prepared_on(PGconn *c, enum stmt st, const char *const *params)
-{
-	return PQexecPrepared(c, db_statements[st].name, db_statements[st].nparams, params, NULL,
-	                      NULL, 0);
+	testdb_release(conn, url);
 }
 
 /* STMT_REFUSAL_PUT of one change; whether it was new. */
@@ -60,7 +47,8 @@ static bool put_on(PGconn *c, const char *iin, bool active, const char *effectiv
 	if (reference)
 		snprintf(q.reference, sizeof(q.reference), "%s", reference);
 	struct db_params p;
-	PGresult *r = exec_prepared_on(c, STMT_REFUSAL_PUT, db_params_refusal_put(&p, &q, "reg1"));
+	PGresult *r =
+	    testdb_exec_prepared(c, STMT_REFUSAL_PUT, db_params_refusal_put(&p, &q, "reg1"));
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	size_t n;
 	struct db_refusal_meta m;
@@ -134,7 +122,7 @@ START_TEST(test_sql_state_agrees_with_the_c_twin)
 	int compared = 0, active = 0;
 	for (int b = 0; b < 40; b++) {
 		const char *p[] = {iins[b], "UTC"};
-		PGresult *r = exec_prepared_on(conn, STMT_REFUSAL_GET, p);
+		PGresult *r = testdb_exec_prepared(conn, STMT_REFUSAL_GET, p);
 		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 		size_t n;
 		struct db_refusal_meta m;

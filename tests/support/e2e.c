@@ -488,6 +488,20 @@ void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
 		http_resp_free(&r);
 }
 
+void e2e_approve_under(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *loan_id, const char *policy, const struct e2e_loan *o,
+                       struct http_resp *out)
+{
+	struct http_resp r;
+	e2e_approve(e, token, lender, loan_id, o, &r);
+	E2E_ASSERT_JSTR(r.json, "currency", o && o->currency ? o->currency : "KZT");
+	E2E_ASSERT_JSTR(r.json, "policy", policy);
+	if (out)
+		*out = r;
+	else
+		http_resp_free(&r);
+}
+
 void e2e_approve_or_exit(struct e2e_env *e, const char *token, const char *lender,
                          const char *loan_id, const struct e2e_loan *o)
 {

@@ -207,6 +207,14 @@ void e2e_post_approval(const struct e2e_env *e, const char *token, const char *l
 void e2e_approve(const struct e2e_env *e, const char *token, const char *lender,
                  const char *loan_id, const struct e2e_loan *o, struct http_resp *out);
 
+/* e2e_approve() under a profile that the answer must name: asserts that
+ * the loan is recorded in o's currency (KZT when o names none) under the
+ * profile policy ("ru-2025-09"). The answer goes to *out, or is freed when
+ * out is NULL. */
+void e2e_approve_under(const struct e2e_env *e, const char *token, const char *lender,
+                       const char *loan_id, const char *policy, const struct e2e_loan *o,
+                       struct http_resp *out);
+
 /* An approval of o in a currency the profile in force does not take:
  * 422 naming currency, and nothing written (no loan, no approval's
  * event). */

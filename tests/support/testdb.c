@@ -82,6 +82,30 @@ void testdb_exec(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+PGconn *testdb_create_prepared(const char *prefix, char **url)
+{
+	*url = testdb_create(prefix);
+	PGconn *c = testdb_connect_quiet(*url);
+	struct cd_error err;
+	ck_assert_msg(db_prepare_all(c, &err), "%s", err.message);
+	testdb_exec(c, "SET TimeZone = 'UTC'; "
+	               "INSERT INTO lender (id, kind) VALUES ('B1', 'bank')");
+	return c;
+}
+
+void testdb_release(PGconn *c, char *url)
+{
+	PQfinish(c);
+	testdb_drop(url);
+	free(url);
+}
+
+PGresult *testdb_exec_prepared(PGconn *c, enum stmt st, const char *const *params)
+{
+	return PQexecPrepared(c, db_statements[st].name, db_statements[st].nparams, params, NULL,
+	                      NULL, 0);
+}
+
 long long testdb_num(PGconn *c, const char *sql, ...)
 {
 	const char *params[16];

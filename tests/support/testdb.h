@@ -10,6 +10,8 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "db.h"
+
 /*
  * Creates database cd_<prefix>_<pid> (cd_<prefix>_<pid>_<n> for the n-th
  * further one in the same process; prefix lower-cased, anything but [a-z0-9_]
@@ -38,6 +40,21 @@ void testdb_ignore_notices(PGconn *c);
 /* Runs sql (no parameters; several statements allowed); fails the test
  * (ck_assert) unless it gives PGRES_COMMAND_OK or PGRES_TUPLES_OK. */
 void testdb_exec(PGconn *c, const char *sql);
+
+/*
+ * The fixture of the tests of the statements themselves: a fresh database
+ * (testdb_create(prefix)) with lender B1, a bank, and a quiet connection
+ * to it, in UTC, with every statement prepared (db_prepare_all()). *url
+ * gets the database's URL (malloc'd); testdb_release() undoes it all.
+ */
+PGconn *testdb_create_prepared(const char *prefix, char **url);
+
+/* Closes c, drops the database that url names and frees url. */
+void testdb_release(PGconn *c, char *url);
+
+/* Runs the prepared statement st (db_statements[st]) with its text
+ * parameters; the caller checks and clears the result. */
+PGresult *testdb_exec_prepared(PGconn *c, enum stmt st, const char *const *params);
 
 /*
  * The number in the first column of the one row that sql gives, with the

@@ -13,37 +13,7 @@
 #include "check_main.h"
 #include "codec.h"
 #include "policy.h"
-
-#define MRP_2025 3932
-#define MRP_2026 4325
-/* N MRP in tiyn */
-#define MRP(n, mrp) ((int64_t)(n) * (mrp)*100)
-
-static struct policy profile(const char *name)
-{
-	struct policy p;
-	ck_assert(policy_profile(name, &p));
-	return p;
-}
-
-/* An online, unsecured consumer loan of a repeat borrower aged 40. */
-static struct policy_input online(int kind, int64_t amount, int64_t mrp)
-{
-	return (struct policy_input){.lender_kind = kind,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = CHANNEL_ONLINE,
-	                             .amount_tiyn = amount,
-	                             .mrp_tenge = mrp,
-	                             .age = 40};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
+#include "unit/policy_fixture.h"
 
 static enum rule rule_at(const struct policy *p, int kind, int64_t amount, int64_t mrp)
 {
@@ -52,7 +22,7 @@ static enum rule rule_at(const struct policy *p, int kind, int64_t amount, int64
 
 START_TEST(test_every_bound_is_above_by_default)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	ck_assert(!p.bank_threshold_inclusive && !p.bank_long_threshold_inclusive &&
 	          !p.mfo_threshold_inclusive);
 	int64_t m = MRP_2025;
@@ -66,7 +36,7 @@ START_TEST(test_every_bound_is_above_by_default)
 	ck_assert_int_eq(rule_at(&p, LENDER_MFO, MRP(75, m), m), RULE_NONE);
 	ck_assert_int_eq(rule_at(&p, LENDER_MFO, MRP(75, m) + 1, m), RULE_MFO);
 
-	struct policy c = profile("kz-card");
+	struct policy c = policy_of("kz-card");
 	ck_assert(!c.threshold_inclusive);
 	ck_assert_int_eq(rule_at(&c, LENDER_BANK, MRP(150, m) - 1, m), RULE_NONE);
 	ck_assert_int_eq(rule_at(&c, LENDER_BANK, MRP(150, m), m), RULE_NONE);
@@ -76,7 +46,7 @@ END_TEST
 
 START_TEST(test_an_inclusive_bank_bound_puts_150_mrp_in_the_short_band)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_threshold_inclusive = true;
 	static const int64_t mrps[] = {MRP_2025, MRP_2026};
 	for (size_t i = 0; i < 2; i++) {
@@ -97,7 +67,7 @@ END_TEST
 
 START_TEST(test_an_inclusive_long_bound_moves_255_mrp_out_of_the_short_band)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_long_threshold_inclusive = true;
 	int64_t m = MRP_2025;
 	ck_assert_int_eq(rule_at(&p, LENDER_BANK, MRP(255, m) - 1, m), RULE_BANK_SHORT);
@@ -118,7 +88,7 @@ END_TEST
 
 START_TEST(test_an_inclusive_mfo_bound_cools_75_mrp)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.mfo_threshold_inclusive = true;
 	int64_t m = MRP_2026;
 	ck_assert_int_eq(rule_at(&p, LENDER_MFO, MRP(75, m) - 1, m), RULE_NONE);
@@ -131,7 +101,7 @@ END_TEST
 
 START_TEST(test_an_inclusive_card_bound_cools_150_mrp_under_kz_card)
 {
-	struct policy p = profile("kz-card");
+	struct policy p = policy_of("kz-card");
 	p.threshold_inclusive = true;
 	int64_t m = MRP_2025;
 	ck_assert_int_eq(rule_at(&p, LENDER_BANK, MRP(150, m) - 1, m), RULE_NONE);
@@ -140,10 +110,10 @@ START_TEST(test_an_inclusive_card_bound_cools_150_mrp_under_kz_card)
 	ck_assert_int_eq(d.cooling_period_s, 24 * 3600);
 	ck_assert_int_eq(rule_at(&p, LENDER_MFO, MRP(150, m) + 1, m), RULE_CARD);
 	/* kz-2025-09's keys do not touch kz-card's bound, nor the reverse */
-	p = profile("kz-card");
+	p = policy_of("kz-card");
 	p.bank_threshold_inclusive = p.mfo_threshold_inclusive = true;
 	ck_assert_int_eq(rule_at(&p, LENDER_BANK, MRP(150, m), m), RULE_NONE);
-	p = profile("kz-2025-09");
+	p = policy_of("kz-2025-09");
 	p.threshold_inclusive = true;
 	ck_assert_int_eq(rule_at(&p, LENDER_BANK, MRP(150, m), m), RULE_NONE);
 }
@@ -151,7 +121,7 @@ END_TEST
 
 START_TEST(test_the_in_person_rule_reads_the_kinds_first_bound_as_its_key_says)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(150, m), m);
 	in.first_time = true;
@@ -167,7 +137,7 @@ START_TEST(test_the_in_person_rule_reads_the_kinds_first_bound_as_its_key_says)
 	ck_assert_int_eq(d.exemption, EXEMPT_GOODS);
 	ck_assert(d.in_person_required);
 
-	p = profile("kz-2025-09");
+	p = policy_of("kz-2025-09");
 	in = online(LENDER_MFO, MRP(75, m), m);
 	in.first_time = true;
 	ck_assert(!decide(&p, in).in_person_required);
@@ -176,7 +146,7 @@ START_TEST(test_the_in_person_rule_reads_the_kinds_first_bound_as_its_key_says)
 	in.amount_tiyn -= 1;
 	ck_assert(!decide(&p, in).in_person_required);
 	/* the long band's bound is not the kind's first */
-	p = profile("kz-2025-09");
+	p = policy_of("kz-2025-09");
 	p.bank_long_threshold_inclusive = true;
 	in = online(LENDER_BANK, MRP(150, m), m);
 	in.first_time = true;
@@ -186,7 +156,7 @@ END_TEST
 
 START_TEST(test_the_card_limit_exemption_keeps_up_to_and_including_its_number)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_threshold_inclusive = true;
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(150, m), m);
@@ -205,7 +175,7 @@ START_TEST(test_every_band_names_its_bounds_reading_and_its_key)
 {
 	static const char *const names[] = {"kz-card", "kz-2025-09"};
 	for (size_t n = 0; n < 2; n++) {
-		struct policy p = profile(names[n]);
+		struct policy p = policy_of(names[n]);
 		struct policy_table t;
 		policy_table_of(&p, &t);
 		for (int i = 0; i < t.nbands; i++) {
@@ -218,7 +188,7 @@ START_TEST(test_every_band_names_its_bounds_reading_and_its_key)
 				ck_assert_ptr_nonnull(b->up_to_inclusive_key);
 		}
 	}
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_long_threshold_inclusive = true;
 	struct policy_table t;
 	policy_table_of(&p, &t);
@@ -232,7 +202,7 @@ START_TEST(test_every_band_names_its_bounds_reading_and_its_key)
 	ck_assert_str_eq(t.bands[1].above_inclusive_key, "policy.bank_long_threshold_inclusive");
 	ck_assert_str_eq(t.bands[2].above_inclusive_key, "policy.mfo_threshold_inclusive");
 
-	p = profile("kz-card");
+	p = policy_of("kz-card");
 	policy_table_of(&p, &t);
 	ck_assert_str_eq(t.bands[0].above_inclusive_key, "policy.threshold_inclusive");
 }
@@ -240,7 +210,7 @@ END_TEST
 
 START_TEST(test_policy_show_prints_from_and_below_for_inclusive_bounds)
 {
-	struct policy p = profile("kz-2025-09");
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_threshold_inclusive = true;
 	p.bank_long_threshold_inclusive = true;
 	struct policy_table t;

@@ -22,8 +22,8 @@
 #include "policy.h"
 #include "timeutil.h"
 #include "unit/config_file.h"
+#include "unit/policy_fixture.h"
 
-#define MRP_2026 4325
 /* N Belarusian roubles in kapeikas */
 #define BYN(n) ((int64_t)(n)*100)
 
@@ -34,37 +34,9 @@ static int64_t T(const char *s)
 	return t;
 }
 
-static struct policy by(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("by-2025-11", &p));
-	return p;
-}
-
-/* An unsecured consumer loan of a first-time borrower aged 19: the kz
- * profiles would ask a visit and an extra confirmation of it. */
-static struct policy_input loan(int64_t kapeikas, enum channel ch)
-{
-	return (struct policy_input){.lender_kind = LENDER_MFO,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = ch,
-	                             .first_time = true,
-	                             .amount_tiyn = kapeikas,
-	                             .mrp_tenge = MRP_2026,
-	                             .age = 19};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
-
 START_TEST(test_by_every_online_amount_waits_for_the_next_working_day_in_minsk)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	static const int64_t amounts[] = {1, BYN(1), BYN(50000) + 1, BYN(999999999)};
 	static const int kinds[] = {LENDER_BANK, LENDER_MFO};
 	for (size_t k = 0; k < 2; k++) {
@@ -87,7 +59,7 @@ END_TEST
 
 START_TEST(test_by_a_branch_loan_is_not_held)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct policy_decision d = decide(&p, loan(BYN(100000), CHANNEL_BRANCH));
 	ck_assert_int_eq(d.exemption, EXEMPT_BRANCH);
 	ck_assert(!d.cooling_required);
@@ -98,7 +70,7 @@ END_TEST
 
 START_TEST(test_by_paid_to_a_seller_is_exempt_and_no_other_product_is)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct policy_input in = loan(BYN(100000), CHANNEL_ONLINE);
 	in.product = PRODUCT_GOODS;
 	struct policy_decision d = decide(&p, in);
@@ -124,7 +96,7 @@ END_TEST
 
 START_TEST(test_by_has_no_visit_no_age_rule_and_no_reconfirmation)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct policy_decision d = decide(&p, loan(BYN(100000), CHANNEL_ONLINE));
 	ck_assert(d.cooling_required);
 	ck_assert(!d.in_person_required);
@@ -157,7 +129,7 @@ static struct loan assessed(const struct policy *p, int64_t kapeikas, enum chann
 
 START_TEST(test_by_loan_records_its_zone_no_length_and_leaves_the_end_to_the_database)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct loan l = assessed(&p, BYN(500), CHANNEL_ONLINE);
 	ck_assert_str_eq(l.currency, "BYN");
 	ck_assert_str_eq(l.policy, "by-2025-11");
@@ -197,8 +169,7 @@ START_TEST(test_by_loan_records_its_zone_no_length_and_leaves_the_end_to_the_dat
 	struct loan b = assessed(&p, BYN(500), CHANNEL_BRANCH);
 	ck_assert(!policy_cooled_by_calendar(&b));
 	ck_assert_str_eq(b.cooling_calendar_zone, "");
-	struct policy kz;
-	ck_assert(policy_profile("kz-2025-09", &kz));
+	struct policy kz = policy_of("kz-2025-09");
 	struct loan k = assessed(&kz, 300 * MRP_2026 * 100, CHANNEL_ONLINE);
 	ck_assert(k.cooling_required);
 	ck_assert(!policy_cooled_by_calendar(&k));
@@ -209,7 +180,7 @@ END_TEST
 
 START_TEST(test_by_a_payout_before_the_recorded_end_is_refused_and_at_it_allowed)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct loan l = assessed(&p, BYN(500), CHANNEL_ONLINE);
 	l.consent_at = T("2025-11-28T09:00:00Z");
 	l.cooling_ends_at = T("2025-11-30T21:00:00Z");
@@ -233,7 +204,7 @@ END_TEST
 
 START_TEST(test_by_table_names_its_currency_its_zone_and_no_number)
 {
-	struct policy p = by();
+	struct policy p = policy_of("by-2025-11");
 	struct policy_table t;
 	policy_table_of(&p, &t);
 	ck_assert_str_eq(t.currency, "BYN");
@@ -270,8 +241,7 @@ START_TEST(test_by_table_names_its_currency_its_zone_and_no_number)
 	json_decref(j);
 
 	/* a profile without a calendar shows none */
-	struct policy kz;
-	ck_assert(policy_profile("kz-2025-09", &kz));
+	struct policy kz = policy_of("kz-2025-09");
 	policy_table_of(&kz, &t);
 	ck_assert_ptr_null(t.calendar_zone);
 	j = codec_policy_json(&t);

@@ -20,39 +20,11 @@
 #include "policy.h"
 #include "timeutil.h"
 #include "unit/config_file.h"
+#include "unit/policy_fixture.h"
 
-#define MRP_2026 4325
 /* N som in tyiyn */
 #define KGS(n)  ((int64_t)(n)*100)
 #define HOUR_US (3600 * USEC_PER_SEC)
-
-static struct policy kg(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("kg-2024-11", &p));
-	return p;
-}
-
-/* An unsecured consumer loan of a first-time borrower aged 19: the kz
- * profiles would ask a visit and an extra confirmation of it. */
-static struct policy_input loan(int64_t tyiyn, enum channel ch)
-{
-	return (struct policy_input){.lender_kind = LENDER_MFO,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = ch,
-	                             .first_time = true,
-	                             .amount_tiyn = tyiyn,
-	                             .mrp_tenge = MRP_2026,
-	                             .age = 19};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
 
 static void assert_band(const struct policy *p, int64_t tyiyn, enum rule rule, int64_t period_s,
                         bool call)
@@ -69,7 +41,7 @@ static void assert_band(const struct policy *p, int64_t tyiyn, enum rule rule, i
 
 START_TEST(test_kg_bands_at_and_around_15000_50000_and_100000_som)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	assert_band(&p, KGS(15000) - 1, RULE_NONE, 0, false);
 	assert_band(&p, KGS(15000), RULE_NONE, 0, false);
 	assert_band(&p, KGS(15000) + 1, RULE_KG_BAND1, 3 * 3600, false);
@@ -85,7 +57,7 @@ END_TEST
 
 START_TEST(test_kg_bounds_do_not_depend_on_the_mrp_or_the_lender_kind)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct policy_input in = loan(KGS(15000) + 1, CHANNEL_ONLINE);
 	in.mrp_tenge = 0;
 	in.lender_kind = LENDER_BANK;
@@ -99,7 +71,7 @@ END_TEST
  * asks no control call however large. */
 START_TEST(test_kg_a_branch_loan_is_exempt_and_needs_no_control_call)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct policy_decision d = decide(&p, loan(KGS(100000) + 1, CHANNEL_BRANCH));
 	ck_assert_int_eq(d.exemption, EXEMPT_BRANCH);
 	ck_assert(!d.cooling_required);
@@ -110,7 +82,7 @@ END_TEST
 /* REGULATION.md names no other exemption for Kyrgyzstan */
 START_TEST(test_kg_secured_goods_refinancing_education_and_card_limit_are_cooled)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct {
 		enum product product;
 		bool secured;
@@ -132,7 +104,7 @@ END_TEST
 
 START_TEST(test_kg_has_no_visit_no_age_rule_and_no_reconfirmation)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct policy_decision d = decide(&p, loan(KGS(200000), CHANNEL_ONLINE));
 	ck_assert(d.cooling_required);
 	ck_assert(!d.in_person_required);
@@ -149,8 +121,7 @@ START_TEST(test_only_kg_band3_asks_for_a_control_call)
 {
 	static const char *const names[] = {"kz-card", "kz-2025-09", "ru-2025-09", "kg-2024-11"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		struct policy p;
-		ck_assert(policy_profile(names[i], &p));
+		struct policy p = policy_of(names[i]);
 		struct policy_table t;
 		policy_table_of(&p, &t);
 		for (int b = 0; b < t.nbands; b++)
@@ -162,7 +133,7 @@ END_TEST
 
 static struct loan assessed(int64_t tyiyn, int64_t approved_at)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct loan l;
 	memset(&l, 0, sizeof(l));
 	l.amount_tiyn = tyiyn;
@@ -193,7 +164,7 @@ START_TEST(test_kg_loan_records_som_no_mrp_and_the_control_call)
 	ck_assert(l.control_call_required);
 	l = assessed(KGS(100000), 1);
 	ck_assert(!l.control_call_required);
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	ck_assert_str_eq(policy_currency(&p), "KGS");
 	ck_assert(!policy_amounts_in_mrp(&p));
 }
@@ -241,7 +212,7 @@ END_TEST
 
 START_TEST(test_kg_table_names_its_currency_unit_keys_and_the_call)
 {
-	struct policy p = kg();
+	struct policy p = policy_of("kg-2024-11");
 	struct policy_table t;
 	policy_table_of(&p, &t);
 	ck_assert_str_eq(t.currency, "KGS");

@@ -17,51 +17,11 @@
 #include "loan.h"
 #include "policy.h"
 #include "timeutil.h"
-
-#define MRP_2025 3932
-#define MRP_2026 4325
-/* N MRP in tiyn */
-#define MRP(n, mrp) ((int64_t)(n) * (mrp)*100)
-
-static struct policy law(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("kz-2025-09", &p));
-	return p;
-}
-
-static struct policy card(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("kz-card", &p));
-	return p;
-}
-
-/* An online, unsecured consumer loan of a repeat borrower aged 40. */
-static struct policy_input online(int kind, int64_t amount, int64_t mrp)
-{
-	return (struct policy_input){.lender_kind = kind,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = CHANNEL_ONLINE,
-	                             .secured = false,
-	                             .first_time = false,
-	                             .amount_tiyn = amount,
-	                             .day_others_tiyn = 0,
-	                             .mrp_tenge = mrp,
-	                             .age = 40};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
+#include "unit/policy_fixture.h"
 
 static enum rule rule_of(int kind, int64_t amount, int64_t mrp)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	return decide(&p, online(kind, amount, mrp)).rule;
 }
 
@@ -91,7 +51,7 @@ END_TEST
 
 START_TEST(test_period_threshold_and_reconfirmation_follow_the_band)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	struct policy_decision d = decide(&p, online(LENDER_BANK, MRP(200, MRP_2025), MRP_2025));
 	ck_assert_int_eq(d.rule, RULE_BANK_SHORT);
 	ck_assert(d.cooling_required);
@@ -117,7 +77,7 @@ END_TEST
 
 START_TEST(test_three_loans_of_a_day_cross_each_threshold_only_together)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	/* 3 x 60 MRP = 180 MRP: each alone is below 150 */
 	struct policy_input in = online(LENDER_BANK, MRP(60, m), m);
@@ -145,7 +105,7 @@ END_TEST
 
 START_TEST(test_each_exemption_in_order_and_not_cooled)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(400, m), m);
 
@@ -171,7 +131,7 @@ END_TEST
 
 START_TEST(test_card_limit_is_exempt_up_to_its_threshold_only)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(150, m), m);
 	in.product = PRODUCT_CARD_LIMIT;
@@ -192,7 +152,7 @@ END_TEST
 
 START_TEST(test_in_person_above_the_kinds_threshold_whether_or_not_exempt)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(150, m), m);
 	in.first_time = true;
@@ -220,7 +180,7 @@ END_TEST
 
 START_TEST(test_age_rule_for_cooled_loans_under_21_and_from_55)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_BANK, MRP(200, m), m);
 	static const struct {
@@ -249,7 +209,7 @@ START_TEST(test_aggregation_setting_is_for_the_caller_to_sum_and_kz_card_ignores
 	/* kz-card: the loan's own amount, exemption branch, rule card, no
 	 * reconfirmation, no age rule, the visit for every first-time
 	 * unsecured borrower */
-	struct policy p = card();
+	struct policy p = policy_of("kz-card");
 	int64_t m = MRP_2025;
 	struct policy_input in = online(LENDER_MFO, MRP(150, m), m);
 	in.day_others_tiyn = MRP(150, m);
@@ -362,7 +322,7 @@ END_TEST
 
 START_TEST(test_policy_show_json_names_every_number_with_its_key)
 {
-	struct policy p = law();
+	struct policy p = policy_of("kz-2025-09");
 	p.bank_period_s = 9 * 3600;
 	struct policy_table t;
 	policy_table_of(&p, &t);
@@ -403,7 +363,7 @@ START_TEST(test_policy_show_json_names_every_number_with_its_key)
 	free(s);
 	json_decref(j);
 
-	p = card();
+	p = policy_of("kz-card");
 	policy_table_of(&p, &t);
 	j = codec_policy_json(&t);
 	s = json_dumps(j, JSON_COMPACT);

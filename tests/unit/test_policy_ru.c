@@ -19,38 +19,10 @@
 #include "policy.h"
 #include "timeutil.h"
 #include "unit/config_file.h"
+#include "unit/policy_fixture.h"
 
-#define MRP_2026 4325
 /* N roubles in kopecks */
 #define RUB(n) ((int64_t)(n)*100)
-
-static struct policy ru(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("ru-2025-09", &p));
-	return p;
-}
-
-/* An unsecured consumer loan of a first-time borrower aged 19: the kz
- * profiles would ask a visit and an extra confirmation of it. */
-static struct policy_input loan(int64_t kopecks, enum channel ch)
-{
-	return (struct policy_input){.lender_kind = LENDER_MFO,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = ch,
-	                             .first_time = true,
-	                             .amount_tiyn = kopecks,
-	                             .mrp_tenge = MRP_2026,
-	                             .age = 19};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
 
 static void assert_band(const struct policy *p, int64_t kopecks, enum channel ch, enum rule rule,
                         int64_t period_s)
@@ -65,7 +37,7 @@ static void assert_band(const struct policy *p, int64_t kopecks, enum channel ch
 
 START_TEST(test_ru_bands_at_and_around_50000_and_200000_roubles_online_and_in_a_branch)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	enum channel channels[] = {CHANNEL_ONLINE, CHANNEL_BRANCH};
 	for (size_t i = 0; i < 2; i++) {
 		enum channel ch = channels[i];
@@ -81,7 +53,7 @@ END_TEST
 
 START_TEST(test_ru_bounds_do_not_depend_on_the_mrp_or_the_lender_kind)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct policy_input in = loan(RUB(50000) + 1, CHANNEL_ONLINE);
 	in.mrp_tenge = 0;
 	in.lender_kind = LENDER_BANK;
@@ -93,7 +65,7 @@ END_TEST
 
 START_TEST(test_ru_a_card_limit_increase_is_cooled_like_a_loan)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct policy_input in = loan(RUB(50000) + 1, CHANNEL_ONLINE);
 	in.product = PRODUCT_CARD_LIMIT;
 	struct policy_decision d = decide(&p, in);
@@ -104,7 +76,7 @@ END_TEST
 
 START_TEST(test_ru_each_exemption_is_not_cooled)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct {
 		enum product product;
 		bool secured;
@@ -130,8 +102,7 @@ END_TEST
 /* education is a product of every profile, exempt only where the law says */
 START_TEST(test_education_is_not_exempt_under_kz_2025_09)
 {
-	struct policy p;
-	ck_assert(policy_profile("kz-2025-09", &p));
+	struct policy p = policy_of("kz-2025-09");
 	struct policy_input in = loan(300 * MRP_2026 * 100, CHANNEL_ONLINE);
 	in.product = PRODUCT_EDUCATION;
 	in.lender_kind = LENDER_BANK;
@@ -141,7 +112,7 @@ END_TEST
 
 START_TEST(test_ru_has_no_visit_no_age_rule_and_no_reconfirmation)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct policy_decision d = decide(&p, loan(RUB(300000), CHANNEL_ONLINE));
 	ck_assert(d.cooling_required);
 	ck_assert(!d.in_person_required);
@@ -155,7 +126,7 @@ END_TEST
 
 START_TEST(test_ru_loan_records_roubles_and_no_mrp)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct loan l;
 	memset(&l, 0, sizeof(l));
 	l.amount_tiyn = RUB(200000) + 1;
@@ -175,7 +146,7 @@ END_TEST
 
 START_TEST(test_ru_table_names_its_currency_unit_and_keys)
 {
-	struct policy p = ru();
+	struct policy p = policy_of("ru-2025-09");
 	struct policy_table t;
 	policy_table_of(&p, &t);
 	ck_assert_str_eq(t.currency, "RUB");
@@ -206,8 +177,7 @@ START_TEST(test_ru_table_names_its_currency_unit_and_keys)
 	ck_assert_str_eq(json_string_value(json_object_get(j, "unit")), "RUB");
 	json_decref(j);
 
-	struct policy kz;
-	ck_assert(policy_profile("kz-2025-09", &kz));
+	struct policy kz = policy_of("kz-2025-09");
 	policy_table_of(&kz, &t);
 	ck_assert_str_eq(t.currency, "KZT");
 	ck_assert_str_eq(t.unit, "MRP");

@@ -22,42 +22,16 @@
 #include "policy.h"
 #include "timeutil.h"
 #include "unit/config_file.h"
+#include "unit/policy_fixture.h"
 
 #define DAY_S  (24 * 3600)
 #define DAY_US (DAY_S * USEC_PER_SEC)
 /* N sum in tiyin */
 #define UZS(n) ((int64_t)(n)*100)
 
-static struct policy uz(void)
-{
-	struct policy p;
-	ck_assert(policy_profile("uz-2026-01", &p));
-	return p;
-}
-
-/* An unsecured consumer loan of a first-time borrower aged 19: the kz
- * profiles would ask a visit and an extra confirmation of it. */
-static struct policy_input loan(int64_t tiyin, enum channel ch)
-{
-	return (struct policy_input){.lender_kind = LENDER_MFO,
-	                             .product = PRODUCT_CONSUMER,
-	                             .channel = ch,
-	                             .first_time = true,
-	                             .amount_tiyn = tiyin,
-	                             .age = 19};
-}
-
-static struct policy_decision decide(const struct policy *p, struct policy_input in)
-{
-	struct policy_decision d;
-	memset(&d, 0xA5, sizeof(d));
-	policy_decide(p, &in, &d);
-	return d;
-}
-
 START_TEST(test_uz_an_online_loan_of_any_amount_records_the_window_and_is_not_cooled)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	static const int64_t amounts[] = {1, UZS(1000000), UZS(999999999)};
 	for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
 		struct policy_decision d = decide(&p, loan(amounts[i], CHANNEL_ONLINE));
@@ -76,7 +50,7 @@ END_TEST
 
 START_TEST(test_uz_a_branch_loan_is_exempt_and_records_no_window)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	struct policy_decision d = decide(&p, loan(UZS(5000000), CHANNEL_BRANCH));
 	ck_assert_int_eq(d.exemption, EXEMPT_BRANCH);
 	ck_assert_int_eq(d.cross_lender_window_s, TS_NULL);
@@ -87,10 +61,8 @@ START_TEST(test_other_profiles_record_no_window)
 {
 	static const char *const names[] = {"kz-card", "kz-2025-09", "ru-2025-09"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		struct policy p;
-		ck_assert(policy_profile(names[i], &p));
+		struct policy p = policy_of(names[i]);
 		struct policy_input in = loan(UZS(10000000), CHANNEL_ONLINE);
-		in.mrp_tenge = 4325;
 		struct policy_decision d = decide(&p, in);
 		ck_assert_msg(d.cross_lender_window_s == TS_NULL, "%s", names[i]);
 		struct policy_table t;
@@ -103,7 +75,7 @@ END_TEST
 
 START_TEST(test_uz_loan_records_sum_and_no_mrp)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	struct loan l;
 	memset(&l, 0, sizeof(l));
 	l.amount_tiyn = UZS(2000000);
@@ -127,7 +99,7 @@ END_TEST
  * paid out at `other` (TS_NULL: never). */
 static struct loan windowed(int64_t consent, int64_t other)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	struct loan l;
 	memset(&l, 0, sizeof(l));
 	l.amount_tiyn = UZS(2000000);
@@ -178,7 +150,7 @@ END_TEST
 
 START_TEST(test_uz_a_window_of_config_holds_for_its_own_length)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	p.uz_window_s = 36 * 3600;
 	struct policy_decision d = decide(&p, loan(UZS(100), CHANNEL_ONLINE));
 	ck_assert_int_eq(d.cross_lender_window_s, 36 * 3600);
@@ -248,7 +220,7 @@ END_TEST
 
 START_TEST(test_uz_table_names_its_currency_unit_window_and_key)
 {
-	struct policy p = uz();
+	struct policy p = policy_of("uz-2026-01");
 	struct policy_table t;
 	policy_table_of(&p, &t);
 	ck_assert_str_eq(t.profile, "uz-2026-01");
@@ -272,8 +244,7 @@ START_TEST(test_uz_table_names_its_currency_unit_window_and_key)
 	    "policy.uz_window");
 	json_decref(j);
 	/* a profile without the rule shows nothing of it */
-	struct policy kz;
-	ck_assert(policy_profile("kz-2025-09", &kz));
+	struct policy kz = policy_of("kz-2025-09");
 	policy_table_of(&kz, &t);
 	j = codec_policy_json(&t);
 	ck_assert_ptr_null(json_object_get(j, "cross_lender"));
