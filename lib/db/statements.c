@@ -155,7 +155,8 @@
  * pgbench can store the row (\gset takes the names as variables). */
 #define DISBURSE_CONTEXT_SQL                                                                       \
 	"SELECT " LOAN_COLS_NOW ", i.loan_pk, i.status, i.body, " LOCAL_TODAY("$4") "AS today, "   \
-	"cd_payee_flagged($5::text, $6::text) FROM loan l "                                        \
+	"(SELECT s.active FROM cd_payee_state_at($5::text, $6::text, now()) s) AS payee_flagged "  \
+	"FROM loan l "                                                                             \
 	"LEFT JOIN disbursement_idempotency i ON i.lender_id = $1::text AND i.key = $3::text "     \
 	"WHERE " LOAN_BY_ID
 

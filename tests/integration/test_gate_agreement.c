@@ -969,29 +969,44 @@ static void explain_status_plan(const char *status, bool lender, char *out, size
 	PQclear(r);
 }
 
-/* A loan's read plans the borrower's refusal and fraud claim with itself
- * (sql/027): the tables appear in its plan, and no call of a function that
- * would plan them again on every execution. */
+/* A loan's read plans the borrower's refusal and fraud claim (and the
+ * payout's context, the payee's flag) with itself (sql/027): the tables
+ * appear in its plan, and no call of a function that would plan them
+ * again on every execution. */
 START_TEST(test_a_loan_read_plans_the_borrowers_state_with_itself)
 {
-	char sql[256];
-	snprintf(sql, sizeof(sql), "EXPLAIN VERBOSE EXECUTE %s('B1', 'X')",
-	         db_statements[STMT_LOAN_GET].name);
-	PGresult *r = PQexec(conn, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-	char plan[16384] = "";
-	for (int i = 0; i < PQntuples(r); i++) {
-		strncat(plan, PQgetvalue(r, i, 0), sizeof(plan) - strlen(plan) - 2);
-		strcat(plan, "\n");
-	}
-	PQclear(r);
-	ck_assert_msg(strstr(plan, "public.voluntary_refusal") != NULL, "no refusal read:\n%s",
-	              plan);
-	ck_assert_msg(strstr(plan, "public.fraud_claim") != NULL, "no claim read:\n%s", plan);
+	static const struct {
+		enum stmt st;
+		const char *args;
+		const char *table;
+	} reads[] = {
+	    {STMT_LOAN_GET, "('B1', 'X')", "public.fraud_claim"},
+	    {STMT_DISBURSE_CONTEXT, "('B1', 'X', NULL, 'Asia/Almaty', 'account', 'KZ1')",
+	     "public.suspicious_payee"},
+	};
 	static const char *const calls[] = {"cd_refusal_state_at", "cd_claim_state",
-	                                    "cd_refusal_active", "cd_claim_open"};
-	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-		ck_assert_msg(strstr(plan, calls[i]) == NULL, "%s is called:\n%s", calls[i], plan);
+	                                    "cd_payee_state_at",   "cd_refusal_active",
+	                                    "cd_claim_open",       "cd_payee_flagged"};
+	for (size_t k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
+		char sql[256];
+		snprintf(sql, sizeof(sql), "EXPLAIN VERBOSE EXECUTE %s%s",
+		         db_statements[reads[k].st].name, reads[k].args);
+		PGresult *r = PQexec(conn, sql);
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+		char plan[16384] = "";
+		for (int i = 0; i < PQntuples(r); i++) {
+			strncat(plan, PQgetvalue(r, i, 0), sizeof(plan) - strlen(plan) - 2);
+			strcat(plan, "\n");
+		}
+		PQclear(r);
+		ck_assert_msg(strstr(plan, "public.voluntary_refusal") != NULL,
+		              "no refusal read:\n%s", plan);
+		ck_assert_msg(strstr(plan, reads[k].table) != NULL, "no %s:\n%s", reads[k].table,
+		              plan);
+		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+			ck_assert_msg(strstr(plan, calls[i]) == NULL, "%s is called:\n%s", calls[i],
+			              plan);
+	}
 }
 END_TEST
 
