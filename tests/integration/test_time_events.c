@@ -101,6 +101,32 @@ START_TEST(test_two_writers_at_once_write_each_loans_end_exactly_once)
 }
 END_TEST
 
+/* One insert of several loans (a batch of approvals) queues the end of each
+ * loan, at that end, and nothing for a row that an insert skipped on a
+ * conflict. */
+START_TEST(test_an_insert_of_loans_queues_each_end_once)
+{
+	loans("B", 3, "now() + g * interval '1 hour'", "batch-");
+	ck_assert_int_eq(testdb_num(conn,
+	                            "SELECT count(*) FROM time_event_due q JOIN loan l "
+	                            "ON l.id = q.loan_pk AND l.cooling_ends_at = q.due_at "
+	                            "WHERE l.loan_id LIKE 'batch-%'",
+	                            NULL),
+	                 3);
+	testdb_exec(conn,
+	            "INSERT INTO loan (lender_id, loan_id, borrower_iin, amount_tiyn, channel, "
+	            "secured, first_time_borrower, first_time_given, policy, mrp_tenge, "
+	            "threshold_tiyn, cooling_required, cooling_period_s, in_person_required, "
+	            "approved_at, consent_at, cooling_ends_at, aggregated_amount_tiyn, rule) "
+	            "SELECT lender_id, loan_id, borrower_iin, amount_tiyn, channel, secured, "
+	            "first_time_borrower, first_time_given, policy, mrp_tenge, threshold_tiyn, "
+	            "cooling_required, cooling_period_s, in_person_required, approved_at, "
+	            "consent_at, cooling_ends_at, aggregated_amount_tiyn, rule FROM loan "
+	            "WHERE loan_id LIKE 'batch-%' ON CONFLICT (lender_id, loan_id) DO NOTHING");
+	ck_assert_int_eq(testdb_num(conn, "SELECT count(*) FROM time_event_due", NULL), 3);
+}
+END_TEST
+
 START_TEST(test_a_moment_queued_twice_still_gives_one_event)
 {
 	loans("C", 1, "now() - interval '1 second'", "twice-");
@@ -150,6 +176,7 @@ static Suite *time_events_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_two_writers_at_once_write_each_loans_end_exactly_once);
+	tcase_add_test(tc, test_an_insert_of_loans_queues_each_end_once);
 	tcase_add_test(tc, test_a_moment_queued_twice_still_gives_one_event);
 	tcase_add_test(tc, test_a_refusal_change_reaches_each_open_loan_of_the_iin_once);
 	suite_add_tcase(s, tc);
