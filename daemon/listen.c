@@ -101,8 +101,12 @@ void server_listen_close(struct server *s)
 }
 
 /* This worker's listener on its own dup() of a listening socket, bound to
- * http. */
-static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *http, int listen_fd)
+ * http; *dup is that descriptor, which the listener does not close (the
+ * worker's loop batches its epoll changes, and a dup() closed before its
+ * deletion reaches epoll would stay registered there: worker_begin_drain
+ * closes it a turn later). */
+static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *http, int listen_fd,
+                                             int *dup)
 {
 	int fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
@@ -111,16 +115,27 @@ static struct evhttp_bound_socket *listen_on(struct worker *w, struct evhttp *ht
 		return NULL;
 	}
 	/* backlog 0: the socket already listens */
-	struct evconnlistener *l = evconnlistener_new(
-	    w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (l == NULL) {
+	struct evconnlistener *l =
+	    evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	struct evhttp_bound_socket *b = l != NULL ? evhttp_bind_listener(http, l) : NULL;
+	if (b == NULL) {
+		if (l != NULL)
+			evconnlistener_free(l);
 		close(fd);
 		return NULL;
 	}
-	struct evhttp_bound_socket *b = evhttp_bind_listener(http, l);
-	if (b == NULL)
-		evconnlistener_free(l);
+	*dup = fd;
 	return b;
+}
+
+static void close_dup(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	int *dup = arg;
+	if (*dup >= 0)
+		close(*dup);
+	*dup = -1;
 }
 
 /* The settings both evhttps of a worker share: limits, timeouts, methods,
@@ -162,7 +177,8 @@ bool worker_http_setup(struct worker *w)
 	if (w->http == NULL)
 		return false;
 	evhttp_set_bevcb(w->http, conn_plain_bevcb, w);
-	w->bound = listen_on(w, w->http, w->srv->listen_fd);
+	w->listen_dup = w->tls_listen_dup = -1;
+	w->bound = listen_on(w, w->http, w->srv->listen_fd, &w->listen_dup);
 	if (w->bound == NULL)
 		return false;
 	if (c->tls_listen[0] != '\0') {
@@ -170,7 +186,7 @@ bool worker_http_setup(struct worker *w)
 		if (w->tls_http == NULL)
 			return false;
 		evhttp_set_bevcb(w->tls_http, conn_tls_bevcb, w);
-		w->tls_bound = listen_on(w, w->tls_http, w->srv->tls_listen_fd);
+		w->tls_bound = listen_on(w, w->tls_http, w->srv->tls_listen_fd, &w->tls_listen_dup);
 		if (w->tls_bound == NULL)
 			return false;
 	}
@@ -192,6 +208,12 @@ void worker_begin_drain(struct worker *w)
 		evhttp_del_accept_socket(w->tls_http, w->tls_bound);
 		w->tls_bound = NULL;
 	}
+	/* the next turn of the loop, once the deletions have reached epoll */
+	static const struct timeval now = {0, 0};
+	if (w->listen_dup >= 0)
+		event_base_once(w->base, -1, EV_TIMEOUT, close_dup, &w->listen_dup, &now);
+	if (w->tls_listen_dup >= 0)
+		event_base_once(w->base, -1, EV_TIMEOUT, close_dup, &w->tls_listen_dup, &now);
 	worker_drain_check(w);
 }
 
@@ -205,5 +227,7 @@ void worker_http_free(struct worker *w)
 	if (w->tls_http != NULL)
 		evhttp_free(w->tls_http);
 	w->http = w->tls_http = NULL;
+	close_dup(-1, 0, &w->listen_dup);
+	close_dup(-1, 0, &w->tls_listen_dup);
 	conns_free(w);
 }

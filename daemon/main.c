@@ -5,6 +5,7 @@
  * metrics listener (on the main loop), signals, READY, run, drain, exit.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
 #include <signal.h>
@@ -213,6 +214,25 @@ static struct event *watchdog_start(struct server *s)
 	return ev;
 }
 
+/* A worker's loop batches the changes of its epoll set within a turn
+ * (libevent's changelist): evhttp disables and enables a connection's read
+ * and write events around every request, four epoll_ctl() calls a
+ * keep-alive request without it. It is safe while no descriptor in the set
+ * is closed before its deletion reaches epoll with a dup() of it still
+ * open: the only dup()s are the listeners', which worker_begin_drain()
+ * closes a turn after deleting their events. */
+static struct event_base *worker_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	if (cfg == NULL)
+		return NULL;
+	struct event_base *base = NULL;
+	if (event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static bool workers_setup(struct server *s)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -227,7 +247,8 @@ static bool workers_setup(struct server *s)
 		struct worker *w = &s->workers[i];
 		w->id = i;
 		w->srv = s;
-		w->base = event_base_new();
+		w->listen_dup = w->tls_listen_dup = -1;
+		w->base = worker_base_new();
 		w->metrics = metrics_block_new();
 		if (w->base == NULL || w->metrics == NULL || !worker_http_setup(w))
 			return false;

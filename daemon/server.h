@@ -44,6 +44,9 @@ struct worker {
 	struct evhttp_bound_socket *bound;
 	struct evhttp *tls_http; /* NULL without [tls] listen */
 	struct evhttp_bound_socket *tls_bound;
+	/* this worker's dup()s of the listening sockets, -1 once closed: closed
+	 * by us, a loop turn after their event is deleted (worker_begin_drain) */
+	int listen_dup, tls_listen_dup;
 	/* server.max_connections: activated (from any thread) when the count
 	 * crosses the limit; the worker then stops or resumes accepting */
 	struct event *limits_ev;
