@@ -281,6 +281,17 @@ static void put_family(struct evbuffer *out, const char *name, const char *type,
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A gauge of 1 or 0 that the database's reading sets; NaN before the
+ * first reading (value < 0). */
+static void put_flag(struct evbuffer *out, const char *name, const char *help, int value)
+{
+	put_family(out, name, "gauge", help);
+	if (value < 0)
+		evbuffer_add_printf(out, "%s NaN\n", name);
+	else
+		evbuffer_add_printf(out, "%s %d\n", name, value);
+}
+
 static const char *method_label(size_t m)
 {
 	return m < NMETHODS ? http_method_name(methods[m]) : "OTHER";
@@ -606,22 +617,13 @@ static void put_operator_signals(struct evbuffer *out, struct server *s)
 	else
 		evbuffer_add_printf(out, "coolingd_audit_last_checkpoint_timestamp_seconds %lld\n",
 		                    (long long)checkpoint);
-	int missing = atomic_load(&mrp_missing);
-	put_family(out, "coolingd_mrp_next_year_missing", "gauge",
-	           "1 from 1 December while the MRP table has no value for the next year.");
-	if (missing < 0)
-		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing NaN\n");
-	else
-		evbuffer_add_printf(out, "coolingd_mrp_next_year_missing %d\n", missing);
-	missing = atomic_load(&calendar_missing);
-	put_family(out, "coolingd_holiday_calendar_next_year_missing", "gauge",
-	           "1 from 1 December while a scheduled profile waits on the calendar of "
-	           "non-working days and it holds no day of the next year.");
-	if (missing < 0)
-		evbuffer_add_printf(out, "coolingd_holiday_calendar_next_year_missing NaN\n");
-	else
-		evbuffer_add_printf(out, "coolingd_holiday_calendar_next_year_missing %d\n",
-		                    missing);
+	put_flag(out, "coolingd_mrp_next_year_missing",
+	         "1 from 1 December while the MRP table has no value for the next year.",
+	         atomic_load(&mrp_missing));
+	put_flag(out, "coolingd_holiday_calendar_next_year_missing",
+	         "1 from 1 December while a scheduled profile waits on the calendar of "
+	         "non-working days and it holds no day of the next year.",
+	         atomic_load(&calendar_missing));
 }
 
 void metrics_write(struct server *s, struct evbuffer *out)
