@@ -495,12 +495,12 @@ bool approval_parse(struct request *r, struct cd_error *err)
 void approval_start(struct request *r, bool authenticate)
 {
 	struct db_params p;
-	first_read_or_reply(r, STMT_APPROVAL_CONTEXT,
-	                    db_params_approval_context(
-	                        &p, r->params[0], &r->call.approval, r->rt->cfg.timezone,
-	                        day_lender_of(r), r->rt->cfg.prior_victim_days, burst_window_of(r),
-	                        policy_schedule_aggregates(&r->rt->schedule), r->token_id),
-	                    on_approval_context, authenticate);
+	first_read_or_reply(
+	    r, STMT_APPROVAL_CONTEXT,
+	    db_params_approval_context(&p, r->params[0], &r->call.approval, r->rt->cfg.timezone,
+	                               day_lender_of(r), r->rt->cfg.prior_victim_days,
+	                               burst_window_of(r), r->rt->sums_days, r->token_id),
+	    on_approval_context, authenticate);
 }
 
 /* ---- calls on one loan: GET, consent, in-person verification, cancellation

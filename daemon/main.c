@@ -50,6 +50,7 @@ static struct runtime *runtime_new(const struct config *c)
 		return NULL;
 	rt->cfg = *c;
 	config_schedule(c, &rt->schedule);
+	rt->sums_days = policy_schedule_aggregates(&rt->schedule);
 	return rt;
 }
 

@@ -28,6 +28,7 @@
 struct runtime {
 	struct config cfg;
 	struct policy_schedule schedule; /* the profile of each approval's local date */
+	bool sums_days;                  /* policy_schedule_aggregates(&schedule) */
 	struct runtime *older;           /* retired snapshots, freed at exit */
 };
 
