@@ -826,7 +826,7 @@ START_TEST(test_holiday_calendar_signal_is_1_under_a_calendar_profile_until_the_
 	/* this daemon's profile has no calendar: 0, though the table is empty */
 	ck_assert_int_eq(e2e_sql_num(&env, "SELECT count(*) FROM non_working_day", NULL), 0);
 	char *text =
-	    await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	    await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 30000);
 	free(text);
 
 	/* a daemon of the Belarus profile, whose payouts wait on the calendar,
@@ -841,7 +841,7 @@ START_TEST(test_holiday_calendar_signal_is_1_under_a_calendar_profile_until_the_
 	struct daemon by;
 	ck_assert_msg(daemon_start(&by, env.db_url, extra), "the by-2025-11 daemon did not start");
 	ck_assert_int_eq(e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL), 1);
-	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 1, 5000);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 1, 30000);
 	assert_promtool_accepts(text);
 	free(text);
 
@@ -850,15 +850,15 @@ START_TEST(test_holiday_calendar_signal_is_1_under_a_calendar_profile_until_the_
 	    &env, "SELECT extract(year FROM now() AT TIME ZONE 'Europe/Minsk')::int", NULL);
 	import_holiday(year);
 	double want = (double)e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL);
-	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", want, 5000);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", want, 30000);
 	free(text);
 	/* and one of the next year too: not missing, whatever today is */
 	import_holiday(year + 1);
 	ck_assert_int_eq(e2e_sql_num(&env, CALENDAR_MISSING_SQL, NULL), 0);
-	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	text = await_sample(port, "coolingd_holiday_calendar_next_year_missing", 0, 30000);
 	free(text);
 	/* the daemon without a calendar profile never said otherwise */
-	text = await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 5000);
+	text = await_sample(metrics_port, "coolingd_holiday_calendar_next_year_missing", 0, 30000);
 	free(text);
 	ck_assert_int_eq(daemon_stop(&by), 0);
 }
