@@ -2,8 +2,8 @@
  * The decision statistics' rollup (sql/008_decision_stats.sql) and its
  * statement (STMT_DECISION_STATS, lib/db/statements.c) against the real PostgreSQL:
  *
- * - decision_hourly, kept by the trigger on audit_chain as the sealer
- *   chains events, always equals a recount written here from the sealed
+ * - decision_hourly, kept by the sealer (cd_audit_seal) as it chains
+ *   events, batch by batch, always equals a recount written here from the sealed
  *   audit events (per UTC hour, lender, decision and blocker; a refusal
  *   once in its decision and once per distinct blocker), also for events
  *   whose detail is odd, and the sealer never stops on one;
@@ -166,6 +166,25 @@ START_TEST(test_unsealed_decisions_are_not_counted_yet)
 }
 END_TEST
 
+/* A sealing that takes part of what waits counts exactly the decisions it
+ * chains: the rest are counted by the sealing that chains them. */
+START_TEST(test_a_partial_sealing_counts_exactly_the_decisions_it_chains)
+{
+	for (int i = 0; i < 7; i++)
+		add_decision("P1", "2026-06-01 10:00:00+00", "disbursement_allowed", "{}");
+	long long before = testdb_num(c, "SELECT count(*) FROM audit_chain", NULL);
+	ck_assert_int_eq(testdb_num(c, "SELECT cd_audit_seal(3)", NULL), 3);
+	ck_assert_int_eq(testdb_num(c, "SELECT count(*) FROM audit_chain", NULL), before + 3);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT sum(n) FROM decision_hourly WHERE lender_id = 'P1'", NULL), 3);
+	ck_assert_int_eq(rollup_differences(), 0);
+	testdb_seal(c);
+	ck_assert_int_eq(
+	    testdb_num(c, "SELECT sum(n) FROM decision_hourly WHERE lender_id = 'P1'", NULL), 7);
+	ck_assert_int_eq(rollup_differences(), 0);
+}
+END_TEST
+
 /* The buckets of the statement as {"buckets": [...]}. */
 static json_t *stats(const char *from, const char *to, const char *bucket, const char *lender,
                      int64_t *nbuckets)
@@ -288,6 +307,7 @@ static Suite *decision_stats_suite(void)
 	tcase_add_test(tc, test_rollup_equals_a_recount_from_the_sealed_events);
 	tcase_add_test(tc, test_odd_details_neither_stop_the_sealer_nor_count_wrong);
 	tcase_add_test(tc, test_unsealed_decisions_are_not_counted_yet);
+	tcase_add_test(tc, test_a_partial_sealing_counts_exactly_the_decisions_it_chains);
 	tcase_add_test(tc, test_day_buckets_follow_the_almaty_date_at_new_year);
 	tcase_add_test(tc, test_at_most_1000_buckets);
 	suite_add_tcase(s, tc);
