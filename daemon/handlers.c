@@ -352,42 +352,6 @@ void h_borrower_loans(struct request *r)
 
 /* ---- record an approval ---- */
 
-/* What the approval_recorded event keeps of the loan, in the loan's own
- * JSON forms. */
-static json_t *approval_detail(const struct loan *l)
-{
-	char amount[MONEY_BUF], threshold[MONEY_BUF], aggregated[MONEY_BUF];
-	money_format(l->amount_tiyn, amount);
-	money_format(l->threshold_tiyn, threshold);
-	money_format(l->aggregated_tiyn, aggregated);
-	json_t *o = json_pack("{s:s,s:s,s:b,s:b,s:b,s:o,s:s,s:I,s:s,s:o,s:o,s:o,s:b}", "amount",
-	                      amount, "channel", channel_name(l->channel), "secured", l->secured,
-	                      "first_time_borrower", l->first_time_borrower, "cooling_required",
-	                      l->cooling_required, "cooling_period_seconds",
-	                      l->cooling_required && !policy_cooled_by_calendar(l)
-	                          ? json_integer(l->cooling_period_s)
-	                          : json_null(),
-	                      "threshold_amount", threshold, "mrp", (json_int_t)l->mrp_tenge,
-	                      "policy", l->policy, "approved_at", codec_ts_json(l->approved_at),
-	                      "consent_at", codec_ts_json(l->consent_at), "cooling_ends_at",
-	                      codec_ts_json(l->cooling_required ? l->cooling_ends_at : TS_NULL),
-	                      "in_person_required", l->in_person_required);
-	/* what the decision took: the tier, the day's amount (the loans added
-	 * up are listed by the statement itself, under the day's lock) */
-	json_object_set_new(o, "product", json_string(name_of(&product_names, l->product)));
-	json_object_set_new(o, "lender_kind",
-	                    json_string(name_of(&lender_kind_names, l->lender_kind)));
-	json_object_set_new(o, "exemption", codec_name_json(&exemption_names, l->exemption));
-	json_object_set_new(o, "aggregated_amount", json_string(aggregated));
-	json_object_set_new(o, "rule", codec_name_json(&rule_names, l->rule));
-	json_object_set_new(o, "borrower_age",
-	                    l->borrower_age >= 0 ? json_integer(l->borrower_age) : json_null());
-	json_object_set_new(o, "reconfirmation_required", json_boolean(l->reconfirmation_required));
-	json_object_set_new(o, "extra_confirmation_required",
-	                    json_boolean(l->extra_confirmation_required));
-	return o;
-}
-
 /* The day the approval is decided with: the lender whose loans count
  * (policy.aggregation), and for STMT_LOAN_INSERT the zone and the total it
  * must still find under the day's lock. */
@@ -458,7 +422,13 @@ static void approval_decide(struct request *r)
 	case ACT_WRITE:
 		break;
 	}
-	char *detail = detail_text(approval_detail(&r->loan));
+	/* what the approval_recorded event keeps of the loan, in the loan's
+	 * own JSON forms; its fields are bounded, so it always fits */
+	char detail[APPROVAL_DETAIL_BUF];
+	if (codec_approval_detail_write(&r->loan, detail, sizeof detail) >= sizeof detail) {
+		reply_simple_error(r, 500, "internal_error", NULL, "approval detail too long");
+		return;
+	}
 	struct db_day day = {.tz = policy_aggregates(policy) ? r->rt->cfg.timezone : NULL,
 	                     .lender = day_lender_of(r),
 	                     .others_tiyn = ctx->day_others_tiyn,
@@ -468,7 +438,6 @@ static void approval_decide(struct request *r)
 	bool queued = request_exec_or_reply(
 	    r, STMT_LOAN_INSERT, db_loan_insert_day_params(&p, &r->loan, r->client, detail, &day),
 	    on_loan_insert);
-	free(detail);
 	if (!queued)
 		return; /* answered 503 */
 }

@@ -1162,6 +1162,47 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	return o.len;
 }
 
+/* The approval_recorded event's detail: the same object approval_detail
+ * gave as a jansson tree, written straight into buf (an approval's hot
+ * path). The database stores it as jsonb, so only the keys and values
+ * matter, not their order. */
+size_t codec_approval_detail_write(const struct loan *l, char *buf, size_t size)
+{
+	struct out o = {buf, size, 0};
+	out_raw(&o, "{", 1);
+	out_kv_money(&o, "amount", l->amount_tiyn);
+	out_kv_str(&o, "channel", channel_name(l->channel));
+	out_kv_bool(&o, "secured", l->secured);
+	out_kv_bool(&o, "first_time_borrower", l->first_time_borrower);
+	out_kv_bool(&o, "cooling_required", l->cooling_required);
+	out_kv_int_or_null(
+	    &o, "cooling_period_seconds",
+	    l->cooling_required && !policy_cooled_by_calendar(l) ? l->cooling_period_s : TS_NULL);
+	out_kv_money(&o, "threshold_amount", l->threshold_tiyn);
+	out_kv_int(&o, "mrp", l->mrp_tenge);
+	out_kv_str(&o, "policy", l->policy);
+	out_kv_ts(&o, "approved_at", l->approved_at);
+	out_kv_ts(&o, "consent_at", l->consent_at);
+	out_kv_ts(&o, "cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
+	out_kv_bool(&o, "in_person_required", l->in_person_required);
+	/* what the decision took: the tier, the day's amount (the loans added
+	 * up are listed by the statement itself, under the day's lock) */
+	out_kv_str(&o, "product", name_of(&product_names, l->product));
+	out_kv_str(&o, "lender_kind", name_of(&lender_kind_names, l->lender_kind));
+	const char *exemption = name_of(&exemption_names, l->exemption);
+	out_kv_str_or_null(&o, "exemption", exemption[0] != '\0' ? exemption : NULL);
+	out_kv_money(&o, "aggregated_amount", l->aggregated_tiyn);
+	const char *rule = name_of(&rule_names, l->rule);
+	out_kv_str_or_null(&o, "rule", rule[0] != '\0' ? rule : NULL);
+	out_kv_int_or_null(&o, "borrower_age", l->borrower_age >= 0 ? l->borrower_age : TS_NULL);
+	out_kv_bool(&o, "reconfirmation_required", l->reconfirmation_required);
+	out_kv_bool(&o, "extra_confirmation_required", l->extra_confirmation_required);
+	out_raw(&o, "}", 1);
+	if (size > 0)
+		buf[o.len < size ? o.len : size - 1] = '\0';
+	return o.len;
+}
+
 /* ---- the table of rules ---- */
 
 static json_t *mrp_or_null(int64_t v)

@@ -1191,6 +1191,52 @@ static const char CONTRACT_LOAN[] =
     "  \"control_call_officer_id\": null,"
     "  \"cooling_calendar_zone\": null }";
 
+/* The approval_recorded event's detail: every key with the loan's own JSON
+ * form, nulls where the loan has no value; a buffer too small is cut short
+ * and says how much it needed. */
+START_TEST(test_approval_detail_holds_the_loan_in_its_own_forms)
+{
+	struct loan l = contract_loan();
+	char buf[APPROVAL_DETAIL_BUF];
+	size_t n = codec_approval_detail_write(&l, buf, sizeof buf);
+	ck_assert_uint_lt(n, sizeof buf);
+	ck_assert_uint_eq(n, strlen(buf));
+	json_t *got = J(buf);
+	json_t *want =
+	    J("{\"amount\": \"600000.00\", \"channel\": \"online\", \"secured\": false,"
+	      " \"first_time_borrower\": true, \"cooling_required\": true,"
+	      " \"cooling_period_seconds\": 86400, \"threshold_amount\": \"589800.00\","
+	      " \"mrp\": 3932, \"policy\": \"kz-card\","
+	      " \"approved_at\": \"2025-06-15T05:00:00Z\","
+	      " \"consent_at\": \"2025-06-15T05:05:00Z\","
+	      " \"cooling_ends_at\": \"2025-06-16T05:05:00Z\", \"in_person_required\": true,"
+	      " \"product\": \"consumer\", \"lender_kind\": \"bank\", \"exemption\": null,"
+	      " \"aggregated_amount\": \"600000.00\", \"rule\": \"card\","
+	      " \"borrower_age\": 35, \"reconfirmation_required\": false,"
+	      " \"extra_confirmation_required\": false}");
+	ck_assert_msg(json_equal(got, want), "detail: %s", buf);
+	json_decref(got);
+
+	/* no cooling: no period, no end; an age not known */
+	l.cooling_required = false;
+	l.borrower_age = -1;
+	n = codec_approval_detail_write(&l, buf, sizeof buf);
+	ck_assert_uint_lt(n, sizeof buf);
+	got = J(buf);
+	json_object_set_new(want, "cooling_required", json_false());
+	json_object_set_new(want, "cooling_period_seconds", json_null());
+	json_object_set_new(want, "cooling_ends_at", json_null());
+	json_object_set_new(want, "borrower_age", json_null());
+	ck_assert_msg(json_equal(got, want), "detail: %s", buf);
+	json_decref(got);
+	json_decref(want);
+
+	char small[16];
+	ck_assert_uint_eq(codec_approval_detail_write(&l, small, sizeof small), n);
+	ck_assert_uint_eq(strlen(small), sizeof small - 1);
+}
+END_TEST
+
 START_TEST(test_loan_json_has_the_contract_fields_in_the_contract_order)
 {
 	struct loan l = contract_loan();
@@ -1647,6 +1693,7 @@ static Suite *codec_suite(void)
 
 	tc = tcase_create("output");
 	tcase_add_test(tc, test_loan_json_has_the_contract_fields_in_the_contract_order);
+	tcase_add_test(tc, test_approval_detail_holds_the_loan_in_its_own_forms);
 	tcase_add_test(tc, test_loan_json_of_cooling_only_loan_gives_earliest_as_cooling_ends_at);
 	tcase_add_test(tc, test_loan_json_of_uncooled_loan_has_null_period_and_end);
 	tcase_add_test(tc, test_loan_json_amount_always_has_two_decimals);
