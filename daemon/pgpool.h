@@ -88,9 +88,9 @@ void pgpool_gauges(const struct pgpool *p, struct pgpool_gauges *g);
 /* How many statements of one batched kind a pool runs at once (on as many
  * connections): while they run, the requests of that kind queue, and the
  * first to end takes them all. One: each worker has its own pool, so one
- * worker's batch forms while another's commits, and under load a batch is
- * twice as large as with two, each statement and commit shared by twice as
- * many requests (docs/performance.md, "Batches"). */
+ * worker's batch forms while another's commits; with two, a request that
+ * came while a batch ran went out alone, a statement and a commit of its
+ * own (docs/performance.md, "Batches"). */
 #define PGPOOL_KIND_PARALLEL 1
 
 /* Reconnection delays, in milliseconds: the first retry after a failure,
