@@ -794,66 +794,68 @@ static json_t *int_or_null_json(int64_t n)
 
 /*
  * The loan's answer, field by field in the contract's order: X(key, kind,
- * value), value an expression over l (the loan) and v (its view). Both
- * writers are made from it, codec_loan_json() (a jansson tree) and
- * codec_loan_write() (straight into a buffer), so that a field is added
- * here once. kinds: STR, STR_OR_NULL (NULL: null), BOOL, INT, INT_OR_NULL
- * (TS_NULL: null), MONEY (tiyn, as "123.45"), TS (TS_NULL: null), BLOCKERS
- * (a blocker set, as an array of names).
+ * value, detail), value an expression over l (the loan) and v (its view),
+ * detail 1 for the fields that its approval_recorded event keeps too (the
+ * facts of the approval, not of later acts). Both writers are made from
+ * it, codec_loan_json() (a jansson tree) and codec_loan_write() (straight
+ * into a buffer), and codec_approval_detail_write() from the rows of
+ * detail 1, so that a field and its form are written here once. kinds: STR, STR_OR_NULL (NULL:
+ * null), BOOL, INT, INT_OR_NULL (TS_NULL: null), MONEY (tiyn, as "123.45"), TS (TS_NULL: null),
+ * BLOCKERS (a blocker set, as an array of names).
  */
 /* clang-format off */
 #define LOAN_JSON_FIELDS(X)                                                                        \
-	X("lender",                      STR,         l->lender)                                   \
-	X("loan_id",                     STR,         l->loan_id)                                  \
-	X("borrower_iin",                STR,         l->borrower_iin)                             \
-	X("amount",                      MONEY,       l->amount_tiyn)                              \
-	X("currency",                    STR,         l->currency)                                 \
-	X("channel",                     STR,         channel_name(l->channel))                    \
-	X("secured",                     BOOL,        l->secured)                                  \
-	X("first_time_borrower",         BOOL,        l->first_time_borrower)                      \
-	X("status",                      STR,         status_name(v->status))                      \
-	X("cooling_required",            BOOL,        l->cooling_required)                         \
+	X("lender",                      STR,         l->lender, 0)                                \
+	X("loan_id",                     STR,         l->loan_id, 0)                               \
+	X("borrower_iin",                STR,         l->borrower_iin, 0)                          \
+	X("amount",                      MONEY,       l->amount_tiyn, 1)                           \
+	X("currency",                    STR,         l->currency, 0)                              \
+	X("channel",                     STR,         channel_name(l->channel), 1)                 \
+	X("secured",                     BOOL,        l->secured, 1)                               \
+	X("first_time_borrower",         BOOL,        l->first_time_borrower, 1)                   \
+	X("status",                      STR,         status_name(v->status), 0)                   \
+	X("cooling_required",            BOOL,        l->cooling_required, 1)                      \
 	X("cooling_period_seconds",      INT_OR_NULL, l->cooling_required &&                       \
 	                                              !policy_cooled_by_calendar(l)                \
-	                                                  ? l->cooling_period_s : TS_NULL)         \
-	X("threshold_amount",            MONEY,       l->threshold_tiyn)                           \
-	X("mrp",                         INT,         l->mrp_tenge)                                \
-	X("policy",                      STR,         l->policy)                                   \
-	X("approved_at",                 TS,          l->approved_at)                              \
-	X("consent_at",                  TS,          l->consent_at)                               \
+	                                                  ? l->cooling_period_s : TS_NULL, 1)      \
+	X("threshold_amount",            MONEY,       l->threshold_tiyn, 1)                        \
+	X("mrp",                         INT,         l->mrp_tenge, 1)                             \
+	X("policy",                      STR,         l->policy, 1)                                \
+	X("approved_at",                 TS,          l->approved_at, 1)                           \
+	X("consent_at",                  TS,          l->consent_at, 1)                            \
 	X("cooling_ends_at",             TS,          l->cooling_required ? l->cooling_ends_at     \
-	                                                                  : TS_NULL)               \
-	X("in_person_required",          BOOL,        l->in_person_required)                       \
-	X("in_person_verified_at",       TS,          l->in_person_verified_at)                    \
-	X("disbursed_at",                TS,          l->disbursed_at)                             \
-	X("cancelled_at",                TS,          l->cancelled_at)                             \
-	X("lender_kind",                 STR,         name_of(&lender_kind_names, l->lender_kind)) \
-	X("product",                     STR,         name_of(&product_names, l->product))         \
+	                                                                  : TS_NULL, 1)            \
+	X("in_person_required",          BOOL,        l->in_person_required, 1)                    \
+	X("in_person_verified_at",       TS,          l->in_person_verified_at, 0)                 \
+	X("disbursed_at",                TS,          l->disbursed_at, 0)                          \
+	X("cancelled_at",                TS,          l->cancelled_at, 0)                          \
+	X("lender_kind",                 STR,         name_of(&lender_kind_names, l->lender_kind), 1) \
+	X("product",                     STR,         name_of(&product_names, l->product), 1)      \
 	X("exemption",                   STR_OR_NULL, name_or_null(&exemption_names,               \
-	                                                           l->exemption))                  \
-	X("aggregated_amount",           MONEY,       l->aggregated_tiyn)                          \
-	X("rule",                        STR_OR_NULL, name_or_null(&rule_names, l->rule))          \
+	                                                           l->exemption), 1)               \
+	X("aggregated_amount",           MONEY,       l->aggregated_tiyn, 1)                       \
+	X("rule",                        STR_OR_NULL, name_or_null(&rule_names, l->rule), 1)       \
 	X("borrower_age",                INT_OR_NULL, l->borrower_age >= 0 ? l->borrower_age       \
-	                                                                   : TS_NULL)              \
-	X("extra_confirmation_required", BOOL,        l->extra_confirmation_required)              \
-	X("extra_confirmed_at",          TS,          l->extra_confirmed_at)                       \
-	X("extra_confirmation_method",   STR_OR_NULL, empty_null(l->extra_confirmation_method))    \
-	X("reconfirmation_required",     BOOL,        l->reconfirmation_required)                  \
-	X("reconfirmed_at",              TS,          l->reconfirmed_at)                           \
-	X("blockers",                    BLOCKERS,    v->blockers)                                 \
-	X("earliest_disbursement_at",    TS,          v->earliest_disbursement_at)                 \
+	                                                                   : TS_NULL, 1)           \
+	X("extra_confirmation_required", BOOL,        l->extra_confirmation_required, 1)           \
+	X("extra_confirmed_at",          TS,          l->extra_confirmed_at, 0)                    \
+	X("extra_confirmation_method",   STR_OR_NULL, empty_null(l->extra_confirmation_method), 0) \
+	X("reconfirmation_required",     BOOL,        l->reconfirmation_required, 1)               \
+	X("reconfirmed_at",              TS,          l->reconfirmed_at, 0)                        \
+	X("blockers",                    BLOCKERS,    v->blockers, 0)                              \
+	X("earliest_disbursement_at",    TS,          v->earliest_disbursement_at, 0)              \
 	/* the fields of v1.1, in the contract's order */                                          \
-	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active)                 \
+	X("voluntary_refusal_active",    BOOL,        l->voluntary_refusal_active, 0)              \
 	/* the fields of v1.2 */                                                                   \
-	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l))                   \
-	X("fraud_claim_open",            BOOL,        l->fraud_claim_open)                         \
-	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method))    \
-	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at)             \
-	X("control_call_required",       BOOL,        l->control_call_required)                    \
-	X("control_called_at",           TS,          l->control_called_at)                        \
-	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id))     \
+	X("in_person_reasons",           REASONS,     loan_in_person_reasons(l), 0)                \
+	X("fraud_claim_open",            BOOL,        l->fraud_claim_open, 0)                      \
+	X("reconfirmation_method",       STR_OR_NULL, empty_null(l->reconfirmation_method), 0)     \
+	X("trusted_person_confirmed_at", TS,          l->trusted_person_confirmed_at, 0)           \
+	X("control_call_required",       BOOL,        l->control_call_required, 0)                 \
+	X("control_called_at",           TS,          l->control_called_at, 0)                     \
+	X("control_call_officer_id",     STR_OR_NULL, empty_null(l->control_call_officer_id), 0)   \
 	X("cooling_calendar_zone",       STR_OR_NULL, policy_cooled_by_calendar(l)                 \
-	                                                  ? l->cooling_calendar_zone : NULL)
+	                                                  ? l->cooling_calendar_zone : NULL, 0)
 
 /* Each kind as a jansson value. */
 #define JSON_STR(x)         json_string(x)
@@ -880,7 +882,7 @@ static json_t *names_json(const struct name_table *t, unsigned bits)
 json_t *codec_loan_json(const struct loan *l, const struct loan_view *v)
 {
 	json_t *o = json_object();
-#define LOAN_JSON_SET(key, kind, value) json_object_set_new(o, key, JSON_##kind(value));
+#define LOAN_JSON_SET(key, kind, value, detail) json_object_set_new(o, key, JSON_##kind(value));
 	LOAN_JSON_FIELDS(LOAN_JSON_SET)
 #undef LOAN_JSON_SET
 	return o;
@@ -1153,7 +1155,7 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 {
 	struct out o = {buf, size, 0};
 	out_raw(&o, "{", 1);
-#define LOAN_JSON_WRITE(key, kind, value) OUT_##kind(&o, key, value);
+#define LOAN_JSON_WRITE(key, kind, value, detail) OUT_##kind(&o, key, value);
 	LOAN_JSON_FIELDS(LOAN_JSON_WRITE)
 #undef LOAN_JSON_WRITE
 	out_raw(&o, "}", 1);
@@ -1162,41 +1164,17 @@ size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *b
 	return o.len;
 }
 
-/* The approval_recorded event's detail: the same object approval_detail
- * gave as a jansson tree, written straight into buf (an approval's hot
- * path). The database stores it as jsonb, so only the keys and values
- * matter, not their order. */
+#define LOAN_DETAIL_0(...)
+#define LOAN_DETAIL_1(...) __VA_ARGS__
+
 size_t codec_approval_detail_write(const struct loan *l, char *buf, size_t size)
 {
 	struct out o = {buf, size, 0};
 	out_raw(&o, "{", 1);
-	out_kv_money(&o, "amount", l->amount_tiyn);
-	out_kv_str(&o, "channel", channel_name(l->channel));
-	out_kv_bool(&o, "secured", l->secured);
-	out_kv_bool(&o, "first_time_borrower", l->first_time_borrower);
-	out_kv_bool(&o, "cooling_required", l->cooling_required);
-	out_kv_int_or_null(
-	    &o, "cooling_period_seconds",
-	    l->cooling_required && !policy_cooled_by_calendar(l) ? l->cooling_period_s : TS_NULL);
-	out_kv_money(&o, "threshold_amount", l->threshold_tiyn);
-	out_kv_int(&o, "mrp", l->mrp_tenge);
-	out_kv_str(&o, "policy", l->policy);
-	out_kv_ts(&o, "approved_at", l->approved_at);
-	out_kv_ts(&o, "consent_at", l->consent_at);
-	out_kv_ts(&o, "cooling_ends_at", l->cooling_required ? l->cooling_ends_at : TS_NULL);
-	out_kv_bool(&o, "in_person_required", l->in_person_required);
-	/* what the decision took: the tier, the day's amount (the loans added
-	 * up are listed by the statement itself, under the day's lock) */
-	out_kv_str(&o, "product", name_of(&product_names, l->product));
-	out_kv_str(&o, "lender_kind", name_of(&lender_kind_names, l->lender_kind));
-	const char *exemption = name_of(&exemption_names, l->exemption);
-	out_kv_str_or_null(&o, "exemption", exemption[0] != '\0' ? exemption : NULL);
-	out_kv_money(&o, "aggregated_amount", l->aggregated_tiyn);
-	const char *rule = name_of(&rule_names, l->rule);
-	out_kv_str_or_null(&o, "rule", rule[0] != '\0' ? rule : NULL);
-	out_kv_int_or_null(&o, "borrower_age", l->borrower_age >= 0 ? l->borrower_age : TS_NULL);
-	out_kv_bool(&o, "reconfirmation_required", l->reconfirmation_required);
-	out_kv_bool(&o, "extra_confirmation_required", l->extra_confirmation_required);
+#define LOAN_DETAIL_WRITE(key, kind, value, detail)                                                \
+	LOAN_DETAIL_##detail(OUT_##kind(&o, key, value);)
+	LOAN_JSON_FIELDS(LOAN_DETAIL_WRITE)
+#undef LOAN_DETAIL_WRITE
 	out_raw(&o, "}", 1);
 	if (size > 0)
 		buf[o.len < size ? o.len : size - 1] = '\0';

@@ -120,9 +120,10 @@ json_t *codec_loan_json(const struct loan *l, const struct loan_view *v);
  * Returns the length it needs, excluding the NUL; when that is >= size the
  * output is cut short and the caller falls back to codec_loan_json(). */
 size_t codec_loan_write(const struct loan *l, const struct loan_view *v, char *buf, size_t size);
-/* The detail of a loan's approval_recorded event, written into buf as
- * codec_loan_write() writes a loan. Returns the length it needs, excluding
- * the NUL; when that is >= size the output is cut short. */
+/* The detail of a loan's approval_recorded event: the fields of the loan's
+ * answer that are facts of the approval, in the same forms, written into
+ * buf as codec_loan_write() writes a loan. Returns the length it needs,
+ * excluding the NUL; when that is >= size the output is cut short. */
 #define APPROVAL_DETAIL_BUF 1024
 size_t codec_approval_detail_write(const struct loan *l, char *buf, size_t size);
 /* ["cooling_period_active", ...] */
