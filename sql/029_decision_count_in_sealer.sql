@@ -2,7 +2,7 @@
 -- has just read, instead of by a trigger on audit_chain that read each
 -- sealed event again: the trigger joined its transition table to
 -- audit_event, an index probe and a heap fetch per chained event, whatever
--- its type, about a fifth of what sealing cost under approvals.
+-- its type: 11 of the 29 microseconds per approval that sealing cost.
 --
 -- The rule is unchanged: the counts follow the chain. cd_audit_seal is the
 -- only writer of audit_chain (sql/009), and it adds each batch's decisions
